@@ -1,0 +1,1 @@
+"""Shipped decomposer models (package data of unshutter)."""

@@ -1,0 +1,23 @@
+"""Unshutter: decompose motion-blurred frames into sharp slow motion."""
+from __future__ import annotations
+
+from unshutter.errors import (
+    InputError,
+    ModelError,
+    OutputError,
+    OverrideError,
+    ParameterError,
+    UnshutterError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "InputError",
+    "ModelError",
+    "OutputError",
+    "OverrideError",
+    "ParameterError",
+    "UnshutterError",
+    "__version__",
+]

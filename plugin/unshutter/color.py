@@ -1,0 +1,124 @@
+"""Colour: file encodings <-> scene-linear, and scene-linear <-> network encoding.
+
+The decomposition and the reblur constraint work in scene-linear light
+(working space "Linear Rec.709 (sRGB)"). Conversions from the file's colour
+space go through OpenColorIO. The network sees an exposure-normalised,
+sRGB-encoded version of the linear frame; values above the normalisation
+point are never clipped, so HDR highlights survive.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from unshutter import kernels
+from unshutter.errors import ParameterError
+
+WORKING_SPACE = "Linear Rec.709 (sRGB)"
+DEFAULT_CONFIG = "ocio://default"
+
+_ALIASES = {
+    "linear": WORKING_SPACE,
+    "scene-linear": WORKING_SPACE,
+    "scene_linear": WORKING_SPACE,
+    "srgb": "sRGB Encoded Rec.709 (sRGB)",
+    "rec709": "Gamma 2.4 Encoded Rec.709",
+    "acescg": "ACEScg",
+    "aces": "ACES2065-1",
+    "raw": "Raw",
+}
+
+
+def default_colorspace(is_float: bool) -> str:
+    """EXR/float files are scene-linear; integer files are sRGB-encoded."""
+    return WORKING_SPACE if is_float else "sRGB Encoded Rec.709 (sRGB)"
+
+
+@lru_cache(maxsize=8)
+def _config(path: str):  # type: ignore[no-untyped-def]
+    import PyOpenColorIO as ocio
+
+    try:
+        return ocio.Config.CreateFromFile(path)
+    except Exception as exc:  # OCIO raises its own Exception type
+        raise ParameterError(f"OCIO config {path}: {exc}".splitlines()[0]) from None
+
+
+@lru_cache(maxsize=32)
+def _processor(config_path: str, src: str, dst: str):  # type: ignore[no-untyped-def]
+    cfg = _config(config_path)
+    try:
+        return cfg.getProcessor(src, dst).getDefaultCPUProcessor()
+    except Exception as exc:
+        raise ParameterError(
+            f"colour space {src!r} -> {dst!r} in {config_path}: {str(exc).splitlines()[0]}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class ColorTransform:
+    """Converts a file's colour space to the linear working space and back."""
+
+    colorspace: str
+    config: str = DEFAULT_CONFIG
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "colorspace", _ALIASES.get(self.colorspace.lower(), self.colorspace))
+        cfg = _config(self.config)
+        if cfg.getColorSpace(self.colorspace) is None:
+            raise ParameterError(
+                f"--colorspace {self.colorspace!r} is not in OCIO config {self.config}"
+            )
+
+    @property
+    def is_identity(self) -> bool:
+        return self.colorspace in (WORKING_SPACE, "Raw")
+
+    def to_linear(self, rgb: np.ndarray) -> np.ndarray:
+        """Shape: [H, W, 3] float32 in the file's space -> [H, W, 3] scene-linear."""
+        if self.is_identity:
+            return rgb
+        out = np.ascontiguousarray(rgb, dtype=np.float32).copy()
+        _processor(self.config, self.colorspace, WORKING_SPACE).applyRGB(out)
+        return out
+
+    def from_linear(self, rgb: np.ndarray) -> np.ndarray:
+        """Shape: [H, W, 3] scene-linear -> [H, W, 3] in the file's space."""
+        if self.is_identity:
+            return rgb
+        out = np.ascontiguousarray(rgb, dtype=np.float32).copy()
+        _processor(self.config, WORKING_SPACE, self.colorspace).applyRGB(out)
+        return out
+
+
+# ------------------------------------------------------------ network encoding
+
+EXPOSURE_PERCENTILE = 99.9
+
+
+def exposure_scale(linear: np.ndarray) -> float:
+    """Normalisation so the frame's bright end maps to 1.0 (never below 1).
+
+    Shape:
+        linear: [H, W, 3]
+    """
+    peak = linear.max(axis=-1)
+    if peak.size > 262144:  # a strided subsample is plenty for a percentile
+        step = int(np.ceil(np.sqrt(peak.size / 262144)))
+        peak = peak[::step, ::step]
+    p = float(np.percentile(peak, EXPOSURE_PERCENTILE))
+    if not np.isfinite(p):
+        return 1.0
+    return max(1.0, p)
+
+
+def to_network(linear: np.ndarray, scale: float) -> np.ndarray:
+    """Scene-linear -> network encoding. Shape: [..., 3] -> [..., 3]."""
+    return kernels.srgb_encode(np.ascontiguousarray(linear, np.float32) / np.float32(scale))
+
+
+def from_network(encoded: np.ndarray, scale: float) -> np.ndarray:
+    """Network encoding -> scene-linear (unbounded). Shape: [..., 3] -> [..., 3]."""
+    return kernels.srgb_decode(np.ascontiguousarray(encoded, np.float32)) * np.float32(scale)

@@ -1,0 +1,1 @@
+"""The decomposer: blurred frame + guidance -> K sharp sub-frames."""

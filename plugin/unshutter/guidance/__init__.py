@@ -1,0 +1,1 @@
+"""Motion guidance: from optical flow on neighbouring frames, or from the user."""

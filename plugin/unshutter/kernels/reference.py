@@ -1,0 +1,254 @@
+"""Plain NumPy versions of the per-pixel kernels.
+
+They are the specification of ``unshutter._native`` (the C++ kernels must
+agree with them) and the fallback when the native module is not built.
+All arrays are float32, C-contiguous, channels last.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+# ---------------------------------------------------------------- guidance
+
+
+def quantize_motion(motion: np.ndarray, threshold: float) -> np.ndarray:
+    """Motion vectors -> 4-quadrant sign map (Animation-from-Blur encoding).
+
+    Pixels moving less than ``threshold`` px are static (0, 0). A component
+    smaller than a quarter of the threshold counts as zero and folds into a
+    quadrant: (0,+1)->(+1,+1), (0,-1)->(-1,-1), (+1,0)->(+1,-1), (-1,0)->(-1,+1).
+
+    Shape:
+        motion: [H, W, 2] (x, y; y down) -> [H, W, 2] in {-1, 0, +1}
+    """
+    mx = motion[..., 0]
+    my = motion[..., 1]
+    mag = np.sqrt(mx * mx + my * my)
+    eps = 0.25 * threshold
+    sx = np.where(mx > eps, 1.0, np.where(mx < -eps, -1.0, 0.0)).astype(np.float32)
+    sy = np.where(my > eps, 1.0, np.where(my < -eps, -1.0, 0.0)).astype(np.float32)
+    zx = sx == 0
+    zy = sy == 0
+    # fold axis-aligned motion into a quadrant
+    fx = np.where(zx & ~zy, sy, sx)
+    fy = np.where(zy & ~zx, -sx, sy)
+    moving = (mag >= threshold) & ~(zx & zy)
+    out = np.zeros(motion.shape, np.float32)
+    out[..., 0] = np.where(moving, fx, 0.0)
+    out[..., 1] = np.where(moving, fy, 0.0)
+    return out
+
+
+def signs_to_labels(signs: np.ndarray) -> np.ndarray:
+    """[H, W, 2] signs -> [H, W] uint8 labels 0 static, 1 (+,-), 2 (-,-), 3 (-,+), 4 (+,+)."""
+    sx = signs[..., 0]
+    sy = signs[..., 1]
+    lab = np.zeros(sx.shape, np.uint8)
+    lab[(sx > 0) & (sy < 0)] = 1
+    lab[(sx < 0) & (sy < 0)] = 2
+    lab[(sx < 0) & (sy > 0)] = 3
+    lab[(sx > 0) & (sy > 0)] = 4
+    return lab
+
+
+_LABEL_SIGNS = np.array([[0, 0], [1, -1], [-1, -1], [-1, 1], [1, 1]], np.float32)
+
+
+def labels_to_signs(labels: np.ndarray) -> np.ndarray:
+    """[H, W] labels -> [H, W, 2] float32 signs."""
+    return _LABEL_SIGNS[labels.astype(np.intp)]
+
+
+def clean_isolated(signs: np.ndarray) -> np.ndarray:
+    """Replace pixels whose label none of their 8 neighbours share.
+
+    The replacement is the most frequent label among the neighbours (lowest
+    label on ties). Border pixels only count neighbours inside the image.
+
+    Shape:
+        signs: [H, W, 2] -> [H, W, 2]
+    """
+    lab = signs_to_labels(signs)
+    h, w = lab.shape
+    counts = np.zeros((5, h, w), np.int32)
+    padded = np.full((h + 2, w + 2), 255, np.uint8)
+    padded[1:-1, 1:-1] = lab
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy == 0 and dx == 0:
+                continue
+            nb = padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+            for c in range(5):
+                counts[c] += nb == c
+    own = np.take_along_axis(counts, lab[None].astype(np.intp), axis=0)[0]
+    has_nb = counts.sum(0) > 0
+    best = counts.argmax(0).astype(np.uint8)
+    new = np.where((own == 0) & has_nb, best, lab)
+    return labels_to_signs(new)
+
+
+def composite_region(
+    signs: np.ndarray,
+    valid: np.ndarray,
+    matte: np.ndarray,
+    direction: tuple[float, float],
+) -> None:
+    """Paint ``direction`` into ``signs`` where ``matte`` >= 0.5 (in place).
+
+    ``valid`` [H, W] is set to 1 there: an override is known guidance.
+
+    Shape:
+        signs: [H, W, 2], valid: [H, W], matte: [H, W]
+    """
+    sel = matte >= 0.5
+    signs[sel, 0] = direction[0]
+    signs[sel, 1] = direction[1]
+    valid[sel] = 1.0
+
+
+# ---------------------------------------------------------------- tiling
+
+
+def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of length ``tile`` covering ``size`` with >= ``overlap``."""
+    if size <= tile:
+        return [0]
+    step = tile - overlap
+    n = int(np.ceil((size - tile) / step)) + 1
+    if n == 1:
+        return [0]
+    # spread the tiles evenly so every overlap is at least `overlap`
+    return [int(round(i * (size - tile) / (n - 1))) for i in range(n)]
+
+
+def feather_weight(
+    h: int, w: int, overlap: int, top: bool, bottom: bool, left: bool, right: bool
+) -> np.ndarray:
+    """Blend weight of one tile: a linear ramp over ``overlap`` px on inner edges.
+
+    Edges that lie on the frame border (flags False) get no ramp. Weights stay
+    strictly positive so every pixel is covered.
+
+    Shape:
+        -> [h, w] float32
+    """
+    def ramp(n: int, lo: bool, hi: bool) -> np.ndarray:
+        r = np.ones(n, np.float32)
+        if overlap > 0:
+            ramp_in = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
+            m = min(overlap, n)
+            if lo:
+                r[:m] = np.minimum(r[:m], ramp_in[:m])
+            if hi:
+                r[n - m :] = np.minimum(r[n - m :], ramp_in[:m][::-1])
+        return r
+
+    return np.outer(ramp(h, top, bottom), ramp(w, left, right)).astype(np.float32)
+
+
+def accumulate_tile(
+    acc: np.ndarray, wsum: np.ndarray, tile_out: np.ndarray, weight: np.ndarray, y0: int, x0: int
+) -> None:
+    """acc[y0:, x0:] += tile_out * weight; wsum += weight (in place).
+
+    Shape:
+        acc: [H, W, C], wsum: [H, W], tile_out: [h, w, C], weight: [h, w]
+    """
+    h, w = weight.shape
+    acc[y0 : y0 + h, x0 : x0 + w] += tile_out * weight[..., None]
+    wsum[y0 : y0 + h, x0 : x0 + w] += weight
+
+
+def normalize_accumulated(acc: np.ndarray, wsum: np.ndarray) -> np.ndarray:
+    """acc / wsum. Shape: [H, W, C], [H, W] -> [H, W, C]."""
+    return acc / np.maximum(wsum, 1e-12)[..., None]
+
+
+# ---------------------------------------------------------------- retime
+
+
+def resample_subframes(sub: np.ndarray, n: int) -> np.ndarray:
+    """K sub-frames at slice middles -> N sub-frames at slice middles.
+
+    Sub-frame k of K sits at time (k + 0.5) / K of the exposure; output n of N
+    at (n + 0.5) / N. Linear interpolation between neighbours in time,
+    holding the first/last sub-frame beyond the ends.
+
+    Shape:
+        sub: [K, H, W, C] -> [N, H, W, C]
+    """
+    k = sub.shape[0]
+    out = np.empty((n,) + sub.shape[1:], np.float32)
+    for i in range(n):
+        pos = (i + 0.5) / n * k - 0.5  # position in sub-frame index units
+        pos = min(max(pos, 0.0), k - 1.0)
+        lo = int(np.floor(pos))
+        hi = min(lo + 1, k - 1)
+        a = np.float32(pos - lo)
+        out[i] = sub[lo] * (np.float32(1.0) - a) + sub[hi] * a
+    return out
+
+
+def reblur_project(sub: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Shift all sub-frames equally so their mean equals ``target`` exactly.
+
+    This is the least-squares projection onto {mean(sub) == target}.
+
+    Shape:
+        sub: [N, H, W, C], target: [H, W, C] -> [N, H, W, C]
+    """
+    mean = sub.mean(axis=0, dtype=np.float64)
+    delta = (target.astype(np.float64) - mean).astype(np.float32)
+    return (sub + delta[None]).astype(np.float32)
+
+
+# ---------------------------------------------------------------- transfer
+
+
+def srgb_encode(x: np.ndarray) -> np.ndarray:
+    """Scene-linear -> sRGB OETF, extended: odd-symmetric below 0, power law above 1."""
+    a = np.abs(x)
+    y = np.where(a <= 0.0031308, a * 12.92, 1.055 * np.power(a, 1.0 / 2.4) - 0.055)
+    return (np.sign(x) * y).astype(np.float32)
+
+
+def srgb_decode(y: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`srgb_encode`."""
+    a = np.abs(y)
+    x = np.where(a <= 0.04045, a / 12.92, np.power((a + 0.055) / 1.055, 2.4))
+    return (np.sign(y) * x).astype(np.float32)
+
+
+def rec709_encode(x: np.ndarray) -> np.ndarray:
+    """Scene-linear -> Rec.709 OETF, extended odd-symmetric and above 1."""
+    a = np.abs(x)
+    y = np.where(a < 0.018, a * 4.5, 1.099 * np.power(a, 0.45) - 0.099)
+    return (np.sign(x) * y).astype(np.float32)
+
+
+def rec709_decode(y: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`rec709_encode`."""
+    a = np.abs(y)
+    x = np.where(a < 0.081, a / 4.5, np.power((a + 0.099) / 1.099, 1.0 / 0.45))
+    return (np.sign(y) * x).astype(np.float32)
+
+
+LOG_MAX_STOPS = 8.0
+
+
+def log_encode(x: np.ndarray) -> np.ndarray:
+    """Scene-linear HDR -> [0, 1]: log2(1 + 255 x) / 8 (x = 1 maps to 1, x = 0 to 0).
+
+    Values up to very bright highlights stay finite and ordered; negative
+    values are mirrored.
+    """
+    a = np.abs(x).astype(np.float64)
+    y = np.log2(1.0 + 255.0 * a) / LOG_MAX_STOPS
+    return (np.sign(x) * y).astype(np.float32)
+
+
+def log_decode(y: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`log_encode`."""
+    a = np.abs(y).astype(np.float64)
+    x = (np.exp2(a * LOG_MAX_STOPS) - 1.0) / 255.0
+    return (np.sign(y) * x).astype(np.float32)
