@@ -1,0 +1,193 @@
+"""FlowUNet: a small guidance-conditioned U-Net that refines a flow-warp base.
+
+For each sub-frame k the blurred frame is backward-warped by
+``((k + 0.5) / K - 0.5) * m`` where ``m`` is the motion during the exposure
+from the guidance (``MX, MY`` times ``MOTION_SCALE``, zero where ``MVALID`` is
+0). The U-Net sees the blurred frame, the guidance and the K warps, and
+predicts per sub-frame a gate ``a_k`` (per pixel) and a residual ``r_k``::
+
+    out_k = blurred + a_k * (warp_k - blurred) + r_k
+
+The head is zero-initialised and the gate's bias is a learnable scalar that
+starts at 0, so an untrained network is exactly the identity (every sub-frame
+equals the input). Inputs are replicate-padded to a multiple of
+:data:`~unshutter.decomposer.contract.PAD_MULTIPLE` and outputs cropped back,
+so any frame size works.
+
+Shape:
+    blurred [B, 3, H, W], guidance [B, 6, H, W] -> subframes [B, K, 3, H, W]
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from unshutter.decomposer.contract import GUIDANCE_CHANNELS, K, MOTION_SCALE, MVALID, MX, MY, PAD_MULTIPLE
+from unshutter.train.registry import ARCH_REGISTRY
+
+
+def pixel_grid(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel-centre coordinates of ``x`` without shape arithmetic (exports with dynamic H, W).
+
+    Shape:
+        x: [B, C, H, W] -> gx [1, 1, 1, W], gy [1, 1, H, 1] (0-based pixel indices)
+    """
+    row = torch.ones_like(x[:1, :1, :1, :])
+    col = torch.ones_like(x[:1, :1, :, :1])
+    gx = torch.cumsum(row, dim=3) - 1.0
+    gy = torch.cumsum(col, dim=2) - 1.0
+    return gx, gy
+
+
+def flow_warp_stack(blurred: torch.Tensor, motion: torch.Tensor, k: int = K) -> torch.Tensor:
+    """Backward-warp ``blurred`` to each sub-frame time: sub_k(p) = blurred(p - t_k m(p)).
+
+    ``t_k = (k + 0.5) / K - 0.5`` in units of the exposure; ``motion`` is the
+    displacement over the exposure in pixels.
+
+    Shape:
+        blurred [B, 3, H, W], motion [B, 2, H, W] -> [B, K, 3, H, W]
+    """
+    b, c, h, w = blurred.shape
+    gx, gy = pixel_grid(blurred)
+    wn = gx[..., -1:] + 1.0  # W as a tensor
+    hn = gy[..., -1:, :] + 1.0  # H as a tensor
+    outs = []
+    for i in range(k):
+        t = (i + 0.5) / k - 0.5
+        sx = gx - t * motion[:, 0:1]
+        sy = gy - t * motion[:, 1:2]
+        nx = (2.0 * sx + 1.0) / wn - 1.0
+        ny = (2.0 * sy + 1.0) / hn - 1.0
+        grid = torch.cat([nx, ny], dim=1).permute(0, 2, 3, 1)
+        outs.append(
+            F.grid_sample(blurred, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        )
+    return torch.stack(outs, dim=1)
+
+
+def motion_from_guidance(guidance: torch.Tensor) -> torch.Tensor:
+    """Guidance -> motion over the exposure in pixels (0 where MVALID is 0). Shape: [B,6,H,W] -> [B,2,H,W]."""
+    return guidance[:, MX : MY + 1] * guidance[:, MVALID : MVALID + 1] * MOTION_SCALE
+
+
+class ResBlock(nn.Module):
+    """conv3x3 -> LeakyReLU -> conv3x3, plus the input."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(c, c, 3, padding=1)
+        self.c2 = nn.Conv2d(c, c, 3, padding=1)
+        self.act = nn.LeakyReLU(0.1, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.c2(self.act(self.c1(x)))
+
+
+class Down(nn.Module):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, stride=2, padding=1)
+        self.act = nn.LeakyReLU(0.1, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv(x))
+
+
+class Up(nn.Module):
+    """1x1 conv to 4*cout then PixelShuffle(2)."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout * 4, 1)
+        self.shuffle = nn.PixelShuffle(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shuffle(self.conv(x))
+
+
+@ARCH_REGISTRY.register()
+class FlowUNet(nn.Module):
+    """Guidance-conditioned U-Net over a flow-warp base (see module docstring).
+
+    Args:
+        widths: channels per scale, full resolution first (len = scales).
+        blocks: residual blocks per encoder scale (same length as widths).
+        mid_blocks: extra blocks at the coarsest scale.
+        dec_blocks: residual blocks per decoder scale (applied after each merge).
+        use_warp: feed the K flow warps and gate them into the output.
+    """
+
+    def __init__(
+        self,
+        widths: tuple[int, ...] | list[int] = (16, 32, 64, 96),
+        blocks: tuple[int, ...] | list[int] = (1, 1, 1, 1),
+        mid_blocks: int = 1,
+        dec_blocks: int = 1,
+        use_warp: bool = True,
+        k: int = K,
+    ) -> None:
+        super().__init__()
+        widths = list(widths)
+        blocks = list(blocks)
+        if len(widths) != len(blocks):
+            raise ValueError(f"FlowUNet: widths {widths} and blocks {blocks} differ in length")
+        self.k = k
+        self.use_warp = use_warp
+        self.pad_multiple = PAD_MULTIPLE
+        if PAD_MULTIPLE % (2 ** (len(widths) - 1)) != 0:
+            raise ValueError(f"FlowUNet: {len(widths)} scales need PAD_MULTIPLE divisible by {2 ** (len(widths) - 1)}")
+        cin = 3 + GUIDANCE_CHANNELS + (3 * k if use_warp else 0)
+        self.stem = nn.Conv2d(cin, widths[0], 3, padding=1)
+        self.act = nn.LeakyReLU(0.1, inplace=True)
+        self.enc = nn.ModuleList([nn.Sequential(*[ResBlock(w) for _ in range(n)]) for w, n in zip(widths, blocks)])
+        self.down = nn.ModuleList([Down(widths[i], widths[i + 1]) for i in range(len(widths) - 1)])
+        self.mid = nn.Sequential(*[ResBlock(widths[-1]) for _ in range(mid_blocks)])
+        self.up = nn.ModuleList([Up(widths[i + 1], widths[i]) for i in range(len(widths) - 1)])
+        self.merge = nn.ModuleList([nn.Conv2d(2 * widths[i], widths[i], 1) for i in range(len(widths) - 1)])
+        self.dec = nn.ModuleList(
+            [nn.Sequential(*[ResBlock(widths[i]) for _ in range(dec_blocks)]) for i in range(len(widths) - 1)]
+        )
+        self.head = nn.Conv2d(widths[0], 4 * k, 3, padding=1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+        self.gate_bias = nn.Parameter(torch.zeros(()))
+
+    def forward(self, blurred: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = blurred.shape
+        m = self.pad_multiple
+        ph = (m - h % m) % m
+        pw = (m - w % m) % m
+        x = F.pad(blurred, (0, pw, 0, ph), mode="replicate")
+        g = F.pad(guidance, (0, pw, 0, ph), mode="replicate")
+        feats = [x, g]
+        if self.use_warp:
+            warps = flow_warp_stack(x, motion_from_guidance(g), self.k)  # [B,K,3,H,W]
+            feats.append(warps.flatten(1, 2))
+        f = self.act(self.stem(torch.cat(feats, dim=1)))
+        skips = []
+        for i, enc in enumerate(self.enc):
+            f = enc(f)
+            if i < len(self.down):
+                skips.append(f)
+                f = self.down[i](f)
+        f = self.mid(f)
+        for i in reversed(range(len(self.up))):
+            f = self.up[i](f)
+            f = self.dec[i](self.merge[i](torch.cat([f, skips[i]], dim=1)))
+        out = self.head(self.act(f))
+        hp, wp = out.shape[-2:]
+        res = out[:, : 3 * self.k].reshape(b, self.k, 3, hp, wp)
+        gate = (out[:, 3 * self.k :] + self.gate_bias).unsqueeze(2)  # [B,K,1,H,W]
+        base = x.unsqueeze(1)
+        if self.use_warp:
+            y = base + gate * (warps - base) + res
+        else:
+            y = base + res
+        return y[:, :, :, :h, :w]
+
+
+def build_network(spec: dict) -> nn.Module:
+    """Network from a config's ``network:`` section (``type:`` + kwargs)."""
+    return ARCH_REGISTRY.build(dict(spec))
