@@ -55,7 +55,7 @@ setup(
         "unshutter.train",
     ],
     package_data={
-        "unshutter": ["py.typed", "schemas/*.json", "data/*"],
+        "unshutter": ["py.typed", "schemas/*.json", "data/sample/*.exr"],
         "unshutter.models": ["*.onnx", "*.md", "*.yaml", "*.json"],
     },
     include_package_data=False,

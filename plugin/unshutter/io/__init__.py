@@ -1,1 +1,1 @@
-"""Unshutter io."""
+"""Clip input and output: image sequences (OpenImageIO) and movies (PyAV)."""

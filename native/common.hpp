@@ -1,0 +1,70 @@
+// Shared helpers of the native kernels: index type, threading, CPU dispatch.
+//
+// Kernels in this folder trust their inputs: the Python wrappers in
+// unshutter/kernels/ check dtype, contiguity and shapes, and the bindings in
+// module.cpp check them once more so a direct call cannot crash.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+// Hot loops are compiled for baseline x86-64 and for AVX2 / AVX-512 machines;
+// the loader picks the best clone at run time (GCC function multiversioning).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(UNSHUTTER_NO_CLONES)
+#define UNSHUTTER_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define UNSHUTTER_CLONES
+#endif
+
+namespace unshutter {
+
+using idx = std::ptrdiff_t;
+
+// Below this many elements a kernel runs on the calling thread only.
+constexpr idx kParallelMin = 1 << 15;
+
+// Threads a kernel of `work` elements may use: 1 for small work, and 1 in a
+// process forked from one that already ran OpenMP (libgomp's pool does not
+// survive fork() and would hang the child).
+int threads_for(idx work);
+
+// Number of threads large kernels use (OMP_NUM_THREADS or the core count).
+int max_threads();
+
+// Run f(begin, end) over [0, n) split into one contiguous range per thread.
+template <class F>
+void parallel_ranges(idx n, F&& f) {
+    const int nt = threads_for(n);
+    if (nt <= 1) {
+        if (n > 0) f(idx{0}, n);
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+        const idx t = omp_get_thread_num();
+        const idx T = omp_get_num_threads();
+        const idx b = n * t / T;
+        const idx e = n * (t + 1) / T;
+        if (b < e) f(b, e);
+    }
+#else
+    f(idx{0}, n);
+#endif
+}
+
+template <class To, class From>
+inline To bit_cast(const From& v) {
+    static_assert(sizeof(To) == sizeof(From), "bit_cast size mismatch");
+    To out;
+    std::memcpy(&out, &v, sizeof(To));
+    return out;
+}
+
+}  // namespace unshutter

@@ -1,0 +1,39 @@
+// Raw kernels of unshutter._native. They trust their inputs: pointers are
+// valid, C-contiguous float32 (labels: uint8), shapes already checked.
+// Semantics are those of unshutter/kernels/reference.py, function by function.
+#pragma once
+
+#include <cstdint>
+
+#include "common.hpp"
+
+namespace unshutter {
+
+// ---- guidance.cpp  (n = H*W pixels; signs/motion are [n, 2])
+void quantize_motion(const float* motion, float* out, idx n, float threshold, float eps);
+void signs_to_labels(const float* signs, std::uint8_t* labels, idx n);
+// Returns the number of labels outside 0..4 (written as static).
+idx labels_to_signs(const std::uint8_t* labels, float* signs, idx n);
+void clean_isolated(const float* signs, float* out, idx h, idx w);
+void composite_region(float* signs, float* valid, const float* matte, idx n, float dx, float dy);
+
+// ---- tiling.cpp
+void feather_weight(float* out, idx h, idx w, idx overlap, bool top, bool bottom, bool left,
+                    bool right);
+void accumulate_tile(float* acc, float* wsum, idx W, idx C, const float* tile, const float* weight,
+                     idx h, idx w, idx y0, idx x0);
+void normalize_accumulated(const float* acc, const float* wsum, float* out, idx n, idx C);
+
+// ---- retime.cpp  (m = H*W*C floats per frame)
+void resample_subframes(const float* sub, float* out, idx k, idx n, idx m);
+void reblur_project(const float* sub, const float* target, float* out, idx n, idx m);
+
+// ---- transfer.cpp  (n floats, any shape)
+void srgb_encode(const float* x, float* y, idx n);
+void srgb_decode(const float* x, float* y, idx n);
+void rec709_encode(const float* x, float* y, idx n);
+void rec709_decode(const float* x, float* y, idx n);
+void log_encode(const float* x, float* y, idx n);
+void log_decode(const float* x, float* y, idx n);
+
+}  // namespace unshutter

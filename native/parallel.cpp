@@ -1,0 +1,41 @@
+// Thread-count policy of the native kernels, and the guard that keeps a
+// forked child (multiprocessing, dask) from deadlocking in libgomp.
+#include <pthread.h>
+
+#include <atomic>
+
+#include "common.hpp"
+
+namespace unshutter {
+namespace {
+
+std::atomic<bool> g_pool_started{false};  // this process ran a parallel region
+std::atomic<bool> g_forked{false};        // ...and then forked: we are the child
+
+void on_fork_child() {
+    if (g_pool_started.load()) g_forked.store(true);
+}
+
+struct ForkGuard {
+    ForkGuard() { pthread_atfork(nullptr, nullptr, on_fork_child); }
+};
+const ForkGuard g_fork_guard;
+
+}  // namespace
+
+int max_threads() {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+int threads_for(idx work) {
+    if (work < kParallelMin || g_forked.load(std::memory_order_relaxed)) return 1;
+    const int nt = max_threads();
+    if (nt > 1) g_pool_started.store(true, std::memory_order_relaxed);
+    return nt;
+}
+
+}  // namespace unshutter

@@ -1,0 +1,100 @@
+"""``unshutter run``: the main job on one clip."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from unshutter.node import GUIDANCE_MODES, QUALITIES, NodeParams
+from unshutter.pipeline import FORMATS, RunConfig, parse_frame_range, run
+
+
+def add_node_arguments(p: argparse.ArgumentParser) -> None:
+    """Node parameters shared by run, worker and farm commands."""
+    p.add_argument("--factor", "-n", type=int, default=7, help="sub-frames per source frame, 1-16 (1 = deblur only)")
+    p.add_argument("--shutter", type=float, default=360.0, help="shutter angle of the source in degrees (default 360)")
+    p.add_argument("--guidance", choices=GUIDANCE_MODES, default="neighbors",
+                   help="motion guidance: optical flow on neighbouring frames (default), none, a global direction, or reversed flow")
+    p.add_argument("--reverse", action="store_true", help="reverse the time order of the whole shot")
+    p.add_argument("--overrides", metavar="FILE", help="per-shot override file (YAML/JSON, or labelme JSON)")
+    p.add_argument("--tile", type=int, default=1024, metavar="PX", help="tile size for large frames (default 1024)")
+    p.add_argument("--quality", choices=QUALITIES, default="full", help="draft decomposes at half resolution")
+    p.add_argument("--threshold", type=float, default=0.5, metavar="PX", help="static threshold in px per exposure")
+    p.add_argument("--model", metavar="ONNX", help="decomposer model (default: the shipped models/decomposer.onnx)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="execution provider")
+
+
+def node_params(args: argparse.Namespace) -> NodeParams:
+    return NodeParams(factor=args.factor, shutter=args.shutter, guidance=args.guidance, reverse=args.reverse,
+                      overrides=args.overrides, tile=args.tile, quality=args.quality, threshold=args.threshold)
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("run", help="decompose a blurred clip into an N-times slower sharp clip",
+                       description="Decompose each frame of INPUT into N sharp sub-frames and write the retimed clip.")
+    p.add_argument("input", help="shot.####.exr, shot.%%04d.exr, shot.1001-1050#.exr, shot.1001.exr or a movie file")
+    p.add_argument("-o", "--output", required=True,
+                   help="output pattern (out/shot.####.exr), a folder (keeps input name and format) or a movie file (.mp4 H.264, .mov ProRes)")
+    add_node_arguments(p)
+    p.add_argument("--frames", metavar="A-B", help="source frames to process (neighbours outside are still read for guidance)")
+    p.add_argument("--colorspace", help="input colour space (default: scene-linear for float files, sRGB for integer files)")
+    p.add_argument("--ocio", default="ocio://default", metavar="CONFIG", help="OpenColorIO config (default ocio://default)")
+    p.add_argument("--format", choices=FORMATS, help="output file format (default: the input's)")
+    p.add_argument("--codec", choices=("h264", "prores"), help="movie output codec (default from the extension)")
+    p.add_argument("--fps", type=float, help="source frame rate when the files do not say (default 24)")
+    p.add_argument("--preview", action="store_true", help="also write a contact sheet PNG and an animated GIF preview")
+    p.add_argument("--guidance-debug", metavar="DIR", help="write colour-coded guidance maps to DIR")
+    p.add_argument("--json", action="store_true", help="print one JSON progress line per frame on stdout (for hosts)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    cfg = RunConfig(
+        input=args.input, output=args.output, params=node_params(args),
+        frames=parse_frame_range(args.frames) if args.frames else None,
+        colorspace=args.colorspace, ocio=args.ocio, format=args.format, codec=args.codec, fps=args.fps,
+        model=args.model, device=args.device, preview=args.preview, guidance_debug=args.guidance_debug,
+    )
+    reporter = Reporter(json_lines=args.json, quiet=args.quiet)
+    try:
+        result = run(cfg, reporter)
+    except Exception as exc:
+        reporter.close()
+        if args.json:
+            print(json.dumps({"event": "error", "message": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}), flush=True)
+        raise
+    reporter.close()
+    if not args.json:
+        print(f"slow-motion clip: {result.output}  ({result.written} frames written, {result.skipped} already complete)")
+        print(f"manifest: {result.manifest}")
+        for p in result.preview:
+            print(f"preview: {p}")
+    return 0
+
+
+class Reporter:
+    """Progress: a tqdm bar on stderr, JSON lines on stdout, or nothing."""
+
+    def __init__(self, json_lines: bool, quiet: bool) -> None:
+        self.json_lines, self.quiet = json_lines, quiet
+        self._bar = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self.json_lines:
+            print(json.dumps(event), flush=True)
+            return
+        if self.quiet:
+            return
+        if event["event"] == "start":
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=event["total"], unit="frame", file=sys.stderr, desc="unshutter")
+        elif event["event"] == "frame" and self._bar is not None:
+            self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

@@ -1,0 +1,118 @@
+"""Run the exported decomposer with ONNX Runtime, tiled for bounded memory."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from unshutter import kernels
+from unshutter.decomposer import contract
+from unshutter.decomposer.locate import default_model_path
+from unshutter.errors import ModelError, ParameterError
+
+log = logging.getLogger("unshutter.decomposer")
+
+TILE_OVERLAP = 48
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class ModelInfo:
+    path: str
+    sha256: str
+    model_id: str
+    k: int
+    provider: str
+
+
+class Decomposer:
+    """Blurred frame + guidance -> K sub-frames, all in network encoding."""
+
+    def __init__(self, model_path: str | Path | None = None, device: str = "auto", threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ModelError(
+                "onnxruntime is not installed: pip install 'unshutter[cpu]' (or [gpu] for CUDA)"
+            ) from None
+        path = Path(model_path) if model_path else default_model_path()
+        if not path.is_file():
+            raise ModelError(f"{path}: decomposer model not found")
+        available = ort.get_available_providers()
+        if device == "cpu":
+            providers = ["CPUExecutionProvider"]
+        elif device == "cuda":
+            if "CUDAExecutionProvider" not in available:
+                raise ModelError("--device cuda: onnxruntime-gpu with CUDA is not installed")
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        else:
+            providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or int(os.environ.get("UNSHUTTER_THREADS", 0)) or (os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelError(f"{path}: cannot load decomposer ({str(exc).splitlines()[0]})") from None
+        names_in = {i.name for i in self._session.get_inputs()}
+        names_out = [o.name for o in self._session.get_outputs()]
+        if names_in != {contract.INPUT_BLURRED, contract.INPUT_GUIDANCE} or contract.OUTPUT_SUBFRAMES not in names_out:
+            raise ModelError(f"{path}: not an Unshutter decomposer (inputs {sorted(names_in)}, outputs {names_out})")
+        meta = self._session.get_modelmeta().custom_metadata_map
+        shape = self._session.get_outputs()[0].shape
+        k = int(meta.get("k", shape[1] if isinstance(shape[1], int) else contract.K))
+        provider = self._session.get_providers()[0]
+        self.info = ModelInfo(str(path), _sha256(path), meta.get("model_id", path.stem), k, provider)
+        log.info("decomposer %s on %s", self.info.model_id, provider)
+
+    @property
+    def k(self) -> int:
+        return self.info.k
+
+    def _run(self, blurred: np.ndarray, guidance: np.ndarray) -> np.ndarray:
+        """Shape: [h, w, 3], [h, w, 6] -> [K, h, w, 3]."""
+        x = np.ascontiguousarray(blurred.transpose(2, 0, 1)[None], np.float32)
+        g = np.ascontiguousarray(guidance.transpose(2, 0, 1)[None], np.float32)
+        (out,) = self._session.run([contract.OUTPUT_SUBFRAMES], {contract.INPUT_BLURRED: x, contract.INPUT_GUIDANCE: g})
+        return np.ascontiguousarray(out[0].transpose(0, 2, 3, 1))
+
+    def __call__(self, blurred: np.ndarray, guidance: np.ndarray, tile: int = 1024, abort=None) -> np.ndarray:
+        """Decompose a whole frame, in overlapping feathered tiles when larger than ``tile``.
+
+        ``abort`` is polled between tiles (hosts cancel through it).
+
+        Shape:
+            blurred: [H, W, 3], guidance: [H, W, 6] -> [K, H, W, 3]
+        """
+        h, w = blurred.shape[:2]
+        if tile < 2 * TILE_OVERLAP + 16:
+            raise ParameterError(f"--tile {tile}: must be at least {2 * TILE_OVERLAP + 16} px")
+        if h <= tile and w <= tile:
+            return self._run(blurred, guidance)
+        ys = kernels.tile_starts(h, tile, TILE_OVERLAP)
+        xs = kernels.tile_starts(w, tile, TILE_OVERLAP)
+        acc = np.zeros((h, w, self.k * 3), np.float32)
+        wsum = np.zeros((h, w), np.float32)
+        for y0 in ys:
+            for x0 in xs:
+                if abort is not None and abort():
+                    raise InterruptedError("decomposition aborted by host")
+                th, tw = min(tile, h - y0), min(tile, w - x0)
+                sub = self._run(blurred[y0:y0 + th, x0:x0 + tw], guidance[y0:y0 + th, x0:x0 + tw])
+                tile_out = np.ascontiguousarray(sub.transpose(1, 2, 0, 3).reshape(th, tw, self.k * 3))
+                weight = kernels.feather_weight(th, tw, TILE_OVERLAP, y0 > 0, y0 + th < h, x0 > 0, x0 + tw < w)
+                kernels.accumulate_tile(acc, wsum, tile_out, weight, y0, x0)
+        out = kernels.normalize_accumulated(acc, wsum)
+        return np.ascontiguousarray(out.reshape(h, w, self.k, 3).transpose(2, 0, 1, 3))

@@ -1,0 +1,219 @@
+"""Per-shot guidance overrides from a sidecar file (YAML/JSON, or labelme JSON).
+
+Overrides win over flow guidance. Order of application for a frame:
+flow (or ``--guidance``) -> shot ``direction`` -> shot ``reverse`` -> each
+region in file order (regions state true directions, so ``reverse`` does not
+flip them).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import yaml
+
+from unshutter.decomposer.contract import LABEL_TO_SIGNS
+from unshutter.errors import InputError, OverrideError
+from unshutter.guidance import encode
+
+
+def _parse_frames(value: Any) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value, value
+    text = str(value).replace(" ", "")
+    head, sep, tail = text[1:].partition("-")
+    a = int(text[0] + head)
+    b = int(tail) if sep else a
+    return (a, b) if a <= b else (b, a)
+
+
+def _signs(direction: Any) -> tuple[float, float]:
+    if isinstance(direction, int):
+        sx, sy = LABEL_TO_SIGNS[direction]
+        return float(sx), float(sy)
+    return encode.DIRECTIONS[direction]
+
+
+@dataclass
+class Region:
+    signs: tuple[float, float]
+    frames: tuple[int, int] | None
+    polygons: list[np.ndarray] = field(default_factory=list)  # each [P, 2] pixels
+    matte: str | None = None  # sequence spec, resolved relative to the override file
+    invert: bool = False
+    name: str = ""
+
+    def active(self, frame: int) -> bool:
+        return self.frames is None or self.frames[0] <= frame <= self.frames[1]
+
+    def mask(self, frame: int, h: int, w: int) -> np.ndarray:
+        """Shape: -> [H, W] float32 in {0, 1}."""
+        m = np.zeros((h, w), np.float32)
+        if self.polygons:
+            pts = [np.round(p * 1.0).astype(np.int32) for p in self.polygons]
+            cv2.fillPoly(m, pts, 1.0)
+        if self.matte is not None:
+            m = np.maximum(m, _matte(self.matte, frame, h, w, self.name))
+        if self.invert:
+            m = 1.0 - m
+        return m
+
+
+def _matte(spec: str, frame: int, h: int, w: int, name: str) -> np.ndarray:
+    from unshutter.io import sequence
+    from unshutter.io.image_file import read_image
+
+    if sequence.is_sequence_spec(spec):
+        pat, _ = sequence.parse_pattern(spec)
+        path = pat.path(frame)
+    else:
+        path = Path(spec)
+    if not path.exists():
+        raise OverrideError(f"{path}: matte for region {name or '?'} missing at frame {frame}")
+    pixels, meta = read_image(path)
+    if (meta.width, meta.height) != (w, h):
+        raise OverrideError(f"{path}: matte is {meta.width}x{meta.height}, frame is {w}x{h}")
+    names = [n.upper() for n in meta.channel_names]
+    chan = names.index("A") if "A" in names else 0
+    return (pixels[..., chan] >= 0.5).astype(np.float32)
+
+
+@dataclass
+class Overrides:
+    """A validated override file, applied per frame by :meth:`apply`."""
+
+    source: str
+    reverse: bool = False
+    reverse_frames: tuple[int, int] | None = None
+    direction: tuple[float, float] | None = None
+    direction_frames: tuple[int, int] | None = None
+    regions: list[Region] = field(default_factory=list)
+
+    def apply(self, g: np.ndarray, frame: int) -> tuple[np.ndarray, list[str]]:
+        """Apply to guidance ``g`` [H, W, 6] of ``frame``; returns it and what was applied."""
+        h, w = g.shape[:2]
+        used: list[str] = []
+        if self.direction is not None and _within(frame, self.direction_frames):
+            encode.apply_direction(g, np.ones((h, w), np.float32), self.direction)
+            used.append("direction")
+        if self.reverse and _within(frame, self.reverse_frames):
+            g = encode.reverse(g)
+            used.append("reverse")
+        for i, r in enumerate(self.regions):
+            if r.active(frame):
+                encode.apply_direction(g, r.mask(frame, h, w), r.signs)
+                used.append(f"region:{r.name or i}")
+        return g, used
+
+
+def _within(frame: int, rng: tuple[int, int] | None) -> bool:
+    return rng is None or rng[0] <= frame <= rng[1]
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    text = resources.files("unshutter").joinpath("schemas/overrides.schema.json").read_text()
+    return json.loads(text)
+
+
+def _error_path(err: Any) -> str:
+    parts = []
+    for p in err.absolute_path:
+        parts.append(f"[{p}]" if isinstance(p, int) else (f".{p}" if parts else str(p)))
+    return "".join(parts) or "(top level)"
+
+
+def _best_error(errors: list[Any]) -> Any:
+    import jsonschema
+
+    return jsonschema.exceptions.best_match(errors)
+
+
+def load_overrides(path: str | Path) -> Overrides:
+    """Read and validate an override file; errors name the file and the field."""
+    import jsonschema
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise OverrideError(f"{path}: cannot read override file ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise OverrideError(f"{path}: not valid {'YAML' if path.suffix.lower() in ('.yaml', '.yml') else 'JSON'} ({str(exc).splitlines()[0]})") from None
+    if isinstance(data, dict) and "shapes" in data:
+        return _from_labelme(path, data)
+    if not isinstance(data, dict):
+        raise OverrideError(f"{path}: override file must hold a mapping at the top level")
+    errors = list(jsonschema.Draft202012Validator(_schema()).iter_errors(data))
+    if errors:
+        err = _best_error(errors)
+        raise OverrideError(f"{path}: {_error_path(err)}: {err.message}")
+    ov = Overrides(str(path))
+    rev = data.get("reverse", False)
+    if isinstance(rev, dict):
+        ov.reverse, ov.reverse_frames = True, _parse_frames(rev["frames"])
+    else:
+        ov.reverse = bool(rev)
+    d = data.get("direction")
+    if isinstance(d, dict):
+        ov.direction, ov.direction_frames = _signs(d["value"]), _parse_frames(d.get("frames"))
+    elif d is not None:
+        ov.direction = _signs(d)
+    for i, r in enumerate(data.get("regions", [])):
+        name = r.get("name", str(i))
+        polys = [np.asarray(r["polygon"], np.float32)] if "polygon" in r else []
+        polys += [np.asarray(p, np.float32) for p in r.get("polygons", [])]
+        matte = None
+        if "matte" in r:
+            m = Path(r["matte"])
+            matte = str(m if m.is_absolute() else path.parent / m)
+        if "labelme" in r:
+            lm = Path(r["labelme"])
+            lm = lm if lm.is_absolute() else path.parent / lm
+            try:
+                lm_data = json.loads(lm.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise OverrideError(f"{path}: regions[{i}].labelme: cannot read {lm} ({exc})") from None
+            polys += [np.asarray(s["points"], np.float32) for s in lm_data.get("shapes", [])
+                      if s.get("shape_type", "polygon") == "polygon"]
+        ov.regions.append(Region(_signs(r["direction"]), _parse_frames(r.get("frames")), polys,
+                                 matte, bool(r.get("invert", False)), name))
+    return ov
+
+
+def _from_labelme(path: Path, data: dict[str, Any]) -> Overrides:
+    """labelme JSON: each polygon's label is a direction name or a label 0-4."""
+    ov = Overrides(str(path))
+    for i, shape in enumerate(data.get("shapes", [])):
+        label = str(shape.get("label", "")).strip().lower()
+        if label.isdigit() and int(label) in LABEL_TO_SIGNS:
+            signs = _signs(int(label))
+        elif label in encode.DIRECTIONS:
+            signs = encode.DIRECTIONS[label]
+        else:
+            raise OverrideError(
+                f"{path}: shapes[{i}].label: {label!r} is not a direction (0-4, left, right, up, down, static...)"
+            )
+        if shape.get("shape_type", "polygon") not in ("polygon", "rectangle"):
+            raise OverrideError(f"{path}: shapes[{i}].shape_type: only polygon and rectangle are supported")
+        pts = np.asarray(shape.get("points", []), np.float32)
+        if shape.get("shape_type") == "rectangle" and len(pts) == 2:
+            (x0, y0), (x1, y1) = pts
+            pts = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+        if pts.ndim != 2 or len(pts) < 3:
+            raise OverrideError(f"{path}: shapes[{i}].points: need at least 3 points")
+        ov.regions.append(Region(signs, None, [pts], None, False, f"{label}{i}"))
+    return ov
+
+
+__all__ = ["InputError", "OverrideError", "Overrides", "Region", "load_overrides"]

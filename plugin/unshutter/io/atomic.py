@@ -1,0 +1,66 @@
+"""Write-to-temporary-then-rename, so no reader ever sees a half-written file."""
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+TMP_MARK = ".unshutter-tmp"
+
+
+def temp_name(path: Path) -> Path:
+    """A hidden temporary beside ``path`` that keeps its extension (writers pick the format from it)."""
+    return path.with_name(f".{path.stem}{TMP_MARK}{os.getpid()}{path.suffix}")
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path; on success fsync and rename it onto ``path``, else delete it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(path)
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """Atomically replace a text file."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def remove_stale_temps(folder: Path) -> int:
+    """Delete temporaries left by killed runs (their process is gone). Returns how many."""
+    n = 0
+    if not folder.is_dir():
+        return 0
+    for p in folder.iterdir():
+        if TMP_MARK not in p.name:
+            continue
+        pid_part = p.name.split(TMP_MARK, 1)[1].split(".", 1)[0]
+        if pid_part.isdigit() and _alive(int(pid_part)) and int(pid_part) != os.getpid():
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+            n += 1
+    return n
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

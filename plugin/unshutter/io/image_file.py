@@ -1,0 +1,167 @@
+"""Read and write single image files with OpenImageIO, keeping format and metadata."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import OpenImageIO as oiio
+
+from unshutter.errors import InputError, OutputError
+from unshutter.io.atomic import atomic_path
+
+# Attributes that describe the file container, not the picture; never copied.
+_SKIP_ATTRS = ("oiio:", "openexr:chunkCount", "tiff:RowsPerStrip", "PixelAspectRatio")
+
+
+@dataclass
+class ImageMeta:
+    """What a writer needs to reproduce an input's format."""
+
+    width: int
+    height: int
+    channel_names: list[str]
+    format: str  # OIIO base type name: "half", "float", "uint8", "uint16"
+    bits_per_sample: int
+    attributes: dict[str, Any] = field(default_factory=dict)
+    file_format: str = ""  # OIIO format name, e.g. "openexr", "dpx"
+
+    @property
+    def is_float(self) -> bool:
+        return self.format in ("half", "float", "double")
+
+    @property
+    def rgb_indices(self) -> list[int]:
+        """Indices of the colour channels (R, G, B, or the first three)."""
+        names = [n.split(".")[-1].upper() for n in self.channel_names]
+        if all(c in names for c in "RGB"):
+            return [names.index(c) for c in "RGB"]
+        return list(range(min(3, len(self.channel_names))))
+
+
+def read_image(path: Path) -> tuple[np.ndarray, ImageMeta]:
+    """Read every channel of the first subimage as float32.
+
+    Shape:
+        -> [H, W, C] float32 (integer formats scaled to 0..1)
+    """
+    inp = oiio.ImageInput.open(str(path))
+    if inp is None:
+        msg = oiio.geterror().splitlines()[0] if oiio.geterror() else "cannot open"
+        raise InputError(f"{path}: unreadable image ({msg})")
+    try:
+        spec = inp.spec()
+        pixels = inp.read_image(0, 0, 0, spec.nchannels, "float")
+        err = inp.geterror()
+        if pixels is None or err:
+            raise InputError(f"{path}: corrupt or truncated image ({(err or 'read failed').splitlines()[0]})")
+        attrs = {}
+        for a in spec.extra_attribs:
+            if not a.name.startswith(_SKIP_ATTRS):
+                attrs[a.name] = (str(a.type), a.value)
+        meta = ImageMeta(
+            width=spec.width,
+            height=spec.height,
+            channel_names=list(spec.channelnames),
+            format=str(spec.format),
+            bits_per_sample=int(spec.get_int_attribute("oiio:BitsPerSample", 0)),
+            attributes=attrs,
+            file_format=inp.format_name(),
+        )
+    finally:
+        inp.close()
+    arr = np.asarray(pixels, dtype=np.float32).reshape(spec.height, spec.width, spec.nchannels)
+    return np.ascontiguousarray(arr), meta
+
+
+def read_header(path: Path) -> ImageMeta | None:
+    """The header of an image, or None when it cannot be opened."""
+    inp = oiio.ImageInput.open(str(path))
+    if inp is None:
+        oiio.geterror()
+        return None
+    try:
+        spec = inp.spec()
+        return ImageMeta(spec.width, spec.height, list(spec.channelnames), str(spec.format),
+                         int(spec.get_int_attribute("oiio:BitsPerSample", 0)), {}, inp.format_name())
+    finally:
+        inp.close()
+
+
+def verify_image(path: Path, meta: ImageMeta) -> bool:
+    """True when ``path`` is a complete, readable image of the expected size and channels."""
+    try:
+        pixels, got = read_image(path)
+    except InputError:
+        return False
+    return (
+        got.width == meta.width
+        and got.height == meta.height
+        and len(got.channel_names) == len(meta.channel_names)
+        and bool(np.isfinite(pixels).all() or meta.is_float)
+    )
+
+
+def _output_format(meta: ImageMeta, ext: str) -> tuple[str, int]:
+    """Pixel type and bit depth to write, given the target file extension."""
+    fmt, bits = meta.format, meta.bits_per_sample
+    ext = ext.lower()
+    if ext in (".png",) and fmt not in ("uint8", "uint16"):
+        return "uint16", 16
+    if ext in (".jpg", ".jpeg"):
+        return "uint8", 8
+    if ext == ".dpx" and fmt not in ("uint8", "uint16"):
+        return "uint16", 10
+    if ext == ".exr" and fmt not in ("half", "float"):
+        return "half", 16
+    return fmt, bits
+
+
+def write_image(path: Path, pixels: np.ndarray, meta: ImageMeta) -> None:
+    """Atomically write ``pixels`` with the input's pixel type, channels and header.
+
+    Shape:
+        pixels: [H, W, C] float32, C == len(meta.channel_names)
+    """
+    h, w, c = pixels.shape
+    fmt, bits = _output_format(meta, path.suffix)
+    spec = oiio.ImageSpec(w, h, c, fmt)
+    spec.channelnames = tuple(meta.channel_names)
+    names = [n.upper() for n in meta.channel_names]
+    if "A" in names:
+        spec.alpha_channel = names.index("A")
+    same_format = meta.file_format == "" or path.suffix.lower() in _EXTS.get(meta.file_format, ())
+    if same_format:
+        for name, (typ, value) in meta.attributes.items():
+            try:
+                spec.attribute(name, oiio.TypeDesc(typ), value)
+            except Exception:  # an attribute this writer cannot express is dropped
+                continue
+    if bits and bits != 8 * oiio.TypeDesc(fmt).size():
+        spec.attribute("oiio:BitsPerSample", bits)
+    out = oiio.ImageOutput.create(str(path))
+    if out is None:
+        raise OutputError(f"{path}: no writer for this file type ({oiio.geterror().splitlines()[0]})")
+    data = np.ascontiguousarray(pixels, np.float32)
+    if not (fmt in ("half", "float")):
+        data = np.clip(data, 0.0, 1.0)
+    try:
+        with atomic_path(path) as tmp:
+            if not out.open(str(tmp), spec):
+                raise OutputError(f"{path}: cannot write ({out.geterror().splitlines()[0]})")
+            ok = out.write_image(data)
+            out.close()
+            if not ok:
+                raise OutputError(f"{path}: write failed ({out.geterror().splitlines()[0]})")
+    except OSError as exc:
+        raise OutputError(f"{path}: {exc.strerror or exc}") from None
+
+
+_EXTS = {
+    "openexr": (".exr",),
+    "tiff": (".tif", ".tiff"),
+    "png": (".png",),
+    "dpx": (".dpx",),
+    "jpeg": (".jpg", ".jpeg"),
+}

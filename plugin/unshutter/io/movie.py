@@ -1,0 +1,122 @@
+"""Movie files through PyAV: sequential decode with a small cache, H.264/ProRes encode."""
+from __future__ import annotations
+
+import contextlib
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from unshutter.errors import InputError, OutputError
+from unshutter.io.atomic import atomic_path
+
+MOVIE_EXTS = (".mp4", ".mov", ".mkv", ".avi", ".m4v", ".mxf", ".webm")
+
+
+def probe(path: Path) -> tuple[int, int, int, Fraction]:
+    """(width, height, frame count, rate) of the first video stream."""
+    try:
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            rate = s.average_rate or s.guessed_rate or Fraction(24)
+            n = s.frames
+            if not n:
+                n = sum(1 for _ in c.decode(video=0))
+            return s.codec_context.width, s.codec_context.height, int(n), Fraction(rate)
+    except (av.FFmpegError, IndexError, OSError) as exc:
+        raise InputError(f"{path}: unreadable movie ({exc})") from None
+
+
+class MovieReader:
+    """Decodes frames 0..n-1 in order; asking for an earlier frame restarts the decode."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._container = None
+        self._iter = None
+        self._next_index = 0
+        self._cache: dict[int, np.ndarray] = {}
+
+    def _restart(self) -> None:
+        self.close()
+        self._container = av.open(str(self.path))
+        self._iter = self._container.decode(video=0)
+        self._next_index = 0
+
+    def read(self, index: int) -> np.ndarray:
+        """Frame ``index`` as sRGB-encoded float32 in 0..1. Shape: -> [H, W, 3]."""
+        if index in self._cache:
+            return self._cache[index]
+        if self._iter is None or index < self._next_index:
+            self._restart()
+        try:
+            while self._next_index <= index:
+                frame = next(self._iter)  # type: ignore[arg-type]
+                rgb = frame.to_ndarray(format="rgb48le").astype(np.float32) / 65535.0
+                self._cache[self._next_index] = rgb
+                self._next_index += 1
+                for old in [k for k in self._cache if k < self._next_index - 4]:
+                    del self._cache[old]
+        except StopIteration:
+            raise InputError(f"{self.path}: frame {index} is past the end of the movie") from None
+        except av.FFmpegError as exc:
+            raise InputError(f"{self.path}: frame {index} cannot be decoded ({exc})") from None
+        return self._cache[index]
+
+    def close(self) -> None:
+        if self._container is not None:
+            with contextlib.suppress(Exception):
+                self._container.close()
+        self._container = None
+        self._iter = None
+
+
+class MovieWriter:
+    """Encodes frames to a temporary file; :meth:`close` renames it into place."""
+
+    CODECS = {".mp4": ("libx264", "yuv420p"), ".mov": ("prores_ks", "yuv422p10le"), ".mkv": ("libx264", "yuv420p")}
+
+    def __init__(self, path: Path, width: int, height: int, rate: Fraction, codec: str | None = None) -> None:
+        self.path = path
+        ext = path.suffix.lower()
+        name, pix = self.CODECS.get(ext, ("libx264", "yuv420p"))
+        if codec == "prores":
+            name, pix = "prores_ks", "yuv422p10le"
+        elif codec == "h264":
+            name, pix = "libx264", "yuv420p"
+        self._ctx = atomic_path(path)
+        tmp = self._ctx.__enter__()
+        try:
+            self._container = av.open(str(tmp), mode="w")
+            self._stream = self._container.add_stream(name, rate=rate)
+            self._stream.width = width - width % 2 if pix == "yuv420p" else width
+            self._stream.height = height - height % 2 if pix == "yuv420p" else height
+            self._stream.pix_fmt = pix
+            if name == "libx264":
+                self._stream.options = {"crf": "16", "preset": "medium"}
+        except Exception as exc:
+            self._ctx.__exit__(type(exc), exc, None)
+            raise OutputError(f"{path}: cannot create movie ({exc})") from None
+
+    def write(self, rgb: np.ndarray) -> None:
+        """Shape: [H, W, 3] sRGB-encoded float 0..1."""
+        h, w = self._stream.height, self._stream.width
+        data = (np.clip(rgb[:h, :w], 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(data), format="rgb48le")
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    def close(self, ok: bool = True) -> None:
+        try:
+            if ok:
+                for packet in self._stream.encode():
+                    self._container.mux(packet)
+            self._container.close()
+        finally:
+            if ok:
+                self._ctx.__exit__(None, None, None)
+            else:
+                err = OutputError("aborted")
+                with contextlib.suppress(OutputError):
+                    self._ctx.__exit__(OutputError, err, None)

@@ -1,0 +1,106 @@
+"""Frame-sequence patterns: ``shot.####.exr``, ``shot.%04d.exr``, ``shot.1001-1050#.exr``."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import fileseq
+
+from unshutter.errors import InputError, ParameterError
+
+_PRINTF = re.compile(r"%0?(\d*)d")
+_HOUDINI = re.compile(r"\$F(\d*)")
+
+
+@dataclass(frozen=True)
+class SequencePattern:
+    """``<dirname>/<prefix><frame zero-padded to padding><suffix>``."""
+
+    dirname: Path
+    prefix: str
+    padding: int
+    suffix: str
+
+    def path(self, frame: int) -> Path:
+        num = f"{frame:0{self.padding}d}" if frame >= 0 else f"-{-frame:0{self.padding}d}"
+        return self.dirname / f"{self.prefix}{num}{self.suffix}"
+
+    def display(self) -> str:
+        return str(self.dirname / f"{self.prefix}{'#' * self.padding}{self.suffix}")
+
+    def scan(self) -> list[int]:
+        """Frame numbers present on disk, sorted."""
+        if not self.dirname.is_dir():
+            return []
+        rx = re.compile(re.escape(self.prefix) + r"(-?\d+)" + re.escape(self.suffix) + r"$")
+        frames = []
+        for p in self.dirname.iterdir():
+            m = rx.match(p.name)
+            if m and (len(m.group(1).lstrip("-")) >= self.padding):
+                frames.append(int(m.group(1)))
+        return sorted(set(frames))
+
+
+def _pad_width(token: str) -> int:
+    if not token:
+        return 0
+    m = _PRINTF.fullmatch(token)
+    if m:
+        return int(m.group(1) or 1)
+    m = _HOUDINI.fullmatch(token)
+    if m:
+        return int(m.group(1) or 1)
+    if set(token) == {"#"}:
+        # one '#' is fileseq/rvls style (4 digits); '####' is Nuke style (one digit each)
+        return 4 if len(token) == 1 else len(token)
+    if set(token) == {"@"}:
+        return len(token)
+    raise ParameterError(f"unsupported frame padding {token!r}")
+
+
+def parse_pattern(spec: str) -> tuple[SequencePattern, list[int] | None]:
+    """Parse a sequence spec; returns the pattern and the explicit frame list, if any.
+
+    A plain existing file such as ``shot.1001.exr`` stands for its whole sequence.
+    """
+    try:
+        seq = fileseq.FileSequence(spec)
+    except fileseq.ParseException as exc:
+        raise ParameterError(f"{spec}: not a frame sequence ({exc})") from None
+    token = seq.padding()
+    frameset = seq.frameSet()
+    if token and frameset is not None and not any(ch in spec for ch in "#@%$"):
+        # a single concrete file: shot.1001.exr -> its sequence
+        width = len(Path(spec).name[len(seq.basename()):-len(seq.extension()) or None].lstrip("-"))
+        pat = SequencePattern(Path(seq.dirname() or "."), seq.basename(), width, seq.extension())
+        return pat, None
+    width = _pad_width(token)
+    if width == 0:
+        raise ParameterError(f"{spec}: no frame number token (use shot.####.exr or shot.%04d.exr)")
+    pat = SequencePattern(Path(seq.dirname() or "."), seq.basename(), width, seq.extension())
+    frames = list(frameset) if frameset is not None else None
+    return pat, frames
+
+
+def resolve_frames(pat: SequencePattern, explicit: list[int] | None) -> list[int]:
+    """The clip's frames: the explicit range, else what is on disk; gaps are an error."""
+    frames = explicit if explicit is not None else pat.scan()
+    if not frames:
+        raise InputError(f"{pat.display()}: no frames found")
+    frames = sorted(frames)
+    if explicit is None:
+        missing = sorted(set(range(frames[0], frames[-1] + 1)) - set(frames))
+        if missing:
+            raise InputError(f"{pat.path(missing[0])}: frame {missing[0]} is missing from the sequence")
+    else:
+        for f in frames:
+            if not pat.path(f).exists():
+                raise InputError(f"{pat.path(f)}: frame {f} is missing")
+    return frames
+
+
+def is_sequence_spec(spec: str) -> bool:
+    return any(t in spec for t in ("#", "@", "%0", "%d", "$F")) or bool(
+        re.search(r"\d+-\d+[#@]", spec)
+    )

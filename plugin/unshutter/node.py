@@ -1,0 +1,161 @@
+"""The Deblur-to-Slow-Motion node: the one object every host talks to.
+
+It holds the parameters and turns one source frame (plus its neighbours, for
+guidance) into its N sharp sub-frames, in scene-linear light. Reading and
+writing files is the job of :mod:`unshutter.pipeline`; hosts that have pixels
+in memory (the OFX worker) call :meth:`Node.process` directly.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+
+from unshutter import color, retime
+from unshutter.decomposer.contract import MX, MY
+from unshutter.decomposer.runtime import Decomposer
+from unshutter.errors import ParameterError
+from unshutter.guidance import encode, flow
+from unshutter.guidance.overrides import Overrides, load_overrides
+
+GUIDANCE_MODES = ("neighbors", "none", "left", "right", "up", "down", "reverse")
+QUALITIES = ("full", "draft")
+
+
+@dataclass
+class NodeParams:
+    """Everything an artist can set on the node."""
+
+    factor: int = 7
+    shutter: float = 360.0
+    guidance: str = "neighbors"
+    reverse: bool = False
+    overrides: str | None = None
+    tile: int = 1024
+    quality: str = "full"
+    threshold: float = 0.5
+
+    def validate(self) -> None:
+        retime.check_params(self.factor, self.shutter)
+        if self.guidance not in GUIDANCE_MODES:
+            raise ParameterError(f"--guidance {self.guidance!r}: choose one of {', '.join(GUIDANCE_MODES)}")
+        if self.quality not in QUALITIES:
+            raise ParameterError(f"--quality {self.quality!r}: choose full or draft")
+        if self.threshold < 0:
+            raise ParameterError(f"--threshold {self.threshold}: must be >= 0")
+        if self.overrides and not Path(self.overrides).is_file():
+            raise ParameterError(f"--overrides {self.overrides}: file not found")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class FrameResult:
+    """The sub-frames of one source frame and how its guidance came about."""
+
+    subframes: np.ndarray  # [N, H, W, 3] scene-linear
+    guidance: np.ndarray  # [H, W, 6]
+    guidance_source: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Node:
+    """Decompose source frames into sub-frames with the node's parameters."""
+
+    def __init__(self, params: NodeParams, decomposer: Decomposer | None = None,
+                 model_path: str | None = None, device: str = "auto") -> None:
+        params.validate()
+        self.params = params
+        self.overrides: Overrides | None = load_overrides(params.overrides) if params.overrides else None
+        self.decomposer = decomposer or Decomposer(model_path, device=device)
+
+    # ------------------------------------------------------------ guidance
+    def guidance_for(self, frame: int, cur: np.ndarray, prev: np.ndarray | None,
+                     nxt: np.ndarray | None, matte: np.ndarray | None = None,
+                     matte_direction: str | None = None) -> tuple[np.ndarray, str]:
+        """Guidance for ``frame`` from its network-encoded neighbours and the overrides.
+
+        ``matte`` [H, W] with ``matte_direction`` is a host-supplied region (the
+        OFX Guide clip) applied after the override file.
+
+        Shape:
+            cur, prev, nxt: [H, W, 3] network encoding -> [H, W, 6]
+        """
+        p = self.params
+        h, w = cur.shape[:2]
+        mode = p.guidance
+        if mode in ("neighbors", "reverse"):
+            gc = flow.to_gray8(cur)
+            gp = flow.to_gray8(prev) if prev is not None else None
+            gn = flow.to_gray8(nxt) if nxt is not None else None
+            cuts = []
+            if gp is not None and flow.is_cut(gp, gc):
+                gp, _ = None, cuts.append("cut-before")
+            if gn is not None and flow.is_cut(gc, gn):
+                gn, _ = None, cuts.append("cut-after")
+            motion, used = flow.motion_from_neighbors(gp, gc, gn)
+            if motion is None:
+                g, source = encode.empty_guidance(h, w), "none (no neighbour)"
+            else:
+                g = encode.guidance_from_motion(motion, p.shutter, p.threshold)
+                source = f"neighbors:{used}"
+            if cuts:
+                source += f" [{','.join(cuts)}]"
+            if mode == "reverse":
+                g, source = encode.reverse(g), source + " reversed"
+        elif mode == "none":
+            g, source = encode.empty_guidance(h, w), "none"
+        else:
+            g, source = encode.guidance_from_direction(h, w, mode), mode
+        if p.reverse:
+            g, source = encode.reverse(g), source + " +reverse"
+        if self.overrides is not None:
+            g, used_ov = self.overrides.apply(g, frame)
+            if used_ov:
+                source += " +overrides(" + ",".join(used_ov) + ")"
+        if matte is not None and matte_direction:
+            encode.apply_direction(g, matte, encode.DIRECTIONS[matte_direction])
+            source += f" +matte({matte_direction})"
+        return g, source
+
+    # ------------------------------------------------------------ process
+    def process(self, frame: int, cur: np.ndarray, prev: np.ndarray | None = None,
+                nxt: np.ndarray | None = None, matte: np.ndarray | None = None,
+                matte_direction: str | None = None,
+                abort: Callable[[], bool] | None = None) -> FrameResult:
+        """One source frame in scene-linear RGB -> its N sub-frames.
+
+        Shape:
+            cur, prev, nxt: [H, W, 3] scene-linear float32 -> FrameResult.subframes [N, H, W, 3]
+        """
+        p = self.params
+        scale = color.exposure_scale(cur)
+        enc = color.to_network(cur, scale)
+        enc_p = color.to_network(prev, scale) if prev is not None else None
+        enc_n = color.to_network(nxt, scale) if nxt is not None else None
+        g, source = self.guidance_for(frame, enc, enc_p, enc_n, matte, matte_direction)
+        sub_enc = self._decompose(enc, g, abort)
+        sub_lin = color.from_network(sub_enc, scale)
+        out = retime.retime(sub_lin, cur, p.factor)
+        return FrameResult(out, g, source, {"exposure_scale": scale})
+
+    def _decompose(self, enc: np.ndarray, g: np.ndarray, abort: Callable[[], bool] | None) -> np.ndarray:
+        """Shape: [H, W, 3], [H, W, 6] -> [K, H, W, 3] network encoding."""
+        h, w = enc.shape[:2]
+        if self.params.quality == "draft" and min(h, w) >= 32:
+            hh, ww = (h + 1) // 2, (w + 1) // 2
+            enc_s = cv2.resize(enc, (ww, hh), interpolation=cv2.INTER_AREA)
+            g_s = cv2.resize(g, (ww, hh), interpolation=cv2.INTER_NEAREST)
+            g_s[..., MX] *= 0.5
+            g_s[..., MY] *= 0.5
+            sub_s = self.decomposer(enc_s, np.ascontiguousarray(g_s), self.params.tile, abort)
+            out = np.empty((sub_s.shape[0], h, w, 3), np.float32)
+            for k in range(sub_s.shape[0]):
+                delta = cv2.resize(sub_s[k] - enc_s, (w, h), interpolation=cv2.INTER_LINEAR)
+                out[k] = enc + delta
+            return out
+        return self.decomposer(enc, g, self.params.tile, abort)

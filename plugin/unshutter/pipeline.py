@@ -1,0 +1,332 @@
+"""The main job: read a clip, run the node on a frame range, write the retimed clip.
+
+Output numbering follows DESIGN.md: sub-frame k of source frame f is output
+frame ``a + (f - a) * N + k`` where ``a`` is the clip's first frame. Every
+file is written atomically; complete outputs from an earlier run are
+verified and skipped, so a chunk of a farm job can simply be re-run.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+import unshutter
+from unshutter import color, retime
+from unshutter.errors import InputError, OutputError, ParameterError
+from unshutter.io import atomic, movie, sequence
+from unshutter.io.clip import Clip, open_clip
+from unshutter.io.image_file import ImageMeta, verify_image, write_image
+from unshutter.node import Node, NodeParams
+
+Progress = Callable[[dict[str, Any]], None]
+
+FORMATS = ("exr", "dpx", "tif", "tiff", "png", "jpg", "jpeg", "mp4", "mov")
+
+
+@dataclass
+class RunConfig:
+    input: str
+    output: str
+    params: NodeParams = field(default_factory=NodeParams)
+    frames: tuple[int, int] | None = None
+    colorspace: str | None = None
+    ocio: str = color.DEFAULT_CONFIG
+    format: str | None = None
+    codec: str | None = None
+    fps: float | None = None
+    model: str | None = None
+    device: str = "auto"
+    preview: bool = False
+    guidance_debug: str | None = None
+
+
+@dataclass
+class RunResult:
+    output: str
+    manifest: Path
+    written: int
+    skipped: int
+    preview: list[Path] = field(default_factory=list)
+
+
+def parse_frame_range(text: str) -> tuple[int, int]:
+    """'1001-1050' or '1001' -> (a, b)."""
+    t = text.strip()
+    try:
+        if "-" in t[1:]:
+            i = t.index("-", 1)
+            a, b = int(t[:i]), int(t[i + 1:])
+        else:
+            a = b = int(t)
+    except ValueError:
+        raise ParameterError(f"--frames {text!r}: expected A-B, e.g. 1001-1050") from None
+    if b < a:
+        raise ParameterError(f"--frames {text!r}: end before start")
+    return a, b
+
+
+# ------------------------------------------------------------------ outputs
+@dataclass
+class OutputTarget:
+    kind: str  # "sequence" | "movie"
+    pattern: sequence.SequencePattern | None
+    movie_path: Path | None
+
+    def display(self) -> str:
+        return self.pattern.display() if self.pattern else str(self.movie_path)
+
+    @property
+    def folder(self) -> Path:
+        return self.pattern.dirname if self.pattern else self.movie_path.parent  # type: ignore[union-attr]
+
+    def manifest_path(self, chunk: tuple[int, int] | None) -> Path:
+        if self.pattern is not None:
+            base = self.pattern.prefix.rstrip("._-") or "unshutter"
+        else:
+            base = self.movie_path.stem  # type: ignore[union-attr]
+        tag = f".{chunk[0]}-{chunk[1]}" if chunk else ""
+        return self.folder / f"{base}.unshutter{tag}.json"
+
+
+def resolve_output(spec: str, clip: Clip, fmt: str | None, factor: int) -> OutputTarget:
+    if fmt is not None and fmt.lower().lstrip(".") not in FORMATS:
+        raise ParameterError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
+    ext = "." + fmt.lower().lstrip(".") if fmt else None
+    p = Path(spec)
+    if p.suffix.lower() in movie.MOVIE_EXTS and not sequence.is_sequence_spec(spec):
+        return OutputTarget("movie", None, p)
+    if sequence.is_sequence_spec(spec):
+        pat, explicit = sequence.parse_pattern(spec)
+        if explicit is not None:
+            raise ParameterError(f"-o {spec}: give a pattern without a frame range")
+        if ext and pat.suffix.lower() != ext:
+            raise ParameterError(f"-o {spec} does not end in {ext} but --format is {fmt}")
+        return OutputTarget("sequence", pat, None)
+    # a folder: keep the input's name and format
+    if ext in (".mp4", ".mov"):
+        stem = clip.pattern.prefix.rstrip("._-") if clip.pattern else Path(clip.source).stem
+        return OutputTarget("movie", None, p / f"{stem}{ext}")
+    if clip.kind == "movie" and ext is None:
+        return OutputTarget("movie", None, p / Path(clip.source).name)
+    last_out = retime.output_frame(clip.first, clip.last, factor, factor - 1)
+    if clip.pattern is not None:
+        prefix, suffix, pad = clip.pattern.prefix, clip.pattern.suffix, clip.pattern.padding
+    else:
+        prefix, suffix, pad = Path(clip.source).stem + ".", ".png", 4
+    if ext:
+        suffix = ext
+    pad = max(pad, 4, len(str(last_out)))
+    return OutputTarget("sequence", sequence.SequencePattern(p, prefix, pad, suffix), None)
+
+
+# ------------------------------------------------------------------ channels
+def split_channels(pixels: np.ndarray, meta: ImageMeta) -> tuple[np.ndarray, np.ndarray | None]:
+    """All channels -> (RGB [H, W, 3], the others [H, W, E] or None)."""
+    idx = meta.rgb_indices
+    rgb = pixels[..., idx]
+    if rgb.shape[-1] < 3:
+        rgb = np.repeat(rgb[..., :1], 3, axis=-1)
+    rest = [i for i in range(pixels.shape[-1]) if i not in idx]
+    extra = pixels[..., rest] if rest else None
+    return np.ascontiguousarray(rgb, np.float32), extra
+
+
+def merge_channels(rgb: np.ndarray, extra: np.ndarray | None, meta: ImageMeta) -> np.ndarray:
+    """Inverse of :func:`split_channels`. Shape: [H, W, 3] -> [H, W, C]."""
+    c = len(meta.channel_names)
+    out = np.empty(rgb.shape[:2] + (c,), np.float32)
+    idx = meta.rgb_indices
+    if len(idx) < 3:
+        out[..., idx[0]] = rgb.mean(axis=-1)
+    else:
+        out[..., idx] = rgb
+    rest = [i for i in range(c) if i not in idx]
+    if rest and extra is not None:
+        out[..., rest] = extra
+    return out
+
+
+# ------------------------------------------------------------------ job
+class FrameCache:
+    """Linear RGB of recently read frames (each frame is needed three times)."""
+
+    def __init__(self, clip: Clip, cs: color.ColorTransform, size: int = 4) -> None:
+        self.clip, self.cs, self.size = clip, cs, size
+        self._data: OrderedDict[int, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
+
+    def get(self, frame: int) -> tuple[np.ndarray, np.ndarray | None]:
+        if frame in self._data:
+            self._data.move_to_end(frame)
+            return self._data[frame]
+        pixels = self.clip.read(frame)
+        rgb, extra = split_channels(pixels, self.clip.meta)
+        item = (self.cs.to_linear(rgb), extra)
+        self._data[frame] = item
+        while len(self._data) > self.size:
+            self._data.popitem(last=False)
+        return item
+
+
+def _versions() -> dict[str, str]:
+    import cv2
+    import OpenImageIO
+    import PyOpenColorIO
+
+    from unshutter import kernels
+
+    v = {
+        "unshutter": unshutter.__version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "openimageio": OpenImageIO.__version__,
+        "opencolorio": PyOpenColorIO.__version__,
+        "opencv": cv2.__version__,
+        "kernels": kernels.BACKEND,
+    }
+    try:
+        import onnxruntime
+
+        v["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        pass
+    return v
+
+
+def run(cfg: RunConfig, progress: Progress | None = None, node: Node | None = None) -> RunResult:
+    """Run the node over the clip (or ``cfg.frames``) and write the retimed clip."""
+    emit = progress or (lambda _e: None)
+    params = cfg.params
+    params.validate()
+    clip = open_clip(cfg.input, cfg.fps)
+    try:
+        return _run(cfg, clip, emit, node)
+    finally:
+        clip.close()
+
+
+def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunResult:
+    params = cfg.params
+    a, b = cfg.frames or (clip.first, clip.last)
+    if a < clip.first or b > clip.last:
+        raise ParameterError(f"--frames {a}-{b}: outside the clip {clip.source} ({clip.first}-{clip.last})")
+    n = params.factor
+    target = resolve_output(cfg.output, clip, cfg.format, n)
+    in_cs = color.ColorTransform(cfg.colorspace or color.default_colorspace(clip.meta.is_float), cfg.ocio)
+    out_is_float = target.kind == "sequence" and target.pattern.suffix.lower() in (".exr",)  # type: ignore[union-attr]
+    if target.kind == "movie":
+        out_cs = color.ColorTransform("sRGB Encoded Rec.709 (sRGB)", cfg.ocio)
+    elif out_is_float == clip.meta.is_float or cfg.colorspace:
+        out_cs = in_cs
+    else:
+        out_cs = color.ColorTransform(color.default_colorspace(out_is_float), cfg.ocio)
+    node = node or Node(params, model_path=cfg.model, device=cfg.device)
+    target.folder.mkdir(parents=True, exist_ok=True)
+    atomic.remove_stale_temps(target.folder)
+    debug_dir = Path(cfg.guidance_debug) if cfg.guidance_debug else None
+
+    cache = FrameCache(clip, in_cs)
+    frames = list(range(a, b + 1))
+    frame_map: dict[str, list[int]] = {}
+    guidance_log: dict[str, str] = {}
+    written = skipped = 0
+    thumbs: list[list[np.ndarray]] = []
+    thumb_rows = {a, (a + b) // 2, b}
+    anim: list[np.ndarray] = []
+    writer: movie.MovieWriter | None = None
+    if target.kind == "movie":
+        writer = movie.MovieWriter(target.movie_path, clip.width, clip.height,  # type: ignore[arg-type]
+                                   clip.rate * n, cfg.codec)
+    emit({"event": "start", "input": clip.source, "output": target.display(), "frames": [a, b],
+          "total": len(frames), "factor": n, "provider": node.decomposer.info.provider})
+    t_start = time.monotonic()
+    ok = False
+    try:
+        for i, f in enumerate(frames):
+            t0 = time.monotonic()
+            outs = [retime.output_frame(clip.first, f, n, k) for k in range(n)]
+            frame_map[str(f)] = outs
+            paths = [target.pattern.path(o) for o in outs] if target.pattern else []
+            if paths and all(p.exists() for p in paths) and all(verify_image(p, clip.meta) for p in paths):
+                skipped += n
+                guidance_log[str(f)] = "skipped (complete output exists)"
+                emit({"event": "frame", "frame": f, "index": i + 1, "total": len(frames), "outputs": outs,
+                      "skipped": True, "guidance": guidance_log[str(f)], "seconds": round(time.monotonic() - t0, 3)})
+                continue
+            cur, extra = cache.get(f)
+            prev = cache.get(f - 1)[0] if f - 1 >= clip.first else None
+            nxt = cache.get(f + 1)[0] if f + 1 <= clip.last else None
+            res = node.process(f, cur, prev, nxt)
+            guidance_log[str(f)] = res.guidance_source
+            if debug_dir is not None:
+                from unshutter.guidance.debug import write_guidance_image
+
+                write_guidance_image(debug_dir / f"guidance.{f:04d}.png", res.guidance)
+            for k, o in enumerate(outs):
+                rgb = out_cs.from_linear(res.subframes[k])
+                if writer is not None:
+                    writer.write(rgb)
+                else:
+                    write_image(paths[k], merge_channels(rgb, extra, clip.meta), clip.meta)
+                written += 1
+            if cfg.preview:
+                from unshutter.preview import thumbnail
+
+                t = [thumbnail(res.subframes[k]) for k in range(n)]
+                if f in thumb_rows:
+                    thumbs.append(t)
+                anim.extend(t)
+            emit({"event": "frame", "frame": f, "index": i + 1, "total": len(frames), "outputs": outs,
+                  "skipped": False, "guidance": res.guidance_source, "seconds": round(time.monotonic() - t0, 3)})
+        ok = True
+    finally:
+        if writer is not None:
+            writer.close(ok)
+
+    manifest_path = target.manifest_path(cfg.frames)
+    info = node.decomposer.info
+    manifest = {
+        "unshutter": unshutter.__version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "input": {"source": clip.source, "kind": clip.kind, "first": clip.first, "last": clip.last,
+                  "width": clip.width, "height": clip.height, "channels": clip.meta.channel_names,
+                  "pixel_type": clip.meta.format, "rate": str(clip.rate), "colorspace": in_cs.colorspace},
+        "output": {"target": target.display(), "kind": target.kind, "rate": str(clip.rate * n),
+                   "first": retime.output_frame(clip.first, a, n, 0),
+                   "last": retime.output_frame(clip.first, b, n, n - 1), "colorspace": out_cs.colorspace},
+        "frames": [a, b],
+        "factor": n,
+        "shutter": params.shutter,
+        "params": params.to_dict(),
+        "frame_map": frame_map,
+        "guidance": guidance_log,
+        "model": {"path": info.path, "id": info.model_id, "sha256": info.sha256, "k": info.k},
+        "execution_provider": info.provider,
+        "versions": _versions(),
+        "seconds": round(time.monotonic() - t_start, 3),
+    }
+    atomic.write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
+    previews: list[Path] = []
+    if cfg.preview and thumbs:
+        from unshutter.preview import write_previews
+
+        previews = write_previews(target.folder, manifest_path.name.split(".unshutter")[0], thumbs, anim,
+                                  float(clip.rate * n))
+    emit({"event": "done", "output": target.display(), "manifest": str(manifest_path), "written": written,
+          "skipped": skipped, "preview": [str(p) for p in previews],
+          "seconds": round(time.monotonic() - t_start, 3)})
+    return RunResult(target.display(), manifest_path, written, skipped, previews)
+
+
+def rate_of(fr: Fraction) -> float:
+    return float(fr)
+
+
+__all__ = ["InputError", "OutputError", "RunConfig", "RunResult", "parse_frame_range", "run"]

@@ -1,0 +1,74 @@
+"""Contact sheet and animated preview of the sub-frames: people would rather look than read."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import OpenImageIO as oiio
+
+from unshutter import kernels
+from unshutter.io.atomic import atomic_path
+
+THUMB_WIDTH = 320
+MAX_ANIM_FRAMES = 240
+
+
+def thumbnail(linear: np.ndarray) -> np.ndarray:
+    """Scene-linear RGB -> small sRGB uint8 image. Shape: [H, W, 3] -> [h, 320, 3]."""
+    h, w = linear.shape[:2]
+    tw = min(THUMB_WIDTH, w)
+    th = max(1, round(h * tw / w))
+    small = cv2.resize(np.ascontiguousarray(linear, np.float32), (tw, th), interpolation=cv2.INTER_AREA)
+    disp = kernels.srgb_encode(np.clip(small, 0.0, 1.0))
+    return (np.clip(disp, 0, 1) * 255.0 + 0.5).astype(np.uint8)
+
+
+def contact_sheet(rows: list[list[np.ndarray]], gap: int = 4) -> np.ndarray:
+    """Rows of equally sized thumbnails -> one image. Shape: -> [H, W, 3] uint8."""
+    th, tw = rows[0][0].shape[:2]
+    cols = max(len(r) for r in rows)
+    sheet = np.full((len(rows) * (th + gap) + gap, cols * (tw + gap) + gap, 3), 24, np.uint8)
+    for r, row in enumerate(rows):
+        for c, img in enumerate(row):
+            y, x = gap + r * (th + gap), gap + c * (tw + gap)
+            sheet[y:y + th, x:x + tw] = img
+    return sheet
+
+
+def _write_png(path: Path, img: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        out = oiio.ImageOutput.create(str(tmp))
+        out.open(str(tmp), oiio.ImageSpec(img.shape[1], img.shape[0], 3, "uint8"))
+        out.write_image(img)
+        out.close()
+
+
+def _write_gif(path: Path, frames: list[np.ndarray], fps: float) -> None:
+    h, w = frames[0].shape[:2]
+    specs = []
+    for _ in frames:
+        s = oiio.ImageSpec(w, h, 3, "uint8")
+        s.attribute("FramesPerSecond", oiio.TypeDesc("rational"), (max(1, round(fps)), 1))
+        s.attribute("oiio:Movie", 1)
+        s.attribute("gif:LoopCount", 0)
+        specs.append(s)
+    with atomic_path(path) as tmp:
+        out = oiio.ImageOutput.create(str(tmp))
+        out.open(str(tmp), specs)
+        for i, f in enumerate(frames):
+            if i > 0:
+                out.open(str(tmp), specs[i], "AppendSubimage")
+            out.write_image(f)
+        out.close()
+
+
+def write_previews(folder: Path, name: str, rows: list[list[np.ndarray]], anim: list[np.ndarray],
+                   fps: float) -> list[Path]:
+    """Write ``<name>.contact.png`` and ``<name>.preview.gif``; returns their paths."""
+    sheet = folder / f"{name}.contact.png"
+    _write_png(sheet, contact_sheet(rows))
+    gif = folder / f"{name}.preview.gif"
+    step = max(1, len(anim) // MAX_ANIM_FRAMES)
+    _write_gif(gif, anim[::step], min(fps, 50.0))
+    return [sheet, gif]
