@@ -48,7 +48,8 @@ def read_image(path: Path) -> tuple[np.ndarray, ImageMeta]:
     """
     inp = oiio.ImageInput.open(str(path))
     if inp is None:
-        msg = oiio.geterror().splitlines()[0] if oiio.geterror() else "cannot open"
+        err = oiio.geterror()
+        msg = err.splitlines()[0] if err.strip() else "cannot open"
         raise InputError(f"{path}: unreadable image ({msg})")
     try:
         spec = inp.spec()
@@ -142,20 +143,24 @@ def write_image(path: Path, pixels: np.ndarray, meta: ImageMeta) -> None:
         spec.attribute("oiio:BitsPerSample", bits)
     out = oiio.ImageOutput.create(str(path))
     if out is None:
-        raise OutputError(f"{path}: no writer for this file type ({oiio.geterror().splitlines()[0]})")
+        raise OutputError(f"{path}: no writer for this file type ({_first_line(oiio.geterror())})")
     data = np.ascontiguousarray(pixels, np.float32)
     if not (fmt in ("half", "float")):
         data = np.clip(data, 0.0, 1.0)
     try:
         with atomic_path(path) as tmp:
             if not out.open(str(tmp), spec):
-                raise OutputError(f"{path}: cannot write ({out.geterror().splitlines()[0]})")
+                raise OutputError(f"{path}: cannot write ({_first_line(out.geterror())})")
             ok = out.write_image(data)
             out.close()
             if not ok:
-                raise OutputError(f"{path}: write failed ({out.geterror().splitlines()[0]})")
+                raise OutputError(f"{path}: write failed ({_first_line(out.geterror())})")
     except OSError as exc:
         raise OutputError(f"{path}: {exc.strerror or exc}") from None
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "unknown error"
 
 
 _EXTS = {

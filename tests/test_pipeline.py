@@ -1,0 +1,133 @@
+"""The main job end to end on small HDR EXR clips: numbering, HDR, reblur, skipping, errors."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import OpenImageIO as oiio
+import pytest
+
+from unshutter.errors import InputError, ParameterError
+from unshutter.io.image_file import read_image
+from unshutter.node import NodeParams
+from unshutter.pipeline import RunConfig, parse_frame_range, run
+
+
+def _read(path: Path) -> np.ndarray:
+    return read_image(path)[0]
+
+
+def test_numbering_half_hdr_and_reblur(hdr_clip: str, tmp_path: Path) -> None:
+    n = 3
+    res = run(RunConfig(hdr_clip, str(tmp_path / "out" / "slow.####.exr"), NodeParams(factor=n)))
+    files = sorted((tmp_path / "out").glob("slow.*.exr"))
+    assert [int(f.name.split(".")[1]) for f in files] == list(range(1001, 1001 + 6 * n))
+    assert res.written == 6 * n
+    spec = oiio.ImageInput.open(str(files[0])).spec()
+    assert str(spec.format) == "half"
+    src_dir = Path(hdr_clip).parent
+    for f in range(1001, 1007):
+        src = _read(src_dir / f"shot.{f:04d}.exr")
+        subs = np.stack([_read(tmp_path / "out" / f"slow.{1001 + (f - 1001) * n + k:04d}.exr") for k in range(n)])
+        assert src.max() > 1.5  # the clip is HDR
+        assert subs.max() > 1.5  # nothing clamped
+        # reblur constraint, up to half-float output quantisation (relative 2^-11)
+        err = np.abs(subs.mean(0) - src)
+        assert (err <= 2e-3 * np.maximum(1.0, np.abs(src)) + 1e-4).all()
+    man = json.loads(res.manifest.read_text())
+    assert man["factor"] == n and man["frame_map"]["1002"] == [1004, 1005, 1006]
+    assert man["guidance"]["1001"].startswith("neighbors:next")
+    assert man["guidance"]["1003"].startswith("neighbors:both")
+    assert len(man["model"]["sha256"]) == 64 and man["execution_provider"].endswith("ExecutionProvider")
+
+
+def test_float_output_reblur_is_exact(hdr_clip: str, tmp_path: Path) -> None:
+    from unshutter.io.clip import open_clip
+    from unshutter.node import Node
+
+    clip = open_clip(hdr_clip)
+    node = Node(NodeParams(factor=5))
+    cur, prev, nxt = clip.read(1003), clip.read(1002), clip.read(1004)
+    res = node.process(1003, cur, prev, nxt)
+    assert res.subframes.shape == (5,) + cur.shape
+    np.testing.assert_allclose(res.subframes.mean(0), cur, rtol=1e-5, atol=1e-6)
+
+
+def test_factor_one_is_single_frame(hdr_clip: str, tmp_path: Path) -> None:
+    run(RunConfig(hdr_clip, str(tmp_path / "d"), NodeParams(factor=1)))
+    assert sorted(p.name for p in (tmp_path / "d").glob("*.exr")) == [f"shot.{f}.exr" for f in range(1001, 1007)]
+
+
+def test_rerun_skips_complete_and_redoes_damaged(hdr_clip: str, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    run(RunConfig(hdr_clip, str(out), NodeParams(factor=2)))
+    victim = out / "shot.1004.exr"
+    before = (out / "shot.1001.exr").read_bytes()
+    victim.write_bytes(victim.read_bytes()[:100])  # truncated by some accident
+    res = run(RunConfig(hdr_clip, str(out), NodeParams(factor=2)))
+    assert res.written == 2 and res.skipped == 10  # only source frame 1002 redone
+    assert (out / "shot.1001.exr").read_bytes() == before
+    assert _read(victim).shape == (64, 96, 3)
+
+
+def test_corrupt_frame_mid_clip(fresh_hdr_clip: str, tmp_path: Path) -> None:
+    src = Path(fresh_hdr_clip).parent
+    bad = src / "shot.1004.exr"
+    bad.write_bytes(bad.read_bytes()[: len(bad.read_bytes()) // 3])
+    out = tmp_path / "o"
+    with pytest.raises(InputError, match=r"shot\.1004\.exr"):
+        run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2)))
+    names = sorted(p.name for p in out.iterdir())
+    # frames 1001 and 1002 are complete (1003 needs 1004 as its neighbour)
+    assert names == [f"shot.{o}.exr" for o in range(1001, 1005)]
+    for name in names:
+        assert _read(out / name).shape == (64, 96, 3)
+
+
+def test_nan_frame_named(fresh_hdr_clip: str, tmp_path: Path) -> None:
+    from unshutter.io.image_file import write_image
+
+    src = Path(fresh_hdr_clip).parent
+    pix, meta = read_image(src / "shot.1002.exr")
+    pix[3, 3, 1] = np.nan
+    write_image(src / "shot.1002.exr", pix, meta)
+    with pytest.raises(InputError, match=r"shot\.1002\.exr: frame 1002 contains NaN"):
+        run(RunConfig(fresh_hdr_clip, str(tmp_path / "o"), NodeParams(factor=2)))
+
+
+def test_missing_frame_and_wrong_size(fresh_hdr_clip: str, tmp_path: Path) -> None:
+    from unshutter.io.image_file import write_image
+
+    src = Path(fresh_hdr_clip).parent
+    pix, meta = read_image(src / "shot.1003.exr")
+    meta.width, meta.height = 48, 32
+    write_image(src / "shot.1003.exr", pix[:32, :48].copy(), meta)
+    with pytest.raises(InputError, match=r"shot\.1003\.exr: frame 1003 is 48x32, the clip is 96x64"):
+        run(RunConfig(fresh_hdr_clip, str(tmp_path / "o"), NodeParams(factor=2)))
+    (src / "shot.1003.exr").unlink()
+    with pytest.raises(InputError, match=r"frame 1003 is missing"):
+        run(RunConfig(fresh_hdr_clip, str(tmp_path / "o"), NodeParams(factor=2)))
+
+
+@pytest.mark.parametrize("bad", [{"factor": 0}, {"factor": 17}, {"shutter": 0.0}, {"shutter": 400.0},
+                                 {"guidance": "sideways"}, {"tile": 20}])
+def test_impossible_parameters(hdr_clip: str, tmp_path: Path, bad: dict) -> None:
+    with pytest.raises(ParameterError):
+        run(RunConfig(hdr_clip, str(tmp_path / "o"), NodeParams(**bad)))
+    assert not list((tmp_path / "o").glob("*.exr")) if (tmp_path / "o").exists() else True
+
+
+def test_frames_out_of_clip(hdr_clip: str, tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match="outside the clip"):
+        run(RunConfig(hdr_clip, str(tmp_path / "o"), NodeParams(factor=2), frames=(995, 1003)))
+
+
+def test_parse_frame_range() -> None:
+    assert parse_frame_range("1001-1050") == (1001, 1050)
+    assert parse_frame_range("7") == (7, 7)
+    assert parse_frame_range("-5--2") == (-5, -2)
+    with pytest.raises(ParameterError):
+        parse_frame_range("10-5")
+    with pytest.raises(ParameterError):
+        parse_frame_range("abc")
