@@ -23,7 +23,7 @@ from unshutter import color, retime
 from unshutter.errors import InputError, OutputError, ParameterError
 from unshutter.io import atomic, movie, sequence
 from unshutter.io.clip import Clip, open_clip
-from unshutter.io.image_file import ImageMeta, verify_image, write_image
+from unshutter.io.image_file import ImageMeta, output_pixel_type, verify_image, write_image
 from unshutter.node import Node, NodeParams
 
 Progress = Callable[[dict[str, Any]], None]
@@ -220,7 +220,8 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
     n = params.factor
     target = resolve_output(cfg.output, clip, cfg.format, n)
     in_cs = color.ColorTransform(cfg.colorspace or color.default_colorspace(clip.meta.is_float), cfg.ocio)
-    out_is_float = target.kind == "sequence" and target.pattern.suffix.lower() in (".exr",)  # type: ignore[union-attr]
+    out_is_float = target.kind == "sequence" and output_pixel_type(clip.meta, target.pattern.suffix)[0] in (  # type: ignore[union-attr]
+        "half", "float", "double")
     if target.kind == "movie":
         out_cs = color.ColorTransform("sRGB Encoded Rec.709 (sRGB)", cfg.ocio)
     elif out_is_float == clip.meta.is_float or cfg.colorspace:

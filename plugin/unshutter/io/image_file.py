@@ -104,7 +104,7 @@ def verify_image(path: Path, meta: ImageMeta) -> bool:
     )
 
 
-def _output_format(meta: ImageMeta, ext: str) -> tuple[str, int]:
+def output_pixel_type(meta: ImageMeta, ext: str) -> tuple[str, int]:
     """Pixel type and bit depth to write, given the target file extension."""
     fmt, bits = meta.format, meta.bits_per_sample
     ext = ext.lower()
@@ -126,7 +126,7 @@ def write_image(path: Path, pixels: np.ndarray, meta: ImageMeta) -> None:
         pixels: [H, W, C] float32, C == len(meta.channel_names)
     """
     h, w, c = pixels.shape
-    fmt, bits = _output_format(meta, path.suffix)
+    fmt, bits = output_pixel_type(meta, path.suffix)
     spec = oiio.ImageSpec(w, h, c, fmt)
     spec.channelnames = tuple(meta.channel_names)
     names = [n.upper() for n in meta.channel_names]

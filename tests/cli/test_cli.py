@@ -1,0 +1,71 @@
+"""The console script as hosts and artists call it: JSON progress, one-line errors, exit codes."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXE = [sys.executable, "-m", "unshutter"]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*EXE, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_run_json_progress(hdr_clip: str, tmp_path: Path) -> None:
+    p = _run("run", hdr_clip, "-o", str(tmp_path / "o"), "--factor", "2", "--json", "--frames", "1002-1004")
+    assert p.returncode == 0, p.stderr
+    events = [json.loads(line) for line in p.stdout.splitlines()]
+    assert events[0]["event"] == "start" and events[0]["total"] == 3
+    frames = [e for e in events if e["event"] == "frame"]
+    assert [e["frame"] for e in frames] == [1002, 1003, 1004]
+    assert frames[0]["outputs"] == [1003, 1004]
+    assert events[-1]["event"] == "done" and events[-1]["written"] == 6
+    assert Path(events[-1]["manifest"]).name == "shot.unshutter.1002-1004.json"
+
+
+def test_errors_are_one_line_with_exit_codes(hdr_clip: str, tmp_path: Path) -> None:
+    p = _run("run", str(tmp_path / "none.####.exr"), "-o", str(tmp_path / "o"))
+    assert p.returncode == 3 and p.stderr.strip().count("\n") == 0 and "none.####.exr" in p.stderr
+    p = _run("run", hdr_clip, "-o", str(tmp_path / "o"), "--factor", "40")
+    assert p.returncode == 2 and "--factor 40" in p.stderr
+    bad = tmp_path / "ov.yaml"
+    bad.write_text("direction: sideways\n")
+    p = _run("run", hdr_clip, "-o", str(tmp_path / "o"), "--overrides", str(bad), "--json")
+    assert p.returncode == 4 and "ov.yaml" in p.stderr
+    assert json.loads(p.stdout.splitlines()[-1])["event"] == "error"
+    p = _run("run", hdr_clip, "-o", str(tmp_path / "o"), "--model", str(tmp_path / "x.onnx"))
+    assert p.returncode == 5 and "x.onnx" in p.stderr
+
+
+def test_info_json(hdr_clip: str) -> None:
+    p = _run("info", hdr_clip, "--json")
+    d = json.loads(p.stdout)
+    assert (d["first"], d["last"], d["count"], d["width"], d["pixel_type"]) == (1001, 1006, 6, 96, "half")
+
+
+def test_preview_written(hdr_clip: str, tmp_path: Path) -> None:
+    p = _run("run", hdr_clip, "-o", str(tmp_path / "o"), "--factor", "3", "--preview", "--quiet")
+    assert p.returncode == 0, p.stderr
+    import OpenImageIO as oiio
+
+    sheet = oiio.ImageBuf(str(tmp_path / "o" / "shot.contact.png"))
+    assert sheet.spec().width > 3 * 90 and sheet.spec().height > 3 * 60  # 3 rows of 3 sub-frames
+    gif = oiio.ImageInput.open(str(tmp_path / "o" / "shot.preview.gif"))
+    n = 0
+    while gif.seek_subimage(n, 0):
+        n += 1
+    gif.close()
+    assert n == 18
+    assert "preview:" in p.stdout
+
+
+@pytest.mark.slow
+def test_demo(tmp_path: Path) -> None:
+    p = _run("demo", "-o", str(tmp_path / "demo"), "--quiet")
+    assert p.returncode == 0, p.stderr
+    assert "slow-motion result:" in p.stdout and "preview:" in p.stdout
+    assert len(list((tmp_path / "demo").glob("bridge_pan.*.exr"))) == 84

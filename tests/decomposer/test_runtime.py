@@ -1,0 +1,63 @@
+"""The ONNX Runtime decomposer: shipped model loads, tiles agree with whole frames, bad models refused."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from unshutter import color
+from unshutter.decomposer.runtime import Decomposer
+from unshutter.errors import ModelError, ParameterError
+from unshutter.guidance import encode
+from unshutter.sample import render_clip
+
+from tests.conftest import textured_photo
+
+
+@pytest.fixture(scope="module")
+def dec() -> Decomposer:
+    return Decomposer()
+
+
+def test_shipped_model_loads(dec: Decomposer) -> None:
+    assert dec.k == 7 and dec.info.provider == "CPUExecutionProvider" and len(dec.info.sha256) == 64
+
+
+def test_tiled_matches_untiled(dec: Decomposer) -> None:
+    frame = render_clip(textured_photo(300, 420), 1, 330, 250, speed=9.0, curve=0.5, samples=12)[0]
+    enc = color.to_network(frame, 1.0)
+    motion = np.zeros((250, 330, 2), np.float32)
+    motion[..., 0] = -9.0
+    g = encode.guidance_from_motion(motion)
+    whole = dec(enc, g, tile=4096)
+    tiled = dec(enc, g, tile=144)
+    assert whole.shape == tiled.shape == (7, 250, 330, 3)
+    diff = np.abs(np.clip(whole, 0, 1) - np.clip(tiled, 0, 1))
+    assert diff.max() <= 0.01 and diff.mean() <= 0.001
+
+
+def test_abort_between_tiles(dec: Decomposer) -> None:
+    enc = np.full((300, 300, 3), 0.5, np.float32)
+    with pytest.raises(InterruptedError):
+        dec(enc, encode.empty_guidance(300, 300), tile=144, abort=lambda: True)
+
+
+def test_tile_too_small(dec: Decomposer) -> None:
+    with pytest.raises(ParameterError, match="--tile"):
+        dec(np.zeros((8, 8, 3), np.float32), encode.empty_guidance(8, 8), tile=32)
+
+
+def test_odd_and_tiny_frames(dec: Decomposer) -> None:
+    for h, w in [(1, 1), (7, 13), (33, 17)]:
+        out = dec(np.full((h, w, 3), 0.3, np.float32), encode.empty_guidance(h, w))
+        assert out.shape == (7, h, w, 3) and np.isfinite(out).all()
+
+
+def test_bad_model_files(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="not found"):
+        Decomposer(tmp_path / "missing.onnx")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="junk.onnx: cannot load"):
+        Decomposer(junk)

@@ -1,0 +1,70 @@
+"""Guidance from neighbouring frames: direction of a known pan, clip ends and hard cuts."""
+from __future__ import annotations
+
+import numpy as np
+
+from unshutter import color
+from unshutter.decomposer.contract import GVALID, GX, GY, MX, MVALID
+from unshutter.guidance import encode, flow
+from unshutter.sample import render_clip
+
+from tests.conftest import textured_photo
+
+
+def _enc(frames: np.ndarray) -> list[np.ndarray]:
+    return [color.to_network(f, 1.0) for f in frames]
+
+
+def test_pan_right_gives_right_quadrants() -> None:
+    # the camera moves right over the photo, so the picture moves left in frame
+    frames = _enc(render_clip(textured_photo(), 3, 128, 96, speed=6.0, curve=0.0, samples=8))
+    g = [flow.to_gray8(f) for f in frames]
+    motion, used = flow.motion_from_neighbors(g[0], g[1], g[2])
+    assert used == "both"
+    inner = motion[16:-16, 16:-16]
+    assert abs(float(np.median(inner[..., 0])) + 6.0) < 1.5
+    gd = encode.guidance_from_motion(motion)
+    assert np.mean(gd[16:-16, 16:-16, GX] == -1) > 0.9
+    assert gd[..., GVALID].min() == 1 and gd[..., MVALID].min() == 1
+    rev = encode.reverse(gd)
+    assert np.array_equal(rev[..., GX], -gd[..., GX]) and np.array_equal(rev[..., MX], -gd[..., MX])
+
+
+def test_one_sided_agrees_with_central() -> None:
+    frames = _enc(render_clip(textured_photo(), 3, 128, 96, speed=6.0, curve=0.0, samples=8))
+    g = [flow.to_gray8(f) for f in frames]
+    fwd, used_n = flow.motion_from_neighbors(None, g[1], g[2])
+    bwd, used_p = flow.motion_from_neighbors(g[0], g[1], None)
+    assert (used_n, used_p) == ("next", "prev")
+    assert abs(float(np.median(fwd[16:-16, 16:-16, 0] - bwd[16:-16, 16:-16, 0]))) < 1.0
+    assert flow.motion_from_neighbors(None, g[1], None) == (None, "none")
+
+
+def test_cut_detection() -> None:
+    a = flow.to_gray8(_enc(render_clip(textured_photo(seed=0), 2, 96, 64, speed=5.0, samples=4))[0])
+    b = flow.to_gray8(_enc(render_clip(textured_photo(seed=0), 2, 96, 64, speed=5.0, samples=4))[1])
+    other = flow.to_gray8(color.to_network(np.full((64, 96, 3), 0.8, np.float32) * textured_photo(seed=7)[:64, :96][..., ::-1], 1.0))
+    assert not flow.is_cut(a, b)
+    assert flow.is_cut(a, other)
+    dark = np.full_like(a, 10)
+    assert flow.is_cut(a, dark)
+
+
+def test_static_scene_is_static() -> None:
+    img = color.to_network(textured_photo()[:64, :96].copy(), 1.0)
+    g = flow.to_gray8(img)
+    motion, _ = flow.motion_from_neighbors(g, g, g)
+    gd = encode.guidance_from_motion(motion)
+    assert np.mean((gd[..., GX] == 0) & (gd[..., GY] == 0)) > 0.98
+
+
+def test_node_guidance_stops_at_cut(tmp_path) -> None:
+    from unshutter.node import Node, NodeParams
+
+    node = Node(NodeParams(factor=2))
+    frames = _enc(render_clip(textured_photo(), 3, 96, 64, speed=5.0, samples=4))
+    other = color.to_network(textured_photo(seed=5)[:64, :96][::-1].copy() * 0.3, 1.0)
+    _, src = node.guidance_for(1, frames[1], frames[0], other)
+    assert src.startswith("neighbors:prev") and "cut-after" in src
+    _, src = node.guidance_for(1, frames[1], other, None)
+    assert src.startswith("none") and "cut-before" in src

@@ -1,0 +1,60 @@
+"""Sequence specs in the spellings artists use."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from unshutter.errors import InputError
+from unshutter.io.clip import open_clip
+from unshutter.io.sequence import parse_pattern, resolve_frames
+
+
+def _touch_seq(folder: Path, frames: range, pad: int = 4) -> None:
+    from unshutter.io.image_file import ImageMeta, write_image
+    import numpy as np
+
+    meta = ImageMeta(8, 6, ["R", "G", "B"], "half", 16, {}, "openexr")
+    for f in frames:
+        write_image(folder / f"shot.{f:0{pad}d}.exr", np.full((6, 8, 3), 0.5, np.float32), meta)
+
+
+@pytest.mark.parametrize("spec", ["shot.####.exr", "shot.%04d.exr", "shot.#.exr", "shot.1001-1005#.exr",
+                                  "shot.1003.exr", "shot.$F4.exr"])
+def test_spellings(tmp_path: Path, spec: str) -> None:
+    _touch_seq(tmp_path, range(1001, 1006))
+    clip = open_clip(str(tmp_path / spec))
+    assert clip.frames == list(range(1001, 1006))
+    assert clip.pattern is not None and clip.pattern.path(1002).name == "shot.1002.exr"
+
+
+def test_explicit_subrange(tmp_path: Path) -> None:
+    _touch_seq(tmp_path, range(1001, 1006))
+    assert open_clip(str(tmp_path / "shot.1002-1004#.exr")).frames == [1002, 1003, 1004]
+
+
+def test_gap_is_named(tmp_path: Path) -> None:
+    _touch_seq(tmp_path, range(1001, 1006))
+    (tmp_path / "shot.1003.exr").unlink()
+    with pytest.raises(InputError, match=r"shot\.1003\.exr: frame 1003 is missing"):
+        open_clip(str(tmp_path / "shot.####.exr"))
+
+
+def test_no_frames(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no frames found"):
+        open_clip(str(tmp_path / "nothing.####.exr"))
+
+
+def test_padding_styles() -> None:
+    assert parse_pattern("a/b.########.exr")[0].padding == 8
+    assert parse_pattern("a/b.@@@.exr")[0].padding == 3
+    assert parse_pattern("a/b.%06d.exr")[0].padding == 6
+    pat, frames = parse_pattern("b.10-12#.png")
+    assert frames == [10, 11, 12] and pat.padding == 4
+
+
+def test_resolve_explicit_missing(tmp_path: Path) -> None:
+    _touch_seq(tmp_path, range(1001, 1003))
+    pat, frames = parse_pattern(str(tmp_path / "shot.1001-1004#.exr"))
+    with pytest.raises(InputError, match="frame 1003 is missing"):
+        resolve_frames(pat, frames)
