@@ -1,0 +1,1 @@
+"""Benchmarks that print numbers: quality, native kernels, speed."""

@@ -1,0 +1,45 @@
+"""Colour: OCIO transforms to the linear working space and the HDR-safe network encoding."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from unshutter import color
+from unshutter.errors import ParameterError
+
+
+def test_network_encoding_round_trip_keeps_hdr() -> None:
+    lin = np.array([[[0.0, 0.18, 1.0], [4.0, 16.0, 250.0]]], np.float32)
+    s = color.exposure_scale(lin)
+    assert s > 1.0
+    back = color.from_network(color.to_network(lin, s), s)
+    np.testing.assert_allclose(back, lin, rtol=1e-5, atol=1e-6)
+
+
+def test_exposure_scale_never_below_one() -> None:
+    assert color.exposure_scale(np.full((8, 8, 3), 0.2, np.float32)) == 1.0
+    assert color.exposure_scale(np.full((8, 8, 3), 3.0, np.float32)) == pytest.approx(3.0)
+
+
+def test_srgb_transform_matches_formula() -> None:
+    cs = color.ColorTransform("srgb")
+    enc = np.linspace(0, 1, 30, dtype=np.float32).reshape(1, 10, 3)
+    lin = cs.to_linear(enc)
+    ref = np.where(enc <= 0.04045, enc / 12.92, ((enc + 0.055) / 1.055) ** 2.4)
+    np.testing.assert_allclose(lin, ref, atol=2e-4)
+    np.testing.assert_allclose(cs.from_linear(lin), enc, atol=2e-4)
+
+
+def test_acescg_is_not_identity() -> None:
+    cs = color.ColorTransform("ACEScg")
+    px = np.array([[[1.0, 0.0, 0.0]]], np.float32)
+    out = cs.to_linear(px)
+    assert out[0, 0, 0] > 1.2 and out[0, 0, 1] < 0  # AP1 red is outside Rec.709
+    np.testing.assert_allclose(cs.from_linear(out), px, atol=1e-5)
+
+
+def test_unknown_space_and_config() -> None:
+    with pytest.raises(ParameterError, match="not in OCIO config"):
+        color.ColorTransform("Klingon Log")
+    with pytest.raises(ParameterError, match="OCIO config"):
+        color.ColorTransform("srgb", "/no/such/config.ocio")
