@@ -64,14 +64,22 @@ def write_exr_sequence(folder: Path, name: str, frames: np.ndarray, first: int =
     return str(folder / f"{name}.####.exr")
 
 
-DEMO_PHOTO = Path("/usr/share/backgrounds/Bridge_by_Sander_Klootwijk.jpg")  # Debian lomiri-wallpapers
+DEMO_PHOTO = Path("/usr/share/backgrounds/sunset_by_Aitzol_Berasategi.jpg")  # Debian lomiri-wallpapers
+
+
+def expand_highlights(linear: np.ndarray, peak: float = 6.0) -> np.ndarray:
+    """Give an 8-bit photo HDR highlights: values near 1 are pushed up to ``peak``."""
+    return linear * (1.0 + (peak - 1.0) * np.clip(linear, 0.0, 1.0) ** 8)
 
 
 def make_demo_clip(folder: Path, photo: Path = DEMO_PHOTO) -> str:
-    """The bundled sample: 12 frames 480x270 EXR half from 1001, HDR (gain 1.6), a curved pan."""
-    lin = load_photo(photo, 760)
-    frames = render_clip(lin, 12, 480, 270, speed=14.0, curve=0.8, samples=32, gain=1.6)
-    return write_exr_sequence(folder, "bridge_pan", frames, 1001)
+    """The bundled sample: 12 frames 480x270 EXR half from 1001, HDR sun (up to ~6), a curved pan.
+
+    The photo is one the decomposer was never trained on (held out in models/decomposer.yaml).
+    """
+    lin = expand_highlights(load_photo(photo, 760))
+    frames = render_clip(lin, 12, 480, 270, speed=14.0, curve=0.8, samples=32)
+    return write_exr_sequence(folder, "sunset_pan", frames, 1001)
 
 
 if __name__ == "__main__":

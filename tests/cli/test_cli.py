@@ -68,4 +68,4 @@ def test_demo(tmp_path: Path) -> None:
     p = _run("demo", "-o", str(tmp_path / "demo"), "--quiet")
     assert p.returncode == 0, p.stderr
     assert "slow-motion result:" in p.stdout and "preview:" in p.stdout
-    assert len(list((tmp_path / "demo").glob("bridge_pan.*.exr"))) == 84
+    assert len(list((tmp_path / "demo").glob("sunset_pan.*.exr"))) == 84

@@ -14,7 +14,7 @@ from unshutter.pipeline import RunConfig, run
 def sample_clip() -> str:
     """The bundled 12-frame HDR EXR sample (frames 1001-1012)."""
     folder = Path(str(resources.files("unshutter").joinpath("data/sample")))
-    return str(folder / "bridge_pan.####.exr")
+    return str(folder / "sunset_pan.####.exr")
 
 
 def add_parser(sub: Any) -> None:
@@ -29,7 +29,7 @@ def main(args: argparse.Namespace) -> int:
     src = sample_clip()
     out = Path(args.output).resolve()
     print(f"sample blurred clip: {src}")
-    cfg = RunConfig(input=src, output=str(out / "bridge_pan.####.exr"), params=NodeParams(factor=args.factor),
+    cfg = RunConfig(input=src, output=str(out / "sunset_pan.####.exr"), params=NodeParams(factor=args.factor),
                     preview=True)
     rep = Reporter(json_lines=False, quiet=args.quiet)
     result = run(cfg, rep)

@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     except UnshutterError as exc:
         print(f"unshutter: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into head & co.
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("unshutter: interrupted", file=sys.stderr)
         return 130
