@@ -16,7 +16,7 @@ except ImportError:  # pragma: no cover - pybind11 is a build requirement
 ROOT = Path(__file__).resolve().parent
 NATIVE_SOURCES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "native").glob("*.cpp"))
 
-compile_args = ["-O3", "-fopenmp", "-ffp-contract=off"]
+compile_args = ["-O3", "-fopenmp", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math"]
 link_args = ["-fopenmp"]
 if os.environ.get("UNSHUTTER_NATIVE_DEBUG"):
     compile_args = ["-O0", "-g", "-fopenmp"]

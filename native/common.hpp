@@ -38,9 +38,10 @@ int threads_for(idx work);
 int max_threads();
 
 // Run f(begin, end) over [0, n) split into one contiguous range per thread.
+// `work` (default n) is the element count that decides whether to thread.
 template <class F>
-void parallel_ranges(idx n, F&& f) {
-    const int nt = threads_for(n);
+void parallel_ranges(idx n, F&& f, idx work = -1) {
+    const int nt = threads_for(work < 0 ? n : work);
     if (nt <= 1) {
         if (n > 0) f(idx{0}, n);
         return;

@@ -1,9 +1,225 @@
-// unshutter._native: per-pixel kernels of the Unshutter node (pybind11).
+// unshutter._native: pybind11 bindings of the per-pixel kernels.
+//
+// Each function mirrors the signature of unshutter/kernels/reference.py. It
+// accepts only C-contiguous, aligned float32 (labels: uint8) arrays, never
+// converts or copies them, checks shapes (ValueError) and releases the GIL
+// while the kernel runs. The public wrappers in unshutter.kernels check the
+// same things first with friendlier messages.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernels.hpp"
 
 namespace py = pybind11;
+namespace us = unshutter;
+using us::idx;
+
+namespace {
+
+using farr = py::array_t<float, py::array::c_style>;
+using u8arr = py::array_t<std::uint8_t, py::array::c_style>;
+
+void require(bool ok, const std::string& msg) {
+    if (!ok) throw py::value_error(msg);
+}
+
+template <class A>
+void check(const A& a, const char* fn, const char* name, int ndim, const char* layout) {
+    const bool aligned = (a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_) != 0;
+    require(aligned, std::string(fn) + ": " + name + " is not aligned");
+    if (ndim >= 0)
+        require(a.ndim() == ndim, std::string(fn) + ": " + name + " must be " + layout + ", got " +
+                                      std::to_string(a.ndim()) + " dimensions");
+}
+
+std::vector<py::ssize_t> shape_of(const py::array& a) { return {a.shape(), a.shape() + a.ndim()}; }
+
+farr quantize_motion(const farr& motion, double threshold) {
+    check(motion, "quantize_motion", "motion", 3, "[H, W, 2]");
+    require(motion.shape(2) == 2, "quantize_motion: motion must be [H, W, 2]");
+    farr out(shape_of(motion));
+    const idx n = motion.shape(0) * motion.shape(1);
+    const float th = static_cast<float>(threshold);
+    const float eps = static_cast<float>(0.25 * threshold);
+    const float* in = motion.data();
+    float* o = out.mutable_data();
+    py::gil_scoped_release nogil;
+    us::quantize_motion(in, o, n, th, eps);
+    return out;
+}
+
+u8arr signs_to_labels(const farr& signs) {
+    check(signs, "signs_to_labels", "signs", 3, "[H, W, 2]");
+    require(signs.shape(2) == 2, "signs_to_labels: signs must be [H, W, 2]");
+    u8arr out(std::vector<py::ssize_t>{signs.shape(0), signs.shape(1)});
+    const float* in = signs.data();
+    std::uint8_t* o = out.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        us::signs_to_labels(in, o, signs.shape(0) * signs.shape(1));
+    }
+    return out;
+}
+
+farr labels_to_signs(const u8arr& labels) {
+    check(labels, "labels_to_signs", "labels", 2, "[H, W]");
+    farr out(std::vector<py::ssize_t>{labels.shape(0), labels.shape(1), 2});
+    const std::uint8_t* in = labels.data();
+    float* o = out.mutable_data();
+    idx bad;
+    {
+        py::gil_scoped_release nogil;
+        bad = us::labels_to_signs(in, o, labels.shape(0) * labels.shape(1));
+    }
+    require(bad == 0, "labels_to_signs: " + std::to_string(bad) + " labels outside 0..4");
+    return out;
+}
+
+farr clean_isolated(const farr& signs) {
+    check(signs, "clean_isolated", "signs", 3, "[H, W, 2]");
+    require(signs.shape(2) == 2, "clean_isolated: signs must be [H, W, 2]");
+    farr out(shape_of(signs));
+    const float* in = signs.data();
+    float* o = out.mutable_data();
+    py::gil_scoped_release nogil;
+    us::clean_isolated(in, o, signs.shape(0), signs.shape(1));
+    return out;
+}
+
+void composite_region(farr& signs, farr& valid, const farr& matte, std::pair<double, double> direction) {
+    check(signs, "composite_region", "signs", 3, "[H, W, 2]");
+    check(valid, "composite_region", "valid", 2, "[H, W]");
+    check(matte, "composite_region", "matte", 2, "[H, W]");
+    require(signs.shape(2) == 2 && valid.shape(0) == signs.shape(0) && valid.shape(1) == signs.shape(1) &&
+                matte.shape(0) == signs.shape(0) && matte.shape(1) == signs.shape(1),
+            "composite_region: signs [H, W, 2], valid [H, W] and matte [H, W] must agree");
+    float* s = signs.mutable_data();
+    float* v = valid.mutable_data();
+    const float* m = matte.data();
+    const float dx = static_cast<float>(direction.first), dy = static_cast<float>(direction.second);
+    py::gil_scoped_release nogil;
+    us::composite_region(s, v, m, signs.shape(0) * signs.shape(1), dx, dy);
+}
+
+farr feather_weight(idx h, idx w, idx overlap, bool top, bool bottom, bool left, bool right) {
+    require(h >= 0 && w >= 0, "feather_weight: h and w must be >= 0");
+    farr out(std::vector<py::ssize_t>{h, w});
+    float* o = out.mutable_data();
+    py::gil_scoped_release nogil;
+    us::feather_weight(o, h, w, overlap, top, bottom, left, right);
+    return out;
+}
+
+void accumulate_tile(farr& acc, farr& wsum, const farr& tile_out, const farr& weight, idx y0, idx x0) {
+    const char* fn = "accumulate_tile";
+    check(acc, fn, "acc", 3, "[H, W, C]");
+    check(wsum, fn, "wsum", 2, "[H, W]");
+    check(tile_out, fn, "tile_out", 3, "[h, w, C]");
+    check(weight, fn, "weight", 2, "[h, w]");
+    const idx H = acc.shape(0), W = acc.shape(1), C = acc.shape(2);
+    const idx h = weight.shape(0), w = weight.shape(1);
+    require(wsum.shape(0) == H && wsum.shape(1) == W, "accumulate_tile: wsum must be [H, W] like acc");
+    require(tile_out.shape(0) == h && tile_out.shape(1) == w && tile_out.shape(2) == C,
+            "accumulate_tile: tile_out must be [h, w, C] with weight [h, w] and acc [H, W, C]");
+    require(y0 >= 0 && x0 >= 0 && y0 + h <= H && x0 + w <= W, "accumulate_tile: tile lies outside the frame");
+    float* a = acc.mutable_data();
+    float* ws = wsum.mutable_data();
+    const float* t = tile_out.data();
+    const float* wt = weight.data();
+    py::gil_scoped_release nogil;
+    us::accumulate_tile(a, ws, W, C, t, wt, h, w, y0, x0);
+}
+
+farr normalize_accumulated(const farr& acc, const farr& wsum) {
+    check(acc, "normalize_accumulated", "acc", 3, "[H, W, C]");
+    check(wsum, "normalize_accumulated", "wsum", 2, "[H, W]");
+    require(wsum.shape(0) == acc.shape(0) && wsum.shape(1) == acc.shape(1),
+            "normalize_accumulated: wsum must be [H, W] like acc");
+    farr out(shape_of(acc));
+    const float* a = acc.data();
+    const float* ws = wsum.data();
+    float* o = out.mutable_data();
+    py::gil_scoped_release nogil;
+    us::normalize_accumulated(a, ws, o, acc.shape(0) * acc.shape(1), acc.shape(2));
+    return out;
+}
+
+farr resample_subframes(const farr& sub, idx n) {
+    check(sub, "resample_subframes", "sub", 4, "[K, H, W, C]");
+    require(sub.shape(0) >= 1, "resample_subframes: sub needs at least one sub-frame");
+    require(n >= 1, "resample_subframes: n must be >= 1");
+    std::vector<py::ssize_t> shape = shape_of(sub);
+    shape[0] = n;
+    farr out(shape);
+    const idx m = sub.shape(1) * sub.shape(2) * sub.shape(3);
+    const float* s = sub.data();
+    float* o = out.mutable_data();
+    py::gil_scoped_release nogil;
+    us::resample_subframes(s, o, sub.shape(0), n, m);
+    return out;
+}
+
+farr reblur_project(const farr& sub, const farr& target) {
+    check(sub, "reblur_project", "sub", 4, "[N, H, W, C]");
+    check(target, "reblur_project", "target", 3, "[H, W, C]");
+    require(sub.shape(0) >= 1, "reblur_project: sub needs at least one sub-frame");
+    require(target.shape(0) == sub.shape(1) && target.shape(1) == sub.shape(2) && target.shape(2) == sub.shape(3),
+            "reblur_project: target must be [H, W, C] like each sub-frame");
+    farr out(shape_of(sub));
+    const idx m = target.shape(0) * target.shape(1) * target.shape(2);
+    const float* s = sub.data();
+    const float* t = target.data();
+    float* o = out.mutable_data();
+    py::gil_scoped_release nogil;
+    us::reblur_project(s, t, o, sub.shape(0), m);
+    return out;
+}
+
+using TransferFn = void (*)(const float*, float*, idx);
+
+template <TransferFn F>
+farr transfer(const farr& x) {
+    check(x, "transfer", "x", -1, "");
+    farr out(shape_of(x));
+    const float* in = x.data();
+    float* o = out.mutable_data();
+    py::gil_scoped_release nogil;
+    F(in, o, x.size());
+    return out;
+}
+
+}  // namespace
 
 PYBIND11_MODULE(_native, m) {
-    m.doc() = "Unshutter native kernels (C++17, OpenMP)";
+    m.doc() = "Unshutter native kernels (C++17, OpenMP). Use unshutter.kernels, which checks inputs.";
     m.attr("__version__") = "0.1.0";
+    m.def("max_threads", &us::max_threads, "Threads a large kernel uses (OMP_NUM_THREADS or the core count).");
+
+    m.def("quantize_motion", &quantize_motion, py::arg("motion").noconvert(), py::arg("threshold"));
+    m.def("signs_to_labels", &signs_to_labels, py::arg("signs").noconvert());
+    m.def("labels_to_signs", &labels_to_signs, py::arg("labels").noconvert());
+    m.def("clean_isolated", &clean_isolated, py::arg("signs").noconvert());
+    m.def("composite_region", &composite_region, py::arg("signs").noconvert(), py::arg("valid").noconvert(),
+          py::arg("matte").noconvert(), py::arg("direction"));
+
+    m.def("feather_weight", &feather_weight, py::arg("h"), py::arg("w"), py::arg("overlap"), py::arg("top"),
+          py::arg("bottom"), py::arg("left"), py::arg("right"));
+    m.def("accumulate_tile", &accumulate_tile, py::arg("acc").noconvert(), py::arg("wsum").noconvert(),
+          py::arg("tile_out").noconvert(), py::arg("weight").noconvert(), py::arg("y0"), py::arg("x0"));
+    m.def("normalize_accumulated", &normalize_accumulated, py::arg("acc").noconvert(), py::arg("wsum").noconvert());
+
+    m.def("resample_subframes", &resample_subframes, py::arg("sub").noconvert(), py::arg("n"));
+    m.def("reblur_project", &reblur_project, py::arg("sub").noconvert(), py::arg("target").noconvert());
+
+    m.def("srgb_encode", &transfer<us::srgb_encode>, py::arg("x").noconvert());
+    m.def("srgb_decode", &transfer<us::srgb_decode>, py::arg("y").noconvert());
+    m.def("rec709_encode", &transfer<us::rec709_encode>, py::arg("x").noconvert());
+    m.def("rec709_decode", &transfer<us::rec709_decode>, py::arg("y").noconvert());
+    m.def("log_encode", &transfer<us::log_encode>, py::arg("x").noconvert());
+    m.def("log_decode", &transfer<us::log_decode>, py::arg("y").noconvert());
 }

@@ -1,0 +1,157 @@
+// Motion -> guidance: quantisation to 4-quadrant signs, labels, isolated-pixel
+// cleanup and override compositing (reference.py, section "guidance").
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include "kernels.hpp"
+
+namespace unshutter {
+namespace {
+
+// Label -> (sx, sy); 0 static, 1 (+,-), 2 (-,-), 3 (-,+), 4 (+,+).
+constexpr float kLabelSigns[5][2] = {{0.f, 0.f}, {1.f, -1.f}, {-1.f, -1.f}, {-1.f, 1.f}, {1.f, 1.f}};
+
+UNSHUTTER_CLONES
+void quantize_range(const float* __restrict m, float* __restrict o, idx n, float th, float eps) {
+    const float neps = -eps;
+    for (idx i = 0; i < n; ++i) {
+        const float mx = m[2 * i];
+        const float my = m[2 * i + 1];
+        const float mag = std::sqrt(mx * mx + my * my);
+        // signs as 32-bit ints so the loop vectorises
+        const int sx = static_cast<int>(mx > eps) - static_cast<int>(mx < neps);
+        const int sy = static_cast<int>(my > eps) - static_cast<int>(my < neps);
+        const int zx = sx == 0;
+        const int zy = sy == 0;
+        // fold axis-aligned motion into a quadrant
+        const int fx = (zx & (1 - zy)) ? sy : sx;
+        const int fy = (zy & (1 - zx)) ? -sx : sy;
+        const int moving = static_cast<int>(mag >= th) & (1 - (zx & zy));
+        o[2 * i] = moving ? static_cast<float>(fx) : 0.f;
+        o[2 * i + 1] = moving ? static_cast<float>(fy) : 0.f;
+    }
+}
+
+UNSHUTTER_CLONES
+void labels_range(const float* __restrict s, std::uint8_t* __restrict lab, idx n) {
+    for (idx i = 0; i < n; ++i) {
+        const float sx = s[2 * i];
+        const float sy = s[2 * i + 1];
+        const int px = sx > 0.f, nx = sx < 0.f, py = sy > 0.f, ny = sy < 0.f;
+        lab[i] = static_cast<std::uint8_t>((px & ny) * 1 + (nx & ny) * 2 + (nx & py) * 3 + (px & py) * 4);
+    }
+}
+
+idx signs_range(const std::uint8_t* __restrict lab, float* __restrict s, idx n) {
+    idx bad = 0;
+    for (idx i = 0; i < n; ++i) {
+        unsigned l = lab[i];
+        if (l > 4) {
+            ++bad;
+            l = 0;
+        }
+        s[2 * i] = kLabelSigns[l][0];
+        s[2 * i + 1] = kLabelSigns[l][1];
+    }
+    return bad;
+}
+
+// Most frequent neighbour label (lowest on ties) of an isolated pixel, or
+// its own label when a neighbour shares it or it has no neighbour.
+std::uint8_t resolve_label(const std::uint8_t* lab, idx h, idx w, idx y, idx x) {
+    int counts[5] = {0, 0, 0, 0, 0};
+    int total = 0;
+    const idx ya = std::max<idx>(y - 1, 0), yb = std::min<idx>(y + 1, h - 1);
+    const idx xa = std::max<idx>(x - 1, 0), xb = std::min<idx>(x + 1, w - 1);
+    for (idx yy = ya; yy <= yb; ++yy)
+        for (idx xx = xa; xx <= xb; ++xx) {
+            if (yy == y && xx == x) continue;
+            ++counts[lab[yy * w + xx]];
+            ++total;
+        }
+    const std::uint8_t own = lab[y * w + x];
+    if (total == 0 || counts[own] != 0) return own;
+    int best = 0;
+    for (int c = 1; c < 5; ++c)
+        if (counts[c] > counts[best]) best = c;
+    return static_cast<std::uint8_t>(best);
+}
+
+void clean_rows(const std::uint8_t* lab, float* out, idx h, idx w, idx y0, idx y1) {
+    for (idx y = y0; y < y1; ++y) {
+        const std::uint8_t* row = lab + y * w;
+        float* o = out + 2 * y * w;
+        const bool inner_row = y > 0 && y < h - 1;
+        for (idx x = 0; x < w; ++x) {
+            const std::uint8_t own = row[x];
+            std::uint8_t l = own;
+            if (inner_row && x > 0 && x < w - 1) {
+                const std::uint8_t* up = row - w;
+                const std::uint8_t* dn = row + w;
+                const bool shared = (row[x - 1] == own) | (row[x + 1] == own) | (up[x - 1] == own) |
+                                    (up[x] == own) | (up[x + 1] == own) | (dn[x - 1] == own) |
+                                    (dn[x] == own) | (dn[x + 1] == own);
+                if (!shared) l = resolve_label(lab, h, w, y, x);
+            } else {
+                l = resolve_label(lab, h, w, y, x);
+            }
+            o[2 * x] = kLabelSigns[l][0];
+            o[2 * x + 1] = kLabelSigns[l][1];
+        }
+    }
+}
+
+UNSHUTTER_CLONES
+void composite_range(float* __restrict s, float* __restrict v, const float* __restrict m, idx n,
+                     float dx, float dy) {
+    // bitwise blend instead of a branch, so the loop vectorises
+    const std::uint32_t bx = bit_cast<std::uint32_t>(dx), by = bit_cast<std::uint32_t>(dy);
+    const std::uint32_t b1 = bit_cast<std::uint32_t>(1.f);
+    for (idx i = 0; i < n; ++i) {
+        const std::uint32_t sel = 0u - static_cast<std::uint32_t>(m[i] >= 0.5f);
+        const std::uint32_t sx = bit_cast<std::uint32_t>(s[2 * i]);
+        const std::uint32_t sy = bit_cast<std::uint32_t>(s[2 * i + 1]);
+        const std::uint32_t vv = bit_cast<std::uint32_t>(v[i]);
+        s[2 * i] = bit_cast<float>((sx & ~sel) | (bx & sel));
+        s[2 * i + 1] = bit_cast<float>((sy & ~sel) | (by & sel));
+        v[i] = bit_cast<float>((vv & ~sel) | (b1 & sel));
+    }
+}
+
+}  // namespace
+
+void quantize_motion(const float* motion, float* out, idx n, float threshold, float eps) {
+    parallel_ranges(n, [&](idx b, idx e) { quantize_range(motion + 2 * b, out + 2 * b, e - b, threshold, eps); });
+}
+
+void signs_to_labels(const float* signs, std::uint8_t* labels, idx n) {
+    parallel_ranges(n, [&](idx b, idx e) { labels_range(signs + 2 * b, labels + b, e - b); });
+}
+
+idx labels_to_signs(const std::uint8_t* labels, float* signs, idx n) {
+    const int nt = threads_for(n);
+    if (nt <= 1) return signs_range(labels, signs, n);
+    idx bad = 0;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(+ : bad)
+#endif
+    for (int t = 0; t < nt; ++t) {
+        const idx b = n * t / nt, e = n * (t + 1) / nt;
+        bad += signs_range(labels + b, signs + 2 * b, e - b);
+    }
+    return bad;
+}
+
+void clean_isolated(const float* signs, float* out, idx h, idx w) {
+    const idx n = h * w;
+    std::unique_ptr<std::uint8_t[]> lab(new std::uint8_t[n > 0 ? n : 1]);
+    signs_to_labels(signs, lab.get(), n);
+    parallel_ranges(h, [&](idx y0, idx y1) { clean_rows(lab.get(), out, h, w, y0, y1); }, n);
+}
+
+void composite_region(float* signs, float* valid, const float* matte, idx n, float dx, float dy) {
+    parallel_ranges(n, [&](idx b, idx e) { composite_range(signs + 2 * b, valid + b, matte + b, e - b, dx, dy); });
+}
+
+}  // namespace unshutter
