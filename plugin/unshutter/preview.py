@@ -44,31 +44,28 @@ def _write_png(path: Path, img: np.ndarray) -> None:
         out.close()
 
 
-def _write_gif(path: Path, frames: list[np.ndarray], fps: float) -> None:
+def _write_movie(path: Path, frames: list[np.ndarray], fps: float) -> None:
+    from fractions import Fraction
+
+    from unshutter.io.movie import MovieWriter
+
     h, w = frames[0].shape[:2]
-    specs = []
-    for _ in frames:
-        s = oiio.ImageSpec(w, h, 3, "uint8")
-        s.attribute("FramesPerSecond", oiio.TypeDesc("rational"), (max(1, round(fps)), 1))
-        s.attribute("oiio:Movie", 1)
-        s.attribute("gif:LoopCount", 0)
-        specs.append(s)
-    with atomic_path(path) as tmp:
-        out = oiio.ImageOutput.create(str(tmp))
-        out.open(str(tmp), specs)
-        for i, f in enumerate(frames):
-            if i > 0:
-                out.open(str(tmp), specs[i], "AppendSubimage")
-            out.write_image(f)
-        out.close()
+    writer = MovieWriter(path, w, h, Fraction(fps).limit_denominator(1001), "h264")
+    ok = False
+    try:
+        for f in frames:
+            writer.write(f.astype(np.float32) / 255.0)
+        ok = True
+    finally:
+        writer.close(ok)
 
 
 def write_previews(folder: Path, name: str, rows: list[list[np.ndarray]], anim: list[np.ndarray],
                    fps: float) -> list[Path]:
-    """Write ``<name>.contact.png`` and ``<name>.preview.gif``; returns their paths."""
+    """Write ``<name>.contact.png`` and ``<name>.preview.mp4`` (H.264); returns their paths."""
     sheet = folder / f"{name}.contact.png"
     _write_png(sheet, contact_sheet(rows))
-    gif = folder / f"{name}.preview.gif"
+    mp4 = folder / f"{name}.preview.mp4"
     step = max(1, len(anim) // MAX_ANIM_FRAMES)
-    _write_gif(gif, anim[::step], min(fps, 50.0))
-    return [sheet, gif]
+    _write_movie(mp4, anim[::step], min(fps, 60.0))
+    return [sheet, mp4]

@@ -43,7 +43,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--format", choices=FORMATS, help="output file format (default: the input's)")
     p.add_argument("--codec", choices=("h264", "prores"), help="movie output codec (default from the extension)")
     p.add_argument("--fps", type=float, help="source frame rate when the files do not say (default 24)")
-    p.add_argument("--preview", action="store_true", help="also write a contact sheet PNG and an animated GIF preview")
+    p.add_argument("--preview", action="store_true", help="also write a contact sheet PNG and an H.264 preview movie of the sub-frames")
     p.add_argument("--guidance-debug", metavar="DIR", help="write colour-coded guidance maps to DIR")
     p.add_argument("--json", action="store_true", help="print one JSON progress line per frame on stdout (for hosts)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
