@@ -1,0 +1,52 @@
+"""The node as hosts call it with pixels in memory."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from unshutter.decomposer.contract import GVALID, GX, GY, MVALID
+from unshutter.io.clip import open_clip
+from unshutter.node import Node, NodeParams
+
+
+@pytest.fixture(scope="module")
+def frames(hdr_clip: str) -> list[np.ndarray]:
+    clip = open_clip(hdr_clip)
+    return [clip.read(f) for f in (1002, 1003, 1004)]
+
+
+@pytest.mark.parametrize("mode,sx,sy", [("left", -1, 1), ("right", 1, -1), ("up", -1, -1), ("down", 1, 1)])
+def test_global_directions(frames: list[np.ndarray], mode: str, sx: int, sy: int) -> None:
+    node = Node(NodeParams(factor=2, guidance=mode))
+    res = node.process(1003, frames[1], frames[0], frames[2])
+    assert res.guidance_source == mode
+    assert (res.guidance[..., GX] == sx).all() and (res.guidance[..., GY] == sy).all()
+    assert (res.guidance[..., MVALID] == 0).all()
+
+
+def test_none_and_reverse(frames: list[np.ndarray]) -> None:
+    none = Node(NodeParams(factor=2, guidance="none")).process(1003, frames[1], frames[0], frames[2])
+    assert (none.guidance == 0).all()
+    fwd = Node(NodeParams(factor=2)).process(1003, frames[1], frames[0], frames[2])
+    rev = Node(NodeParams(factor=2, guidance="reverse")).process(1003, frames[1], frames[0], frames[2])
+    flag = Node(NodeParams(factor=2, reverse=True)).process(1003, frames[1], frames[0], frames[2])
+    assert np.array_equal(rev.guidance[..., GX], -fwd.guidance[..., GX])
+    assert np.array_equal(flag.guidance, rev.guidance)
+    assert rev.guidance_source.endswith("reversed") and flag.guidance_source.endswith("+reverse")
+
+
+def test_matte_direction_wins(frames: list[np.ndarray]) -> None:
+    h, w = frames[1].shape[:2]
+    matte = np.zeros((h, w), np.float32)
+    matte[:, : w // 2] = 1.0
+    res = Node(NodeParams(factor=2, guidance="none")).process(1003, frames[1], matte=matte, matte_direction="up")
+    assert (res.guidance[:, : w // 2, GX] == -1).all() and (res.guidance[:, w // 2:, GVALID] == 0).all()
+
+
+@pytest.mark.parametrize("factor", [1, 2, 7, 16])
+def test_draft_and_full_shapes_and_reblur(frames: list[np.ndarray], factor: int) -> None:
+    for quality in ("full", "draft"):
+        res = Node(NodeParams(factor=factor, quality=quality)).process(1003, frames[1], frames[0], frames[2])
+        assert res.subframes.shape == (factor,) + frames[1].shape
+        if factor >= 2:
+            np.testing.assert_allclose(res.subframes.mean(0), frames[1], rtol=1e-5, atol=1e-6)
