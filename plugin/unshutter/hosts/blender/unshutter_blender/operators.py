@@ -1,0 +1,262 @@
+"""``sequencer.unshutter_slowmo``: the active blurred strip -> a sharp strip N times longer.
+
+Interactive use is modal: the engine runs as a subprocess, a timer polls its
+JSON lines, progress shows in the status bar, ESC kills the engine and removes
+what the run wrote. From scripts and in ``blender -b`` the operator runs to
+completion synchronously. The timeline changes only after the engine has
+succeeded: a new image strip on the first free channel above the source, at
+the source's first frame, N times as long; the source is muted.
+"""
+import os
+from dataclasses import dataclass
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+
+from . import engine, preferences, props
+
+MAX_CHANNEL = 128
+
+
+@dataclass
+class Job:
+    """What one run needs between starting the engine and adding the strip."""
+
+    source: str  # source strip name
+    replaces: str  # name of an earlier result strip to replace, or ""
+    settings: dict
+    frames: int  # visible source frames
+    output_spec: str
+    run: engine.EngineRun
+
+
+class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
+    """Decompose the active blurred strip into sharp sub-frames: a new strip N times longer above it"""
+
+    bl_idname = "sequencer.unshutter_slowmo"
+    bl_label = "Deblur to Slow Motion"
+    bl_options = {"REGISTER", "UNDO"}
+
+    factor: IntProperty(**props.FACTOR)
+    guidance: EnumProperty(**props.GUIDANCE)
+    reverse: BoolProperty(**props.REVERSE)
+    overrides: StringProperty(**props.OVERRIDES)
+    shutter: FloatProperty(**props.SHUTTER)
+    output_dir: StringProperty(**props.OUTPUT_DIR)
+
+    _job = None
+    _timer = None
+
+    @classmethod
+    def poll(cls, context):
+        ed = context.scene.sequence_editor if context.scene else None
+        strip = ed.active_strip if ed else None
+        return strip is not None and strip.type in {"IMAGE", "MOVIE"}
+
+    # ------------------------------------------------------------ preparing
+    def _settings(self, strip, stored_on) -> dict:
+        """Explicit operator arguments win; otherwise the settings stored on the strip; else the defaults."""
+        stored = props.read(stored_on.unshutter) if stored_on is not None else None
+        values = {}
+        for name in props.SETTINGS:
+            if stored is not None and not self.properties.is_property_set(name):
+                values[name] = stored[name]
+            else:
+                values[name] = getattr(self, name)
+        return values
+
+    def _prepare(self, context) -> Job:
+        ed = context.scene.sequence_editor
+        strip = ed.active_strip if ed else None
+        if strip is None:
+            raise engine.EngineError("select an image-sequence or movie strip")
+        replaces = ""
+        stored_on = strip if props.has_settings(strip) else None
+        if stored_on is not None and strip.unshutter.role == "RESULT":
+            src = ed.sequences_all.get(strip.unshutter.source)
+            if src is None:
+                raise engine.EngineError(f"{strip.name}: its source strip {strip.unshutter.source!r} is gone")
+            replaces, strip = strip.name, src
+        if strip.type not in {"IMAGE", "MOVIE"}:
+            raise engine.EngineError(f"{strip.name}: a {strip.type.lower()} strip; select an image-sequence or movie strip")
+        values = self._settings(strip, stored_on)
+        for name in props.SETTINGS:  # reflect what is used in the redo panel
+            setattr(self, name, values[name])
+
+        exe, where = preferences.find_engine(context)
+        if exe is None:
+            raise engine.EngineError(engine.not_found_message())
+
+        n = int(strip.frame_final_duration)
+        offset = int(strip.frame_offset_start)
+        if strip.type == "IMAGE":
+            seq = engine.sequence_from_files(bpy.path.abspath(strip.directory), [e.filename for e in strip.elements])
+            first = seq.first + offset
+            last = first + n - 1
+            if offset < 0 or last > seq.last:
+                raise engine.EngineError(f"{strip.name}: the strip holds frames beyond its images; trim it to its images")
+            lo = first - 1 if os.path.exists(seq.spec % (first - 1)) else first  # neighbours for guidance
+            hi = last + 1 if os.path.exists(seq.spec % (last + 1)) else last
+            token = "@" * seq.padding if seq.padding != 4 else "#"
+            input_spec = os.path.join(seq.directory, f"{seq.prefix}{lo}-{hi}{token}{seq.suffix}")
+            out_name, out_suffix = seq.prefix, seq.suffix
+        else:
+            input_spec = bpy.path.abspath(strip.filepath)
+            if not os.path.isfile(input_spec):
+                raise engine.EngineError(f"{input_spec}: movie file not found")
+            first = offset + int(getattr(strip, "animation_offset_start", 0))
+            last = first + n - 1
+            out_name, out_suffix = os.path.splitext(os.path.basename(input_spec))[0] + ".", ".png"
+
+        base = bpy.path.abspath(values["output_dir"] or "//unshutter/")
+        if not os.path.isabs(base):
+            raise engine.EngineError(f"the output folder {values['output_dir']} is relative to the .blend file: "
+                                     "save the file first, or choose an absolute folder")
+        overrides = bpy.path.abspath(values["overrides"]) if values["overrides"] else ""
+        guidance = values["guidance"].lower()
+        key = engine.settings_key({
+            "input": input_spec, "frames": [first, last], "factor": values["factor"], "guidance": guidance,
+            "reverse": values["reverse"], "shutter": round(values["shutter"], 4), "overrides": overrides,
+            "overrides_mtime": os.path.getmtime(overrides) if overrides and os.path.exists(overrides) else None,
+        })
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in strip.name)
+        folder = os.path.join(base, f"{safe}_x{values['factor']}_{key}")
+        output_spec = os.path.join(folder, f"{out_name}####{out_suffix}")
+        cmd = engine.build_command(exe, input_spec, output_spec, factor=values["factor"], guidance=guidance,
+                                   reverse=values["reverse"], overrides=overrides, shutter=values["shutter"],
+                                   frames=(first, last))
+        return Job(strip.name, replaces, values, n, output_spec, engine.EngineRun(cmd, folder))
+
+    # ------------------------------------------------------------ finishing
+    def _finish(self, context, job: Job) -> set:
+        failure = job.run.failure()
+        if failure is not None:
+            self.report({"ERROR"}, f"Unshutter: {failure}")
+            return {"CANCELLED"}
+        files = engine.output_files(job.output_spec, job.run.frame_outputs)
+        expected = job.frames * job.settings["factor"]
+        missing = [f for f in files if not os.path.isfile(f)]
+        if len(files) != expected or missing:
+            self.report({"ERROR"}, f"Unshutter: the engine wrote {len(files) - len(missing)} of {expected} frames")
+            return {"CANCELLED"}
+        ed = context.scene.sequence_editor
+        source = ed.sequences_all.get(job.source) if ed else None
+        if source is None:
+            self.report({"ERROR"}, f"Unshutter: the strip {job.source} was removed while it was processed")
+            return {"CANCELLED"}
+        result = add_result_strip(ed, source, files, job.replaces)
+        source.mute = True
+        for strip, role in ((source, "SOURCE"), (result, "RESULT")):
+            props.write(strip.unshutter, job.settings)
+            strip.unshutter.role = role
+            strip.unshutter.source = source.name
+            strip.unshutter.result = result.name
+            strip.unshutter.output = job.output_spec
+            strip.unshutter.manifest = (job.run.done or {}).get("manifest", "")
+        for s in ed.sequences_all:
+            s.select = False
+        result.select = True
+        ed.active_strip = result
+        done = job.run.done or {}
+        self.report({"INFO"}, f"Unshutter: {result.name} on channel {result.channel}, {len(files)} frames "
+                              f"({done.get('written', 0)} written, {done.get('skipped', 0)} reused)")
+        return {"FINISHED"}
+
+    # ------------------------------------------------------------ running
+    def execute(self, context):
+        """Synchronous: scripts, the redo panel and background mode."""
+        try:
+            job = self._prepare(context)
+            job.run.start()
+        except engine.EngineError as exc:
+            self.report({"ERROR"}, f"Unshutter: {exc}")
+            return {"CANCELLED"}
+
+        def log(ev):
+            if bpy.app.background and ev.get("event") == "frame":
+                print(f"unshutter: frame {ev.get('frame')} ({ev.get('index')}/{ev.get('total')})", flush=True)
+
+        job.run.wait(on_event=log)
+        return self._finish(context, job)
+
+    def invoke(self, context, event):
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        try:
+            job = self._prepare(context)
+            job.run.start()
+        except engine.EngineError as exc:
+            self.report({"ERROR"}, f"Unshutter: {exc}")
+            return {"CANCELLED"}
+        self._job = job
+        wm = context.window_manager
+        wm.progress_begin(0, 1000)
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.modal_handler_add(self)
+        self._status(context, "starting the engine")
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        job = self._job
+        if event.type == "ESC" and event.value == "PRESS":
+            removed = job.run.cancel()
+            self._end(context)
+            self.report({"WARNING"}, f"Unshutter: cancelled ({len(removed)} files of this run removed, no strip added)")
+            return {"CANCELLED"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        job.run.poll()
+        context.window_manager.progress_update(int(job.run.progress * 1000))
+        if job.run.total:
+            self._status(context, f"frame {job.run.index}/{job.run.total}")
+        if not job.run.finished:
+            return {"PASS_THROUGH"}
+        self._end(context)
+        return self._finish(context, job)
+
+    def _status(self, context, text: str) -> None:
+        s = self._job.source if self._job else ""
+        context.workspace.status_text_set(f"Unshutter {s}: {text} (x{self.factor})  -  Esc to cancel")
+
+    def _end(self, context) -> None:
+        wm = context.window_manager
+        if self._timer is not None:
+            wm.event_timer_remove(self._timer)
+            self._timer = None
+        wm.progress_end()
+        context.workspace.status_text_set(None)
+
+
+def _overlaps(seqs, channel: int, start: int, end: int, skip: set) -> bool:
+    return any(s.channel == channel and s.name not in skip
+               and s.frame_final_start < end and start < s.frame_final_end for s in seqs)
+
+
+def add_result_strip(ed, source, files: list, replaces: str):
+    """A new image strip of ``files`` at the source's start, on the first free channel above it."""
+    seqs = ed.sequences if source.name in ed.sequences else source.parent_meta().sequences
+    start = int(source.frame_final_start)
+    end = start + len(files)
+    if replaces and replaces in seqs:
+        seqs.remove(seqs[replaces])
+    channel = source.channel + 1
+    while channel < MAX_CHANNEL and _overlaps(seqs, channel, start, end, {source.name}):
+        channel += 1
+    strip = seqs.new_image(name=f"{source.name} slowmo"[:63], filepath=files[0], channel=channel,
+                           frame_start=start, fit_method="ORIGINAL")
+    for f in files[1:]:
+        strip.elements.append(os.path.basename(f))
+    if bpy.data.filepath:  # keep the project relocatable when the output sits beside it
+        rel = bpy.path.relpath(os.path.dirname(files[0]))
+        if not rel.startswith("//.."):
+            strip.directory = rel.rstrip("/") + "/"
+    for attr in ("offset_x", "offset_y", "scale_x", "scale_y", "rotation"):
+        if hasattr(source.transform, attr):
+            setattr(strip.transform, attr, getattr(source.transform, attr))
+    for attr in ("min_x", "max_x", "min_y", "max_y"):
+        setattr(strip.crop, attr, getattr(source.crop, attr))
+    strip.blend_type = source.blend_type
+    strip.blend_alpha = source.blend_alpha
+    if hasattr(source, "colorspace_settings"):
+        strip.colorspace_settings.name = source.colorspace_settings.name if source.type == "IMAGE" else "sRGB"
+    return strip

@@ -1,0 +1,63 @@
+"""Per-strip settings: stored on the strip (its custom property ``unshutter``) so a re-run reuses them."""
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+
+GUIDANCE_ITEMS = (
+    ("NEIGHBORS", "Neighbours", "Motion direction from optical flow to the previous and next frames"),
+    ("NONE", "None", "No guidance: the model picks an order"),
+    ("LEFT", "Left", "Everything moves left"),
+    ("RIGHT", "Right", "Everything moves right"),
+    ("UP", "Up", "Everything moves up"),
+    ("DOWN", "Down", "Everything moves down"),
+    ("REVERSE", "Reverse", "Optical flow, time reversed"),
+)
+
+# The node settings an artist sets; both the operator and the strip settings have them.
+SETTINGS = ("factor", "guidance", "reverse", "overrides", "shutter", "output_dir")
+
+FACTOR = dict(name="Factor", default=7, min=1, max=16,
+              description="Sharp sub-frames per source frame: the new strip is this many times longer (1 = deblur only)")
+GUIDANCE = dict(name="Guidance", items=GUIDANCE_ITEMS, default="NEIGHBORS",
+                description="Where the motion direction (and so the time order of the sub-frames) comes from")
+REVERSE = dict(name="Reverse", default=False, description="Reverse the time order of the whole shot")
+OVERRIDES = dict(name="Overrides", default="", subtype="FILE_PATH",
+                 description="Per-shot override file (YAML/JSON or labelme JSON) with directions for regions and frames")
+SHUTTER = dict(name="Shutter", default=360.0, min=1.0, max=360.0, precision=1,
+               description="Shutter angle of the source footage in degrees")
+OUTPUT_DIR = dict(name="Output Folder", default="//unshutter/", subtype="DIR_PATH",
+                  description="Where the sub-frames are written (// = beside the .blend file); one sub-folder per strip and settings")
+
+
+class UnshutterStripSettings(bpy.types.PropertyGroup):
+    """Unshutter settings and links kept on a source strip and on its slow-motion strip."""
+
+    factor: IntProperty(**FACTOR)
+    guidance: EnumProperty(**GUIDANCE)
+    reverse: BoolProperty(**REVERSE)
+    overrides: StringProperty(**OVERRIDES)
+    shutter: FloatProperty(**SHUTTER)
+    output_dir: StringProperty(**OUTPUT_DIR)
+    role: EnumProperty(
+        name="Role", default="NONE",
+        items=(("NONE", "None", "Not processed yet"),
+               ("SOURCE", "Source", "A blurred strip that has a slow-motion strip"),
+               ("RESULT", "Result", "The slow-motion strip made from a source strip")),
+    )
+    source: StringProperty(name="Source Strip", description="The blurred strip this slow-motion strip was made from")
+    result: StringProperty(name="Slow-Motion Strip", description="The strip made from this one")
+    output: StringProperty(name="Output", description="Output file pattern of the last run")
+    manifest: StringProperty(name="Manifest", description="The engine's manifest of the last run")
+
+
+def has_settings(strip) -> bool:
+    """True when the strip carries Unshutter settings (it was processed before)."""
+    return "unshutter" in strip.keys()
+
+
+def read(settings) -> dict:
+    return {name: getattr(settings, name) for name in SETTINGS}
+
+
+def write(settings, values: dict) -> None:
+    for name in SETTINGS:
+        setattr(settings, name, values[name])

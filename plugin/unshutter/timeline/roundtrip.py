@@ -1,0 +1,392 @@
+"""Relink the chosen clips of an OpenTimelineIO timeline to new slow-motion media.
+
+For every selected video clip whose media is an image sequence or a movie:
+
+1. map the clip's source range (media time) to the engine's frame numbers;
+2. run the node on those frames (plus handles the adjacent transitions need);
+   the engine reads the neighbouring frames it needs for guidance itself,
+   because it is given the whole media with ``frames`` set to the range;
+3. relink the clip to an :class:`ImageSequenceReference` of the new frames at
+   the media's own rate, so the source range is N times longer in frames and
+   the clip plays N times slower; later items move down the track. The old
+   reference stays in the clip under the media-reference key
+   ``unshutter_source``; clip markers are moved with the picture;
+4. record the run in ``clip.metadata["unshutter"]``.
+
+A clip that cannot be processed (missing media, an unsupported reference, a
+speed effect already on it, an engine error) is reported by name and left
+as it was. Unselected clips, gaps, transitions, track and timeline markers
+and all other metadata pass through untouched.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import unquote, urlparse
+
+import opentimelineio as otio
+
+import unshutter
+from unshutter.errors import InputError, ParameterError, UnshutterError
+from unshutter.io import movie, sequence
+from unshutter.node import Node, NodeParams
+from unshutter.pipeline import RunConfig, run
+
+RT = otio.opentime.RationalTime
+TR = otio.opentime.TimeRange
+IMAGE_EXTS = (".exr", ".dpx", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
+OUT_FORMATS = ("exr", "dpx", "tif", "png")
+SOURCE_KEY = "unshutter_source"  # media-reference key that keeps the original media
+
+
+@dataclass
+class TimelineConfig:
+    """What ``unshutter timeline`` was asked to do."""
+
+    params: NodeParams
+    media_dir: Path
+    clips: list[str] | None = None  # clip names; None = every video clip
+    format: str | None = None  # output image format; default: the input's (png for movies)
+    handles: int = 0  # extra source frames on each side
+    model: str | None = None
+    device: str = "auto"
+
+
+@dataclass
+class ClipReport:
+    """What happened to one selected clip."""
+
+    name: str
+    track: str
+    status: str  # "processed" | "skipped"
+    reason: str = ""
+    output: str = ""
+    frames: tuple[int, int] | None = None
+    written: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Unprocessable(Exception):
+    """This clip is reported and left unchanged."""
+
+
+# ------------------------------------------------------------------ files
+def read_timeline(path: str | Path, rate: float = 24.0) -> otio.schema.Timeline:
+    """An .otio/.otioz/.otiod file or a CMX 3600 EDL (``rate`` is the EDL's frame rate)."""
+    p = Path(path)
+    if not p.is_file() and not p.is_dir():
+        raise InputError(f"{p}: timeline file not found")
+    try:
+        if p.suffix.lower() == ".edl":
+            obj = otio.adapters.read_from_file(str(p), adapter_name="cmx_3600", rate=rate)
+        else:
+            obj = otio.adapters.read_from_file(str(p))
+    except otio.exceptions.NoKnownAdapterForExtensionError:
+        raise InputError(f"{p}: no OpenTimelineIO adapter reads {p.suffix or 'this file'} "
+                         "(for EDLs: pip install otio-cmx3600-adapter)") from None
+    except Exception as exc:  # adapters raise all kinds of errors for malformed files
+        raise InputError(f"{p}: cannot read the timeline ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    if isinstance(obj, otio.schema.SerializableCollection):
+        timelines = list(obj.find_children(descended_from_type=otio.schema.Timeline, shallow_search=True))
+        if len(timelines) != 1:
+            raise InputError(f"{p}: holds {len(timelines)} timelines; give a file with one")
+        obj = timelines[0]
+    if not isinstance(obj, otio.schema.Timeline):
+        raise InputError(f"{p}: not a timeline ({type(obj).__name__})")
+    return obj
+
+
+def write_timeline(timeline: otio.schema.Timeline, path: str | Path) -> None:
+    """Write through a temporary beside ``path`` (any adapter by extension), then rename."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.stem}.unshutter-tmp{os.getpid()}{p.suffix}")
+    try:
+        otio.adapters.write_to_file(timeline, str(tmp))
+        os.replace(tmp, p)
+    except otio.exceptions.NoKnownAdapterForExtensionError:
+        raise ParameterError(f"-o {p}: no OpenTimelineIO adapter writes {p.suffix or 'this file'}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------ media
+@dataclass
+class Media:
+    """A clip's media as the engine sees it, and how media time maps to engine frames."""
+
+    spec: str  # engine input
+    kind: str  # "sequence" | "movie"
+    rate: float
+    first: int  # first engine frame
+    last: int
+    to_frame: Callable[[otio.opentime.RationalTime], float]
+    url_style: str  # "uri" | "path"
+    stem: str
+    prefix: str
+    suffix: str
+
+
+def url_to_path(url: str) -> tuple[str, str]:
+    """(local path, "uri"|"path"); raises Unprocessable for remote URLs."""
+    if not url:
+        raise Unprocessable("missing media (empty URL)")
+    parsed = urlparse(url)
+    if parsed.scheme in ("", "file") or (len(parsed.scheme) == 1 and os.name == "nt"):
+        if parsed.scheme == "file":
+            return unquote(parsed.path), "uri"
+        return url, "path"
+    raise Unprocessable(f"unsupported media URL {url!r} (only local files)")
+
+
+def _frames_of(t: otio.opentime.RationalTime, rate: float) -> float:
+    return t.value_rescaled_to(rate)
+
+
+def media_for(clip: otio.schema.Clip) -> Media:
+    """The engine's view of ``clip``'s media, or Unprocessable with the reason."""
+    ref = clip.media_reference
+    avail = ref.available_range if ref is not None else None
+    if ref is None or isinstance(ref, otio.schema.MissingReference):
+        raise Unprocessable("missing media (no media reference)")
+    if isinstance(ref, otio.schema.ImageSequenceReference):
+        if ref.frame_step != 1:
+            raise Unprocessable(f"unsupported image sequence: frame step {ref.frame_step}")
+        base, style = url_to_path(ref.target_url_base)
+        pat = sequence.SequencePattern(Path(base), ref.name_prefix, max(1, ref.frame_zero_padding), ref.name_suffix)
+        rate = float(ref.rate)
+        frames = pat.scan()
+        if not frames:
+            raise Unprocessable(f"missing media ({pat.display()}: no frames)")
+        a_start = _frames_of(avail.start_time, rate) if avail is not None else 0.0
+        start = ref.start_frame
+        spec = str(pat.dirname / f"{pat.prefix}%0{pat.padding}d{pat.suffix}")
+        return Media(spec, "sequence", rate, frames[0], frames[-1],
+                     lambda t: start + _frames_of(t, rate) - a_start, style,
+                     pat.prefix.rstrip("._-") or "frames", pat.prefix, pat.suffix)
+    if isinstance(ref, otio.schema.ExternalReference):
+        path, style = url_to_path(ref.target_url)
+        rate = float(avail.start_time.rate) if avail is not None else float(clip.source_range.start_time.rate
+                                                                              if clip.source_range else 24.0)
+        suffix = Path(path).suffix.lower()
+        if suffix in movie.MOVIE_EXTS and not sequence.is_sequence_spec(path):
+            if not Path(path).is_file():
+                raise Unprocessable(f"missing media ({path})")
+            try:
+                _, _, count, mrate = movie.probe(Path(path))
+            except InputError as exc:
+                raise Unprocessable(str(exc)) from None
+            rate = float(avail.start_time.rate) if avail is not None else float(mrate)
+            a_start = _frames_of(avail.start_time, rate) if avail is not None else 0.0
+            return Media(path, "movie", rate, 0, count - 1, lambda t: _frames_of(t, rate) - a_start, style,
+                         Path(path).stem, Path(path).stem + ".", ".png")
+        if suffix in IMAGE_EXTS or sequence.is_sequence_spec(path):
+            try:
+                pat, explicit = sequence.parse_pattern(path)
+            except ParameterError as exc:
+                raise Unprocessable(f"unsupported media {path}: {exc}") from None
+            frames = explicit if explicit else pat.scan()
+            frames = [f for f in frames if pat.path(f).exists()]
+            if not frames:
+                raise Unprocessable(f"missing media ({path})")
+            first = frames[0]
+            if avail is not None:
+                a_start = _frames_of(avail.start_time, rate)
+                to_frame = lambda t: first + _frames_of(t, rate) - a_start  # noqa: E731
+            else:  # EDL convention: the source timecode is the frame number
+                to_frame = lambda t: _frames_of(t, rate)  # noqa: E731
+            spec = str(pat.dirname / f"{pat.prefix}%0{pat.padding}d{pat.suffix}")
+            return Media(spec, "sequence", rate, first, frames[-1], to_frame, style,
+                         pat.prefix.rstrip("._-") or "frames", pat.prefix, pat.suffix)
+        raise Unprocessable(f"unsupported media {path} (not an image sequence or a movie)")
+    raise Unprocessable(f"unsupported media reference ({type(ref).__name__})")
+
+
+# ------------------------------------------------------------------ selection
+def video_clips(timeline: otio.schema.Timeline) -> list[tuple[otio.schema.Clip, otio.schema.Track]]:
+    """Every clip on a video track (nested stacks included), in timeline order."""
+    found = []
+    for clip in timeline.find_clips():
+        parent = clip.parent()
+        while parent is not None and not isinstance(parent, otio.schema.Track):
+            parent = parent.parent()
+        if parent is not None and parent.kind == otio.schema.TrackKind.Video:
+            found.append((clip, parent))
+    return found
+
+
+def _neighbour_transitions(clip: otio.schema.Clip) -> tuple[Any, Any]:
+    parent = clip.parent()
+    if parent is None:
+        return None, None
+    items = list(parent)
+    i = next(k for k, it in enumerate(items) if it is clip)
+    before = items[i - 1] if i > 0 and isinstance(items[i - 1], otio.schema.Transition) else None
+    after = items[i + 1] if i + 1 < len(items) and isinstance(items[i + 1], otio.schema.Transition) else None
+    return before, after
+
+
+def _speed_effect(clip: otio.schema.Clip) -> str | None:
+    for eff in clip.effects:
+        if isinstance(eff, otio.schema.TimeEffect):
+            return type(eff).__name__
+    return None
+
+
+# ------------------------------------------------------------------ the job
+def settings_key(spec: str, params: NodeParams, fmt: str) -> str:
+    """Six hex digits: one output folder per media, node settings and format (re-runs reuse it)."""
+    d = params.to_dict()
+    if params.overrides and Path(params.overrides).is_file():
+        d["overrides_sha"] = hashlib.sha1(Path(params.overrides).read_bytes()).hexdigest()
+    blob = json.dumps({"input": spec, "params": d, "format": fmt}, sort_keys=True).encode()
+    return hashlib.sha1(blob).hexdigest()[:6]
+
+
+def retime_timeline(timeline: otio.schema.Timeline, cfg: TimelineConfig,
+                    log: Callable[[str], None] | None = None, node: Node | None = None) -> list[ClipReport]:
+    """Process the selected clips of ``timeline`` in place; returns one report per selected clip."""
+    say = log or (lambda _m: None)
+    cfg.params.validate()
+    if cfg.handles < 0:
+        raise ParameterError(f"--handles {cfg.handles}: must be >= 0")
+    if cfg.format is not None and cfg.format.lower().lstrip(".") not in OUT_FORMATS:
+        raise ParameterError(f"--format {cfg.format}: choose one of {', '.join(OUT_FORMATS)}")
+    candidates = video_clips(timeline)
+    if cfg.clips is not None:
+        names = {c.name for c, _ in candidates}
+        unknown = [n for n in cfg.clips if n not in names]
+        if unknown:
+            raise ParameterError(f"--clips: no video clip named {', '.join(repr(n) for n in unknown)} in the timeline")
+        candidates = [(c, t) for c, t in candidates if c.name in cfg.clips]
+    reports = []
+    for clip, track in candidates:
+        try:
+            if node is None:
+                node = Node(cfg.params, model_path=cfg.model, device=cfg.device)
+            rep = _process(clip, track, cfg, node, say)
+        except Unprocessable as exc:
+            rep = ClipReport(clip.name, track.name, "skipped", str(exc))
+        except UnshutterError as exc:
+            rep = ClipReport(clip.name, track.name, "skipped", f"engine: {exc}")
+        if rep.status == "skipped":
+            say(f"skipped clip {clip.name!r} on {track.name!r}: {rep.reason}")
+        else:
+            say(f"processed clip {clip.name!r} on {track.name!r}: frames {rep.frames[0]}-{rep.frames[1]} "
+                f"-> {rep.output} ({rep.written} written)")
+        reports.append(rep)
+    return reports
+
+
+def _process(clip: otio.schema.Clip, track: otio.schema.Track, cfg: TimelineConfig, node: Node,
+             say: Callable[[str], None]) -> ClipReport:
+    n = cfg.params.factor
+    effect = _speed_effect(clip)
+    if effect:
+        raise Unprocessable(f"has a speed effect already ({effect})")
+    if clip.source_range is None and clip.media_reference.available_range is None:
+        raise Unprocessable("no source range and no available range")
+    media = media_for(clip)
+    sr = clip.source_range or clip.media_reference.available_range
+    s = media.to_frame(sr.start_time)
+    dur = sr.duration.value_rescaled_to(media.rate)
+    if abs(s - round(s)) > 1e-6 or abs(dur - round(dur)) > 1e-6:
+        raise Unprocessable(f"source range {sr} is not on whole frames of the media rate {media.rate:g}")
+    s, dur = int(round(s)), int(round(dur))
+    e = s + dur - 1
+    if dur < 1 or s < media.first or e > media.last:
+        raise Unprocessable(f"source range frames {s}-{e} are outside the media ({media.first}-{media.last})")
+
+    # handles: what the adjacent transitions need (in slowed frames), at least cfg.handles source frames
+    before, after = _neighbour_transitions(clip)
+    need_before = before.in_offset.value_rescaled_to(media.rate) if before is not None else 0.0
+    need_after = after.out_offset.value_rescaled_to(media.rate) if after is not None else 0.0
+    hb = max(cfg.handles, math.ceil(need_before / n))
+    ha = max(cfg.handles, math.ceil(need_after / n))
+    lo, hi = max(media.first, s - hb), min(media.last, e + ha)
+    short = []
+    if (s - lo) * n < need_before:
+        short.append(f"{need_before - (s - lo) * n:g} frames short before")
+    if (hi - e) * n < need_after:
+        short.append(f"{need_after - (hi - e) * n:g} frames short after")
+
+    fmt = (cfg.format or media.suffix.lstrip(".")).lower().lstrip(".")
+    key = settings_key(media.spec, cfg.params, fmt)
+    folder = cfg.media_dir.resolve() / f"{media.stem}_x{n}_{key}"
+    last_out = media.first + (media.last - media.first + 1) * n  # an upper bound of any output number
+    pad = max(4, len(str(last_out)))
+    out_spec = str(folder / f"{media.prefix}{'#' * pad}.{fmt}")
+
+    frame_map: dict[int, list[int]] = {}
+
+    def progress(ev: dict[str, Any]) -> None:
+        if ev.get("event") == "frame":
+            frame_map[int(ev["frame"])] = list(ev["outputs"])
+
+    say(f"clip {clip.name!r}: frames {lo}-{hi} of {media.spec} x{n}")
+    result = run(RunConfig(input=media.spec, output=out_spec, params=cfg.params, frames=(lo, hi), format=fmt,
+                           model=cfg.model, device=cfg.device), progress, node=node)
+    first_out = frame_map[lo][0]
+    count_out = (hi - lo + 1) * n
+    rate = media.rate
+    base = str(folder) + os.sep
+    new_ref = otio.schema.ImageSequenceReference(
+        target_url_base=(folder.as_uri() + "/") if media.url_style == "uri" else base,
+        name_prefix=media.prefix,
+        name_suffix=f".{fmt}",
+        start_frame=first_out,
+        frame_step=1,
+        rate=rate,
+        frame_zero_padding=pad,
+        missing_frame_policy=otio.schema.ImageSequenceReference.MissingFramePolicy.error,
+        available_range=TR(RT(first_out, rate), RT(count_out, rate)),
+        metadata={"unshutter": {"manifest": str(result.manifest), "capture_rate": _num(rate * n)}},
+    )
+    old_ref = clip.media_reference
+    old_range = sr
+    new_start = RT(frame_map[s][0], rate)
+    clip.source_range = TR(new_start, RT(dur * n, rate))
+    refs = {otio.schema.Clip.DEFAULT_MEDIA_KEY: new_ref, SOURCE_KEY: old_ref.clone()}
+    clip.set_media_references(refs, otio.schema.Clip.DEFAULT_MEDIA_KEY)
+    for m in clip.markers:  # clip markers live in media time: keep them on the same picture
+        mr = m.marked_range
+        t = media.to_frame(mr.start_time)
+        m.marked_range = TR(RT(frame_map[s][0] + (t - s) * n, rate),
+                            RT(mr.duration.value_rescaled_to(rate) * n, rate))
+    clip.metadata["unshutter"] = {
+        "version": unshutter.__version__,
+        "factor": n,
+        "shutter": cfg.params.shutter,
+        "guidance": cfg.params.guidance,
+        "reverse": cfg.params.reverse,
+        "overrides": cfg.params.overrides or "",
+        "source": {
+            "media": media.spec,
+            "media_reference_key": SOURCE_KEY,
+            "source_range": {"start": _num(old_range.start_time.value), "duration": _num(old_range.duration.value),
+                             "rate": _num(old_range.start_time.rate)},
+            "frames": [s, e],
+        },
+        "processed_frames": [lo, hi],
+        "output": result.output,
+        "manifest": str(result.manifest),
+        "capture_rate": _num(rate * n),
+        "transition_handles_short": "; ".join(short),
+    }
+    rep = ClipReport(clip.name, track.name, "processed", output=result.output, frames=(s, e),
+                     written=result.written, details={"processed_frames": [lo, hi], "first_output": first_out})
+    if short:
+        say(f"clip {clip.name!r}: transition handles {', '.join(short)} (media ends)")
+    return rep
+
+
+def _num(x: float) -> float | int:
+    """JSON-friendly number: ints stay ints."""
+    f = Fraction(x).limit_denominator(1001)
+    return int(f) if f.denominator == 1 else float(x)

@@ -1,0 +1,86 @@
+"""Runs inside ``blender -b --factory-startup --python blender_scene.py -- CONFIG.json``.
+
+Enables the installed add-on, builds a scene with one blurred image-sequence
+strip, runs ``sequencer.unshutter_slowmo`` and writes what happened to the
+config's ``result`` path as JSON; the pytest side checks it. Not a test
+module itself (Blender's Python has no pytest and no numpy).
+"""
+import json
+import os
+import sys
+import traceback
+
+import addon_utils
+import bpy
+
+cfg = json.load(open(sys.argv[sys.argv.index("--") + 1]))
+out = {"ok": False}
+
+
+def strip_info(s):
+    return {
+        "name": s.name, "type": s.type, "channel": s.channel, "start": s.frame_final_start,
+        "duration": s.frame_final_duration, "mute": s.mute,
+        "directory": bpy.path.abspath(s.directory) if s.type == "IMAGE" else "",
+        "files": [e.filename for e in s.elements] if s.type == "IMAGE" else [],
+        "settings": s["unshutter"].to_dict() if "unshutter" in s.keys() else None,
+    }
+
+
+def timeline():
+    ed = bpy.context.scene.sequence_editor
+    return sorted((strip_info(s) for s in ed.sequences_all), key=lambda d: d["name"])
+
+
+try:
+    mod = addon_utils.enable("unshutter_blender", default_set=True, handle_error=None)
+    out["addon"] = getattr(mod, "__file__", None)
+    scene = bpy.context.scene
+    scene.render.resolution_x, scene.render.resolution_y = cfg["width"], cfg["height"]
+    scene.render.resolution_percentage = 100
+    scene.render.fps = 24
+    scene.render.use_sequencer = True
+    scene.render.dither_intensity = 0.0
+    scene.view_settings.view_transform = "Standard"
+    scene.view_settings.look = "None"
+    scene.view_settings.exposure = 0.0
+    scene.view_settings.gamma = 1.0
+    scene.display_settings.display_device = "sRGB"
+    scene.sequencer_colorspace_settings.name = "sRGB"
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.image_settings.color_mode = "RGB"
+    scene.render.image_settings.color_depth = "8"
+    ed = scene.sequence_editor_create()
+    files = cfg["files"]
+    src = ed.sequences.new_image("blurred", files[0], cfg.get("channel", 2), cfg.get("start", 1),
+                                 fit_method="ORIGINAL")
+    for f in files[1:]:
+        src.elements.append(os.path.basename(f))
+    ed.active_strip = src
+    scene.frame_start = src.frame_final_start
+    out["before"] = timeline()
+    kwargs = cfg.get("operator", {})
+    try:
+        res = bpy.ops.sequencer.unshutter_slowmo(**kwargs)
+        out["result"] = sorted(res)
+    except RuntimeError as exc:  # an ERROR report raises here
+        out["result"] = ["ERROR"]
+        out["error"] = str(exc)
+    out["after"] = timeline()
+    if cfg.get("rerun") and out["result"] == ["FINISHED"]:
+        ed.active_strip = ed.sequences_all[ed.active_strip.name]
+        res = bpy.ops.sequencer.unshutter_slowmo()  # settings come from the strip
+        out["rerun"] = sorted(res)
+        out["after_rerun"] = timeline()
+    if cfg.get("render") and out["result"] == ["FINISHED"]:
+        new = ed.active_strip
+        scene.frame_start = new.frame_final_start
+        scene.frame_end = new.frame_final_end - 1
+        scene.render.filepath = os.path.join(cfg["render"], "render_####")
+        bpy.ops.render.render(animation=True)
+        out["rendered"] = sorted(os.listdir(cfg["render"]))
+    out["ok"] = True
+except Exception:
+    out["traceback"] = traceback.format_exc()
+with open(cfg["result"], "w") as fh:
+    json.dump(out, fh, indent=2)
