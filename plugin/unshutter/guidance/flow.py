@@ -32,23 +32,44 @@ def dis_flow(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return dis.calc(src, dst, None)
 
 
+CUT_SIZE = 48
+CUT_SEARCH = 4
+CUT_ABS = 0.12
+CUT_NORM = 0.6
+
+
+def _best_shift_difference(ta: np.ndarray, tb: np.ndarray) -> float:
+    """Smallest mean absolute difference over small integer shifts of two thumbnails."""
+    s, r = CUT_SIZE, CUT_SEARCH
+    best = np.inf
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            a = ta[max(0, dy):s + min(0, dy), max(0, dx):s + min(0, dx)]
+            b = tb[max(0, -dy):s + min(0, -dy), max(0, -dx):s + min(0, -dx)]
+            best = min(best, float(np.mean(np.abs(a - b))))
+    return best
+
+
 def is_cut(a: np.ndarray, b: np.ndarray) -> bool:
     """True when two consecutive frames belong to different shots.
 
-    Uses the correlation of their luminance histograms and the difference of
-    their 32x32 thumbnails; a real cut changes both, fast motion mostly the
-    second and a flash mostly the first.
+    Compares 48x48 thumbnails after the best small shift (so camera motion
+    does not count), both in absolute terms and after normalising brightness
+    and contrast (so a flash or exposure change does not count). On
+    ``bikes.mp4`` the five hard cuts score >= 0.17 / >= 0.75 and the fastest
+    motion within shots <= 0.08 / <= 0.47.
 
     Shape:
         a, b: [H, W] uint8
     """
-    ha = cv2.calcHist([a], [0], None, [32], [0, 256])
-    hb = cv2.calcHist([b], [0], None, [32], [0, 256])
-    corr = float(cv2.compareHist(ha, hb, cv2.HISTCMP_CORREL))
-    ta = cv2.resize(a, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
-    tb = cv2.resize(b, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
-    thumb = float(np.mean(np.abs(ta - tb))) / 255.0
-    return (corr < 0.5 and thumb > 0.08) or thumb > 0.25
+    size = (CUT_SIZE, CUT_SIZE)
+    ta = cv2.resize(a, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    tb = cv2.resize(b, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    if _best_shift_difference(ta / 255.0, tb / 255.0) <= CUT_ABS:
+        return False
+    na = (ta - ta.mean()) / (ta.std() + 8.0)
+    nb = (tb - tb.mean()) / (tb.std() + 8.0)
+    return _best_shift_difference(na, nb) > CUT_NORM
 
 
 def motion_from_neighbors(
