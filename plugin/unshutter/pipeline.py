@@ -230,7 +230,10 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
         out_cs = color.ColorTransform(color.default_colorspace(out_is_float), cfg.ocio)
     node = node or Node(params, model_path=cfg.model, device=cfg.device)
     target.folder.mkdir(parents=True, exist_ok=True)
-    atomic.remove_stale_temps(target.folder)
+    # only this run's own temporaries: other chunks of the shot may be writing beside it right now
+    own = [target.pattern.path(retime.output_frame(clip.first, f, n, k)) for f in range(a, b + 1) for k in range(n)] \
+        if target.pattern else [target.movie_path]  # type: ignore[list-item]
+    atomic.remove_stale_temps(target.folder, own + [target.manifest_path(cfg.frames)])
     debug_dir = Path(cfg.guidance_debug) if cfg.guidance_debug else None
 
     cache = FrameCache(clip, in_cs)

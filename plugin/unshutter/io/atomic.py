@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 TMP_MARK = ".unshutter-tmp"
@@ -39,13 +39,21 @@ def write_text(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def remove_stale_temps(folder: Path) -> int:
-    """Delete temporaries left by killed runs (their process is gone). Returns how many."""
+def remove_stale_temps(folder: Path, targets: Iterable[Path] | None = None) -> int:
+    """Delete temporaries left by killed runs (their process is gone). Returns how many.
+
+    With ``targets``, only temporaries of those files are touched: chunks of one
+    shot write into the same folder at the same time (as threads of one process
+    or from other hosts, whose pids mean nothing here).
+    """
     n = 0
     if not folder.is_dir():
         return 0
+    own = None if targets is None else {(t.stem, t.suffix) for t in targets}
     for p in folder.iterdir():
         if TMP_MARK not in p.name:
+            continue
+        if own is not None and (p.name[1:].split(TMP_MARK, 1)[0], p.suffix) not in own:
             continue
         pid_part = p.name.split(TMP_MARK, 1)[1].split(".", 1)[0]
         if pid_part.isdigit() and _alive(int(pid_part)) and int(pid_part) != os.getpid():

@@ -1,0 +1,177 @@
+"""Run a batch spec's chunks on a Dask distributed cluster.
+
+The chunks are the ones the Open Job Description bundle makes
+(:mod:`unshutter.farm.plan`). Each worker process loads the model once
+(:data:`unshutter.farm.task.CACHE`). A chunk that fails with a retryable error
+(see :func:`unshutter.farm.task.is_retryable`) or whose worker dies is
+resubmitted up to ``retries`` times; it resumes, since complete outputs are
+skipped. Bad parameters and bad input fail at once.
+
+With no scheduler address a LocalCluster is started (``processes=False`` runs
+the workers as threads of this process).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from unshutter.errors import UnshutterError
+from unshutter.farm import task
+from unshutter.farm.plan import Chunk, plan
+from unshutter.farm.spec import BatchSpec
+
+
+def _run_chunk(payload: dict[str, Any]) -> dict[str, Any]:
+    """The Dask task: one chunk on a worker. Returns the ChunkResult dict or an error dict (never raises
+    for Unshutter errors, so the client sees the exit code; other exceptions propagate and are retried)."""
+    from unshutter.farm.spec import Shot
+
+    shot = Shot(**payload["shot"])
+    cfg = task.chunk_config(shot, payload["first"], payload["last"], payload["model"], payload["device"])
+    threads = payload.get("threads")
+    if threads is None:
+        try:
+            from distributed import get_worker
+
+            threads = max(1, (os.cpu_count() or 1) // max(1, get_worker().state.nthreads))
+        except (ImportError, ValueError, AttributeError):
+            threads = None
+    try:
+        return {"ok": True, **task.run_config(cfg, None, threads=threads, name=shot.name).to_dict()}
+    except UnshutterError as exc:
+        return {"ok": False, **task.error_dict(exc)}
+
+
+@dataclass
+class ShotSummary:
+    name: str
+    frames: int = 0
+    chunks: int = 0
+    done: int = 0
+    written: int = 0
+    skipped: int = 0
+    failures: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.done == self.chunks
+
+
+@dataclass
+class Summary:
+    shots: dict[str, ShotSummary]
+    seconds: float
+    exit_code: int = 0
+
+    def table(self) -> str:
+        head = ("shot", "frames", "chunks", "done", "written", "skipped", "failures", "retries", "task s")
+        rows = [head] + [(s.name, str(s.frames), str(s.chunks), str(s.done), str(s.written), str(s.skipped),
+                          str(s.failures), str(s.retries), f"{s.seconds:.1f}") for s in self.shots.values()]
+        tot = list(self.shots.values())
+        rows.append(("total", str(sum(s.frames for s in tot)), str(sum(s.chunks for s in tot)),
+                     str(sum(s.done for s in tot)), str(sum(s.written for s in tot)),
+                     str(sum(s.skipped for s in tot)), str(sum(s.failures for s in tot)),
+                     str(sum(s.retries for s in tot)), f"{sum(s.seconds for s in tot):.1f}"))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+
+        def fmt(r: tuple[str, ...]) -> str:
+            return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
+        rule = "  ".join("-" * w for w in widths)
+        lines = [fmt(rows[0]), rule, *map(fmt, rows[1:-1]), rule, fmt(rows[-1]),
+                 f"wall time {self.seconds:.1f} s"]
+        for s in self.shots.values():
+            lines += [f"FAILED {s.name}: {e}" for e in s.errors]
+        return "\n".join(lines)
+
+
+def _payload(c: Chunk, spec: BatchSpec, threads: int | None) -> dict[str, Any]:
+    s = c.shot
+    shot = {"name": s.name, "input": s.input, "output": s.output, "factor": s.factor, "shutter": s.shutter,
+            "guidance": s.guidance, "overrides": s.overrides, "frames": s.frames, "chunk": s.chunk}
+    return {"shot": shot, "first": c.first, "last": c.last, "model": spec.model, "device": spec.device,
+            "threads": threads}
+
+
+def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, threads_per_worker: int = 1,
+             processes: bool = True, retries: int = 2, progress: bool = True, out: TextIO | None = None,
+             chunks: list[Chunk] | None = None, quiet_logs: bool = True) -> Summary:
+    """Render every chunk of ``spec`` on a Dask cluster; returns the summary (printed to ``out`` too)."""
+    from distributed import Client, LocalCluster, as_completed
+    from tqdm import tqdm
+
+    if quiet_logs:  # distributed logs every worker start and stop at INFO
+        for name in ("distributed", "dask"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    out = out or sys.stdout
+    t0 = time.monotonic()
+    chunks = chunks if chunks is not None else plan(spec)
+    shots = {s.name: ShotSummary(s.name) for s in spec.shots}
+    for c in chunks:
+        shots[c.shot.name].frames += c.frames
+        shots[c.shot.name].chunks += 1
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+        threads = None  # each worker picks cores // its threads
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=processes,
+                               dashboard_address=None, silence_logs=logging.WARNING if quiet_logs else logging.INFO)
+        client = Client(cluster)
+        threads = max(1, (os.cpu_count() or 1) // max(1, workers * threads_per_worker))
+    exit_code = 0
+    try:
+        attempts: dict[str, int] = {}
+        by_key: dict[str, Chunk] = {}
+        futures = []
+        for c in chunks:
+            f = client.submit(_run_chunk, _payload(c, spec, threads), key=f"unshutter-{c.key}-0", pure=False)
+            by_key[f.key], attempts[c.key] = c, 0
+            futures.append(f)
+        bar = tqdm(total=sum(c.frames for c in chunks), unit="frame", desc="unshutter farm", file=sys.stderr,
+                   disable=not progress)
+        ac = as_completed(futures)
+        for fut in ac:
+            c = by_key.pop(fut.key)
+            s = shots[c.shot.name]
+            try:
+                res = fut.result()
+            except Exception as exc:  # worker died (KilledWorker) or a bug: retry like a transient error
+                res = {"ok": False, **task.error_dict(exc), "retryable": True}
+            fut.release()
+            if res["ok"]:
+                s.done += 1
+                s.written += res["written"]
+                s.skipped += res["skipped"]
+                s.seconds += res["seconds"]
+                bar.update(c.frames)
+                continue
+            s.failures += 1
+            attempts[c.key] += 1
+            if res["retryable"] and attempts[c.key] <= retries:
+                s.retries += 1
+                bar.write(f"unshutter farm: {c.key} failed ({res['message']}); retry {attempts[c.key]}/{retries}")
+                nf = client.submit(_run_chunk, _payload(c, spec, threads),
+                                   key=f"unshutter-{c.key}-{attempts[c.key]}", pure=False)
+                by_key[nf.key] = c
+                ac.add(nf)
+            else:
+                s.errors.append(f"frames {c.label}: exit {res['exit_code']}: {res['message']}")
+                exit_code = exit_code or int(res["exit_code"]) or 1
+                bar.write(f"unshutter farm: {c.key} FAILED: {res['message']}")
+        bar.close()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    summary = Summary(shots, round(time.monotonic() - t0, 3), exit_code)
+    print(summary.table(), file=out, flush=True)
+    return summary

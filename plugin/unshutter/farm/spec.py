@@ -1,0 +1,214 @@
+"""The batch spec: a YAML list of shots to render as chunked farm tasks.
+
+Example (paths are relative to the spec file)::
+
+    name: reel1
+    chunk: 10
+    shots:
+      - {name: bridge, input: plates/bridge.####.exr, output: out/bridge.####.exr, factor: 4}
+      - name: car
+        input: plates/car.####.exr
+        output: out/car.####.exr
+        factor: 8
+        shutter: 180
+        guidance: neighbors
+        overrides: car_overrides.yaml
+        frames: 1001-1050
+        chunk: 5
+
+The schema is ``unshutter/schemas/batch.schema.json``; every error names the
+spec file, the shot and the field.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from unshutter.errors import ParameterError
+from unshutter.io import movie, sequence
+from unshutter.node import NodeParams
+
+DEFAULT_CHUNK = 10
+
+
+class SpecError(ParameterError):
+    """A batch spec that does not validate (exit code 2, like any bad parameter)."""
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One shot of a batch, with absolute paths."""
+
+    name: str
+    input: str
+    output: str
+    factor: int
+    shutter: float = 360.0
+    guidance: str = "neighbors"
+    overrides: str | None = None
+    frames: tuple[int, int] | None = None
+    chunk: int = DEFAULT_CHUNK
+
+    def params(self) -> NodeParams:
+        return NodeParams(factor=self.factor, shutter=self.shutter, guidance=self.guidance, overrides=self.overrides)
+
+    def run_args(self) -> list[str]:
+        """The ``unshutter run`` / ``unshutter farm chunk`` options for this shot (without --frames)."""
+        args = [self.input, "-o", self.output, "--factor", str(self.factor), "--shutter", _num(self.shutter),
+                "--guidance", self.guidance]
+        if self.overrides:
+            args += ["--overrides", self.overrides]
+        return args
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """A validated batch spec."""
+
+    path: Path
+    name: str
+    shots: tuple[Shot, ...]
+    model: str | None = None
+    device: str = "auto"
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def shot(self, name: str) -> Shot:
+        for s in self.shots:
+            if s.name == name:
+                return s
+        raise SpecError(f"{self.path}: no shot named {name!r} (shots: {', '.join(s.name for s in self.shots)})")
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    return json.loads(resources.files("unshutter").joinpath("schemas/batch.schema.json").read_text())
+
+
+def _where(path: Path, data: Any, err_path: list[Any]) -> str:
+    """``spec.yaml: shot 'car' (shots[1]).factor`` for a jsonschema error path."""
+    if len(err_path) >= 2 and err_path[0] == "shots" and isinstance(err_path[1], int):
+        i = err_path[1]
+        shot = data["shots"][i] if isinstance(data.get("shots"), list) and i < len(data["shots"]) else None
+        name = shot.get("name") if isinstance(shot, dict) else None
+        head = f"shot {name!r} (shots[{i}])" if isinstance(name, str) else f"shots[{i}]"
+        rest = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err_path[2:])
+        return f"{path}: {head}{rest}"
+    if not err_path:
+        return f"{path}"
+    return f"{path}: " + "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if k else str(p))
+                                 for k, p in enumerate(err_path))
+
+
+def _message(err: Any) -> str:
+    """A jsonschema error as a short phrase that names a missing/unknown field."""
+    if err.validator == "required":
+        missing = [r for r in err.validator_value if isinstance(err.instance, dict) and r not in err.instance]
+        return f"missing required field {missing[0]!r}" if missing else err.message
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = set(err.schema.get("properties", {}))
+        extra = sorted(k for k in err.instance if k not in allowed)
+        if extra:
+            return f"unknown field {extra[0]!r} (allowed: {', '.join(sorted(allowed))})"
+    if err.validator == "pattern" and err.absolute_path and err.absolute_path[-1] == "name":
+        return f"{err.instance!r}: use letters, digits, '_', '.', '-' (at most 48, not starting with '.' or '-')"
+    if err.validator == "oneOf" and err.absolute_path and err.absolute_path[-1] == "frames":
+        return f"{err.instance!r}: expected A-B, e.g. 1001-1050"
+    return err.message
+
+
+def _frames(value: Any) -> tuple[int, int]:
+    text = str(value).replace(" ", "")
+    if "-" in text[1:]:
+        i = text.index("-", 1)
+        a, b = int(text[:i]), int(text[i + 1:])
+    else:
+        a = b = int(text)
+    if b < a:
+        raise ValueError("end before start")
+    return a, b
+
+
+def validate(data: Any, path: Path) -> None:
+    """Raise :class:`SpecError` for the first problem in ``data`` (schema, then semantics)."""
+    import jsonschema
+
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: a batch spec is a mapping with a 'shots' list")
+    errors = list(jsonschema.Draft202012Validator(schema()).iter_errors(data))
+    if errors:
+        # report the error in the earliest shot, preferring the deepest (most specific) one
+        first = min(errors, key=lambda e: ([p if isinstance(p, int) else -1 for p in e.absolute_path][:2],
+                                          -len(e.absolute_path)))
+        raise SpecError(f"{_where(path, data, list(first.absolute_path))}: {_message(first)}")
+    seen: dict[str, int] = {}
+    outputs: dict[str, str] = {}
+    for i, s in enumerate(data["shots"]):
+        where = f"{path}: shot {s['name']!r} (shots[{i}])"
+        if s["name"] in seen:
+            raise SpecError(f"{where}.name: duplicate of shots[{seen[s['name']]}]")
+        seen[s["name"]] = i
+        if "frames" in s:
+            try:
+                _frames(s["frames"])
+            except ValueError:
+                raise SpecError(f"{where}.frames: {s['frames']!r}: expected A-B with A <= B, e.g. 1001-1050") from None
+        out = s["output"]
+        if Path(out).suffix.lower() in movie.MOVIE_EXTS and not sequence.is_sequence_spec(out):
+            raise SpecError(f"{where}.output: {out}: farm chunks write image sequences, not movies "
+                            "(give out/name.####.exr and make the movie afterwards)")
+        key = str((path.parent / out).resolve()) if sequence.is_sequence_spec(out) else None
+        if key is not None:
+            if key in outputs:
+                raise SpecError(f"{where}.output: {out}: same output as shot {outputs[key]!r}")
+            outputs[key] = s["name"]
+
+
+def _abs(base: Path, p: str) -> str:
+    """Resolve ``p`` against the spec's folder, keeping sequence tokens (####, %04d) intact."""
+    q = Path(p).expanduser()
+    return str(q if q.is_absolute() else (base / q).resolve())
+
+
+def from_dict(data: Any, path: Path) -> BatchSpec:
+    validate(data, path)
+    base = path.parent.resolve()
+    default_chunk = int(data.get("chunk", DEFAULT_CHUNK))
+    shots = []
+    for s in data["shots"]:
+        shots.append(Shot(
+            name=s["name"],
+            input=_abs(base, s["input"]),
+            output=_abs(base, s["output"]),
+            factor=int(s["factor"]),
+            shutter=float(s.get("shutter", 360.0)),
+            guidance=s.get("guidance", "neighbors"),
+            overrides=_abs(base, s["overrides"]) if s.get("overrides") else None,
+            frames=_frames(s["frames"]) if "frames" in s else None,
+            chunk=int(s.get("chunk", default_chunk)),
+        ))
+    model = _abs(base, data["model"]) if data.get("model") else None
+    return BatchSpec(path, data.get("name") or path.stem, tuple(shots), model, data.get("device", "auto"), data)
+
+
+def load_spec(path: str | Path) -> BatchSpec:
+    """Read and validate a batch spec (YAML or JSON)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read batch spec ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    return from_dict(data, path)
