@@ -2,17 +2,35 @@
 // reblur projection (reference.py, section "retime").
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "kernels.hpp"
 
 namespace unshutter {
 namespace {
 
+struct Tap {
+    idx lo, hi;  // neighbouring sub-frames
+    float a;     // weight of hi
+};
+
+// Block by block of pixels, every output sub-frame: the K input blocks stay
+// in cache, so each input is read from memory once.
 UNSHUTTER_CLONES
-void lerp_range(const float* __restrict lo, const float* __restrict hi, float* __restrict out, idx n,
-                float a) {
-    const float b = 1.0f - a;
-    for (idx i = 0; i < n; ++i) out[i] = lo[i] * b + hi[i] * a;
+void resample_range(const float* __restrict sub, float* __restrict out, const Tap* taps, idx n, idx m, idx b0,
+                    idx b1) {
+    constexpr idx B = 2048;
+    for (idx b = b0; b < b1; b += B) {
+        const idx len = std::min(B, b1 - b);
+        for (idx i = 0; i < n; ++i) {
+            const float* __restrict lo = sub + taps[i].lo * m + b;
+            const float* __restrict hi = sub + taps[i].hi * m + b;
+            float* __restrict o = out + i * m + b;
+            const float a = taps[i].a;
+            const float c = 1.0f - a;
+            for (idx j = 0; j < len; ++j) o[j] = lo[j] * c + hi[j] * a;
+        }
+    }
 }
 
 // Per block of pixels: mean over the N sub-frames in double, then one delta
@@ -46,18 +64,15 @@ void reblur_range(const float* __restrict sub, const float* __restrict target, f
 }  // namespace
 
 void resample_subframes(const float* sub, float* out, idx k, idx n, idx m) {
+    std::vector<Tap> taps(static_cast<std::size_t>(n));
     for (idx i = 0; i < n; ++i) {
         // same double-precision arithmetic as the reference
         double pos = (static_cast<double>(i) + 0.5) / static_cast<double>(n) * static_cast<double>(k) - 0.5;
         pos = std::min(std::max(pos, 0.0), static_cast<double>(k) - 1.0);
         const idx lo = static_cast<idx>(std::floor(pos));
-        const idx hi = std::min(lo + 1, k - 1);
-        const float a = static_cast<float>(pos - static_cast<double>(lo));
-        const float* plo = sub + lo * m;
-        const float* phi = sub + hi * m;
-        float* po = out + i * m;
-        parallel_ranges(m, [&](idx b, idx e) { lerp_range(plo + b, phi + b, po + b, e - b, a); });
+        taps[i] = Tap{lo, std::min(lo + 1, k - 1), static_cast<float>(pos - static_cast<double>(lo))};
     }
+    parallel_ranges(m, [&](idx b, idx e) { resample_range(sub, out, taps.data(), n, m, b, e); }, n * m);
 }
 
 void reblur_project(const float* sub, const float* target, float* out, idx n, idx m) {

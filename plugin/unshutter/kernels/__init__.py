@@ -1,32 +1,281 @@
-"""Per-pixel kernels used by the node: native C++ when built, NumPy otherwise.
+"""Per-pixel kernels used by the node: C++ when built, CuPy on the GPU, NumPy otherwise.
 
-The public functions here check and convert their inputs and then call the
-fastest available implementation. :mod:`unshutter.kernels.reference` is the
-specification.
+Every public function checks its inputs (:mod:`unshutter.kernels._checks`)
+and then dispatches:
+
+- CuPy arrays go to :mod:`unshutter.kernels.gpu` (all array inputs must then
+  be CuPy arrays);
+- NumPy arrays go to ``unshutter._native`` (C++17, OpenMP, GIL released)
+  when it is importable, else to :mod:`unshutter.kernels.reference`, the
+  plain NumPy specification that the other two agree with.
+
+Arrays are float32 (labels: uint8), C-contiguous, channels last; nothing is
+copied or converted. A wrong type or dtype raises ``TypeError``; a wrong
+number of dimensions, shape or layout, a read-only output or an impossible
+parameter raises ``ValueError``.
+
+``BACKEND`` is ``"native"`` or ``"numpy"``. The environment variable
+``UNSHUTTER_KERNELS`` chooses: ``numpy`` forces the reference, ``native``
+requires the C++ module (ImportError without it), ``auto`` (default) takes
+native when built.
 """
 from __future__ import annotations
 
-from unshutter.kernels.reference import (
-    accumulate_tile,
-    clean_isolated,
-    composite_region,
-    feather_weight,
-    labels_to_signs,
-    log_decode,
-    log_encode,
-    normalize_accumulated,
-    quantize_motion,
-    reblur_project,
-    rec709_decode,
-    rec709_encode,
-    resample_subframes,
-    signs_to_labels,
-    srgb_decode,
-    srgb_encode,
-    tile_starts,
-)
+import os
+from types import ModuleType
+from typing import Any
 
-BACKEND = "numpy"
+import numpy as np
+
+from unshutter.kernels import _checks
+from unshutter.kernels import reference as _reference
+
+_MODE = (os.environ.get("UNSHUTTER_KERNELS", "") or "auto").strip().lower()
+if _MODE not in ("auto", "native", "numpy"):
+    raise ValueError(f"UNSHUTTER_KERNELS={_MODE!r}: use 'auto', 'native' or 'numpy'")
+
+_native: ModuleType | None = None
+if _MODE != "numpy":
+    try:
+        from unshutter import _native
+    except ImportError as exc:
+        if _MODE == "native":
+            raise ImportError(
+                f"UNSHUTTER_KERNELS=native but unshutter._native is not built ({exc}); "
+                "rebuild with: pip install --no-build-isolation -e ."
+            ) from exc
+        _native = None
+
+BACKEND = "native" if _native is not None else "numpy"
+_impl: Any = _native if _native is not None else _reference
+
+
+def _gpu() -> ModuleType:
+    from unshutter.kernels import gpu
+
+    return gpu
+
+
+# ---------------------------------------------------------------- guidance
+
+
+def quantize_motion(motion: np.ndarray, threshold: float) -> np.ndarray:
+    """Motion vectors -> 4-quadrant sign map (Animation-from-Blur encoding).
+
+    Pixels moving less than ``threshold`` px are static (0, 0); a component
+    below a quarter of the threshold counts as zero and folds into a quadrant.
+    Comparisons are in float32. See :func:`reference.quantize_motion`.
+
+    Shape:
+        motion: [H, W, 2] (x, y; y down) -> [H, W, 2] in {-1, 0, +1}
+    """
+    fn = "quantize_motion"
+    threshold = _checks.real(fn, "threshold", threshold)
+    gpu = _checks.is_cupy(motion)
+    _checks.array(fn, "motion", motion, layout="[H, W, 2]", ndim=3, last=2, gpu=gpu)
+    return (_gpu() if gpu else _impl).quantize_motion(motion, threshold)
+
+
+def signs_to_labels(signs: np.ndarray) -> np.ndarray:
+    """[H, W, 2] signs -> [H, W] uint8 labels 0 static, 1 (+,-), 2 (-,-), 3 (-,+), 4 (+,+)."""
+    fn = "signs_to_labels"
+    gpu = _checks.is_cupy(signs)
+    _checks.array(fn, "signs", signs, layout="[H, W, 2]", ndim=3, last=2, gpu=gpu)
+    return (_gpu() if gpu else _impl).signs_to_labels(signs)
+
+
+def labels_to_signs(labels: np.ndarray) -> np.ndarray:
+    """[H, W] labels (uint8; other integer dtypes are range-checked and converted) -> [H, W, 2] signs.
+
+    Labels outside 0..4 raise ValueError.
+    """
+    fn = "labels_to_signs"
+    gpu = _checks.is_cupy(labels)
+    if getattr(labels, "dtype", None) is not None and labels.dtype != np.uint8:
+        if labels.dtype.kind not in "ui":
+            raise TypeError(f"{fn}: labels must be an integer array (uint8), got {labels.dtype}")
+        if labels.size and (int(labels.min()) < 0 or int(labels.max()) > 4):
+            raise ValueError(f"{fn}: labels outside 0..4")
+        labels = labels.astype(np.uint8)
+    _checks.array(fn, "labels", labels, layout="[H, W]", ndim=2, dtype=np.uint8, gpu=gpu)
+    return (_gpu() if gpu else _impl).labels_to_signs(labels)
+
+
+def clean_isolated(signs: np.ndarray) -> np.ndarray:
+    """Replace pixels whose label none of their 8 neighbours share.
+
+    The replacement is the most frequent neighbour label (lowest on ties);
+    border pixels count only neighbours inside the image. The result holds
+    canonical signs (those of the labels).
+
+    Shape:
+        signs: [H, W, 2] -> [H, W, 2]
+    """
+    fn = "clean_isolated"
+    gpu = _checks.is_cupy(signs)
+    _checks.array(fn, "signs", signs, layout="[H, W, 2]", ndim=3, last=2, gpu=gpu)
+    return (_gpu() if gpu else _impl).clean_isolated(signs)
+
+
+def composite_region(
+    signs: np.ndarray, valid: np.ndarray, matte: np.ndarray, direction: tuple[float, float]
+) -> None:
+    """Paint ``direction`` into ``signs`` where ``matte`` >= 0.5, and set ``valid`` to 1 there (in place).
+
+    Shape:
+        signs: [H, W, 2], valid: [H, W], matte: [H, W]
+    """
+    fn = "composite_region"
+    gpu = _checks.same_kind(fn, signs, valid, matte)
+    _checks.array(fn, "signs", signs, layout="[H, W, 2]", ndim=3, last=2, writeable=True, gpu=gpu)
+    _checks.array(fn, "valid", valid, layout="[H, W]", ndim=2, writeable=True, gpu=gpu)
+    _checks.array(fn, "matte", matte, layout="[H, W]", ndim=2, gpu=gpu)
+    _checks.same_shape(fn, "signs [H, W, 2], valid [H, W] and matte [H, W]", signs.shape[:2], valid.shape, matte.shape)
+    try:
+        dx, dy = direction
+    except (TypeError, ValueError):
+        raise ValueError(f"{fn}: direction must be a pair (sx, sy), got {direction!r}") from None
+    d = (_checks.real(fn, "direction[0]", dx), _checks.real(fn, "direction[1]", dy))
+    (_gpu() if gpu else _impl).composite_region(signs, valid, matte, d)
+
+
+# ---------------------------------------------------------------- tiling
+
+
+def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of length ``tile`` covering ``size`` with >= ``overlap`` (pure Python)."""
+    fn = "tile_starts"
+    size = _checks.integer(fn, "size", size, 0)
+    tile = _checks.integer(fn, "tile", tile, 1)
+    overlap = _checks.integer(fn, "overlap", overlap, 0)
+    return _reference.tile_starts(size, tile, overlap)
+
+
+def feather_weight(
+    h: int, w: int, overlap: int, top: bool, bottom: bool, left: bool, right: bool
+) -> np.ndarray:
+    """Blend weight of one tile: a linear ramp (i + 0.5) / overlap on inner edges (flags True).
+
+    Shape:
+        -> [h, w] float32 (NumPy; :func:`unshutter.kernels.gpu.feather_weight` for CuPy)
+    """
+    fn = "feather_weight"
+    h = _checks.integer(fn, "h", h, 0)
+    w = _checks.integer(fn, "w", w, 0)
+    overlap = _checks.integer(fn, "overlap", overlap)
+    return _impl.feather_weight(h, w, overlap, bool(top), bool(bottom), bool(left), bool(right))
+
+
+def accumulate_tile(
+    acc: np.ndarray, wsum: np.ndarray, tile_out: np.ndarray, weight: np.ndarray, y0: int, x0: int
+) -> None:
+    """acc[y0:y0+h, x0:x0+w] += tile_out * weight; wsum[...] += weight (in place).
+
+    The tile must lie inside the frame.
+
+    Shape:
+        acc: [H, W, C], wsum: [H, W], tile_out: [h, w, C], weight: [h, w]
+    """
+    fn = "accumulate_tile"
+    gpu = _checks.same_kind(fn, acc, wsum, tile_out, weight)
+    _checks.array(fn, "acc", acc, layout="[H, W, C]", ndim=3, writeable=True, gpu=gpu)
+    _checks.array(fn, "wsum", wsum, layout="[H, W]", ndim=2, writeable=True, gpu=gpu)
+    _checks.array(fn, "tile_out", tile_out, layout="[h, w, C]", ndim=3, gpu=gpu)
+    _checks.array(fn, "weight", weight, layout="[h, w]", ndim=2, gpu=gpu)
+    _checks.same_shape(fn, "acc [H, W, C] and wsum [H, W]", acc.shape[:2], wsum.shape)
+    _checks.same_shape(fn, "tile_out [h, w, C] and weight [h, w]", tile_out.shape[:2], weight.shape)
+    if tile_out.shape[2] != acc.shape[2]:
+        raise ValueError(f"{fn}: tile_out has {tile_out.shape[2]} channels, acc {acc.shape[2]}")
+    y0 = _checks.integer(fn, "y0", y0, 0)
+    x0 = _checks.integer(fn, "x0", x0, 0)
+    h, w = weight.shape
+    if y0 + h > acc.shape[0] or x0 + w > acc.shape[1]:
+        raise ValueError(f"{fn}: tile {h}x{w} at y0={y0}, x0={x0} lies outside the {acc.shape[0]}x{acc.shape[1]} frame")
+    (_gpu() if gpu else _impl).accumulate_tile(acc, wsum, tile_out, weight, y0, x0)
+
+
+def normalize_accumulated(acc: np.ndarray, wsum: np.ndarray) -> np.ndarray:
+    """acc / max(wsum, 1e-12). Shape: [H, W, C], [H, W] -> [H, W, C]."""
+    fn = "normalize_accumulated"
+    gpu = _checks.same_kind(fn, acc, wsum)
+    _checks.array(fn, "acc", acc, layout="[H, W, C]", ndim=3, gpu=gpu)
+    _checks.array(fn, "wsum", wsum, layout="[H, W]", ndim=2, gpu=gpu)
+    _checks.same_shape(fn, "acc [H, W, C] and wsum [H, W]", acc.shape[:2], wsum.shape)
+    return (_gpu() if gpu else _impl).normalize_accumulated(acc, wsum)
+
+
+# ---------------------------------------------------------------- retime
+
+
+def resample_subframes(sub: np.ndarray, n: int) -> np.ndarray:
+    """K sub-frames at slice middles -> N sub-frames at slice middles (linear in time).
+
+    Shape:
+        sub: [K, H, W, C] -> [N, H, W, C]
+    """
+    fn = "resample_subframes"
+    n = _checks.integer(fn, "n", n, 1)
+    gpu = _checks.is_cupy(sub)
+    _checks.array(fn, "sub", sub, layout="[K, H, W, C]", ndim=4, gpu=gpu)
+    if sub.shape[0] < 1:
+        raise ValueError(f"{fn}: sub has no sub-frames (shape {tuple(sub.shape)})")
+    return (_gpu() if gpu else _impl).resample_subframes(sub, n)
+
+
+def reblur_project(sub: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Shift all sub-frames equally so their mean equals ``target`` (mean taken in float64).
+
+    Shape:
+        sub: [N, H, W, C], target: [H, W, C] -> [N, H, W, C]
+    """
+    fn = "reblur_project"
+    gpu = _checks.same_kind(fn, sub, target)
+    _checks.array(fn, "sub", sub, layout="[N, H, W, C]", ndim=4, gpu=gpu)
+    _checks.array(fn, "target", target, layout="[H, W, C]", ndim=3, gpu=gpu)
+    if sub.shape[0] < 1:
+        raise ValueError(f"{fn}: sub has no sub-frames (shape {tuple(sub.shape)})")
+    _checks.same_shape(fn, "each sub-frame and target", sub.shape[1:], target.shape)
+    return (_gpu() if gpu else _impl).reblur_project(sub, target)
+
+
+# ---------------------------------------------------------------- transfer
+
+
+def _transfer(fn: str, x: np.ndarray) -> np.ndarray:
+    gpu = _checks.is_cupy(x)
+    _checks.array(fn, "x", x, gpu=gpu)
+    return getattr(_gpu() if gpu else _impl, fn)(x)
+
+
+def srgb_encode(x: np.ndarray) -> np.ndarray:
+    """Scene-linear -> sRGB OETF, extended: odd-symmetric below 0, power law above 1. Any shape."""
+    return _transfer("srgb_encode", x)
+
+
+def srgb_decode(y: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`srgb_encode`. Any shape."""
+    return _transfer("srgb_decode", y)
+
+
+def rec709_encode(x: np.ndarray) -> np.ndarray:
+    """Scene-linear -> Rec.709 OETF, extended odd-symmetric and above 1. Any shape."""
+    return _transfer("rec709_encode", x)
+
+
+def rec709_decode(y: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`rec709_encode`. Any shape."""
+    return _transfer("rec709_decode", y)
+
+
+def log_encode(x: np.ndarray) -> np.ndarray:
+    """Scene-linear HDR -> [0, 1]: log2(1 + 255 x) / 8, mirrored below 0. Any shape."""
+    return _transfer("log_encode", x)
+
+
+def log_decode(y: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`log_encode`. Any shape."""
+    return _transfer("log_decode", y)
+
 
 __all__ = [
     "BACKEND",

@@ -55,8 +55,11 @@ _LABEL_SIGNS = np.array([[0, 0], [1, -1], [-1, -1], [-1, 1], [1, 1]], np.float32
 
 
 def labels_to_signs(labels: np.ndarray) -> np.ndarray:
-    """[H, W] labels -> [H, W, 2] float32 signs."""
-    return _LABEL_SIGNS[labels.astype(np.intp)]
+    """[H, W] labels -> [H, W, 2] float32 signs. Labels outside 0..4 raise ValueError."""
+    idx = labels.astype(np.intp)
+    if idx.size and (idx.min() < 0 or idx.max() > 4):
+        raise ValueError("labels_to_signs: labels outside 0..4")
+    return _LABEL_SIGNS[idx]
 
 
 def clean_isolated(signs: np.ndarray) -> np.ndarray:
@@ -111,6 +114,8 @@ def composite_region(
 
 def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
     """Start offsets of tiles of length ``tile`` covering ``size`` with >= ``overlap``."""
+    if tile < 1 or overlap < 0 or overlap >= tile:
+        raise ValueError(f"tile_starts: need tile >= 1 and 0 <= overlap < tile, got tile={tile} overlap={overlap}")
     if size <= tile:
         return [0]
     step = tile - overlap
