@@ -1,0 +1,765 @@
+// Unshutter "Deblur to Slow Motion": the OpenFX image effect.
+//
+// The effect turns each blurred source frame into N sharp sub-frames and
+// lays them out N times slower. The decomposition runs in the long-lived
+// `unshutter worker` process (worker_client.cpp); this file describes the
+// effect to the host, maps output time to (source frame, sub-frame) and moves
+// pixels between the host's images and the worker's shared memory.
+//
+// Time mapping (DESIGN.md numbering): for a source clip starting at frame a,
+// output frame a + (f - a) * N + k shows sub-frame k of source frame f.
+// - General context: getTimeDomain makes the output N times longer.
+// - Filter context: the host keeps the clip length; output time t shows
+//   source time a + (t - a) / N (extend the clip to see all of it).
+// - Retimer context: the host's SourceTime picks frame floor(s) and sub-frame
+//   floor(frac(s) * N).
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "json_lite.hpp"
+#include "pixels.hpp"
+#include "unshutter_ofx/ofx_abi.h"
+#include "worker_client.hpp"
+
+#define UNSHUTTER_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace {
+
+using namespace unshutter;
+
+// ------------------------------------------------------------------ identity
+constexpr const char *kPluginIdentifier = "org.unshutter.DeblurToSlowMotion";
+constexpr unsigned kPluginVersionMajor = 1;  // a major bump means parameters changed incompatibly
+constexpr unsigned kPluginVersionMinor = 0;
+constexpr const char *kPluginLabel = "Deblur to Slow Motion";
+constexpr const char *kPluginGrouping = "Unshutter";
+constexpr const char *kPluginDescription =
+    "Decomposes each motion-blurred frame into N sharp sub-frames in the right temporal order and lays them out "
+    "N times slower (sub-frame k of source frame f becomes output frame a + (f-a)*N + k). Guidance comes from "
+    "optical flow on the neighbouring frames, a direction you choose, an override file or the Guide matte. "
+    "The work runs in the 'unshutter worker' process (set UNSHUTTER_EXECUTABLE if the host cannot find it).";
+constexpr const char *kClipGuide = "Guide";
+
+// ------------------------------------------------------------------ parameters: id / label / hint
+constexpr const char *kParamFactor = "factor";
+constexpr const char *kParamFactorLabel = "Factor";
+constexpr const char *kParamFactorHint =
+    "Sub-frames per source frame: the output is this many times slower (2-16). In the General context the clip "
+    "becomes this many times longer; in the Filter context extend the clip to see all of it.";
+constexpr const char *kParamShutter = "shutterAngle";
+constexpr const char *kParamShutterLabel = "Shutter angle";
+constexpr const char *kParamShutterHint =
+    "Shutter angle the source was shot with, in degrees (360 = the exposure lasts the whole frame interval). "
+    "The sub-frames cover the exposure.";
+constexpr const char *kParamGuidance = "guidance";
+constexpr const char *kParamGuidanceLabel = "Guidance";
+constexpr const char *kParamGuidanceHint =
+    "How the time order of the motion is decided: Neighbours = optical flow to the previous and next source "
+    "frames (stops at hard cuts); None = no guidance (order may flip); Left/Right/Up/Down = the whole frame "
+    "moves that way.";
+constexpr const char *kParamReverse = "reverse";
+constexpr const char *kParamReverseLabel = "Reverse";
+constexpr const char *kParamReverseHint = "Reverse the time order of the whole shot (when it plays backwards).";
+constexpr const char *kParamGuideDirection = "guideDirection";
+constexpr const char *kParamGuideDirectionLabel = "Guide matte direction";
+constexpr const char *kParamGuideDirectionHint =
+    "Direction forced where the Guide matte (its alpha, or first channel) is at least 0.5; applied after the "
+    "override file. Only used when the Guide input is connected.";
+constexpr const char *kParamOverrides = "overrideFile";
+constexpr const char *kParamOverridesLabel = "Override file";
+constexpr const char *kParamOverridesHint =
+    "Optional per-shot override file (YAML/JSON, or labelme JSON) with reversed ranges, directions and regions; "
+    "frame numbers are source frame numbers, polygons full-resolution pixels.";
+constexpr const char *kParamQuality = "quality";
+constexpr const char *kParamQualityLabel = "Quality";
+constexpr const char *kParamQualityHint =
+    "Full decomposes at the image's resolution; Draft decomposes at half resolution and adds the detail back "
+    "(about 4x faster, for previews).";
+constexpr const char *kParamTile = "tileSize";
+constexpr const char *kParamTileLabel = "Tile size";
+constexpr const char *kParamTileHint =
+    "Frames larger than this (px) are decomposed in overlapping, feathered tiles to bound memory; the host's "
+    "abort is checked between tiles.";
+constexpr const char *kParamThreshold = "staticThreshold";
+constexpr const char *kParamThresholdLabel = "Static threshold";
+constexpr const char *kParamThresholdHint =
+    "Motion below this many pixels per exposure counts as static (scaled with the host's render scale).";
+
+struct ChoiceOption {
+    const char *label;
+    const char *value;  // the worker's name
+};
+enum GuidanceOption { eGuidanceNeighbours = 0, eGuidanceNone, eGuidanceLeft, eGuidanceRight, eGuidanceUp, eGuidanceDown, eGuidanceCount };
+constexpr ChoiceOption kGuidanceOptions[] = {
+    {"Neighbours", "neighbors"}, {"None", "none"}, {"Left", "left"}, {"Right", "right"}, {"Up", "up"}, {"Down", "down"}};
+static_assert(sizeof(kGuidanceOptions) / sizeof(kGuidanceOptions[0]) == eGuidanceCount, "guidance options");
+enum GuideDirectionOption { eGuideLeft = 0, eGuideRight, eGuideUp, eGuideDown, eGuideStatic, eGuideCount };
+constexpr ChoiceOption kGuideDirectionOptions[] = {
+    {"Left", "left"}, {"Right", "right"}, {"Up", "up"}, {"Down", "down"}, {"Static", "static"}};
+static_assert(sizeof(kGuideDirectionOptions) / sizeof(kGuideDirectionOptions[0]) == eGuideCount, "guide options");
+enum QualityOption { eQualityFull = 0, eQualityDraft, eQualityCount };
+constexpr ChoiceOption kQualityOptions[] = {{"Full", "full"}, {"Draft", "draft"}};
+static_assert(sizeof(kQualityOptions) / sizeof(kQualityOptions[0]) == eQualityCount, "quality options");
+
+constexpr int kFactorMin = 2, kFactorMax = 16, kFactorDefault = 4;
+constexpr int kTileMin = 112, kTileMax = 16384, kTileDefault = 1024;  // the worker needs >= 2*48+16
+
+// ------------------------------------------------------------------ host
+OfxHost *gHost = nullptr;
+const OfxPropertySuiteV1 *gProp = nullptr;
+const OfxImageEffectSuiteV1 *gEffect = nullptr;
+const OfxParameterSuiteV1 *gParam = nullptr;
+const OfxMessageSuiteV1 *gMsgV1 = nullptr;
+const OfxMessageSuiteV2 *gMsgV2 = nullptr;
+const OfxProgressSuiteV1 *gProgV1 = nullptr;
+const OfxProgressSuiteV2 *gProgV2 = nullptr;
+
+void set_host(OfxHost *host) { gHost = host; }
+
+template <class Suite>
+const Suite *fetch(const char *name, int version) {
+    if (!gHost || !gHost->fetchSuite) return nullptr;
+    return static_cast<const Suite *>(gHost->fetchSuite(gHost->host, name, version));
+}
+
+// Property helpers (errors are ignored where a host may lack a property).
+void set_str(OfxPropertySetHandle p, const char *name, const char *v, int i = 0) { gProp->propSetString(p, name, i, v); }
+void set_int(OfxPropertySetHandle p, const char *name, int v, int i = 0) { gProp->propSetInt(p, name, i, v); }
+void set_dbl(OfxPropertySetHandle p, const char *name, double v, int i = 0) { gProp->propSetDouble(p, name, i, v); }
+std::string get_str(OfxPropertySetHandle p, const char *name, int i = 0) {
+    char *v = nullptr;
+    return gProp->propGetString(p, name, i, &v) == kOfxStatOK && v ? std::string(v) : std::string();
+}
+int get_int(OfxPropertySetHandle p, const char *name, int dflt = 0, int i = 0) {
+    int v = dflt;
+    return gProp->propGetInt(p, name, i, &v) == kOfxStatOK ? v : dflt;
+}
+double get_dbl(OfxPropertySetHandle p, const char *name, double dflt = 0, int i = 0) {
+    double v = dflt;
+    return gProp->propGetDouble(p, name, i, &v) == kOfxStatOK ? v : dflt;
+}
+
+// ------------------------------------------------------------------ instance
+struct Instance {
+    OfxImageEffectHandle handle = nullptr;
+    std::string context;
+    OfxImageClipHandle source = nullptr, guide = nullptr, output = nullptr;
+    OfxParamHandle factor = nullptr, shutter = nullptr, guidance = nullptr, reverse = nullptr, guide_direction = nullptr,
+                   overrides = nullptr, quality = nullptr, tile = nullptr, threshold = nullptr, source_time = nullptr;
+    bool persistent_message = false;
+};
+
+Instance *instance_of(OfxImageEffectHandle effect) {
+    OfxPropertySetHandle props = nullptr;
+    if (gEffect->getPropertySet(effect, &props) != kOfxStatOK) return nullptr;
+    void *p = nullptr;
+    gProp->propGetPointer(props, ofx::PropInstanceData, 0, &p);
+    return static_cast<Instance *>(p);
+}
+
+int param_int(OfxParamHandle h, double t, int dflt) {
+    int v = dflt;
+    if (h) gParam->paramGetValueAtTime(h, t, &v);
+    return v;
+}
+double param_dbl(OfxParamHandle h, double t, double dflt) {
+    double v = dflt;
+    if (h) gParam->paramGetValueAtTime(h, t, &v);
+    return v;
+}
+std::string param_str(OfxParamHandle h, double t) {
+    char *v = nullptr;
+    if (h && gParam->paramGetValueAtTime(h, t, &v) == kOfxStatOK && v) return v;
+    return {};
+}
+
+int factor_at(const Instance &in, double t) { return std::clamp(param_int(in.factor, t, kFactorDefault), kFactorMin, kFactorMax); }
+
+bool clip_connected(OfxImageClipHandle clip) {
+    if (!clip) return false;
+    OfxPropertySetHandle props = nullptr;
+    if (gEffect->clipGetPropertySet(clip, &props) != kOfxStatOK) return false;
+    return get_int(props, ofx::ImageClipPropConnected, 0) != 0;
+}
+
+// The source clip's frame range [a, b] (integers).
+void source_range(const Instance &in, long &a, long &b) {
+    OfxPropertySetHandle props = nullptr;
+    gEffect->clipGetPropertySet(in.source, &props);
+    double lo = get_dbl(props, ofx::ImageEffectPropFrameRange, 0.0, 0);
+    double hi = get_dbl(props, ofx::ImageEffectPropFrameRange, lo, 1);
+    a = std::lround(std::ceil(lo - 1e-6));
+    b = std::max(a, static_cast<long>(std::lround(std::floor(hi + 1e-6))));
+}
+
+long floor_div(long x, long n) { return x >= 0 ? x / n : -((-x + n - 1) / n); }
+
+// Output time -> (source frame f, sub-frame k), clamped to the source clip.
+void map_time(const Instance &in, double t, long &f, int &k) {
+    long a, b;
+    source_range(in, a, b);
+    const int n = factor_at(in, t);
+    if (in.context == ofx::ImageEffectContextRetimer) {
+        const double s = param_dbl(in.source_time, t, t);
+        f = static_cast<long>(std::floor(s + 1e-6));
+        k = std::clamp(static_cast<int>(std::floor((s - f) * n + 1e-6)), 0, n - 1);
+    } else {
+        const long idx = static_cast<long>(std::floor(t - a + 1e-6));
+        f = a + floor_div(idx, n);
+        k = static_cast<int>(idx - floor_div(idx, n) * n);
+    }
+    if (f < a) { f = a; k = 0; }
+    if (f > b) { f = b; k = n - 1; }
+}
+
+// ------------------------------------------------------------------ messages
+void report_error(Instance *in, const std::string &msg) {
+    std::fprintf(stderr, "Unshutter: %s\n", msg.c_str());
+    if (gMsgV2) {
+        gMsgV2->setPersistentMessage(in->handle, ofx::MessageError, "unshutter.render", "%s", msg.c_str());
+        in->persistent_message = true;
+    } else if (gMsgV1) {
+        gMsgV1->message(in->handle, ofx::MessageError, "unshutter.render", "%s", msg.c_str());
+    }
+}
+
+void clear_error(Instance *in) {
+    if (in->persistent_message && gMsgV2) gMsgV2->clearPersistentMessage(in->handle);
+    in->persistent_message = false;
+}
+
+struct Progress {
+    void *handle = nullptr;
+    bool started = false;
+    Progress(void *h, const char *label) : handle(h) {
+        if (gProgV2) started = gProgV2->progressStart(h, label, "unshutter.render") == kOfxStatOK;
+        else if (gProgV1) started = gProgV1->progressStart(h, label) == kOfxStatOK;
+    }
+    void update(double p) {
+        if (!started) return;
+        if (gProgV2) gProgV2->progressUpdate(handle, p);
+        else if (gProgV1) gProgV1->progressUpdate(handle, p);
+    }
+    ~Progress() {
+        if (!started) return;
+        if (gProgV2) gProgV2->progressEnd(handle);
+        else if (gProgV1) gProgV1->progressEnd(handle);
+    }
+};
+
+// ------------------------------------------------------------------ images
+class Image {
+public:
+    Image(OfxImageClipHandle clip, double t) {
+        if (clip && gEffect->clipGetImage(clip, t, nullptr, &props_) != kOfxStatOK) props_ = nullptr;
+        if (!props_) return;
+        void *data = nullptr;
+        gProp->propGetPointer(props_, ofx::ImagePropData, 0, &data);
+        int bounds[4] = {0, 0, 0, 0};
+        gProp->propGetIntN(props_, ofx::ImagePropBounds, 4, bounds);
+        view_.data = static_cast<uint8_t *>(data);
+        view_.x1 = bounds[0];
+        view_.y1 = bounds[1];
+        view_.x2 = bounds[2];
+        view_.y2 = bounds[3];
+        view_.row_bytes = get_int(props_, ofx::ImagePropRowBytes, 0);
+        const std::string comps = get_str(props_, ofx::ImageEffectPropComponents);
+        view_.components = comps == ofx::ImageComponentRGBA ? 4 : comps == ofx::ImageComponentRGB ? 3
+                           : comps == ofx::ImageComponentAlpha ? 1 : 0;
+        const std::string depth = get_str(props_, ofx::ImageEffectPropPixelDepth);
+        depth_ok_ = true;
+        if (depth == ofx::BitDepthFloat) view_.depth = Depth::Float;
+        else if (depth == ofx::BitDepthHalf) view_.depth = Depth::Half;
+        else if (depth == ofx::BitDepthShort) view_.depth = Depth::Short;
+        else if (depth == ofx::BitDepthByte) view_.depth = Depth::Byte;
+        else depth_ok_ = false;
+    }
+    ~Image() {
+        if (props_) gEffect->clipReleaseImage(props_);
+    }
+    Image(const Image &) = delete;
+    Image &operator=(const Image &) = delete;
+    bool valid() const { return props_ && view_.data && view_.width() > 0 && view_.height() > 0; }
+    bool supported() const { return valid() && depth_ok_ && view_.components > 0; }
+    const ImageView &view() const { return view_; }
+
+private:
+    OfxPropertySetHandle props_ = nullptr;
+    ImageView view_;
+    bool depth_ok_ = false;
+};
+
+void load_rgb_any(const ImageView &v, float *out) {
+    switch (v.depth) {
+        case Depth::Byte: load_rgb<Depth::Byte>(v, out); break;
+        case Depth::Short: load_rgb<Depth::Short>(v, out); break;
+        case Depth::Half: load_rgb<Depth::Half>(v, out); break;
+        case Depth::Float: load_rgb<Depth::Float>(v, out); break;
+    }
+}
+void load_matte_any(const ImageView &v, const ImageView &ref, float *out) {
+    switch (v.depth) {
+        case Depth::Byte: load_matte<Depth::Byte>(v, ref.x1, ref.y1, ref.x2, ref.y2, out); break;
+        case Depth::Short: load_matte<Depth::Short>(v, ref.x1, ref.y1, ref.x2, ref.y2, out); break;
+        case Depth::Half: load_matte<Depth::Half>(v, ref.x1, ref.y1, ref.x2, ref.y2, out); break;
+        case Depth::Float: load_matte<Depth::Float>(v, ref.x1, ref.y1, ref.x2, ref.y2, out); break;
+    }
+}
+void store_any(const ImageView &out, const int window[4], const ImageView &src, const float *rgb) {
+    switch (out.depth) {
+        case Depth::Byte: store_rgba<Depth::Byte>(out, window, src, rgb); break;
+        case Depth::Short: store_rgba<Depth::Short>(out, window, src, rgb); break;
+        case Depth::Half: store_rgba<Depth::Half>(out, window, src, rgb); break;
+        case Depth::Float: store_rgba<Depth::Float>(out, window, src, rgb); break;
+    }
+}
+
+bool same_bounds(const ImageView &a, const ImageView &b) {
+    return a.x1 == b.x1 && a.y1 == b.y1 && a.x2 == b.x2 && a.y2 == b.y2;
+}
+
+std::string fmt_double(double v) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return buf;
+}
+
+// ------------------------------------------------------------------ describe
+OfxStatus describe(OfxImageEffectHandle effect) {
+    OfxPropertySetHandle p = nullptr;
+    gEffect->getPropertySet(effect, &p);
+    set_str(p, ofx::PropLabel, kPluginLabel);
+    set_str(p, ofx::PropShortLabel, "Unshutter");
+    set_str(p, ofx::PropLongLabel, "Unshutter: Deblur to Slow Motion");
+    set_str(p, ofx::PropPluginDescription, kPluginDescription);
+    set_str(p, ofx::ImageEffectPluginPropGrouping, kPluginGrouping);
+    set_str(p, ofx::ImageEffectPropSupportedContexts, ofx::ImageEffectContextGeneral, 0);
+    set_str(p, ofx::ImageEffectPropSupportedContexts, ofx::ImageEffectContextFilter, 1);
+    set_str(p, ofx::ImageEffectPropSupportedContexts, ofx::ImageEffectContextRetimer, 2);
+    const char *depths[] = {ofx::BitDepthFloat, ofx::BitDepthHalf, ofx::BitDepthShort, ofx::BitDepthByte};
+    for (int i = 0; i < 4; ++i) set_str(p, ofx::ImageEffectPropSupportedPixelDepths, depths[i], i);
+    set_int(p, ofx::ImageEffectPropTemporalClipAccess, 1);
+    set_int(p, ofx::ImageEffectPropSupportsTiles, 0);
+    set_int(p, ofx::ImageEffectPropSupportsMultiResolution, 1);
+    set_int(p, ofx::ImageEffectPropSupportsMultipleClipDepths, 0);
+    set_int(p, ofx::ImageEffectPluginPropSingleInstance, 0);
+    set_int(p, ofx::ImageEffectPluginPropHostFrameThreading, 0);
+    set_str(p, ofx::ImageEffectPluginRenderThreadSafety, ofx::ImageEffectRenderFullySafe);
+    set_int(p, ofx::ImageEffectPluginPropFieldRenderTwiceAlways, 0);
+    return kOfxStatOK;
+}
+
+OfxPropertySetHandle define_param(OfxParamSetHandle params, const char *type, const char *id, const char *label,
+                                  const char *hint) {
+    OfxPropertySetHandle p = nullptr;
+    if (gParam->paramDefine(params, type, id, &p) != kOfxStatOK || !p) return nullptr;
+    set_str(p, ofx::PropLabel, label);
+    set_str(p, ofx::ParamPropHint, hint);
+    set_str(p, ofx::ParamPropScriptName, id);
+    set_int(p, ofx::ParamPropAnimates, 0);  // a source frame's N sub-frames must share one setting
+    return p;
+}
+
+void define_choice(OfxParamSetHandle params, const char *id, const char *label, const char *hint,
+                   const ChoiceOption *options, int count, int dflt) {
+    OfxPropertySetHandle p = define_param(params, ofx::ParamTypeChoice, id, label, hint);
+    if (!p) return;
+    for (int i = 0; i < count; ++i) set_str(p, ofx::ParamPropChoiceOption, options[i].label, i);
+    set_int(p, ofx::ParamPropDefault, dflt);
+}
+
+void define_int(OfxParamSetHandle params, const char *id, const char *label, const char *hint, int dflt, int lo,
+                int hi, int dlo, int dhi) {
+    OfxPropertySetHandle p = define_param(params, ofx::ParamTypeInteger, id, label, hint);
+    if (!p) return;
+    set_int(p, ofx::ParamPropDefault, dflt);
+    set_int(p, ofx::ParamPropMin, lo);
+    set_int(p, ofx::ParamPropMax, hi);
+    set_int(p, ofx::ParamPropDisplayMin, dlo);
+    set_int(p, ofx::ParamPropDisplayMax, dhi);
+}
+
+OfxPropertySetHandle define_double(OfxParamSetHandle params, const char *id, const char *label, const char *hint,
+                                   double dflt, double lo, double hi, double dlo, double dhi) {
+    OfxPropertySetHandle p = define_param(params, ofx::ParamTypeDouble, id, label, hint);
+    if (!p) return nullptr;
+    set_dbl(p, ofx::ParamPropDefault, dflt);
+    set_dbl(p, ofx::ParamPropMin, lo);
+    set_dbl(p, ofx::ParamPropMax, hi);
+    set_dbl(p, ofx::ParamPropDisplayMin, dlo);
+    set_dbl(p, ofx::ParamPropDisplayMax, dhi);
+    return p;
+}
+
+void define_clip(OfxImageEffectHandle effect, const char *name, bool optional, bool mask, bool temporal) {
+    OfxPropertySetHandle p = nullptr;
+    if (gEffect->clipDefine(effect, name, &p) != kOfxStatOK || !p) return;
+    if (mask) {
+        set_str(p, ofx::ImageEffectPropSupportedComponents, ofx::ImageComponentAlpha, 0);
+        set_str(p, ofx::ImageEffectPropSupportedComponents, ofx::ImageComponentRGBA, 1);
+        set_str(p, ofx::ImageEffectPropSupportedComponents, ofx::ImageComponentRGB, 2);
+    } else {
+        set_str(p, ofx::ImageEffectPropSupportedComponents, ofx::ImageComponentRGBA, 0);
+        set_str(p, ofx::ImageEffectPropSupportedComponents, ofx::ImageComponentRGB, 1);
+    }
+    set_int(p, ofx::ImageEffectPropTemporalClipAccess, temporal ? 1 : 0);
+    set_int(p, ofx::ImageEffectPropSupportsTiles, 0);
+    set_int(p, ofx::ImageClipPropOptional, optional ? 1 : 0);
+    set_int(p, ofx::ImageClipPropIsMask, mask ? 1 : 0);
+}
+
+OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle in_args) {
+    const std::string context = get_str(in_args, ofx::ImageEffectPropContext);
+    if (context != ofx::ImageEffectContextGeneral && context != ofx::ImageEffectContextFilter &&
+        context != ofx::ImageEffectContextRetimer)
+        return kOfxStatErrUnsupported;
+    define_clip(effect, ofx::ImageEffectSimpleSourceClipName, false, false, true);
+    if (context == ofx::ImageEffectContextGeneral) define_clip(effect, kClipGuide, true, true, false);
+    define_clip(effect, ofx::ImageEffectOutputClipName, false, false, false);
+
+    OfxParamSetHandle params = nullptr;
+    gEffect->getParamSet(effect, &params);
+    define_int(params, kParamFactor, kParamFactorLabel, kParamFactorHint, kFactorDefault, kFactorMin, kFactorMax,
+               kFactorMin, kFactorMax);
+    if (OfxPropertySetHandle p = define_double(params, kParamShutter, kParamShutterLabel, kParamShutterHint, 360.0,
+                                               1.0, 360.0, 45.0, 360.0))
+        set_str(p, ofx::ParamPropDoubleType, ofx::ParamDoubleTypeAngle);
+    define_choice(params, kParamGuidance, kParamGuidanceLabel, kParamGuidanceHint, kGuidanceOptions, eGuidanceCount,
+                  eGuidanceNeighbours);
+    if (OfxPropertySetHandle p =
+            define_param(params, ofx::ParamTypeBoolean, kParamReverse, kParamReverseLabel, kParamReverseHint))
+        set_int(p, ofx::ParamPropDefault, 0);
+    if (context == ofx::ImageEffectContextGeneral)
+        define_choice(params, kParamGuideDirection, kParamGuideDirectionLabel, kParamGuideDirectionHint,
+                      kGuideDirectionOptions, eGuideCount, eGuideRight);
+    if (OfxPropertySetHandle p =
+            define_param(params, ofx::ParamTypeString, kParamOverrides, kParamOverridesLabel, kParamOverridesHint)) {
+        set_str(p, ofx::ParamPropDefault, "");
+        set_str(p, ofx::ParamPropStringMode, ofx::ParamStringIsFilePath);
+        set_int(p, ofx::ParamPropStringFilePathExists, 1);
+    }
+    define_choice(params, kParamQuality, kParamQualityLabel, kParamQualityHint, kQualityOptions, eQualityCount,
+                  eQualityFull);
+    define_int(params, kParamTile, kParamTileLabel, kParamTileHint, kTileDefault, kTileMin, kTileMax, 256, 4096);
+    define_double(params, kParamThreshold, kParamThresholdLabel, kParamThresholdHint, 0.5, 0.0, 100.0, 0.0, 5.0);
+    if (context == ofx::ImageEffectContextRetimer) {
+        // The retimer context's mandated parameter: the host animates it.
+        OfxPropertySetHandle p = nullptr;
+        if (gParam->paramDefine(params, ofx::ParamTypeDouble, ofx::ImageEffectRetimerParamName, &p) == kOfxStatOK && p) {
+            set_str(p, ofx::PropLabel, "Source time");
+            set_str(p, ofx::ParamPropHint, "The source time shown at this output time (set by the host).");
+            set_int(p, ofx::ParamPropAnimates, 1);
+            set_str(p, ofx::ParamPropDoubleType, ofx::ParamDoubleTypeTime);
+            set_dbl(p, ofx::ParamPropMin, -1e9);
+            set_dbl(p, ofx::ParamPropMax, 1e9);
+            set_dbl(p, ofx::ParamPropDisplayMin, 0.0);
+            set_dbl(p, ofx::ParamPropDisplayMax, 1000.0);
+        }
+    }
+    return kOfxStatOK;
+}
+
+// ------------------------------------------------------------------ instances
+OfxStatus create_instance(OfxImageEffectHandle effect) {
+    auto in = std::make_unique<Instance>();
+    in->handle = effect;
+    OfxPropertySetHandle props = nullptr;
+    gEffect->getPropertySet(effect, &props);
+    in->context = get_str(props, ofx::ImageEffectPropContext);
+    OfxPropertySetHandle clip_props = nullptr;
+    gEffect->clipGetHandle(effect, ofx::ImageEffectSimpleSourceClipName, &in->source, &clip_props);
+    gEffect->clipGetHandle(effect, ofx::ImageEffectOutputClipName, &in->output, &clip_props);
+    if (in->context == ofx::ImageEffectContextGeneral &&
+        gEffect->clipGetHandle(effect, kClipGuide, &in->guide, &clip_props) != kOfxStatOK)
+        in->guide = nullptr;
+    if (!in->source || !in->output) return kOfxStatErrBadHandle;
+    OfxParamSetHandle params = nullptr;
+    gEffect->getParamSet(effect, &params);
+    auto handle = [&](const char *id) {
+        OfxParamHandle h = nullptr;
+        if (gParam->paramGetHandle(params, id, &h, nullptr) != kOfxStatOK) h = nullptr;
+        return h;
+    };
+    in->factor = handle(kParamFactor);
+    in->shutter = handle(kParamShutter);
+    in->guidance = handle(kParamGuidance);
+    in->reverse = handle(kParamReverse);
+    in->guide_direction = handle(kParamGuideDirection);
+    in->overrides = handle(kParamOverrides);
+    in->quality = handle(kParamQuality);
+    in->tile = handle(kParamTile);
+    in->threshold = handle(kParamThreshold);
+    if (in->context == ofx::ImageEffectContextRetimer) in->source_time = handle(ofx::ImageEffectRetimerParamName);
+    gProp->propSetPointer(props, ofx::PropInstanceData, 0, in.release());
+    return kOfxStatOK;
+}
+
+OfxStatus destroy_instance(OfxImageEffectHandle effect) {
+    Instance *in = instance_of(effect);
+    OfxPropertySetHandle props = nullptr;
+    if (gEffect->getPropertySet(effect, &props) == kOfxStatOK) gProp->propSetPointer(props, ofx::PropInstanceData, 0, nullptr);
+    delete in;
+    return kOfxStatOK;
+}
+
+// ------------------------------------------------------------------ time and regions
+OfxStatus get_time_domain(Instance *in, OfxPropertySetHandle out_args) {
+    if (in->context != ofx::ImageEffectContextGeneral) return kOfxStatReplyDefault;
+    long a, b;
+    source_range(*in, a, b);
+    const int n = factor_at(*in, static_cast<double>(a));
+    set_dbl(out_args, ofx::ImageEffectPropFrameRange, static_cast<double>(a), 0);
+    set_dbl(out_args, ofx::ImageEffectPropFrameRange, static_cast<double>(a + (b - a + 1) * n - 1), 1);
+    return kOfxStatOK;
+}
+
+OfxStatus get_frames_needed(Instance *in, OfxPropertySetHandle in_args, OfxPropertySetHandle out_args) {
+    const double t = get_dbl(in_args, ofx::PropTime);
+    long a, b, f;
+    int k;
+    source_range(*in, a, b);
+    map_time(*in, t, f, k);
+    const std::string src = std::string(ofx::ImageClipPropFrameRangePrefix) + ofx::ImageEffectSimpleSourceClipName;
+    set_dbl(out_args, src.c_str(), static_cast<double>(std::max(a, f - 1)), 0);
+    set_dbl(out_args, src.c_str(), static_cast<double>(std::min(b, f + 1)), 1);
+    if (in->guide) {
+        const std::string g = std::string(ofx::ImageClipPropFrameRangePrefix) + kClipGuide;
+        set_dbl(out_args, g.c_str(), static_cast<double>(f), 0);
+        set_dbl(out_args, g.c_str(), static_cast<double>(f), 1);
+    }
+    return kOfxStatOK;
+}
+
+OfxStatus get_region_of_definition(Instance *in, OfxPropertySetHandle in_args, OfxPropertySetHandle out_args) {
+    long f;
+    int k;
+    map_time(*in, get_dbl(in_args, ofx::PropTime), f, k);
+    OfxRectD rod{0, 0, 0, 0};
+    if (gEffect->clipGetRegionOfDefinition(in->source, static_cast<double>(f), &rod) != kOfxStatOK)
+        return kOfxStatReplyDefault;
+    const double r[4] = {rod.x1, rod.y1, rod.x2, rod.y2};
+    gProp->propSetDoubleN(out_args, ofx::ImageEffectPropRegionOfDefinition, 4, r);
+    return kOfxStatOK;
+}
+
+OfxStatus get_regions_of_interest(Instance *in, OfxPropertySetHandle in_args, OfxPropertySetHandle out_args) {
+    long f;
+    int k;
+    map_time(*in, get_dbl(in_args, ofx::PropTime), f, k);
+    // The whole frame: the decomposition and the flow need all of it.
+    auto full = [&](OfxImageClipHandle clip, const char *name) {
+        OfxRectD rod{0, 0, 0, 0};
+        if (gEffect->clipGetRegionOfDefinition(clip, static_cast<double>(f), &rod) != kOfxStatOK) return;
+        const double r[4] = {rod.x1, rod.y1, rod.x2, rod.y2};
+        const std::string prop = std::string(ofx::ImageClipPropRoIPrefix) + name;
+        gProp->propSetDoubleN(out_args, prop.c_str(), 4, r);
+    };
+    full(in->source, ofx::ImageEffectSimpleSourceClipName);
+    if (in->guide && clip_connected(in->guide)) full(in->guide, kClipGuide);
+    return kOfxStatOK;
+}
+
+OfxStatus get_clip_preferences(Instance *in, OfxPropertySetHandle out_args) {
+    OfxPropertySetHandle sp = nullptr;
+    gEffect->clipGetPropertySet(in->source, &sp);
+    std::string comps = get_str(sp, ofx::ImageEffectPropComponents);
+    if (comps != ofx::ImageComponentRGB && comps != ofx::ImageComponentRGBA) comps = ofx::ImageComponentRGBA;
+    const std::string depth = get_str(sp, ofx::ImageEffectPropPixelDepth);
+    const std::string oc = std::string(ofx::ImageClipPropComponentsPrefix) + ofx::ImageEffectOutputClipName;
+    set_str(out_args, oc.c_str(), comps.c_str());
+    const std::string sc = std::string(ofx::ImageClipPropComponentsPrefix) + ofx::ImageEffectSimpleSourceClipName;
+    set_str(out_args, sc.c_str(), comps.c_str());
+    if (!depth.empty() && depth != ofx::BitDepthNone) {
+        const std::string od = std::string(ofx::ImageClipPropDepthPrefix) + ofx::ImageEffectOutputClipName;
+        set_str(out_args, od.c_str(), depth.c_str());
+    }
+    set_int(out_args, ofx::ImageEffectFrameVarying, 1);
+    set_int(out_args, ofx::ImageClipPropContinuousSamples, 0);
+    return kOfxStatOK;
+}
+
+// ------------------------------------------------------------------ render
+OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
+    const double t = get_dbl(in_args, ofx::PropTime);
+    int window[4] = {0, 0, 0, 0};
+    gProp->propGetIntN(in_args, ofx::ImageEffectPropRenderWindow, 4, window);
+    const double scale_x = get_dbl(in_args, ofx::ImageEffectPropRenderScale, 1.0, 0);
+    auto aborted = [in]() { return gEffect->abort(in->handle) != 0; };
+
+    long a, b, f;
+    int k;
+    source_range(*in, a, b);
+    map_time(*in, t, f, k);
+    const int n = factor_at(*in, t);
+
+    Image out(in->output, t);
+    if (!out.valid()) {
+        report_error(in, "the host gave no output image at time " + fmt_double(t));
+        return kOfxStatFailed;
+    }
+    if (!out.supported()) return kOfxStatErrUnsupported;
+    Image cur(in->source, static_cast<double>(f));
+    if (!cur.valid()) {
+        report_error(in, "no source image for frame " + std::to_string(f));
+        return kOfxStatFailed;
+    }
+    if (!cur.supported() || cur.view().depth != out.view().depth) return kOfxStatErrUnsupported;
+    std::unique_ptr<Image> prev, next, matte;
+    if (f - 1 >= a) prev = std::make_unique<Image>(in->source, static_cast<double>(f - 1));
+    if (f + 1 <= b) next = std::make_unique<Image>(in->source, static_cast<double>(f + 1));
+    // Neighbours only help when they line up with the frame (same size, same depth).
+    auto usable = [&](const std::unique_ptr<Image> &im) {
+        return im && im->supported() && same_bounds(im->view(), cur.view()) && im->view().depth == cur.view().depth;
+    };
+    const bool use_prev = usable(prev), use_next = usable(next);
+    std::string direction;
+    if (in->guide && clip_connected(in->guide)) {
+        matte = std::make_unique<Image>(in->guide, static_cast<double>(f));
+        if (matte->supported()) {
+            const int d = std::clamp(param_int(in->guide_direction, t, eGuideRight), 0, eGuideCount - 1);
+            direction = kGuideDirectionOptions[d].value;
+        }
+    }
+    if (aborted()) return kOfxStatOK;
+
+    Progress progress(in->handle, "Unshutter: deblur to slow motion");
+    const ImageView &cv = cur.view();
+    const size_t w = cv.width(), h = cv.height();
+    const size_t plane = w * h * 3 * sizeof(float), mplane = w * h * sizeof(float);
+    size_t off = SharedBuffer::kHeaderBytes;
+    const size_t off_cur = off;
+    off += plane;
+    const size_t off_prev = use_prev ? off : 0;
+    if (use_prev) off += plane;
+    const size_t off_next = use_next ? off : 0;
+    if (use_next) off += plane;
+    const size_t off_matte = direction.empty() ? 0 : off;
+    if (!direction.empty()) off += mplane;
+    const size_t off_out = off;
+    off += plane;
+
+    SharedBuffer shm;
+    std::string error;
+    if (!shm.create(off, error)) {
+        report_error(in, error);
+        return kOfxStatFailed;
+    }
+    load_rgb_any(cv, shm.floats(off_cur));
+    if (use_prev) load_rgb_any(prev->view(), shm.floats(off_prev));
+    if (use_next) load_rgb_any(next->view(), shm.floats(off_next));
+    if (!direction.empty()) load_matte_any(matte->view(), cv, shm.floats(off_matte));
+    prev.reset();
+    next.reset();
+    matte.reset();
+    progress.update(0.05);
+
+    const int guidance = std::clamp(param_int(in->guidance, t, eGuidanceNeighbours), 0, eGuidanceCount - 1);
+    const int quality = std::clamp(param_int(in->quality, t, eQualityFull), 0, eQualityCount - 1);
+    auto opt = [](size_t o) { return o ? std::to_string(o) : std::string("null"); };
+    std::string req = "{\"op\": \"render\", \"shm\": " + json_quote(shm.name()) + ", \"width\": " + std::to_string(w) +
+                      ", \"height\": " + std::to_string(h) + ", \"frame\": " + std::to_string(f) +
+                      ", \"k\": " + std::to_string(k) + ", \"cur\": " + std::to_string(off_cur) +
+                      ", \"prev\": " + opt(off_prev) + ", \"next\": " + opt(off_next) + ", \"matte\": " + opt(off_matte) +
+                      ", \"output\": " + std::to_string(off_out) + ", \"matte_direction\": " +
+                      (direction.empty() ? std::string("null") : json_quote(direction)) + ", \"params\": {" +
+                      "\"factor\": " + std::to_string(n) +
+                      ", \"shutter\": " + fmt_double(std::clamp(param_dbl(in->shutter, t, 360.0), 1.0, 360.0)) +
+                      ", \"guidance\": " + json_quote(kGuidanceOptions[guidance].value) +
+                      ", \"reverse\": " + (param_int(in->reverse, t, 0) ? "true" : "false") +
+                      ", \"overrides\": " + json_quote(param_str(in->overrides, t)) +
+                      ", \"tile\": " + std::to_string(std::clamp(param_int(in->tile, t, kTileDefault), kTileMin, kTileMax)) +
+                      ", \"quality\": " + json_quote(kQualityOptions[quality].value) +
+                      ", \"threshold\": " + fmt_double(std::max(0.0, param_dbl(in->threshold, t, 0.5)) * scale_x) + "}}";
+
+    CallResult res = WorkerClient::instance().call(req, &shm, aborted);
+    if (res.status == CallStatus::Aborted) return kOfxStatOK;  // the host discards aborted renders
+    if (res.status != CallStatus::Ok) {
+        report_error(in, "frame " + std::to_string(f) + ": " + res.error);
+        return kOfxStatFailed;
+    }
+    JsonReply reply;
+    if (!reply.parse(res.reply)) {
+        report_error(in, "frame " + std::to_string(f) + ": unreadable reply from the Unshutter worker");
+        return kOfxStatFailed;
+    }
+    if (!reply.boolean("ok")) {
+        if (reply.str("kind") == "aborted") return kOfxStatOK;
+        report_error(in, "frame " + std::to_string(f) + ": " + reply.str("error", "the worker failed"));
+        return kOfxStatFailed;
+    }
+    progress.update(0.95);
+    store_any(out.view(), window, cv, shm.floats(off_out));
+    progress.update(1.0);
+    clear_error(in);
+    return kOfxStatOK;
+}
+
+// ------------------------------------------------------------------ dispatch
+OfxStatus on_load() {
+    gProp = fetch<OfxPropertySuiteV1>(ofx::PropertySuite, 1);
+    gEffect = fetch<OfxImageEffectSuiteV1>(ofx::ImageEffectSuite, 1);
+    gParam = fetch<OfxParameterSuiteV1>(ofx::ParameterSuite, 1);
+    gMsgV2 = fetch<OfxMessageSuiteV2>(ofx::MessageSuite, 2);
+    gMsgV1 = gMsgV2 ? nullptr : fetch<OfxMessageSuiteV1>(ofx::MessageSuite, 1);
+    gProgV2 = fetch<OfxProgressSuiteV2>(ofx::ProgressSuite, 2);
+    gProgV1 = gProgV2 ? nullptr : fetch<OfxProgressSuiteV1>(ofx::ProgressSuite, 1);
+    if (!gProp || !gEffect || !gParam) return kOfxStatErrMissingHostFeature;
+    return kOfxStatOK;
+}
+
+OfxStatus dispatch(const char *action, const void *handle, OfxPropertySetHandle in_args, OfxPropertySetHandle out_args) {
+    auto effect = static_cast<OfxImageEffectHandle>(const_cast<void *>(handle));
+    const std::string a = action ? action : "";
+    if (a == ofx::ActionLoad) return on_load();
+    if (!gProp || !gEffect || !gParam) return kOfxStatErrMissingHostFeature;
+    if (a == ofx::ActionUnload) {
+        WorkerClient::instance().shutdown();
+        return kOfxStatOK;
+    }
+    if (a == ofx::ActionDescribe) return describe(effect);
+    if (a == ofx::ImageEffectActionDescribeInContext) return describe_in_context(effect, in_args);
+    if (a == ofx::ActionCreateInstance) return create_instance(effect);
+    if (a == ofx::ActionDestroyInstance) return destroy_instance(effect);
+    Instance *in = instance_of(effect);
+    if (!in) return kOfxStatReplyDefault;
+    if (a == ofx::ImageEffectActionRender) return render(in, in_args);
+    if (a == ofx::ImageEffectActionGetTimeDomain) return get_time_domain(in, out_args);
+    if (a == ofx::ImageEffectActionGetFramesNeeded) return get_frames_needed(in, in_args, out_args);
+    if (a == ofx::ImageEffectActionGetRegionOfDefinition) return get_region_of_definition(in, in_args, out_args);
+    if (a == ofx::ImageEffectActionGetRegionsOfInterest) return get_regions_of_interest(in, in_args, out_args);
+    if (a == ofx::ImageEffectActionGetClipPreferences) return get_clip_preferences(in, out_args);
+    return kOfxStatReplyDefault;
+}
+
+OfxStatus main_entry(const char *action, const void *handle, OfxPropertySetHandle in_args, OfxPropertySetHandle out_args) {
+    try {
+        return dispatch(action, handle, in_args, out_args);
+    } catch (const std::bad_alloc &) {
+        return kOfxStatErrMemory;
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "Unshutter: %s failed: %s\n", action ? action : "?", e.what());
+        return kOfxStatFailed;
+    } catch (...) {
+        return kOfxStatFailed;
+    }
+}
+
+OfxPlugin gPlugin = {ofx::ImageEffectPluginApi, ofx::ImageEffectPluginApiVersion, kPluginIdentifier,
+                     kPluginVersionMajor, kPluginVersionMinor, set_host, main_entry};
+
+}  // namespace
+
+UNSHUTTER_EXPORT int OfxGetNumberOfPlugins(void) { return 1; }
+
+UNSHUTTER_EXPORT OfxPlugin *OfxGetPlugin(int nth) { return nth == 0 ? &gPlugin : nullptr; }
+
+UNSHUTTER_EXPORT OfxStatus OfxSetHost(const OfxHost *host) {
+    gHost = const_cast<OfxHost *>(host);
+    return kOfxStatOK;
+}

@@ -1,0 +1,276 @@
+"""``unshutter worker``: the long-lived process the OpenFX plugin renders through.
+
+The plugin (ofx_bridge/) starts one worker on its first render and keeps it.
+They talk over a local stream socket -- normally one end of a socketpair the
+plugin hands over as ``--fd N``; ``--socket PATH`` listens on a Unix socket
+instead (for debugging a worker by hand). Pixels never go through the socket:
+the plugin puts them in a POSIX shared-memory segment and sends its name.
+
+Protocol (version 1): every message is a 4-byte little-endian length followed
+by that many bytes of UTF-8 JSON. Requests carry ``op``:
+
+- ``hello`` -> ``{"ok": true, "protocol": 1, "pid": ..., "version": ...}``
+- ``render`` -> the sub-frame ``k`` of source ``frame``. Fields: ``shm`` (the
+  segment's name), ``width``, ``height``, byte offsets ``cur``, ``prev``,
+  ``next``, ``matte`` (null when absent) and ``output``, ``matte_direction``,
+  ``params`` (the node's parameters). Inputs are float32 top-down RGB
+  [H, W, 3] (matte [H, W]); the reply's sub-frame is written at ``output`` in
+  the same layout. The first 4 bytes of the segment are an abort flag the
+  plugin sets when the host cancels; it is polled between tiles.
+  Reply: ``{"ok": true, "cached": bool, "guidance": ...}`` or
+  ``{"ok": false, "kind": "aborted"|"error", "error": "one line"}``.
+- ``purge`` drops the decomposition cache; ``quit`` ends the worker.
+
+Every source frame is decomposed once: its N sub-frames are cached, keyed by
+the parameters, the frame number and a digest of the input pixels, so the N
+output frames the host asks for one by one come from one decomposition.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import mmap
+import os
+import socket
+import struct
+import sys
+import time
+import traceback
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+import unshutter
+from unshutter.errors import UnshutterError
+
+log = logging.getLogger("unshutter.worker")
+
+PROTOCOL = 1
+MAX_MESSAGE = 1 << 20
+HEADER_BYTES = 64  # abort flag (uint32) at 0; the rest reserved
+PARAM_KEYS = ("factor", "shutter", "guidance", "reverse", "overrides", "tile", "quality", "threshold")
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("worker", help="serve renders to the OpenFX plugin (started by the plugin)",
+                       description="Long-lived render process for the OpenFX plugin: a local socket for requests, "
+                                   "shared memory for pixels, one node and a decomposition cache.")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--fd", type=int, help="an inherited, connected stream socket (what the plugin passes)")
+    where.add_argument("--socket", metavar="PATH", help="listen on this Unix socket path and serve one client at a time")
+    p.add_argument("--model", metavar="ONNX", help="decomposer model (default: the shipped models/decomposer.onnx)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=os.environ.get("UNSHUTTER_DEVICE", "auto"),
+                   help="execution provider (default auto, or $UNSHUTTER_DEVICE)")
+    p.add_argument("--cache-mb", type=int, default=int(os.environ.get("UNSHUTTER_WORKER_CACHE_MB", "2048")),
+                   help="memory for cached decompositions in MiB (default 2048; the latest is always kept)")
+    p.set_defaults(func=main)
+
+
+# ------------------------------------------------------------------ framing
+def recv_exact(conn: socket.socket, n: int) -> bytes | None:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = conn.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def recv_message(conn: socket.socket) -> dict[str, Any] | None:
+    """One request, or None when the peer closed the connection."""
+    head = recv_exact(conn, 4)
+    if head is None:
+        return None
+    (n,) = struct.unpack("<I", head)
+    if n > MAX_MESSAGE:
+        raise ValueError(f"message of {n} bytes is too long")
+    body = recv_exact(conn, n)
+    if body is None:
+        return None
+    return json.loads(body.decode("utf-8"))
+
+
+def send_message(conn: socket.socket, msg: dict[str, Any]) -> None:
+    body = json.dumps(msg).encode("utf-8")
+    conn.sendall(struct.pack("<I", len(body)) + body)
+
+
+# ------------------------------------------------------------------ shared memory
+class SharedSegment:
+    """A POSIX shared-memory segment created by the plugin, mapped read-write."""
+
+    def __init__(self, name: str) -> None:
+        name = name.lstrip("/")
+        if not name or "/" in name:
+            raise ValueError(f"bad shared-memory name {name!r}")
+        fd = os.open(f"/dev/shm/{name}", os.O_RDWR)
+        try:
+            size = os.fstat(fd).st_size
+            self.map = mmap.mmap(fd, size)
+        finally:
+            os.close(fd)
+        self.size = size
+
+    def _check(self, offset: int, nbytes: int) -> None:
+        if offset < HEADER_BYTES or offset + nbytes > self.size:
+            raise ValueError(f"shared-memory block at {offset} ({nbytes} bytes) outside the segment ({self.size})")
+
+    def read(self, offset: int | None, shape: tuple[int, ...]) -> np.ndarray | None:
+        """A float32 copy of the block at ``offset`` (no view keeps the mapping busy)."""
+        if offset is None:
+            return None
+        count = int(np.prod(shape))
+        self._check(offset, 4 * count)
+        return np.frombuffer(self.map[offset:offset + 4 * count], np.float32).reshape(shape).copy()
+
+    def write(self, offset: int, array: np.ndarray) -> None:
+        data = np.ascontiguousarray(array, np.float32).tobytes()
+        self._check(offset, len(data))
+        self.map[offset:offset + len(data)] = data
+
+    def aborted(self) -> bool:
+        return struct.unpack_from("<I", self.map, 0)[0] != 0
+
+    def close(self) -> None:
+        self.map.close()
+
+
+# ------------------------------------------------------------------ the service
+class Worker:
+    """The node(s), the decomposer and the decomposition cache."""
+
+    def __init__(self, model: str | None, device: str, cache_bytes: int) -> None:
+        self.model, self.device, self.cache_bytes = model, device, cache_bytes
+        self._decomposer = None
+        self._nodes: OrderedDict[tuple, Any] = OrderedDict()
+        self._cache: OrderedDict[tuple, tuple[np.ndarray, str]] = OrderedDict()
+        self.decompositions = 0
+
+    def node(self, params: dict[str, Any]):
+        from unshutter.decomposer.runtime import Decomposer
+        from unshutter.node import Node, NodeParams
+
+        p = NodeParams(factor=int(params["factor"]), shutter=float(params["shutter"]), guidance=str(params["guidance"]),
+                       reverse=bool(params["reverse"]), overrides=params.get("overrides") or None,
+                       tile=int(params["tile"]), quality=str(params["quality"]), threshold=float(params["threshold"]))
+        key = tuple(getattr(p, k) for k in PARAM_KEYS)
+        if key in self._nodes:
+            self._nodes.move_to_end(key)
+            return key, self._nodes[key]
+        if self._decomposer is None:  # loaded once, shared by every parameter set
+            self._decomposer = Decomposer(self.model, device=self.device)
+        node = Node(p, decomposer=self._decomposer)
+        self._nodes[key] = node
+        while len(self._nodes) > 4:
+            self._nodes.popitem(last=False)
+        return key, node
+
+    def hello(self) -> dict[str, Any]:
+        return {"ok": True, "protocol": PROTOCOL, "pid": os.getpid(), "version": unshutter.__version__}
+
+    def render(self, req: dict[str, Any]) -> dict[str, Any]:
+        w, h, k = int(req["width"]), int(req["height"]), int(req["k"])
+        frame = int(req["frame"])
+        params = {key: req["params"][key] for key in PARAM_KEYS if key in req["params"]}
+        pkey, node = self.node(params)
+        if not 0 <= k < node.params.factor:
+            raise ValueError(f"sub-frame {k} outside 0..{node.params.factor - 1}")
+        seg = SharedSegment(req["shm"])
+        try:
+            cur = seg.read(req["cur"], (h, w, 3))
+            prev = seg.read(req.get("prev"), (h, w, 3))
+            nxt = seg.read(req.get("next"), (h, w, 3))
+            matte = seg.read(req.get("matte"), (h, w))
+            direction = req.get("matte_direction") or None
+            digest = hashlib.blake2b(digest_size=16)
+            for a in (cur, prev, nxt, matte):
+                digest.update(b"-" if a is None else a.tobytes())
+            key = (pkey, frame, w, h, direction, digest.hexdigest())
+            cached = key in self._cache
+            if cached:
+                self._cache.move_to_end(key)
+                subframes, source = self._cache[key]
+            else:
+                t0 = time.monotonic()
+                res = node.process(frame, cur, prev, nxt, matte, direction, abort=seg.aborted)
+                subframes, source = res.subframes, res.guidance_source
+                self.decompositions += 1
+                log.info("frame %d decomposed in %.2fs (%s)", frame, time.monotonic() - t0, source)
+                self._store(key, subframes, source)
+            seg.write(int(req["output"]), subframes[k])
+        finally:
+            seg.close()
+        return {"ok": True, "cached": cached, "guidance": source, "decompositions": self.decompositions}
+
+    def _store(self, key: tuple, subframes: np.ndarray, source: str) -> None:
+        self._cache[key] = (subframes, source)
+        total = sum(v[0].nbytes for v in self._cache.values())
+        while len(self._cache) > 1 and total > self.cache_bytes:
+            _, (old, _) = self._cache.popitem(last=False)
+            total -= old.nbytes
+
+    def handle(self, req: dict[str, Any]) -> dict[str, Any]:
+        op = req.get("op")
+        try:
+            if op == "hello":
+                return self.hello()
+            if op == "render":
+                return self.render(req)
+            if op == "purge":
+                self._cache.clear()
+                return {"ok": True}
+            return {"ok": False, "kind": "error", "error": f"unknown request {op!r}"}
+        except InterruptedError:
+            return {"ok": False, "kind": "aborted", "error": "render aborted by the host"}
+        except UnshutterError as exc:
+            return {"ok": False, "kind": "error", "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
+        except Exception as exc:  # a bug or a bad request: report it, keep serving
+            traceback.print_exc(file=sys.stderr)
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            return {"ok": False, "kind": "error", "error": f"internal error: {type(exc).__name__}: {first}"}
+
+
+def serve(conn: socket.socket, worker: Worker) -> bool:
+    """Answer requests on ``conn`` until it closes (False) or asks to quit (True)."""
+    with conn:
+        while True:
+            try:
+                req = recv_message(conn)
+            except (OSError, ValueError) as exc:
+                log.warning("bad request stream: %s", exc)
+                return False
+            if req is None:
+                return False
+            if req.get("op") == "quit":
+                send_message(conn, {"ok": True})
+                return True
+            try:
+                send_message(conn, worker.handle(req))
+            except OSError:
+                return False
+
+
+def main(args: argparse.Namespace) -> int:
+    worker = Worker(args.model, args.device, max(0, args.cache_mb) << 20)
+    if args.fd is not None:
+        conn = socket.socket(fileno=args.fd)
+        serve(conn, worker)
+        return 0
+    if os.path.exists(args.socket):
+        os.unlink(args.socket)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as srv:
+        srv.bind(args.socket)
+        srv.listen(1)
+        print(f"unshutter worker {os.getpid()} listening on {args.socket}", file=sys.stderr, flush=True)
+        try:
+            while True:
+                conn, _ = srv.accept()
+                if serve(conn, worker):
+                    break
+        finally:
+            os.unlink(args.socket)
+    return 0
