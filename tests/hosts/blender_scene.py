@@ -79,6 +79,15 @@ try:
         scene.render.filepath = os.path.join(cfg["render"], "render_####")
         bpy.ops.render.render(animation=True)
         out["rendered"] = sorted(os.listdir(cfg["render"]))
+    if cfg.get("toggle"):  # register/unregister are symmetric
+        def registered():
+            return hasattr(bpy.types.Sequence, "unshutter") and hasattr(bpy.types, "SEQUENCER_OT_unshutter_slowmo")
+        state = {"registered": registered()}
+        addon_utils.disable("unshutter_blender", default_set=True, handle_error=None)
+        state["unregistered"] = registered()
+        addon_utils.enable("unshutter_blender", default_set=True, handle_error=None)
+        state["re_registered"] = registered()
+        out["toggle"] = state
     out["ok"] = True
 except Exception:
     out["traceback"] = traceback.format_exc()

@@ -1,0 +1,105 @@
+"""The add-on in a real headless Blender: install, run the operator, check the strip, render, compare."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.hosts.media import H, W, png_sequence
+from unshutter.io.image_file import read_image
+
+BLENDER = shutil.which("blender")
+SCENE = Path(__file__).with_name("blender_scene.py")
+N = 3
+pytestmark = pytest.mark.skipif(BLENDER is None, reason="blender not found on PATH (make test-deps installs it)")
+
+
+@pytest.fixture(scope="module")
+def scripts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Blender user scripts folder with the add-on installed by ``unshutter blender install``."""
+    d = tmp_path_factory.mktemp("blender_scripts")
+    exe = Path(sys.executable).parent / "unshutter"
+    subprocess.run([str(exe), "blender", "install", "--scripts-dir", str(d)], check=True, capture_output=True)
+    return d
+
+
+def run_blender(scripts: Path, cfg: dict, tmp: Path) -> dict:
+    cfg = {"width": W, "height": H, "result": str(tmp / "result.json"), **cfg}
+    (tmp / "cfg.json").write_text(json.dumps(cfg))
+    env = {k: v for k, v in os.environ.items() if k not in ("UNSHUTTER_EXECUTABLE",)}
+    env["BLENDER_USER_SCRIPTS"] = str(scripts)
+    p = subprocess.run([BLENDER, "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(SCENE),
+                        "--", str(tmp / "cfg.json")], capture_output=True, text=True, env=env, timeout=600)
+    assert (tmp / "result.json").is_file(), p.stdout[-3000:] + p.stderr[-3000:]
+    out = json.loads((tmp / "result.json").read_text())
+    assert out["ok"], out.get("traceback")
+    return out
+
+
+def test_operator_adds_slowmo_strip_that_renders(scripts_dir: Path, tmp_path: Path) -> None:
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 5, seed=4)
+    out = run_blender(scripts_dir, {
+        "files": [str(f) for f in files], "channel": 2, "start": 11,
+        "operator": {"factor": N, "output_dir": str(tmp_path / "unshutter") + "/"},
+        "render": str(tmp_path / "render"), "rerun": True,
+    }, tmp_path)
+    assert out["addon"].startswith(str(scripts_dir)), out["addon"]
+    assert out["result"] == ["FINISHED"]
+    strips = {s["name"]: s for s in out["after"]}
+    src, new = strips["blurred"], strips["blurred slowmo"]
+    assert src["mute"] and (src["channel"], src["start"], src["duration"]) == (2, 11, 5)
+    assert (new["type"], new["channel"], new["start"], new["duration"]) == ("IMAGE", 3, 11, 5 * N)
+    assert not new["mute"]
+    folder = Path(new["directory"])
+    assert folder.parent == tmp_path / "unshutter" and folder.name.startswith("blurred_x3_")
+    expected = [f"blur.{1001 + (f - 1001) * N + k:04d}.png" for f in range(1001, 1006) for k in range(N)]
+    assert new["files"] == expected and all((folder / n).is_file() for n in expected)
+    settings = new["settings"]
+    assert settings["factor"] == N and settings["source"] == "blurred" and settings["output"].startswith(str(folder))
+    assert src["settings"]["factor"] == N and src["settings"]["result"] == "blurred slowmo"
+    manifest = json.loads(Path(settings["manifest"]).read_text())
+    assert manifest["factor"] == N and manifest["frame_map"]["1002"] == [1004, 1005, 1006]
+
+    # re-running the result strip reuses its stored settings and replaces it
+    assert out["rerun"] == ["FINISHED"]
+    again = {s["name"]: s for s in out["after_rerun"]}
+    assert set(again) == {"blurred", "blurred slowmo"}
+    assert (again["blurred slowmo"]["channel"], again["blurred slowmo"]["duration"]) == (3, 5 * N)
+
+    # the sequencer renders the sub-frames: timeline frame 11 + i shows output file i
+    rendered = sorted((tmp_path / "render").glob("render_*.png"))
+    assert len(rendered) == 5 * N
+    renders = [read_image(tmp_path / "render" / f"render_{11 + i:04d}.png")[0] for i in range(5 * N)]
+    for i, got in enumerate(renders):
+        engine_out = read_image(folder / expected[i])[0]
+        assert got.shape == engine_out.shape == (H, W, 3)
+        assert np.abs(got - engine_out).max() <= 1.5 / 255, i
+    # the comparison can tell frames apart: consecutive source frames render differently
+    assert np.abs(renders[0] - renders[N]).mean() > 1.0 / 255
+
+
+def test_engine_error_is_reported_and_timeline_unchanged(scripts_dir: Path, tmp_path: Path) -> None:
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 4, seed=5)
+    files[2].write_bytes(b"this is not a png")
+    out = run_blender(scripts_dir, {
+        "files": [str(f) for f in files],
+        "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
+        "toggle": True,
+    }, tmp_path)
+    assert out["result"] == ["ERROR"]
+    assert "Unshutter:" in out["error"] and "blur.1003.png" in out["error"]
+    assert out["after"] == out["before"]
+    assert out["toggle"] == {"registered": True, "unregistered": False, "re_registered": True}
+
+
+def test_unsaved_blend_with_relative_output_is_refused(scripts_dir: Path, tmp_path: Path) -> None:
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=6)
+    out = run_blender(scripts_dir, {"files": [str(f) for f in files], "operator": {"factor": 2}}, tmp_path)
+    assert out["result"] == ["ERROR"] and "save the file first" in out["error"]
+    assert out["after"] == out["before"]
