@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 TORCH  := torch==2.13.0
 
-.PHONY: demo test install install-test install-gpu native ofx bench clean
+.PHONY: demo test test-deps install install-test install-gpu native ofx bench clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,11 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
-test: install-test native
+# Blender (Debian package) for the add-on's headless tests; nothing to do when it is on PATH.
+test-deps:
+	@command -v blender >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y blender; }
+
+test: install-test native test-deps
 	$(PY) -m pytest -q tests
 
 # GPU users: swap the CPU runtime for onnxruntime-gpu and CuPy (they cannot coexist).

@@ -49,9 +49,12 @@ setup(
         "unshutter.farm",
         "unshutter.guidance",
         "unshutter.hosts",
+        "unshutter.hosts.blender",
+        "unshutter.hosts.blender.unshutter_blender",
         "unshutter.io",
         "unshutter.kernels",
         "unshutter.models",
+        "unshutter.timeline",
         "unshutter.train",
     ],
     package_data={
@@ -69,6 +72,7 @@ setup(
         "av>=12",
         "fileseq>=2.0",
         "opentimelineio>=0.17",
+        "otio-cmx3600-adapter>=1.0",  # EDL input for `unshutter timeline`
         "pyyaml>=6",
         "jsonschema>=4",
         "tqdm>=4.60",
