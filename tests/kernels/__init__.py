@@ -1,0 +1,1 @@
+"""Tests of unshutter.kernels: native/CuPy/NumPy agreement, input checks, bench."""

@@ -1,0 +1,231 @@
+"""The native kernels agree with the NumPy reference (exact, or within 1e-6 relative)."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from tests.kernels.helpers import F32, assert_rel, special_floats, wide_floats
+from unshutter.kernels import reference as ref
+
+SHAPES_HW = [(1, 1), (1, 2), (2, 1), (1, 9), (9, 1), (2, 2), (3, 3), (37, 53), (181, 211)]  # last: threaded
+TRANSFERS = ["srgb_encode", "srgb_decode", "rec709_encode", "rec709_decode", "log_encode", "log_decode"]
+THRESHOLDS = [0.0031308, 0.04045, 0.018, 0.081, 0.055, 0.099]
+
+
+def ref_quiet(fn, *args):
+    with np.errstate(all="ignore"):  # the reference overflows to inf on purpose
+        return fn(*args)
+
+
+# ---------------------------------------------------------------- transfer
+
+
+@pytest.mark.parametrize("name", TRANSFERS)
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 30.0])
+def test_transfer_random(native, rng, name, scale):
+    x = (rng.standard_normal((67, 229, 3)) * scale).astype(F32)
+    assert_rel(getattr(native, name)(x), ref_quiet(getattr(ref, name), x))
+
+
+@pytest.mark.parametrize("name", TRANSFERS)
+def test_transfer_wide_range_and_specials(native, rng, name):
+    x = np.concatenate([wide_floats(rng, (40001,)), special_floats(*THRESHOLDS)])
+    assert_rel(getattr(native, name)(x), ref_quiet(getattr(ref, name), x))
+
+
+@pytest.mark.parametrize("name", TRANSFERS)
+@pytest.mark.parametrize("shape", [(), (0,), (1,), (1, 1, 1), (3, 0, 3), (5, 7), (2, 3, 4, 5)])
+def test_transfer_shapes(native, rng, name, shape):
+    x = rng.standard_normal(shape).astype(F32)
+    got = getattr(native, name)(x)
+    assert got.shape == x.shape
+    assert_rel(got, ref_quiet(getattr(ref, name), x))
+
+
+@pytest.mark.parametrize("enc,dec", [("srgb_encode", "srgb_decode"), ("rec709_encode", "rec709_decode"),
+                                     ("log_encode", "log_decode")])
+def test_transfer_round_trip(native, rng, enc, dec):
+    x = (rng.standard_normal(10000) * 4).astype(F32)
+    back = getattr(native, dec)(getattr(native, enc)(x))
+    np.testing.assert_allclose(back, x, rtol=2e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- guidance
+
+
+def motion_field(rng, h, w, threshold):
+    m = (rng.standard_normal((h, w, 2)) * 2 * max(threshold, 0.5)).astype(F32)
+    flat = m.reshape(-1)
+    # exact quarter-threshold and threshold boundaries, NaN, inf, huge
+    eps = F32(0.25 * threshold)
+    edge = [eps, -eps, np.nextafter(eps, F32(1)), F32(threshold), np.nan, np.inf, -np.inf, 1e30, -1e30, 0.0, -0.0]
+    k = min(len(edge), flat.size)
+    flat[rng.choice(flat.size, k, replace=False)] = np.array(edge[:k], F32)
+    return m
+
+
+@pytest.mark.parametrize("hw", SHAPES_HW + [(0, 5)])
+@pytest.mark.parametrize("threshold", [0.0, 0.5, 1.0, 3.0])
+def test_quantize_motion(native, rng, hw, threshold):
+    m = motion_field(rng, *hw, threshold)
+    got = native.quantize_motion(m, threshold)
+    np.testing.assert_array_equal(got, ref_quiet(ref.quantize_motion, m, threshold))
+    assert got.dtype == np.float32
+
+
+def test_quantize_motion_folds_axis_motion(native):
+    m = np.array([[[0, 5], [0, -5], [5, 0], [-5, 0], [0.1, 0.1], [5, 5]]], F32)
+    want = np.array([[[1, 1], [-1, -1], [1, -1], [-1, 1], [0, 0], [1, 1]]], F32)
+    np.testing.assert_array_equal(native.quantize_motion(m, 1.0), want)
+
+
+def random_signs(rng, h, w, with_nan=True):
+    s = rng.choice(np.array([-1, 0, 1, 0.3, -2.5], F32), size=(h, w, 2))
+    if with_nan and s.size >= 4:
+        s.reshape(-1)[rng.choice(s.size, 3, replace=False)] = [np.nan, -0.0, np.inf]
+    return s
+
+
+@pytest.mark.parametrize("hw", SHAPES_HW + [(0, 3)])
+def test_signs_labels_round_trip(native, rng, hw):
+    s = random_signs(rng, *hw)
+    lab = native.signs_to_labels(s)
+    np.testing.assert_array_equal(lab, ref.signs_to_labels(s))
+    assert lab.dtype == np.uint8
+    np.testing.assert_array_equal(native.labels_to_signs(lab), ref.labels_to_signs(lab))
+
+
+def test_labels_out_of_range(native):
+    lab = np.array([[0, 4, 5]], np.uint8)
+    with pytest.raises(ValueError, match="0..4"):
+        native.labels_to_signs(lab)
+    with pytest.raises(ValueError, match="0..4"):
+        ref.labels_to_signs(lab)
+
+
+@pytest.mark.parametrize("hw", SHAPES_HW + [(0, 4), (4, 0)])
+def test_clean_isolated_random(native, rng, hw):
+    s = random_signs(rng, *hw)
+    np.testing.assert_array_equal(native.clean_isolated(s), ref.clean_isolated(s))
+
+
+def test_clean_isolated_smooth_field(native, rng):
+    lab = np.repeat(np.repeat(rng.integers(0, 5, (10, 12)), 8, 0), 8, 1).astype(np.uint8)
+    noisy = lab.copy()
+    noisy.reshape(-1)[rng.choice(noisy.size, 300, replace=False)] = rng.integers(0, 5, 300)
+    s = ref.labels_to_signs(noisy)
+    got = native.clean_isolated(s)
+    np.testing.assert_array_equal(got, ref.clean_isolated(s))
+    assert (ref.signs_to_labels(got) != noisy).sum() > 0  # something was cleaned
+
+
+def test_clean_isolated_ties_take_lowest(native):
+    lab = np.array([[1, 1, 3], [2, 4, 3], [2, 0, 0]], np.uint8)  # centre 4 isolated; 1, 2, 3, 0 tie at 2
+    s = ref.labels_to_signs(lab)
+    got = native.clean_isolated(s)
+    np.testing.assert_array_equal(got, ref.clean_isolated(s))
+    assert ref.signs_to_labels(got)[1, 1] == 0
+
+
+@pytest.mark.parametrize("hw", SHAPES_HW)
+@pytest.mark.parametrize("direction", [(1.0, -1.0), (0.0, 0.0), (-1.0, 1.0), (0.3, 1e30)])
+def test_composite_region(native, rng, hw, direction):
+    s = random_signs(rng, *hw)
+    v = rng.random(hw, dtype=F32)
+    matte = rng.random(hw, dtype=F32)
+    flat = matte.reshape(-1)
+    for i, val in enumerate([0.5, np.nextafter(F32(0.5), F32(0)), np.nan, np.inf][: flat.size]):
+        flat[i] = val
+    s1, v1, s2, v2 = s.copy(), v.copy(), s.copy(), v.copy()
+    assert native.composite_region(s1, v1, matte, direction) is None
+    ref.composite_region(s2, v2, matte, direction)
+    np.testing.assert_array_equal(s1, s2)
+    np.testing.assert_array_equal(v1, v2)
+
+
+# ---------------------------------------------------------------- tiling
+
+
+@pytest.mark.parametrize("h,w", [(0, 3), (1, 1), (2, 5), (64, 65), (130, 7)])
+@pytest.mark.parametrize("overlap", [-1, 0, 1, 3, 32, 64, 200])
+def test_feather_weight(native, h, w, overlap):
+    for flags in itertools.product([False, True], repeat=4):
+        got = native.feather_weight(h, w, overlap, *flags)
+        want = ref.feather_weight(h, w, overlap, *flags)
+        assert got.dtype == np.float32 and got.shape == (h, w)
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("c", [1, 2, 3, 4, 5, 21])
+def test_accumulate_and_normalize(native, rng, c):
+    H, W = 71, 93
+    acc1 = np.zeros((H, W, c), F32)
+    ws1 = np.zeros((H, W), F32)
+    acc2, ws2 = acc1.copy(), ws1.copy()
+    for y0, x0, h, w in [(0, 0, 40, 50), (31, 0, 40, 50), (0, 43, 40, 50), (31, 43, 40, 50), (70, 92, 1, 1),
+                         (5, 5, 0, 7), (0, 0, H, W)]:
+        t = (rng.standard_normal((h, w, c)) * 10).astype(F32)
+        wt = ref.feather_weight(h, w, 8, y0 > 0, y0 + h < H, x0 > 0, x0 + w < W)
+        assert native.accumulate_tile(acc1, ws1, t, wt, y0, x0) is None
+        ref.accumulate_tile(acc2, ws2, t, wt, y0, x0)
+    np.testing.assert_array_equal(acc1, acc2)
+    np.testing.assert_array_equal(ws1, ws2)
+    np.testing.assert_array_equal(native.normalize_accumulated(acc1, ws1), ref.normalize_accumulated(acc2, ws2))
+
+
+def test_normalize_edge_weights(native, rng):
+    acc = wide_floats(rng, (5, 7, 3))
+    ws = np.array([0.0, -0.0, -1.0, 1e-13, 1e-12, 1e-11, np.nan, np.inf, 1e30, 3.0] * 4, F32)[:35].reshape(5, 7)
+    np.testing.assert_array_equal(native.normalize_accumulated(acc, ws), ref_quiet(ref.normalize_accumulated, acc, ws))
+
+
+def test_accumulate_nan_and_huge(native, rng):
+    acc = wide_floats(rng, (6, 6, 3))
+    acc[0, 0, 0] = np.nan
+    ws = rng.random((6, 6), dtype=F32)
+    t = wide_floats(rng, (4, 5, 3))
+    wt = rng.random((4, 5), dtype=F32)
+    a2, w2 = acc.copy(), ws.copy()
+    native.accumulate_tile(acc, ws, t, wt, 2, 1)
+    ref_quiet(ref.accumulate_tile, a2, w2, t, wt, 2, 1)
+    np.testing.assert_array_equal(acc, a2)
+    np.testing.assert_array_equal(ws, w2)
+
+
+# ---------------------------------------------------------------- retime
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 7])
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 8, 13])
+def test_resample_subframes(native, rng, k, n):
+    sub = (rng.standard_normal((k, 5, 7, 3)) * 3).astype(F32)
+    sub.reshape(-1)[:3] = [np.nan, np.inf, 1e38]
+    got = native.resample_subframes(sub, n)
+    np.testing.assert_array_equal(got, ref_quiet(ref.resample_subframes, sub, n))
+    assert got.shape == (n, 5, 7, 3)
+
+
+def test_resample_subframes_large(native, rng):
+    sub = rng.random((7, 33, 1031, 3), dtype=F32)  # > one block per thread
+    np.testing.assert_array_equal(native.resample_subframes(sub, 8), ref.resample_subframes(sub, 8))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 9, 16])
+@pytest.mark.parametrize("shape", [(1, 1, 1), (5, 7, 3), (33, 257, 3)])
+def test_reblur_project(native, rng, n, shape):
+    sub = (rng.standard_normal((n,) + shape) * 2).astype(F32)
+    target = rng.standard_normal(shape).astype(F32)
+    got = native.reblur_project(sub, target)
+    assert_rel(got, ref.reblur_project(sub, target))
+    # the contract: the linear mean of the result equals the target
+    np.testing.assert_allclose(got.mean(0, dtype=np.float64), target, rtol=1e-5, atol=1e-5)
+
+
+def test_reblur_project_huge_and_nan(native, rng):
+    sub = wide_floats(rng, (4, 3, 5, 3)) * F32(1e-10)
+    sub[0, 0, 0, 0] = np.nan
+    sub[1, 0, 1, 0] = np.inf
+    target = wide_floats(rng, (3, 5, 3)) * F32(1e-10)
+    assert_rel(native.reblur_project(sub, target), ref_quiet(ref.reblur_project, sub, target))

@@ -1,0 +1,275 @@
+"""Public kernel functions refuse bad input with TypeError/ValueError on every backend, and dispatch."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import unshutter.kernels as K
+from unshutter.kernels import reference as ref
+
+F32 = np.float32
+BACKENDS = ["native", "numpy"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request, monkeypatch):
+    """Run the test through the native kernels and through the NumPy reference."""
+    if request.param == "native":
+        if K._native is None:
+            pytest.skip("unshutter._native not built")
+        monkeypatch.setattr(K, "_impl", K._native)
+    else:
+        monkeypatch.setattr(K, "_impl", ref)
+    return request.param
+
+
+class FakeCupyArray:
+    """Looks like a CuPy array to the dispatcher (module name), without CuPy."""
+
+    __module__ = "cupy._core.core"
+    dtype = np.dtype(np.float32)
+    shape = (4, 4)
+    ndim = 2
+    size = 16
+
+    class flags:  # noqa: N801 - mirrors ndarray.flags
+        c_contiguous = True
+
+
+def img(*shape):
+    return np.zeros(shape, F32)
+
+
+def noncontig(*shape):
+    a = np.zeros(shape[:-1] + (shape[-1] * 2,), F32)
+    return a[..., ::2]
+
+
+# one call per function with good arguments; each case below breaks one of them
+GOOD = {
+    "quantize_motion": lambda: (img(4, 5, 2), 1.0),
+    "signs_to_labels": lambda: (img(4, 5, 2),),
+    "labels_to_signs": lambda: (np.zeros((4, 5), np.uint8),),
+    "clean_isolated": lambda: (img(4, 5, 2),),
+    "composite_region": lambda: (img(4, 5, 2), img(4, 5), img(4, 5), (1.0, -1.0)),
+    "accumulate_tile": lambda: (img(8, 9, 3), img(8, 9), img(4, 5, 3), img(4, 5), 1, 2),
+    "normalize_accumulated": lambda: (img(8, 9, 3), img(8, 9)),
+    "resample_subframes": lambda: (img(3, 4, 5, 3), 4),
+    "reblur_project": lambda: (img(3, 4, 5, 3), img(4, 5, 3)),
+    "srgb_encode": lambda: (img(4, 5, 3),),
+    "log_decode": lambda: (img(4, 5, 3),),
+}
+
+
+def call(name, args):
+    return getattr(K, name)(*args)
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_good_inputs_work(backend, name):
+    call(name, GOOD[name]())
+
+
+def replace(args, i, value):
+    args = list(args)
+    args[i] = value
+    return args
+
+
+BAD = [
+    # (function, argument index, bad value, exception, message fragment)
+    ("quantize_motion", 0, img(4, 5, 2).astype(np.float64), TypeError, "float32"),
+    ("quantize_motion", 0, img(4, 5, 2).astype(np.float16), TypeError, "float32"),
+    ("quantize_motion", 0, img(4, 5, 2).astype(">f4"), TypeError, "float32"),
+    ("quantize_motion", 0, [[[0.0, 0.0]]], TypeError, "NumPy array"),
+    ("quantize_motion", 0, noncontig(4, 5, 2), ValueError, "C-contiguous"),
+    ("quantize_motion", 0, img(4, 5, 2).transpose(1, 0, 2), ValueError, "C-contiguous"),
+    ("quantize_motion", 0, img(4, 5), ValueError, "dimensions"),
+    ("quantize_motion", 0, img(4, 5, 3), ValueError, "last axis 2"),
+    ("quantize_motion", 1, "1.0", TypeError, "threshold"),
+    ("signs_to_labels", 0, img(4, 5, 2, 1), ValueError, "dimensions"),
+    ("labels_to_signs", 0, np.full((2, 2), 7, np.uint8), ValueError, "0..4"),
+    ("labels_to_signs", 0, np.full((2, 2), -1, np.int64), ValueError, "0..4"),
+    ("labels_to_signs", 0, np.zeros((2, 2), F32), TypeError, "integer"),
+    ("labels_to_signs", 0, np.zeros((2, 2, 1), np.uint8), ValueError, "dimensions"),
+    ("clean_isolated", 0, img(4, 5, 2)[:, :3], ValueError, "C-contiguous"),
+    ("composite_region", 0, img(4, 6, 2), ValueError, "agree"),
+    ("composite_region", 1, img(4, 6), ValueError, "agree"),
+    ("composite_region", 2, img(5, 5), ValueError, "agree"),
+    ("composite_region", 2, img(4, 5).astype(np.float64), TypeError, "float32"),
+    ("composite_region", 3, (1.0,), ValueError, "pair"),
+    ("composite_region", 3, ("a", 1), TypeError, "direction"),
+    ("accumulate_tile", 0, img(8, 9, 4), ValueError, "channels"),
+    ("accumulate_tile", 1, img(8, 8), ValueError, "agree"),
+    ("accumulate_tile", 2, img(4, 6, 3), ValueError, "agree"),
+    ("accumulate_tile", 3, img(4, 5, 1), ValueError, "dimensions"),
+    ("accumulate_tile", 4, 5, ValueError, "outside"),
+    ("accumulate_tile", 5, 5, ValueError, "outside"),
+    ("accumulate_tile", 4, -1, ValueError, ">= 0"),
+    ("accumulate_tile", 5, 1.5, TypeError, "integer"),
+    ("normalize_accumulated", 1, img(8, 10), ValueError, "agree"),
+    ("normalize_accumulated", 0, img(8, 9), ValueError, "dimensions"),
+    ("resample_subframes", 1, 0, ValueError, ">= 1"),
+    ("resample_subframes", 1, 2.0, TypeError, "integer"),
+    ("resample_subframes", 0, img(0, 4, 5, 3), ValueError, "no sub-frames"),
+    ("resample_subframes", 0, img(4, 5, 3), ValueError, "dimensions"),
+    ("reblur_project", 1, img(4, 6, 3), ValueError, "agree"),
+    ("reblur_project", 0, img(0, 4, 5, 3), ValueError, "no sub-frames"),
+    ("reblur_project", 1, img(4, 5, 3).astype(np.float64), TypeError, "float32"),
+    ("srgb_encode", 0, np.zeros((4, 5, 3), np.uint8), TypeError, "float32"),
+    ("srgb_encode", 0, noncontig(4, 5, 3), ValueError, "C-contiguous"),
+    ("srgb_encode", 0, 1.0, TypeError, "NumPy array"),
+    ("normalize_accumulated", 1, FakeCupyArray(), TypeError, "mix NumPy and CuPy"),
+]
+
+
+@pytest.mark.parametrize("name,i,value,exc,match", BAD, ids=[f"{b[0]}-arg{b[1]}-{j}" for j, b in enumerate(BAD)])
+def test_bad_inputs_raise(backend, name, i, value, exc, match):
+    with pytest.raises(exc, match=match):
+        call(name, replace(GOOD[name](), i, value))
+
+
+@pytest.mark.parametrize("name,i", [("composite_region", 0), ("composite_region", 1), ("accumulate_tile", 0),
+                                    ("accumulate_tile", 1)])
+def test_read_only_outputs_raise(backend, name, i):
+    args = GOOD[name]()
+    args[i].setflags(write=False)
+    with pytest.raises(ValueError, match="read-only"):
+        call(name, args)
+
+
+def test_unaligned_raises(backend):
+    buf = np.zeros(4 * 20 + 1, np.uint8)
+    x = np.frombuffer(buf.data, dtype=F32, count=20, offset=1)
+    assert not x.flags.aligned
+    with pytest.raises(ValueError, match="aligned"):
+        K.srgb_encode(x)
+
+
+def test_cupy_arrays_go_to_the_gpu_module(monkeypatch):
+    calls = []
+
+    class StubGpu:
+        @staticmethod
+        def log_decode(x):
+            calls.append(x)
+            return "gpu result"
+
+    monkeypatch.setattr(K, "_gpu", lambda: StubGpu)
+    x = FakeCupyArray()
+    assert K.log_decode(x) == "gpu result" and calls == [x]
+
+
+@pytest.mark.parametrize("args,exc", [((10, 0, 0), ValueError), ((10, 4, 4), ValueError), ((10, 4, -1), ValueError),
+                                      ((10, 4.0, 1), TypeError), ((-1, 4, 1), ValueError)])
+def test_tile_starts_bad(args, exc):
+    with pytest.raises(exc):
+        K.tile_starts(*args)
+
+
+def test_tile_starts_cover():
+    for size, tile, ov in [(3840, 512, 32), (2160, 1024, 64), (100, 100, 10), (101, 100, 10), (5, 100, 10)]:
+        starts = K.tile_starts(size, tile, ov)
+        assert starts[0] == 0 and min(starts[-1] + tile, size) == size
+        assert all(b - a <= tile - ov for a, b in zip(starts, starts[1:]))
+
+
+def test_feather_weight_bad(backend):
+    with pytest.raises(ValueError):
+        K.feather_weight(-1, 4, 2, True, True, True, True)
+    with pytest.raises(TypeError):
+        K.feather_weight(4.5, 4, 2, True, True, True, True)
+
+
+def test_backends_agree_through_public_api(monkeypatch, rng):
+    if K._native is None:
+        pytest.skip("unshutter._native not built")
+    x = (rng.standard_normal((31, 47, 3)) * 2).astype(F32)
+    out = {}
+    for impl in (K._native, ref):
+        monkeypatch.setattr(K, "_impl", impl)
+        out[impl.__name__] = K.srgb_decode(K.srgb_encode(x))
+    np.testing.assert_allclose(*out.values(), rtol=1e-6)
+
+
+# ---------------------------------------------------------------- native module called directly
+
+
+def test_native_module_refuses_instead_of_crashing(native):
+    with pytest.raises(TypeError):
+        native.srgb_encode(np.zeros(4, np.float64))
+    with pytest.raises(TypeError):
+        native.srgb_encode(np.zeros(8, F32)[::2])
+    with pytest.raises(ValueError):
+        native.quantize_motion(np.zeros((2, 2, 3), F32), 1.0)
+    with pytest.raises(ValueError):
+        native.accumulate_tile(img(4, 4, 3), img(4, 4), img(4, 4, 3), img(4, 4), 1, 0)
+    with pytest.raises(ValueError):
+        native.reblur_project(img(2, 4, 4, 3), img(4, 5, 3))
+    ro = img(4, 4, 2)
+    ro.setflags(write=False)
+    with pytest.raises(ValueError):
+        native.composite_region(ro, img(4, 4), img(4, 4), (1.0, 1.0))
+
+
+# ---------------------------------------------------------------- dispatch and environment
+
+
+def run_py(code: str, **env: str) -> subprocess.CompletedProcess:
+    full_env = dict(os.environ, **env)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=full_env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_backend_is_native_when_built():
+    if K._native is None:
+        pytest.skip("unshutter._native not built")
+    assert K.BACKEND == "native" or os.environ.get("UNSHUTTER_KERNELS") == "numpy"
+
+
+def test_env_forces_numpy():
+    r = run_py("import unshutter.kernels as K; print(K.BACKEND, K._impl.__name__)", UNSHUTTER_KERNELS="numpy")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["numpy", "unshutter.kernels.reference"]
+
+
+def test_env_rejects_unknown_value():
+    r = run_py("import unshutter.kernels", UNSHUTTER_KERNELS="fast")
+    assert r.returncode != 0 and "UNSHUTTER_KERNELS" in r.stderr
+
+
+def test_gpu_module_imports_without_cupy():
+    r = run_py("import unshutter.kernels.gpu as g; print(g.available() in (True, False))")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "True"
+
+
+def test_forked_child_does_not_hang(native):
+    """libgomp's thread pool does not survive fork(); the kernels run single-threaded in the child."""
+    r = run_py(
+        """
+        import multiprocessing as mp, numpy as np
+        from unshutter import _native
+        x = np.ones(1 << 20, np.float32)
+        want = _native.srgb_encode(x)  # the parent starts its OpenMP pool
+
+        def child(q):
+            q.put(bool(np.array_equal(_native.srgb_encode(x), want)))
+
+        ctx = mp.get_context("fork")
+        q = ctx.Queue()
+        p = ctx.Process(target=child, args=(q,))
+        p.start()
+        p.join(60)
+        print("hung" if p.is_alive() else q.get(timeout=5))
+        if p.is_alive():
+            p.kill()
+        """
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "True"
