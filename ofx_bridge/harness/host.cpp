@@ -720,7 +720,7 @@ int cmd_render(double t, const std::string &path, double scale) {
     in.integer(ofx::ImageEffectPropSequentialRenderStatus, 0);
     OfxStatus s = call(ofx::ImageEffectActionRender, gInstance.get(), &in, nullptr);
     tOutput = nullptr;
-    if (s == kOfxStatOK && !path.empty()) write_output(path, buf, ow, oh);
+    if (s == kOfxStatOK && !path.empty() && path != "-") write_output(path, buf, ow, oh);
     say("rendered " + std::to_string(t) + " " + std::to_string(s) + " " + std::to_string(ow) + "x" + std::to_string(oh));
     return s;
 }
@@ -736,6 +736,22 @@ int run_command(const std::string &line) {
     std::string cmd;
     in >> cmd;
     if (cmd.empty() || cmd[0] == '#') return 0;
+    if (cmd == "source") return load_frames(gSource, in) ? 0 : -1;
+    if (cmd == "guide") return load_frames(gGuide, in) ? 0 : -1;
+    if (cmd == "depth") {
+        std::string d;
+        in >> d;
+        gDepth = d == "half" ? ofx::BitDepthHalf : d == "short" ? ofx::BitDepthShort : d == "byte" ? ofx::BitDepthByte : ofx::BitDepthFloat;
+        return 0;
+    }
+    if (cmd == "components") {
+        std::string c;
+        in >> c;
+        gComponents = c == "RGB" ? ofx::ImageComponentRGB : ofx::ImageComponentRGBA;
+        return 0;
+    }
+    if (cmd == "retime_speed") { in >> gRetimeSpeed; return 0; }
+    if (cmd == "abort_after") { in >> gAbortAfter; return 0; }
     if (cmd == "load") {
         std::string path;
         in >> path;
@@ -799,22 +815,6 @@ int run_command(const std::string &line) {
         gContextDescriptors[d->context] = std::move(d);
         return s;
     }
-    if (cmd == "source") return load_frames(gSource, in) ? 0 : -1;
-    if (cmd == "guide") return load_frames(gGuide, in) ? 0 : -1;
-    if (cmd == "depth") {
-        std::string d;
-        in >> d;
-        gDepth = d == "half" ? ofx::BitDepthHalf : d == "short" ? ofx::BitDepthShort : d == "byte" ? ofx::BitDepthByte : ofx::BitDepthFloat;
-        return 0;
-    }
-    if (cmd == "components") {
-        std::string c;
-        in >> c;
-        gComponents = c == "RGB" ? ofx::ImageComponentRGB : ofx::ImageComponentRGBA;
-        return 0;
-    }
-    if (cmd == "retime_speed") { in >> gRetimeSpeed; return 0; }
-    if (cmd == "abort_after") { in >> gAbortAfter; return 0; }
     if (cmd == "create") {
         std::string c;
         in >> c;

@@ -1,0 +1,294 @@
+"""The OpenFX bridge end to end: build, exports, describe, time mapping, renders vs the CLI, failures.
+
+Everything runs through the in-tree host (ofx_bridge/harness) on a 64x48,
+4-frame float EXR clip; reference frames come from ``unshutter run`` on the
+same clip, so the same node and model produce both.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.ofx.conftest import BINARY, BUNDLE, FIRST, FRAMES, H, W, read_raw
+
+N = 3
+LAST_OUT = FIRST + FRAMES * N - 1
+
+
+def facts_dict(facts: list[str], prefix: str) -> dict[str, str]:
+    out = {}
+    for line in facts:
+        if line.startswith(prefix + " "):
+            key, _, value = line[len(prefix) + 1:].partition(" ")
+            out[key] = value
+    return out
+
+
+# ------------------------------------------------------------------ build and load
+def test_bundle_exports_only_the_three_entry_points(built: Path) -> None:
+    assert built == BINARY
+    assert (BUNDLE / "Contents" / "Info.plist").is_file()
+    res = subprocess.run(["nm", "-D", "--defined-only", str(BINARY)], capture_output=True, text=True, check=True)
+    names = sorted(line.split()[-1] for line in res.stdout.splitlines() if line.strip())
+    assert names == ["OfxGetNumberOfPlugins", "OfxGetPlugin", "OfxSetHost"]
+
+
+def test_describe_in_general_and_filter(host) -> None:
+    h = host()
+    facts = h.ok(f"load {BINARY}")
+    assert "identifier org.unshutter.DeblurToSlowMotion" in facts
+    assert "api OfxImageEffectPluginAPI 1" in facts
+    props = facts_dict(h.ok("describe"), "prop")
+    assert props["OfxImageEffectPluginPropGrouping"] == "Unshutter"
+    assert set(props["OfxImageEffectPropSupportedContexts"].split(",")) == {
+        "OfxImageEffectContextGeneral", "OfxImageEffectContextFilter", "OfxImageEffectContextRetimer"}
+    assert set(props["OfxImageEffectPropSupportedPixelDepths"].split(",")) == {
+        "OfxBitDepthFloat", "OfxBitDepthHalf", "OfxBitDepthShort", "OfxBitDepthByte"}
+    assert props["OfxImageEffectPropTemporalClipAccess"] == "1"
+    assert props["OfxImageEffectPropSupportsTiles"] == "0"
+
+    general = h.ok("describe_in_context general")
+    clips = {line.split()[1]: line for line in general if line.startswith("clip ")}
+    assert set(clips) == {"Source", "Guide", "Output"}
+    assert "optional=1" in clips["Guide"] and "mask=1" in clips["Guide"]
+    assert "temporal=1" in clips["Source"]
+    params = {line.split()[1]: line for line in general if line.startswith("param ")}
+    labels = {re.search(r'label="([^"]*)"', p).group(1) for p in params.values()}
+    assert {"Factor", "Shutter angle", "Guidance", "Reverse", "Guide matte direction", "Override file", "Quality",
+            "Tile size"} <= labels
+    assert "min=2 max=16 dmin=2 dmax=16" in params["factor"]
+    assert "options=Neighbours,None,Left,Right,Up,Down" in params["guidance"]
+    assert "options=Full,Draft" in params["quality"]
+    for name, line in params.items():  # Resolve clamps numeric parameters without ranges
+        if "OfxParamTypeInteger" in line or "OfxParamTypeDouble" in line:
+            assert "min=-" not in line and "dmin=-" not in line, name
+        assert not line.endswith("hint=0"), name
+
+    filt = h.ok("describe_in_context filter")
+    assert {line.split()[1] for line in filt if line.startswith("clip ")} == {"Source", "Output"}
+    h.ok("describe_in_context retimer")
+
+
+# ------------------------------------------------------------------ time
+def test_time_domain_and_frames_needed(host) -> None:
+    h = host()
+    h.start("general", frames=(1001, 1025), factor=N)
+    facts = h.ok("time_domain")
+    assert facts == ["time_domain 1001,1075"]  # 25 frames at N=3 -> 75, inclusive
+
+    def needed(t: int) -> str:
+        return facts_dict(h.ok(f"frames_needed {t}"), "out")["OfxImageClipPropFrameRange_Source"]
+
+    assert needed(1001) == "1001,1002"  # first frame: no previous
+    assert needed(1004) == "1001,1003"  # output 1004 = sub-frame 0 of source 1002
+    assert needed(1006) == "1001,1003"
+    assert needed(1007) == "1002,1004"
+    assert needed(1075) == "1024,1025"
+    rod = facts_dict(h.ok("rod 1040"), "out")["OfxImageEffectPropRegionOfDefinition"]
+    assert rod == f"0,0,{W},{H}"
+    roi = facts_dict(h.ok("roi 1040"), "out")["OfxImageClipPropRoI_Source"]
+    assert roi == f"0,0,{W},{H}"
+
+    f = host()
+    f.start("filter", frames=(1001, 1025), factor=N)
+    status, _ = f.cmd("time_domain")
+    assert status == 14  # kOfxStatReplyDefault: the host keeps the clip length
+    assert facts_dict(f.ok("frames_needed 1004"), "out")["OfxImageClipPropFrameRange_Source"] == "1001,1003"
+
+
+# ------------------------------------------------------------------ renders
+def render_all(h, outdir: Path, times) -> dict[int, np.ndarray]:
+    out = {}
+    for t in times:
+        status, facts = h.render(t, outdir / f"o.{t}.raw")
+        assert status == 0, facts
+        out[t] = read_raw(outdir / f"o.{t}.raw")
+    return out
+
+
+def test_general_context_renders_match_cli(host, clip, cli_render, tmp_path: Path) -> None:
+    ref = cli_render("--factor", str(N))
+    assert sorted(ref) == list(range(FIRST, LAST_OUT + 1))
+    h = host()
+    h.start("general", clip, factor=N)
+    assert h.ok("time_domain") == [f"time_domain {FIRST},{LAST_OUT}"]
+    got = render_all(h, tmp_path, range(FIRST, LAST_OUT + 1))
+    for t in ref:
+        np.testing.assert_allclose(got[t][..., :3], ref[t], rtol=0, atol=1e-5, err_msg=f"output frame {t}")
+        assert np.all(got[t][..., 3] == 1.0)  # the source's alpha
+    # reblur: the N sub-frames of each source frame average back to it
+    for i in range(FRAMES):
+        mean = np.mean([got[FIRST + i * N + k][..., :3] for k in range(N)], axis=0)
+        np.testing.assert_allclose(mean, clip.frames[i], atol=1e-4)
+    facts = h.ok("stats")
+    assert "violations 0" in facts and "images_outstanding 0" in facts
+    assert not any(line.startswith("progress_calls 0") for line in facts)
+
+
+def test_filter_and_retimer_contexts_map_time(host, clip, cli_render, tmp_path: Path) -> None:
+    ref = cli_render("--factor", str(N))
+    f = host()
+    f.start("filter", clip, factor=N)
+    got = render_all(f, tmp_path, range(FIRST, FIRST + FRAMES))  # the host keeps the clip length
+    for t, img in got.items():  # output t shows source a + (t - a) / N
+        np.testing.assert_allclose(img[..., :3], ref[t], atol=1e-5, err_msg=f"filter output {t}")
+
+    r = host()
+    r.start("retimer", clip, factor=N)
+    r.ok(f"retime_speed {1.0 / N!r}")  # SourceTime(t) = a + (t - a) / N
+    outdir = tmp_path / "retimer"
+    outdir.mkdir()
+    got = render_all(r, outdir, [1001, 1005, 1009, 1012])
+    for t, img in got.items():
+        np.testing.assert_allclose(img[..., :3], ref[t], atol=1e-5, err_msg=f"retimer output {t}")
+
+
+@pytest.mark.parametrize("depth,atol", [("half", 2e-3), ("short", 2e-4), ("byte", 4 / 255)])
+def test_integer_and_half_depths(host, clip, cli_render, tmp_path: Path, depth: str, atol: float) -> None:
+    ref = cli_render("--factor", str(N))
+    h = host()
+    h.start("general", clip, depth=depth, factor=N)
+    prefs = h.ok("clip_prefs")
+    assert any(line.endswith({"half": "OfxBitDepthHalf", "short": "OfxBitDepthShort", "byte": "OfxBitDepthByte"}[depth])
+               for line in prefs if "Depth_Output" in line)
+    got = render_all(h, tmp_path, [1001, 1005, 1012])
+    for t, img in got.items():
+        np.testing.assert_allclose(img[..., :3], ref[t], atol=atol, err_msg=f"{depth} output {t}")
+        assert np.allclose(img[..., 3], 1.0)
+
+
+def test_rgb_components_and_render_scale(host, clip, tmp_path: Path) -> None:
+    h = host()
+    h.start("general", clip, components="RGB", factor=N)
+    assert any(line.endswith("OfxImageComponentRGB") for line in h.ok("clip_prefs") if "Components_Output" in line)
+    status, facts = h.render(1004, tmp_path / "half.raw", scale=0.5)
+    assert status == 0, facts
+    assert facts[-1].endswith(f"{W // 2}x{H // 2}")
+    img = read_raw(tmp_path / "half.raw", W // 2, H // 2)
+    assert np.isfinite(img).all() and img[..., :3].max() > 0.05
+
+
+def test_parallel_renders_share_one_worker(host, clip, cli_render, tmp_path: Path) -> None:
+    ref = cli_render("--factor", str(N))
+    h = host()
+    h.start("general", clip, factor=N)
+    times = [1004, 1005, 1006, 1010]
+    h.ok(f"render_parallel {tmp_path}/p.%d.raw " + " ".join(map(str, times)))
+    assert len(h.children()) == 1
+    for t in times:
+        np.testing.assert_allclose(read_raw(tmp_path / f"p.{t}.raw")[..., :3], ref[t], atol=1e-5)
+
+
+def test_guide_matte_forces_direction(host, clip, tmp_path: Path) -> None:
+    from unshutter.node import Node, NodeParams
+
+    matte = np.zeros((H, W), np.float32)
+    matte[:, : W // 2] = 1.0
+    for i in range(FRAMES):
+        rgba = np.zeros((H, W, 4), np.float32)
+        rgba[..., 3] = matte
+        rgba.tofile(tmp_path / f"guide.{FIRST + i}.raw")
+    h = host()
+    h.ok(f"guide {tmp_path}/guide.%d.raw {FIRST} {FIRST + FRAMES - 1} {W} {H}")
+    h.start("general", clip, factor=N, guidance=1, guideDirection=0)  # guidance None, matte direction Left
+    status, facts = h.render(1005, tmp_path / "g.raw")
+    assert status == 0, facts
+    node = Node(NodeParams(factor=N, guidance="none"))
+    f = FIRST + 1
+    want = node.process(f, clip.frames[1], clip.frames[0], clip.frames[2], matte, "left").subframes[1]
+    np.testing.assert_allclose(read_raw(tmp_path / "g.raw")[..., :3], want, atol=1e-5)
+
+
+# ------------------------------------------------------------------ failures
+def test_killed_worker_is_survived(host, clip, cli_render, tmp_path: Path) -> None:
+    ref = cli_render("--factor", str(N))
+    h = host()
+    h.start("general", clip, factor=N)
+    status, facts = h.render(1001, tmp_path / "a.raw")
+    assert status == 0, facts
+    (pid,) = h.children()
+    os.kill(pid, signal.SIGKILL)
+    status, facts = h.render(1002, tmp_path / "b.raw")
+    # either the dead worker was noticed and replaced within this render, or it failed with a message
+    assert status in (0, 1), facts
+    if status == 1:
+        assert any("worker" in line and "signal 9" in line for line in facts), facts
+    status, facts = h.render(1003, tmp_path / "c.raw")
+    assert status == 0, facts
+    np.testing.assert_allclose(read_raw(tmp_path / "c.raw")[..., :3], ref[1003], atol=1e-5)
+    (new_pid,) = h.children()
+    assert new_pid != pid
+
+    # killed in the middle of a render: that render fails or recovers, the next one works
+    h.send(f"render 1004 {tmp_path / 'd.raw'} 1.0")
+    time.sleep(0.05)
+    for p in h.children():
+        os.kill(p, signal.SIGKILL)
+    status, facts = h.collect("render 1004")
+    assert status in (0, 1), facts
+    status, facts = h.render(1005, tmp_path / "e.raw")
+    assert status == 0, facts
+    np.testing.assert_allclose(read_raw(tmp_path / "e.raw")[..., :3], ref[1005], atol=1e-5)
+    h.ok("unload")
+    deadline = time.monotonic() + 10
+    while h.children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert h.children() == []  # unload stops the worker
+
+
+def test_missing_worker_fails_with_message(host, clip, tmp_path: Path) -> None:
+    h = host(UNSHUTTER_EXECUTABLE=str(tmp_path / "no-such-unshutter"))
+    h.start("general", clip, factor=N)
+    for t in (1001, 1002):  # every render retries, none crashes the host
+        status, facts = h.render(t, tmp_path / "x.raw")
+        assert status == 1
+        assert any(line.startswith("persistent_message OfxMessageError") and "UNSHUTTER_EXECUTABLE" in line
+                   for line in facts), facts
+    assert "images_outstanding 0" in h.ok("stats")
+
+
+def fake_worker(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "fake-unshutter"
+    path.write_text(f"#!{sys.executable}\n{body}")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
+
+
+def test_silent_worker_times_out(host, clip, tmp_path: Path) -> None:
+    exe = fake_worker(tmp_path, "import time\ntime.sleep(600)\n")
+    h = host(UNSHUTTER_EXECUTABLE=exe, UNSHUTTER_OFX_START_TIMEOUT="2")
+    h.start("general", clip, factor=N)
+    t0 = time.monotonic()
+    status, facts = h.render(1001, tmp_path / "x.raw")
+    assert status == 1 and time.monotonic() - t0 < 30
+    assert any("did not answer within 2 s" in line for line in facts), facts
+    assert h.children() == []  # the stuck process was killed
+
+
+def test_hanging_render_times_out(host, clip, tmp_path: Path) -> None:
+    body = (
+        "import json, socket, struct, time\n"
+        "s = socket.socket(fileno=3)\n"
+        "while True:\n"
+        "    n, = struct.unpack('<I', s.recv(4))\n"
+        "    req = json.loads(s.recv(n))\n"
+        "    if req['op'] == 'hello':\n"
+        "        b = json.dumps({'ok': True, 'protocol': 1}).encode()\n"
+        "        s.sendall(struct.pack('<I', len(b)) + b)\n"
+        "    else:\n"
+        "        time.sleep(600)\n"
+    )
+    h = host(UNSHUTTER_EXECUTABLE=fake_worker(tmp_path, body), UNSHUTTER_OFX_TIMEOUT="2")
+    h.start("general", clip, factor=N)
+    status, facts = h.render(1001, tmp_path / "x.raw")
+    assert status == 1
+    assert any("did not answer within 2 s" in line and "UNSHUTTER_OFX_TIMEOUT" in line for line in facts), facts
