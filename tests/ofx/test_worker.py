@@ -1,0 +1,157 @@
+"""``unshutter worker`` on its own: the protocol, the decomposition cache, abort, bad requests.
+
+The worker is started as the plugin starts it: a socketpair end passed as
+``--fd 3``, pixels in a POSIX shared-memory segment named in each request.
+"""
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import socket
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import textured_photo
+from tests.ofx.conftest import unshutter_executable
+from unshutter.node import Node, NodeParams
+from unshutter.sample import render_clip
+
+HEADER = 64
+PARAMS = {"factor": 3, "shutter": 360.0, "guidance": "neighbors", "reverse": False, "overrides": "",
+          "tile": 1024, "quality": "full", "threshold": 0.5}
+
+
+class Worker:
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        os.set_inheritable(theirs.fileno(), True)
+        self.proc = subprocess.Popen([unshutter_executable(), "worker", "--fd", str(theirs.fileno())],
+                                     pass_fds=(theirs.fileno(),), env={**os.environ, "UNSHUTTER_THREADS": "1"})
+        theirs.close()
+        self.sock = ours
+        self.sock.settimeout(120)
+
+    def ask(self, msg: dict) -> dict:
+        body = json.dumps(msg).encode()
+        self.sock.sendall(struct.pack("<I", len(body)) + body)
+        (n,) = struct.unpack("<I", self._recv(4))
+        return json.loads(self._recv(n))
+
+    def _recv(self, n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            assert chunk, "worker closed the connection"
+            buf += chunk
+        return buf
+
+    def close(self) -> None:
+        try:
+            self.ask({"op": "quit"})
+        finally:
+            self.sock.close()
+            self.proc.wait(timeout=30)
+
+
+class Segment:
+    """A shared-memory segment laid out like the plugin's: header, inputs, output."""
+
+    def __init__(self, name: str, frames: list[np.ndarray | None]) -> None:
+        h, w = frames[0].shape[:2]
+        self.plane = h * w * 3 * 4
+        self.name, self.path = name, Path("/dev/shm") / name
+        self.size = HEADER + self.plane * (len(frames) + 1)
+        with open(self.path, "wb") as f:
+            f.truncate(self.size)
+        fd = os.open(self.path, os.O_RDWR)
+        self.map = mmap.mmap(fd, self.size)
+        os.close(fd)
+        self.offsets = []
+        for i, fr in enumerate(frames):
+            off = HEADER + i * self.plane
+            self.map[off:off + self.plane] = np.ascontiguousarray(fr, np.float32).tobytes()
+            self.offsets.append(off)
+        self.out = HEADER + len(frames) * self.plane
+        self.shape = (h, w, 3)
+
+    def output(self) -> np.ndarray:
+        return np.frombuffer(self.map[self.out:self.out + self.plane], np.float32).reshape(self.shape).copy()
+
+    def close(self) -> None:
+        self.map.close()
+        self.path.unlink()
+
+
+@pytest.fixture()
+def worker():
+    w = Worker()
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="module")
+def frames() -> np.ndarray:
+    return render_clip(textured_photo(), 3, 64, 48, speed=5.0, curve=0.3, samples=12, gain=2.0)
+
+
+def request(seg: Segment, k: int, **extra) -> dict:
+    req = {"op": "render", "shm": seg.name, "width": seg.shape[1], "height": seg.shape[0], "frame": 1002, "k": k,
+           "cur": seg.offsets[1], "prev": seg.offsets[0], "next": seg.offsets[2], "matte": None,
+           "output": seg.out, "matte_direction": None, "params": dict(PARAMS)}
+    req.update(extra)
+    return req
+
+
+def test_hello_and_one_decomposition_per_source_frame(worker: Worker, frames: np.ndarray) -> None:
+    hello = worker.ask({"op": "hello"})
+    assert hello["ok"] and hello["protocol"] == 1 and hello["pid"] == worker.proc.pid
+    seg = Segment(f"unshutter-test-{os.getpid()}-a", [frames[0], frames[1], frames[2]])
+    try:
+        want = Node(NodeParams(factor=3)).process(1002, frames[1], frames[0], frames[2]).subframes
+        for k in range(3):
+            reply = worker.ask(request(seg, k))
+            assert reply["ok"], reply
+            assert reply["cached"] == (k > 0) and reply["decompositions"] == 1
+            np.testing.assert_allclose(seg.output(), want[k], atol=1e-6)
+        changed = request(seg, 0)
+        changed["params"]["factor"] = 4  # other parameters: a new decomposition
+        assert worker.ask(changed)["decompositions"] == 2
+    finally:
+        seg.close()
+
+
+def test_abort_flag_stops_between_tiles(worker: Worker) -> None:
+    big = render_clip(textured_photo(), 1, 240, 150, speed=5.0, samples=4)[0]
+    seg = Segment(f"unshutter-test-{os.getpid()}-b", [big, big, big])
+    try:
+        struct.pack_into("<I", seg.map, 0, 1)  # the plugin raises this when the host aborts
+        reply = worker.ask(request(seg, 0, prev=None, next=None, params={**PARAMS, "tile": 128}))
+        assert reply == {"ok": False, "kind": "aborted", "error": "render aborted by the host"}
+    finally:
+        seg.close()
+
+
+def test_bad_requests_get_one_line_errors(worker: Worker, frames: np.ndarray) -> None:
+    seg = Segment(f"unshutter-test-{os.getpid()}-c", [frames[0], frames[1], frames[2]])
+    try:
+        bad = worker.ask(request(seg, 0, params={**PARAMS, "factor": 40}))
+        assert not bad["ok"] and "--factor 40" in bad["error"]
+        missing = worker.ask(request(seg, 0, shm="unshutter-test-does-not-exist"))
+        assert not missing["ok"] and "\n" not in missing["error"]
+        outside = worker.ask(request(seg, 0, output=seg.size))
+        assert not outside["ok"] and "outside the segment" in outside["error"]
+        assert worker.ask({"op": "nonsense"})["ok"] is False
+        assert worker.ask(request(seg, 2))["ok"]  # still serving
+    finally:
+        seg.close()
+
+
+def test_worker_help_lists_the_command() -> None:
+    res = subprocess.run([sys.executable, "-m", "unshutter", "worker", "--help"], capture_output=True, text=True)
+    assert res.returncode == 0 and "--fd" in res.stdout
