@@ -229,7 +229,10 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
     else:
         out_cs = color.ColorTransform(color.default_colorspace(out_is_float), cfg.ocio)
     node = node or Node(params, model_path=cfg.model, device=cfg.device)
-    target.folder.mkdir(parents=True, exist_ok=True)
+    try:
+        target.folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a farm retries output errors (exit 6); a traceback tells it nothing
+        raise OutputError(f"{target.folder}: cannot create the output folder ({exc.strerror or exc})") from None
     # only this run's own temporaries: other chunks of the shot may be writing beside it right now
     own = [target.pattern.path(retime.output_frame(clip.first, f, n, k)) for f in range(a, b + 1) for k in range(n)] \
         if target.pattern else [target.movie_path]  # type: ignore[list-item]

@@ -172,3 +172,9 @@ def write_bundle(spec: BatchSpec, bundle_dir: str | Path, command: str = "unshut
     atomic.write_text(vpath, header + _dump({"parameterValues": [{"name": k, "value": v} for k, v in values.items()]}))
     atomic.write_text(out / OPENJD_PARAMS, "# for: openjd run template.yaml -p file://openjd_parameters.yaml\n" + _dump(values))
     return tpath, vpath
+
+
+def openjd_params(values_file: Path) -> dict[str, Any]:
+    """``parameter_values.yaml`` (Deadline format) as the KEY: VALUE map ``openjd run -p file://`` takes."""
+    doc = yaml.safe_load(values_file.read_text(encoding="utf-8"))
+    return {v["name"]: v["value"] for v in doc.get("parameterValues", []) if ":" not in v["name"]}

@@ -1,0 +1,195 @@
+"""The Open Job Description bundle: structure, ``openjd check``, ``openjd run`` == ``unshutter run``, kill + resume."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.farm.helpers import OPENJD, UNSHUTTER, assert_same_images, images
+from unshutter.farm import session
+from unshutter.farm.openjd import OPENJD_PARAMS, build_template, openjd_params, write_bundle
+from unshutter.farm.spec import load_spec
+
+
+def _bundle(spec_path: Path, out: Path) -> Path:
+    p = subprocess.run([UNSHUTTER, "farm", "openjd", str(spec_path), "-o", str(out), "--command", UNSHUTTER],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert f"deadline bundle submit {out}" in p.stdout
+    return out
+
+
+def _openjd_run(bundle: Path, env: dict[str, str] | None = None, **kw: object) -> subprocess.Popen[str]:
+    cmd = [OPENJD, "run", str(bundle / "template.yaml"), "-p", f"file://{bundle / OPENJD_PARAMS}"]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, **kw)
+
+
+def test_template_structure(spec_path: Path, tmp_path: Path) -> None:
+    spec = load_spec(spec_path)
+    template, values = build_template(spec, "unshutter", ranges={"pan": (1001, 1006), "tilt-b": (1001, 1006)})
+    assert template["specificationVersion"] == "jobtemplate-2023-09"
+    assert template["extensions"] == ["TASK_CHUNKING"]
+    assert [s["name"] for s in template["steps"]] == ["pan", "tilt-b"]
+    for step in template["steps"]:
+        (param,) = step["parameterSpace"]["taskParameterDefinitions"]
+        assert param == {"name": "Frame", "type": "CHUNK[INT]", "range": "1001-1006",
+                         "chunks": {"defaultTaskCount": 2, "rangeConstraint": "CONTIGUOUS"}}
+        args = step["script"]["actions"]["onRun"]["args"]
+        assert args[:2] == ["farm", "chunk"] and "{{Task.Param.Frame}}" in args
+        assert args[args.index("--session") + 1] == "{{Session.WorkingDirectory}}/unshutter-session.json"
+    env = template["jobEnvironments"][0]["script"]["actions"]
+    assert env["onEnter"]["args"][:3] == ["farm", "session", "start"]
+    assert env["onExit"]["args"][:3] == ["farm", "session", "stop"]
+    params = {p["name"]: p for p in template["parameterDefinitions"]}
+    assert params["pan_Input"]["dataFlow"] == "IN" and params["tilt_b_Output"]["dataFlow"] == "OUT"
+    assert values["tilt_b_Output"] == str(tmp_path / "out" / "tilt-b")
+
+    tpath, vpath = write_bundle(spec, tmp_path / "bundle", "unshutter")
+    assert yaml.safe_load(tpath.read_text()) == build_template(spec, "unshutter")[0]
+    pv = yaml.safe_load(vpath.read_text())["parameterValues"]
+    assert {"name": "pan_Input", "value": str(Path(spec.shots[0].input).parent)} in pv
+    assert openjd_params(vpath) == yaml.safe_load((tmp_path / "bundle" / OPENJD_PARAMS).read_text())
+
+
+def test_openjd_check_passes(spec_path: Path, tmp_path: Path) -> None:
+    bundle = _bundle(spec_path, tmp_path / "bundle")
+    p = subprocess.run([OPENJD, "check", str(bundle / "template.yaml")], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "passes validation" in p.stdout, p.stdout + p.stderr
+
+
+@pytest.mark.slow
+def test_openjd_run_two_shots_equals_unshutter_run(spec_path: Path, tmp_path: Path, reference: dict[str, Path]) -> None:
+    bundle = _bundle(spec_path, tmp_path / "bundle")
+    t0 = time.monotonic()
+    proc = _openjd_run(bundle)
+    log, _ = proc.communicate(timeout=600)
+    seconds = time.monotonic() - t0
+    assert proc.returncode == 0, log[-3000:]
+    assert "Chunks run: 6" in log and "Session ended successfully" in log
+    # the model was loaded once for the whole session, and every task used the server
+    assert log.count("loaded once in") == 1 and "rendering in this process" not in log
+    assert log.count("unshutter session: stopped") == 1
+    for shot in ("pan", "tilt-b"):
+        assert_same_images(tmp_path / "out" / shot, reference[shot])
+    print(f"openjd run: 2 shots, 6 chunks in {seconds:.1f} s")
+
+
+def _descendants(pid: int) -> list[int]:
+    """Processes whose parent chain leads to ``pid`` (from /proc), children first."""
+    parents: dict[int, int] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                parents[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parents.items() if pp == p]
+        out += kids
+        todo += kids
+    return out[::-1]
+
+
+@pytest.mark.slow
+def test_killed_openjd_job_resumes_with_nothing_lost(spec_path: Path, tmp_path: Path,
+                                                      reference: dict[str, Path]) -> None:
+    bundle = _bundle(spec_path, tmp_path / "bundle")
+    scratch = tmp_path / "sessions"  # OpenJD puts session folders (and our state file) under TMPDIR
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    proc = _openjd_run(bundle, env=env, start_new_session=True)
+    out = tmp_path / "out" / "pan"
+    deadline = time.monotonic() + 300
+    while len(images(out)) < 7 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the job finished before it could be killed"
+    # a worker node dies: everything of this job gets SIGKILL, the session server too
+    victims = _descendants(proc.pid) + [proc.pid]
+    servers = [json.loads(p.read_text())["pid"] for p in scratch.rglob("unshutter-session.json")]
+    for pid in victims + servers:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.communicate(timeout=60)
+    partial = images(out)
+    assert 0 < len(partial) < 18
+    for name in partial:  # nothing half-written under an output name
+        assert (out / name).read_bytes() == (reference["pan"] / name).read_bytes(), name
+    # the farm runs the job again
+    proc = _openjd_run(bundle, env=env)
+    log, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, log[-3000:]
+    assert "already complete" in log
+    for shot in ("pan", "tilt-b"):
+        assert_same_images(tmp_path / "out" / shot, reference[shot])
+    for state in scratch.rglob("unshutter-session.json"):  # only the killed session's file is left
+        pid = json.loads(state.read_text())["pid"]
+        assert pid in servers
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_chunk_without_session_server_renders_in_process(tmp_path: Path, farm_clips: dict[str, str],
+                                                         farm_model: str, reference: dict[str, Path]) -> None:
+    """A task whose environment did not run (or whose server died) still renders its chunk."""
+    out = tmp_path / "o"
+    p = subprocess.run([UNSHUTTER, "farm", "chunk", farm_clips["pan"], "-o", str(out / "pan.####.exr"), "--factor",
+                        "3", "--frames", "1001-1006", "--model", farm_model, "--session",
+                        str(tmp_path / "none.json")], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "rendering in this process" in p.stderr
+    assert_same_images(out, reference["pan"])
+
+
+@pytest.mark.slow
+def test_session_server_loads_model_once_and_serves_chunks(tmp_path: Path, farm_clips: dict[str, str],
+                                                           farm_model: str, reference: dict[str, Path]) -> None:
+    state = tmp_path / "session" / "unshutter-session.json"
+    p = subprocess.run([UNSHUTTER, "farm", "session", "start", "--state", str(state), "--model", farm_model,
+                        "--idle-timeout", "120"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "loaded once" in p.stdout and oct(state.stat().st_mode & 0o777) == "0o600"
+    pid = json.loads(state.read_text())["pid"]
+    try:
+        out = tmp_path / "o"
+        for frames in ("1005-1006", "1001-1002", "1003-1004"):
+            q = subprocess.run([UNSHUTTER, "farm", "chunk", farm_clips["pan"], "-o", str(out / "pan.####.exr"),
+                                "--factor", "3", "--frames", frames, "--model", farm_model, "--session", str(state)],
+                               capture_output=True, text=True, timeout=300)
+            assert q.returncode == 0, q.stderr
+            assert "rendering in this process" not in q.stderr and f"chunk {frames} done" in q.stdout
+        assert_same_images(out, reference["pan"])
+        status = session.ping(state)
+        assert status["pid"] == pid and status["served"] == 3 and status["authkey"] is None
+        # errors come back with their exit code, and the server keeps serving
+        q = subprocess.run([UNSHUTTER, "farm", "chunk", str(tmp_path / "none.####.exr"), "-o", str(out), "--frames",
+                            "1-2", "--model", farm_model, "--session", str(state)],
+                           capture_output=True, text=True, timeout=300)
+        assert q.returncode == 3 and "none.####.exr" in q.stderr
+        assert session.ping(state)["served"] == 4
+    finally:
+        p = subprocess.run([UNSHUTTER, "farm", "session", "stop", "--state", str(state)], capture_output=True,
+                           text=True, timeout=120)
+    assert p.returncode == 0 and "stopped" in p.stdout
+    assert not state.exists()
+    with pytest.raises(ProcessLookupError):
+        for _ in range(100):
+            os.kill(pid, 0)
+            time.sleep(0.05)
+
+
+def test_session_start_reports_model_error(tmp_path: Path) -> None:
+    state = tmp_path / "s.json"
+    p = subprocess.run([UNSHUTTER, "farm", "session", "start", "--state", str(state), "--model",
+                        str(tmp_path / "missing.onnx")], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 5 and "missing.onnx" in p.stderr
+    assert not state.exists()
