@@ -19,7 +19,7 @@ out = {"ok": False}
 
 def strip_info(s):
     return {
-        "name": s.name, "type": s.type, "channel": s.channel, "start": s.frame_final_start,
+        "name": s.name, "type": s.type, "filepath": bpy.path.abspath(s.filepath) if s.type == "MOVIE" else "", "channel": s.channel, "start": s.frame_final_start,
         "duration": s.frame_final_duration, "mute": s.mute,
         "directory": bpy.path.abspath(s.directory) if s.type == "IMAGE" else "",
         "files": [e.filename for e in s.elements] if s.type == "IMAGE" else [],
@@ -30,6 +30,62 @@ def strip_info(s):
 def timeline():
     ed = bpy.context.scene.sequence_editor
     return sorted((strip_info(s) for s in ed.sequences_all), key=lambda d: d["name"])
+
+
+class FakeWindowManager:
+    """What the modal operator asks of the window manager, recorded (background mode has no window)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        return lambda *a, **k: self.calls.append(name) or name
+
+
+class FakeWorkspace:
+    def __init__(self):
+        self.status = []
+
+    def status_text_set(self, text):
+        self.status.append(text)
+
+
+def drive_modal(mode):
+    """Run the operator's modal code path with fake TIMER/ESC events: 'finish' or 'cancel'."""
+    import types
+    from unshutter_blender import operators
+
+    Op = operators.SEQUENCER_OT_unshutter_slowmo
+    reports = []
+    op = types.SimpleNamespace(**cfg["operator_modal"], _job=None, _timer=None,
+                               properties=types.SimpleNamespace(is_property_set=lambda name: True),
+                               report=lambda kind, msg: reports.append([sorted(kind)[0], msg]))
+    for name in ("_settings", "_prepare", "_finish", "_start_modal", "modal", "_status", "_end"):
+        setattr(op, name, getattr(Op, name).__get__(op))
+    ctx = types.SimpleNamespace(scene=bpy.context.scene, preferences=bpy.context.preferences,
+                                window_manager=FakeWindowManager(),
+                                workspace=FakeWorkspace(), window=None)
+    state = {"start": sorted(op._start_modal(ctx))}
+    timer = types.SimpleNamespace(type="TIMER", value="NOTHING")
+    esc = types.SimpleNamespace(type="ESC", value="PRESS")
+    import time
+    deadline = time.monotonic() + 300
+    ticks = 0
+    while time.monotonic() < deadline:
+        if mode == "cancel" and op._job.run.frame_outputs:
+            state["folder_before_cancel"] = len(os.listdir(op._job.run.output_folder))
+            res = op.modal(ctx, esc)
+        else:
+            res = op.modal(ctx, timer)
+        ticks += 1
+        if res != {"PASS_THROUGH"}:
+            break
+        time.sleep(0.05)
+    state.update(result=sorted(res), ticks=ticks, reports=reports, wm=ctx.window_manager.calls[:3],
+                 wm_last=ctx.window_manager.calls[-2:], status=[ctx.workspace.status[0], ctx.workspace.status[-1]],
+                 folder=op._job.run.output_folder, folder_exists=os.path.isdir(op._job.run.output_folder),
+                 returncode=op._job.run.proc.returncode)
+    return state
 
 
 try:
@@ -52,13 +108,25 @@ try:
     scene.render.image_settings.color_depth = "8"
     ed = scene.sequence_editor_create()
     files = cfg["files"]
-    src = ed.sequences.new_image("blurred", files[0], cfg.get("channel", 2), cfg.get("start", 1),
-                                 fit_method="ORIGINAL")
-    for f in files[1:]:
-        src.elements.append(os.path.basename(f))
+    if files[0].endswith(".mp4"):
+        src = ed.sequences.new_movie("blurred", files[0], cfg.get("channel", 2), cfg.get("start", 1),
+                                     fit_method="ORIGINAL")
+    else:
+        src = ed.sequences.new_image("blurred", files[0], cfg.get("channel", 2), cfg.get("start", 1),
+                                     fit_method="ORIGINAL")
+        for f in files[1:]:
+            src.elements.append(os.path.basename(f))
+    if cfg.get("trim"):
+        src.frame_offset_start, src.frame_offset_end = cfg["trim"]
+    if cfg.get("blocker"):  # a strip already on the channel above
+        ed.sequences.new_image("blocker", files[0] if not files[0].endswith(".mp4") else cfg["blocker"],
+                               src.channel + 1, src.frame_final_start + 1, fit_method="ORIGINAL")
     ed.active_strip = src
     scene.frame_start = src.frame_final_start
     out["before"] = timeline()
+    if cfg.get("modal"):
+        out["modal"] = drive_modal(cfg["modal"])
+        out["after"] = timeline()
     kwargs = cfg.get("operator", {})
     try:
         res = bpy.ops.sequencer.unshutter_slowmo(**kwargs)
@@ -69,7 +137,7 @@ try:
     out["after"] = timeline()
     if cfg.get("rerun") and out["result"] == ["FINISHED"]:
         ed.active_strip = ed.sequences_all[ed.active_strip.name]
-        res = bpy.ops.sequencer.unshutter_slowmo()  # settings come from the strip
+        res = bpy.ops.sequencer.unshutter_slowmo("INVOKE_DEFAULT")  # settings come from the strip
         out["rerun"] = sorted(res)
         out["after_rerun"] = timeline()
     if cfg.get("render") and out["result"] == ["FINISHED"]:

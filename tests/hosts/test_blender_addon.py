@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.hosts.media import H, W, png_sequence
+from tests.hosts.media import H, W, mp4, png_sequence
 from unshutter.io.image_file import read_image
 
 BLENDER = shutil.which("blender")
@@ -42,6 +42,7 @@ def run_blender(scripts: Path, cfg: dict, tmp: Path) -> dict:
     return out
 
 
+@pytest.mark.slow  # renders 15 frames in Blender: ~5-15 s, more on a loaded machine
 def test_operator_adds_slowmo_strip_that_renders(scripts_dir: Path, tmp_path: Path) -> None:
     files = png_sequence(tmp_path / "clip", "blur", 1001, 5, seed=4)
     out = run_blender(scripts_dir, {
@@ -103,3 +104,52 @@ def test_unsaved_blend_with_relative_output_is_refused(scripts_dir: Path, tmp_pa
     out = run_blender(scripts_dir, {"files": [str(f) for f in files], "operator": {"factor": 2}}, tmp_path)
     assert out["result"] == ["ERROR"] and "save the file first" in out["error"]
     assert out["after"] == out["before"]
+
+
+def test_trimmed_movie_strip(scripts_dir: Path, tmp_path: Path) -> None:
+    """A movie strip trimmed by 2 frames at the head and 1 at the tail; the channel above is taken."""
+    movie = mp4(tmp_path / "clip" / "pan.mp4", 8, seed=7)
+    blocker = png_sequence(tmp_path / "still", "still", 1, 1)[0]
+    out = run_blender(scripts_dir, {
+        "files": [str(movie)], "channel": 1, "start": 1, "trim": [2, 1], "blocker": str(blocker),
+        "operator": {"factor": 2, "guidance": "LEFT", "output_dir": str(tmp_path / "unshutter") + "/"},
+        "render": str(tmp_path / "render"),
+    }, tmp_path)
+    assert out["result"] == ["FINISHED"]
+    strips = {s["name"]: s for s in out["after"]}
+    src, new = strips["blurred"], strips["blurred slowmo"]
+    assert (src["type"], src["start"], src["duration"], src["mute"]) == ("MOVIE", 3, 5, True)
+    assert (new["channel"], new["start"], new["duration"]) == (3, 3, 10)  # channel 2 is blocked
+    # movie frames 2-6 (numbered from 0), sub-frame k of frame f is output f*2+k
+    assert new["files"] == [f"pan.{o:04d}.png" for o in range(4, 14)]
+    assert new["settings"]["guidance"] == 2  # LEFT, stored as the enum's index
+    manifest = json.loads(Path(new["settings"]["manifest"]).read_text())
+    assert manifest["params"]["guidance"] == "left" and manifest["frames"] == [2, 6]
+    folder = Path(new["directory"])
+    for i in (0, 9):
+        got = read_image(tmp_path / "render" / f"render_{3 + i:04d}.png")[0]
+        assert np.abs(got - read_image(folder / new["files"][i])[0]).max() <= 1.5 / 255
+
+
+@pytest.mark.parametrize("mode", ["finish", "cancel"])
+def test_modal_run_progress_and_cancel(scripts_dir: Path, tmp_path: Path, mode: str) -> None:
+    """The interactive path, driven with TIMER/ESC events (no window in ``blender -b``)."""
+    n = 5 if mode == "finish" else 40
+    files = png_sequence(tmp_path / "clip", "blur", 1001, n, seed=8)
+    settings = {"factor": 2 if mode == "finish" else 7, "guidance": "NEIGHBORS", "reverse": False, "overrides": "",
+                "shutter": 360.0, "output_dir": str(tmp_path / "unshutter") + "/"}
+    out = run_blender(scripts_dir, {"files": [str(f) for f in files], "modal": mode, "operator_modal": settings},
+                      tmp_path)
+    m = out["modal"]
+    assert m["start"] == ["RUNNING_MODAL"]
+    assert m["wm"][:3] == ["progress_begin", "event_timer_add", "modal_handler_add"]
+    assert m["wm_last"] == ["event_timer_remove", "progress_end"] and m["status"][-1] is None
+    assert "Esc to cancel" in m["status"][0]
+    if mode == "finish":
+        assert m["result"] == ["FINISHED"] and m["ticks"] > 1 and m["returncode"] == 0
+        assert {s["name"]: s["duration"] for s in out["after"]} == {"blurred": 5, "blurred slowmo": 10}
+    else:
+        assert m["result"] == ["CANCELLED"] and m["returncode"] != 0
+        assert m["folder_before_cancel"] >= 1 and not m["folder_exists"]  # every frame of the run removed
+        assert out["after"] == out["before"]  # no strip added, source not muted
+        assert m["reports"][0][0] == "WARNING" and "cancelled" in m["reports"][0][1]

@@ -110,6 +110,9 @@ class SequenceInput:
     first: int
     last: int
 
+    def path(self, frame: int) -> str:
+        return os.path.join(self.directory, f"{self.prefix}{frame:0{self.padding}d}{self.suffix}")
+
     @property
     def spec(self) -> str:
         return os.path.join(self.directory, f"{self.prefix}%0{self.padding}d{self.suffix}")
@@ -211,12 +214,16 @@ class EngineRun:
             self._queue.put((tag, line.rstrip("\n")))
         self._queue.put((tag, None))
 
-    def poll(self) -> list[dict]:
-        """New events since the last call (never blocks)."""
+    def poll(self, timeout: float = 0.0) -> list[dict]:
+        """New events since the last call; waits up to ``timeout`` seconds for the first line."""
         new = []
         while True:
             try:
-                tag, line = self._queue.get_nowait()
+                if timeout > 0:
+                    tag, line = self._queue.get(timeout=timeout)
+                    timeout = 0.0
+                else:
+                    tag, line = self._queue.get_nowait()
             except queue.Empty:
                 break
             if line is None:
@@ -261,18 +268,13 @@ class EngineRun:
     def wait(self, on_event=None) -> None:
         """Run to the end (background mode), calling ``on_event`` for each event."""
         assert self.proc is not None
-        while not self.finished:
-            try:
-                tag, line = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            self._queue.put((tag, line))  # let poll() parse it in order
-            for ev in self.poll():
+        while True:
+            finished = self.finished
+            for ev in self.poll(timeout=0.0 if finished else 0.2):
                 if on_event is not None:
                     on_event(ev)
-        for ev in self.poll():
-            if on_event is not None:
-                on_event(ev)
+            if finished:
+                break
 
     def failure(self) -> str | None:
         """None on success, else the engine's one-line message."""

@@ -95,8 +95,8 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
             last = first + n - 1
             if offset < 0 or last > seq.last:
                 raise engine.EngineError(f"{strip.name}: the strip holds frames beyond its images; trim it to its images")
-            lo = first - 1 if os.path.exists(seq.spec % (first - 1)) else first  # neighbours for guidance
-            hi = last + 1 if os.path.exists(seq.spec % (last + 1)) else last
+            lo = first - 1 if os.path.exists(seq.path(first - 1)) else first  # neighbours for guidance
+            hi = last + 1 if os.path.exists(seq.path(last + 1)) else last
             token = "@" * seq.padding if seq.padding != 4 else "#"
             input_spec = os.path.join(seq.directory, f"{seq.prefix}{lo}-{hi}{token}{seq.suffix}")
             out_name, out_suffix = seq.prefix, seq.suffix
@@ -182,6 +182,9 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
     def invoke(self, context, event):
         if bpy.app.background or context.window is None:
             return self.execute(context)
+        return self._start_modal(context)
+
+    def _start_modal(self, context):
         try:
             job = self._prepare(context)
             job.run.start()
