@@ -1,0 +1,218 @@
+"""The training loop: data stream, optimiser, EMA, logs, resumable checkpoints.
+
+Checkpoints (``train.state`` in the config, default
+``models/train_state/last.pt``) hold the model, its EMA, the optimiser, the
+step and the best validation score; a run with the same config resumes from
+it. The best EMA weights by validation PSNR also go to
+``<out>/best.pt``. Logs: ``<out>/train.log`` (text) and ``<out>/log.jsonl``.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from unshutter.train.config import repo_path
+from unshutter.train.data import DataSpec, SyntheticStream, make_guidance, render_sample
+from unshutter.train.flowunet_arch import build_network
+from unshutter.train.losses import reblur_loss, recon_loss
+from unshutter.train.photos import load_pool, split
+
+
+class _Stream(torch.utils.data.IterableDataset):
+    def __init__(self, stream: SyntheticStream, start_step: int) -> None:
+        self.stream = stream
+        self.start_step = start_step
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        import cv2
+
+        cv2.setNumThreads(1)
+        info = torch.utils.data.get_worker_info()
+        wid = info.id if info is not None else 0
+        if info is not None:
+            torch.set_num_threads(1)
+        rng = np.random.default_rng([self.stream.seed, wid, self.start_step])
+        while True:
+            yield self.stream.generate(rng)
+
+
+def _lr(step: int, cfg: dict) -> float:
+    base, lo = float(cfg["lr"]), float(cfg.get("lr_min", 0.0))
+    warm, total = int(cfg.get("warmup", 0)), int(cfg["total_steps"])
+    if step < warm:
+        return base * (step + 1) / warm
+    p = min(1.0, (step - warm) / max(1, total - warm))
+    return lo + 0.5 * (base - lo) * (1 + math.cos(math.pi * p))
+
+
+def psnr(mse: float) -> float:
+    return 10 * math.log10(1.0 / max(mse, 1e-12))
+
+
+def make_val_set(photos, spec: DataSpec, n: int, seed: int) -> list[dict]:
+    """A fixed validation set: held-out photos, neighbour guidance."""
+    rng = np.random.default_rng(seed)
+    vspec = copy.copy(spec)
+    out = []
+    for _ in range(n):
+        s = render_sample(rng, photos, vspec)
+        g = make_guidance(None, s, "neighbors")
+        out.append(
+            {
+                "blurred": torch.from_numpy(s.blurred.transpose(2, 0, 1).copy())[None],
+                "guidance": torch.from_numpy(g.transpose(2, 0, 1).copy())[None],
+                "gt": torch.from_numpy(s.gt.transpose(0, 3, 1, 2).copy())[None],
+            }
+        )
+    return out
+
+
+@torch.no_grad()
+def validate(net: torch.nn.Module, val: list[dict]) -> dict:
+    net.eval()
+    se = se_id = n = 0.0
+    for v in val:
+        y = net(v["blurred"], v["guidance"]).clamp(0, 1)
+        se += float(((y - v["gt"]) ** 2).sum())
+        se_id += float(((v["blurred"][:, None] - v["gt"]) ** 2).sum())
+        n += v["gt"].numel()
+    net.train()
+    return {"val_psnr": psnr(se / n), "val_identity_psnr": psnr(se_id / n)}
+
+
+class Logger:
+    def __init__(self, out: Path) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        self.txt = open(out / "train.log", "a", buffering=1, encoding="utf-8")
+        self.js = open(out / "log.jsonl", "a", buffering=1, encoding="utf-8")
+
+    def __call__(self, msg: str, record: dict | None = None) -> None:
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} {msg}"
+        print(line, flush=True)
+        self.txt.write(line + "\n")
+        if record is not None:
+            self.js.write(json.dumps(record) + "\n")
+
+
+def save_state(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def train(cfg: dict, max_minutes: float | None = None, max_steps: int | None = None, fresh: bool = False) -> int:
+    tcfg = cfg["train"]
+    seed = int(cfg.get("seed", 0))
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch.set_num_threads(int(tcfg.get("threads", 2)))
+    import cv2
+
+    cv2.setNumThreads(1)  # cv2 thread pools do not survive the fork into data workers
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    out = repo_path(tcfg.get("out", "runs/decomposer"))
+    log = Logger(out)
+    state_path = repo_path(tcfg.get("state", "models/train_state/last.pt"))
+
+    net = build_network(cfg["network"]).to(device)
+    ema = copy.deepcopy(net).eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.AdamW(net.parameters(), lr=float(tcfg["lr"]), weight_decay=float(tcfg.get("weight_decay", 0.0)))
+    step, best = 0, -1.0
+    if state_path.exists() and not fresh:
+        st = torch.load(state_path, map_location=device, weights_only=False)
+        net.load_state_dict(st["model"])
+        ema.load_state_dict(st["ema"])
+        opt.load_state_dict(st["opt"])
+        step, best = int(st["step"]), float(st.get("best", -1.0))
+        log(f"resumed from {state_path} at step {step} (best val {best:.2f} dB)")
+    nparam = sum(p.numel() for p in net.parameters())
+    log(f"config {cfg['_path']}; network {cfg['network']['type']} {nparam} params; device {device}; threads {torch.get_num_threads()}")
+
+    dcfg = cfg["data"]
+    train_paths, held_paths = split(dcfg)
+    cache = repo_path(dcfg.get("cache", "data/photos"))
+    height = int(dcfg.get("cache_height", 720))
+    photos = load_pool(train_paths, cache, height)
+    held = load_pool(held_paths, cache, height)
+    log(f"photos: {len(photos)} training, {len(held)} held out ({', '.join(p.name for p in held)})")
+    spec = DataSpec.from_config(dcfg)
+    stream = SyntheticStream(photos, spec, dict(dcfg.get("guidance_probs", {"neighbors": 1.0})), seed)
+    val = make_val_set(held, spec, int(tcfg.get("val_samples", 16)), seed + 999)
+    loader = torch.utils.data.DataLoader(
+        _Stream(stream, step),
+        batch_size=int(tcfg["batch"]),
+        num_workers=int(tcfg.get("workers", 1)),
+        persistent_workers=int(tcfg.get("workers", 1)) > 0,
+        prefetch_factor=4 if int(tcfg.get("workers", 1)) > 0 else None,
+    )
+    w = tcfg.get("loss", {})
+    w_rec, w_reb = float(w.get("recon", 1.0)), float(w.get("reblur", 0.5))
+    ema_decay = float(tcfg.get("ema", 0.998))
+    save_every = float(tcfg.get("save_every_s", 240))
+    val_every = int(tcfg.get("val_every", 250))
+    log_every = int(tcfg.get("log_every", 20))
+    t_start = t_save = time.time()
+    t_log, agg = time.time(), {"loss": 0.0, "recon": 0.0, "reblur": 0.0, "ident": 0.0, "n": 0}
+
+    def checkpoint(tag: str) -> None:
+        save_state(state_path, {"model": net.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                                "step": step, "best": best, "config": {k: v for k, v in cfg.items() if k != "_path"}})
+        log(f"saved {state_path} at step {step} ({tag})")
+
+    net.train()
+    for batch in loader:
+        if (max_steps is not None and step >= max_steps) or step >= int(tcfg["total_steps"]):
+            break
+        if max_minutes is not None and time.time() - t_start > max_minutes * 60:
+            break
+        for g in opt.param_groups:
+            g["lr"] = _lr(step, tcfg)
+        x = batch["blurred"].to(device)
+        gd = batch["guidance"].to(device)
+        gt = batch["gt"].to(device)
+        clean = batch["clean"].to(device)
+        ung = batch["unguided"].to(device)
+        y = net(x, gd)
+        l_rec = recon_loss(y, gt, ung)
+        l_reb = reblur_loss(y, clean)
+        loss = w_rec * l_rec + w_reb * l_reb
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        step += 1
+        with torch.no_grad():
+            d = min(ema_decay, (1 + step) / (10 + step))
+            for pe, pn in zip(ema.parameters(), net.parameters()):
+                pe.mul_(d).add_(pn.detach(), alpha=1 - d)
+            ident = float(recon_loss(x[:, None].expand_as(gt), gt, ung))
+        agg["loss"] += float(loss.detach()); agg["recon"] += float(l_rec.detach()); agg["reblur"] += float(l_reb.detach()); agg["ident"] += ident; agg["n"] += 1
+        if step % log_every == 0:
+            n = agg["n"]
+            rec = {"step": step, "lr": _lr(step, tcfg), "s_per_step": (time.time() - t_log) / n,
+                   **{k: agg[k] / n for k in ("loss", "recon", "reblur", "ident")}}
+            log(f"step {step} loss {rec['loss']:.5f} recon {rec['recon']:.5f} (identity {rec['ident']:.5f}) "
+                f"reblur {rec['reblur']:.5f} lr {rec['lr']:.2e} {rec['s_per_step']:.2f}s/step", rec)
+            t_log, agg = time.time(), {"loss": 0.0, "recon": 0.0, "reblur": 0.0, "ident": 0.0, "n": 0}
+        if step % val_every == 0:
+            v = validate(ema, val)
+            if v["val_psnr"] > best:
+                best = v["val_psnr"]
+                save_state(out / "best.pt", {"model": ema.state_dict(), "ema": ema.state_dict(), "step": step, "best": best})
+            log(f"val step {step}: EMA {v['val_psnr']:.2f} dB, identity {v['val_identity_psnr']:.2f} dB (best {best:.2f})",
+                {"step": step, **v})
+        if time.time() - t_save > save_every:
+            checkpoint("periodic")
+            t_save = time.time()
+    checkpoint("end")
+    return 0

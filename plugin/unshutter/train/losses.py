@@ -1,0 +1,37 @@
+"""Training losses: per-sub-frame reconstruction in order, and reblur consistency."""
+from __future__ import annotations
+
+import torch
+
+
+def srgb_decode_t(y: torch.Tensor) -> torch.Tensor:
+    """Torch version of :func:`unshutter.kernels.srgb_decode` (odd-symmetric)."""
+    a = y.abs()
+    lin = torch.where(a <= 0.04045, a / 12.92, ((a + 0.055) / 1.055).clamp_min(1e-8) ** 2.4)
+    return torch.sign(y) * lin
+
+
+def charbonnier(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    return torch.sqrt(x * x + eps * eps)
+
+
+def recon_loss(out: torch.Tensor, gt: torch.Tensor, unguided: torch.Tensor) -> torch.Tensor:
+    """Charbonnier over every sub-frame in order; for unguided samples the better of both orders.
+
+    Shape:
+        out, gt [B, K, 3, H, W]; unguided [B] (1 = no guidance) -> scalar
+    """
+    fwd = charbonnier(out - gt).mean(dim=(1, 2, 3, 4))
+    rev = charbonnier(out - gt.flip(1)).mean(dim=(1, 2, 3, 4))
+    per = torch.where(unguided > 0.5, torch.minimum(fwd, rev), fwd)
+    return per.mean()
+
+
+def reblur_loss(out: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+    """|mean_k linear(out_k) - linear(clean blurred)|, in linear light.
+
+    Shape:
+        out [B, K, 3, H, W], clean [B, 3, H, W] -> scalar
+    """
+    re = srgb_decode_t(out).mean(dim=1)
+    return charbonnier(re - srgb_decode_t(clean)).mean()
