@@ -147,6 +147,10 @@ try:
         scene.render.filepath = os.path.join(cfg["render"], "render_####")
         bpy.ops.render.render(animation=True)
         out["rendered"] = sorted(os.listdir(cfg["render"]))
+    if cfg.get("rerun_source") and out["result"] == ["FINISHED"]:
+        ed.active_strip = ed.sequences_all["blurred"]
+        out["rerun_source"] = sorted(bpy.ops.sequencer.unshutter_slowmo(**cfg["rerun_source"]))
+        out["after_rerun_source"] = timeline()
     if cfg.get("toggle"):  # register/unregister are symmetric
         def registered():
             return hasattr(bpy.types.Sequence, "unshutter") and hasattr(bpy.types, "SEQUENCER_OT_unshutter_slowmo")

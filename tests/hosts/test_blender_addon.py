@@ -48,7 +48,7 @@ def test_operator_adds_slowmo_strip_that_renders(scripts_dir: Path, tmp_path: Pa
     out = run_blender(scripts_dir, {
         "files": [str(f) for f in files], "channel": 2, "start": 11,
         "operator": {"factor": N, "output_dir": str(tmp_path / "unshutter") + "/"},
-        "render": str(tmp_path / "render"), "rerun": True,
+        "render": str(tmp_path / "render"), "rerun": True, "rerun_source": {"factor": 2},
     }, tmp_path)
     assert out["addon"].startswith(str(scripts_dir)), out["addon"]
     assert out["result"] == ["FINISHED"]
@@ -72,6 +72,12 @@ def test_operator_adds_slowmo_strip_that_renders(scripts_dir: Path, tmp_path: Pa
     again = {s["name"]: s for s in out["after_rerun"]}
     assert set(again) == {"blurred", "blurred slowmo"}
     assert (again["blurred slowmo"]["channel"], again["blurred slowmo"]["duration"]) == (3, 5 * N)
+
+    # re-running the source with another factor replaces its result too; the other settings are reused
+    assert out["rerun_source"] == ["FINISHED"]
+    again = {s["name"]: s for s in out["after_rerun_source"]}
+    assert set(again) == {"blurred", "blurred slowmo"} and again["blurred slowmo"]["duration"] == 5 * 2
+    assert again["blurred slowmo"]["settings"]["output_dir"] == str(tmp_path / "unshutter") + "/"
 
     # the sequencer renders the sub-frames: timeline frame 11 + i shows output file i
     rendered = sorted((tmp_path / "render").glob("render_*.png"))

@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlparse
 import opentimelineio as otio
 
 import unshutter
-from unshutter.errors import InputError, ParameterError, UnshutterError
+from unshutter.errors import InputError, OutputError, ParameterError, UnshutterError
 from unshutter.io import movie, sequence
 from unshutter.node import Node, NodeParams
 from unshutter.pipeline import RunConfig, run
@@ -112,6 +112,11 @@ def write_timeline(timeline: otio.schema.Timeline, path: str | Path) -> None:
         os.replace(tmp, p)
     except otio.exceptions.NoKnownAdapterForExtensionError:
         raise ParameterError(f"-o {p}: no OpenTimelineIO adapter writes {p.suffix or 'this file'}") from None
+    except OSError as exc:
+        raise OutputError(f"{p}: cannot write the timeline ({exc.strerror or exc})") from None
+    except Exception as exc:  # an adapter that cannot express something (e.g. image sequences in an EDL)
+        raise OutputError(f"{p}: the {p.suffix} adapter cannot write this timeline "
+                          f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); use .otio") from None
     finally:
         tmp.unlink(missing_ok=True)
 

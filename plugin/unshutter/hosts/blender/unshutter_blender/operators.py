@@ -77,6 +77,8 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
             if src is None:
                 raise engine.EngineError(f"{strip.name}: its source strip {strip.unshutter.source!r} is gone")
             replaces, strip = strip.name, src
+        elif stored_on is not None and strip.unshutter.role == "SOURCE" and strip.unshutter.result in ed.sequences_all:
+            replaces = strip.unshutter.result  # re-running the source replaces its earlier result
         if strip.type not in {"IMAGE", "MOVIE"}:
             raise engine.EngineError(f"{strip.name}: a {strip.type.lower()} strip; select an image-sequence or movie strip")
         values = self._settings(strip, stored_on)
