@@ -3,6 +3,8 @@ pybind11 kernels from native/, and the shipped models from models/."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -31,6 +33,21 @@ ext_modules = [
         extra_link_args=link_args,
     )
 ]
+
+
+class build_ext_and_ofx(build_ext):
+    """Also build the OpenFX bundle (``make -C ofx_bridge bundle``) when make and a C++
+    compiler are present; a failure only warns (``make ofx`` builds it later)."""
+
+    def run(self) -> None:
+        super().run()
+        if os.environ.get("UNSHUTTER_SKIP_OFX") or not (shutil.which("make") and shutil.which(os.environ.get("CXX", "g++"))):
+            return
+        try:
+            subprocess.run(["make", "-s", "-C", str(ROOT / "ofx_bridge"), "bundle"], check=True, timeout=600)
+        except (OSError, subprocess.SubprocessError) as exc:
+            print(f"setup.py: OpenFX bundle not built ({exc}); run `make ofx` later", file=sys.stderr)
+
 
 TORCH = "torch==2.13.0"  # the CPU wheel on this project's machines; others pull GBs
 
@@ -63,7 +80,7 @@ setup(
     },
     include_package_data=False,
     ext_modules=ext_modules,
-    cmdclass={"build_ext": build_ext},
+    cmdclass={"build_ext": build_ext_and_ofx},
     install_requires=[
         "numpy>=1.26",
         "openimageio>=3.0",

@@ -14,6 +14,7 @@
 // - Retimer context: the host's SourceTime picks frame floor(s) and sub-frame
 //   floor(frac(s) * N).
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -152,7 +153,7 @@ struct Instance {
     OfxImageClipHandle source = nullptr, guide = nullptr, output = nullptr;
     OfxParamHandle factor = nullptr, shutter = nullptr, guidance = nullptr, reverse = nullptr, guide_direction = nullptr,
                    overrides = nullptr, quality = nullptr, tile = nullptr, threshold = nullptr, source_time = nullptr;
-    bool persistent_message = false;
+    std::atomic<bool> persistent_message{false};  // render threads share the instance
 };
 
 Instance *instance_of(OfxImageEffectHandle effect) {
@@ -230,8 +231,7 @@ void report_error(Instance *in, const std::string &msg) {
 }
 
 void clear_error(Instance *in) {
-    if (in->persistent_message && gMsgV2) gMsgV2->clearPersistentMessage(in->handle);
-    in->persistent_message = false;
+    if (in->persistent_message.exchange(false) && gMsgV2) gMsgV2->clearPersistentMessage(in->handle);
 }
 
 struct Progress {

@@ -235,6 +235,7 @@ bool WorkerClient::start_locked(std::string &error) {
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, child, 3);
+    posix_spawn_file_actions_adddup2(&fa, 2, 1);  // nothing from the worker on the host's stdout
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     sigset_t none;
