@@ -90,3 +90,17 @@ def test_cli_dask_with_worker_processes(spec_path: Path, tmp_path: Path, referen
     assert "Nanny" not in p.stderr  # distributed's INFO chatter is silenced
     for shot in ("pan", "tilt-b"):
         assert_same_images(tmp_path / "out" / shot, reference[shot])
+
+
+def test_cli_dask_on_a_running_scheduler(spec_path: Path, tmp_path: Path, reference: dict[str, Path]) -> None:
+    """``--scheduler ADDRESS``: the client submits to a cluster it did not start."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
+                      dashboard_address=None) as cluster:
+        p = subprocess.run([UNSHUTTER, "farm", "dask", str(spec_path), "--scheduler", cluster.scheduler_address, "-q"],
+                           capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "total" in p.stdout
+    for shot in ("pan", "tilt-b"):
+        assert_same_images(tmp_path / "out" / shot, reference[shot])
