@@ -3,7 +3,8 @@
 // Each function mirrors the signature of unshutter/kernels/reference.py. It
 // accepts only C-contiguous, aligned float32 (labels: uint8) arrays, never
 // converts or copies them, checks shapes (ValueError) and releases the GIL
-// while the kernel runs. The public wrappers in unshutter.kernels check the
+// while the kernel runs (the release is scoped to the kernel call, so every
+// Python object is touched with the GIL held). The public wrappers in unshutter.kernels check the
 // same things first with friendlier messages.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -48,8 +49,10 @@ farr quantize_motion(const farr& motion, double threshold) {
     const float eps = static_cast<float>(0.25 * threshold);
     const float* in = motion.data();
     float* o = out.mutable_data();
-    py::gil_scoped_release nogil;
-    us::quantize_motion(in, o, n, th, eps);
+    {
+        py::gil_scoped_release nogil;
+        us::quantize_motion(in, o, n, th, eps);
+    }
     return out;
 }
 
@@ -59,9 +62,10 @@ u8arr signs_to_labels(const farr& signs) {
     u8arr out(std::vector<py::ssize_t>{signs.shape(0), signs.shape(1)});
     const float* in = signs.data();
     std::uint8_t* o = out.mutable_data();
+    const idx n = signs.shape(0) * signs.shape(1);
     {
         py::gil_scoped_release nogil;
-        us::signs_to_labels(in, o, signs.shape(0) * signs.shape(1));
+        us::signs_to_labels(in, o, n);
     }
     return out;
 }
@@ -72,9 +76,10 @@ farr labels_to_signs(const u8arr& labels) {
     const std::uint8_t* in = labels.data();
     float* o = out.mutable_data();
     idx bad;
+    const idx n = labels.shape(0) * labels.shape(1);
     {
         py::gil_scoped_release nogil;
-        bad = us::labels_to_signs(in, o, labels.shape(0) * labels.shape(1));
+        bad = us::labels_to_signs(in, o, n);
     }
     require(bad == 0, "labels_to_signs: " + std::to_string(bad) + " labels outside 0..4");
     return out;
@@ -86,8 +91,10 @@ farr clean_isolated(const farr& signs) {
     farr out(shape_of(signs));
     const float* in = signs.data();
     float* o = out.mutable_data();
-    py::gil_scoped_release nogil;
-    us::clean_isolated(in, o, signs.shape(0), signs.shape(1));
+    {
+        py::gil_scoped_release nogil;
+        us::clean_isolated(in, o, signs.shape(0), signs.shape(1));
+    }
     return out;
 }
 
@@ -102,16 +109,20 @@ void composite_region(farr& signs, farr& valid, const farr& matte, std::pair<dou
     float* v = valid.mutable_data();
     const float* m = matte.data();
     const float dx = static_cast<float>(direction.first), dy = static_cast<float>(direction.second);
-    py::gil_scoped_release nogil;
-    us::composite_region(s, v, m, signs.shape(0) * signs.shape(1), dx, dy);
+    {
+        py::gil_scoped_release nogil;
+        us::composite_region(s, v, m, signs.shape(0) * signs.shape(1), dx, dy);
+    }
 }
 
 farr feather_weight(idx h, idx w, idx overlap, bool top, bool bottom, bool left, bool right) {
     require(h >= 0 && w >= 0, "feather_weight: h and w must be >= 0");
     farr out(std::vector<py::ssize_t>{h, w});
     float* o = out.mutable_data();
-    py::gil_scoped_release nogil;
-    us::feather_weight(o, h, w, overlap, top, bottom, left, right);
+    {
+        py::gil_scoped_release nogil;
+        us::feather_weight(o, h, w, overlap, top, bottom, left, right);
+    }
     return out;
 }
 
@@ -131,8 +142,10 @@ void accumulate_tile(farr& acc, farr& wsum, const farr& tile_out, const farr& we
     float* ws = wsum.mutable_data();
     const float* t = tile_out.data();
     const float* wt = weight.data();
-    py::gil_scoped_release nogil;
-    us::accumulate_tile(a, ws, W, C, t, wt, h, w, y0, x0);
+    {
+        py::gil_scoped_release nogil;
+        us::accumulate_tile(a, ws, W, C, t, wt, h, w, y0, x0);
+    }
 }
 
 farr normalize_accumulated(const farr& acc, const farr& wsum) {
@@ -144,8 +157,10 @@ farr normalize_accumulated(const farr& acc, const farr& wsum) {
     const float* a = acc.data();
     const float* ws = wsum.data();
     float* o = out.mutable_data();
-    py::gil_scoped_release nogil;
-    us::normalize_accumulated(a, ws, o, acc.shape(0) * acc.shape(1), acc.shape(2));
+    {
+        py::gil_scoped_release nogil;
+        us::normalize_accumulated(a, ws, o, acc.shape(0) * acc.shape(1), acc.shape(2));
+    }
     return out;
 }
 
@@ -159,8 +174,10 @@ farr resample_subframes(const farr& sub, idx n) {
     const idx m = sub.shape(1) * sub.shape(2) * sub.shape(3);
     const float* s = sub.data();
     float* o = out.mutable_data();
-    py::gil_scoped_release nogil;
-    us::resample_subframes(s, o, sub.shape(0), n, m);
+    {
+        py::gil_scoped_release nogil;
+        us::resample_subframes(s, o, sub.shape(0), n, m);
+    }
     return out;
 }
 
@@ -175,8 +192,10 @@ farr reblur_project(const farr& sub, const farr& target) {
     const float* s = sub.data();
     const float* t = target.data();
     float* o = out.mutable_data();
-    py::gil_scoped_release nogil;
-    us::reblur_project(s, t, o, sub.shape(0), m);
+    {
+        py::gil_scoped_release nogil;
+        us::reblur_project(s, t, o, sub.shape(0), m);
+    }
     return out;
 }
 
@@ -188,8 +207,11 @@ farr transfer(const farr& x) {
     farr out(shape_of(x));
     const float* in = x.data();
     float* o = out.mutable_data();
-    py::gil_scoped_release nogil;
-    F(in, o, x.size());
+    const idx n = x.size();
+    {
+        py::gil_scoped_release nogil;
+        F(in, o, n);
+    }
     return out;
 }
 
