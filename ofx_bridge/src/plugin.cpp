@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -693,6 +694,9 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
         report_error(in, "frame " + std::to_string(f) + ": " + reply.str("error", "the worker failed"));
         return kOfxStatFailed;
     }
+    if (std::getenv("UNSHUTTER_OFX_VERBOSE"))
+        std::fprintf(stderr, "Unshutter: output %s = frame %ld sub-frame %d: %s\n", fmt_double(t).c_str(), f, k,
+                     res.reply.c_str());
     progress.update(0.95);
     store_any(out.view(), window, cv, shm.floats(off_out));
     progress.update(1.0);

@@ -118,7 +118,7 @@ def render_all(h, outdir: Path, times) -> dict[int, np.ndarray]:
 def test_general_context_renders_match_cli(host, clip, cli_render, tmp_path: Path) -> None:
     ref = cli_render("--factor", str(N))
     assert sorted(ref) == list(range(FIRST, LAST_OUT + 1))
-    h = host()
+    h = host(UNSHUTTER_OFX_VERBOSE="1")
     h.start("general", clip, factor=N)
     assert h.ok("time_domain") == [f"time_domain {FIRST},{LAST_OUT}"]
     got = render_all(h, tmp_path, range(FIRST, LAST_OUT + 1))
@@ -132,6 +132,11 @@ def test_general_context_renders_match_cli(host, clip, cli_render, tmp_path: Pat
     facts = h.ok("stats")
     assert "violations 0" in facts and "images_outstanding 0" in facts
     assert not any(line.startswith("progress_calls 0") for line in facts)
+    # one decomposition per source frame: the other N-1 outputs come from the worker's cache
+    replies = [line for line in h.stderr if '"ok": true' in line]
+    assert len(replies) == FRAMES * N
+    assert sum('"cached": false' in line for line in replies) == FRAMES
+    assert replies[-1].endswith(f'"decompositions": {FRAMES}}}')
 
 
 def test_filter_and_retimer_contexts_map_time(host, clip, cli_render, tmp_path: Path) -> None:
@@ -292,3 +297,68 @@ def test_hanging_render_times_out(host, clip, tmp_path: Path) -> None:
     status, facts = h.render(1001, tmp_path / "x.raw")
     assert status == 1
     assert any("did not answer within 2 s" in line and "UNSHUTTER_OFX_TIMEOUT" in line for line in facts), facts
+
+
+CRASH_ON_RENDER = """
+import json, os, signal, socket, struct, sys
+from pathlib import Path
+marker = Path({marker!r})
+if marker.exists() and not {always!r}:
+    os.execv({real!r}, [{real!r}, *sys.argv[1:]])  # later starts: the real worker
+marker.touch()
+s = socket.socket(fileno=3)
+def recv(n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            sys.exit(0)
+        b += c
+    return b
+while True:
+    n, = struct.unpack("<I", recv(4))
+    req = json.loads(recv(n))
+    if req["op"] != "hello":
+        os.kill(os.getpid(), signal.SIGKILL)  # dies in the middle of a render
+    b = json.dumps({{"ok": True, "protocol": 1}}).encode()
+    s.sendall(struct.pack("<I", len(b)) + b)
+"""
+
+
+def test_worker_dying_mid_render_is_restarted(host, clip, cli_render, tmp_path: Path) -> None:
+    from tests.ofx.conftest import unshutter_executable
+
+    ref = cli_render("--factor", str(N))
+    exe = fake_worker(tmp_path, CRASH_ON_RENDER.format(marker=str(tmp_path / "crashed"), real=unshutter_executable(),
+                                                       always=False))
+    h = host(UNSHUTTER_EXECUTABLE=exe)
+    h.start("general", clip, factor=N)
+    status, facts = h.render(1005, tmp_path / "x.raw")  # the first worker dies; a new one renders
+    assert status == 0, (facts, h.stderr[-10:])
+    assert (tmp_path / "crashed").exists()
+    np.testing.assert_allclose(read_raw(tmp_path / "x.raw")[..., :3], ref[1005], atol=1e-5)
+
+
+def test_worker_that_always_dies_fails_the_render(host, clip, tmp_path: Path) -> None:
+    exe = fake_worker(tmp_path, CRASH_ON_RENDER.format(marker=str(tmp_path / "crashed"), real="/bin/false",
+                                                       always=True))
+    h = host(UNSHUTTER_EXECUTABLE=exe)
+    h.start("general", clip, factor=N)
+    for t in (1001, 1002):
+        status, facts = h.render(t, tmp_path / "x.raw")
+        assert status == 1
+        msg = [line for line in facts if line.startswith("persistent_message")]
+        assert msg and "killed by signal 9" in msg[0] and "again" in msg[0], facts
+    assert "images_outstanding 0" in h.ok("stats")
+
+
+def test_host_abort_skips_the_render(host, clip, tmp_path: Path) -> None:
+    h = host()
+    h.start("general", clip, factor=N)
+    h.ok("abort_after 0")
+    t0 = time.monotonic()
+    status, facts = h.render(1001, tmp_path / "x.raw")
+    assert status == 0 and time.monotonic() - t0 < 5  # aborted renders return at once; the host discards them
+    h.ok("abort_after -1")
+    status, facts = h.render(1001, tmp_path / "y.raw")
+    assert status == 0 and read_raw(tmp_path / "y.raw")[..., :3].max() > 0.05
