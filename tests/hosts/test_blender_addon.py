@@ -159,3 +159,16 @@ def test_modal_run_progress_and_cancel(scripts_dir: Path, tmp_path: Path, mode: 
         assert m["folder_before_cancel"] >= 1 and not m["folder_exists"]  # every frame of the run removed
         assert out["after"] == out["before"]  # no strip added, source not muted
         assert m["reports"][0][0] == "WARNING" and "cancelled" in m["reports"][0][1]
+
+
+def test_dash_named_sequence(scripts_dir: Path, tmp_path: Path) -> None:
+    """pan-1001.png...: the "-" is a separator, and the engine gets a spec it can parse."""
+    files = png_sequence(tmp_path / "clip", "pan-", 1001, 3, seed=9)
+    for f in files:
+        f.rename(f.with_name(f.name.replace("pan-.", "pan-")))
+    files = [f.with_name(f.name.replace("pan-.", "pan-")) for f in files]
+    out = run_blender(scripts_dir, {"files": [str(f) for f in files],
+                                    "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}}, tmp_path)
+    assert out["result"] == ["FINISHED"], out.get("error")
+    new = {s["name"]: s for s in out["after"]}["blurred slowmo"]
+    assert new["files"] == [f"pan-{o}.png" for o in range(1001, 1007)]

@@ -34,6 +34,8 @@ def test_sequence_from_strip_files() -> None:
     assert (seq.prefix, seq.padding, seq.suffix, seq.first, seq.last) == ("shot_v2.", 4, ".exr", 1001, 1003)
     assert seq.spec == "/clips/shot_v2.%04d.exr" and seq.output_spec("/o") == "/o/shot_v2.####.exr"
     assert engine.sequence_from_files("/c", ["a_007.png", "a_008.png"]).padding == 3
+    dash = engine.sequence_from_files("/c", ["pan-1001.png", "pan-1002.png"])
+    assert (dash.prefix, dash.first, dash.padding) == ("pan-", 1001, 4)
     with pytest.raises(engine.EngineError, match="not consecutive"):
         engine.sequence_from_files("/c", ["a.1001.png", "a.1003.png"])
     with pytest.raises(engine.EngineError, match="no frame number"):

@@ -96,7 +96,7 @@ def not_found_message() -> str:
 
 
 # ------------------------------------------------------------------ inputs
-_NUM = re.compile(r"^(.*?)(-?\d+)(\.[A-Za-z0-9]+)$")
+_NUM = re.compile(r"^(.*?)(\d+)(\.[A-Za-z0-9]+)$")  # a "-" before the digits is a separator
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def sequence_from_files(directory: str, filenames: list[str]) -> SequenceInput:
     if frames != expected:
         bad = next(f for f, e in zip(frames, expected) if f != e)
         raise EngineError(f"{prefix}{bad}{suffix}: the strip's frames are not consecutive")
-    padding = len(digits.lstrip("-")) if digits.lstrip("-").startswith("0") or len(digits) >= 4 else 1
+    padding = len(digits) if digits.startswith("0") or len(digits) >= 4 else 1
     return SequenceInput(directory, prefix, padding, suffix, frames[0], frames[-1])
 
 

@@ -99,8 +99,11 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
                 raise engine.EngineError(f"{strip.name}: the strip holds frames beyond its images; trim it to its images")
             lo = first - 1 if os.path.exists(seq.path(first - 1)) else first  # neighbours for guidance
             hi = last + 1 if os.path.exists(seq.path(last + 1)) else last
-            token = "@" * seq.padding if seq.padding != 4 else "#"
-            input_spec = os.path.join(seq.directory, f"{seq.prefix}{lo}-{hi}{token}{seq.suffix}")
+            if seq.prefix[-1:].isdigit() or seq.prefix.endswith("-"):
+                input_spec = seq.spec  # "shot-1001-1005#" would not parse: let the engine scan the folder
+            else:  # only these frames: other gaps in the folder do not matter
+                token = "@" * seq.padding if seq.padding != 4 else "#"
+                input_spec = os.path.join(seq.directory, f"{seq.prefix}{lo}-{hi}{token}{seq.suffix}")
             out_name, out_suffix = seq.prefix, seq.suffix
         else:
             input_spec = bpy.path.abspath(strip.filepath)
