@@ -16,7 +16,7 @@
 // create CONTEXT | set PARAM VALUE | get PARAM | source ... | guide ... |
 // depth D | components C | retime_speed S | clip_prefs | time_domain |
 // frames_needed T | rod T | roi T | render T OUT [SCALE] |
-// render_parallel OUTPATTERN T... | abort_after SECONDS | destroy | unload | quit
+// render_parallel OUTPATTERN T... | abort_after SECONDS | stats | purge | destroy | unload | quit
 #include <dlfcn.h>
 
 #include <atomic>
@@ -913,6 +913,7 @@ int run_command(const std::string &line) {
         say("progress_calls " + std::to_string(gProgressCalls.load()));
         return 0;
     }
+    if (cmd == "purge") return call(ofx::ActionPurgeCaches, gInstance.get());
     if (cmd == "destroy") {
         OfxStatus s = call(ofx::ActionDestroyInstance, gInstance.get());
         gInstance.reset();

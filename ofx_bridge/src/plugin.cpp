@@ -726,6 +726,10 @@ OfxStatus dispatch(const char *action, const void *handle, OfxPropertySetHandle 
         WorkerClient::instance().shutdown();
         return kOfxStatOK;
     }
+    if (a == ofx::ActionPurgeCaches) {
+        WorkerClient::instance().purge();
+        return kOfxStatOK;
+    }
     if (a == ofx::ActionDescribe) return describe(effect);
     if (a == ofx::ImageEffectActionDescribeInContext) return describe_in_context(effect, in_args);
     if (a == ofx::ActionCreateInstance) return create_instance(effect);

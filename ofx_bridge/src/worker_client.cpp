@@ -86,6 +86,13 @@ bool SharedBuffer::create(size_t bytes, std::string &error) {
         close(fd);
         return false;
     }
+    // Reserve the pages now: a full /dev/shm then fails here instead of raising SIGBUS in the host later.
+    const int rc = posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+    if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) {
+        error = "not enough shared memory (/dev/shm) for " + std::to_string(bytes >> 20) + " MiB: " + errno_text(rc);
+        close(fd);
+        return false;
+    }
     void *p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
     if (p == MAP_FAILED) {
@@ -404,6 +411,15 @@ CallResult WorkerClient::call(const std::string &request, const SharedBuffer *sh
     }
     r.error = first_failure;
     return r;
+}
+
+void WorkerClient::purge() {
+    std::unique_lock<std::timed_mutex> lock(mutex_, std::try_to_lock);
+    if (!lock.owns_lock() || !alive_locked()) return;  // busy or not running: nothing to free
+    std::string reply;
+    Io io = send_locked("{\"op\": \"purge\"}");
+    if (io == Io::Ok) io = recv_locked(reply, 10.0, nullptr, nullptr);
+    if (io != Io::Ok) kill_locked("purge");
 }
 
 void WorkerClient::shutdown() {

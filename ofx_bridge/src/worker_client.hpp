@@ -57,6 +57,9 @@ public:
     // a new one).
     CallResult call(const std::string &request, const SharedBuffer *shm, const std::function<bool()> &abort);
 
+    // Drop the worker's decomposition cache if it is running and idle (host purge-caches).
+    void purge();
+
     // Ask the worker to quit (plugin unload).
     void shutdown();
 

@@ -137,6 +137,9 @@ def test_general_context_renders_match_cli(host, clip, cli_render, tmp_path: Pat
     assert len(replies) == FRAMES * N
     assert sum('"cached": false' in line for line in replies) == FRAMES
     assert replies[-1].endswith(f'"decompositions": {FRAMES}}}')
+    h.ok("purge")  # the host's purge-caches action empties the worker's cache
+    assert h.render(1001, tmp_path / "again.raw")[0] == 0
+    assert h.stderr[-1].endswith(f'"decompositions": {FRAMES + 1}}}') and '"cached": false' in h.stderr[-1]
 
 
 def test_filter_and_retimer_contexts_map_time(host, clip, cli_render, tmp_path: Path) -> None:

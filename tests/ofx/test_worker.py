@@ -155,3 +155,19 @@ def test_bad_requests_get_one_line_errors(worker: Worker, frames: np.ndarray) ->
 def test_worker_help_lists_the_command() -> None:
     res = subprocess.run([sys.executable, "-m", "unshutter", "worker", "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "--fd" in res.stdout
+
+
+def test_edited_override_file_is_not_served_from_cache(worker: Worker, frames: np.ndarray, tmp_path: Path) -> None:
+    ov = tmp_path / "shot.overrides.yaml"
+    ov.write_text("version: 1\ndirection: left\n")
+    seg = Segment(f"unshutter-test-{os.getpid()}-d", [frames[0], frames[1], frames[2]])
+    try:
+        req = request(seg, 0, params={**PARAMS, "overrides": str(ov)})
+        first = worker.ask(req)
+        assert first["ok"] and "overrides" in first["guidance"], first
+        assert worker.ask(req)["cached"] is True
+        ov.write_text("version: 1\ndirection: right  # edited\n")
+        again = worker.ask(req)
+        assert again["cached"] is False and again["decompositions"] == 2
+    finally:
+        seg.close()

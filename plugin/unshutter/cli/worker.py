@@ -140,6 +140,17 @@ class SharedSegment:
 
 
 # ------------------------------------------------------------------ the service
+def _file_stamp(path: str | None) -> tuple[int, int] | None:
+    """An edited override file must not hit cached results: key on its mtime and size."""
+    if not path:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
 class Worker:
     """The node(s), the decomposer and the decomposition cache."""
 
@@ -157,7 +168,7 @@ class Worker:
         p = NodeParams(factor=int(params["factor"]), shutter=float(params["shutter"]), guidance=str(params["guidance"]),
                        reverse=bool(params["reverse"]), overrides=params.get("overrides") or None,
                        tile=int(params["tile"]), quality=str(params["quality"]), threshold=float(params["threshold"]))
-        key = tuple(getattr(p, k) for k in PARAM_KEYS)
+        key = tuple(getattr(p, k) for k in PARAM_KEYS) + (_file_stamp(p.overrides),)
         if key in self._nodes:
             self._nodes.move_to_end(key)
             return key, self._nodes[key]
