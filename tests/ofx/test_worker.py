@@ -171,3 +171,23 @@ def test_edited_override_file_is_not_served_from_cache(worker: Worker, frames: n
         assert again["cached"] is False and again["decompositions"] == 2
     finally:
         seg.close()
+
+
+def test_socket_mode_for_debugging(tmp_path: Path) -> None:
+    path = tmp_path / "w.sock"
+    proc = subprocess.Popen([unshutter_executable(), "worker", "--socket", str(path)], stderr=subprocess.PIPE, text=True)
+    try:
+        assert "listening on" in proc.stderr.readline()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(str(path))
+            for msg in ({"op": "hello"}, {"op": "quit"}):
+                body = json.dumps(msg).encode()
+                s.sendall(struct.pack("<I", len(body)) + body)
+                (n,) = struct.unpack("<I", s.recv(4))
+                assert json.loads(s.recv(n))["ok"]
+        assert proc.wait(timeout=30) == 0
+        assert not path.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
