@@ -160,6 +160,17 @@ def test_filter_and_retimer_contexts_map_time(host, clip, cli_render, tmp_path: 
         np.testing.assert_allclose(img[..., :3], ref[t], atol=1e-5, err_msg=f"retimer output {t}")
 
 
+def test_parameters_reach_the_node_like_cli_flags(host, clip, cli_render, tmp_path: Path) -> None:
+    ref = cli_render("--factor", "4", "--guidance", "left", "--reverse", "--quality", "draft", "--shutter", "180",
+                     "--threshold", "1.5")
+    h = host()
+    h.start("general", clip, factor=4, guidance=2, reverse=1, quality=1, shutterAngle=180, staticThreshold=1.5)
+    assert h.ok("time_domain") == [f"time_domain {FIRST},{FIRST + FRAMES * 4 - 1}"]
+    got = render_all(h, tmp_path, [1001, 1006, 1011, 1016])
+    for t, img in got.items():
+        np.testing.assert_allclose(img[..., :3], ref[t], atol=1e-5, err_msg=f"output {t}")
+
+
 @pytest.mark.parametrize("depth,atol", [("half", 2e-3), ("short", 2e-4), ("byte", 4 / 255)])
 def test_integer_and_half_depths(host, clip, cli_render, tmp_path: Path, depth: str, atol: float) -> None:
     ref = cli_render("--factor", str(N))
