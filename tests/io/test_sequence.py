@@ -58,3 +58,27 @@ def test_resolve_explicit_missing(tmp_path: Path) -> None:
     pat, frames = parse_pattern(str(tmp_path / "shot.1001-1004#.exr"))
     with pytest.raises(InputError, match="frame 1003 is missing"):
         resolve_frames(pat, frames)
+
+
+@pytest.mark.parametrize("spec,prefix,first,count", [
+    ("shot_v2-%04d.png", "shot_v2-", None, None),
+    ("shot_v2-####.png", "shot_v2-", None, None),
+    ("dir/shot_v2-1001.png", "shot_v2-", None, None),
+    ("shot_v1-1001-1050#.exr", "shot_v1-", 1001, 50),
+    ("shot.-5--2#.exr", "shot.", -5, 4),
+    ("shot.1-9x2#.exr", "shot.", 1, 5),
+])
+def test_dashes_digits_and_frame_sets(spec: str, prefix: str, first: int | None, count: int | None) -> None:
+    pat, frames = parse_pattern(spec)
+    assert pat.prefix == prefix and pat.padding == 4
+    if first is None:
+        assert frames is None
+    else:
+        assert frames is not None and frames[0] == first and len(frames) == count
+
+
+def test_not_a_sequence() -> None:
+    from unshutter.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="no frame number token"):
+        parse_pattern("shot.exr")

@@ -59,28 +59,43 @@ def _pad_width(token: str) -> int:
     raise ParameterError(f"unsupported frame padding {token!r}")
 
 
+_TOKEN = re.compile(
+    r"^(?P<prefix>.*?)"
+    r"(?P<range>-?\d+(?:-?-\d+)?(?:[:xy]-?\d+)?(?:,-?\d+(?:-?-\d+)?)*)?"
+    r"(?P<pad>#+|@+|%0?\d*d|\$F\d*)"
+    r"(?P<suffix>[^#@%$]*)$"
+)
+_CONCRETE = re.compile(r"^(?P<prefix>(?:.*\D)?)(?P<num>\d+)(?P<suffix>\.[A-Za-z0-9]+)$")
+
+
 def parse_pattern(spec: str) -> tuple[SequencePattern, list[int] | None]:
     """Parse a sequence spec; returns the pattern and the explicit frame list, if any.
 
-    A plain existing file such as ``shot.1001.exr`` stands for its whole sequence.
+    Accepts ``shot.####.exr`` (one digit per '#'; a single '#' is 4 digits),
+    ``shot.@@@@.exr``, ``shot.%04d.exr``, ``shot.$F4.exr``, a frame range
+    before the token (``shot.1001-1050#.exr``, any fileseq frame set) and a
+    plain existing file such as ``shot.1001.exr``, which stands for its
+    whole sequence.
     """
-    try:
-        seq = fileseq.FileSequence(spec)
-    except fileseq.ParseException as exc:
-        raise ParameterError(f"{spec}: not a frame sequence ({exc})") from None
-    token = seq.padding()
-    frameset = seq.frameSet()
-    if token and frameset is not None and not any(ch in spec for ch in "#@%$"):
-        # a single concrete file: shot.1001.exr -> its sequence
-        width = len(Path(spec).name[len(seq.basename()):-len(seq.extension()) or None].lstrip("-"))
-        pat = SequencePattern(Path(seq.dirname() or "."), seq.basename(), width, seq.extension())
-        return pat, None
-    width = _pad_width(token)
-    if width == 0:
-        raise ParameterError(f"{spec}: no frame number token (use shot.####.exr or shot.%04d.exr)")
-    pat = SequencePattern(Path(seq.dirname() or "."), seq.basename(), width, seq.extension())
-    frames = list(frameset) if frameset is not None else None
-    return pat, frames
+    path = Path(spec)
+    folder, name = path.parent, path.name
+    m = _TOKEN.match(name)
+    if m:
+        width = _pad_width(m.group("pad"))
+        prefix, rng = m.group("prefix"), m.group("range")
+        frames = None
+        if rng and rng.startswith("-") and prefix[-1:].isalnum():
+            prefix, rng = prefix + "-", rng[1:]  # 'shot_v1-1001-1050#': the dash separates
+        if rng:
+            try:
+                frames = list(fileseq.FrameSet(rng))
+            except fileseq.ParseException:
+                prefix, frames = prefix + rng, None
+        return SequencePattern(folder, prefix, width, m.group("suffix")), frames
+    m = _CONCRETE.match(name)
+    if m:
+        return SequencePattern(folder, m.group("prefix"), len(m.group("num")), m.group("suffix")), None
+    raise ParameterError(f"{spec}: no frame number token (use shot.####.exr or shot.%04d.exr)")
 
 
 def resolve_frames(pat: SequencePattern, explicit: list[int] | None) -> list[int]:
