@@ -37,8 +37,10 @@ int threads_for(idx work);
 // Number of threads large kernels use (OMP_NUM_THREADS or the core count).
 int max_threads();
 
-// Run f(begin, end) over [0, n) split into one contiguous range per thread.
-// `work` (default n) is the element count that decides whether to thread.
+// Run f(begin, end) over [0, n) in contiguous chunks shared out to the
+// threads as they come free (about 16 per thread), so a thread that loses
+// its core to another process holds back little work. `work` (default n)
+// is the element count that decides whether to thread at all.
 template <class F>
 void parallel_ranges(idx n, F&& f, idx work = -1) {
     const int nt = threads_for(work < 0 ? n : work);
@@ -47,12 +49,11 @@ void parallel_ranges(idx n, F&& f, idx work = -1) {
         return;
     }
 #ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-    {
-        const idx t = omp_get_thread_num();
-        const idx T = omp_get_num_threads();
-        const idx b = n * t / T;
-        const idx e = n * (t + 1) / T;
+    const idx chunks = n < idx{16} * nt ? n : idx{16} * nt;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (idx c = 0; c < chunks; ++c) {
+        const idx b = n * c / chunks;
+        const idx e = n * (c + 1) / chunks;
         if (b < e) f(b, e);
     }
 #else

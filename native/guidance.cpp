@@ -1,6 +1,7 @@
 // Motion -> guidance: quantisation to 4-quadrant signs, labels, isolated-pixel
 // cleanup and override compositing (reference.py, section "guidance").
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <memory>
 
@@ -130,17 +131,9 @@ void signs_to_labels(const float* signs, std::uint8_t* labels, idx n) {
 }
 
 idx labels_to_signs(const std::uint8_t* labels, float* signs, idx n) {
-    const int nt = threads_for(n);
-    if (nt <= 1) return signs_range(labels, signs, n);
-    idx bad = 0;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static) reduction(+ : bad)
-#endif
-    for (int t = 0; t < nt; ++t) {
-        const idx b = n * t / nt, e = n * (t + 1) / nt;
-        bad += signs_range(labels + b, signs + 2 * b, e - b);
-    }
-    return bad;
+    std::atomic<idx> bad{0};
+    parallel_ranges(n, [&](idx b, idx e) { bad += signs_range(labels + b, signs + 2 * b, e - b); });
+    return bad.load();
 }
 
 void clean_isolated(const float* signs, float* out, idx h, idx w) {

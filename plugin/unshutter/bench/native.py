@@ -97,14 +97,16 @@ def _cases(w: int, h: int, k: int, n: int) -> dict[str, tuple[Callable[[Any], An
     }
 
 
-def _best(call: Callable[[], Any], repeat: int) -> float:
-    best = float("inf")
+def _best_pair(native: Callable[[], Any], numpy: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """Best wall time of each path; runs alternate so both see the same machine load."""
+    best = [float("inf"), float("inf")]
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = call()
-        best = min(best, time.perf_counter() - t0)
-        del out
-    return best
+        for i, call in enumerate((native, numpy)):
+            t0 = time.perf_counter()
+            out = call()
+            best[i] = min(best[i], time.perf_counter() - t0)
+            del out
+    return best[0], best[1]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -139,9 +141,9 @@ def run(args: argparse.Namespace) -> int:
         a_native = make_args()
         a_numpy = make_args()
         call(kernels, *a_native)  # warm-up (first-use dispatch, page faults of the inputs)
-        t_native = _best(lambda: call(kernels, *a_native), args.repeat)
         with np.errstate(all="ignore"):
-            t_numpy = _best(lambda: call(reference, *a_numpy), args.repeat)
+            t_native, t_numpy = _best_pair(lambda: call(kernels, *a_native), lambda: call(reference, *a_numpy),
+                                           args.repeat)
         speedup = t_numpy / t_native if t_native > 0 else float("inf")
         if args.json:
             print(json.dumps({"kernel": name, "native_s": round(t_native, 6), "numpy_s": round(t_numpy, 6),
