@@ -154,6 +154,7 @@ def test_sigterm_exits_143_without_temporaries(tmp_path: Path, farm_clips: dict[
     assert not [p.name for p in out.iterdir() if ".unshutter-tmp" in p.name]
 
 
+@pytest.mark.slow
 def test_exit_codes_a_farm_can_act_on(tmp_path: Path, farm_clips: dict[str, str], farm_model: str) -> None:
     clip = farm_clips["pan"]
 

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from unshutter.cli.run import add_node_arguments, node_params
-from unshutter.errors import UnshutterError
 
 
 def add_parser(sub: Any) -> None:
@@ -42,7 +41,8 @@ def add_parser(sub: Any) -> None:
 
     d = fs.add_parser("dask", help="render a batch spec on a Dask distributed cluster")
     d.add_argument("spec", help="batch spec (YAML)")
-    d.add_argument("--scheduler", metavar="ADDRESS", help="scheduler address, e.g. tcp://farm-head:8786 (default: a LocalCluster)")
+    d.add_argument("--scheduler", metavar="ADDRESS",
+                   help="scheduler address, e.g. tcp://farm-head:8786 (default: a LocalCluster)")
     d.add_argument("--workers", type=int, default=1, help="LocalCluster worker processes (default 1)")
     d.add_argument("--threads", type=int, default=1, help="LocalCluster threads per worker (default 1)")
     d.add_argument("--threaded", action="store_true", help="LocalCluster workers as threads of this process")
@@ -207,4 +207,4 @@ def session_main(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["UnshutterError", "add_parser"]
+__all__ = ["add_parser"]

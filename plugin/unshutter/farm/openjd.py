@@ -170,7 +170,7 @@ def write_bundle(spec: BatchSpec, bundle_dir: str | Path, command: str = "unshut
     tpath, vpath = out / "template.yaml", out / "parameter_values.yaml"
     atomic.write_text(tpath, header + _dump(template))
     atomic.write_text(vpath, header + _dump({"parameterValues": [{"name": k, "value": v} for k, v in values.items()]}))
-    atomic.write_text(out / OPENJD_PARAMS, "# for: openjd run template.yaml -p file://openjd_parameters.yaml\n" + _dump(values))
+    atomic.write_text(out / OPENJD_PARAMS, f"# for: openjd run template.yaml -p file://{OPENJD_PARAMS}\n" + _dump(values))
     return tpath, vpath
 
 

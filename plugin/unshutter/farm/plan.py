@@ -36,7 +36,10 @@ class Chunk:
 
 
 def split(first: int, last: int, size: int) -> list[tuple[int, int]]:
-    """``first..last`` in contiguous runs of ``size`` frames, e.g. (1001, 1005, 2) -> 1001-1002, 1003-1004, 1005-1005."""
+    """``first..last`` in contiguous runs of ``size`` frames.
+
+    (1001, 1005, 2) -> [(1001, 1002), (1003, 1004), (1005, 1005)]
+    """
     if size < 1:
         raise ValueError("chunk size must be >= 1")
     return [(a, min(a + size - 1, last)) for a in range(first, last + 1, size)]

@@ -174,7 +174,8 @@ def ping(state: Path) -> dict[str, Any]:
         return conn.recv()
 
 
-def start(state: Path, model: str | None, device: str, timeout: float = 600.0, idle_timeout: float = 3600.0) -> dict[str, Any]:
+def start(state: Path, model: str | None, device: str, timeout: float = 600.0,
+          idle_timeout: float = 3600.0) -> dict[str, Any]:
     """Launch the server detached from this process (it outlives the OpenJD onEnter action); wait until ready.
 
     Returns the state document. Raises the server's error when it exits first.
