@@ -12,6 +12,7 @@ import copy
 import json
 import math
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -169,8 +170,18 @@ def train(cfg: dict, max_minutes: float | None = None, max_steps: int | None = N
                                 "step": step, "best": best, "config": {k: v for k, v in cfg.items() if k != "_path"}})
         log(f"saved {state_path} at step {step} ({tag})")
 
+    stop = {"signal": None}
+
+    def _on_signal(signum, frame):  # noqa: ANN001
+        stop["signal"] = signum  # finish the step, save, exit
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     net.train()
     for batch in loader:
+        if stop["signal"] is not None:
+            log(f"signal {stop['signal']}: stopping at step {step}")
+            break
         if (max_steps is not None and step >= max_steps) or step >= int(tcfg["total_steps"]):
             break
         if max_minutes is not None and time.time() - t_start > max_minutes * 60:
