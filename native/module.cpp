@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kernels.hpp"
+#include "pool.hpp"
 
 namespace py = pybind11;
 namespace us = unshutter;
@@ -40,10 +41,25 @@ void check(const A& a, const char* fn, const char* name, int ndim, const char* l
 
 std::vector<py::ssize_t> shape_of(const py::array& a) { return {a.shape(), a.shape() + a.ndim()}; }
 
+// A new C-contiguous output array; large ones take their memory from the
+// buffer cache (pool.hpp) and hand it back when the array is freed.
+template <class T>
+py::array_t<T, py::array::c_style> new_array(const std::vector<py::ssize_t>& shape) {
+    std::size_t count = 1;
+    for (py::ssize_t d : shape)
+        if (__builtin_mul_overflow(count, static_cast<std::size_t>(d), &count)) throw std::bad_alloc();
+    std::size_t bytes = 0;
+    if (__builtin_mul_overflow(count, sizeof(T), &bytes)) throw std::bad_alloc();
+    if (bytes < us::kPoolMinBytes || us::pool_limit_bytes() == 0) return py::array_t<T, py::array::c_style>(shape);
+    void* p = us::pool_acquire(bytes);
+    py::capsule owner(p, [](void* q) { us::pool_release(q); });
+    return py::array_t<T, py::array::c_style>(shape, static_cast<T*>(p), owner);
+}
+
 farr quantize_motion(const farr& motion, double threshold) {
     check(motion, "quantize_motion", "motion", 3, "[H, W, 2]");
     require(motion.shape(2) == 2, "quantize_motion: motion must be [H, W, 2]");
-    farr out(shape_of(motion));
+    farr out = new_array<float>(shape_of(motion));
     const idx n = motion.shape(0) * motion.shape(1);
     const float th = static_cast<float>(threshold);
     const float eps = static_cast<float>(0.25 * threshold);
@@ -59,7 +75,7 @@ farr quantize_motion(const farr& motion, double threshold) {
 u8arr signs_to_labels(const farr& signs) {
     check(signs, "signs_to_labels", "signs", 3, "[H, W, 2]");
     require(signs.shape(2) == 2, "signs_to_labels: signs must be [H, W, 2]");
-    u8arr out(std::vector<py::ssize_t>{signs.shape(0), signs.shape(1)});
+    u8arr out = new_array<std::uint8_t>(std::vector<py::ssize_t>{signs.shape(0), signs.shape(1)});
     const float* in = signs.data();
     std::uint8_t* o = out.mutable_data();
     const idx n = signs.shape(0) * signs.shape(1);
@@ -72,7 +88,7 @@ u8arr signs_to_labels(const farr& signs) {
 
 farr labels_to_signs(const u8arr& labels) {
     check(labels, "labels_to_signs", "labels", 2, "[H, W]");
-    farr out(std::vector<py::ssize_t>{labels.shape(0), labels.shape(1), 2});
+    farr out = new_array<float>(std::vector<py::ssize_t>{labels.shape(0), labels.shape(1), 2});
     const std::uint8_t* in = labels.data();
     float* o = out.mutable_data();
     idx bad;
@@ -88,7 +104,7 @@ farr labels_to_signs(const u8arr& labels) {
 farr clean_isolated(const farr& signs) {
     check(signs, "clean_isolated", "signs", 3, "[H, W, 2]");
     require(signs.shape(2) == 2, "clean_isolated: signs must be [H, W, 2]");
-    farr out(shape_of(signs));
+    farr out = new_array<float>(shape_of(signs));
     const float* in = signs.data();
     float* o = out.mutable_data();
     {
@@ -117,7 +133,7 @@ void composite_region(farr& signs, farr& valid, const farr& matte, std::pair<dou
 
 farr feather_weight(idx h, idx w, idx overlap, bool top, bool bottom, bool left, bool right) {
     require(h >= 0 && w >= 0, "feather_weight: h and w must be >= 0");
-    farr out(std::vector<py::ssize_t>{h, w});
+    farr out = new_array<float>(std::vector<py::ssize_t>{h, w});
     float* o = out.mutable_data();
     {
         py::gil_scoped_release nogil;
@@ -153,7 +169,7 @@ farr normalize_accumulated(const farr& acc, const farr& wsum) {
     check(wsum, "normalize_accumulated", "wsum", 2, "[H, W]");
     require(wsum.shape(0) == acc.shape(0) && wsum.shape(1) == acc.shape(1),
             "normalize_accumulated: wsum must be [H, W] like acc");
-    farr out(shape_of(acc));
+    farr out = new_array<float>(shape_of(acc));
     const float* a = acc.data();
     const float* ws = wsum.data();
     float* o = out.mutable_data();
@@ -170,7 +186,7 @@ farr resample_subframes(const farr& sub, idx n) {
     require(n >= 1, "resample_subframes: n must be >= 1");
     std::vector<py::ssize_t> shape = shape_of(sub);
     shape[0] = n;
-    farr out(shape);
+    farr out = new_array<float>(shape);
     const idx m = sub.shape(1) * sub.shape(2) * sub.shape(3);
     const float* s = sub.data();
     float* o = out.mutable_data();
@@ -187,7 +203,7 @@ farr reblur_project(const farr& sub, const farr& target) {
     require(sub.shape(0) >= 1, "reblur_project: sub needs at least one sub-frame");
     require(target.shape(0) == sub.shape(1) && target.shape(1) == sub.shape(2) && target.shape(2) == sub.shape(3),
             "reblur_project: target must be [H, W, C] like each sub-frame");
-    farr out(shape_of(sub));
+    farr out = new_array<float>(shape_of(sub));
     const idx m = target.shape(0) * target.shape(1) * target.shape(2);
     const float* s = sub.data();
     const float* t = target.data();
@@ -204,7 +220,7 @@ using TransferFn = void (*)(const float*, float*, idx);
 template <TransferFn F>
 farr transfer(const farr& x) {
     check(x, "transfer", "x", -1, "");
-    farr out(shape_of(x));
+    farr out = new_array<float>(shape_of(x));
     const float* in = x.data();
     float* o = out.mutable_data();
     const idx n = x.size();
@@ -221,6 +237,16 @@ PYBIND11_MODULE(_native, m) {
     m.doc() = "Unshutter native kernels (C++17, OpenMP). Use unshutter.kernels, which checks inputs.";
     m.attr("__version__") = "0.1.0";
     m.def("max_threads", &us::max_threads, "Threads a large kernel uses (OMP_NUM_THREADS or the core count).");
+    m.def(
+        "cache_info",
+        [] {
+            py::dict d;
+            d["cached_bytes"] = us::pool_cached_bytes();
+            d["limit_bytes"] = us::pool_limit_bytes();
+            return d;
+        },
+        "Bytes of freed output buffers kept for reuse, and the limit (UNSHUTTER_NATIVE_CACHE_MB).");
+    m.def("clear_cache", &us::pool_clear, "Free the output buffers kept for reuse.");
 
     m.def("quantize_motion", &quantize_motion, py::arg("motion").noconvert(), py::arg("threshold"));
     m.def("signs_to_labels", &signs_to_labels, py::arg("signs").noconvert());

@@ -273,3 +273,41 @@ def test_forked_child_does_not_hang(native):
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "True"
+
+
+# ---------------------------------------------------------------- output buffer cache
+
+
+def test_large_outputs_reuse_cached_buffers(native):
+    native.clear_cache()
+    x = np.ones((1024, 1024, 3), F32)  # 12 MiB: goes through the cache
+    y = native.srgb_encode(x)
+    assert y.flags.writeable and y.flags.c_contiguous and not np.shares_memory(x, y)
+    y[...] = 5.0
+    addr = y.__array_interface__["data"][0]
+    del y
+    if native.cache_info()["limit_bytes"] == 0:
+        pytest.skip("UNSHUTTER_NATIVE_CACHE_MB=0")
+    assert native.cache_info()["cached_bytes"] >= x.nbytes
+    z = native.srgb_encode(x)  # the same buffer, fully overwritten
+    assert z.__array_interface__["data"][0] == addr
+    np.testing.assert_array_equal(z, ref.srgb_encode(x))
+    assert native.cache_info()["cached_bytes"] == 0
+    del z
+    native.clear_cache()
+    assert native.cache_info()["cached_bytes"] == 0
+
+
+def test_cache_can_be_disabled():
+    r = run_py(
+        """
+        import numpy as np
+        from unshutter import _native
+        y = _native.srgb_encode(np.ones((1024, 1024, 3), np.float32))
+        del y
+        print(_native.cache_info())
+        """,
+        UNSHUTTER_NATIVE_CACHE_MB="0",
+    )
+    assert r.returncode == 0, r.stderr
+    assert "'cached_bytes': 0" in r.stdout and "'limit_bytes': 0" in r.stdout
