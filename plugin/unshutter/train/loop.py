@@ -58,7 +58,12 @@ def psnr(mse: float) -> float:
 
 
 def make_val_set(photos, spec: DataSpec, n: int, seed: int) -> list[dict]:
-    """A fixed validation set: held-out photos, neighbour guidance."""
+    """A fixed validation set (neighbour guidance) for picking the best checkpoint.
+
+    It is drawn from the *training* photos with its own seed: the held-out
+    photos are kept for ``unshutter bench quality`` only, so model selection
+    never sees them.
+    """
     rng = np.random.default_rng(seed)
     vspec = copy.copy(spec)
     out = []
@@ -148,7 +153,7 @@ def train(cfg: dict, max_minutes: float | None = None, max_steps: int | None = N
     log(f"photos: {len(photos)} training, {len(held)} held out ({', '.join(p.name for p in held)})")
     spec = DataSpec.from_config(dcfg)
     stream = SyntheticStream(photos, spec, dict(dcfg.get("guidance_probs", {"neighbors": 1.0})), seed)
-    val = make_val_set(held, spec, int(tcfg.get("val_samples", 16)), seed + 999)
+    val = make_val_set(photos, spec, int(tcfg.get("val_samples", 16)), seed + 999)
     loader = torch.utils.data.DataLoader(
         _Stream(stream, step),
         batch_size=int(tcfg["batch"]),
