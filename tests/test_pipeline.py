@@ -78,9 +78,11 @@ def test_corrupt_frame_mid_clip(fresh_hdr_clip: str, tmp_path: Path) -> None:
     out = tmp_path / "o"
     with pytest.raises(InputError, match=r"shot\.1004\.exr"):
         run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2)))
-    names = sorted(p.name for p in out.iterdir())
-    # frames 1001 and 1002 are complete (1003 needs 1004 as its neighbour)
+    names = sorted(p.name for p in out.iterdir() if not p.name.endswith(".journal"))
+    # frames 1001 and 1002 are complete (1003 needs 1004 as its neighbour); no temporaries
     assert names == [f"shot.{o}.exr" for o in range(1001, 1005)]
+    # the journal records them, so a re-run after fixing the plate does not redo them
+    assert len((out / "shot.unshutter.journal").read_text().splitlines()) == 2
     for name in names:
         assert _read(out / name).shape == (64, 96, 3)
 
@@ -131,3 +133,29 @@ def test_parse_frame_range() -> None:
         parse_frame_range("10-5")
     with pytest.raises(ParameterError):
         parse_frame_range("abc")
+
+
+def test_rerun_redoes_outputs_of_other_settings_or_changed_plates(fresh_hdr_clip: str, tmp_path: Path) -> None:
+    import os
+
+    out = tmp_path / "o"
+    assert run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2))).written == 12
+    assert run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2))).skipped == 12
+    # other settings into the same folder: nothing stale is kept
+    res = run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2, shutter=180.0)))
+    assert res.written == 12 and res.skipped == 0
+    # a re-delivered plate: that frame and the two whose guidance uses it are redone
+    plate = Path(fresh_hdr_clip.replace("####", "1004"))
+    st = plate.stat()
+    os.utime(plate, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000_000))
+    res = run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2, shutter=180.0)))
+    assert res.written == 6 and res.skipped == 6
+    man = json.loads(res.manifest.read_text())
+    assert man["complete"] is True and set(man["frame_signatures"]) == {str(f) for f in range(1001, 1007)}
+
+
+def test_outputs_without_a_record_are_redone(hdr_clip: str, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    res = run(RunConfig(hdr_clip, str(out), NodeParams(factor=2)))
+    res.manifest.unlink()  # e.g. a run killed before it recorded anything
+    assert run(RunConfig(hdr_clip, str(out), NodeParams(factor=2))).written == 12

@@ -7,7 +7,9 @@ verified and skipped, so a chunk of a farm job can simply be re-run.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import platform
 import time
 from collections import OrderedDict
@@ -200,6 +202,76 @@ def _versions() -> dict[str, str]:
     return v
 
 
+def _run_signature(cfg: RunConfig, node: Node, in_cs: color.ColorTransform, out_cs: color.ColorTransform,
+                   target: OutputTarget) -> str:
+    """Everything besides the source pixels that decides what an output frame holds."""
+    p = node.params
+    overrides = ""
+    if p.overrides:
+        overrides = hashlib.sha256(Path(p.overrides).read_bytes()).hexdigest()
+    key = {
+        "params": {k: v for k, v in p.to_dict().items() if k != "overrides"},
+        "overrides": overrides,
+        "model": node.decomposer.info.sha256,
+        "colorspaces": [in_cs.colorspace, out_cs.colorspace, cfg.ocio],
+        "output": os.path.abspath(target.display()),
+        "input": os.path.abspath(cfg.input),
+        "version": unshutter.__version__,
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _frame_signature(run_sig: str, clip: Clip, frame: int) -> str:
+    """The run signature plus size and mtime of the source frame and its neighbours."""
+    parts = [run_sig]
+    for f in (frame - 1, frame, frame + 1):
+        if clip.first <= f <= clip.last:
+            path = Path(clip.frame_path(f)) if clip.pattern else Path(clip.source)
+            try:
+                st = path.stat()
+                parts.append(f"{f}:{st.st_size}:{st.st_mtime_ns}")
+            except OSError:
+                parts.append(f"{f}:missing")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def _journal_append(path: Path, frame: int, sig: str, outputs: list[int]) -> None:
+    """Record one finished source frame (after its outputs were renamed into place)."""
+    line = json.dumps({"frame": frame, "signature": sig, "outputs": outputs}) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def _recorded_signatures(target: OutputTarget) -> dict[int, str]:
+    """Output frame -> signature, from the manifests and journals of earlier runs into this folder."""
+    base = target.manifest_path(None).name.split(".unshutter")[0]
+    found: dict[int, str] = {}
+    records = [*target.folder.glob(f"{base}.unshutter*.json"), *target.folder.glob(f"{base}.unshutter*.journal")]
+    for path in sorted(records, key=lambda q: q.stat().st_mtime_ns):
+        try:
+            text = path.read_text(encoding="utf-8")
+            if path.suffix == ".journal":
+                for line in text.splitlines():
+                    try:
+                        rec = json.loads(line)
+                    except ValueError:
+                        continue  # a line torn by a kill
+                    for o in rec.get("outputs", []):
+                        found[int(o)] = str(rec.get("signature"))
+                continue
+            m = json.loads(text)
+            fmap, sigs = m.get("frame_map", {}), m.get("frame_signatures", {})
+            for f, sig in sigs.items():
+                for o in fmap.get(f, []):
+                    found[int(o)] = str(sig)
+        except (OSError, ValueError, AttributeError, TypeError):
+            continue  # an unreadable record only means more frames are redone
+    return found
+
+
 def run(cfg: RunConfig, progress: Progress | None = None, node: Node | None = None) -> RunResult:
     """Run the node over the clip (or ``cfg.frames``) and write the retimed clip."""
     emit = progress or (lambda _e: None)
@@ -243,6 +315,11 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
     frames = list(range(a, b + 1))
     frame_map: dict[str, list[int]] = {}
     guidance_log: dict[str, str] = {}
+    run_sig = _run_signature(cfg, node, in_cs, out_cs, target)
+    frame_sigs: dict[str, str] = {}
+    recorded = _recorded_signatures(target) if target.pattern else {}
+    manifest_path = target.manifest_path(cfg.frames)
+    journal_path = manifest_path.with_suffix(".journal")
     written = skipped = 0
     thumbs: list[list[np.ndarray]] = []
     thumb_rows = {a, (a + b) // 2, b}
@@ -251,6 +328,33 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
     if target.kind == "movie":
         writer = movie.MovieWriter(target.movie_path, clip.width, clip.height,  # type: ignore[arg-type]
                                    clip.rate * n, cfg.codec)
+    info = node.decomposer.info
+
+    def _manifest(complete: bool = False) -> dict[str, Any]:
+        return {
+        "unshutter": unshutter.__version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "input": {"source": clip.source, "kind": clip.kind, "first": clip.first, "last": clip.last,
+                  "width": clip.width, "height": clip.height, "channels": clip.meta.channel_names,
+                  "pixel_type": clip.meta.format, "rate": str(clip.rate), "colorspace": in_cs.colorspace},
+        "output": {"target": target.display(), "kind": target.kind, "rate": str(clip.rate * n),
+                   "first": retime.output_frame(clip.first, a, n, 0),
+                   "last": retime.output_frame(clip.first, b, n, n - 1), "colorspace": out_cs.colorspace},
+        "frames": [a, b],
+        "factor": n,
+        "shutter": params.shutter,
+        "params": params.to_dict(),
+        "frame_map": frame_map,
+        "guidance": guidance_log,
+        "model": {"path": info.path, "id": info.model_id, "sha256": info.sha256, "k": info.k},
+        "execution_provider": info.provider,
+        "versions": _versions(),
+        "seconds": round(time.monotonic() - t_start, 3),
+        "complete": complete,
+        "signature": run_sig,
+        "frame_signatures": dict(frame_sigs),
+    }
+
     emit({"event": "start", "input": clip.source, "output": target.display(), "frames": [a, b],
           "total": len(frames), "factor": n, "provider": node.decomposer.info.provider})
     t_start = time.monotonic()
@@ -261,7 +365,10 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
             outs = [retime.output_frame(clip.first, f, n, k) for k in range(n)]
             frame_map[str(f)] = outs
             paths = [target.pattern.path(o) for o in outs] if target.pattern else []
-            if paths and all(p.exists() for p in paths) and all(verify_image(p, clip.meta) for p in paths):
+            sig = _frame_signature(run_sig, clip, f)
+            frame_sigs[str(f)] = sig
+            if paths and all(recorded.get(o) == sig for o in outs) and all(p.exists() for p in paths) \
+                    and all(verify_image(p, clip.meta) for p in paths):
                 skipped += n
                 guidance_log[str(f)] = "skipped (complete output exists)"
                 emit({"event": "frame", "frame": f, "index": i + 1, "total": len(frames), "outputs": outs,
@@ -292,34 +399,16 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
                 anim.extend(t)
             emit({"event": "frame", "frame": f, "index": i + 1, "total": len(frames), "outputs": outs,
                   "skipped": False, "guidance": res.guidance_source, "seconds": round(time.monotonic() - t0, 3)})
+            if target.pattern is not None:
+                # journal: a killed run's finished frames are known to the next run
+                _journal_append(journal_path, f, sig, outs)
         ok = True
     finally:
         if writer is not None:
             writer.close(ok)
 
-    manifest_path = target.manifest_path(cfg.frames)
-    info = node.decomposer.info
-    manifest = {
-        "unshutter": unshutter.__version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "input": {"source": clip.source, "kind": clip.kind, "first": clip.first, "last": clip.last,
-                  "width": clip.width, "height": clip.height, "channels": clip.meta.channel_names,
-                  "pixel_type": clip.meta.format, "rate": str(clip.rate), "colorspace": in_cs.colorspace},
-        "output": {"target": target.display(), "kind": target.kind, "rate": str(clip.rate * n),
-                   "first": retime.output_frame(clip.first, a, n, 0),
-                   "last": retime.output_frame(clip.first, b, n, n - 1), "colorspace": out_cs.colorspace},
-        "frames": [a, b],
-        "factor": n,
-        "shutter": params.shutter,
-        "params": params.to_dict(),
-        "frame_map": frame_map,
-        "guidance": guidance_log,
-        "model": {"path": info.path, "id": info.model_id, "sha256": info.sha256, "k": info.k},
-        "execution_provider": info.provider,
-        "versions": _versions(),
-        "seconds": round(time.monotonic() - t_start, 3),
-    }
-    atomic.write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
+    atomic.write_text(manifest_path, json.dumps(_manifest(True), indent=2) + "\n")
+    journal_path.unlink(missing_ok=True)
     previews: list[Path] = []
     if cfg.preview and thumbs:
         from unshutter.preview import write_previews
