@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.json:
         print(f"native kernels vs NumPy reference at {w}x{h}, K={args.subframes}, N={args.factor}, "
-              f"{_native.max_threads()} threads on {os.cpu_count()} cores, best of {args.repeat}")
+              f"{_native.max_threads()} threads on {os.cpu_count()} cores, best of >= {args.repeat} alternating runs")
         print(f"{'kernel':24s} {'native_s':>10s} {'numpy_s':>10s} {'speedup':>8s}")
     for name in names:
         call, make_args = cases[name]
