@@ -15,8 +15,10 @@
 
 // Hot loops are compiled for baseline x86-64 and for AVX2 / AVX-512 machines;
 // the loader picks the best clone at run time (GCC function multiversioning).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+// (GCC 12 or newer: x86-64-v3/v4 as target names and in __builtin_cpu_supports.)
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) && defined(__linux__) && \
     !defined(UNSHUTTER_NO_CLONES)
+#define UNSHUTTER_MULTIVERSION 1
 #define UNSHUTTER_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
 #else
 #define UNSHUTTER_CLONES

@@ -1,8 +1,11 @@
 // Thread-count policy of the native kernels, and the guard that keeps a
 // forked child (multiprocessing, dask) from deadlocking in libgomp.
-#include <pthread.h>
-
 #include <atomic>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define UNSHUTTER_HAVE_ATFORK 1
+#endif
 
 #include "common.hpp"
 
@@ -16,10 +19,12 @@ void on_fork_child() {
     if (g_pool_started.load()) g_forked.store(true);
 }
 
+#ifdef UNSHUTTER_HAVE_ATFORK
 struct ForkGuard {
     ForkGuard() { pthread_atfork(nullptr, nullptr, on_fork_child); }
 };
 const ForkGuard g_fork_guard;
+#endif
 
 }  // namespace
 

@@ -98,7 +98,7 @@ UNSHUTTER_INLINE void log_decode_range(const float* __restrict x, float* __restr
 
 using RangeFn = void (*)(const float*, float*, idx);
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(UNSHUTTER_NO_CLONES)
+#ifdef UNSHUTTER_MULTIVERSION
 #define UNSHUTTER_VARIANTS(name)                                                                  \
     void name##_v1(const float* x, float* y, idx n) { name##_range<false>(x, y, n); }             \
     __attribute__((target("arch=x86-64-v3"))) void name##_v3(const float* x, float* y, idx n) {   \
