@@ -311,3 +311,28 @@ def test_cache_can_be_disabled():
     )
     assert r.returncode == 0, r.stderr
     assert "'cached_bytes': 0" in r.stdout and "'limit_bytes': 0" in r.stdout
+
+
+def test_kernels_release_the_gil(native):
+    """Python code keeps running in another thread while a long kernel works."""
+    import threading
+
+    x = np.ones((4 << 20,), F32)
+    native.log_encode(x)  # first-use dispatch and buffer outside the measurement
+    started = threading.Event()
+    done = threading.Event()
+
+    def work():
+        started.set()
+        for _ in range(20):
+            native.srgb_encode(x)
+        done.set()
+
+    t = threading.Thread(target=work)
+    t.start()
+    started.wait()
+    count = 0
+    while not done.is_set():
+        count += 1
+    t.join()
+    assert count > 1000, f"main thread ran only {count} steps while the kernels worked"
