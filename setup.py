@@ -62,6 +62,7 @@ setup(
     packages=[
         "unshutter",
         "unshutter.cli",
+        "unshutter.bench",
         "unshutter.decomposer",
         "unshutter.farm",
         "unshutter.guidance",

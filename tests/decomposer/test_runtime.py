@@ -31,7 +31,7 @@ def test_tiled_matches_untiled(dec: Decomposer) -> None:
     motion[..., 0] = -9.0
     g = encode.guidance_from_motion(motion)
     whole = dec(enc, g, tile=4096)
-    tiled = dec(enc, g, tile=144)
+    tiled = dec(enc, g, tile=176)
     assert whole.shape == tiled.shape == (7, 250, 330, 3)
     diff = np.abs(np.clip(whole, 0, 1) - np.clip(tiled, 0, 1))
     assert diff.max() <= 0.01 and diff.mean() <= 0.001
@@ -40,7 +40,7 @@ def test_tiled_matches_untiled(dec: Decomposer) -> None:
 def test_abort_between_tiles(dec: Decomposer) -> None:
     enc = np.full((300, 300, 3), 0.5, np.float32)
     with pytest.raises(InterruptedError):
-        dec(enc, encode.empty_guidance(300, 300), tile=144, abort=lambda: True)
+        dec(enc, encode.empty_guidance(300, 300), tile=176, abort=lambda: True)
 
 
 def test_tile_too_small(dec: Decomposer) -> None:
@@ -61,3 +61,14 @@ def test_bad_model_files(tmp_path: Path) -> None:
     junk.write_bytes(b"not a model")
     with pytest.raises(ModelError, match="junk.onnx: cannot load"):
         Decomposer(junk)
+
+
+@pytest.mark.parametrize("size,tile", [(250, 176), (1000, 512), (4000, 1024), (1033, 1024), (2160, 1024)])
+def test_tile_spans_cover_aligned(size: int, tile: int) -> None:
+    from unshutter.decomposer.runtime import TILE_OVERLAP, tile_spans
+
+    spans = tile_spans(size, tile)
+    assert spans[0][0] == 0 and spans[-1][0] + spans[-1][1] == size
+    assert all(s % 16 == 0 and n <= tile + 15 for s, n in spans)
+    for (s0, n0), (s1, _) in zip(spans, spans[1:]):
+        assert s0 + n0 - s1 >= TILE_OVERLAP  # enough overlap for margins and the ramp

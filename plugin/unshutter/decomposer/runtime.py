@@ -16,7 +16,28 @@ from unshutter.errors import ModelError, ParameterError
 
 log = logging.getLogger("unshutter.decomposer")
 
-TILE_OVERLAP = 48
+TILE_MARGIN = 32
+"""Pixels along an inner tile edge whose outputs are discarded (they lack context)."""
+TILE_RAMP = 16
+"""Pixels over which neighbouring tiles cross-fade, inside the margins."""
+TILE_OVERLAP = 2 * TILE_MARGIN + TILE_RAMP
+
+
+def tile_spans(size: int, tile: int, align: int = contract.PAD_MULTIPLE) -> list[tuple[int, int]]:
+    """(start, length) of tiles covering ``size``, overlapping by at least TILE_OVERLAP.
+
+    Starts are multiples of ``align`` so every tile sees the network's
+    down-sampling grid in the same phase as the whole frame does; that, not the
+    seams, is what makes naive tiles disagree. The last tile ends at the frame
+    edge and may be up to ``align - 1`` px longer than ``tile``.
+    """
+    if size <= tile:
+        return [(0, size)]
+    step = max(align, (tile - TILE_OVERLAP) // align * align)
+    last = (size - tile) // align * align
+    spans = [(s, tile) for s in range(0, last, step)]
+    spans.append((last, size - last))
+    return spans
 
 
 def _sha256(path: Path) -> str:
@@ -34,6 +55,16 @@ class ModelInfo:
     model_id: str
     k: int
     provider: str
+
+
+def _tile_weight(th: int, tw: int, y0: int, x0: int, h: int, w: int) -> np.ndarray:
+    """Zero over the margins of inner edges, a feathered ramp inside them. Shape: -> [th, tw]."""
+    top, bottom, left, right = y0 > 0, y0 + th < h, x0 > 0, x0 + tw < w
+    mt, mb, ml, mr = (TILE_MARGIN if e else 0 for e in (top, bottom, left, right))
+    weight = np.zeros((th, tw), np.float32)
+    weight[mt:th - mb, ml:tw - mr] = kernels.feather_weight(th - mt - mb, tw - ml - mr, TILE_RAMP,
+                                                            top, bottom, left, right)
+    return weight
 
 
 class Decomposer:
@@ -97,22 +128,18 @@ class Decomposer:
             blurred: [H, W, 3], guidance: [H, W, 6] -> [K, H, W, 3]
         """
         h, w = blurred.shape[:2]
-        if tile < 2 * TILE_OVERLAP + 16:
-            raise ParameterError(f"--tile {tile}: must be at least {2 * TILE_OVERLAP + 16} px")
+        if tile < 2 * TILE_OVERLAP + contract.PAD_MULTIPLE:
+            raise ParameterError(f"--tile {tile}: must be at least {2 * TILE_OVERLAP + contract.PAD_MULTIPLE} px")
         if h <= tile and w <= tile:
             return self._run(blurred, guidance)
-        ys = kernels.tile_starts(h, tile, TILE_OVERLAP)
-        xs = kernels.tile_starts(w, tile, TILE_OVERLAP)
         acc = np.zeros((h, w, self.k * 3), np.float32)
         wsum = np.zeros((h, w), np.float32)
-        for y0 in ys:
-            for x0 in xs:
+        for y0, th in tile_spans(h, tile):
+            for x0, tw in tile_spans(w, tile):
                 if abort is not None and abort():
                     raise InterruptedError("decomposition aborted by host")
-                th, tw = min(tile, h - y0), min(tile, w - x0)
                 sub = self._run(blurred[y0:y0 + th, x0:x0 + tw], guidance[y0:y0 + th, x0:x0 + tw])
                 tile_out = np.ascontiguousarray(sub.transpose(1, 2, 0, 3).reshape(th, tw, self.k * 3))
-                weight = kernels.feather_weight(th, tw, TILE_OVERLAP, y0 > 0, y0 + th < h, x0 > 0, x0 + tw < w)
-                kernels.accumulate_tile(acc, wsum, tile_out, weight, y0, x0)
+                kernels.accumulate_tile(acc, wsum, tile_out, _tile_weight(th, tw, y0, x0, h, w), y0, x0)
         out = kernels.normalize_accumulated(acc, wsum)
         return np.ascontiguousarray(out.reshape(h, w, self.k, 3).transpose(2, 0, 1, 3))
