@@ -78,11 +78,9 @@ def test_corrupt_frame_mid_clip(fresh_hdr_clip: str, tmp_path: Path) -> None:
     out = tmp_path / "o"
     with pytest.raises(InputError, match=r"shot\.1004\.exr"):
         run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2)))
-    names = sorted(p.name for p in out.iterdir() if not p.name.endswith(".journal"))
+    names = sorted(p.name for p in out.iterdir())
     # frames 1001 and 1002 are complete (1003 needs 1004 as its neighbour); no temporaries
     assert names == [f"shot.{o}.exr" for o in range(1001, 1005)]
-    # the journal records them, so a re-run after fixing the plate does not redo them
-    assert len((out / "shot.unshutter.journal").read_text().splitlines()) == 2
     for name in names:
         assert _read(out / name).shape == (64, 96, 3)
 
@@ -154,8 +152,21 @@ def test_rerun_redoes_outputs_of_other_settings_or_changed_plates(fresh_hdr_clip
     assert man["complete"] is True and set(man["frame_signatures"]) == {str(f) for f in range(1001, 1007)}
 
 
-def test_outputs_without_a_record_are_redone(hdr_clip: str, tmp_path: Path) -> None:
+def test_killed_run_outputs_are_kept_without_a_manifest(hdr_clip: str, tmp_path: Path) -> None:
     out = tmp_path / "o"
     res = run(RunConfig(hdr_clip, str(out), NodeParams(factor=2)))
-    res.manifest.unlink()  # e.g. a run killed before it recorded anything
-    assert run(RunConfig(hdr_clip, str(out), NodeParams(factor=2))).written == 12
+    res.manifest.unlink()  # a run killed before its manifest: the signature is in each file
+    assert run(RunConfig(hdr_clip, str(out), NodeParams(factor=2))).skipped == 12
+
+
+@pytest.mark.parametrize("ext", [".exr", ".png", ".tif", ".dpx", ".jpg"])
+def test_signature_survives_every_format(tmp_path: Path, ext: str) -> None:
+    from unshutter.io.image_file import ImageMeta, signature_of, verify_image, write_image
+
+    meta = ImageMeta(8, 6, ["R", "G", "B"], "uint8", 8, {"ImageDescription": ("string", "plate v3")}, "")
+    p = tmp_path / f"x{ext}"
+    write_image(p, np.full((6, 8, 3), 0.5, np.float32), meta, "abc123")
+    got = read_image(p)[1]
+    assert signature_of(got) == "abc123" and verify_image(p, meta, "abc123") and not verify_image(p, meta, "abc124")
+    if ext not in (".exr", ".png"):
+        assert got.attributes["ImageDescription"][1].startswith("plate v3")

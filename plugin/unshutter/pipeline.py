@@ -235,43 +235,6 @@ def _frame_signature(run_sig: str, clip: Clip, frame: int) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
-def _journal_append(path: Path, frame: int, sig: str, outputs: list[int]) -> None:
-    """Record one finished source frame (after its outputs were renamed into place)."""
-    line = json.dumps({"frame": frame, "signature": sig, "outputs": outputs}) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
-
-
-def _recorded_signatures(target: OutputTarget) -> dict[int, str]:
-    """Output frame -> signature, from the manifests and journals of earlier runs into this folder."""
-    base = target.manifest_path(None).name.split(".unshutter")[0]
-    found: dict[int, str] = {}
-    records = [*target.folder.glob(f"{base}.unshutter*.json"), *target.folder.glob(f"{base}.unshutter*.journal")]
-    for path in sorted(records, key=lambda q: q.stat().st_mtime_ns):
-        try:
-            text = path.read_text(encoding="utf-8")
-            if path.suffix == ".journal":
-                for line in text.splitlines():
-                    try:
-                        rec = json.loads(line)
-                    except ValueError:
-                        continue  # a line torn by a kill
-                    for o in rec.get("outputs", []):
-                        found[int(o)] = str(rec.get("signature"))
-                continue
-            m = json.loads(text)
-            fmap, sigs = m.get("frame_map", {}), m.get("frame_signatures", {})
-            for f, sig in sigs.items():
-                for o in fmap.get(f, []):
-                    found[int(o)] = str(sig)
-        except (OSError, ValueError, AttributeError, TypeError):
-            continue  # an unreadable record only means more frames are redone
-    return found
-
-
 def run(cfg: RunConfig, progress: Progress | None = None, node: Node | None = None) -> RunResult:
     """Run the node over the clip (or ``cfg.frames``) and write the retimed clip."""
     emit = progress or (lambda _e: None)
@@ -317,9 +280,7 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
     guidance_log: dict[str, str] = {}
     run_sig = _run_signature(cfg, node, in_cs, out_cs, target)
     frame_sigs: dict[str, str] = {}
-    recorded = _recorded_signatures(target) if target.pattern else {}
     manifest_path = target.manifest_path(cfg.frames)
-    journal_path = manifest_path.with_suffix(".journal")
     written = skipped = 0
     thumbs: list[list[np.ndarray]] = []
     thumb_rows = {a, (a + b) // 2, b}
@@ -367,8 +328,7 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
             paths = [target.pattern.path(o) for o in outs] if target.pattern else []
             sig = _frame_signature(run_sig, clip, f)
             frame_sigs[str(f)] = sig
-            if paths and all(recorded.get(o) == sig for o in outs) and all(p.exists() for p in paths) \
-                    and all(verify_image(p, clip.meta) for p in paths):
+            if paths and all(p.exists() for p in paths) and all(verify_image(p, clip.meta, sig) for p in paths):
                 skipped += n
                 guidance_log[str(f)] = "skipped (complete output exists)"
                 emit({"event": "frame", "frame": f, "index": i + 1, "total": len(frames), "outputs": outs,
@@ -388,7 +348,7 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
                 if writer is not None:
                     writer.write(rgb)
                 else:
-                    write_image(paths[k], merge_channels(rgb, extra, clip.meta), clip.meta)
+                    write_image(paths[k], merge_channels(rgb, extra, clip.meta), clip.meta, sig)
                 written += 1
             if cfg.preview:
                 from unshutter.preview import thumbnail
@@ -399,16 +359,12 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
                 anim.extend(t)
             emit({"event": "frame", "frame": f, "index": i + 1, "total": len(frames), "outputs": outs,
                   "skipped": False, "guidance": res.guidance_source, "seconds": round(time.monotonic() - t0, 3)})
-            if target.pattern is not None:
-                # journal: a killed run's finished frames are known to the next run
-                _journal_append(journal_path, f, sig, outs)
         ok = True
     finally:
         if writer is not None:
             writer.close(ok)
 
     atomic.write_text(manifest_path, json.dumps(_manifest(True), indent=2) + "\n")
-    journal_path.unlink(missing_ok=True)
     previews: list[Path] = []
     if cfg.preview and thumbs:
         from unshutter.preview import write_previews

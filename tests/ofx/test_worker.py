@@ -131,7 +131,7 @@ def test_abort_flag_stops_between_tiles(worker: Worker) -> None:
     seg = Segment(f"unshutter-test-{os.getpid()}-b", [big, big, big])
     try:
         struct.pack_into("<I", seg.map, 0, 1)  # the plugin raises this when the host aborts
-        reply = worker.ask(request(seg, 0, prev=None, next=None, params={**PARAMS, "tile": 128}))
+        reply = worker.ask(request(seg, 0, prev=None, next=None, params={**PARAMS, "tile": 176}))
         assert reply == {"ok": False, "kind": "aborted", "error": "render aborted by the host"}
     finally:
         seg.close()

@@ -1,6 +1,7 @@
 """Read and write single image files with OpenImageIO, keeping format and metadata."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,11 +91,49 @@ def read_header(path: Path) -> ImageMeta | None:
         inp.close()
 
 
-def verify_image(path: Path, meta: ImageMeta) -> bool:
-    """True when ``path`` is a complete, readable image of the expected size and channels."""
+SIGNATURE_ATTR = "unshutter:signature"
+_SIG_IN_DESC = re.compile(r"\s*\[unshutter:([0-9a-f]+)\]")
+_NATIVE_ATTRS = ("openexr", "png")  # formats that keep arbitrary string attributes
+
+
+def signature_of(meta: ImageMeta) -> str | None:
+    """The render signature a previous run stored in an image header, if any."""
+    if SIGNATURE_ATTR in meta.attributes:
+        return str(meta.attributes[SIGNATURE_ATTR][1])
+    desc = meta.attributes.get("ImageDescription")
+    if desc:
+        m = _SIG_IN_DESC.search(str(desc[1]))
+        if m:
+            return m.group(1)
+    return None
+
+
+def _with_signature(meta: ImageMeta, signature: str, file_format: str) -> dict[str, Any]:
+    attrs = {k: v for k, v in meta.attributes.items() if k != SIGNATURE_ATTR}
+    desc = _SIG_IN_DESC.sub("", str(attrs.get("ImageDescription", ("string", ""))[1]))
+    if desc:
+        attrs["ImageDescription"] = ("string", desc)
+    else:
+        attrs.pop("ImageDescription", None)
+    if file_format in _NATIVE_ATTRS:
+        attrs[SIGNATURE_ATTR] = ("string", signature)
+    else:  # TIFF, DPX, JPEG keep only known tags: ride along in the description
+        attrs["ImageDescription"] = ("string", f"{desc} [unshutter:{signature}]".strip())
+    return attrs
+
+
+def verify_image(path: Path, meta: ImageMeta, signature: str | None = None) -> bool:
+    """True when ``path`` is a complete, readable image of the expected size and channels.
+
+    With ``signature``, the image must also carry that render signature in
+    its header (so outputs of other settings or plates are not mistaken for
+    finished work).
+    """
     try:
         pixels, got = read_image(path)
     except InputError:
+        return False
+    if signature is not None and signature_of(got) != signature:
         return False
     return (
         got.width == meta.width
@@ -119,8 +158,10 @@ def output_pixel_type(meta: ImageMeta, ext: str) -> tuple[str, int]:
     return fmt, bits
 
 
-def write_image(path: Path, pixels: np.ndarray, meta: ImageMeta) -> None:
+def write_image(path: Path, pixels: np.ndarray, meta: ImageMeta, signature: str | None = None) -> None:
     """Atomically write ``pixels`` with the input's pixel type, channels and header.
+
+    ``signature`` (a hex string) is stored in the header for later re-runs.
 
     Shape:
         pixels: [H, W, C] float32, C == len(meta.channel_names)
@@ -133,8 +174,13 @@ def write_image(path: Path, pixels: np.ndarray, meta: ImageMeta) -> None:
     if "A" in names:
         spec.alpha_channel = names.index("A")
     same_format = meta.file_format == "" or path.suffix.lower() in _EXTS.get(meta.file_format, ())
-    if same_format:
-        for name, (typ, value) in meta.attributes.items():
+    attributes = dict(meta.attributes) if same_format else {}
+    attributes.pop(SIGNATURE_ATTR, None)
+    if signature is not None:
+        out_format = next((k for k, v in _EXTS.items() if path.suffix.lower() in v), "")
+        attributes = _with_signature(ImageMeta(0, 0, [], "", 0, attributes), signature, out_format)
+    if attributes:
+        for name, (typ, value) in attributes.items():
             try:
                 spec.attribute(name, oiio.TypeDesc(typ), value)
             except Exception:  # an attribute this writer cannot express is dropped
