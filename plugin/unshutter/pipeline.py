@@ -204,7 +204,11 @@ def _versions() -> dict[str, str]:
 
 def _run_signature(cfg: RunConfig, node: Node, in_cs: color.ColorTransform, out_cs: color.ColorTransform,
                    target: OutputTarget) -> str:
-    """Everything besides the source pixels that decides what an output frame holds."""
+    """Everything besides the source pixels that decides what an output frame holds.
+
+    The output location is left out on purpose: the same job rendered into two
+    folders gives byte-identical files.
+    """
     p = node.params
     overrides = ""
     if p.overrides:
@@ -214,7 +218,6 @@ def _run_signature(cfg: RunConfig, node: Node, in_cs: color.ColorTransform, out_
         "overrides": overrides,
         "model": node.decomposer.info.sha256,
         "colorspaces": [in_cs.colorspace, out_cs.colorspace, cfg.ocio],
-        "output": os.path.abspath(target.display()),
         "input": os.path.abspath(cfg.input),
         "version": unshutter.__version__,
     }
