@@ -202,8 +202,7 @@ def _versions() -> dict[str, str]:
     return v
 
 
-def _run_signature(cfg: RunConfig, node: Node, in_cs: color.ColorTransform, out_cs: color.ColorTransform,
-                   target: OutputTarget) -> str:
+def _run_signature(cfg: RunConfig, node: Node, in_cs: color.ColorTransform, out_cs: color.ColorTransform) -> str:
     """Everything besides the source pixels that decides what an output frame holds.
 
     The output location is left out on purpose: the same job rendered into two
@@ -281,7 +280,7 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
     frames = list(range(a, b + 1))
     frame_map: dict[str, list[int]] = {}
     guidance_log: dict[str, str] = {}
-    run_sig = _run_signature(cfg, node, in_cs, out_cs, target)
+    run_sig = _run_signature(cfg, node, in_cs, out_cs)
     frame_sigs: dict[str, str] = {}
     manifest_path = target.manifest_path(cfg.frames)
     written = skipped = 0
