@@ -6,8 +6,10 @@ from typing import Any
 
 import yaml
 
+from unshutter.decomposer.locate import models_dir
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_CONFIG = REPO_ROOT / "models" / "decomposer.yaml"
+DEFAULT_CONFIG = models_dir() / "decomposer.yaml"
 
 
 def load_config(path: str | Path | None = None) -> dict[str, Any]:
