@@ -50,3 +50,21 @@ def test_numbering_contract() -> None:
 def test_bad_params(factor, shutter) -> None:
     with pytest.raises(ParameterError):
         retime.check_params(factor, shutter)
+
+
+@pytest.mark.parametrize("n", [1, 3, 7, 12])
+def test_banded_and_in_place_match_whole_frame_kernels(n: int) -> None:
+    from unshutter import kernels
+
+    rng = np.random.default_rng(3)
+    h = retime.BAND_ROWS * 2 + 37  # several bands and a short last one
+    sub = (rng.random((7, h, 5, 3)) * 4).astype(np.float32)
+    target = (rng.random((h, 5, 3)) * 4).astype(np.float32)
+    want = kernels.resample_subframes(sub, n)
+    if n >= 2:
+        want = kernels.reblur_project(want, target)
+    np.testing.assert_array_equal(retime.retime(sub, target, n), want)
+    work = sub.copy()
+    got = retime.retime(work, target, n, reuse=True)
+    np.testing.assert_array_equal(got, want)
+    assert np.shares_memory(got, work) == (n <= 7)

@@ -138,9 +138,12 @@ class Node:
         enc_p = color.to_network(prev, scale) if prev is not None else None
         enc_n = color.to_network(nxt, scale) if nxt is not None else None
         g, source = self.guidance_for(frame, enc, enc_p, enc_n, matte, matte_direction)
-        sub_enc = self._decompose(enc, g, abort)
-        sub_lin = color.from_network(sub_enc, scale)
-        out = retime.retime(sub_lin, cur, p.factor)
+        del enc_p, enc_n
+        sub = self._decompose(enc, g, abort)
+        del enc
+        for k in range(sub.shape[0]):  # to linear plane by plane, in place: bounded memory at 4K
+            sub[k] = color.from_network(sub[k], scale)
+        out = retime.retime(sub, cur, p.factor, reuse=True)
         return FrameResult(out, g, source, {"exposure_scale": scale})
 
     def _decompose(self, enc: np.ndarray, g: np.ndarray, abort: Callable[[], bool] | None) -> np.ndarray:

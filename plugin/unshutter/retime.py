@@ -16,18 +16,34 @@ def check_params(factor: int, shutter: float) -> None:
         raise ParameterError(f"--shutter {shutter}: must be an angle in (0, 360] degrees")
 
 
-def retime(sub_linear: np.ndarray, blurred_linear: np.ndarray, factor: int) -> np.ndarray:
+BAND_ROWS = 128
+"""Rows per band when resampling: the work is per pixel, so bands bound the temporaries."""
+
+
+def retime(sub_linear: np.ndarray, blurred_linear: np.ndarray, factor: int, reuse: bool = False) -> np.ndarray:
     """K linear sub-frames -> ``factor`` sub-frames at slice middles.
 
     For factor >= 2 the result's linear mean equals ``blurred_linear`` exactly;
-    factor 1 returns the sharp sub-frame at the middle of the exposure.
+    factor 1 returns the sharp sub-frame at the middle of the exposure. Works
+    in bands of rows so that a 4K frame needs no full-size temporaries beyond
+    the result; with ``reuse`` and ``factor`` <= K the result is written into
+    ``sub_linear``'s own memory (each band is read before it is overwritten).
 
     Shape:
         sub_linear: [K, H, W, 3], blurred_linear: [H, W, 3] -> [N, H, W, 3]
     """
-    out = kernels.resample_subframes(np.ascontiguousarray(sub_linear, np.float32), int(factor))
-    if factor >= 2:
-        out = kernels.reblur_project(out, np.ascontiguousarray(blurred_linear, np.float32))
+    k, h, w, c = sub_linear.shape
+    n = int(factor)
+    if reuse and n <= k and sub_linear.dtype == np.float32 and sub_linear.flags.c_contiguous:
+        out = sub_linear[:n]
+    else:
+        out = np.empty((n, h, w, c), np.float32)
+    for y0 in range(0, h, BAND_ROWS):
+        y1 = min(h, y0 + BAND_ROWS)
+        band = kernels.resample_subframes(np.ascontiguousarray(sub_linear[:, y0:y1], np.float32), n)
+        if n >= 2:
+            band = kernels.reblur_project(band, np.ascontiguousarray(blurred_linear[y0:y1], np.float32))
+        out[:, y0:y1] = band
     return out
 
 

@@ -97,3 +97,50 @@ def test_shipped_model_follows_the_contract():
     y = sess.run(None, {"blurred": x, "guidance": np.zeros((1, 6, 13, 19), np.float32)})[0]
     assert y.shape == (1, contract.K, 3, 13, 19)
     assert np.isfinite(y).all()
+
+
+def test_axis_code_and_motion_loss_ignore_the_sign():
+    from unshutter.train.flowunet_arch import axis_code
+    from unshutter.train.losses import motion_loss
+
+    v = torch.randn(2, 2, 9, 11)
+    torch.testing.assert_close(axis_code(v), axis_code(-v))
+    # same length, and a 90-degree turn of the motion flips the code
+    torch.testing.assert_close(axis_code(v).norm(dim=1), v.norm(dim=1), atol=1e-3, rtol=0)
+    turned = torch.stack([-v[:, 1], v[:, 0]], dim=1)
+    torch.testing.assert_close(axis_code(turned), -axis_code(v), atol=1e-5, rtol=0)
+    assert float(motion_loss(-v, v)) < 1e-5 < float(motion_loss(turned, v))
+
+
+def test_fill_motion_keeps_guided_motion_and_signs_the_estimate():
+    from unshutter.train.flowunet_arch import fill_motion
+
+    g = torch.zeros(1, contract.GUIDANCE_CHANNELS, 1, 3)
+    est = torch.tensor([-0.5, 0.25]).reshape(1, 2, 1, 1).expand(1, 2, 1, 3).clone()
+    # pixel 0: guided motion; pixel 1: no guidance; pixel 2: a direction (left) without magnitude
+    g[0, contract.MX, 0, 0], g[0, contract.MY, 0, 0] = 0.1, -0.2
+    g[0, contract.MVALID, 0, 0] = g[0, contract.GVALID, 0, 0] = 1.0
+    g[0, contract.GX, 0, 2], g[0, contract.GVALID, 0, 2] = -1.0, 1.0
+    m = fill_motion(g, est) / contract.MOTION_SCALE
+    torch.testing.assert_close(m[0, :, 0, 0], torch.tensor([0.1, -0.2]))
+    torch.testing.assert_close(m[0, :, 0, 1], torch.tensor([0.5, -0.25]))  # canonical: points right
+    torch.testing.assert_close(m[0, :, 0, 2], torch.tensor([-0.5, 0.25]))  # follows the left quadrant
+
+
+def test_motion_estimator_only_acts_without_guided_motion():
+    net = _net(trained_like=True)
+    assert net.motion_net is not None
+    x = torch.rand(1, 3, 32, 48)
+    g = torch.zeros(1, contract.GUIDANCE_CHANNELS, 32, 48)
+    g[:, contract.MX] = 0.3
+    g[:, contract.MVALID] = 1.0
+    with torch.no_grad():
+        y1 = net(x, g)
+        torch.nn.init.normal_(net.motion_net.body[-1].weight, std=0.5)  # a different estimate
+        y2 = net(x, g)
+        g0 = torch.zeros_like(g)
+        y3 = net(x, g0)
+        torch.nn.init.normal_(net.motion_net.body[-1].weight, std=0.5)
+        y4 = net(x, g0)
+    torch.testing.assert_close(y1, y2)  # full guidance: the estimate is not used
+    assert float((y3 - y4).abs().max()) > 1e-4  # no guidance: the estimate drives the warps

@@ -72,3 +72,15 @@ def test_tile_spans_cover_aligned(size: int, tile: int) -> None:
     assert all(s % 16 == 0 and n <= tile + 15 for s, n in spans)
     for (s0, n0), (s1, _) in zip(spans, spans[1:]):
         assert s0 + n0 - s1 >= TILE_OVERLAP  # enough overlap for margins and the ramp
+    # balanced: no more tiles than needed, and each pixel computed at most the overlap's worth again
+    n = len(spans)
+    assert sum(length for _, length in spans) <= size + (n - 1) * (TILE_OVERLAP + 32) + 16
+    assert n == 1 or -(-(size + (n - 2) * (TILE_OVERLAP + 16)) // (n - 1)) > tile - 16
+
+
+def test_tiles_of_hd_frames_are_balanced() -> None:
+    from unshutter.decomposer.runtime import tile_spans
+
+    # a 1080-row frame with tile 1024 gets two ~600-row tiles, not two of 1024 rows
+    assert [n for _, n in tile_spans(1080, 1024)] == [592, 600]
+    assert len(tile_spans(3840, 1024)) == 5 and len(tile_spans(2160, 1024)) == 3

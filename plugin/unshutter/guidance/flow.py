@@ -21,15 +21,36 @@ def to_gray8(encoded: np.ndarray) -> np.ndarray:
     return np.clip(y * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
+FLOW_MAX_SIDE = 2048
+"""Frames larger than this get their flow at half size (per halving) and scaled back up.
+
+Guidance only needs the motion's quadrant and a smooth magnitude; at 4K full-size
+DIS costs seconds and several hundred MB for detail the guidance throws away.
+"""
+
+
 def dis_flow(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Dense flow from ``src`` to ``dst``: src(p) ~ dst(p + flow(p)).
 
     Shape:
         src, dst: [H, W] uint8 -> [H, W, 2] float32 (x, y)
     """
+    h, w = src.shape[:2]
+    down = 1
+    while max(h, w) > FLOW_MAX_SIDE * down:
+        down *= 2
     dis = cv2.DISOpticalFlow_create(_DIS_PRESET)
     dis.setUseSpatialPropagation(True)
-    return dis.calc(src, dst, None)
+    if down == 1:
+        return dis.calc(src, dst, None)
+    size = (max(1, round(w / down)), max(1, round(h / down)))
+    a = cv2.resize(src, size, interpolation=cv2.INTER_AREA)
+    b = cv2.resize(dst, size, interpolation=cv2.INTER_AREA)
+    small = dis.calc(a, b, None)
+    flow = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    flow[..., 0] *= np.float32(w / size[0])
+    flow[..., 1] *= np.float32(h / size[1])
+    return flow
 
 
 CUT_SIZE = 48

@@ -37,7 +37,7 @@ import numpy as np
 
 from unshutter import kernels
 from unshutter.color import to_network
-from unshutter.decomposer.contract import GUIDANCE_CHANNELS, GVALID, GX, GY, K
+from unshutter.decomposer.contract import GUIDANCE_CHANNELS, GVALID, GX, GY, K, MOTION_SCALE
 from unshutter.guidance.encode import empty_guidance, guidance_from_motion
 from unshutter.guidance.flow import motion_from_neighbors, to_gray8
 from unshutter.train.photos import Photo
@@ -537,4 +537,8 @@ class SyntheticStream:
             "gt": np.ascontiguousarray(s.gt.transpose(0, 3, 1, 2)),
             "clean": np.ascontiguousarray(s.blurred_clean.transpose(2, 0, 1)),
             "unguided": np.float32(mode == "none"),
+            # true motion over the exposure in guidance units (px / MOTION_SCALE), for the motion estimator
+            "motion": np.ascontiguousarray(
+                (s.motion_gt * np.float32(s.shutter_deg / 360.0 / MOTION_SCALE)).transpose(2, 0, 1)
+            ),
         }

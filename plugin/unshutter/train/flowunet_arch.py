@@ -10,7 +10,14 @@ predicts per sub-frame a gate ``a_k`` (per pixel) and a residual ``r_k``::
 
 The head is zero-initialised and the gate's bias is a learnable scalar that
 starts at 0, so an untrained network is exactly the identity (every sub-frame
-equals the input). Inputs are replicate-padded to a multiple of
+equals the input).
+
+With ``estimate_motion`` a small motion estimator (:class:`BlurMotion`) reads
+the blur streaks of the frame itself and fills in the motion where the
+guidance has none (``MVALID`` = 0): the "none" guidance and direction-only
+overrides then still get a warp base. The streak gives the axis and length of
+the motion but not its sign; the estimate is canonicalised to point right
+(x > 0), or along the quadrant of the guidance where ``GVALID`` = 1. Inputs are replicate-padded to a multiple of
 :data:`~unshutter.decomposer.contract.PAD_MULTIPLE` and outputs cropped back,
 so any frame size works.
 
@@ -23,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unshutter.decomposer.contract import GUIDANCE_CHANNELS, K, MOTION_SCALE, MVALID, MX, MY, PAD_MULTIPLE
+from unshutter.decomposer.contract import GUIDANCE_CHANNELS, GVALID, GX, GY, K, MOTION_SCALE, MVALID, MX, MY, PAD_MULTIPLE
 from unshutter.train.registry import ARCH_REGISTRY
 
 
@@ -75,10 +82,10 @@ def motion_from_guidance(guidance: torch.Tensor) -> torch.Tensor:
 class ResBlock(nn.Module):
     """conv3x3 -> LeakyReLU -> conv3x3, plus the input."""
 
-    def __init__(self, c: int) -> None:
+    def __init__(self, c: int, dilation: int = 1) -> None:
         super().__init__()
-        self.c1 = nn.Conv2d(c, c, 3, padding=1)
-        self.c2 = nn.Conv2d(c, c, 3, padding=1)
+        self.c1 = nn.Conv2d(c, c, 3, padding=dilation, dilation=dilation)
+        self.c2 = nn.Conv2d(c, c, 3, padding=dilation, dilation=dilation)
         self.act = nn.LeakyReLU(0.1, inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -107,6 +114,60 @@ class Up(nn.Module):
         return self.shuffle(self.conv(x))
 
 
+def axis_code(v: torch.Tensor) -> torch.Tensor:
+    """Sign-free code of a motion field: the doubled angle at the same length.
+
+    ``v`` and ``-v`` map to the same code, so a loss on it asks only for the
+    axis and length of the motion, which is what a blur streak shows.
+
+    Shape: [B, 2, H, W] -> [B, 2, H, W]
+    """
+    vx, vy = v[:, 0:1], v[:, 1:2]
+    n = torch.sqrt(vx * vx + vy * vy + 1e-8)
+    return torch.cat([(vx * vx - vy * vy) / n, 2.0 * vx * vy / n], dim=1)
+
+
+class BlurMotion(nn.Module):
+    """Motion over the exposure from the blurred frame alone, at 1/8 resolution, up-sampled.
+
+    Three stride-2 convs, then dilated residual blocks (receptive field about
+    230 px, enough for streaks of 64+ px). Output in guidance units (px / MOTION_SCALE).
+
+    Shape: [B, 3, H, W] (H, W multiples of 8) -> [B, 2, H, W]
+    """
+
+    def __init__(self, widths: tuple[int, int, int] = (16, 32, 48)) -> None:
+        super().__init__()
+        a, b, c = widths
+        self.body = nn.Sequential(
+            Down(3, a), Down(a, b), ResBlock(b), Down(b, c),
+            ResBlock(c, 1), ResBlock(c, 2), ResBlock(c, 4),
+            nn.Conv2d(c, 2, 3, padding=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(self.body(x), scale_factor=8.0, mode="bilinear", align_corners=False)
+
+
+def fill_motion(guidance: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
+    """Guidance motion where MVALID = 1, else the estimate with its sign chosen.
+
+    The sign of ``est`` follows the guidance quadrant where GVALID = 1 and
+    points right (x >= 0) elsewhere.
+
+    Shape: guidance [B, 6, H, W], est [B, 2, H, W] (guidance units) -> [B, 2, H, W] in px
+    """
+    mvalid = guidance[:, MVALID : MVALID + 1]
+    gvalid = guidance[:, GVALID : GVALID + 1]
+    quad = guidance[:, GX : GY + 1]
+    d_quad = (quad * est).sum(dim=1, keepdim=True)
+    d_right = est[:, 0:1]
+    d = gvalid * d_quad + (1.0 - gvalid) * d_right
+    sign = torch.where(d < 0, -torch.ones_like(d), torch.ones_like(d))
+    m = mvalid * guidance[:, MX : MY + 1] + (1.0 - mvalid) * sign * est
+    return m * MOTION_SCALE
+
+
 @ARCH_REGISTRY.register()
 class FlowUNet(nn.Module):
     """Guidance-conditioned U-Net over a flow-warp base (see module docstring).
@@ -117,6 +178,7 @@ class FlowUNet(nn.Module):
         mid_blocks: extra blocks at the coarsest scale.
         dec_blocks: residual blocks per decoder scale (applied after each merge).
         use_warp: feed the K flow warps and gate them into the output.
+        estimate_motion: add :class:`BlurMotion` for pixels without guided motion.
     """
 
     def __init__(
@@ -126,6 +188,7 @@ class FlowUNet(nn.Module):
         mid_blocks: int = 1,
         dec_blocks: int = 1,
         use_warp: bool = True,
+        estimate_motion: bool = False,
         k: int = K,
     ) -> None:
         super().__init__()
@@ -153,8 +216,15 @@ class FlowUNet(nn.Module):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
         self.gate_bias = nn.Parameter(torch.zeros(()))
+        self.motion_net = BlurMotion() if (estimate_motion and use_warp) else None
 
     def forward(self, blurred: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_motion(blurred, guidance)[0]
+
+    def forward_with_motion(
+        self, blurred: torch.Tensor, guidance: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Sub-frames and the raw motion estimate (guidance units, padded size) or None."""
         b, _, h, w = blurred.shape
         m = self.pad_multiple
         ph = (m - h % m) % m
@@ -162,8 +232,14 @@ class FlowUNet(nn.Module):
         x = F.pad(blurred, (0, pw, 0, ph), mode="replicate")
         g = F.pad(guidance, (0, pw, 0, ph), mode="replicate")
         feats = [x, g]
+        est = None
         if self.use_warp:
-            warps = flow_warp_stack(x, motion_from_guidance(g), self.k)  # [B,K,3,H,W]
+            if self.motion_net is not None:
+                est = self.motion_net(x)
+                motion = fill_motion(g, est)
+            else:
+                motion = motion_from_guidance(g)
+            warps = flow_warp_stack(x, motion, self.k)  # [B,K,3,H,W]
             feats.append(warps.flatten(1, 2))
         f = self.act(self.stem(torch.cat(feats, dim=1)))
         skips = []
@@ -185,7 +261,7 @@ class FlowUNet(nn.Module):
             y = base + gate * (warps - base) + res
         else:
             y = base + res
-        return y[:, :, :, :h, :w]
+        return y[:, :, :, :h, :w], est
 
 
 def build_network(spec: dict) -> nn.Module:

@@ -35,3 +35,14 @@ def reblur_loss(out: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     """
     re = srgb_decode_t(out).mean(dim=1)
     return charbonnier(re - srgb_decode_t(clean)).mean()
+
+
+def motion_loss(est: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+    """L1 between the sign-free codes of the estimated and the true motion (guidance units).
+
+    Shape:
+        est, motion [B, 2, H, W] -> scalar
+    """
+    from unshutter.train.flowunet_arch import axis_code
+
+    return (axis_code(est) - axis_code(motion)).abs().mean()
