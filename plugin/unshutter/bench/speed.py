@@ -1,7 +1,10 @@
-"""``unshutter bench speed``: seconds per source frame of the whole node, and peak memory.
+"""``unshutter bench speed``: seconds per source frame by stage, throughput and peak memory.
 
-Frames are synthetic pans over a textured image at the requested size, so the
-benchmark needs no data files; the numbers are time per stage on this machine.
+A generated half-float EXR clip (a pan over a smooth random texture) at the
+requested size is processed the way ``unshutter run`` does it: read, flow
+(guidance from both neighbours), decompose, resample (to linear, retime with
+the reblur projection) and write the N sub-frames as EXR. Stage peaks are the
+whole process's resident memory during that stage (Linux ``VmHWM``).
 """
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import argparse
 import json
 import resource
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -25,13 +29,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def _frames(w: int, h: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(0)
-    base = rng.random((h // 8 + 8, w // 8 + 8, 3)).astype(np.float32)
+def _frames(w: int, h: int, count: int = 3) -> list[np.ndarray]:
+    """A pan over a smooth random texture, 6 px per frame. Shape: -> count x [h, w, 3] float32."""
     import cv2
 
-    big = cv2.resize(base, (w + 64, h + 64), interpolation=cv2.INTER_CUBIC)
-    return [np.ascontiguousarray(big[16:16 + h, 16 + 6 * i:16 + 6 * i + w]) for i in range(3)]
+    rng = np.random.default_rng(0)
+    base = rng.random((h // 8 + 8, w // 8 + 8 + count), dtype=np.float32)[..., None].repeat(3, -1)
+    base *= rng.uniform(0.6, 1.0, 3).astype(np.float32)
+    big = cv2.resize(base, (w + 32 + 6 * count, h + 64), interpolation=cv2.INTER_CUBIC)
+    return [np.ascontiguousarray(big[16:16 + h, 16 + 6 * i:16 + 6 * i + w]) for i in range(count)]
 
 
 def _peak_mb() -> float:
@@ -61,40 +67,68 @@ def _reset_peak() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from unshutter import retime
+    from unshutter.io.image_file import read_image, write_image
     from unshutter.node import Node, NodeParams
+    from unshutter.sample import write_exr_sequence
 
     w, h = (int(v) for v in args.size.lower().split("x"))
     node = Node(NodeParams(factor=args.factor, tile=args.tile, quality=args.quality), model_path=args.model)
-    prev, cur, nxt = _frames(w, h)
-    node.process(1, cur, prev, nxt)  # warm-up
-    t_guid = t_dec = t_all = 0.0
-    peak_dec = peak_node = 0.0
-    for _ in range(args.repeat):
-        t0 = time.perf_counter()
-        scale = color.exposure_scale(cur)
-        enc = color.to_network(cur, scale)
-        g, _ = node.guidance_for(1, enc, color.to_network(prev, scale), color.to_network(nxt, scale))
-        t1 = time.perf_counter()
-        _reset_peak()
-        node._decompose(enc, g, None)
-        peak_dec = max(peak_dec, _peak_mb())
-        t2 = time.perf_counter()
-        del enc, g
-        _reset_peak()
-        node.process(1, cur, prev, nxt)
-        peak_node = max(peak_node, _peak_mb())
-        t3 = time.perf_counter()
-        t_guid += t1 - t0
-        t_dec += t2 - t1
-        t_all += t3 - t2
     n = args.repeat
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    stages = dict.fromkeys(("read", "flow", "decompose", "resample", "write"), 0.0)
+    peak_dec = peak_frame = 0.0
+    with tempfile.TemporaryDirectory(prefix="unshutter-bench-") as tmp:
+        folder = Path(tmp)
+        # a generated half-float EXR clip, as plates come: n timed frames plus their neighbours
+        clip = np.stack(_frames(w, h, n + 2))
+        pattern = write_exr_sequence(folder / "in", "bench", clip, first=1)
+        del clip
+        src = [Path(pattern.replace("####", f"{i + 1:04d}")) for i in range(n + 2)]
+        frames = [read_image(path)[0] for path in src[:2]]
+        meta = read_image(src[0])[1]
+        out_dir = folder / "out"
+        out_dir.mkdir()
+        node.process(1, frames[1], frames[0], frames[1])  # warm-up (ONNX Runtime allocations)
+        for i in range(1, n + 1):
+            _reset_peak()
+            t0 = time.perf_counter()
+            nxt, _ = read_image(src[i + 1])  # the pipeline reads each frame once and keeps a window of three
+            frames.append(nxt)
+            prev, cur = frames[i - 1], frames[i]
+            t1 = time.perf_counter()
+            scale = color.exposure_scale(cur)
+            enc = color.to_network(cur, scale)
+            g, _ = node.guidance_for(i, enc, color.to_network(prev, scale), color.to_network(nxt, scale))
+            t2 = time.perf_counter()
+            sub = node._decompose(enc, g, None)
+            peak_dec = max(peak_dec, _peak_mb())
+            del enc, g
+            t3 = time.perf_counter()
+            for k in range(sub.shape[0]):
+                sub[k] = color.from_network(sub[k], scale)
+            out = retime.retime(sub, cur, args.factor, reuse=True)
+            t4 = time.perf_counter()
+            for k in range(out.shape[0]):
+                write_image(out_dir / f"bench.{(i - 1) * args.factor + k + 1:04d}.exr", out[k], meta)
+            t5 = time.perf_counter()
+            del sub, out
+            frames[i - 1] = None  # the window moves on
+            peak_frame = max(peak_frame, _peak_mb())
+            for key, dt in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+                stages[key] += dt
+    total = sum(stages.values()) / n
+    mpix = w * h / 1e6
     row = {"size": f"{w}x{h}", "factor": args.factor, "tile": args.tile, "quality": args.quality,
-           "provider": node.decomposer.info.provider, "seconds_per_frame": round(t_all / n, 3),
-           "guidance_s": round(t_guid / n, 3), "decompose_s": round(t_dec / n, 3),
-           "other_s": round((t_all - t_guid - t_dec) / n, 3), "peak_rss_mb": round(peak_mb, 1),
+           "provider": node.decomposer.info.provider, "frames": n,
+           **{f"{k}_s": round(v / n, 3) for k, v in stages.items()},
+           "seconds_per_frame": round(total, 3),
+           "source_mpix_per_s": round(mpix / total, 3),
+           "output_mpix_per_s": round(mpix * args.factor / total, 3),
            "decompose_peak_mb": round(peak_dec, 1) if peak_dec else None,
-           "node_peak_mb": round(peak_node, 1) if peak_node else None}
+           "frame_peak_mb": round(peak_frame, 1) if peak_frame else None,
+           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)}
     if args.json:
         print(json.dumps(row))
     else:
