@@ -38,7 +38,7 @@ using namespace unshutter;
 // ------------------------------------------------------------------ identity
 constexpr const char *kPluginIdentifier = "org.unshutter.DeblurToSlowMotion";
 constexpr unsigned kPluginVersionMajor = 1;  // a major bump means parameters changed incompatibly
-constexpr unsigned kPluginVersionMinor = 0;
+constexpr unsigned kPluginVersionMinor = 1;  // 1.1: Input colour
 constexpr const char *kPluginLabel = "Deblur to Slow Motion";
 constexpr const char *kPluginGrouping = "Unshutter";
 constexpr const char *kPluginDescription =
@@ -77,7 +77,15 @@ constexpr const char *kParamOverrides = "overrideFile";
 constexpr const char *kParamOverridesLabel = "Override file";
 constexpr const char *kParamOverridesHint =
     "Optional per-shot override file (YAML/JSON, or labelme JSON) with reversed ranges, directions and regions; "
-    "frame numbers are source frame numbers, polygons full-resolution pixels.";
+    "frame numbers are source frame numbers, polygons and mattes full-resolution pixels (scaled to the host's "
+    "render scale for proxy renders).";
+constexpr const char *kParamColorspace = "colorspace";
+constexpr const char *kParamColorspaceLabel = "Input colour";
+constexpr const char *kParamColorspaceHint =
+    "How the source's pixel values are encoded. The sub-frames must average back to the source in linear light, "
+    "so encoded values are linearised before the decomposition and the sub-frames encoded back the same way. "
+    "Auto: float and half images are scene-linear, 16-bit and 8-bit images sRGB. Linear: no conversion. "
+    "sRGB: the sRGB curve. Rec.709: the BT.709 camera curve (OETF).";
 constexpr const char *kParamQuality = "quality";
 constexpr const char *kParamQualityLabel = "Quality";
 constexpr const char *kParamQualityHint =
@@ -105,6 +113,10 @@ enum GuideDirectionOption { eGuideLeft = 0, eGuideRight, eGuideUp, eGuideDown, e
 constexpr ChoiceOption kGuideDirectionOptions[] = {
     {"Left", "left"}, {"Right", "right"}, {"Up", "up"}, {"Down", "down"}, {"Static", "static"}};
 static_assert(sizeof(kGuideDirectionOptions) / sizeof(kGuideDirectionOptions[0]) == eGuideCount, "guide options");
+enum ColorspaceOption { eColorspaceAuto = 0, eColorspaceLinear, eColorspaceSRGB, eColorspaceRec709, eColorspaceCount };
+constexpr ChoiceOption kColorspaceOptions[] = {
+    {"Auto", "auto"}, {"Linear", "linear"}, {"sRGB", "srgb"}, {"Rec.709", "rec709"}};
+static_assert(sizeof(kColorspaceOptions) / sizeof(kColorspaceOptions[0]) == eColorspaceCount, "colour options");
 enum QualityOption { eQualityFull = 0, eQualityDraft, eQualityCount };
 constexpr ChoiceOption kQualityOptions[] = {{"Full", "full"}, {"Draft", "draft"}};
 static_assert(sizeof(kQualityOptions) / sizeof(kQualityOptions[0]) == eQualityCount, "quality options");
@@ -153,7 +165,8 @@ struct Instance {
     std::string context;
     OfxImageClipHandle source = nullptr, guide = nullptr, output = nullptr;
     OfxParamHandle factor = nullptr, shutter = nullptr, guidance = nullptr, reverse = nullptr, guide_direction = nullptr,
-                   overrides = nullptr, quality = nullptr, tile = nullptr, threshold = nullptr, source_time = nullptr;
+                   overrides = nullptr, colorspace = nullptr, quality = nullptr, tile = nullptr, threshold = nullptr,
+                   source_time = nullptr;
     std::atomic<bool> persistent_message{false};  // render threads share the instance
 };
 
@@ -331,6 +344,15 @@ std::string fmt_double(double v) {
     return buf;
 }
 
+// The worker's name for the Input colour choice; Auto follows the bit depth (float and half images are
+// scene-linear, integer images display-encoded).
+const char *colorspace_for(int choice, Depth depth) {
+    choice = std::clamp(choice, 0, eColorspaceCount - 1);
+    if (choice != eColorspaceAuto) return kColorspaceOptions[choice].value;
+    return depth == Depth::Float || depth == Depth::Half ? kColorspaceOptions[eColorspaceLinear].value
+                                                         : kColorspaceOptions[eColorspaceSRGB].value;
+}
+
 // ------------------------------------------------------------------ describe
 OfxStatus describe(OfxImageEffectHandle effect) {
     OfxPropertySetHandle p = nullptr;
@@ -431,6 +453,8 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
     if (OfxPropertySetHandle p = define_double(params, kParamShutter, kParamShutterLabel, kParamShutterHint, 360.0,
                                                1.0, 360.0, 45.0, 360.0))
         set_str(p, ofx::ParamPropDoubleType, ofx::ParamDoubleTypeAngle);
+    define_choice(params, kParamColorspace, kParamColorspaceLabel, kParamColorspaceHint, kColorspaceOptions,
+                  eColorspaceCount, eColorspaceAuto);
     define_choice(params, kParamGuidance, kParamGuidanceLabel, kParamGuidanceHint, kGuidanceOptions, eGuidanceCount,
                   eGuidanceNeighbours);
     if (OfxPropertySetHandle p =
@@ -493,6 +517,7 @@ OfxStatus create_instance(OfxImageEffectHandle effect) {
     in->reverse = handle(kParamReverse);
     in->guide_direction = handle(kParamGuideDirection);
     in->overrides = handle(kParamOverrides);
+    in->colorspace = handle(kParamColorspace);
     in->quality = handle(kParamQuality);
     in->tile = handle(kParamTile);
     in->threshold = handle(kParamThreshold);
@@ -590,7 +615,10 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
     const double t = get_dbl(in_args, ofx::PropTime);
     int window[4] = {0, 0, 0, 0};
     gProp->propGetIntN(in_args, ofx::ImageEffectPropRenderWindow, 4, window);
-    const double scale_x = get_dbl(in_args, ofx::ImageEffectPropRenderScale, 1.0, 0);
+    // The host's proxy scale: the images are that much smaller than the full-resolution frame.
+    auto positive = [](double v, double dflt) { return std::isfinite(v) && v > 0.0 ? v : dflt; };
+    const double scale_x = positive(get_dbl(in_args, ofx::ImageEffectPropRenderScale, 1.0, 0), 1.0);
+    const double scale_y = positive(get_dbl(in_args, ofx::ImageEffectPropRenderScale, scale_x, 1), scale_x);
     auto aborted = [in]() { return gEffect->abort(in->handle) != 0; };
 
     long a, b, f;
@@ -662,6 +690,7 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
 
     const int guidance = std::clamp(param_int(in->guidance, t, eGuidanceNeighbours), 0, eGuidanceCount - 1);
     const int quality = std::clamp(param_int(in->quality, t, eQualityFull), 0, eQualityCount - 1);
+    const char *colorspace = colorspace_for(param_int(in->colorspace, t, eColorspaceAuto), cv.depth);
     auto opt = [](size_t o) { return o ? std::to_string(o) : std::string("null"); };
     std::string req = "{\"op\": \"render\", \"shm\": " + json_quote(shm.name()) + ", \"width\": " + std::to_string(w) +
                       ", \"height\": " + std::to_string(h) + ", \"frame\": " + std::to_string(f) +
@@ -676,6 +705,8 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
                       ", \"overrides\": " + json_quote(param_str(in->overrides, t)) +
                       ", \"tile\": " + std::to_string(std::clamp(param_int(in->tile, t, kTileDefault), kTileMin, kTileMax)) +
                       ", \"quality\": " + json_quote(kQualityOptions[quality].value) +
+                      ", \"colorspace\": " + json_quote(colorspace) +
+                      ", \"render_scale\": [" + fmt_double(scale_x) + ", " + fmt_double(scale_y) + "]" +
                       ", \"threshold\": " + fmt_double(std::max(0.0, param_dbl(in->threshold, t, 0.5)) * scale_x) + "}}";
 
     CallResult res = WorkerClient::instance().call(req, &shm, aborted);

@@ -110,3 +110,41 @@ def test_override_in_job(hdr_clip: str, tmp_path: Path) -> None:
     man = json.loads(res.manifest.read_text())
     assert all("overrides(reverse)" in v for v in man["guidance"].values())
     assert len(list((tmp_path / "dbg").glob("guidance.*.png"))) == 6
+
+
+def test_polygons_follow_the_render_scale_per_axis(tmp_path: Path) -> None:
+    """Polygons are full-resolution pixels: on a frame rendered at scale (sx, sy) they land at (x*sx, y*sy)."""
+    text = "regions:\n  - name: car\n    direction: static\n    polygon: [[20, 16], [60, 16], [60, 48], [20, 48]]\n"
+    ov = load_overrides(_write(tmp_path, "ov.yaml", text))
+    full, _ = ov.apply(encode.empty_guidance(64, 80), 1)
+    ys, xs = np.nonzero(full[..., GVALID])
+    assert (xs.min(), xs.max(), ys.min(), ys.max()) == (20, 60, 16, 48)
+    half, used = ov.apply(encode.empty_guidance(32, 40), 1, scale=(0.5, 0.5))
+    ys, xs = np.nonzero(half[..., GVALID])
+    assert used == ["region:car"] and (xs.min(), xs.max(), ys.min(), ys.max()) == (10, 30, 8, 24)
+    aniso, _ = ov.apply(encode.empty_guidance(16, 40), 1, scale=(0.5, 0.25))
+    ys, xs = np.nonzero(aniso[..., GVALID])
+    assert (xs.min(), xs.max(), ys.min(), ys.max()) == (10, 30, 4, 12)
+    # a copy that carries its scale (what the OFX worker hands the node) applies it by default
+    scaled = ov.at_scale(0.5, 0.5)
+    again, _ = scaled.apply(encode.empty_guidance(32, 40), 1)
+    np.testing.assert_array_equal(again, half)
+    assert ov.scale == (1.0, 1.0)  # the original is untouched
+    with pytest.raises(ValueError, match="render scale"):
+        ov.apply(encode.empty_guidance(32, 40), 1, scale=(0.0, 0.5))
+
+
+def test_matte_is_resized_at_a_render_scale(tmp_path: Path) -> None:
+    meta = ImageMeta(60, 40, ["R", "G", "B", "A"], "uint8", 8, {}, "")
+    m = np.zeros((40, 60, 4), np.float32)
+    m[:, :30, 3] = 1.0  # the left half at full resolution
+    write_image(tmp_path / "matte.0001.png", m, meta)
+    ov = load_overrides(_write(tmp_path, "ov.yaml", "regions:\n  - direction: up\n    matte: matte.####.png\n"))
+    out, _ = ov.apply(encode.empty_guidance(20, 30), 1, scale=(0.5, 0.5))
+    assert out[..., :15, GVALID].all() and not out[..., 15:, GVALID].any()
+    odd, _ = ov.apply(encode.empty_guidance(14, 20), 1, scale=(1 / 3, 1 / 3))  # ceil(40/3) x ceil(60/3)
+    assert odd[..., :10, GVALID].all() and not odd[..., 10:, GVALID].any()
+    with pytest.raises(OverrideError, match=r"matte is 60x40, frame is 30x20$"):  # full scale: sizes must match
+        ov.apply(encode.empty_guidance(20, 30), 1)
+    with pytest.raises(OverrideError, match=r"frame is 20x20 at render scale 0.5x0.5"):
+        ov.apply(encode.empty_guidance(20, 20), 1, scale=(0.5, 0.5))

@@ -63,11 +63,14 @@ def test_describe_in_general_and_filter(host) -> None:
     assert "temporal=1" in clips["Source"]
     params = {line.split()[1]: line for line in general if line.startswith("param ")}
     labels = {re.search(r'label="([^"]*)"', p).group(1) for p in params.values()}
-    assert {"Factor", "Shutter angle", "Guidance", "Reverse", "Guide matte direction", "Override file", "Quality",
-            "Tile size"} <= labels
+    assert {"Factor", "Shutter angle", "Input colour", "Guidance", "Reverse", "Guide matte direction", "Override file",
+            "Quality", "Tile size"} <= labels
     assert "min=2 max=16 dmin=2 dmax=16" in params["factor"]
     assert "options=Neighbours,None,Left,Right,Up,Down" in params["guidance"]
     assert "options=Full,Draft" in params["quality"]
+    colour = params["colorspace"]
+    assert "OfxParamTypeChoice" in colour and 'label="Input colour"' in colour and "default=0 " in colour
+    assert "options=Auto,Linear,sRGB,Rec.709" in colour
     for name, line in params.items():  # Resolve clamps numeric parameters without ranges
         if "OfxParamTypeInteger" in line or "OfxParamTypeDouble" in line:
             assert "min=-" not in line and "dmin=-" not in line, name
@@ -139,6 +142,9 @@ def test_general_context_renders_match_cli(host, clip, cli_render, tmp_path: Pat
     assert replies[-1].endswith(f'"decompositions": {FRAMES}}}')
     h.ok("purge")  # the host's purge-caches action empties the worker's cache
     assert h.render(1001, tmp_path / "again.raw")[0] == 0
+    deadline = time.monotonic() + 10  # stderr is read by another thread: wait for this render's reply line
+    while not h.stderr[-1].startswith("Unshutter: output 1001 ") and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert h.stderr[-1].endswith(f'"decompositions": {FRAMES + 1}}}') and '"cached": false' in h.stderr[-1]
 
 
@@ -173,11 +179,12 @@ def test_parameters_reach_the_node_like_cli_flags(host, clip, cli_render, tmp_pa
 
 # The host image is quantised before the node sees it; flow on the 8-bit luminance and the trained
 # network amplify that to a few thousandths in a few pixels.
+# Input colour Linear (1) takes integer values as linear, like the EXR the CLI reads; half is linear under Auto.
 @pytest.mark.parametrize("depth,atol", [("half", 1.5e-2), ("short", 1e-2), ("byte", 8 / 255)])
 def test_integer_and_half_depths(host, clip, cli_render, tmp_path: Path, depth: str, atol: float) -> None:
     ref = cli_render("--factor", str(N))
     h = host()
-    h.start("general", clip, depth=depth, factor=N)
+    h.start("general", clip, depth=depth, factor=N, **({} if depth == "half" else {"colorspace": 1}))
     prefs = h.ok("clip_prefs")
     assert any(line.endswith({"half": "OfxBitDepthHalf", "short": "OfxBitDepthShort", "byte": "OfxBitDepthByte"}[depth])
                for line in prefs if "Depth_Output" in line)
@@ -186,6 +193,109 @@ def test_integer_and_half_depths(host, clip, cli_render, tmp_path: Path, depth: 
         want = ref[t] if depth == "half" else np.clip(ref[t], 0.0, 1.0)  # integer images hold 0..1
         np.testing.assert_allclose(img[..., :3], want, atol=atol, err_msg=f"{depth} output {t}")
         assert np.allclose(img[..., 3], 1.0)
+
+
+LEVELS = {"byte": 255, "short": 65535}
+
+
+@pytest.fixture(scope="module")
+def srgb_clip(clip, tmp_path_factory: pytest.TempPathFactory):
+    """The test clip as a display-referred host holds it: sRGB-encoded (the harness quantises it to the depth)."""
+    from tests.ofx.conftest import Clip
+    from unshutter import kernels
+
+    folder = tmp_path_factory.mktemp("ofx_srgb")
+    encoded = kernels.srgb_encode(np.ascontiguousarray(clip.frames, np.float32))
+    for i in range(FRAMES):
+        np.concatenate([encoded[i], np.ones((H, W, 1), np.float32)], axis=-1).tofile(folder / f"enc.{FIRST + i}.raw")
+    return Clip(folder, "", str(folder / "enc.%d.raw"), encoded)
+
+
+@pytest.mark.parametrize("depth", ["byte", "short"])
+def test_integer_images_reblur_in_linear_light(host, srgb_clip, tmp_path: Path, depth: str) -> None:
+    """Input colour Auto takes 8/16-bit images as sRGB: the sub-frames average to the source in linear light."""
+    from unshutter import kernels
+
+    levels = LEVELS[depth]
+    held = np.floor(np.clip(srgb_clip.frames, 0.0, 1.0) * levels + 0.5) / levels  # what the host's image holds
+    linear_source = kernels.srgb_decode(held.astype(np.float32))
+    # an output rounded to the depth is off by half a step; sRGB decoding stretches that by at most 2.28 (at 1.0)
+    tol = 2.28 * 0.5 / levels + 2e-6
+
+    def linear_mean_errors(colorspace: int, outdir: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+        h = host()
+        h.start("general", srgb_clip, depth=depth, factor=N, colorspace=colorspace)
+        outdir.mkdir()
+        found = []
+        for i in (1, 3):  # a frame with both neighbours and the last one
+            got = np.stack(list(render_all(h, outdir, [FIRST + i * N + k for k in range(N)]).values()))[..., :3]
+            err = np.abs(kernels.srgb_decode(np.ascontiguousarray(got)).mean(axis=0) - linear_source[i])
+            # integer outputs cannot hold a sub-frame below 0 or above 1: leave out pixels where one clipped
+            clipped = ((got <= 0.0) | (got >= 1.0)).any(axis=0)
+            found.append((err, clipped))
+        return found
+
+    auto = linear_mean_errors(0, tmp_path / "auto")
+    old = linear_mean_errors(1, tmp_path / "linear")  # the old behaviour: integer values taken as linear
+    for (err, clipped), (old_err, old_clipped) in zip(auto, old):
+        assert (~clipped).mean() > 0.7
+        assert err[~clipped].max() <= tol, (err[~clipped].max(), tol)
+        assert err.mean() < 1e-3 if depth == "byte" else err.mean() < 3e-4
+        both = ~clipped & ~old_clipped
+        assert old_err[both].max() > 10 * tol and old_err.mean() > 5 * err.mean()
+
+
+def test_integer_images_rec709_and_float_auto(host, clip, srgb_clip, tmp_path: Path) -> None:
+    """Rec.709 decodes with the BT.709 curve; Auto on float images changes nothing (they are scene-linear)."""
+    from unshutter import kernels
+    from unshutter.node import Node, NodeParams
+
+    node = Node(NodeParams(factor=N))
+    i, k = 1, 2
+    f, t = FIRST + i, FIRST + i * N + k
+    h = host()
+    h.start("general", srgb_clip, depth="short", factor=N, colorspace=3)  # 3 = Rec.709
+    assert h.render(t, tmp_path / "rec709.raw")[0] == 0
+    held = (np.floor(np.clip(srgb_clip.frames, 0.0, 1.0) * 65535 + 0.5) / 65535).astype(np.float32)
+    lin = kernels.rec709_decode(held)
+    want = kernels.rec709_encode(node.process(f, lin[i], lin[i - 1], lin[i + 1]).subframes[k])
+    np.testing.assert_allclose(read_raw(tmp_path / "rec709.raw")[..., :3], np.clip(want, 0.0, 1.0), atol=1e-3)
+
+    for colorspace in (0, 1):  # float: Auto is Linear
+        g = host()
+        g.start("general", clip, factor=N, colorspace=colorspace)
+        assert g.render(t, tmp_path / f"float{colorspace}.raw")[0] == 0
+    want = node.process(f, clip.frames[i], clip.frames[i - 1], clip.frames[i + 1]).subframes[k]
+    for colorspace in (0, 1):
+        np.testing.assert_allclose(read_raw(tmp_path / f"float{colorspace}.raw")[..., :3], want, atol=1e-5)
+
+
+def test_override_polygons_follow_the_render_scale(host, clip, tmp_path: Path) -> None:
+    """A proxy render at scale 0.5: the override file's full-resolution polygon lands at half its coordinates."""
+    from unshutter.node import Node, NodeParams
+
+    full = tmp_path / "full.yaml"  # the top half of the full-resolution frame moves left
+    full.write_text(f"regions:\n  - name: top\n    direction: left\n    polygon: [[0, 0], [{W}, 0], [{W}, {H // 2}], [0, {H // 2}]]\n")
+    half = tmp_path / "half.yaml"  # the same region drawn by hand on the half-size frame
+    half.write_text(f"regions:\n  - name: top\n    direction: left\n    polygon: [[0, 0], [{W // 2}, 0], [{W // 2}, {H // 4}], [0, {H // 4}]]\n")
+    h = host(UNSHUTTER_OFX_VERBOSE="1")
+    h.start("general", clip, factor=N, guidance=1, overrideFile=str(full))  # guidance None: only the override guides
+    i, k = 1, 1
+    status, facts = h.render(FIRST + i * N + k, tmp_path / "proxy.raw", scale=0.5)
+    assert status == 0, facts
+    got = read_raw(tmp_path / "proxy.raw", W // 2, H // 2)[..., :3]
+    small = clip.frames[:, 1::2, 1::2]  # the harness samples the pixel nearest each half-size pixel's centre
+    frames = [np.ascontiguousarray(small[j]) for j in (i, i - 1, i + 1)]
+    want = Node(NodeParams(factor=N, guidance="none", overrides=str(half), threshold=0.25)).process(FIRST + i, *frames)
+    assert "+overrides(region:top)" in want.guidance_source
+    np.testing.assert_allclose(got, want.subframes[k], atol=1e-5)
+    unscaled = Node(NodeParams(factor=N, guidance="none", overrides=str(full), threshold=0.25)).process(FIRST + i, *frames)
+    assert np.abs(unscaled.subframes[k] - want.subframes[k]).max() > 1e-3  # unscaled, the region covers the whole frame
+    # at full scale the same file renders as the CLI would, region and all
+    assert h.render(FIRST + i * N + k, tmp_path / "full.raw")[0] == 0
+    ref = Node(NodeParams(factor=N, guidance="none", overrides=str(full))).process(
+        FIRST + i, clip.frames[i], clip.frames[i - 1], clip.frames[i + 1])
+    np.testing.assert_allclose(read_raw(tmp_path / "full.raw")[..., :3], ref.subframes[k], atol=1e-5)
 
 
 def test_rgb_components_and_render_scale(host, clip, tmp_path: Path) -> None:

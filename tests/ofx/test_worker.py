@@ -191,3 +191,58 @@ def test_socket_mode_for_debugging(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_colorspace_decodes_encodes_and_keys_the_cache(worker: Worker, frames: np.ndarray) -> None:
+    from unshutter import kernels
+
+    clipped = np.clip(frames, 0.0, 1.0).astype(np.float32)
+    encoded = kernels.srgb_encode(np.ascontiguousarray(clipped))
+    seg = Segment(f"unshutter-test-{os.getpid()}-e", [encoded[0], encoded[1], encoded[2]])
+    try:
+        linear = kernels.srgb_decode(encoded)
+        want = Node(NodeParams(factor=3)).process(1002, linear[1], linear[0], linear[2]).subframes
+        got = []
+        for k in range(3):
+            reply = worker.ask(request(seg, k, params={**PARAMS, "colorspace": "srgb"}))
+            assert reply["ok"] and reply["cached"] == (k > 0), reply
+            got.append(seg.output())
+            np.testing.assert_allclose(got[k], kernels.srgb_encode(want[k]), atol=1e-5)
+        linear_mean = kernels.srgb_decode(np.stack(got)).mean(axis=0)
+        np.testing.assert_allclose(linear_mean, linear[1], atol=1e-5)  # the reblur holds in linear light
+        # the same pixels taken as linear, or as Rec.709, are other decompositions, not cache hits
+        as_linear = worker.ask(request(seg, 0, params={**PARAMS, "colorspace": "linear"}))
+        assert as_linear["cached"] is False and as_linear["decompositions"] == 2
+        as_709 = worker.ask(request(seg, 0, params={**PARAMS, "colorspace": "rec709"}))
+        assert as_709["cached"] is False and as_709["decompositions"] == 3
+        lin709 = kernels.rec709_decode(encoded)
+        want709 = Node(NodeParams(factor=3)).process(1002, lin709[1], lin709[0], lin709[2]).subframes[0]
+        np.testing.assert_allclose(seg.output(), kernels.rec709_encode(want709), atol=1e-5)
+        assert worker.ask(request(seg, 0, params=dict(PARAMS)))["cached"] is True  # no colorspace: linear
+        bad = worker.ask(request(seg, 0, params={**PARAMS, "colorspace": "aces"}))
+        assert not bad["ok"] and "colorspace 'aces'" in bad["error"]
+    finally:
+        seg.close()
+
+
+def test_render_scale_scales_override_polygons_per_axis(worker: Worker, frames: np.ndarray, tmp_path: Path) -> None:
+    """Full-resolution 128x192 polygons on a 64x48 proxy frame rendered at render scale (0.5, 0.25)."""
+    ov = tmp_path / "shot.overrides.yaml"  # at full resolution: the left half of the top half moves up
+    ov.write_text("regions:\n  - name: box\n    direction: up\n    polygon: [[0, 0], [64, 0], [64, 96], [0, 96]]\n")
+    hand = tmp_path / "hand.yaml"  # the same box drawn on the 64x48 frame
+    hand.write_text("regions:\n  - name: box\n    direction: up\n    polygon: [[0, 0], [32, 0], [32, 24], [0, 24]]\n")
+    seg = Segment(f"unshutter-test-{os.getpid()}-f", [frames[0], frames[1], frames[2]])
+    try:
+        params = {**PARAMS, "guidance": "none", "overrides": str(ov), "render_scale": [0.5, 0.25]}
+        reply = worker.ask(request(seg, 1, params=params))
+        assert reply["ok"] and "region:box" in reply["guidance"], reply
+        want = Node(NodeParams(factor=3, guidance="none", overrides=str(hand))).process(
+            1002, frames[1], frames[0], frames[2]).subframes[1]
+        np.testing.assert_allclose(seg.output(), want, atol=1e-5)
+        full = worker.ask(request(seg, 1, params={**PARAMS, "guidance": "none", "overrides": str(ov)}))
+        assert full["cached"] is False  # another render scale is another decomposition
+        assert np.abs(seg.output() - want).max() > 1e-3  # unscaled, the box covers the whole frame
+        bad = worker.ask(request(seg, 1, params={**params, "render_scale": [0, 1]}))
+        assert not bad["ok"] and "render_scale" in bad["error"]
+    finally:
+        seg.close()

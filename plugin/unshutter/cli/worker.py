@@ -13,13 +13,26 @@ by that many bytes of UTF-8 JSON. Requests carry ``op``:
 - ``render`` -> the sub-frame ``k`` of source ``frame``. Fields: ``shm`` (the
   segment's name), ``width``, ``height``, byte offsets ``cur``, ``prev``,
   ``next``, ``matte`` (null when absent) and ``output``, ``matte_direction``,
-  ``params`` (the node's parameters). Inputs are float32 top-down RGB
+  ``params`` (the node's parameters, plus ``colorspace`` and
+  ``render_scale``, below). Inputs are float32 top-down RGB
   [H, W, 3] (matte [H, W]); the reply's sub-frame is written at ``output`` in
   the same layout. The first 4 bytes of the segment are an abort flag the
   plugin sets when the host cancels; it is polled between tiles.
   Reply: ``{"ok": true, "cached": bool, "guidance": ...}`` or
   ``{"ok": false, "kind": "aborted"|"error", "error": "one line"}``.
 - ``purge`` drops the decomposition cache; ``quit`` ends the worker.
+
+Two render parameters are the worker's own, not the node's:
+
+- ``colorspace``: how the host's RGB values are encoded, ``linear`` (the
+  default), ``srgb`` or ``rec709`` (the plugin resolves its *Auto* choice
+  from the image's bit depth). Encoded inputs are decoded to scene-linear
+  with the transfer kernels before :meth:`Node.process`, so the reblur
+  constraint holds in linear light, and the sub-frames are encoded back the
+  same way.
+- ``render_scale``: ``[x, y]``, the host's render scale (default ``[1, 1]``).
+  Override-file polygons and mattes are drawn at full resolution; they are
+  scaled to the smaller proxy frame.
 
 Every source frame is decomposed once: its N sub-frames are cached, keyed by
 the parameters, the frame number and a digest of the input pixels, so the N
@@ -44,7 +57,7 @@ from typing import Any
 import numpy as np
 
 import unshutter
-from unshutter.errors import UnshutterError
+from unshutter.errors import ParameterError, UnshutterError
 
 log = logging.getLogger("unshutter.worker")
 
@@ -52,6 +65,47 @@ PROTOCOL = 1
 MAX_MESSAGE = 1 << 20
 HEADER_BYTES = 64  # abort flag (uint32) at 0; the rest reserved
 PARAM_KEYS = ("factor", "shutter", "guidance", "reverse", "overrides", "tile", "quality", "threshold")
+COLORSPACES = ("linear", "srgb", "rec709")
+
+
+def _colorspace(params: dict[str, Any]) -> str:
+    name = str(params.get("colorspace") or "linear").lower()
+    if name not in COLORSPACES:
+        raise ParameterError(f"colorspace {name!r}: use one of {', '.join(COLORSPACES)}")
+    return name
+
+
+def _render_scale(params: dict[str, Any]) -> tuple[float, float]:
+    value = params.get("render_scale")
+    if value is None:
+        return 1.0, 1.0
+    try:
+        sx, sy = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"render_scale {value!r}: expected [x, y]") from None
+    if not (0.0 < sx < float("inf") and 0.0 < sy < float("inf")):
+        raise ParameterError(f"render_scale {value!r}: must be positive")
+    return sx, sy
+
+
+def to_linear(rgb: np.ndarray | None, colorspace: str) -> np.ndarray | None:
+    """Host-encoded RGB -> scene-linear (any shape; a new array unless already linear)."""
+    if rgb is None or colorspace == "linear":
+        return rgb
+    from unshutter import kernels
+
+    decode = kernels.srgb_decode if colorspace == "srgb" else kernels.rec709_decode
+    return decode(np.ascontiguousarray(rgb, np.float32))
+
+
+def from_linear(rgb: np.ndarray, colorspace: str) -> np.ndarray:
+    """Scene-linear RGB -> the host's encoding (the inverse of :func:`to_linear`)."""
+    if colorspace == "linear":
+        return rgb
+    from unshutter import kernels
+
+    encode = kernels.srgb_encode if colorspace == "srgb" else kernels.rec709_encode
+    return encode(np.ascontiguousarray(rgb, np.float32))
 
 
 def add_parser(sub: Any) -> None:
@@ -161,20 +215,23 @@ class Worker:
         self._cache: OrderedDict[tuple, tuple[np.ndarray, str]] = OrderedDict()
         self.decompositions = 0
 
-    def node(self, params: dict[str, Any]):
+    def node(self, params: dict[str, Any], scale: tuple[float, float] = (1.0, 1.0)):
+        """The node for these parameters at this render scale (its overrides scaled to it)."""
         from unshutter.decomposer.runtime import Decomposer
         from unshutter.node import Node, NodeParams
 
         p = NodeParams(factor=int(params["factor"]), shutter=float(params["shutter"]), guidance=str(params["guidance"]),
                        reverse=bool(params["reverse"]), overrides=params.get("overrides") or None,
                        tile=int(params["tile"]), quality=str(params["quality"]), threshold=float(params["threshold"]))
-        key = tuple(getattr(p, k) for k in PARAM_KEYS) + (_file_stamp(p.overrides),)
+        key = tuple(getattr(p, k) for k in PARAM_KEYS) + (_file_stamp(p.overrides), scale)
         if key in self._nodes:
             self._nodes.move_to_end(key)
             return key, self._nodes[key]
         if self._decomposer is None:  # loaded once, shared by every parameter set
             self._decomposer = Decomposer(self.model, device=self.device)
         node = Node(p, decomposer=self._decomposer)
+        if node.overrides is not None:  # polygons and mattes are full-resolution; the frame is at `scale`
+            node.overrides = node.overrides.at_scale(*scale)
         self._nodes[key] = node
         while len(self._nodes) > 4:
             self._nodes.popitem(last=False)
@@ -187,7 +244,8 @@ class Worker:
         w, h, k = int(req["width"]), int(req["height"]), int(req["k"])
         frame = int(req["frame"])
         params = {key: req["params"][key] for key in PARAM_KEYS if key in req["params"]}
-        pkey, node = self.node(params)
+        colorspace = _colorspace(req["params"])
+        pkey, node = self.node(params, _render_scale(req["params"]))
         if not 0 <= k < node.params.factor:
             raise ValueError(f"sub-frame {k} outside 0..{node.params.factor - 1}")
         seg = SharedSegment(req["shm"])
@@ -200,15 +258,16 @@ class Worker:
             digest = hashlib.blake2b(digest_size=16)
             for a in (cur, prev, nxt, matte):
                 digest.update(b"-" if a is None else a.tobytes())
-            key = (pkey, frame, w, h, direction, digest.hexdigest())
+            key = (pkey, colorspace, frame, w, h, direction, digest.hexdigest())
             cached = key in self._cache
             if cached:
                 self._cache.move_to_end(key)
                 subframes, source = self._cache[key]
             else:
                 t0 = time.monotonic()
+                cur, prev, nxt = (to_linear(a, colorspace) for a in (cur, prev, nxt))
                 res = node.process(frame, cur, prev, nxt, matte, direction, abort=seg.aborted)
-                subframes, source = res.subframes, res.guidance_source
+                subframes, source = from_linear(res.subframes, colorspace), res.guidance_source
                 self.decompositions += 1
                 log.info("frame %d decomposed in %.2fs (%s)", frame, time.monotonic() - t0, source)
                 self._store(key, subframes, source)

@@ -4,11 +4,16 @@ Overrides win over flow guidance. Order of application for a frame:
 flow (or ``--guidance``) -> shot ``direction`` -> shot ``reverse`` -> each
 region in file order (regions state true directions, so ``reverse`` does not
 flip them).
+
+Polygons and mattes are given at the shot's full resolution. A frame that is
+rendered smaller (an OpenFX host's proxy render scale) is handled by
+:meth:`Overrides.apply`'s ``scale``: polygons are scaled per axis and mattes
+are resized to the frame.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -54,20 +59,36 @@ class Region:
     def active(self, frame: int) -> bool:
         return self.frames is None or self.frames[0] <= frame <= self.frames[1]
 
-    def mask(self, frame: int, h: int, w: int) -> np.ndarray:
-        """Shape: -> [H, W] float32 in {0, 1}."""
+    def mask(self, frame: int, h: int, w: int, scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+        """The region on a frame rendered at ``scale`` (x, y) of full resolution.
+
+        Shape: -> [H, W] float32 in {0, 1}.
+        """
         m = np.zeros((h, w), np.float32)
         if self.polygons:
-            pts = [np.round(p * 1.0).astype(np.int32) for p in self.polygons]
+            factor = np.asarray(scale, np.float32)  # full-resolution pixels -> this frame's pixels
+            pts = [np.round(p * factor).astype(np.int32) for p in self.polygons]
             cv2.fillPoly(m, pts, 1.0)
         if self.matte is not None:
-            m = np.maximum(m, _matte(self.matte, frame, h, w, self.name))
+            m = np.maximum(m, _matte(self.matte, frame, h, w, self.name, scale))
         if self.invert:
             m = 1.0 - m
         return m
 
 
-def _matte(spec: str, frame: int, h: int, w: int, name: str) -> np.ndarray:
+def _unscaled(scale: tuple[float, float]) -> bool:
+    return abs(scale[0] - 1.0) < 1e-9 and abs(scale[1] - 1.0) < 1e-9
+
+
+def _matte(spec: str, frame: int, h: int, w: int, name: str,
+           scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    """A region's matte for ``frame``, as a {0, 1} mask of the frame's size.
+
+    At full resolution the matte must have the frame's size. At a render
+    scale below or above 1 it must have the full-resolution size (the
+    frame's size divided by the scale, give or take a pixel of rounding) and
+    is resized to the frame.
+    """
     from unshutter.io import sequence
     from unshutter.io.image_file import read_image
 
@@ -79,11 +100,18 @@ def _matte(spec: str, frame: int, h: int, w: int, name: str) -> np.ndarray:
     if not path.exists():
         raise OverrideError(f"{path}: matte for region {name or '?'} missing at frame {frame}")
     pixels, meta = read_image(path)
-    if (meta.width, meta.height) != (w, h):
-        raise OverrideError(f"{path}: matte is {meta.width}x{meta.height}, frame is {w}x{h}")
     names = [n.upper() for n in meta.channel_names]
     chan = names.index("A") if "A" in names else 0
-    return (pixels[..., chan] >= 0.5).astype(np.float32)
+    plane = np.ascontiguousarray(pixels[..., chan], np.float32)
+    if (meta.width, meta.height) == (w, h):
+        return (plane >= 0.5).astype(np.float32)
+    sx, sy = scale
+    if _unscaled(scale) or abs(meta.width * sx - w) > 1.0 or abs(meta.height * sy - h) > 1.0:
+        at = "" if _unscaled(scale) else f" at render scale {sx:g}x{sy:g}"
+        raise OverrideError(f"{path}: matte is {meta.width}x{meta.height}, frame is {w}x{h}{at}")
+    shrink = w < meta.width or h < meta.height
+    plane = cv2.resize(plane, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return (plane >= 0.5).astype(np.float32)
 
 
 @dataclass
@@ -97,8 +125,19 @@ class Overrides:
     direction_frames: tuple[int, int] | None = None
     regions: list[Region] = field(default_factory=list)
 
-    def apply(self, g: np.ndarray, frame: int) -> tuple[np.ndarray, list[str]]:
-        """Apply to guidance ``g`` [H, W, 6] of ``frame``; returns it and what was applied."""
+    scale: tuple[float, float] = (1.0, 1.0)  # the default render scale of :meth:`apply`
+
+    def apply(self, g: np.ndarray, frame: int,
+              scale: tuple[float, float] | None = None) -> tuple[np.ndarray, list[str]]:
+        """Apply to guidance ``g`` [H, W, 6] of ``frame``; returns it and what was applied.
+
+        ``scale`` (x, y) is the frame's size relative to the full resolution
+        the file's polygons and mattes are drawn at (an OpenFX proxy render
+        at half size: ``(0.5, 0.5)``); None uses :attr:`scale`.
+        """
+        sx, sy = self.scale if scale is None else scale
+        if not (sx > 0 and sy > 0 and np.isfinite(sx) and np.isfinite(sy)):
+            raise ValueError(f"render scale must be positive, got {sx!r}x{sy!r}")
         h, w = g.shape[:2]
         used: list[str] = []
         if self.direction is not None and _within(frame, self.direction_frames):
@@ -109,9 +148,13 @@ class Overrides:
             used.append("reverse")
         for i, r in enumerate(self.regions):
             if r.active(frame):
-                encode.apply_direction(g, r.mask(frame, h, w), r.signs)
+                encode.apply_direction(g, r.mask(frame, h, w, (float(sx), float(sy))), r.signs)
                 used.append(f"region:{r.name or i}")
         return g, used
+
+    def at_scale(self, sx: float, sy: float) -> Overrides:
+        """The same overrides, applied by default to frames rendered at scale (``sx``, ``sy``)."""
+        return replace(self, scale=(float(sx), float(sy)))
 
 
 def _within(frame: int, rng: tuple[int, int] | None) -> bool:
