@@ -122,7 +122,7 @@ constexpr ChoiceOption kQualityOptions[] = {{"Full", "full"}, {"Draft", "draft"}
 static_assert(sizeof(kQualityOptions) / sizeof(kQualityOptions[0]) == eQualityCount, "quality options");
 
 constexpr int kFactorMin = 2, kFactorMax = 16, kFactorDefault = 4;
-constexpr int kTileMin = 112, kTileMax = 16384, kTileDefault = 1024;  // the worker needs >= 2*48+16
+constexpr int kTileMin = 176, kTileMax = 16384, kTileDefault = 768;  // the decomposer needs >= 2*80+16
 
 // ------------------------------------------------------------------ host
 OfxHost *gHost = nullptr;

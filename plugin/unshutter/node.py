@@ -16,7 +16,7 @@ import numpy as np
 
 from unshutter import color, retime
 from unshutter.decomposer.contract import MX, MY
-from unshutter.decomposer.runtime import Decomposer
+from unshutter.decomposer.runtime import DEFAULT_TILE, Decomposer
 from unshutter.errors import ParameterError
 from unshutter.guidance import encode, flow
 from unshutter.guidance.overrides import Overrides, load_overrides
@@ -34,7 +34,7 @@ class NodeParams:
     guidance: str = "neighbors"
     reverse: bool = False
     overrides: str | None = None
-    tile: int = 1024
+    tile: int = DEFAULT_TILE
     quality: str = "full"
     threshold: float = 0.5
 
@@ -58,7 +58,7 @@ class FrameResult:
     """The sub-frames of one source frame and how its guidance came about."""
 
     subframes: np.ndarray  # [N, H, W, 3] scene-linear
-    guidance: np.ndarray  # [H, W, 6]
+    guidance: np.ndarray  # [H, W, 6] float16 (signs and flags exact, motion to < 0.05 px)
     guidance_source: str
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -139,6 +139,7 @@ class Node:
         enc_n = color.to_network(nxt, scale) if nxt is not None else None
         g, source = self.guidance_for(frame, enc, enc_p, enc_n, matte, matte_direction)
         del enc_p, enc_n
+        g = g.astype(np.float16)  # half the memory at 4K; tiles go to the network as float32
         sub = self._decompose(enc, g, abort)
         del enc
         for k in range(sub.shape[0]):  # to linear plane by plane, in place: bounded memory at 4K
@@ -152,7 +153,7 @@ class Node:
         if self.params.quality == "draft" and min(h, w) >= 32:
             hh, ww = (h + 1) // 2, (w + 1) // 2
             enc_s = cv2.resize(enc, (ww, hh), interpolation=cv2.INTER_AREA)
-            g_s = cv2.resize(g, (ww, hh), interpolation=cv2.INTER_NEAREST)
+            g_s = cv2.resize(np.asarray(g, np.float32), (ww, hh), interpolation=cv2.INTER_NEAREST)
             g_s[..., MX] *= 0.5
             g_s[..., MY] *= 0.5
             sub_s = self.decomposer(enc_s, np.ascontiguousarray(g_s), self.params.tile, abort)

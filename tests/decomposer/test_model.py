@@ -128,7 +128,10 @@ def test_fill_motion_keeps_guided_motion_and_signs_the_estimate():
 
 
 def test_motion_estimator_only_acts_without_guided_motion():
-    net = _net(trained_like=True)
+    torch.manual_seed(0)
+    net = build_network({**load_config()["network"], "estimate_motion": True}).eval()
+    torch.nn.init.normal_(net.head.weight, std=0.02)
+    net.gate_bias.data.fill_(0.8)
     assert net.motion_net is not None
     x = torch.rand(1, 3, 32, 48)
     g = torch.zeros(1, contract.GUIDANCE_CHANNELS, 32, 48)

@@ -22,7 +22,7 @@ from unshutter import color
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", default="1280x720", help="WxH of the frames (default 1280x720)")
     p.add_argument("--factor", type=int, default=7)
-    p.add_argument("--tile", type=int, default=1024)
+    p.add_argument("--tile", type=int, default=768, help="largest tile side (default 768, as the node)")
     p.add_argument("--quality", choices=("full", "draft"), default="full")
     p.add_argument("--repeat", type=int, default=3, help="frames to time (after one warm-up)")
     p.add_argument("--model", help="decomposer model (default: shipped)")

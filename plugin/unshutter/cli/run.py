@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Any
 
+from unshutter.decomposer.runtime import DEFAULT_TILE
 from unshutter.node import GUIDANCE_MODES, QUALITIES, NodeParams
 from unshutter.pipeline import FORMATS, RunConfig, parse_frame_range, run
 
@@ -18,7 +19,8 @@ def add_node_arguments(p: argparse.ArgumentParser) -> None:
                    help="motion guidance: optical flow on neighbouring frames (default), none, a global direction, or reversed flow")
     p.add_argument("--reverse", action="store_true", help="reverse the time order of the whole shot")
     p.add_argument("--overrides", metavar="FILE", help="per-shot override file (YAML/JSON, or labelme JSON)")
-    p.add_argument("--tile", type=int, default=1024, metavar="PX", help="tile size for large frames (default 1024)")
+    p.add_argument("--tile", type=int, default=DEFAULT_TILE, metavar="PX",
+                   help=f"largest tile side for large frames (default {DEFAULT_TILE}; bigger uses more memory)")
     p.add_argument("--quality", choices=QUALITIES, default="full", help="draft decomposes at half resolution")
     p.add_argument("--threshold", type=float, default=0.5, metavar="PX", help="static threshold in px per exposure")
     p.add_argument("--model", metavar="ONNX", help="decomposer model (default: the shipped models/decomposer.onnx)")

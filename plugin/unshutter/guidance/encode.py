@@ -110,6 +110,6 @@ def labels(g: np.ndarray) -> np.ndarray:
     Shape:
         g: [H, W, 6] -> [H, W] uint8
     """
-    lab = kernels.signs_to_labels(np.ascontiguousarray(g[..., GX:GY + 1]))
+    lab = kernels.signs_to_labels(np.ascontiguousarray(g[..., GX:GY + 1], np.float32))
     lab[g[..., GVALID] < 0.5] = 255
     return lab
