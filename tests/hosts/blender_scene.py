@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import traceback
+import types
 
 import addon_utils
 import bpy
@@ -58,7 +59,7 @@ def drive_modal(mode):
     Op = operators.SEQUENCER_OT_unshutter_slowmo
     reports = []
     op = types.SimpleNamespace(**cfg["operator_modal"], _job=None, _timer=None,
-                               properties=types.SimpleNamespace(is_property_set=lambda name: True),
+                               properties=types.SimpleNamespace(is_property_set=lambda name, ghost=True: True),
                                report=lambda kind, msg: reports.append([sorted(kind)[0], msg]))
     for name in ("_settings", "_prepare", "_finish", "_start_modal", "modal", "_status", "_end"):
         setattr(op, name, getattr(Op, name).__get__(op))
@@ -88,9 +89,73 @@ def drive_modal(mode):
     return state
 
 
+def owner(data):
+    """``"<strip>.unshutter"`` when ``data`` is a strip's Unshutter settings, else the type of ``data``."""
+    for strip in bpy.context.scene.sequence_editor.sequences_all:
+        if strip.unshutter.as_pointer() == data.as_pointer():
+            return f"{strip.name}.unshutter"
+    return type(data).__name__
+
+
+class RecordingLayout:
+    """Stands in for ``UILayout`` (background mode draws no UI): records what a panel's ``draw`` asks for."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def __getattr__(self, name):  # use_property_split etc. are plain attributes on a real layout
+        if name in ("column", "row", "box", "split"):
+            return lambda *a, **k: self
+        if name == "prop":
+            return lambda data, prop, **k: self.log.append(["prop", owner(data), prop])
+        if name == "operator":
+            def operator(idname, **k):
+                op = types.SimpleNamespace()
+                self.log.append(["operator", idname, k.get("text"), op])
+                return op
+            return operator
+        return lambda *a, **k: self.log.append([name, k.get("text")])
+
+
+def draw_panel():
+    """The sidebar panel on the active strip: where it lives, whether it shows, what it draws."""
+    Panel = bpy.types.SEQUENCER_PT_unshutter
+    log = []
+    fake = types.SimpleNamespace(layout=RecordingLayout(log))
+    Panel.draw(fake, bpy.context)
+    return {
+        "where": [Panel.bl_space_type, Panel.bl_region_type, Panel.bl_category],
+        "poll": Panel.poll(bpy.context),
+        "props": [entry[1:] for entry in log if entry[0] == "prop"],
+        "labels": [entry[1] for entry in log if entry[0] == "label"],
+        "buttons": [[e[1], e[2], dict(vars(e[3]))] for e in log if e[0] == "operator"],
+    }
+
+
+def settings_with_remembered_values(strip):
+    """The operator's settings for ``strip`` when every argument is a value Blender remembered from the
+    last run (invoked from the Strip menu: the values are "ghosts", not given explicitly). Only the UI
+    makes ghosts, so ``properties`` stands in for the operator's in background mode."""
+    from unshutter_blender import operators
+
+    remembered = {"factor": 5, "guidance": "LEFT", "reverse": True, "overrides": "", "shutter": 90.0,
+                  "output_dir": "//elsewhere/"}
+    op = types.SimpleNamespace(**remembered, properties=types.SimpleNamespace(
+        is_property_set=lambda name, ghost=True: ghost))
+    return operators.SEQUENCER_OT_unshutter_slowmo._settings(op, strip, strip)
+
+
 try:
+    if cfg.get("install_zip"):  # Preferences > Add-ons > Install...
+        out["install_zip"] = sorted(bpy.ops.preferences.addon_install(filepath=cfg["install_zip"]))
     mod = addon_utils.enable("unshutter_blender", default_set=True, handle_error=None)
     out["addon"] = getattr(mod, "__file__", None)
+    from unshutter_blender import preferences as addon_prefs
+
+    out["engine"] = list(addon_prefs.find_engine())
+    if "engine_preference" in cfg:
+        addon_prefs.get().engine_path = cfg["engine_preference"]
+        out["engine_with_preference"] = list(addon_prefs.find_engine())
     scene = bpy.context.scene
     scene.render.resolution_x, scene.render.resolution_y = cfg["width"], cfg["height"]
     scene.render.resolution_percentage = 100
@@ -118,6 +183,8 @@ try:
             src.elements.append(os.path.basename(f))
     if cfg.get("trim"):
         src.frame_offset_start, src.frame_offset_end = cfg["trim"]
+    if cfg.get("speed_factor"):
+        src.speed_factor = cfg["speed_factor"]
     if cfg.get("blocker"):  # a strip already on the channel above
         ed.sequences.new_image("blocker", files[0] if not files[0].endswith(".mp4") else cfg["blocker"],
                                src.channel + 1, src.frame_final_start + 1, fit_method="ORIGINAL")
@@ -151,6 +218,10 @@ try:
         ed.active_strip = ed.sequences_all["blurred"]
         out["rerun_source"] = sorted(bpy.ops.sequencer.unshutter_slowmo(**cfg["rerun_source"]))
         out["after_rerun_source"] = timeline()
+    if cfg.get("ghost") and out["result"] == ["FINISHED"]:
+        out["ghost"] = settings_with_remembered_values(ed.active_strip)
+    if cfg.get("panel"):
+        out["panel"] = draw_panel()
     if cfg.get("toggle"):  # register/unregister are symmetric
         def registered():
             return hasattr(bpy.types.Sequence, "unshutter") and hasattr(bpy.types, "SEQUENCER_OT_unshutter_slowmo")

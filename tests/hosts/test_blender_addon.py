@@ -49,8 +49,10 @@ def test_operator_adds_slowmo_strip_that_renders(scripts_dir: Path, tmp_path: Pa
         "files": [str(f) for f in files], "channel": 2, "start": 11,
         "operator": {"factor": N, "output_dir": str(tmp_path / "unshutter") + "/"},
         "render": str(tmp_path / "render"), "rerun": True, "rerun_source": {"factor": 2},
+        "ghost": True, "panel": True,
     }, tmp_path)
     assert out["addon"].startswith(str(scripts_dir)), out["addon"]
+    assert out["engine"][1] == "recorded at install" and Path(out["engine"][0]).name == "unshutter"
     assert out["result"] == ["FINISHED"]
     strips = {s["name"]: s for s in out["after"]}
     src, new = strips["blurred"], strips["blurred slowmo"]
@@ -78,6 +80,19 @@ def test_operator_adds_slowmo_strip_that_renders(scripts_dir: Path, tmp_path: Pa
     again = {s["name"]: s for s in out["after_rerun_source"]}
     assert set(again) == {"blurred", "blurred slowmo"} and again["blurred slowmo"]["duration"] == 5 * 2
     assert again["blurred slowmo"]["settings"]["output_dir"] == str(tmp_path / "unshutter") + "/"
+    stored = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "shutter": 360.0,
+              "output_dir": str(tmp_path / "unshutter") + "/"}
+    # from the Strip menu Blender passes the last run's values as "ghosts": the strip's own settings still win
+    assert out["ghost"] == stored
+
+    # the sidebar panel on the result strip: shows and edits the settings stored on it, its button re-runs them
+    panel = out["panel"]
+    assert panel["where"] == ["SEQUENCE_EDITOR", "UI", "Unshutter"] and panel["poll"] is True
+    path = "blurred slowmo.unshutter"
+    assert panel["props"] == [[path, name] for name in ("factor", "guidance", "reverse", "overrides", "shutter",
+                                                        "output_dir")]
+    assert panel["labels"][0] == "Slow motion of blurred"
+    assert panel["buttons"] == [["sequencer.unshutter_slowmo", "Re-run", stored]]
 
     # the sequencer renders the sub-frames: timeline frame 11 + i shows output file i
     rendered = sorted((tmp_path / "render").glob("render_*.png"))
@@ -103,6 +118,37 @@ def test_engine_error_is_reported_and_timeline_unchanged(scripts_dir: Path, tmp_
     assert "Unshutter:" in out["error"] and "blur.1003.png" in out["error"]
     assert out["after"] == out["before"]
     assert out["toggle"] == {"registered": True, "unregistered": False, "re_registered": True}
+
+
+def test_zip_install_and_engine_preference(tmp_path: Path) -> None:
+    """The zip installs through Preferences > Add-ons > Install and finds its engine; a wrong preference is named."""
+    zip_path = tmp_path / "unshutter_blender.zip"
+    subprocess.run([str(Path(sys.executable).parent / "unshutter"), "blender", "zip", "-o", str(zip_path)],
+                   check=True, capture_output=True)
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=6)
+    bogus = tmp_path / "not-an-engine"
+    bogus.write_text("")
+    out = run_blender(scripts, {"files": [str(f) for f in files], "install_zip": str(zip_path),
+                                "engine_preference": str(bogus),
+                                "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}}, tmp_path)
+    assert out["install_zip"] == ["FINISHED"]
+    assert out["addon"] == str(scripts / "addons" / "unshutter_blender" / "__init__.py")
+    assert out["engine"][1] == "recorded at install"  # engine.json inside the zip
+    assert out["engine_with_preference"][0] is None and str(bogus) in out["engine_with_preference"][1]
+    assert out["result"] == ["ERROR"] and str(bogus) in out["error"] and "not an executable" in out["error"]
+    assert out["after"] == out["before"] and not (tmp_path / "o").exists()
+
+
+def test_strip_with_speed_factor_is_refused(scripts_dir: Path, tmp_path: Path) -> None:
+    """A strip already retimed by its speed factor shows other frames than its length says: refused, untouched."""
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 6, seed=6)
+    out = run_blender(scripts_dir, {"files": [str(f) for f in files], "speed_factor": 2.0,
+                                    "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}}, tmp_path)
+    assert out["result"] == ["ERROR"] and "speed factor of 2" in out["error"]
+    assert out["after"] == out["before"] and out["before"][0]["duration"] == 3
+    assert not (tmp_path / "o").exists()
 
 
 def test_unsaved_blend_with_relative_output_is_refused(scripts_dir: Path, tmp_path: Path) -> None:

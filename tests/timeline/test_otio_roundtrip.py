@@ -213,3 +213,24 @@ def test_unreadable_timeline(tmp_path: Path, bad: str, capsys) -> None:
         p.write_text("{ not json")
     assert main(["timeline", str(p), "-o", str(tmp_path / "o.otio"), "--media-dir", str(tmp_path)]) == 3
     assert bad in capsys.readouterr().err
+
+
+def test_movie_with_source_timecode(resolve_otio: Path, tmp_path: Path) -> None:
+    """Resolve gives a camera movie an available range at its timecode (here 01:00:00:00 = 86400 at 24 fps):
+    media time 86400 is movie frame 0, so the clip uses movie frames 2-5 exactly as when it starts at 0."""
+    tl = read_timeline(resolve_otio)
+    clip = _clip(tl, "Video 1", "shotB")
+    tc = otio.opentime.RationalTime(86400, 24)
+    ref = clip.media_reference
+    ref.available_range = otio.opentime.TimeRange(ref.available_range.start_time + tc, ref.available_range.duration)
+    clip.source_range = otio.opentime.TimeRange(clip.source_range.start_time + tc, clip.source_range.duration)
+    for m in clip.markers:
+        m.marked_range = otio.opentime.TimeRange(m.marked_range.start_time + tc, m.marked_range.duration)
+    reports = retime_timeline(tl, TimelineConfig(NodeParams(factor=2), tmp_path / "new", clips=["shotB"]))
+    assert reports[0].status == "processed", reports[0].reason
+    assert reports[0].frames == (2, 5) and reports[0].details["processed_frames"] == [1, 5]
+    new = clip.media_reference
+    assert new.start_frame == 2 and new.frame_for_time(clip.source_range.start_time) == 4
+    assert clip.source_range.duration.to_frames() == 8
+    assert clip.markers[0].marked_range.start_time.to_frames() == 4 + (3 - 2) * 2  # still on movie frame 3
+    assert all(p.is_file() for p in _frames_on_disk(new))

@@ -55,11 +55,16 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
 
     # ------------------------------------------------------------ preparing
     def _settings(self, strip, stored_on) -> dict:
-        """Explicit operator arguments win; otherwise the settings stored on the strip; else the defaults."""
+        """Explicit operator arguments win; otherwise the settings stored on the strip; else the defaults.
+
+        ``ghost=False``: a value Blender only remembered from the last run
+        (Strip menu, F3) does not count as explicit, or the settings of the
+        strip processed last would override the ones stored on this strip.
+        """
         stored = props.read(stored_on.unshutter) if stored_on is not None else None
         values = {}
         for name in props.SETTINGS:
-            if stored is not None and not self.properties.is_property_set(name):
+            if stored is not None and not self.properties.is_property_set(name, ghost=False):
                 values[name] = stored[name]
             else:
                 values[name] = getattr(self, name)
@@ -81,13 +86,18 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
             replaces = strip.unshutter.result  # re-running the source replaces its earlier result
         if strip.type not in {"IMAGE", "MOVIE"}:
             raise engine.EngineError(f"{strip.name}: a {strip.type.lower()} strip; select an image-sequence or movie strip")
+        speed = float(getattr(strip, "speed_factor", 1.0))
+        if abs(speed - 1.0) > 1e-6:  # the strip shows other frames than its length says: refuse, as the OTIO path does
+            raise engine.EngineError(f"{strip.name}: has a speed factor of {speed:g} already; set it to 1 "
+                                     "(the slow-motion strip does the retiming)")
         values = self._settings(strip, stored_on)
         for name in props.SETTINGS:  # reflect what is used in the redo panel
             setattr(self, name, values[name])
 
         exe, where = preferences.find_engine(context)
-        if exe is None:
-            raise engine.EngineError(engine.not_found_message())
+        if exe is None:  # a wrong preference is named, not silently replaced by another engine
+            raise engine.EngineError(engine.not_found_message() if where == "not found" else
+                                     f"Unshutter engine not found: {where} (Preferences > Add-ons > Unshutter)")
 
         n = int(strip.frame_final_duration)
         offset = int(strip.frame_offset_start)
