@@ -39,6 +39,10 @@ class _Stream(torch.utils.data.IterableDataset):
         wid = info.id if info is not None else 0
         if info is not None:
             torch.set_num_threads(1)
+            # A stop (kill -TERM of the process group, Ctrl-C) is the main process's to handle: it
+            # finishes the step and saves. A worker that died of it first would crash the loop unsaved.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         rng = np.random.default_rng([self.stream.seed, wid, self.start_step])
         while True:
             yield self.stream.generate(rng)
