@@ -16,7 +16,8 @@
 // create CONTEXT | set PARAM VALUE | get PARAM | source ... | guide ... |
 // depth D | components C | retime_speed S | clip_prefs | time_domain |
 // frames_needed T | rod T | roi T | render T OUT [SCALE] |
-// render_parallel OUTPATTERN T... | abort_after SECONDS | stats | purge | destroy | unload | quit
+// render_parallel OUTPATTERN T... | abort_after SECONDS | suites message=V progress=V (before load) |
+// stats | purge | destroy | unload | quit
 #include <dlfcn.h>
 
 #include <atomic>
@@ -265,6 +266,7 @@ Frames gSource, gGuide;
 std::string gDepth = ofx::BitDepthFloat, gComponents = ofx::ImageComponentRGBA;
 double gRetimeSpeed = 0.25;
 double gAbortAfter = -1;  // seconds into a render; <0 = never
+int gMessageVersion = 2, gProgressVersion = 2;  // the newest suite versions the host offers (0: none)
 thread_local std::chrono::steady_clock::time_point tRenderStart;
 thread_local double tRenderTime = 0, tRenderScale = 1;
 thread_local std::vector<uint8_t> *tOutput = nullptr;
@@ -571,9 +573,11 @@ OfxStatus mClearPersistent(void *) { say("persistent_message_cleared"); return k
 OfxMessageSuiteV2 gMessageSuite = {mMessage, mSetPersistent, mClearPersistent};
 
 OfxStatus prStart(void *, const char *, const char *) { ++gProgressCalls; return kOfxStatOK; }
+OfxStatus prStartV1(void *, const char *) { ++gProgressCalls; return kOfxStatOK; }
 OfxStatus prUpdate(void *, double) { ++gProgressCalls; return kOfxStatOK; }
 OfxStatus prEnd(void *) { ++gProgressCalls; return kOfxStatOK; }
 OfxProgressSuiteV2 gProgressSuite = {prStart, prUpdate, prEnd};
+OfxProgressSuiteV1 gProgressSuiteV1 = {prStartV1, prUpdate, prEnd};
 
 OfxStatus memAlloc(void *, size_t n, void **p) { *p = std::malloc(n ? n : 1); return *p ? kOfxStatOK : kOfxStatErrMemory; }
 OfxStatus memFree(void *p) { std::free(p); return kOfxStatOK; }
@@ -585,8 +589,10 @@ const void *fetchSuite(OfxPropertySetHandle, const char *name, int version) {
     if (n == ofx::PropertySuite && version == 1) return &gPropSuite;
     if (n == ofx::ImageEffectSuite && version == 1) return &gEffectSuite;
     if (n == ofx::ParameterSuite && version == 1) return &gParamSuite;
-    if (n == ofx::MessageSuite && (version == 1 || version == 2)) return &gMessageSuite;  // v2 extends v1
-    if (n == ofx::ProgressSuite && version == 2) return &gProgressSuite;
+    // `suites message=V progress=V` offers versions up to V (0: none), as older or smaller hosts do
+    if (n == ofx::MessageSuite && version >= 1 && version <= gMessageVersion) return &gMessageSuite;  // v2 extends v1
+    if (n == ofx::ProgressSuite && version == 2 && gProgressVersion >= 2) return &gProgressSuite;
+    if (n == ofx::ProgressSuite && version == 1 && gProgressVersion >= 1) return &gProgressSuiteV1;
     if (n == ofx::MemorySuite && version == 1) return &gMemorySuite;
     return nullptr;
 }
@@ -752,6 +758,18 @@ int run_command(const std::string &line) {
     }
     if (cmd == "retime_speed") { in >> gRetimeSpeed; return 0; }
     if (cmd == "abort_after") { in >> gAbortAfter; return 0; }
+    if (cmd == "suites") {  // before load: suites message=0|1|2 progress=0|1|2
+        std::string kv;
+        while (in >> kv) {
+            const size_t eq = kv.find('=');
+            if (eq == std::string::npos) return -1;
+            const int v = std::stoi(kv.substr(eq + 1));
+            if (kv.compare(0, eq, "message") == 0) gMessageVersion = v;
+            else if (kv.compare(0, eq, "progress") == 0) gProgressVersion = v;
+            else return -1;
+        }
+        return 0;
+    }
     if (cmd == "load") {
         std::string path;
         in >> path;

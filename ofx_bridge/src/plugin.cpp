@@ -710,7 +710,11 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
                       ", \"threshold\": " + fmt_double(std::max(0.0, param_dbl(in->threshold, t, 0.5)) * scale_x) + "}}";
 
     CallResult res = WorkerClient::instance().call(req, &shm, aborted);
-    if (res.status == CallStatus::Aborted) return kOfxStatOK;  // the host discards aborted renders
+    const bool verbose = std::getenv("UNSHUTTER_OFX_VERBOSE") != nullptr;
+    if (res.status == CallStatus::Aborted) {  // the host discards aborted renders
+        if (verbose) std::fprintf(stderr, "Unshutter: output %s aborted: %s\n", fmt_double(t).c_str(), res.error.c_str());
+        return kOfxStatOK;
+    }
     if (res.status != CallStatus::Ok) {
         report_error(in, "frame " + std::to_string(f) + ": " + res.error);
         return kOfxStatFailed;
@@ -721,11 +725,16 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
         return kOfxStatFailed;
     }
     if (!reply.boolean("ok")) {
-        if (reply.str("kind") == "aborted") return kOfxStatOK;
+        if (reply.str("kind") == "aborted") {  // the worker saw the abort flag between tiles
+            if (verbose)
+                std::fprintf(stderr, "Unshutter: output %s aborted by the worker: %s\n", fmt_double(t).c_str(),
+                             res.reply.c_str());
+            return kOfxStatOK;
+        }
         report_error(in, "frame " + std::to_string(f) + ": " + reply.str("error", "the worker failed"));
         return kOfxStatFailed;
     }
-    if (std::getenv("UNSHUTTER_OFX_VERBOSE"))
+    if (verbose)
         std::fprintf(stderr, "Unshutter: output %s = frame %ld sub-frame %d: %s\n", fmt_double(t).c_str(), f, k,
                      res.reply.c_str());
     progress.update(0.95);

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,14 +157,15 @@ class Host:
         return facts
 
     def start(self, context: str, clip: Clip | None = None, frames: tuple[int, int] | None = None,
-              depth: str = "float", components: str = "RGBA", **params) -> None:
+              depth: str = "float", components: str = "RGBA", binary: Path = BINARY,
+              size: tuple[int, int] = (W, H), **params) -> None:
         """load, describe, describe in context, source, create, set params, clip preferences."""
-        self.ok(f"load {BINARY}")
+        self.ok(f"load {binary}")
         self.ok("describe")
         self.ok(f"describe_in_context {context}")
         a, b = frames or (FIRST, FIRST + FRAMES - 1)
         pattern = clip.raw if clip else "/nonexistent.%d.raw"
-        self.ok(f"source {pattern} {a} {b} {W} {H}")
+        self.ok(f"source {pattern} {a} {b} {size[0]} {size[1]}")
         self.ok(f"depth {depth}")
         self.ok(f"components {components}")
         self.ok(f"create {context}")
@@ -173,6 +175,17 @@ class Host:
 
     def render(self, t: float, out: Path | None = None, scale: float = 1.0) -> tuple[int, list[str]]:
         return self.cmd(f"render {t} {out or ''} {scale}" if out else f"render {t} - {scale}")
+
+    def wait_stderr(self, text: str, timeout: float = 10.0) -> bool:
+        """Whether a stderr line containing ``text`` arrives within ``timeout`` s (stderr is read by a thread,
+        so a line the plugin wrote before answering may show up here a little after the answer)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if any(text in line for line in list(self.stderr)):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
 
     def children(self) -> list[int]:
         """Process ids of the harness's children (the worker)."""
