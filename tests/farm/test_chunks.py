@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from tests.farm.helpers import SHOTS, UNSHUTTER, assert_same_images, images
+from unshutter.errors import ParameterError
+from unshutter.farm import task
 from unshutter.farm.plan import split
 from unshutter.node import NodeParams
 from unshutter.pipeline import RunConfig, run
@@ -205,3 +207,21 @@ def test_split_chunks_cover_clip_once() -> None:
         chunks = split(1001, 1006, size)
         frames = [f for a, b in chunks for f in range(a, b + 1)]
         assert frames == list(range(1001, 1007))
+
+
+def test_chunk_refuses_outputs_it_cannot_write_safely(tmp_path: Path, farm_clips: dict[str, str],
+                                                      farm_model: str) -> None:
+    """A task never writes over its plates, nor a movie that every chunk would replace with its own frames."""
+    plates = tmp_path / "plates"
+    shutil.copytree(Path(farm_clips["pan"]).parent, plates)
+    before = {p.name: p.read_bytes() for p in plates.iterdir()}
+    clip = str(plates / "plate.####.exr")
+    for out in (clip, str(plates), str(plates / "plate.%05d.exr")):
+        p = subprocess.run([UNSHUTTER, "farm", "chunk", clip, "-o", out, "--factor", "3", "--frames", "1001-1002",
+                            "--model", farm_model], capture_output=True, text=True, timeout=300)
+        assert p.returncode == 2 and "over the input plates" in p.stderr, (out, p.stderr)
+    assert {p.name: p.read_bytes() for p in plates.iterdir()} == before  # nothing written, nothing damaged
+    with pytest.raises(ParameterError, match="image sequences, not movies"):
+        task.run_config(RunConfig(clip, str(tmp_path / "o" / "pan.mov"), NodeParams(factor=3), frames=(1001, 1002),
+                                  model=farm_model))
+    assert not (tmp_path / "o").exists()

@@ -2,17 +2,26 @@
 from __future__ import annotations
 
 import io
+import logging
+import os
 import shutil
+import signal
 import subprocess
+import threading
+import time
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
+import yaml
 
-from tests.farm.helpers import UNSHUTTER, assert_same_images, images, write_spec
+from tests.farm.helpers import UNSHUTTER, assert_same_images, images, make_clip, write_spec
 from unshutter.errors import OutputError
 from unshutter.farm import task
 from unshutter.farm.dask_runner import run_dask
 from unshutter.farm.spec import load_spec
+from unshutter.node import NodeParams
+from unshutter.pipeline import RunConfig, run
 
 
 def test_local_cluster_threads_two_shots_equal_unshutter_run(spec_path: Path, tmp_path: Path,
@@ -98,9 +107,97 @@ def test_cli_dask_on_a_running_scheduler(spec_path: Path, tmp_path: Path, refere
 
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
                       dashboard_address=None) as cluster:
-        p = subprocess.run([UNSHUTTER, "farm", "dask", str(spec_path), "--scheduler", cluster.scheduler_address, "-q"],
+        p = subprocess.run([UNSHUTTER, "farm", "dask", str(spec_path), "--scheduler", cluster.scheduler_address],
                            capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     assert "total" in p.stdout
+    # the progress bar counts source frames of both shots
+    assert "unshutter farm: 100%" in p.stderr and "12/12" in p.stderr
     for shot in ("pan", "tilt-b"):
         assert_same_images(tmp_path / "out" / shot, reference[shot])
+
+
+def test_cli_dask_unreachable_scheduler_is_one_line(spec_path: Path) -> None:
+    env = {**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"}
+    p = subprocess.run([UNSHUTTER, "farm", "dask", str(spec_path), "--scheduler", "tcp://127.0.0.1:9", "-q"],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 1
+    assert p.stderr.strip().count("\n") == 0 and "--scheduler tcp://127.0.0.1:9: cannot connect" in p.stderr
+
+
+LONG_FACTOR = 3
+
+
+@pytest.fixture(scope="module")
+def long_shot(tmp_path_factory: pytest.TempPathFactory, farm_model: str) -> tuple[str, Path]:
+    """A 24-frame clip (long enough to be killed mid-job) and its one-run render."""
+    root = tmp_path_factory.mktemp("long")
+    clip = make_clip(root / "plates", 3, 4.5, n=24)
+    run(RunConfig(clip, str(root / "ref" / "long.####.exr"), NodeParams(factor=LONG_FACTOR), model=farm_model))
+    return clip, root / "ref"
+
+
+def _long_spec(tmp_path: Path, clip: str, model: str) -> Path:
+    doc = {"name": "long", "model": model, "chunk": 4,
+           "shots": [{"name": "long", "input": clip, "output": str(tmp_path / "out" / "long.####.exr"),
+                      "factor": LONG_FACTOR}]}
+    path = tmp_path / "long.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def _wait_for_outputs(folder: Path, n: int, alive: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 300
+    while len(images(folder)) < n and time.monotonic() < deadline and alive():
+        time.sleep(0.005)
+
+
+@pytest.mark.slow
+def test_killed_dask_job_resumes_with_nothing_lost(tmp_path: Path, long_shot: tuple[str, Path],
+                                                   farm_model: str) -> None:
+    """The machine running ``unshutter farm dask`` dies (client, scheduler, workers: SIGKILL); a re-run resumes."""
+    clip, ref = long_shot
+    cmd = [UNSHUTTER, "farm", "dask", str(_long_spec(tmp_path, clip, farm_model)), "--workers", "2", "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    out = tmp_path / "out"
+    _wait_for_outputs(out, 9, lambda: proc.poll() is None)
+    assert proc.poll() is None, "the job finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    partial = images(out)
+    assert 0 < len(partial) < 24 * LONG_FACTOR
+    for name in partial:  # nothing half-written under an output name
+        assert (out / name).read_bytes() == (ref / name).read_bytes(), name
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    done = {int(n.split(".")[1]) for n in partial}
+    whole = sum(all(1001 + i * LONG_FACTOR + k in done for k in range(LONG_FACTOR)) for i in range(24))
+    row = next(line.split() for line in p.stdout.splitlines() if line.startswith("long "))
+    assert row[:8] == ["long", "24", "6", "6", str((24 - whole) * LONG_FACTOR), str(whole * LONG_FACTOR), "0", "0"]
+    assert_same_images(out, ref)
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_chunk_is_rescheduled_and_resumes(tmp_path: Path, long_shot: tuple[str, Path],
+                                                            farm_model: str) -> None:
+    """A Dask worker process dies mid-chunk (its nanny restarts it): the chunk runs again and the job completes."""
+    from distributed import Client, LocalCluster
+
+    clip, ref = long_shot
+    spec = load_spec(_long_spec(tmp_path, clip, farm_model))
+    out = tmp_path / "out"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster:
+        with Client(cluster) as client:
+            (worker_pid,) = client.run(os.getpid).values()
+        result: dict[str, Any] = {}
+        runner = threading.Thread(target=lambda: result.update(summary=run_dask(
+            spec, scheduler=cluster.scheduler_address, progress=False, out=io.StringIO())))
+        runner.start()
+        _wait_for_outputs(out, 9, runner.is_alive)
+        assert runner.is_alive(), "the job finished before the worker could be killed"
+        os.kill(worker_pid, signal.SIGKILL)
+        runner.join(timeout=600)
+    summary = result["summary"]
+    assert summary.exit_code == 0 and summary.shots["long"].done == 6
+    assert_same_images(out, ref)

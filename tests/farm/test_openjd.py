@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.farm.helpers import OPENJD, UNSHUTTER, assert_same_images, images
+from tests.farm.helpers import OPENJD, UNSHUTTER, assert_same_images, images, write_spec
 from unshutter.farm import session
 from unshutter.farm.openjd import OPENJD_PARAMS, build_template, openjd_params, write_bundle
-from unshutter.farm.spec import load_spec
+from unshutter.farm.plan import plan_shot
+from unshutter.farm.spec import SpecError, from_dict, load_spec
 
 
 def _bundle(spec_path: Path, out: Path) -> Path:
@@ -64,20 +65,50 @@ def test_openjd_check_passes(spec_path: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_openjd_run_two_shots_equals_unshutter_run(spec_path: Path, tmp_path: Path, reference: dict[str, Path]) -> None:
+def test_openjd_run_two_shots_equals_unshutter_run(tmp_path: Path, farm_clips: dict[str, str], farm_model: str,
+                                                   reference: dict[str, Path]) -> None:
+    # chunk 4 over 6 frames: OpenJD runs 1001-1003 and 1004-1006 (balanced), not 1001-1004 and 1005-1006
+    spec_path = write_spec(tmp_path / "reel.yaml", farm_clips, tmp_path / "out", farm_model,
+                           chunks={"pan": 4, "tilt-b": 2})
     bundle = _bundle(spec_path, tmp_path / "bundle")
     t0 = time.monotonic()
     proc = _openjd_run(bundle)
     log, _ = proc.communicate(timeout=600)
     seconds = time.monotonic() - t0
     assert proc.returncode == 0, log[-3000:]
-    assert "Chunks run: 6" in log and "Session ended successfully" in log
+    assert "Chunks run: 5" in log and "Session ended successfully" in log
     # the model was loaded once for the whole session, and every task used the server
     assert log.count("loaded once in") == 1 and "rendering in this process" not in log
     assert log.count("unshutter session: stopped") == 1
-    for shot in ("pan", "tilt-b"):
-        assert_same_images(tmp_path / "out" / shot, reference[shot])
-    print(f"openjd run: 2 shots, 6 chunks in {seconds:.1f} s")
+    for shot in load_spec(spec_path).shots:
+        assert_same_images(tmp_path / "out" / shot.name, reference[shot.name])
+        # the tasks OpenJD ran are the chunks `unshutter farm check` and the Dask runner plan
+        manifests = sorted(m.name for m in (tmp_path / "out" / shot.name).glob("*.json"))
+        assert manifests == sorted(f"{shot.name}.unshutter.{c.label}.json" for c in plan_shot(shot))
+    assert sorted(m.name for m in (tmp_path / "out" / "pan").glob("*.json")) == [
+        "pan.unshutter.1001-1003.json", "pan.unshutter.1004-1006.json"]
+    print(f"openjd run: 2 shots, 5 chunks in {seconds:.1f} s")
+
+
+def test_chunks_are_the_ones_openjd_makes(tmp_path: Path) -> None:
+    """plan/split == OpenJD's own CONTIGUOUS chunking of the template's CHUNK[INT] range, for many sizes."""
+    from openjd.model import StepParameterSpaceIterator, create_job, decode_job_template, preprocess_job_parameters
+
+    cases = [(n, size) for n in (1, 2, 5, 6, 7, 10, 11, 23, 50) for size in (1, 2, 3, 4, 5, 7, 10, 16, 60)]
+    shots = [{"name": f"s{i}", "input": f"in/s{i}.####.exr", "output": f"out/s{i}.####.exr", "factor": 2,
+              "chunk": size} for i, (_n, size) in enumerate(cases)]
+    spec = from_dict({"shots": shots}, tmp_path / "reel.yaml")
+    ranges = {f"s{i}": (1001, 1000 + n) for i, (n, _size) in enumerate(cases)}
+    template, values = build_template(spec, "unshutter", ranges=ranges)
+    tmpl = decode_job_template(template=template, supported_extensions=["TASK_CHUNKING"])
+    params = preprocess_job_parameters(job_template=tmpl, job_parameter_values={k: str(v) for k, v in values.items()},
+                                       job_template_dir=tmp_path, current_working_dir=tmp_path)
+    job = create_job(job_template=tmpl, job_parameter_values=params)
+    for step, shot in zip(job.steps, spec.shots):
+        openjd_chunks = [t["Frame"].value for t in StepParameterSpaceIterator(space=step.parameterSpace)]
+        ours = [c.label for c in plan_shot(shot, ranges[shot.name])]
+        assert ours == openjd_chunks, (shot.name, shot.chunk, ranges[shot.name])
+        assert max(c.frames for c in plan_shot(shot, ranges[shot.name])) <= shot.chunk
 
 
 def _descendants(pid: int) -> list[int]:
@@ -193,3 +224,85 @@ def test_session_start_reports_model_error(tmp_path: Path) -> None:
                         str(tmp_path / "missing.onnx")], capture_output=True, text=True, timeout=300)
     assert p.returncode == 5 and "missing.onnx" in p.stderr
     assert not state.exists()
+
+
+def _decode(template: dict, values: dict, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The template as OpenJD reads it (what ``openjd check`` validates), made into a job with ``values``."""
+    from openjd.model import create_job, decode_job_template, preprocess_job_parameters
+
+    tmpl = decode_job_template(template=template, supported_extensions=["TASK_CHUNKING"])
+    params = preprocess_job_parameters(job_template=tmpl, job_parameter_values={k: str(v) for k, v in values.items()},
+                                       job_template_dir=tmp_path, current_working_dir=tmp_path)
+    return create_job(job_template=tmpl, job_parameter_values=params)
+
+
+def _resolved_args(step: dict, values: dict) -> list[str]:
+    """A step's onRun args with the job parameters filled in (the PATH ones are all this template uses)."""
+    out = []
+    for arg in step["script"]["actions"]["onRun"]["args"]:
+        for name, value in values.items():
+            arg = arg.replace(f"{{{{Param.{name}}}}}", str(value))
+        out.append(arg)
+    return out
+
+
+def _reel(tmp_path: Path, n: int, overrides_every: int = 0) -> Path:
+    """A reel with a plates and a renders folder per shot, like most pipelines lay them out."""
+    shots = []
+    for i in range(n):
+        shot = {"name": f"sh{i:03d}0", "input": f"plates/sh{i:03d}0/sh{i:03d}0.####.exr",
+                "output": f"renders/sh{i:03d}0/sh{i:03d}0.####.exr", "factor": 2, "chunk": 4}
+        if overrides_every and i % overrides_every == 0:
+            shot["overrides"] = f"plates/overrides/sh{i:03d}0.yaml"
+        shots.append(shot)
+    path = tmp_path / "reel.yaml"
+    path.write_text(yaml.safe_dump({"shots": shots}))
+    return path
+
+
+@pytest.mark.parametrize("n, overrides_every, mode", [(2, 1, "folders"), (15, 1, "folders"), (16, 1, "roots"),
+                                                     (40, 3, "roots"), (120, 0, "roots")])
+def test_long_reels_fit_openjds_parameter_limit(tmp_path: Path, n: int, overrides_every: int, mode: str) -> None:
+    """OpenJD takes at most 50 job parameters: past that, one plates root and one renders root for all shots."""
+    spec = load_spec(_reel(tmp_path, n, overrides_every))
+    template, values = build_template(spec, "unshutter", ranges={s.name: (1001, 1010) for s in spec.shots})
+    job = _decode(template, values, tmp_path)  # raises when the template is invalid
+    assert len(job.steps) == n and len(template["parameterDefinitions"]) <= 50
+    paths = {p["name"]: p for p in template["parameterDefinitions"] if p["type"] == "PATH"}
+    if mode == "roots":
+        assert set(paths) == {"PlatesRoot", "RendersRoot"}
+        assert (paths["PlatesRoot"]["dataFlow"], paths["RendersRoot"]["dataFlow"]) == ("IN", "OUT")
+        assert values["PlatesRoot"] == str(tmp_path / "plates") and values["RendersRoot"] == str(tmp_path / "renders")
+    else:
+        assert len(paths) == 2 * n + len([s for s in spec.shots if s.overrides])
+    for step, shot in zip(template["steps"], spec.shots):
+        args = _resolved_args(step, values)
+        assert args[2] == shot.input and args[args.index("-o") + 1] == shot.output
+        if shot.overrides:
+            assert args[args.index("--overrides") + 1] == shot.overrides
+        else:
+            assert "--overrides" not in args
+
+
+def test_shots_sharing_a_folder_share_its_parameter(tmp_path: Path) -> None:
+    spec = from_dict({"shots": [
+        {"name": "a", "input": "plates/a.####.exr", "output": "renders/a.####.exr", "factor": 2},
+        {"name": "b", "input": "plates/b.####.exr", "output": "renders/b.####.exr", "factor": 2},
+        {"name": "c", "input": "other/c.####.exr", "output": "renders/c.####.exr", "factor": 2},
+    ]}, tmp_path / "reel.yaml")
+    template, values = build_template(spec, "unshutter", ranges={s: (1, 4) for s in "abc"})
+    paths = {p["name"]: p["description"] for p in template["parameterDefinitions"] if p["type"] == "PATH"}
+    assert paths == {"a_Input": "Folder of the blurred plates of shots a, b",
+                     "a_Output": "Folder of the slow-motion frames of shots a, b, c",
+                     "c_Input": "Folder of the blurred plates of shot c"}
+    for step, shot in zip(template["steps"], spec.shots):
+        args = _resolved_args(step, values)
+        assert args[2] == shot.input and args[args.index("-o") + 1] == shot.output
+
+
+def test_reel_without_a_common_root_past_the_limit_is_refused(tmp_path: Path) -> None:
+    shots = [{"name": f"s{i}", "input": f"/vol{i}/plates/s{i}.####.exr", "output": f"/out/s{i}/s{i}.####.exr",
+              "factor": 2} for i in range(30)]
+    spec = from_dict({"shots": shots}, tmp_path / "reel.yaml")
+    with pytest.raises(SpecError, match="more than an OpenJD job takes .50.*split the spec"):
+        build_template(spec, "unshutter", ranges={s["name"]: (1, 4) for s in shots})

@@ -98,6 +98,9 @@ def test_split_matches_openjd_contiguous_chunks() -> None:
     assert split(1001, 1006, 10) == [(1001, 1006)]
     assert split(7, 7, 1) == [(7, 7)]
     assert split(1, 9, 3) == [(1, 3), (4, 6), (7, 9)]
+    # balanced like OpenJD, never a one-frame tail: 6 frames at most 5 per task are 3 + 3
+    assert split(1001, 1006, 5) == [(1001, 1003), (1004, 1006)]
+    assert split(1001, 1011, 5) == [(1001, 1004), (1005, 1008), (1009, 1011)]
 
 
 def test_plan_reads_clip_range_and_checks_frames(tmp_path: Path, farm_clips: dict[str, str]) -> None:
@@ -107,7 +110,7 @@ def test_plan_reads_clip_range_and_checks_frames(tmp_path: Path, farm_clips: dic
          "chunk": 2},
     ]}, tmp_path / "reel.yaml")
     assert [(c.shot.name, c.label) for c in plan(spec)] == [
-        ("pan", "1001-1004"), ("pan", "1005-1006"), ("b", "1002-1003"), ("b", "1004-1004")]
+        ("pan", "1001-1003"), ("pan", "1004-1006"), ("b", "1002-1003"), ("b", "1004-1004")]
     bad = from_dict({"shots": [{"name": "x", "input": farm_clips["pan"], "output": "o/x.####.exr", "factor": 2,
                                 "frames": "995-1003"}]}, tmp_path / "reel.yaml")
     with pytest.raises(ParameterError, match="shot 'x'.frames 995-1003: outside the clip"):
@@ -117,8 +120,64 @@ def test_plan_reads_clip_range_and_checks_frames(tmp_path: Path, farm_clips: dic
 def test_cli_check_prints_chunks_and_fails_with_code_2(spec_path: Path, tmp_path: Path) -> None:
     p = subprocess.run([UNSHUTTER, "farm", "check", str(spec_path)], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
-    assert "pan: frames 1001-1006, factor 3, 3 chunk(s) of 2: 1001-1002 1003-1004 1005-1006" in p.stdout
+    assert "pan: frames 1001-1006, factor 3, 3 chunk(s) of at most 2: 1001-1002 1003-1004 1005-1006" in p.stdout
     bad = _spec(tmp_path, {"shots": [_shot(name="hero", factor=0)]})
     p = subprocess.run([UNSHUTTER, "farm", "check", str(bad)], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2
     assert p.stderr.strip().count("\n") == 0 and "shot 'hero' (shots[0]).factor" in p.stderr
+
+
+@pytest.mark.parametrize("shots, words", [
+    # a folder output keeps the input's name: two shots whose plates are both plate.####.exr collide
+    ([_shot(input="a/plate.####.exr", output="renders"), _shot(name="b", input="b/plate.####.exr", output="renders/")],
+     ["shot 'b' (shots[1]).output", "same output as shot 'a'", "keeps the input name plate.####.exr"]),
+    # same manifest names (<base>.unshutter.A-B.json) even though the images differ in type
+    ([_shot(), _shot(name="b", output="out/a.####.png")], ["shot 'b' (shots[1]).output", "same output as shot 'a'"]),
+    # over its own plates: as a pattern, as the plates' folder, with another padding (the plates' scan finds it)
+    ([_shot(output="in/a.####.exr")], ["shot 'a' (shots[0]).output", "over its own input plates"]),
+    ([_shot(output="in")], ["shot 'a' (shots[0]).output", "over its own input plates"]),
+    ([_shot(output="in/a.%05d.exr")], ["shot 'a' (shots[0]).output", "over its own input plates"]),
+    ([_shot(), _shot(name="b", input="in/b.####.exr", output="in/a.####.exr")],
+     ["shot 'b' (shots[1]).output", "over the input plates of shot 'a'"]),
+    # a movie in, a folder out: each chunk would replace the whole movie with its own frames
+    ([_shot(input="in/a.mov", output="out")], ["shot 'a' (shots[0]).output", "image sequences", "out/a.####.png"]),
+    ([_shot(output="out/a.mp4")], ["shot 'a' (shots[0]).output", "image sequences"]),
+    ([_shot(output="out/a.1001-1010#.exr")], ["shot 'a' (shots[0]).output", "without a frame range"]),
+    ([_shot(input="in/a.exr")], ["shot 'a' (shots[0]).input", "no frame number token"]),
+])
+def test_outputs_that_would_lose_work_are_refused(tmp_path: Path, shots: list, words: list[str]) -> None:
+    msg = _error(tmp_path, {"shots": shots})
+    for w in words:
+        assert w in msg, msg
+
+
+def test_outputs_that_are_safe_are_accepted(tmp_path: Path) -> None:
+    spec = load_spec(_spec(tmp_path, {"shots": [
+        _shot(input="a/plate.####.exr", output="renders/a"),  # folders per shot keep the plates' name
+        _shot(name="b", input="b/plate.####.exr", output="renders/b"),
+        _shot(name="c", input="c/c.####.exr", output="c/c_slow.####.exr"),  # beside the plates, another name
+        _shot(name="d", input="in/d.mov", output="out/d.####.png"),
+        _shot(name="e", input="a/plate.####.exr", output="renders/e.####.exr"),  # shots may share plates
+    ]}))
+    assert [s.name for s in spec.shots] == ["a", "b", "c", "d", "e"]
+
+
+def test_plan_errors_name_the_shot_and_field(tmp_path: Path, farm_clips: dict[str, str]) -> None:
+    """What only the files can tell (clip present, override file valid) fails before any task, naming the shot."""
+    from unshutter.errors import InputError, OverrideError
+
+    def shot(**kw: object):  # type: ignore[no-untyped-def]
+        doc = {"name": "hero", "input": farm_clips["pan"], "output": "o/h.####.exr", "factor": 2, **kw}
+        return from_dict({"shots": [doc]}, tmp_path / "reel.yaml").shots[0]
+
+    with pytest.raises(InputError, match=r"shot 'hero'\.input: .*nothere.*no frames found") as exc:
+        plan_shot(shot(input=str(tmp_path / "nothere" / "p.####.exr")))
+    assert exc.value.exit_code == 3
+    with pytest.raises(ParameterError, match=r"shot 'hero'\.overrides: .*missing.yaml: file not found"):
+        plan_shot(shot(overrides="missing.yaml"))
+    (tmp_path / "bad.yaml").write_text("direction: sideways\n")
+    with pytest.raises(OverrideError, match=r"shot 'hero'\.overrides: .*bad.yaml") as exc:
+        plan_shot(shot(overrides="bad.yaml"))
+    assert exc.value.exit_code == 4
+    (tmp_path / "good.yaml").write_text("direction: left\n")
+    assert [c.label for c in plan_shot(shot(overrides="good.yaml"))] == ["1001-1006"]

@@ -89,7 +89,7 @@ def check_main(args: argparse.Namespace) -> int:
     for shot in spec.shots:
         chunks = plan_shot(shot)
         print(f"  {shot.name}: frames {chunks[0].first}-{chunks[-1].last}, factor {shot.factor}, "
-              f"{len(chunks)} chunk(s) of {shot.chunk}: {' '.join(c.label for c in chunks)}")
+              f"{len(chunks)} chunk(s) of at most {shot.chunk}: {' '.join(c.label for c in chunks)}")
     return 0
 
 

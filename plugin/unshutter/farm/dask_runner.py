@@ -25,6 +25,10 @@ from unshutter.farm.plan import Chunk, plan
 from unshutter.farm.spec import BatchSpec
 
 
+class SchedulerError(UnshutterError):
+    """The Dask scheduler cannot be reached (exit code 1: worth a retry once the cluster is up)."""
+
+
 def _run_chunk(payload: dict[str, Any]) -> dict[str, Any]:
     """The Dask task: one chunk on a worker. Returns the ChunkResult dict or an error dict (never raises
     for Unshutter errors, so the client sees the exit code; other exceptions propagate and are retried)."""
@@ -120,7 +124,10 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
 
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler)
+        except (OSError, ValueError) as exc:  # unreachable or malformed address: a one-line error, exit 1
+            raise SchedulerError(f"--scheduler {scheduler}: cannot connect ({str(exc).splitlines()[0]})") from None
         threads = None  # each worker picks cores // its threads
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=processes,

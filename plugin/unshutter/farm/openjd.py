@@ -5,7 +5,8 @@ The bundle is a folder with:
 - ``template.yaml`` -- ``specificationVersion: jobtemplate-2023-09`` with the
   ``TASK_CHUNKING`` extension; one step per shot whose task parameter
   ``Frame`` is ``CHUNK[INT]`` over the shot's source frames, cut into
-  contiguous chunks of the shot's ``chunk`` size; a job environment whose
+  contiguous chunks of at most the shot's ``chunk`` frames (as
+  :func:`unshutter.farm.plan.split` plans them); a job environment whose
   ``onEnter`` starts the session server (``unshutter farm session start``),
   so the model is loaded once per worker session, and whose ``onExit`` stops it.
   Each task runs ``unshutter farm chunk ... --frames {{Task.Param.Frame}}``.
@@ -13,10 +14,13 @@ The bundle is a folder with:
 
 Shot folders are ``PATH`` job parameters (``dataFlow IN`` for the plates,
 ``OUT`` for the renders), so Deadline Cloud job attachments upload the plates
-and download the renders, and path mapping works across operating systems.
+and download the renders, and path mapping works across operating systems:
+one per distinct folder, or, for reels that would need more than OpenJD's 50
+job parameters, one ``PlatesRoot`` and one ``RendersRoot`` over all shots.
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,7 @@ from typing import Any
 import yaml
 
 from unshutter.farm.plan import shot_range
-from unshutter.farm.spec import BatchSpec, Shot, _num
+from unshutter.farm.spec import BatchSpec, Shot, SpecError, _num
 from unshutter.io import atomic, sequence
 
 SPEC_VERSION = "jobtemplate-2023-09"
@@ -56,28 +60,97 @@ def _join(param: str, name: str) -> str:
     return f"{{{{Param.{param}}}}}/{name}" if name else f"{{{{Param.{param}}}}}"
 
 
-def _shot_step(shot: Shot, base: str, frames: tuple[int, int], params: list[dict[str, Any]],
-               values: dict[str, Any]) -> dict[str, Any]:
-    in_dir, in_name = _split_dir(shot.input)
-    out_dir, out_name = _split_dir(shot.output)
-    params.append({"name": f"{base}_Input", "type": "PATH", "objectType": "DIRECTORY", "dataFlow": "IN",
-                   "description": f"Folder of shot {shot.name}'s blurred plates ({in_name or 'the clip'})"})
-    params.append({"name": f"{base}_Output", "type": "PATH", "objectType": "DIRECTORY", "dataFlow": "OUT",
-                   "description": f"Folder for shot {shot.name}'s slow-motion frames"})
-    values[f"{base}_Input"], values[f"{base}_Output"] = in_dir, out_dir
-    args = ["farm", "chunk", _join(f"{base}_Input", in_name), "-o", _join(f"{base}_Output", out_name),
+# OpenJD 2023-09 allows at most 50 job parameters (without the FEATURE_BUNDLE_1 extension)
+MAX_JOB_PARAMETERS = 50
+_FIXED_PARAMETERS = 3  # UnshutterCommand, Model, Device
+_KIND = {"in": ("IN", "DIRECTORY", "Input", "blurred plates of shot"),
+         "out": ("OUT", "DIRECTORY", "Output", "slow-motion frames of shot"),
+         "ov": ("IN", "FILE", "Overrides", "guidance override file of shot")}
+
+
+class _PathParams:
+    """PATH job parameters for the shots' files: one per distinct folder (and override file) and data flow.
+
+    When those would pass OpenJD's limit of 50 job parameters (a long reel
+    with a folder per shot), every input lives under one ``PlatesRoot``
+    (``dataFlow IN``) and every output under one ``RendersRoot`` (``OUT``):
+    their deepest common folders.
+    """
+
+    def __init__(self, spec: BatchSpec, bases: dict[str, str]) -> None:
+        self.definitions: list[dict[str, Any]] = []
+        self.values: dict[str, Any] = {}
+        self._names: dict[tuple[str, str], str] = {}
+        self._shots: dict[str, list[str]] = {}
+        entries = []
+        for shot in spec.shots:
+            entries.append((shot, "in", _split_dir(shot.input)[0]))
+            entries.append((shot, "out", _split_dir(shot.output)[0]))
+            if shot.overrides:
+                entries.append((shot, "ov", shot.overrides))
+        distinct = {(kind, path) for _s, kind, path in entries}
+        self.roots: dict[str, str] | None = None
+        if _FIXED_PARAMETERS + len(distinct) > MAX_JOB_PARAMETERS:
+            ins = [path if kind == "in" else str(Path(path).parent) for _s, kind, path in entries if kind != "out"]
+            outs = [path for _s, kind, path in entries if kind == "out"]
+            try:
+                self.roots = {"in": os.path.commonpath(ins), "out": os.path.commonpath(outs)}
+            except ValueError:  # different drives
+                self.roots = {"in": "", "out": ""}
+            for kind, root in self.roots.items():
+                if not root or Path(root) == Path(Path(root).anchor):
+                    what = "plates and override files" if kind == "in" else "outputs"
+                    raise SpecError(f"{spec.path}: {len(spec.shots)} shots need {len(distinct)} folder parameters, "
+                                    f"more than an OpenJD job takes ({MAX_JOB_PARAMETERS}), and their {what} share "
+                                    "no folder to upload as one: split the spec into several jobs")
+            self._define("PlatesRoot", "IN", "DIRECTORY", self.roots["in"],
+                         f"Folder holding the plates (and override files) of all {len(spec.shots)} shots")
+            self._define("RendersRoot", "OUT", "DIRECTORY", self.roots["out"],
+                         f"Folder holding the slow-motion frames of all {len(spec.shots)} shots")
+            return
+        kinds: dict[str, str] = {}
+        for shot, kind, path in entries:
+            key = (kind, path)
+            if key not in self._names:
+                flow, obj, suffix, _what = _KIND[kind]
+                self._names[key] = name = f"{bases[shot.name]}_{suffix}"
+                kinds[name] = kind
+                self._define(name, flow, obj, path, "")
+            self._shots.setdefault(self._names[key], []).append(shot.name)
+        for d in self.definitions:  # "Folder of the blurred plates of shots a, b"
+            kind, names = kinds[d["name"]], self._shots[d["name"]]
+            what = _KIND[kind][3] + ("s " if len(names) > 1 else " ") + ", ".join(names)
+            d["description"] = (f"The {what}" if kind == "ov" else f"Folder of the {what}")[:2048]
+
+    def _define(self, name: str, flow: str, obj: str, value: str, description: str) -> None:
+        self.definitions.append({"name": name, "type": "PATH", "objectType": obj, "dataFlow": flow,
+                                 "description": description})
+        self.values[name] = value
+
+    def ref(self, kind: str, path: str) -> str:
+        """``path`` as a format string over its parameter (``{{Param.X}}/name``)."""
+        if self.roots is None:
+            if kind == "ov":
+                return f"{{{{Param.{self._names[(kind, path)]}}}}}"
+            folder, name = _split_dir(path)
+            return _join(self._names[(kind, folder)], name)
+        root = self.roots["out" if kind == "out" else "in"]
+        rel = Path(path).relative_to(root).as_posix()
+        return _join("RendersRoot" if kind == "out" else "PlatesRoot", "" if rel == "." else rel)
+
+
+def _shot_step(shot: Shot, frames: tuple[int, int], paths: _PathParams) -> dict[str, Any]:
+    args = ["farm", "chunk", paths.ref("in", shot.input), "-o", paths.ref("out", shot.output),
             "--factor", str(shot.factor), "--shutter", _num(shot.shutter), "--guidance", shot.guidance]
     if shot.overrides:
-        params.append({"name": f"{base}_Overrides", "type": "PATH", "objectType": "FILE", "dataFlow": "IN",
-                       "description": f"Guidance override file of shot {shot.name}"})
-        values[f"{base}_Overrides"] = shot.overrides
-        args += ["--overrides", f"{{{{Param.{base}_Overrides}}}}"]
+        args += ["--overrides", paths.ref("ov", shot.overrides)]
     args += ["--model", "{{Param.Model}}", "--device", "{{Param.Device}}",
              "--frames", "{{Task.Param.Frame}}", "--session", STATE, "--name", shot.name]
     a, b = frames
     return {
         "name": shot.name,
-        "description": f"{shot.name}: source frames {a}-{b}, factor {shot.factor}, {shot.chunk} frames per task",
+        "description": f"{shot.name}: source frames {a}-{b}, factor {shot.factor}, "
+                       f"at most {shot.chunk} frames per task",
         "parameterSpace": {
             "taskParameterDefinitions": [{
                 "name": "Frame",
@@ -118,11 +191,12 @@ def build_template(spec: BatchSpec, command: str = "unshutter",
          "description": "ONNX Runtime execution provider", "default": spec.device},
     ]
     values: dict[str, Any] = {"UnshutterCommand": command, "Model": spec.model or "", "Device": spec.device}
-    steps = []
     used: set[str] = {"UnshutterCommand", "Model", "Device"}
-    for shot in spec.shots:
-        frames = (ranges or {}).get(shot.name) or shot_range(shot)
-        steps.append(_shot_step(shot, _param_base(shot.name, used), frames, params, values))
+    bases = {shot.name: _param_base(shot.name, used) for shot in spec.shots}
+    paths = _PathParams(spec, bases)
+    params += paths.definitions
+    values.update(paths.values)
+    steps = [_shot_step(shot, (ranges or {}).get(shot.name) or shot_range(shot), paths) for shot in spec.shots]
     session_args = ["--state", STATE, "--model", "{{Param.Model}}", "--device", "{{Param.Device}}"]
     template = {
         "specificationVersion": SPEC_VERSION,

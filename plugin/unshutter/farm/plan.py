@@ -2,13 +2,15 @@
 
 The split is the one Open Job Description makes for a ``CHUNK[INT]`` task
 parameter with ``rangeConstraint: CONTIGUOUS`` and ``defaultTaskCount: chunk``
-over ``range: "A-B"``: consecutive runs of ``chunk`` frames from ``A``, the
-last one shorter. The Dask runner uses the same chunks, so a job resubmitted on
-another farm resumes on the same manifests.
+over ``range: "A-B"``: as few chunks as ``chunk`` allows, their sizes differing
+by at most one frame (6 frames with chunk 5 are 1001-1003 and 1004-1006, not
+1001-1005 and 1006). ``unshutter farm check`` and the Dask runner use the same
+chunks, so a job resubmitted on another farm resumes on the same manifests.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from unshutter.farm.spec import BatchSpec, Shot
 from unshutter.io.clip import open_clip
@@ -36,28 +38,56 @@ class Chunk:
 
 
 def split(first: int, last: int, size: int) -> list[tuple[int, int]]:
-    """``first..last`` in contiguous runs of ``size`` frames.
+    """``first..last`` in the fewest contiguous chunks of at most ``size`` frames, balanced as OpenJD does.
 
-    (1001, 1005, 2) -> [(1001, 1002), (1003, 1004), (1005, 1005)]
+    (1001, 1005, 2) -> [(1001, 1002), (1003, 1004), (1005, 1005)];
+    (1001, 1006, 5) -> [(1001, 1003), (1004, 1006)]
     """
     if size < 1:
         raise ValueError("chunk size must be >= 1")
-    return [(a, min(a + size - 1, last)) for a in range(first, last + 1, size)]
+    total = last - first + 1
+    if total < 1:
+        return []
+    count = -(-total // size)
+    short, longer = divmod(total, count)
+    # `longer` chunks get one frame more; the i-th of them is chunk (i * count) // longer
+    bumped = {(i * count) // longer for i in range(longer)}
+    out, a = [], first
+    for c in range(count):
+        n = short + (c in bumped)
+        out.append((a, a + n - 1))
+        a += n
+    return out
 
 
 def shot_range(shot: Shot) -> tuple[int, int]:
     """The source frames a shot renders: its ``frames``, else the whole clip (read from disk).
 
-    Raises InputError when the clip cannot be opened and ParameterError when
-    ``frames`` lies outside it.
+    Also loads the shot's override file, so a bad one fails before any task
+    runs. Errors name the shot and the field: InputError when the clip cannot
+    be opened, ParameterError when ``frames`` lies outside it or the override
+    file is missing, OverrideError when it does not validate.
     """
-    from unshutter.errors import ParameterError
+    from unshutter.errors import InputError, OverrideError, ParameterError
+    from unshutter.guidance.overrides import load_overrides
 
-    clip = open_clip(shot.input)
+    try:
+        clip = open_clip(shot.input)
+    except InputError as exc:
+        raise InputError(f"shot {shot.name!r}.input: {exc}") from None
+    except ParameterError as exc:
+        raise ParameterError(f"shot {shot.name!r}.input: {exc}") from None
     try:
         first, last = clip.first, clip.last
     finally:
         clip.close()
+    if shot.overrides:
+        if not Path(shot.overrides).is_file():
+            raise ParameterError(f"shot {shot.name!r}.overrides: {shot.overrides}: file not found")
+        try:
+            load_overrides(shot.overrides)
+        except OverrideError as exc:
+            raise OverrideError(f"shot {shot.name!r}.overrides: {exc}") from None
     if shot.frames is None:
         return first, last
     a, b = shot.frames

@@ -21,6 +21,7 @@ spec file, the shot and the field.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -151,7 +152,15 @@ def validate(data: Any, path: Path) -> None:
                                           -len(e.absolute_path)))
         raise SpecError(f"{_where(path, data, list(first.absolute_path))}: {_message(first)}")
     seen: dict[str, int] = {}
-    outputs: dict[str, str] = {}
+    base = path.parent
+    plates: dict[tuple[str, str, str], str] = {}  # the input sequences, by (folder, prefix, suffix)
+    for s in data["shots"]:
+        inp = _abs(base, s["input"])
+        if not _is_movie(inp):
+            with contextlib.suppress(ParameterError):  # reported below, for the shot it belongs to
+                pat, _ = sequence.parse_pattern(inp)
+                plates.setdefault((str(pat.dirname.resolve()), pat.prefix, pat.suffix), s["name"])
+    outputs: dict[tuple[str, str], str] = {}  # what each shot writes, by (folder, manifest base)
     for i, s in enumerate(data["shots"]):
         where = f"{path}: shot {s['name']!r} (shots[{i}])"
         if s["name"] in seen:
@@ -163,14 +172,72 @@ def validate(data: Any, path: Path) -> None:
             except ValueError:
                 raise SpecError(f"{where}.frames: {s['frames']!r}: expected A-B with A <= B, e.g. 1001-1050") from None
         out = s["output"]
-        if Path(out).suffix.lower() in movie.MOVIE_EXTS and not sequence.is_sequence_spec(out):
-            raise SpecError(f"{where}.output: {out}: farm chunks write image sequences, not movies "
-                            "(give out/name.####.exr and make the movie afterwards)")
-        key = str((path.parent / out).resolve()) if sequence.is_sequence_spec(out) else None
-        if key is not None:
-            if key in outputs:
-                raise SpecError(f"{where}.output: {out}: same output as shot {outputs[key]!r}")
-            outputs[key] = s["name"]
+        inp = _abs(base, s["input"])
+        if not _is_movie(inp):
+            try:
+                sequence.parse_pattern(inp)
+            except ParameterError as exc:
+                raise SpecError(f"{where}.input: {exc}") from None
+        try:
+            folder, prefix, suffix = output_files(inp, _abs(base, out))
+        except ParameterError as exc:
+            raise SpecError(f"{where}.output: {exc}") from None
+        folder = folder.resolve()
+        owner = plates.get((str(folder), prefix, suffix))
+        if owner is not None:
+            whose = "its own input plates" if owner == s["name"] else f"the input plates of shot {owner!r}"
+            raise SpecError(f"{where}.output: {out}: writes {prefix}####{suffix} in {folder}, over {whose}")
+        key = (str(folder), _manifest_base(prefix))
+        if key in outputs:
+            named = "" if sequence.is_sequence_spec(out) else \
+                f" (a folder output keeps the input name {prefix}####{suffix})"
+            raise SpecError(f"{where}.output: {out}: same output as shot {outputs[key]!r}{named}")
+        outputs[key] = s["name"]
+
+
+def _is_movie(spec: str) -> bool:
+    return Path(spec).suffix.lower() in movie.MOVIE_EXTS and not sequence.is_sequence_spec(spec)
+
+
+def _manifest_base(prefix: str) -> str:
+    """The name chunk manifests share (``<base>.unshutter.A-B.json``), as the pipeline derives it."""
+    return prefix.rstrip("._-") or "unshutter"
+
+
+def output_files(input: str, output: str) -> tuple[Path, str, str]:
+    """Folder, name prefix and suffix of the image sequence a farm chunk of ``input`` writes for ``-o output``.
+
+    Decided from the paths alone, as the pipeline decides them: a pattern is
+    itself, a folder keeps the input's name. Raises ParameterError for outputs
+    that would be a movie (a chunk would replace the whole movie with its own
+    frames) and for patterns with a frame range.
+    """
+    if _is_movie(output):
+        raise ParameterError(f"{output}: farm chunks write image sequences, not movies "
+                             "(give out/name.####.exr and make the movie afterwards)")
+    if sequence.is_sequence_spec(output):
+        pat, explicit = sequence.parse_pattern(output)
+        if explicit is not None:
+            raise ParameterError(f"{output}: give a pattern without a frame range")
+        return pat.dirname, pat.prefix, pat.suffix
+    if _is_movie(input):
+        raise ParameterError(f"{output}: a folder output of the movie {Path(input).name} would be a movie; "
+                             f"farm chunks write image sequences (give {Path(output) / Path(input).stem}.####.png)")
+    pat, _ = sequence.parse_pattern(input)
+    return Path(output), pat.prefix, pat.suffix
+
+
+def check_chunk_paths(input: str, output: str) -> None:
+    """Raise ParameterError when a chunk of ``input`` with ``-o output`` would write a movie or over its plates."""
+    plates = None if _is_movie(input) else sequence.parse_pattern(input)[0]
+    try:
+        folder, prefix, suffix = output_files(input, output)
+    except ParameterError as exc:
+        raise ParameterError(f"-o {exc}") from None
+    if plates is not None and (folder.resolve(), prefix, suffix) == (plates.dirname.resolve(), plates.prefix,
+                                                                      plates.suffix):
+        raise ParameterError(f"-o {output}: writes {prefix}####{suffix} in {folder}, over the input plates "
+                             f"{plates.display()}")
 
 
 def _abs(base: Path, p: str) -> str:

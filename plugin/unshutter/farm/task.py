@@ -16,7 +16,7 @@ from typing import Any
 
 from unshutter.decomposer.runtime import Decomposer
 from unshutter.errors import UnshutterError
-from unshutter.farm.spec import Shot
+from unshutter.farm.spec import Shot, check_chunk_paths
 from unshutter.node import Node
 from unshutter.pipeline import Progress, RunConfig, run
 
@@ -79,9 +79,15 @@ def chunk_config(shot: Shot, first: int, last: int, model: str | None = None, de
 
 def run_config(cfg: RunConfig, progress: Progress | None = None, cache: DecomposerCache = CACHE,
                threads: int | None = None, name: str = "") -> ChunkResult:
-    """Run one chunk with the process-wide decomposer for ``cfg.model``/``cfg.device``."""
+    """Run one chunk with the process-wide decomposer for ``cfg.model``/``cfg.device``.
+
+    Refuses (ParameterError, exit 2) outputs a chunk cannot write safely: a
+    movie, which each chunk would replace with its own frames, and a sequence
+    over the input plates.
+    """
     t0 = time.monotonic()
     cfg.params.validate()
+    check_chunk_paths(cfg.input, cfg.output)
     node = Node(cfg.params, decomposer=cache.get(cfg.model, cfg.device, threads))
     res = run(cfg, progress, node)
     frames = cfg.frames or (0, -1)
