@@ -170,3 +170,86 @@ def test_signature_survives_every_format(tmp_path: Path, ext: str) -> None:
     assert signature_of(got) == "abc123" and verify_image(p, meta, "abc123") and not verify_image(p, meta, "abc124")
     if ext not in (".exr", ".png"):
         assert got.attributes["ImageDescription"][1].startswith("plate v3")
+
+
+# ------------------------------------------------------------------ never over the input
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("inp", ["in/shot.####.exr", "ABS", "./in/shot.1001-1006#.exr", "in/shot.1003.exr"])
+@pytest.mark.parametrize("out", ["in", "in/", "./in/", "in/../in", "ABS_DIR", "link/", "in/shot.####.exr",
+                                 "in/shot.%05d.exr", "link/shot.#.exr", "in/shot.%04d.exr"])
+def test_refuses_output_over_its_own_plates(fresh_hdr_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            inp: str, out: str) -> None:
+    """-o naming the plates' folder (a folder keeps the input's name) or their pattern, however spelt."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "link").symlink_to(tmp_path / "in")
+    inp = fresh_hdr_clip if inp == "ABS" else inp
+    out = str(tmp_path / "in") if out == "ABS_DIR" else out
+    before = _snapshot(tmp_path / "in")
+    with pytest.raises(ParameterError) as exc:
+        run(RunConfig(inp, out, NodeParams(factor=2), frames=(1002, 1003)))
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.startswith(f"-o {out}: ") and "over the input plates" in msg
+    assert "shot.####.exr" in msg and str(Path(inp).parent) in msg
+    assert _snapshot(tmp_path / "in") == before  # nothing written (no manifest, no temporaries), nothing damaged
+
+
+def test_refuses_output_over_plates_behind_symlinks(fresh_hdr_clip: str, tmp_path: Path) -> None:
+    """Plates read through per-file symlinks are still the files the symlinks point at."""
+    plates = tmp_path / "in"
+    links = tmp_path / "links"
+    links.mkdir()
+    for p in plates.iterdir():
+        (links / p.name).symlink_to(p)
+    before = _snapshot(plates)
+    with pytest.raises(ParameterError, match=r"^-o .*in: writes .*in/shot\.1001\.exr, over the input frame "
+                                             r".*links/shot\.1001\.exr of .*links/shot\.####\.exr$"):
+        run(RunConfig(str(links / "shot.####.exr"), str(plates), NodeParams(factor=2)))
+    assert _snapshot(plates) == before
+
+
+def test_same_folder_other_name_still_runs(fresh_hdr_clip: str, tmp_path: Path) -> None:
+    plates = tmp_path / "in"
+    before = _snapshot(plates)
+    res = run(RunConfig(fresh_hdr_clip, str(plates / "slow.####.exr"), NodeParams(factor=2), frames=(1002, 1002),
+                        guidance_debug=str(tmp_path / "dbg")))
+    assert res.written == 2 and (plates / "slow.1003.exr").exists()
+    assert (tmp_path / "dbg" / "guidance.1002.png").exists()
+    # a folder output keeps the name but not the format: shot.####.png beside shot.####.exr is fine
+    res = run(RunConfig(fresh_hdr_clip, str(plates), NodeParams(factor=2), frames=(1002, 1002), format="png"))
+    assert res.written == 2 and (plates / "shot.1004.png").exists()
+    after = _snapshot(plates)
+    assert {k: after[k] for k in before} == before
+
+
+def _png_plates(folder: Path, name: str) -> str:
+    from unshutter import kernels
+    from unshutter.io.image_file import ImageMeta, write_image
+    from unshutter.sample import render_clip
+
+    from tests.conftest import textured_photo
+
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = kernels.srgb_encode(np.clip(render_clip(textured_photo(), 4, 48, 32, speed=3.0, samples=6), 0, 1))
+    meta = ImageMeta(48, 32, ["R", "G", "B"], "uint8", 8, {}, "png")
+    for i, f in enumerate(frames):
+        write_image(folder / f"{name}.{1001 + i:04d}.png", f, meta)
+    return str(folder / f"{name}.####.png")
+
+
+def test_guidance_debug_never_over_plates_or_outputs(tmp_path: Path) -> None:
+    plates = tmp_path / "in"
+    clip = _png_plates(plates, "guidance")
+    before = _snapshot(plates)
+    with pytest.raises(ParameterError, match=r"^--guidance-debug .*in: writes guidance\.####\.png in .*in, "
+                                             r"over the input plates .*in/guidance\.####\.png$"):
+        run(RunConfig(clip, str(tmp_path / "o"), NodeParams(factor=2), guidance_debug=str(plates)))
+    assert _snapshot(plates) == before and not (tmp_path / "o").exists()
+    # the maps of 1001-1004 would replace output frames 1001-1004 of this very run
+    with pytest.raises(ParameterError, match=r"^--guidance-debug .*o: writes .*o/guidance\.1001\.png, "
+                                             r"over an output frame of -o .*o/guidance\.####\.png$"):
+        run(RunConfig(clip, str(tmp_path / "o" / "guidance.####.png"), NodeParams(factor=2),
+                      guidance_debug=str(tmp_path / "o")))
+    assert not (tmp_path / "o").exists()

@@ -129,6 +129,79 @@ def resolve_output(spec: str, clip: Clip, fmt: str | None, factor: int) -> Outpu
     return OutputTarget("sequence", sequence.SequencePattern(p, prefix, pad, suffix), None)
 
 
+GUIDANCE_DEBUG_PREFIX, GUIDANCE_DEBUG_SUFFIX = "guidance.", ".png"
+
+
+def guidance_debug_path(folder: Path, frame: int) -> Path:
+    """Where ``--guidance-debug`` writes the map of source frame ``frame``."""
+    return folder / f"{GUIDANCE_DEBUG_PREFIX}{frame:04d}{GUIDANCE_DEBUG_SUFFIX}"
+
+
+def _entry(path: Path, folders: dict[Path, str]) -> str:
+    """The directory entry a write to ``path`` replaces: its folder resolved, its own name kept.
+
+    Writes rename a temporary onto the name, so a symlink at the name itself is
+    replaced, not followed.
+    """
+    parent = path.parent
+    if parent not in folders:
+        folders[parent] = os.path.realpath(parent)
+    return os.path.join(folders[parent], path.name)
+
+
+def _preview_name(manifest: Path) -> str:
+    return manifest.name.split(".unshutter")[0]
+
+
+def check_writes(cfg: RunConfig, clip: Clip, target: OutputTarget, frames: tuple[int, int]) -> None:
+    """Refuse (ParameterError, exit 2, as farm tasks do) a run that would write over its own input.
+
+    Checked before anything is written: the output sequence landing among the
+    input plates (same resolved folder, prefix and suffix, any padding), and
+    any single file of the run (frames, movie, manifest, guidance maps,
+    previews) that is an input file, symlinks followed. Guidance maps may not
+    replace this run's own output frames either.
+    """
+    a, b = frames
+    n = cfg.params.factor
+    out_opt = f"-o {cfg.output}"
+    dbg_opt = f"--guidance-debug {cfg.guidance_debug}"
+    debug_dir = Path(cfg.guidance_debug) if cfg.guidance_debug else None
+    if clip.pattern is not None:
+        if target.pattern is not None:
+            sequence.refuse_over_plates(out_opt, target.pattern.dirname, target.pattern.prefix,
+                                        target.pattern.suffix, clip.pattern)
+        if debug_dir is not None:
+            sequence.refuse_over_plates(dbg_opt, debug_dir, GUIDANCE_DEBUG_PREFIX, GUIDANCE_DEBUG_SUFFIX,
+                                        clip.pattern)
+    inputs = [clip.pattern.path(f) for f in clip.frames] if clip.pattern is not None else [Path(clip.source)]
+    real_inputs = {os.path.realpath(p): p for p in inputs}
+    folders: dict[Path, str] = {}
+    if target.pattern is not None:
+        outputs = [target.pattern.path(retime.output_frame(clip.first, f, n, k))
+                   for f in range(a, b + 1) for k in range(n)]
+    else:
+        outputs = [target.movie_path]  # type: ignore[list-item]
+    manifest = target.manifest_path(cfg.frames)
+    maps = [guidance_debug_path(debug_dir, f) for f in range(a, b + 1)] if debug_dir is not None else []
+    writes: list[tuple[str, list[Path]]] = [(out_opt, outputs + [manifest]), (dbg_opt, maps)]
+    if cfg.preview:
+        from unshutter.preview import preview_paths
+
+        writes.append(("--preview", list(preview_paths(target.folder, _preview_name(manifest)))))
+    for option, paths in writes:
+        for p in paths:
+            hit = real_inputs.get(_entry(p, folders))
+            if hit is not None:
+                over = f"movie {clip.source}" if clip.kind == "movie" else f"frame {hit} of {clip.source}"
+                raise ParameterError(f"{option}: writes {p}, over the input {over}")
+    if maps:
+        own = {_entry(p, folders) for p in outputs}
+        for p in maps:
+            if _entry(p, folders) in own:
+                raise ParameterError(f"{dbg_opt}: writes {p}, over an output frame of {out_opt}")
+
+
 # ------------------------------------------------------------------ channels
 def split_channels(pixels: np.ndarray, meta: ImageMeta) -> tuple[np.ndarray, np.ndarray | None]:
     """All channels -> (RGB [H, W, 3], the others [H, W, E] or None)."""
@@ -256,6 +329,7 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
         raise ParameterError(f"--frames {a}-{b}: outside the clip {clip.source} ({clip.first}-{clip.last})")
     n = params.factor
     target = resolve_output(cfg.output, clip, cfg.format, n)
+    check_writes(cfg, clip, target, (a, b))
     in_cs = color.ColorTransform(cfg.colorspace or color.default_colorspace(clip.meta.is_float), cfg.ocio)
     out_is_float = target.kind == "sequence" and output_pixel_type(clip.meta, target.pattern.suffix)[0] in (  # type: ignore[union-attr]
         "half", "float", "double")
@@ -344,7 +418,7 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
             if debug_dir is not None:
                 from unshutter.guidance.debug import write_guidance_image
 
-                write_guidance_image(debug_dir / f"guidance.{f:04d}.png", res.guidance)
+                write_guidance_image(guidance_debug_path(debug_dir, f), res.guidance)
             for k, o in enumerate(outs):
                 rgb = out_cs.from_linear(res.subframes[k])
                 if writer is not None:
@@ -371,7 +445,7 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
     if cfg.preview and thumbs:
         from unshutter.preview import write_previews
 
-        previews = write_previews(target.folder, manifest_path.name.split(".unshutter")[0], thumbs, anim,
+        previews = write_previews(target.folder, _preview_name(manifest_path), thumbs, anim,
                                   float(clip.rate * n))
     emit({"event": "done", "output": target.display(), "manifest": str(manifest_path), "written": written,
           "skipped": skipped, "preview": [str(p) for p in previews],

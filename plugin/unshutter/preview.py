@@ -60,12 +60,16 @@ def _write_movie(path: Path, frames: list[np.ndarray], fps: float) -> None:
         writer.close(ok)
 
 
+def preview_paths(folder: Path, name: str) -> tuple[Path, Path]:
+    """Where the previews of run ``name`` go: the contact sheet and the animated preview."""
+    return folder / f"{name}.contact.png", folder / f"{name}.preview.mp4"
+
+
 def write_previews(folder: Path, name: str, rows: list[list[np.ndarray]], anim: list[np.ndarray],
                    fps: float) -> list[Path]:
     """Write ``<name>.contact.png`` and ``<name>.preview.mp4`` (H.264); returns their paths."""
-    sheet = folder / f"{name}.contact.png"
+    sheet, mp4 = preview_paths(folder, name)
     _write_png(sheet, contact_sheet(rows))
-    mp4 = folder / f"{name}.preview.mp4"
     step = max(1, len(anim) // MAX_ANIM_FRAMES)
     _write_movie(mp4, anim[::step], min(fps, 60.0))
     return [sheet, mp4]

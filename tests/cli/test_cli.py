@@ -11,8 +11,8 @@ import pytest
 EXE = [sys.executable, "-m", "unshutter"]
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*EXE, *args], capture_output=True, text=True, timeout=300)
+def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*EXE, *args], capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
 def test_run_json_progress(hdr_clip: str, tmp_path: Path) -> None:
@@ -39,6 +39,19 @@ def test_errors_are_one_line_with_exit_codes(hdr_clip: str, tmp_path: Path) -> N
     assert json.loads(p.stdout.splitlines()[-1])["event"] == "error"
     p = _run("run", hdr_clip, "-o", str(tmp_path / "o"), "--model", str(tmp_path / "x.onnx"))
     assert p.returncode == 5 and "x.onnx" in p.stderr
+
+
+@pytest.mark.parametrize("out", ["plates/", "plates/shot.####.exr", "./plates"])
+def test_run_refuses_to_write_over_its_plates(fresh_hdr_clip: str, tmp_path: Path, out: str) -> None:
+    plates = tmp_path / "plates"
+    Path(fresh_hdr_clip).parent.rename(plates)
+    before = {p.name: p.read_bytes() for p in plates.iterdir()}
+    p = _run("run", "plates/shot.####.exr", "-o", out, "--factor", "2", "--json", cwd=tmp_path)
+    assert p.returncode == 2, p.stderr
+    err = p.stderr.strip()
+    assert "\n" not in err and err.startswith(f"unshutter: error: -o {out}: ") and "plates/shot.####.exr" in err
+    assert json.loads(p.stdout.splitlines()[-1])["event"] == "error"
+    assert {p.name: p.read_bytes() for p in plates.iterdir()} == before
 
 
 def test_info_json(hdr_clip: str) -> None:

@@ -49,3 +49,30 @@ def test_movie_out(tmp_path: Path, ext: str, codec: str) -> None:
         assert s.average_rate == 75
     assert n == 15
     assert not [p for p in tmp_path.iterdir() if "unshutter-tmp" in p.name]
+
+
+@pytest.mark.parametrize("out", ["clip.mov", "./clip.mov", ".", "ABS", "link/clip.mov"])
+def test_movie_never_written_over_its_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, out: str) -> None:
+    from unshutter.errors import ParameterError
+
+    src = tmp_path / "clip.mov"
+    _movie(src, 3)
+    (tmp_path / "link").symlink_to(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    out = str(src) if out == "ABS" else out
+    before = src.read_bytes()
+    with pytest.raises(ParameterError, match=r"^-o .*: writes .*clip\.mov, over the input movie .*clip\.mov$"):
+        run(RunConfig("clip.mov", out, NodeParams(factor=2)))
+    assert src.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["clip.mov", "link"]
+
+
+def test_preview_never_written_over_its_input(tmp_path: Path) -> None:
+    """The preview movie of -o d/shot.mp4 is d/shot.preview.mp4: not when that is the input."""
+    from unshutter.errors import ParameterError
+
+    src = tmp_path / "shot.preview.mp4"
+    _movie(src, 3)
+    before = src.read_bytes()
+    with pytest.raises(ParameterError, match=r"^--preview: writes .*shot\.preview\.mp4, over the input movie"):
+        run(RunConfig(str(src), str(tmp_path / "shot.mp4"), NodeParams(factor=2), preview=True))
+    assert src.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["shot.preview.mp4"]

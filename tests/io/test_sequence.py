@@ -82,3 +82,23 @@ def test_not_a_sequence() -> None:
 
     with pytest.raises(ParameterError, match="no frame number token"):
         parse_pattern("shot.exr")
+
+
+def test_files_key_resolves_spellings_and_ignores_padding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from unshutter.errors import ParameterError
+    from unshutter.io.sequence import files_key, refuse_over_plates
+
+    (tmp_path / "plates").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "plates")
+    monkeypatch.chdir(tmp_path)
+    plates = parse_pattern(str(tmp_path / "plates" / "shot.####.exr"))[0]
+    for spec in ("plates/shot.%05d.exr", "./plates/shot.#.exr", "link/../plates/shot.####.exr", "link/shot.@@@.exr"):
+        pat = parse_pattern(spec)[0]
+        assert pat.files_key == plates.files_key, spec
+        with pytest.raises(ParameterError, match=r"^-o x: writes shot\.####\.exr in .*, over the input plates"):
+            refuse_over_plates("-o x", pat.dirname, pat.prefix, pat.suffix, plates)
+    for spec in ("plates/shot.####.png", "plates/shot_slow.####.exr", "out/shot.####.exr"):
+        pat = parse_pattern(spec)[0]
+        assert pat.files_key != plates.files_key, spec
+        refuse_over_plates("-o x", pat.dirname, pat.prefix, pat.suffix, plates)
+    assert files_key("plates", "a.", ".exr") == (str(tmp_path / "plates"), "a.", ".exr")

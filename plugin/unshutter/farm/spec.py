@@ -159,7 +159,7 @@ def validate(data: Any, path: Path) -> None:
         if not _is_movie(inp):
             with contextlib.suppress(ParameterError):  # reported below, for the shot it belongs to
                 pat, _ = sequence.parse_pattern(inp)
-                plates.setdefault((str(pat.dirname.resolve()), pat.prefix, pat.suffix), s["name"])
+                plates.setdefault(pat.files_key, s["name"])
     outputs: dict[tuple[str, str], str] = {}  # what each shot writes, by (folder, manifest base)
     for i, s in enumerate(data["shots"]):
         where = f"{path}: shot {s['name']!r} (shots[{i}])"
@@ -183,7 +183,7 @@ def validate(data: Any, path: Path) -> None:
         except ParameterError as exc:
             raise SpecError(f"{where}.output: {exc}") from None
         folder = folder.resolve()
-        owner = plates.get((str(folder), prefix, suffix))
+        owner = plates.get(sequence.files_key(folder, prefix, suffix))
         if owner is not None:
             whose = "its own input plates" if owner == s["name"] else f"the input plates of shot {owner!r}"
             raise SpecError(f"{where}.output: {out}: writes {prefix}####{suffix} in {folder}, over {whose}")
@@ -234,10 +234,8 @@ def check_chunk_paths(input: str, output: str) -> None:
         folder, prefix, suffix = output_files(input, output)
     except ParameterError as exc:
         raise ParameterError(f"-o {exc}") from None
-    if plates is not None and (folder.resolve(), prefix, suffix) == (plates.dirname.resolve(), plates.prefix,
-                                                                      plates.suffix):
-        raise ParameterError(f"-o {output}: writes {prefix}####{suffix} in {folder}, over the input plates "
-                             f"{plates.display()}")
+    if plates is not None:
+        sequence.refuse_over_plates(f"-o {output}", folder, prefix, suffix, plates)
 
 
 def _abs(base: Path, p: str) -> str:

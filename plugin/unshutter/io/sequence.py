@@ -29,6 +29,11 @@ class SequencePattern:
     def display(self) -> str:
         return str(self.dirname / f"{self.prefix}{'#' * self.padding}{self.suffix}")
 
+    @property
+    def files_key(self) -> tuple[str, str, str]:
+        """See :func:`files_key`."""
+        return files_key(self.dirname, self.prefix, self.suffix)
+
     def scan(self) -> list[int]:
         """Frame numbers present on disk, sorted."""
         if not self.dirname.is_dir():
@@ -40,6 +45,27 @@ class SequencePattern:
             if m and (len(m.group(1).lstrip("-")) >= self.padding):
                 frames.append(int(m.group(1)))
         return sorted(set(frames))
+
+
+def files_key(folder: Path | str, prefix: str, suffix: str) -> tuple[str, str, str]:
+    """Which files on disk a sequence names: its folder resolved (symlinks, '..', './', relative
+    paths), its prefix and its suffix.
+
+    The padding is left out on purpose: a sequence's scan finds frames of any
+    padding at least its own, so one written with another padding still lands
+    among its frames.
+    """
+    return str(Path(folder).resolve()), prefix, suffix
+
+
+def refuse_over_plates(option: str, folder: Path | str, prefix: str, suffix: str, plates: SequencePattern) -> None:
+    """Raise ParameterError when writing ``<folder>/<prefix>####<suffix>`` would land among ``plates``.
+
+    ``option`` starts the message and names what was asked for, e.g. ``-o plates/``.
+    """
+    if files_key(folder, prefix, suffix) == plates.files_key:
+        raise ParameterError(f"{option}: writes {prefix}####{suffix} in {folder}, over the input plates "
+                             f"{plates.display()}")
 
 
 def _pad_width(token: str) -> int:
