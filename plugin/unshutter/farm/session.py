@@ -227,26 +227,11 @@ def stop(state: Path, timeout: float = 30.0) -> bool:
     except (SessionUnavailable, OSError, EOFError):
         pass
     deadline = time.monotonic() + timeout
-    while pid and _alive(pid) and time.monotonic() < deadline:
+    while pid and atomic.pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if pid and _alive(pid):
+    if pid and atomic.pid_alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
     with contextlib.suppress(FileNotFoundError):
         state.unlink()
     return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child of ours counts as gone
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().split(") ", 1)[1][:1] != "Z"
-    except (OSError, IndexError):
-        return True

@@ -56,7 +56,7 @@ def remove_stale_temps(folder: Path, targets: Iterable[Path] | None = None) -> i
         if own is not None and (p.name[1:].split(TMP_MARK, 1)[0], p.suffix) not in own:
             continue
         pid_part = p.name.split(TMP_MARK, 1)[1].split(".", 1)[0]
-        if pid_part.isdigit() and _alive(int(pid_part)) and int(pid_part) != os.getpid():
+        if pid_part.isdigit() and pid_alive(int(pid_part)) and int(pid_part) != os.getpid():
             continue
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
@@ -64,11 +64,16 @@ def remove_stale_temps(folder: Path, targets: Iterable[Path] | None = None) -> i
     return n
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie, dead but not yet reaped, counts as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True
