@@ -341,3 +341,16 @@ def test_kernels_release_the_gil(native):
     if t1 - t0 < 3 * margin:
         pytest.skip(f"kernel took {t1 - t0:.3f} s, too fast to tell")
     assert inside > 100, f"main thread ran {inside} steps during the {t1 - t0:.3f} s kernel"
+
+
+def test_public_clear_cache_empties_the_native_cache() -> None:
+    """kernels.clear_cache (what the decomposer calls before its 4K accumulator) frees every cached buffer."""
+    from unshutter import kernels
+
+    y = kernels.srgb_encode(np.ones((1024, 1024, 3), F32))
+    del y
+    kernels.clear_cache()  # a no-op with the NumPy backend
+    if kernels.BACKEND == "native":
+        from unshutter import _native
+
+        assert _native.cache_info()["cached_bytes"] == 0

@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
             scale = color.exposure_scale(cur)
             enc = color.to_network(cur, scale)
             g, _ = node.guidance_for(i, enc, color.to_network(prev, scale), color.to_network(nxt, scale))
+            g = g.astype(np.float16)  # as Node.process keeps it
             t2 = time.perf_counter()
             sub = node._decompose(enc, g, None)
             peak_dec = max(peak_dec, _peak_mb())

@@ -24,7 +24,12 @@ TILE_OVERLAP = 2 * TILE_MARGIN + TILE_RAMP
 DEFAULT_TILE = 768
 """Largest tile side by default. 720p runs as two tiles, 4K as 24 tiles of 720x624: the
 network's activations for one tile stay near 300 MB, so a 4K frame fits in 2 GB
-(measured: 768 px 1.95 GB and 60 s, 1024 px 2.07 GB and 64 s per 4K frame)."""
+(``unshutter bench speed --size 3840x2160``, peak resident memory of the whole process:
+768 px 1.64 GiB, 1024 px 1.76 GiB)."""
+
+
+NORMALIZE_ROWS = 128
+"""Rows per band when the accumulated tiles are divided by their weights."""
 
 
 def tile_spans(size: int, tile: int, align: int = contract.PAD_MULTIPLE) -> list[tuple[int, int]]:
@@ -129,11 +134,16 @@ class Decomposer:
     def k(self) -> int:
         return self.info.k
 
-    def _run(self, blurred: np.ndarray, guidance: np.ndarray) -> np.ndarray:
-        """Shape: [h, w, 3], [h, w, 6] -> [K, h, w, 3]."""
+    def _infer(self, blurred: np.ndarray, guidance: np.ndarray) -> np.ndarray:
+        """The network's own output layout. Shape: [h, w, 3], [h, w, 6] -> [1, K, 3, h, w]."""
         x = np.ascontiguousarray(blurred.transpose(2, 0, 1)[None], np.float32)
         g = np.ascontiguousarray(guidance.transpose(2, 0, 1)[None], np.float32)
         (out,) = self._session.run([contract.OUTPUT_SUBFRAMES], {contract.INPUT_BLURRED: x, contract.INPUT_GUIDANCE: g})
+        return out
+
+    def _run(self, blurred: np.ndarray, guidance: np.ndarray) -> np.ndarray:
+        """Shape: [h, w, 3], [h, w, 6] -> [K, h, w, 3]."""
+        out = self._infer(blurred, guidance)
         res = np.empty((out.shape[1], out.shape[3], out.shape[4], out.shape[2]), np.float32)
         for k in range(res.shape[0]):  # plane by plane: no second full-size temporary
             res[k] = out[0, k].transpose(1, 2, 0)
@@ -154,18 +164,25 @@ class Decomposer:
             return self._run(blurred, guidance)
         # Accumulate straight into the [K, H, W, 3] result, one sub-frame plane at a time, so a
         # 4K frame holds one K-stack (not a second one for a layout change). Every plane adds
-        # its weight to the one sum, which is divided by K at the end.
+        # its weight to the one sum, which is divided by K at the end. The native kernels'
+        # cache of freed outputs (the neighbours' encodings, guidance temporaries: ~500 MB
+        # at 4K) is emptied first, or it would stay resident beside the accumulator.
+        kernels.clear_cache()
         acc = np.zeros((self.k, h, w, 3), np.float32)
         wsum = np.zeros((h, w), np.float32)
         for y0, th in tile_spans(h, tile):
             for x0, tw in tile_spans(w, tile):
                 if abort is not None and abort():
                     raise InterruptedError("decomposition aborted by host")
-                sub = self._run(blurred[y0:y0 + th, x0:x0 + tw], guidance[y0:y0 + th, x0:x0 + tw])
+                out = self._infer(blurred[y0:y0 + th, x0:x0 + tw], guidance[y0:y0 + th, x0:x0 + tw])
                 weight = _tile_weight(th, tw, y0, x0, h, w)
-                for k in range(self.k):
-                    kernels.accumulate_tile(acc[k], wsum, sub[k], weight, y0, x0)
+                for k in range(self.k):  # [3, th, tw] -> [th, tw, 3] one plane at a time
+                    plane = np.ascontiguousarray(out[0, k].transpose(1, 2, 0))
+                    kernels.accumulate_tile(acc[k], wsum, plane, weight, y0, x0)
+                del out
         wsum *= np.float32(1.0 / self.k)
-        for k in range(self.k):
-            acc[k] = kernels.normalize_accumulated(acc[k], wsum)
+        for k in range(self.k):  # in bands of rows: no frame-sized temporary
+            for b0 in range(0, h, NORMALIZE_ROWS):
+                b1 = min(h, b0 + NORMALIZE_ROWS)
+                acc[k, b0:b1] = kernels.normalize_accumulated(acc[k, b0:b1], wsum[b0:b1])
         return acc

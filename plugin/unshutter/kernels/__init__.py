@@ -56,6 +56,18 @@ def _gpu() -> ModuleType:
     return gpu
 
 
+def clear_cache() -> None:
+    """Free the native kernels' cache of large freed output buffers (no-op without the C++ module).
+
+    The cache (``native/pool.cpp``, up to ``UNSHUTTER_NATIVE_CACHE_MB``) saves
+    page faults frame after frame, but what it holds is resident memory;
+    callers about to allocate something large of their own (the decomposer's
+    4K accumulator) clear it first so the two never add up.
+    """
+    if _native is not None:
+        _native.clear_cache()
+
+
 # ---------------------------------------------------------------- guidance
 
 
@@ -280,6 +292,7 @@ def log_decode(y: np.ndarray) -> np.ndarray:
 __all__ = [
     "BACKEND",
     "accumulate_tile",
+    "clear_cache",
     "clean_isolated",
     "composite_region",
     "feather_weight",
