@@ -9,7 +9,7 @@
 // float32 RGBA files, top-down, one per frame (`source PATTERN A B W H`,
 // PATTERN with a printf %d); rendered frames are written the same way.
 // Images handed to the plugin are laid out as OFX says: bottom-up rows,
-// at the chosen depth (`depth float|half|short|byte`) and components
+// at the chosen depth (`depth float|half|short|byte|none`, none: an unknown depth) and components
 // (`components RGBA|RGB`).
 //
 // Commands: load BINARY | describe | describe_in_context CONTEXT |
@@ -747,7 +747,8 @@ int run_command(const std::string &line) {
     if (cmd == "depth") {
         std::string d;
         in >> d;
-        gDepth = d == "half" ? ofx::BitDepthHalf : d == "short" ? ofx::BitDepthShort : d == "byte" ? ofx::BitDepthByte : ofx::BitDepthFloat;
+        gDepth = d == "half" ? ofx::BitDepthHalf : d == "short" ? ofx::BitDepthShort : d == "byte" ? ofx::BitDepthByte
+               : d == "none" ? ofx::BitDepthNone : ofx::BitDepthFloat;  // none: a depth no plugin renders
         return 0;
     }
     if (cmd == "components") {

@@ -287,6 +287,7 @@ public:
         view_.components = comps == ofx::ImageComponentRGBA ? 4 : comps == ofx::ImageComponentRGB ? 3
                            : comps == ofx::ImageComponentAlpha ? 1 : 0;
         const std::string depth = get_str(props_, ofx::ImageEffectPropPixelDepth);
+        format_ = comps + " " + depth;
         depth_ok_ = true;
         if (depth == ofx::BitDepthFloat) view_.depth = Depth::Float;
         else if (depth == ofx::BitDepthHalf) view_.depth = Depth::Half;
@@ -302,9 +303,12 @@ public:
     bool valid() const { return props_ && view_.data && view_.width() > 0 && view_.height() > 0; }
     bool supported() const { return valid() && depth_ok_ && view_.components > 0; }
     const ImageView &view() const { return view_; }
+    // Components and depth as the host named them, for error messages.
+    const std::string &format() const { return format_; }
 
 private:
     OfxPropertySetHandle props_ = nullptr;
+    std::string format_;
     ImageView view_;
     bool depth_ok_ = false;
 };
@@ -632,13 +636,20 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
         report_error(in, "the host gave no output image at time " + fmt_double(t));
         return kOfxStatFailed;
     }
-    if (!out.supported()) return kOfxStatErrUnsupported;
+    if (!out.supported()) {
+        report_error(in, "unsupported output image (" + out.format() + "): RGBA or RGB in float, half, 16-bit or 8-bit");
+        return kOfxStatErrUnsupported;
+    }
     Image cur(in->source, static_cast<double>(f));
     if (!cur.valid()) {
         report_error(in, "no source image for frame " + std::to_string(f));
         return kOfxStatFailed;
     }
-    if (!cur.supported() || cur.view().depth != out.view().depth) return kOfxStatErrUnsupported;
+    if (!cur.supported() || cur.view().depth != out.view().depth) {
+        report_error(in, "source frame " + std::to_string(f) + " is " + cur.format() + ", output is " + out.format() +
+                             ": both must be RGBA or RGB of one depth (float, half, 16-bit or 8-bit)");
+        return kOfxStatErrUnsupported;
+    }
     std::unique_ptr<Image> prev, next, matte;
     if (f - 1 >= a) prev = std::make_unique<Image>(in->source, static_cast<double>(f - 1));
     if (f + 1 <= b) next = std::make_unique<Image>(in->source, static_cast<double>(f + 1));

@@ -629,3 +629,14 @@ def test_host_abort_during_a_render_stops_the_worker_between_tiles(host, big_cli
     assert status == 0, facts
     want = Node(NodeParams(factor=N, tile=176)).process(FIRST + 1, *(big_clip.frames[j] for j in (1, 0, 2)))
     np.testing.assert_allclose(read_raw(tmp_path / "done.raw", AW, AH)[..., :3], want.subframes[1], atol=1e-5)
+
+
+def test_unsupported_depth_is_refused_with_a_message(host, clip, tmp_path: Path) -> None:
+    """A depth the plugin cannot read is kOfxStatErrUnsupported with a message naming it, not a silent failure."""
+    h = host()
+    h.start("general", clip, depth="none", factor=N)
+    status, facts = h.render(1004, tmp_path / "x.raw")
+    assert status == 5, facts  # kOfxStatErrUnsupported
+    msg = [line for line in facts if line.startswith("persistent_message OfxMessageError")]
+    assert msg and "unsupported output image" in msg[0] and "OfxBitDepthNone" in msg[0], facts
+    assert not (tmp_path / "x.raw").exists() or not read_raw(tmp_path / "x.raw").any()
