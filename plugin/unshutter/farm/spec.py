@@ -228,14 +228,15 @@ def output_files(input: str, output: str) -> tuple[Path, str, str]:
 
 
 def check_chunk_paths(input: str, output: str) -> None:
-    """Raise ParameterError when a chunk of ``input`` with ``-o output`` would write a movie or over its plates."""
-    plates = None if _is_movie(input) else sequence.parse_pattern(input)[0]
+    """Raise ParameterError when a chunk of ``input`` with ``-o output`` would write a movie.
+
+    An output over the plates is refused by the pipeline itself (``pipeline.check_writes``),
+    for farm chunks and plain runs alike.
+    """
     try:
-        folder, prefix, suffix = output_files(input, output)
+        output_files(input, output)
     except ParameterError as exc:
         raise ParameterError(f"-o {exc}") from None
-    if plates is not None:
-        sequence.refuse_over_plates(f"-o {output}", folder, prefix, suffix, plates)
 
 
 def _abs(base: Path, p: str) -> str:

@@ -82,8 +82,8 @@ def run_config(cfg: RunConfig, progress: Progress | None = None, cache: Decompos
     """Run one chunk with the process-wide decomposer for ``cfg.model``/``cfg.device``.
 
     Refuses (ParameterError, exit 2) outputs a chunk cannot write safely: a
-    movie, which each chunk would replace with its own frames, and a sequence
-    over the input plates.
+    movie, which each chunk would replace with its own frames (the pipeline
+    refuses a sequence over the input plates).
     """
     t0 = time.monotonic()
     cfg.params.validate()
