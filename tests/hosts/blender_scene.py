@@ -25,6 +25,7 @@ def strip_info(s):
         "directory": bpy.path.abspath(s.directory) if s.type == "IMAGE" else "",
         "files": [e.filename for e in s.elements] if s.type == "IMAGE" else [],
         "settings": s["unshutter"].to_dict() if "unshutter" in s.keys() else None,
+        "inputs": [i.name for i in (getattr(s, "input_1", None), getattr(s, "input_2", None)) if i is not None],
     }
 
 
@@ -188,6 +189,8 @@ try:
     if cfg.get("blocker"):  # a strip already on the channel above
         ed.sequences.new_image("blocker", files[0] if not files[0].endswith(".mp4") else cfg["blocker"],
                                src.channel + 1, src.frame_final_start + 1, fit_method="ORIGINAL")
+    for e in cfg.get("effects", []):  # effect strips over the source: [type, channel]
+        ed.sequences.new_effect(e[0].lower(), e[0], e[1], src.frame_final_start, seq1=src)
     ed.active_strip = src
     scene.frame_start = src.frame_final_start
     out["before"] = timeline()

@@ -39,6 +39,7 @@ def run_blender(scripts: Path, cfg: dict, tmp: Path) -> dict:
     assert (tmp / "result.json").is_file(), p.stdout[-3000:] + p.stderr[-3000:]
     out = json.loads((tmp / "result.json").read_text())
     assert out["ok"], out.get("traceback")
+    out["log"] = p.stdout  # Blender prints the operator's reports here in background mode
     return out
 
 
@@ -149,6 +150,38 @@ def test_strip_with_speed_factor_is_refused(scripts_dir: Path, tmp_path: Path) -
     assert out["result"] == ["ERROR"] and "speed factor of 2" in out["error"]
     assert out["after"] == out["before"] and out["before"][0]["duration"] == 3
     assert not (tmp_path / "o").exists()
+
+
+def test_strip_under_speed_effect_is_refused(scripts_dir: Path, tmp_path: Path) -> None:
+    """A Speed effect strip over the source retimes it already: muting the source would change the edit."""
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 4, seed=6)
+    out = run_blender(scripts_dir, {"files": [str(f) for f in files], "effects": [["SPEED", 3]],
+                                    "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}}, tmp_path)
+    assert out["result"] == ["ERROR"]
+    assert "blurred: the Speed effect strip 'speed' retimes it already" in out["error"]
+    assert "remove the Speed effect or run on a strip without one" in out["error"]
+    assert [(s["name"], s["type"], s["inputs"]) for s in out["before"]] == [("blurred", "IMAGE", []),
+                                                                            ("speed", "SPEED", ["blurred"])]
+    assert out["after"] == out["before"]  # no strip added, the source not muted
+    assert not any(s["mute"] for s in out["after"])
+    assert not (tmp_path / "o").exists()
+
+
+def test_other_effects_on_the_source_are_kept(scripts_dir: Path, tmp_path: Path) -> None:
+    """A transform and a blur effect over the source stay on it; the slow-motion strip goes above them."""
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=6)
+    out = run_blender(scripts_dir, {"files": [str(f) for f in files],
+                                    "effects": [["TRANSFORM", 3], ["GAUSSIAN_BLUR", 5]],
+                                    "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}}, tmp_path)
+    assert out["result"] == ["FINISHED"], out.get("error")
+    strips = {s["name"]: s for s in out["after"]}
+    assert set(strips) == {"blurred", "blurred slowmo", "transform", "gaussian_blur"}
+    for name, channel in (("transform", 3), ("gaussian_blur", 5)):  # untouched, still on the (muted) source
+        assert strips[name] == {s["name"]: s for s in out["before"]}[name] and strips[name]["channel"] == channel
+        assert strips[name]["inputs"] == ["blurred"]
+    assert strips["blurred"]["mute"] and strips["blurred slowmo"]["channel"] == 6  # not covered by the effects
+    assert "on channel 6, 6 frames (6 written, 0 reused); gaussian_blur, transform still apply to the muted blurred" \
+        in out["log"]
 
 
 def test_unsaved_blend_with_relative_output_is_refused(scripts_dir: Path, tmp_path: Path) -> None:

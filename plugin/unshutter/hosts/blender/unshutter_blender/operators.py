@@ -90,6 +90,12 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         if abs(speed - 1.0) > 1e-6:  # the strip shows other frames than its length says: refuse, as the OTIO path does
             raise engine.EngineError(f"{strip.name}: has a speed factor of {speed:g} already; set it to 1 "
                                      "(the slow-motion strip does the retiming)")
+        speed_effects = sorted(e.name for e in effects_on(ed, strip) if e.type == "SPEED")
+        if speed_effects:  # muting the source would leave the Speed effect retiming a muted strip
+            names = ", ".join(map(repr, speed_effects))
+            raise engine.EngineError(f"{strip.name}: the Speed effect strip {names} retimes it already; "
+                                     "remove the Speed effect or run on a strip without one "
+                                     "(the slow-motion strip does the retiming)")
         values = self._settings(strip, stored_on)
         for name in props.SETTINGS:  # reflect what is used in the redo panel
             setattr(self, name, values[name])
@@ -161,6 +167,7 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
             return {"CANCELLED"}
         result = add_result_strip(ed, source, files, job.replaces)
         source.mute = True
+        effects = sorted(e.name for e in effects_on(ed, source))
         for strip, role in ((source, "SOURCE"), (result, "RESULT")):
             props.write(strip.unshutter, job.settings)
             strip.unshutter.role = role
@@ -174,7 +181,8 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         ed.active_strip = result
         done = job.run.done or {}
         self.report({"INFO"}, f"Unshutter: {result.name} on channel {result.channel}, {len(files)} frames "
-                              f"({done.get('written', 0)} written, {done.get('skipped', 0)} reused)")
+                              f"({done.get('written', 0)} written, {done.get('skipped', 0)} reused)"
+                              + (f"; {', '.join(effects)} still apply to the muted {source.name}" if effects else ""))
         return {"FINISHED"}
 
     # ------------------------------------------------------------ running
@@ -250,14 +258,28 @@ def _overlaps(seqs, channel: int, start: int, end: int, skip: set) -> bool:
                and s.frame_final_start < end and start < s.frame_final_end for s in seqs)
 
 
+def effects_on(ed, strip) -> list:
+    """The effect strips that take ``strip`` as an input, directly or through other effects."""
+    found, todo = {}, [strip.name]
+    while todo:
+        name = todo.pop()
+        for s in ed.sequences_all:
+            inputs = (getattr(s, "input_1", None), getattr(s, "input_2", None))
+            if s.name not in found and s.name != strip.name and any(i is not None and i.name == name for i in inputs):
+                found[s.name] = s
+                todo.append(s.name)
+    return list(found.values())
+
+
 def add_result_strip(ed, source, files: list, replaces: str):
-    """A new image strip of ``files`` at the source's start, on the first free channel above it."""
+    """A new image strip of ``files`` at the source's start, on the first free channel above it and above
+    the effect strips that read it (they still render the muted source: below them it would be covered)."""
     seqs = ed.sequences if source.name in ed.sequences else source.parent_meta().sequences
     start = int(source.frame_final_start)
     end = start + len(files)
     if replaces and replaces in seqs:
         seqs.remove(seqs[replaces])
-    channel = source.channel + 1
+    channel = max([source.channel] + [e.channel for e in effects_on(ed, source) if e.name in seqs]) + 1
     while channel < MAX_CHANNEL and _overlaps(seqs, channel, start, end, {source.name}):
         channel += 1
     strip = seqs.new_image(name=f"{source.name} slowmo"[:63], filepath=files[0], channel=channel,
