@@ -50,3 +50,11 @@ def test_draft_and_full_shapes_and_reblur(frames: list[np.ndarray], factor: int)
         assert res.subframes.shape == (factor,) + frames[1].shape
         if factor >= 2:
             np.testing.assert_allclose(res.subframes.mean(0), frames[1], rtol=1e-5, atol=1e-6)
+
+
+def test_on_stage_reports_each_stage_once_in_order(frames: list[np.ndarray]) -> None:
+    seen: list[str] = []
+    res = Node(NodeParams(factor=3)).process(1003, frames[1], frames[0], frames[2], on_stage=seen.append)
+    assert seen == ["flow", "decompose", "resample"]
+    plain = Node(NodeParams(factor=3)).process(1003, frames[1], frames[0], frames[2])
+    np.testing.assert_array_equal(res.subframes, plain.subframes)

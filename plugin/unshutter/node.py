@@ -126,8 +126,12 @@ class Node:
     def process(self, frame: int, cur: np.ndarray, prev: np.ndarray | None = None,
                 nxt: np.ndarray | None = None, matte: np.ndarray | None = None,
                 matte_direction: str | None = None,
-                abort: Callable[[], bool] | None = None) -> FrameResult:
+                abort: Callable[[], bool] | None = None,
+                on_stage: Callable[[str], None] | None = None) -> FrameResult:
         """One source frame in scene-linear RGB -> its N sub-frames.
+
+        ``on_stage`` is called with "flow", "decompose" and "resample" as each
+        stage ends (``unshutter bench speed`` times and measures the node this way).
 
         Shape:
             cur, prev, nxt: [H, W, 3] scene-linear float32 -> FrameResult.subframes [N, H, W, 3]
@@ -140,11 +144,15 @@ class Node:
         g, source = self.guidance_for(frame, enc, enc_p, enc_n, matte, matte_direction)
         del enc_p, enc_n
         g = g.astype(np.float16)  # half the memory at 4K; tiles go to the network as float32
+        stage = on_stage or (lambda name: None)
+        stage("flow")
         sub = self._decompose(enc, g, abort)
+        stage("decompose")
         del enc
         for k in range(sub.shape[0]):  # to linear plane by plane, in place: bounded memory at 4K
             sub[k] = color.from_network(sub[k], scale)
         out = retime.retime(sub, cur, p.factor, reuse=True)
+        stage("resample")
         return FrameResult(out, g, source, {"exposure_scale": scale})
 
     def _decompose(self, enc: np.ndarray, g: np.ndarray, abort: Callable[[], bool] | None) -> np.ndarray:

@@ -20,6 +20,8 @@ def _net(seed: int = 0, trained_like: bool = False) -> FlowUNet:
     if trained_like:  # give the zero head some weights so the output is not the identity
         torch.nn.init.normal_(net.head.weight, std=0.02)
         net.gate_bias.data.fill_(0.8)
+        if net.sharp_head is not None:
+            torch.nn.init.normal_(net.sharp_head.weight, std=0.02)
     return net
 
 
@@ -147,3 +149,47 @@ def test_motion_estimator_only_acts_without_guided_motion():
         y4 = net(x, g0)
     torch.testing.assert_close(y1, y2)  # full guidance: the estimate is not used
     assert float((y3 - y4).abs().max()) > 1e-4  # no guidance: the estimate drives the warps
+
+
+def test_network_grown_with_sharp_base_and_blocks_computes_what_the_checkpoint_did():
+    from unshutter.train.loop import zero_new_residuals
+
+    torch.manual_seed(1)
+    small = FlowUNet(widths=[8, 16, 16, 16], blocks=[1, 1, 1, 1], mid_blocks=1).eval()
+    for p in small.parameters():  # a "trained" checkpoint: no zero heads
+        torch.nn.init.normal_(p, std=0.05)
+    big = FlowUNet(widths=[8, 16, 16, 16], blocks=[1, 1, 1, 1], mid_blocks=3, sharp_base=True).eval()
+    missing, unexpected = big.load_state_dict(small.state_dict(), strict=False)
+    assert not unexpected
+    assert zero_new_residuals(big, missing) == ["mid.1", "mid.2"]
+    x = torch.rand(1, 3, 24, 40)
+    g = torch.zeros(1, contract.GUIDANCE_CHANNELS, 24, 40)
+    g[:, contract.MX], g[:, contract.MY], g[:, contract.MVALID] = 0.4, -0.1, 1.0
+    with torch.no_grad():
+        torch.testing.assert_close(big(x, g), small(x, g), atol=1e-6, rtol=0)
+        torch.nn.init.normal_(big.sharp_head.weight, std=0.05)  # once it deblurs, the output moves
+        assert float((big(x, g) - small(x, g)).abs().max()) > 1e-3
+
+
+def test_sharp_base_warps_the_deblurred_frame_into_every_subframe():
+    net = FlowUNet(widths=[8, 16], blocks=[1, 1], sharp_base=True).eval()
+    net.gate_bias.data.fill_(1.0)  # out_k = warp_k(s), residual 0
+    net.sharp_head.bias.data.fill_(0.1)  # s = blurred + 0.1
+    x = torch.rand(1, 3, 20, 24)
+    m = torch.zeros(1, contract.GUIDANCE_CHANNELS, 20, 24)
+    m[:, contract.MX], m[:, contract.MVALID] = 7.0 / contract.MOTION_SCALE, 1.0
+    with torch.no_grad():
+        y, _, sharp = net.forward_parts(x, m)
+    torch.testing.assert_close(sharp, x + 0.1)
+    torch.testing.assert_close(y, flow_warp_stack(x + 0.1, m[:, contract.MX : contract.MY + 1] * contract.MOTION_SCALE))
+    assert float((y[:, 0] - y[:, -1]).abs().max()) > 0.1  # the warps differ across time
+
+
+def test_mse_and_sharp_losses():
+    from unshutter.train.losses import mse_loss, sharp_loss
+
+    gt = torch.rand(2, contract.K, 3, 4, 4)
+    out = gt.flip(1)
+    assert float(mse_loss(out, gt, torch.tensor([1.0, 1.0]))) < 1e-12 < float(mse_loss(out, gt, torch.tensor([0.0, 0.0])))
+    torch.testing.assert_close(mse_loss(gt + 0.1, gt, torch.zeros(2)), torch.tensor(0.01))
+    assert float(sharp_loss(gt[:, contract.K // 2], gt)) < 2e-3 < float(sharp_loss(gt[:, 0], gt))

@@ -1,9 +1,10 @@
 """``unshutter bench speed``: seconds per source frame by stage, throughput and peak memory.
 
 A generated half-float EXR clip (a pan over a smooth random texture) at the
-requested size is processed the way ``unshutter run`` does it: read, flow
-(guidance from both neighbours), decompose, resample (to linear, retime with
-the reblur projection) and write the N sub-frames as EXR. Stage peaks are the
+requested size is processed the way ``unshutter run`` does it: read, then
+:meth:`Node.process` itself (flow: guidance from both neighbours; decompose;
+resample: to linear, retime with the reblur projection), then write the N
+sub-frames as EXR. Stage peaks are the
 whole process's resident memory during that stage (Linux ``VmHWM``).
 """
 from __future__ import annotations
@@ -15,8 +16,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from unshutter import color
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -69,7 +68,6 @@ def _reset_peak() -> None:
 def run(args: argparse.Namespace) -> int:
     import tempfile
 
-    from unshutter import retime
     from unshutter.io.image_file import read_image, write_image
     from unshutter.node import Node, NodeParams
     from unshutter.sample import write_exr_sequence
@@ -96,29 +94,25 @@ def run(args: argparse.Namespace) -> int:
             t0 = time.perf_counter()
             nxt, _ = read_image(src[i + 1])  # the pipeline reads each frame once and keeps a window of three
             frames.append(nxt)
-            prev, cur = frames[i - 1], frames[i]
-            t1 = time.perf_counter()
-            scale = color.exposure_scale(cur)
-            enc = color.to_network(cur, scale)
-            g, _ = node.guidance_for(i, enc, color.to_network(prev, scale), color.to_network(nxt, scale))
-            g = g.astype(np.float16)  # as Node.process keeps it
-            t2 = time.perf_counter()
-            sub = node._decompose(enc, g, None)
-            peak_dec = max(peak_dec, _peak_mb())
-            del enc, g
-            t3 = time.perf_counter()
-            for k in range(sub.shape[0]):
-                sub[k] = color.from_network(sub[k], scale)
-            out = retime.retime(sub, cur, args.factor, reuse=True)
-            t4 = time.perf_counter()
+            marks = {"read": time.perf_counter()}
+
+            def on_stage(name: str) -> None:
+                nonlocal peak_dec
+                marks[name] = time.perf_counter()
+                if name == "decompose":
+                    peak_dec = max(peak_dec, _peak_mb())
+
+            out = node.process(i, frames[i], frames[i - 1], nxt, on_stage=on_stage).subframes
             for k in range(out.shape[0]):
                 write_image(out_dir / f"bench.{(i - 1) * args.factor + k + 1:04d}.exr", out[k], meta)
-            t5 = time.perf_counter()
-            del sub, out
+            marks["write"] = time.perf_counter()
+            del out
             frames[i - 1] = None  # the window moves on
             peak_frame = max(peak_frame, _peak_mb())
-            for key, dt in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
-                stages[key] += dt
+            last = t0
+            for key in stages:
+                stages[key] += marks[key] - last
+                last = marks[key]
     total = sum(stages.values()) / n
     mpix = w * h / 1e6
     row = {"size": f"{w}x{h}", "factor": args.factor, "tile": args.tile, "quality": args.quality,

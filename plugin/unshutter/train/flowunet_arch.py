@@ -12,6 +12,17 @@ The head is zero-initialised and the gate's bias is a learnable scalar that
 starts at 0, so an untrained network is exactly the identity (every sub-frame
 equals the input).
 
+With ``sharp_base`` a second head predicts one deblurred frame
+``s = blurred + d`` (the sharp scene at mid-exposure) and the warps are taken
+of ``s`` instead of the blurred frame, so one deblurring serves all K
+sub-frames instead of each residual re-synthesising the detail at its own
+position::
+
+    out_k = blurred + a_k * (warp_k(s) - blurred) + r_k
+
+``d``'s head starts at zero, so a network grown from one without
+``sharp_base`` computes exactly what it did before training goes on.
+
 With ``estimate_motion`` a small motion estimator (:class:`BlurMotion`) reads
 the blur streaks of the frame itself and fills in the motion where the
 guidance has none (``MVALID`` = 0): the "none" guidance and direction-only
@@ -179,6 +190,7 @@ class FlowUNet(nn.Module):
         dec_blocks: residual blocks per decoder scale (applied after each merge).
         use_warp: feed the K flow warps and gate them into the output.
         estimate_motion: add :class:`BlurMotion` for pixels without guided motion.
+        sharp_base: predict one deblurred frame and gate the warps of it, not of the input.
     """
 
     def __init__(
@@ -189,6 +201,7 @@ class FlowUNet(nn.Module):
         dec_blocks: int = 1,
         use_warp: bool = True,
         estimate_motion: bool = False,
+        sharp_base: bool = False,
         k: int = K,
     ) -> None:
         super().__init__()
@@ -217,14 +230,31 @@ class FlowUNet(nn.Module):
         nn.init.zeros_(self.head.bias)
         self.gate_bias = nn.Parameter(torch.zeros(()))
         self.motion_net = BlurMotion() if (estimate_motion and use_warp) else None
+        self.sharp_head: nn.Conv2d | None = None
+        if sharp_base and use_warp:
+            self.sharp_head = nn.Conv2d(widths[0], 3, 3, padding=1)
+            nn.init.zeros_(self.sharp_head.weight)
+            nn.init.zeros_(self.sharp_head.bias)
 
     def forward(self, blurred: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
-        return self.forward_with_motion(blurred, guidance)[0]
+        return self.forward_parts(blurred, guidance)[0]
 
     def forward_with_motion(
         self, blurred: torch.Tensor, guidance: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Sub-frames and the raw motion estimate (guidance units, padded size) or None."""
+        y, est, _ = self.forward_parts(blurred, guidance)
+        return y, est
+
+    def forward_parts(
+        self, blurred: torch.Tensor, guidance: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """Sub-frames, the raw motion estimate or None, and the deblurred mid-exposure frame or None.
+
+        Shape:
+            blurred [B, 3, H, W], guidance [B, 6, H, W] ->
+            [B, K, 3, H, W], [B, 2, Hp, Wp] | None, [B, 3, H, W] | None
+        """
         b, _, h, w = blurred.shape
         m = self.pad_multiple
         ph = (m - h % m) % m
@@ -252,16 +282,22 @@ class FlowUNet(nn.Module):
         for i in reversed(range(len(self.up))):
             f = self.up[i](f)
             f = self.dec[i](self.merge[i](torch.cat([f, skips[i]], dim=1)))
-        out = self.head(self.act(f))
+        a = self.act(f)
+        out = self.head(a)
         hp, wp = out.shape[-2:]
         res = out[:, : 3 * self.k].reshape(b, self.k, 3, hp, wp)
         gate = (out[:, 3 * self.k :] + self.gate_bias).unsqueeze(2)  # [B,K,1,H,W]
         base = x.unsqueeze(1)
+        sharp = None
+        if self.sharp_head is not None:
+            sharp = x + self.sharp_head(a)
+            warps = flow_warp_stack(sharp, motion, self.k)
+            sharp = sharp[:, :, :h, :w]
         if self.use_warp:
             y = base + gate * (warps - base) + res
         else:
             y = base + res
-        return y[:, :, :, :h, :w], est
+        return y[:, :, :, :h, :w], est, sharp
 
 
 def build_network(spec: dict) -> nn.Module:

@@ -22,7 +22,7 @@ import torch
 from unshutter.train.config import repo_path
 from unshutter.train.data import DataSpec, SyntheticStream, make_guidance, render_sample
 from unshutter.train.flowunet_arch import build_network
-from unshutter.train.losses import motion_loss, reblur_loss, recon_loss
+from unshutter.train.losses import motion_loss, mse_loss, reblur_loss, recon_loss, sharp_loss
 from unshutter.train.photos import load_pool, split
 
 
@@ -46,6 +46,22 @@ class _Stream(torch.utils.data.IterableDataset):
         rng = np.random.default_rng([self.stream.seed, wid, self.start_step])
         while True:
             yield self.stream.generate(rng)
+
+
+def zero_new_residuals(net: torch.nn.Module, missing: list[str]) -> list[str]:
+    """Zero the last conv of residual blocks the checkpoint did not have, so they start as the identity.
+
+    A network grown from a smaller one (more blocks) then computes exactly
+    what the checkpoint did, and training continues from its quality.
+    """
+    grown = []
+    for name in missing:
+        if name.endswith(".c2.weight"):
+            mod = net.get_submodule(name[: -len(".c2.weight")])
+            torch.nn.init.zeros_(mod.c2.weight)
+            torch.nn.init.zeros_(mod.c2.bias)
+            grown.append(name[: -len(".c2.weight")])
+    return grown
 
 
 def _lr(step: int, cfg: dict) -> float:
@@ -151,7 +167,10 @@ def train(cfg: dict, max_minutes: float | None = None, max_steps: int | None = N
     if init and not (state_path.exists() and not fresh):
         st = torch.load(repo_path(init), map_location=device, weights_only=False)
         missing, unexpected = net.load_state_dict(st.get("ema") or st["model"], strict=False)
+        grown = zero_new_residuals(net, missing)
         ema.load_state_dict(net.state_dict())
+        if grown:
+            log(f"new residual blocks start as the identity: {', '.join(grown)}")
         log(f"initialised from {init} (step {st.get('step', '?')}); new: {sorted({k.split('.')[0] for k in missing})}"
             + (f"; unused: {unexpected}" if unexpected else ""))
     if state_path.exists() and not fresh:
@@ -185,6 +204,8 @@ def train(cfg: dict, max_minutes: float | None = None, max_steps: int | None = N
     w = tcfg.get("loss", {})
     w_rec, w_reb = float(w.get("recon", 1.0)), float(w.get("reblur", 0.5))
     w_mot = float(w.get("motion", 0.05))
+    w_mse = float(w.get("mse", 0.0))
+    w_sharp = float(w.get("sharp", 0.0))
     ema_decay = float(tcfg.get("ema", 0.998))
     save_every = float(tcfg.get("save_every_s", 240))
     val_every = int(tcfg.get("val_every", 250))
@@ -220,10 +241,14 @@ def train(cfg: dict, max_minutes: float | None = None, max_steps: int | None = N
         gt = batch["gt"].to(device)
         clean = batch["clean"].to(device)
         ung = batch["unguided"].to(device)
-        y, est = net.forward_with_motion(x, gd)
+        y, est, sharp = net.forward_parts(x, gd)
         l_rec = recon_loss(y, gt, ung)
         l_reb = reblur_loss(y, clean)
         loss = w_rec * l_rec + w_reb * l_reb
+        if w_mse > 0:
+            loss = loss + w_mse * mse_loss(y, gt, ung)
+        if sharp is not None and w_sharp > 0:
+            loss = loss + w_sharp * sharp_loss(sharp, gt)
         l_mot = torch.zeros(())
         if est is not None:
             l_mot = motion_loss(est[..., : x.shape[-2], : x.shape[-1]], batch["motion"].to(device))

@@ -27,6 +27,26 @@ def recon_loss(out: torch.Tensor, gt: torch.Tensor, unguided: torch.Tensor) -> t
     return per.mean()
 
 
+def mse_loss(out: torch.Tensor, gt: torch.Tensor, unguided: torch.Tensor) -> torch.Tensor:
+    """Mean squared error in order (better order for unguided samples): what pooled PSNR scores.
+
+    Shape:
+        out, gt [B, K, 3, H, W]; unguided [B] -> scalar
+    """
+    fwd = ((out - gt) ** 2).mean(dim=(1, 2, 3, 4))
+    rev = ((out - gt.flip(1)) ** 2).mean(dim=(1, 2, 3, 4))
+    return torch.where(unguided > 0.5, torch.minimum(fwd, rev), fwd).mean()
+
+
+def sharp_loss(sharp: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """Charbonnier between the deblurred mid-exposure frame and the middle sub-frame (order-free).
+
+    Shape:
+        sharp [B, 3, H, W], gt [B, K, 3, H, W] (K odd) -> scalar
+    """
+    return charbonnier(sharp - gt[:, gt.shape[1] // 2]).mean()
+
+
 def reblur_loss(out: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     """|mean_k linear(out_k) - linear(clean blurred)|, in linear light.
 
