@@ -17,8 +17,15 @@
 // depth D | components C | retime_speed S | clip_prefs | time_domain |
 // frames_needed T | rod T | roi T | render T OUT [SCALE] |
 // render_parallel OUTPATTERN T... | abort_after SECONDS | suites message=V progress=V (before load) |
-// stats | purge | destroy | unload | quit
+// hold_fds LOCKFILE (descriptors a host keeps without close-on-exec: a locked file, a listening
+// TCP socket and a pipe; says "held FD" for each) | stats | purge | destroy | unload | quit
+#include <arpa/inet.h>
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -769,6 +776,24 @@ int run_command(const std::string &line) {
             else if (kv.compare(0, eq, "progress") == 0) gProgressVersion = v;
             else return -1;
         }
+        return 0;
+    }
+    if (cmd == "hold_fds") {
+        std::string path;
+        in >> path;
+        const int lock = open(path.c_str(), O_RDWR | O_CREAT, 0644);
+        if (lock < 0 || flock(lock, LOCK_EX) != 0) { say("error cannot lock " + path); return -1; }
+        const int sock = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (sock < 0 || bind(sock, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 || listen(sock, 1) != 0) {
+            say("error cannot listen");
+            return -1;
+        }
+        int pipe_fds[2];
+        if (pipe(pipe_fds) != 0) { say("error cannot make a pipe"); return -1; }
+        for (int fd : {lock, sock, pipe_fds[0], pipe_fds[1]}) say("held " + std::to_string(fd));
         return 0;
     }
     if (cmd == "load") {

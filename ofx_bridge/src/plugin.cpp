@@ -764,6 +764,7 @@ OfxStatus on_load() {
     gMsgV1 = gMsgV2 ? nullptr : fetch<OfxMessageSuiteV1>(ofx::MessageSuite, 1);
     gProgV2 = fetch<OfxProgressSuiteV2>(ofx::ProgressSuite, 2);
     gProgV1 = gProgV2 ? nullptr : fetch<OfxProgressSuiteV1>(ofx::ProgressSuite, 1);
+    SharedBuffer::sweep_abandoned();  // left in /dev/shm by hosts that crashed mid-render
     if (!gProp || !gEffect || !gParam) return kOfxStatErrMissingHostFeature;
     return kOfxStatOK;
 }

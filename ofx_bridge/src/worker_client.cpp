@@ -1,12 +1,14 @@
 // Starting, talking to and restarting the `unshutter worker` process.
 #include "worker_client.hpp"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -28,6 +30,8 @@ extern char **environ;
 namespace unshutter {
 
 namespace {
+
+const char kShmPrefix[] = "unshutter-ofx-";  // shared-memory names: then the owner's pid and '-'
 
 double now_s() {
     timespec ts;
@@ -54,6 +58,31 @@ std::string plugin_binary_path() {
 
 std::string errno_text(int e) { return std::strerror(e); }
 
+// Close every descriptor from `lowest` up in the spawned process. Hosts keep sockets, lock files and
+// pipes open without close-on-exec; a worker holding them would keep their ports and locks alive after
+// the host has gone. glibc 2.34 and later do it in one file action (looked up at run time, so the bundle
+// still loads on an older glibc); otherwise every descriptor open now without close-on-exec gets a close
+// action (glibc ignores one closed meanwhile by another thread).
+void add_close_from(posix_spawn_file_actions_t *fa, int lowest) {
+    using CloseFrom = int (*)(posix_spawn_file_actions_t *, int);
+    static const auto closefrom =
+        reinterpret_cast<CloseFrom>(dlsym(RTLD_DEFAULT, "posix_spawn_file_actions_addclosefrom_np"));
+    if (closefrom && closefrom(fa, lowest) == 0) return;
+    auto add = [&](int fd) {
+        const int flags = fcntl(fd, F_GETFD);
+        if (fd >= lowest && flags >= 0 && !(flags & FD_CLOEXEC)) posix_spawn_file_actions_addclose(fa, fd);
+    };
+    if (DIR *dir = opendir("/proc/self/fd")) {
+        while (const dirent *e = readdir(dir))
+            if (e->d_name[0] != '.') add(std::atoi(e->d_name));
+        closedir(dir);  // its own descriptor is close-on-exec
+        return;
+    }
+    const long most = sysconf(_SC_OPEN_MAX);  // no /proc: every possible descriptor
+    const int last = most > 0 ? static_cast<int>(std::min(most, 1L << 20)) : 1024;
+    for (int fd = lowest; fd < last; ++fd) add(fd);
+}
+
 }  // namespace
 
 double env_seconds(const char *name, double dflt) {
@@ -68,12 +97,13 @@ double env_seconds(const char *name, double dflt) {
 SharedBuffer::~SharedBuffer() {
     if (data_) munmap(data_, size_);
     if (!name_.empty()) shm_unlink(("/" + name_).c_str());
+    if (fd_ >= 0) close(fd_);  // after the unlink: a sweep never sees this name unlocked
 }
 
 bool SharedBuffer::create(size_t bytes, std::string &error) {
     static std::atomic<unsigned long> counter{0};
     char name[96];
-    std::snprintf(name, sizeof name, "unshutter-ofx-%d-%lu-%lx", static_cast<int>(getpid()), counter.fetch_add(1),
+    std::snprintf(name, sizeof name, "%s%d-%lu-%lx", kShmPrefix, static_cast<int>(getpid()), counter.fetch_add(1),
                   static_cast<unsigned long>(now_s() * 1e6) & 0xffffffUL);
     int fd = shm_open((std::string("/") + name).c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
     if (fd < 0) {
@@ -81,20 +111,19 @@ bool SharedBuffer::create(size_t bytes, std::string &error) {
         return false;
     }
     name_ = name;
+    fd_ = fd;
+    flock(fd, LOCK_EX | LOCK_NB);  // released by the kernel however this process ends
     if (ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
         error = std::string("cannot size shared memory to ") + std::to_string(bytes) + " bytes: " + errno_text(errno);
-        close(fd);
         return false;
     }
     // Reserve the pages now: a full /dev/shm then fails here instead of raising SIGBUS in the host later.
     const int rc = posix_fallocate(fd, 0, static_cast<off_t>(bytes));
     if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) {
         error = "not enough shared memory (/dev/shm) for " + std::to_string(bytes >> 20) + " MiB: " + errno_text(rc);
-        close(fd);
         return false;
     }
     void *p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
     if (p == MAP_FAILED) {
         error = std::string("cannot map shared memory: ") + errno_text(errno);
         return false;
@@ -103,6 +132,28 @@ bool SharedBuffer::create(size_t bytes, std::string &error) {
     size_ = bytes;
     std::memset(data_, 0, kHeaderBytes);
     return true;
+}
+
+// A host that crashes (or is killed) mid-render cannot unlink its segment. One is abandoned when its
+// owner's pid is gone and nobody holds its lock: both, so neither a host in another pid namespace
+// sharing /dev/shm nor a segment in the instant between its creation and its lock is taken.
+void SharedBuffer::sweep_abandoned() {
+    DIR *dir = opendir("/dev/shm");
+    if (!dir) return;
+    const size_t plen = sizeof kShmPrefix - 1;
+    while (const dirent *e = readdir(dir)) {
+        if (std::strncmp(e->d_name, kShmPrefix, plen) != 0) continue;
+        char *end = nullptr;
+        const long pid = std::strtol(e->d_name + plen, &end, 10);
+        if (end == e->d_name + plen || *end != '-' || pid <= 0 || pid == getpid()) continue;
+        if (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // the owner (or its pid) lives
+        const std::string name = std::string("/") + e->d_name;
+        const int fd = shm_open(name.c_str(), O_RDONLY, 0);
+        if (fd < 0) continue;  // gone already, or another user's
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) shm_unlink(name.c_str());
+        close(fd);
+    }
+    closedir(dir);
 }
 
 void SharedBuffer::set_abort() const {
@@ -243,6 +294,7 @@ bool WorkerClient::start_locked(std::string &error) {
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, child, 3);
     posix_spawn_file_actions_adddup2(&fa, 2, 1);  // nothing from the worker on the host's stdout
+    add_close_from(&fa, 4);                       // only stdin, stdout, stderr and the socket are the worker's
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     sigset_t none;

@@ -14,6 +14,8 @@
 namespace unshutter {
 
 // A shared-memory segment for one request; unlinked and unmapped on destruction.
+// Named unshutter-ofx-PID-…; the owner holds an flock on it while it lives, so
+// the segments of a host that crashed can be told apart and swept.
 class SharedBuffer {
 public:
     static constexpr size_t kHeaderBytes = 64;  // abort flag (uint32) at 0
@@ -23,6 +25,8 @@ public:
     SharedBuffer &operator=(const SharedBuffer &) = delete;
 
     bool create(size_t bytes, std::string &error);
+    // Unlink the segments of host processes that died mid-render (plugin load).
+    static void sweep_abandoned();
     const std::string &name() const { return name_; }  // without the leading '/'
     uint8_t *data() const { return data_; }
     size_t size() const { return size_; }
@@ -31,6 +35,7 @@ public:
 
 private:
     std::string name_;
+    int fd_ = -1;  // kept open: it holds the owner's lock
     uint8_t *data_ = nullptr;
     size_t size_ = 0;
 };

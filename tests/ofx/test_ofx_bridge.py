@@ -640,3 +640,62 @@ def test_unsupported_depth_is_refused_with_a_message(host, clip, tmp_path: Path)
     msg = [line for line in facts if line.startswith("persistent_message OfxMessageError")]
     assert msg and "unsupported output image" in msg[0] and "OfxBitDepthNone" in msg[0], facts
     assert not (tmp_path / "x.raw").exists() or not read_raw(tmp_path / "x.raw").any()
+
+
+# ------------------------------------------------------------------ what the host lends the plugin
+def test_worker_does_not_inherit_the_hosts_descriptors(host, clip, tmp_path: Path) -> None:
+    """Descriptors the host keeps without close-on-exec (a locked file, a listening socket, a pipe) stay out of the
+    worker: holding them, it would keep the host's locks and ports alive after the host exits."""
+    h = host()
+    held = [int(line.split()[1]) for line in h.ok(f"hold_fds {tmp_path / 'host.lock'}") if line.startswith("held ")]
+    assert len(held) == 4
+    targets = {os.readlink(f"/proc/{h.proc.pid}/fd/{fd}") for fd in held}
+    h.start("general", clip, factor=N)
+    status, facts = h.render(1001, tmp_path / "a.raw")
+    assert status == 0, facts
+    (pid,) = h.children()
+    inherited = {}
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            inherited[int(fd.name)] = os.readlink(fd)
+        except OSError:  # closed while listed
+            pass
+    assert {0, 1, 2, 3} <= set(inherited)  # /dev/null, the host's stderr twice, the socket
+    assert not targets & set(inherited.values()), (targets, inherited)
+
+
+SILENT_WORKER = "import socket\ns = socket.socket(fileno=3)\nwhile s.recv(65536):\n    pass\n"  # ends with the host
+
+
+def test_shared_memory_of_a_host_killed_mid_render_is_swept_on_the_next_load(host, clip, tmp_path: Path) -> None:
+    """A host killed while a render waits for the worker cannot unlink that render's /dev/shm segment; the next
+    plugin load, in any host process, removes it and leaves the segments of hosts still rendering alone."""
+    from tests.ofx.conftest import Host
+
+    def segments(pid: int) -> list[Path]:
+        return sorted(Path("/dev/shm").glob(f"unshutter-ofx-{pid}-*"))
+
+    exe = fake_worker(tmp_path, SILENT_WORKER)
+    crashed, live = host(UNSHUTTER_EXECUTABLE=exe), host(UNSHUTTER_EXECUTABLE=exe)
+    for h in (crashed, live):
+        h.start("general", clip, factor=N)
+        h.send(f"render 1001 {tmp_path / 'x.raw'} 1.0")  # waits for the worker's hello (120 s)
+    deadline = time.monotonic() + 20
+    while not (segments(crashed.proc.pid) and segments(live.proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    live_segments = segments(live.proc.pid)
+    assert segments(crashed.proc.pid) and live_segments
+
+    def kill(h: Host) -> int:
+        h.proc.kill()
+        h.proc.wait()
+        return h.proc.pid
+
+    dead = kill(crashed)
+    assert segments(dead)  # nothing could remove it yet
+    host().ok(f"load {BINARY}")
+    assert segments(dead) == []
+    assert segments(live.proc.pid) == live_segments  # its host still renders: left alone
+    dead = kill(live)
+    host().ok(f"load {BINARY}")
+    assert segments(dead) == []

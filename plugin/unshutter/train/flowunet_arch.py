@@ -58,6 +58,31 @@ def pixel_grid(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return gx, gy
 
 
+def warp_grids(like: torch.Tensor, motion: torch.Tensor, k: int = K) -> list[torch.Tensor]:
+    """Sampling grids of :func:`flow_warp_stack`, one per sub-frame (reused when two images share the motion).
+
+    Shape:
+        like [B, C, H, W], motion [B, 2, H, W] -> k x [B, H, W, 2] (grid_sample's normalised coordinates)
+    """
+    gx, gy = pixel_grid(like)
+    wn = gx[..., -1:] + 1.0  # W as a tensor
+    hn = gy[..., -1:, :] + 1.0  # H as a tensor
+    grids = []
+    for i in range(k):
+        t = (i + 0.5) / k - 0.5
+        nx = (2.0 * (gx - t * motion[:, 0:1]) + 1.0) / wn - 1.0
+        ny = (2.0 * (gy - t * motion[:, 1:2]) + 1.0) / hn - 1.0
+        grids.append(torch.cat([nx, ny], dim=1).permute(0, 2, 3, 1))
+    return grids
+
+
+def warp_with(img: torch.Tensor, grids: list[torch.Tensor]) -> torch.Tensor:
+    """Shape: img [B, C, H, W], k grids [B, H, W, 2] -> [B, k, C, H, W]."""
+    return torch.stack(
+        [F.grid_sample(img, g, mode="bilinear", padding_mode="border", align_corners=False) for g in grids], dim=1
+    )
+
+
 def flow_warp_stack(blurred: torch.Tensor, motion: torch.Tensor, k: int = K) -> torch.Tensor:
     """Backward-warp ``blurred`` to each sub-frame time: sub_k(p) = blurred(p - t_k m(p)).
 
@@ -67,22 +92,7 @@ def flow_warp_stack(blurred: torch.Tensor, motion: torch.Tensor, k: int = K) -> 
     Shape:
         blurred [B, 3, H, W], motion [B, 2, H, W] -> [B, K, 3, H, W]
     """
-    b, c, h, w = blurred.shape
-    gx, gy = pixel_grid(blurred)
-    wn = gx[..., -1:] + 1.0  # W as a tensor
-    hn = gy[..., -1:, :] + 1.0  # H as a tensor
-    outs = []
-    for i in range(k):
-        t = (i + 0.5) / k - 0.5
-        sx = gx - t * motion[:, 0:1]
-        sy = gy - t * motion[:, 1:2]
-        nx = (2.0 * sx + 1.0) / wn - 1.0
-        ny = (2.0 * sy + 1.0) / hn - 1.0
-        grid = torch.cat([nx, ny], dim=1).permute(0, 2, 3, 1)
-        outs.append(
-            F.grid_sample(blurred, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        )
-    return torch.stack(outs, dim=1)
+    return warp_with(blurred, warp_grids(blurred, motion, k))
 
 
 def motion_from_guidance(guidance: torch.Tensor) -> torch.Tensor:
@@ -269,7 +279,8 @@ class FlowUNet(nn.Module):
                 motion = fill_motion(g, est)
             else:
                 motion = motion_from_guidance(g)
-            warps = flow_warp_stack(x, motion, self.k)  # [B,K,3,H,W]
+            grids = warp_grids(x, motion, self.k)
+            warps = warp_with(x, grids)  # [B,K,3,H,W]
             feats.append(warps.flatten(1, 2))
         f = self.act(self.stem(torch.cat(feats, dim=1)))
         skips = []
@@ -291,7 +302,7 @@ class FlowUNet(nn.Module):
         sharp = None
         if self.sharp_head is not None:
             sharp = x + self.sharp_head(a)
-            warps = flow_warp_stack(sharp, motion, self.k)
+            warps = warp_with(sharp, grids)
             sharp = sharp[:, :, :h, :w]
         if self.use_warp:
             y = base + gate * (warps - base) + res
