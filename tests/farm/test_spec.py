@@ -137,6 +137,8 @@ def test_cli_check_prints_chunks_and_fails_with_code_2(spec_path: Path, tmp_path
     ([_shot(output="in/a.####.exr")], ["shot 'a' (shots[0]).output", "over its own input plates"]),
     ([_shot(output="in")], ["shot 'a' (shots[0]).output", "over its own input plates"]),
     ([_shot(output="in/a.%05d.exr")], ["shot 'a' (shots[0]).output", "over its own input plates"]),
+    # names the plates' scan takes for its own frames: a.-1001.exr is frame -1001 of a.####.exr
+    ([_shot(output="in/a.-####.exr")], ["shot 'a' (shots[0]).output", "over its own input plates"]),
     ([_shot(), _shot(name="b", input="in/b.####.exr", output="in/a.####.exr")],
      ["shot 'b' (shots[1]).output", "over the input plates of shot 'a'"]),
     # a movie in, a folder out: each chunk would replace the whole movie with its own frames

@@ -87,6 +87,7 @@ def test_not_a_sequence() -> None:
 def test_files_key_resolves_spellings_and_ignores_padding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from unshutter.errors import ParameterError
     from unshutter.io.sequence import files_key, refuse_over_plates
+    from unshutter.io.sequence import keys_collide as sequence_keys_collide
 
     (tmp_path / "plates").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "plates")
@@ -97,7 +98,14 @@ def test_files_key_resolves_spellings_and_ignores_padding(tmp_path: Path, monkey
         assert pat.files_key == plates.files_key, spec
         with pytest.raises(ParameterError, match=r"^-o x: writes shot\.####\.exr in .*, over the input plates"):
             refuse_over_plates("-o x", pat.dirname, pat.prefix, pat.suffix, plates)
-    for spec in ("plates/shot.####.png", "plates/shot_slow.####.exr", "out/shot.####.exr"):
+    for spec in ("plates/shot.-####.exr", "plates/shot.1####.exr", "plates/shot.-1@@@@.exr"):
+        # a scan of the plates reads shot.-1001.exr as frame -1001 and shot.11001.exr as frame 11001
+        pat = parse_pattern(spec)[0]
+        with pytest.raises(ParameterError, match=r"over the input plates"):
+            refuse_over_plates("-o x", pat.dirname, pat.prefix, pat.suffix, plates)
+        assert sequence_keys_collide(plates.files_key, pat.files_key)  # either way round
+    for spec in ("plates/shot.####.png", "plates/shot_slow.####.exr", "out/shot.####.exr", "plates/shot.-a####.exr",
+                 "plates/shot####.exr"):
         pat = parse_pattern(spec)[0]
         assert pat.files_key != plates.files_key, spec
         refuse_over_plates("-o x", pat.dirname, pat.prefix, pat.suffix, plates)

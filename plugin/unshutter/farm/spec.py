@@ -183,7 +183,8 @@ def validate(data: Any, path: Path) -> None:
         except ParameterError as exc:
             raise SpecError(f"{where}.output: {exc}") from None
         folder = folder.resolve()
-        owner = plates.get(sequence.files_key(folder, prefix, suffix))
+        mine = sequence.files_key(folder, prefix, suffix)
+        owner = next((name for key, name in plates.items() if sequence.keys_collide(mine, key)), None)
         if owner is not None:
             whose = "its own input plates" if owner == s["name"] else f"the input plates of shot {owner!r}"
             raise SpecError(f"{where}.output: {out}: writes {prefix}####{suffix} in {folder}, over {whose}")

@@ -58,12 +58,26 @@ def files_key(folder: Path | str, prefix: str, suffix: str) -> tuple[str, str, s
     return str(Path(folder).resolve()), prefix, suffix
 
 
+def keys_collide(a: tuple[str, str, str], b: tuple[str, str, str]) -> bool:
+    """Whether files of two sequences (``files_key`` tuples) can be taken for each other's frames.
+
+    Besides the same names, a prefix that is the other's plus a sign or digits
+    collides: a scan of ``shot####.exr`` reads ``shot-1001.exr`` as frame -1001
+    and ``shot11001.exr`` as frame 11001.
+    """
+    (fa, pa, sa), (fb, pb, sb) = a, b
+    if fa != fb or sa != sb:
+        return False
+    short, long_ = sorted((pa, pb), key=len)
+    return long_.startswith(short) and re.fullmatch(r"-?\d*", long_[len(short):]) is not None
+
+
 def refuse_over_plates(option: str, folder: Path | str, prefix: str, suffix: str, plates: SequencePattern) -> None:
     """Raise ParameterError when writing ``<folder>/<prefix>####<suffix>`` would land among ``plates``.
 
     ``option`` starts the message and names what was asked for, e.g. ``-o plates/``.
     """
-    if files_key(folder, prefix, suffix) == plates.files_key:
+    if keys_collide(files_key(folder, prefix, suffix), plates.files_key):
         raise ParameterError(f"{option}: writes {prefix}####{suffix} in {folder}, over the input plates "
                              f"{plates.display()}")
 
