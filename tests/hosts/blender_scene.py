@@ -26,6 +26,11 @@ def strip_info(s):
         "files": [e.filename for e in s.elements] if s.type == "IMAGE" else [],
         "settings": s["unshutter"].to_dict() if "unshutter" in s.keys() else None,
         "inputs": [i.name for i in (getattr(s, "input_1", None), getattr(s, "input_2", None)) if i is not None],
+        "trims": [s.frame_offset_start, s.frame_offset_end], "lock": s.lock,
+        "blend": [s.blend_type, round(s.blend_alpha, 4)],
+        "modifiers": [[m.name, m.type] for m in getattr(s, "modifiers", ())],
+        "transform": [s.transform.offset_x, s.transform.offset_y] if hasattr(s, "transform") else None,
+        "crop": s.crop.min_x if hasattr(s, "crop") else None,
     }
 
 
@@ -133,6 +138,66 @@ def draw_panel():
     }
 
 
+def edit_result(strip, edit):
+    """What an artist does to the slow-motion strip between runs (config ``reruns[i].edit``)."""
+    ed = bpy.context.scene.sequence_editor
+    for b in edit.get("blockers", []):  # other strips in the way: [name, channel, frame]
+        ed.sequences.new_image(b[0], bpy.path.abspath(strip.directory) + strip.elements[0].filename, b[1], b[2],
+                               fit_method="ORIGINAL")
+    if "channel" in edit:
+        strip.channel = edit["channel"]
+    for e in edit.get("effects", []):  # effect strips reading it: [type, channel]
+        ed.sequences.new_effect(e[0].lower(), e[0], e[1], strip.frame_final_start, seq1=strip)
+    for m in edit.get("modifiers", []):  # [name, type]
+        strip.modifiers.new(m[0], m[1])
+    if "trims" in edit:  # with the handles, as in the UI: the effect strips over it follow
+        head, tail = edit["trims"]
+        strip.frame_final_start = int(strip.frame_start) + head
+        strip.frame_final_end = int(strip.frame_start) + strip.frame_duration - tail
+    for name in ("blend_type", "blend_alpha", "lock"):
+        if name in edit:
+            setattr(strip, name, edit[name])
+    if "name" in edit:
+        strip.name = edit["name"]
+    if "offset_x" in edit:
+        strip.transform.offset_x = edit["offset_x"]
+    if "crop_min_x" in edit:
+        strip.crop.min_x = edit["crop_min_x"]
+
+
+def rerun_steps(steps):
+    """Edit the result strip, re-run the operator on it (undoably), record; optionally undo/redo, render a frame."""
+    ed = bpy.context.scene.sequence_editor
+    done = []
+    for step in steps:
+        result = ed.active_strip
+        edit_result(result, step.get("edit", {}))
+        pointer = result.as_pointer()
+        if step.get("on") == "source":
+            ed.active_strip = ed.sequences_all["blurred"]
+        bpy.ops.ed.undo_push(message="before Unshutter re-run")
+        try:  # undo=True: pushes an undo step as a run from the UI does
+            res = sorted(bpy.ops.sequencer.unshutter_slowmo("EXEC_DEFAULT", True, **step.get("operator", {})))
+        except RuntimeError as exc:
+            res = ["ERROR", str(exc)]
+        record = {"result": res, "active": ed.active_strip.name, "timeline": timeline(),
+                  "same_strip": ed.active_strip.as_pointer() == pointer}
+        if step.get("render"):
+            frame = ed.active_strip.frame_final_start
+            bpy.context.scene.frame_set(frame)
+            bpy.context.scene.render.filepath = os.path.join(step["render"], f"render_{frame:04d}.png")
+            bpy.ops.render.render(write_still=True)
+            record["rendered"] = bpy.context.scene.render.filepath
+        if step.get("undo"):
+            bpy.ops.ed.undo()
+            record["undone"] = timeline()
+            bpy.ops.ed.redo()
+            record["redone"] = timeline()
+            ed = bpy.context.scene.sequence_editor  # undo replaced the data: look everything up again
+        done.append(record)
+    return done
+
+
 def settings_with_remembered_values(strip):
     """The operator's settings for ``strip`` when every argument is a value Blender remembered from the
     last run (invoked from the Strip menu: the values are "ghosts", not given explicitly). Only the UI
@@ -210,6 +275,8 @@ try:
         res = bpy.ops.sequencer.unshutter_slowmo("INVOKE_DEFAULT")  # settings come from the strip
         out["rerun"] = sorted(res)
         out["after_rerun"] = timeline()
+    if cfg.get("reruns") and out["result"] == ["FINISHED"]:
+        out["reruns"] = rerun_steps(cfg["reruns"])
     if cfg.get("render") and out["result"] == ["FINISHED"]:
         new = ed.active_strip
         scene.frame_start = new.frame_final_start

@@ -70,13 +70,13 @@ def test_operator_adds_slowmo_strip_that_renders(scripts_dir: Path, tmp_path: Pa
     manifest = json.loads(Path(settings["manifest"]).read_text())
     assert manifest["factor"] == N and manifest["frame_map"]["1002"] == [1004, 1005, 1006]
 
-    # re-running the result strip reuses its stored settings and replaces it
+    # re-running the result strip reuses its stored settings and updates it in place
     assert out["rerun"] == ["FINISHED"]
     again = {s["name"]: s for s in out["after_rerun"]}
     assert set(again) == {"blurred", "blurred slowmo"}
     assert (again["blurred slowmo"]["channel"], again["blurred slowmo"]["duration"]) == (3, 5 * N)
 
-    # re-running the source with another factor replaces its result too; the other settings are reused
+    # re-running the source with another factor updates its result too; the other settings are reused
     assert out["rerun_source"] == ["FINISHED"]
     again = {s["name"]: s for s in out["after_rerun_source"]}
     assert set(again) == {"blurred", "blurred slowmo"} and again["blurred slowmo"]["duration"] == 5 * 2
@@ -182,6 +182,112 @@ def test_other_effects_on_the_source_are_kept(scripts_dir: Path, tmp_path: Path)
     assert strips["blurred"]["mute"] and strips["blurred slowmo"]["channel"] == 6  # not covered by the effects
     assert "on channel 6, 6 frames (6 written, 0 reused); gaussian_blur, transform still apply to the muted blurred" \
         in out["log"]
+
+
+def subframes(first: int, count: int, factor: int) -> list[str]:
+    """The engine's file names for ``count`` source frames from ``first`` at ``factor``."""
+    return [f"blur.{first + i:04d}.png" for i in range(count * factor)]
+
+
+def test_rerun_updates_the_result_strip_in_place(scripts_dir: Path, tmp_path: Path) -> None:
+    """Re-running with another factor keeps the artist's work on the result: the effect strip reading it, its
+    modifier, channel, blend, lock and trims; it shows the new files at the new length, and the run undoes."""
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 4, seed=11)
+    out = run_blender(scripts_dir, {
+        "files": [str(f) for f in files], "channel": 2, "start": 11,
+        "operator": {"factor": 3, "output_dir": str(tmp_path / "unshutter") + "/"},
+        "reruns": [{"edit": {"channel": 4, "effects": [["TRANSFORM", 6]], "modifiers": [["grade", "BRIGHT_CONTRAST"]],
+                             "trims": [2, 1], "blend_type": "ADD", "blend_alpha": 0.5, "lock": True},
+                    "operator": {"factor": 2}, "undo": True, "render": str(tmp_path / "render")}],
+    }, tmp_path)
+    assert out["result"] == ["FINISHED"]
+    first = {s["name"]: s for s in out["after"]}["blurred slowmo"]
+    assert (first["channel"], first["start"], first["duration"]) == (3, 11, 12)
+    step = out["reruns"][0]
+    assert step["result"] == ["FINISHED"] and step["active"] == "blurred slowmo" and step["same_strip"]
+    strips = {s["name"]: s for s in step["timeline"]}
+    assert set(strips) == {"blurred", "blurred slowmo", "transform"}
+    new, fx = strips["blurred slowmo"], strips["transform"]
+    # the artist's settings survive
+    assert (new["channel"], new["lock"], new["blend"]) == (4, True, ["ADD", 0.5])
+    assert new["modifiers"] == [["grade", "BRIGHT_CONTRAST"]] and not new["mute"]
+    # the new files at the new length: 8 sub-frames, the trims of 2 and 1 kept
+    folder = Path(new["directory"])
+    assert folder != Path(first["directory"]) and folder.name.startswith("blurred_x2_")
+    assert new["files"] == subframes(1001, 4, 2) and all((folder / n).is_file() for n in new["files"])
+    assert (new["trims"], new["start"], new["duration"]) == ([2, 1], 13, 5)
+    assert new["settings"]["factor"] == 2 and strips["blurred"]["settings"]["result"] == "blurred slowmo"
+    assert strips["blurred"]["mute"]
+    # the effect strip still reads it and follows its new range
+    assert (fx["type"], fx["inputs"], fx["channel"]) == ("TRANSFORM", ["blurred slowmo"], 6)
+    assert (fx["start"], fx["duration"]) == (13, 5)
+    assert "Unshutter: blurred slowmo on channel 4, 8 frames (8 written, 0 reused); updated in place" in out["log"]
+
+    # one undo step: back to the first run's strip, the artist's work still on it; redo brings the re-run back
+    undone = {s["name"]: s for s in step["undone"]}
+    old = undone["blurred slowmo"]
+    assert set(undone) == set(strips) and undone["transform"]["inputs"] == ["blurred slowmo"]
+    assert (old["files"], old["directory"], old["settings"]["factor"]) == (subframes(1001, 4, 3), first["directory"], 3)
+    assert (old["trims"], old["duration"], old["modifiers"]) == ([2, 1], 9, [["grade", "BRIGHT_CONTRAST"]])
+    assert (undone["transform"]["start"], undone["transform"]["duration"]) == (13, 9)
+    assert step["redone"] == step["timeline"]
+
+    # the sequencer shows the new sub-frame through the effect: timeline frame 13 is new file 2 (trimmed by 2)
+    got = read_image(step["rendered"])[0]
+    want = read_image(folder / new["files"][2])[0]
+    stale = read_image(Path(first["directory"]) / first["files"][2])[0]
+    assert np.abs(got - want).max() <= 1.5 / 255
+    assert np.abs(got - stale).mean() > 1.0 / 255
+
+
+def test_rerun_fits_trims_and_channels_to_the_new_length(scripts_dir: Path, tmp_path: Path) -> None:
+    """A shorter result keeps a visible frame (the tail trim gives way first); a longer one that would overlap
+    other strips moves up, and so does an effect strip over it; a renamed result is left alone."""
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 4, seed=12)
+    out = run_blender(scripts_dir, {
+        "files": [str(f) for f in files], "channel": 2, "start": 11,
+        "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
+        "reruns": [
+            {"edit": {"effects": [["TRANSFORM", 5]], "trims": [2, 5], "offset_x": 3.0, "crop_min_x": 2},
+             "operator": {"factor": 1}},
+            {"edit": {"blockers": [["next", 3, 20], ["above", 5, 22]]}, "operator": {"factor": 4}},
+            {"edit": {"name": "my slowmo"}, "on": "source", "operator": {"factor": 4}},
+        ],
+    }, tmp_path)
+    assert out["result"] == ["FINISHED"]
+    shorter, longer, renamed = out["reruns"]
+
+    # 8 -> 4 sub-frames: trims 2 + 5 leave none, the tail trim is cut to 1
+    assert shorter["result"] == ["FINISHED"] and shorter["same_strip"]
+    strips = {s["name"]: s for s in shorter["timeline"]}
+    new = strips["blurred slowmo"]
+    assert new["files"] == subframes(1001, 4, 1)
+    assert (new["channel"], new["trims"], new["start"], new["duration"]) == (3, [2, 1], 13, 1)
+    assert (new["transform"], new["crop"]) == ([3.0, 0.0], 2)
+    assert (strips["transform"]["start"], strips["transform"]["duration"]) == (13, 1)
+    assert "updated in place; trims 2/5 reduced to 2/1 to fit 4 frames" in out["log"]
+
+    # 4 -> 16 sub-frames, frames 13-25 visible: "next" on channel 3 and "above" on the effect's channel 5 are
+    # in the way, so the strip moves to channel 4 and the effect to 6
+    assert longer["result"] == ["FINISHED"] and longer["same_strip"]
+    strips = {s["name"]: s for s in longer["timeline"]}
+    new, fx = strips["blurred slowmo"], strips["transform"]
+    assert new["files"] == subframes(1001, 4, 4)
+    assert (new["channel"], new["trims"], new["start"], new["duration"]) == (4, [2, 1], 13, 13)
+    assert (fx["inputs"], fx["channel"], fx["start"], fx["duration"]) == (["blurred slowmo"], 6, 13, 13)
+    assert (strips["next"]["channel"], strips["above"]["channel"]) == (3, 5)
+    assert ("updated in place; moved from channel 3 to 4, clear of the strips its new length overlapped; "
+            "effect transform moved from channel 5 to 6") in out["log"]
+
+    # the artist renamed the result: re-running the source adds a new one and leaves "my slowmo" as it was
+    assert renamed["result"] == ["FINISHED"] and not renamed["same_strip"]
+    strips = {s["name"]: s for s in renamed["timeline"]}
+    kept = {s["name"]: s for s in longer["timeline"]}["blurred slowmo"]
+    assert strips["my slowmo"] == {**kept, "name": "my slowmo"}
+    assert strips["transform"]["inputs"] == ["my slowmo"]
+    added = strips["blurred slowmo"]
+    assert (added["start"], added["duration"], added["trims"]) == (11, 16, [0, 0])
+    assert added["files"] == subframes(1001, 4, 4) and strips["blurred"]["settings"]["result"] == "blurred slowmo"
 
 
 def test_unsaved_blend_with_relative_output_is_refused(scripts_dir: Path, tmp_path: Path) -> None:

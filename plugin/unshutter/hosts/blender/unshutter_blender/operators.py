@@ -5,7 +5,9 @@ JSON lines, progress shows in the status bar, ESC kills the engine and removes
 what the run wrote. From scripts and in ``blender -b`` the operator runs to
 completion synchronously. The timeline changes only after the engine has
 succeeded: a new image strip on the first free channel above the source, at
-the source's first frame, N times as long; the source is muted.
+the source's first frame, N times as long; the source is muted. A re-run
+updates the earlier slow-motion strip in place instead, so the effect strips
+reading it, its modifiers and the artist's settings on it survive.
 """
 import os
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ class Job:
     """What one run needs between starting the engine and adding the strip."""
 
     source: str  # source strip name
-    replaces: str  # name of an earlier result strip to replace, or ""
+    result: str  # name of the source's earlier result strip, updated in place; or ""
     settings: dict
     frames: int  # visible source frames
     output_spec: str
@@ -75,15 +77,15 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         strip = ed.active_strip if ed else None
         if strip is None:
             raise engine.EngineError("select an image-sequence or movie strip")
-        replaces = ""
+        earlier = ""
         stored_on = strip if props.has_settings(strip) else None
         if stored_on is not None and strip.unshutter.role == "RESULT":
             src = ed.sequences_all.get(strip.unshutter.source)
             if src is None:
                 raise engine.EngineError(f"{strip.name}: its source strip {strip.unshutter.source!r} is gone")
-            replaces, strip = strip.name, src
-        elif stored_on is not None and strip.unshutter.role == "SOURCE" and strip.unshutter.result in ed.sequences_all:
-            replaces = strip.unshutter.result  # re-running the source replaces its earlier result
+            earlier, strip = strip.name, src
+        elif stored_on is not None and strip.unshutter.role == "SOURCE":
+            earlier = strip.unshutter.result  # re-running the source updates its earlier result
         if strip.type not in {"IMAGE", "MOVIE"}:
             raise engine.EngineError(f"{strip.name}: a {strip.type.lower()} strip; select an image-sequence or movie strip")
         speed = float(getattr(strip, "speed_factor", 1.0))
@@ -146,7 +148,7 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         cmd = engine.build_command(exe, input_spec, output_spec, factor=values["factor"], guidance=guidance,
                                    reverse=values["reverse"], overrides=overrides, shutter=values["shutter"],
                                    frames=(first, last))
-        return Job(strip.name, replaces, values, n, output_spec, engine.EngineRun(cmd, folder))
+        return Job(strip.name, earlier, values, n, output_spec, engine.EngineRun(cmd, folder))
 
     # ------------------------------------------------------------ finishing
     def _finish(self, context, job: Job) -> set:
@@ -165,7 +167,11 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         if source is None:
             self.report({"ERROR"}, f"Unshutter: the strip {job.source} was removed while it was processed")
             return {"CANCELLED"}
-        result = add_result_strip(ed, source, files, job.replaces)
+        result = earlier_result(ed, source, job.result)  # looked up again: the artist may have deleted it meanwhile
+        if result is None:
+            result, notes = add_result_strip(ed, source, files), []
+        else:
+            notes = ["updated in place"] + update_result_strip(ed, result, files)
         source.mute = True
         effects = sorted(e.name for e in effects_on(ed, source))
         for strip, role in ((source, "SOURCE"), (result, "RESULT")):
@@ -182,6 +188,7 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         done = job.run.done or {}
         self.report({"INFO"}, f"Unshutter: {result.name} on channel {result.channel}, {len(files)} frames "
                               f"({done.get('written', 0)} written, {done.get('skipped', 0)} reused)"
+                              + "".join(f"; {note}" for note in notes)
                               + (f"; {', '.join(effects)} still apply to the muted {source.name}" if effects else ""))
         return {"FINISHED"}
 
@@ -258,6 +265,29 @@ def _overlaps(seqs, channel: int, start: int, end: int, skip: set) -> bool:
                and s.frame_final_start < end and start < s.frame_final_end for s in seqs)
 
 
+def _free_channel(seqs, channel: int, start: int, end: int, skip: set) -> int:
+    """``channel``, or the first channel above it where nothing but ``skip`` covers frames ``start``..``end - 1``."""
+    while channel < MAX_CHANNEL and _overlaps(seqs, channel, start, end, skip):
+        channel += 1
+    return channel
+
+
+def _container(ed, strip):
+    """The strips beside ``strip``: the timeline's top level or its meta strip's."""
+    meta = strip.parent_meta()
+    return meta.sequences if meta is not None else ed.sequences
+
+
+def _directory(files: list) -> str:
+    """The strip directory of ``files``: relative to the saved .blend file when the output sits beside it."""
+    folder = os.path.dirname(files[0])
+    if bpy.data.filepath:  # keep the project relocatable
+        rel = bpy.path.relpath(folder)
+        if not rel.startswith("//.."):
+            return rel.rstrip("/") + "/"
+    return os.path.join(folder, "")
+
+
 def effects_on(ed, strip) -> list:
     """The effect strips that take ``strip`` as an input, directly or through other effects."""
     found, todo = {}, [strip.name]
@@ -271,25 +301,33 @@ def effects_on(ed, strip) -> list:
     return list(found.values())
 
 
-def add_result_strip(ed, source, files: list, replaces: str):
+def earlier_result(ed, source, name: str):
+    """The slow-motion strip ``name`` an earlier run made from ``source``, or None.
+
+    None when there is no earlier result, it was deleted or renamed, or the name now belongs to a strip
+    that is not ``source``'s result (a copy of the source links to the original's result): that strip is
+    left alone and a new result strip is added, as on a first run.
+    """
+    strip = ed.sequences_all.get(name) if name else None
+    if (strip is None or strip.type != "IMAGE" or not props.has_settings(strip)
+            or strip.unshutter.role != "RESULT" or strip.unshutter.source != source.name):
+        return None
+    return strip
+
+
+def add_result_strip(ed, source, files: list):
     """A new image strip of ``files`` at the source's start, on the first free channel above it and above
-    the effect strips that read it (they still render the muted source: below them it would be covered)."""
-    seqs = ed.sequences if source.name in ed.sequences else source.parent_meta().sequences
+    the effect strips that read it (they still render the muted source: below them it would be covered).
+    It starts with the source's transform, crop, blend and colour space."""
+    seqs = _container(ed, source)
     start = int(source.frame_final_start)
-    end = start + len(files)
-    if replaces and replaces in seqs:
-        seqs.remove(seqs[replaces])
     channel = max([source.channel] + [e.channel for e in effects_on(ed, source) if e.name in seqs]) + 1
-    while channel < MAX_CHANNEL and _overlaps(seqs, channel, start, end, {source.name}):
-        channel += 1
+    channel = _free_channel(seqs, channel, start, start + len(files), {source.name})
     strip = seqs.new_image(name=f"{source.name} slowmo"[:63], filepath=files[0], channel=channel,
                            frame_start=start, fit_method="ORIGINAL")
     for f in files[1:]:
         strip.elements.append(os.path.basename(f))
-    if bpy.data.filepath:  # keep the project relocatable when the output sits beside it
-        rel = bpy.path.relpath(os.path.dirname(files[0]))
-        if not rel.startswith("//.."):
-            strip.directory = rel.rstrip("/") + "/"
+    strip.directory = _directory(files)
     for attr in ("offset_x", "offset_y", "scale_x", "scale_y", "rotation"):
         if hasattr(source.transform, attr):
             setattr(strip.transform, attr, getattr(source.transform, attr))
@@ -300,3 +338,58 @@ def add_result_strip(ed, source, files: list, replaces: str):
     if hasattr(source, "colorspace_settings"):
         strip.colorspace_settings.name = source.colorspace_settings.name if source.type == "IMAGE" else "sRGB"
     return strip
+
+
+def fit_trims(head: int, tail: int, length: int) -> tuple:
+    """Trims (``frame_offset_start``, ``frame_offset_end``) that leave at least one of ``length`` frames.
+
+    Kept as they are when they fit; otherwise the tail trim gives way first, then the head trim, so the
+    in-point the artist set stays where it is as long as possible. Negative trims (held frames) add frames
+    and are kept.
+    """
+    excess = head + tail - (length - 1)
+    cut = min(max(tail, 0), max(excess, 0))
+    tail, excess = tail - cut, excess - cut
+    head -= min(max(head, 0), max(excess, 0))
+    return head, tail
+
+
+def update_result_strip(ed, strip, files: list) -> list:
+    """Point the earlier slow-motion ``strip`` at ``files`` in place; returns notes for the report.
+
+    The strip stays the same object, so the effect strips reading it, its modifiers and what the artist set
+    on it (name, channel, start, transform, crop, blend, colour space, mute, lock) survive; a new strip would
+    take Blender's deletion of every effect whose input is removed. The trims, counted in sub-frames, are
+    kept while they leave a frame at the new length (see ``fit_trims``). Where the new length would overlap
+    another strip, the strip, or an effect strip that reads it, moves up to the first free channel.
+    """
+    notes = []
+    head, tail = int(strip.frame_offset_start), int(strip.frame_offset_end)
+    fitted = fit_trims(head, tail, len(files))
+    if fitted != (head, tail):
+        notes.append(f"trims {head}/{tail} reduced to {fitted[0]}/{fitted[1]} to fit {len(files)} frames")
+    strip.frame_offset_end, strip.frame_offset_start = fitted[1], fitted[0]  # smaller: valid at the old length
+    elements = strip.elements
+    while len(elements) > len(files):
+        elements.pop(len(elements) - 1)
+    for element, f in zip(elements, files):
+        element.filename = os.path.basename(f)
+    for f in files[len(elements):]:
+        elements.append(os.path.basename(f))
+    strip.directory = _directory(files)
+
+    start, end = int(strip.frame_final_start), int(strip.frame_final_end)
+    channel = _free_channel(_container(ed, strip), strip.channel, start, end, {strip.name})
+    if channel != strip.channel:
+        notes.append(f"moved from channel {strip.channel} to {channel}, clear of the strips its new length overlapped")
+        strip.channel = channel
+    strip.frame_final_start = start  # the handles' setters carry the effect strips over it to its new range
+    strip.frame_final_end = end
+    for effect in sorted(effects_on(ed, strip), key=lambda e: e.channel):
+        channel = _free_channel(_container(ed, effect), effect.channel, effect.frame_final_start,
+                                effect.frame_final_end, {effect.name})
+        if channel != effect.channel:
+            notes.append(f"effect {effect.name} moved from channel {effect.channel} to {channel}")
+            effect.channel = channel
+    strip.invalidate_cache("RAW")
+    return notes
