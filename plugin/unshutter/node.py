@@ -67,10 +67,14 @@ class Node:
     """Decompose source frames into sub-frames with the node's parameters."""
 
     def __init__(self, params: NodeParams, decomposer: Decomposer | None = None,
-                 model_path: str | None = None, device: str = "auto") -> None:
+                 model_path: str | None = None, device: str = "auto", overrides: Overrides | None = None) -> None:
+        """``overrides``: ``params.overrides`` already loaded (a farm task loads it with its path
+        mapping); by default the node loads it."""
         params.validate()
         self.params = params
-        self.overrides: Overrides | None = load_overrides(params.overrides) if params.overrides else None
+        if overrides is None and params.overrides:
+            overrides = load_overrides(params.overrides)
+        self.overrides: Overrides | None = overrides if params.overrides else None
         self.decomposer = decomposer or Decomposer(model_path, device=device)
 
     # ------------------------------------------------------------ guidance

@@ -37,7 +37,8 @@ def test_local_cluster_threads_two_shots_equal_unshutter_run(spec_path: Path, tm
     assert summary.shots["pan"].written == 18 and summary.shots["tilt-b"].written == 12
     table = out.getvalue()
     assert table.splitlines()[0].split() == ["shot", "frames", "chunks", "done", "written", "skipped", "failures",
-                                             "retries", "task", "s"]
+                                             "retries", "rescheduled", "task", "s"]
+    assert summary.shots["pan"].rescheduled == 0
     assert "total" in table and "wall time" in table
 
     # a second run finds everything complete
@@ -180,7 +181,8 @@ def test_killed_dask_job_resumes_with_nothing_lost(tmp_path: Path, long_shot: tu
 @pytest.mark.slow
 def test_worker_killed_mid_chunk_is_rescheduled_and_resumes(tmp_path: Path, long_shot: tuple[str, Path],
                                                             farm_model: str) -> None:
-    """A Dask worker process dies mid-chunk (its nanny restarts it): the chunk runs again and the job completes."""
+    """A Dask worker process dies mid-chunk (its nanny restarts it): Dask runs the chunk again, the job
+    completes, and the summary counts the rerun (not as a failure or a retry: Dask made it, not the runner)."""
     from distributed import Client, LocalCluster
 
     clip, ref = long_shot
@@ -191,13 +193,18 @@ def test_worker_killed_mid_chunk_is_rescheduled_and_resumes(tmp_path: Path, long
         with Client(cluster) as client:
             (worker_pid,) = client.run(os.getpid).values()
         result: dict[str, Any] = {}
+        table = io.StringIO()
         runner = threading.Thread(target=lambda: result.update(summary=run_dask(
-            spec, scheduler=cluster.scheduler_address, progress=False, out=io.StringIO())))
+            spec, scheduler=cluster.scheduler_address, progress=False, out=table)))
         runner.start()
         _wait_for_outputs(out, 9, runner.is_alive)
         assert runner.is_alive(), "the job finished before the worker could be killed"
         os.kill(worker_pid, signal.SIGKILL)
         runner.join(timeout=600)
     summary = result["summary"]
-    assert summary.exit_code == 0 and summary.shots["long"].done == 6
+    long = summary.shots["long"]
+    assert summary.exit_code == 0 and long.done == 6
+    assert (long.rescheduled, long.failures, long.retries) == (1, 0, 0)
+    row = next(line.split() for line in table.getvalue().splitlines() if line.startswith("long "))
+    assert row[6:9] == ["0", "0", "1"]  # failures, retries, rescheduled
     assert_same_images(out, ref)

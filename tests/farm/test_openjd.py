@@ -3,19 +3,27 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import yaml
 
-from tests.farm.helpers import OPENJD, UNSHUTTER, assert_same_images, images, write_spec
+from tests.farm.helpers import OPENJD, UNSHUTTER, assert_same_images, images, make_clip, write_spec
+from unshutter.errors import OverrideError
 from unshutter.farm import session
-from unshutter.farm.openjd import OPENJD_PARAMS, build_template, openjd_params, write_bundle
+from unshutter.farm.dask_runner import _payload
+from unshutter.farm.openjd import ASSET_REFERENCES, OPENJD_PARAMS, build_template, openjd_params, write_bundle
 from unshutter.farm.plan import plan_shot
 from unshutter.farm.spec import SpecError, from_dict, load_spec
+from unshutter.io.image_file import read_image
+from unshutter.node import NodeParams
+from unshutter.pipeline import RunConfig, run
 
 
 def _bundle(spec_path: Path, out: Path) -> Path:
@@ -237,11 +245,11 @@ def _decode(template: dict, values: dict, tmp_path: Path):  # type: ignore[no-un
 
 
 def _resolved_args(step: dict, values: dict) -> list[str]:
-    """A step's onRun args with the job parameters filled in (the PATH ones are all this template uses)."""
+    """A step's onRun args with the job parameters filled in (without path mapping: RawParam == Param)."""
     out = []
     for arg in step["script"]["actions"]["onRun"]["args"]:
         for name, value in values.items():
-            arg = arg.replace(f"{{{{Param.{name}}}}}", str(value))
+            arg = arg.replace(f"{{{{Param.{name}}}}}", str(value)).replace(f"{{{{RawParam.{name}}}}}", str(value))
         out.append(arg)
     return out
 
@@ -268,7 +276,7 @@ def test_long_reels_fit_openjds_parameter_limit(tmp_path: Path, n: int, override
     template, values = build_template(spec, "unshutter", ranges={s.name: (1001, 1010) for s in spec.shots})
     job = _decode(template, values, tmp_path)  # raises when the template is invalid
     assert len(job.steps) == n and len(template["parameterDefinitions"]) <= 50
-    paths = {p["name"]: p for p in template["parameterDefinitions"] if p["type"] == "PATH"}
+    paths = {p["name"]: p for p in template["parameterDefinitions"] if p["type"] == "PATH" and p["name"] != "Model"}
     if mode == "roots":
         assert set(paths) == {"PlatesRoot", "RendersRoot"}
         assert (paths["PlatesRoot"]["dataFlow"], paths["RendersRoot"]["dataFlow"]) == ("IN", "OUT")
@@ -291,7 +299,8 @@ def test_shots_sharing_a_folder_share_its_parameter(tmp_path: Path) -> None:
         {"name": "c", "input": "other/c.####.exr", "output": "renders/c.####.exr", "factor": 2},
     ]}, tmp_path / "reel.yaml")
     template, values = build_template(spec, "unshutter", ranges={s: (1, 4) for s in "abc"})
-    paths = {p["name"]: p["description"] for p in template["parameterDefinitions"] if p["type"] == "PATH"}
+    paths = {p["name"]: p["description"] for p in template["parameterDefinitions"]
+             if p["type"] == "PATH" and p["name"] != "Model"}
     assert paths == {"a_Input": "Folder of the blurred plates of shots a, b",
                      "a_Output": "Folder of the slow-motion frames of shots a, b, c",
                      "c_Input": "Folder of the blurred plates of shot c"}
@@ -306,3 +315,137 @@ def test_reel_without_a_common_root_past_the_limit_is_refused(tmp_path: Path) ->
     spec = from_dict({"shots": shots}, tmp_path / "reel.yaml")
     with pytest.raises(SpecError, match="more than an OpenJD job takes .50.*split the spec"):
         build_template(spec, "unshutter", ranges={s["name"]: (1, 4) for s in shots})
+
+
+# ------------------------------------------------------------------ files the farm uploads and path-maps
+def _path_params(template: dict) -> dict[str, tuple[str, str]]:
+    return {p["name"]: (p["objectType"], p["dataFlow"]) for p in template["parameterDefinitions"] if p["type"] == "PATH"}
+
+
+def test_model_is_a_path_parameter_with_the_shipped_model_as_default(spec_path: Path, tmp_path: Path) -> None:
+    """Deadline Cloud uploads and path-maps PATH parameters with a dataFlow only: the model is one (FILE, IN)."""
+    from unshutter.cli.main import build_parser
+
+    spec = load_spec(spec_path)
+    ranges = {"pan": (1001, 1006), "tilt-b": (1001, 1006)}
+    template, values = build_template(spec, "unshutter", ranges=ranges)
+    model = next(p for p in template["parameterDefinitions"] if p["name"] == "Model")
+    assert (model["type"], model["objectType"], model["dataFlow"], model["default"]) == ("PATH", "FILE", "IN", "")
+    assert values["Model"] == spec.model
+    # plates in, renders out, override files in
+    assert _path_params(template) == {"Model": ("FILE", "IN"), "pan_Input": ("DIRECTORY", "IN"),
+                                      "pan_Output": ("DIRECTORY", "OUT"), "tilt_b_Input": ("DIRECTORY", "IN"),
+                                      "tilt_b_Output": ("DIRECTORY", "OUT")}
+    job = _decode(template, values, tmp_path)  # openjd-model: valid, and a PATH value the session maps
+    assert job.parameters["Model"].type.name == "PATH" and job.parameters["Model"].value == spec.model
+    # no Model value: the default stays empty (not made relative to the bundle), and the tasks get --model ""
+    job = _decode(template, {k: v for k, v in values.items() if k != "Model"}, tmp_path)
+    assert job.parameters["Model"].value == ""
+    step_args = _resolved_args(template["steps"][0], {**values, "Model": ""})
+    assert step_args[step_args.index("--model") + 1] == ""
+    parser = build_parser()
+    for argv in (["farm", "session", "start", "--state", "s.json", "--model", ""],
+                 ["farm", "chunk", "in.####.exr", "-o", "out", "--frames", "1-2", "--model", ""]):
+        assert not parser.parse_args(argv).model  # '' -> None: the shipped model
+    # a spec without a model: the same default in the bundle and on Dask
+    no_model = from_dict({k: v for k, v in yaml.safe_load(spec_path.read_text()).items() if k != "model"},
+                         spec_path)
+    template, values = build_template(no_model, "unshutter", ranges=ranges)
+    assert values["Model"] == "" and _decode(template, values, tmp_path).parameters["Model"].value == ""
+    assert _payload(plan_shot(no_model.shots[0], ranges["pan"])[0], no_model, None)["model"] is None
+
+
+def _overrides_shot(root: Path, clip: str, matte_frames: range = range(1001, 1007)) -> Path:
+    """A shot whose override file names a labelme file (relative) and a matte sequence (absolute)."""
+    (root / "shapes").mkdir(parents=True)
+    (root / "shapes" / "car.json").write_text(json.dumps(
+        {"shapes": [{"label": "up", "points": [[4, 4], [30, 4], [30, 40], [4, 40]], "shape_type": "polygon"}]}))
+    (root / "mattes").mkdir()
+    matte = np.zeros((48, 64), np.uint8)
+    matte[:, 40:] = 255
+    for f in matte_frames:
+        cv2.imwrite(str(root / "mattes" / f"car.{f}.png"), matte)
+    (root / "ov").mkdir()
+    (root / "ov" / "car.yaml").write_text(yaml.safe_dump({"regions": [
+        {"name": "shape", "direction": "up", "labelme": "../shapes/car.json"},
+        {"name": "truck", "direction": "left", "frames": "1002-1005", "matte": str(root / "mattes" / "car.####.png")},
+    ]}))
+    spec = {"name": "worker", "model": "models/decomposer.onnx", "chunk": 3,
+            "shots": [{"name": "car", "input": clip, "output": "renders/car/car.####.exr", "factor": 2,
+                       "overrides": "ov/car.yaml"}]}
+    (root / "reel.yaml").write_text(yaml.safe_dump(spec))
+    return root / "reel.yaml"
+
+
+def test_files_named_in_override_files_are_bundle_inputs(tmp_path: Path, farm_clips: dict[str, str]) -> None:
+    root = tmp_path / "studio"
+    spec = load_spec(_overrides_shot(root, farm_clips["pan"], range(999, 1010)))
+    tpath, _ = write_bundle(spec, tmp_path / "bundle", "unshutter")
+    refs = yaml.safe_load((tmp_path / "bundle" / ASSET_REFERENCES).read_text())["assetReferences"]
+    # the labelme file, and the matte on each frame of the shot (1001-1006) where its region is active
+    assert refs["inputs"]["filenames"] == sorted([str(root / "shapes" / "car.json")] +
+                                                 [str(root / "mattes" / f"car.{f}.png") for f in range(1002, 1006)])
+    assert refs["inputs"]["directories"] == [] and refs["outputs"] == {"directories": []}
+    template = yaml.safe_load(tpath.read_text())
+    assert _path_params(template)["car_Overrides"] == ("FILE", "IN")
+    args = template["steps"][0]["script"]["actions"]["onRun"]["args"]
+    # the task maps the file as submitted, and every name in it, with the session's rules
+    assert args[args.index("--overrides") + 1] == "{{RawParam.car_Overrides}}"
+    assert args[args.index("--path-mapping") + 1] == "{{Session.PathMappingRulesFile}}"
+    _decode(template, openjd_params(tmp_path / "bundle" / "parameter_values.yaml"), tmp_path)
+    p = subprocess.run([OPENJD, "check", str(tpath)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "passes validation" in p.stdout, p.stdout + p.stderr
+    # a matte missing on a frame its region needs fails when the bundle is written, naming shot and file
+    (root / "mattes" / "car.1004.png").unlink()
+    with pytest.raises(OverrideError, match=r"shot 'car'.overrides: .*car.1004.png: matte for region truck missing"):
+        write_bundle(spec, tmp_path / "bundle2", "unshutter")
+
+
+def _pixels(folder: Path) -> dict[str, np.ndarray]:
+    return {name: read_image(folder / name)[0] for name in images(folder)}
+
+
+@pytest.mark.slow
+def test_openjd_run_on_a_worker_that_maps_every_path(tmp_path: Path, farm_clips: dict[str, str],
+                                                     farm_model: str) -> None:
+    """The job's files are elsewhere on the worker (job attachments, another OS): the session's path mapping
+    rules find the plates, the model, the override file and the mattes and labelme file it names."""
+    studio = tmp_path / "studio"
+    clip = make_clip(studio / "plates", 1, 4.0)
+    (studio / "models").mkdir(parents=True)
+    shutil.copyfile(farm_model, studio / "models" / "decomposer.onnx")
+    spec_path = _overrides_shot(studio, clip)
+    spec = load_spec(spec_path)
+    ref = tmp_path / "ref"
+    shot = spec.shots[0]
+    run(RunConfig(shot.input, str(ref / "car.####.exr"), NodeParams(factor=2, overrides=shot.overrides),
+                  model=spec.model))
+    bundle = _bundle(spec_path, tmp_path / "bundle")
+    # the worker: the studio's files under two roots, none at the submitter's paths
+    worker = tmp_path / "worker"
+    worker.mkdir()
+    shutil.move(str(studio / "mattes"), str(worker / "root1"))
+    shutil.move(str(studio), str(worker / "root0"))
+    rules = {"version": "pathmapping-1.0", "path_mapping_rules": [
+        {"source_path_format": "POSIX", "source_path": str(studio), "destination_path": str(worker / "root0")},
+        {"source_path_format": "POSIX", "source_path": str(studio / "mattes"), "destination_path": str(worker / "root1")},
+    ]}
+    (tmp_path / "rules.json").write_text(json.dumps(rules))
+    proc = subprocess.run([OPENJD, "run", str(bundle / "template.yaml"), "-p", f"file://{bundle / OPENJD_PARAMS}",
+                           "--path-mapping-rules", f"file://{tmp_path / 'rules.json'}"],
+                          capture_output=True, text=True, timeout=600)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    assert "Session ended successfully" in log and "rendering in this process" not in log
+    out = worker / "root0" / "renders" / "car"
+    got, want = _pixels(out), _pixels(ref)
+    assert sorted(got) == sorted(want) == [f"car.{f}.exr" for f in range(1001, 1013)]
+    for name in want:  # headers differ (the run signature names the input's path), pixels do not
+        assert np.array_equal(got[name], want[name]), name
+    guidance: dict[str, str] = {}
+    for m in out.glob("*.json"):
+        guidance.update(json.loads(m.read_text())["guidance"])
+    want_guidance = json.loads(next(ref.glob("*.json")).read_text())["guidance"]
+    assert guidance == want_guidance
+    assert "region:shape" in guidance["1001"] and "region:truck" not in guidance["1001"]
+    assert "region:truck" in guidance["1003"]

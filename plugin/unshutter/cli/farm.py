@@ -56,6 +56,10 @@ def add_parser(sub: Any) -> None:
     add_node_arguments(k)
     k.add_argument("--frames", required=True, metavar="A-B", help="source frames of this task (OpenJD gives 1001-1010)")
     k.add_argument("--session", metavar="STATE", help="render on the session server of this state file when it runs")
+    k.add_argument("--path-mapping", metavar="RULES",
+                   help="OpenJD path mapping rules file (the bundle gives {{Session.PathMappingRulesFile}}): "
+                        "--overrides is then the file as submitted, and it and the mattes and labelme files "
+                        "it names are read where these rules map them")
     k.add_argument("--name", default="", help="shot name for the logs")
     k.add_argument("--json", action="store_true", help="one JSON progress line per frame on stdout")
     k.set_defaults(func=chunk_main)
@@ -146,21 +150,26 @@ class LineReporter:
 
 def chunk_main(args: argparse.Namespace) -> int:
     from unshutter.farm import session, task
+    from unshutter.farm.pathmap import Locator, PathMapping
     from unshutter.pipeline import RunConfig, parse_frame_range
 
-    cfg = RunConfig(input=args.input, output=args.output, params=node_params(args),
+    params, locate = node_params(args), None
+    if args.path_mapping and args.overrides:
+        locate = Locator(args.overrides, PathMapping.load(args.path_mapping))
+        params.overrides = locate.overrides
+    cfg = RunConfig(input=args.input, output=args.output, params=params,
                     frames=parse_frame_range(args.frames), model=args.model or None, device=args.device)
     report = LineReporter(args.json)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if args.session:
             try:
-                res = session.request(Path(args.session), cfg, report, name=args.name)
+                res = session.request(Path(args.session), cfg, report, name=args.name, locate=locate)
             except session.SessionUnavailable as exc:
                 print(f"unshutter: {exc}; rendering in this process", file=sys.stderr, flush=True)
             else:
                 return _report_result(res, args.json)
-        res = task.run_config(cfg, report, name=args.name).to_dict()
+        res = task.run_config(cfg, report, name=args.name, locate=locate).to_dict()
         return _report_result({"event": "result", "exit_code": 0, **res}, args.json)
     except Terminated:
         print("unshutter: terminated (SIGTERM); complete frames are kept, the chunk resumes on retry",

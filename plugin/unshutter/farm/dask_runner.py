@@ -3,9 +3,14 @@
 The chunks are the ones the Open Job Description bundle makes
 (:mod:`unshutter.farm.plan`). Each worker process loads the model once
 (:data:`unshutter.farm.task.CACHE`). A chunk that fails with a retryable error
-(see :func:`unshutter.farm.task.is_retryable`) or whose worker dies is
-resubmitted up to ``retries`` times; it resumes, since complete outputs are
-skipped. Bad parameters and bad input fail at once.
+(see :func:`unshutter.farm.task.is_retryable`) is resubmitted up to
+``retries`` times; it resumes, since complete outputs are skipped. Bad
+parameters and bad input fail at once. A chunk whose worker dies (or leaves
+the cluster) while running it is run again by Dask itself, without the
+runner; the summary counts those reruns (``rescheduled``: see
+:class:`_WorkerLosses`). Once Dask gives up on a chunk (``KilledWorker``,
+after ``distributed.scheduler.allowed-failures`` workers died running it) it
+is a failure like any other and retried the same way.
 
 With no scheduler address a LocalCluster is started (``processes=False`` runs
 the workers as threads of this process).
@@ -15,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -29,11 +35,21 @@ class SchedulerError(UnshutterError):
     """The Dask scheduler cannot be reached (exit code 1: worth a retry once the cluster is up)."""
 
 
+START_TOPIC = "unshutter-chunk-start"  # each chunk task's first act: an event naming its key
+
+
 def _run_chunk(payload: dict[str, Any]) -> dict[str, Any]:
     """The Dask task: one chunk on a worker. Returns the ChunkResult dict or an error dict (never raises
     for Unshutter errors, so the client sees the exit code; other exceptions propagate and are retried)."""
     from unshutter.farm.spec import Shot
 
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        worker.log_event(START_TOPIC, {"key": worker.get_current_task()})  # the scheduler adds "worker"
+    except (ImportError, ValueError):  # not on a Dask worker
+        pass
     shot = Shot(**payload["shot"])
     cfg = task.chunk_config(shot, payload["first"], payload["last"], payload["model"], payload["device"])
     threads = payload.get("threads")
@@ -60,6 +76,7 @@ class ShotSummary:
     skipped: int = 0
     failures: int = 0
     retries: int = 0
+    rescheduled: int = 0  # reruns Dask made on its own: the worker died or left mid-chunk
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -75,14 +92,17 @@ class Summary:
     exit_code: int = 0
 
     def table(self) -> str:
-        head = ("shot", "frames", "chunks", "done", "written", "skipped", "failures", "retries", "task s")
+        head = ("shot", "frames", "chunks", "done", "written", "skipped", "failures", "retries", "rescheduled",
+                "task s")
         rows = [head] + [(s.name, str(s.frames), str(s.chunks), str(s.done), str(s.written), str(s.skipped),
-                          str(s.failures), str(s.retries), f"{s.seconds:.1f}") for s in self.shots.values()]
+                          str(s.failures), str(s.retries), str(s.rescheduled), f"{s.seconds:.1f}")
+                         for s in self.shots.values()]
         tot = list(self.shots.values())
         rows.append(("total", str(sum(s.frames for s in tot)), str(sum(s.chunks for s in tot)),
                      str(sum(s.done for s in tot)), str(sum(s.written for s in tot)),
                      str(sum(s.skipped for s in tot)), str(sum(s.failures for s in tot)),
-                     str(sum(s.retries for s in tot)), f"{sum(s.seconds for s in tot):.1f}"))
+                     str(sum(s.retries for s in tot)), str(sum(s.rescheduled for s in tot)),
+                     f"{sum(s.seconds for s in tot):.1f}"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
 
         def fmt(r: tuple[str, ...]) -> str:
@@ -94,6 +114,58 @@ class Summary:
         for s in self.shots.values():
             lines += [f"FAILED {s.name}: {e}" for e in s.errors]
         return "\n".join(lines)
+
+
+class _WorkerLosses:
+    """Counts the chunk reruns Dask makes on its own, into each shot's ``rescheduled``.
+
+    When a worker dies or leaves, the scheduler's ``remove-worker`` event (topic
+    ``all``) lists the tasks it had: running, queued on it, or finished with the
+    result still held there. Dask runs them all again elsewhere; the ones that
+    had started there (their :data:`START_TOPIC` event came from that worker)
+    are the reruns counted. A chunk Dask gives up on (``KilledWorker``) had no
+    rerun after its last loss: :meth:`gave_up` takes that one back.
+
+    The handlers run on the client's event loop thread.
+    """
+
+    def __init__(self, shots: dict[str, ShotSummary], submitted: dict[str, Chunk], write: Any) -> None:
+        self.shots, self.submitted, self.write = shots, submitted, write
+        self.lock = threading.Lock()
+        self.started: dict[str, str] = {}  # task key -> address of the worker that last started it
+        self.last_counted: dict[str, bool] = {}  # task key -> its last loss was counted
+
+    def subscribe(self, client: Any) -> None:
+        # before anything is submitted: the scheduler reads its client's messages in order
+        client.subscribe_topic(START_TOPIC, self.on_start)
+        client.subscribe_topic("all", self.on_scheduler)
+
+    def on_start(self, event: tuple[float, Any]) -> None:
+        msg = event[1]
+        if isinstance(msg, dict) and msg.get("key") in self.submitted:
+            with self.lock:
+                self.started[msg["key"]] = str(msg.get("worker"))
+
+    def on_scheduler(self, event: tuple[float, Any]) -> None:
+        msg = event[1]
+        if not isinstance(msg, dict) or msg.get("action") != "remove-worker":
+            return
+        worker = str(msg.get("worker"))
+        for key in (*msg.get("processing-tasks", ()), *msg.get("lost-computed-tasks", ())):
+            c = self.submitted.get(key)
+            if c is None:
+                continue
+            with self.lock:
+                counted = self.last_counted[key] = self.started.get(key) == worker
+                if counted:
+                    self.shots[c.shot.name].rescheduled += 1
+            if counted:
+                self.write(f"unshutter farm: {c.key}: its worker {worker} left mid-chunk")
+
+    def gave_up(self, key: str, shot: ShotSummary) -> None:
+        with self.lock:
+            if self.last_counted.pop(key, False):
+                shot.rescheduled -= 1
 
 
 def _payload(c: Chunk, spec: BatchSpec, threads: int | None) -> dict[str, Any]:
@@ -108,7 +180,7 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
              processes: bool = True, retries: int = 2, progress: bool = True, out: TextIO | None = None,
              chunks: list[Chunk] | None = None, quiet_logs: bool = True) -> Summary:
     """Render every chunk of ``spec`` on a Dask cluster; returns the summary (printed to ``out`` too)."""
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, KilledWorker, LocalCluster, as_completed
     from tqdm import tqdm
 
     if quiet_logs:  # distributed logs every worker start and stop at INFO
@@ -138,13 +210,18 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
     try:
         attempts: dict[str, int] = {}
         by_key: dict[str, Chunk] = {}
-        futures = []
-        for c in chunks:
-            f = client.submit(_run_chunk, _payload(c, spec, threads), key=f"unshutter-{c.key}-0", pure=False)
-            by_key[f.key], attempts[c.key] = c, 0
-            futures.append(f)
+        submitted: dict[str, Chunk] = {}  # every key this run submitted (by_key loses the finished ones)
         bar = tqdm(total=sum(c.frames for c in chunks), unit="frame", desc="unshutter farm", file=sys.stderr,
                    disable=not progress)
+        losses = _WorkerLosses(shots, submitted, bar.write)
+        losses.subscribe(client)
+        futures = []
+        for c in chunks:
+            key = f"unshutter-{c.key}-0"
+            submitted[key] = c
+            f = client.submit(_run_chunk, _payload(c, spec, threads), key=key, pure=False)
+            by_key[f.key], attempts[c.key] = c, 0
+            futures.append(f)
         ac = as_completed(futures)
         for fut in ac:
             c = by_key.pop(fut.key)
@@ -152,6 +229,8 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
             try:
                 res = fut.result()
             except Exception as exc:  # worker died (KilledWorker) or a bug: retry like a transient error
+                if isinstance(exc, KilledWorker):  # its last loss was no rerun: a failure instead
+                    losses.gave_up(fut.key, s)
                 res = {"ok": False, **task.error_dict(exc), "retryable": True}
             fut.release()
             if res["ok"]:
@@ -166,8 +245,9 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
             if res["retryable"] and attempts[c.key] <= retries:
                 s.retries += 1
                 bar.write(f"unshutter farm: {c.key} failed ({res['message']}); retry {attempts[c.key]}/{retries}")
-                nf = client.submit(_run_chunk, _payload(c, spec, threads),
-                                   key=f"unshutter-{c.key}-{attempts[c.key]}", pure=False)
+                key = f"unshutter-{c.key}-{attempts[c.key]}"
+                submitted[key] = c
+                nf = client.submit(_run_chunk, _payload(c, spec, threads), key=key, pure=False)
                 by_key[nf.key] = c
                 ac.add(nf)
             else:

@@ -11,12 +11,24 @@ The bundle is a folder with:
   so the model is loaded once per worker session, and whose ``onExit`` stops it.
   Each task runs ``unshutter farm chunk ... --frames {{Task.Param.Frame}}``.
 - ``parameter_values.yaml`` -- the job parameter values (Deadline Cloud format).
+- ``asset_references.yaml`` -- the files the override files name (mattes,
+  labelme files), as job-attachment inputs (Deadline Cloud format).
 
-Shot folders are ``PATH`` job parameters (``dataFlow IN`` for the plates,
-``OUT`` for the renders), so Deadline Cloud job attachments upload the plates
-and download the renders, and path mapping works across operating systems:
-one per distinct folder, or, for reels that would need more than OpenJD's 50
-job parameters, one ``PlatesRoot`` and one ``RendersRoot`` over all shots.
+Every file a task reads or writes is a ``PATH`` job parameter or an asset
+reference, so Deadline Cloud job attachments upload and download it and path
+mapping (job-attachment roots, storage profiles) finds it on any worker:
+
+- ``Model``: the decomposer (``FILE``, ``IN``; empty: the model shipped with
+  unshutter on the workers);
+- shot folders: ``dataFlow IN`` for the plates, ``OUT`` for the renders, and
+  the override files (``FILE``, ``IN``): one per distinct folder, or, for
+  reels that would need more than OpenJD's 50 job parameters, one
+  ``PlatesRoot`` and one ``RendersRoot`` over all shots;
+- mattes and labelme files named inside override files: resolved when the
+  bundle is written and listed in ``asset_references.yaml``. A task gets the
+  override file as submitted (``{{RawParam...}}``) and the session's rules
+  (``--path-mapping {{Session.PathMappingRulesFile}}``), and maps the file
+  and every name in it (:mod:`unshutter.farm.pathmap`).
 """
 from __future__ import annotations
 
@@ -27,12 +39,15 @@ from typing import Any
 
 import yaml
 
+from unshutter.errors import OverrideError
 from unshutter.farm.plan import shot_range
 from unshutter.farm.spec import BatchSpec, Shot, SpecError, _num
+from unshutter.guidance.overrides import load_overrides
 from unshutter.io import atomic, sequence
 
 SPEC_VERSION = "jobtemplate-2023-09"
 STATE = "{{Session.WorkingDirectory}}/unshutter-session.json"
+RULES = "{{Session.PathMappingRulesFile}}"
 CMD = "{{Param.UnshutterCommand}}"
 
 
@@ -56,8 +71,8 @@ def _split_dir(spec_path: str) -> tuple[str, str]:
     return str(p), ""
 
 
-def _join(param: str, name: str) -> str:
-    return f"{{{{Param.{param}}}}}/{name}" if name else f"{{{{Param.{param}}}}}"
+def _join(param: str, name: str, prefix: str = "Param") -> str:
+    return f"{{{{{prefix}.{param}}}}}/{name}" if name else f"{{{{{prefix}.{param}}}}}"
 
 
 # OpenJD 2023-09 allows at most 50 job parameters (without the FEATURE_BUNDLE_1 extension)
@@ -127,23 +142,24 @@ class _PathParams:
                                  "description": description})
         self.values[name] = value
 
-    def ref(self, kind: str, path: str) -> str:
-        """``path`` as a format string over its parameter (``{{Param.X}}/name``)."""
+    def ref(self, kind: str, path: str, prefix: str = "Param") -> str:
+        """``path`` as a format string over its parameter (``{{Param.X}}/name``; ``prefix``
+        ``RawParam``: the value as submitted, without path mapping)."""
         if self.roots is None:
             if kind == "ov":
-                return f"{{{{Param.{self._names[(kind, path)]}}}}}"
+                return _join(self._names[(kind, path)], "", prefix)
             folder, name = _split_dir(path)
-            return _join(self._names[(kind, folder)], name)
+            return _join(self._names[(kind, folder)], name, prefix)
         root = self.roots["out" if kind == "out" else "in"]
         rel = Path(path).relative_to(root).as_posix()
-        return _join("RendersRoot" if kind == "out" else "PlatesRoot", "" if rel == "." else rel)
+        return _join("RendersRoot" if kind == "out" else "PlatesRoot", "" if rel == "." else rel, prefix)
 
 
 def _shot_step(shot: Shot, frames: tuple[int, int], paths: _PathParams) -> dict[str, Any]:
     args = ["farm", "chunk", paths.ref("in", shot.input), "-o", paths.ref("out", shot.output),
             "--factor", str(shot.factor), "--shutter", _num(shot.shutter), "--guidance", shot.guidance]
-    if shot.overrides:
-        args += ["--overrides", paths.ref("ov", shot.overrides)]
+    if shot.overrides:  # mapped by the task, with every matte and labelme file it names
+        args += ["--overrides", paths.ref("ov", shot.overrides, "RawParam"), "--path-mapping", RULES]
     args += ["--model", "{{Param.Model}}", "--device", "{{Param.Device}}",
              "--frames", "{{Task.Param.Frame}}", "--session", STATE, "--name", shot.name]
     a, b = frames
@@ -176,17 +192,19 @@ def build_template(spec: BatchSpec, command: str = "unshutter",
                    ranges: dict[str, tuple[int, int]] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The job template and its parameter values.
 
-    The shot folders are PATH parameters without defaults (OpenJD only allows
-    defaults inside the bundle); their values are the spec's absolute paths.
-    ``ranges`` (shot -> frames) skips reading clips for their frame range.
+    The shot folders and the model are PATH parameters without defaults
+    (OpenJD only allows defaults inside the bundle; ``Model``'s is empty, the
+    shipped model); their values are the spec's absolute paths. ``ranges``
+    (shot -> frames) skips reading clips for their frame range.
     """
     params: list[dict[str, Any]] = [
         {"name": "UnshutterCommand", "type": "STRING", "minLength": 1,
          "description": "The unshutter executable on the workers (a name on PATH or an absolute path)",
          "default": command},
-        {"name": "Model", "type": "STRING",
-         "description": "Decomposer ONNX file on the workers (empty: the model shipped with unshutter)",
-         "default": spec.model or ""},
+        {"name": "Model", "type": "PATH", "objectType": "FILE", "dataFlow": "IN",
+         "description": "Decomposer ONNX file, uploaded with the job (empty: the model shipped with "
+                        "unshutter on the workers)",
+         "default": ""},
         {"name": "Device", "type": "STRING", "allowedValues": ["auto", "cpu", "cuda"],
          "description": "ONNX Runtime execution provider", "default": spec.device},
     ]
@@ -227,7 +245,49 @@ def _dump(doc: Any) -> str:
     return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
 
 
+def override_inputs(shot: Shot, frames: tuple[int, int]) -> list[str]:
+    """The files ``shot``'s override file names that its tasks read, as absolute paths.
+
+    Its labelme files, and each region's matte on every frame of ``frames``
+    where the region is active (a sequence matte: one file per frame). Raises
+    OverrideError, naming the shot, for a matte missing on such a frame: the
+    task rendering that frame would fail the same way.
+    """
+    if not shot.overrides:
+        return []
+    where = f"shot {shot.name!r}.overrides"
+    try:
+        ov = load_overrides(shot.overrides)
+    except OverrideError as exc:
+        raise OverrideError(f"{where}: {exc}") from None
+    files = dict.fromkeys(os.path.normpath(f) for f in ov.labelme_files)  # ordered, no repeats
+    for region in ov.regions:
+        if region.matte is None:
+            continue
+        pattern = sequence.parse_pattern(region.matte)[0] if sequence.is_sequence_spec(region.matte) else None
+        for frame in range(frames[0], frames[1] + 1):
+            if not region.active(frame):
+                continue
+            path = pattern.path(frame) if pattern else Path(region.matte)
+            if not path.is_file():
+                raise OverrideError(f"{where}: {path}: matte for region {region.name or '?'} missing at frame {frame}")
+            files[os.path.normpath(path)] = None
+    return list(files)
+
+
+def asset_references(spec: BatchSpec, ranges: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    """``asset_references.yaml``: the files named inside the shots' override files, as inputs.
+
+    Deadline Cloud job attachments upload them with the PATH parameters and
+    add a path mapping rule for each of their root folders.
+    """
+    files = {f for shot in spec.shots for f in override_inputs(shot, ranges[shot.name])}
+    return {"assetReferences": {"inputs": {"filenames": sorted(files), "directories": []},
+                                "outputs": {"directories": []}, "referencedPaths": []}}
+
+
 OPENJD_PARAMS = "openjd_parameters.yaml"
+ASSET_REFERENCES = "asset_references.yaml"
 
 
 def write_bundle(spec: BatchSpec, bundle_dir: str | Path, command: str = "unshutter",
@@ -235,16 +295,21 @@ def write_bundle(spec: BatchSpec, bundle_dir: str | Path, command: str = "unshut
     """Write the bundle into ``bundle_dir``; returns the paths of template.yaml and parameter_values.yaml.
 
     Besides those two, ``openjd_parameters.yaml`` holds the same values as the
-    KEY: VALUE map that ``openjd run -p file://...`` reads.
+    KEY: VALUE map that ``openjd run -p file://...`` reads, and
+    ``asset_references.yaml`` the files named inside override files (see
+    :func:`asset_references`).
     """
     out = Path(bundle_dir)
     out.mkdir(parents=True, exist_ok=True)
+    ranges = {shot.name: (ranges or {}).get(shot.name) or shot_range(shot) for shot in spec.shots}
     template, values = build_template(spec, command, ranges)
+    assets = asset_references(spec, ranges)
     header = f"# Open Job Description job bundle written by `unshutter farm openjd` from {spec.path}\n"
     tpath, vpath = out / "template.yaml", out / "parameter_values.yaml"
     atomic.write_text(tpath, header + _dump(template))
     atomic.write_text(vpath, header + _dump({"parameterValues": [{"name": k, "value": v} for k, v in values.items()]}))
     atomic.write_text(out / OPENJD_PARAMS, f"# for: openjd run template.yaml -p file://{OPENJD_PARAMS}\n" + _dump(values))
+    atomic.write_text(out / ASSET_REFERENCES, header + _dump(assets))
     return tpath, vpath
 
 

@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 from unshutter.errors import UnshutterError
 from unshutter.farm import task
+from unshutter.farm.pathmap import Locator
 from unshutter.io import atomic
 from unshutter.pipeline import RunConfig
 
@@ -102,7 +103,7 @@ def serve(state: Path, model: str | None = None, device: str = "auto", idle_time
                         conn.send({"event": "pong", "pid": os.getpid(), "served": served, **doc, "authkey": None})
                     elif op == "run":
                         served += 1
-                        _serve_chunk(conn, msg["config"], msg.get("name", ""))
+                        _serve_chunk(conn, msg["config"], msg.get("name", ""), msg.get("locate"))
                     else:
                         conn.send({"event": "result", "exit_code": 2, "message": f"unknown request {op!r}"})
             except (OSError, EOFError) as exc:
@@ -116,7 +117,7 @@ def serve(state: Path, model: str | None = None, device: str = "auto", idle_time
             state.unlink()
 
 
-def _serve_chunk(conn: Any, cfg: RunConfig, name: str) -> None:
+def _serve_chunk(conn: Any, cfg: RunConfig, name: str, locate: Locator | None = None) -> None:
     def emit(event: dict[str, Any]) -> None:
         try:
             conn.send(event)
@@ -124,7 +125,7 @@ def _serve_chunk(conn: Any, cfg: RunConfig, name: str) -> None:
             raise _ClientGone(str(exc)) from None
 
     try:
-        res = task.run_config(cfg, emit, name=name)
+        res = task.run_config(cfg, emit, name=name, locate=locate)
     except _ClientGone as exc:
         log.warning("session server: task went away, chunk %s aborted (%s)", cfg.frames, exc)
         return
@@ -149,15 +150,17 @@ def _connect(state: Path) -> Any:
         raise SessionUnavailable(f"{state}: session server not reachable ({exc})") from None
 
 
-def request(state: Path, cfg: RunConfig, on_event: Emit, name: str = "") -> dict[str, Any]:
+def request(state: Path, cfg: RunConfig, on_event: Emit, name: str = "",
+            locate: Locator | None = None) -> dict[str, Any]:
     """Render one chunk on the session server; returns its ``result`` event (with ``exit_code``).
 
-    Raises SessionUnavailable when there is no server or it died before answering.
+    ``locate`` is :func:`unshutter.farm.task.run_config`'s. Raises
+    SessionUnavailable when there is no server or it died before answering.
     """
     conn = _connect(state)
     with conn:
         try:
-            conn.send({"op": "run", "config": cfg, "name": name})
+            conn.send({"op": "run", "config": cfg, "name": name, "locate": locate})
             while True:
                 event = conn.recv()
                 if event.get("event") == "result":

@@ -16,7 +16,9 @@ from typing import Any
 
 from unshutter.decomposer.runtime import Decomposer
 from unshutter.errors import UnshutterError
+from unshutter.farm.pathmap import Locator
 from unshutter.farm.spec import Shot, check_chunk_paths
+from unshutter.guidance.overrides import load_overrides
 from unshutter.node import Node
 from unshutter.pipeline import Progress, RunConfig, run
 
@@ -78,9 +80,11 @@ def chunk_config(shot: Shot, first: int, last: int, model: str | None = None, de
 
 
 def run_config(cfg: RunConfig, progress: Progress | None = None, cache: DecomposerCache = CACHE,
-               threads: int | None = None, name: str = "") -> ChunkResult:
+               threads: int | None = None, name: str = "", locate: Locator | None = None) -> ChunkResult:
     """Run one chunk with the process-wide decomposer for ``cfg.model``/``cfg.device``.
 
+    ``locate`` finds the mattes and labelme files the override file names
+    (``cfg.params.overrides``, already mapped) on a worker with path mapping.
     Refuses (ParameterError, exit 2) outputs a chunk cannot write safely: a
     movie, which each chunk would replace with its own frames (the pipeline
     refuses a sequence over the input plates).
@@ -88,7 +92,8 @@ def run_config(cfg: RunConfig, progress: Progress | None = None, cache: Decompos
     t0 = time.monotonic()
     cfg.params.validate()
     check_chunk_paths(cfg.input, cfg.output)
-    node = Node(cfg.params, decomposer=cache.get(cfg.model, cfg.device, threads))
+    overrides = load_overrides(cfg.params.overrides, locate) if cfg.params.overrides and locate else None
+    node = Node(cfg.params, decomposer=cache.get(cfg.model, cfg.device, threads), overrides=overrides)
     res = run(cfg, progress, node)
     frames = cfg.frames or (0, -1)
     return ChunkResult(name or Path(cfg.output).name, frames, res.written, res.skipped, str(res.manifest),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -124,6 +124,7 @@ class Overrides:
     direction: tuple[float, float] | None = None
     direction_frames: tuple[int, int] | None = None
     regions: list[Region] = field(default_factory=list)
+    labelme_files: list[str] = field(default_factory=list)  # read for the regions' polygons, as resolved
 
     scale: tuple[float, float] = (1.0, 1.0)  # the default render scale of :meth:`apply`
 
@@ -180,8 +181,14 @@ def _best_error(errors: list[Any]) -> Any:
     return jsonschema.exceptions.best_match(errors)
 
 
-def load_overrides(path: str | Path) -> Overrides:
-    """Read and validate an override file; errors name the file and the field."""
+def load_overrides(path: str | Path, locate: Callable[[str], str] | None = None) -> Overrides:
+    """Read and validate an override file; errors name the file and the field.
+
+    ``locate`` turns a matte or labelme name as written in the file into the
+    path to read (a farm task resolves it against where the file was submitted
+    and applies the session's path mapping); by default a relative name is
+    relative to the file's folder.
+    """
     import jsonschema
 
     path = Path(path)
@@ -216,13 +223,10 @@ def load_overrides(path: str | Path) -> Overrides:
         name = r.get("name", str(i))
         polys = [np.asarray(r["polygon"], np.float32)] if "polygon" in r else []
         polys += [np.asarray(p, np.float32) for p in r.get("polygons", [])]
-        matte = None
-        if "matte" in r:
-            m = Path(r["matte"])
-            matte = str(m if m.is_absolute() else path.parent / m)
+        matte = _locate(path, r["matte"], locate) if "matte" in r else None
         if "labelme" in r:
-            lm = Path(r["labelme"])
-            lm = lm if lm.is_absolute() else path.parent / lm
+            lm = Path(_locate(path, r["labelme"], locate))
+            ov.labelme_files.append(str(lm))
             try:
                 lm_data = json.loads(lm.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError) as exc:
@@ -232,6 +236,14 @@ def load_overrides(path: str | Path) -> Overrides:
         ov.regions.append(Region(_signs(r["direction"]), _parse_frames(r.get("frames")), polys,
                                  matte, bool(r.get("invert", False)), name))
     return ov
+
+
+def _locate(path: Path, name: str, locate: Callable[[str], str] | None) -> str:
+    """The path to read for a matte or labelme ``name`` written in override file ``path``."""
+    if locate is not None:
+        return locate(name)
+    p = Path(name)
+    return str(p if p.is_absolute() else path.parent / p)
 
 
 def _from_labelme(path: Path, data: dict[str, Any]) -> Overrides:
