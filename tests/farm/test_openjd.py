@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -395,10 +396,17 @@ def test_files_named_in_override_files_are_bundle_inputs(tmp_path: Path, farm_cl
     _decode(template, openjd_params(tmp_path / "bundle" / "parameter_values.yaml"), tmp_path)
     p = subprocess.run([OPENJD, "check", str(tpath)], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and "passes validation" in p.stdout, p.stdout + p.stderr
+    unshutter = [sys.executable, "-m", "unshutter", "farm", "check", str(spec.path)]
+    p = subprocess.run(unshutter, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "car: frames 1001-1006" in p.stdout and "5 file(s) named by its overrides" in p.stdout
     # a matte missing on a frame its region needs fails when the bundle is written, naming shot and file
     (root / "mattes" / "car.1004.png").unlink()
     with pytest.raises(OverrideError, match=r"shot 'car'.overrides: .*car.1004.png: matte for region truck missing"):
         write_bundle(spec, tmp_path / "bundle2", "unshutter")
+    # and `farm check` finds it before anything is submitted: one line, non-zero exit
+    p = subprocess.run(unshutter, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 4 and p.stderr.strip().count("\n") == 0  # 4: bad overrides
+    assert "shot 'car'.overrides" in p.stderr and "car.1004.png: matte for region truck missing" in p.stderr
 
 
 def _pixels(folder: Path) -> dict[str, np.ndarray]:

@@ -1,6 +1,7 @@
 """``unshutter farm``: chunked, resumable batch jobs on Open Job Description farms and Dask clusters.
 
-    unshutter farm check   SPEC                      validate a batch spec and print its chunks
+    unshutter farm check   SPEC                      validate a batch spec (clips, override files and the
+                                                     mattes they name) and print its chunks
     unshutter farm openjd  SPEC -o BUNDLE_DIR        write a job bundle (deadline bundle submit / openjd run)
     unshutter farm dask    SPEC [--scheduler ADDR]   render on a Dask cluster (LocalCluster without ADDR)
     unshutter farm chunk   INPUT -o OUTPUT --frames A-B ...   one farm task (what the bundle's tasks run)
@@ -85,6 +86,7 @@ def add_parser(sub: Any) -> None:
 
 # ------------------------------------------------------------------ spec commands
 def check_main(args: argparse.Namespace) -> int:
+    from unshutter.farm.openjd import override_inputs
     from unshutter.farm.plan import plan_shot
     from unshutter.farm.spec import load_spec
 
@@ -92,8 +94,11 @@ def check_main(args: argparse.Namespace) -> int:
     print(f"{spec.path}: {len(spec.shots)} shot(s), job {spec.name!r}")
     for shot in spec.shots:
         chunks = plan_shot(shot)
+        # the mattes and labelme files the override file names, on the frames where they apply
+        named = override_inputs(shot, (chunks[0].first, chunks[-1].last))
         print(f"  {shot.name}: frames {chunks[0].first}-{chunks[-1].last}, factor {shot.factor}, "
-              f"{len(chunks)} chunk(s) of at most {shot.chunk}: {' '.join(c.label for c in chunks)}")
+              f"{len(chunks)} chunk(s) of at most {shot.chunk}: {' '.join(c.label for c in chunks)}"
+              + (f"; {len(named)} file(s) named by its overrides, all present" if named else ""))
     return 0
 
 
