@@ -249,17 +249,11 @@ class FlowUNet(nn.Module):
     def forward(self, blurred: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
         return self.forward_parts(blurred, guidance)[0]
 
-    def forward_with_motion(
-        self, blurred: torch.Tensor, guidance: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Sub-frames and the raw motion estimate (guidance units, padded size) or None."""
-        y, est, _ = self.forward_parts(blurred, guidance)
-        return y, est
-
     def forward_parts(
         self, blurred: torch.Tensor, guidance: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """Sub-frames, the raw motion estimate or None, and the deblurred mid-exposure frame or None.
+        """Sub-frames, the raw motion estimate (guidance units, padded size) or None, and the
+        deblurred mid-exposure frame or None.
 
         Shape:
             blurred [B, 3, H, W], guidance [B, 6, H, W] ->

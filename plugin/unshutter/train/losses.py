@@ -1,6 +1,8 @@
 """Training losses: per-sub-frame reconstruction in order, and reblur consistency."""
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 
@@ -15,27 +17,26 @@ def charbonnier(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
     return torch.sqrt(x * x + eps * eps)
 
 
-def recon_loss(out: torch.Tensor, gt: torch.Tensor, unguided: torch.Tensor) -> torch.Tensor:
-    """Charbonnier over every sub-frame in order; for unguided samples the better of both orders.
+def _in_order(err: Callable[[torch.Tensor], torch.Tensor], out: torch.Tensor, gt: torch.Tensor,
+              unguided: torch.Tensor) -> torch.Tensor:
+    """Mean of ``err(out - gt)`` in order; for unguided samples the better of both orders.
 
     Shape:
         out, gt [B, K, 3, H, W]; unguided [B] (1 = no guidance) -> scalar
     """
-    fwd = charbonnier(out - gt).mean(dim=(1, 2, 3, 4))
-    rev = charbonnier(out - gt.flip(1)).mean(dim=(1, 2, 3, 4))
-    per = torch.where(unguided > 0.5, torch.minimum(fwd, rev), fwd)
-    return per.mean()
+    fwd = err(out - gt).mean(dim=(1, 2, 3, 4))
+    rev = err(out - gt.flip(1)).mean(dim=(1, 2, 3, 4))
+    return torch.where(unguided > 0.5, torch.minimum(fwd, rev), fwd).mean()
+
+
+def recon_loss(out: torch.Tensor, gt: torch.Tensor, unguided: torch.Tensor) -> torch.Tensor:
+    """Charbonnier over every sub-frame in order (see :func:`_in_order`)."""
+    return _in_order(charbonnier, out, gt, unguided)
 
 
 def mse_loss(out: torch.Tensor, gt: torch.Tensor, unguided: torch.Tensor) -> torch.Tensor:
-    """Mean squared error in order (better order for unguided samples): what pooled PSNR scores.
-
-    Shape:
-        out, gt [B, K, 3, H, W]; unguided [B] -> scalar
-    """
-    fwd = ((out - gt) ** 2).mean(dim=(1, 2, 3, 4))
-    rev = ((out - gt.flip(1)) ** 2).mean(dim=(1, 2, 3, 4))
-    return torch.where(unguided > 0.5, torch.minimum(fwd, rev), fwd).mean()
+    """Mean squared error in order (see :func:`_in_order`): what pooled PSNR scores."""
+    return _in_order(torch.square, out, gt, unguided)
 
 
 def sharp_loss(sharp: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
