@@ -152,7 +152,7 @@ def test_motion_estimator_only_acts_without_guided_motion():
 
 
 def test_network_grown_with_sharp_base_and_blocks_computes_what_the_checkpoint_did():
-    from unshutter.train.loop import zero_new_residuals
+    from unshutter.train.grow import zero_new_residuals
 
     torch.manual_seed(1)
     small = FlowUNet(widths=[8, 16, 16, 16], blocks=[1, 1, 1, 1], mid_blocks=1).eval()

@@ -22,6 +22,7 @@ import torch
 from unshutter.train.config import repo_path
 from unshutter.train.data import DataSpec, SyntheticStream, make_guidance, render_sample
 from unshutter.train.flowunet_arch import build_network
+from unshutter.train.grow import load_grown
 from unshutter.train.losses import motion_loss, mse_loss, reblur_loss, recon_loss, sharp_loss
 from unshutter.train.photos import load_pool, split
 
@@ -46,22 +47,6 @@ class _Stream(torch.utils.data.IterableDataset):
         rng = np.random.default_rng([self.stream.seed, wid, self.start_step])
         while True:
             yield self.stream.generate(rng)
-
-
-def zero_new_residuals(net: torch.nn.Module, missing: list[str]) -> list[str]:
-    """Zero the last conv of residual blocks the checkpoint did not have, so they start as the identity.
-
-    A network grown from a smaller one (more blocks) then computes exactly
-    what the checkpoint did, and training continues from its quality.
-    """
-    grown = []
-    for name in missing:
-        if name.endswith(".c2.weight"):
-            mod = net.get_submodule(name[: -len(".c2.weight")])
-            torch.nn.init.zeros_(mod.c2.weight)
-            torch.nn.init.zeros_(mod.c2.bias)
-            grown.append(name[: -len(".c2.weight")])
-    return grown
 
 
 def _lr(step: int, cfg: dict) -> float:
@@ -166,13 +151,14 @@ def train(cfg: dict, max_minutes: float | None = None, max_steps: int | None = N
     init = tcfg.get("init_from")
     if init and not (state_path.exists() and not fresh):
         st = torch.load(repo_path(init), map_location=device, weights_only=False)
-        missing, unexpected = net.load_state_dict(st.get("ema") or st["model"], strict=False)
-        grown = zero_new_residuals(net, missing)
+        rep = load_grown(net, st.get("ema") or st["model"])
         ema.load_state_dict(net.state_dict())
-        if grown:
-            log(f"new residual blocks start as the identity: {', '.join(grown)}")
-        log(f"initialised from {init} (step {st.get('step', '?')}); new: {sorted({k.split('.')[0] for k in missing})}"
-            + (f"; unused: {unexpected}" if unexpected else ""))
+        if rep["added_blocks"]:
+            log(f"new residual blocks start as the identity: {', '.join(rep['added_blocks'])}")
+        if rep["widened"]:
+            log(f"widened (old channels compute what they did): {len(rep['widened'])} tensors")
+        log(f"initialised from {init} (step {st.get('step', '?')}); new: {sorted({k.split('.')[0] for k in rep['new']})}"
+            + (f"; unused: {rep['unused']}" if rep["unused"] else ""))
     if state_path.exists() and not fresh:
         st = torch.load(state_path, map_location=device, weights_only=False)
         net.load_state_dict(st["model"])
