@@ -232,5 +232,28 @@ def test_movie_with_source_timecode(resolve_otio: Path, tmp_path: Path) -> None:
     new = clip.media_reference
     assert new.start_frame == 2 and new.frame_for_time(clip.source_range.start_time) == 4
     assert clip.source_range.duration.to_frames() == 8
-    assert clip.markers[0].marked_range.start_time.to_frames() == 4 + (3 - 2) * 2  # still on movie frame 3
+    # the slowed media keeps the camera timecode: movie frame 0's first sub-frame is 01:00:00:00 and
+    # every written frame counts on from there (file 2 = sub-frame 0 of movie frame 1 = 01:00:00:02)
+    assert new.available_range.start_time.to_timecode() == "01:00:00:02"
+    assert clip.source_range.start_time.to_timecode() == "01:00:00:04"
+    assert clip.markers[0].marked_range.start_time.to_frames() == 86400 + 4 + (3 - 2) * 2  # still on movie frame 3
     assert all(p.is_file() for p in _frames_on_disk(new))
+
+
+def test_image_sequence_with_source_timecode(resolve_otio: Path, tmp_path: Path) -> None:
+    """An image sequence whose available range starts at a timecode (file 1001 = 01:00:00:00) keeps it."""
+    tl = read_timeline(resolve_otio)
+    clip = _clip(tl, "Video 1", "shotA")
+    ref = clip.media_reference
+    shift = otio.opentime.RationalTime(86400, 24) - ref.available_range.start_time
+    ref.available_range = otio.opentime.TimeRange(ref.available_range.start_time + shift, ref.available_range.duration)
+    clip.source_range = otio.opentime.TimeRange(clip.source_range.start_time + shift, clip.source_range.duration)
+    for m in clip.markers:
+        m.marked_range = otio.opentime.TimeRange(m.marked_range.start_time + shift, m.marked_range.duration)
+    reports = retime_timeline(tl, TimelineConfig(NodeParams(factor=N), tmp_path / "new", clips=["shotA"]))
+    assert reports[0].status == "processed" and reports[0].frames == (1003, 1006), reports[0].reason
+    new = clip.media_reference
+    first_out = 1001 + (1003 - 1001) * N
+    assert new.start_frame == first_out and new.frame_for_time(clip.source_range.start_time) == first_out
+    assert new.available_range.start_time.to_timecode() == f"01:00:00:{first_out - 1001:02d}"
+    assert clip.source_range.start_time.to_frames() == 86400 + first_out - 1001

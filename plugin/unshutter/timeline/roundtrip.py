@@ -8,7 +8,8 @@ For every selected video clip whose media is an image sequence or a movie:
    because it is given the whole media with ``frames`` set to the range;
 3. relink the clip to an :class:`ImageSequenceReference` of the new frames at
    the media's own rate, so the source range is N times longer in frames and
-   the clip plays N times slower; later items move down the track. The old
+   the clip plays N times slower (the new media keeps the source media's
+   timecode at its first frame); later items move down the track. The old
    reference stays in the clip under the media-reference key
    ``unshutter_source``; clip markers are moved with the picture;
 4. record the run in ``clip.metadata["unshutter"]``.
@@ -132,6 +133,7 @@ class Media:
     first: int  # first engine frame
     last: int
     to_frame: Callable[[otio.opentime.RationalTime], float]
+    to_time: Callable[[int], float]  # engine frame -> media time in frames at ``rate`` (to_frame's inverse)
     url_style: str  # "uri" | "path"
     stem: str
     prefix: str
@@ -173,7 +175,7 @@ def media_for(clip: otio.schema.Clip) -> Media:
         start = ref.start_frame
         spec = str(pat.dirname / f"{pat.prefix}%0{pat.padding}d{pat.suffix}")
         return Media(spec, "sequence", rate, frames[0], frames[-1],
-                     lambda t: start + _frames_of(t, rate) - a_start, style,
+                     lambda t: start + _frames_of(t, rate) - a_start, lambda f: f - start + a_start, style,
                      pat.prefix.rstrip("._-") or "frames", pat.prefix, pat.suffix)
     if isinstance(ref, otio.schema.ExternalReference):
         path, style = url_to_path(ref.target_url)
@@ -189,7 +191,8 @@ def media_for(clip: otio.schema.Clip) -> Media:
                 raise Unprocessable(str(exc)) from None
             rate = float(avail.start_time.rate) if avail is not None else float(mrate)
             a_start = _frames_of(avail.start_time, rate) if avail is not None else 0.0
-            return Media(path, "movie", rate, 0, count - 1, lambda t: _frames_of(t, rate) - a_start, style,
+            return Media(path, "movie", rate, 0, count - 1, lambda t: _frames_of(t, rate) - a_start,
+                         lambda f: f + a_start, style,
                          Path(path).stem, Path(path).stem + ".", ".png")
         if suffix in IMAGE_EXTS or sequence.is_sequence_spec(path):
             try:
@@ -204,10 +207,12 @@ def media_for(clip: otio.schema.Clip) -> Media:
             if avail is not None:
                 a_start = _frames_of(avail.start_time, rate)
                 to_frame = lambda t: first + _frames_of(t, rate) - a_start  # noqa: E731
+                to_time = lambda f: f - first + a_start  # noqa: E731
             else:  # EDL convention: the source timecode is the frame number
                 to_frame = lambda t: _frames_of(t, rate)  # noqa: E731
+                to_time = lambda f: float(f)  # noqa: E731
             spec = str(pat.dirname / f"{pat.prefix}%0{pat.padding}d{pat.suffix}")
-            return Media(spec, "sequence", rate, first, frames[-1], to_frame, style,
+            return Media(spec, "sequence", rate, first, frames[-1], to_frame, to_time, style,
                          pat.prefix.rstrip("._-") or "frames", pat.prefix, pat.suffix)
         raise Unprocessable(f"unsupported media {path} (not an image sequence or a movie)")
     raise Unprocessable(f"unsupported media reference ({type(ref).__name__})")
@@ -340,6 +345,10 @@ def _process(clip: otio.schema.Clip, track: otio.schema.Track, cfg: TimelineConf
     first_out = frame_map[lo][0]
     count_out = (hi - lo + 1) * n
     rate = media.rate
+    # The new media's timecode starts where the source media's does: the first sub-frame of the
+    # media's first frame has the source's first timecode (86400 = 01:00:00:00 stays 01:00:00:00),
+    # and every output file after it counts on by one. Clips sharing the media share the mapping.
+    tc = media.to_time(media.first) - (first_out - (lo - media.first) * n)
     base = str(folder) + os.sep
     new_ref = otio.schema.ImageSequenceReference(
         target_url_base=(folder.as_uri() + "/") if media.url_style == "uri" else base,
@@ -350,19 +359,19 @@ def _process(clip: otio.schema.Clip, track: otio.schema.Track, cfg: TimelineConf
         rate=rate,
         frame_zero_padding=pad,
         missing_frame_policy=otio.schema.ImageSequenceReference.MissingFramePolicy.error,
-        available_range=TR(RT(first_out, rate), RT(count_out, rate)),
+        available_range=TR(RT(first_out + tc, rate), RT(count_out, rate)),
         metadata={"unshutter": {"manifest": str(result.manifest), "capture_rate": _num(rate * n)}},
     )
     old_ref = clip.media_reference
     old_range = sr
-    new_start = RT(frame_map[s][0], rate)
+    new_start = RT(frame_map[s][0] + tc, rate)
     clip.source_range = TR(new_start, RT(dur * n, rate))
     refs = {otio.schema.Clip.DEFAULT_MEDIA_KEY: new_ref, SOURCE_KEY: old_ref.clone()}
     clip.set_media_references(refs, otio.schema.Clip.DEFAULT_MEDIA_KEY)
     for m in clip.markers:  # clip markers live in media time: keep them on the same picture
         mr = m.marked_range
         t = media.to_frame(mr.start_time)
-        m.marked_range = TR(RT(frame_map[s][0] + (t - s) * n, rate),
+        m.marked_range = TR(RT(frame_map[s][0] + tc + (t - s) * n, rate),
                             RT(mr.duration.value_rescaled_to(rate) * n, rate))
     clip.metadata["unshutter"] = {
         "version": unshutter.__version__,
