@@ -5,6 +5,7 @@ strip, runs ``sequencer.unshutter_slowmo`` and writes what happened to the
 config's ``result`` path as JSON; the pytest side checks it. Not a test
 module itself (Blender's Python has no pytest and no numpy).
 """
+import hashlib
 import json
 import os
 import sys
@@ -165,23 +166,88 @@ def edit_result(strip, edit):
         strip.crop.min_x = edit["crop_min_x"]
 
 
+def select_only(strip):
+    for s in bpy.context.scene.sequence_editor.sequences_all:
+        s.select = s == strip
+    bpy.context.scene.sequence_editor.active_strip = strip
+
+
+def build_proxy(strip, spec):
+    """Enable and build a proxy on ``strip`` as an artist does (config ``reruns[i].edit.proxy``): the sizes
+    ``spec["sizes"]``, stored per strip (``storage`` "strip"), in a custom folder ("custom"), or in the
+    project's folder ("project"); ``off`` disables it again after the build. Returns ``{file: md5}``."""
+    ed = bpy.context.scene.sequence_editor
+    strip.use_proxy = True
+    for size in (25, 50, 75, 100):
+        setattr(strip.proxy, f"build_{size}", size in spec["sizes"])
+    strip.proxy.quality = spec.get("quality", strip.proxy.quality)
+    if spec["storage"] == "custom":
+        strip.proxy.use_proxy_custom_directory = True
+        strip.proxy.directory = spec["directory"]
+    elif spec["storage"] == "project":
+        ed.proxy_storage = "PROJECT"
+        ed.proxy_dir = spec["directory"]
+    select_only(strip)
+    assert bpy.ops.sequencer.rebuild_proxy() == {"FINISHED"}
+    root = spec["directory"] if spec["storage"] != "strip" else bpy.path.abspath(strip.directory) + "BL_proxy"
+    built = {}
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(folder, name)
+            built[path] = hashlib.md5(open(path, "rb").read()).hexdigest()
+    if spec.get("off"):
+        strip.use_proxy = False
+    return built
+
+
+def duplicate(name, channel):
+    """Shift+D on the strip ``name`` with the sequencer's own operator (it copies custom properties), then
+    the copy moved to ``channel``; returns the copy's name."""
+    ed = bpy.context.scene.sequence_editor
+    select_only(ed.sequences_all[name])
+    window = bpy.context.window_manager.windows[0]
+    area = window.screen.areas[0]
+    area.type = "SEQUENCE_EDITOR"
+    region = next(r for r in area.regions if r.type == "WINDOW")
+    with bpy.context.temp_override(window=window, screen=window.screen, area=area, region=region):
+        assert bpy.ops.sequencer.duplicate() == {"FINISHED"}
+    copy = ed.active_strip
+    assert copy.name != name
+    copy.channel = channel
+    return copy.name
+
+
 def rerun_steps(steps):
-    """Edit the result strip, re-run the operator on it (undoably), record; optionally undo/redo, render a frame."""
+    """Edit the result strip and other strips, re-run the operator on the result or on the strip named by
+    ``on`` (undoably), record; optionally undo/redo, render a frame."""
     ed = bpy.context.scene.sequence_editor
     done = []
     for step in steps:
         result = ed.active_strip
-        edit_result(result, step.get("edit", {}))
+        edit = step.get("edit", {})
+        edit_result(result, edit)
+        record = {}
+        if "proxy" in edit:
+            record["proxy_built"] = build_proxy(result, edit["proxy"])
+        if "duplicate" in edit:  # [strip name, channel of the copy]
+            record["duplicate"] = duplicate(*edit["duplicate"])
+        if edit.get("forget_links"):  # as an older version left them: no id on the strips
+            for s in ed.sequences_all:
+                if "unshutter" in s.keys() and "link" in s["unshutter"].keys():
+                    del s["unshutter"]["link"]
+        for name, attrs in edit.get("strips", {}).items():  # other strips: {name: {attribute: value}}
+            for attr, value in attrs.items():
+                setattr(ed.sequences_all[name], attr, value)
         pointer = result.as_pointer()
-        if step.get("on") == "source":
-            ed.active_strip = ed.sequences_all["blurred"]
+        if step.get("on"):
+            ed.active_strip = ed.sequences_all["blurred" if step["on"] == "source" else step["on"]]
         bpy.ops.ed.undo_push(message="before Unshutter re-run")
         try:  # undo=True: pushes an undo step as a run from the UI does
             res = sorted(bpy.ops.sequencer.unshutter_slowmo("EXEC_DEFAULT", True, **step.get("operator", {})))
         except RuntimeError as exc:
             res = ["ERROR", str(exc)]
-        record = {"result": res, "active": ed.active_strip.name, "timeline": timeline(),
-                  "same_strip": ed.active_strip.as_pointer() == pointer}
+        record.update(result=res, active=ed.active_strip.name, timeline=timeline(),
+                      same_strip=ed.active_strip.as_pointer() == pointer)
         if step.get("render"):
             frame = ed.active_strip.frame_final_start
             bpy.context.scene.frame_set(frame)

@@ -1,6 +1,7 @@
 """The add-on in a real headless Blender: install, run the operator, check the strip, render, compare."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -8,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -242,7 +244,7 @@ def test_rerun_updates_the_result_strip_in_place(scripts_dir: Path, tmp_path: Pa
 
 def test_rerun_fits_trims_and_channels_to_the_new_length(scripts_dir: Path, tmp_path: Path) -> None:
     """A shorter result keeps a visible frame (the tail trim gives way first); a longer one that would overlap
-    other strips moves up, and so does an effect strip over it; a renamed result is left alone."""
+    other strips moves up, and so does an effect strip over it; a renamed result is still the one updated."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 4, seed=12)
     out = run_blender(scripts_dir, {
         "files": [str(f) for f in files], "channel": 2, "start": 11,
@@ -251,7 +253,7 @@ def test_rerun_fits_trims_and_channels_to_the_new_length(scripts_dir: Path, tmp_
             {"edit": {"effects": [["TRANSFORM", 5]], "trims": [2, 5], "offset_x": 3.0, "crop_min_x": 2},
              "operator": {"factor": 1}},
             {"edit": {"blockers": [["next", 3, 20], ["above", 5, 22]]}, "operator": {"factor": 4}},
-            {"edit": {"name": "my slowmo"}, "on": "source", "operator": {"factor": 4}},
+            {"edit": {"name": "my slowmo"}, "on": "source", "operator": {"factor": 3}},
         ],
     }, tmp_path)
     assert out["result"] == ["FINISHED"]
@@ -279,15 +281,14 @@ def test_rerun_fits_trims_and_channels_to_the_new_length(scripts_dir: Path, tmp_
     assert ("updated in place; moved from channel 3 to 4, clear of the strips its new length overlapped; "
             "effect transform moved from channel 5 to 6") in out["log"]
 
-    # the artist renamed the result: re-running the source adds a new one and leaves "my slowmo" as it was
-    assert renamed["result"] == ["FINISHED"] and not renamed["same_strip"]
+    # the artist renamed the result: it is still the source's result, and re-running the source updates it
+    assert renamed["result"] == ["FINISHED"] and renamed["same_strip"] and renamed["active"] == "my slowmo"
     strips = {s["name"]: s for s in renamed["timeline"]}
-    kept = {s["name"]: s for s in longer["timeline"]}["blurred slowmo"]
-    assert strips["my slowmo"] == {**kept, "name": "my slowmo"}
-    assert strips["transform"]["inputs"] == ["my slowmo"]
-    added = strips["blurred slowmo"]
-    assert (added["start"], added["duration"], added["trims"]) == (11, 16, [0, 0])
-    assert added["files"] == subframes(1001, 4, 4) and strips["blurred"]["settings"]["result"] == "blurred slowmo"
+    assert set(strips) == {"blurred", "my slowmo", "transform", "next", "above"}
+    new = strips["my slowmo"]
+    assert new["files"] == subframes(1001, 4, 3)
+    assert (new["channel"], new["trims"], new["start"], new["duration"]) == (4, [2, 1], 13, 9)
+    assert strips["transform"]["inputs"] == ["my slowmo"] and strips["blurred"]["settings"]["result"] == "my slowmo"
 
 
 def test_unsaved_blend_with_relative_output_is_refused(scripts_dir: Path, tmp_path: Path) -> None:
@@ -357,3 +358,181 @@ def test_dash_named_sequence(scripts_dir: Path, tmp_path: Path) -> None:
     assert out["result"] == ["FINISHED"], out.get("error")
     new = {s["name"]: s for s in out["after"]}["blurred slowmo"]
     assert new["files"] == [f"pan-{o}.png" for o in range(1001, 1007)]
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def _proxy_pixels(path: Path) -> np.ndarray:
+    return cv2.imread(str(path)).astype(np.float32) / 255
+
+
+def _scaled(frame: Path, like: np.ndarray) -> np.ndarray:
+    """``frame`` at a proxy's size, for comparing with it."""
+    img = cv2.imread(str(frame)).astype(np.float32) / 255
+    return cv2.resize(img, (like.shape[1], like.shape[0]), interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.parametrize("storage", ["custom", "project", "strip", "off"])
+def test_rerun_replaces_the_result_proxy(scripts_dir: Path, tmp_path: Path, storage: str) -> None:
+    """The new frames keep the old file names, so a proxy built on the result would go on showing the old
+    frames: after the update the proxy files hold the new frames, at the sizes the artist built. A proxy
+    turned off is removed. ``strip``: Blender's default folder beside the frames, which moves with them."""
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 4, seed=13)
+    proxy_dir = tmp_path / "proxies"
+    out = run_blender(scripts_dir, {
+        "files": [str(f) for f in files], "channel": 2, "start": 1,
+        "operator": {"factor": 3, "output_dir": str(tmp_path / "unshutter") + "/"},
+        "reruns": [{"edit": {"proxy": {"sizes": [50, 100], "quality": 100, "directory": str(proxy_dir) + "/",
+                                       "storage": "custom" if storage == "off" else storage, "off": storage == "off"}},
+                    "operator": {"factor": 2}}],
+    }, tmp_path)
+    assert out["result"] == ["FINISHED"]
+    first = {s["name"]: s for s in out["after"]}["blurred slowmo"]
+    step = out["reruns"][0]
+    old_root = proxy_dir if storage != "strip" else Path(first["directory"]) / "BL_proxy"
+    built = {Path(p): md5 for p, md5 in step["proxy_built"].items()}
+    assert sorted(p.relative_to(old_root) for p in built) == sorted(
+        Path("images") / str(size) / f"{name}_proxy.jpg" for size in (50, 100) for name in first["files"])
+    assert step["result"] == ["FINISHED"] and step["same_strip"]
+    new = {s["name"]: s for s in step["timeline"]}["blurred slowmo"]
+    assert new["files"] == subframes(1001, 4, 2)
+    root = old_root if storage != "strip" else Path(new["directory"]) / "BL_proxy"  # where the strip looks now
+    now = {p for p in root.rglob("*") if p.is_file()}
+    if storage == "off":  # nothing left that a later "proxy on" would show
+        assert now == set() and "24 stale proxy files removed" in out["log"]
+        return
+    assert "updated in place; proxy rebuilt at 50%, 100%" in out["log"]
+    assert sorted(p.relative_to(root) for p in now) == sorted(
+        Path("images") / str(size) / f"{name}_proxy.jpg" for size in (50, 100) for name in new["files"])
+    if storage == "strip":  # the old frames' proxy beside them is left to them (an undo brings them back)
+        assert all(md5(p) == built[p] for p in built)
+    else:  # the same files, rewritten
+        assert not any(built.get(p) == md5(p) for p in now)
+    # every proxy file shows its new frame (scaled down at 50%), not the old frame under that name
+    old_frames, new_frames = Path(first["directory"]), Path(new["directory"])
+    gaps = []
+    for p in sorted(now):
+        image, size = p.name[:-len("_proxy.jpg")], p.parent.name
+        got = _proxy_pixels(p)
+        assert np.abs(got - _scaled(new_frames / image, got)).mean() < {"100": 1.5, "50": 2.5}[size] / 255, p
+        gaps.append(np.abs(got - _scaled(old_frames / image, got)).mean())
+    assert max(gaps) > 4 / 255  # old and new frames under one name differ: the check can tell them apart
+
+
+def test_rerun_leaves_the_source_mute_to_the_artist(scripts_dir: Path, tmp_path: Path) -> None:
+    """The first run mutes the source so the slow motion plays; the artist unmutes it on purpose, and
+    re-runs (on the source, then on the result) leave it playing."""
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=14)
+    out = run_blender(scripts_dir, {
+        "files": [str(f) for f in files],
+        "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
+        "reruns": [{"edit": {"strips": {"blurred": {"mute": False}}}, "on": "source", "operator": {"factor": 3}},
+                   {"on": "blurred slowmo", "operator": {"factor": 1}}],
+    }, tmp_path)
+    assert out["result"] == ["FINISHED"]
+    assert {s["name"]: s["mute"] for s in out["after"]} == {"blurred": True, "blurred slowmo": False}
+    for step, factor in zip(out["reruns"], (3, 1)):
+        assert step["result"] == ["FINISHED"] and step["same_strip"]
+        strips = {s["name"]: s for s in step["timeline"]}
+        assert set(strips) == {"blurred", "blurred slowmo"} and strips["blurred slowmo"]["duration"] == 3 * factor
+        assert not strips["blurred"]["mute"] and not strips["blurred slowmo"]["mute"]
+
+
+def test_renamed_source_updates_its_result(scripts_dir: Path, tmp_path: Path) -> None:
+    """Source and result share an id: renaming the source (run on it, or on the result) still updates the
+    one result strip."""
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=15)
+    out = run_blender(scripts_dir, {
+        "files": [str(f) for f in files],
+        "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
+        "reruns": [{"edit": {"strips": {"blurred": {"name": "hero"}}}, "on": "hero", "operator": {"factor": 3}},
+                   {"edit": {"strips": {"hero": {"name": "villain"}}}, "operator": {"factor": 1}}],
+    }, tmp_path)
+    assert out["result"] == ["FINISHED"]
+    first = {s["name"]: s["settings"] for s in out["after"]}
+    for step, (source, factor) in zip(out["reruns"], (("hero", 3), ("villain", 1))):
+        assert step["result"] == ["FINISHED"], out["log"][-2000:]
+        strips = {s["name"]: s for s in step["timeline"]}
+        assert set(strips) == {source, "blurred slowmo"}
+        assert step["same_strip"] and step["active"] == "blurred slowmo"
+        src, new = strips[source], strips["blurred slowmo"]
+        assert new["files"] == subframes(1001, 3, factor) and Path(new["directory"]).name.startswith(f"{source}_x")
+        assert (src["settings"]["result"], new["settings"]["source"]) == ("blurred slowmo", source)
+        # the id both carry since the first run
+        link = first["blurred"]["link"]
+        assert len(link) == 32 and first["blurred slowmo"]["link"] == link
+        assert (src["settings"]["link"], new["settings"]["link"]) == (link, link)
+
+
+def test_pair_made_by_an_older_version_is_found_by_name(scripts_dir: Path, tmp_path: Path) -> None:
+    """Strips processed before the id existed: a re-run on the source finds its result by the names they
+    recorded, updates it in place and gives both the id."""
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=17)
+    out = run_blender(scripts_dir, {
+        "files": [str(f) for f in files],
+        "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
+        "reruns": [{"edit": {"forget_links": True}, "on": "source", "operator": {"factor": 3}}],
+    }, tmp_path)
+    assert out["result"] == ["FINISHED"]
+    step = out["reruns"][0]
+    assert step["result"] == ["FINISHED"] and step["active"] == "blurred slowmo" and step["same_strip"]
+    strips = {s["name"]: s for s in step["timeline"]}
+    assert set(strips) == {"blurred", "blurred slowmo"}
+    assert strips["blurred slowmo"]["files"] == subframes(1001, 3, 3) and "updated in place" in out["log"]
+    link = strips["blurred"]["settings"]["link"]
+    assert len(link) == 32 and strips["blurred slowmo"]["settings"]["link"] == link
+    assert link != {s["name"]: s for s in out["after"]}["blurred"]["settings"]["link"]  # a new one
+
+
+def test_duplicated_source_gets_its_own_result(scripts_dir: Path, tmp_path: Path) -> None:
+    """Shift+D copies the source's settings and id. The copy run first adds a result of its own and leaves
+    the original's alone; the original run first keeps its result and unlinks its copy, which then adds
+    its own result too."""
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=16)
+    out = run_blender(scripts_dir, {
+        "files": [str(f) for f in files],
+        "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
+        "reruns": [{"edit": {"duplicate": ["blurred", 6]}, "on": "blurred.001", "operator": {"factor": 3}},
+                   {"on": "source", "operator": {"factor": 1}},
+                   {"edit": {"duplicate": ["blurred", 9]}, "on": "source", "operator": {"factor": 3}},
+                   {"on": "blurred.002", "operator": {"factor": 1}}],
+    }, tmp_path)
+    assert out["result"] == ["FINISHED"]
+    original = {s["name"]: s for s in out["after"]}
+    link = original["blurred"]["settings"]["link"]
+    copy_run, original_run, original_first, copy_after = out["reruns"]
+
+    # the copy (channel 6) run first: a new result above it, the original's result untouched
+    assert copy_run["duplicate"] == "blurred.001" and copy_run["result"] == ["FINISHED"]
+    strips = {s["name"]: s for s in copy_run["timeline"]}
+    assert set(strips) == {"blurred", "blurred slowmo", "blurred.001", "blurred.001 slowmo"}
+    assert strips["blurred slowmo"] == original["blurred slowmo"] and strips["blurred"] == original["blurred"]
+    copy, its_result = strips["blurred.001"], strips["blurred.001 slowmo"]
+    assert (its_result["channel"], its_result["files"]) == (7, subframes(1001, 3, 3))
+    assert copy["mute"] and copy["settings"]["result"] == "blurred.001 slowmo"  # a first run for the copy
+    assert copy["settings"]["link"] not in ("", link) and its_result["settings"]["link"] == copy["settings"]["link"]
+    assert "blurred.001 is a copy of another strip: it gets a slow-motion strip of its own" in out["log"]
+
+    # the original still updates its own result, and leaves the copy's alone
+    assert original_run["result"] == ["FINISHED"] and original_run["active"] == "blurred slowmo"
+    strips = {s["name"]: s for s in original_run["timeline"]}
+    assert strips["blurred slowmo"]["files"] == subframes(1001, 3, 1)
+    assert strips["blurred slowmo"]["channel"] == original["blurred slowmo"]["channel"]
+    assert strips["blurred.001 slowmo"] == its_result and strips["blurred.001"] == copy
+
+    # a second copy (channel 9), the original run first: it updates its result and unlinks the copy
+    assert original_first["duplicate"] == "blurred.002" and original_first["result"] == ["FINISHED"]
+    strips = {s["name"]: s for s in original_first["timeline"]}
+    assert strips["blurred slowmo"]["files"] == subframes(1001, 3, 3) and "blurred.002 slowmo" not in strips
+    unlinked = strips["blurred.002"]["settings"]
+    assert (unlinked["role"], unlinked.get("link", ""), unlinked.get("result", "")) == (0, "", "")  # role NONE
+    assert strips["blurred"]["settings"]["link"] == link
+    assert "blurred.002 is a copy of blurred: unlinked from its result" in out["log"]
+    # ...and its own run adds its own result, with the settings it was copied with but for the factor
+    assert copy_after["result"] == ["FINISHED"] and copy_after["active"] == "blurred.002 slowmo"
+    strips = {s["name"]: s for s in copy_after["timeline"]}
+    assert strips["blurred.002 slowmo"]["files"] == subframes(1001, 3, 1)
+    assert strips["blurred.002 slowmo"]["settings"]["output_dir"] == str(tmp_path / "unshutter") + "/"
+    assert strips["blurred slowmo"] == {s["name"]: s for s in original_first["timeline"]}["blurred slowmo"]

@@ -6,8 +6,10 @@ what the run wrote. From scripts and in ``blender -b`` the operator runs to
 completion synchronously. The timeline changes only after the engine has
 succeeded: a new image strip on the first free channel above the source, at
 the source's first frame, N times as long; the source is muted. A re-run
-updates the earlier slow-motion strip in place instead, so the effect strips
-reading it, its modifiers and the artist's settings on it survive.
+updates the earlier slow-motion strip in place instead (found by the id the
+pair shares, see ``links``), so the effect strips reading it, its modifiers,
+its proxy sizes and the artist's settings on it, the source's mute included,
+survive.
 """
 import os
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from . import engine, preferences, props
+from . import engine, links, preferences, props, proxies
 
 MAX_CHANNEL = 128
 
@@ -26,6 +28,9 @@ class Job:
 
     source: str  # source strip name
     result: str  # name of the source's earlier result strip, updated in place; or ""
+    link: str  # the id source and result share after the run
+    copies: list  # names of the source's copies that carry its id: unlinked after the run
+    notes: list  # for the report
     settings: dict
     frames: int  # visible source frames
     output_spec: str
@@ -77,15 +82,8 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         strip = ed.active_strip if ed else None
         if strip is None:
             raise engine.EngineError("select an image-sequence or movie strip")
-        earlier = ""
         stored_on = strip if props.has_settings(strip) else None
-        if stored_on is not None and strip.unshutter.role == "RESULT":
-            src = ed.sequences_all.get(strip.unshutter.source)
-            if src is None:
-                raise engine.EngineError(f"{strip.name}: its source strip {strip.unshutter.source!r} is gone")
-            earlier, strip = strip.name, src
-        elif stored_on is not None and strip.unshutter.role == "SOURCE":
-            earlier = strip.unshutter.result  # re-running the source updates its earlier result
+        strip, earlier, link, copies, notes = _pair(ed, strip)
         if strip.type not in {"IMAGE", "MOVIE"}:
             raise engine.EngineError(f"{strip.name}: a {strip.type.lower()} strip; select an image-sequence or movie strip")
         speed = float(getattr(strip, "speed_factor", 1.0))
@@ -148,7 +146,7 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         cmd = engine.build_command(exe, input_spec, output_spec, factor=values["factor"], guidance=guidance,
                                    reverse=values["reverse"], overrides=overrides, shutter=values["shutter"],
                                    frames=(first, last))
-        return Job(strip.name, earlier, values, n, output_spec, engine.EngineRun(cmd, folder))
+        return Job(strip.name, earlier, link, copies, notes, values, n, output_spec, engine.EngineRun(cmd, folder))
 
     # ------------------------------------------------------------ finishing
     def _finish(self, context, job: Job) -> set:
@@ -167,24 +165,32 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         if source is None:
             self.report({"ERROR"}, f"Unshutter: the strip {job.source} was removed while it was processed")
             return {"CANCELLED"}
-        result = earlier_result(ed, source, job.result)  # looked up again: the artist may have deleted it meanwhile
+        result = earlier_result(ed, source, job.result, job.link)  # again: the artist may have deleted it meanwhile
+        proxy_before = None
         if result is None:
             result, notes = add_result_strip(ed, source, files), []
+            source.mute = True  # a first run: the result plays; later runs leave the mute to the artist
         else:
+            proxy_before = proxies.before_update(ed, result)
             notes = ["updated in place"] + update_result_strip(ed, result, files)
-        source.mute = True
         effects = sorted(e.name for e in effects_on(ed, source))
         for strip, role in ((source, "SOURCE"), (result, "RESULT")):
             props.write(strip.unshutter, job.settings)
             strip.unshutter.role = role
+            strip.unshutter.link = job.link
             strip.unshutter.source = source.name
             strip.unshutter.result = result.name
             strip.unshutter.output = job.output_spec
             strip.unshutter.manifest = (job.run.done or {}).get("manifest", "")
+        unlinked = links.unlink(ed, job.copies, job.link)
+        notes += job.notes + [f"{name} is a copy of {source.name}: unlinked from its result" for name in unlinked]
         for s in ed.sequences_all:
             s.select = False
         result.select = True
         ed.active_strip = result
+        if proxy_before is not None:
+            note = proxies.refresh(ed, result, proxy_before)
+            notes += [note] if note else []
         done = job.run.done or {}
         self.report({"INFO"}, f"Unshutter: {result.name} on channel {result.channel}, {len(files)} frames "
                               f"({done.get('written', 0)} written, {done.get('skipped', 0)} reused)"
@@ -260,6 +266,34 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         context.workspace.status_text_set(None)
 
 
+def _pair(ed, strip) -> tuple:
+    """``(source, earlier result name or "", link, copies, notes)`` for a run started on ``strip``.
+
+    On a result strip: its source, and the strip itself is updated. On a source: the result it shares
+    its id with (see ``links``); a copy of a processed strip gets an id, and so a result, of its own.
+    """
+    ran_on = None
+    if props.has_settings(strip) and strip.unshutter.role == "RESULT":
+        found = links.sources_of(ed, strip)
+        if not found:
+            raise engine.EngineError(f"{strip.name}: its source strip {strip.unshutter.source!r} is gone")
+        if len(found) > 1:
+            names = ", ".join(sorted(repr(s.name) for s in found))
+            raise engine.EngineError(f"{strip.name}: the strips {names} are copies of its source and none is "
+                                     "named as it was at the last run; run the source you mean")
+        ran_on, strip = strip, found[0]
+    link, copies = links.claim(ed, strip, ran_on)
+    if ran_on is not None:
+        earlier = ran_on.name
+    else:
+        result = links.result_of(ed, strip, link)
+        earlier = result.name if result is not None else ""
+    notes = []
+    if props.has_settings(strip) and strip.unshutter.role == "SOURCE" and strip.unshutter.link not in ("", link):
+        notes.append(f"{strip.name} is a copy of another strip: it gets a slow-motion strip of its own")
+    return strip, earlier, link, copies, notes
+
+
 def _overlaps(seqs, channel: int, start: int, end: int, skip: set) -> bool:
     return any(s.channel == channel and s.name not in skip
                and s.frame_final_start < end and start < s.frame_final_end for s in seqs)
@@ -301,18 +335,15 @@ def effects_on(ed, strip) -> list:
     return list(found.values())
 
 
-def earlier_result(ed, source, name: str):
-    """The slow-motion strip ``name`` an earlier run made from ``source``, or None.
+def earlier_result(ed, source, name: str, link: str):
+    """The slow-motion strip ``name`` an earlier run made from ``source`` and this run (``link``) updates,
+    or None.
 
-    None when there is no earlier result, it was deleted or renamed, or the name now belongs to a strip
-    that is not ``source``'s result (a copy of the source links to the original's result): that strip is
-    left alone and a new result strip is added, as on a first run.
+    None when there is no earlier result, it was deleted, or the name now belongs to a strip that is not
+    ``source``'s result: that strip is left alone and a new result strip is added, as on a first run.
     """
     strip = ed.sequences_all.get(name) if name else None
-    if (strip is None or strip.type != "IMAGE" or not props.has_settings(strip)
-            or strip.unshutter.role != "RESULT" or strip.unshutter.source != source.name):
-        return None
-    return strip
+    return strip if links.is_result(strip, source, link) else None
 
 
 def add_result_strip(ed, source, files: list):

@@ -43,8 +43,10 @@ class UnshutterStripSettings(bpy.types.PropertyGroup):
                ("SOURCE", "Source", "A blurred strip that has a slow-motion strip"),
                ("RESULT", "Result", "The slow-motion strip made from a source strip")),
     )
-    source: StringProperty(name="Source Strip", description="The blurred strip this slow-motion strip was made from")
-    result: StringProperty(name="Slow-Motion Strip", description="The strip made from this one")
+    link: StringProperty(name="Link", description="Id shared by a source strip and its slow-motion strip: "
+                         "finds one from the other whatever they are named")
+    source: StringProperty(name="Source Strip", description="Name of the blurred strip at the last run")
+    result: StringProperty(name="Slow-Motion Strip", description="Name of the strip made from this one at the last run")
     output: StringProperty(name="Output", description="Output file pattern of the last run")
     manifest: StringProperty(name="Manifest", description="The engine's manifest of the last run")
 

@@ -1,0 +1,107 @@
+"""Which strips belong together: a source strip and its slow-motion strip share a link id.
+
+Names are the artist's to change, so the pair is found by the id
+(``unshutter.link``, a UUID written on both strips by the run that made the
+pair) and survives renames. Duplicating a strip (Shift+D) copies its custom
+properties and so its id: when two source strips share one, the one whose name
+the result recorded at the last run is the original and the other a copy,
+which gets an id of its own instead of updating the original's result. Pairs
+made by older versions have no id; their strips are found by the names they
+recorded, as those versions did, and get an id on their next run.
+"""
+import uuid
+
+from . import props
+
+
+def new_link() -> str:
+    return uuid.uuid4().hex
+
+
+def _role(strip) -> str:
+    return strip.unshutter.role if props.has_settings(strip) else "NONE"
+
+
+def _linked(ed, role: str, link: str) -> list:
+    return [s for s in ed.sequences_all if _role(s) == role and s.unshutter.link == link]
+
+
+def _named(strips: list, names: set) -> list:
+    """``strips`` narrowed to those named in ``names`` when there are several (copies of one another)."""
+    return strips if len(strips) < 2 else [s for s in strips if s.name in names]
+
+
+def sources_of(ed, result) -> list:
+    """The source strips ``result`` may have been made from: one, none (deleted) or several (copies, and the
+    names they recorded cannot tell which is the original)."""
+    st = result.unshutter
+    if not st.link:  # made by an older version: by the source's name
+        src = ed.sequences_all.get(st.source)
+        return [src] if src is not None else []
+    return _named(_linked(ed, "SOURCE", st.link), {st.source})
+
+
+def claim(ed, source, result=None) -> tuple:
+    """``(link, copies)``: the id the run on ``source`` gives the pair, and the names of the copies of
+    ``source`` that still carry it (to be given ids of their own).
+
+    A strip that has no id yet gets a new one. A copy, or a strip that cannot be told from its copies,
+    gets a new one too: it then adds its own result strip and leaves the other's alone. ``result``: the
+    run was started on that result strip, whose recorded name tells the original.
+    """
+    link = source.unshutter.link if _role(source) == "SOURCE" else ""
+    if not link:
+        return new_link(), []
+    sources = _linked(ed, "SOURCE", link)
+    if len(sources) == 1:
+        return link, []
+    results = [result] if result is not None else _linked(ed, "RESULT", link)
+    recorded = {r.unshutter.source for r in results}
+    original = _named(sources, recorded)
+    if len(original) == 1 and original[0].name == source.name:
+        return link, sorted(s.name for s in sources if s.name != source.name)
+    return new_link(), []
+
+
+def result_of(ed, source, link: str):
+    """The result strip an earlier run made from ``source``, which the run with ``link`` updates; or None.
+
+    By ``link`` when ``source`` carries it (among copies of the result, the one the source recorded). For a
+    pair of an older version, the strip named by the source whose recorded source is ``source``'s name. None
+    on a first run, for a copy that got a new id, and once the result is deleted.
+    """
+    if _role(source) != "SOURCE":
+        return None
+    st = source.unshutter
+    if st.link:
+        found = _named(_linked(ed, "RESULT", link), {st.result}) if link == st.link else []
+        return found[0] if len(found) == 1 else None
+    strip = ed.sequences_all.get(st.result) if st.result else None
+    if strip is None or _role(strip) != "RESULT" or strip.unshutter.link or strip.unshutter.source != source.name:
+        return None  # deleted, renamed, or the name now belongs to another strip: left alone
+    return strip
+
+
+def is_result(strip, source, link: str) -> bool:
+    """``strip`` is still the result the run with ``link`` updates (looked up again when the run is done)."""
+    if strip is None or strip.type != "IMAGE" or _role(strip) != "RESULT":
+        return False
+    st = strip.unshutter
+    return st.link == link or (not st.link and st.source == source.name)
+
+
+def unlink(ed, names: list, link: str) -> list:
+    """Unlink the copies ``names`` that still carry ``link``; returns the names unlinked.
+
+    An unlinked copy keeps its settings (its run reuses them) but no longer points at the original's
+    result: its next run adds a result strip of its own and gets an id then.
+    """
+    done = []
+    for name in names:
+        strip = ed.sequences_all.get(name)
+        if strip is not None and _role(strip) == "SOURCE" and strip.unshutter.link == link:
+            strip.unshutter.link = ""
+            strip.unshutter.role = "NONE"
+            strip.unshutter.result = ""
+            done.append(name)
+    return done
