@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -134,8 +136,6 @@ def test_parse_frame_range() -> None:
 
 
 def test_rerun_redoes_outputs_of_other_settings_or_changed_plates(fresh_hdr_clip: str, tmp_path: Path) -> None:
-    import os
-
     out = tmp_path / "o"
     assert run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2))).written == 12
     assert run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2))).skipped == 12
@@ -143,13 +143,122 @@ def test_rerun_redoes_outputs_of_other_settings_or_changed_plates(fresh_hdr_clip
     res = run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2, shutter=180.0)))
     assert res.written == 12 and res.skipped == 0
     # a re-delivered plate: that frame and the two whose guidance uses it are redone
-    plate = Path(fresh_hdr_clip.replace("####", "1004"))
-    st = plate.stat()
-    os.utime(plate, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000_000))
+    _redeliver(Path(fresh_hdr_clip.replace("####", "1004")))
     res = run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2, shutter=180.0)))
     assert res.written == 6 and res.skipped == 6
     man = json.loads(res.manifest.read_text())
     assert man["complete"] is True and set(man["frame_signatures"]) == {str(f) for f in range(1001, 1007)}
+
+
+# ------------------------------------------------------------------ resume follows the plates' bytes
+def _redeliver(plate: Path) -> None:
+    """New pixels in ``plate`` under its old modification time: only the bytes tell it changed."""
+    from unshutter.io.image_file import write_image
+
+    st = plate.stat()
+    pix, meta = read_image(plate)
+    write_image(plate, pix * np.float32(1.01), meta)
+    os.utime(plate, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _rendered(cfg: RunConfig) -> tuple[set[int], int]:
+    """Source frames a run renders (not skipped), from its progress events; and its written count."""
+    events: list[dict] = []
+    res = run(cfg, progress=events.append)
+    frames = [e for e in events if e["event"] == "frame"]
+    start = next(e for e in events if e["event"] == "start")
+    assert [e["frame"] for e in frames] == list(range(start["frames"][0], start["frames"][1] + 1))
+    return {e["frame"] for e in frames if not e["skipped"]}, res.written
+
+
+def test_copied_plates_resume_on_the_same_outputs(fresh_hdr_clip: str, tmp_path: Path) -> None:
+    """Job attachments copy the plates to another path with new times: nothing is rendered again."""
+    out = tmp_path / "o"
+    first = run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2)))
+    assert first.written == 12
+    before = json.loads(first.manifest.read_text())["frame_signatures"]
+    images = {n: b for n, b in _snapshot(out).items() if n.endswith(".exr")}
+    src = Path(fresh_hdr_clip).parent
+    copy = tmp_path / "worker" / "session-7" / "plates"
+    shutil.copytree(src, copy, copy_function=shutil.copyfile)
+    for p in copy.iterdir():
+        st = (src / p.name).stat()
+        os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 3_600_000_000_000))
+    pattern = str(copy / Path(fresh_hdr_clip).name)
+    assert _rendered(RunConfig(pattern, str(out), NodeParams(factor=2))) == (set(), 0)
+    assert json.loads(first.manifest.read_text())["frame_signatures"] == before
+    assert {n: b for n, b in _snapshot(out).items() if n.endswith(".exr")} == images
+    # a farm chunk of the copied plates resumes the same way
+    assert _rendered(RunConfig(pattern, str(out), NodeParams(factor=2), frames=(1002, 1004))) == (set(), 0)
+
+
+def test_touched_plate_is_kept_changed_plate_redoes_its_frames(fresh_hdr_clip: str, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    cfg = RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2))
+    assert _rendered(cfg) == (set(range(1001, 1007)), 12)
+    plate = Path(fresh_hdr_clip.replace("####", "1004"))
+    st = plate.stat()
+    os.utime(plate, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000_000))  # touched, same bytes
+    assert _rendered(cfg) == (set(), 0)
+    _redeliver(plate)
+    assert _rendered(cfg) == ({1003, 1004, 1005}, 6)  # the frame and the two whose guidance reads it
+    _redeliver(Path(fresh_hdr_clip.replace("####", "1001")))  # the first frame has one neighbour
+    assert _rendered(cfg) == ({1001, 1002}, 4)
+    assert _rendered(cfg) == (set(), 0)
+
+
+def test_each_source_file_is_hashed_once_per_run(fresh_hdr_clip: str, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from unshutter.io import digest
+
+    calls: list[str] = []
+    real = digest.file_digest
+
+    def counted(path):  # type: ignore[no-untyped-def]
+        calls.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(digest, "file_digest", counted)
+    run(RunConfig(fresh_hdr_clip, str(tmp_path / "o"), NodeParams(factor=2), frames=(1002, 1004)))
+    # the chunk's frames and the neighbours outside it, each once though three frames use it
+    assert sorted(calls) == [f"shot.{f}.exr" for f in range(1001, 1006)]
+
+
+def test_movie_is_hashed_once_and_a_copy_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fractions import Fraction
+
+    from tests.conftest import textured_photo
+    from unshutter import kernels
+    from unshutter.io import digest
+    from unshutter.io.movie import MovieWriter
+    from unshutter.sample import render_clip
+
+    src = tmp_path / "clip.mov"
+    w = MovieWriter(src, 64, 48, Fraction(25))
+    for f in kernels.srgb_encode(np.clip(render_clip(textured_photo(), 4, 64, 48, speed=4.0, samples=6), 0, 1)):
+        w.write(f)
+    w.close()
+    out = str(tmp_path / "out" / "clip.####.png")
+    calls: list[str] = []
+    real = digest.file_digest
+    monkeypatch.setattr(digest, "file_digest", lambda p: calls.append(str(p)) or real(p))
+    assert run(RunConfig(str(src), out, NodeParams(factor=2))).written == 8
+    assert calls == [str(src)]
+    copy = tmp_path / "elsewhere" / "clip.mov"
+    copy.parent.mkdir()
+    shutil.copyfile(src, copy)
+    os.utime(copy, ns=(0, src.stat().st_mtime_ns + 3_600_000_000_000))
+    res = run(RunConfig(str(copy), out, NodeParams(factor=2)))
+    assert (res.written, res.skipped) == (0, 8)
+
+
+def test_unreadable_source_file_is_named(tmp_path: Path) -> None:
+    from unshutter.io.digest import DigestCache, file_digest
+
+    (tmp_path / "shot.1001.exr").mkdir()  # not a file: cannot be read
+    with pytest.raises(InputError, match=r"shot\.1001\.exr: cannot read"):
+        file_digest(tmp_path / "shot.1001.exr")
+    assert DigestCache().get(tmp_path / "shot.1002.exr") is None  # missing: no digest, no error
 
 
 def test_killed_run_outputs_are_kept_without_a_manifest(hdr_clip: str, tmp_path: Path) -> None:

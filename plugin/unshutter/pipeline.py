@@ -25,6 +25,7 @@ from unshutter import color, retime
 from unshutter.errors import InputError, OutputError, ParameterError
 from unshutter.io import atomic, movie, sequence
 from unshutter.io.clip import Clip, open_clip
+from unshutter.io.digest import DigestCache
 from unshutter.io.image_file import ImageMeta, output_pixel_type, verify_image, write_image
 from unshutter.node import Node, NodeParams
 
@@ -278,8 +279,9 @@ def _versions() -> dict[str, str]:
 def _run_signature(cfg: RunConfig, node: Node, in_cs: color.ColorTransform, out_cs: color.ColorTransform) -> str:
     """Everything besides the source pixels that decides what an output frame holds.
 
-    The output location is left out on purpose: the same job rendered into two
-    folders gives byte-identical files.
+    Locations are left out on purpose: the same job rendered into two folders
+    gives byte-identical files, and a farm worker that sees the plates at
+    another path (path mapping, job attachments) resumes on them.
     """
     p = node.params
     overrides = ""
@@ -290,23 +292,22 @@ def _run_signature(cfg: RunConfig, node: Node, in_cs: color.ColorTransform, out_
         "overrides": overrides,
         "model": node.decomposer.info.sha256,
         "colorspaces": [in_cs.colorspace, out_cs.colorspace, cfg.ocio],
-        "input": os.path.abspath(cfg.input),
         "version": unshutter.__version__,
     }
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def _frame_signature(run_sig: str, clip: Clip, frame: int) -> str:
-    """The run signature plus size and mtime of the source frame and its neighbours."""
+def _frame_signature(run_sig: str, clip: Clip, frame: int, digests: DigestCache) -> str:
+    """The run signature plus the bytes (digests) of the source frame and the neighbours its guidance reads.
+
+    Bytes, not size and time: a copied or path-mapped plate is the same plate.
+    A movie is one file, hashed once per run.
+    """
     parts = [run_sig]
     for f in (frame - 1, frame, frame + 1):
         if clip.first <= f <= clip.last:
-            path = Path(clip.frame_path(f)) if clip.pattern else Path(clip.source)
-            try:
-                st = path.stat()
-                parts.append(f"{f}:{st.st_size}:{st.st_mtime_ns}")
-            except OSError:
-                parts.append(f"{f}:missing")
+            path = clip.frame_path(f) if clip.pattern else clip.source
+            parts.append(f"{f}:{digests.get(path) or 'missing'}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
@@ -356,6 +357,7 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
     guidance_log: dict[str, str] = {}
     run_sig = _run_signature(cfg, node, in_cs, out_cs)
     frame_sigs: dict[str, str] = {}
+    digests = DigestCache()
     manifest_path = target.manifest_path(cfg.frames)
     written = skipped = 0
     thumbs: list[list[np.ndarray]] = []
@@ -402,7 +404,7 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
             outs = [retime.output_frame(clip.first, f, n, k) for k in range(n)]
             frame_map[str(f)] = outs
             paths = [target.pattern.path(o) for o in outs] if target.pattern else []
-            sig = _frame_signature(run_sig, clip, f)
+            sig = _frame_signature(run_sig, clip, f, digests)
             frame_sigs[str(f)] = sig
             if paths and all(p.exists() for p in paths) and all(verify_image(p, clip.meta, sig) for p in paths):
                 skipped += n

@@ -208,3 +208,57 @@ def test_worker_killed_mid_chunk_is_rescheduled_and_resumes(tmp_path: Path, long
     row = next(line.split() for line in table.getvalue().splitlines() if line.startswith("long "))
     assert row[6:9] == ["0", "0", "1"]  # failures, retries, rescheduled
     assert_same_images(out, ref)
+
+
+def test_two_runs_on_one_scheduler_keep_their_own_tasks(tmp_path: Path, farm_clips: dict[str, str],
+                                                        farm_model: str, reference: dict[str, Path],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two reels with the same shot names (so the same chunk keys) submitted at once to one long-lived
+    scheduler: each run renders its own chunks and counts only its own tasks."""
+    from distributed import Client, LocalCluster
+
+    specs = {name: load_spec(write_spec(tmp_path / f"{name}.yaml", farm_clips, tmp_path / name, farm_model))
+             for name in ("reel1", "reel2")}
+    n_chunks = 6  # per reel: 3 chunks of each of its 2 shots
+    gate = threading.Event()  # chunks wait until both runs have submitted everything
+    real = task.run_config
+
+    def gated(cfg, progress=None, **kw):  # type: ignore[no-untyped-def]
+        assert gate.wait(300), "the two runs never had all their chunks submitted"
+        return real(cfg, progress, **kw)
+
+    monkeypatch.setattr(task, "run_config", gated)
+    results: dict[str, Any] = {}
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as watcher:
+        runners = [threading.Thread(target=lambda n=name, s=spec: results.update({n: run_dask(
+            s, scheduler=cluster.scheduler_address, progress=False, out=io.StringIO(), retries=0)}))
+            for name, spec in specs.items()]
+        for r in runners:
+            r.start()
+        try:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                wanted = watcher.run_on_scheduler(lambda dask_scheduler: sorted(
+                    len(c.wants_what) for c in dask_scheduler.clients.values() if c.wants_what))
+                if wanted == [n_chunks, n_chunks]:
+                    break
+                time.sleep(0.05)
+            keys = watcher.run_on_scheduler(lambda dask_scheduler: sorted(
+                str(k) for k in dask_scheduler.tasks if str(k).startswith("unshutter-")))
+        finally:  # never leave the chunks (and the cluster) blocked on a failed assertion
+            gate.set()
+            for r in runners:
+                r.join(timeout=600)
+    assert wanted == [n_chunks, n_chunks] and sorted(results) == ["reel1", "reel2"]
+    for name, summary in results.items():
+        assert summary.exit_code == 0
+        for shot in ("pan", "tilt-b"):
+            assert_same_images(tmp_path / name / shot, reference[shot])
+            s = summary.shots[shot]
+            assert (s.done, s.failures, s.rescheduled) == (3, 0, 0)
+        assert summary.shots["pan"].written == 18 and summary.shots["tilt-b"].written == 12
+    # no task shared between the runs; each key still names its shot, frames and attempt
+    assert len(keys) == 2 * n_chunks
+    assert {k.split("-", 2)[2] for k in keys} == {f"{shot}:{c}-0" for shot in ("pan", "tilt-b")
+                                                   for c in ("1001-1002", "1003-1004", "1005-1006")}

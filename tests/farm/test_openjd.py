@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -409,6 +410,54 @@ def test_files_named_in_override_files_are_bundle_inputs(tmp_path: Path, farm_cl
     assert "shot 'car'.overrides" in p.stderr and "car.1004.png: matte for region truck missing" in p.stderr
 
 
+def _count_override_loads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Calls of the real override loader by file, through every unshutter module that holds it."""
+    import unshutter.guidance.overrides as overrides_module
+
+    real = overrides_module.load_overrides
+    counts: Counter[str] = Counter()
+
+    def counted(path, locate=None):  # type: ignore[no-untyped-def]
+        counts[str(path)] += 1
+        return real(path, locate)
+
+    for mod in list(sys.modules.values()):
+        if getattr(mod, "__name__", "").startswith("unshutter") and getattr(mod, "load_overrides", None) is real:
+            monkeypatch.setattr(mod, "load_overrides", counted)
+    return counts
+
+
+def test_check_and_openjd_read_each_override_file_once(tmp_path: Path, farm_clips: dict[str, str],
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from unshutter.cli.main import main
+
+    root = tmp_path / "studio"
+    spec_path = _overrides_shot(root, farm_clips["pan"])
+    doc = yaml.safe_load(spec_path.read_text())
+    (root / "ov" / "bridge.yaml").write_text(yaml.safe_dump({"direction": "left"}))
+    doc["shots"].append({"name": "bridge", "input": farm_clips["tilt-b"], "output": "renders/bridge/b.####.exr",
+                         "factor": 2, "overrides": "ov/bridge.yaml"})
+    spec_path.write_text(yaml.safe_dump(doc))
+    once = {str(root / "ov" / "car.yaml"): 1, str(root / "ov" / "bridge.yaml"): 1}
+    counts = _count_override_loads(monkeypatch)
+    assert main(["farm", "check", str(spec_path)]) == 0
+    assert counts == once
+    out = capsys.readouterr().out
+    assert "car: frames 1001-1006" in out and "5 file(s) named by its overrides, all present" in out
+    assert "bridge: frames 1001-1006" in out
+    counts.clear()
+    assert main(["farm", "openjd", str(spec_path), "-o", str(tmp_path / "bundle")]) == 0
+    assert counts == once
+    refs = yaml.safe_load((tmp_path / "bundle" / ASSET_REFERENCES).read_text())["assetReferences"]
+    assert refs["inputs"]["filenames"] == sorted([str(root / "shapes" / "car.json")] +
+                                                 [str(root / "mattes" / f"car.{f}.png") for f in range(1002, 1006)])
+    # a bad override file is still found, naming the shot, with the exit code of bad overrides
+    (root / "ov" / "bridge.yaml").write_text(yaml.safe_dump({"direction": "sideways"}))
+    assert main(["farm", "check", str(spec_path)]) == 4
+    assert "shot 'bridge'.overrides: " in capsys.readouterr().err
+
+
 def _pixels(folder: Path) -> dict[str, np.ndarray]:
     return {name: read_image(folder / name)[0] for name in images(folder)}
 
@@ -448,8 +497,9 @@ def test_openjd_run_on_a_worker_that_maps_every_path(tmp_path: Path, farm_clips:
     out = worker / "root0" / "renders" / "car"
     got, want = _pixels(out), _pixels(ref)
     assert sorted(got) == sorted(want) == [f"car.{f}.exr" for f in range(1001, 1013)]
-    for name in want:  # headers differ (the run signature names the input's path), pixels do not
+    for name in want:  # the signature follows the plates' bytes, not their paths: the very same files
         assert np.array_equal(got[name], want[name]), name
+        assert (out / name).read_bytes() == (ref / name).read_bytes(), name
     guidance: dict[str, str] = {}
     for m in out.glob("*.json"):
         guidance.update(json.loads(m.read_text())["guidance"])

@@ -10,7 +10,9 @@ the cluster) while running it is run again by Dask itself, without the
 runner; the summary counts those reruns (``rescheduled``: see
 :class:`_WorkerLosses`). Once Dask gives up on a chunk (``KilledWorker``,
 after ``distributed.scheduler.allowed-failures`` workers died running it) it
-is a failure like any other and retried the same way.
+is a failure like any other and retried the same way. Task keys carry a
+random token of the run (:func:`task_key`), so runs sharing a long-lived
+scheduler keep their own tasks.
 
 With no scheduler address a LocalCluster is started (``processes=False`` runs
 the workers as threads of this process).
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sys
 import threading
 import time
@@ -36,6 +39,22 @@ class SchedulerError(UnshutterError):
 
 
 START_TOPIC = "unshutter-chunk-start"  # each chunk task's first act: an event naming its key
+
+
+def new_run_token() -> str:
+    """8 random hex digits that make one run's task keys its own on a shared scheduler.
+
+    Two runs (two reels, or the same reel twice) on one long-lived scheduler
+    have the same chunk keys; with equal task keys Dask would hand the second
+    run the first one's tasks and results (and the second run's chunks would
+    never run).
+    """
+    return secrets.token_hex(4)
+
+
+def task_key(token: str, c: Chunk, attempt: int) -> str:
+    """``unshutter-1f0c9a3e-car:1001-1010-0``: run, shot, frames and attempt, readable in the dashboard."""
+    return f"unshutter-{token}-{c.key}-{attempt}"
 
 
 def _run_chunk(payload: dict[str, Any]) -> dict[str, Any]:
@@ -179,7 +198,11 @@ def _payload(c: Chunk, spec: BatchSpec, threads: int | None) -> dict[str, Any]:
 def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, threads_per_worker: int = 1,
              processes: bool = True, retries: int = 2, progress: bool = True, out: TextIO | None = None,
              chunks: list[Chunk] | None = None, quiet_logs: bool = True) -> Summary:
-    """Render every chunk of ``spec`` on a Dask cluster; returns the summary (printed to ``out`` too)."""
+    """Render every chunk of ``spec`` on a Dask cluster; returns the summary (printed to ``out`` too).
+
+    Every task key carries this run's own random token (:func:`new_run_token`),
+    so runs sharing a scheduler never share tasks.
+    """
     from distributed import Client, KilledWorker, LocalCluster, as_completed
     from tqdm import tqdm
 
@@ -188,6 +211,7 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
             logging.getLogger(name).setLevel(logging.WARNING)
     out = out or sys.stdout
     t0 = time.monotonic()
+    token = new_run_token()
     chunks = chunks if chunks is not None else plan(spec)
     shots = {s.name: ShotSummary(s.name) for s in spec.shots}
     for c in chunks:
@@ -217,7 +241,7 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
         losses.subscribe(client)
         futures = []
         for c in chunks:
-            key = f"unshutter-{c.key}-0"
+            key = task_key(token, c, 0)
             submitted[key] = c
             f = client.submit(_run_chunk, _payload(c, spec, threads), key=key, pure=False)
             by_key[f.key], attempts[c.key] = c, 0
@@ -245,7 +269,7 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
             if res["retryable"] and attempts[c.key] <= retries:
                 s.retries += 1
                 bar.write(f"unshutter farm: {c.key} failed ({res['message']}); retry {attempts[c.key]}/{retries}")
-                key = f"unshutter-{c.key}-{attempts[c.key]}"
+                key = task_key(token, c, attempts[c.key])
                 submitted[key] = c
                 nf = client.submit(_run_chunk, _payload(c, spec, threads), key=key, pure=False)
                 by_key[nf.key] = c

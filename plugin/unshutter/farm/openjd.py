@@ -42,7 +42,6 @@ import yaml
 from unshutter.errors import OverrideError
 from unshutter.farm.plan import shot_range
 from unshutter.farm.spec import BatchSpec, Shot, SpecError, _num
-from unshutter.guidance.overrides import load_overrides
 from unshutter.io import atomic, sequence
 
 SPEC_VERSION = "jobtemplate-2023-09"
@@ -251,15 +250,13 @@ def override_inputs(shot: Shot, frames: tuple[int, int]) -> list[str]:
     Its labelme files, and each region's matte on every frame of ``frames``
     where the region is active (a sequence matte: one file per frame). Raises
     OverrideError, naming the shot, for a matte missing on such a frame: the
-    task rendering that frame would fail the same way.
+    task rendering that frame would fail the same way. The override file is
+    the one :attr:`Shot.loaded_overrides` already read and validated.
     """
-    if not shot.overrides:
+    ov = shot.loaded_overrides
+    if ov is None:
         return []
     where = f"shot {shot.name!r}.overrides"
-    try:
-        ov = load_overrides(shot.overrides)
-    except OverrideError as exc:
-        raise OverrideError(f"{where}: {exc}") from None
     files = dict.fromkeys(os.path.normpath(f) for f in ov.labelme_files)  # ordered, no repeats
     for region in ov.regions:
         if region.matte is None:

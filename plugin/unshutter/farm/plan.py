@@ -10,7 +10,6 @@ chunks, so a job resubmitted on another farm resumes on the same manifests.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from unshutter.farm.spec import BatchSpec, Shot
 from unshutter.io.clip import open_clip
@@ -63,13 +62,13 @@ def split(first: int, last: int, size: int) -> list[tuple[int, int]]:
 def shot_range(shot: Shot) -> tuple[int, int]:
     """The source frames a shot renders: its ``frames``, else the whole clip (read from disk).
 
-    Also loads the shot's override file, so a bad one fails before any task
-    runs. Errors name the shot and the field: InputError when the clip cannot
-    be opened, ParameterError when ``frames`` lies outside it or the override
-    file is missing, OverrideError when it does not validate.
+    Also loads the shot's override file (:attr:`Shot.loaded_overrides`, kept
+    for later use), so a bad one fails before any task runs. Errors name the
+    shot and the field: InputError when the clip cannot be opened,
+    ParameterError when ``frames`` lies outside it or the override file is
+    missing, OverrideError when it does not validate.
     """
-    from unshutter.errors import InputError, OverrideError, ParameterError
-    from unshutter.guidance.overrides import load_overrides
+    from unshutter.errors import InputError, ParameterError
 
     try:
         clip = open_clip(shot.input)
@@ -81,13 +80,7 @@ def shot_range(shot: Shot) -> tuple[int, int]:
         first, last = clip.first, clip.last
     finally:
         clip.close()
-    if shot.overrides:
-        if not Path(shot.overrides).is_file():
-            raise ParameterError(f"shot {shot.name!r}.overrides: {shot.overrides}: file not found")
-        try:
-            load_overrides(shot.overrides)
-        except OverrideError as exc:
-            raise OverrideError(f"shot {shot.name!r}.overrides: {exc}") from None
+    _ = shot.loaded_overrides  # reads and validates it; override_inputs reuses it
     if shot.frames is None:
         return first, last
     a, b = shot.frames

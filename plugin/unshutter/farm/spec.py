@@ -24,14 +24,15 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from unshutter.errors import ParameterError
+from unshutter.errors import OverrideError, ParameterError
+from unshutter.guidance.overrides import Overrides, load_overrides
 from unshutter.io import movie, sequence
 from unshutter.node import NodeParams
 
@@ -58,6 +59,24 @@ class Shot:
 
     def params(self) -> NodeParams:
         return NodeParams(factor=self.factor, shutter=self.shutter, guidance=self.guidance, overrides=self.overrides)
+
+    @cached_property
+    def loaded_overrides(self) -> Overrides | None:
+        """The override file, read and validated once per Shot: ``farm check`` and ``farm openjd``
+        validate it and then list the files it names.
+
+        Errors name the shot: ParameterError for a missing file, OverrideError
+        for one that does not validate. A failed load is not kept, so it is
+        reported again the next time.
+        """
+        if not self.overrides:
+            return None
+        if not Path(self.overrides).is_file():
+            raise ParameterError(f"shot {self.name!r}.overrides: {self.overrides}: file not found")
+        try:
+            return load_overrides(self.overrides)
+        except OverrideError as exc:
+            raise OverrideError(f"shot {self.name!r}.overrides: {exc}") from None
 
     def run_args(self) -> list[str]:
         """The ``unshutter run`` / ``unshutter farm chunk`` options for this shot (without --frames)."""
