@@ -362,3 +362,40 @@ def test_guidance_debug_never_over_plates_or_outputs(tmp_path: Path) -> None:
         run(RunConfig(clip, str(tmp_path / "o" / "guidance.####.png"), NodeParams(factor=2),
                       guidance_debug=str(tmp_path / "o")))
     assert not (tmp_path / "o").exists()
+
+
+def test_edited_matte_or_labelme_file_redoes_the_frames_it_decides(fresh_hdr_clip: str, tmp_path: Path) -> None:
+    """An override file's mattes and labelme polygons are inputs too: editing one re-renders exactly the
+    frames whose guidance reads it; a copy of them elsewhere (path mapping) is the same input."""
+    import json
+
+    from unshutter.io.image_file import ImageMeta, write_image
+
+    ovdir = tmp_path / "ov"
+    ovdir.mkdir()
+    meta = ImageMeta(96, 64, ["R", "G", "B", "A"], "uint8", 8, {}, "")
+    for f in range(1001, 1007):
+        m = np.zeros((64, 96, 4), np.float32)
+        m[:, :40, 3] = 1.0
+        write_image(ovdir / f"matte.{f:04d}.png", m, meta)
+    (ovdir / "poly.json").write_text(json.dumps({"version": "5.2.1", "imageWidth": 96, "imageHeight": 64, "shapes": [
+        {"label": "down", "points": [[60, 10], [90, 50]], "shape_type": "rectangle"}]}))
+    (ovdir / "ov.yaml").write_text("regions:\n  - direction: up\n    matte: matte.####.png\n    frames: 1002-1004\n"
+                                   "  - direction: down\n    labelme: poly.json\n    frames: 1005\n")
+    out = tmp_path / "o"
+    cfg = RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2, overrides=str(ovdir / "ov.yaml")))
+    assert _rendered(cfg) == (set(range(1001, 1007)), 12)
+    assert _rendered(cfg) == (set(), 0)
+    m = np.zeros((64, 96, 4), np.float32)
+    m[:, 50:, 3] = 1.0
+    write_image(ovdir / "matte.1003.png", m, meta)  # frame 1003's matte redrawn
+    assert _rendered(cfg) == ({1003}, 2)
+    write_image(ovdir / "matte.1006.png", m, meta)  # outside the region's frames: reads nothing
+    assert _rendered(cfg) == (set(), 0)
+    (ovdir / "poly.json").write_text(json.dumps({"version": "5.2.1", "imageWidth": 96, "imageHeight": 64, "shapes": [
+        {"label": "down", "points": [[50, 10], [90, 50]], "shape_type": "rectangle"}]}))
+    assert _rendered(cfg) == (set(range(1001, 1007)), 12)  # the polygons come from it: every frame
+    moved = tmp_path / "mapped"
+    shutil.copytree(ovdir, moved)
+    cfg.params = NodeParams(factor=2, overrides=str(moved / "ov.yaml"))
+    assert _rendered(cfg) == (set(), 0)

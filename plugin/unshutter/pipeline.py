@@ -23,6 +23,7 @@ import numpy as np
 import unshutter
 from unshutter import color, retime
 from unshutter.errors import InputError, OutputError, ParameterError
+from unshutter.guidance.overrides import Overrides
 from unshutter.io import atomic, movie, sequence
 from unshutter.io.clip import Clip, open_clip
 from unshutter.io.digest import DigestCache
@@ -297,17 +298,23 @@ def _run_signature(cfg: RunConfig, node: Node, in_cs: color.ColorTransform, out_
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def _frame_signature(run_sig: str, clip: Clip, frame: int, digests: DigestCache) -> str:
-    """The run signature plus the bytes (digests) of the source frame and the neighbours its guidance reads.
+def _frame_signature(run_sig: str, clip: Clip, frame: int, digests: DigestCache,
+                     overrides: Overrides | None = None) -> str:
+    """The run signature plus the bytes (digests) of the source frame, the neighbours its guidance
+    reads, and the mattes and labelme files the overrides read for it.
 
     Bytes, not size and time: a copied or path-mapped plate is the same plate.
-    A movie is one file, hashed once per run.
+    A movie is one file, hashed once per run. Override files are named by
+    position, not path, for the same reason.
     """
     parts = [run_sig]
     for f in (frame - 1, frame, frame + 1):
         if clip.first <= f <= clip.last:
             path = clip.frame_path(f) if clip.pattern else clip.source
             parts.append(f"{f}:{digests.get(path) or 'missing'}")
+    if overrides is not None:
+        for i, path in enumerate(overrides.files_read(frame)):
+            parts.append(f"override{i}:{digests.get(path) or 'missing'}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
@@ -404,7 +411,7 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
             outs = [retime.output_frame(clip.first, f, n, k) for k in range(n)]
             frame_map[str(f)] = outs
             paths = [target.pattern.path(o) for o in outs] if target.pattern else []
-            sig = _frame_signature(run_sig, clip, f, digests)
+            sig = _frame_signature(run_sig, clip, f, digests, node.overrides)
             frame_sigs[str(f)] = sig
             if paths and all(p.exists() for p in paths) and all(verify_image(p, clip.meta, sig) for p in paths):
                 skipped += n

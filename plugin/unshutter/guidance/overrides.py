@@ -59,6 +59,17 @@ class Region:
     def active(self, frame: int) -> bool:
         return self.frames is None or self.frames[0] <= frame <= self.frames[1]
 
+    def matte_path(self, frame: int) -> Path | None:
+        """The matte file this region reads on ``frame`` (None without a matte)."""
+        if self.matte is None:
+            return None
+        from unshutter.io import sequence
+
+        if sequence.is_sequence_spec(self.matte):
+            pat, _ = sequence.parse_pattern(self.matte)
+            return pat.path(frame)
+        return Path(self.matte)
+
     def mask(self, frame: int, h: int, w: int, scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
         """The region on a frame rendered at ``scale`` (x, y) of full resolution.
 
@@ -69,8 +80,9 @@ class Region:
             factor = np.asarray(scale, np.float32)  # full-resolution pixels -> this frame's pixels
             pts = [np.round(p * factor).astype(np.int32) for p in self.polygons]
             cv2.fillPoly(m, pts, 1.0)
-        if self.matte is not None:
-            m = np.maximum(m, _matte(self.matte, frame, h, w, self.name, scale))
+        path = self.matte_path(frame)
+        if path is not None:
+            m = np.maximum(m, _matte(path, frame, h, w, self.name, scale))
         if self.invert:
             m = 1.0 - m
         return m
@@ -80,7 +92,7 @@ def _unscaled(scale: tuple[float, float]) -> bool:
     return abs(scale[0] - 1.0) < 1e-9 and abs(scale[1] - 1.0) < 1e-9
 
 
-def _matte(spec: str, frame: int, h: int, w: int, name: str,
+def _matte(path: Path, frame: int, h: int, w: int, name: str,
            scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
     """A region's matte for ``frame``, as a {0, 1} mask of the frame's size.
 
@@ -89,14 +101,8 @@ def _matte(spec: str, frame: int, h: int, w: int, name: str,
     frame's size divided by the scale, give or take a pixel of rounding) and
     is resized to the frame.
     """
-    from unshutter.io import sequence
     from unshutter.io.image_file import read_image
 
-    if sequence.is_sequence_spec(spec):
-        pat, _ = sequence.parse_pattern(spec)
-        path = pat.path(frame)
-    else:
-        path = Path(spec)
     if not path.exists():
         raise OverrideError(f"{path}: matte for region {name or '?'} missing at frame {frame}")
     pixels, meta = read_image(path)
@@ -152,6 +158,20 @@ class Overrides:
                 encode.apply_direction(g, r.mask(frame, h, w, (float(sx), float(sy))), r.signs)
                 used.append(f"region:{r.name or i}")
         return g, used
+
+    def files_read(self, frame: int) -> list[Path]:
+        """Every file besides the override file itself that decides ``frame``'s guidance.
+
+        The labelme files the polygons came from, then the mattes of the
+        regions active on ``frame``. Render signatures hash them, so editing a
+        matte re-renders the frames it covers.
+        """
+        files = [Path(p) for p in self.labelme_files]
+        for r in self.regions:
+            path = r.matte_path(frame) if r.active(frame) else None
+            if path is not None:
+                files.append(path)
+        return files
 
     def at_scale(self, sx: float, sy: float) -> Overrides:
         """The same overrides, applied by default to frames rendered at scale (``sx``, ``sy``)."""
