@@ -134,9 +134,12 @@ bool SharedBuffer::create(size_t bytes, std::string &error) {
     return true;
 }
 
-// A host that crashes (or is killed) mid-render cannot unlink its segment. One is abandoned when its
-// owner's pid is gone and nobody holds its lock: both, so neither a host in another pid namespace
-// sharing /dev/shm nor a segment in the instant between its creation and its lock is taken.
+// A host that crashes (or is killed) mid-render cannot unlink its segment. One is abandoned when nobody
+// holds its lock and either its owner's pid is gone or it is older than kSweepGraceS (its pid was
+// reused by another process). The lock alone decides for a live owner, also one in another pid
+// namespace sharing /dev/shm; the pid or the age guards the instant between creation and lock.
+constexpr long kSweepGraceS = 30;
+
 void SharedBuffer::sweep_abandoned() {
     DIR *dir = opendir("/dev/shm");
     if (!dir) return;
@@ -146,11 +149,13 @@ void SharedBuffer::sweep_abandoned() {
         char *end = nullptr;
         const long pid = std::strtol(e->d_name + plen, &end, 10);
         if (end == e->d_name + plen || *end != '-' || pid <= 0 || pid == getpid()) continue;
-        if (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // the owner (or its pid) lives
+        const bool pid_lives = kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH;
         const std::string name = std::string("/") + e->d_name;
         const int fd = shm_open(name.c_str(), O_RDONLY, 0);
         if (fd < 0) continue;  // gone already, or another user's
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0) shm_unlink(name.c_str());
+        struct stat st {};
+        const bool old = fstat(fd, &st) == 0 && static_cast<long>(time(nullptr) - st.st_mtime) > kSweepGraceS;
+        if ((!pid_lives || old) && flock(fd, LOCK_EX | LOCK_NB) == 0) shm_unlink(name.c_str());
         close(fd);
     }
     closedir(dir);

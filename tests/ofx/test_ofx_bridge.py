@@ -699,3 +699,34 @@ def test_shared_memory_of_a_host_killed_mid_render_is_swept_on_the_next_load(hos
     dead = kill(live)
     host().ok(f"load {BINARY}")
     assert segments(dead) == []
+
+
+def test_abandoned_segment_whose_pid_was_reused_is_swept_once_unlocked_and_old(host, tmp_path: Path) -> None:
+    """A crashed host's pid can be reused by an unrelated process: the segment is still abandoned when
+    nobody holds its lock and it is older than the grace period; a fresh one, or a locked one, stays."""
+    import fcntl
+
+    other = subprocess.Popen(["sleep", "120"])  # an unrelated live process now holding the pid
+    try:
+        made = []
+        for tag in ("old", "fresh", "locked"):
+            p = Path("/dev/shm") / f"unshutter-ofx-{other.pid}-0-{tag}"
+            p.write_bytes(b"\0" * 4096)
+            made.append(p)
+        old, fresh, locked = made
+        hour_ago = time.time() - 3600
+        os.utime(old, (hour_ago, hour_ago))
+        os.utime(locked, (hour_ago, hour_ago))
+        holder = open(locked, "rb")
+        fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a live owner (in any pid namespace) holds its lock
+        try:
+            host().ok(f"load {BINARY}")
+            assert not old.exists()
+            assert fresh.exists() and locked.exists()
+        finally:
+            holder.close()
+    finally:
+        other.kill()
+        other.wait()
+        for p in made:
+            p.unlink(missing_ok=True)
