@@ -43,3 +43,35 @@ def test_unknown_space_and_config() -> None:
         color.ColorTransform("Klingon Log")
     with pytest.raises(ParameterError, match="OCIO config"):
         color.ColorTransform("srgb", "/no/such/config.ocio")
+
+
+def write_lut_config(folder, gamma: float = 2.2) -> str:
+    """A small OCIO config whose "plate" space is a 1D LUT file beside it. Returns the config path."""
+    import PyOpenColorIO as ocio
+
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 16
+    values = "\n".join(f"  {(i / (n - 1)) ** gamma:.6f}" for i in range(n))
+    (folder / "plate.spi1d").write_text(f"Version 1\nFrom 0.0 1.0\nLength {n}\nComponents 1\n{{\n{values}\n}}\n")
+    cfg = ocio.Config.CreateRaw()
+    cfg.setSearchPath(".")
+    plate = ocio.ColorSpace(name="plate")
+    plate.setTransform(ocio.FileTransform(src="plate.spi1d", interpolation=ocio.INTERP_LINEAR),
+                       ocio.COLORSPACE_DIR_TO_REFERENCE)
+    cfg.addColorSpace(ocio.ColorSpace(name=color.WORKING_SPACE))
+    cfg.addColorSpace(plate)
+    cfg.setRole("scene_linear", color.WORKING_SPACE)
+    (folder / "config.ocio").write_text(cfg.serialize())
+    return str(folder / "config.ocio")
+
+
+def test_signature_follows_what_the_transform_computes_not_where_the_config_is(tmp_path) -> None:
+    import shutil
+
+    a = write_lut_config(tmp_path / "a")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")  # the same config and LUT at another path
+    edited = write_lut_config(tmp_path / "c", gamma=2.4)  # the same names, another LUT
+    sig = color.ColorTransform("plate", a).signature
+    assert color.ColorTransform("plate", str(tmp_path / "b" / "config.ocio")).signature == sig
+    assert color.ColorTransform("plate", edited).signature != sig
+    assert color.ColorTransform("srgb").signature != color.ColorTransform("ACEScg").signature

@@ -399,3 +399,18 @@ def test_edited_matte_or_labelme_file_redoes_the_frames_it_decides(fresh_hdr_cli
     shutil.copytree(ovdir, moved)
     cfg.params = NodeParams(factor=2, overrides=str(moved / "ov.yaml"))
     assert _rendered(cfg) == (set(), 0)
+
+
+def test_ocio_config_is_compared_by_what_it_computes(fresh_hdr_clip: str, tmp_path: Path) -> None:
+    """A farm worker sees the OCIO config (and its LUTs) at another path: it resumes; an edited LUT re-renders."""
+    from tests.test_color import write_lut_config
+
+    a = write_lut_config(tmp_path / "ocio_a")
+    shutil.copytree(tmp_path / "ocio_a", tmp_path / "ocio_b")
+    edited = write_lut_config(tmp_path / "ocio_c", gamma=2.4)
+    cfg = RunConfig(fresh_hdr_clip, str(tmp_path / "o"), NodeParams(factor=2), colorspace="plate", ocio=a)
+    assert _rendered(cfg) == (set(range(1001, 1007)), 12)
+    cfg.ocio = str(tmp_path / "ocio_b" / "config.ocio")
+    assert _rendered(cfg) == (set(), 0)
+    cfg.ocio = edited
+    assert _rendered(cfg) == (set(range(1001, 1007)), 12)

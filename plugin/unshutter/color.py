@@ -8,6 +8,7 @@ point are never clipped, so HDR highlights survive.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -75,6 +76,16 @@ class ColorTransform:
     @property
     def is_identity(self) -> bool:
         return self.colorspace in (WORKING_SPACE, "Raw")
+
+    @property
+    def signature(self) -> str:
+        """What the transform computes, both ways: OCIO's cache ids of its ops (LUT contents
+        included), not the config's path, so a config seen through farm path mapping matches."""
+        if self.is_identity:
+            return self.colorspace
+        fwd = _processor(self.config, self.colorspace, WORKING_SPACE).getCacheID()
+        inv = _processor(self.config, WORKING_SPACE, self.colorspace).getCacheID()
+        return hashlib.sha256(f"{fwd}|{inv}".encode()).hexdigest()[:32]
 
     def to_linear(self, rgb: np.ndarray) -> np.ndarray:
         """Shape: [H, W, 3] float32 in the file's space -> [H, W, 3] scene-linear."""

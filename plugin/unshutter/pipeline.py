@@ -292,7 +292,7 @@ def _run_signature(cfg: RunConfig, node: Node, in_cs: color.ColorTransform, out_
         "params": {k: v for k, v in p.to_dict().items() if k != "overrides"},
         "overrides": overrides,
         "model": node.decomposer.info.sha256,
-        "colorspaces": [in_cs.colorspace, out_cs.colorspace, cfg.ocio],
+        "colorspaces": [in_cs.colorspace, out_cs.colorspace, in_cs.signature, out_cs.signature],
         "version": unshutter.__version__,
     }
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
