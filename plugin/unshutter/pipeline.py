@@ -26,7 +26,7 @@ from unshutter.errors import InputError, OutputError, ParameterError
 from unshutter.guidance.overrides import Overrides
 from unshutter.io import atomic, movie, sequence
 from unshutter.io.clip import Clip, open_clip
-from unshutter.io.digest import DigestCache
+from unshutter.io.digest import DigestCache, file_digest
 from unshutter.io.image_file import ImageMeta, output_pixel_type, verify_image, write_image
 from unshutter.node import Node, NodeParams
 
@@ -287,7 +287,7 @@ def _run_signature(cfg: RunConfig, node: Node, in_cs: color.ColorTransform, out_
     p = node.params
     overrides = ""
     if p.overrides:
-        overrides = hashlib.sha256(Path(p.overrides).read_bytes()).hexdigest()
+        overrides = file_digest(p.overrides)
     key = {
         "params": {k: v for k, v in p.to_dict().items() if k != "overrides"},
         "overrides": overrides,

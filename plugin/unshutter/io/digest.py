@@ -50,8 +50,5 @@ class DigestCache:
                 self._items[key] = None
         return self._items[key]
 
-    def __len__(self) -> int:
-        return len(self._items)
-
 
 __all__ = ["BLOCK", "DigestCache", "file_digest"]
