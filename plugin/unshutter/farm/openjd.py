@@ -261,11 +261,10 @@ def override_inputs(shot: Shot, frames: tuple[int, int]) -> list[str]:
     for region in ov.regions:
         if region.matte is None:
             continue
-        pattern = sequence.parse_pattern(region.matte)[0] if sequence.is_sequence_spec(region.matte) else None
         for frame in range(frames[0], frames[1] + 1):
-            if not region.active(frame):
+            path = region.matte_path(frame) if region.active(frame) else None
+            if path is None:
                 continue
-            path = pattern.path(frame) if pattern else Path(region.matte)
             if not path.is_file():
                 raise OverrideError(f"{where}: {path}: matte for region {region.name or '?'} missing at frame {frame}")
             files[os.path.normpath(path)] = None

@@ -56,12 +56,8 @@ def widen_tensor(name: str, old: torch.Tensor, fresh: torch.Tensor) -> torch.Ten
     if old.dim() != 4 or old.shape[2:] != fresh.shape[2:]:
         raise ValueError(f"grow: {name}: only conv weights and biases can be widened, not {tuple(old.shape)}")
     o = old.shape[0]
-    cols = _in_columns(name, old.shape[1], fresh.shape[1])
-    new_cols = [j for j in range(fresh.shape[1]) if j not in set(cols)]
-    out[:o] = 0.0
-    out[:o, cols] = old
-    if new_cols:
-        out[:o, new_cols] = 0.0  # old outputs ignore the new features
+    out[:o] = 0.0  # old outputs ignore the new features
+    out[:o, _in_columns(name, old.shape[1], fresh.shape[1])] = old
     return out
 
 
