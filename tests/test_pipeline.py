@@ -252,6 +252,30 @@ def test_movie_is_hashed_once_and_a_copy_resumes(tmp_path: Path, monkeypatch: py
     assert (res.written, res.skipped) == (0, 8)
 
 
+def test_movie_to_movie_run_reads_the_input_only_to_decode_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A movie output is never resumed, so hashing the whole input movie for resume signatures is wasted."""
+    from fractions import Fraction
+
+    from tests.conftest import textured_photo
+    from unshutter import kernels
+    from unshutter.io import digest
+    from unshutter.io.movie import MovieWriter
+    from unshutter.sample import render_clip
+
+    src = tmp_path / "clip.mov"
+    w = MovieWriter(src, 64, 48, Fraction(25))
+    for f in kernels.srgb_encode(np.clip(render_clip(textured_photo(), 3, 64, 48, speed=4.0, samples=6), 0, 1)):
+        w.write(f)
+    w.close()
+    calls: list[str] = []
+    real = digest.file_digest
+    monkeypatch.setattr(digest, "file_digest", lambda p: calls.append(str(p)) or real(p))
+    res = run(RunConfig(str(src), str(tmp_path / "out" / "slow.mov"), NodeParams(factor=2)))
+    assert res.written == 6 and calls == []
+    man = json.loads(res.manifest.read_text())
+    assert man["complete"] is True and man["frame_signatures"] == {}
+
+
 def test_unreadable_source_file_is_named(tmp_path: Path) -> None:
     from unshutter.io.digest import DigestCache, file_digest
 

@@ -411,8 +411,11 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
             outs = [retime.output_frame(clip.first, f, n, k) for k in range(n)]
             frame_map[str(f)] = outs
             paths = [target.pattern.path(o) for o in outs] if target.pattern else []
-            sig = _frame_signature(run_sig, clip, f, digests, node.overrides)
-            frame_sigs[str(f)] = sig
+            # a movie output is written whole every run, so nothing needs its frames' signatures
+            # (and a movie input need not be hashed for it)
+            sig = _frame_signature(run_sig, clip, f, digests, node.overrides) if paths else ""
+            if paths:
+                frame_sigs[str(f)] = sig
             if paths and all(p.exists() for p in paths) and all(verify_image(p, clip.meta, sig) for p in paths):
                 skipped += n
                 guidance_log[str(f)] = "skipped (complete output exists)"
