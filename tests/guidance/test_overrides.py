@@ -87,6 +87,21 @@ def test_matte_sequence_region(tmp_path: Path) -> None:
         ov.apply(encode.empty_guidance(40, 60), 7)
 
 
+def test_matte_pattern_is_parsed_once_for_all_frames(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Signatures and masks ask for a region's matte on every frame; the spec is parsed once, not per frame."""
+    from unshutter.io import sequence
+
+    calls: list[str] = []
+    real = sequence.parse_pattern
+    monkeypatch.setattr(sequence, "parse_pattern", lambda spec: calls.append(spec) or real(spec))
+    ov = load_overrides(_write(tmp_path, "ov.yaml", "regions:\n  - direction: up\n    matte: once.%03d.png\n"
+                                                    "  - direction: left\n    matte: still.png\n"))
+    seq, single = ov.regions
+    assert [seq.matte_path(f) for f in (1, 2, 40)] == [tmp_path / f"once.{f:03d}.png" for f in (1, 2, 40)]
+    assert [single.matte_path(f) for f in (1, 9)] == [tmp_path / "still.png"] * 2
+    assert [Path(c).name for c in calls] == ["once.%03d.png"]
+
+
 def test_labelme_file(tmp_path: Path) -> None:
     data = {"version": "5.2.1", "imageWidth": 60, "imageHeight": 40, "shapes": [
         {"label": "2", "points": [[0, 0], [20, 0], [20, 20], [0, 20]], "shape_type": "polygon"},

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import cv2
 import numpy as np
@@ -26,6 +26,9 @@ import yaml
 from unshutter.decomposer.contract import LABEL_TO_SIGNS
 from unshutter.errors import InputError, OverrideError
 from unshutter.guidance import encode
+
+if TYPE_CHECKING:
+    from unshutter.io.sequence import SequencePattern
 
 
 def _parse_frames(value: Any) -> tuple[int, int] | None:
@@ -63,12 +66,8 @@ class Region:
         """The matte file this region reads on ``frame`` (None without a matte)."""
         if self.matte is None:
             return None
-        from unshutter.io import sequence
-
-        if sequence.is_sequence_spec(self.matte):
-            pat, _ = sequence.parse_pattern(self.matte)
-            return pat.path(frame)
-        return Path(self.matte)
+        pat = _matte_pattern(self.matte)
+        return Path(self.matte) if pat is None else pat.path(frame)
 
     def mask(self, frame: int, h: int, w: int, scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
         """The region on a frame rendered at ``scale`` (x, y) of full resolution.
@@ -86,6 +85,19 @@ class Region:
         if self.invert:
             m = 1.0 - m
         return m
+
+
+@lru_cache(maxsize=256)
+def _matte_pattern(spec: str) -> SequencePattern | None:
+    """The sequence pattern of a matte spec, None for a single file.
+
+    Parsed once per spec (pure string work): signatures and masks ask for every frame.
+    """
+    from unshutter.io import sequence
+
+    if not sequence.is_sequence_spec(spec):
+        return None
+    return sequence.parse_pattern(spec)[0]
 
 
 def _unscaled(scale: tuple[float, float]) -> bool:
