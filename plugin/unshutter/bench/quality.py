@@ -14,7 +14,10 @@ For guidance from ground truth, from neighbouring frames and none, it prints
 order-correct PSNR/SSIM (sub-frames compared in the order returned), the best
 of both orders, order accuracy (how often the returned order beats its
 reverse), reblur PSNR (linear mean of the sub-frames vs the input), and the
-identity and flow-warp baselines. PSNR is given as the mean over frames and
+identity and flow-warp baselines. Model rows score the network's own output;
+the ``node_neighbors`` row scores what the node delivers at factor 7 from
+neighbour guidance: the same sub-frames after its exact reblur projection
+(their linear mean made equal to the input, noise and compression included). PSNR is given as the mean over frames and
 pooled (MSE over all sub-frames, then PSNR). All images are compared in
 network encoding (sRGB-encoded, [0, 1]).
 """
@@ -32,8 +35,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unshutter import kernels
-from unshutter.color import to_network
+from unshutter import kernels, retime
+from unshutter.color import from_network, to_network
 from unshutter.decomposer import contract
 from unshutter.decomposer.locate import default_model_path
 from unshutter.guidance.encode import empty_guidance, guidance_from_motion
@@ -189,6 +192,15 @@ class Model:
         return y[0].transpose(0, 2, 3, 1)
 
 
+def node_output(sub: np.ndarray, blurred: np.ndarray) -> np.ndarray:
+    """The node's factor-K result from the model's sub-frames: projected so their linear mean is the input.
+
+    Shape: sub [K, H, W, 3], blurred [H, W, 3] (network encoding, scale 1) -> [K, H, W, 3]
+    """
+    lin = retime.retime(from_network(sub, 1.0), from_network(blurred, 1.0), K)
+    return to_network(lin, 1.0)
+
+
 def guidance_for(f: Frame, mode: str) -> np.ndarray:
     h, w = f.blurred.shape[:2]
     if mode == "gt":
@@ -298,19 +310,24 @@ def real_frames(video: Path, frames: str, window: int, stride: int) -> tuple[lis
 
 
 def evaluate(model: Model, frames: list[Frame], modes: list[str]) -> dict:
-    accs = {m: Acc() for m in modes}
+    accs = {f"model_{m}": Acc() for m in modes}
+    if "neighbors" in modes:
+        accs["node_neighbors"] = Acc()
     ident, warp = Acc(), Acc()
     for f in frames:
         ident.add(np.repeat(f.blurred[None], K, axis=0), f)
         warp.add(flow_warp(f.blurred, f.warp_motion), f)
         for m in modes:
-            accs[m].add(model(f.blurred, guidance_for(f, m)), f)
+            out = model(f.blurred, guidance_for(f, m))
+            accs[f"model_{m}"].add(out, f)
+            if m == "neighbors":
+                accs["node_neighbors"].add(node_output(out, f.blurred), f)
     sel = [f.interior for f in frames]
     res = {"identity": ident.summary(), "flow_warp": warp.summary()}
-    res.update({f"model_{m}": a.summary() for m, a in accs.items()})
+    res.update({name: a.summary() for name, a in accs.items()})
     if not all(sel):
         res["interior"] = {"identity": ident.summary(sel), "flow_warp": warp.summary(sel),
-                           **{f"model_{m}": a.summary(sel) for m, a in accs.items()}}
+                           **{name: a.summary(sel) for name, a in accs.items()}}
     return res
 
 

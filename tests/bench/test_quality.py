@@ -1,0 +1,103 @@
+"""``unshutter bench quality``: its metrics, baselines, the node-output row and a run on a real movie file."""
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import textured_photo
+from unshutter import kernels
+from unshutter.bench import quality as Q
+from unshutter.color import from_network
+
+
+def _frame(gt: np.ndarray) -> Q.Frame:
+    blurred = kernels.srgb_encode(kernels.srgb_decode(np.ascontiguousarray(gt)).mean(axis=0))
+    h, w = gt.shape[1:3]
+    zero = np.zeros((h, w, 2), np.float32)
+    return Q.Frame(blurred, gt, zero, zero, zero, True)
+
+
+def test_flow_warp_puts_the_early_subframes_back_along_the_motion() -> None:
+    img = np.zeros((9, 31, 3), np.float32)
+    img[4, 15] = 1.0
+    motion = np.zeros((9, 31, 2), np.float32)
+    motion[..., 0] = 7.0  # 7 px to the right over the exposure
+    out = Q.flow_warp(img, motion)
+    xs = [int(np.argmax(out[k, 4, :, 0])) for k in range(Q.K)]
+    assert xs == [15 + k - 3 for k in range(Q.K)]  # sub-frame k sits at t = (k + 0.5)/7 - 0.5 of the motion
+    assert np.array_equal(Q.flow_warp(img, None), np.repeat(img[None], Q.K, axis=0))
+
+
+def test_order_accuracy_best_order_and_pooling() -> None:
+    rng = np.random.default_rng(3)
+    gt = rng.uniform(0.1, 0.9, (Q.K, 8, 8, 3)).astype(np.float32)
+    acc = Q.Acc()
+    acc.add(gt[::-1].copy(), _frame(gt))  # the right frames in the wrong order
+    noisy = np.clip(gt + rng.normal(0, 0.05, gt.shape), 0, 1).astype(np.float32)
+    acc.add(noisy, _frame(gt))
+    s = acc.summary()
+    assert s["order_accuracy"] == 0.5
+    assert s["best_order_psnr_mean"] > s["psnr_mean"]  # the reversed frame is perfect in the best order
+    m_rev = Q.mse(gt[::-1], gt)
+    m_noisy = Q.mse(noisy, gt)
+    assert s["psnr_pooled"] == pytest.approx(10 * math.log10(2 / (m_rev + m_noisy)))
+    assert s["psnr_mean"] == pytest.approx((Q.psnr_of(m_rev) + Q.psnr_of(m_noisy)) / 2)
+
+
+def test_node_output_has_the_inputs_linear_mean() -> None:
+    rng = np.random.default_rng(4)
+    sub = rng.uniform(0.05, 0.95, (Q.K, 6, 10, 3)).astype(np.float32)
+    blurred = rng.uniform(0.05, 0.95, (6, 10, 3)).astype(np.float32)
+    out = Q.node_output(sub, blurred)
+    np.testing.assert_allclose(from_network(out, 1.0).mean(axis=0), from_network(blurred, 1.0), atol=2e-6)
+    assert np.abs(out - sub).max() > 0.01  # it did move the sub-frames
+
+
+@pytest.fixture(scope="module")
+def pan_movie(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """28 sharp frames of a pan at 1.5 px per frame: four blurred frames of 7, two of them interior."""
+    from unshutter.io.movie import MovieWriter
+    from unshutter.sample import render_clip
+
+    path = tmp_path_factory.mktemp("bench") / "pan.mov"
+    sharp = render_clip(textured_photo(), 28, 128, 96, speed=1.5, curve=0.0, samples=1)
+    w = MovieWriter(path, 128, 96, Fraction(24))
+    for f in kernels.srgb_encode(np.clip(sharp, 0, 1)):
+        w.write(f)
+    w.close()
+    return path
+
+
+def test_real_set_from_a_movie(pan_movie: Path) -> None:
+    frames, info = Q.real_frames(pan_movie, "0-27", 7, 7)
+    assert (info["blurred_frames"], info["interior_frames"]) == (4, 2)
+    assert [f.interior for f in frames] == [False, True, True, False]
+    for f in frames:  # blurred = the linear mean of its 7 ground-truth frames
+        np.testing.assert_allclose(from_network(f.gt, 1.0).mean(axis=0), from_network(f.blurred, 1.0), atol=1e-5)
+    # the camera pans right by 1.5 px per source frame: the picture moves left 10.5 px per blurred frame
+    mx = float(np.median(frames[1].motion_nb[..., 0]))
+    assert -13.0 < mx < -8.0, mx
+
+
+def test_cli_scores_the_shipped_model_on_a_movie(pan_movie: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = Q.main(["--synthetic", "0", "--video", str(pan_movie), "--real-frames", "0-27",
+                 "--modes", "neighbors,none", "--json"])
+    assert rc == 0
+    rep = json.loads(capsys.readouterr().out)
+    res = rep["real"]["results"]["interior"]
+    assert set(res) == {"identity", "flow_warp", "model_neighbors", "model_none", "node_neighbors"}
+    assert res["flow_warp"]["psnr_pooled"] > res["identity"]["psnr_pooled"]  # a pan is what flow-warp models
+    assert res["model_neighbors"]["order_accuracy"] == 1.0
+    assert res["model_neighbors"]["psnr_pooled"] > res["identity"]["psnr_pooled"]
+    # the node's projection makes the reblur exact; what is left is the clipping to [0, 1] before scoring
+    assert res["node_neighbors"]["reblur_psnr_mean"] > res["model_neighbors"]["reblur_psnr_mean"] + 5.0
+
+
+def test_unknown_mode_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert Q.main(["--synthetic", "0", "--no-real", "--modes", "neighbours"]) == 2
+    assert "--modes neighbours: unknown" in capsys.readouterr().out
