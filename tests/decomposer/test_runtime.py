@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from unshutter import color
-from unshutter.decomposer.runtime import Decomposer
+from unshutter.decomposer.runtime import Decomposer, DecompositionAborted, tile_spans
 from unshutter.errors import ModelError, ParameterError
 from unshutter.guidance import encode
 from unshutter.sample import render_clip
@@ -41,6 +41,10 @@ def test_abort_between_tiles(dec: Decomposer) -> None:
     enc = np.full((300, 300, 3), 0.5, np.float32)
     with pytest.raises(InterruptedError):
         dec(enc, encode.empty_guidance(300, 300), tile=176, abort=lambda: True)
+    answers = iter([False, True])  # the host cancels after the first tile
+    with pytest.raises(DecompositionAborted) as info:
+        dec(enc, encode.empty_guidance(300, 300), tile=176, abort=lambda: next(answers))
+    assert (info.value.done, info.value.total) == (1, len(tile_spans(300, 176)) ** 2)
 
 
 def test_tile_too_small(dec: Decomposer) -> None:

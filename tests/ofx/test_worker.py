@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import textured_photo
 from tests.ofx.conftest import unshutter_executable
+from unshutter.decomposer.runtime import tile_spans
 from unshutter.node import Node, NodeParams
 from unshutter.sample import render_clip
 
@@ -132,7 +133,9 @@ def test_abort_flag_stops_between_tiles(worker: Worker) -> None:
     try:
         struct.pack_into("<I", seg.map, 0, 1)  # the plugin raises this when the host aborts
         reply = worker.ask(request(seg, 0, prev=None, next=None, params={**PARAMS, "tile": 176}))
-        assert reply == {"ok": False, "kind": "aborted", "error": "render aborted by the host"}
+        tiles = len(tile_spans(150, 176)) * len(tile_spans(240, 176))
+        assert reply == {"ok": False, "kind": "aborted", "error": "render aborted by the host",
+                         "tiles_done": 0, "tiles": tiles}  # raised before the first tile
     finally:
         seg.close()
 

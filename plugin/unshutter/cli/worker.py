@@ -19,7 +19,9 @@ by that many bytes of UTF-8 JSON. Requests carry ``op``:
   the same layout. The first 4 bytes of the segment are an abort flag the
   plugin sets when the host cancels; it is polled between tiles.
   Reply: ``{"ok": true, "cached": bool, "guidance": ...}`` or
-  ``{"ok": false, "kind": "aborted"|"error", "error": "one line"}``.
+  ``{"ok": false, "kind": "aborted"|"error", "error": "one line"}``. An
+  abort inside a tiled decomposition adds ``tiles_done`` and ``tiles`` (how
+  many of the frame's tiles were decomposed before it stopped).
 - ``purge`` drops the decomposition cache; ``quit`` ends the worker.
 
 Two render parameters are the worker's own, not the node's:
@@ -294,14 +296,24 @@ class Worker:
                 self._cache.clear()
                 return {"ok": True}
             return {"ok": False, "kind": "error", "error": f"unknown request {op!r}"}
-        except InterruptedError:
-            return {"ok": False, "kind": "aborted", "error": "render aborted by the host"}
+        except InterruptedError as exc:
+            return _aborted_reply(exc)
         except UnshutterError as exc:
             return {"ok": False, "kind": "error", "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
         except Exception as exc:  # a bug or a bad request: report it, keep serving
             traceback.print_exc(file=sys.stderr)
             first = str(exc).splitlines()[0] if str(exc) else ""
             return {"ok": False, "kind": "error", "error": f"internal error: {type(exc).__name__}: {first}"}
+
+
+def _aborted_reply(exc: InterruptedError) -> dict[str, Any]:
+    """The "aborted" reply; with the tile counts when known, so the host's log shows the worker stopped early."""
+    from unshutter.decomposer.runtime import DecompositionAborted
+
+    reply: dict[str, Any] = {"ok": False, "kind": "aborted", "error": "render aborted by the host"}
+    if isinstance(exc, DecompositionAborted):
+        reply.update(tiles_done=exc.done, tiles=exc.total)
+    return reply
 
 
 def serve(conn: socket.socket, worker: Worker) -> bool:

@@ -32,6 +32,18 @@ NORMALIZE_ROWS = 128
 """Rows per band when the accumulated tiles are divided by their weights."""
 
 
+class DecompositionAborted(InterruptedError):
+    """The host cancelled a tiled decomposition between tiles.
+
+    Carries how far it got (``done`` of ``total`` tiles) so the worker can tell
+    the host it stopped early rather than after the last tile.
+    """
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__(f"decomposition aborted by host after {done} of {total} tiles")
+        self.done, self.total = done, total
+
+
 def tile_spans(size: int, tile: int, align: int = contract.PAD_MULTIPLE) -> list[tuple[int, int]]:
     """(start, length) of the fewest tiles of at most ``tile`` px covering ``size``, balanced.
 
@@ -152,7 +164,8 @@ class Decomposer:
     def __call__(self, blurred: np.ndarray, guidance: np.ndarray, tile: int = DEFAULT_TILE, abort=None) -> np.ndarray:
         """Decompose a whole frame, in overlapping feathered tiles when larger than ``tile``.
 
-        ``abort`` is polled between tiles (hosts cancel through it).
+        ``abort`` is polled before each tile (hosts cancel through it); when it
+        answers true, :class:`DecompositionAborted` says how many tiles were done.
 
         Shape:
             blurred: [H, W, 3], guidance: [H, W, 6] -> [K, H, W, 3]
@@ -170,16 +183,16 @@ class Decomposer:
         kernels.clear_cache()
         acc = np.zeros((self.k, h, w, 3), np.float32)
         wsum = np.zeros((h, w), np.float32)
-        for y0, th in tile_spans(h, tile):
-            for x0, tw in tile_spans(w, tile):
-                if abort is not None and abort():
-                    raise InterruptedError("decomposition aborted by host")
-                out = self._infer(blurred[y0:y0 + th, x0:x0 + tw], guidance[y0:y0 + th, x0:x0 + tw])
-                weight = _tile_weight(th, tw, y0, x0, h, w)
-                for k in range(self.k):  # [3, th, tw] -> [th, tw, 3] one plane at a time
-                    plane = np.ascontiguousarray(out[0, k].transpose(1, 2, 0))
-                    kernels.accumulate_tile(acc[k], wsum, plane, weight, y0, x0)
-                del out
+        tiles = [(y0, th, x0, tw) for y0, th in tile_spans(h, tile) for x0, tw in tile_spans(w, tile)]
+        for done, (y0, th, x0, tw) in enumerate(tiles):
+            if abort is not None and abort():
+                raise DecompositionAborted(done, len(tiles))
+            out = self._infer(blurred[y0:y0 + th, x0:x0 + tw], guidance[y0:y0 + th, x0:x0 + tw])
+            weight = _tile_weight(th, tw, y0, x0, h, w)
+            for k in range(self.k):  # [3, th, tw] -> [th, tw, 3] one plane at a time
+                plane = np.ascontiguousarray(out[0, k].transpose(1, 2, 0))
+                kernels.accumulate_tile(acc[k], wsum, plane, weight, y0, x0)
+            del out
         wsum *= np.float32(1.0 / self.k)
         for k in range(self.k):  # in bands of rows: no frame-sized temporary
             for b0 in range(0, h, NORMALIZE_ROWS):
