@@ -176,6 +176,49 @@ def test_edited_override_file_is_not_served_from_cache(worker: Worker, frames: n
         seg.close()
 
 
+def test_edited_matte_or_labelme_file_is_not_served_from_cache(worker: Worker, frames: np.ndarray,
+                                                               tmp_path: Path) -> None:
+    """The override file is unchanged, but a matte or labelme file it names was repainted: decompose again,
+    with the new region (the labelme polygons are re-read)."""
+    from unshutter.io.image_file import ImageMeta, write_image
+
+    meta = ImageMeta(64, 48, ["R", "G", "B", "A"], "uint8", 8, {}, "")
+
+    def paint_matte(x0: int, x1: int) -> None:
+        m = np.zeros((48, 64, 4), np.float32)
+        m[:, x0:x1, 3] = 1.0
+        write_image(tmp_path / "matte.1002.png", m, meta)
+
+    def draw_labelme(x1: int) -> None:
+        shape = {"label": "up", "shape_type": "polygon", "points": [[0, 0], [x1, 0], [x1, 47], [0, 47]]}
+        (tmp_path / "hand.json").write_text(json.dumps({"shapes": [shape], "imageWidth": 64, "imageHeight": 48}))
+
+    paint_matte(0, 20)
+    draw_labelme(10)
+    ov = tmp_path / "shot.overrides.yaml"
+    ov.write_text("regions:\n  - name: m\n    direction: left\n    matte: matte.####.png\n"
+                  "  - name: l\n    direction: up\n    labelme: hand.json\n")
+    seg = Segment(f"unshutter-test-{os.getpid()}-m", [frames[0], frames[1], frames[2]])
+    try:
+        req = request(seg, 1, params={**PARAMS, "guidance": "none", "overrides": str(ov)})
+        first = worker.ask(req)
+        assert first["ok"] and "region:m" in first["guidance"] and "region:l" in first["guidance"], first
+        before = seg.output()
+        assert worker.ask(req)["cached"] is True
+        paint_matte(0, 60)
+        again = worker.ask(req)
+        assert again["cached"] is False and again["decompositions"] == 2, again
+        after_matte = seg.output()
+        assert np.abs(after_matte - before)[:, 30:].max() > 1e-3  # the repainted part of the matte changed
+        assert worker.ask(req)["cached"] is True
+        draw_labelme(63)
+        third = worker.ask(req)
+        assert third["cached"] is False and third["decompositions"] == 3, third
+        assert np.abs(seg.output() - after_matte).max() > 1e-3  # the new polygon was read
+    finally:
+        seg.close()
+
+
 def test_socket_mode_for_debugging(tmp_path: Path) -> None:
     path = tmp_path / "w.sock"
     proc = subprocess.Popen([unshutter_executable(), "worker", "--socket", str(path)], stderr=subprocess.PIPE, text=True)

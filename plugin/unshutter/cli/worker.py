@@ -37,8 +37,10 @@ Two render parameters are the worker's own, not the node's:
   scaled to the smaller proxy frame.
 
 Every source frame is decomposed once: its N sub-frames are cached, keyed by
-the parameters, the frame number and a digest of the input pixels, so the N
-output frames the host asks for one by one come from one decomposition.
+the parameters, the frame number, a digest of the input pixels and the stat
+of every override, matte and labelme file that decides the frame's guidance,
+so the N output frames the host asks for one by one come from one
+decomposition and an edited matte is never served from the cache.
 """
 from __future__ import annotations
 
@@ -54,6 +56,7 @@ import sys
 import time
 import traceback
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -196,15 +199,25 @@ class SharedSegment:
 
 
 # ------------------------------------------------------------------ the service
-def _file_stamp(path: str | None) -> tuple[int, int] | None:
-    """An edited override file must not hit cached results: key on its mtime and size."""
+def _file_stamp(path: str | Path | None) -> tuple[int, int, int] | None:
+    """An edited override, matte or labelme file must not hit cached results: key on its stat.
+
+    The worker runs beside the host and sees the artist's own files, so
+    (mtime, size, inode) is enough, and a cached sub-frame costs one stat per
+    file instead of reading mattes that may be as large as the frame. (Farm
+    renders, which see copies at mapped paths, compare bytes instead.)
+    """
     if not path:
         return None
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return st.st_mtime_ns, st.st_size
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
+def _stamps(paths: list[Path]) -> tuple:
+    return tuple(_file_stamp(p) for p in paths)
 
 
 class Worker:
@@ -213,7 +226,7 @@ class Worker:
     def __init__(self, model: str | None, device: str, cache_bytes: int) -> None:
         self.model, self.device, self.cache_bytes = model, device, cache_bytes
         self._decomposer = None
-        self._nodes: OrderedDict[tuple, Any] = OrderedDict()
+        self._nodes: OrderedDict[tuple, tuple[Any, tuple]] = OrderedDict()  # node, its labelme files' stamps
         self._cache: OrderedDict[tuple, tuple[np.ndarray, str]] = OrderedDict()
         self.decompositions = 0
 
@@ -227,14 +240,19 @@ class Worker:
                        tile=int(params["tile"]), quality=str(params["quality"]), threshold=float(params["threshold"]))
         key = tuple(getattr(p, k) for k in PARAM_KEYS) + (_file_stamp(p.overrides), scale)
         if key in self._nodes:
-            self._nodes.move_to_end(key)
-            return key, self._nodes[key]
+            node, labelme = self._nodes[key]
+            # polygons are read from labelme files when the override file is loaded: an edited one reloads it
+            if node.overrides is None or _stamps([Path(f) for f in node.overrides.labelme_files]) == labelme:
+                self._nodes.move_to_end(key)
+                return key, node
+            del self._nodes[key]
         if self._decomposer is None:  # loaded once, shared by every parameter set
             self._decomposer = Decomposer(self.model, device=self.device)
         node = Node(p, decomposer=self._decomposer)
         if node.overrides is not None:  # polygons and mattes are full-resolution; the frame is at `scale`
             node.overrides = node.overrides.at_scale(*scale)
-        self._nodes[key] = node
+        labelme = _stamps([Path(f) for f in node.overrides.labelme_files]) if node.overrides is not None else ()
+        self._nodes[key] = (node, labelme)
         while len(self._nodes) > 4:
             self._nodes.popitem(last=False)
         return key, node
@@ -260,7 +278,9 @@ class Worker:
             digest = hashlib.blake2b(digest_size=16)
             for a in (cur, prev, nxt, matte):
                 digest.update(b"-" if a is None else a.tobytes())
-            key = (pkey, colorspace, frame, w, h, direction, digest.hexdigest())
+            # the mattes and labelme files that decide this frame's guidance, as they are now
+            files = _stamps(node.overrides.files_read(frame)) if node.overrides is not None else ()
+            key = (pkey, colorspace, frame, w, h, direction, files, digest.hexdigest())
             cached = key in self._cache
             if cached:
                 self._cache.move_to_end(key)
