@@ -32,6 +32,7 @@ def strip_info(s):
         "modifiers": [[m.name, m.type] for m in getattr(s, "modifiers", ())],
         "transform": [s.transform.offset_x, s.transform.offset_y] if hasattr(s, "transform") else None,
         "crop": s.crop.min_x if hasattr(s, "crop") else None,
+        "meta": s.parent_meta().name if s.parent_meta() is not None else None,
     }
 
 
@@ -166,6 +167,19 @@ def edit_result(strip, edit):
         strip.crop.min_x = edit["crop_min_x"]
 
 
+def wrap_in_metas(strip, depth):
+    """Put ``strip`` in a meta strip (Make Meta Strip), that one in another, ``depth`` times, at the top
+    level; returns the meta strips' names, outermost first."""
+    ed = bpy.context.scene.sequence_editor
+    names, inner = [], strip
+    for _ in range(depth):
+        select_only(inner)
+        assert bpy.ops.sequencer.meta_make() == {"FINISHED"}
+        inner = ed.active_strip
+        names.insert(0, inner.name)
+    return names
+
+
 def select_only(strip):
     for s in bpy.context.scene.sequence_editor.sequences_all:
         s.select = s == strip
@@ -188,7 +202,11 @@ def build_proxy(strip, spec):
         ed.proxy_storage = "PROJECT"
         ed.proxy_dir = spec["directory"]
     select_only(strip)
+    shown = ed.meta_stack[-1] if len(ed.meta_stack) else None
+    ed.display_stack(strip.parent_meta())  # the artist enters its meta strip, if any, to build it
     assert bpy.ops.sequencer.rebuild_proxy() == {"FINISHED"}
+    ed.display_stack(shown)
+    select_only(strip)
     root = spec["directory"] if spec["storage"] != "strip" else bpy.path.abspath(strip.directory) + "BL_proxy"
     built = {}
     for folder, _, names in os.walk(root):
@@ -227,8 +245,16 @@ def rerun_steps(steps):
         edit = step.get("edit", {})
         edit_result(result, edit)
         record = {}
+        if "meta" in edit:  # nested meta strips around the result: their names, outermost first
+            record["metas"] = wrap_in_metas(result, edit["meta"])
         if "proxy" in edit:
             record["proxy_built"] = build_proxy(result, edit["proxy"])
+        if "view" in edit:  # the artist enters the meta strips around the result (Tab) this many levels deep
+            chain, meta = [], result.parent_meta()
+            while meta is not None:
+                chain.insert(0, meta)
+                meta = meta.parent_meta()
+            ed.display_stack(chain[edit["view"] - 1] if edit["view"] else None)
         if "duplicate" in edit:  # [strip name, channel of the copy]
             record["duplicate"] = duplicate(*edit["duplicate"])
         if edit.get("forget_links"):  # as an older version left them: no id on the strips
@@ -247,7 +273,8 @@ def rerun_steps(steps):
         except RuntimeError as exc:
             res = ["ERROR", str(exc)]
         record.update(result=res, active=ed.active_strip.name, timeline=timeline(),
-                      same_strip=ed.active_strip.as_pointer() == pointer)
+                      same_strip=ed.active_strip.as_pointer() == pointer,
+                      meta_stack=[m.name for m in ed.meta_stack])
         if step.get("render"):
             frame = ed.active_strip.frame_final_start
             bpy.context.scene.frame_set(frame)

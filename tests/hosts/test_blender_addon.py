@@ -536,3 +536,32 @@ def test_duplicated_source_gets_its_own_result(scripts_dir: Path, tmp_path: Path
     assert strips["blurred.002 slowmo"]["files"] == subframes(1001, 3, 1)
     assert strips["blurred.002 slowmo"]["settings"]["output_dir"] == str(tmp_path / "unshutter") + "/"
     assert strips["blurred slowmo"] == {s["name"]: s for s in original_first["timeline"]}["blurred slowmo"]
+
+
+def test_proxy_of_a_result_inside_meta_strips_is_rebuilt(scripts_dir: Path, tmp_path: Path) -> None:
+    """The sequencer builds the proxies of the strips on display only: a result inside nested meta strips
+    gets its proxy rebuilt whether the artist looks at the top level or into the outer meta strip, and the
+    view the artist had is left as it was."""
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=18)
+    out = run_blender(scripts_dir, {
+        "files": [str(f) for f in files],
+        "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
+        "reruns": [{"edit": {"meta": 2, "proxy": {"sizes": [25], "storage": "strip"}}, "on": "source",
+                    "operator": {"factor": 3}},
+                   {"edit": {"view": 1}, "on": "blurred slowmo", "operator": {"factor": 1}}],
+    }, tmp_path)
+    assert out["result"] == ["FINISHED"]
+    top_level, inside = out["reruns"]
+    outer, inner = top_level["metas"]
+    assert len(top_level["proxy_built"]) == 3 * 2  # the artist's build, inside the meta strip
+    for step, factor, view in ((top_level, 3, []), (inside, 1, [outer])):
+        assert step["result"] == ["FINISHED"] and step["same_strip"] and step["active"] == "blurred slowmo"
+        strips = {s["name"]: s for s in step["timeline"]}
+        new = strips["blurred slowmo"]
+        assert (new["meta"], strips[inner]["meta"], strips["blurred"]["meta"]) == (inner, outer, None)
+        assert new["files"] == subframes(1001, 3, factor)
+        proxy = Path(new["directory"]) / "BL_proxy" / "images" / "25"  # beside the new frames: none before
+        assert sorted(p.name for p in proxy.iterdir()) == sorted(f"{n}_proxy.jpg" for n in new["files"])
+        assert step["meta_stack"] == view  # the meta strip on display is the artist's again
+    assert out["log"].count("updated in place; proxy rebuilt at 25%") == 2
+

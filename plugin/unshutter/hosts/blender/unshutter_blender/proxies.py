@@ -6,7 +6,8 @@ frames under the same names. In a custom proxy folder, or with the project's
 proxy storage, the old proxy files would go on standing in for the new frames
 in the preview; in the default folder beside the images the proxy would be
 missing. So the proxy files the updated strip reads are removed, and the sizes
-the artist enabled are built again, as the artist would by hand.
+the artist enabled are built again, as the artist would by hand (inside the
+meta strip that holds it, if any).
 """
 import os
 
@@ -42,6 +43,23 @@ def enabled_sizes(strip) -> list:
     return [size for size in SIZES if getattr(proxy, f"build_{size}")]
 
 
+def _rebuild(ed, strip) -> None:
+    """Build the enabled sizes of ``strip``, the only selected strip, wherever it is.
+
+    The sequencer builds the selected strips of the meta strip on display only (the top level when none
+    is): the meta strip holding ``strip`` is shown for the build, then the artist's view and active strip
+    are restored.
+    """
+    shown = ed.meta_stack[-1] if len(ed.meta_stack) else None
+    active = ed.active_strip
+    ed.display_stack(strip.parent_meta())
+    try:  # synchronously (invoked, it would be a job)
+        bpy.ops.sequencer.rebuild_proxy()
+    finally:
+        ed.display_stack(shown)
+        ed.active_strip = active
+
+
 def before_update(ed, strip) -> tuple:
     """What ``refresh`` needs to know of the strip before it is updated: its proxy folder and files."""
     return folder(ed, strip), files(ed, strip)
@@ -67,8 +85,8 @@ def refresh(ed, strip, before: tuple):
             removed += 1
     sizes = enabled_sizes(strip)
     if sizes:
-        try:  # the selected strips, synchronously (invoked, it would be a job)
-            bpy.ops.sequencer.rebuild_proxy()
+        try:
+            _rebuild(ed, strip)
         except RuntimeError:  # the strip is updated already: report, do not fail the run
             pass
         built = [p for p in files(ed, strip) if os.path.isfile(p)]
