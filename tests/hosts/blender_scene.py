@@ -33,6 +33,7 @@ def strip_info(s):
         "transform": [s.transform.offset_x, s.transform.offset_y] if hasattr(s, "transform") else None,
         "crop": s.crop.min_x if hasattr(s, "crop") else None,
         "meta": s.parent_meta().name if s.parent_meta() is not None else None,
+        "id_props": sorted(s.keys()),  # the add-on's and no stray ones (a run's marks are removed when it ends)
     }
 
 
@@ -59,22 +60,38 @@ class FakeWorkspace:
         self.status.append(text)
 
 
-def drive_modal(mode):
-    """Run the operator's modal code path with fake TIMER/ESC events: 'finish' or 'cancel'."""
+def during_run(edit):
+    """What the artist does while a modal run goes on (config ``during``): ``rename`` strips
+    ({old name: new name}), ``duplicate`` one ([name, channel of the copy])."""
+    ed = bpy.context.scene.sequence_editor
+    for old, new in edit.get("rename", {}).items():
+        ed.sequences_all[old].name = new
+    if "duplicate" in edit:
+        active = ed.active_strip
+        duplicate(*edit["duplicate"])
+        select_only(active)
+
+
+def drive_modal(mode, settings, during=None):
+    """Run the operator's modal code path with fake TIMER/ESC events: 'finish' or 'cancel'. Every setting
+    is explicit; ``during``: edits made once the engine is running (see ``during_run``)."""
     import types
     from unshutter_blender import operators
 
     Op = operators.SEQUENCER_OT_unshutter_slowmo
     reports = []
-    op = types.SimpleNamespace(**cfg["operator_modal"], _job=None, _timer=None,
+    op = types.SimpleNamespace(**settings, _job=None, _timer=None,
                                properties=types.SimpleNamespace(is_property_set=lambda name, ghost=True: True),
                                report=lambda kind, msg: reports.append([sorted(kind)[0], msg]))
-    for name in ("_settings", "_prepare", "_finish", "_start_modal", "modal", "_status", "_end"):
-        setattr(op, name, getattr(Op, name).__get__(op))
+    for name, fn in vars(Op).items():  # its methods, bound to the stand-in
+        if isinstance(fn, types.FunctionType):
+            setattr(op, name, fn.__get__(op))
     ctx = types.SimpleNamespace(scene=bpy.context.scene, preferences=bpy.context.preferences,
                                 window_manager=FakeWindowManager(),
                                 workspace=FakeWorkspace(), window=None)
     state = {"start": sorted(op._start_modal(ctx))}
+    if during:
+        during_run(during)
     timer = types.SimpleNamespace(type="TIMER", value="NOTHING")
     esc = types.SimpleNamespace(type="ESC", value="PRESS")
     import time
@@ -267,11 +284,15 @@ def rerun_steps(steps):
         pointer = result.as_pointer()
         if step.get("on"):
             ed.active_strip = ed.sequences_all["blurred" if step["on"] == "source" else step["on"]]
-        bpy.ops.ed.undo_push(message="before Unshutter re-run")
-        try:  # undo=True: pushes an undo step as a run from the UI does
-            res = sorted(bpy.ops.sequencer.unshutter_slowmo("EXEC_DEFAULT", True, **step.get("operator", {})))
-        except RuntimeError as exc:
-            res = ["ERROR", str(exc)]
+        if "modal" in step:  # interactively, with every setting given and the edits ``during`` the run
+            record["modal"] = drive_modal("finish", step["operator"], step["modal"].get("during"))
+            res = record["modal"]["result"]
+        else:
+            bpy.ops.ed.undo_push(message="before Unshutter re-run")
+            try:  # undo=True: pushes an undo step as a run from the UI does
+                res = sorted(bpy.ops.sequencer.unshutter_slowmo("EXEC_DEFAULT", True, **step.get("operator", {})))
+            except RuntimeError as exc:
+                res = ["ERROR", str(exc)]
         record.update(result=res, active=ed.active_strip.name, timeline=timeline(),
                       same_strip=ed.active_strip.as_pointer() == pointer,
                       meta_stack=[m.name for m in ed.meta_stack])
@@ -352,16 +373,16 @@ try:
     ed.active_strip = src
     scene.frame_start = src.frame_final_start
     out["before"] = timeline()
-    if cfg.get("modal"):
-        out["modal"] = drive_modal(cfg["modal"])
-        out["after"] = timeline()
-    kwargs = cfg.get("operator", {})
-    try:
-        res = bpy.ops.sequencer.unshutter_slowmo(**kwargs)
-        out["result"] = sorted(res)
-    except RuntimeError as exc:  # an ERROR report raises here
-        out["result"] = ["ERROR"]
-        out["error"] = str(exc)
+    if cfg.get("modal"):  # the first run interactive
+        out["modal"] = drive_modal(cfg["modal"], cfg["operator_modal"], cfg.get("during"))
+        out["result"] = out["modal"]["result"]
+    else:
+        try:
+            res = bpy.ops.sequencer.unshutter_slowmo(**cfg.get("operator", {}))
+            out["result"] = sorted(res)
+        except RuntimeError as exc:  # an ERROR report raises here
+            out["result"] = ["ERROR"]
+            out["error"] = str(exc)
     out["after"] = timeline()
     if cfg.get("rerun") and out["result"] == ["FINISHED"]:
         ed.active_strip = ed.sequences_all[ed.active_strip.name]

@@ -565,3 +565,42 @@ def test_proxy_of_a_result_inside_meta_strips_is_rebuilt(scripts_dir: Path, tmp_
         assert step["meta_stack"] == view  # the meta strip on display is the artist's again
     assert out["log"].count("updated in place; proxy rebuilt at 25%") == 2
 
+
+def test_strips_renamed_during_a_modal_run(scripts_dir: Path, tmp_path: Path) -> None:
+    """A modal run finds its strips again by its id when the engine is done: the source renamed during a
+    first run gets its result; the result renamed, then both, during re-runs are updated in place; a copy
+    of the source made during a run is left alone. No strip keeps the run's mark."""
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=19)
+    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "shutter": 360.0,
+                "output_dir": str(tmp_path / "unshutter") + "/"}
+    out = run_blender(scripts_dir, {
+        "files": [str(f) for f in files], "modal": "finish", "operator_modal": settings,
+        "during": {"rename": {"blurred": "hero"}},
+        "reruns": [
+            {"modal": {"during": {"rename": {"hero slowmo": "my slowmo"}}}, "on": "hero",
+             "operator": {**settings, "factor": 3}},
+            {"modal": {"during": {"rename": {"hero": "villain", "my slowmo": "your slowmo"}}}, "on": "my slowmo",
+             "operator": {**settings, "factor": 1}},
+            {"modal": {"during": {"duplicate": ["villain", 6]}}, "on": "villain", "operator": settings},
+        ],
+    }, tmp_path)
+    assert out["result"] == ["FINISHED"], out["modal"]["reports"]
+    first = {s["name"]: s for s in out["after"]}
+    assert set(first) == {"hero", "hero slowmo"} and first["hero"]["mute"]
+    assert first["hero slowmo"]["files"] == subframes(1001, 3, 2)
+    link = first["hero"]["settings"]["link"]
+    assert (first["hero"]["settings"]["result"], first["hero slowmo"]["settings"]["source"]) == ("hero slowmo", "hero")
+    assert len(link) == 32 and first["hero slowmo"]["settings"]["link"] == link
+    names = (("hero", "my slowmo", 3), ("villain", "your slowmo", 1), ("villain", "your slowmo", 2))
+    for step, (source, result, factor) in zip(out["reruns"], names):
+        assert step["result"] == ["FINISHED"], step["modal"]["reports"]
+        assert step["same_strip"] and step["active"] == result
+        strips = {s["name"]: s for s in step["timeline"]}
+        assert set(strips) - {"villain.001"} == {source, result}
+        assert strips[result]["files"] == subframes(1001, 3, factor)
+        assert (strips[source]["settings"]["result"], strips[result]["settings"]["source"]) == (result, source)
+        assert strips[source]["settings"]["link"] == strips[result]["settings"]["link"] == link
+        assert "updated in place" in step["modal"]["reports"][-1][1]
+    assert "villain.001" in {s["name"] for s in out["reruns"][2]["timeline"]}  # the copy, not updated
+    for timeline in [out["after"]] + [step["timeline"] for step in out["reruns"]]:
+        assert [s["id_props"] for s in timeline] == [["unshutter"]] * len(timeline)

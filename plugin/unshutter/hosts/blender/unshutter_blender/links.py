@@ -8,10 +8,17 @@ the result recorded at the last run is the original and the other a copy,
 which gets an id of its own instead of updating the original's result. Pairs
 made by older versions have no id; their strips are found by the names they
 recorded, as those versions did, and get an id on their next run.
+
+A run looks its strips up again when the engine is done, and a modal run lets
+the artist rename them meanwhile; so while it runs, its source and the result
+it updates carry a mark with its id (``unshutter_run``, outside the strip's
+settings: a first run's source has none yet) by which they are found.
 """
 import uuid
 
 from . import props
+
+RUN = "unshutter_run"  # ID property on the strips of a run in progress: "<link> SOURCE" or "<link> RESULT"
 
 
 def new_link() -> str:
@@ -82,12 +89,55 @@ def result_of(ed, source, link: str):
     return strip
 
 
-def is_result(strip, source, link: str) -> bool:
-    """``strip`` is still the result the run with ``link`` updates (looked up again when the run is done)."""
+def mark(ed, link: str, strips: dict) -> None:
+    """Mark ``strips`` (``{"SOURCE": strip, "RESULT": strip or None}``) for the run with ``link`` until it is
+    done. Marks a run with the same id left behind (saved mid-run, then Blender quit) are removed first."""
+    unmark(ed, link)
+    for role, strip in strips.items():
+        if strip is not None:
+            strip[RUN] = f"{link} {role}"
+
+
+def unmark(ed, link: str) -> None:
+    """Remove the marks of the run with ``link`` (done or cancelled)."""
+    for s in ed.sequences_all:
+        if s.get(RUN, "").startswith(f"{link} "):
+            del s[RUN]
+
+
+def _marked(ed, link: str, role: str, name: str) -> tuple:
+    """``(found, strip)``: whether a strip carries the mark of the run with ``link`` as its ``role``, and
+    which. A strip copied during the run (Shift+D copies the mark) leaves two: the one still named ``name``,
+    or None when neither is (the copy cannot be told from the original)."""
+    strips = [s for s in ed.sequences_all if s.get(RUN) == f"{link} {role}"]
+    found = _named(strips, {name})
+    return bool(strips), found[0] if len(found) == 1 else None
+
+
+def source_again(ed, link: str, name: str):
+    """The source strip of the run with ``link``, looked up when it is done, whatever it is named now; None
+    once it is deleted. Unmarked (an undo went back to before the run): the strip ``name``, its name then."""
+    found, strip = _marked(ed, link, "SOURCE", name)
+    return strip if found else ed.sequences_all.get(name)
+
+
+def result_again(ed, source, link: str, name: str):
+    """The result strip ``name`` the run with ``link`` updates, looked up when it is done, whatever it is
+    named now; None on a first run and once it is deleted (a new result strip is added then).
+
+    Unmarked (an undo went back to before the run): the strip ``name`` if it still is that result, not a
+    strip that took the name meanwhile, which is left alone.
+    """
+    if not name:
+        return None
+    found, strip = _marked(ed, link, "RESULT", name)
+    if found:
+        return strip
+    strip = ed.sequences_all.get(name)
     if strip is None or strip.type != "IMAGE" or _role(strip) != "RESULT":
-        return False
+        return None
     st = strip.unshutter
-    return st.link == link or (not st.link and st.source == source.name)
+    return strip if st.link == link or (not st.link and st.source == source.name) else None
 
 
 def unlink(ed, names: list, link: str) -> list:

@@ -9,7 +9,8 @@ the source's first frame, N times as long; the source is muted. A re-run
 updates the earlier slow-motion strip in place instead (found by the id the
 pair shares, see ``links``), so the effect strips reading it, its modifiers,
 its proxy sizes and the artist's settings on it, the source's mute included,
-survive.
+survive. The strips are found again by the run's id when the engine is done,
+so renaming them during a modal run is harmless.
 """
 import os
 from dataclasses import dataclass
@@ -26,9 +27,9 @@ MAX_CHANNEL = 128
 class Job:
     """What one run needs between starting the engine and adding the strip."""
 
-    source: str  # source strip name
-    result: str  # name of the source's earlier result strip, updated in place; or ""
-    link: str  # the id source and result share after the run
+    source: str  # source strip name at the start (the strip is found by its mark when the run is done)
+    result: str  # name at the start of the source's earlier result strip, updated in place; or ""
+    link: str  # the id source and result share after the run; it marks them while the run lasts
     copies: list  # names of the source's copies that carry its id: unlinked after the run
     notes: list  # for the report
     settings: dict
@@ -150,6 +151,13 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
 
     # ------------------------------------------------------------ finishing
     def _finish(self, context, job: Job) -> set:
+        """Add or update the result strip once the engine is done; the run's marks go whatever happens."""
+        try:
+            return self._apply(context, job)
+        finally:
+            _unmark(context, job)
+
+    def _apply(self, context, job: Job) -> set:
         failure = job.run.failure()
         if failure is not None:
             self.report({"ERROR"}, f"Unshutter: {failure}")
@@ -161,11 +169,11 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
             self.report({"ERROR"}, f"Unshutter: the engine wrote {len(files) - len(missing)} of {expected} frames")
             return {"CANCELLED"}
         ed = context.scene.sequence_editor
-        source = ed.sequences_all.get(job.source) if ed else None
+        source = links.source_again(ed, job.link, job.source) if ed else None
         if source is None:
             self.report({"ERROR"}, f"Unshutter: the strip {job.source} was removed while it was processed")
             return {"CANCELLED"}
-        result = earlier_result(ed, source, job.result, job.link)  # again: the artist may have deleted it meanwhile
+        result = links.result_again(ed, source, job.link, job.result)  # the artist may have deleted it meanwhile
         proxy_before = None
         if result is None:
             result, notes = add_result_strip(ed, source, files), []
@@ -202,8 +210,7 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
     def execute(self, context):
         """Synchronous: scripts, the redo panel and background mode."""
         try:
-            job = self._prepare(context)
-            job.run.start()
+            job = self._begin(context)
         except engine.EngineError as exc:
             self.report({"ERROR"}, f"Unshutter: {exc}")
             return {"CANCELLED"}
@@ -220,10 +227,18 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
             return self.execute(context)
         return self._start_modal(context)
 
+    def _begin(self, context) -> Job:
+        """Prepare the run, start the engine and mark the strips the run updates (see ``links``)."""
+        job = self._prepare(context)
+        job.run.start()
+        ed = context.scene.sequence_editor
+        result = ed.sequences_all.get(job.result) if job.result else None
+        links.mark(ed, job.link, {"SOURCE": ed.sequences_all[job.source], "RESULT": result})
+        return job
+
     def _start_modal(self, context):
         try:
-            job = self._prepare(context)
-            job.run.start()
+            job = self._begin(context)
         except engine.EngineError as exc:
             self.report({"ERROR"}, f"Unshutter: {exc}")
             return {"CANCELLED"}
@@ -240,6 +255,7 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         if event.type == "ESC" and event.value == "PRESS":
             removed = job.run.cancel()
             self._end(context)
+            _unmark(context, job)
             self.report({"WARNING"}, f"Unshutter: cancelled ({len(removed)} files of this run removed, no strip added)")
             return {"CANCELLED"}
         if event.type != "TIMER":
@@ -264,6 +280,12 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
             self._timer = None
         wm.progress_end()
         context.workspace.status_text_set(None)
+
+
+def _unmark(context, job: Job) -> None:
+    """The run is over (done, failed or cancelled): its strips lose their marks."""
+    if context.scene.sequence_editor is not None:  # None: the artist removed the whole sequencer meanwhile
+        links.unmark(context.scene.sequence_editor, job.link)
 
 
 def _pair(ed, strip) -> tuple:
@@ -333,17 +355,6 @@ def effects_on(ed, strip) -> list:
                 found[s.name] = s
                 todo.append(s.name)
     return list(found.values())
-
-
-def earlier_result(ed, source, name: str, link: str):
-    """The slow-motion strip ``name`` an earlier run made from ``source`` and this run (``link``) updates,
-    or None.
-
-    None when there is no earlier result, it was deleted, or the name now belongs to a strip that is not
-    ``source``'s result: that strip is left alone and a new result strip is added, as on a first run.
-    """
-    strip = ed.sequences_all.get(name) if name else None
-    return strip if links.is_result(strip, source, link) else None
 
 
 def add_result_strip(ed, source, files: list):
