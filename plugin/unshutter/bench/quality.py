@@ -17,9 +17,10 @@ reverse), reblur PSNR (linear mean of the sub-frames vs the input), and the
 identity and flow-warp baselines. Model rows score the network's own output;
 the ``node_neighbors`` row scores what the node delivers at factor 7 from
 neighbour guidance: the same sub-frames after its exact reblur projection
-(their linear mean made equal to the input, noise and compression included). PSNR is given as the mean over frames and
-pooled (MSE over all sub-frames, then PSNR). All images are compared in
-network encoding (sRGB-encoded, [0, 1]).
+(their linear mean made equal to the input, noise and compression included).
+PSNR is given as the mean over frames and pooled (MSE over all sub-frames,
+then PSNR). All images are compared in network encoding (sRGB-encoded,
+[0, 1]).
 """
 from __future__ import annotations
 

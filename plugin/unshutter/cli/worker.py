@@ -216,8 +216,13 @@ def _file_stamp(path: str | Path | None) -> tuple[int, int, int] | None:
     return st.st_mtime_ns, st.st_size, st.st_ino
 
 
-def _stamps(paths: list[Path]) -> tuple:
+def _stamps(paths: list[str] | list[Path]) -> tuple:
     return tuple(_file_stamp(p) for p in paths)
+
+
+def _labelme_stamps(node: Any) -> tuple:
+    """The stat of the labelme files the node's override polygons were read from, when it was made."""
+    return _stamps(node.overrides.labelme_files) if node.overrides is not None else ()
 
 
 class Worker:
@@ -242,7 +247,7 @@ class Worker:
         if key in self._nodes:
             node, labelme = self._nodes[key]
             # polygons are read from labelme files when the override file is loaded: an edited one reloads it
-            if node.overrides is None or _stamps([Path(f) for f in node.overrides.labelme_files]) == labelme:
+            if _labelme_stamps(node) == labelme:
                 self._nodes.move_to_end(key)
                 return key, node
             del self._nodes[key]
@@ -251,8 +256,7 @@ class Worker:
         node = Node(p, decomposer=self._decomposer)
         if node.overrides is not None:  # polygons and mattes are full-resolution; the frame is at `scale`
             node.overrides = node.overrides.at_scale(*scale)
-        labelme = _stamps([Path(f) for f in node.overrides.labelme_files]) if node.overrides is not None else ()
-        self._nodes[key] = (node, labelme)
+        self._nodes[key] = (node, _labelme_stamps(node))
         while len(self._nodes) > 4:
             self._nodes.popitem(last=False)
         return key, node
