@@ -262,3 +262,38 @@ def test_two_runs_on_one_scheduler_keep_their_own_tasks(tmp_path: Path, farm_cli
     assert len(keys) == 2 * n_chunks
     assert {k.split("-", 2)[2] for k in keys} == {f"{shot}:{c}-0" for shot in ("pan", "tilt-b")
                                                    for c in ("1001-1002", "1003-1004", "1005-1006")}
+
+
+def test_a_client_made_during_a_run_does_not_take_its_completions(spec_path: Path, tmp_path: Path,
+                                                                  reference: dict[str, Path],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another client made in the same process after the run's own (another reel in a thread, a
+    pipeline tool's) becomes distributed's default client, then closes: the run must still see its
+    chunks finish instead of waiting forever."""
+    import distributed
+    from distributed import Client
+
+    real = distributed.as_completed
+    made: list[Any] = []
+
+    def with_intruder(futures, *args, **kw):  # type: ignore[no-untyped-def]
+        intruder = Client(futures[0].client.scheduler.address)  # now the process's default client
+        made.append(intruder)
+        try:
+            return real(futures, *args, **kw)
+        finally:
+            intruder.close()
+
+    monkeypatch.setattr(distributed, "as_completed", with_intruder)
+    result: dict[str, Any] = {}
+    runner = threading.Thread(target=lambda: result.update(summary=run_dask(
+        load_spec(spec_path), processes=False, progress=False, out=io.StringIO(), retries=0)), daemon=True)
+    runner.start()
+    runner.join(timeout=240)
+    assert made, "the run never asked for its completions"
+    assert not runner.is_alive(), "the run hung after another client of the process closed"
+    summary = result["summary"]
+    assert summary.exit_code == 0
+    for shot in ("pan", "tilt-b"):
+        assert summary.shots[shot].done == 3
+        assert_same_images(tmp_path / "out" / shot, reference[shot])

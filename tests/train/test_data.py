@@ -149,3 +149,33 @@ def test_photo_split_keeps_holdout_out_of_training():
     assert held and train
     assert not set(map(str, train)) & set(map(str, held))
     assert not any("Storm.jpg" in str(p) for p in train + held)
+
+
+def test_default_degradation_draws_what_the_generator_always_drew():
+    """Changing the noise/JPEG knobs must not move the held-out set the benchmark makes with defaults."""
+    spec = DataSpec()
+    for seed in range(40):
+        a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+        noise, jq = spec.draw_degradation(a)
+        old_noise = (float(b.uniform(0, 0.004) * (b.random() < 0.7)), float(b.uniform(0, 2e-5)))
+        old_jq = int(b.integers(45, 96)) if b.random() < 0.4 else None
+        assert noise == old_noise and jq == old_jq
+        assert a.random() == b.random()  # both streams consumed the same draws
+
+
+def test_degradation_knobs_change_noise_and_jpeg_and_defaults_restore_them():
+    light = DataSpec(noise_prob=0.6, noise_shot_power=2.0, jpeg_prob=0.0, jpeg_quality=(55, 95))
+    rng = np.random.default_rng(3)
+    draws = [light.draw_degradation(rng) for _ in range(400)]
+    assert all(jq is None for _, jq in draws)
+    shots = np.array([n[0] for n, _ in draws])
+    assert 0.3 < float((shots == 0).mean()) < 0.5 and shots.max() <= 0.004
+    # u**2 puts the mean gain of noisy samples near a third of the maximum, not half
+    assert float(shots[shots > 0].mean()) < 0.0016
+    d = light.with_default_degradation()
+    assert (d.noise_prob, d.noise_shot_power, d.jpeg_prob, d.jpeg_quality) == (0.7, 1.0, 0.4, (45, 95))
+    assert DataSpec.from_config({"jpeg_quality": [60, 90]}).jpeg_quality == (60, 90)
+    # the generator uses the spec's draws
+    s = render_sample(np.random.default_rng(0), PHOTOS, DataSpec(crop=32, max_motion=8.0, noise_prob=0.0,
+                                                                  noise_read_max=0.0, jpeg_prob=0.0))
+    assert np.abs(s.blurred - np.round(s.blurred_clean * 255) / 255).max() < 1e-6

@@ -224,7 +224,8 @@ def synthetic_frames(n: int, crop: int, seed: int, config: str | None) -> tuple[
     cfg = load_config(config)
     _, held = split(cfg["data"])
     photos = load_pool(held, repo_path(cfg["data"].get("cache", "data/photos")), int(cfg["data"].get("cache_height", 720)))
-    spec = DataSpec.from_config(cfg["data"])
+    # the held-out set keeps the original degradations whatever a training stage set
+    spec = DataSpec.from_config(cfg["data"]).with_default_degradation()
     spec.crop = crop
     rng = np.random.default_rng(seed)
     frames, disp = [], []

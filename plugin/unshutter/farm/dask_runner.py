@@ -221,14 +221,14 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
     cluster = None
     if scheduler:
         try:
-            client = Client(scheduler)
+            client = Client(scheduler, set_as_default=False)
         except (OSError, ValueError) as exc:  # unreachable or malformed address: a one-line error, exit 1
             raise SchedulerError(f"--scheduler {scheduler}: cannot connect ({str(exc).splitlines()[0]})") from None
         threads = None  # each worker picks cores // its threads
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=processes,
                                dashboard_address=None, silence_logs=logging.WARNING if quiet_logs else logging.INFO)
-        client = Client(cluster)
+        client = Client(cluster, set_as_default=False)
         threads = max(1, (os.cpu_count() or 1) // max(1, workers * threads_per_worker))
     exit_code = 0
     try:
@@ -246,7 +246,10 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
             f = client.submit(_run_chunk, _payload(c, spec, threads), key=key, pure=False)
             by_key[f.key], attempts[c.key] = c, 0
             futures.append(f)
-        ac = as_completed(futures)
+        # as_completed follows the loop of the process's *default* client unless told otherwise:
+        # any client made later in this process (another reel's, a pipeline tool's) would
+        # become that default, and once it closed this run would never see its chunks finish.
+        ac = as_completed(futures, loop=client.loop)
         for fut in ac:
             c = by_key.pop(fut.key)
             s = shots[c.shot.name]

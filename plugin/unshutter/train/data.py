@@ -30,7 +30,7 @@ All images are float32 HWC. ``Sample`` arrays are in network encoding
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import cv2
 import numpy as np
@@ -245,14 +245,40 @@ class DataSpec:
     shutter_prob_360: float = 0.7
     degrade: bool = True
     neighbors: bool = True
+    # Input degradations (``degrade``): Poisson-Gaussian noise with shot gain
+    # ``noise_shot_max * u**noise_shot_power`` (u uniform in [0, 1)) on ``noise_prob`` of the
+    # samples and read variance uniform in [0, noise_read_max); JPEG on ``jpeg_prob`` of them
+    # at a quality drawn from ``jpeg_quality`` (inclusive).
+    noise_prob: float = field(default=0.7, metadata={"degradation": True})
+    noise_shot_max: float = field(default=0.004, metadata={"degradation": True})
+    noise_shot_power: float = field(default=1.0, metadata={"degradation": True})
+    noise_read_max: float = field(default=2e-5, metadata={"degradation": True})
+    jpeg_prob: float = field(default=0.4, metadata={"degradation": True})
+    jpeg_quality: tuple[int, int] = field(default=(45, 95), metadata={"degradation": True})
 
     @classmethod
     def from_config(cls, d: dict) -> "DataSpec":
         keys = cls.__dataclass_fields__.keys()
         kw = {k: d[k] for k in keys if k in d}
-        if "scale_range" in kw:
-            kw["scale_range"] = tuple(kw["scale_range"])
+        for k in ("scale_range", "jpeg_quality"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
         return cls(**kw)
+
+    def with_default_degradation(self) -> "DataSpec":
+        """This spec with the original noise and JPEG draws, so an evaluation set made
+        from it stays the same whatever a training stage set."""
+        base = DataSpec()
+        return replace(self, **{f.name: getattr(base, f.name) for f in fields(self) if f.metadata.get("degradation")})
+
+    def draw_degradation(self, rng: np.random.Generator) -> tuple[tuple[float, float], int | None]:
+        """((shot gain, read variance), JPEG quality or None) for one sample."""
+        u = float(rng.random())
+        shot = self.noise_shot_max * u**self.noise_shot_power * (rng.random() < self.noise_prob)
+        read = float(rng.uniform(0, self.noise_read_max))
+        lo, hi = self.jpeg_quality
+        jq = int(rng.integers(lo, hi + 1)) if rng.random() < self.jpeg_prob else None
+        return (float(shot), read), jq
 
 
 def sample_displacement(rng: np.random.Generator, max_motion: float) -> float:
@@ -370,8 +396,7 @@ def render_sample(rng: np.random.Generator, photos: list[Photo], spec: DataSpec,
 
     blur_p, sub_p, prev_p, next_p = photo(blur), photo(sub), photo(prev_l), photo(next_l)
     if spec.degrade:
-        noise = (float(rng.uniform(0, 0.004) * (rng.random() < 0.7)), float(rng.uniform(0, 2e-5)))
-        jq = int(rng.integers(45, 96)) if rng.random() < 0.4 else None
+        noise, jq = spec.draw_degradation(rng)
         blurred = _degrade(rng, blur_p, noise, jq)
         prev = _degrade(rng, prev_p, noise, jq)
         nxt = _degrade(rng, next_p, noise, jq)
