@@ -297,3 +297,57 @@ def test_a_client_made_during_a_run_does_not_take_its_completions(spec_path: Pat
     for shot in ("pan", "tilt-b"):
         assert summary.shots[shot].done == 3
         assert_same_images(tmp_path / "out" / shot, reference[shot])
+
+
+def test_cli_dask_with_no_worker_gives_up_in_one_line(spec_path: Path, tmp_path: Path) -> None:
+    """Dask waits forever for workers; a farm job must not: a cluster no worker joins is a one-line error."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, processes=False, protocol="tcp", dashboard_address=None) as cluster:
+        t0 = time.monotonic()
+        p = subprocess.run([UNSHUTTER, "farm", "dask", str(spec_path), "--scheduler", cluster.scheduler_address,
+                            "--no-workers-timeout", "2", "-q"], capture_output=True, text=True, timeout=300)
+        took = time.monotonic() - t0
+    assert p.returncode == 1, p.stderr[-3000:]
+    assert p.stderr.strip().count("\n") == 0, p.stderr
+    assert f"--scheduler {cluster.scheduler_address}: no Dask worker joined in 2 s" in p.stderr
+    assert took < 120
+    assert not (tmp_path / "out").exists() or images(tmp_path / "out" / "pan") == []
+    bad = subprocess.run([UNSHUTTER, "farm", "dask", str(spec_path), "--no-workers-timeout", "-1"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--no-workers-timeout -1" in bad.stderr
+
+
+@pytest.mark.slow
+def test_workers_gone_mid_run_fail_the_rest_and_keep_what_was_written(tmp_path: Path, long_shot: tuple[str, Path],
+                                                                       farm_model: str) -> None:
+    """Every worker leaves mid-job: after the timeout the unfinished chunks fail (exit 1, not retried),
+    the run returns, and the frames already written stay complete."""
+    from distributed import LocalCluster
+
+    clip, ref = long_shot
+    spec = load_spec(_long_spec(tmp_path, clip, farm_model))
+    out = tmp_path / "out"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.CRITICAL) as cluster:
+        result: dict[str, Any] = {}
+        table = io.StringIO()
+        runner = threading.Thread(target=lambda: result.update(summary=run_dask(
+            spec, scheduler=cluster.scheduler_address, progress=False, out=table, retries=3,
+            no_workers_timeout=2)))
+        runner.start()
+        _wait_for_outputs(out, 4 * LONG_FACTOR + 1, runner.is_alive)  # one chunk done, the next one started
+        assert runner.is_alive(), "the job finished before its worker could leave"
+        cluster.scale(0)
+        runner.join(timeout=300)
+        assert not runner.is_alive(), "the run went on waiting with no worker"
+    summary = result["summary"]
+    long = summary.shots["long"]
+    assert summary.exit_code == 1
+    assert 0 < long.done < 6 and long.retries == 0 and long.failures == 6 - long.done
+    assert all("no Dask worker on the scheduler for 2 s" in e for e in long.errors)
+    assert "FAILED long: frames" in table.getvalue()
+    written = images(out)
+    assert len(written) >= long.done * 4 * LONG_FACTOR
+    for name in written:  # complete, and the same as a one-run render
+        assert (out / name).read_bytes() == (ref / name).read_bytes(), name

@@ -48,6 +48,9 @@ def add_parser(sub: Any) -> None:
     d.add_argument("--threads", type=int, default=1, help="LocalCluster threads per worker (default 1)")
     d.add_argument("--threaded", action="store_true", help="LocalCluster workers as threads of this process")
     d.add_argument("--retries", type=int, default=2, help="retries of a failed chunk (default 2)")
+    d.add_argument("--no-workers-timeout", type=float, default=600.0, metavar="S",
+                   help="give up when the cluster has had no worker for S seconds: at the start an error, "
+                        "mid-run the chunks not finished fail with exit 1 (default 600; 0 waits forever)")
     d.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     d.set_defaults(func=dask_main)
 
@@ -119,10 +122,14 @@ def dask_main(args: argparse.Namespace) -> int:
     from unshutter.farm.dask_runner import run_dask
     from unshutter.farm.spec import load_spec
 
+    if not args.no_workers_timeout >= 0:
+        from unshutter.errors import ParameterError
+
+        raise ParameterError(f"--no-workers-timeout {args.no_workers_timeout:g}: must be 0 (wait forever) or more")
     spec = load_spec(args.spec)
     summary = run_dask(spec, scheduler=args.scheduler, workers=args.workers, threads_per_worker=args.threads,
                        processes=not args.threaded, retries=args.retries, progress=not args.quiet,
-                       quiet_logs=not getattr(args, "verbose", False))
+                       quiet_logs=not getattr(args, "verbose", False), no_workers_timeout=args.no_workers_timeout)
     return summary.exit_code
 
 

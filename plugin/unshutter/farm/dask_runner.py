@@ -187,6 +187,46 @@ class _WorkerLosses:
                 shot.rescheduled -= 1
 
 
+class _WorkerWatch:
+    """Gives up on a cluster with no worker for ``timeout`` s: Dask itself would wait forever.
+
+    A thread polls the scheduler's worker count; once it has been zero for
+    ``timeout`` s (from the start of the run, or since the last worker left)
+    it sets :attr:`expired` and calls ``on_expire`` once.
+    """
+
+    def __init__(self, client: Any, timeout: float, on_expire: Any, poll: float | None = None) -> None:
+        self.client, self.timeout, self.on_expire = client, timeout, on_expire
+        self.poll = poll if poll is not None else min(2.0, max(0.1, timeout / 10))
+        self.expired = False
+        self.had_workers = False  # some worker was seen at some point of the run
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="unshutter-worker-watch", daemon=True)
+
+    def start(self) -> "_WorkerWatch":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _watch(self) -> None:
+        last_seen = time.monotonic()
+        while not self._stop.wait(self.poll):
+            try:
+                workers = self.client.nthreads()
+            except Exception:  # a scheduler that went away is the client's error to report
+                continue
+            now = time.monotonic()
+            if workers:
+                last_seen, self.had_workers = now, True
+            elif now - last_seen >= self.timeout:
+                self.expired = True
+                self.on_expire()
+                return
+
+
 def _payload(c: Chunk, spec: BatchSpec, threads: int | None) -> dict[str, Any]:
     s = c.shot
     shot = {"name": s.name, "input": s.input, "output": s.output, "factor": s.factor, "shutter": s.shutter,
@@ -197,11 +237,15 @@ def _payload(c: Chunk, spec: BatchSpec, threads: int | None) -> dict[str, Any]:
 
 def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, threads_per_worker: int = 1,
              processes: bool = True, retries: int = 2, progress: bool = True, out: TextIO | None = None,
-             chunks: list[Chunk] | None = None, quiet_logs: bool = True) -> Summary:
+             chunks: list[Chunk] | None = None, quiet_logs: bool = True,
+             no_workers_timeout: float | None = 600.0) -> Summary:
     """Render every chunk of ``spec`` on a Dask cluster; returns the summary (printed to ``out`` too).
 
     Every task key carries this run's own random token (:func:`new_run_token`),
-    so runs sharing a scheduler never share tasks.
+    so runs sharing a scheduler never share tasks. A cluster with no worker for
+    ``no_workers_timeout`` s (None or 0: wait forever, as Dask does) ends the run:
+    a :class:`SchedulerError` when no worker was ever seen, else the chunks not
+    finished fail (exit code 1, not retried) and what was written stays.
     """
     from distributed import Client, KilledWorker, LocalCluster, as_completed
     from tqdm import tqdm
@@ -231,9 +275,20 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
         client = Client(cluster, set_as_default=False)
         threads = max(1, (os.cpu_count() or 1) // max(1, workers * threads_per_worker))
     exit_code = 0
+    watch = None
+    where = f"--scheduler {scheduler}" if scheduler else "LocalCluster"
     try:
         attempts: dict[str, int] = {}
-        by_key: dict[str, Chunk] = {}
+        lock = threading.Lock()
+        by_key: dict[str, tuple[Chunk, Any]] = {}  # the chunks waited for: task key -> (chunk, future)
+
+        def cancel_waiting() -> None:  # no worker left: stop waiting for what nobody can run
+            with lock:
+                waiting = [f for _, f in by_key.values() if f.status != "finished"]
+            client.cancel(waiting)
+
+        if no_workers_timeout:
+            watch = _WorkerWatch(client, float(no_workers_timeout), cancel_waiting).start()
         submitted: dict[str, Chunk] = {}  # every key this run submitted (by_key loses the finished ones)
         bar = tqdm(total=sum(c.frames for c in chunks), unit="frame", desc="unshutter farm", file=sys.stderr,
                    disable=not progress)
@@ -244,14 +299,16 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
             key = task_key(token, c, 0)
             submitted[key] = c
             f = client.submit(_run_chunk, _payload(c, spec, threads), key=key, pure=False)
-            by_key[f.key], attempts[c.key] = c, 0
+            with lock:
+                by_key[f.key], attempts[c.key] = (c, f), 0
             futures.append(f)
         # as_completed follows the loop of the process's *default* client unless told otherwise:
         # any client made later in this process (another reel's, a pipeline tool's) would
         # become that default, and once it closed this run would never see its chunks finish.
         ac = as_completed(futures, loop=client.loop)
         for fut in ac:
-            c = by_key.pop(fut.key)
+            with lock:
+                c, _ = by_key.pop(fut.key)
             s = shots[c.shot.name]
             try:
                 res = fut.result()
@@ -259,6 +316,9 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
                 if isinstance(exc, KilledWorker):  # its last loss was no rerun: a failure instead
                     losses.gave_up(fut.key, s)
                 res = {"ok": False, **task.error_dict(exc), "retryable": True}
+                if watch is not None and watch.expired:
+                    res = {"ok": False, "exit_code": 1, "retryable": False,
+                           "message": f"no Dask worker on the scheduler for {no_workers_timeout:g} s"}
             fut.release()
             if res["ok"]:
                 s.done += 1
@@ -275,14 +335,19 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
                 key = task_key(token, c, attempts[c.key])
                 submitted[key] = c
                 nf = client.submit(_run_chunk, _payload(c, spec, threads), key=key, pure=False)
-                by_key[nf.key] = c
+                with lock:
+                    by_key[nf.key] = (c, nf)
                 ac.add(nf)
             else:
                 s.errors.append(f"frames {c.label}: exit {res['exit_code']}: {res['message']}")
                 exit_code = exit_code or int(res["exit_code"]) or 1
                 bar.write(f"unshutter farm: {c.key} FAILED: {res['message']}")
         bar.close()
+        if watch is not None and watch.expired and not watch.had_workers:
+            raise SchedulerError(f"{where}: no Dask worker joined in {no_workers_timeout:g} s; nothing was run")
     finally:
+        if watch is not None:
+            watch.stop()
         client.close()
         if cluster is not None:
             cluster.close()
