@@ -16,9 +16,13 @@
 // create CONTEXT | set PARAM VALUE | get PARAM | source ... | guide ... |
 // depth D | components C | retime_speed S | clip_prefs | time_domain |
 // frames_needed T | rod T | roi T | render T OUT [SCALE] |
-// render_parallel OUTPATTERN T... | abort_after SECONDS | suites message=V progress=V (before load) |
+// render_parallel OUTPATTERN T... | abort_after SECONDS | abort_at_progress P (abort() answers true once
+// the render's progress bar has reached P) | cancel_at_progress P (progressUpdate answers
+// kOfxStatReplyNo, the user's cancel button, from P on; for both a negative P means never) |
+// suites message=V progress=V (before load) |
 // hold_fds LOCKFILE (descriptors a host keeps without close-on-exec: a locked file, a listening
-// TCP socket and a pipe; says "held FD" for each) | stats | purge | destroy | unload | quit
+// TCP socket and a pipe; says "held FD" for each) | stats (also the last render's progress values and
+// how many updates were answered with a cancel) | purge | destroy | unload | quit
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -273,13 +277,17 @@ Frames gSource, gGuide;
 std::string gDepth = ofx::BitDepthFloat, gComponents = ofx::ImageComponentRGBA;
 double gRetimeSpeed = 0.25;
 double gAbortAfter = -1;  // seconds into a render; <0 = never
+double gAbortAtProgress = -1, gCancelAtProgress = -1;  // progress values; <0 = never
 int gMessageVersion = 2, gProgressVersion = 2;  // the newest suite versions the host offers (0: none)
 thread_local std::chrono::steady_clock::time_point tRenderStart;
 thread_local double tRenderTime = 0, tRenderScale = 1;
 thread_local std::vector<uint8_t> *tOutput = nullptr;
 thread_local int tOutBounds[4];
 thread_local std::vector<std::pair<double, double>> tNeeded;  // frames the plugin said it needs
-std::atomic<int> gViolations{0}, gProgressCalls{0};
+thread_local std::vector<double> tProgress;  // this thread's render's progressUpdate values
+std::mutex gProgressMutex;
+std::vector<double> gLastProgress;  // the progress values of the render that finished last
+std::atomic<int> gViolations{0}, gProgressCalls{0}, gProgressCancels{0};
 std::atomic<long> gImagesOut{0};
 
 int bytes_per_sample(const std::string &d) {
@@ -453,6 +461,7 @@ OfxStatus eClipGetRoD(OfxImageClipHandle clip, OfxTime, OfxRectD *b) {
     return kOfxStatOK;
 }
 int eAbort(OfxImageEffectHandle) {
+    if (gAbortAtProgress >= 0 && !tProgress.empty() && tProgress.back() >= gAbortAtProgress) return 1;
     if (gAbortAfter < 0) return 0;
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - tRenderStart).count();
     return s >= gAbortAfter ? 1 : 0;
@@ -581,7 +590,13 @@ OfxMessageSuiteV2 gMessageSuite = {mMessage, mSetPersistent, mClearPersistent};
 
 OfxStatus prStart(void *, const char *, const char *) { ++gProgressCalls; return kOfxStatOK; }
 OfxStatus prStartV1(void *, const char *) { ++gProgressCalls; return kOfxStatOK; }
-OfxStatus prUpdate(void *, double) { ++gProgressCalls; return kOfxStatOK; }
+OfxStatus prUpdate(void *, double p) {
+    ++gProgressCalls;
+    tProgress.push_back(p);
+    if (gCancelAtProgress < 0 || p < gCancelAtProgress) return kOfxStatOK;
+    ++gProgressCancels;
+    return kOfxStatReplyNo;  // the user pressed the progress bar's cancel button
+}
 OfxStatus prEnd(void *) { ++gProgressCalls; return kOfxStatOK; }
 OfxProgressSuiteV2 gProgressSuite = {prStart, prUpdate, prEnd};
 OfxProgressSuiteV1 gProgressSuiteV1 = {prStartV1, prUpdate, prEnd};
@@ -707,6 +722,7 @@ int cmd_render(double t, const std::string &path, double scale) {
     tRenderTime = t;
     tRenderScale = scale;
     tRenderStart = std::chrono::steady_clock::now();
+    tProgress.clear();
     // frames needed for this output time, as a host asks before rendering
     PropSet fin, fout;
     fin.dbl(ofx::PropTime, t);
@@ -733,6 +749,10 @@ int cmd_render(double t, const std::string &path, double scale) {
     in.integer(ofx::ImageEffectPropSequentialRenderStatus, 0);
     OfxStatus s = call(ofx::ImageEffectActionRender, gInstance.get(), &in, nullptr);
     tOutput = nullptr;
+    {
+        std::lock_guard<std::mutex> g(gProgressMutex);
+        gLastProgress = tProgress;
+    }
     if (s == kOfxStatOK && !path.empty() && path != "-") write_output(path, buf, ow, oh);
     say("rendered " + std::to_string(t) + " " + std::to_string(s) + " " + std::to_string(ow) + "x" + std::to_string(oh));
     return s;
@@ -766,6 +786,8 @@ int run_command(const std::string &line) {
     }
     if (cmd == "retime_speed") { in >> gRetimeSpeed; return 0; }
     if (cmd == "abort_after") { in >> gAbortAfter; return 0; }
+    if (cmd == "abort_at_progress") { in >> gAbortAtProgress; return in.fail() ? -1 : 0; }
+    if (cmd == "cancel_at_progress") { in >> gCancelAtProgress; return in.fail() ? -1 : 0; }
     if (cmd == "suites") {  // before load: suites message=0|1|2 progress=0|1|2
         std::string kv;
         while (in >> kv) {
@@ -955,6 +977,17 @@ int run_command(const std::string &line) {
         say("violations " + std::to_string(gViolations.load()));
         say("images_outstanding " + std::to_string(gImagesOut.load()));
         say("progress_calls " + std::to_string(gProgressCalls.load()));
+        say("progress_cancels " + std::to_string(gProgressCancels.load()));
+        std::string values;
+        {
+            std::lock_guard<std::mutex> g(gProgressMutex);
+            for (double v : gLastProgress) {
+                char buf[32];
+                std::snprintf(buf, sizeof buf, "%s%.9g", values.empty() ? "" : ",", v);
+                values += buf;
+            }
+        }
+        say("progress_values " + values);
         return 0;
     }
     if (cmd == "purge") return call(ofx::ActionPurgeCaches, gInstance.get());

@@ -15,6 +15,7 @@
 //   floor(frac(s) * N).
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -94,8 +95,8 @@ constexpr const char *kParamQualityHint =
 constexpr const char *kParamTile = "tileSize";
 constexpr const char *kParamTileLabel = "Tile size";
 constexpr const char *kParamTileHint =
-    "Frames larger than this (px) are decomposed in overlapping, feathered tiles to bound memory; the host's "
-    "abort is checked between tiles.";
+    "Frames larger than this (px) are decomposed in overlapping, feathered tiles to bound memory; the progress "
+    "bar advances tile by tile, and the host's abort or cancel is checked between tiles.";
 constexpr const char *kParamThreshold = "staticThreshold";
 constexpr const char *kParamThresholdLabel = "Static threshold";
 constexpr const char *kParamThresholdHint =
@@ -248,23 +249,55 @@ void clear_error(Instance *in) {
     if (in->persistent_message.exchange(false) && gMsgV2) gMsgV2->clearPersistentMessage(in->handle);
 }
 
-struct Progress {
-    void *handle = nullptr;
-    bool started = false;
-    Progress(void *h, const char *label) : handle(h) {
-        if (gProgV2) started = gProgV2->progressStart(h, label, "unshutter.render") == kOfxStatOK;
-        else if (gProgV1) started = gProgV1->progressStart(h, label) == kOfxStatOK;
-    }
-    void update(double p) {
-        if (!started) return;
-        if (gProgV2) gProgV2->progressUpdate(handle, p);
-        else if (gProgV1) gProgV1->progressUpdate(handle, p);
+// The host's progress bar for one render: kProgressSent once the pixels are in shared memory, then the
+// decomposition's tiles as the worker reports them, up to kProgressDecomposed when it answers. A
+// progressUpdate answered kOfxStatReplyNo (the host's cancel button) is remembered: the render stops
+// as it does when the host's abort() says so.
+constexpr double kProgressSent = 0.05, kProgressDecomposed = 0.95;
+constexpr double kProgressHeartbeatS = 0.2;  // an unchanged bar is still updated this often, to see a cancel
+
+double monotonic_s() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+class Progress {
+public:
+    Progress(void *h, const char *label) : handle_(h) {
+        if (gProgV2) started_ = gProgV2->progressStart(h, label, "unshutter.render") == kOfxStatOK;
+        else if (gProgV1) started_ = gProgV1->progressStart(h, label) == kOfxStatOK;
     }
     ~Progress() {
-        if (!started) return;
-        if (gProgV2) gProgV2->progressEnd(handle);
-        else if (gProgV1) gProgV1->progressEnd(handle);
+        if (!started_) return;
+        if (gProgV2) gProgV2->progressEnd(handle_);
+        else if (gProgV1) gProgV1->progressEnd(handle_);
     }
+    Progress(const Progress &) = delete;
+    Progress &operator=(const Progress &) = delete;
+
+    // Show p (never less than already shown: a restarted worker counts its tiles again); false once cancelled.
+    bool update(double p) {
+        if (!started_ || cancelled_) return !cancelled_;
+        p = std::max(p, shown_);
+        const double now = monotonic_s();
+        if (p == shown_ && now - last_call_ < kProgressHeartbeatS) return true;
+        shown_ = p;
+        last_call_ = now;
+        const OfxStatus s = gProgV2 ? gProgV2->progressUpdate(handle_, p) : gProgV1->progressUpdate(handle_, p);
+        cancelled_ = s == kOfxStatReplyNo;
+        return !cancelled_;
+    }
+
+    // Move the bar to the worker's tile count in `shm` (polled while the render waits for the worker).
+    bool follow(const SharedBuffer &shm) {
+        uint32_t done = 0, total = 0;
+        if (!shm.tiles(done, total)) return update(kProgressSent);
+        return update(kProgressSent + (kProgressDecomposed - kProgressSent) * done / total);
+    }
+
+private:
+    void *handle_ = nullptr;
+    bool started_ = false, cancelled_ = false;
+    double shown_ = 0.0, last_call_ = 0.0;
 };
 
 // ------------------------------------------------------------------ images
@@ -697,7 +730,7 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
     prev.reset();
     next.reset();
     matte.reset();
-    progress.update(0.05);
+    if (!progress.update(kProgressSent)) return kOfxStatOK;  // cancelled: the host discards the render
 
     const int guidance = std::clamp(param_int(in->guidance, t, eGuidanceNeighbours), 0, eGuidanceCount - 1);
     const int quality = std::clamp(param_int(in->quality, t, eQualityFull), 0, eQualityCount - 1);
@@ -720,7 +753,9 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
                       ", \"render_scale\": [" + fmt_double(scale_x) + ", " + fmt_double(scale_y) + "]" +
                       ", \"threshold\": " + fmt_double(std::max(0.0, param_dbl(in->threshold, t, 0.5)) * scale_x) + "}}";
 
-    CallResult res = WorkerClient::instance().call(req, &shm, aborted);
+    // Polled while the worker decomposes: the progress bar follows its tiles, and a cancel there stops it like abort.
+    auto stop = [&]() { return !progress.follow(shm) || aborted(); };
+    CallResult res = WorkerClient::instance().call(req, &shm, stop);
     const bool verbose = std::getenv("UNSHUTTER_OFX_VERBOSE") != nullptr;
     if (res.status == CallStatus::Aborted) {  // the host discards aborted renders
         if (verbose) std::fprintf(stderr, "Unshutter: output %s aborted: %s\n", fmt_double(t).c_str(), res.error.c_str());
@@ -748,7 +783,7 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
     if (verbose)
         std::fprintf(stderr, "Unshutter: output %s = frame %ld sub-frame %d: %s\n", fmt_double(t).c_str(), f, k,
                      res.reply.c_str());
-    progress.update(0.95);
+    progress.update(kProgressDecomposed);
     store_any(out.view(), window, cv, shm.floats(off_out));
     progress.update(1.0);
     clear_error(in);

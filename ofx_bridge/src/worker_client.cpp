@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -32,6 +33,7 @@ namespace unshutter {
 namespace {
 
 const char kShmPrefix[] = "unshutter-ofx-";  // shared-memory names: then the owner's pid and '-'
+constexpr double kPollS = 0.025;  // how often a waiting render polls the host's abort and the worker's progress
 
 double now_s() {
     timespec ts;
@@ -162,7 +164,18 @@ void SharedBuffer::sweep_abandoned() {
 }
 
 void SharedBuffer::set_abort() const {
-    if (data_) __atomic_store_n(reinterpret_cast<uint32_t *>(data_), 1u, __ATOMIC_SEQ_CST);
+    if (data_) __atomic_store_n(reinterpret_cast<uint32_t *>(data_ + kAbortAt), 1u, __ATOMIC_SEQ_CST);
+}
+
+bool SharedBuffer::tiles(uint32_t &done, uint32_t &total) const {
+    if (!data_) return false;
+    // The count is written with (or before) the first tile and never changes within a frame, so a
+    // count of 0 means "nothing reported yet" and a done read a moment late only lags one tile.
+    total = __atomic_load_n(reinterpret_cast<const uint32_t *>(data_ + kTilesAt), __ATOMIC_ACQUIRE);
+    done = __atomic_load_n(reinterpret_cast<const uint32_t *>(data_ + kTilesDoneAt), __ATOMIC_ACQUIRE);
+    if (total == 0) return false;
+    done = std::min(done, total);
+    return true;
 }
 
 // ------------------------------------------------------------------ WorkerClient
@@ -383,7 +396,7 @@ WorkerClient::Io WorkerClient::recv_locked(std::string &msg, double timeout_s, c
             return Io::Timeout;
         }
         pollfd p{fd_, POLLIN, 0};
-        int r = poll(&p, 1, static_cast<int>(std::min(left, 0.1) * 1000) + 1);
+        int r = poll(&p, 1, static_cast<int>(std::min(left, kPollS) * 1000) + 1);
         if (r < 0) {
             if (errno == EINTR) continue;
             return Io::Dead;

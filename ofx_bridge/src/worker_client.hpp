@@ -16,9 +16,13 @@ namespace unshutter {
 // A shared-memory segment for one request; unlinked and unmapped on destruction.
 // Named unshutter-ofx-PID-…; the owner holds an flock on it while it lives, so
 // the segments of a host that crashed can be told apart and swept.
+// The segment starts with kHeaderBytes of header, uint32 words (the layout is documented with the
+// protocol in plugin/unshutter/cli/worker.py): the abort flag the plugin raises, then the tiles the
+// worker has decomposed and the frame's tile count, which it writes after each tile.
 class SharedBuffer {
 public:
-    static constexpr size_t kHeaderBytes = 64;  // abort flag (uint32) at 0
+    static constexpr size_t kHeaderBytes = 64;  // the rest of the header is reserved (zero)
+    static constexpr size_t kAbortAt = 0, kTilesDoneAt = 4, kTilesAt = 8;  // byte offsets of the words
     SharedBuffer() = default;
     ~SharedBuffer();
     SharedBuffer(const SharedBuffer &) = delete;
@@ -32,6 +36,8 @@ public:
     size_t size() const { return size_; }
     float *floats(size_t offset) const { return reinterpret_cast<float *>(data_ + offset); }
     void set_abort() const;
+    // The worker's progress on this request's frame: false until it has reported a tile.
+    bool tiles(uint32_t &done, uint32_t &total) const;
 
 private:
     std::string name_;
@@ -56,7 +62,8 @@ public:
     static WorkerClient &instance();
 
     // Send `request` (a JSON object) and wait for the reply. `abort` is polled
-    // while waiting; when it turns true the abort flag in `shm` is raised so
+    // about every 25 ms while waiting (the plugin also moves the host's progress
+    // bar from it); when it turns true the abort flag in `shm` is raised so
     // the worker stops between tiles. A dead worker is restarted and the
     // request retried once; a timeout kills the worker (the next call starts
     // a new one).

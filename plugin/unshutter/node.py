@@ -131,11 +131,15 @@ class Node:
                 nxt: np.ndarray | None = None, matte: np.ndarray | None = None,
                 matte_direction: str | None = None,
                 abort: Callable[[], bool] | None = None,
-                on_stage: Callable[[str], None] | None = None) -> FrameResult:
+                on_stage: Callable[[str], None] | None = None,
+                progress: Callable[[int, int], None] | None = None) -> FrameResult:
         """One source frame in scene-linear RGB -> its N sub-frames.
 
         ``on_stage`` is called with "flow", "decompose" and "resample" as each
         stage ends (``unshutter bench speed`` times and measures the node this way).
+        ``abort`` and ``progress(done, total)`` go to the decomposer, which polls
+        and reports them tile by tile (the OFX worker drives the host's progress
+        bar and its cancel with them).
 
         Shape:
             cur, prev, nxt: [H, W, 3] scene-linear float32 -> FrameResult.subframes [N, H, W, 3]
@@ -150,7 +154,7 @@ class Node:
         g = g.astype(np.float16)  # half the memory at 4K; tiles go to the network as float32
         stage = on_stage or (lambda name: None)
         stage("flow")
-        sub = self._decompose(enc, g, abort)
+        sub = self._decompose(enc, g, abort, progress)
         stage("decompose")
         del enc
         for k in range(sub.shape[0]):  # to linear plane by plane, in place: bounded memory at 4K
@@ -159,7 +163,8 @@ class Node:
         stage("resample")
         return FrameResult(out, g, source, {"exposure_scale": scale})
 
-    def _decompose(self, enc: np.ndarray, g: np.ndarray, abort: Callable[[], bool] | None) -> np.ndarray:
+    def _decompose(self, enc: np.ndarray, g: np.ndarray, abort: Callable[[], bool] | None,
+                   progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         """Shape: [H, W, 3], [H, W, 6] -> [K, H, W, 3] network encoding."""
         h, w = enc.shape[:2]
         if self.params.quality == "draft" and min(h, w) >= 32:
@@ -168,10 +173,10 @@ class Node:
             g_s = cv2.resize(np.asarray(g, np.float32), (ww, hh), interpolation=cv2.INTER_NEAREST)
             g_s[..., MX] *= 0.5
             g_s[..., MY] *= 0.5
-            sub_s = self.decomposer(enc_s, np.ascontiguousarray(g_s), self.params.tile, abort)
+            sub_s = self.decomposer(enc_s, np.ascontiguousarray(g_s), self.params.tile, abort, progress)
             out = np.empty((sub_s.shape[0], h, w, 3), np.float32)
             for k in range(sub_s.shape[0]):
                 delta = cv2.resize(sub_s[k] - enc_s, (w, h), interpolation=cv2.INTER_LINEAR)
                 out[k] = enc + delta
             return out
-        return self.decomposer(enc, g, self.params.tile, abort)
+        return self.decomposer(enc, g, self.params.tile, abort, progress)

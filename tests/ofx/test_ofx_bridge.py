@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from tests.ofx.conftest import BINARY, BUNDLE, FIRST, FRAMES, H, W, read_raw
+from unshutter.decomposer.runtime import tile_spans
 
 N = 3
 LAST_OUT = FIRST + FRAMES * N - 1
@@ -591,6 +592,7 @@ def test_worker_found_through_the_bundle_and_host_python_kept_out(host, clip, cl
 
 
 AW, AH = 480, 320  # big enough for several 176 px tiles
+TILES = len(tile_spans(AH, 176)) * len(tile_spans(AW, 176))  # the frame's 176 px tiles: 3 rows of 5
 
 
 @pytest.fixture(scope="module")
@@ -606,23 +608,47 @@ def big_clip(tmp_path_factory: pytest.TempPathFactory):
     return Clip(folder, "", str(folder / "big.%d.raw"), frames)
 
 
-def test_host_abort_during_a_render_stops_the_worker_between_tiles(host, big_clip, tmp_path: Path) -> None:
-    """The host aborts while the worker decomposes: the plugin raises the abort flag, the worker stops at the
-    next tile and stays up, and the host gets kOfxStatOK with nothing written (it discards aborted renders).
-    The worker's reply says how many tiles it decomposed: fewer than the frame has (no wall-clock comparison,
-    which a loaded machine makes flaky)."""
+def progress_values(h) -> list[float]:
+    """The host progress values of the harness's last render."""
+    (line,) = [line for line in h.ok("stats") if line.startswith("progress_values")]
+    return [float(v) for v in line.partition(" ")[2].split(",") if v]
+
+
+def test_progress_bar_follows_the_tiles(host, big_clip, tmp_path: Path) -> None:
+    """While the worker decomposes, the plugin moves the host's progress bar in whole-tile steps from 0.05 to
+    0.95 and ends at 1.0; a cached sub-frame has no tiles and goes straight to the end."""
+    h = host()
+    h.start("general", big_clip, frames=(FIRST, FIRST + 2), size=(AW, AH), factor=N, tileSize=176)
+    assert h.render(FIRST, tmp_path / "a.raw")[0] == 0
+    values = progress_values(h)
+    steps = [0.05 + 0.9 * d / TILES for d in range(TILES + 1)]
+    assert values[0] == pytest.approx(0.05) and values[-1] == 1.0, values
+    assert values == sorted(values), values
+    assert all(min(abs(v - s) for s in steps) < 1e-6 for v in values[:-1]), values
+    assert values[-2] == pytest.approx(0.95), values
+    inside = {round(v, 6) for v in values if 0.051 < v < 0.949}
+    assert len(inside) >= TILES // 2, values  # the bar moved during the decomposition, not only at its end
+    assert h.render(FIRST + 1, tmp_path / "b.raw")[0] == 0  # sub-frame 1 of the same source frame: cached
+    assert sorted(set(progress_values(h))) == [0.05, 0.95, 1.0]
+    assert "progress_cancels 0" in h.ok("stats")
+
+
+@pytest.mark.parametrize("how", ["abort_at_progress", "cancel_at_progress"])
+def test_host_abort_or_cancel_during_a_render_stops_the_worker_between_tiles(host, big_clip, tmp_path: Path,
+                                                                            how: str) -> None:
+    """The host aborts (abort() answers true) or the user cancels the progress bar (progressUpdate answers
+    kOfxStatReplyNo) once the worker has reported its first tile: the plugin raises the abort flag, the worker
+    stops at the next tile and stays up, and the host gets kOfxStatOK with nothing written (it discards aborted
+    renders). The worker's reply says how many tiles it decomposed: at least one, fewer than the frame has.
+    Triggered by progress, not by a clock, which a loaded machine makes flaky."""
     from unshutter.node import Node, NodeParams
 
     h = host(UNSHUTTER_OFX_VERBOSE="1")
     h.start("general", big_clip, frames=(FIRST, FIRST + 2), size=(AW, AH), factor=N, tileSize=176)
     assert h.render(FIRST, tmp_path / "warm.raw")[0] == 0  # starts the worker and loads the model
     (pid,) = h.children()
-    t1 = time.monotonic()
-    assert h.render(FIRST + 2 * N, tmp_path / "timed.raw")[0] == 0  # source frame 1003: one decomposition
-    full = time.monotonic() - t1
-    assert full > 0.4, f"a {AW}x{AH} decomposition took only {full:.2f}s: too fast to abort in the middle"
 
-    h.ok(f"abort_after {min(0.2, full / 4)!r}")
+    h.ok(f"{how} {0.05 + 0.5 * 0.9 / TILES!r}")  # reached when the worker reports its first tile
     status, facts = h.render(FIRST + N + 1, tmp_path / "aborted.raw")  # source frame 1002, not decomposed yet
     assert status == 0, facts
     assert not read_raw(tmp_path / "aborted.raw", AW, AH).any()  # the plugin wrote nothing into the output
@@ -630,15 +656,20 @@ def test_host_abort_during_a_render_stops_the_worker_between_tiles(host, big_cli
     assert h.wait_stderr(said), h.stderr[-5:]
     (line,) = [line for line in h.stderr if said in line]
     reply = json.loads(line.split("aborted by the worker: ", 1)[1])
-    assert reply["tiles"] > 1 and 0 <= reply["tiles_done"] < reply["tiles"], reply  # stopped before the last tile
+    assert reply["tiles"] == TILES and 1 <= reply["tiles_done"] < reply["tiles"], reply  # stopped before the last
     assert h.children() == [pid]  # the worker honoured the flag: nobody had to kill it
+    values = progress_values(h)
+    assert 1.0 not in values and max(values) < 0.95, values  # the bar never claimed the frame done
+    cancels = int(next(x for x in h.ok("stats") if x.startswith("progress_cancels")).split()[1])
+    assert cancels == (how == "cancel_at_progress")  # the plugin stops updating a cancelled bar
 
-    h.ok("abort_after -1")
+    h.ok(f"{how} -1")
     status, facts = h.render(FIRST + N + 1, tmp_path / "done.raw")  # the aborted frame was not cached half-done
     assert status == 0, facts
     done = f"= frame {FIRST + 1} sub-frame 1: "
     assert h.wait_stderr(done), h.stderr[-5:]
     assert [line for line in h.stderr if done in line and '"cached": false' in line], h.stderr[-5:]  # decomposed anew
+    assert progress_values(h)[-1] == 1.0
     want = Node(NodeParams(factor=N, tile=176)).process(FIRST + 1, *(big_clip.frames[j] for j in (1, 0, 2)))
     np.testing.assert_allclose(read_raw(tmp_path / "done.raw", AW, AH)[..., :3], want.subframes[1], atol=1e-5)
 

@@ -1,4 +1,4 @@
-"""``unshutter worker`` on its own: the protocol, the decomposition cache, abort, bad requests.
+"""``unshutter worker`` on its own: the protocol, the decomposition cache, abort, progress, bad requests.
 
 The worker is started as the plugin starts it: a socketpair end passed as
 ``--fd 3``, pixels in a POSIX shared-memory segment named in each request.
@@ -12,6 +12,8 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +21,12 @@ import pytest
 
 from tests.conftest import textured_photo
 from tests.ofx.conftest import unshutter_executable
-from unshutter.decomposer.runtime import tile_spans
+from unshutter.decomposer.runtime import DecompositionAborted, Decomposer, ModelInfo, tile_spans
 from unshutter.node import Node, NodeParams
 from unshutter.sample import render_clip
 
-HEADER = 64
+HEADER = 64  # uint32 words: abort flag at 0, tiles done at 4, tiles at 8
+TILES_AT = 4
 PARAMS = {"factor": 3, "shutter": 360.0, "guidance": "neighbors", "reverse": False, "overrides": "",
           "tile": 1024, "quality": "full", "threshold": 0.5}
 
@@ -80,6 +83,10 @@ class Segment:
             self.offsets.append(off)
         self.out = HEADER + len(frames) * self.plane
         self.shape = (h, w, 3)
+
+    def tiles(self) -> tuple[int, int]:
+        """(done, total): the worker's progress on the frame, from the header."""
+        return struct.unpack_from("<II", self.map, TILES_AT)
 
     def output(self) -> np.ndarray:
         return np.frombuffer(self.map[self.out:self.out + self.plane], np.float32).reshape(self.shape).copy()
@@ -138,6 +145,98 @@ def test_abort_flag_stops_between_tiles(worker: Worker) -> None:
                          "tiles_done": 0, "tiles": tiles}  # raised before the first tile
     finally:
         seg.close()
+
+
+def test_worker_publishes_tile_progress_and_an_aborted_frame_is_never_done(worker: Worker) -> None:
+    """The header's tile counts follow the decomposition; the plugin aborts after the first tile (as a host's
+    cancel does): the worker stops before the last tile and the counts say where it stopped."""
+    big = render_clip(textured_photo(), 1, 480, 320, speed=5.0, samples=4)[0]
+    tiles = len(tile_spans(320, 176)) * len(tile_spans(480, 176))
+    seg = Segment(f"unshutter-test-{os.getpid()}-p", [big, big, big])
+    params = {**PARAMS, "tile": 176, "guidance": "none"}
+    try:
+        assert seg.tiles() == (0, 0)
+        reply = worker.ask(request(seg, 0, prev=None, next=None, params=params))
+        assert reply["ok"] and seg.tiles() == (tiles, tiles), (reply, seg.tiles())
+
+        seg.map[TILES_AT:TILES_AT + 8] = bytes(8)  # a fresh segment, as the plugin makes for every render
+        stop = threading.Event()
+
+        def abort_after_first_tile() -> None:
+            while not stop.is_set():
+                if seg.tiles()[0] >= 1:
+                    struct.pack_into("<I", seg.map, 0, 1)
+                    return
+                time.sleep(0.001)
+
+        watcher = threading.Thread(target=abort_after_first_tile)
+        watcher.start()
+        try:
+            aborted = worker.ask(request(seg, 0, prev=None, next=None, frame=1003, params=params))
+        finally:
+            stop.set()
+            watcher.join()
+        assert aborted["kind"] == "aborted" and aborted["tiles"] == tiles, aborted
+        assert 1 <= aborted["tiles_done"] < tiles, aborted
+        assert seg.tiles() == (aborted["tiles_done"], tiles)  # never reported as done
+    finally:
+        seg.close()
+
+
+class StandInDecomposer(Decomposer):
+    """The real tiling around a stand-in network that counts its calls: no model, no inference time."""
+
+    def __init__(self, k: int = 7) -> None:  # no ONNX session
+        self.info = ModelInfo("", "", "stand-in", k, "cpu")
+        self.inferred = 0
+
+    def _infer(self, blurred: np.ndarray, guidance: np.ndarray) -> np.ndarray:
+        self.inferred += 1
+        h, w = blurred.shape[:2]
+        return np.zeros((1, self.k, 3, h, w), np.float32)
+
+
+def test_progress_is_reported_after_each_tile() -> None:
+    dec = StandInDecomposer()
+    seen: list[tuple[int, int, int]] = []
+
+    def progress(done: int, total: int) -> None:
+        seen.append((done, total, dec.inferred))
+
+    tiles = len(tile_spans(320, 176)) * len(tile_spans(480, 176))
+    frame, guidance = np.full((320, 480, 3), 0.5, np.float32), np.zeros((320, 480, 6), np.float32)
+    dec(frame, guidance, 176, progress=progress)
+    assert seen == [(i, tiles, i) for i in range(1, tiles + 1)]  # each after its tile, not before
+    seen.clear()
+    dec.inferred = 0
+    dec(frame[:100, :150], guidance[:100, :150], 176, progress=progress)
+    assert seen == [(1, 1, 1)]  # a frame in one tile is one step
+
+
+def test_aborted_decomposition_never_reports_the_frame_done() -> None:
+    dec = StandInDecomposer()
+    seen: list[tuple[int, int]] = []
+    tiles = len(tile_spans(320, 176)) * len(tile_spans(480, 176))
+    frame, guidance = np.full((320, 480, 3), 0.5, np.float32), np.zeros((320, 480, 6), np.float32)
+    with pytest.raises(DecompositionAborted) as info:
+        dec(frame, guidance, 176, abort=lambda: len(seen) >= 3, progress=lambda d, t: seen.append((d, t)))
+    assert (info.value.done, info.value.total) == (3, tiles)
+    assert seen == [(1, tiles), (2, tiles), (3, tiles)]
+    seen.clear()
+    with pytest.raises(DecompositionAborted):  # aborted before the first tile: nothing reported at all
+        dec(frame, guidance, 176, abort=lambda: True, progress=lambda d, t: seen.append((d, t)))
+    assert seen == []
+
+
+@pytest.mark.parametrize("quality,size", [("full", (320, 480)), ("draft", (160, 240))])
+def test_node_passes_tile_progress_through(quality: str, size: tuple[int, int]) -> None:
+    """The node hands ``progress`` to the decomposer; a draft counts the tiles of its half-size frame."""
+    frame = render_clip(textured_photo(), 1, 480, 320, speed=5.0, samples=4)[0]
+    node = Node(NodeParams(factor=3, guidance="none", tile=176, quality=quality), decomposer=StandInDecomposer())
+    seen: list[tuple[int, int]] = []
+    node.process(1001, frame, progress=lambda d, t: seen.append((d, t)))
+    tiles = len(tile_spans(size[0], 176)) * len(tile_spans(size[1], 176))
+    assert seen == [(i, tiles) for i in range(1, tiles + 1)]
 
 
 def test_bad_requests_get_one_line_errors(worker: Worker, frames: np.ndarray) -> None:

@@ -16,8 +16,13 @@ by that many bytes of UTF-8 JSON. Requests carry ``op``:
   ``params`` (the node's parameters, plus ``colorspace`` and
   ``render_scale``, below). Inputs are float32 top-down RGB
   [H, W, 3] (matte [H, W]); the reply's sub-frame is written at ``output`` in
-  the same layout. The first 4 bytes of the segment are an abort flag the
-  plugin sets when the host cancels; it is polled between tiles.
+  the same layout. The segment starts with a 64-byte header of
+  little-endian uint32 words: at byte 0 the abort flag the plugin sets when
+  the host aborts or its progress bar is cancelled (polled between tiles);
+  at byte 4 the tiles decomposed so far and at byte 8 the frame's tile count,
+  which the worker writes after each tile (a frame in one tile counts as one)
+  and the plugin polls to move the host's progress bar; the rest is reserved
+  (zero). A cached sub-frame leaves the counts at 0.
   Reply: ``{"ok": true, "cached": bool, "guidance": ...}`` or
   ``{"ok": false, "kind": "aborted"|"error", "error": "one line"}``. An
   abort inside a tiled decomposition adds ``tiles_done`` and ``tiles`` (how
@@ -68,7 +73,8 @@ log = logging.getLogger("unshutter.worker")
 
 PROTOCOL = 1
 MAX_MESSAGE = 1 << 20
-HEADER_BYTES = 64  # abort flag (uint32) at 0; the rest reserved
+HEADER_BYTES = 64  # uint32 words: abort flag at 0, tiles done at 4, tiles at 8; the rest reserved
+ABORT_AT, TILES_AT = 0, 4  # byte offsets in the header (ofx_bridge/src/worker_client.hpp has the same)
 PARAM_KEYS = ("factor", "shutter", "guidance", "reverse", "overrides", "tile", "quality", "threshold")
 COLORSPACES = ("linear", "srgb", "rec709")
 
@@ -192,7 +198,11 @@ class SharedSegment:
         self.map[offset:offset + len(data)] = data
 
     def aborted(self) -> bool:
-        return struct.unpack_from("<I", self.map, 0)[0] != 0
+        return struct.unpack_from("<I", self.map, ABORT_AT)[0] != 0
+
+    def tile_progress(self, done: int, total: int) -> None:
+        """Publish ``done`` of ``total`` tiles: the plugin turns them into the host's progress bar."""
+        struct.pack_into("<II", self.map, TILES_AT, done, total)
 
     def close(self) -> None:
         self.map.close()
@@ -292,7 +302,8 @@ class Worker:
             else:
                 t0 = time.monotonic()
                 cur, prev, nxt = (to_linear(a, colorspace) for a in (cur, prev, nxt))
-                res = node.process(frame, cur, prev, nxt, matte, direction, abort=seg.aborted)
+                res = node.process(frame, cur, prev, nxt, matte, direction, abort=seg.aborted,
+                                   progress=seg.tile_progress)
                 subframes, source = from_linear(res.subframes, colorspace), res.guidance_source
                 self.decompositions += 1
                 log.info("frame %d decomposed in %.2fs (%s)", frame, time.monotonic() - t0, source)

@@ -6,6 +6,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -161,11 +162,16 @@ class Decomposer:
             res[k] = out[0, k].transpose(1, 2, 0)
         return res
 
-    def __call__(self, blurred: np.ndarray, guidance: np.ndarray, tile: int = DEFAULT_TILE, abort=None) -> np.ndarray:
+    def __call__(self, blurred: np.ndarray, guidance: np.ndarray, tile: int = DEFAULT_TILE,
+                 abort: Callable[[], bool] | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         """Decompose a whole frame, in overlapping feathered tiles when larger than ``tile``.
 
         ``abort`` is polled before each tile (hosts cancel through it); when it
         answers true, :class:`DecompositionAborted` says how many tiles were done.
+        ``progress(done, total)`` is called after each tile is accumulated (a
+        frame that fits in one tile counts as one), so a host's progress bar
+        can follow a long frame; an aborted frame never reports ``done == total``.
 
         Shape:
             blurred: [H, W, 3], guidance: [H, W, 6] -> [K, H, W, 3]
@@ -173,8 +179,11 @@ class Decomposer:
         h, w = blurred.shape[:2]
         if tile < 2 * TILE_OVERLAP + contract.PAD_MULTIPLE:
             raise ParameterError(f"--tile {tile}: must be at least {2 * TILE_OVERLAP + contract.PAD_MULTIPLE} px")
+        report = progress or (lambda done, total: None)
         if h <= tile and w <= tile:
-            return self._run(blurred, guidance)
+            whole = self._run(blurred, guidance)
+            report(1, 1)
+            return whole
         # Accumulate straight into the [K, H, W, 3] result, one sub-frame plane at a time, so a
         # 4K frame holds one K-stack (not a second one for a layout change). Every plane adds
         # its weight to the one sum, which is divided by K at the end. The native kernels'
@@ -193,6 +202,7 @@ class Decomposer:
                 plane = np.ascontiguousarray(out[0, k].transpose(1, 2, 0))
                 kernels.accumulate_tile(acc[k], wsum, plane, weight, y0, x0)
             del out
+            report(done + 1, len(tiles))
         wsum *= np.float32(1.0 / self.k)
         for k in range(self.k):  # in bands of rows: no frame-sized temporary
             for b0 in range(0, h, NORMALIZE_ROWS):
