@@ -62,19 +62,40 @@ class FakeWorkspace:
 
 def during_run(edit):
     """What the artist does while a modal run goes on (config ``during``): ``rename`` strips
-    ({old name: new name}), ``duplicate`` one ([name, channel of the copy])."""
+    ({old name: new name}), ``duplicate`` one ([name, channel of the copy]), ``save`` a copy of the file
+    there (a path), ``run`` the operator again ([{"on": strip, "operator": {...}}], recorded)."""
     ed = bpy.context.scene.sequence_editor
     for old, new in edit.get("rename", {}).items():
         ed.sequences_all[old].name = new
+    active = ed.active_strip
     if "duplicate" in edit:
-        active = ed.active_strip
         duplicate(*edit["duplicate"])
         select_only(active)
+    record = {}
+    if "save" in edit:  # as Ctrl+S mid-run, the file keeping the run's marks; this session's file path stays
+        bpy.ops.wm.save_as_mainfile(filepath=edit["save"], copy=True)
+        record["saved"] = timeline()
+    record["runs"] = [run_again(attempt) for attempt in edit.get("run", [])]
+    ed.active_strip = active
+    return record
+
+
+def run_again(attempt):
+    """The operator run again on the strip ``attempt["on"]`` while the modal run goes on."""
+    ed = bpy.context.scene.sequence_editor
+    ed.active_strip = ed.sequences_all[attempt["on"]]
+    before = timeline()
+    try:
+        res, error = sorted(bpy.ops.sequencer.unshutter_slowmo(**attempt.get("operator", {}))), ""
+    except RuntimeError as exc:  # an ERROR report raises here
+        res, error = ["ERROR"], str(exc)
+    return {"result": res, "error": error, "unchanged": timeline() == before}
 
 
 def drive_modal(mode, settings, during=None):
-    """Run the operator's modal code path with fake TIMER/ESC events: 'finish' or 'cancel'. Every setting
-    is explicit; ``during``: edits made once the engine is running (see ``during_run``)."""
+    """Run the operator's modal code path with fake TIMER/ESC events: 'finish', 'cancel' (Esc once frames
+    are written), 'escape' (Esc at once) or 'abandon' (Blender ends the operator: its ``cancel``). Every
+    setting is explicit; ``during``: edits made once the engine is running (see ``during_run``)."""
     import types
     from unshutter_blender import operators
 
@@ -90,8 +111,9 @@ def drive_modal(mode, settings, during=None):
                                 window_manager=FakeWindowManager(),
                                 workspace=FakeWorkspace(), window=None)
     state = {"start": sorted(op._start_modal(ctx))}
+    job = op._job
     if during:
-        during_run(during)
+        state["during"] = during_run(during)
     timer = types.SimpleNamespace(type="TIMER", value="NOTHING")
     esc = types.SimpleNamespace(type="ESC", value="PRESS")
     import time
@@ -101,6 +123,10 @@ def drive_modal(mode, settings, during=None):
         if mode == "cancel" and op._job.run.frame_outputs:
             state["folder_before_cancel"] = len(os.listdir(op._job.run.output_folder))
             res = op.modal(ctx, esc)
+        elif mode == "escape":
+            res = op.modal(ctx, esc)
+        elif mode == "abandon":
+            res = op.cancel(ctx) or {"CANCELLED"}
         else:
             res = op.modal(ctx, timer)
         ticks += 1
@@ -109,8 +135,8 @@ def drive_modal(mode, settings, during=None):
         time.sleep(0.05)
     state.update(result=sorted(res), ticks=ticks, reports=reports, wm=ctx.window_manager.calls[:3],
                  wm_last=ctx.window_manager.calls[-2:], status=[ctx.workspace.status[0], ctx.workspace.status[-1]],
-                 folder=op._job.run.output_folder, folder_exists=os.path.isdir(op._job.run.output_folder),
-                 returncode=op._job.run.proc.returncode)
+                 folder=job.run.output_folder, folder_exists=os.path.isdir(job.run.output_folder),
+                 returncode=job.run.proc.returncode)
     return state
 
 
@@ -285,7 +311,8 @@ def rerun_steps(steps):
         if step.get("on"):
             ed.active_strip = ed.sequences_all["blurred" if step["on"] == "source" else step["on"]]
         if "modal" in step:  # interactively, with every setting given and the edits ``during`` the run
-            record["modal"] = drive_modal("finish", step["operator"], step["modal"].get("during"))
+            record["modal"] = drive_modal(step["modal"].get("mode", "finish"), step["operator"],
+                                          step["modal"].get("during"))
             res = record["modal"]["result"]
         else:
             bpy.ops.ed.undo_push(message="before Unshutter re-run")
@@ -295,6 +322,7 @@ def rerun_steps(steps):
                 res = ["ERROR", str(exc)]
         record.update(result=res, active=ed.active_strip.name, timeline=timeline(),
                       same_strip=ed.active_strip.as_pointer() == pointer,
+                      running=sorted(running_links()),
                       meta_stack=[m.name for m in ed.meta_stack])
         if step.get("render"):
             frame = ed.active_strip.frame_final_start
@@ -312,6 +340,13 @@ def rerun_steps(steps):
     return done
 
 
+def running_links():
+    """The ids of the runs the add-on counts as going on in this session."""
+    from unshutter_blender import links
+
+    return list(links._running)
+
+
 def settings_with_remembered_values(strip):
     """The operator's settings for ``strip`` when every argument is a value Blender remembered from the
     last run (invoked from the Strip menu: the values are "ghosts", not given explicitly). Only the UI
@@ -325,17 +360,8 @@ def settings_with_remembered_values(strip):
     return operators.SEQUENCER_OT_unshutter_slowmo._settings(op, strip, strip)
 
 
-try:
-    if cfg.get("install_zip"):  # Preferences > Add-ons > Install...
-        out["install_zip"] = sorted(bpy.ops.preferences.addon_install(filepath=cfg["install_zip"]))
-    mod = addon_utils.enable("unshutter_blender", default_set=True, handle_error=None)
-    out["addon"] = getattr(mod, "__file__", None)
-    from unshutter_blender import preferences as addon_prefs
-
-    out["engine"] = list(addon_prefs.find_engine())
-    if "engine_preference" in cfg:
-        addon_prefs.get().engine_path = cfg["engine_preference"]
-        out["engine_with_preference"] = list(addon_prefs.find_engine())
+def build_scene():
+    """The scene of the config: render settings and one blurred strip (``files``), made active."""
     scene = bpy.context.scene
     scene.render.resolution_x, scene.render.resolution_y = cfg["width"], cfg["height"]
     scene.render.resolution_percentage = 100
@@ -372,8 +398,30 @@ try:
         ed.sequences.new_effect(e[0].lower(), e[0], e[1], src.frame_final_start, seq1=src)
     ed.active_strip = src
     scene.frame_start = src.frame_final_start
+    return ed
+
+
+try:
+    if cfg.get("install_zip"):  # Preferences > Add-ons > Install...
+        out["install_zip"] = sorted(bpy.ops.preferences.addon_install(filepath=cfg["install_zip"]))
+    mod = addon_utils.enable("unshutter_blender", default_set=True, handle_error=None)
+    out["addon"] = getattr(mod, "__file__", None)
+    from unshutter_blender import preferences as addon_prefs
+
+    out["engine"] = list(addon_prefs.find_engine())
+    if "engine_preference" in cfg:
+        addon_prefs.get().engine_path = cfg["engine_preference"]
+        out["engine_with_preference"] = list(addon_prefs.find_engine())
+    if cfg.get("open"):  # a file saved by another Blender session: no first run, only the ``reruns``
+        bpy.ops.wm.open_mainfile(filepath=cfg["open"])
+        ed = bpy.context.scene.sequence_editor
+    else:
+        ed = build_scene()
+    scene = bpy.context.scene
     out["before"] = timeline()
-    if cfg.get("modal"):  # the first run interactive
+    if cfg.get("open"):
+        out["result"] = ["FINISHED"]  # the file's runs went through in the session that saved it
+    elif cfg.get("modal"):  # the first run interactive
         out["modal"] = drive_modal(cfg["modal"], cfg["operator_modal"], cfg.get("during"))
         out["result"] = out["modal"]["result"]
     else:

@@ -604,3 +604,96 @@ def test_strips_renamed_during_a_modal_run(scripts_dir: Path, tmp_path: Path) ->
     assert "villain.001" in {s["name"] for s in out["reruns"][2]["timeline"]}  # the copy, not updated
     for timeline in [out["after"]] + [step["timeline"] for step in out["reruns"]]:
         assert [s["id_props"] for s in timeline] == [["unshutter"]] * len(timeline)
+
+
+def busy(strip: str, source: str) -> str:
+    """The report of a run refused while another goes on."""
+    return f"{strip}: an Unshutter run on {source} is still going; wait for it or press Esc"
+
+
+def test_second_run_during_a_modal_run_is_refused(scripts_dir: Path, tmp_path: Path) -> None:
+    """While a modal run goes on, running the operator again on its source, or on the result it updates, is
+    refused with a report naming the strip, the timeline and files untouched, and the first run completes.
+    Once it has ended (finished, cancelled with Esc, or ended by Blender) runs on the same strips go ahead."""
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=21)
+    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "shutter": 360.0,
+                "output_dir": str(tmp_path / "unshutter") + "/"}
+    out = run_blender(scripts_dir, {
+        "files": [str(f) for f in files], "modal": "finish", "operator_modal": settings,
+        "during": {"run": [{"on": "blurred", "operator": settings}]},  # the same settings: the same folder
+        "reruns": [
+            {"modal": {"during": {"run": [{"on": "blurred slowmo"}, {"on": "blurred", "operator": {"factor": 6}}]}},
+             "on": "source", "operator": {**settings, "factor": 3}},
+            {"modal": {"during": {"rename": {"blurred slowmo": "my slowmo"},
+                                  "run": [{"on": "my slowmo", "operator": {"factor": 6}}]}},
+             "on": "blurred slowmo", "operator": {**settings, "factor": 1}},
+            {"on": "my slowmo", "operator": {"factor": 2}},
+            {"modal": {"mode": "escape"}, "on": "source", "operator": {**settings, "factor": 4}},
+            {"on": "source", "operator": {"factor": 4}},
+            {"modal": {"mode": "abandon"}, "on": "my slowmo", "operator": {**settings, "factor": 5}},
+            {"on": "my slowmo", "operator": {"factor": 5}},
+        ],
+    }, tmp_path)
+    refused = [out["modal"]["during"]["runs"]] + [s["modal"]["during"]["runs"] for s in out["reruns"][:2]]
+    assert [[(r["result"], r["unchanged"]) for r in runs] for runs in refused] == [
+        [(["ERROR"], True)], [(["ERROR"], True)] * 2, [(["ERROR"], True)]]
+    reports = [r["error"] for runs in refused for r in runs]
+    for report, strip in zip(reports, ("blurred", "blurred slowmo", "blurred", "my slowmo")):
+        assert busy(strip, "blurred") in report, report
+
+    # the first runs complete as if nothing had happened; the runs after them go ahead
+    assert out["result"] == ["FINISHED"], out["modal"]["reports"]
+    first = {s["name"]: s for s in out["after"]}
+    assert set(first) == {"blurred", "blurred slowmo"} and first["blurred slowmo"]["files"] == subframes(1001, 3, 2)
+    steps = out["reruns"]
+    names = ("blurred slowmo", "my slowmo", "my slowmo", None, "my slowmo", None, "my slowmo")
+    for step, factor, result in zip(steps, (3, 1, 2, 4, 4, 5, 5), names):
+        if result is None:  # Esc, or Blender ended the operator: no strip changed
+            assert step["result"] == ["CANCELLED"] and not step["modal"]["folder_exists"]
+            continue
+        assert step["result"] == ["FINISHED"] and step["active"] == result
+        strips = {s["name"]: s for s in step["timeline"]}
+        assert set(strips) == {"blurred", result}  # updated in place, no strip added
+        folder = Path(strips[result]["directory"])
+        assert strips[result]["files"] == subframes(1001, 3, factor)
+        assert sorted(p.name for p in folder.glob("*.png")) == subframes(1001, 3, factor)
+    assert "updated in place" in steps[0]["modal"]["reports"][-1][1]
+    assert "updated in place" in steps[1]["modal"]["reports"][-1][1]
+    assert steps[3]["timeline"] == steps[2]["timeline"] and steps[5]["timeline"] == steps[4]["timeline"]
+    # no run counts as going on once it has ended, no strip keeps a mark, the refused runs made no folder
+    for timeline in [out["after"]] + [step["timeline"] for step in steps]:
+        assert [s["id_props"] for s in timeline] == [["unshutter"]] * len(timeline)
+    assert [step["running"] for step in steps] == [[]] * len(steps)
+    assert sorted(p.name.split("_")[1] for p in (tmp_path / "unshutter").iterdir()) == ["x1", "x2", "x3", "x4", "x5"]
+
+
+def test_mark_saved_by_another_session_blocks_nothing(scripts_dir: Path, tmp_path: Path) -> None:
+    """A file saved during a modal run keeps the run's marks; opened in another Blender session, where no
+    run goes on, runs on its source and result go ahead and the marks go."""
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=22)
+    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "shutter": 360.0,
+                "output_dir": str(tmp_path / "unshutter") + "/"}
+    saved = tmp_path / "mid_run.blend"
+    out = run_blender(scripts_dir, {
+        "files": [str(f) for f in files], "operator": settings,
+        "reruns": [{"modal": {"during": {"save": str(saved)}}, "on": "source", "operator": {**settings, "factor": 3}}],
+    }, tmp_path)
+    assert out["reruns"][0]["result"] == ["FINISHED"]
+    link = {s["name"]: s for s in out["after"]}["blurred"]["settings"]["link"]
+    marked = {s["name"]: s["id_props"] for s in out["reruns"][0]["modal"]["during"]["saved"]}
+    assert marked == {"blurred": ["unshutter", "unshutter_run"], "blurred slowmo": ["unshutter", "unshutter_run"]}
+
+    (tmp_path / "second").mkdir()
+    again = run_blender(scripts_dir, {"open": str(saved), "reruns": [
+        {"on": "blurred slowmo", "operator": {"factor": 1}},
+        {"modal": {}, "on": "source", "operator": {**settings, "factor": 4}},
+    ]}, tmp_path / "second")
+    assert [s["id_props"] for s in again["before"]] == [["unshutter", "unshutter_run"]] * 2  # the stale marks
+    for step, factor in zip(again["reruns"], (1, 4)):
+        assert step["result"] == ["FINISHED"], again["log"][-2000:]
+        assert step["active"] == "blurred slowmo" and step["running"] == []
+        strips = {s["name"]: s for s in step["timeline"]}
+        assert set(strips) == {"blurred", "blurred slowmo"}  # updated in place
+        assert strips["blurred slowmo"]["files"] == subframes(1001, 3, factor)
+        assert strips["blurred"]["settings"]["link"] == strips["blurred slowmo"]["settings"]["link"] == link
+        assert [s["id_props"] for s in step["timeline"]] == [["unshutter"]] * 2

@@ -13,12 +13,19 @@ A run looks its strips up again when the engine is done, and a modal run lets
 the artist rename them meanwhile; so while it runs, its source and the result
 it updates carry a mark with its id (``unshutter_run``, outside the strip's
 settings: a first run's source has none yet) by which they are found.
+
+A mark alone does not say the run still goes on: a .blend saved mid-run keeps
+it after that Blender is gone. So the runs going on are also known by their
+id in this module (``_running``, this Blender session only), and only a mark
+of one of those keeps a second run off the strips.
 """
 import uuid
 
 from . import props
 
 RUN = "unshutter_run"  # ID property on the strips of a run in progress: "<link> SOURCE" or "<link> RESULT"
+
+_running: dict = {}  # link -> {role: strip name at the start}: the runs going on in this Blender session
 
 
 def new_link() -> str:
@@ -91,15 +98,24 @@ def result_of(ed, source, link: str):
 
 def mark(ed, link: str, strips: dict) -> None:
     """Mark ``strips`` (``{"SOURCE": strip, "RESULT": strip or None}``) for the run with ``link`` until it is
-    done. Marks a run with the same id left behind (saved mid-run, then Blender quit) are removed first."""
-    unmark(ed, link)
+    done, and count it as going on. Marks a run with the same id left behind (saved mid-run, then Blender
+    quit) are removed first."""
+    _clear(ed, link)
+    _running[link] = {role: strip.name if strip is not None else "" for role, strip in strips.items()}
     for role, strip in strips.items():
         if strip is not None:
             strip[RUN] = f"{link} {role}"
 
 
 def unmark(ed, link: str) -> None:
-    """Remove the marks of the run with ``link`` (done or cancelled)."""
+    """The run with ``link`` is over (done or cancelled): no longer going on, and its strips lose their marks
+    (``ed`` None: the artist removed the whole sequencer meanwhile)."""
+    _running.pop(link, None)
+    if ed is not None:
+        _clear(ed, link)
+
+
+def _clear(ed, link: str) -> None:
     for s in ed.sequences_all:
         if s.get(RUN, "").startswith(f"{link} "):
             del s[RUN]
@@ -112,6 +128,32 @@ def _marked(ed, link: str, role: str, name: str) -> tuple:
     strips = [s for s in ed.sequences_all if s.get(RUN) == f"{link} {role}"]
     found = _named(strips, {name})
     return bool(strips), found[0] if len(found) == 1 else None
+
+
+def running(link: str) -> bool:
+    """Whether a run with ``link`` goes on in this Blender session (its marks may be gone: an undo)."""
+    return link in _running
+
+
+def running_on(ed, strip) -> str:
+    """The id of the run going on in this session whose source or result ``strip`` is; else "".
+
+    A mark of no such run (saved mid-run by another session) does not count, nor does a copy made during
+    the run (Shift+D copies the mark) that the run tells from its strip: the one named as at its start.
+    """
+    link, _, role = str(strip.get(RUN, "")).partition(" ")
+    names = _running.get(link, {})
+    if not names.get(role):
+        return ""
+    _, owner = _marked(ed, link, role, names[role])
+    return link if owner is None or owner.as_pointer() == strip.as_pointer() else ""
+
+
+def running_source(ed, link: str) -> str:
+    """The name of the source of the run going on with ``link``, now (renamed meanwhile) or at its start."""
+    start = _running.get(link, {}).get("SOURCE", "")
+    _, strip = _marked(ed, link, "SOURCE", start)
+    return strip.name if strip is not None else start
 
 
 def source_again(ed, link: str, name: str):

@@ -10,7 +10,9 @@ updates the earlier slow-motion strip in place instead (found by the id the
 pair shares, see ``links``), so the effect strips reading it, its modifiers,
 its proxy sizes and the artist's settings on it, the source's mute included,
 survive. The strips are found again by the run's id when the engine is done,
-so renaming them during a modal run is harmless.
+so renaming them during a modal run is harmless. While a run goes on, another
+run on its source or result is refused: it would write the same frames into
+the same folder (see ``_refuse_if_running``).
 """
 import os
 from dataclasses import dataclass
@@ -84,7 +86,9 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         if strip is None:
             raise engine.EngineError("select an image-sequence or movie strip")
         stored_on = strip if props.has_settings(strip) else None
+        ran_on = strip
         strip, earlier, link, copies, notes = _pair(ed, strip)
+        _refuse_if_running(ed, ran_on, strip, earlier, link)
         if strip.type not in {"IMAGE", "MOVIE"}:
             raise engine.EngineError(f"{strip.name}: a {strip.type.lower()} strip; select an image-sequence or movie strip")
         speed = float(getattr(strip, "speed_factor", 1.0))
@@ -269,6 +273,17 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         self._end(context)
         return self._finish(context, job)
 
+    def cancel(self, context) -> None:
+        """Blender ends the modal run itself (another file opened, the window closed): the engine is stopped
+        and its files removed as with Esc, and the run no longer counts as going on, or the strips of a file
+        saved during it would stay refused for the rest of the session."""
+        job, self._job = self._job, None
+        if job is None:
+            return
+        job.run.cancel()
+        _unmark(context, job)
+        self._end(context)
+
     def _status(self, context, text: str) -> None:
         s = self._job.source if self._job else ""
         context.workspace.status_text_set(f"Unshutter {s}: {text} (x{self.factor})  -  Esc to cancel")
@@ -279,13 +294,25 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
             wm.event_timer_remove(self._timer)
             self._timer = None
         wm.progress_end()
-        context.workspace.status_text_set(None)
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
 
 
 def _unmark(context, job: Job) -> None:
-    """The run is over (done, failed or cancelled): its strips lose their marks."""
-    if context.scene.sequence_editor is not None:  # None: the artist removed the whole sequencer meanwhile
-        links.unmark(context.scene.sequence_editor, job.link)
+    """The run is over (done, failed or cancelled): it no longer goes on and its strips lose their marks."""
+    links.unmark(context.scene.sequence_editor if context.scene else None, job.link)
+
+
+def _refuse_if_running(ed, ran_on, source, earlier: str, link: str) -> None:
+    """Refuse a run on the strips of a run going on in this session (its source, the result it updates, or
+    its id): a second engine would write the same frames into the same folder and the first run's end
+    would remove the second's marks. The report names the strip it was started on."""
+    result = ed.sequences_all.get(earlier) if earlier else None
+    found = [links.running_on(ed, s) for s in (ran_on, source, result) if s is not None]
+    busy = next((b for b in found if b), link if links.running(link) else "")
+    if busy:
+        raise engine.EngineError(f"{ran_on.name}: an Unshutter run on {links.running_source(ed, busy)} is still "
+                                 "going; wait for it or press Esc")
 
 
 def _pair(ed, strip) -> tuple:
