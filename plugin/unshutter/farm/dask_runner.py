@@ -287,8 +287,9 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
                 waiting = [f for _, f in by_key.values() if f.status != "finished"]
             client.cancel(waiting)
 
-        if no_workers_timeout:
-            watch = _WorkerWatch(client, float(no_workers_timeout), cancel_waiting).start()
+        def no_workers() -> bool:  # the watch gave up: nothing may be (re)submitted any more
+            return watch is not None and watch.expired
+
         submitted: dict[str, Chunk] = {}  # every key this run submitted (by_key loses the finished ones)
         bar = tqdm(total=sum(c.frames for c in chunks), unit="frame", desc="unshutter farm", file=sys.stderr,
                    disable=not progress)
@@ -302,6 +303,8 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
             with lock:
                 by_key[f.key], attempts[c.key] = (c, f), 0
             futures.append(f)
+        if no_workers_timeout:  # after submitting: every chunk is in by_key when it cancels
+            watch = _WorkerWatch(client, float(no_workers_timeout), cancel_waiting).start()
         # as_completed follows the loop of the process's *default* client unless told otherwise:
         # any client made later in this process (another reel's, a pipeline tool's) would
         # become that default, and once it closed this run would never see its chunks finish.
@@ -316,7 +319,7 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
                 if isinstance(exc, KilledWorker):  # its last loss was no rerun: a failure instead
                     losses.gave_up(fut.key, s)
                 res = {"ok": False, **task.error_dict(exc), "retryable": True}
-                if watch is not None and watch.expired:
+                if no_workers():
                     res = {"ok": False, "exit_code": 1, "retryable": False,
                            "message": f"no Dask worker on the scheduler for {no_workers_timeout:g} s"}
             fut.release()
@@ -329,7 +332,7 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
                 continue
             s.failures += 1
             attempts[c.key] += 1
-            if res["retryable"] and attempts[c.key] <= retries:
+            if res["retryable"] and attempts[c.key] <= retries and not no_workers():
                 s.retries += 1
                 bar.write(f"unshutter farm: {c.key} failed ({res['message']}); retry {attempts[c.key]}/{retries}")
                 key = task_key(token, c, attempts[c.key])
@@ -343,7 +346,7 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
                 exit_code = exit_code or int(res["exit_code"]) or 1
                 bar.write(f"unshutter farm: {c.key} FAILED: {res['message']}")
         bar.close()
-        if watch is not None and watch.expired and not watch.had_workers:
+        if no_workers() and not watch.had_workers:
             raise SchedulerError(f"{where}: no Dask worker joined in {no_workers_timeout:g} s; nothing was run")
     finally:
         if watch is not None:
