@@ -1,7 +1,9 @@
 """Guidance from neighbouring frames: direction of a known pan, clip ends and hard cuts."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
+import pytest
 
 from unshutter import color
 from unshutter.decomposer.contract import GVALID, GX, GY, MX, MVALID
@@ -68,3 +70,56 @@ def test_node_guidance_stops_at_cut(tmp_path) -> None:
     assert src.startswith("neighbors:prev") and "cut-after" in src
     _, src = node.guidance_for(1, frames[1], other, None)
     assert src.startswith("none") and "cut-before" in src
+
+
+def _pan_pair(shift: int, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Two views of one photo, the second with the picture moved left by ``shift`` px."""
+    big = color.to_network(textured_photo(size, size + shift, seed=3), 1.0)
+    g = flow.to_gray8(big)
+    return np.ascontiguousarray(g[:, shift:]), np.ascontiguousarray(g[:, :size])
+
+
+def test_a_fast_pan_on_a_small_frame_is_found() -> None:
+    # 56 px between frames of a 256 px frame: beyond the pyramid DIS builds for
+    # this size on its own (unpadded, the median comes out at +12 px)
+    src, dst = _pan_pair(56)
+    f = flow.dis_flow(dst, src)  # dst(p) ~ src(p - 56): flow -56 where both see the scene
+    assert abs(float(np.median(f[24:-24, 80:-24, 0])) + 56.0) < 1.0
+    assert abs(float(np.median(f[24:-24, 80:-24, 1]))) < 1.0
+
+
+def test_padding_leaves_the_shape_and_a_small_motion() -> None:
+    src, dst = _pan_pair(5, size=200)
+    f = flow.dis_flow(dst, src)
+    assert f.shape == (200, 200, 2) and f.dtype == np.float32 and f.flags.c_contiguous
+    assert abs(float(np.median(f[16:-16, 16:-16, 0])) + 5.0) < 0.5
+
+
+@pytest.mark.parametrize("h, w", [(256, 256), (272, 640), (540, 960), (256, 720), (720, 1280)])
+def test_dis_levels_is_what_opencv_picks(h: int, w: int) -> None:
+    # DIS clamps a coarsest scale set by hand to its own choice: the level at which
+    # a larger setting stops changing the result is the one it picked
+    rng = np.random.default_rng(0)
+    a = cv2.GaussianBlur((rng.random((h, w)) * 255).astype(np.uint8), (0, 0), 3)
+    b = np.roll(a, 5, axis=1)
+
+    def run(scale: int) -> np.ndarray:
+        d = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        d.setCoarsestScale(scale)
+        return d.calc(a, b, None)
+
+    level = flow.dis_levels(h, w)
+    auto = run(-1)
+    assert np.array_equal(run(level), auto) and np.array_equal(run(level + 2), auto)
+    assert not np.array_equal(run(level - 1), auto)
+
+
+def test_frames_with_a_720p_pyramid_are_not_padded(monkeypatch: pytest.MonkeyPatch) -> None:
+    src, dst = _pan_pair(5, size=800)
+    assert flow.dis_levels(800, 800) >= flow.FLOW_MIN_LEVEL
+    padded = []
+    monkeypatch.setattr(flow, "_padded", lambda *a: padded.append(1) or cv2.copyMakeBorder(*a, cv2.BORDER_REPLICATE))
+    flow.dis_flow(dst, src)
+    assert not padded
+    flow.dis_flow(dst[:300, :300], src[:300, :300])
+    assert padded
