@@ -49,10 +49,6 @@ def dis_levels(h: int, w: int, patch: int = 8) -> int:
     return min(int(math.log2(max(h, w) / (4.0 * patch)) + 0.5), int(math.log2(min(h, w) / patch)))
 
 
-def _padded(img: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
-    return cv2.copyMakeBorder(img, top, bottom, left, right, cv2.BORDER_REPLICATE)
-
-
 def dis_flow(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Dense flow from ``src`` to ``dst``: src(p) ~ dst(p + flow(p)).
 
@@ -65,7 +61,8 @@ def dis_flow(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     if max(h, w) < FLOW_MIN_SIDE and dis_levels(h, w) < FLOW_MIN_LEVEL:
         ph, pw = FLOW_MIN_SIDE - h, FLOW_MIN_SIDE - w
         t, l = ph // 2, pw // 2
-        big = dis.calc(_padded(src, t, ph - t, l, pw - l), _padded(dst, t, ph - t, l, pw - l), None)
+        a, b = (cv2.copyMakeBorder(x, t, ph - t, l, pw - l, cv2.BORDER_REPLICATE) for x in (src, dst))
+        big = dis.calc(a, b, None)
         return np.ascontiguousarray(big[t:t + h, l:l + w])
     down = 1
     while max(h, w) > FLOW_MAX_SIDE * down:
