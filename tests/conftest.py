@@ -40,3 +40,30 @@ def hdr_clip(tmp_path_factory: pytest.TempPathFactory) -> str:
 def fresh_hdr_clip(tmp_path: Path) -> str:
     frames = render_clip(textured_photo(), 6, 96, 64, speed=5.0, curve=0.3, samples=12, gain=3.0)
     return write_exr_sequence(tmp_path / "in", "shot", frames, 1001)
+
+
+@pytest.fixture()
+def claim_holder():  # noqa: ANN201
+    """Start another process that claims output frames (``unshutter.io.claim``) and holds them until killed.
+
+    ``hold(folder, name, span)`` returns the process once its claim is in place
+    (span None: the whole file); every holder is killed at the end of the test.
+    """
+    import subprocess
+    import sys
+
+    procs: list[subprocess.Popen] = []
+
+    def hold(folder: Path, name: str, span: tuple[int, int] | None) -> subprocess.Popen:
+        code = ("import time\nfrom pathlib import Path\nfrom unshutter.io.claim import claim\n"
+                f"with claim(Path({str(folder)!r}), {name!r}, {span!r}, 'out'):\n"
+                "    print('held', flush=True)\n    time.sleep(300)\n")
+        p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        procs.append(p)
+        assert p.stdout is not None and p.stdout.readline().strip() == "held"
+        return p
+
+    yield hold
+    for p in procs:
+        p.kill()
+        p.wait()

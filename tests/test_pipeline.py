@@ -10,7 +10,7 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from unshutter.errors import InputError, ParameterError
+from unshutter.errors import InputError, OutputError, ParameterError
 from unshutter.io.image_file import read_image
 from unshutter.node import NodeParams
 from unshutter.pipeline import RunConfig, parse_frame_range, run
@@ -438,3 +438,25 @@ def test_ocio_config_is_compared_by_what_it_computes(fresh_hdr_clip: str, tmp_pa
     assert _rendered(cfg) == (set(), 0)
     cfg.ocio = edited
     assert _rendered(cfg) == (set(range(1001, 1007)), 12)
+
+
+def test_frames_another_run_writes_are_refused_and_nothing_is_touched(fresh_hdr_clip: str, tmp_path: Path,
+                                                                       claim_holder) -> None:
+    """A second run on frames a live run writes (an editor re-run during a farm render) is refused up front."""
+    out = tmp_path / "o"
+    out.mkdir()
+    other = claim_holder(out, "shot.#.exr", (1003, 1006))  # source frames 1002-1003 at factor 2
+    # the other run's temporary, written from another host: its pid means nothing here
+    their_tmp = out / ".shot.1003.unshutter-tmp999999.exr"
+    their_tmp.write_bytes(b"half written")
+    with pytest.raises(OutputError, match=r"frames 1001-1012 of .*shot\.####\.exr: another Unshutter run is "
+                                          rf"writing them \(pid {other.pid} on "):
+        run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2)))
+    assert their_tmp.read_bytes() == b"half written"
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == []  # no frame, no manifest
+    res = run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2), frames=(1004, 1006)))  # a chunk beside it
+    assert res.written == 6 and their_tmp.exists()
+    other.kill()
+    other.wait()
+    res = run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2)))  # the other run was killed: go on
+    assert (res.written, res.skipped) == (6, 6) and not their_tmp.exists()  # a dead run's temporary goes

@@ -24,7 +24,7 @@ import unshutter
 from unshutter import color, retime
 from unshutter.errors import InputError, OutputError, ParameterError
 from unshutter.guidance.overrides import Overrides
-from unshutter.io import atomic, movie, sequence
+from unshutter.io import atomic, claim, movie, sequence
 from unshutter.io.clip import Clip, open_clip
 from unshutter.io.digest import DigestCache, file_digest
 from unshutter.io.image_file import ImageMeta, output_pixel_type, verify_image, write_image
@@ -90,6 +90,12 @@ class OutputTarget:
     @property
     def folder(self) -> Path:
         return self.pattern.dirname if self.pattern else self.movie_path.parent  # type: ignore[union-attr]
+
+    def claim_name(self) -> str:
+        """What claims on this output are keyed by in its folder (any frame padding counts as the same)."""
+        if self.pattern is not None:
+            return f"{self.pattern.prefix}#{self.pattern.suffix}"
+        return self.movie_path.name  # type: ignore[union-attr]
 
     def manifest_path(self, chunk: tuple[int, int] | None) -> Path:
         if self.pattern is not None:
@@ -352,7 +358,20 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
         target.folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a farm retries output errors (exit 6); a traceback tells it nothing
         raise OutputError(f"{target.folder}: cannot create the output folder ({exc.strerror or exc})") from None
+    span = None if target.kind == "movie" else \
+        (retime.output_frame(clip.first, a, n, 0), retime.output_frame(clip.first, b, n, n - 1))
+    with claim.claim(target.folder, target.claim_name(), span, target.display()):
+        return _write(cfg, clip, emit, node, target, (a, b), in_cs, out_cs)
+
+
+def _write(cfg: RunConfig, clip: Clip, emit: Progress, node: Node, target: OutputTarget, span: tuple[int, int],
+           in_cs: color.ColorTransform, out_cs: color.ColorTransform) -> RunResult:
+    """Write the frames of ``span`` (source frames), the manifest and previews, holding the output's claim."""
+    params = cfg.params
+    a, b = span
+    n = params.factor
     # only this run's own temporaries: other chunks of the shot may be writing beside it right now
+    # (a live run writing these same frames holds a claim on them: this run was refused then)
     own = [target.pattern.path(retime.output_frame(clip.first, f, n, k)) for f in range(a, b + 1) for k in range(n)] \
         if target.pattern else [target.movie_path]  # type: ignore[list-item]
     atomic.remove_stale_temps(target.folder, own + [target.manifest_path(cfg.frames)])

@@ -54,6 +54,16 @@ def test_run_refuses_to_write_over_its_plates(fresh_hdr_clip: str, tmp_path: Pat
     assert {p.name: p.read_bytes() for p in plates.iterdir()} == before
 
 
+def test_run_on_frames_another_run_writes_exits_6(hdr_clip: str, tmp_path: Path, claim_holder) -> None:
+    out = tmp_path / "o"
+    out.mkdir()
+    other = claim_holder(out, "shot.#.exr", None)
+    p = _run("run", hdr_clip, "-o", str(out), "--factor", "2", "--frames", "1002-1003")
+    assert p.returncode == 6 and p.stderr.strip().count("\n") == 0, p.stderr
+    assert "frames 1003-1006 of" in p.stderr and f"another Unshutter run is writing them (pid {other.pid}" in p.stderr
+    assert not list(out.glob("*.exr"))
+
+
 def test_info_json(hdr_clip: str) -> None:
     p = _run("info", hdr_clip, "--json")
     d = json.loads(p.stdout)

@@ -145,3 +145,21 @@ def test_install_and_zip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
             "unshutter_blender/engine.json"} <= set(names)
     assert not any("__pycache__" in n for n in names)
     assert "installed unshutter_blender" in capsys.readouterr().out
+
+
+def test_cancel_removes_only_claims_nobody_holds(tmp_path: Path, claim_holder) -> None:
+    """A killed engine cannot withdraw its claim on its frames; the cancel does, and keeps live runs' claims."""
+    from unshutter.io.claim import CLAIM_DIR
+
+    live = claim_holder(tmp_path, "other.#.png", (1, 5))
+    killed = claim_holder(tmp_path, "s.#.png", (1, 7))  # started after the live one: nothing swept it
+    killed.kill()
+    killed.wait()
+    assert len(os.listdir(tmp_path / CLAIM_DIR)) == 2
+    engine._remove_dead_claims(str(tmp_path))
+    left = os.listdir(tmp_path / CLAIM_DIR)
+    assert len(left) == 1 and '"other.#.png"' in (tmp_path / CLAIM_DIR / left[0]).read_text()
+    live.kill()
+    live.wait()
+    engine._remove_dead_claims(str(tmp_path))
+    assert not (tmp_path / CLAIM_DIR).exists()

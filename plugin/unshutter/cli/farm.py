@@ -9,7 +9,8 @@
 
 Exit codes (a farm retries the ones marked *): 0 done, 1* unexpected error,
 2 bad parameter or spec, 3 bad input, 4 bad overrides, 5* model, 6* output
-(disk, permissions), 143* terminated (SIGTERM), killed by SIGKILL*.
+(disk, permissions, frames another run is writing), 143* terminated (SIGTERM),
+killed by SIGKILL*.
 """
 from __future__ import annotations
 

@@ -34,6 +34,7 @@ from pathlib import Path
 ENV_VAR = "UNSHUTTER_EXECUTABLE"
 RECORD = Path(__file__).with_name("engine.json")
 TMP_MARK = ".unshutter-tmp"  # unshutter.io.atomic.TMP_MARK: the engine's temporaries
+CLAIM_DIR = ".unshutter-claims"  # unshutter.io.claim.CLAIM_DIR: which run writes which frames
 GUIDANCE = ("neighbors", "none", "left", "right", "up", "down", "reverse")
 _BIN = "Scripts" if os.name == "nt" else "bin"
 _EXE = "unshutter.exe" if os.name == "nt" else "unshutter"
@@ -307,10 +308,11 @@ class EngineRun:
         for t in self._threads:
             t.join(timeout=5)
         self.poll()
+        _remove_dead_claims(self.output_folder)  # bookkeeping, not the artist's files: not counted
         removed = []
         with contextlib.suppress(FileNotFoundError):
             for name in os.listdir(self.output_folder):
-                if name in self._before and TMP_MARK not in name:
+                if (name in self._before and TMP_MARK not in name) or name == CLAIM_DIR:
                     continue
                 with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
                     os.remove(os.path.join(self.output_folder, name))
@@ -319,6 +321,27 @@ class EngineRun:
             if not os.listdir(self.output_folder):
                 os.rmdir(self.output_folder)
         return sorted(removed)
+
+
+def _remove_dead_claims(folder: str) -> None:
+    """Remove the claims of killed engines (nobody holds their lock; see ``unshutter.io.claim``), and the
+    claim folder when it is empty: a killed engine cannot withdraw its own."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: the next engine run removes them
+        return
+    cdir = os.path.join(folder, CLAIM_DIR)
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        for name in os.listdir(cdir):
+            with contextlib.suppress(OSError):
+                fd = os.open(os.path.join(cdir, name), os.O_RDWR)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # OSError: a live run holds it
+                    os.remove(os.path.join(cdir, name))
+                finally:
+                    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.rmdir(cdir)
 
 
 def output_files(output_spec: str, frame_outputs: dict[int, list[int]]) -> list[str]:

@@ -1,0 +1,193 @@
+"""Claims on output frames: two runs never write the same files at the same time.
+
+An artist re-running a shot in the editor while a farm job renders it, or a
+farm retrying a chunk whose first attempt still runs on a lost host, would
+otherwise write the same frames, delete each other's temporaries and, on a
+cancel, each other's finished frames. A run announces which frames of which
+output it writes with a claim file in ``<output folder>/.unshutter-claims/``
+and holds an advisory lock on it while it runs; a run whose frames overlap
+a claim that is still locked is refused (OutputError, exit 6: a farm retries
+it later). The lock dies with its process, so the claim of a killed run does
+not block anything: the next run removes it.
+
+Announce first, then look: of two runs that start at the same moment on the
+same frames, at most one goes on (possibly neither, never both). Locks are
+``flock`` (POSIX) or ``msvcrt.locking`` (Windows); on NFS Linux maps ``flock``
+to POSIX locks, which work across hosts. Claims of this process (farm chunks
+running as threads) are tracked in memory, because POSIX locks do not tell
+threads of one process apart.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from unshutter.errors import OutputError
+
+CLAIM_DIR = ".unshutter-claims"
+SUFFIX = ".claim"
+
+_own: dict[str, Path] = {}  # claim token -> its file, for claims held by this process
+_own_lock = threading.Lock()
+
+try:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                return False
+            raise
+        return True
+
+except ImportError:  # Windows
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+
+class OutputBusyError(OutputError):
+    """Another run is writing some of the same output frames right now."""
+
+
+def _overlaps(a: list[int] | None, b: list[int] | None) -> bool:
+    """Whether two frame spans meet; None is the whole output (a movie)."""
+    return a is None or b is None or (a[0] <= b[1] and b[0] <= a[1])
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _alive(path: Path) -> bool:
+    """Whether the claim at ``path`` is held; a claim nobody holds is removed."""
+    with _own_lock:
+        if path.name.split(".", 1)[0] in _own:
+            return True
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        if not _try_lock(fd):
+            return True
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()  # its run was killed: the lock went with its process
+        return False
+    finally:
+        os.close(fd)
+
+
+def _describe(info: dict) -> str:
+    frames = info.get("frames")
+    what = f"frames {frames[0]}-{frames[1]}" if frames else "the whole file"
+    return f"pid {info.get('pid', '?')} on {info.get('host', '?')}, {what}, since {info.get('started', '?')}"
+
+
+def _publish(folder: Path, info: dict) -> tuple[int, Path]:
+    """Create a locked, complete claim file; scanners only ever see finished ones (rename)."""
+    cdir = folder / CLAIM_DIR
+    for _ in range(5):  # a run ending beside us may remove the empty folder between mkdir and open
+        cdir.mkdir(parents=True, exist_ok=True)
+        token = uuid.uuid4().hex
+        tmp, path = cdir / f"{token}.tmp", cdir / f"{token}{SUFFIX}"
+        with _own_lock:
+            _own[token] = path
+        try:
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:
+            with _own_lock:
+                _own.pop(token, None)
+            continue
+        try:
+            if not _try_lock(fd):  # nobody else knows this name yet
+                raise OutputError(f"{tmp}: cannot lock the output claim")
+            os.write(fd, json.dumps(info).encode("utf-8"))
+            os.replace(tmp, path)
+        except BaseException:
+            os.close(fd)
+            with _own_lock:
+                _own.pop(token, None)
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
+        return fd, path
+    raise OutputError(f"{cdir}: cannot create the output claim")
+
+
+def _withdraw(fd: int, path: Path) -> None:
+    with _own_lock:
+        _own.pop(path.name[: -len(SUFFIX)], None)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()  # only when no other claim is left in it
+
+
+@contextlib.contextmanager
+def claim(folder: Path, name: str, frames: tuple[int, int] | None, display: str) -> Iterator[Path]:
+    """Hold output ``name``'s frames (inclusive; None = the whole file) in ``folder`` while the block runs.
+
+    ``name`` identifies the output among others in the folder (a sequence's
+    prefix and suffix, a movie's file name); ``display`` is how the error
+    names it. Raises OutputBusyError, naming the other run, on overlap.
+    """
+    span = list(frames) if frames is not None else None
+    info = {"output": name, "frames": span, "pid": os.getpid(), "host": socket.gethostname(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    try:
+        fd, path = _publish(folder, info)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot create the output claim ({exc.strerror or exc})") from None
+    try:
+        for other in sorted(path.parent.glob(f"*{SUFFIX}")):
+            if other == path:
+                continue
+            theirs = _read(other)
+            if theirs is None or theirs.get("output") != name or not _alive(other):  # _alive sweeps the dead
+                continue
+            if _overlaps(span, theirs.get("frames")):
+                what = f"frames {span[0]}-{span[1]} of {display}" if span else display
+                raise OutputBusyError(f"{what}: another Unshutter run is writing them ({_describe(theirs)}); "
+                                      "wait for it to end or write elsewhere")
+    except BaseException:
+        _withdraw(fd, path)
+        raise
+    try:
+        yield path
+    finally:
+        _withdraw(fd, path)
+
+
+def sweep(folder: Path) -> int:
+    """Remove claims in ``folder`` that nobody holds (their runs were killed). Returns how many."""
+    cdir = folder / CLAIM_DIR
+    if not cdir.is_dir():
+        return 0
+    n = sum(1 for p in sorted(cdir.iterdir()) if not _alive(p))  # claims, and a killed run's unfinished one
+    with contextlib.suppress(OSError):
+        cdir.rmdir()
+    return n
+
+
+__all__ = ["CLAIM_DIR", "OutputBusyError", "claim", "sweep"]

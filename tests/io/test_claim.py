@@ -1,0 +1,124 @@
+"""Claims on output frames: overlapping live runs are refused, killed runs do not block."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from unshutter.errors import OutputError
+from unshutter.io.claim import CLAIM_DIR, OutputBusyError, claim, sweep
+
+NAME = "shot.#.exr"
+
+
+def test_overlap_in_another_process_is_refused_and_named(tmp_path: Path, claim_holder) -> None:
+    p = claim_holder(tmp_path, NAME, (1001, 1010))
+    with pytest.raises(OutputBusyError, match=rf"frames 1008-1020 of out/shot: another Unshutter run is writing "
+                                              rf"them \(pid {p.pid} on .*frames 1001-1010"):
+        with claim(tmp_path, NAME, (1008, 1020), "out/shot"):
+            pass
+    with claim(tmp_path, NAME, (1011, 1020), "out/shot"):  # next to it: fine
+        pass
+    with claim(tmp_path, "other.#.exr", (1001, 1010), "out/other"):  # another output in the folder
+        pass
+    assert issubclass(OutputBusyError, OutputError)  # exit 6: a farm retries it later
+
+
+def test_killed_run_does_not_block_and_its_claim_is_removed(tmp_path: Path, claim_holder) -> None:
+    p = claim_holder(tmp_path, NAME, None)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    left = list((tmp_path / CLAIM_DIR).iterdir())
+    assert len(left) == 1  # a killed run cannot clean up
+    with claim(tmp_path, NAME, (1001, 1002), "out/shot") as mine:
+        assert [q.name for q in (tmp_path / CLAIM_DIR).iterdir()] == [mine.name]
+    assert not (tmp_path / CLAIM_DIR).exists()  # the last claim out removes the folder
+
+
+def test_whole_file_claim_meets_every_span(tmp_path: Path) -> None:
+    with claim(tmp_path, NAME, None, "out/clip.mov"):
+        with pytest.raises(OutputBusyError, match=r"^frames 5-6 of x: .*the whole file"):
+            with claim(tmp_path, NAME, (5, 6), "x"):
+                pass
+    with claim(tmp_path, NAME, (5, 6), "x"):
+        with pytest.raises(OutputBusyError, match=r"^x: .*frames 5-6"):
+            with claim(tmp_path, NAME, None, "x"):
+                pass
+
+
+def test_threads_of_one_process_are_told_apart(tmp_path: Path) -> None:
+    held, release, errors = threading.Event(), threading.Event(), []
+
+    def first() -> None:
+        with claim(tmp_path, NAME, (1, 10), "o"):
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=first)
+    t.start()
+    held.wait(10)
+    try:
+        with claim(tmp_path, NAME, (11, 20), "o"):  # a neighbouring chunk on another thread
+            pass
+        try:
+            with claim(tmp_path, NAME, (10, 12), "o"):
+                pass
+        except OutputBusyError as exc:
+            errors.append(str(exc))
+    finally:
+        release.set()
+        t.join()
+    assert len(errors) == 1 and f"pid {os.getpid()}" in errors[0]
+
+
+def test_claim_is_released_when_the_block_fails(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError):
+        with claim(tmp_path, NAME, (1, 2), "o"):
+            raise RuntimeError("the run failed")
+    with claim(tmp_path, NAME, (1, 2), "o"):
+        pass
+
+
+def test_sweep_removes_only_dead_claims(tmp_path: Path, claim_holder) -> None:
+    live = claim_holder(tmp_path, NAME, (3, 4))
+    dead = claim_holder(tmp_path, NAME, (1, 2))  # started after: the live one's start cannot have swept it
+    dead.kill()
+    dead.wait()
+    assert sweep(tmp_path) == 1
+    assert len(list((tmp_path / CLAIM_DIR).iterdir())) == 1
+    with pytest.raises(OutputBusyError):
+        with claim(tmp_path, NAME, (4, 4), "o"):
+            pass
+    live.kill()
+    live.wait()
+    assert sweep(tmp_path) == 1 and not (tmp_path / CLAIM_DIR).exists()
+
+
+def test_both_of_two_simultaneous_starts_never_go_on(tmp_path: Path) -> None:
+    """Announce, then look: whatever the interleaving, two overlapping starts never both proceed."""
+    inside: list[int] = []
+    errors: list[int] = []
+
+    def start() -> None:
+        go.wait()
+        try:
+            with claim(tmp_path, NAME, (1, 5), "o"):
+                inside.append(1)
+                done.wait()  # both attempts overlap in time: neither leaves before the other has tried
+        except OutputBusyError:
+            errors.append(1)
+            done.wait()
+
+    for _ in range(20):
+        inside.clear()
+        errors.clear()
+        go, done = threading.Barrier(2), threading.Barrier(2)
+        ts = [threading.Thread(target=start) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert len(inside) + len(errors) == 2 and len(inside) <= 1
