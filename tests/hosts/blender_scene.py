@@ -63,8 +63,16 @@ class FakeWorkspace:
 def during_run(edit):
     """What the artist does while a modal run goes on (config ``during``): ``rename`` strips
     ({old name: new name}), ``duplicate`` one ([name, channel of the copy]), ``save`` a copy of the file
-    there (a path), ``run`` the operator again ([{"on": strip, "operator": {...}}], recorded)."""
+    there (a path), ``unmark`` the strips as an undo past the run's start does (true), ``run`` the
+    operator again ([{"on": strip, "operator": {...}}], recorded); ``after_start``: all that once the
+    engine has reported its start (it holds its claim on the output frames then)."""
     ed = bpy.context.scene.sequence_editor
+    if edit.get("unmark"):
+        from unshutter_blender import links
+
+        for s in ed.sequences_all:
+            if links.RUN in s:
+                del s[links.RUN]
     for old, new in edit.get("rename", {}).items():
         ed.sequences_all[old].name = new
     active = ed.active_strip
@@ -96,6 +104,7 @@ def drive_modal(mode, settings, during=None):
     """Run the operator's modal code path with fake TIMER/ESC events: 'finish', 'cancel' (Esc once frames
     are written), 'escape' (Esc at once) or 'abandon' (Blender ends the operator: its ``cancel``). Every
     setting is explicit; ``during``: edits made once the engine is running (see ``during_run``)."""
+    import time
     import types
     from unshutter_blender import operators
 
@@ -113,10 +122,13 @@ def drive_modal(mode, settings, during=None):
     state = {"start": sorted(op._start_modal(ctx))}
     job = op._job
     if during:
+        if during.get("after_start"):
+            t_end = time.monotonic() + 120
+            while not job.run.total and not job.run.finished and time.monotonic() < t_end:
+                job.run.poll(0.05)
         state["during"] = during_run(during)
     timer = types.SimpleNamespace(type="TIMER", value="NOTHING")
     esc = types.SimpleNamespace(type="ESC", value="PRESS")
-    import time
     deadline = time.monotonic() + 300
     ticks = 0
     while time.monotonic() < deadline:

@@ -667,6 +667,28 @@ def test_second_run_during_a_modal_run_is_refused(scripts_dir: Path, tmp_path: P
     assert sorted(p.name.split("_")[1] for p in (tmp_path / "unshutter").iterdir()) == ["x1", "x2", "x3", "x4", "x5"]
 
 
+def test_run_the_addon_cannot_tell_is_going_on_is_refused_by_the_engine(scripts_dir: Path, tmp_path: Path) -> None:
+    """An undo past a modal run's start takes its marks away, so the add-on lets the same run start again;
+    the engine's claim on the frames refuses it (reported, timeline untouched) and the first run completes."""
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 40, seed=23)  # long enough to outlast a second start
+    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "shutter": 360.0,
+                "output_dir": str(tmp_path / "unshutter") + "/"}
+    out = run_blender(scripts_dir, {
+        "files": [str(f) for f in files], "modal": "finish", "operator_modal": settings,
+        "during": {"after_start": True, "unmark": True,
+                   "run": [{"on": "blurred", "operator": settings}]},  # the same settings: the same folder
+    }, tmp_path)
+    [second] = out["modal"]["during"]["runs"]
+    assert second["result"] == ["ERROR"] and second["unchanged"], second
+    assert "another Unshutter run is writing them" in second["error"] and "frames 1001-1080 of" in second["error"]
+    assert out["result"] == ["FINISHED"], out["modal"]["reports"]
+    first = {s["name"]: s for s in out["after"]}
+    assert first["blurred slowmo"]["files"] == subframes(1001, 40, 2)
+    [folder] = (tmp_path / "unshutter").iterdir()
+    assert sorted(p.name for p in folder.glob("*.png")) == subframes(1001, 40, 2)
+    assert not (folder / ".unshutter-claims").exists()  # both runs withdrew their claims
+
+
 def test_mark_saved_by_another_session_blocks_nothing(scripts_dir: Path, tmp_path: Path) -> None:
     """A file saved during a modal run keeps the run's marks; opened in another Blender session, where no
     run goes on, runs on its source and result go ahead and the marks go."""
