@@ -34,7 +34,10 @@ def node_params(args: argparse.Namespace) -> NodeParams:
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("run", help="decompose a blurred clip into an N-times slower sharp clip",
-                       description="Decompose each frame of INPUT into N sharp sub-frames and write the retimed clip.")
+                       description="Decompose each frame of INPUT into N sharp sub-frames and write the retimed clip.",
+                       epilog="Exit codes: 0 done, 1 unexpected error, 2 bad parameter, 3 bad input, 4 bad overrides, "
+                              "5 model, 6 output (disk, permissions, or frames another run is writing right now: "
+                              "each run claims its output frames in OUTPUT_FOLDER/.unshutter-claims/).")
     p.add_argument("input", help="shot.####.exr, shot.%%04d.exr, shot.1001-1050#.exr, shot.1001.exr or a movie file")
     p.add_argument("-o", "--output", required=True,
                    help="output pattern (out/shot.####.exr), a folder (keeps input name and format) or a movie file (.mp4 H.264, .mov ProRes)")
