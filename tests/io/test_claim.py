@@ -122,3 +122,18 @@ def test_both_of_two_simultaneous_starts_never_go_on(tmp_path: Path) -> None:
         for t in ts:
             t.join()
         assert len(inside) + len(errors) == 2 and len(inside) <= 1
+
+
+def test_file_system_without_locks_runs_unguarded_with_a_warning(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import fcntl
+
+    def no_locks(fd: int, op: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with pytest.warns(RuntimeWarning, match="cannot lock files"):
+        with claim(tmp_path, NAME, (1, 2), "o") as held:
+            assert held is None
+    assert not (tmp_path / CLAIM_DIR).exists()  # nothing left behind

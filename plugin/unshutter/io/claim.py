@@ -13,7 +13,8 @@ not block anything: the next run removes it.
 Announce first, then look: of two runs that start at the same moment on the
 same frames, at most one goes on (possibly neither, never both). Locks are
 ``flock`` (POSIX) or ``msvcrt.locking`` (Windows); on NFS Linux maps ``flock``
-to POSIX locks, which work across hosts. Claims of this process (farm chunks
+to POSIX locks, which work across hosts. Where the file system cannot lock
+files at all, runs go on unguarded with a RuntimeWarning. Claims of this process (farm chunks
 running as threads) are tracked in memory, because POSIX locks do not tell
 threads of one process apart.
 """
@@ -27,6 +28,7 @@ import socket
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,6 +40,13 @@ SUFFIX = ".claim"
 _own: dict[str, Path] = {}  # claim token -> its file, for claims held by this process
 _own_lock = threading.Lock()
 
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)}
+
+
+class _NoLocks(Exception):
+    """The file system cannot lock files (some SMB or lockd-less NFS mounts)."""
+
+
 try:
     import fcntl
 
@@ -47,6 +56,8 @@ try:
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 return False
+            if exc.errno in _NO_LOCKS:
+                raise _NoLocks from None
             raise
         return True
 
@@ -93,6 +104,8 @@ def _alive(path: Path) -> bool:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # its run was killed: the lock went with its process
         return False
+    except _NoLocks:
+        return True  # cannot tell: keep it
     finally:
         os.close(fd)
 
@@ -145,12 +158,14 @@ def _withdraw(fd: int, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def claim(folder: Path, name: str, frames: tuple[int, int] | None, display: str) -> Iterator[Path]:
+def claim(folder: Path, name: str, frames: tuple[int, int] | None, display: str) -> Iterator[Path | None]:
     """Hold output ``name``'s frames (inclusive; None = the whole file) in ``folder`` while the block runs.
 
     ``name`` identifies the output among others in the folder (a sequence's
     prefix and suffix, a movie's file name); ``display`` is how the error
     names it. Raises OutputBusyError, naming the other run, on overlap.
+    Yields the claim file, or None (with a RuntimeWarning) where the file
+    system cannot lock files.
     """
     span = list(frames) if frames is not None else None
     info = {"output": name, "frames": span, "pid": os.getpid(), "host": socket.gethostname(),
@@ -159,6 +174,13 @@ def claim(folder: Path, name: str, frames: tuple[int, int] | None, display: str)
         fd, path = _publish(folder, info)
     except OSError as exc:
         raise OutputError(f"{folder}: cannot create the output claim ({exc.strerror or exc})") from None
+    except _NoLocks:  # work on, unguarded: refusing every run there would be worse
+        warnings.warn(f"{folder}: the file system cannot lock files; another run writing the same frames "
+                      "at the same time would not be noticed", RuntimeWarning, stacklevel=3)
+        with contextlib.suppress(OSError):
+            (folder / CLAIM_DIR).rmdir()
+        yield None
+        return
     try:
         for other in sorted(path.parent.glob(f"*{SUFFIX}")):
             if other == path:
