@@ -358,17 +358,17 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
         target.folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a farm retries output errors (exit 6); a traceback tells it nothing
         raise OutputError(f"{target.folder}: cannot create the output folder ({exc.strerror or exc})") from None
-    span = None if target.kind == "movie" else \
+    out_span = None if target.kind == "movie" else \
         (retime.output_frame(clip.first, a, n, 0), retime.output_frame(clip.first, b, n, n - 1))
-    with claim.claim(target.folder, target.claim_name(), span, target.display()):
+    with claim.claim(target.folder, target.claim_name(), out_span, target.display()):
         return _write(cfg, clip, emit, node, target, (a, b), in_cs, out_cs)
 
 
-def _write(cfg: RunConfig, clip: Clip, emit: Progress, node: Node, target: OutputTarget, span: tuple[int, int],
+def _write(cfg: RunConfig, clip: Clip, emit: Progress, node: Node, target: OutputTarget, source_frames: tuple[int, int],
            in_cs: color.ColorTransform, out_cs: color.ColorTransform) -> RunResult:
-    """Write the frames of ``span`` (source frames), the manifest and previews, holding the output's claim."""
+    """Write the sub-frames of ``source_frames`` (inclusive), the manifest and previews, holding the output's claim."""
     params = cfg.params
-    a, b = span
+    a, b = source_frames
     n = params.factor
     # only this run's own temporaries: other chunks of the shot may be writing beside it right now
     # (a live run writing these same frames holds a claim on them: this run was refused then)
