@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from unshutter.errors import OutputError
-from unshutter.io.claim import CLAIM_DIR, OutputBusyError, claim, sweep
+from unshutter.io.claim import CLAIM_DIR, OutputBusyError, claim
 
 NAME = "shot.#.exr"
 
@@ -82,19 +82,23 @@ def test_claim_is_released_when_the_block_fails(tmp_path: Path) -> None:
         pass
 
 
-def test_sweep_removes_only_dead_claims(tmp_path: Path, claim_holder) -> None:
+def test_a_start_sweeps_only_dead_claims(tmp_path: Path, claim_holder) -> None:
     live = claim_holder(tmp_path, NAME, (3, 4))
     dead = claim_holder(tmp_path, NAME, (1, 2))  # started after: the live one's start cannot have swept it
     dead.kill()
     dead.wait()
-    assert sweep(tmp_path) == 1
-    assert len(list((tmp_path / CLAIM_DIR).iterdir())) == 1
+    assert len(list((tmp_path / CLAIM_DIR).iterdir())) == 2
+    with claim(tmp_path, NAME, (5, 6), "o") as mine:  # overlaps neither
+        left = sorted(q.name for q in (tmp_path / CLAIM_DIR).iterdir())
+        assert len(left) == 2 and mine.name in left  # the dead claim went, the live one stayed
     with pytest.raises(OutputBusyError):
         with claim(tmp_path, NAME, (4, 4), "o"):
             pass
     live.kill()
     live.wait()
-    assert sweep(tmp_path) == 1 and not (tmp_path / CLAIM_DIR).exists()
+    with claim(tmp_path, NAME, (4, 4), "o"):
+        pass
+    assert not (tmp_path / CLAIM_DIR).exists()
 
 
 def test_both_of_two_simultaneous_starts_never_go_on(tmp_path: Path) -> None:

@@ -14,9 +14,9 @@ Announce first, then look: of two runs that start at the same moment on the
 same frames, at most one goes on (possibly neither, never both). Locks are
 ``flock`` (POSIX) or ``msvcrt.locking`` (Windows); on NFS Linux maps ``flock``
 to POSIX locks, which work across hosts. Where the file system cannot lock
-files at all, runs go on unguarded with a RuntimeWarning. Claims of this process (farm chunks
-running as threads) are tracked in memory, because POSIX locks do not tell
-threads of one process apart.
+files at all, runs go on unguarded with a RuntimeWarning. Claims of this
+process (farm chunks running as threads) are tracked in memory, because
+POSIX locks do not tell threads of one process apart.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from unshutter.errors import OutputError
 CLAIM_DIR = ".unshutter-claims"
 SUFFIX = ".claim"
 
-_own: dict[str, Path] = {}  # claim token -> its file, for claims held by this process
+_own: set[str] = set()  # tokens of the claims this process holds (or is publishing)
 _own_lock = threading.Lock()
 
 _NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)}
@@ -89,10 +89,15 @@ def _read(path: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def _token(path: Path) -> str:
+    """A claim file's token: its name without ``.claim`` or ``.tmp``."""
+    return path.name.split(".", 1)[0]
+
+
 def _alive(path: Path) -> bool:
     """Whether the claim at ``path`` is held; a claim nobody holds is removed."""
     with _own_lock:
-        if path.name.split(".", 1)[0] in _own:
+        if _token(path) in _own:
             return True
     try:
         fd = os.open(path, os.O_RDWR)
@@ -124,12 +129,12 @@ def _publish(folder: Path, info: dict) -> tuple[int, Path]:
         token = uuid.uuid4().hex
         tmp, path = cdir / f"{token}.tmp", cdir / f"{token}{SUFFIX}"
         with _own_lock:
-            _own[token] = path
+            _own.add(token)
         try:
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         except FileNotFoundError:
             with _own_lock:
-                _own.pop(token, None)
+                _own.discard(token)
             continue
         try:
             if not _try_lock(fd):  # nobody else knows this name yet
@@ -139,7 +144,7 @@ def _publish(folder: Path, info: dict) -> tuple[int, Path]:
         except BaseException:
             os.close(fd)
             with _own_lock:
-                _own.pop(token, None)
+                _own.discard(token)
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
             raise
@@ -149,7 +154,7 @@ def _publish(folder: Path, info: dict) -> tuple[int, Path]:
 
 def _withdraw(fd: int, path: Path) -> None:
     with _own_lock:
-        _own.pop(path.name[: -len(SUFFIX)], None)
+        _own.discard(_token(path))
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     os.close(fd)
@@ -201,15 +206,4 @@ def claim(folder: Path, name: str, frames: tuple[int, int] | None, display: str)
         _withdraw(fd, path)
 
 
-def sweep(folder: Path) -> int:
-    """Remove claims in ``folder`` that nobody holds (their runs were killed). Returns how many."""
-    cdir = folder / CLAIM_DIR
-    if not cdir.is_dir():
-        return 0
-    n = sum(1 for p in sorted(cdir.iterdir()) if not _alive(p))  # claims, and a killed run's unfinished one
-    with contextlib.suppress(OSError):
-        cdir.rmdir()
-    return n
-
-
-__all__ = ["CLAIM_DIR", "OutputBusyError", "claim", "sweep"]
+__all__ = ["CLAIM_DIR", "OutputBusyError", "claim"]
