@@ -1,13 +1,20 @@
 # Unshutter: the README's two commands.
-#   make demo  - create .venv, install with the CPU runtime, build the native layer, run the sample job
-#   make test  - the whole test suite (installs test requirements into the same .venv)
+#   make demo       - create .venv, install with the CPU runtime, build the native layer, run the sample job
+#   make test       - everything the tests, the benchmark and training need, the whole suite
+#   make test-fast  - the same without the tests marked slow (a few minutes)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 TORCH  := torch==2.13.0
 
-.PHONY: demo test test-deps install install-test install-gpu native ofx bench clean
+# Debian packages the tests, the benchmark and training read: Blender (the add-on's headless tests)
+# and the wallpaper photos the training data engine draws from (unshutter.train.photos).
+# tests/test_install.py checks that every photo the engine reads belongs to one of these.
+DEB_PACKAGES := blender lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 plasma-workspace-wallpapers mate-backgrounds
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: demo test test-fast test-deps install install-test install-gpu native ofx bench clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -33,12 +40,23 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
-# Blender (Debian package) for the add-on's headless tests; nothing to do when it is on PATH.
+# The Debian packages above; nothing to do when all are installed. A fresh machine's apt has no
+# package lists yet, hence the update.
 test-deps:
-	@command -v blender >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y blender; }
+	@command -v dpkg-query >/dev/null 2>&1 || { echo "make test-deps: not a Debian system; install by hand: $(DEB_PACKAGES)"; exit 1; }
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "make test-deps: installing" $$missing; \
+	    $(SUDO) apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
 
 test: install-test native test-deps
 	$(PY) -m pytest -q tests
+
+test-fast: install-test native test-deps
+	$(PY) -m pytest -q -m "not slow" tests
 
 # GPU users: swap the CPU runtime for onnxruntime-gpu and CuPy (they cannot coexist).
 install-gpu: install
