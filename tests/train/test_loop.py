@@ -9,6 +9,23 @@ import torch
 from unshutter.train.config import load_config
 
 
+def test_config_starts_from_a_checkpoint_git_keeps():
+    from unshutter.train.loop import init_checkpoint
+
+    init = load_config()["train"].get("init_from")
+    assert init is None or init_checkpoint(init).is_file()
+
+
+def test_missing_init_checkpoint_is_named_before_anything_is_written(tmp_path: Path):
+    from unshutter.train.loop import train
+
+    cfg = load_config()
+    cfg["train"].update(init_from=str(tmp_path / "stage2.pt"), out=str(tmp_path / "run"), state=str(tmp_path / "last.pt"))
+    with pytest.raises(ValueError, match=r"init_from .*stage2\.pt: no such checkpoint"):
+        train(cfg, max_steps=1)
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.slow
 def test_train_saves_and_resumes(tmp_path: Path):
     from unshutter.train.loop import train

@@ -1,7 +1,7 @@
 """Export the decomposer to a single-file ONNX model and check it against torch.
 
     python -m unshutter.train.export [--config models/decomposer.yaml]
-        [--checkpoint models/train_state/last.pt] [--out models/decomposer.onnx]
+        [--checkpoint models/train_state/stage9.pt] [--out models/decomposer.onnx]
 
 Without a checkpoint the network is exported as initialised (its zero head
 makes it the exact identity). The ONNX model has dynamic batch, height and

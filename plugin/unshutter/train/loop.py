@@ -121,6 +121,18 @@ def save_state(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
+def init_checkpoint(init: str | Path) -> Path:
+    """The weights ``train.init_from`` names. Git keeps only the one checkpoint a next stage starts
+    from (intermediate ones are not committed), so a config naming an older one fails here, early and
+    naming the ones there are, rather than deep in torch.load."""
+    path = repo_path(init)
+    if not path.is_file():
+        there = sorted(p.name for p in path.parent.glob("*.pt")) if path.parent.is_dir() else []
+        raise ValueError(f"train.init_from {init}: no such checkpoint (intermediate checkpoints are not kept in git); "
+                         f"{path.parent} holds: {', '.join(there) or 'none'}")
+    return path
+
+
 def train(cfg: dict, max_minutes: float | None = None, max_steps: int | None = None, fresh: bool = False) -> int:
     tcfg = cfg["train"]
     seed = int(cfg.get("seed", 0))
@@ -131,9 +143,11 @@ def train(cfg: dict, max_minutes: float | None = None, max_steps: int | None = N
 
     cv2.setNumThreads(1)  # cv2 thread pools do not survive the fork into data workers
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    state_path = repo_path(tcfg.get("state", "models/train_state/last.pt"))
+    init = tcfg.get("init_from")
+    init_path = init_checkpoint(init) if init and not (state_path.exists() and not fresh) else None
     out = repo_path(tcfg.get("out", "runs/decomposer"))
     log = Logger(out)
-    state_path = repo_path(tcfg.get("state", "models/train_state/last.pt"))
 
     net = build_network(cfg["network"]).to(device)
     ema = copy.deepcopy(net).eval()
@@ -148,9 +162,8 @@ def train(cfg: dict, max_minutes: float | None = None, max_steps: int | None = N
     opt = torch.optim.AdamW([{"params": ps, "scale": sc} for sc, ps in groups.items()], lr=float(tcfg["lr"]),
                             weight_decay=float(tcfg.get("weight_decay", 0.0)))
     step, best = 0, -1.0
-    init = tcfg.get("init_from")
-    if init and not (state_path.exists() and not fresh):
-        st = torch.load(repo_path(init), map_location=device, weights_only=False)
+    if init_path is not None:
+        st = torch.load(init_path, map_location=device, weights_only=False)
         rep = load_grown(net, st.get("ema") or st["model"])
         ema.load_state_dict(net.state_dict())
         if rep["added_blocks"]:
