@@ -8,7 +8,7 @@ import numpy as np
 import OpenImageIO as oiio
 
 from unshutter import kernels
-from unshutter.io.atomic import atomic_path
+from unshutter.io.image_file import write_pixels
 
 THUMB_WIDTH = 320
 MAX_ANIM_FRAMES = 240
@@ -37,11 +37,7 @@ def contact_sheet(rows: list[list[np.ndarray]], gap: int = 4) -> np.ndarray:
 
 
 def _write_png(path: Path, img: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        out = oiio.ImageOutput.create(str(tmp))
-        out.open(str(tmp), oiio.ImageSpec(img.shape[1], img.shape[0], 3, "uint8"))
-        out.write_image(img)
-        out.close()
+    write_pixels(path, oiio.ImageSpec(img.shape[1], img.shape[0], 3, "uint8"), img)
 
 
 def _write_movie(path: Path, frames: list[np.ndarray], fps: float) -> None:

@@ -6,6 +6,8 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from unshutter.errors import OutputError
+
 TMP_MARK = ".unshutter-tmp"
 
 
@@ -34,9 +36,12 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Atomically replace a text file."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    """Atomically replace a text file; OutputError (exit 6) naming it when it cannot be written."""
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    except OSError as exc:  # disk full, a folder in the way, permissions: the old file stays whole
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
 def remove_stale_temps(folder: Path, targets: Iterable[Path] | None = None) -> int:

@@ -1,7 +1,9 @@
 """Read and write single image files with OpenImageIO, keeping format and metadata."""
 from __future__ import annotations
 
+import os
 import re
+import resource
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,22 +189,99 @@ def write_image(path: Path, pixels: np.ndarray, meta: ImageMeta, signature: str 
                 continue
     if bits and bits != 8 * oiio.TypeDesc(fmt).size():
         spec.attribute("oiio:BitsPerSample", bits)
-    out = oiio.ImageOutput.create(str(path))
-    if out is None:
-        raise OutputError(f"{path}: no writer for this file type ({_first_line(oiio.geterror())})")
     data = np.ascontiguousarray(pixels, np.float32)
     if not (fmt in ("half", "float")):
         data = np.clip(data, 0.0, 1.0)
+    write_pixels(path, spec, data)
+
+
+def write_pixels(path: Path, spec: oiio.ImageSpec, data: np.ndarray) -> None:
+    """Write ``data`` to ``path`` through a temporary, renamed only once it is known to be complete.
+
+    A writer can fail while writing the pixels or only when it closes the file
+    (a full disk, a file-size limit), and some report the failure only through
+    their error text: every status is checked, then the file is fsynced and
+    read back whole before the rename. Raises OutputError naming ``path``; no
+    file is left under ``path`` or the temporary name then.
+
+    Shape:
+        data: [H, W, C] matching ``spec``
+    """
+    out = oiio.ImageOutput.create(str(path))
+    if out is None:
+        raise OutputError(f"{path}: no writer for this file type ({_first_line(oiio.geterror())})")
     try:
         with atomic_path(path) as tmp:
+            if out.format_name() == "jpeg":
+                _reserve(tmp, spec)
             if not out.open(str(tmp), spec):
                 raise OutputError(f"{path}: cannot write ({_first_line(out.geterror())})")
             ok = out.write_image(data)
-            out.close()
-            if not ok:
-                raise OutputError(f"{path}: write failed ({_first_line(out.geterror())})")
+            err = out.geterror()  # some writers (PNG) report a failed write only here
+            closed = out.close()  # others (DPX) only here; TIFF's close also leaves harmless text
+            if not (ok and closed) or err.strip():
+                raise OutputError(f"{path}: write failed, nothing kept ({_first_line(err or out.geterror())})")
+            _check_written(path, tmp, spec, out.format_name())
     except OSError as exc:
         raise OutputError(f"{path}: {exc.strerror or exc}") from None
+
+
+def _reserve(tmp: Path, spec: oiio.ImageSpec) -> None:
+    """Make sure a JPEG fits before writing it.
+
+    libjpeg ends the whole process (exit 1, no exception) when a write fails,
+    so room for the largest JPEG this image can become is allocated first: a
+    full disk or a file-size limit then fails here, as an OSError.
+    """
+    bound = 2 * spec.width * spec.height * spec.nchannels + (1 << 20)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.posix_fallocate(fd, 0, bound)
+    finally:
+        os.close(fd)
+    os.truncate(tmp, 0)
+
+
+def _check_written(path: Path, tmp: Path, spec: oiio.ImageSpec, file_format: str) -> None:
+    """Refuse ``tmp`` unless it is whole: a file cut short must not be renamed to ``path``.
+
+    Writers do not all report a write that fails while they flush at close
+    (PNG loses its last bytes silently), so besides reading the file back:
+    a file that ends exactly at the file-size limit, or that left the disk
+    without a free block, may have been cut and is refused; PNG and JPEG
+    must end with their end marker.
+    """
+    size = tmp.stat().st_size
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY and size >= limit:
+        raise OutputError(f"{path}: write reached the file-size limit ({limit} bytes, ulimit -f), nothing kept")
+    vfs = os.statvfs(tmp.parent)
+    if vfs.f_bavail == 0:
+        raise OutputError(f"{path}: disk full after writing, the file may be cut; nothing kept")
+    trailer = _TRAILERS.get(file_format)
+    if trailer is not None:
+        with open(tmp, "rb") as f:
+            f.seek(max(0, size - len(trailer)))
+            if f.read() != trailer:
+                raise OutputError(f"{path}: written file is cut short (no end marker), nothing kept")
+    inp = oiio.ImageInput.open(str(tmp))
+    if inp is None:
+        raise OutputError(f"{path}: written file does not read back, nothing kept ({_first_line(oiio.geterror())})")
+    try:
+        got = inp.spec()
+        pixels = inp.read_image(0, 0, 0, got.nchannels, oiio.UNKNOWN)  # native type: no conversion cost
+        err = inp.geterror()
+    finally:
+        inp.close()
+    if pixels is None or err:
+        raise OutputError(f"{path}: written file does not read back, nothing kept ({_first_line(err)})")
+    if (got.width, got.height, got.nchannels) != (spec.width, spec.height, spec.nchannels):
+        raise OutputError(f"{path}: written file reads back as {got.width}x{got.height}x{got.nchannels}, "
+                          f"not {spec.width}x{spec.height}x{spec.nchannels}; nothing kept")
+
+
+# The bytes a complete file of these formats ends with (PNG: the IEND chunk and its CRC; JPEG: EOI).
+_TRAILERS = {"png": b"\x00\x00\x00\x00IEND\xaeB`\x82", "jpeg": b"\xff\xd9"}
 
 
 def _first_line(text: str) -> str:

@@ -1,0 +1,88 @@
+"""write_image under a file-size limit: a write that fails at any point (pixels or close) leaves no file behind.
+
+The limit is ``RLIMIT_FSIZE`` (what ``ulimit -f`` sets) in a child process:
+it needs no privileges, and Python ignores SIGXFSZ, so writes past it fail
+with EFBIG the way they fail with ENOSPC on a full disk.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from unshutter.io.image_file import ImageMeta, read_image, write_image
+
+# A child that writes one noisy 96x64 image and prints what happened as JSON.
+_WRITER = """
+import json, sys
+from pathlib import Path
+import numpy as np
+from unshutter.errors import UnshutterError
+from unshutter.io.image_file import ImageMeta, write_image
+path, fmt = Path(sys.argv[1]), sys.argv[2]
+px = np.random.default_rng(1).random((64, 96, 3)).astype(np.float32)
+try:
+    write_image(path, px, ImageMeta(96, 64, ["R", "G", "B"], fmt, 16 if fmt != "uint8" else 8, {}, ""))
+    print(json.dumps({"ok": True}))
+except UnshutterError as exc:
+    print(json.dumps({"ok": False, "type": type(exc).__name__, "code": exc.exit_code, "message": str(exc)}))
+"""
+
+FORMATS = [(".exr", "half"), (".png", "uint16"), (".tif", "uint16"), (".dpx", "uint16"), (".jpg", "uint8")]
+
+
+def limited(limit_bytes: int) -> callable:
+    """preexec_fn for subprocess: the child may not write files larger than ``limit_bytes``."""
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+    return apply
+
+
+def _full_size(tmp_path: Path, ext: str, fmt: str) -> int:
+    ref = tmp_path / f"ref{ext}"
+    out = subprocess.run([sys.executable, "-c", _WRITER, str(ref), fmt], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout)["ok"], out.stdout
+    return ref.stat().st_size
+
+
+@pytest.mark.parametrize("ext,fmt", FORMATS)
+def test_write_past_the_size_limit_fails_and_leaves_nothing(tmp_path: Path, ext: str, fmt: str) -> None:
+    full = _full_size(tmp_path, ext, fmt)
+    # cut early, in the middle, and within the last bytes (where the writer is already closing the file)
+    for cut in sorted({full // 10, full // 2, full - 64, full - 1}):
+        folder = tmp_path / f"cut{cut}"
+        folder.mkdir()
+        target = folder / f"frame.1001{ext}"
+        p = subprocess.run([sys.executable, "-c", _WRITER, str(target), fmt], capture_output=True, text=True,
+                           preexec_fn=limited(cut), timeout=60)
+        assert p.returncode == 0, p.stderr
+        res = json.loads(p.stdout)
+        assert res["ok"] is False, f"{ext} cut at {cut}/{full} bytes reported success"
+        assert res["code"] == 6 and str(target) in res["message"] and "\n" not in res["message"]
+        assert list(folder.iterdir()) == [], f"{ext} cut at {cut}: left {list(folder.iterdir())}"
+
+
+@pytest.mark.parametrize("ext,fmt", FORMATS)
+def test_write_within_the_size_limit_succeeds(tmp_path: Path, ext: str, fmt: str) -> None:
+    full = _full_size(tmp_path, ext, fmt)
+    # a JPEG needs room for its largest possible size first (see image_file._reserve)
+    room = 2 * 96 * 64 * 3 + (1 << 20) if ext == ".jpg" else full + 1
+    target = tmp_path / "ok" / f"frame.1001{ext}"
+    p = subprocess.run([sys.executable, "-c", _WRITER, str(target), fmt], capture_output=True, text=True,
+                       preexec_fn=limited(room), timeout=60)
+    assert json.loads(p.stdout)["ok"] is True, p.stdout
+    px, meta = read_image(target)
+    assert px.shape == (64, 96, 3)
+
+
+def test_written_image_round_trips(tmp_path: Path) -> None:
+    px = np.random.default_rng(0).random((8, 5, 4)).astype(np.float32)
+    write_image(tmp_path / "a.exr", px, ImageMeta(5, 8, ["R", "G", "B", "A"], "float", 32, {}, ""))
+    back, meta = read_image(tmp_path / "a.exr")
+    np.testing.assert_array_equal(back, px)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.exr"]
