@@ -39,7 +39,7 @@ coarsest level and comes out as garbage. Frames whose own pyramid is shallower
 are padded by edge replication to a square of ``FLOW_MIN_SIDE``; the padding's
 flow is cut away. On 48 held-out synthetic 256x256 samples (seed 4242) this
 raised the decomposer's neighbour-guided pooled PSNR by 0.29 dB (768: 0.17,
-1280: 0.18); see MODEL_CARD.md.
+1280: 0.18); see models/TRAINING_LOG.md.
 """
 FLOW_MIN_SIDE = 1024
 
