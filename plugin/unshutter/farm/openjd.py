@@ -296,10 +296,10 @@ def write_bundle(spec: BatchSpec, bundle_dir: str | Path, command: str = "unshut
     :func:`asset_references`).
     """
     out = Path(bundle_dir)
-    out.mkdir(parents=True, exist_ok=True)
     ranges = {shot.name: (ranges or {}).get(shot.name) or shot_range(shot) for shot in spec.shots}
     template, values = build_template(spec, command, ranges)
     assets = asset_references(spec, ranges)
+    out.mkdir(parents=True, exist_ok=True)  # only once the spec and its override files validated
     header = f"# Open Job Description job bundle written by `unshutter farm openjd` from {spec.path}\n"
     tpath, vpath = out / "template.yaml", out / "parameter_values.yaml"
     atomic.write_text(tpath, header + _dump(template))

@@ -104,6 +104,51 @@ def apply_direction(g: np.ndarray, matte: np.ndarray, signs: tuple[float, float]
         g[sel, MY] = np.abs(g[sel, MY]) * sy
 
 
+def vector_signs(dx: float, dy: float, threshold: float = STATIC_THRESHOLD_PX) -> tuple[float, float]:
+    """The quadrant signs of one motion vector (px per exposure), folded as the map folds them."""
+    s = kernels.quantize_motion(np.array([[[dx, dy]]], np.float32), threshold)
+    return float(s[0, 0, 0]), float(s[0, 0, 1])
+
+
+def guidance_from_vector(h: int, w: int, vector: tuple[float, float],
+                         threshold: float = STATIC_THRESHOLD_PX) -> np.ndarray:
+    """One motion vector (px per exposure at this frame's resolution) for every pixel. Shape: -> [H, W, 6]."""
+    g = empty_guidance(h, w)
+    apply_motion(g, np.ones((h, w), np.float32), vector, threshold)
+    return g
+
+
+def apply_motion(g: np.ndarray, weight: np.ndarray, vector: tuple[float, float],
+                 threshold: float = STATIC_THRESHOLD_PX) -> None:
+    """Replace the motion with ``vector`` (px per exposure at this frame's resolution) by ``weight`` (in place).
+
+    Where the old motion size is known (flow) the two are blended,
+    ``weight * vector + (1 - weight) * old``, so a feathered region fades
+    into the flow; where it is not (no guidance, or a direction only) the
+    vector takes the pixels with ``weight`` >= 0.5. Quadrant signs follow
+    the blended motion, with the node's static ``threshold``.
+
+    Shape:
+        g: [H, W, 6], weight: [H, W] in [0, 1]
+    """
+    w = np.where(g[..., MVALID] >= 0.5, weight, np.where(weight >= 0.5, 1.0, 0.0)).astype(np.float32)
+    sel = w > 0
+    if not sel.any():
+        return
+    ws = w[sel]
+    vx, vy = (np.float32(v / MOTION_SCALE) for v in vector)
+    mx = ws * vx + (1.0 - ws) * g[sel, MX]
+    my = ws * vy + (1.0 - ws) * g[sel, MY]
+    px = np.stack([mx, my], axis=-1)[None] * np.float32(MOTION_SCALE)  # [1, S, 2] px
+    signs = kernels.quantize_motion(np.ascontiguousarray(px, np.float32), threshold)[0]
+    g[sel, GX] = signs[:, 0]
+    g[sel, GY] = signs[:, 1]
+    g[sel, GVALID] = 1.0
+    g[sel, MX] = mx
+    g[sel, MY] = my
+    g[sel, MVALID] = 1.0
+
+
 def labels(g: np.ndarray) -> np.ndarray:
     """Animation-from-Blur labels of a guidance tensor; 255 where no guidance.
 

@@ -1,9 +1,19 @@
 """Per-shot guidance overrides from a sidecar file (YAML/JSON, or labelme JSON).
 
 Overrides win over flow guidance. Order of application for a frame:
-flow (or ``--guidance``) -> shot ``direction`` -> shot ``reverse`` -> each
-region in file order (regions state true directions, so ``reverse`` does not
-flip them).
+flow (or ``--guidance``) -> shot ``direction`` -> shot ``reverse`` -> shot
+``motion`` -> each region in file order (motion vectors and regions state
+true directions, so ``reverse`` does not flip them).
+
+A region with only a ``direction`` forces the quadrant and keeps the flow's
+motion size. A region with a motion vector (``motion: [dx, dy]``, or
+``direction`` plus ``length``, in px per exposure at full resolution, each
+optionally keyframed ``{frame: value}``) replaces the flow there, blended
+over a feathered edge (``feather`` px, default :data:`DEFAULT_FEATHER`).
+
+Files are bounded (:data:`MAX_FILE_BYTES`, :data:`MAX_REGIONS`,
+:data:`MAX_VERTICES`) and every number must be finite: a hostile file gets a
+one-line error, not a runaway run.
 
 Polygons and mattes are given at the shot's full resolution. A frame that is
 rendered smaller (an OpenFX host's proxy render scale) is handled by
@@ -23,12 +33,27 @@ import cv2
 import numpy as np
 import yaml
 
-from unshutter.decomposer.contract import LABEL_TO_SIGNS
+from unshutter.decomposer.contract import LABEL_TO_SIGNS, STATIC_THRESHOLD_PX
 from unshutter.errors import InputError, OverrideError
 from unshutter.guidance import encode
+from unshutter.guidance.tracks import MotionTrack, track_from
 
 if TYPE_CHECKING:
     from unshutter.io.sequence import SequencePattern
+
+
+MAX_FILE_BYTES = 16 << 20
+"""Largest override or labelme file read (a hand-drawn shot needs kilobytes)."""
+MAX_REGIONS = 20_000
+"""Most regions (or labelme shapes) in one override file."""
+MAX_VERTICES = 1_000_000
+"""Most polygon vertices in one override file, its labelme files included."""
+MAX_COORDINATE = 1_000_000.0
+"""Largest polygon coordinate magnitude, in px (the schema says the same)."""
+DEFAULT_FEATHER = 8.0
+"""Soft edge of a motion-vector region, in px at full resolution (0: hard edge)."""
+MANY_REGIONS = 8
+"""Above this many regions applied on a frame, the guidance log counts them instead of naming each."""
 
 
 def _parse_frames(value: Any) -> tuple[int, int] | None:
@@ -58,6 +83,9 @@ class Region:
     matte: str | None = None  # sequence spec, resolved relative to the override file
     invert: bool = False
     name: str = ""
+    motion: MotionTrack | None = None  # px per exposure at full resolution; None: direction only
+    feather: float = DEFAULT_FEATHER  # px at full resolution, for motion regions
+    whole_frame: bool = False  # no polygon or matte: every pixel
 
     def active(self, frame: int) -> bool:
         return self.frames is None or self.frames[0] <= frame <= self.frames[1]
@@ -75,16 +103,66 @@ class Region:
         Shape: -> [H, W] float32 in {0, 1}.
         """
         m = np.zeros((h, w), np.float32)
+        if self.whole_frame:
+            m[:] = 1.0
         if self.polygons:
-            factor = np.asarray(scale, np.float32)  # full-resolution pixels -> this frame's pixels
-            pts = [np.round(p * factor).astype(np.int32) for p in self.polygons]
-            cv2.fillPoly(m, pts, 1.0)
+            cv2.fillPoly(m, self._points(scale), 1.0)
         path = self.matte_path(frame)
         if path is not None:
             m = np.maximum(m, _matte(path, frame, h, w, self.name, scale))
         if self.invert:
             m = 1.0 - m
         return m
+
+    def _points(self, scale: tuple[float, float], origin: tuple[int, int] = (0, 0)) -> list[np.ndarray]:
+        """The polygons in this frame's pixels (``scale`` x, y), relative to ``origin`` (x, y)."""
+        factor = np.asarray(scale, np.float64)  # full-resolution pixels -> this frame's pixels
+        shift = np.asarray(origin, np.float64)
+        return [(np.round(p * factor) - shift).astype(np.int32) for p in self.polygons]
+
+    def coverage(self, frame: int, h: int, w: int,
+                 scale: tuple[float, float] = (1.0, 1.0)) -> tuple[tuple[slice, slice], np.ndarray] | None:
+        """Where the region lies on the frame: a window and its weights, None when it misses the frame.
+
+        Polygon-only regions are drawn in their bounding box, so thousands
+        of small regions cost what their area costs. Motion regions get a
+        feathered edge (weights fall from 1 to 0 across it; 0.5 on the drawn
+        outline); direction-only regions are hard {0, 1}.
+
+        Shape: -> ((rows, cols), [h', w'] float32 in [0, 1])
+        """
+        soft = self.motion is not None and self.feather > 0
+        radius = self.feather * 0.5 * (scale[0] + scale[1]) if soft else 0.0
+        pad = int(np.ceil(1.5 * radius)) + 1 if soft else 0
+        if self.polygons and self.matte is None and not self.invert and not self.whole_frame:
+            pts_full = self._points(scale)
+            lo = np.min([p.min(axis=0) for p in pts_full], axis=0) - pad
+            hi = np.max([p.max(axis=0) for p in pts_full], axis=0) + pad + 1
+            x0, y0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
+            x1, y1 = min(int(hi[0]), w), min(int(hi[1]), h)
+            if x0 >= x1 or y0 >= y1:
+                return None
+            m = np.zeros((y1 - y0, x1 - x0), np.float32)
+            cv2.fillPoly(m, [p - np.array([x0, y0], np.int32) for p in pts_full], 1.0)
+            window = (slice(y0, y1), slice(x0, x1))
+        else:
+            m = self.mask(frame, h, w, scale)
+            window = (slice(0, h), slice(0, w))
+        if soft and not self.whole_frame:
+            m = _feather(m, radius)
+        if not m.any():
+            return None
+        return window, m
+
+
+def _feather(m: np.ndarray, radius: float) -> np.ndarray:
+    """A {0, 1} mask with a soft edge ``radius`` px wide on each side of its outline (0.5 on it).
+
+    A Gaussian of sigma radius/2 on the mask: weights reach ~1 and ~0 at
+    ``radius`` inside and outside. Shape: [H, W] -> [H, W] float32.
+    """
+    sigma = max(radius, 1e-3) * 0.5
+    return cv2.GaussianBlur(m, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE)
 
 
 @lru_cache(maxsize=256)
@@ -143,20 +221,24 @@ class Overrides:
     direction_frames: tuple[int, int] | None = None
     regions: list[Region] = field(default_factory=list)
     labelme_files: list[str] = field(default_factory=list)  # read for the regions' polygons, as resolved
+    motion: Region | None = None  # the shot's whole-frame motion vector
 
     scale: tuple[float, float] = (1.0, 1.0)  # the default render scale of :meth:`apply`
 
-    def apply(self, g: np.ndarray, frame: int,
-              scale: tuple[float, float] | None = None) -> tuple[np.ndarray, list[str]]:
+    def apply(self, g: np.ndarray, frame: int, scale: tuple[float, float] | None = None,
+              threshold: float = STATIC_THRESHOLD_PX) -> tuple[np.ndarray, list[str]]:
         """Apply to guidance ``g`` [H, W, 6] of ``frame``; returns it and what was applied.
 
         ``scale`` (x, y) is the frame's size relative to the full resolution
-        the file's polygons and mattes are drawn at (an OpenFX proxy render
-        at half size: ``(0.5, 0.5)``); None uses :attr:`scale`.
+        the file's polygons, mattes and motion vectors are given at (an
+        OpenFX proxy render at half size: ``(0.5, 0.5)``); None uses
+        :attr:`scale`. ``threshold`` (px per exposure) is the node's static
+        threshold, which decides the quadrant of a short vector.
         """
         sx, sy = self.scale if scale is None else scale
         if not (sx > 0 and sy > 0 and np.isfinite(sx) and np.isfinite(sy)):
             raise ValueError(f"render scale must be positive, got {sx!r}x{sy!r}")
+        sc = (float(sx), float(sy))
         h, w = g.shape[:2]
         used: list[str] = []
         if self.direction is not None and _within(frame, self.direction_frames):
@@ -165,10 +247,11 @@ class Overrides:
         if self.reverse and _within(frame, self.reverse_frames):
             g = encode.reverse(g)
             used.append("reverse")
-        for i, r in enumerate(self.regions):
-            if r.active(frame):
-                encode.apply_direction(g, r.mask(frame, h, w, (float(sx), float(sy))), r.signs)
-                used.append(f"region:{r.name or i}")
+        if self.motion is not None and _apply_region(g, self.motion, frame, sc, threshold):
+            used.append("motion")
+        names = [f"region:{r.name or i}" for i, r in enumerate(self.regions)
+                 if _apply_region(g, r, frame, sc, threshold)]
+        used += names if len(names) <= MANY_REGIONS else [f"{len(names)} regions"]
         return g, used
 
     def files_read(self, frame: int) -> list[Path]:
@@ -194,6 +277,23 @@ def _within(frame: int, rng: tuple[int, int] | None) -> bool:
     return rng is None or rng[0] <= frame <= rng[1]
 
 
+def _apply_region(g: np.ndarray, r: Region, frame: int, scale: tuple[float, float], threshold: float) -> bool:
+    """Apply one region to ``g`` [H, W, 6] in place; False when it is inactive or off the frame."""
+    if not r.active(frame):
+        return False
+    h, w = g.shape[:2]
+    cov = r.coverage(frame, h, w, scale)
+    if cov is None:
+        return False
+    (rows, cols), weight = cov
+    if r.motion is None:
+        encode.apply_direction(g[rows, cols], weight, r.signs)
+    else:
+        dx, dy = r.motion.at(frame)
+        encode.apply_motion(g[rows, cols], weight, (dx * scale[0], dy * scale[1]), threshold)
+    return True
+
+
 @lru_cache(maxsize=1)
 def _schema() -> dict[str, Any]:
     text = resources.files("unshutter").joinpath("schemas/overrides.schema.json").read_text()
@@ -201,10 +301,7 @@ def _schema() -> dict[str, Any]:
 
 
 def _error_path(err: Any) -> str:
-    parts = []
-    for p in err.absolute_path:
-        parts.append(f"[{p}]" if isinstance(p, int) else (f".{p}" if parts else str(p)))
-    return "".join(parts) or "(top level)"
+    return _format_path(err.absolute_path)
 
 
 def _best_error(errors: list[Any]) -> Any:
@@ -221,25 +318,17 @@ def load_overrides(path: str | Path, locate: Callable[[str], str] | None = None)
     and applies the session's path mapping); by default a relative name is
     relative to the file's folder.
     """
-    import jsonschema
-
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise OverrideError(f"{path}: cannot read override file ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise OverrideError(f"{path}: not valid {'YAML' if path.suffix.lower() in ('.yaml', '.yml') else 'JSON'} ({str(exc).splitlines()[0]})") from None
+    data = _read_document(path, str(path))
     if isinstance(data, dict) and "shapes" in data:
         return _from_labelme(path, data)
     if not isinstance(data, dict):
         raise OverrideError(f"{path}: override file must hold a mapping at the top level")
-    errors = list(jsonschema.Draft202012Validator(_schema()).iter_errors(data))
-    if errors:
-        err = _best_error(errors)
-        raise OverrideError(f"{path}: {_error_path(err)}: {err.message}")
+    regions = data.get("regions")
+    if isinstance(regions, list) and len(regions) > MAX_REGIONS:
+        raise OverrideError(f"{path}: regions: {len(regions)} regions, more than the limit of {MAX_REGIONS}")
+    lean, polygons = _take_polygons(data)
+    _validate(str(path), lean, _schema())
     ov = Overrides(str(path))
     rev = data.get("reverse", False)
     if isinstance(rev, dict):
@@ -251,23 +340,240 @@ def load_overrides(path: str | Path, locate: Callable[[str], str] | None = None)
         ov.direction, ov.direction_frames = _signs(d["value"]), _parse_frames(d.get("frames"))
     elif d is not None:
         ov.direction = _signs(d)
+    m = data.get("motion")
+    if m is not None:
+        value, frames = (m["value"], m.get("frames")) if isinstance(m, dict) and "value" in m else (m, None)
+        track = track_from(motion=value)
+        ov.motion = Region(_vector_signs(track), _parse_frames(frames), name="motion", motion=track,
+                           whole_frame=True)
+    vertices = 0
     for i, r in enumerate(data.get("regions", [])):
         name = r.get("name", str(i))
-        polys = [np.asarray(r["polygon"], np.float32)] if "polygon" in r else []
-        polys += [np.asarray(p, np.float32) for p in r.get("polygons", [])]
+        polys = list(polygons.get(i, []))
         matte = _locate(path, r["matte"], locate) if "matte" in r else None
         if "labelme" in r:
             lm = Path(_locate(path, r["labelme"], locate))
             ov.labelme_files.append(str(lm))
-            try:
-                lm_data = json.loads(lm.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:
-                raise OverrideError(f"{path}: regions[{i}].labelme: cannot read {lm} ({exc})") from None
-            polys += [np.asarray(s["points"], np.float32) for s in lm_data.get("shapes", [])
-                      if s.get("shape_type", "polygon") == "polygon"]
-        ov.regions.append(Region(_signs(r["direction"]), _parse_frames(r.get("frames")), polys,
-                                 matte, bool(r.get("invert", False)), name))
+            polys += _labelme_polygons(lm, f"{path}: regions[{i}].labelme: {lm}")
+        vertices += sum(len(p) for p in polys)
+        if vertices > MAX_VERTICES:
+            raise OverrideError(f"{path}: regions[{i}]: {vertices} polygon vertices so far, "
+                                f"more than the limit of {MAX_VERTICES}")
+        track = None
+        if "motion" in r:
+            track = track_from(motion=r["motion"])
+        elif "length" in r:
+            if _signs(r["direction"]) == (0.0, 0.0):
+                raise OverrideError(f"{path}: regions[{i}].length: a static region has no length (drop it, "
+                                    "or give a moving direction)")
+            track = track_from(direction=r["direction"], length=r["length"])
+        signs = _vector_signs(track) if track is not None else _signs(r["direction"])
+        ov.regions.append(Region(signs, _parse_frames(r.get("frames")), polys, matte, bool(r.get("invert", False)),
+                                 name, track, float(r.get("feather", DEFAULT_FEATHER))))
     return ov
+
+
+_STAND_IN = [[0, 0], [0, 0], [0, 0]]
+
+
+def _clean_polygon(poly: Any) -> np.ndarray | None:
+    """``poly`` as [P, 2] float64 if it is plainly valid (what the schema would pass), else None."""
+    if not (isinstance(poly, list) and len(poly) >= 3):
+        return None
+    num = (int, float)
+    if not all(type(v) is list and len(v) == 2 and type(v[0]) in num and type(v[1]) in num for v in poly):
+        return None
+    arr = np.asarray(poly, np.float64)
+    return arr if float(np.abs(arr).max()) <= MAX_COORDINATE else None
+
+
+def _take_polygons(data: dict[str, Any]) -> tuple[dict[str, Any], dict[int, list[np.ndarray]]]:
+    """The regions' plainly valid polygons as arrays, and ``data`` with small stand-ins in their place.
+
+    JSON Schema checks each vertex in Python, a few hundred microseconds per
+    region; the arrays are checked here in bulk and the schema still
+    validates the rest (and reports, naming the vertex, whatever is not
+    plainly valid). Shape: -> {region index: [[P, 2], ...]}.
+    """
+    regions = data.get("regions")
+    if not isinstance(regions, list):
+        return data, {}
+    out: dict[int, list[np.ndarray]] = {}
+    lean = []
+    for i, r in enumerate(regions):
+        if not isinstance(r, dict):
+            lean.append(r)
+            continue
+        r = dict(r)
+        polys: list[np.ndarray] = []
+        if "polygon" in r and (arr := _clean_polygon(r["polygon"])) is not None:
+            polys.append(arr)
+            r["polygon"] = _STAND_IN
+        if isinstance(r.get("polygons"), list):
+            arrs = [_clean_polygon(p) for p in r["polygons"]]
+            if r["polygons"] and all(a is not None for a in arrs):
+                polys += arrs  # type: ignore[arg-type]
+                r["polygons"] = [_STAND_IN]
+        if isinstance(r.get("name"), str):
+            r["name"] = ""
+        out[i] = polys
+        lean.append(r)
+    return {**data, "regions": lean}, out
+
+
+def _unique_regions(data: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
+    """``data`` with each distinct (lean) region once, and the file index of each one kept.
+
+    Thousands of regions that differ only in their polygons validate as one.
+    """
+    regions = data.get("regions")
+    if not isinstance(regions, list):
+        return data, []
+    seen: dict[str, int] = {}
+    for i, r in enumerate(regions):
+        seen.setdefault(json.dumps(r, sort_keys=True, default=str), i)
+    index = list(seen.values())
+    return {**data, "regions": [regions[i] for i in index]}, index
+
+
+def _vector_signs(track: MotionTrack) -> tuple[float, float]:
+    """The quadrant of a track's first key (:meth:`Overrides.apply` quantises each frame's vector itself)."""
+    return encode.vector_signs(*track.values[0])
+
+
+def _read_document(path: Path, where: str) -> Any:
+    """The parsed YAML/JSON of an override or labelme file, bounded in size and with finite numbers only.
+
+    ``where`` starts every error message (the file, or the field that named it).
+    """
+    try:
+        if not path.is_file():
+            raise OverrideError(f"{where}: not found, or not a regular file")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise OverrideError(f"{where}: {size / 1e6:.1f} MB, more than the limit of "
+                                f"{MAX_FILE_BYTES / 1e6:.0f} MB for an override file")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise OverrideError(f"{where}: cannot read ({exc.strerror or exc})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise OverrideError(f"{where}: more than the limit of {MAX_FILE_BYTES / 1e6:.0f} MB for an override file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise OverrideError(f"{where}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
+    is_yaml = path.suffix.lower() in (".yaml", ".yml")
+    try:
+        data = yaml.safe_load(text) if is_yaml else json.loads(text)
+    except (yaml.YAMLError, json.JSONDecodeError, RecursionError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise OverrideError(f"{where}: not valid {'YAML' if is_yaml else 'JSON'} ({first})") from None
+    data = _frame_keys_as_text(data)
+    bad = _first_non_finite(data, [])
+    if bad is not None:
+        at, value = bad
+        raise OverrideError(f"{where}: {_format_path(at)}: {value} is not a finite number")
+    return data
+
+
+def _frame_keys_as_text(data: Any) -> Any:
+    """YAML reads ``1001: [40, 0]`` with an int key; keyframes are validated (and JSON written) as text keys."""
+    if isinstance(data, dict):
+        return {(str(k) if isinstance(k, int) and not isinstance(k, bool) else k): _frame_keys_as_text(v)
+                for k, v in data.items()}
+    if isinstance(data, list):
+        return [_frame_keys_as_text(v) for v in data]
+    return data
+
+
+def _first_non_finite(data: Any, at: list[Any]) -> tuple[list[Any], float] | None:
+    """The path and value of the first NaN or infinity in a parsed document (JSON and YAML both allow them)."""
+    if isinstance(data, float):
+        return None if np.isfinite(data) else (at, data)
+    if isinstance(data, dict):
+        items: Any = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)
+    else:
+        return None
+    for k, v in items:
+        if isinstance(v, (dict, list, float)):
+            hit = _first_non_finite(v, at + [k])
+            if hit is not None:
+                return hit
+    return None
+
+
+def _format_path(parts: Any) -> str:
+    out: list[str] = []
+    for p in parts:
+        out.append(f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p)))
+    return "".join(out) or "(top level)"
+
+
+@lru_cache(maxsize=4)
+def _validator(schema_text: str) -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(json.loads(schema_text))
+
+
+def _validate(where: str, data: Any, schema: dict[str, Any]) -> None:
+    index: list[int] = []
+    if schema is _schema():
+        data, index = _unique_regions(data)
+    errors = list(_validator(json.dumps(schema, sort_keys=True)).iter_errors(data))
+    if errors:
+        err = _best_error(errors)
+        at = list(err.absolute_path)
+        if index and len(at) >= 2 and at[0] == "regions" and isinstance(at[1], int):
+            at[1] = index[at[1]]  # back to the region's place in the file
+        raise OverrideError(f"{where}: {_format_path(at)}: {err.message}")
+
+
+_COORDINATE = {"type": "number", "minimum": -MAX_COORDINATE, "maximum": MAX_COORDINATE}
+LABELME_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["shapes"],
+    "properties": {"shapes": {"type": "array", "items": {
+        "type": "object",
+        "properties": {
+            "label": {"type": ["string", "integer"]},
+            "shape_type": {"type": ["string", "null"]},
+            "points": {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2,
+                                                  "items": _COORDINATE}},
+        },
+    }}},
+}
+"""What Unshutter reads of a labelme file (labelme writes more; the rest is ignored)."""
+
+
+def _labelme_data(path: Path, where: str) -> dict[str, Any]:
+    return _check_labelme(where, _read_document(path, where))
+
+
+def _check_labelme(where: str, data: Any) -> dict[str, Any]:
+    """``data`` if it is a labelme document within the limits; errors start with ``where``."""
+    shapes = data.get("shapes") if isinstance(data, dict) else None
+    if isinstance(shapes, list) and len(shapes) > MAX_REGIONS:
+        raise OverrideError(f"{where}: shapes: {len(shapes)} shapes, more than the limit of {MAX_REGIONS}")
+    _validate(where, data, LABELME_SCHEMA)
+    return data  # type: ignore[no-any-return]
+
+
+def _labelme_polygons(path: Path, where: str) -> list[np.ndarray]:
+    """The polygons of a labelme file named by a region (labels are ignored: the region gives the motion)."""
+    data = _labelme_data(path, where)
+    polys = []
+    for i, shape in enumerate(data["shapes"]):
+        if (shape.get("shape_type") or "polygon") != "polygon":
+            continue
+        pts = np.asarray(shape.get("points", []), np.float64).reshape(-1, 2)
+        if len(pts) < 3:
+            raise OverrideError(f"{where}: shapes[{i}].points: need at least 3 points")
+        polys.append(pts)
+    return polys
 
 
 def _locate(path: Path, name: str, locate: Callable[[str], str] | None) -> str:
@@ -278,28 +584,60 @@ def _locate(path: Path, name: str, locate: Callable[[str], str] | None) -> str:
     return str(p if p.is_absolute() else path.parent / p)
 
 
+def _labelme_motion(label: str) -> tuple[float, float] | None:
+    """A labelme label that gives a vector: ``40,0`` / ``motion 40 0`` (dx, dy) or ``right 40`` (direction, length)."""
+    from unshutter.guidance.tracks import MAX_MOTION_PX, parse_vector, unit_of
+
+    text = label.removeprefix("motion").strip(" :=")
+    try:
+        return parse_vector(text, "label")
+    except ValueError:
+        pass
+    head, _, tail = text.rpartition(" ")
+    unit = unit_of(head.strip())
+    try:
+        length = float(tail)
+    except ValueError:
+        return None
+    if unit is None or not (0 <= length <= MAX_MOTION_PX):
+        return None
+    return unit[0] * length, unit[1] * length
+
+
 def _from_labelme(path: Path, data: dict[str, Any]) -> Overrides:
-    """labelme JSON: each polygon's label is a direction name or a label 0-4."""
+    """labelme JSON: each polygon's label is a direction name or a label 0-4 (direction only),
+    or a motion vector: ``40,0`` (dx, dy) or ``right 40`` (direction and length), px per exposure."""
+    data = _check_labelme(str(path), data)
     ov = Overrides(str(path))
-    for i, shape in enumerate(data.get("shapes", [])):
+    vertices = 0
+    for i, shape in enumerate(data["shapes"]):
         label = str(shape.get("label", "")).strip().lower()
+        track = None
         if label.isdigit() and int(label) in LABEL_TO_SIGNS:
             signs = _signs(int(label))
         elif label in encode.DIRECTIONS:
             signs = encode.DIRECTIONS[label]
+        elif (vec := _labelme_motion(label)) is not None:
+            track = MotionTrack.constant(*vec)
+            signs = _vector_signs(track)
         else:
             raise OverrideError(
-                f"{path}: shapes[{i}].label: {label!r} is not a direction (0-4, left, right, up, down, static...)"
+                f"{path}: shapes[{i}].label: {label!r} is not a direction (0-4, left, right, up, down, static...) "
+                "or a motion vector ('40,0' or 'right 40')"
             )
-        if shape.get("shape_type", "polygon") not in ("polygon", "rectangle"):
+        if (shape.get("shape_type") or "polygon") not in ("polygon", "rectangle"):
             raise OverrideError(f"{path}: shapes[{i}].shape_type: only polygon and rectangle are supported")
-        pts = np.asarray(shape.get("points", []), np.float32)
+        pts = np.asarray(shape.get("points", []), np.float64).reshape(-1, 2)
         if shape.get("shape_type") == "rectangle" and len(pts) == 2:
             (x0, y0), (x1, y1) = pts
-            pts = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
-        if pts.ndim != 2 or len(pts) < 3:
+            pts = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+        if len(pts) < 3:
             raise OverrideError(f"{path}: shapes[{i}].points: need at least 3 points")
-        ov.regions.append(Region(signs, None, [pts], None, False, f"{label}{i}"))
+        vertices += len(pts)
+        if vertices > MAX_VERTICES:
+            raise OverrideError(f"{path}: shapes[{i}]: {vertices} polygon vertices so far, "
+                                f"more than the limit of {MAX_VERTICES}")
+        ov.regions.append(Region(signs, None, [pts], None, False, f"{label}{i}", track))
     return ov
 
 
