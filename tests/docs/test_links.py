@@ -27,13 +27,14 @@ def relative_links(path: Path) -> list[tuple[int, str]]:
         if in_code:
             continue
         for target in LINK.findall(line):
-            if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
-                continue  # a URL or an anchor on the same page
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target):
+                continue  # a URL
             out.append((n, target))
     return out
 
 
-LINKS = [(f, n, t) for f in doc_files() for n, t in relative_links(f)]
+LINKS = [(f, n, t) for f in doc_files() for n, t in relative_links(f) if not t.startswith("#")]
+SAME_PAGE = [(f, n, t) for f in doc_files() for n, t in relative_links(f) if t.startswith("#")]
 
 
 def test_links_are_found() -> None:
@@ -45,6 +46,37 @@ def test_links_are_found() -> None:
 def test_relative_link_resolves(page: Path, line: int, target: str) -> None:
     file_part = unquote(target.split("#", 1)[0])
     assert (page.parent / file_part).exists(), f"{page.relative_to(ROOT)}:{line}: {target} does not exist"
+
+
+def anchors(page: Path) -> set[str]:
+    """GitHub's anchors for the headings of a Markdown page (lower case, punctuation dropped, spaces to -)."""
+    found: set[str] = set()
+    in_code = False
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if FENCE.match(line):
+            in_code = not in_code
+        elif not in_code and (m := re.match(r"^#{1,6}\s+(.*?)\s*#*$", line)):
+            text = re.sub(r"[`*_]|\[([^\]]*)\]\([^)]*\)", r"\1", m.group(1))
+            found.add(re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-"))
+    return found
+
+
+ANCHORED = [(f, n, t) for f, n, t in LINKS if "#" in t and t.split("#", 1)[0].endswith(".md")]
+
+
+@pytest.mark.parametrize(("page", "line", "target"), ANCHORED,
+                         ids=[f"{f.relative_to(ROOT)}:{n}:{t}" for f, n, t in ANCHORED])
+def test_anchor_exists(page: Path, line: int, target: str) -> None:
+    file_part, anchor = target.split("#", 1)
+    linked = page.parent / unquote(file_part)
+    assert linked.exists(), f"{page.relative_to(ROOT)}:{line}: {target} does not exist"
+    assert anchor in anchors(linked), f"{page.relative_to(ROOT)}:{line}: no heading #{anchor} in {file_part}"
+
+
+@pytest.mark.parametrize(("page", "line", "target"), SAME_PAGE,
+                         ids=[f"{f.relative_to(ROOT)}:{n}:{t}" for f, n, t in SAME_PAGE])
+def test_same_page_anchor_exists(page: Path, line: int, target: str) -> None:
+    assert target[1:] in anchors(page), f"{page.relative_to(ROOT)}:{line}: no heading {target}"
 
 
 def test_pictures_are_small() -> None:
