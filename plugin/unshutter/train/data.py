@@ -424,6 +424,116 @@ def neighbor_motion(prev: np.ndarray, cur: np.ndarray, nxt: np.ndarray) -> np.nd
     return m
 
 
+# --------------------------------------------------------------- clips
+
+
+@dataclass
+class Clip:
+    """Consecutive blurred frames of one continuous motion with the truth at evenly spaced times.
+
+    Frame f's exposure is centred on its time (frames sit at integer times, the
+    middle one at 0). Its N output times sit at (k + 0.5)/N of the frame
+    interval after the exposure opens; truth k is the scene integrated over
+    e/N around that time (e = shutter/360): what a camera at N times the frame
+    rate with the same shutter angle would see. At 360 degrees these windows
+    tile the exposure (at N = K, the training target and the blurred frame is
+    their linear mean); at 180 degrees with N = 8 the first 4 times lie in the
+    exposure and the last 4 in the closed-shutter gap.
+    """
+
+    blurred: np.ndarray  # [F, H, W, 3] degraded network encoding (the node's input)
+    truth: np.ndarray  # [F, N, H, W, 3] network encoding
+    motion: np.ndarray  # [F, H, W, 2] true motion px per frame interval, at pixels of frame f
+    shutter_deg: float
+    info: dict = field(default_factory=dict)
+
+
+def make_clip_scene(rng: np.random.Generator, photos: list[Photo], size: tuple[int, int], times: list[float],
+                    scale: float, bg_disp: float, fg_disps: list[float], e: float, accel: float = 0.2) -> Scene:
+    """A panning background with fast foreground objects on the training engine's trajectories.
+
+    The background is a photo at ``scale`` of 720p seen over ``times``;
+    ``bg_disp`` and ``fg_disps`` are px per exposure at crop scale. Accelerations
+    are scaled by ``accel``: the engine's are drawn for a 3-frame window and
+    would turn most motions round within a longer clip.
+    """
+    h, w = size
+    photo = photos[rng.integers(len(photos))]
+    lvl = 1 if scale < 0.8 and len(photo.levels) > 1 else 0
+    img = photo.levels[lvl]
+    s0 = scale * photo.heights[0] / photo.heights[lvl]
+    ih, iw = img.shape[:2]
+    u0 = np.array([rng.uniform(0.3, 0.7) * iw, rng.uniform(0.3, 0.7) * ih])
+    traj = random_trajectory(rng, bg_disp, max(h, w), u0, np.array([w / 2, h / 2]), s0, e)
+    traj = replace(traj, a=traj.a * accel, alpha=traj.alpha * accel)
+    tex, traj = _crop_texture(img, traj, size, times)
+    layers = [Layer(tex, None, traj)]
+    for d in fg_disps:
+        p = photos[rng.integers(len(photos))]
+        im = p.levels[1] if len(p.levels) > 1 else p.levels[0]
+        ph = int(rng.uniform(0.3, 0.6) * min(h, w))
+        pw = int(ph * rng.uniform(0.8, 1.8))
+        y0 = rng.integers(0, max(1, im.shape[0] - ph))
+        x0 = rng.integers(0, max(1, im.shape[1] - pw))
+        patch = im[y0 : y0 + ph, x0 : x0 + pw]
+        ph, pw = patch.shape[:2]
+        ltex = kernels.srgb_decode(patch.astype(np.float32) / 255.0)
+        ltex = np.ascontiguousarray(ltex * rng.uniform(0.6, 1.0, 3).astype(np.float32))
+        lc = np.array([rng.uniform(0.35, 0.65) * w, rng.uniform(0.35, 0.65) * h])  # crosses the middle at t = 0
+        lt = random_trajectory(rng, d, max(ph, pw), np.array([pw / 2, ph / 2]), lc, 1.0, e)
+        layers.append(Layer(ltex, _soft_matte(rng, ph, pw), replace(lt, a=lt.a * accel, alpha=lt.alpha * accel)))
+    return Scene((h, w), layers)
+
+
+def render_clip(rng: np.random.Generator, photos: list[Photo], spec: DataSpec, frames: int = 7, factor: int = K,
+                shutter: float = 360.0, max_motion_720p: float = 100.0, size: int | None = None) -> Clip:
+    """A clip of ``frames`` blurred frames (see :class:`Clip`); motion up to ``max_motion_720p`` px per exposure
+    at 720p scale: a background pan of 10-45% of it and one or two foreground objects at 50-100%.
+
+    Noise and JPEG come from ``spec`` (one draw for the clip, as one camera; none with ``spec.degrade``
+    off, 8-bit quantisation only); ``size`` defaults to ``spec.crop``.
+    """
+    e = shutter / 360.0
+    n = int(factor)
+    hw = (size or spec.crop,) * 2
+    times = [float(f) for f in range(-(frames // 2), frames - frames // 2)]
+    seen = list(np.arange(times[0] - 1.0, times[-1] + 1.01, 0.5))  # where the background crop must reach
+    scale = rng.uniform(0.6, 1.0)  # of 720p: decides the motion in crop px
+    mm = max_motion_720p * scale
+    bg = rng.uniform(0.1, 0.45) * mm
+    fg = [rng.uniform(0.5, 1.0) * mm for _ in range(int(rng.integers(1, 3)))]
+    scene = make_clip_scene(rng, photos, hw, seen, scale, bg, fg, e)
+    win_disp = max([bg, *fg]) / n  # px over one truth window (e/N)
+    s_fine = int(np.clip(math.ceil(win_disp / 3.0), 1, 6))  # samples 3 px apart at most on the fastest
+    noise, jq = spec.draw_degradation(rng) if spec.degrade else ((0.0, 0.0), None)
+    gain = (rng.uniform(0.7, 1.0) * rng.uniform(0.9, 1.1, 3)).astype(np.float32)
+    gain /= max(1.0, float(gain.max()))
+
+    def mean_over(t0: float, t1: float, m: int) -> np.ndarray:
+        acc = None
+        for j in range(m):
+            f = scene.render(t0 + (t1 - t0) * (j + 0.5) / m)
+            acc = f if acc is None else acc + f
+        return np.clip(acc / np.float32(m) * gain, 0.0, 1.0)
+
+    blurred, truth, motion = [], [], []
+    w = e / n  # truth window
+    for t in times:
+        opens = t - e / 2
+        mids = [opens + (k + 0.5) / n for k in range(n)]
+        slots = np.stack([mean_over(m - w / 2, m + w / 2, s_fine) for m in mids])  # [N, H, W, 3] linear
+        if e == 1.0:  # the windows tile the exposure: the blurred frame is their mean
+            blur = slots.mean(axis=0, dtype=np.float64).astype(np.float32)
+        else:
+            blur = mean_over(opens, opens + e, n * s_fine)  # the same sample spacing
+        truth.append(to_network(slots, 1.0))
+        blurred.append(_degrade(rng, blur, noise, jq))
+        motion.append(scene.motion(t - 0.5, t + 0.5))
+    info = {"scale_of_720p": round(float(scale), 3), "bg_disp": round(float(bg), 1),
+            "fg_disp": [round(float(d), 1) for d in fg], "s_fine": s_fine, "noise": noise, "jpeg": jq}
+    return Clip(np.stack(blurred), np.stack(truth), np.stack(motion), float(shutter), info)
+
+
 # --------------------------------------------------------------- augmentation
 
 
