@@ -60,12 +60,12 @@ def test_node_output_has_the_inputs_linear_mean() -> None:
 
 @pytest.fixture(scope="module")
 def pan_movie(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """28 sharp frames of a pan at 1.5 px per frame: four blurred frames of 7, two of them interior."""
+    """32 sharp frames of a pan at 1.5 px per frame: four blurred frames of 7 (or of 8), two of them interior."""
     from unshutter.io.movie import MovieWriter
     from unshutter.sample import render_clip
 
     path = tmp_path_factory.mktemp("bench") / "pan.mov"
-    sharp = render_clip(textured_photo(), 28, 128, 96, speed=1.5, curve=0.0, samples=1)
+    sharp = render_clip(textured_photo(), 32, 128, 96, speed=1.5, curve=0.0, samples=1)
     w = MovieWriter(path, 128, 96, Fraction(24))
     for f in kernels.srgb_encode(np.clip(sharp, 0, 1)):
         w.write(f)
@@ -74,7 +74,7 @@ def pan_movie(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_real_set_from_a_movie(pan_movie: Path) -> None:
-    frames, info = Q.real_frames(pan_movie, "0-27", 7, 7)
+    frames, info = Q.real_frames(pan_movie, "0-31", 7, 7)
     assert (info["blurred_frames"], info["interior_frames"]) == (4, 2)
     assert [f.interior for f in frames] == [False, True, True, False]
     for f in frames:  # blurred = the linear mean of its 7 ground-truth frames
@@ -84,11 +84,22 @@ def test_real_set_from_a_movie(pan_movie: Path) -> None:
     assert -13.0 < mx < -8.0, mx
 
 
-def test_cli_scores_the_shipped_model_on_a_movie(pan_movie: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc = Q.main(["--synthetic", "0", "--video", str(pan_movie), "--real-frames", "0-27",
-                 "--modes", "neighbors,none", "--json"])
+def test_cli_scores_the_shipped_model_on_a_movie(pan_movie: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    rc = Q.main(["--synthetic", "0", "--clips", "0", "--video", str(pan_movie), "--real-frames", "0-31",
+                 "--modes", "neighbors,none", "--json", "--strips", str(tmp_path), "--strips-per-run", "1"])
     assert rc == 0
     rep = json.loads(capsys.readouterr().out)
+    # motion on whole runs: the shot at 360 degrees (factor 7) and at 180 (4 of 8 averaged, factor 8)
+    m360, m180 = rep["motion"]["pan_360"], rep["motion"]["pan_180"]
+    assert set(m360) == {"_info", "truth", "node", "model_neighbors", "identity", "flow_warp"}
+    assert set(m180) == {"_info", "truth", "node", "identity", "flow_warp"}
+    assert (m360["_info"]["n"], m180["_info"]["n"], m180["_info"]["shutter"]) == (7, 8, 180.0)
+    assert 0.7 < m360["truth"]["judder"] < 1.4 and m360["truth"]["span_ratio"] == 1.0
+    assert m360["identity"]["span_ratio"] < 0.05
+    assert m360["node"]["span_ratio"] > m360["identity"]["span_ratio"]  # the node's sub-frames move a little
+    assert "psnr_gap_pooled" in m180["node"] and "psnr_gap_pooled" not in m360["node"]
+    assert sorted(p.name.split("_frame")[0] for p in tmp_path.glob("*.png")) == ["pan_180", "pan_360"]
     res = rep["real"]["results"]["interior"]
     assert set(res) == {"identity", "flow_warp", "model_neighbors", "model_none", "node_neighbors"}
     assert res["flow_warp"]["psnr_pooled"] > res["identity"]["psnr_pooled"]  # a pan is what flow-warp models

@@ -21,6 +21,19 @@ neighbour guidance: the same sub-frames after its exact reblur projection
 PSNR is given as the mean over frames and pooled (MSE over all sub-frames,
 then PSNR). All images are compared in network encoding (sRGB-encoded,
 [0, 1]).
+
+**Motion** (:mod:`unshutter.bench.motion`, :mod:`unshutter.bench.runs`):
+PSNR cannot see stutter, so whole runs of consecutive frames are also scored
+for motion per step, span ratio, judder and detail: the real shot at 360
+degrees (factor 7) and at 180 degrees (4 of every 8 source frames averaged,
+factor 8, the truth all 8 at evenly spaced times), and ``--clips`` synthetic
+clips of consecutive blurred frames of one continuous motion (fast foreground
+objects over a panning background, up to 100 px per exposure at 720p scale,
+half of them at 180 degrees) rendered by the training data engine from the
+held-out photos. Rows: the node (run the way a host runs it, through
+:func:`node_clip`), the truth, identity, flow-warp and, at 360 degrees, the
+raw model. ``--strips DIR`` writes the node's worst frames by span ratio as
+images.
 """
 from __future__ import annotations
 
@@ -30,13 +43,15 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from unshutter import kernels, retime
+from unshutter.bench import runs
+from unshutter.bench.strips import write_strip
 from unshutter.color import from_network, to_network
 from unshutter.decomposer import contract
 from unshutter.decomposer.locate import default_model_path
@@ -60,6 +75,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--real-stride", type=int, default=7, help="source frames between blurred frames (default 7 = no overlap)")
     p.add_argument("--no-real", action="store_true", help="skip the real clip")
     p.add_argument("--modes", default=",".join(MODES), help="guidance modes, comma-separated (gt,neighbors,none)")
+    p.add_argument("--clips", type=int, default=4,
+                   help="synthetic clips for the motion measures, half at 180 degrees (default 4; 0 to skip)")
+    p.add_argument("--clip-frames", type=int, default=7,
+                   help="blurred frames per clip, at least 3; the interior ones are scored (default 7)")
+    p.add_argument("--clip-size", type=int, default=384, help="clip frame size in px (default 384)")
+    p.add_argument("--no-motion", action="store_true", help="skip the motion measures on whole runs")
+    p.add_argument("--strips", metavar="DIR", help="write the node's worst frames by span ratio as PNG strips here")
+    p.add_argument("--strips-per-run", type=int, default=2, help="strips per run (default 2)")
     p.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads (default 2)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
 
@@ -308,6 +331,96 @@ def real_frames(video: Path, frames: str, window: int, stride: int) -> tuple[lis
     return out, info
 
 
+# ----------------------------------------------------------------- motion on whole runs
+
+
+def node_clip(node, frames_linear: np.ndarray) -> np.ndarray:  # noqa: ANN001 (unshutter.node.Node)
+    """The node's sub-frames of every frame of a clip, as a host runs it: each frame with its neighbours.
+
+    The one place the benchmark runs the node on a clip (swap in a clip-level call here).
+
+    Shape: frames_linear [F, H, W, 3] scene-linear -> [F, N, H, W, 3] scene-linear
+    """
+    f = len(frames_linear)
+    return np.stack([node.process(i, frames_linear[i], frames_linear[i - 1] if i > 0 else None,
+                                  frames_linear[i + 1] if i + 1 < f else None).subframes for i in range(f)])
+
+
+def run_outputs(run: runs.Run, node, model: Model) -> dict[str, np.ndarray]:  # noqa: ANN001
+    """Every method's output on a run (network encoding, [F, N, H, W, 3]): node, baselines, and the raw
+    model where its K sub-frames are the output times (360 degrees, N = K)."""
+    lin = from_network(run.blurred, 1.0)
+    out = {"node": to_network(node_clip(node, lin), 1.0)}
+    if run.n == K and run.shutter == 360.0:
+        raw = []
+        for i in range(len(lin)):
+            g, _ = node.guidance_for(i, run.blurred[i], run.blurred[i - 1] if i > 0 else None,
+                                     run.blurred[i + 1] if i + 1 < len(lin) else None)
+            raw.append(model(run.blurred[i], g))
+        out["model_neighbors"] = np.stack(raw)
+    out.update(runs.baselines(run))
+    return out
+
+
+def synthetic_clips(n: int, frames: int, size: int, seed: int, config: str | None) -> list[runs.Run]:
+    """``n`` held-out clips, alternately at 360 degrees (factor 7) and 180 degrees (factor 8)."""
+    from unshutter.train.config import load_config, repo_path
+    from unshutter.train.data import DataSpec, render_clip
+    from unshutter.train.photos import load_pool, split
+
+    cfg = load_config(config)
+    _, held = split(cfg["data"])
+    photos = load_pool(held, repo_path(cfg["data"].get("cache", "data/photos")), int(cfg["data"].get("cache_height", 720)))
+    # 8-bit inputs without noise or JPEG: the truth is clean, and noise put back by the reblur
+    # would read as detail (and upsets DIS)
+    spec = replace(DataSpec.from_config(cfg["data"]), degrade=False)
+    rng = np.random.default_rng(seed + 1)
+    out = []
+    for i in range(n):
+        shutter, factor = (360.0, K) if i % 2 == 0 else (180.0, 8)
+        clip = render_clip(rng, photos, spec, frames=frames, factor=factor, shutter=shutter, size=size)
+        out.append(runs.clip_run(f"clip{i}_{int(shutter)}", clip))
+    return out
+
+
+def motion_section(run_list: list[runs.Run], node_for, model: Model, strips: Path | None,  # noqa: ANN001
+                   strips_per_run: int) -> dict:
+    """Score each run; write the node's worst frames by span ratio as strips. Returns name -> scores."""
+    res = {}
+    for run in run_list:
+        outs = run_outputs(run, node_for(run), model)
+        sc = runs.score(run, outs)
+        res[run.name] = sc
+        if strips is not None:
+            spans = sc["node"]["per_frame_span"]
+            sel = list(run.scored)
+            order = sorted(range(len(sel)), key=lambda i: (spans[i] is None, spans[i] if spans[i] is not None else 0))
+            for i in order[:strips_per_run]:
+                f = sel[i]
+                label = f"node, {run.name} frame {f}, span {spans[i]}" if spans[i] is not None else f"node, {run.name} frame {f}"
+                write_strip(strips / f"{run.name}_frame{f:03d}_span{spans[i] or 0:.2f}.png", outs["node"][f],
+                            run.truth[f], (label, "truth"))
+        del outs
+    return res
+
+
+def _print_motion(title: str, res: dict) -> None:
+    info = res.get("_info", {})
+    print(f"\n{title} {json.dumps(info) if info else ''}")
+    has_gap = any("psnr_gap_pooled" in r for k, r in res.items() if not k.startswith("_"))
+    hdr = (f"{'method':<17}{'inside':>7}{'bound':>7}{'judder':>7}{'span':>6}{'detail':>7}{'moving':>7}"
+           f"{'PSNR':>7}{'order':>6}")
+    print(hdr + (f"{'open':>7}{'gap':>7}" if has_gap else ""))
+    for name, r in res.items():
+        if name.startswith("_"):
+            continue
+        line = (f"{name:<17}{r['inside']:>7.2f}{r['boundary']:>7.2f}{r['judder']:>7.2f}{r['span_ratio']:>6.2f}"
+                f"{r['detail']:>7.2f}{r['detail_moving']:>7.2f}{r['psnr_pooled']:>7.2f}{100 * r['order_accuracy']:>5.0f}%")
+        if has_gap:
+            line += f"{r.get('psnr_open_pooled', float('nan')):>7.2f}{r.get('psnr_gap_pooled', float('nan')):>7.2f}"
+        print(line)
+
+
 # ----------------------------------------------------------------- run
 
 
@@ -361,6 +474,9 @@ def run(args: argparse.Namespace) -> int:
     if bad:
         print(f"error: --modes {','.join(bad)}: unknown (known: {', '.join(MODES)})")
         return 2
+    if args.clip_frames < 3:
+        print(f"error: --clip-frames {args.clip_frames}: need at least 3 (the interior frames are scored)")
+        return 2
     model = Model(model_path, args.threads)
     report: dict = {"model": str(model_path), "modes": modes}
     t0 = time.time()
@@ -371,6 +487,10 @@ def run(args: argparse.Namespace) -> int:
         video = Path(args.video) if args.video else default_video()
         frames, info = real_frames(video, args.real_frames, args.real_window, args.real_stride)
         report["real"] = {"info": info, "results": evaluate(model, frames, modes)}
+    if not args.no_motion:
+        t1 = time.time()
+        report["motion"] = motion_report(args, model_path, model)
+        report["motion_seconds"] = round(time.time() - t1, 1)
     report["seconds"] = round(time.time() - t0, 1)
     report["model_seconds_per_call"] = round(model.seconds / max(1, model.calls), 3)
     if args.json:
@@ -381,8 +501,50 @@ def run(args: argparse.Namespace) -> int:
         if key in report:
             print(f"\n== {key}: {json.dumps(report[key]['info'])}")
             _print_table(f"{key} (PSNR dB in network encoding; order = order accuracy)", report[key]["results"])
+    if "motion" in report:
+        print("\n== motion on whole runs (interior frames; step = p95 |DIS flow| px between consecutive output "
+              "frames; inside/bound = mean step within / across source frames; judder = bound/inside; "
+              "span = inside / truth's; detail = mean |Laplacian| / truth's, whole and where true motion > 8 px; "
+              "PSNR at the output times, open/gap = inside the exposure / in the closed-shutter gap)")
+        for name, res in report["motion"].items():
+            if name != "synthetic_clips":
+                _print_motion(f"motion: {name}", res)
+        for name, res in report["motion"].get("synthetic_clips", {}).items():
+            print(f"  {name}: {json.dumps(res['_info'])}")
+            print("    " + "  ".join(f"{m} span {r['span_ratio']:.2f} judder {r['judder']:.2f}"
+                                     for m, r in res.items() if m in ("truth", "node", "flow_warp")))
     print(f"\n{report['seconds']} s total, {report['model_seconds_per_call']} s per model call")
     return 0
+
+
+def motion_report(args: argparse.Namespace, model_path: Path, model: Model) -> dict:
+    """Scores of the real shot at 360 and 180 degrees and of the synthetic clips (pooled by shutter)."""
+    from unshutter.decomposer.runtime import Decomposer
+    from unshutter.node import Node, NodeParams
+
+    dec = Decomposer(model_path, device="cpu", threads=args.threads)
+    node_for = lambda run: Node(NodeParams(factor=run.n, shutter=run.shutter), decomposer=dec)  # noqa: E731
+    strips = Path(args.strips) if args.strips else None
+    out: dict = {}
+    if not args.no_real:
+        video = Path(args.video) if args.video else default_video()
+        a, b = (int(v) for v in args.real_frames.split("-"))
+        lin = read_video(video, a, b)
+        real = [runs.real_run(f"{video.stem}_360", lin, K, K), runs.real_run(f"{video.stem}_180", lin, 8, 4)]
+        out.update(motion_section(real, node_for, model, strips, args.strips_per_run))
+    if args.clips > 0:
+        clips = synthetic_clips(args.clips, args.clip_frames, args.clip_size, args.seed, args.config)
+        per = motion_section(clips, node_for, model, strips, args.strips_per_run)
+        for deg in (360, 180):
+            group = [r for name, r in per.items() if name.endswith(f"_{deg}")]
+            if group:
+                pooled = runs.pool(group)
+                pooled["_info"] = {"clips": len(group), "frames_per_clip": args.clip_frames,
+                                   "scored_per_clip": args.clip_frames - 2, "size": args.clip_size,
+                                   "per_clip_node_span": [round(r["node"]["span_ratio"], 3) for r in group]}
+                out[f"synthetic_{deg}"] = pooled
+        out["synthetic_clips"] = per
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,184 @@
+"""Whole runs of consecutive frames for the motion measures of ``unshutter bench quality``.
+
+A run is F consecutive blurred frames with the truth at the N evenly spaced
+output times of each frame interval (slot k of frame f sits (k + 0.5)/N of an
+interval after f's exposure opens). At 360 degrees those are the exposure's N
+slices; at 180 degrees with N = 8 the first 4 are the exposure (their linear
+mean is the blurred frame) and the last 4 lie in the closed-shutter gap, which
+a slow-motion tool has to fill to play back evenly.
+
+Only the interior frames (both neighbours present) are scored, as one run:
+motion per step, inside/boundary/judder, span ratio and detail
+(:mod:`unshutter.bench.motion`), PSNR at the output times and order accuracy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from unshutter.bench import motion
+from unshutter.color import to_network
+from unshutter.guidance.flow import dis_flow, motion_from_neighbors, to_gray8
+
+
+@dataclass
+class Run:
+    """F consecutive blurred frames, the truth at the output times and the true motion."""
+
+    name: str
+    blurred: np.ndarray  # [F, H, W, 3] network encoding (scale 1), the node's input
+    truth: np.ndarray  # [F, N, H, W, 3] network encoding at the N output times of each frame interval
+    true_motion: np.ndarray  # [F, H, W, 2] px per frame interval
+    shutter: float
+    info: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return int(self.truth.shape[1])
+
+    @property
+    def scored(self) -> range:
+        """The interior frames: both neighbours exist."""
+        return range(1, len(self.blurred) - 1)
+
+    def times(self) -> np.ndarray:
+        """Output times relative to the middle of the exposure, in frame intervals. Shape: -> [N]."""
+        e = self.shutter / 360.0
+        return (np.arange(self.n) + 0.5) / self.n - e / 2
+
+    def open_slots(self) -> np.ndarray:
+        """Which output times lie inside the exposure. Shape: -> [N] bool."""
+        return (np.arange(self.n) + 0.5) / self.n < self.shutter / 360.0
+
+
+# ----------------------------------------------------------------- data sets
+
+
+def real_run(name: str, lin: list[np.ndarray], window: int, exposed: int) -> Run:
+    """Groups of ``window`` sharp source frames; the first ``exposed`` of each averaged in linear light.
+
+    The truth is every source frame (a 360 degree shutter at ``window`` times the
+    rate); the shutter angle is 360 * exposed / window. True motion per frame
+    interval comes from DIS between the group's sharp frames around its middle.
+
+    Shape: lin [S, H, W, 3] linear -> Run with S // window frames
+    """
+    starts = list(range(0, len(lin) - window + 1, window))
+    blurred, truth, mot = [], [], []
+    for s in starts:
+        grp = np.stack(lin[s : s + window])
+        blurred.append(to_network(grp[:exposed].mean(axis=0), 1.0))
+        truth.append(to_network(grp, 1.0))
+        g = [to_gray8(x) for x in truth[-1]]
+        mid = window // 2
+        mot.append((dis_flow(g[mid], g[-1]) - dis_flow(g[mid], g[0])) * np.float32(window / (window - 1)))
+    info = {"window": window, "exposed": exposed, "frames": len(starts)}
+    return Run(name, np.stack(blurred), np.stack(truth), np.stack(mot), 360.0 * exposed / window, info)
+
+
+def clip_run(name: str, clip) -> Run:  # noqa: ANN001 (unshutter.train.data.Clip: torch-free import kept lazy)
+    return Run(name, clip.blurred, clip.truth, clip.motion, clip.shutter_deg, dict(clip.info))
+
+
+# ----------------------------------------------------------------- baselines
+
+
+def warp_motion(run: Run, f: int) -> np.ndarray | None:
+    """The flow-warp baseline's motion per frame interval for frame f: half the DIS flow prev -> next."""
+    g = [to_gray8(run.blurred[i]) if 0 <= i < len(run.blurred) else None for i in (f - 1, f, f + 1)]
+    if g[0] is not None and g[2] is not None:
+        return 0.5 * dis_flow(g[0], g[2])
+    m, _ = motion_from_neighbors(g[0], g[1], g[2])
+    return m
+
+
+def flow_warp_at(blurred: np.ndarray, motion_px: np.ndarray | None, times: np.ndarray) -> np.ndarray:
+    """The blurred frame backward-warped to each time along its motion per frame interval.
+
+    Shape: blurred [H, W, 3], motion_px [H, W, 2] or None, times [N] -> [N, H, W, 3]
+    """
+    if motion_px is None:
+        return np.repeat(blurred[None], len(times), axis=0)
+    h, w = blurred.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    out = [cv2.remap(blurred, xs - np.float32(t) * motion_px[..., 0], ys - np.float32(t) * motion_px[..., 1],
+                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for t in times]
+    return np.stack(out)
+
+
+def baselines(run: Run) -> dict[str, np.ndarray]:
+    """identity and flow-warp outputs of every frame. Shape: -> name: [F, N, H, W, 3]."""
+    ident = np.repeat(run.blurred[:, None], run.n, axis=1)
+    warp = np.stack([flow_warp_at(run.blurred[f], warp_motion(run, f), run.times()) for f in range(len(run.blurred))])
+    return {"identity": ident, "flow_warp": warp}
+
+
+# ----------------------------------------------------------------- scoring
+
+
+def _psnr(m: float) -> float:
+    return float(10.0 * np.log10(1.0 / max(m, 1e-12)))
+
+
+def score(run: Run, outputs: dict[str, np.ndarray]) -> dict:
+    """Every measure of each method's output over the run's interior frames, the truth's as a row.
+
+    Shape: outputs name: [F, N, H, W, 3] network encoding
+    """
+    sel = list(run.scored)
+    n = run.n
+    truth = run.truth[sel].reshape(-1, *run.truth.shape[2:])  # [len(sel)*N, H, W, 3]
+    t_steps = motion.step_motion(truth)
+    t_rm = motion.summarize_steps(t_steps, n)
+    mask = motion.moving_mask(run.true_motion[sel], n)
+    t_frame = _per_frame_inside(t_steps, n)
+    opened = run.open_slots()
+    res: dict = {}
+    for name, out in {"truth": run.truth, **outputs}.items():
+        o = np.clip(out[sel], 0.0, 1.0)  # [len(sel), N, H, W, 3]
+        flat = o.reshape(truth.shape)
+        steps = t_steps if name == "truth" else motion.step_motion(flat)
+        rm = motion.summarize_steps(steps, n)
+        se = ((o.astype(np.float64) - run.truth[sel]) ** 2).mean(axis=(2, 3, 4))  # [len(sel), N]
+        se_rev = ((o[:, ::-1].astype(np.float64) - run.truth[sel]) ** 2).mean(axis=(2, 3, 4))
+        r = {**rm.to_dict(), "span_ratio": motion.span_ratio(rm, t_rm),
+             "detail": motion.detail(flat, truth), "detail_moving": motion.detail(flat, truth, mask),
+             "psnr_pooled": _psnr(float(se.mean())),
+             "order_accuracy": float(np.mean(np.where(se.mean(1) < se_rev.mean(1), 1.0,
+                                                      np.where(se.mean(1) == se_rev.mean(1), 0.5, 0.0))))}
+        if not opened.all():
+            r["psnr_open_pooled"] = _psnr(float(se[:, opened].mean()))
+            r["psnr_gap_pooled"] = _psnr(float(se[:, ~opened].mean()))
+        fr = _per_frame_inside(steps, n)
+        r["per_frame_span"] = [round(float(a / b), 3) if b > 1e-6 else None for a, b in zip(fr, t_frame)]
+        res[name] = r
+    res["_info"] = {"scored_frames": [sel[0], sel[-1]], "n": n, "shutter": run.shutter,
+                    "moving_fraction": round(float(mask.mean()), 4), **run.info}
+    return res
+
+
+def _per_frame_inside(steps: np.ndarray, n: int) -> np.ndarray:
+    """Mean inside step of each source frame of a run. Shape: [F*N - 1] -> [F]."""
+    f = (len(steps) + 1) // n
+    return np.array([steps[i * n : i * n + n - 1].mean() if n > 1 else np.nan for i in range(f)])
+
+
+METRICS = ("span_ratio", "judder", "inside", "boundary", "detail", "detail_moving")
+
+
+def pool(results: list[dict]) -> dict:
+    """Several runs' scores as one: each measure's mean over runs, PSNR from the mean MSE."""
+    out: dict = {}
+    names = [k for k in results[0] if not k.startswith("_")]
+    for name in names:
+        rows = [r[name] for r in results]
+        agg = {m: float(np.nanmean([np.nan if r[m] is None else float(r[m]) for r in rows])) for m in METRICS}
+        for key in ("psnr_pooled", "psnr_open_pooled", "psnr_gap_pooled"):
+            if key in rows[0]:
+                agg[key] = _psnr(float(np.mean([10 ** (-r[key] / 10) for r in rows])))
+        agg["order_accuracy"] = float(np.mean([r["order_accuracy"] for r in rows]))
+        agg["runs"] = len(rows)
+        out[name] = agg
+    return out
