@@ -28,6 +28,11 @@ void normalize_accumulated(const float* acc, const float* wsum, float* out, idx 
 void resample_subframes(const float* sub, float* out, idx k, idx n, idx m);
 void reblur_project(const float* sub, const float* target, float* out, idx n, idx m);
 
+// ---- warp.cpp  (planar: src/base/sharp [c, h, w], motion [2, h, w], gate [k, h, w], out/res [k, c, h, w])
+void flow_warp(const float* src, const float* motion, float* out, idx c, idx h, idx w, idx k);
+void warp_blend(float* res, const float* base, const float* sharp, const float* motion, const float* gate, idx c,
+                idx h, idx w, idx k);
+
 // ---- transfer.cpp  (n floats, any shape)
 void srgb_encode(const float* x, float* y, idx n);
 void srgb_decode(const float* x, float* y, idx n);

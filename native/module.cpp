@@ -215,6 +215,49 @@ farr reblur_project(const farr& sub, const farr& target) {
     return out;
 }
 
+farr flow_warp(const farr& src, const farr& motion, idx k) {
+    check(src, "flow_warp", "src", 3, "[C, H, W]");
+    check(motion, "flow_warp", "motion", 3, "[2, H, W]");
+    require(k >= 1, "flow_warp: k must be at least 1");
+    const idx c = src.shape(0), h = src.shape(1), w = src.shape(2);
+    require(motion.shape(0) == 2 && motion.shape(1) == h && motion.shape(2) == w,
+            "flow_warp: motion must be [2, H, W] like src [C, H, W]");
+    farr out = new_array<float>({k, c, h, w});
+    const float* s = src.data();
+    const float* m = motion.data();
+    float* o = out.mutable_data();
+    if (h > 0 && w > 0) {
+        py::gil_scoped_release nogil;
+        us::flow_warp(s, m, o, c, h, w, k);
+    }
+    return out;
+}
+
+void warp_blend(farr& res, const farr& base, const farr& sharp, const farr& motion, const farr& gate) {
+    check(res, "warp_blend", "res", 4, "[K, C, H, W]");
+    check(base, "warp_blend", "base", 3, "[C, H, W]");
+    check(sharp, "warp_blend", "sharp", 3, "[C, H, W]");
+    check(motion, "warp_blend", "motion", 3, "[2, H, W]");
+    check(gate, "warp_blend", "gate", 3, "[K, H, W]");
+    require(res.writeable(), "warp_blend: res is read-only but is written in place");
+    const idx k = res.shape(0), c = res.shape(1), h = res.shape(2), w = res.shape(3);
+    for (const farr* a : {&base, &sharp})
+        require(a->shape(0) == c && a->shape(1) == h && a->shape(2) == w,
+                "warp_blend: base and sharp must be [C, H, W] like each sub-frame of res");
+    require(motion.shape(0) == 2 && motion.shape(1) == h && motion.shape(2) == w,
+            "warp_blend: motion must be [2, H, W]");
+    require(gate.shape(0) == k && gate.shape(1) == h && gate.shape(2) == w, "warp_blend: gate must be [K, H, W]");
+    float* r = res.mutable_data();
+    const float* b = base.data();
+    const float* s = sharp.data();
+    const float* m = motion.data();
+    const float* g = gate.data();
+    if (h > 0 && w > 0) {
+        py::gil_scoped_release nogil;
+        us::warp_blend(r, b, s, m, g, c, h, w, k);
+    }
+}
+
 using TransferFn = void (*)(const float*, float*, idx);
 
 template <TransferFn F>
@@ -263,6 +306,10 @@ PYBIND11_MODULE(_native, m) {
 
     m.def("resample_subframes", &resample_subframes, py::arg("sub").noconvert(), py::arg("n"));
     m.def("reblur_project", &reblur_project, py::arg("sub").noconvert(), py::arg("target").noconvert());
+
+    m.def("flow_warp", &flow_warp, py::arg("src").noconvert(), py::arg("motion").noconvert(), py::arg("k"));
+    m.def("warp_blend", &warp_blend, py::arg("res").noconvert(), py::arg("base").noconvert(),
+          py::arg("sharp").noconvert(), py::arg("motion").noconvert(), py::arg("gate").noconvert());
 
     m.def("srgb_encode", &transfer<us::srgb_encode>, py::arg("x").noconvert());
     m.def("srgb_decode", &transfer<us::srgb_decode>, py::arg("y").noconvert());

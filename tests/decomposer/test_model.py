@@ -74,13 +74,36 @@ def test_recon_loss_takes_best_order_only_without_guidance():
     assert float(both) < 2e-3 < float(ordered)
 
 
-def test_onnx_export_matches_torch(tmp_path: Path):
+@pytest.mark.parametrize("split", [True, False])
+def test_onnx_export_matches_torch(tmp_path: Path, split: bool):
     from unshutter.train.export import check_against_torch, export_onnx
 
     net = _net(trained_like=True)
     out = tmp_path / "m.onnx"
-    export_onnx(net, out, metadata={"unshutter.test": 1})
+    export_onnx(net, out, metadata={"unshutter.test": 1}, split=split)
     assert check_against_torch(net, out) < 1e-4
+
+
+def test_split_export_refuses_a_network_that_estimates_its_motion(tmp_path: Path):
+    from unshutter.train.export import export_onnx
+
+    net = build_network({**load_config()["network"], "estimate_motion": True})
+    with pytest.raises(ValueError, match="estimate_motion"):
+        export_onnx(net, tmp_path / "m.onnx", split=True)
+    export_onnx(net, tmp_path / "m.onnx", split=False)  # the whole graph still exports
+
+
+def test_forward_core_is_the_network_between_the_warps():
+    """The split contract's five steps, done in torch around forward_core, are the network."""
+    net = _net(trained_like=True)
+    x = torch.rand(1, 3, 32, 48)
+    g = torch.zeros(1, contract.GUIDANCE_CHANNELS, 32, 48)
+    g[:, contract.MX], g[:, contract.MY], g[:, contract.MVALID] = 0.3, -0.1, 1.0
+    motion = g[:, contract.MX:contract.MY + 1] * g[:, contract.MVALID:contract.MVALID + 1] * contract.MOTION_SCALE
+    with torch.no_grad():
+        sharp, gate, res = net.forward_core(x, g, flow_warp_stack(x, motion))
+        y = x[:, None] + gate * (flow_warp_stack(sharp, motion) - x[:, None]) + res
+        torch.testing.assert_close(y, net(x, g), atol=1e-6, rtol=0)
 
 
 def test_shipped_model_follows_the_contract():
@@ -91,14 +114,23 @@ def test_shipped_model_follows_the_contract():
     path = default_model_path()
     assert path.is_file() and path.stat().st_size <= 20e6
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    assert [i.name for i in sess.get_inputs()] == [contract.INPUT_BLURRED, contract.INPUT_GUIDANCE]
-    assert [o.name for o in sess.get_outputs()] == [contract.OUTPUT_SUBFRAMES]
     meta = sess.get_modelmeta().custom_metadata_map
     assert int(meta["unshutter.k"]) == contract.K
-    x = np.random.default_rng(0).random((1, 3, 13, 19), dtype=np.float32)
-    y = sess.run(None, {"blurred": x, "guidance": np.zeros((1, 6, 13, 19), np.float32)})[0]
-    assert y.shape == (1, contract.K, 3, 13, 19)
-    assert np.isfinite(y).all()
+    k, h, w = contract.K, 16, 32
+    x = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+    feeds = {"blurred": x, "guidance": np.zeros((1, 6, h, w), np.float32)}
+    if meta.get("unshutter.contract") == "split":
+        assert [i.name for i in sess.get_inputs()] == list(contract.SPLIT_INPUTS)
+        assert [o.name for o in sess.get_outputs()] == list(contract.SPLIT_OUTPUTS)
+        sharp, gate, res = sess.run(None, {**feeds, "warps": np.repeat(x[:, None], k, axis=1)})
+        assert sharp.shape == (1, 3, h, w) and gate.shape == (1, k, 1, h, w) and res.shape == (1, k, 3, h, w)
+        outs = [sharp, gate, res]
+    else:  # the whole-graph contract of the models exported before the split
+        assert [i.name for i in sess.get_inputs()] == [contract.INPUT_BLURRED, contract.INPUT_GUIDANCE]
+        assert [o.name for o in sess.get_outputs()] == [contract.OUTPUT_SUBFRAMES]
+        outs = sess.run(None, feeds)
+        assert outs[0].shape == (1, k, 3, h, w)
+    assert all(np.isfinite(a).all() for a in outs)
 
 
 def test_axis_code_and_motion_loss_ignore_the_sign():

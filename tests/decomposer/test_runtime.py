@@ -37,6 +37,43 @@ def test_tiled_matches_untiled(dec: Decomposer) -> None:
     assert diff.max() <= 0.01 and diff.mean() <= 0.001
 
 
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One trained-like network exported under both contracts."""
+    torch = pytest.importorskip("torch")
+    from unshutter.train.config import load_config
+    from unshutter.train.export import export_onnx
+    from unshutter.train.flowunet_arch import build_network
+
+    torch.manual_seed(3)
+    net = build_network(load_config()["network"]).eval()
+    torch.nn.init.normal_(net.head.weight, std=0.02)
+    torch.nn.init.normal_(net.sharp_head.weight, std=0.02)
+    net.gate_bias.data.fill_(0.8)
+    d = tmp_path_factory.mktemp("contracts")
+    out = {"split": d / "split.onnx", "whole": d / "whole.onnx"}
+    export_onnx(net, out["split"], split=True)
+    export_onnx(net, out["whole"], split=False)
+    return out
+
+
+def test_split_contract_runs_what_the_whole_graph_did(exported: dict[str, Path]) -> None:
+    """Warps and blend outside the graph (native kernels) give the sub-frames of the in-graph warps,
+    whole and tiled, on a frame whose size is no multiple of 16."""
+    split, whole = Decomposer(exported["split"], device="cpu"), Decomposer(exported["whole"], device="cpu")
+    assert split.split and not whole.split and split.k == whole.k == 7
+    frame = render_clip(textured_photo(300, 420), 1, 330, 250, speed=9.0, curve=0.5, samples=12)[0]
+    enc = color.to_network(frame, 1.0)
+    motion = np.zeros((250, 330, 2), np.float32)
+    motion[..., 0], motion[..., 1] = -9.0, 2.5
+    g = encode.guidance_from_motion(motion)
+    for tile in (4096, 176):
+        a, b = split(enc, g, tile=tile), whole(enc, g, tile=tile)
+        assert a.shape == b.shape == (7, 250, 330, 3)
+        assert np.abs(a - b).max() < 1e-4
+    assert np.abs(a[0] - a[-1]).max() > 0.05  # the warps did move the sub-frames
+
+
 def test_abort_between_tiles(dec: Decomposer) -> None:
     enc = np.full((300, 300, 3), 0.5, np.float32)
     with pytest.raises(InterruptedError):

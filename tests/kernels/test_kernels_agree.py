@@ -229,3 +229,48 @@ def test_reblur_project_huge_and_nan(native, rng):
     sub[1, 0, 1, 0] = np.inf
     target = wide_floats(rng, (3, 5, 3)) * F32(1e-10)
     assert_rel(native.reblur_project(sub, target), ref_quiet(ref.reblur_project, sub, target))
+
+
+# ---------------------------------------------------------------- warp
+
+
+@pytest.mark.parametrize("hw", SHAPES_HW)
+@pytest.mark.parametrize("k", [1, 7])
+def test_flow_warp(native, rng, hw, k):
+    src = rng.standard_normal((3,) + hw).astype(F32)
+    motion = (rng.standard_normal((2,) + hw) * 9).astype(F32)  # many samples fall off the frame
+    np.testing.assert_array_equal(native.flow_warp(src, motion, k), ref.flow_warp(src, motion, k))
+
+
+def test_flow_warp_is_the_networks_grid_sample(native, rng):
+    torch = pytest.importorskip("torch")
+    from unshutter.train.flowunet_arch import flow_warp_stack
+
+    src = rng.random((3, 37, 53), dtype=F32)
+    motion = (rng.standard_normal((2, 37, 53)) * 6).astype(F32)
+    want = flow_warp_stack(torch.from_numpy(src[None]), torch.from_numpy(motion[None])).numpy()[0]
+    np.testing.assert_allclose(native.flow_warp(src, motion, 7), want, rtol=0, atol=1e-5)
+
+
+def test_flow_warp_moves_by_time_times_motion(native):
+    src = np.zeros((1, 1, 40), F32)
+    src[0, 0, 20] = 1.0
+    motion = np.zeros((2, 1, 40), F32)
+    motion[0] = 14.0  # sub-frame i of 7 samples at x - (i - 3) * 2
+    out = native.flow_warp(src, motion, 7)
+    assert [int(np.argmax(out[i, 0, 0])) for i in range(7)] == [20 + 2 * (i - 3) for i in range(7)]
+
+
+@pytest.mark.parametrize("hw", [(1, 1), (9, 1), (37, 53), (181, 211)])
+def test_warp_blend(native, rng, hw):
+    k = 7
+    res = rng.standard_normal((k, 3) + hw).astype(F32)
+    base, sharp = rng.random((3,) + hw, dtype=F32), rng.random((3,) + hw, dtype=F32)
+    motion = (rng.standard_normal((2,) + hw) * 5).astype(F32)
+    gate = rng.standard_normal((k,) + hw).astype(F32)
+    got, want = res.copy(), res.copy()
+    native.warp_blend(got, base, sharp, motion, gate)
+    ref.warp_blend(want, base, sharp, motion, gate)
+    np.testing.assert_array_equal(got, want)
+    warps = ref.flow_warp(sharp, motion, k)
+    np.testing.assert_allclose(want, base + gate[:, None] * (warps - base) + res, rtol=1e-6, atol=1e-6)

@@ -61,6 +61,8 @@ GOOD = {
     "normalize_accumulated": lambda: (img(8, 9, 3), img(8, 9)),
     "resample_subframes": lambda: (img(3, 4, 5, 3), 4),
     "reblur_project": lambda: (img(3, 4, 5, 3), img(4, 5, 3)),
+    "flow_warp": lambda: (img(3, 4, 5), img(2, 4, 5), 7),
+    "warp_blend": lambda: (img(7, 3, 4, 5), img(3, 4, 5), img(3, 4, 5), img(2, 4, 5), img(7, 4, 5)),
     "srgb_encode": lambda: (img(4, 5, 3),),
     "log_decode": lambda: (img(4, 5, 3),),
 }
@@ -121,6 +123,16 @@ BAD = [
     ("reblur_project", 1, img(4, 6, 3), ValueError, "agree"),
     ("reblur_project", 0, img(0, 4, 5, 3), ValueError, "no sub-frames"),
     ("reblur_project", 1, img(4, 5, 3).astype(np.float64), TypeError, "float32"),
+    ("flow_warp", 1, img(2, 4, 6), ValueError, "agree"),
+    ("flow_warp", 1, img(3, 4, 5), ValueError, "agree"),
+    ("flow_warp", 0, img(4, 5), ValueError, "dimensions"),
+    ("flow_warp", 2, 0, ValueError, ">= 1"),
+    ("flow_warp", 0, img(3, 4, 5)[:, :, ::-1], ValueError, "C-contiguous"),
+    ("warp_blend", 1, img(3, 4, 6), ValueError, "agree"),
+    ("warp_blend", 2, img(4, 4, 5), ValueError, "agree"),
+    ("warp_blend", 3, img(2, 5, 5), ValueError, "agree"),
+    ("warp_blend", 4, img(6, 4, 5), ValueError, "agree"),
+    ("warp_blend", 0, img(3, 4, 5), ValueError, "dimensions"),
     ("srgb_encode", 0, np.zeros((4, 5, 3), np.uint8), TypeError, "float32"),
     ("srgb_encode", 0, noncontig(4, 5, 3), ValueError, "C-contiguous"),
     ("srgb_encode", 0, 1.0, TypeError, "NumPy array"),
@@ -135,7 +147,7 @@ def test_bad_inputs_raise(backend, name, i, value, exc, match):
 
 
 @pytest.mark.parametrize("name,i", [("composite_region", 0), ("composite_region", 1), ("accumulate_tile", 0),
-                                    ("accumulate_tile", 1)])
+                                    ("accumulate_tile", 1), ("warp_blend", 0)])
 def test_read_only_outputs_raise(backend, name, i):
     args = GOOD[name]()
     args[i].setflags(write=False)
@@ -354,3 +366,15 @@ def test_public_clear_cache_empties_the_native_cache() -> None:
         from unshutter import _native
 
         assert _native.cache_info()["cached_bytes"] == 0
+
+
+def test_a_stale_native_build_without_the_warp_kernels_falls_back_to_the_reference(monkeypatch):
+    class Stale:  # a _native built before flow_warp / warp_blend existed
+        pass
+
+    monkeypatch.setattr(K, "_impl", Stale())
+    src, motion = np.ones((3, 4, 5), F32), np.zeros((2, 4, 5), F32)
+    np.testing.assert_array_equal(K.flow_warp(src, motion, 3), np.ones((3, 3, 4, 5), F32))
+    res = np.zeros((3, 3, 4, 5), F32)
+    K.warp_blend(res, src, src, motion, np.ones((3, 4, 5), F32))
+    np.testing.assert_array_equal(res, np.ones_like(res))

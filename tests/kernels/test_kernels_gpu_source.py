@@ -33,6 +33,9 @@ inline int atomicAdd(int* p, int v) { int o = *p; *p += v; return o; }
 using std::exp2; using std::fabs; using std::log2; using std::pow;
 inline float sqrtf(float x) { return std::sqrt(x); }
 inline float fabsf(float x) { return std::fabs(x); }
+inline float floorf(float x) { return std::floor(x); }
+inline float fminf(float a, float b) { return std::fmin(a, b); }
+inline float fmaxf(float a, float b) { return std::fmax(a, b); }
 """
 
 LL, FL = ctypes.c_longlong, ctypes.c_float
@@ -112,3 +115,18 @@ def test_tiling_and_retime(lib, rng):
     out = np.empty_like(lo)
     lib.lerp(p(lo), p(hi), p(out), LL(lo.size), FL(0.375))
     np.testing.assert_array_equal(out, lo * (F32(1) - F32(0.375)) + hi * F32(0.375))
+
+
+def test_warp(lib, rng):
+    k, c, h, w = 7, 3, 13, 17
+    src = rng.random((c, h, w), dtype=F32)
+    motion = (rng.standard_normal((2, h, w)) * 6).astype(F32)
+    out = np.empty((k, c, h, w), F32)
+    lib.flow_warp(p(src), p(motion), p(out), p(src), p(motion), LL(c), LL(h), LL(w), LL(k), ctypes.c_int(0))
+    np.testing.assert_array_equal(out, ref.flow_warp(src, motion, k))
+    res = rng.standard_normal((k, c, h, w)).astype(F32)
+    base, gate = rng.random((c, h, w), dtype=F32), rng.standard_normal((k, h, w)).astype(F32)
+    want = res.copy()
+    ref.warp_blend(want, base, src, motion, gate)
+    lib.flow_warp(p(src), p(motion), p(res), p(base), p(gate), LL(c), LL(h), LL(w), LL(k), ctypes.c_int(1))
+    np.testing.assert_array_equal(res, want)

@@ -4,6 +4,32 @@ Everything that must agree between the network trained in ``unshutter.train``
 and the node that runs the exported ONNX model lives here, so the two can not
 drift apart.
 
+Split contract (models exported since the speed work; the one contract, for CPU and GPU)
+---------------------------------------------------------------------------------------
+
+The flow warps are not in the graph: ONNX Runtime's GridSample costs more than
+a fifth of the graph on a CPU, the native kernel a tenth of that. The runtime
+(:mod:`unshutter.decomposer.runtime`) does, per tile:
+
+1. pad ``blurred`` and ``guidance`` to multiples of :data:`PAD_MULTIPLE`
+   (edge replicate) and transpose them to planar NCHW;
+2. ``motion = guidance[MX:MY+1] * guidance[MVALID] * MOTION_SCALE`` (px over the exposure);
+3. ``warps = kernels.flow_warp(blurred, motion, K)``: sub-frame k samples the
+   frame at ``p - t_k * motion(p)``, ``t_k = (k + 0.5) / K - 0.5`` (bilinear,
+   coordinates clamped to the frame);
+4. run the model: inputs ``blurred`` [B, 3, Hp, Wp], ``guidance`` [B, 6, Hp, Wp],
+   ``warps`` [B, K, 3, Hp, Wp]; outputs ``sharp`` [B, 3, Hp, Wp] (the deblurred
+   frame at mid-exposure), ``gate`` [B, K, 1, Hp, Wp], ``residual`` [B, K, 3, Hp, Wp];
+5. ``subframes_k = blurred + gate_k * (flow_warp(sharp)_k - blurred) + residual_k``
+   (``kernels.warp_blend``), cropped back to H x W.
+
+That is exactly what the trained network computes (``FlowUNet.forward_core``
+is the graph). On CUDA the same five steps run on the device (CuPy twins of
+the kernels, IO binding), see docs/gpu.md.
+
+Whole-graph contract (models exported before; still loaded)
+-----------------------------------------------------------
+
 Model inputs (float32, NCHW, any H and W; the network pads internally):
 
 - ``blurred``  [B, 3, H, W]: the blurred frame in *network encoding*
@@ -36,6 +62,12 @@ GX, GY, GVALID, MX, MY, MVALID = range(GUIDANCE_CHANNELS)
 INPUT_BLURRED = "blurred"
 INPUT_GUIDANCE = "guidance"
 OUTPUT_SUBFRAMES = "subframes"
+INPUT_WARPS = "warps"
+OUTPUT_SHARP = "sharp"
+OUTPUT_GATE = "gate"
+OUTPUT_RESIDUAL = "residual"
+SPLIT_INPUTS = (INPUT_BLURRED, INPUT_GUIDANCE, INPUT_WARPS)
+SPLIT_OUTPUTS = (OUTPUT_SHARP, OUTPUT_GATE, OUTPUT_RESIDUAL)
 
 PAD_MULTIPLE: int = 16
 """The network pads H and W up to a multiple of this internally."""

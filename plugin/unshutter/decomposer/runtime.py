@@ -134,11 +134,16 @@ class Decomposer:
             raise ModelError(f"{path}: cannot load decomposer ({str(exc).splitlines()[0]})") from None
         names_in = {i.name for i in self._session.get_inputs()}
         names_out = [o.name for o in self._session.get_outputs()]
-        if names_in != {contract.INPUT_BLURRED, contract.INPUT_GUIDANCE} or contract.OUTPUT_SUBFRAMES not in names_out:
+        if names_in == set(contract.SPLIT_INPUTS) and set(contract.SPLIT_OUTPUTS) <= set(names_out):
+            self.split = True
+        elif names_in == {contract.INPUT_BLURRED, contract.INPUT_GUIDANCE} and contract.OUTPUT_SUBFRAMES in names_out:
+            self.split = False  # a model exported before the split contract: warps inside the graph
+        else:
             raise ModelError(f"{path}: not an Unshutter decomposer (inputs {sorted(names_in)}, outputs {names_out})")
         meta = self._session.get_modelmeta().custom_metadata_map
-        shape = self._session.get_outputs()[0].shape
-        k = int(meta.get("k", shape[1] if isinstance(shape[1], int) else contract.K))
+        shape = self._session.get_outputs()[names_out.index(contract.OUTPUT_RESIDUAL if self.split
+                                                             else contract.OUTPUT_SUBFRAMES)].shape
+        k = int(meta.get("unshutter.k", meta.get("k", shape[1] if isinstance(shape[1], int) else contract.K)))
         provider = self._session.get_providers()[0]
         self.info = ModelInfo(str(path), _sha256(path), meta.get("model_id", path.stem), k, provider)
         log.info("decomposer %s on %s", self.info.model_id, provider)
@@ -147,12 +152,36 @@ class Decomposer:
     def k(self) -> int:
         return self.info.k
 
+    def infer_planar(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """Sub-frames of one image in the network's layout, under either contract.
+
+        Shape: x [3, h, w], g [6, h, w] float32 -> [K, 3, h, w] (a view when padding was cropped)
+        """
+        if not self.split:
+            (out,) = self._session.run([contract.OUTPUT_SUBFRAMES],
+                                       {contract.INPUT_BLURRED: x[None], contract.INPUT_GUIDANCE: g[None]})
+            return out[0]
+        h, w = x.shape[1:]
+        m = contract.PAD_MULTIPLE
+        ph, pw = -h % m, -w % m
+        if ph or pw:  # the network's own replicate padding, done here so the warps see it too
+            x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="edge")
+            g = np.pad(g, ((0, 0), (0, ph), (0, pw)), mode="edge")
+        motion = g[contract.MX:contract.MY + 1] * g[contract.MVALID:contract.MVALID + 1] * np.float32(
+            contract.MOTION_SCALE)  # [2, hp, wp] px over the exposure
+        warps = kernels.flow_warp(x, motion, self.k)  # [K, 3, hp, wp]
+        sharp, gate, res = self._session.run(list(contract.SPLIT_OUTPUTS), {
+            contract.INPUT_BLURRED: x[None], contract.INPUT_GUIDANCE: g[None], contract.INPUT_WARPS: warps[None]})
+        del warps
+        res = np.ascontiguousarray(res[0])
+        kernels.warp_blend(res, x, np.ascontiguousarray(sharp[0]), motion, np.ascontiguousarray(gate[0, :, 0]))
+        return res[:, :, :h, :w] if ph or pw else res
+
     def _infer(self, blurred: np.ndarray, guidance: np.ndarray) -> np.ndarray:
-        """The network's own output layout. Shape: [h, w, 3], [h, w, 6] -> [1, K, 3, h, w]."""
-        x = np.ascontiguousarray(blurred.transpose(2, 0, 1)[None], np.float32)
-        g = np.ascontiguousarray(guidance.transpose(2, 0, 1)[None], np.float32)
-        (out,) = self._session.run([contract.OUTPUT_SUBFRAMES], {contract.INPUT_BLURRED: x, contract.INPUT_GUIDANCE: g})
-        return out
+        """Shape: [h, w, 3], [h, w, 6] -> [1, K, 3, h, w] (the network's layout)."""
+        x = np.ascontiguousarray(blurred.transpose(2, 0, 1), np.float32)
+        g = np.ascontiguousarray(guidance.transpose(2, 0, 1), np.float32)
+        return self.infer_planar(x, g)[None]
 
     def _run(self, blurred: np.ndarray, guidance: np.ndarray) -> np.ndarray:
         """Shape: [h, w, 3], [h, w, 6] -> [K, h, w, 3]."""

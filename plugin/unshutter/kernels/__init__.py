@@ -50,6 +50,13 @@ BACKEND = "native" if _native is not None else "numpy"
 _impl: Any = _native if _native is not None else _reference
 
 
+def _newer(fn: str) -> Any:
+    """The backend for a kernel newer than some builds: the reference when a stale
+    ``_native`` (built before the kernel existed) lacks it, so a tree whose C++ was not
+    rebuilt after an update runs slower, not broken."""
+    return _impl if hasattr(_impl, fn) else _reference
+
+
 def _gpu() -> ModuleType:
     from unshutter.kernels import gpu
 
@@ -250,6 +257,50 @@ def reblur_project(sub: np.ndarray, target: np.ndarray) -> np.ndarray:
     return (_gpu() if gpu else _impl).reblur_project(sub, target)
 
 
+# ---------------------------------------------------------------- warp
+
+
+def flow_warp(src: np.ndarray, motion: np.ndarray, k: int) -> np.ndarray:
+    """The K backward warps of ``src`` by ``t_i`` times the exposure motion (bilinear, border clamped).
+
+    The warps the decomposer's split contract takes as input
+    (:mod:`unshutter.decomposer.contract`); planar, the network's layout.
+    See :func:`reference.flow_warp`.
+
+    Shape:
+        src: [C, H, W], motion: [2, H, W] (pixels over the exposure) -> [K, C, H, W]
+    """
+    fn = "flow_warp"
+    k = _checks.integer(fn, "k", k, 1)
+    gpu = _checks.same_kind(fn, src, motion)
+    _checks.array(fn, "src", src, layout="[C, H, W]", ndim=3, gpu=gpu)
+    _checks.array(fn, "motion", motion, layout="[2, H, W]", ndim=3, gpu=gpu)
+    _checks.same_shape(fn, "motion [2, H, W] and src [C, H, W]", tuple(motion.shape), (2,) + tuple(src.shape[1:]))
+    return (_gpu() if gpu else _newer("flow_warp")).flow_warp(src, motion, k)
+
+
+def warp_blend(res: np.ndarray, base: np.ndarray, sharp: np.ndarray, motion: np.ndarray, gate: np.ndarray) -> None:
+    """Sub-frames from the split model's outputs, in place:
+    ``res[i] = base + gate[i] * (flow_warp(sharp)[i] - base) + res[i]``.
+
+    Shape:
+        res: [K, C, H, W], base/sharp: [C, H, W], motion: [2, H, W], gate: [K, H, W]
+    """
+    fn = "warp_blend"
+    gpu = _checks.same_kind(fn, res, base, sharp, motion, gate)
+    _checks.array(fn, "res", res, layout="[K, C, H, W]", ndim=4, writeable=True, gpu=gpu)
+    _checks.array(fn, "base", base, layout="[C, H, W]", ndim=3, gpu=gpu)
+    _checks.array(fn, "sharp", sharp, layout="[C, H, W]", ndim=3, gpu=gpu)
+    _checks.array(fn, "motion", motion, layout="[2, H, W]", ndim=3, gpu=gpu)
+    _checks.array(fn, "gate", gate, layout="[K, H, W]", ndim=3, gpu=gpu)
+    k, c, h, w = res.shape
+    _checks.same_shape(fn, "base [C, H, W] and each sub-frame of res", tuple(base.shape), (c, h, w))
+    _checks.same_shape(fn, "sharp [C, H, W] and each sub-frame of res", tuple(sharp.shape), (c, h, w))
+    _checks.same_shape(fn, "motion [2, H, W]", tuple(motion.shape), (2, h, w))
+    _checks.same_shape(fn, "gate [K, H, W]", tuple(gate.shape), (k, h, w))
+    (_gpu() if gpu else _newer("warp_blend")).warp_blend(res, base, sharp, motion, gate)
+
+
 # ---------------------------------------------------------------- transfer
 
 
@@ -296,6 +347,7 @@ __all__ = [
     "clean_isolated",
     "composite_region",
     "feather_weight",
+    "flow_warp",
     "labels_to_signs",
     "log_decode",
     "log_encode",
@@ -309,4 +361,5 @@ __all__ = [
     "srgb_decode",
     "srgb_encode",
     "tile_starts",
+    "warp_blend",
 ]

@@ -183,6 +183,39 @@ extern "C" __global__ void log_decode(const float* x, float* y, idx n) {
         y[i] = (float)apply_sign_d(x[i], (exp2(a * 8.0) - 1.0) / 255.0);
     }
 }
+
+// ---- warp (planar [C, H, W]; see reference.flow_warp / warp_blend)
+__device__ __forceinline__ float warp_tap(const float* p, idx h, idx w, float x, float y) {
+    x = fminf(fmaxf(x, 0.f), (float)(w - 1));
+    y = fminf(fmaxf(y, 0.f), (float)(h - 1));
+    const float fx0 = floorf(x), fy0 = floorf(y);
+    const float ax = x - fx0, ay = y - fy0;
+    const idx x0 = (idx)fx0, y0 = (idx)fy0;
+    const idx x1 = x0 + 1 < w ? x0 + 1 : w - 1, y1 = y0 + 1 < h ? y0 + 1 : h - 1;
+    return (1.f - ax) * (1.f - ay) * p[y0 * w + x0] + ax * (1.f - ay) * p[y0 * w + x1]
+         + (1.f - ax) * ay * p[y1 * w + x0] + ax * ay * p[y1 * w + x1];
+}
+
+extern "C" __global__ void flow_warp(const float* src, const float* motion, float* out, const float* base,
+                                     const float* gate, idx c, idx h, idx w, idx k, int blend) {
+    const idx hw = h * w;
+    GRID_LOOP(j, k * hw) {
+        const idx i = j / hw, p = j % hw;
+        const float t = (float)(((double)i + 0.5) / (double)k - 0.5);
+        const float x = (float)(p % w) - t * motion[p];
+        const float y = (float)(p / w) - t * motion[hw + p];
+        for (idx ch = 0; ch < c; ++ch) {
+            const float v = warp_tap(src + ch * hw, h, w, x, y);
+            float* o = out + (i * c + ch) * hw + p;
+            if (blend) {
+                const float b = base[ch * hw + p];
+                *o = (b + gate[i * hw + p] * (v - b)) + *o;
+            } else {
+                *o = v;
+            }
+        }
+    }
+}
 """
 
 
@@ -318,6 +351,24 @@ def reblur_project(sub: Any, target: Any) -> Any:
     out = cp.empty_like(sub)
     _launch("reblur_project", target.size, sub, target, out, _i(sub.shape[0]), _i(target.size))
     return out
+
+
+# ---------------------------------------------------------------- warp
+
+
+def flow_warp(src: Any, motion: Any, k: int) -> Any:
+    """See :func:`unshutter.kernels.flow_warp`. Shape: [C, H, W], [2, H, W] -> [K, C, H, W]."""
+    cp = _cupy()
+    c, h, w = src.shape
+    out = cp.empty((k, c, h, w), cp.float32)
+    _launch("flow_warp", k * h * w, src, motion, out, src, motion, _i(c), _i(h), _i(w), _i(k), np.int32(0))
+    return out
+
+
+def warp_blend(res: Any, base: Any, sharp: Any, motion: Any, gate: Any) -> None:
+    """See :func:`unshutter.kernels.warp_blend` (in place)."""
+    k, c, h, w = res.shape
+    _launch("flow_warp", k * h * w, sharp, motion, res, base, gate, _i(c), _i(h), _i(w), _i(k), np.int32(1))
 
 
 # ---------------------------------------------------------------- transfer

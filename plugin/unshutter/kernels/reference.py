@@ -207,6 +207,60 @@ def reblur_project(sub: np.ndarray, target: np.ndarray) -> np.ndarray:
     return (sub + delta[None]).astype(np.float32)
 
 
+# ---------------------------------------------------------------- warp
+
+
+def warp_time(i: int, k: int) -> float:
+    """Time of sub-frame ``i`` of ``k`` in units of the exposure, from its middle: (i + 0.5) / k - 0.5."""
+    return (i + 0.5) / k - 0.5
+
+
+def _bilinear_border(src: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``src`` sampled at pixel coordinates clamped to the frame (grid_sample's "border").
+
+    Shape: src [C, H, W], x/y [H, W] -> [C, H, W]
+    """
+    h, w = src.shape[1:]
+    x = np.clip(x, np.float32(0), np.float32(w - 1))
+    y = np.clip(y, np.float32(0), np.float32(h - 1))
+    fx0, fy0 = np.floor(x), np.floor(y)
+    ax, ay = x - fx0, y - fy0
+    x0, y0 = fx0.astype(np.intp), fy0.astype(np.intp)
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+    one = np.float32(1)
+    return (((one - ax) * (one - ay)) * src[:, y0, x0] + (ax * (one - ay)) * src[:, y0, x1]
+            + ((one - ax) * ay) * src[:, y1, x0] + (ax * ay) * src[:, y1, x1]).astype(np.float32)
+
+
+def flow_warp(src: np.ndarray, motion: np.ndarray, k: int) -> np.ndarray:
+    """The K backward warps of ``src``: out[i](p) = src(p - t_i * motion(p)), bilinear, border clamped.
+
+    ``t_i`` is :func:`warp_time`; ``motion`` is the displacement over the exposure in pixels.
+    This is the network's ``grid_sample(bilinear, border, align_corners=False)`` in pixel units.
+
+    Shape:
+        src: [C, H, W], motion: [2, H, W] -> [K, C, H, W]
+    """
+    c, h, w = src.shape
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    out = np.empty((k, c, h, w), np.float32)
+    for i in range(k):
+        t = np.float32(warp_time(i, k))
+        out[i] = _bilinear_border(src, gx - t * motion[0], gy - t * motion[1])
+    return out
+
+
+def warp_blend(res: np.ndarray, base: np.ndarray, sharp: np.ndarray, motion: np.ndarray, gate: np.ndarray) -> None:
+    """res[i] = base + gate[i] * (flow_warp(sharp)[i] - base) + res[i], in place: the sub-frames.
+
+    Shape:
+        res: [K, C, H, W], base/sharp: [C, H, W], motion: [2, H, W], gate: [K, H, W]
+    """
+    warps = flow_warp(sharp, motion, res.shape[0])
+    for i in range(res.shape[0]):
+        res[i] = (base + gate[i][None] * (warps[i] - base)) + res[i]
+
+
 # ---------------------------------------------------------------- transfer
 
 

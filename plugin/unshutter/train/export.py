@@ -1,11 +1,17 @@
 """Export the decomposer to a single-file ONNX model and check it against torch.
 
-    python -m unshutter.train.export [--config models/decomposer.yaml]
-        [--checkpoint models/train_state/stage9.pt] [--out models/decomposer.onnx]
+    python -m unshutter.train.export --checkpoint models/train_state/stage9.pt
+        [--config models/decomposer.yaml] [--out models/decomposer.onnx] [--whole-graph]
 
+Re-exporting new weights of the architecture in the config is this one command.
 Without a checkpoint the network is exported as initialised (its zero head
-makes it the exact identity). The ONNX model has dynamic batch, height and
-width, and carries its contract in the metadata.
+makes it the exact identity). By default the model follows the split contract
+of :mod:`unshutter.decomposer.contract` (the flow warps and the final blend run
+outside the graph, in the native kernels); ``--whole-graph`` writes the older
+contract with everything in the graph (needed for ``estimate_motion``, whose
+warps depend on the network). The model has dynamic batch, height and width,
+and carries its contract in the metadata. The check runs the exported model
+through the node's own runtime and compares with torch.
 """
 from __future__ import annotations
 
@@ -31,33 +37,70 @@ def load_weights(net: torch.nn.Module, checkpoint: Path, use_ema: bool = True) -
     return {"step": int(state.get("step", 0)), "ema": use_ema and state.get("ema") is not None}
 
 
-def export_onnx(net: torch.nn.Module, out: Path, opset: int = 17, metadata: dict | None = None) -> None:
-    """Write ``net`` as ONNX with dynamic B/H/W and contract metadata."""
+class SplitGraph(torch.nn.Module):
+    """What a split-contract model computes: the network between the warps (``forward_core``).
+
+    Shape:
+        blurred [B, 3, Hp, Wp], guidance [B, 6, Hp, Wp], warps [B, K, 3, Hp, Wp] ->
+        sharp [B, 3, Hp, Wp], gate [B, K, 1, Hp, Wp], residual [B, K, 3, Hp, Wp]
+    """
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, blurred: torch.Tensor, guidance: torch.Tensor,
+                warps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.net.forward_core(blurred, guidance, warps)
+
+
+def can_split(net: torch.nn.Module) -> str | None:
+    """None when ``net`` can be exported under the split contract, else why not."""
+    if not hasattr(net, "forward_core"):
+        return f"{type(net).__name__} has no forward_core"
+    if not getattr(net, "use_warp", False):
+        return "the network does not use warps (use_warp: false)"
+    if getattr(net, "motion_net", None) is not None:
+        return "the network estimates its own motion (estimate_motion: true), so its warps depend on the graph"
+    return None
+
+
+def export_onnx(net: torch.nn.Module, out: Path, opset: int = 17, metadata: dict | None = None,
+                split: bool = False) -> None:
+    """Write ``net`` as ONNX with dynamic B/H/W and contract metadata (``split``: the split contract)."""
     import onnx
 
     net = net.eval()
-    x = torch.rand(1, 3, 48, 64)
-    g = torch.zeros(1, contract.GUIDANCE_CHANNELS, 48, 64)
+    k = int(getattr(net, "k", contract.K))
+    hw = {2: "height", 3: "width"}
+    if split:
+        why = can_split(net)
+        if why:
+            raise ValueError(f"cannot export the split contract: {why} (use --whole-graph)")
+        module: torch.nn.Module = SplitGraph(net)
+        args: tuple[torch.Tensor, ...] = (torch.rand(1, 3, 48, 64), torch.zeros(1, contract.GUIDANCE_CHANNELS, 48, 64),
+                                          torch.rand(1, k, 3, 48, 64))
+        inputs, outputs = list(contract.SPLIT_INPUTS), list(contract.SPLIT_OUTPUTS)
+        axes = {contract.INPUT_BLURRED: {0: "batch", **hw}, contract.INPUT_GUIDANCE: {0: "batch", **hw},
+                contract.INPUT_WARPS: {0: "batch", 3: "height", 4: "width"},
+                contract.OUTPUT_SHARP: {0: "batch", **hw},
+                contract.OUTPUT_GATE: {0: "batch", 3: "height", 4: "width"},
+                contract.OUTPUT_RESIDUAL: {0: "batch", 3: "height", 4: "width"}}
+    else:
+        module = net
+        args = (torch.rand(1, 3, 48, 64), torch.zeros(1, contract.GUIDANCE_CHANNELS, 48, 64))
+        inputs, outputs = [contract.INPUT_BLURRED, contract.INPUT_GUIDANCE], [contract.OUTPUT_SUBFRAMES]
+        axes = {contract.INPUT_BLURRED: {0: "batch", **hw}, contract.INPUT_GUIDANCE: {0: "batch", **hw},
+                contract.OUTPUT_SUBFRAMES: {0: "batch", 3: "height", 4: "width"}}
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter handles dynamic H/W padding
-        torch.onnx.export(
-            net,
-            (x, g),
-            buf,
-            input_names=[contract.INPUT_BLURRED, contract.INPUT_GUIDANCE],
-            output_names=[contract.OUTPUT_SUBFRAMES],
-            dynamic_axes={
-                contract.INPUT_BLURRED: {0: "batch", 2: "height", 3: "width"},
-                contract.INPUT_GUIDANCE: {0: "batch", 2: "height", 3: "width"},
-                contract.OUTPUT_SUBFRAMES: {0: "batch", 3: "height", 4: "width"},
-            },
-            opset_version=opset,
-            dynamo=False,
-        )
+        torch.onnx.export(module, args, buf, input_names=inputs, output_names=outputs, dynamic_axes=axes,
+                          opset_version=opset, dynamo=False)
     model = onnx.load_from_string(buf.getvalue())
     meta = {
-        "unshutter.k": str(contract.K),
+        "unshutter.contract": "split" if split else "whole-graph",
+        "unshutter.k": str(k),
         "unshutter.motion_scale": str(contract.MOTION_SCALE),
         "unshutter.pad_multiple": str(contract.PAD_MULTIPLE),
         "unshutter.encoding": "srgb_encode(linear / scale)",
@@ -75,12 +118,14 @@ def export_onnx(net: torch.nn.Module, out: Path, opset: int = 17, metadata: dict
 
 
 def check_against_torch(net: torch.nn.Module, onnx_path: Path, seed: int = 0) -> float:
-    """Max |onnx - torch| over random inputs of several sizes (incl. odd and 1x1)."""
-    import onnxruntime as ort
+    """Max |onnx - torch| over random inputs of several sizes (incl. odd and 1x1).
 
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 2
-    sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+    The model runs through the node's runtime (:class:`Decomposer`, CPU), so a
+    split-contract model is checked together with the warps and the blend around it.
+    """
+    from unshutter.decomposer.runtime import Decomposer
+
+    dec = Decomposer(onnx_path, device="cpu", threads=2)
     rng = np.random.default_rng(seed)
     worst = 0.0
     for b, h, w in [(1, 1, 1), (1, 37, 53), (2, 64, 96), (1, 120, 77)]:
@@ -93,7 +138,7 @@ def check_against_torch(net: torch.nn.Module, onnx_path: Path, seed: int = 0) ->
         g[:, contract.MVALID] = 1.0
         with torch.no_grad():
             ref = net.eval()(torch.from_numpy(x), torch.from_numpy(g)).numpy()
-        got = sess.run([contract.OUTPUT_SUBFRAMES], {contract.INPUT_BLURRED: x, contract.INPUT_GUIDANCE: g})[0]
+        got = np.stack([dec.infer_planar(x[i], g[i]) for i in range(b)])
         if got.shape != ref.shape:
             raise RuntimeError(f"ONNX output shape {got.shape} != torch {ref.shape}")
         worst = max(worst, float(np.abs(got - ref).max()))
@@ -107,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-ema", action="store_true", help="export the raw weights, not the EMA")
     ap.add_argument("--out", default=None, help="output .onnx (default from config)")
     ap.add_argument("--tol", type=float, default=1e-4, help="max allowed |onnx - torch|")
+    ap.add_argument("--whole-graph", action="store_true",
+                    help="keep the warps in the graph (the contract of models before the split; estimate_motion needs it)")
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
     torch.manual_seed(int(cfg.get("seed", 0)))
@@ -117,10 +164,15 @@ def main(argv: list[str] | None = None) -> int:
     exp = cfg.get("export", {})
     out = repo_path(args.out or exp.get("out", "models/decomposer.onnx"))
     meta = {"unshutter.arch": cfg["network"]["type"], "unshutter.train_step": info["step"], "unshutter.ema": info["ema"]}
-    export_onnx(net, out, int(exp.get("opset", 17)), meta)
+    split = not args.whole_graph
+    if split and can_split(net):
+        print(f"error: {can_split(net)}: export it with --whole-graph", file=sys.stderr)
+        return 2
+    export_onnx(net, out, int(exp.get("opset", 17)), meta, split=split)
     err = check_against_torch(net, out)
     size_mb = out.stat().st_size / 1e6
-    print(f"exported {out} ({size_mb:.2f} MB, step {info['step']}), max |onnx - torch| = {err:.2e}")
+    kind = "split" if split else "whole-graph"
+    print(f"exported {out} ({size_mb:.2f} MB, step {info['step']}, {kind} contract), max |onnx - torch| = {err:.2e}")
     if err > args.tol:
         print(f"error: ONNX differs from torch by {err:.2e} > {args.tol}", file=sys.stderr)
         return 1

@@ -259,14 +259,14 @@ class FlowUNet(nn.Module):
             blurred [B, 3, H, W], guidance [B, 6, H, W] ->
             [B, K, 3, H, W], [B, 2, Hp, Wp] | None, [B, 3, H, W] | None
         """
-        b, _, h, w = blurred.shape
+        h, w = blurred.shape[-2:]
         m = self.pad_multiple
         ph = (m - h % m) % m
         pw = (m - w % m) % m
         x = F.pad(blurred, (0, pw, 0, ph), mode="replicate")
         g = F.pad(guidance, (0, pw, 0, ph), mode="replicate")
-        feats = [x, g]
         est = None
+        warps = grids = None
         if self.use_warp:
             if self.motion_net is not None:
                 est = self.motion_net(x)
@@ -275,7 +275,33 @@ class FlowUNet(nn.Module):
                 motion = motion_from_guidance(g)
             grids = warp_grids(x, motion, self.k)
             warps = warp_with(x, grids)  # [B,K,3,H,W]
-            feats.append(warps.flatten(1, 2))
+        sharp, gate, res = self.forward_core(x, g, warps)
+        base = x.unsqueeze(1)
+        if self.use_warp:
+            if self.sharp_head is not None:
+                warps = warp_with(sharp, grids)
+            y = base + gate * (warps - base) + res
+        else:
+            y = base + res
+        sharp_out = sharp[:, :, :h, :w] if self.sharp_head is not None else None
+        return y[:, :, :, :h, :w], est, sharp_out
+
+    def forward_core(
+        self, x: torch.Tensor, g: torch.Tensor, warps: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The network between the warps: what the exported model computes (see
+        :mod:`unshutter.decomposer.contract`); the warps and the final blend stay outside it.
+
+        ``warps`` are the K warps of ``x`` (None without ``use_warp``). The sub-frames are
+        ``x + gate * (warp_k(sharp) - x) + res`` (``x + res`` without ``use_warp``); ``sharp``
+        is ``x`` itself without ``sharp_base``.
+
+        Shape:
+            x [B, 3, Hp, Wp], g [B, 6, Hp, Wp] (padded to PAD_MULTIPLE), warps [B, K, 3, Hp, Wp] ->
+            sharp [B, 3, Hp, Wp], gate [B, K, 1, Hp, Wp], res [B, K, 3, Hp, Wp]
+        """
+        b = x.shape[0]
+        feats = [x, g] if warps is None else [x, g, warps.flatten(1, 2)]
         f = self.act(self.stem(torch.cat(feats, dim=1)))
         skips = []
         for i, enc in enumerate(self.enc):
@@ -292,17 +318,8 @@ class FlowUNet(nn.Module):
         hp, wp = out.shape[-2:]
         res = out[:, : 3 * self.k].reshape(b, self.k, 3, hp, wp)
         gate = (out[:, 3 * self.k :] + self.gate_bias).unsqueeze(2)  # [B,K,1,H,W]
-        base = x.unsqueeze(1)
-        sharp = None
-        if self.sharp_head is not None:
-            sharp = x + self.sharp_head(a)
-            warps = warp_with(sharp, grids)
-            sharp = sharp[:, :, :h, :w]
-        if self.use_warp:
-            y = base + gate * (warps - base) + res
-        else:
-            y = base + res
-        return y[:, :, :, :h, :w], est, sharp
+        sharp = x + self.sharp_head(a) if self.sharp_head is not None else x
+        return sharp, gate, res
 
 
 def build_network(spec: dict) -> nn.Module:
