@@ -142,9 +142,15 @@ def test_rerun_redoes_outputs_of_other_settings_or_changed_plates(fresh_hdr_clip
     # other settings into the same folder: nothing stale is kept
     res = run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2, shutter=180.0)))
     assert res.written == 12 and res.skipped == 0
-    # a re-delivered plate: that frame and the two whose guidance uses it are redone
+    # a re-delivered plate: that frame and those whose outputs read it are redone: at 180 degrees
+    # (even timing) 1003 and 1005 for their guidance, and 1002, whose gap output reads 1003's result
     _redeliver(Path(fresh_hdr_clip.replace("####", "1004")))
     res = run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2, shutter=180.0)))
+    assert res.written == 8 and res.skipped == 4
+    # at 360 degrees (no gap outputs) only the frame and its two neighbours
+    assert run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2))).written == 12
+    _redeliver(Path(fresh_hdr_clip.replace("####", "1004")))
+    res = run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2)))
     assert res.written == 6 and res.skipped == 6
     man = json.loads(res.manifest.read_text())
     assert man["complete"] is True and set(man["frame_signatures"]) == {str(f) for f in range(1001, 1007)}

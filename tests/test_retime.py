@@ -43,7 +43,8 @@ def test_numbering_contract() -> None:
     assert [retime.output_frame(1001, 1001, 4, k) for k in range(4)] == [1001, 1002, 1003, 1004]
     assert retime.output_frame(1001, 1003, 4, 2) == 1001 + 2 * 4 + 2
     assert retime.subframe_time(0, 4) == pytest.approx(0.125)
-    assert retime.subframe_time(3, 4, 180.0) == pytest.approx(0.4375)
+    assert retime.subframe_time(3, 4, 180.0, "exposure") == pytest.approx(0.4375)
+    assert retime.subframe_time(3, 4, 180.0) == pytest.approx(0.875)  # even timing: in the shutter gap
 
 
 @pytest.mark.parametrize("factor,shutter", [(0, 360.0), (17, 360.0), (2.5, 360.0), (4, 0.0), (4, 361.0)])

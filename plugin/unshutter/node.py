@@ -14,8 +14,8 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from unshutter import color, retime
-from unshutter.decomposer.contract import MX, MY
+from unshutter import color, retime, timing
+from unshutter.decomposer.contract import MOTION_SCALE, MVALID, MX, MY
 from unshutter.decomposer.runtime import DEFAULT_TILE, Decomposer
 from unshutter.errors import ParameterError
 from unshutter.guidance import encode, flow
@@ -37,9 +37,14 @@ class NodeParams:
     tile: int = DEFAULT_TILE
     quality: str = "full"
     threshold: float = 0.5
+    timing: str = "even"
+    follow: float = 0.5
 
     def validate(self) -> None:
         retime.check_params(self.factor, self.shutter)
+        timing.check_timing(self.timing)
+        if not 0.0 <= self.follow <= 1.0:  # also refuses NaN
+            raise ParameterError(f"--follow {self.follow}: must be between 0 and 1")
         if self.guidance not in GUIDANCE_MODES:
             raise ParameterError(f"--guidance {self.guidance!r}: choose one of {', '.join(GUIDANCE_MODES)}")
         if self.quality not in QUALITIES:
@@ -61,6 +66,8 @@ class FrameResult:
     guidance: np.ndarray  # [H, W, 6] float16 (signs and flags exact, motion to < 0.05 px)
     guidance_source: str
     info: dict[str, Any] = field(default_factory=dict)
+    motion: np.ndarray | None = None  # [H, W, 2] px per frame interval where flow or an override gave it
+    schedule: timing.Schedule | None = None
 
 
 class Node:
@@ -159,9 +166,49 @@ class Node:
         del enc
         for k in range(sub.shape[0]):  # to linear plane by plane, in place: bounded memory at 4K
             sub[k] = color.from_network(sub[k], scale)
-        out = retime.retime(sub, cur, p.factor, reuse=True)
+        sched = self.schedule()
+        motion, weight = self.motion_of(g)
+        out = retime.retime(sub, cur, p.factor, reuse=True, sched=sched, motion=motion, follow_weight=weight)
         stage("resample")
-        return FrameResult(out, g, source, {"exposure_scale": scale})
+        return FrameResult(out, g, source, {"exposure_scale": scale}, motion, sched)
+
+    def schedule(self) -> timing.Schedule:
+        return timing.schedule(self.params.factor, self.params.shutter, self.params.timing)
+
+    def needs_next(self) -> bool:
+        """True when a frame's outputs wait for the next frame's (even timing below 360 degrees)."""
+        return self.schedule().gap > 0
+
+    def motion_of(self, g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Motion per frame interval and the follow weight from the guidance; (None, None) without any.
+
+        Shape:
+            g: [H, W, 6] -> [H, W, 2], [H, W]
+        """
+        valid = np.asarray(g[..., MVALID], np.float32)
+        if not valid.any():
+            return None, None
+        per_interval = np.float32(MOTION_SCALE * 360.0 / self.params.shutter)
+        motion = np.asarray(g[..., MX:MY + 1], np.float32) * per_interval
+        motion *= valid[..., None]
+        return motion, valid * np.float32(self.params.follow)
+
+    def fill_gap(self, res: FrameResult, nxt: FrameResult | None) -> None:
+        """Interpolate ``res``'s closed-shutter outputs toward the next frame's first output (in place).
+
+        Without ``nxt``, or when ``nxt`` is across a hard cut, they stay carried forward along
+        ``res``'s own motion (a cross-fade into another shot would be a visible dissolve).
+        """
+        sched = res.schedule
+        if nxt is None or sched is None or sched.gap == 0:
+            return
+        scale = res.info.get("exposure_scale", 1.0)
+        last = flow.to_gray8(color.to_network(res.subframes[sched.inside - 1], scale))
+        first = flow.to_gray8(color.to_network(nxt.subframes[0], scale))
+        if flow.is_cut(last, first):
+            res.guidance_source += " [gap not interpolated: cut]"
+            return
+        retime.fill_gap(res.subframes, sched, res.motion, nxt.subframes[0], nxt.motion)
 
     def _decompose(self, enc: np.ndarray, g: np.ndarray, abort: Callable[[], bool] | None,
                    progress: Callable[[int, int], None] | None = None) -> np.ndarray:

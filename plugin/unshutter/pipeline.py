@@ -28,11 +28,12 @@ from unshutter.io import atomic, claim, movie, sequence
 from unshutter.io.clip import Clip, open_clip
 from unshutter.io.digest import DigestCache, file_digest
 from unshutter.io.image_file import ImageMeta, output_pixel_type, verify_image, write_image
-from unshutter.node import Node, NodeParams
+from unshutter.node import FrameResult, Node, NodeParams
 
 Progress = Callable[[dict[str, Any]], None]
 
 FORMATS = ("exr", "dpx", "tif", "tiff", "png", "jpg", "jpeg", "mp4", "mov")
+MOVIE_RATES = ("high", "source")
 
 
 @dataclass
@@ -50,6 +51,13 @@ class RunConfig:
     device: str = "auto"
     preview: bool = False
     guidance_debug: str | None = None
+    movie_rate: str = "high"  # a movie output at N x the source rate, or at the source rate (plays N x slower)
+
+    def output_rate(self, source_rate: Fraction) -> Fraction:
+        """Frame rate written into a movie output (sequences are always recorded at N x the source rate)."""
+        if self.movie_rate not in MOVIE_RATES:
+            raise ParameterError(f"--movie-rate {self.movie_rate!r}: choose one of {', '.join(MOVIE_RATES)}")
+        return source_rate * self.params.factor if self.movie_rate == "high" else source_rate
 
 
 @dataclass
@@ -238,6 +246,20 @@ def merge_channels(rgb: np.ndarray, extra: np.ndarray | None, meta: ImageMeta) -
 
 
 # ------------------------------------------------------------------ job
+@dataclass
+class _Pending:
+    """A decomposed frame waiting to be written (below 360 degrees: for the next frame)."""
+
+    frame: int
+    index: int
+    res: FrameResult
+    extra: np.ndarray | None  # channels besides RGB, written back unchanged
+    outs: list[int]
+    paths: list[Path]
+    sig: str
+    t0: float
+
+
 class FrameCache:
     """Linear RGB of recently read frames (each frame is needed three times)."""
 
@@ -305,16 +327,17 @@ def _run_signature(cfg: RunConfig, node: Node, in_cs: color.ColorTransform, out_
 
 
 def _frame_signature(run_sig: str, clip: Clip, frame: int, digests: DigestCache,
-                     overrides: Overrides | None = None) -> str:
+                     overrides: Overrides | None = None, ahead: int = 1) -> str:
     """The run signature plus the bytes (digests) of the source frame, the neighbours its guidance
-    reads, and the mattes and labelme files the overrides read for it.
+    reads (``ahead`` after it: 2 when its gap outputs read the next frame's result), and the mattes
+    and labelme files the overrides read for it.
 
     Bytes, not size and time: a copied or path-mapped plate is the same plate.
     A movie is one file, hashed once per run. Override files are named by
     position, not path, for the same reason.
     """
     parts = [run_sig]
-    for f in (frame - 1, frame, frame + 1):
+    for f in range(frame - 1, frame + ahead + 1):  # the neighbours; below 360 degrees the next frame's too
         if clip.first <= f <= clip.last:
             path = clip.frame_path(f) if clip.pattern else clip.source
             parts.append(f"{f}:{digests.get(path) or 'missing'}")
@@ -329,6 +352,7 @@ def run(cfg: RunConfig, progress: Progress | None = None, node: Node | None = No
     emit = progress or (lambda _e: None)
     params = cfg.params
     params.validate()
+    cfg.output_rate(Fraction(24))  # refuses an unknown movie rate before anything is opened
     clip = open_clip(cfg.input, cfg.fps)
     try:
         return _run(cfg, clip, emit, node)
@@ -392,7 +416,7 @@ def _write(cfg: RunConfig, clip: Clip, emit: Progress, node: Node, target: Outpu
     writer: movie.MovieWriter | None = None
     if target.kind == "movie":
         writer = movie.MovieWriter(target.movie_path, clip.width, clip.height,  # type: ignore[arg-type]
-                                   clip.rate * n, cfg.codec)
+                                   cfg.output_rate(clip.rate), cfg.codec)
     info = node.decomposer.info
 
     def _manifest(complete: bool = False) -> dict[str, Any]:
@@ -402,7 +426,7 @@ def _write(cfg: RunConfig, clip: Clip, emit: Progress, node: Node, target: Outpu
         "input": {"source": clip.source, "kind": clip.kind, "first": clip.first, "last": clip.last,
                   "width": clip.width, "height": clip.height, "channels": clip.meta.channel_names,
                   "pixel_type": clip.meta.format, "rate": str(clip.rate), "colorspace": in_cs.colorspace},
-        "output": {"target": target.display(), "kind": target.kind, "rate": str(clip.rate * n),
+        "output": {"target": target.display(), "kind": target.kind, "rate": str(cfg.output_rate(clip.rate) if writer is not None else clip.rate * n),
                    "first": retime.output_frame(clip.first, a, n, 0),
                    "last": retime.output_frame(clip.first, b, n, n - 1), "colorspace": out_cs.colorspace},
         "frames": [a, b],
@@ -424,6 +448,42 @@ def _write(cfg: RunConfig, clip: Clip, emit: Progress, node: Node, target: Outpu
           "total": len(frames), "factor": n, "provider": node.decomposer.info.provider})
     t_start = time.monotonic()
     ok = False
+
+    def decompose(f: int) -> FrameResult:
+        cur = cache.get(f)[0]
+        prev = cache.get(f - 1)[0] if f - 1 >= clip.first else None
+        nxt = cache.get(f + 1)[0] if f + 1 <= clip.last else None
+        return node.process(f, cur, prev, nxt)
+
+    def put(item: _Pending) -> None:
+        nonlocal written
+        f, res = item.frame, item.res
+        guidance_log[str(f)] = res.guidance_source
+        if debug_dir is not None:
+            from unshutter.guidance.debug import write_guidance_image
+
+            write_guidance_image(guidance_debug_path(debug_dir, f), res.guidance)
+        for k in range(n):
+            rgb = out_cs.from_linear(res.subframes[k])
+            if writer is not None:
+                writer.write(rgb)
+            else:
+                write_image(item.paths[k], merge_channels(rgb, item.extra, clip.meta), clip.meta, item.sig)
+            written += 1
+        if cfg.preview:
+            from unshutter.preview import thumbnail
+
+            t = [thumbnail(res.subframes[k]) for k in range(n)]
+            if f in thumb_rows:
+                thumbs.append(t)
+            anim.extend(t)
+        emit({"event": "frame", "frame": f, "index": item.index, "total": len(frames), "outputs": item.outs,
+              "skipped": False, "guidance": res.guidance_source, "seconds": round(time.monotonic() - item.t0, 3)})
+
+    # Below 360 degrees (even timing) a frame's closed-shutter outputs are interpolated toward the
+    # next frame's first output: a frame waits in ``pending`` until the next one is decomposed.
+    waits = node.needs_next()
+    pending: _Pending | None = None
     try:
         for i, f in enumerate(frames):
             t0 = time.monotonic()
@@ -432,40 +492,40 @@ def _write(cfg: RunConfig, clip: Clip, emit: Progress, node: Node, target: Outpu
             paths = [target.pattern.path(o) for o in outs] if target.pattern else []
             # a movie output is written whole every run, so nothing needs its frames' signatures
             # (and a movie input need not be hashed for it)
-            sig = _frame_signature(run_sig, clip, f, digests, node.overrides) if paths else ""
+            sig = _frame_signature(run_sig, clip, f, digests, node.overrides, 2 if waits else 1) if paths else ""
             if paths:
                 frame_sigs[str(f)] = sig
-            if paths and all(p.exists() for p in paths) and all(verify_image(p, clip.meta, sig) for p in paths):
+            complete = bool(paths) and all(p.exists() for p in paths) and \
+                all(verify_image(p, clip.meta, sig) for p in paths)
+            if complete and pending is None:
                 skipped += n
                 guidance_log[str(f)] = "skipped (complete output exists)"
                 emit({"event": "frame", "frame": f, "index": i + 1, "total": len(frames), "outputs": outs,
                       "skipped": True, "guidance": guidance_log[str(f)], "seconds": round(time.monotonic() - t0, 3)})
                 continue
-            cur, extra = cache.get(f)
-            prev = cache.get(f - 1)[0] if f - 1 >= clip.first else None
-            nxt = cache.get(f + 1)[0] if f + 1 <= clip.last else None
-            res = node.process(f, cur, prev, nxt)
-            guidance_log[str(f)] = res.guidance_source
-            if debug_dir is not None:
-                from unshutter.guidance.debug import write_guidance_image
-
-                write_guidance_image(guidance_debug_path(debug_dir, f), res.guidance)
-            for k, o in enumerate(outs):
-                rgb = out_cs.from_linear(res.subframes[k])
-                if writer is not None:
-                    writer.write(rgb)
-                else:
-                    write_image(paths[k], merge_channels(rgb, extra, clip.meta), clip.meta, sig)
-                written += 1
-            if cfg.preview:
-                from unshutter.preview import thumbnail
-
-                t = [thumbnail(res.subframes[k]) for k in range(n)]
-                if f in thumb_rows:
-                    thumbs.append(t)
-                anim.extend(t)
-            emit({"event": "frame", "frame": f, "index": i + 1, "total": len(frames), "outputs": outs,
-                  "skipped": False, "guidance": res.guidance_source, "seconds": round(time.monotonic() - t0, 3)})
+            res = decompose(f)
+            if pending is not None:
+                node.fill_gap(pending.res, res)
+                put(pending)
+                pending = None
+            if complete:  # decomposed only for the previous frame's gap
+                skipped += n
+                guidance_log[str(f)] = "skipped (complete output exists)"
+                emit({"event": "frame", "frame": f, "index": i + 1, "total": len(frames), "outputs": outs,
+                      "skipped": True, "guidance": guidance_log[str(f)], "seconds": round(time.monotonic() - t0, 3)})
+                continue
+            item = _Pending(f, i + 1, res, cache.get(f)[1], outs, paths, sig, t0)
+            if waits:
+                pending = item
+            else:
+                put(item)
+        if pending is not None:
+            # the chunk's last frame: its gap needs the frame after it even when another chunk renders
+            # that one, so that chunked and whole renders give the same files
+            if pending.frame + 1 <= clip.last:
+                node.fill_gap(pending.res, decompose(pending.frame + 1))
+            put(pending)
+            pending = None
         ok = True
     finally:
         if writer is not None:

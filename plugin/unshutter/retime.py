@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unshutter import kernels
+from unshutter import kernels, timing, travel
 from unshutter.errors import ParameterError
 
 MAX_FACTOR = 16
@@ -20,20 +20,111 @@ BAND_ROWS = 128
 """Rows per band when resampling: the work is per pixel, so bands bound the temporaries."""
 
 
-def retime(sub_linear: np.ndarray, blurred_linear: np.ndarray, factor: int, reuse: bool = False) -> np.ndarray:
-    """K linear sub-frames -> ``factor`` sub-frames at slice middles.
+def _slice_middles(u: np.ndarray) -> bool:
+    """True when exposure fractions ``u`` are the middles of len(u) equal slices (the native resampler's case)."""
+    m = len(u)
+    return bool(np.allclose(u, (np.arange(m) + 0.5) / m, rtol=0, atol=1e-12))
 
-    For factor >= 2 the result's linear mean equals ``blurred_linear`` exactly;
-    factor 1 returns the sharp sub-frame at the middle of the exposure. Works
-    in bands of rows so that a 4K frame needs no full-size temporaries beyond
-    the result; with ``reuse`` and ``factor`` <= K the result is written into
-    ``sub_linear``'s own memory (each band is read before it is overwritten).
+
+def resample_at(sub_linear: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """K sub-frames at slice middles -> frames at exposure fractions ``u``, linear in time.
+
+    The same taps as :func:`kernels.resample_subframes` (which it calls, band by
+    band, when ``u`` are slice middles) for any fractions.
 
     Shape:
-        sub_linear: [K, H, W, 3], blurred_linear: [H, W, 3] -> [N, H, W, 3]
+        sub_linear: [K, H, W, 3], u: [M] -> [M, H, W, 3]
+    """
+    k, h, w, c = sub_linear.shape
+    m = len(u)
+    out = np.empty((m, h, w, c), np.float32)
+    if _slice_middles(u):
+        for y0 in range(0, h, BAND_ROWS):
+            y1 = min(h, y0 + BAND_ROWS)
+            out[:, y0:y1] = kernels.resample_subframes(np.ascontiguousarray(sub_linear[:, y0:y1], np.float32), m)
+        return out
+    for i, ui in enumerate(u):
+        pos = min(max(float(ui) * k - 0.5, 0.0), k - 1.0)
+        lo = int(np.floor(pos))
+        hi = min(lo + 1, k - 1)
+        a = np.float32(pos - lo)
+        out[i] = sub_linear[lo] * (np.float32(1.0) - a) + sub_linear[hi] * a
+    return out
+
+
+def retime(sub_linear: np.ndarray, blurred_linear: np.ndarray, factor: int, reuse: bool = False,
+           sched: timing.Schedule | None = None, motion: np.ndarray | None = None,
+           follow_weight: np.ndarray | None = None) -> np.ndarray:
+    """K linear sub-frames -> ``factor`` output frames at the times of ``sched``.
+
+    Outputs inside the exposure are resampled from the sub-frames; with
+    ``motion`` (px per frame interval) they are blended toward the mid-exposure
+    frame carried along it (by ``follow_weight``, per pixel) and the reblur
+    correction travels with it (:mod:`unshutter.travel`). For factor >= 2 their
+    linear mean then equals ``blurred_linear`` exactly; factor 1 returns the
+    sharp sub-frame at the middle of the exposure. Outputs in the
+    closed-shutter gap are carried forward from the last inside output along
+    ``motion``; :func:`fill_gap` interpolates them toward the next source frame
+    once it is known. Without ``sched`` the outputs share the exposure (the
+    ``exposure`` timing). With ``reuse`` and ``factor`` <= K, and no motion,
+    the result may be written into ``sub_linear``'s own memory.
+
+    Shape:
+        sub_linear: [K, H, W, 3], blurred_linear: [H, W, 3], motion: [H, W, 2],
+        follow_weight: [H, W] -> [N, H, W, 3]
     """
     k, h, w, c = sub_linear.shape
     n = int(factor)
+    sched = sched or timing.schedule(n, 360.0, "exposure")
+    if sched.n != n:
+        raise ValueError(f"retime: schedule has {sched.n} outputs, factor is {n}")
+    inside = sched.inside
+    u = sched.fractions()
+    if motion is None and inside == n and _slice_middles(u):
+        return _retime_bands(sub_linear, blurred_linear, n, reuse)
+    out = np.empty((n, h, w, c), np.float32)
+    out[:inside] = resample_at(sub_linear, u)
+    part = out[:inside]
+    warper = travel.Warper(motion) if motion is not None else None
+    if n >= 2:
+        if warper is not None:
+            offsets = sched.offsets()
+            if follow_weight is not None and inside >= 2:
+                mid = resample_at(sub_linear, np.array([0.5]))[0]
+                travel.follow(part, mid, warper, offsets, follow_weight)
+                del mid
+            travel.travel_residue(part, blurred_linear, warper, offsets)
+        for y0 in range(0, h, BAND_ROWS):
+            y1 = min(h, y0 + BAND_ROWS)
+            part[:, y0:y1] = kernels.reblur_project(np.ascontiguousarray(part[:, y0:y1]),
+                                                    np.ascontiguousarray(blurred_linear[y0:y1], np.float32))
+    if inside < n:
+        carry = warper or travel.Warper(np.zeros((h, w, 2), np.float32))
+        out[inside:] = travel.gap_frames(out[inside - 1], sched.times[inside - 1], carry, None, 0.0, None,
+                                         sched.times[inside:])
+    return out
+
+
+def fill_gap(out: np.ndarray, sched: timing.Schedule, motion: np.ndarray | None,
+             next_first: np.ndarray, next_motion: np.ndarray | None) -> None:
+    """Interpolate the gap outputs of ``out`` toward the next source frame's first output (in place).
+
+    Shape:
+        out: [N, H, W, 3], next_first: [H, W, 3], motion, next_motion: [H, W, 2] or None
+    """
+    if sched.gap == 0:
+        return
+    h, w = out.shape[1:3]
+    zero = np.zeros((h, w, 2), np.float32)
+    i = sched.inside
+    out[i:] = travel.gap_frames(out[i - 1], sched.times[i - 1], travel.Warper(motion if motion is not None else zero),
+                                next_first, 1.0 + sched.times[0],
+                                travel.Warper(next_motion if next_motion is not None else zero), sched.times[i:])
+
+
+def _retime_bands(sub_linear: np.ndarray, blurred_linear: np.ndarray, n: int, reuse: bool) -> np.ndarray:
+    """The all-inside, motionless case in bands of rows: no full-size temporaries beyond the result at 4K."""
+    k, h, w, c = sub_linear.shape
     if reuse and n <= k and sub_linear.dtype == np.float32 and sub_linear.flags.c_contiguous:
         out = sub_linear[:n]
     else:
@@ -52,6 +143,6 @@ def output_frame(first: int, frame: int, factor: int, k: int) -> int:
     return first + (frame - first) * factor + k
 
 
-def subframe_time(k: int, factor: int, shutter: float = 360.0) -> float:
+def subframe_time(k: int, factor: int, shutter: float = 360.0, timing_mode: str = "even") -> float:
     """Time of output sub-frame k in source frame intervals after the exposure opens."""
-    return (k + 0.5) / factor * shutter / 360.0
+    return timing.schedule(factor, shutter, timing_mode).times[k]

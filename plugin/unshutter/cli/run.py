@@ -8,13 +8,22 @@ from typing import Any
 
 from unshutter.decomposer.runtime import DEFAULT_TILE
 from unshutter.node import GUIDANCE_MODES, QUALITIES, NodeParams
-from unshutter.pipeline import FORMATS, RunConfig, parse_frame_range, run
+from unshutter.pipeline import FORMATS, MOVIE_RATES, RunConfig, parse_frame_range, run
+from unshutter.timing import TIMINGS
 
 
 def add_node_arguments(p: argparse.ArgumentParser) -> None:
     """Node parameters shared by run, worker and farm commands."""
     p.add_argument("--factor", "-n", type=int, default=7, help="sub-frames per source frame, 1-16 (1 = deblur only)")
     p.add_argument("--shutter", type=float, default=360.0, help="shutter angle of the source in degrees (default 360)")
+    p.add_argument("--timing", choices=TIMINGS, default="even",
+                   help="even (default): the N outputs of a frame sit at equal steps of 1/N of the frame interval, "
+                        "those in the closed-shutter gap interpolated toward the next frame; exposure: all N share "
+                        "the exposure (below 360 degrees playback jumps across the gap)")
+    p.add_argument("--follow", type=float, default=0.5, metavar="F",
+                   help="0-1: how closely sub-frames follow the estimated motion (default 0.5; 0 keeps the "
+                        "decomposer's own sub-frames, 1 carries the mid-exposure frame along the motion: smoothest "
+                        "playback, softest where the flow is wrong)")
     p.add_argument("--guidance", choices=GUIDANCE_MODES, default="neighbors",
                    help="motion guidance: optical flow on neighbouring frames (default), none, a global direction, or reversed flow")
     p.add_argument("--reverse", action="store_true", help="reverse the time order of the whole shot")
@@ -29,7 +38,8 @@ def add_node_arguments(p: argparse.ArgumentParser) -> None:
 
 def node_params(args: argparse.Namespace) -> NodeParams:
     return NodeParams(factor=args.factor, shutter=args.shutter, guidance=args.guidance, reverse=args.reverse,
-                      overrides=args.overrides, tile=args.tile, quality=args.quality, threshold=args.threshold)
+                      overrides=args.overrides, tile=args.tile, quality=args.quality, threshold=args.threshold,
+                      timing=args.timing, follow=args.follow)
 
 
 def add_parser(sub: Any) -> None:
@@ -48,6 +58,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--format", choices=FORMATS, help="output file format (default: the input's)")
     p.add_argument("--codec", choices=("h264", "prores"), help="movie output codec (default from the extension)")
     p.add_argument("--fps", type=float, help="source frame rate when the files do not say (default 24)")
+    p.add_argument("--movie-rate", choices=MOVIE_RATES, default="high",
+                   help="frame rate of a movie output: high (default) = N x the source rate, plays at normal speed "
+                        "like footage shot N x faster; source = the source rate, plays N x slower in any player")
     p.add_argument("--preview", action="store_true", help="also write a contact sheet PNG and an H.264 preview movie of the sub-frames")
     p.add_argument("--guidance-debug", metavar="DIR", help="write colour-coded guidance maps to DIR")
     p.add_argument("--json", action="store_true", help="print one JSON progress line per frame on stdout (for hosts)")
@@ -61,6 +74,7 @@ def main(args: argparse.Namespace) -> int:
         frames=parse_frame_range(args.frames) if args.frames else None,
         colorspace=args.colorspace, ocio=args.ocio, format=args.format, codec=args.codec, fps=args.fps,
         model=args.model, device=args.device, preview=args.preview, guidance_debug=args.guidance_debug,
+        movie_rate=args.movie_rate,
     )
     reporter = Reporter(json_lines=args.json, quiet=args.quiet)
     try:
