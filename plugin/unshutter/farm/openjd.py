@@ -156,7 +156,8 @@ class _PathParams:
 
 def _shot_step(shot: Shot, frames: tuple[int, int], paths: _PathParams) -> dict[str, Any]:
     args = ["farm", "chunk", paths.ref("in", shot.input), "-o", paths.ref("out", shot.output),
-            "--factor", str(shot.factor), "--shutter", _num(shot.shutter), "--guidance", shot.guidance]
+            "--factor", str(shot.factor), "--shutter", _num(shot.shutter), "--guidance", shot.guidance,
+            "--timing", shot.timing, "--follow", _num(shot.follow)]
     if shot.overrides:  # mapped by the task, with every matte and labelme file it names
         args += ["--overrides", paths.ref("ov", shot.overrides, "RawParam"), "--path-mapping", RULES]
     args += ["--model", "{{Param.Model}}", "--device", "{{Param.Device}}",

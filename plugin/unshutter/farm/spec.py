@@ -54,11 +54,14 @@ class Shot:
     shutter: float = 360.0
     guidance: str = "neighbors"
     overrides: str | None = None
+    timing: str = "even"
+    follow: float = 0.5
     frames: tuple[int, int] | None = None
     chunk: int = DEFAULT_CHUNK
 
     def params(self) -> NodeParams:
-        return NodeParams(factor=self.factor, shutter=self.shutter, guidance=self.guidance, overrides=self.overrides)
+        return NodeParams(factor=self.factor, shutter=self.shutter, guidance=self.guidance, overrides=self.overrides,
+                          timing=self.timing, follow=self.follow)
 
     @cached_property
     def loaded_overrides(self) -> Overrides | None:
@@ -81,7 +84,7 @@ class Shot:
     def run_args(self) -> list[str]:
         """The ``unshutter run`` / ``unshutter farm chunk`` options for this shot (without --frames)."""
         args = [self.input, "-o", self.output, "--factor", str(self.factor), "--shutter", _num(self.shutter),
-                "--guidance", self.guidance]
+                "--guidance", self.guidance, "--timing", self.timing, "--follow", _num(self.follow)]
         if self.overrides:
             args += ["--overrides", self.overrides]
         return args
@@ -278,6 +281,8 @@ def from_dict(data: Any, path: Path) -> BatchSpec:
             factor=int(s["factor"]),
             shutter=float(s.get("shutter", 360.0)),
             guidance=s.get("guidance", "neighbors"),
+            timing=s.get("timing", "even"),
+            follow=float(s.get("follow", 0.5)),
             overrides=_abs(base, s["overrides"]) if s.get("overrides") else None,
             frames=_frames(s["frames"]) if "frames" in s else None,
             chunk=int(s.get("chunk", default_chunk)),

@@ -1,0 +1,59 @@
+"""Sub-frames and the reblur correction travel with the motion."""
+from __future__ import annotations
+
+import numpy as np
+
+from unshutter import retime, timing, travel
+
+from .conftest import textured_photo
+
+
+def test_warper_moves_an_image_along_the_motion() -> None:
+    img = textured_photo(64, 96)
+    motion = np.zeros((64, 96, 2), np.float32)
+    motion[..., 0] = 6.0
+    moved = travel.Warper(motion)(img, 0.5)  # 3 px to the right
+    np.testing.assert_allclose(moved[:, 10:90], img[:, 7:87], atol=1e-6)
+
+
+def test_travelling_correction_keeps_the_mean_and_moves_with_the_scene() -> None:
+    rng = np.random.default_rng(1)
+    sub = rng.uniform(0, 1, (4, 32, 64, 3)).astype(np.float32)
+    target = sub.mean(axis=0)
+    target[:, 30:34] += 1.0  # a residue the sub-frames do not explain: a bright bar
+    motion = np.zeros((32, 64, 2), np.float32)
+    motion[..., 0] = 16.0
+    offsets = timing.schedule(4, 360.0).offsets()  # -3/8 .. 3/8 of the interval: -6, -2, 2, 6 px
+    before = sub.copy()
+    travel.travel_residue(sub, target, travel.Warper(motion), offsets)
+    np.testing.assert_allclose(sub.mean(axis=0), before.mean(axis=0), atol=1e-5)  # zero-mean correction
+    added = (sub - before).mean(axis=(1, 3))  # [4, W]
+    peaks = added.argmax(axis=1)
+    assert list(np.diff(peaks)) == [4, 4, 4]  # the bar sits 4 px further right in each sub-frame
+
+
+def test_retime_with_motion_keeps_the_exact_reblur_and_follow_zero_keeps_the_subframes() -> None:
+    rng = np.random.default_rng(2)
+    sub = rng.uniform(0, 2, (7, 24, 40, 3)).astype(np.float32)
+    blurred = rng.uniform(0, 2, (24, 40, 3)).astype(np.float32)
+    motion = rng.normal(0, 4, (24, 40, 2)).astype(np.float32)
+    sched = timing.schedule(5, 360.0)
+    out = retime.retime(sub.copy(), blurred, 5, sched=sched, motion=motion,
+                        follow_weight=np.full((24, 40), 0.7, np.float32))
+    np.testing.assert_allclose(out.mean(axis=0, dtype=np.float64), blurred, rtol=1e-5, atol=1e-5)
+    # follow 0 and no residue to carry: the resampled sub-frames come back unchanged
+    same = retime.resample_at(sub, sched.fractions())
+    blurred0 = same.mean(axis=0)
+    out0 = retime.retime(sub.copy(), blurred0, 5, sched=sched, motion=motion,
+                         follow_weight=np.zeros((24, 40), np.float32))
+    np.testing.assert_allclose(out0, same, atol=1e-5)
+
+
+def test_gap_frames_cross_fade_between_the_two_frames_along_their_motion() -> None:
+    img = textured_photo(48, 80)
+    motion = np.zeros((48, 80, 2), np.float32)
+    motion[..., 0] = 8.0
+    w = travel.Warper(motion)
+    last, first = img, w(img, 1.0)  # the next frame's first output: the same scene 8 px on
+    gap = travel.gap_frames(last, 0.0, w, first, 1.0, w, [0.5])
+    np.testing.assert_allclose(gap[0][:, 12:70], w(img, 0.5)[:, 12:70], atol=1e-5)
