@@ -86,3 +86,30 @@ def test_written_image_round_trips(tmp_path: Path) -> None:
     back, meta = read_image(tmp_path / "a.exr")
     np.testing.assert_array_equal(back, px)
     assert [p.name for p in tmp_path.iterdir()] == ["a.exr"]
+
+
+def _zlib_level_class(png: Path) -> int:
+    """FLEVEL of the first IDAT's zlib header: 0 fastest, 1 fast (levels 2-5), 2 default (6), 3 best."""
+    import struct
+
+    data = png.read_bytes()
+    pos = 8
+    while pos < len(data):
+        (length,), kind = struct.unpack(">I", data[pos:pos + 4]), data[pos + 4:pos + 8]
+        if kind == b"IDAT":
+            return data[pos + 9] >> 6
+        pos += 12 + length
+    raise AssertionError(f"{png}: no IDAT chunk")
+
+
+def test_png_is_written_at_the_fast_compression_level_and_stays_lossless(tmp_path: Path) -> None:
+    from unshutter.io.image_file import PNG_COMPRESSION_LEVEL
+
+    rng = np.random.default_rng(0)
+    pixels = (rng.integers(0, 256, (37, 53, 3)) / 255.0).astype(np.float32)
+    meta = ImageMeta(53, 37, ["R", "G", "B"], "uint8", 8, {}, "png")
+    out = tmp_path / "f.png"
+    write_image(out, pixels, meta)
+    assert PNG_COMPRESSION_LEVEL == 2 and _zlib_level_class(out) == 1
+    back, _ = read_image(out)
+    np.testing.assert_array_equal(np.round(back * 255), np.round(pixels * 255))

@@ -160,6 +160,12 @@ def output_pixel_type(meta: ImageMeta, ext: str) -> tuple[str, int]:
     return fmt, bits
 
 
+PNG_COMPRESSION_LEVEL = 2
+"""zlib level of written PNGs (lossless at any level). The default 6 spent 0.22 s of CPU
+per 8-bit 1280x720 frame, level 2 0.065 s for files 19% larger (level 1: 0.061 s, +24%);
+seven of them per source frame made it the second cost of a run after the network."""
+
+
 def write_image(path: Path, pixels: np.ndarray, meta: ImageMeta, signature: str | None = None) -> None:
     """Atomically write ``pixels`` with the input's pixel type, channels and header.
 
@@ -189,6 +195,8 @@ def write_image(path: Path, pixels: np.ndarray, meta: ImageMeta, signature: str 
                 continue
     if bits and bits != 8 * oiio.TypeDesc(fmt).size():
         spec.attribute("oiio:BitsPerSample", bits)
+    if path.suffix.lower() == ".png":
+        spec.attribute("png:compressionLevel", PNG_COMPRESSION_LEVEL)
     data = np.ascontiguousarray(pixels, np.float32)
     if not (fmt in ("half", "float")):
         data = np.clip(data, 0.0, 1.0)
