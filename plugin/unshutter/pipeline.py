@@ -223,8 +223,10 @@ def split_channels(pixels: np.ndarray, meta: ImageMeta) -> tuple[np.ndarray, np.
     """All channels -> (RGB [H, W, 3], the others [H, W, E] or None)."""
     idx = meta.rgb_indices
     rgb = pixels[..., idx]
-    if rgb.shape[-1] < 3:
-        rgb = np.repeat(rgb[..., :1], 3, axis=-1)
+    if len(idx) == 1:  # grey
+        rgb = np.repeat(rgb, 3, axis=-1)
+    elif len(idx) == 2:  # two colour channels (R, G): the third is their mean, dropped again on merge
+        rgb = np.concatenate([rgb, rgb.mean(axis=-1, keepdims=True)], axis=-1)
     rest = [i for i in range(pixels.shape[-1]) if i not in idx]
     extra = pixels[..., rest] if rest else None
     return np.ascontiguousarray(rgb, np.float32), extra
@@ -235,10 +237,10 @@ def merge_channels(rgb: np.ndarray, extra: np.ndarray | None, meta: ImageMeta) -
     c = len(meta.channel_names)
     out = np.empty(rgb.shape[:2] + (c,), np.float32)
     idx = meta.rgb_indices
-    if len(idx) < 3:
+    if len(idx) == 1:
         out[..., idx[0]] = rgb.mean(axis=-1)
     else:
-        out[..., idx] = rgb
+        out[..., idx] = rgb[..., :len(idx)]
     rest = [i for i in range(c) if i not in idx]
     if rest and extra is not None:
         out[..., rest] = extra

@@ -12,6 +12,11 @@ from unshutter.io import movie, sequence
 from unshutter.io.image_file import ImageMeta, read_header, read_image
 
 
+# The largest magnitude a pixel may have: sums of sub-frames near float32's limit (3.4e38) overflow
+# to Inf, and Inf - Inf is NaN. Nothing physical in scene-linear light comes near it.
+MAX_VALUE = 1e30
+
+
 @dataclass
 class Clip:
     """A clip's frames and how to read them; pixels come back as float32 [H, W, C]."""
@@ -71,6 +76,9 @@ class Clip:
             pixels = self._movie.read(frame)
         if not np.isfinite(pixels).all():
             raise InputError(f"{self.frame_path(frame)}: frame {frame} contains NaN or Inf values")
+        if pixels.size and float(np.abs(pixels).max()) > MAX_VALUE:
+            raise InputError(f"{self.frame_path(frame)}: frame {frame} has values beyond +-{MAX_VALUE:g}, "
+                             "more than the float arithmetic of a frame can hold")
         return pixels
 
     def close(self) -> None:

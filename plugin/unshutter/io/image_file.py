@@ -11,11 +11,15 @@ from typing import Any
 import numpy as np
 import OpenImageIO as oiio
 
-from unshutter.errors import InputError, OutputError
+from unshutter.errors import InputError, OutputError, UnshutterError
 from unshutter.io.atomic import atomic_path
 
 # Attributes that describe the file container, not the picture; never copied.
 _SKIP_ATTRS = ("oiio:", "openexr:chunkCount", "tiff:RowsPerStrip", "PixelAspectRatio")
+
+
+# Channel names that are never colour: carried from the source frame to its sub-frames unchanged.
+_NOT_COLOUR = ("A", "ALPHA", "Z", "DEPTH")
 
 
 @dataclass
@@ -36,11 +40,15 @@ class ImageMeta:
 
     @property
     def rgb_indices(self) -> list[int]:
-        """Indices of the colour channels (R, G, B, or the first three)."""
+        """Indices of the colour channels: R, G, B, else the first three that are not alpha or depth.
+
+        One index means a grey image; two (e.g. R, G) are two colour channels.
+        """
         names = [n.split(".")[-1].upper() for n in self.channel_names]
         if all(c in names for c in "RGB"):
             return [names.index(c) for c in "RGB"]
-        return list(range(min(3, len(self.channel_names))))
+        colour = [i for i, n in enumerate(names) if n not in _NOT_COLOUR][:3]
+        return colour or [0]
 
 
 def read_image(path: Path) -> tuple[np.ndarray, ImageMeta]:
@@ -198,9 +206,16 @@ def write_image(path: Path, pixels: np.ndarray, meta: ImageMeta, signature: str 
     if path.suffix.lower() == ".png":
         spec.attribute("png:compressionLevel", PNG_COMPRESSION_LEVEL)
     data = np.ascontiguousarray(pixels, np.float32)
-    if not (fmt in ("half", "float")):
-        data = np.clip(data, 0.0, 1.0)
+    if np.isnan(data).any():
+        raise UnshutterError(f"{path}: {int(np.isnan(data).sum())} NaN values computed for this frame; "
+                             "nothing written (please report this)")
+    lo, hi = _RANGE.get(fmt, (0.0, 1.0))
+    data = np.clip(data, lo, hi)  # half overflows to Inf past 65504: the brightest value it holds instead
     write_pixels(path, spec, data)
+
+
+# What each written pixel type can hold; anything beyond is clamped (integers: 0..1 of their range).
+_RANGE = {"half": (-65504.0, 65504.0), "float": (float(-np.finfo(np.float32).max), float(np.finfo(np.float32).max))}
 
 
 def write_pixels(path: Path, spec: oiio.ImageSpec, data: np.ndarray) -> None:
