@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
+from typing import Any
 
 import unshutter
 from unshutter.errors import UnshutterError
@@ -32,6 +34,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP (a farm or process manager stopping the job, a closed terminal).
+
+    Raised from the signal handler so the job unwinds as on Ctrl-C: temporaries
+    are deleted, claims released, complete frames kept.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _on_signal(signum: int, _frame: Any) -> None:
+    raise Terminated(signum)
+
+
+def _catch_termination() -> None:
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            try:
+                signal.signal(sig, _on_signal)
+            except ValueError:  # not the main thread (an embedding host): leave its handlers alone
+                return
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -40,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
+    _catch_termination()
     try:
         return int(args.func(args) or 0)
     except UnshutterError as exc:
@@ -51,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("unshutter: interrupted", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        try:  # after SIGHUP the terminal may be gone
+            print(f"unshutter: terminated ({exc}); complete frames are kept, a re-run resumes", file=sys.stderr)
+        except OSError:
+            pass
+        return 128 + exc.signum
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from typing import Any
@@ -79,10 +80,14 @@ def main(args: argparse.Namespace) -> int:
     reporter = Reporter(json_lines=args.json, quiet=args.quiet)
     try:
         result = run(cfg, reporter)
-    except Exception as exc:
+    except BaseException as exc:  # errors, and Ctrl-C or SIGTERM/SIGHUP (cli.main.Terminated) for hosts too
         reporter.close()
-        if args.json:
-            print(json.dumps({"event": "error", "message": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}), flush=True)
+        if args.json and not isinstance(exc, SystemExit):
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if not isinstance(exc, Exception):
+                message = f"{'interrupted' if isinstance(exc, KeyboardInterrupt) else 'terminated'} ({message})"
+            with contextlib.suppress(OSError):
+                print(json.dumps({"event": "error", "message": message}), flush=True)
         raise
     reporter.close()
     if not args.json:
