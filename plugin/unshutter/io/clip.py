@@ -9,6 +9,7 @@ import numpy as np
 
 from unshutter.errors import InputError
 from unshutter.io import movie, sequence
+from unshutter.io.files import require_regular
 from unshutter.io.image_file import ImageMeta, read_header, read_image
 
 
@@ -90,8 +91,10 @@ def open_clip(spec: str, fps: float | None = None) -> Clip:
     """Open a sequence spec or a movie file; raises InputError naming what is wrong."""
     p = Path(spec)
     if p.suffix.lower() in movie.MOVIE_EXTS and not sequence.is_sequence_spec(spec):
-        if not p.exists():
-            raise InputError(f"{spec}: movie file not found")
+        try:
+            require_regular(p)
+        except FileNotFoundError:
+            raise InputError(f"{spec}: movie file not found") from None
         w, h, n, rate = movie.probe(p)
         if n == 0:
             raise InputError(f"{spec}: movie has no video frames")

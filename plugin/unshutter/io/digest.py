@@ -10,6 +10,7 @@ import hashlib
 from pathlib import Path
 
 from unshutter.errors import InputError
+from unshutter.io.files import open_regular
 
 BLOCK = 1 << 20  # 1 MiB reads: large enough to run at hashing speed, small enough to stay out of the way
 
@@ -18,13 +19,14 @@ def file_digest(path: str | Path) -> str:
     """BLAKE2b-256 of the file's bytes (hex), read in 1 MiB blocks.
 
     Raises FileNotFoundError for a missing file, InputError naming the file
-    for one that exists but cannot be read.
+    for one that exists but cannot be read or is not a regular file.
     """
     h = hashlib.blake2b(digest_size=32)
     buf = bytearray(BLOCK)
     view = memoryview(buf)
+    fd = open_regular(path)  # a FIFO or /dev/zero would never end
     try:
-        with open(path, "rb", buffering=0) as f:
+        with open(fd, "rb", buffering=0) as f:
             while n := f.readinto(buf):
                 h.update(view[:n])
     except FileNotFoundError:

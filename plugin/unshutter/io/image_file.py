@@ -13,6 +13,7 @@ import OpenImageIO as oiio
 
 from unshutter.errors import InputError, OutputError, UnshutterError
 from unshutter.io.atomic import atomic_path
+from unshutter.io.files import require_regular
 
 # Attributes that describe the file container, not the picture; never copied.
 _SKIP_ATTRS = ("oiio:", "openexr:chunkCount", "tiff:RowsPerStrip", "PixelAspectRatio")
@@ -57,6 +58,10 @@ def read_image(path: Path) -> tuple[np.ndarray, ImageMeta]:
     Shape:
         -> [H, W, C] float32 (integer formats scaled to 0..1)
     """
+    try:
+        require_regular(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
     inp = oiio.ImageInput.open(str(path))
     if inp is None:
         err = oiio.geterror()
@@ -88,7 +93,11 @@ def read_image(path: Path) -> tuple[np.ndarray, ImageMeta]:
 
 
 def read_header(path: Path) -> ImageMeta | None:
-    """The header of an image, or None when it cannot be opened."""
+    """The header of an image, or None when it cannot be opened (InputError: not a regular file)."""
+    try:
+        require_regular(path)
+    except FileNotFoundError:
+        return None
     inp = oiio.ImageInput.open(str(path))
     if inp is None:
         oiio.geterror()
