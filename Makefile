@@ -1,6 +1,6 @@
 # Unshutter: the README's two commands.
 #   make demo       - create .venv, install with the CPU runtime, build the native layer, run the sample job
-#   make test       - everything the tests, the benchmark and training need, the whole suite
+#   make test       - everything the tests, the benchmark and training need; lint, types, the whole suite
 #   make test-fast  - the same without the tests marked slow (a few minutes)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -14,13 +14,13 @@ TORCH  := torch==2.13.0
 DEB_PACKAGES := blender lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 plasma-workspace-wallpapers mate-backgrounds
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: demo test test-fast test-deps install install-test install-gpu native ofx bench clean
+.PHONY: demo test test-fast test-deps lint dist install install-test install-gpu native ofx bench clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip setuptools wheel pybind11
 
-$(VENV)/.installed: $(VENV)/bin/activate setup.py
+$(VENV)/.installed: $(VENV)/bin/activate setup.py pyproject.toml
 	$(PIP) install -q --no-build-isolation -e '.[cpu]'
 	@touch $@
 
@@ -35,7 +35,7 @@ demo: install
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install -q $(TORCH)
-	$(PIP) install -q --no-build-isolation -e '.[cpu,test]'
+	$(PIP) install -q --no-build-isolation -e '.[cpu,test,dev]'
 	@touch $@
 
 install-test: $(VENV)/.installed-test
@@ -52,7 +52,12 @@ test-deps:
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
-test: install-test native test-deps
+# Lint and types, as configured in pyproject.toml.
+lint: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: install-test native test-deps lint
 	$(PY) -m pytest -q tests
 
 test-fast: install-test native test-deps
@@ -65,6 +70,11 @@ install-gpu: install
 
 ofx:
 	$(MAKE) -C ofx_bridge
+
+# An sdist and a wheel in dist/ (the wheel holds the native layer and the OpenFX bundle).
+dist: install-test
+	rm -rf dist
+	$(PY) -m build --no-isolation --outdir dist .
 
 clean:
 	rm -rf build dist *.egg-info plugin/*.egg-info plugin/unshutter/_native*.so

@@ -10,10 +10,6 @@ from unshutter import kernels
 from unshutter.sample import render_clip, write_exr_sequence
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: end-to-end cases that take more than ~20 s (still run in CI)")
-
-
 def textured_photo(h: int = 160, w: int = 260, seed: int = 0) -> np.ndarray:
     """A deterministic photo-like linear image with edges and texture. Shape: -> [h, w, 3]."""
     rng = np.random.default_rng(seed)

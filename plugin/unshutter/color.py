@@ -38,7 +38,7 @@ def default_colorspace(is_float: bool) -> str:
 
 
 @lru_cache(maxsize=8)
-def _config(path: str):  # type: ignore[no-untyped-def]
+def _config(path: str):
     import PyOpenColorIO as ocio
 
     try:
@@ -48,7 +48,7 @@ def _config(path: str):  # type: ignore[no-untyped-def]
 
 
 @lru_cache(maxsize=32)
-def _processor(config_path: str, src: str, dst: str):  # type: ignore[no-untyped-def]
+def _processor(config_path: str, src: str, dst: str):
     cfg = _config(config_path)
     try:
         return cfg.getProcessor(src, dst).getDefaultCPUProcessor()

@@ -105,9 +105,11 @@ class Node:
             gn = flow.to_gray8(nxt) if nxt is not None else None
             cuts = []
             if gp is not None and flow.is_cut(gp, gc):
-                gp, _ = None, cuts.append("cut-before")
+                gp = None
+                cuts.append("cut-before")
             if gn is not None and flow.is_cut(gc, gn):
-                gn, _ = None, cuts.append("cut-after")
+                gn = None
+                cuts.append("cut-after")
             motion, used = flow.motion_from_neighbors(gp, gc, gn)
             if motion is None:
                 g, source = encode.empty_guidance(h, w), "none (no neighbour)"

@@ -344,8 +344,8 @@ def _frame_signature(run_sig: str, clip: Clip, frame: int, digests: DigestCache,
             path = clip.frame_path(f) if clip.pattern else clip.source
             parts.append(f"{f}:{digests.get(path) or 'missing'}")
     if overrides is not None:
-        for i, path in enumerate(overrides.files_read(frame)):
-            parts.append(f"override{i}:{digests.get(path) or 'missing'}")
+        for i, ofile in enumerate(overrides.files_read(frame)):
+            parts.append(f"override{i}:{digests.get(ofile) or 'missing'}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
@@ -399,8 +399,8 @@ def _write(cfg: RunConfig, clip: Clip, emit: Progress, node: Node, target: Outpu
     # only this run's own temporaries: other chunks of the shot may be writing beside it right now
     # (a live run writing these same frames holds a claim on them: this run was refused then)
     own = [target.pattern.path(retime.output_frame(clip.first, f, n, k)) for f in range(a, b + 1) for k in range(n)] \
-        if target.pattern else [target.movie_path]  # type: ignore[list-item]
-    atomic.remove_stale_temps(target.folder, own + [target.manifest_path(cfg.frames)])
+        if target.pattern else [target.movie_path]
+    atomic.remove_stale_temps(target.folder, own + [target.manifest_path(cfg.frames)])  # type: ignore[arg-type]
     debug_dir = Path(cfg.guidance_debug) if cfg.guidance_debug else None
 
     cache = FrameCache(clip, in_cs)

@@ -37,7 +37,7 @@ def render_clip(photo_linear: np.ndarray, n_frames: int, width: int, height: int
     for f in range(n_frames):
         ts = f + (np.arange(samples) + 0.5) / samples * shutter / 360.0
         for off in camera_path(ts, speed, curve):
-            m = np.float32([[1, 0, -(x_base + off[0])], [0, 1, -(y_base + off[1])]])
+            m = np.array([[1, 0, -(x_base + off[0])], [0, 1, -(y_base + off[1])]], np.float32)
             frames[f] += cv2.warpAffine(photo_linear, m, (width, height), flags=cv2.INTER_LINEAR,
                                         borderMode=cv2.BORDER_REFLECT)
         frames[f] /= samples

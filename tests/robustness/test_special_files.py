@@ -7,7 +7,6 @@ its claim behind).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path

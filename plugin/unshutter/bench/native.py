@@ -10,6 +10,7 @@ reference on the same synthetic frame (3840x2160 unless told), best of
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import time
@@ -140,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"unshutter bench native: {exc}")
         return 2
 
-    from unshutter import _native
+    _native = importlib.import_module("unshutter._native")
 
     if not args.json:
         print(f"native kernels vs NumPy reference at {w}x{h}, K={args.subframes}, N={args.factor}, "

@@ -90,6 +90,7 @@ def warp_motion(run: Run, f: int) -> np.ndarray | None:
     g = [to_gray8(run.blurred[i]) if 0 <= i < len(run.blurred) else None for i in (f - 1, f, f + 1)]
     if g[0] is not None and g[2] is not None:
         return 0.5 * dis_flow(g[0], g[2])
+    assert g[1] is not None  # frame f is in the run
     m, _ = motion_from_neighbors(g[0], g[1], g[2])
     return m
 

@@ -14,6 +14,7 @@ import json
 import resource
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         pattern = write_exr_sequence(folder / "in", "bench", clip, first=1)
         del clip
         src = [Path(pattern.replace("####", f"{i + 1:04d}")) for i in range(n + 2)]
-        frames = [read_image(path)[0] for path in src[:2]]
+        frames: list[Any] = [read_image(path)[0] for path in src[:2]]
         meta = read_image(src[0])[1]
         out_dir = folder / "out"
         out_dir.mkdir()
@@ -127,6 +128,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(row))
     else:
-        for k, v in row.items():
-            print(f"{k:>18}: {v}")
+        for key, value in row.items():
+            print(f"{key:>18}: {value}")
     return 0

@@ -103,7 +103,7 @@ class Reporter:
 
     def __init__(self, json_lines: bool, quiet: bool) -> None:
         self.json_lines, self.quiet = json_lines, quiet
-        self._bar = None
+        self._bar: Any = None  # a tqdm bar while a run goes on
 
     def __call__(self, event: dict[str, Any]) -> None:
         if self.json_lines:

@@ -62,12 +62,15 @@ import time
 import traceback
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import unshutter
 from unshutter.errors import ParameterError, UnshutterError
+
+if TYPE_CHECKING:
+    from unshutter.decomposer.runtime import Decomposer
 
 log = logging.getLogger("unshutter.worker")
 
@@ -240,7 +243,7 @@ class Worker:
 
     def __init__(self, model: str | None, device: str, cache_bytes: int) -> None:
         self.model, self.device, self.cache_bytes = model, device, cache_bytes
-        self._decomposer = None
+        self._decomposer: Decomposer | None = None
         self._nodes: OrderedDict[tuple, tuple[Any, tuple]] = OrderedDict()  # node, its labelme files' stamps
         self._cache: OrderedDict[tuple, tuple[np.ndarray, str]] = OrderedDict()
         self.decompositions = 0

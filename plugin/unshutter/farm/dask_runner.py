@@ -203,7 +203,7 @@ class _WorkerWatch:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="unshutter-worker-watch", daemon=True)
 
-    def start(self) -> "_WorkerWatch":
+    def start(self) -> _WorkerWatch:
         self._thread.start()
         return self
 
@@ -280,7 +280,7 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
     try:
         attempts: dict[str, int] = {}
         lock = threading.Lock()
-        by_key: dict[str, tuple[Chunk, Any]] = {}  # the chunks waited for: task key -> (chunk, future)
+        by_key: dict[Any, tuple[Chunk, Any]] = {}  # the chunks waited for: task key -> (chunk, future)
 
         def cancel_waiting() -> None:  # no worker left: stop waiting for what nobody can run
             with lock:
@@ -346,7 +346,7 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
                 exit_code = exit_code or int(res["exit_code"]) or 1
                 bar.write(f"unshutter farm: {c.key} FAILED: {res['message']}")
         bar.close()
-        if no_workers() and not watch.had_workers:
+        if no_workers() and watch is not None and not watch.had_workers:
             raise SchedulerError(f"{where}: no Dask worker joined in {no_workers_timeout:g} s; nothing was run")
     finally:
         if watch is not None:

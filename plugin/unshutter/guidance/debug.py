@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import OpenImageIO as oiio
 
+from unshutter.errors import OutputError
 from unshutter.guidance.encode import labels
 from unshutter.io.atomic import atomic_path
 
@@ -30,6 +31,8 @@ def write_guidance_image(path: Path, g: np.ndarray) -> None:
     img = guidance_image(g)
     with atomic_path(path) as tmp:
         out = oiio.ImageOutput.create(str(tmp))
+        if out is None:
+            raise OutputError(f"{path}: {oiio.geterror() or 'no image writer'}")
         out.open(str(tmp), oiio.ImageSpec(img.shape[1], img.shape[0], 3, "uint8"))
         out.write_image(img)
         out.close()

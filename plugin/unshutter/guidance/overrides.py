@@ -343,8 +343,8 @@ def load_overrides(path: str | Path, locate: Callable[[str], str] | None = None)
     m = data.get("motion")
     if m is not None:
         value, frames = (m["value"], m.get("frames")) if isinstance(m, dict) and "value" in m else (m, None)
-        track = track_from(motion=value)
-        ov.motion = Region(_vector_signs(track), _parse_frames(frames), name="motion", motion=track,
+        whole = track_from(motion=value)
+        ov.motion = Region(_vector_signs(whole), _parse_frames(frames), name="motion", motion=whole,
                            whole_frame=True)
     vertices = 0
     for i, r in enumerate(data.get("regions", [])):
@@ -559,7 +559,7 @@ def _check_labelme(where: str, data: Any) -> dict[str, Any]:
     if isinstance(shapes, list) and len(shapes) > MAX_REGIONS:
         raise OverrideError(f"{where}: shapes: {len(shapes)} shapes, more than the limit of {MAX_REGIONS}")
     _validate(where, data, LABELME_SCHEMA)
-    return data  # type: ignore[no-any-return]
+    return data
 
 
 def _labelme_polygons(path: Path, where: str) -> list[np.ndarray]:

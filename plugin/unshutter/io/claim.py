@@ -66,7 +66,7 @@ except ImportError:  # Windows
 
     def _try_lock(fd: int) -> bool:
         try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]  # (checked as Linux)
         except OSError:
             return False
         return True

@@ -104,8 +104,7 @@ def open_clip(spec: str, fps: float | None = None) -> Clip:
     pat, explicit = sequence.parse_pattern(spec)
     frames = sequence.resolve_frames(pat, explicit)
     first = pat.path(frames[0])
-    meta = read_header(first)
-    if meta is None:
+    if read_header(first) is None:
         raise InputError(f"{first}: unreadable image (frame {frames[0]})")
     _, meta = read_image(first)  # full header incl. attributes
     rate = Fraction(fps).limit_denominator(1001) if fps else _rate_from_meta(meta)

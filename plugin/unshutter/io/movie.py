@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, cast
 
 import av
 import numpy as np
@@ -33,8 +34,8 @@ class MovieReader:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._container = None
-        self._iter = None
+        self._container: Any = None
+        self._iter: Any = None
         self._next_index = 0
         self._cache: dict[int, np.ndarray] = {}
 
@@ -52,7 +53,7 @@ class MovieReader:
             self._restart()
         try:
             while self._next_index <= index:
-                frame = next(self._iter)  # type: ignore[arg-type]
+                frame = next(self._iter)
                 rgb = frame.to_ndarray(format="rgb48le").astype(np.float32) / 65535.0
                 self._cache[self._next_index] = rgb
                 self._next_index += 1
@@ -89,7 +90,7 @@ class MovieWriter:
         tmp = self._ctx.__enter__()
         try:
             self._container = av.open(str(tmp), mode="w")
-            self._stream = self._container.add_stream(name, rate=rate)
+            self._stream = cast("av.video.stream.VideoStream", self._container.add_stream(name, rate=rate))
             self._stream.width = width - width % 2 if pix == "yuv420p" else width
             self._stream.height = height - height % 2 if pix == "yuv420p" else height
             self._stream.pix_fmt = pix

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import fileseq
 
@@ -128,7 +129,7 @@ def parse_pattern(spec: str) -> tuple[SequencePattern, list[int] | None]:
             prefix, rng = prefix + "-", rng[1:]  # 'shot_v1-1001-1050#': the dash separates
         if rng:
             try:
-                frames = list(fileseq.FrameSet(rng))
+                frames = cast("list[int]", list(fileseq.FrameSet(rng)))  # whole frames unless a step says x0.5
             except fileseq.ParseException:
                 prefix, frames = prefix + rng, None
         return SequencePattern(folder, prefix, width, m.group("suffix")), frames

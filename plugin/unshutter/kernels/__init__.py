@@ -21,6 +21,7 @@ native when built.
 """
 from __future__ import annotations
 
+import importlib
 import os
 from types import ModuleType
 from typing import Any
@@ -37,7 +38,7 @@ if _MODE not in ("auto", "native", "numpy"):
 _native: ModuleType | None = None
 if _MODE != "numpy":
     try:
-        from unshutter import _native
+        _native = importlib.import_module("unshutter._native")
     except ImportError as exc:
         if _MODE == "native":
             raise ImportError(

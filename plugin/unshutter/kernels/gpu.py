@@ -234,7 +234,7 @@ def available() -> bool:
         return False
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _module(device: int) -> Any:
     cp = _cupy()
     return cp.RawModule(code=_SOURCE, options=("--fmad=false", "-std=c++14"))

@@ -288,6 +288,7 @@ def retime_timeline(timeline: otio.schema.Timeline, cfg: TimelineConfig,
         if rep.status == "skipped":
             say(f"skipped clip {clip.name!r} on {track.name!r}: {rep.reason}")
         else:
+            assert rep.frames is not None  # a processed clip has its frames
             say(f"processed clip {clip.name!r} on {track.name!r}: frames {rep.frames[0]}-{rep.frames[1]} "
                 f"-> {rep.output} ({rep.written} written)")
         reports.append(rep)

@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import cv2
 import numpy as np
 
 from unshutter import kernels
 from unshutter.color import to_network
-from unshutter.decomposer.contract import GUIDANCE_CHANNELS, GVALID, GX, GY, K, MOTION_SCALE
+from unshutter.decomposer.contract import GVALID, GX, GY, K, MOTION_SCALE
 from unshutter.guidance.encode import empty_guidance, guidance_from_motion
 from unshutter.guidance.flow import motion_from_neighbors, to_gray8
 from unshutter.train.photos import Photo
@@ -75,7 +76,7 @@ class Trajectory:
         off = self.c + T - R @ self.u0
         return np.concatenate([R, off[:, None]], axis=1)
 
-    def shifted(self, du: np.ndarray) -> "Trajectory":
+    def shifted(self, du: np.ndarray) -> Trajectory:
         """The same motion for a texture cropped by ``du`` (texture coords u -> u - du)."""
         return replace(self, u0=self.u0 - du)
 
@@ -135,7 +136,7 @@ class Scene:
     def render(self, t: float) -> np.ndarray:
         """Sharp linear frame at time t. Shape: -> [H, W, 3]."""
         h, w = self.size
-        out = None
+        out: Any = None
         for L in self.layers:
             M = L.traj.matrix(t)
             if L.matte is None:
@@ -180,7 +181,7 @@ def _crop_texture(img8: np.ndarray, traj: Trajectory, size: tuple[int, int], tim
     """Crop the texture region the trajectory sees over ``times``; returns (linear tex, shifted traj)."""
     h, w = size
     corners = np.array([[0, 0], [w, 0], [0, h], [w, h], [w / 2, h / 2]], np.float64)
-    pts = []
+    pts: Any = []
     for t in times:
         M = traj.matrix(t)
         Ai = np.linalg.inv(M[:, :2])
@@ -257,7 +258,7 @@ class DataSpec:
     jpeg_quality: tuple[int, int] = field(default=(45, 95), metadata={"degradation": True})
 
     @classmethod
-    def from_config(cls, d: dict) -> "DataSpec":
+    def from_config(cls, d: dict) -> DataSpec:
         keys = cls.__dataclass_fields__.keys()
         kw = {k: d[k] for k in keys if k in d}
         for k in ("scale_range", "jpeg_quality"):
@@ -265,7 +266,7 @@ class DataSpec:
                 kw[k] = tuple(kw[k])
         return cls(**kw)
 
-    def with_default_degradation(self) -> "DataSpec":
+    def with_default_degradation(self) -> DataSpec:
         """This spec with the original noise and JPEG draws, so an evaluation set made
         from it stays the same whatever a training stage set."""
         base = DataSpec()
@@ -334,7 +335,7 @@ def _integrate(scene: Scene, center: float, e: float, mode: str, n_gopro: int, s
     subs = []
     if mode == "continuous":
         for k in range(K):
-            acc = None
+            acc: Any = None
             for j in range(s_fine):
                 t = center + e * ((k + (j + 0.5) / s_fine) / K - 0.5)
                 f = scene.render(t)
@@ -421,6 +422,7 @@ def render_sample(rng: np.random.Generator, photos: list[Photo], spec: DataSpec,
 def neighbor_motion(prev: np.ndarray, cur: np.ndarray, nxt: np.ndarray) -> np.ndarray:
     """Motion per frame interval from the blurred neighbours, as the node computes it. Shape: -> [H, W, 2]."""
     m, _ = motion_from_neighbors(to_gray8(prev), to_gray8(cur), to_gray8(nxt))
+    assert m is not None  # both neighbours given
     return m
 
 
@@ -510,7 +512,7 @@ def render_clip(rng: np.random.Generator, photos: list[Photo], spec: DataSpec, f
     gain /= max(1.0, float(gain.max()))
 
     def mean_over(t0: float, t1: float, m: int) -> np.ndarray:
-        acc = None
+        acc: Any = None
         for j in range(m):
             f = scene.render(t0 + (t1 - t0) * (j + 0.5) / m)
             acc = f if acc is None else acc + f
@@ -659,7 +661,7 @@ class SyntheticStream:
         self.probs = guidance_probs
         self.seed = seed
 
-    def generate(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    def generate(self, rng: np.random.Generator) -> dict[str, np.ndarray | np.float32]:
         s = augment(rng, render_sample(rng, self.photos, self.spec))
         mode = pick_mode(rng, self.probs)
         g = make_guidance(rng, s, mode)

@@ -279,6 +279,7 @@ class FlowUNet(nn.Module):
         base = x.unsqueeze(1)
         if self.use_warp:
             if self.sharp_head is not None:
+                assert grids is not None  # made whenever use_warp is set
                 warps = warp_with(sharp, grids)
             y = base + gate * (warps - base) + res
         else:

@@ -32,7 +32,7 @@ class _Stream(torch.utils.data.IterableDataset):
         self.stream = stream
         self.start_step = start_step
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         import cv2
 
         cv2.setNumThreads(1)

@@ -44,7 +44,8 @@ def split(data_cfg: dict) -> tuple[list[Path], list[Path]]:
     """(training photos, held-out photos) from the config's ``holdout`` and ``exclude``."""
     exclude = list(data_cfg.get("exclude", []))
     holdout = list(data_cfg.get("holdout", []))
-    train, held = [], []
+    train: list[Path] = []
+    held: list[Path] = []
     for p in discover():
         if _matches(p, exclude):
             continue
