@@ -39,6 +39,7 @@ class NodeParams:
     threshold: float = 0.5
     timing: str = "even"
     follow: float = 0.5
+    motion: tuple[float, float] | None = None  # whole-frame vector, px per exposure at full resolution
 
     def validate(self) -> None:
         retime.check_params(self.factor, self.shutter)
@@ -51,6 +52,13 @@ class NodeParams:
             raise ParameterError(f"--quality {self.quality!r}: choose full or draft")
         if self.threshold < 0:
             raise ParameterError(f"--threshold {self.threshold}: must be >= 0")
+        if self.motion is not None:
+            from unshutter.guidance.tracks import parse_vector
+
+            try:
+                self.motion = parse_vector(",".join(repr(float(v)) for v in self.motion))
+            except (TypeError, ValueError) as exc:
+                raise ParameterError(str(exc) if "--motion" in str(exc) else f"--motion {self.motion!r}: expected DX,DY") from None
         if self.overrides and not Path(self.overrides).is_file():
             raise ParameterError(f"--overrides {self.overrides}: file not found")
 
@@ -83,6 +91,7 @@ class Node:
             overrides = load_overrides(params.overrides)
         self.overrides: Overrides | None = overrides if params.overrides else None
         self.decomposer = decomposer or Decomposer(model_path, device=device)
+        self.render_scale: tuple[float, float] = (1.0, 1.0)  # frames rendered at this (x, y) of full resolution
 
     # ------------------------------------------------------------ guidance
     def guidance_for(self, frame: int, cur: np.ndarray, prev: np.ndarray | None,
@@ -99,7 +108,11 @@ class Node:
         p = self.params
         h, w = cur.shape[:2]
         mode = p.guidance
-        if mode in ("neighbors", "reverse"):
+        if p.motion is not None:  # the artist's vector replaces any guidance mode; no flow needed
+            (dx, dy), (sx, sy) = p.motion, self.render_scale
+            g = encode.guidance_from_vector(h, w, (dx * sx, dy * sy), p.threshold)
+            source = f"motion({dx:g},{dy:g})"
+        elif mode in ("neighbors", "reverse"):
             gc = flow.to_gray8(cur)
             gp = flow.to_gray8(prev) if prev is not None else None
             gn = flow.to_gray8(nxt) if nxt is not None else None
@@ -127,7 +140,7 @@ class Node:
         if p.reverse:
             g, source = encode.reverse(g), source + " +reverse"
         if self.overrides is not None:
-            g, used_ov = self.overrides.apply(g, frame)
+            g, used_ov = self.overrides.apply(g, frame, threshold=p.threshold)
             if used_ov:
                 source += " +overrides(" + ",".join(used_ov) + ")"
         if matte is not None and matte_direction:

@@ -137,8 +137,8 @@ def resolve_output(spec: str, clip: Clip, fmt: str | None, factor: int) -> Outpu
     last_out = retime.output_frame(clip.first, clip.last, factor, factor - 1)
     if clip.pattern is not None:
         prefix, suffix, pad = clip.pattern.prefix, clip.pattern.suffix, clip.pattern.padding
-    else:
-        prefix, suffix, pad = Path(clip.source).stem + ".", ".png", 4
+    else:  # a movie's frames become PNGs; a lone still keeps its format
+        prefix, suffix, pad = Path(clip.source).stem + ".", Path(clip.source).suffix if clip.kind == "still" else ".png", 4
     if ext:
         suffix = ext
     pad = max(pad, 4, len(str(last_out)))

@@ -29,6 +29,9 @@ def add_node_arguments(p: argparse.ArgumentParser) -> None:
                    help="motion guidance: optical flow on neighbouring frames (default), none, a global direction, or reversed flow")
     p.add_argument("--reverse", action="store_true", help="reverse the time order of the whole shot")
     p.add_argument("--overrides", metavar="FILE", help="per-shot override file (YAML/JSON, or labelme JSON)")
+    p.add_argument("--motion", metavar="DX,DY", type=_vector,
+                   help="whole-frame motion vector in px per exposure at full resolution (e.g. 40,0: 40 px right; "
+                        "y down); replaces --guidance, works on a single image; --reverse and --overrides still apply")
     p.add_argument("--tile", type=int, default=DEFAULT_TILE, metavar="PX",
                    help=f"largest tile side for large frames (default {DEFAULT_TILE}; bigger uses more memory)")
     p.add_argument("--quality", choices=QUALITIES, default="full", help="draft decomposes at half resolution")
@@ -37,10 +40,19 @@ def add_node_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="execution provider")
 
 
+def _vector(text: str) -> tuple[float, float]:
+    from unshutter.guidance.tracks import parse_vector
+
+    try:
+        return parse_vector(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--motion {text!r}: ")) from None
+
+
 def node_params(args: argparse.Namespace) -> NodeParams:
     return NodeParams(factor=args.factor, shutter=args.shutter, guidance=args.guidance, reverse=args.reverse,
                       overrides=args.overrides, tile=args.tile, quality=args.quality, threshold=args.threshold,
-                      timing=args.timing, follow=args.follow)
+                      timing=args.timing, follow=args.follow, motion=args.motion)
 
 
 def add_parser(sub: Any) -> None:

@@ -78,7 +78,7 @@ PROTOCOL = 1
 MAX_MESSAGE = 1 << 20
 HEADER_BYTES = 64  # uint32 words: abort flag at 0, tiles done at 4, tiles at 8; the rest reserved
 ABORT_AT, TILES_AT = 0, 4  # byte offsets in the header (ofx_bridge/src/worker_client.hpp has the same)
-PARAM_KEYS = ("factor", "shutter", "guidance", "reverse", "overrides", "tile", "quality", "threshold")
+PARAM_KEYS = ("factor", "shutter", "guidance", "reverse", "overrides", "tile", "quality", "threshold", "motion")
 COLORSPACES = ("linear", "srgb", "rec709")
 
 
@@ -87,6 +87,17 @@ def _colorspace(params: dict[str, Any]) -> str:
     if name not in COLORSPACES:
         raise ParameterError(f"colorspace {name!r}: use one of {', '.join(COLORSPACES)}")
     return name
+
+
+def _motion(value: Any) -> tuple[float, float] | None:
+    """A [dx, dy] motion parameter (px per exposure at full resolution); None or [] for none."""
+    if value is None or (isinstance(value, (list, tuple)) and len(value) == 0):
+        return None
+    try:
+        dx, dy = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"motion {value!r}: expected [dx, dy]") from None
+    return dx, dy
 
 
 def _render_scale(params: dict[str, Any]) -> tuple[float, float]:
@@ -255,7 +266,8 @@ class Worker:
 
         p = NodeParams(factor=int(params["factor"]), shutter=float(params["shutter"]), guidance=str(params["guidance"]),
                        reverse=bool(params["reverse"]), overrides=params.get("overrides") or None,
-                       tile=int(params["tile"]), quality=str(params["quality"]), threshold=float(params["threshold"]))
+                       tile=int(params["tile"]), quality=str(params["quality"]), threshold=float(params["threshold"]),
+                       motion=_motion(params.get("motion")))
         key = tuple(getattr(p, k) for k in PARAM_KEYS) + (_file_stamp(p.overrides), scale)
         if key in self._nodes:
             node, labelme = self._nodes[key]
@@ -267,6 +279,7 @@ class Worker:
         if self._decomposer is None:  # loaded once, shared by every parameter set
             self._decomposer = Decomposer(self.model, device=self.device)
         node = Node(p, decomposer=self._decomposer)
+        node.render_scale = scale  # --motion and matte vectors are full-resolution px too
         if node.overrides is not None:  # polygons and mattes are full-resolution; the frame is at `scale`
             node.overrides = node.overrides.at_scale(*scale)
         self._nodes[key] = (node, _labelme_stamps(node))

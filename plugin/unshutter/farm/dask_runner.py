@@ -230,7 +230,8 @@ class _WorkerWatch:
 def _payload(c: Chunk, spec: BatchSpec, threads: int | None) -> dict[str, Any]:
     s = c.shot
     shot = {"name": s.name, "input": s.input, "output": s.output, "factor": s.factor, "shutter": s.shutter,
-            "guidance": s.guidance, "timing": s.timing, "follow": s.follow, "overrides": s.overrides, "frames": s.frames, "chunk": s.chunk}
+            "guidance": s.guidance, "timing": s.timing, "follow": s.follow, "overrides": s.overrides, "frames": s.frames,
+            "chunk": s.chunk, "motion": s.motion}
     return {"shot": shot, "first": c.first, "last": c.last, "model": spec.model, "device": spec.device,
             "threads": threads}
 

@@ -41,7 +41,7 @@ import yaml
 
 from unshutter.errors import OverrideError
 from unshutter.farm.plan import shot_range
-from unshutter.farm.spec import BatchSpec, Shot, SpecError, _num
+from unshutter.farm.spec import BatchSpec, Shot, SpecError, _num, motion_arg
 from unshutter.io import atomic, sequence
 
 SPEC_VERSION = "jobtemplate-2023-09"
@@ -158,6 +158,8 @@ def _shot_step(shot: Shot, frames: tuple[int, int], paths: _PathParams) -> dict[
     args = ["farm", "chunk", paths.ref("in", shot.input), "-o", paths.ref("out", shot.output),
             "--factor", str(shot.factor), "--shutter", _num(shot.shutter), "--guidance", shot.guidance,
             "--timing", shot.timing, "--follow", _num(shot.follow)]
+    if shot.motion is not None:
+        args += ["--motion", motion_arg(shot.motion)]
     if shot.overrides:  # mapped by the task, with every matte and labelme file it names
         args += ["--overrides", paths.ref("ov", shot.overrides, "RawParam"), "--path-mapping", RULES]
     args += ["--model", "{{Param.Model}}", "--device", "{{Param.Device}}",

@@ -57,11 +57,12 @@ class Shot:
     timing: str = "even"
     follow: float = 0.5
     frames: tuple[int, int] | None = None
+    motion: tuple[float, float] | None = None  # --motion DX,DY
     chunk: int = DEFAULT_CHUNK
 
     def params(self) -> NodeParams:
         return NodeParams(factor=self.factor, shutter=self.shutter, guidance=self.guidance, overrides=self.overrides,
-                          timing=self.timing, follow=self.follow)
+                          timing=self.timing, follow=self.follow, motion=self.motion)
 
     @cached_property
     def loaded_overrides(self) -> Overrides | None:
@@ -87,6 +88,8 @@ class Shot:
                 "--guidance", self.guidance, "--timing", self.timing, "--follow", _num(self.follow)]
         if self.overrides:
             args += ["--overrides", self.overrides]
+        if self.motion is not None:
+            args += ["--motion", motion_arg(self.motion)]
         return args
 
 
@@ -106,6 +109,11 @@ class BatchSpec:
             if s.name == name:
                 return s
         raise SpecError(f"{self.path}: no shot named {name!r} (shots: {', '.join(s.name for s in self.shots)})")
+
+
+def motion_arg(motion: tuple[float, float]) -> str:
+    """``--motion``'s value for a vector: ``40,-2.5``."""
+    return ",".join(_num(v) for v in motion)
 
 
 def _num(x: float) -> str:
@@ -286,6 +294,7 @@ def from_dict(data: Any, path: Path) -> BatchSpec:
             overrides=_abs(base, s["overrides"]) if s.get("overrides") else None,
             frames=_frames(s["frames"]) if "frames" in s else None,
             chunk=int(s.get("chunk", default_chunk)),
+            motion=(float(s["motion"][0]), float(s["motion"][1])) if s.get("motion") is not None else None,
         ))
     model = _abs(base, data["model"]) if data.get("model") else None
     return BatchSpec(path, data.get("name") or path.stem, tuple(shots), model, data.get("device", "auto"), data)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unshutter.errors import InputError
+from unshutter.errors import InputError, ParameterError
 from unshutter.io import movie, sequence
 from unshutter.io.files import require_regular
 from unshutter.io.image_file import ImageMeta, read_header, read_image
@@ -23,7 +23,7 @@ class Clip:
     """A clip's frames and how to read them; pixels come back as float32 [H, W, C]."""
 
     source: str
-    kind: str  # "sequence" | "movie"
+    kind: str  # "sequence" | "movie" | "still" (one image without a frame number: frame 1)
     frames: list[int]
     meta: ImageMeta
     rate: Fraction
@@ -72,6 +72,8 @@ class Clip:
                 raise InputError(
                     f"{path}: frame {frame} has {len(meta.channel_names)} channels, the clip has {len(self.meta.channel_names)}"
                 )
+        elif self.kind == "still":
+            pixels, _ = read_image(Path(self.source))
         else:
             assert self._movie is not None
             pixels = self._movie.read(frame)
@@ -101,7 +103,12 @@ def open_clip(spec: str, fps: float | None = None) -> Clip:
         meta = ImageMeta(w, h, ["R", "G", "B"], "uint8", 8, {}, "movie")
         return Clip(spec, "movie", list(range(n)), meta, Fraction(fps) if fps else rate,
                     None, movie.MovieReader(p))
-    pat, explicit = sequence.parse_pattern(spec)
+    try:
+        pat, explicit = sequence.parse_pattern(spec)
+    except ParameterError:
+        if not p.is_file():
+            raise
+        return _open_still(p, fps)
     frames = sequence.resolve_frames(pat, explicit)
     first = pat.path(frames[0])
     if read_header(first) is None:
@@ -109,6 +116,15 @@ def open_clip(spec: str, fps: float | None = None) -> Clip:
     _, meta = read_image(first)  # full header incl. attributes
     rate = Fraction(fps).limit_denominator(1001) if fps else _rate_from_meta(meta)
     return Clip(spec, "sequence", frames, meta, rate, pat)
+
+
+def _open_still(path: Path, fps: float | None) -> Clip:
+    """A lone image without a frame number (a photo): a one-frame clip, frame 1, with no neighbours."""
+    if read_header(path) is None:
+        raise InputError(f"{path}: unreadable image")
+    _, meta = read_image(path)
+    rate = Fraction(fps).limit_denominator(1001) if fps else _rate_from_meta(meta)
+    return Clip(str(path), "still", [1], meta, rate)
 
 
 def _rate_from_meta(meta: ImageMeta) -> Fraction:

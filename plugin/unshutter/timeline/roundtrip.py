@@ -381,6 +381,7 @@ def _process(clip: otio.schema.Clip, track: otio.schema.Track, cfg: TimelineConf
         "guidance": cfg.params.guidance,
         "reverse": cfg.params.reverse,
         "overrides": cfg.params.overrides or "",
+        "motion": list(cfg.params.motion) if cfg.params.motion is not None else "",
         "source": {
             "media": media.spec,
             "media_reference_key": SOURCE_KEY,
