@@ -76,6 +76,10 @@ def add_parser(sub: Any) -> None:
                         "like footage shot N x faster; source = the source rate, plays N x slower in any player")
     p.add_argument("--preview", action="store_true", help="also write a contact sheet PNG and an H.264 preview movie of the sub-frames")
     p.add_argument("--guidance-debug", metavar="DIR", help="write colour-coded guidance maps to DIR")
+    p.add_argument("--alternatives", action="store_true",
+                   help="for a lone still (or a clip without usable neighbours): find the main motion directions in "
+                        "the blur and write one decomposition per candidate motion (both time orders) into "
+                        "OUTPUT/01, OUTPUT/02..., with OUTPUT/alternatives.png to pick from")
     p.add_argument("--json", action="store_true", help="print one JSON progress line per frame on stdout (for hosts)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
@@ -90,6 +94,8 @@ def main(args: argparse.Namespace) -> int:
         movie_rate=args.movie_rate,
     )
     reporter = Reporter(json_lines=args.json, quiet=args.quiet)
+    if args.alternatives:
+        return _alternatives(cfg, args, reporter)
     try:
         result = run(cfg, reporter)
     except BaseException as exc:  # errors, and Ctrl-C or SIGTERM/SIGHUP (cli.main.Terminated) for hosts too
@@ -107,6 +113,27 @@ def main(args: argparse.Namespace) -> int:
         print(f"manifest: {result.manifest}")
         for p in result.preview:
             print(f"preview: {p}")
+    return 0
+
+
+def _alternatives(cfg: RunConfig, args: argparse.Namespace, reporter: Reporter) -> int:
+    from unshutter.alternatives import run_alternatives
+
+    try:
+        alts, sheet = run_alternatives(cfg, progress=reporter)
+    except Exception as exc:
+        reporter.close()
+        if args.json:
+            print(json.dumps({"event": "error", "message": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}), flush=True)
+        raise
+    reporter.close()
+    if args.json:
+        print(json.dumps({"event": "alternatives", "sheet": str(sheet),
+                          "alternatives": [{"folder": str(a.folder), "motion": list(a.motion)} for a in alts]}))
+        return 0
+    for i, a in enumerate(alts, 1):
+        print(f"alternative {i:02d}: --motion {a.motion[0]:g},{a.motion[1]:g}  -> {a.result.output}")
+    print(f"contact sheet: {sheet}")
     return 0
 
 
