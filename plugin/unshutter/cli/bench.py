@@ -10,6 +10,7 @@ BENCHES = {
     "quality": "decomposer quality on held-out synthetic data and real footage",
     "native": "native kernels vs their NumPy references at 3840x2160",
     "speed": "seconds per frame of the whole node at a given size",
+    "vectors": "decompositions from drawn motion vectors, --alternatives, and overrides where the flow fails",
 }
 
 

