@@ -49,6 +49,13 @@ def dis_levels(h: int, w: int, patch: int = 8) -> int:
     return min(int(math.log2(max(h, w) / (4.0 * patch)) + 0.5), int(math.log2(min(h, w) / patch)))
 
 
+FLOW_MIN_SHORT = 64
+"""Shortest side DIS runs on. Its pyramid is sized from the long side, so on a wide
+and short frame (4000x8, 3000x20) a coarse level has fewer rows than a patch and
+OpenCV raises; such frames are padded by edge replication to this many rows (or
+columns) and the padding's flow is cut away."""
+
+
 def dis_flow(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Dense flow from ``src`` to ``dst``: src(p) ~ dst(p + flow(p)).
 
@@ -59,24 +66,36 @@ def dis_flow(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     dis = cv2.DISOpticalFlow_create(_DIS_PRESET)
     dis.setUseSpatialPropagation(True)
     if max(h, w) < FLOW_MIN_SIDE and dis_levels(h, w) < FLOW_MIN_LEVEL:
-        ph, pw = FLOW_MIN_SIDE - h, FLOW_MIN_SIDE - w
-        t, l = ph // 2, pw // 2
-        a, b = (cv2.copyMakeBorder(x, t, ph - t, l, pw - l, cv2.BORDER_REPLICATE) for x in (src, dst))
-        big = dis.calc(a, b, None)
-        return np.ascontiguousarray(big[t:t + h, l:l + w])
+        return _padded_calc(dis, src, dst, FLOW_MIN_SIDE, FLOW_MIN_SIDE)
     down = 1
     while max(h, w) > FLOW_MAX_SIDE * down:
         down *= 2
     if down == 1:
-        return dis.calc(src, dst, None)
+        return _padded_calc(dis, src, dst, FLOW_MIN_SHORT, FLOW_MIN_SHORT)
     size = (max(1, round(w / down)), max(1, round(h / down)))
     a = cv2.resize(src, size, interpolation=cv2.INTER_AREA)
     b = cv2.resize(dst, size, interpolation=cv2.INTER_AREA)
-    small = dis.calc(a, b, None)
+    small = _padded_calc(dis, a, b, FLOW_MIN_SHORT, FLOW_MIN_SHORT)
     flow = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     flow[..., 0] *= np.float32(w / size[0])
     flow[..., 1] *= np.float32(h / size[1])
     return flow
+
+
+def _padded_calc(dis: cv2.DISOpticalFlow, src: np.ndarray, dst: np.ndarray, min_h: int, min_w: int) -> np.ndarray:
+    """DIS on a canvas of at least min_h x min_w (edge-replicated around the frame), cut back to the frame.
+
+    Shape:
+        src, dst: [H, W] uint8 -> [H, W, 2] float32
+    """
+    h, w = src.shape[:2]
+    ph, pw = max(0, min_h - h), max(0, min_w - w)
+    if ph == 0 and pw == 0:
+        return dis.calc(src, dst, None)
+    t, l = ph // 2, pw // 2
+    a, b = (cv2.copyMakeBorder(x, t, ph - t, l, pw - l, cv2.BORDER_REPLICATE) for x in (src, dst))
+    big = dis.calc(a, b, None)
+    return np.ascontiguousarray(big[t:t + h, l:l + w])
 
 
 CUT_SIZE = 48
