@@ -100,6 +100,22 @@ def _motion(value: Any) -> tuple[float, float] | None:
     return dx, dy
 
 
+def _real(params: dict[str, Any], key: str) -> float:
+    """A number of a request's parameters (the node's checks refuse NaN and Inf); ParameterError naming it."""
+    value = params.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ParameterError(f"{key} {value!r}: expected a number")
+    return float(value)
+
+
+def _whole(params: dict[str, Any], key: str) -> int:
+    """A whole number of a request's parameters (2.0 is 2; 2.5, NaN and Inf are refused)."""
+    value = _real(params, key)
+    if not value.is_integer():
+        raise ParameterError(f"{key} {params.get(key)!r}: expected a whole number")
+    return int(value)
+
+
 def _render_scale(params: dict[str, Any]) -> tuple[float, float]:
     value = params.get("render_scale")
     if value is None:
@@ -264,10 +280,12 @@ class Worker:
         from unshutter.decomposer.runtime import Decomposer
         from unshutter.node import Node, NodeParams
 
-        p = NodeParams(factor=int(params["factor"]), shutter=float(params["shutter"]), guidance=str(params["guidance"]),
-                       reverse=bool(params["reverse"]), overrides=params.get("overrides") or None,
-                       tile=int(params["tile"]), quality=str(params["quality"]), threshold=float(params["threshold"]),
+        p = NodeParams(factor=_whole(params, "factor"), shutter=_real(params, "shutter"),
+                       guidance=str(params["guidance"]), reverse=bool(params["reverse"]),
+                       overrides=params.get("overrides") or None, tile=_whole(params, "tile"),
+                       quality=str(params["quality"]), threshold=_real(params, "threshold"),
                        motion=_motion(params.get("motion")))
+        p.validate()  # NaN and Inf too: JSON from the plugin may carry them
         key = tuple(getattr(p, k) for k in PARAM_KEYS) + (_file_stamp(p.overrides), scale)
         if key in self._nodes:
             node, labelme = self._nodes[key]

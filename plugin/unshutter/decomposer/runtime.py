@@ -22,6 +22,8 @@ TILE_MARGIN = 32
 TILE_RAMP = 16
 """Pixels over which neighbouring tiles cross-fade, inside the margins."""
 TILE_OVERLAP = 2 * TILE_MARGIN + TILE_RAMP
+MIN_TILE = 2 * TILE_OVERLAP + contract.PAD_MULTIPLE
+"""Smallest tile side: two overlaps and one step of the network's down-sampling grid."""
 DEFAULT_TILE = 768
 """Largest tile side by default. 720p runs as two tiles, 4K as 24 tiles of 720x624: the
 network's activations for one tile stay near 300 MB, so a 4K frame fits in 2 GB
@@ -206,8 +208,8 @@ class Decomposer:
             blurred: [H, W, 3], guidance: [H, W, 6] -> [K, H, W, 3]
         """
         h, w = blurred.shape[:2]
-        if tile < 2 * TILE_OVERLAP + contract.PAD_MULTIPLE:
-            raise ParameterError(f"--tile {tile}: must be at least {2 * TILE_OVERLAP + contract.PAD_MULTIPLE} px")
+        if tile < MIN_TILE:
+            raise ParameterError(f"--tile {tile}: must be at least {MIN_TILE} px")
         report = progress or (lambda done, total: None)
         if h <= tile and w <= tile:
             whole = self._run(blurred, guidance)

@@ -31,9 +31,10 @@ from typing import Any
 
 import yaml
 
-from unshutter.errors import OverrideError, ParameterError
+from unshutter.errors import InputError, OverrideError, ParameterError
 from unshutter.guidance.overrides import Overrides, load_overrides
 from unshutter.io import movie, sequence
+from unshutter.io.files import open_regular
 from unshutter.node import NodeParams
 
 DEFAULT_CHUNK = 10
@@ -196,6 +197,7 @@ def validate(data: Any, path: Path) -> None:
         if s["name"] in seen:
             raise SpecError(f"{where}.name: duplicate of shots[{seen[s['name']]}]")
         seen[s["name"]] = i
+        _check_params(s, where)
         if "frames" in s:
             try:
                 _frames(s["frames"])
@@ -224,6 +226,21 @@ def validate(data: Any, path: Path) -> None:
                 f" (a folder output keeps the input name {prefix}####{suffix})"
             raise SpecError(f"{where}.output: {out}: same output as shot {outputs[key]!r}{named}")
         outputs[key] = s["name"]
+
+
+def _check_params(s: dict[str, Any], where: str) -> None:
+    """The node's own checks on a shot's parameters, so the farm refuses what ``run`` refuses
+    before any task exists (the schema's bounds let NaN through: NaN fails no comparison)."""
+    params = NodeParams(factor=s["factor"], shutter=s.get("shutter", 360.0), guidance=s.get("guidance", "neighbors"),
+                        timing=s.get("timing", "even"), follow=s.get("follow", 0.5))
+    try:
+        params.validate()
+    except ParameterError as exc:
+        text = str(exc)
+        if text.startswith("--") and " " in text:  # "--shutter nan: ..." -> ".shutter: nan: ..."
+            option, rest = text[2:].split(" ", 1)
+            raise SpecError(f"{where}.{option}: {rest}") from None
+        raise SpecError(f"{where}: {text}") from None
 
 
 def _is_movie(spec: str) -> bool:
@@ -304,9 +321,16 @@ def load_spec(path: str | Path) -> BatchSpec:
     """Read and validate a batch spec (YAML or JSON)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = open_regular(path)  # a FIFO would hang the read
+        with open(fd, encoding="utf-8") as f:
+            text = f.read()
+    except InputError as exc:
+        raise SpecError(f"batch spec {exc}") from None
     except OSError as exc:
         raise SpecError(f"{path}: cannot read batch spec ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}); "
+                        "save the batch spec as UTF-8") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -89,8 +89,22 @@ class Clip:
             self._movie.close()
 
 
+MAX_FPS = 1000.0
+
+
+def check_fps(fps: float) -> None:
+    """Refuse a frame rate no clip can have (NaN, Inf, zero, negative, beyond MAX_FPS): ParameterError."""
+    if not (0.0 < fps <= MAX_FPS):
+        raise ParameterError(f"--fps {fps}: must be a frame rate above 0 and at most {MAX_FPS:g}")
+
+
 def open_clip(spec: str, fps: float | None = None) -> Clip:
-    """Open a sequence spec or a movie file; raises InputError naming what is wrong."""
+    """Open a sequence spec or a movie file; raises InputError naming what is wrong.
+
+    ``fps`` overrides the clip's own rate (ParameterError when impossible).
+    """
+    if fps is not None:
+        check_fps(fps)
     p = Path(spec)
     if p.suffix.lower() in movie.MOVIE_EXTS and not sequence.is_sequence_spec(spec):
         try:
@@ -101,7 +115,7 @@ def open_clip(spec: str, fps: float | None = None) -> Clip:
         if n == 0:
             raise InputError(f"{spec}: movie has no video frames")
         meta = ImageMeta(w, h, ["R", "G", "B"], "uint8", 8, {}, "movie")
-        return Clip(spec, "movie", list(range(n)), meta, Fraction(fps) if fps else rate,
+        return Clip(spec, "movie", list(range(n)), meta, Fraction(fps).limit_denominator(1001) if fps else rate,
                     None, movie.MovieReader(p))
     try:
         pat, explicit = sequence.parse_pattern(spec)
