@@ -71,10 +71,14 @@ install-gpu: install
 ofx:
 	$(MAKE) -C ofx_bridge
 
-# An sdist and a wheel in dist/ (the wheel holds the native layer and the OpenFX bundle).
+# An sdist and a wheel in dist/. The wheel holds the native layer and the OpenFX bundle; auditwheel
+# copies in the one library they use that is not on every Linux (libgomp) and names the oldest glibc
+# they run on (manylinux_2_X tag): it installs with pip alone, no compiler.
 dist: install-test
 	rm -rf dist
-	$(PY) -m build --no-isolation --outdir dist .
+	$(PY) -m build --no-isolation --outdir dist/build .
+	$(VENV)/bin/auditwheel repair -w dist dist/build/*.whl
+	mv dist/build/*.tar.gz dist/ && rm -rf dist/build
 
 clean:
 	rm -rf build dist *.egg-info plugin/*.egg-info plugin/unshutter/_native*.so

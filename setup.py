@@ -35,9 +35,17 @@ ext_modules = [
 ]
 
 
+OFX_BUNDLE = ROOT / "build" / "ofx" / "Unshutter.ofx.bundle"
+# The worker path a build records (ofx_bridge/Makefile) means nothing on the machine a wheel goes to:
+# there the plugin finds `unshutter` through UNSHUTTER_EXECUTABLE or PATH, or `unshutter ofx --install`
+# records it.
+OFX_BUILD_ONLY = ("unshutter-executable.txt",)
+
+
 class build_ext_and_ofx(build_ext):
     """Also build the OpenFX bundle (``make -C ofx_bridge bundle``) when make and a C++
-    compiler are present; a failure only warns (``make ofx`` builds it later)."""
+    compiler are present, and put it in the package (``unshutter/ofx/``) when building a wheel;
+    a failure only warns (``make ofx`` builds it later)."""
 
     def run(self) -> None:
         super().run()
@@ -47,6 +55,11 @@ class build_ext_and_ofx(build_ext):
             subprocess.run(["make", "-s", "-C", str(ROOT / "ofx_bridge"), "bundle"], check=True, timeout=600)
         except (OSError, subprocess.SubprocessError) as exc:
             print(f"setup.py: OpenFX bundle not built ({exc}); run `make ofx` later", file=sys.stderr)
+            return
+        if not self.inplace:
+            dest = Path(self.build_lib) / "unshutter" / "ofx" / OFX_BUNDLE.name
+            shutil.rmtree(dest, ignore_errors=True)
+            shutil.copytree(OFX_BUNDLE, dest, ignore=shutil.ignore_patterns(*OFX_BUILD_ONLY))
 
 
 # Metadata, requirements, packages and package data: pyproject.toml.

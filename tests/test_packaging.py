@@ -1,0 +1,52 @@
+"""The wheel: `python -m build` puts the native layer, the OpenFX bundle, the model and the sample
+clip inside, and the installed wheel runs `unshutter demo` without the source tree."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    res = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir", str(out), str(ROOT)],
+                         capture_output=True, text=True, timeout=1800)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    (whl,) = out.glob("unshutter-*.whl")
+    return whl
+
+
+@pytest.mark.slow
+def test_wheel_holds_what_runs_without_the_source_tree(wheel: Path):
+    names = zipfile.ZipFile(wheel).namelist()
+    bundle = "unshutter/ofx/Unshutter.ofx.bundle/Contents/"
+    for want in ("unshutter/models/decomposer.onnx", "unshutter/models/decomposer.yaml", "unshutter/py.typed",
+                 "unshutter/schemas/overrides.schema.json", bundle + "Info.plist", bundle + "Linux-x86-64/Unshutter.ofx"):
+        assert want in names, f"{wheel.name} lacks {want}"
+    assert any(n.startswith("unshutter/_native.") and n.endswith(".so") for n in names)
+    assert sum(n.startswith("unshutter/data/sample/") and n.endswith(".exr") for n in names) == 12
+    # the worker path recorded at build time is this machine's; checkpoints and tests are not shipped
+    assert not [n for n in names if n.endswith(("unshutter-executable.txt", ".pt")) or n.startswith("tests/")]
+
+
+@pytest.mark.slow
+def test_installed_wheel_runs_the_demo(wheel: Path, tmp_path: Path):
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(site),
+                    str(wheel)], check=True, timeout=600)
+    env = {**os.environ, "PYTHONPATH": str(site)}  # the wheel's files first; its requirements from this venv
+    code = ("import sys, unshutter, unshutter.kernels as k; print(unshutter.__file__, k.BACKEND);"
+            "from unshutter.cli.main import main; sys.exit(main(['demo', '-q', '-o', 'out']))")
+    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=1200)
+    assert res.returncode == 0, res.stderr[-3000:]
+    where, backend = res.stdout.splitlines()[0].split()
+    assert Path(where).is_relative_to(site) and backend == "native", res.stdout
+    assert len(list((tmp_path / "out").glob("sunset_pan.*.exr"))) == 84
