@@ -50,7 +50,9 @@ def test_flow_warp_at_moves_along_the_motion_to_each_time() -> None:
 
 def test_scores_the_truth_as_perfect_and_the_identity_as_still(sharp: list[np.ndarray]) -> None:
     r = runs.real_run("pan_180", sharp, 8, 4)
-    outs = {"perfect": r.truth.copy(), **runs.baselines(r)}
+    outs = {"perfect": r.truth[1:3].copy(), **runs.baselines(r)}
+    with pytest.raises(ValueError, match="not the scored frames"):
+        runs.score(r, {"all": r.truth})
     res = runs.score(r, outs)
     assert res["perfect"]["span_ratio"] == pytest.approx(1.0)
     assert res["perfect"]["psnr_pooled"] > 100

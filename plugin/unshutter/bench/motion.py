@@ -53,6 +53,9 @@ def step_motion(frames: np.ndarray) -> np.ndarray:
     out = np.empty(max(0, len(g) - 1), np.float64)
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     for t in range(len(g) - 1):
+        if np.array_equal(g[t], g[t + 1]):  # a repeated frame (the identity): nothing moves, no flow to compute
+            out[t] = 0.0
+            continue
         f = dis.calc(g[t], g[t + 1], None)  # [H, W, 2]
         out[t] = float(np.percentile(np.sqrt((f.astype(np.float64) ** 2).sum(-1)), PERCENTILE))
     return out

@@ -347,15 +347,15 @@ def node_clip(node, frames_linear: np.ndarray) -> np.ndarray:  # noqa: ANN001 (u
 
 
 def run_outputs(run: runs.Run, node, model: Model) -> dict[str, np.ndarray]:  # noqa: ANN001
-    """Every method's output on a run (network encoding, [F, N, H, W, 3]): node, baselines, and the raw
-    model where its K sub-frames are the output times (360 degrees, N = K)."""
-    lin = from_network(run.blurred, 1.0)
-    out = {"node": to_network(node_clip(node, lin), 1.0)}
+    """Every method's output on a run's scored frames (network encoding, [len(scored), N, H, W, 3]): the
+    node (run on the whole clip), baselines, and the raw model where its K sub-frames are the output
+    times (360 degrees, N = K)."""
+    sel = list(run.scored)
+    out = {"node": to_network(node_clip(node, from_network(run.blurred, 1.0))[sel], 1.0)}
     if run.n == K and run.shutter == 360.0:
         raw = []
-        for i in range(len(lin)):
-            g, _ = node.guidance_for(i, run.blurred[i], run.blurred[i - 1] if i > 0 else None,
-                                     run.blurred[i + 1] if i + 1 < len(lin) else None)
+        for i in sel:
+            g, _ = node.guidance_for(i, run.blurred[i], run.blurred[i - 1], run.blurred[i + 1])
             raw.append(model(run.blurred[i], g))
         out["model_neighbors"] = np.stack(raw)
     out.update(runs.baselines(run))
@@ -398,7 +398,7 @@ def motion_section(run_list: list[runs.Run], node_for, model: Model, strips: Pat
             for i in order[:strips_per_run]:
                 f = sel[i]
                 label = f"node, {run.name} frame {f}, span {spans[i]}" if spans[i] is not None else f"node, {run.name} frame {f}"
-                write_strip(strips / f"{run.name}_frame{f:03d}_span{spans[i] or 0:.2f}.png", outs["node"][f],
+                write_strip(strips / f"{run.name}_frame{f:03d}_span{spans[i] or 0:.2f}.png", outs["node"][i],
                             run.truth[f], (label, "truth"))
         del outs
     return res
@@ -494,7 +494,7 @@ def run(args: argparse.Namespace) -> int:
     report["seconds"] = round(time.time() - t0, 1)
     report["model_seconds_per_call"] = round(model.seconds / max(1, model.calls), 3)
     if args.json:
-        print(json.dumps(report))
+        print(json.dumps(_strict(report), allow_nan=False))
         return 0
     print(f"model {model_path}")
     for key in ("synthetic", "real"):
@@ -515,6 +515,17 @@ def run(args: argparse.Namespace) -> int:
                                      for m, r in res.items() if m in ("truth", "node", "flow_warp")))
     print(f"\n{report['seconds']} s total, {report['model_seconds_per_call']} s per model call")
     return 0
+
+
+def _strict(obj):  # noqa: ANN001, ANN202
+    """The report with infinite and undefined numbers (identity judder, empty masks) as null: strict JSON."""
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def motion_report(args: argparse.Namespace, model_path: Path, model: Model) -> dict:

@@ -110,9 +110,10 @@ def flow_warp_at(blurred: np.ndarray, motion_px: np.ndarray | None, times: np.nd
 
 
 def baselines(run: Run) -> dict[str, np.ndarray]:
-    """identity and flow-warp outputs of every frame. Shape: -> name: [F, N, H, W, 3]."""
-    ident = np.repeat(run.blurred[:, None], run.n, axis=1)
-    warp = np.stack([flow_warp_at(run.blurred[f], warp_motion(run, f), run.times()) for f in range(len(run.blurred))])
+    """identity and flow-warp outputs of the scored frames. Shape: -> name: [len(scored), N, H, W, 3]."""
+    sel = list(run.scored)
+    ident = np.repeat(run.blurred[sel, None], run.n, axis=1)
+    warp = np.stack([flow_warp_at(run.blurred[f], warp_motion(run, f), run.times()) for f in sel])
     return {"identity": ident, "flow_warp": warp}
 
 
@@ -126,7 +127,7 @@ def _psnr(m: float) -> float:
 def score(run: Run, outputs: dict[str, np.ndarray]) -> dict:
     """Every measure of each method's output over the run's interior frames, the truth's as a row.
 
-    Shape: outputs name: [F, N, H, W, 3] network encoding
+    Shape: outputs name: [len(run.scored), N, H, W, 3] network encoding, the scored frames' outputs
     """
     sel = list(run.scored)
     n = run.n
@@ -137,8 +138,10 @@ def score(run: Run, outputs: dict[str, np.ndarray]) -> dict:
     t_frame = _per_frame_inside(t_steps, n)
     opened = run.open_slots()
     res: dict = {}
-    for name, out in {"truth": run.truth, **outputs}.items():
-        o = np.clip(out[sel], 0.0, 1.0)  # [len(sel), N, H, W, 3]
+    for name, out in {"truth": run.truth[sel], **outputs}.items():
+        if out.shape != run.truth[sel].shape:
+            raise ValueError(f"{run.name}: {name} output {out.shape} is not the scored frames' {run.truth[sel].shape}")
+        o = np.clip(out, 0.0, 1.0)  # [len(sel), N, H, W, 3]
         flat = o.reshape(truth.shape)
         steps = t_steps if name == "truth" else motion.step_motion(flat)
         rm = motion.summarize_steps(steps, n)
