@@ -75,3 +75,15 @@ def test_signature_follows_what_the_transform_computes_not_where_the_config_is(t
     assert color.ColorTransform("plate", str(tmp_path / "b" / "config.ocio")).signature == sig
     assert color.ColorTransform("plate", edited).signature != sig
     assert color.ColorTransform("srgb").signature != color.ColorTransform("ACEScg").signature
+
+
+def test_fixed_curves_invert_and_bt709_is_not_the_ocio_rec709_gamma():
+    """color.decode/encode (the OFX worker's curves) round-trip; "bt709" is the camera curve,
+    which the CLI's --colorspace rec709 (OCIO's gamma 2.4 display encoding) is not."""
+    x = np.linspace(0.0, 1.0, 300, dtype=np.float32).reshape(100, 1, 3)
+    for curve in color.CURVES:
+        np.testing.assert_allclose(color.encode(color.decode(x, curve), curve), x, atol=2e-6)
+    bt709 = color.decode(x, color.BT709)
+    gamma = color.ColorTransform("rec709").to_linear(x.reshape(10, 10, 3)).reshape(x.shape)
+    np.testing.assert_allclose(gamma, x.astype(np.float64) ** 2.4, atol=1e-4)
+    assert np.abs(bt709 - gamma).max() > 0.05

@@ -25,7 +25,7 @@ _ALIASES = {
     "scene-linear": WORKING_SPACE,
     "scene_linear": WORKING_SPACE,
     "srgb": "sRGB Encoded Rec.709 (sRGB)",
-    "rec709": "Gamma 2.4 Encoded Rec.709",
+    "rec709": "Gamma 2.4 Encoded Rec.709",  # a display gamma, not the BT709 camera curve below
     "acescg": "ACEScg",
     "aces": "ACES2065-1",
     "raw": "Raw",
@@ -133,3 +133,30 @@ def to_network(linear: np.ndarray, scale: float) -> np.ndarray:
 def from_network(encoded: np.ndarray, scale: float) -> np.ndarray:
     """Network encoding -> scene-linear (unbounded). Shape: [..., 3] -> [..., 3]."""
     return kernels.srgb_decode(np.ascontiguousarray(encoded, np.float32)) * np.float32(scale)
+
+
+# ------------------------------------------------------------ fixed curves (hosts without OCIO)
+
+BT709 = "bt709"
+"""The BT.709 camera transfer function (linear segment below 0.018, 0.45 power above): what the
+OFX plugin's "Rec.709" input colour means. Not the OCIO space "Gamma 2.4 Encoded Rec.709" that
+``--colorspace rec709`` names for files."""
+
+CURVES = ("linear", "srgb", BT709)
+"""Encodings of RGB handed over in memory (the OFX worker's pixels), each decoded by a fixed curve."""
+
+
+def decode(rgb: np.ndarray, curve: str) -> np.ndarray:
+    """RGB encoded with ``curve`` -> scene-linear (any shape; a new array unless already linear)."""
+    if curve == "linear":
+        return rgb
+    fn = {"srgb": kernels.srgb_decode, BT709: kernels.rec709_decode}[curve]
+    return fn(np.ascontiguousarray(rgb, np.float32))
+
+
+def encode(rgb: np.ndarray, curve: str) -> np.ndarray:
+    """Scene-linear RGB -> encoded with ``curve`` (the inverse of :func:`decode`)."""
+    if curve == "linear":
+        return rgb
+    fn = {"srgb": kernels.srgb_encode, BT709: kernels.rec709_encode}[curve]
+    return fn(np.ascontiguousarray(rgb, np.float32))

@@ -67,6 +67,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import unshutter
+from unshutter import color
 from unshutter.errors import ParameterError, UnshutterError
 
 if TYPE_CHECKING:
@@ -79,7 +80,10 @@ MAX_MESSAGE = 1 << 20
 HEADER_BYTES = 64  # uint32 words: abort flag at 0, tiles done at 4, tiles at 8; the rest reserved
 ABORT_AT, TILES_AT = 0, 4  # byte offsets in the header (ofx_bridge/src/worker_client.hpp has the same)
 PARAM_KEYS = ("factor", "shutter", "guidance", "reverse", "overrides", "tile", "quality", "threshold", "motion")
-COLORSPACES = ("linear", "srgb", "rec709")
+# The protocol's colour names (the OFX plugin's Input colour choices) -> color's fixed curves:
+# the plugin's "rec709" is the BT.709 camera curve, color.BT709.
+CURVE_OF = {"linear": "linear", "srgb": "srgb", "rec709": color.BT709}
+COLORSPACES = tuple(CURVE_OF)
 
 
 def _colorspace(params: dict[str, Any]) -> str:
@@ -131,22 +135,12 @@ def _render_scale(params: dict[str, Any]) -> tuple[float, float]:
 
 def to_linear(rgb: np.ndarray | None, colorspace: str) -> np.ndarray | None:
     """Host-encoded RGB -> scene-linear (any shape; a new array unless already linear)."""
-    if rgb is None or colorspace == "linear":
-        return rgb
-    from unshutter import kernels
-
-    decode = kernels.srgb_decode if colorspace == "srgb" else kernels.rec709_decode
-    return decode(np.ascontiguousarray(rgb, np.float32))
+    return None if rgb is None else color.decode(rgb, CURVE_OF[colorspace])
 
 
 def from_linear(rgb: np.ndarray, colorspace: str) -> np.ndarray:
     """Scene-linear RGB -> the host's encoding (the inverse of :func:`to_linear`)."""
-    if colorspace == "linear":
-        return rgb
-    from unshutter import kernels
-
-    encode = kernels.srgb_encode if colorspace == "srgb" else kernels.rec709_encode
-    return encode(np.ascontiguousarray(rgb, np.float32))
+    return color.encode(rgb, CURVE_OF[colorspace])
 
 
 def add_parser(sub: Any) -> None:
