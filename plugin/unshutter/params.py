@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 # The choices live beside the code that acts on them; the table names them.
-from unshutter.decomposer.runtime import DEFAULT_TILE
+from unshutter.decomposer.runtime import DEFAULT_TILE, MIN_TILE
 from unshutter.node import GUIDANCE_MODES, QUALITIES
 from unshutter.retime import MAX_FACTOR
 from unshutter.timing import TIMINGS
@@ -55,7 +55,7 @@ PARAMS: tuple[Param, ...] = (
           cli="--reverse", blender="reverse", ofx="reverse"),
     Param("overrides", "path", None, "per-shot override file (YAML/JSON, or labelme JSON)",
           cli="--overrides", farm="overrides", blender="overrides", ofx="overrideFile"),
-    Param("tile", "int", DEFAULT_TILE, "largest tile side for large frames, px",
+    Param("tile", "int", DEFAULT_TILE, "largest tile side for large frames, px", lo=MIN_TILE,
           cli="--tile", ofx="tileSize"),
     Param("quality", "choice", "full", "draft decomposes at half resolution", choices=QUALITIES,
           cli="--quality", ofx="quality"),
@@ -82,8 +82,8 @@ HOST_DIFFERENCES: dict[tuple[str, str], dict[str, Any]] = {
     ("blender", "shutter"): {"lo": 1.0, "lo_open": False},
     # OFX has no "reverse" guidance choice: its Reverse checkbox does it.
     ("ofx", "guidance"): {"choices": GUIDANCE_MODES[:-1]},
-    # The OFX tile slider is bounded (the decomposer needs >= 176 px); the threshold slider too.
-    ("ofx", "tile"): {"lo": 176, "hi": 16384},
+    # The OFX tile and threshold sliders need an upper end; the engine has none.
+    ("ofx", "tile"): {"hi": 16384},
     ("ofx", "threshold"): {"hi": 100.0},
     # The farm schema leaves the default of every key to the engine.
 }
