@@ -16,7 +16,7 @@ import numpy as np
 
 from unshutter import color, retime, timing
 from unshutter.decomposer.contract import MOTION_SCALE, MVALID, MX, MY
-from unshutter.decomposer.runtime import DEFAULT_TILE, MIN_TILE, Decomposer
+from unshutter.decomposer.runtime import AUTO_TILE, DEFAULT_TILE, MIN_TILE, Decomposer
 from unshutter.errors import ParameterError
 from unshutter.guidance import encode, flow
 from unshutter.guidance.overrides import Overrides, load_overrides
@@ -54,8 +54,9 @@ class NodeParams:
             raise ParameterError(f"--factor {self.factor}: must be an integer from 1 to {retime.MAX_FACTOR}")
         if not (0.0 <= self.threshold < float("inf")):  # also refuses NaN, which passes `< 0`
             raise ParameterError(f"--threshold {self.threshold}: must be a finite number >= 0")
-        if isinstance(self.tile, bool) or not isinstance(self.tile, (int, np.integer)) or self.tile < MIN_TILE:
-            raise ParameterError(f"--tile {self.tile}: must be a whole number of at least {MIN_TILE} px")
+        if isinstance(self.tile, bool) or not isinstance(self.tile, (int, np.integer)) or (
+                self.tile != AUTO_TILE and self.tile < MIN_TILE):
+            raise ParameterError(f"--tile {self.tile}: must be 0 (automatic) or a whole number of at least {MIN_TILE} px")
         if self.motion is not None:
             from unshutter.guidance.tracks import parse_vector
 

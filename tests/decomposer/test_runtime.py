@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from unshutter import color
-from unshutter.decomposer.runtime import Decomposer, DecompositionAborted, tile_spans
+from unshutter.decomposer.runtime import (AUTO_TILE, LARGE_FRAME_TILE, Decomposer, DecompositionAborted, ModelInfo,
+                                          tile_spans)
 from unshutter.errors import ModelError, ParameterError
 from unshutter.guidance import encode
 from unshutter.sample import render_clip
@@ -87,6 +88,8 @@ def test_abort_between_tiles(dec: Decomposer) -> None:
 def test_tile_too_small(dec: Decomposer) -> None:
     with pytest.raises(ParameterError, match="--tile"):
         dec(np.zeros((8, 8, 3), np.float32), encode.empty_guidance(8, 8), tile=32)
+    with pytest.raises(ParameterError, match="--tile"):
+        dec(np.zeros((8, 8, 3), np.float32), encode.empty_guidance(8, 8), tile=-1)
 
 
 def test_odd_and_tiny_frames(dec: Decomposer) -> None:
@@ -125,3 +128,31 @@ def test_tiles_of_hd_frames_are_balanced() -> None:
     # a 1080-row frame with tile 1024 gets two ~600-row tiles, not two of 1024 rows
     assert [n for _, n in tile_spans(1080, 1024)] == [592, 600]
     assert len(tile_spans(3840, 1024)) == 5 and len(tile_spans(2160, 1024)) == 3
+
+
+class ShapeRecorder(Decomposer):
+    """The real tiling around a stand-in network that records the tile shapes it is given."""
+
+    def __init__(self) -> None:  # no ONNX session
+        self.info = ModelInfo("", "", "stand-in", 7, "cpu")
+        self.shapes: list[tuple[int, int]] = []
+
+    def _infer(self, blurred: np.ndarray, guidance: np.ndarray) -> np.ndarray:
+        h, w = blurred.shape[:2]
+        self.shapes.append((h, w))
+        return np.zeros((1, self.k, 3, h, w), np.float32)
+
+
+@pytest.mark.parametrize("w,h,tiles", [(1280, 720, 1), (1920, 1080, 1), (2048, 1080, 1), (3840, 2160, 15),
+                                       (4096, 2160, 15)])
+def test_automatic_tiles_run_frames_that_fit_whole(w: int, h: int, tiles: int) -> None:
+    dec = ShapeRecorder()
+    dec(np.zeros((h, w, 3), np.float32), np.zeros((h, w, 6), np.float16), tile=AUTO_TILE)
+    assert len(dec.shapes) == tiles
+    assert all(max(s) <= (max(h, w) if tiles == 1 else LARGE_FRAME_TILE) for s in dec.shapes)
+
+
+def test_an_explicit_tile_side_is_kept() -> None:
+    dec = ShapeRecorder()
+    dec(np.zeros((720, 1280, 3), np.float32), np.zeros((720, 1280, 6), np.float16), tile=768)
+    assert len(dec.shapes) == 2 and all(max(s) <= 768 for s in dec.shapes)

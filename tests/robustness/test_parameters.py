@@ -27,7 +27,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("option,value,out", [
     ("--threshold", "nan", "out"), ("--threshold", "inf", "out"), ("--threshold", "-inf", "out"),
     ("--threshold", "-1", "out"), ("--shutter", "nan", "out"), ("--shutter", "inf", "out"),
-    ("--follow", "nan", "out"), ("--tile", "0", "out"), ("--tile", "-5", "out"), ("--tile", "0", "out.mp4"),
+    ("--follow", "nan", "out"), ("--tile", "100", "out"), ("--tile", "-5", "out"), ("--tile", "100", "out.mp4"),
     ("--fps", "nan", "out.mp4"), ("--fps", "inf", "out.mp4"), ("--fps", "-5", "out.mp4"), ("--fps", "0", "out.mp4"),
     ("--fps", "0", "out"),
 ])
@@ -42,7 +42,8 @@ def test_run_refuses_impossible_numbers_before_writing(hdr_clip: str, tmp_path: 
 
 
 @pytest.mark.parametrize("field,value", [("threshold", math.nan), ("threshold", math.inf), ("shutter", math.nan),
-                                         ("follow", math.nan), ("tile", 0), ("factor", 2.0), ("factor", True)])
+                                         ("follow", math.nan), ("tile", 100), ("tile", -1), ("factor", 2.0),
+                                         ("factor", True)])
 def test_node_params_refuse(field: str, value: object) -> None:
     with pytest.raises(ParameterError, match=field):
         NodeParams(**{field: value}).validate()

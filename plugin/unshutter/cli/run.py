@@ -33,7 +33,8 @@ def add_node_arguments(p: argparse.ArgumentParser) -> None:
                    help="whole-frame motion vector in px per exposure at full resolution (e.g. 40,0: 40 px right; "
                         "y down); replaces --guidance, works on a single image; --reverse and --overrides still apply")
     p.add_argument("--tile", type=int, default=DEFAULT_TILE, metavar="PX",
-                   help=f"largest tile side for large frames (default {DEFAULT_TILE}; bigger uses more memory)")
+                   help="largest tile side; 0 (default) runs frames up to 2048x1080 whole and larger ones "
+                        "in tiles of at most 1024 px (a 4K frame stays under 2 GB); bigger uses more memory")
     p.add_argument("--quality", choices=QUALITIES, default="full", help="draft decomposes at half resolution")
     p.add_argument("--threshold", type=float, default=0.5, metavar="PX", help="static threshold in px per exposure")
     p.add_argument("--model", metavar="ONNX", help="decomposer model (default: the shipped models/decomposer.onnx)")

@@ -24,11 +24,25 @@ TILE_RAMP = 16
 TILE_OVERLAP = 2 * TILE_MARGIN + TILE_RAMP
 MIN_TILE = 2 * TILE_OVERLAP + contract.PAD_MULTIPLE
 """Smallest tile side: two overlaps and one step of the network's down-sampling grid."""
-DEFAULT_TILE = 768
-"""Largest tile side by default. 720p runs as two tiles, 4K as 24 tiles of 720x624: the
-network's activations for one tile stay near 300 MB, so a 4K frame fits in 2 GB
-(``unshutter bench speed --size 3840x2160``, peak resident memory of the whole process:
-768 px 1.64 GiB, 1024 px 1.76 GiB)."""
+AUTO_TILE = 0
+"""``tile`` value that lets the runtime choose (the default): whole frames up to
+:data:`WHOLE_FRAME_PIXELS`, tiles of at most :data:`LARGE_FRAME_TILE` px above."""
+DEFAULT_TILE = AUTO_TILE
+WHOLE_FRAME_PIXELS = 2048 * 1080
+"""Frames up to this many pixels (2K DCI, 1080p, 720p) run whole: no overlap computed
+twice, no margins thrown away. A whole 1920x1080 frame peaks at 1.9 GB for the whole
+process (decomposer alone: 1.87 GB, two tiles 1.34 GB); 1280x720 whole 1.0 GB."""
+LARGE_FRAME_TILE = 1024
+"""Largest tile side the automatic policy uses above :data:`WHOLE_FRAME_PIXELS`: a 4K
+frame is 15 tiles of 784x848 (was 24 of 720x624 at 768 px), so 20% of the computed
+pixels are overlap instead of 30%, and the whole process stays under 2 GB."""
+
+
+def tile_side(h: int, w: int, tile: int) -> int:
+    """The largest tile side for an ``h`` x ``w`` frame: ``tile`` unless it is :data:`AUTO_TILE`."""
+    if tile != AUTO_TILE:
+        return tile
+    return max(h, w) if h * w <= WHOLE_FRAME_PIXELS else LARGE_FRAME_TILE
 
 
 NORMALIZE_ROWS = 128
@@ -196,7 +210,8 @@ class Decomposer:
     def __call__(self, blurred: np.ndarray, guidance: np.ndarray, tile: int = DEFAULT_TILE,
                  abort: Callable[[], bool] | None = None,
                  progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """Decompose a whole frame, in overlapping feathered tiles when larger than ``tile``.
+        """Decompose a whole frame, in overlapping feathered tiles when larger than ``tile``
+        (:data:`AUTO_TILE`: see :func:`tile_side`).
 
         ``abort`` is polled before each tile (hosts cancel through it); when it
         answers true, :class:`DecompositionAborted` says how many tiles were done.
@@ -208,8 +223,9 @@ class Decomposer:
             blurred: [H, W, 3], guidance: [H, W, 6] -> [K, H, W, 3]
         """
         h, w = blurred.shape[:2]
-        if tile < MIN_TILE:
-            raise ParameterError(f"--tile {tile}: must be at least {MIN_TILE} px")
+        if tile != AUTO_TILE and tile < MIN_TILE:
+            raise ParameterError(f"--tile {tile}: must be 0 (automatic) or at least {MIN_TILE} px")
+        tile = max(tile_side(h, w, tile), MIN_TILE)
         report = progress or (lambda done, total: None)
         if h <= tile and w <= tile:
             whole = self._run(blurred, guidance)
