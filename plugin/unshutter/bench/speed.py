@@ -1,47 +1,90 @@
-"""``unshutter bench speed``: seconds per source frame by stage, throughput and peak memory.
+"""``unshutter bench speed``: seconds per source frame of ``unshutter run`` itself, by stage.
 
-A generated half-float EXR clip (a pan over a smooth random texture) at the
-requested size is processed the way ``unshutter run`` does it: read, then
-:meth:`Node.process` itself (flow: guidance from both neighbours; decompose;
-resample: to linear, retime with the reblur projection), then write the N
-sub-frames as EXR. Stage peaks are the
-whole process's resident memory during that stage (Linux ``VmHWM``).
+For each frame size a clip is generated in the input format (default 8-bit
+PNG, as most artists' plates; ``--format exr`` for half-float EXR): a pan
+over a smooth random texture. The CLI's own loop (:func:`unshutter.pipeline.run`,
+default output settings, the input's format out) then runs over it in a fresh
+process, so each run's peak memory is its own. Per frame it reports:
+
+- ``seconds_per_frame``: wall time per source frame in the steady state (from
+  the end of the first frame, which pays ONNX Runtime's first allocations, to
+  the end of the run, divided by the frames after the first);
+- ``cpu_per_frame``: CPU seconds of the process over the same span (less
+  disturbed than wall time on a shared machine);
+- each stage's seconds per frame: read (decode and to scene-linear), flow
+  (guidance), decompose, resample (to linear, retime), write (from linear,
+  encode, verify, rename); ``overlap_s`` is how much of their sum ran at the
+  same time as other stages (0 when the loop runs them one after another);
+- ``peak_mb``: the whole process's peak resident memory (Linux ``VmHWM``).
+
+``--baseline-model`` runs every size with a second model too, alternating
+with the first, and prints the ratio of each figure: on a shared machine only
+figures from the same run compare.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+SIZES = "640x360,1280x720,1920x1080,3840x2160"
+STAGES = ("read", "flow", "decompose", "resample", "write")
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--size", default="1280x720", help="WxH of the frames (default 1280x720)")
+    p.add_argument("--sizes", default=SIZES, help=f"comma-separated WxH frame sizes (default {SIZES})")
+    p.add_argument("--size", help="one frame size (the same as --sizes WxH)")
+    p.add_argument("--format", choices=("png", "exr"), default="png",
+                   help="input (and so output) format: 8-bit PNG (default) or half-float EXR")
+    p.add_argument("--frames", type=int, default=3, help="source frames to run per size, at least 2 (default 3)")
+    p.add_argument("--repeat", type=int, help="frames to time after the first (the same as --frames REPEAT+1)")
     p.add_argument("--factor", type=int, default=7)
-    p.add_argument("--tile", type=int, default=768, help="largest tile side (default 768, as the node)")
+    p.add_argument("--tile", type=int, default=None, help="as run --tile (default: run's default)")
     p.add_argument("--quality", choices=("full", "draft"), default="full")
-    p.add_argument("--repeat", type=int, default=3, help="frames to time (after one warm-up)")
     p.add_argument("--model", help="decomposer model (default: shipped)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--baseline-model", metavar="ONNX",
+                   help="also time this model, alternating with --model, and print the ratios")
+    p.add_argument("--json", action="store_true", help="print one JSON object per run")
 
 
-def _frames(w: int, h: int, count: int = 3) -> list[np.ndarray]:
-    """A pan over a smooth random texture, 6 px per frame. Shape: -> count x [h, w, 3] float32."""
+def _texture_frames(w: int, h: int, count: int) -> np.ndarray:
+    """A pan over a smooth random texture, 6 px per frame, in [0, 1]. Shape: -> [count, h, w, 3] float32."""
     import cv2
 
     rng = np.random.default_rng(0)
     base = rng.random((h // 8 + 8, w // 8 + 8 + count), dtype=np.float32)[..., None].repeat(3, -1)
     base *= rng.uniform(0.6, 1.0, 3).astype(np.float32)
     big = cv2.resize(base, (w + 32 + 6 * count, h + 64), interpolation=cv2.INTER_CUBIC)
-    return [np.ascontiguousarray(big[16:16 + h, 16 + 6 * i:16 + 6 * i + w]) for i in range(count)]
+    big = np.clip(big, 0.0, 1.0)
+    return np.stack([big[16:16 + h, 16 + 6 * i:16 + 6 * i + w] for i in range(count)])
 
 
-def _peak_mb() -> float:
-    """Peak resident memory of this process since the last reset (Linux VmHWM), in MB."""
+def write_clip(folder: Path, w: int, h: int, count: int, fmt: str) -> str:
+    """``count`` frames numbered from 1001 in ``folder``; returns the input pattern."""
+    from unshutter.io.image_file import ImageMeta, write_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = _texture_frames(w, h, count)
+    if fmt == "png":
+        meta = ImageMeta(w, h, ["R", "G", "B"], "uint8", 8, {}, "png")
+    else:
+        meta = ImageMeta(w, h, ["R", "G", "B"], "half", 16, {}, "openexr")
+        frames = frames ** np.float32(2.2)  # scene-linear, as EXR plates are
+    for i in range(count):
+        write_image(folder / f"bench.{1001 + i:04d}.{fmt}", frames[i], meta)
+    return str(folder / f"bench.####.{fmt}")
+
+
+def _peak_mb() -> float | None:
+    """Peak resident memory of this process (Linux VmHWM), in MB."""
     try:
         with open("/proc/self/status", encoding="ascii") as f:
             for line in f:
@@ -49,85 +92,173 @@ def _peak_mb() -> float:
                     return int(line.split()[1]) / 1024.0
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return None
 
 
-def _reset_peak() -> None:
-    """Reset the process's peak to its current resident size (Linux ``clear_refs`` 5).
+class _Stages:
+    """Seconds per stage, and the union of the intervals in which any stage ran."""
 
-    Each stage's peak is then the whole process's peak during that stage: the
-    clip's three frames, the model and its arena included, nothing from earlier
-    stages. Where the reset is unavailable the stage peaks are the process peak.
-    """
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
-            f.write("5")
-    except OSError:
-        pass
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(STAGES, 0.0)
+        self.intervals: list[tuple[float, float]] = []
+        self.since = 0.0  # only time after this counts (the steady state)
+
+    def start(self, t: float) -> None:
+        """Count from ``t`` on: what ran before is forgotten, a stage running across ``t`` counts from it."""
+        self.since = t
+        self.seconds = dict.fromkeys(STAGES, 0.0)
+        self.intervals = []
+
+    def add(self, name: str, t0: float, t1: float) -> None:
+        if t1 <= self.since:
+            return
+        t0 = max(t0, self.since)
+        self.seconds[name] += t1 - t0
+        self.intervals.append((t0, t1))
+
+    def busy(self) -> float:
+        """Wall time during which at least one stage ran."""
+        total, end = 0.0, -1.0
+        for a, b in sorted(self.intervals):
+            if b <= end:
+                continue
+            total += b - max(a, end)
+            end = b
+        return total
+
+
+def child(input_pattern: str, output: str, frames: tuple[int, int], factor: int, tile: int | None,
+          quality: str, model: str | None) -> dict[str, Any]:
+    """One run of the CLI's loop, timed by stage (runs in its own process)."""
+    from unshutter import pipeline
+    from unshutter.node import Node, NodeParams
+
+    stages = _Stages()
+
+    class TimedNode(Node):
+        def process(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            last = [time.perf_counter()]
+
+            def on_stage(name: str) -> None:
+                now = time.perf_counter()
+                stages.add(name, last[0], now)
+                last[0] = now
+
+            return super().process(*args, **kwargs, on_stage=on_stage)
+
+    def timed(name: str, fn: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                stages.add(name, t0, time.perf_counter())
+        return wrapper
+
+    # the loop's own read and write paths, wrapped where the loop looks them up
+    pipeline.FrameCache.get = timed("read", pipeline.FrameCache.get)  # type: ignore[method-assign]
+    pipeline.write_image = timed("write", pipeline.write_image)  # type: ignore[attr-defined]
+    from unshutter.color import ColorTransform
+
+    ColorTransform.from_linear = timed("write", ColorTransform.from_linear)  # type: ignore[method-assign]
+
+    params = NodeParams(factor=factor, quality=quality, **({} if tile is None else {"tile": tile}))
+    node = TimedNode(params, model_path=model, device="cpu")
+    marks: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+
+    def progress(event: dict[str, Any]) -> None:
+        if event.get("event") == "frame" and "first" not in marks:
+            marks["first"] = time.perf_counter()
+            stages.start(marks["first"])
+            cpu["first"] = time.process_time()
+
+    cfg = pipeline.RunConfig(input=input_pattern, output=output, params=params, frames=frames, model=model,
+                             device="cpu")
+    pipeline.run(cfg, progress, node=node)
+    t_end, c_end = time.perf_counter(), time.process_time()
+    n = frames[1] - frames[0]  # frames after the first
+    wall = t_end - marks["first"]
+    busy = sum(stages.seconds.values())
+    return {"seconds_per_frame": round(wall / n, 3), "cpu_per_frame": round((c_end - cpu["first"]) / n, 3),
+            **{f"{k}_s": round(v / n, 3) for k, v in stages.seconds.items()},
+            "overlap_s": round(max(0.0, busy - stages.busy()) / n, 3),
+            "peak_mb": round(_peak_mb() or 0.0, 1), "provider": node.decomposer.info.provider,
+            "model": node.decomposer.info.model_id, "split_contract": bool(getattr(node.decomposer, "split", False))}
+
+
+def _run_child(pattern: str, out: Path, frames: tuple[int, int], args: argparse.Namespace,
+               model: str | None) -> dict[str, Any]:
+    spec = {"input": pattern, "output": str(out), "frames": list(frames), "factor": args.factor, "tile": args.tile,
+            "quality": args.quality, "model": model}
+    env = dict(os.environ)
+    proc = subprocess.run([sys.executable, "-m", "unshutter.bench.speed", json.dumps(spec)], env=env,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"bench speed: the run at {pattern} failed ({tail})")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _sizes(args: argparse.Namespace) -> list[tuple[int, int]]:
+    text = args.size or args.sizes
+    out = []
+    for part in text.split(","):
+        try:
+            w, h = (int(v) for v in part.strip().lower().split("x"))
+        except ValueError:
+            raise SystemExit(f"bench speed: --sizes {text!r}: expected WxH[,WxH...]") from None
+        if w < 1 or h < 1:
+            raise SystemExit(f"bench speed: --sizes {text!r}: sizes must be positive")
+        out.append((w, h))
+    return out
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    cols = ["size", "model", "seconds_per_frame", "cpu_per_frame", *[f"{s}_s" for s in STAGES], "overlap_s",
+            "peak_mb"]
+    heads = ["size", "model", "s/frame", "cpu s", *STAGES, "overlap", "peak MB"]
+    lines = [" | ".join(heads), " | ".join("---" for _ in heads)]
+    for r in rows:
+        lines.append(" | ".join(str(r.get(c, "")) for c in cols))
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
-    import tempfile
-
-    from unshutter.io.image_file import read_image, write_image
-    from unshutter.node import Node, NodeParams
-    from unshutter.sample import write_exr_sequence
-
-    w, h = (int(v) for v in args.size.lower().split("x"))
-    node = Node(NodeParams(factor=args.factor, tile=args.tile, quality=args.quality), model_path=args.model)
-    n = args.repeat
-    stages = dict.fromkeys(("read", "flow", "decompose", "resample", "write"), 0.0)
-    peak_dec = peak_frame = 0.0
-    with tempfile.TemporaryDirectory(prefix="unshutter-bench-") as tmp:
-        folder = Path(tmp)
-        # a generated half-float EXR clip, as plates come: n timed frames plus their neighbours
-        clip = np.stack(_frames(w, h, n + 2))
-        pattern = write_exr_sequence(folder / "in", "bench", clip, first=1)
-        del clip
-        src = [Path(pattern.replace("####", f"{i + 1:04d}")) for i in range(n + 2)]
-        frames: list[Any] = [read_image(path)[0] for path in src[:2]]
-        meta = read_image(src[0])[1]
-        out_dir = folder / "out"
-        out_dir.mkdir()
-        node.process(1, frames[1], frames[0], frames[1])  # warm-up (ONNX Runtime allocations)
-        for i in range(1, n + 1):
-            _reset_peak()
-            t0 = time.perf_counter()
-            nxt, _ = read_image(src[i + 1])  # the pipeline reads each frame once and keeps a window of three
-            frames.append(nxt)
-            marks = {"read": time.perf_counter()}
-
-            def on_stage(name: str) -> None:
-                nonlocal peak_dec
-                marks[name] = time.perf_counter()
-                if name == "decompose":
-                    peak_dec = max(peak_dec, _peak_mb())
-
-            out = node.process(i, frames[i], frames[i - 1], nxt, on_stage=on_stage).subframes
-            for k in range(out.shape[0]):
-                write_image(out_dir / f"bench.{(i - 1) * args.factor + k + 1:04d}.exr", out[k], meta)
-            marks["write"] = time.perf_counter()
-            del out
-            frames[i - 1] = None  # the window moves on
-            peak_frame = max(peak_frame, _peak_mb())
-            last = t0
-            for key in stages:
-                stages[key] += marks[key] - last
-                last = marks[key]
-    total = sum(stages.values()) / n
-    mpix = w * h / 1e6
-    row = {"size": f"{w}x{h}", "factor": args.factor, "tile": args.tile, "quality": args.quality,
-           "provider": node.decomposer.info.provider, "frames": n,
-           **{f"{k}_s": round(v / n, 3) for k, v in stages.items()},
-           "seconds_per_frame": round(total, 3),
-           "source_mpix_per_s": round(mpix / total, 3),
-           "output_mpix_per_s": round(mpix * args.factor / total, 3),
-           "decompose_peak_mb": round(peak_dec, 1) if peak_dec else None,
-           "frame_peak_mb": round(peak_frame, 1) if peak_frame else None,
-           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)}
-    if args.json:
-        print(json.dumps(row))
-    else:
-        for key, value in row.items():
-            print(f"{key:>18}: {value}")
+    if args.repeat is not None:
+        args.frames = args.repeat + 1
+    if args.frames < 2:
+        print("bench speed: --frames must be at least 2 (the first frame is not timed)", file=sys.stderr)
+        return 2
+    models: list[tuple[str, str | None]] = [("model", args.model)]
+    if args.baseline_model:
+        models.append(("baseline", args.baseline_model))
+    rows: list[dict[str, Any]] = []
+    for w, h in _sizes(args):
+        with tempfile.TemporaryDirectory(prefix="unshutter-bench-") as tmp:
+            pattern = write_clip(Path(tmp) / "in", w, h, args.frames + 2, args.format)
+            frames = (1002, 1001 + args.frames)  # both neighbours of every timed frame exist
+            got: dict[str, dict[str, Any]] = {}
+            for name, model in models:  # A then B at each size: neighbours in time share the load
+                r = _run_child(pattern, Path(tmp) / f"out-{name}", frames, args, model)
+                got[name] = r
+                rows.append({"size": f"{w}x{h}", "run": name, "format": args.format, "factor": args.factor,
+                             "frames": args.frames, **r})
+                if args.json:
+                    print(json.dumps(rows[-1]), flush=True)
+            if "baseline" in got:
+                a, b = got["model"], got["baseline"]
+                ratio = {k: round(a[k] / b[k], 3) for k in ("seconds_per_frame", "cpu_per_frame", "decompose_s",
+                                                             "peak_mb") if b.get(k)}
+                rows.append({"size": f"{w}x{h}", "run": "ratio", "model": "model/baseline", **ratio})
+                if args.json:
+                    print(json.dumps(rows[-1]), flush=True)
+    if not args.json:
+        print(_table(rows))
     return 0
+
+
+if __name__ == "__main__":  # one timed run, for run(): JSON spec in, JSON row out
+    spec = json.loads(sys.argv[1])
+    print(json.dumps(child(spec["input"], spec["output"], tuple(spec["frames"]), spec["factor"], spec["tile"],
+                           spec["quality"], spec["model"])))
