@@ -6,17 +6,52 @@ config's ``result`` path as JSON; the pytest side checks it. Not a test
 module itself (Blender's Python has no pytest and no numpy).
 """
 import hashlib
+import importlib
 import json
 import os
 import sys
 import traceback
 import types
 
-import addon_utils
-import bpy
+import bpy  # first: as a module (PyPI bpy) it puts Blender's own modules on sys.path
+
+import addon_utils  # noqa: E402
 
 cfg = json.load(open(sys.argv[sys.argv.index("--") + 1]))
 out = {"ok": False}
+ADDON = cfg.get("module", "unshutter_blender")  # an extension's is bl_ext.<repository>.unshutter_blender
+
+
+def addon(name):
+    """The add-on's module ``name`` (``links``, ``operators``...), whichever way it was installed."""
+    return importlib.import_module(f"{ADDON}.{name}")
+
+
+# The sequencer API by feature, as the add-on's ``compat`` does (this script runs before the add-on is enabled).
+STRIP = getattr(bpy.types, "Strip", None) or bpy.types.Sequence  # renamed in 4.4
+
+
+def all_strips(ed):
+    return ed.strips_all if hasattr(ed, "strips_all") else ed.sequences_all  # sequences_all gone in 5.0
+
+
+def top(ed):
+    return ed.strips if hasattr(ed, "strips") else ed.sequences
+
+
+def new_effect(ed, kind, channel, start, source):
+    """An effect strip reading ``source``: its input is ``input1`` from 4.4 on, ``seq1`` before."""
+    params = top(ed).bl_rna.functions["new_effect"].parameters.keys()
+    key = "input1" if "input1" in params else "seq1"
+    return top(ed).new_effect(kind.lower(), kind, channel, start, **{key: source})
+
+
+def settings_of(s):
+    """The add-on's settings written on strip ``s`` (enums by name), None when it has none."""
+    if not s.is_property_set("unshutter"):
+        return None
+    st = s.unshutter
+    return {k: getattr(st, k) for k in st.bl_rna.properties.keys() if k != "rna_type" and st.is_property_set(k)}
 
 
 def strip_info(s):
@@ -25,7 +60,7 @@ def strip_info(s):
         "duration": s.frame_final_duration, "mute": s.mute,
         "directory": bpy.path.abspath(s.directory) if s.type == "IMAGE" else "",
         "files": [e.filename for e in s.elements] if s.type == "IMAGE" else [],
-        "settings": s["unshutter"].to_dict() if "unshutter" in s.keys() else None,
+        "settings": settings_of(s),
         "inputs": [i.name for i in (getattr(s, "input_1", None), getattr(s, "input_2", None)) if i is not None],
         "trims": [s.frame_offset_start, s.frame_offset_end], "lock": s.lock,
         "blend": [s.blend_type, round(s.blend_alpha, 4)],
@@ -33,13 +68,14 @@ def strip_info(s):
         "transform": [s.transform.offset_x, s.transform.offset_y] if hasattr(s, "transform") else None,
         "crop": s.crop.min_x if hasattr(s, "crop") else None,
         "meta": s.parent_meta().name if s.parent_meta() is not None else None,
-        "id_props": sorted(s.keys()),  # the add-on's and no stray ones (a run's marks are removed when it ends)
+        # the add-on's and no stray ones (a run's marks are removed when it ends); 5.0 lists bpy.props apart
+        "id_props": sorted(set(s.keys()) | ({"unshutter"} if s.is_property_set("unshutter") else set())),
     }
 
 
 def timeline():
     ed = bpy.context.scene.sequence_editor
-    return sorted((strip_info(s) for s in ed.sequences_all), key=lambda d: d["name"])
+    return sorted((strip_info(s) for s in all_strips(ed)), key=lambda d: d["name"])
 
 
 class FakeWindowManager:
@@ -68,13 +104,12 @@ def during_run(edit):
     engine has reported its start (it holds its claim on the output frames then)."""
     ed = bpy.context.scene.sequence_editor
     if edit.get("unmark"):
-        from unshutter_blender import links
-
-        for s in ed.sequences_all:
+        links = addon("links")
+        for s in all_strips(ed):
             if links.RUN in s:
                 del s[links.RUN]
     for old, new in edit.get("rename", {}).items():
-        ed.sequences_all[old].name = new
+        all_strips(ed)[old].name = new
     active = ed.active_strip
     if "duplicate" in edit:
         duplicate(*edit["duplicate"])
@@ -91,7 +126,7 @@ def during_run(edit):
 def run_again(attempt):
     """The operator run again on the strip ``attempt["on"]`` while the modal run goes on."""
     ed = bpy.context.scene.sequence_editor
-    ed.active_strip = ed.sequences_all[attempt["on"]]
+    ed.active_strip = all_strips(ed)[attempt["on"]]
     before = timeline()
     try:
         res, error = sorted(bpy.ops.sequencer.unshutter_slowmo(**attempt.get("operator", {}))), ""
@@ -106,8 +141,7 @@ def drive_modal(mode, settings, during=None):
     setting is explicit; ``during``: edits made once the engine is running (see ``during_run``)."""
     import time
     import types
-    from unshutter_blender import operators
-
+    operators = addon("operators")
     Op = operators.SEQUENCER_OT_unshutter_slowmo
     reports = []
     op = types.SimpleNamespace(**settings, _job=None, _timer=None,
@@ -154,7 +188,7 @@ def drive_modal(mode, settings, during=None):
 
 def owner(data):
     """``"<strip>.unshutter"`` when ``data`` is a strip's Unshutter settings, else the type of ``data``."""
-    for strip in bpy.context.scene.sequence_editor.sequences_all:
+    for strip in all_strips(bpy.context.scene.sequence_editor):
         if strip.unshutter.as_pointer() == data.as_pointer():
             return f"{strip.name}.unshutter"
     return type(data).__name__
@@ -199,12 +233,14 @@ def edit_result(strip, edit):
     """What an artist does to the slow-motion strip between runs (config ``reruns[i].edit``)."""
     ed = bpy.context.scene.sequence_editor
     for b in edit.get("blockers", []):  # other strips in the way: [name, channel, frame]
-        ed.sequences.new_image(b[0], bpy.path.abspath(strip.directory) + strip.elements[0].filename, b[1], b[2],
+        top(ed).new_image(b[0], bpy.path.abspath(strip.directory) + strip.elements[0].filename, b[1], b[2],
                                fit_method="ORIGINAL")
     if "channel" in edit:
         strip.channel = edit["channel"]
-    for e in edit.get("effects", []):  # effect strips reading it: [type, channel]
-        ed.sequences.new_effect(e[0].lower(), e[0], e[1], strip.frame_final_start, seq1=strip)
+    for e in edit.get("effects", []):  # effect strips reading it: [type, channel(, {attribute: value})]
+        fx = new_effect(ed, e[0], e[1], strip.frame_final_start, strip)
+        for attr, value in (e[2] if len(e) > 2 else {}).items():
+            setattr(fx, attr, value)
     for m in edit.get("modifiers", []):  # [name, type]
         strip.modifiers.new(m[0], m[1])
     if "trims" in edit:  # with the handles, as in the UI: the effect strips over it follow
@@ -236,7 +272,7 @@ def wrap_in_metas(strip, depth):
 
 
 def select_only(strip):
-    for s in bpy.context.scene.sequence_editor.sequences_all:
+    for s in all_strips(bpy.context.scene.sequence_editor):
         s.select = s == strip
     bpy.context.scene.sequence_editor.active_strip = strip
 
@@ -277,7 +313,7 @@ def duplicate(name, channel):
     """Shift+D on the strip ``name`` with the sequencer's own operator (it copies custom properties), then
     the copy moved to ``channel``; returns the copy's name."""
     ed = bpy.context.scene.sequence_editor
-    select_only(ed.sequences_all[name])
+    select_only(all_strips(ed)[name])
     window = bpy.context.window_manager.windows[0]
     area = window.screen.areas[0]
     area.type = "SEQUENCE_EDITOR"
@@ -313,15 +349,15 @@ def rerun_steps(steps):
         if "duplicate" in edit:  # [strip name, channel of the copy]
             record["duplicate"] = duplicate(*edit["duplicate"])
         if edit.get("forget_links"):  # as an older version left them: no id on the strips
-            for s in ed.sequences_all:
-                if "unshutter" in s.keys() and "link" in s["unshutter"].keys():
-                    del s["unshutter"]["link"]
+            for s in all_strips(ed):
+                if s.is_property_set("unshutter"):
+                    s.unshutter.property_unset("link")
         for name, attrs in edit.get("strips", {}).items():  # other strips: {name: {attribute: value}}
             for attr, value in attrs.items():
-                setattr(ed.sequences_all[name], attr, value)
+                setattr(all_strips(ed)[name], attr, value)
         pointer = result.as_pointer()
         if step.get("on"):
-            ed.active_strip = ed.sequences_all["blurred" if step["on"] == "source" else step["on"]]
+            ed.active_strip = all_strips(ed)["blurred" if step["on"] == "source" else step["on"]]
         if "modal" in step:  # interactively, with every setting given and the edits ``during`` the run
             record["modal"] = drive_modal(step["modal"].get("mode", "finish"), step["operator"],
                                           step["modal"].get("during"))
@@ -354,17 +390,14 @@ def rerun_steps(steps):
 
 def running_links():
     """The ids of the runs the add-on counts as going on in this session."""
-    from unshutter_blender import links
-
-    return list(links._running)
+    return list(addon("links")._running)
 
 
 def settings_with_remembered_values(strip):
     """The operator's settings for ``strip`` when every argument is a value Blender remembered from the
     last run (invoked from the Strip menu: the values are "ghosts", not given explicitly). Only the UI
     makes ghosts, so ``properties`` stands in for the operator's in background mode."""
-    from unshutter_blender import operators
-
+    operators = addon("operators")
     remembered = {"factor": 5, "guidance": "LEFT", "reverse": True, "overrides": "", "shutter": 90.0,
                   "output_dir": "//elsewhere/"}
     op = types.SimpleNamespace(**remembered, properties=types.SimpleNamespace(
@@ -392,10 +425,10 @@ def build_scene():
     ed = scene.sequence_editor_create()
     files = cfg["files"]
     if files[0].endswith(".mp4"):
-        src = ed.sequences.new_movie("blurred", files[0], cfg.get("channel", 2), cfg.get("start", 1),
+        src = top(ed).new_movie("blurred", files[0], cfg.get("channel", 2), cfg.get("start", 1),
                                      fit_method="ORIGINAL")
     else:
-        src = ed.sequences.new_image("blurred", files[0], cfg.get("channel", 2), cfg.get("start", 1),
+        src = top(ed).new_image("blurred", files[0], cfg.get("channel", 2), cfg.get("start", 1),
                                      fit_method="ORIGINAL")
         for f in files[1:]:
             src.elements.append(os.path.basename(f))
@@ -404,10 +437,10 @@ def build_scene():
     if cfg.get("speed_factor"):
         src.speed_factor = cfg["speed_factor"]
     if cfg.get("blocker"):  # a strip already on the channel above
-        ed.sequences.new_image("blocker", files[0] if not files[0].endswith(".mp4") else cfg["blocker"],
+        top(ed).new_image("blocker", files[0] if not files[0].endswith(".mp4") else cfg["blocker"],
                                src.channel + 1, src.frame_final_start + 1, fit_method="ORIGINAL")
     for e in cfg.get("effects", []):  # effect strips over the source: [type, channel]
-        ed.sequences.new_effect(e[0].lower(), e[0], e[1], src.frame_final_start, seq1=src)
+        new_effect(ed, e[0], e[1], src.frame_final_start, src)
     ed.active_strip = src
     scene.frame_start = src.frame_final_start
     return ed
@@ -416,9 +449,13 @@ def build_scene():
 try:
     if cfg.get("install_zip"):  # Preferences > Add-ons > Install...
         out["install_zip"] = sorted(bpy.ops.preferences.addon_install(filepath=cfg["install_zip"]))
-    mod = addon_utils.enable("unshutter_blender", default_set=True, handle_error=None)
+    if cfg.get("install_extension"):  # Preferences > Get Extensions > Install from Disk (Blender 4.2+)
+        out["install_extension"] = sorted(bpy.ops.extensions.package_install_files(
+            filepath=cfg["install_extension"], repo="user_default", enable_on_install=True))
+        out["enabled_after_install"] = ADDON in bpy.context.preferences.addons
+    mod = addon_utils.enable(ADDON, default_set=True, handle_error=None)
     out["addon"] = getattr(mod, "__file__", None)
-    from unshutter_blender import preferences as addon_prefs
+    addon_prefs = addon("preferences")
 
     out["engine"] = list(addon_prefs.find_engine())
     if "engine_preference" in cfg:
@@ -445,7 +482,7 @@ try:
             out["error"] = str(exc)
     out["after"] = timeline()
     if cfg.get("rerun") and out["result"] == ["FINISHED"]:
-        ed.active_strip = ed.sequences_all[ed.active_strip.name]
+        ed.active_strip = all_strips(ed)[ed.active_strip.name]
         res = bpy.ops.sequencer.unshutter_slowmo("INVOKE_DEFAULT")  # settings come from the strip
         out["rerun"] = sorted(res)
         out["after_rerun"] = timeline()
@@ -459,7 +496,7 @@ try:
         bpy.ops.render.render(animation=True)
         out["rendered"] = sorted(os.listdir(cfg["render"]))
     if cfg.get("rerun_source") and out["result"] == ["FINISHED"]:
-        ed.active_strip = ed.sequences_all["blurred"]
+        ed.active_strip = all_strips(ed)["blurred"]
         out["rerun_source"] = sorted(bpy.ops.sequencer.unshutter_slowmo(**cfg["rerun_source"]))
         out["after_rerun_source"] = timeline()
     if cfg.get("ghost") and out["result"] == ["FINISHED"]:
@@ -468,11 +505,11 @@ try:
         out["panel"] = draw_panel()
     if cfg.get("toggle"):  # register/unregister are symmetric
         def registered():
-            return hasattr(bpy.types.Sequence, "unshutter") and hasattr(bpy.types, "SEQUENCER_OT_unshutter_slowmo")
+            return hasattr(STRIP, "unshutter") and hasattr(bpy.types, "SEQUENCER_OT_unshutter_slowmo")
         state = {"registered": registered()}
-        addon_utils.disable("unshutter_blender", default_set=True, handle_error=None)
+        addon_utils.disable(ADDON, default_set=True, handle_error=None)
         state["unregistered"] = registered()
-        addon_utils.enable("unshutter_blender", default_set=True, handle_error=None)
+        addon_utils.enable(ADDON, default_set=True, handle_error=None)
         state["re_registered"] = registered()
         out["toggle"] = state
     out["ok"] = True

@@ -1,10 +1,16 @@
-"""The add-on in a real headless Blender: install, run the operator, check the strip, render, compare."""
+"""The add-on in a real headless Blender: install, run the operator, check the strip, render, compare.
+
+Every test runs in Debian's Blender 3.4; the tests marked ``EVERY_BLENDER`` also run in Blender 4.2 LTS,
+4.5 LTS and 5.0 (PyPI ``bpy``, see ``blenders``): the add-on's behaviour once per version (register and
+unregister, the operator on an image and a movie strip, the result strip, a re-run in place with undo,
+cancel, the extension install), without every edge case four times. ``UNSHUTTER_BLENDER_ALL=1`` runs
+every test in every Blender found.
+"""
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,13 +19,26 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.hosts import blenders
+from tests.hosts.blenders import Blender
 from tests.hosts.media import H, W, mp4, png_sequence
 from unshutter.io.image_file import read_image
 
-BLENDER = shutil.which("blender")
 SCENE = Path(__file__).with_name("blender_scene.py")
 N = 3
-pytestmark = pytest.mark.skipif(BLENDER is None, reason="blender not found on PATH (make test-deps installs it)")
+EVERY_BLENDER = ["debian", *blenders.BPY_VERSIONS]
+DEFAULT_BLENDERS = EVERY_BLENDER if os.environ.get("UNSHUTTER_BLENDER_ALL") else ["debian"]
+every_blender = pytest.mark.parametrize("blender", EVERY_BLENDER, indirect=True)
+
+
+@pytest.fixture(params=DEFAULT_BLENDERS)
+def blender(request: pytest.FixtureRequest) -> Blender:
+    """Debian's Blender, or the ``bpy`` version a test is parametrized with; skipped when not installed."""
+    found = blenders.debian() if request.param == "debian" else blenders.bpy_module(request.param)
+    if found is None:
+        pytest.skip(f"Blender {request.param} not installed (make test-deps installs Debian's, make blender-bpy "
+                    "the PyPI bpy versions)")
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +50,11 @@ def scripts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-def run_blender(scripts: Path, cfg: dict, tmp: Path) -> dict:
+def run_blender(blender: Blender, scripts: Path, cfg: dict, tmp: Path) -> dict:
     cfg = {"width": W, "height": H, "result": str(tmp / "result.json"), **cfg}
     (tmp / "cfg.json").write_text(json.dumps(cfg))
-    env = {k: v for k, v in os.environ.items() if k not in ("UNSHUTTER_EXECUTABLE",)}
-    env["BLENDER_USER_SCRIPTS"] = str(scripts)
-    p = subprocess.run([BLENDER, "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(SCENE),
-                        "--", str(tmp / "cfg.json")], capture_output=True, text=True, env=env, timeout=600)
+    p = subprocess.run(blender.command(SCENE, str(tmp / "cfg.json")), capture_output=True, text=True,
+                       env=blender.env(scripts, tmp / "blender_home"), timeout=600)
     assert (tmp / "result.json").is_file(), p.stdout[-3000:] + p.stderr[-3000:]
     out = json.loads((tmp / "result.json").read_text())
     assert out["ok"], out.get("traceback")
@@ -46,9 +63,10 @@ def run_blender(scripts: Path, cfg: dict, tmp: Path) -> dict:
 
 
 @pytest.mark.slow  # renders 15 frames in Blender: ~5-15 s, more on a loaded machine
-def test_operator_adds_slowmo_strip_that_renders(scripts_dir: Path, tmp_path: Path) -> None:
+@every_blender
+def test_operator_adds_slowmo_strip_that_renders(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     files = png_sequence(tmp_path / "clip", "blur", 1001, 5, seed=4)
-    out = run_blender(scripts_dir, {
+    out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files], "channel": 2, "start": 11,
         "operator": {"factor": N, "output_dir": str(tmp_path / "unshutter") + "/"},
         "render": str(tmp_path / "render"), "rerun": True, "rerun_source": {"factor": 2},
@@ -109,10 +127,11 @@ def test_operator_adds_slowmo_strip_that_renders(scripts_dir: Path, tmp_path: Pa
     assert np.abs(renders[0] - renders[N]).mean() > 1.0 / 255
 
 
-def test_engine_error_is_reported_and_timeline_unchanged(scripts_dir: Path, tmp_path: Path) -> None:
+@every_blender
+def test_engine_error_is_reported_and_timeline_unchanged(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     files = png_sequence(tmp_path / "clip", "blur", 1001, 4, seed=5)
     files[2].write_bytes(b"this is not a png")
-    out = run_blender(scripts_dir, {
+    out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files],
         "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
         "toggle": True,
@@ -123,7 +142,7 @@ def test_engine_error_is_reported_and_timeline_unchanged(scripts_dir: Path, tmp_
     assert out["toggle"] == {"registered": True, "unregistered": False, "re_registered": True}
 
 
-def test_zip_install_and_engine_preference(tmp_path: Path) -> None:
+def test_zip_install_and_engine_preference(blender: Blender, tmp_path: Path) -> None:
     """The zip installs through Preferences > Add-ons > Install and finds its engine; a wrong preference is named."""
     zip_path = tmp_path / "unshutter_blender.zip"
     subprocess.run([str(Path(sys.executable).parent / "unshutter"), "blender", "zip", "-o", str(zip_path)],
@@ -133,7 +152,7 @@ def test_zip_install_and_engine_preference(tmp_path: Path) -> None:
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=6)
     bogus = tmp_path / "not-an-engine"
     bogus.write_text("")
-    out = run_blender(scripts, {"files": [str(f) for f in files], "install_zip": str(zip_path),
+    out = run_blender(blender, scripts, {"files": [str(f) for f in files], "install_zip": str(zip_path),
                                 "engine_preference": str(bogus),
                                 "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}}, tmp_path)
     assert out["install_zip"] == ["FINISHED"]
@@ -144,20 +163,43 @@ def test_zip_install_and_engine_preference(tmp_path: Path) -> None:
     assert out["after"] == out["before"] and not (tmp_path / "o").exists()
 
 
-def test_strip_with_speed_factor_is_refused(scripts_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("blender", blenders.BPY_VERSIONS, indirect=True)
+def test_package_installs_as_an_extension(blender: Blender, tmp_path: Path) -> None:
+    """Blender 4.2+: ``unshutter blender package`` installs from disk as an extension (its manifest validated by
+    Blender's own installer), is enabled on install, finds its engine and runs."""
+    zip_path = tmp_path / "unshutter_blender.zip"
+    subprocess.run([str(Path(sys.executable).parent / "unshutter"), "blender", "package", "-o", str(zip_path)],
+                   check=True, capture_output=True)
+    scripts = tmp_path / "scripts"  # empty: the add-on comes from the extension only
+    scripts.mkdir()
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=6)
+    out = run_blender(blender, scripts, {"files": [str(f) for f in files], "install_extension": str(zip_path),
+                                         "module": "bl_ext.user_default.unshutter_blender",
+                                         "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}}, tmp_path)
+    assert out["install_extension"] == ["FINISHED"] and out["enabled_after_install"]
+    installed = tmp_path / "blender_home" / "extensions" / "user_default" / "unshutter_blender"
+    assert out["addon"] == str(installed / "__init__.py")
+    assert (installed / "blender_manifest.toml").is_file()
+    assert out["engine"][1] == "recorded at install"
+    assert out["result"] == ["FINISHED"], out.get("error")
+    new = {s["name"]: s for s in out["after"]}["blurred slowmo"]
+    assert new["files"] == subframes(1001, 3, 2)
+
+
+def test_strip_with_speed_factor_is_refused(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """A strip already retimed by its speed factor shows other frames than its length says: refused, untouched."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 6, seed=6)
-    out = run_blender(scripts_dir, {"files": [str(f) for f in files], "speed_factor": 2.0,
+    out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files], "speed_factor": 2.0,
                                     "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}}, tmp_path)
     assert out["result"] == ["ERROR"] and "speed factor of 2" in out["error"]
     assert out["after"] == out["before"] and out["before"][0]["duration"] == 3
     assert not (tmp_path / "o").exists()
 
 
-def test_strip_under_speed_effect_is_refused(scripts_dir: Path, tmp_path: Path) -> None:
+def test_strip_under_speed_effect_is_refused(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """A Speed effect strip over the source retimes it already: muting the source would change the edit."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 4, seed=6)
-    out = run_blender(scripts_dir, {"files": [str(f) for f in files], "effects": [["SPEED", 3]],
+    out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files], "effects": [["SPEED", 3]],
                                     "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}}, tmp_path)
     assert out["result"] == ["ERROR"]
     assert "blurred: the Speed effect strip 'speed' retimes it already" in out["error"]
@@ -169,10 +211,10 @@ def test_strip_under_speed_effect_is_refused(scripts_dir: Path, tmp_path: Path) 
     assert not (tmp_path / "o").exists()
 
 
-def test_other_effects_on_the_source_are_kept(scripts_dir: Path, tmp_path: Path) -> None:
+def test_other_effects_on_the_source_are_kept(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """A transform and a blur effect over the source stay on it; the slow-motion strip goes above them."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=6)
-    out = run_blender(scripts_dir, {"files": [str(f) for f in files],
+    out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files],
                                     "effects": [["TRANSFORM", 3], ["GAUSSIAN_BLUR", 5]],
                                     "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}}, tmp_path)
     assert out["result"] == ["FINISHED"], out.get("error")
@@ -191,14 +233,21 @@ def subframes(first: int, count: int, factor: int) -> list[str]:
     return [f"blur.{first + i:04d}.png" for i in range(count * factor)]
 
 
-def test_rerun_updates_the_result_strip_in_place(scripts_dir: Path, tmp_path: Path) -> None:
+@every_blender
+def test_rerun_updates_the_result_strip_in_place(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """Re-running with another factor keeps the artist's work on the result: the effect strip reading it, its
     modifier, channel, blend, lock and trims; it shows the new files at the new length, and the run undoes."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 4, seed=11)
-    out = run_blender(scripts_dir, {
+    # an effect that shows its input unchanged: Blender 5.0 has no Transform effect strip, a blur of size 0 does
+    kind = "TRANSFORM" if blender.version < (5,) else "GAUSSIAN_BLUR"
+    effect = [kind, 6] if kind == "TRANSFORM" else [kind, 6, {"size_x": 0.0, "size_y": 0.0}]
+    fx_name = kind.lower()
+    # bpy 5.0.1 as a module crashes (SIGSEGV) in strip.modifiers.new() headless, before the add-on runs
+    grade = [["grade", "BRIGHT_CONTRAST"]] if blender.version < (5,) else []
+    out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files], "channel": 2, "start": 11,
         "operator": {"factor": 3, "output_dir": str(tmp_path / "unshutter") + "/"},
-        "reruns": [{"edit": {"channel": 4, "effects": [["TRANSFORM", 6]], "modifiers": [["grade", "BRIGHT_CONTRAST"]],
+        "reruns": [{"edit": {"channel": 4, "effects": [effect], "modifiers": grade,
                              "trims": [2, 1], "blend_type": "ADD", "blend_alpha": 0.5, "lock": True},
                     "operator": {"factor": 2}, "undo": True, "render": str(tmp_path / "render")}],
     }, tmp_path)
@@ -208,11 +257,11 @@ def test_rerun_updates_the_result_strip_in_place(scripts_dir: Path, tmp_path: Pa
     step = out["reruns"][0]
     assert step["result"] == ["FINISHED"] and step["active"] == "blurred slowmo" and step["same_strip"]
     strips = {s["name"]: s for s in step["timeline"]}
-    assert set(strips) == {"blurred", "blurred slowmo", "transform"}
-    new, fx = strips["blurred slowmo"], strips["transform"]
+    assert set(strips) == {"blurred", "blurred slowmo", fx_name}
+    new, fx = strips["blurred slowmo"], strips[fx_name]
     # the artist's settings survive
     assert (new["channel"], new["lock"], new["blend"]) == (4, True, ["ADD", 0.5])
-    assert new["modifiers"] == [["grade", "BRIGHT_CONTRAST"]] and not new["mute"]
+    assert new["modifiers"] == grade and not new["mute"]
     # the new files at the new length: 8 sub-frames, the trims of 2 and 1 kept
     folder = Path(new["directory"])
     assert folder != Path(first["directory"]) and folder.name.startswith("blurred_x2_")
@@ -221,17 +270,17 @@ def test_rerun_updates_the_result_strip_in_place(scripts_dir: Path, tmp_path: Pa
     assert new["settings"]["factor"] == 2 and strips["blurred"]["settings"]["result"] == "blurred slowmo"
     assert strips["blurred"]["mute"]
     # the effect strip still reads it and follows its new range
-    assert (fx["type"], fx["inputs"], fx["channel"]) == ("TRANSFORM", ["blurred slowmo"], 6)
+    assert (fx["type"], fx["inputs"], fx["channel"]) == (kind, ["blurred slowmo"], 6)
     assert (fx["start"], fx["duration"]) == (13, 5)
     assert "Unshutter: blurred slowmo on channel 4, 8 frames (8 written, 0 reused); updated in place" in out["log"]
 
     # one undo step: back to the first run's strip, the artist's work still on it; redo brings the re-run back
     undone = {s["name"]: s for s in step["undone"]}
     old = undone["blurred slowmo"]
-    assert set(undone) == set(strips) and undone["transform"]["inputs"] == ["blurred slowmo"]
+    assert set(undone) == set(strips) and undone[fx_name]["inputs"] == ["blurred slowmo"]
     assert (old["files"], old["directory"], old["settings"]["factor"]) == (subframes(1001, 4, 3), first["directory"], 3)
-    assert (old["trims"], old["duration"], old["modifiers"]) == ([2, 1], 9, [["grade", "BRIGHT_CONTRAST"]])
-    assert (undone["transform"]["start"], undone["transform"]["duration"]) == (13, 9)
+    assert (old["trims"], old["duration"], old["modifiers"]) == ([2, 1], 9, grade)
+    assert (undone[fx_name]["start"], undone[fx_name]["duration"]) == (13, 9)
     assert step["redone"] == step["timeline"]
 
     # the sequencer shows the new sub-frame through the effect: timeline frame 13 is new file 2 (trimmed by 2)
@@ -242,11 +291,11 @@ def test_rerun_updates_the_result_strip_in_place(scripts_dir: Path, tmp_path: Pa
     assert np.abs(got - stale).mean() > 1.0 / 255
 
 
-def test_rerun_fits_trims_and_channels_to_the_new_length(scripts_dir: Path, tmp_path: Path) -> None:
+def test_rerun_fits_trims_and_channels_to_the_new_length(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """A shorter result keeps a visible frame (the tail trim gives way first); a longer one that would overlap
     other strips moves up, and so does an effect strip over it; a renamed result is still the one updated."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 4, seed=12)
-    out = run_blender(scripts_dir, {
+    out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files], "channel": 2, "start": 11,
         "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
         "reruns": [
@@ -291,18 +340,19 @@ def test_rerun_fits_trims_and_channels_to_the_new_length(scripts_dir: Path, tmp_
     assert strips["transform"]["inputs"] == ["my slowmo"] and strips["blurred"]["settings"]["result"] == "my slowmo"
 
 
-def test_unsaved_blend_with_relative_output_is_refused(scripts_dir: Path, tmp_path: Path) -> None:
+def test_unsaved_blend_with_relative_output_is_refused(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=6)
-    out = run_blender(scripts_dir, {"files": [str(f) for f in files], "operator": {"factor": 2}}, tmp_path)
+    out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files], "operator": {"factor": 2}}, tmp_path)
     assert out["result"] == ["ERROR"] and "save the file first" in out["error"]
     assert out["after"] == out["before"]
 
 
-def test_trimmed_movie_strip(scripts_dir: Path, tmp_path: Path) -> None:
+@every_blender
+def test_trimmed_movie_strip(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """A movie strip trimmed by 2 frames at the head and 1 at the tail; the channel above is taken."""
     movie = mp4(tmp_path / "clip" / "pan.mp4", 8, seed=7)
     blocker = png_sequence(tmp_path / "still", "still", 1, 1)[0]
-    out = run_blender(scripts_dir, {
+    out = run_blender(blender, scripts_dir, {
         "files": [str(movie)], "channel": 1, "start": 1, "trim": [2, 1], "blocker": str(blocker),
         "operator": {"factor": 2, "guidance": "LEFT", "output_dir": str(tmp_path / "unshutter") + "/"},
         "render": str(tmp_path / "render"),
@@ -314,7 +364,7 @@ def test_trimmed_movie_strip(scripts_dir: Path, tmp_path: Path) -> None:
     assert (new["channel"], new["start"], new["duration"]) == (3, 3, 10)  # channel 2 is blocked
     # movie frames 2-6 (numbered from 0), sub-frame k of frame f is output f*2+k
     assert new["files"] == [f"pan.{o:04d}.png" for o in range(4, 14)]
-    assert new["settings"]["guidance"] == 2  # LEFT, stored as the enum's index
+    assert new["settings"]["guidance"] == "LEFT"
     manifest = json.loads(Path(new["settings"]["manifest"]).read_text())
     assert manifest["params"]["guidance"] == "left" and manifest["frames"] == [2, 6]
     folder = Path(new["directory"])
@@ -323,14 +373,15 @@ def test_trimmed_movie_strip(scripts_dir: Path, tmp_path: Path) -> None:
         assert np.abs(got - read_image(folder / new["files"][i])[0]).max() <= 1.5 / 255
 
 
-@pytest.mark.parametrize("mode", ["finish", "cancel"])
-def test_modal_run_progress_and_cancel(scripts_dir: Path, tmp_path: Path, mode: str) -> None:
+@pytest.mark.parametrize(("mode", "blender"), [("finish", b) for b in DEFAULT_BLENDERS] + [("cancel", b) for b in EVERY_BLENDER],
+                         indirect=["blender"])
+def test_modal_run_progress_and_cancel(blender: Blender, scripts_dir: Path, tmp_path: Path, mode: str) -> None:
     """The interactive path, driven with TIMER/ESC events (no window in ``blender -b``)."""
     n = 5 if mode == "finish" else 40
     files = png_sequence(tmp_path / "clip", "blur", 1001, n, seed=8)
     settings = {"factor": 2 if mode == "finish" else 7, "guidance": "NEIGHBORS", "reverse": False, "overrides": "",
                 "shutter": 360.0, "output_dir": str(tmp_path / "unshutter") + "/"}
-    out = run_blender(scripts_dir, {"files": [str(f) for f in files], "modal": mode, "operator_modal": settings},
+    out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files], "modal": mode, "operator_modal": settings},
                       tmp_path)
     m = out["modal"]
     assert m["start"] == ["RUNNING_MODAL"]
@@ -347,13 +398,13 @@ def test_modal_run_progress_and_cancel(scripts_dir: Path, tmp_path: Path, mode: 
         assert m["reports"][0][0] == "WARNING" and "cancelled" in m["reports"][0][1]
 
 
-def test_dash_named_sequence(scripts_dir: Path, tmp_path: Path) -> None:
+def test_dash_named_sequence(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """pan-1001.png...: the "-" is a separator, and the engine gets a spec it can parse."""
     files = png_sequence(tmp_path / "clip", "pan-", 1001, 3, seed=9)
     for f in files:
         f.rename(f.with_name(f.name.replace("pan-.", "pan-")))
     files = [f.with_name(f.name.replace("pan-.", "pan-")) for f in files]
-    out = run_blender(scripts_dir, {"files": [str(f) for f in files],
+    out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files],
                                     "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}}, tmp_path)
     assert out["result"] == ["FINISHED"], out.get("error")
     new = {s["name"]: s for s in out["after"]}["blurred slowmo"]
@@ -375,13 +426,13 @@ def _scaled(frame: Path, like: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("storage", ["custom", "project", "strip", "off"])
-def test_rerun_replaces_the_result_proxy(scripts_dir: Path, tmp_path: Path, storage: str) -> None:
+def test_rerun_replaces_the_result_proxy(blender: Blender, scripts_dir: Path, tmp_path: Path, storage: str) -> None:
     """The new frames keep the old file names, so a proxy built on the result would go on showing the old
     frames: after the update the proxy files hold the new frames, at the sizes the artist built. A proxy
     turned off is removed. ``strip``: Blender's default folder beside the frames, which moves with them."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 4, seed=13)
     proxy_dir = tmp_path / "proxies"
-    out = run_blender(scripts_dir, {
+    out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files], "channel": 2, "start": 1,
         "operator": {"factor": 3, "output_dir": str(tmp_path / "unshutter") + "/"},
         "reruns": [{"edit": {"proxy": {"sizes": [50, 100], "quality": 100, "directory": str(proxy_dir) + "/",
@@ -421,11 +472,11 @@ def test_rerun_replaces_the_result_proxy(scripts_dir: Path, tmp_path: Path, stor
     assert max(gaps) > 4 / 255  # old and new frames under one name differ: the check can tell them apart
 
 
-def test_rerun_leaves_the_source_mute_to_the_artist(scripts_dir: Path, tmp_path: Path) -> None:
+def test_rerun_leaves_the_source_mute_to_the_artist(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """The first run mutes the source so the slow motion plays; the artist unmutes it on purpose, and
     re-runs (on the source, then on the result) leave it playing."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=14)
-    out = run_blender(scripts_dir, {
+    out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files],
         "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
         "reruns": [{"edit": {"strips": {"blurred": {"mute": False}}}, "on": "source", "operator": {"factor": 3}},
@@ -440,11 +491,11 @@ def test_rerun_leaves_the_source_mute_to_the_artist(scripts_dir: Path, tmp_path:
         assert not strips["blurred"]["mute"] and not strips["blurred slowmo"]["mute"]
 
 
-def test_renamed_source_updates_its_result(scripts_dir: Path, tmp_path: Path) -> None:
+def test_renamed_source_updates_its_result(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """Source and result share an id: renaming the source (run on it, or on the result) still updates the
     one result strip."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=15)
-    out = run_blender(scripts_dir, {
+    out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files],
         "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
         "reruns": [{"edit": {"strips": {"blurred": {"name": "hero"}}}, "on": "hero", "operator": {"factor": 3}},
@@ -466,11 +517,11 @@ def test_renamed_source_updates_its_result(scripts_dir: Path, tmp_path: Path) ->
         assert (src["settings"]["link"], new["settings"]["link"]) == (link, link)
 
 
-def test_pair_made_by_an_older_version_is_found_by_name(scripts_dir: Path, tmp_path: Path) -> None:
+def test_pair_made_by_an_older_version_is_found_by_name(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """Strips processed before the id existed: a re-run on the source finds its result by the names they
     recorded, updates it in place and gives both the id."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=17)
-    out = run_blender(scripts_dir, {
+    out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files],
         "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
         "reruns": [{"edit": {"forget_links": True}, "on": "source", "operator": {"factor": 3}}],
@@ -486,12 +537,12 @@ def test_pair_made_by_an_older_version_is_found_by_name(scripts_dir: Path, tmp_p
     assert link != {s["name"]: s for s in out["after"]}["blurred"]["settings"]["link"]  # a new one
 
 
-def test_duplicated_source_gets_its_own_result(scripts_dir: Path, tmp_path: Path) -> None:
+def test_duplicated_source_gets_its_own_result(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """Shift+D copies the source's settings and id. The copy run first adds a result of its own and leaves
     the original's alone; the original run first keeps its result and unlinks its copy, which then adds
     its own result too."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=16)
-    out = run_blender(scripts_dir, {
+    out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files],
         "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
         "reruns": [{"edit": {"duplicate": ["blurred", 6]}, "on": "blurred.001", "operator": {"factor": 3}},
@@ -538,12 +589,12 @@ def test_duplicated_source_gets_its_own_result(scripts_dir: Path, tmp_path: Path
     assert strips["blurred slowmo"] == {s["name"]: s for s in original_first["timeline"]}["blurred slowmo"]
 
 
-def test_proxy_of_a_result_inside_meta_strips_is_rebuilt(scripts_dir: Path, tmp_path: Path) -> None:
+def test_proxy_of_a_result_inside_meta_strips_is_rebuilt(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """The sequencer builds the proxies of the strips on display only: a result inside nested meta strips
     gets its proxy rebuilt whether the artist looks at the top level or into the outer meta strip, and the
     view the artist had is left as it was."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=18)
-    out = run_blender(scripts_dir, {
+    out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files],
         "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
         "reruns": [{"edit": {"meta": 2, "proxy": {"sizes": [25], "storage": "strip"}}, "on": "source",
@@ -566,14 +617,14 @@ def test_proxy_of_a_result_inside_meta_strips_is_rebuilt(scripts_dir: Path, tmp_
     assert out["log"].count("updated in place; proxy rebuilt at 25%") == 2
 
 
-def test_strips_renamed_during_a_modal_run(scripts_dir: Path, tmp_path: Path) -> None:
+def test_strips_renamed_during_a_modal_run(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """A modal run finds its strips again by its id when the engine is done: the source renamed during a
     first run gets its result; the result renamed, then both, during re-runs are updated in place; a copy
     of the source made during a run is left alone. No strip keeps the run's mark."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=19)
     settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "shutter": 360.0,
                 "output_dir": str(tmp_path / "unshutter") + "/"}
-    out = run_blender(scripts_dir, {
+    out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files], "modal": "finish", "operator_modal": settings,
         "during": {"rename": {"blurred": "hero"}},
         "reruns": [
@@ -611,14 +662,14 @@ def busy(strip: str, source: str) -> str:
     return f"{strip}: an Unshutter run on {source} is still going; wait for it or press Esc"
 
 
-def test_second_run_during_a_modal_run_is_refused(scripts_dir: Path, tmp_path: Path) -> None:
+def test_second_run_during_a_modal_run_is_refused(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """While a modal run goes on, running the operator again on its source, or on the result it updates, is
     refused with a report naming the strip, the timeline and files untouched, and the first run completes.
     Once it has ended (finished, cancelled with Esc, or ended by Blender) runs on the same strips go ahead."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=21)
     settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "shutter": 360.0,
                 "output_dir": str(tmp_path / "unshutter") + "/"}
-    out = run_blender(scripts_dir, {
+    out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files], "modal": "finish", "operator_modal": settings,
         "during": {"run": [{"on": "blurred", "operator": settings}]},  # the same settings: the same folder
         "reruns": [
@@ -667,13 +718,13 @@ def test_second_run_during_a_modal_run_is_refused(scripts_dir: Path, tmp_path: P
     assert sorted(p.name.split("_")[1] for p in (tmp_path / "unshutter").iterdir()) == ["x1", "x2", "x3", "x4", "x5"]
 
 
-def test_run_the_addon_cannot_tell_is_going_on_is_refused_by_the_engine(scripts_dir: Path, tmp_path: Path) -> None:
+def test_run_the_addon_cannot_tell_is_going_on_is_refused_by_the_engine(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """An undo past a modal run's start takes its marks away, so the add-on lets the same run start again;
     the engine's claim on the frames refuses it (reported, timeline untouched) and the first run completes."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 40, seed=23)  # long enough to outlast a second start
     settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "shutter": 360.0,
                 "output_dir": str(tmp_path / "unshutter") + "/"}
-    out = run_blender(scripts_dir, {
+    out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files], "modal": "finish", "operator_modal": settings,
         "during": {"after_start": True, "unmark": True,
                    "run": [{"on": "blurred", "operator": settings}]},  # the same settings: the same folder
@@ -689,14 +740,14 @@ def test_run_the_addon_cannot_tell_is_going_on_is_refused_by_the_engine(scripts_
     assert not (folder / ".unshutter-claims").exists()  # both runs withdrew their claims
 
 
-def test_mark_saved_by_another_session_blocks_nothing(scripts_dir: Path, tmp_path: Path) -> None:
+def test_mark_saved_by_another_session_blocks_nothing(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """A file saved during a modal run keeps the run's marks; opened in another Blender session, where no
     run goes on, runs on its source and result go ahead and the marks go."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=22)
     settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "shutter": 360.0,
                 "output_dir": str(tmp_path / "unshutter") + "/"}
     saved = tmp_path / "mid_run.blend"
-    out = run_blender(scripts_dir, {
+    out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files], "operator": settings,
         "reruns": [{"modal": {"during": {"save": str(saved)}}, "on": "source", "operator": {**settings, "factor": 3}}],
     }, tmp_path)
@@ -706,7 +757,7 @@ def test_mark_saved_by_another_session_blocks_nothing(scripts_dir: Path, tmp_pat
     assert marked == {"blurred": ["unshutter", "unshutter_run"], "blurred slowmo": ["unshutter", "unshutter_run"]}
 
     (tmp_path / "second").mkdir()
-    again = run_blender(scripts_dir, {"open": str(saved), "reruns": [
+    again = run_blender(blender, scripts_dir, {"open": str(saved), "reruns": [
         {"on": "blurred slowmo", "operator": {"factor": 1}},
         {"modal": {}, "on": "source", "operator": {**settings, "factor": 4}},
     ]}, tmp_path / "second")

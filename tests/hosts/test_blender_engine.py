@@ -6,11 +6,13 @@ import json
 import os
 import sys
 import time
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
 
+import unshutter
 from tests.hosts.media import png_sequence
 from unshutter.cli.main import main
 from unshutter.hosts import blender
@@ -139,11 +141,21 @@ def test_install_and_zip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
     assert json.loads((dest / "engine.json").read_text())["executable"]
     assert main(["blender", "install", "--scripts-dir", str(tmp_path / "s2")]) == 0
     assert (tmp_path / "s2" / "addons" / "unshutter_blender" / "panel.py").is_file()
-    assert main(["blender", "zip", "-o", str(tmp_path / "addon.zip")]) == 0
-    names = zipfile.ZipFile(tmp_path / "addon.zip").namelist()
-    assert {"unshutter_blender/__init__.py", "unshutter_blender/engine.py", "unshutter_blender/preferences.py",
-            "unshutter_blender/engine.json"} <= set(names)
-    assert not any("__pycache__" in n for n in names)
+    assert not (dest / blender.MANIFEST).exists()  # a legacy add-on: Blender 4.2+ would take it for an extension
+    assert main(["blender", "zip", "-o", str(tmp_path / "addon.zip")]) == 0  # the older name of "package"
+    monkeypatch.chdir(tmp_path)
+    assert main(["blender", "package"]) == 0
+    for path in (tmp_path / "addon.zip", tmp_path / "unshutter_blender.zip"):
+        zf = zipfile.ZipFile(path)
+        names = zf.namelist()
+        assert {"unshutter_blender/__init__.py", "unshutter_blender/engine.py", "unshutter_blender/preferences.py",
+                "unshutter_blender/engine.json", "unshutter_blender/blender_manifest.toml"} <= set(names)
+        assert not any("__pycache__" in n for n in names)
+        toml = tomllib.loads(zf.read("unshutter_blender/blender_manifest.toml").decode())
+        assert (toml["id"], toml["version"], toml["type"]) == ("unshutter_blender", unshutter.__version__, "add-on")
+        # the legacy add-on's own version (Blender 3.x shows bl_info) is the same
+        assert f'"version": {tuple(int(x) for x in unshutter.__version__.split("."))}' in \
+            zf.read("unshutter_blender/__init__.py").decode()
     assert "installed unshutter_blender" in capsys.readouterr().out
 
 

@@ -4,6 +4,12 @@ The add-on itself (``unshutter_blender/``) runs in Blender's interpreter and
 never imports ``unshutter``; this module runs in ours and copies or zips it,
 recording which ``unshutter`` executable installed it (``engine.json``) so
 the add-on finds the engine without configuration.
+
+One package serves every Blender: a zip whose single folder holds the add-on
+and a ``blender_manifest.toml``. Blender 4.2+ installs it as an extension
+(Get Extensions > Install from Disk); Blender 3.x and 4.0-4.1 install the
+same zip as a legacy add-on (Add-ons > Install), ignoring the manifest.
+``install`` copies the legacy add-on into a scripts folder, for 3.x.
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+from unshutter import __version__
 from unshutter.errors import OutputError
 
 ADDON = "unshutter_blender"
@@ -63,8 +70,34 @@ def install(scripts_dir: Path | None = None) -> Path:
     return dest
 
 
+MANIFEST = "blender_manifest.toml"
+EXTENSION_MIN = "4.2.0"  # the first Blender with extensions
+
+
+def manifest() -> str:
+    """The extension manifest of this version (Blender's schema 1.0.0); Blender before 4.2 ignores it.
+
+    The licence is the one Blender requires of code that uses its Python API.
+    """
+    return f"""schema_version = "1.0.0"
+
+id = "{ADDON}"
+version = "{__version__}"
+name = "Unshutter"
+tagline = "Turn a motion-blurred strip into sharp slow motion"
+maintainer = "Unshutter"
+type = "add-on"
+tags = ["Sequencer"]
+blender_version_min = "{EXTENSION_MIN}"
+license = ["SPDX:GPL-3.0-or-later"]
+
+[permissions]
+files = "Reads the strip's footage and writes the slow-motion frames to disk"
+"""
+
+
 def make_zip(path: Path) -> Path:
-    """A zip for Preferences > Add-ons > Install (the add-on folder at its root)."""
+    """The add-on package: Install from Disk (Blender 4.2+, an extension) or Add-ons > Install (3.x)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
@@ -75,6 +108,7 @@ def make_zip(path: Path) -> Path:
                 if f.is_file() and "__pycache__" not in rel.parts and f.suffix != ".pyc" and f.name != "engine.json":
                     zf.write(f, f"{ADDON}/{rel.as_posix()}")
             zf.writestr(f"{ADDON}/engine.json", engine_record())
+            zf.writestr(f"{ADDON}/{MANIFEST}", manifest())
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

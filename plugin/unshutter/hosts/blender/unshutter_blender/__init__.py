@@ -20,10 +20,10 @@ bl_info = {
 if "bpy" in locals():  # F8 / script reload: pick up edited modules
     import importlib
 
-    for _mod in (engine, props, preferences, operators, panel):  # noqa: F821
+    for _mod in (compat, engine, props, links, proxies, preferences, operators, panel):  # noqa: F821
         importlib.reload(_mod)
 else:
-    from . import engine, operators, panel, preferences, props
+    from . import compat, engine, links, operators, panel, preferences, props, proxies
 
 import bpy
 
@@ -38,12 +38,12 @@ classes = (
 def register() -> None:
     for cls in classes:
         bpy.utils.register_class(cls)
-    bpy.types.Sequence.unshutter = bpy.props.PointerProperty(type=props.UnshutterStripSettings)
+    compat.strip_type().unshutter = bpy.props.PointerProperty(type=props.UnshutterStripSettings)
     bpy.types.SEQUENCER_MT_strip.append(panel.menu_entry)
 
 
 def unregister() -> None:
     bpy.types.SEQUENCER_MT_strip.remove(panel.menu_entry)
-    del bpy.types.Sequence.unshutter
+    del compat.strip_type().unshutter
     for cls in reversed(classes):
         bpy.utils.unregister_class(cls)

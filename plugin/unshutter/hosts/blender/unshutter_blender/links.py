@@ -21,7 +21,7 @@ of one of those keeps a second run off the strips.
 """
 import uuid
 
-from . import props
+from . import compat, props
 
 RUN = "unshutter_run"  # ID property on the strips of a run in progress: "<link> SOURCE" or "<link> RESULT"
 
@@ -37,7 +37,7 @@ def _role(strip) -> str:
 
 
 def _linked(ed, role: str, link: str) -> list:
-    return [s for s in ed.sequences_all if _role(s) == role and s.unshutter.link == link]
+    return [s for s in compat.all_strips(ed) if _role(s) == role and s.unshutter.link == link]
 
 
 def _named(strips: list, names: set) -> list:
@@ -50,7 +50,7 @@ def sources_of(ed, result) -> list:
     names they recorded cannot tell which is the original)."""
     st = result.unshutter
     if not st.link:  # made by an older version: by the source's name
-        src = ed.sequences_all.get(st.source)
+        src = compat.all_strips(ed).get(st.source)
         return [src] if src is not None else []
     return _named(_linked(ed, "SOURCE", st.link), {st.source})
 
@@ -90,7 +90,7 @@ def result_of(ed, source, link: str):
     if st.link:
         found = _named(_linked(ed, "RESULT", link), {st.result}) if link == st.link else []
         return found[0] if len(found) == 1 else None
-    strip = ed.sequences_all.get(st.result) if st.result else None
+    strip = compat.all_strips(ed).get(st.result) if st.result else None
     if strip is None or _role(strip) != "RESULT" or strip.unshutter.link or strip.unshutter.source != source.name:
         return None  # deleted, renamed, or the name now belongs to another strip: left alone
     return strip
@@ -116,7 +116,7 @@ def unmark(ed, link: str) -> None:
 
 
 def _clear(ed, link: str) -> None:
-    for s in ed.sequences_all:
+    for s in compat.all_strips(ed):
         if s.get(RUN, "").startswith(f"{link} "):
             del s[RUN]
 
@@ -125,7 +125,7 @@ def _marked(ed, link: str, role: str, name: str) -> tuple:
     """``(found, strip)``: whether a strip carries the mark of the run with ``link`` as its ``role``, and
     which. A strip copied during the run (Shift+D copies the mark) leaves two: the one still named ``name``,
     or None when neither is (the copy cannot be told from the original)."""
-    strips = [s for s in ed.sequences_all if s.get(RUN) == f"{link} {role}"]
+    strips = [s for s in compat.all_strips(ed) if s.get(RUN) == f"{link} {role}"]
     found = _named(strips, {name})
     return bool(strips), found[0] if len(found) == 1 else None
 
@@ -160,7 +160,7 @@ def source_again(ed, link: str, name: str):
     """The source strip of the run with ``link``, looked up when it is done, whatever it is named now; None
     once it is deleted. Unmarked (an undo went back to before the run): the strip ``name``, its name then."""
     found, strip = _marked(ed, link, "SOURCE", name)
-    return strip if found else ed.sequences_all.get(name)
+    return strip if found else compat.all_strips(ed).get(name)
 
 
 def result_again(ed, source, link: str, name: str):
@@ -175,7 +175,7 @@ def result_again(ed, source, link: str, name: str):
     found, strip = _marked(ed, link, "RESULT", name)
     if found:
         return strip
-    strip = ed.sequences_all.get(name)
+    strip = compat.all_strips(ed).get(name)
     if strip is None or strip.type != "IMAGE" or _role(strip) != "RESULT":
         return None
     st = strip.unshutter
@@ -190,7 +190,7 @@ def unlink(ed, names: list, link: str) -> list:
     """
     done = []
     for name in names:
-        strip = ed.sequences_all.get(name)
+        strip = compat.all_strips(ed).get(name)
         if strip is not None and _role(strip) == "SOURCE" and strip.unshutter.link == link:
             strip.unshutter.link = ""
             strip.unshutter.role = "NONE"

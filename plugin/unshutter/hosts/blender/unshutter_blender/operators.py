@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from . import engine, links, preferences, props, proxies
+from . import compat, engine, links, preferences, props, proxies
 
 MAX_CHANNEL = 128
 
@@ -196,7 +196,7 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
             strip.unshutter.manifest = (job.run.done or {}).get("manifest", "")
         unlinked = links.unlink(ed, job.copies, job.link)
         notes += job.notes + [f"{name} is a copy of {source.name}: unlinked from its result" for name in unlinked]
-        for s in ed.sequences_all:
+        for s in compat.all_strips(ed):
             s.select = False
         result.select = True
         ed.active_strip = result
@@ -236,8 +236,8 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         job = self._prepare(context)
         job.run.start()
         ed = context.scene.sequence_editor
-        result = ed.sequences_all.get(job.result) if job.result else None
-        links.mark(ed, job.link, {"SOURCE": ed.sequences_all[job.source], "RESULT": result})
+        result = compat.all_strips(ed).get(job.result) if job.result else None
+        links.mark(ed, job.link, {"SOURCE": compat.all_strips(ed)[job.source], "RESULT": result})
         return job
 
     def _start_modal(self, context):
@@ -307,7 +307,7 @@ def _refuse_if_running(ed, ran_on, source, earlier: str, link: str) -> None:
     """Refuse a run on the strips of a run going on in this session (its source, the result it updates, or
     its id): a second engine would write the same frames into the same folder and the first run's end
     would remove the second's marks. The report names the strip it was started on."""
-    result = ed.sequences_all.get(earlier) if earlier else None
+    result = compat.all_strips(ed).get(earlier) if earlier else None
     found = [links.running_on(ed, s) for s in (ran_on, source, result) if s is not None]
     busy = next((b for b in found if b), link if links.running(link) else "")
     if busy:
@@ -358,7 +358,7 @@ def _free_channel(seqs, channel: int, start: int, end: int, skip: set) -> int:
 def _container(ed, strip):
     """The strips beside ``strip``: the timeline's top level or its meta strip's."""
     meta = strip.parent_meta()
-    return meta.sequences if meta is not None else ed.sequences
+    return compat.children(meta if meta is not None else ed)
 
 
 def _directory(files: list) -> str:
@@ -376,7 +376,7 @@ def effects_on(ed, strip) -> list:
     found, todo = {}, [strip.name]
     while todo:
         name = todo.pop()
-        for s in ed.sequences_all:
+        for s in compat.all_strips(ed):
             inputs = (getattr(s, "input_1", None), getattr(s, "input_2", None))
             if s.name not in found and s.name != strip.name and any(i is not None and i.name == name for i in inputs):
                 found[s.name] = s

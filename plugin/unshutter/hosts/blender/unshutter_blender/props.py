@@ -2,6 +2,8 @@
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
+from . import compat
+
 GUIDANCE_ITEMS = (
     ("NEIGHBORS", "Neighbours", "Motion direction from optical flow to the previous and next frames"),
     ("NONE", "None", "No guidance: the model picks an order"),
@@ -53,7 +55,7 @@ class UnshutterStripSettings(bpy.types.PropertyGroup):
 
 def has_settings(strip) -> bool:
     """True when the strip carries Unshutter settings (it was processed before)."""
-    return "unshutter" in strip.keys()
+    return compat.has_property(strip, "unshutter")
 
 
 def read(settings) -> dict:
