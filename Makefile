@@ -14,7 +14,7 @@ TORCH  := torch==2.13.0
 DEB_PACKAGES := blender lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 plasma-workspace-wallpapers mate-backgrounds
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: demo test test-fast test-deps lint dist install install-test install-gpu native ofx bench clean
+.PHONY: demo test test-fast test-deps blender-bpy lint dist install install-test install-gpu native ofx bench clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -57,10 +57,26 @@ lint: install-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: install-test native test-deps lint
+# Blender 4.2 LTS, 4.5 LTS and 5.0 for the add-on's tests (Debian's package is 3.4): PyPI's bpy, Blender
+# as a Python 3.11 module, ~1 GB each, each in its own venv outside the checkout (bpy pins its own numpy)
+# and shared by every checkout. tests/hosts/blenders.py reads the same versions and folder.
+BPY_VERSIONS := 4.2.0 4.5.4 5.0.1
+BPY_VENVS    ?= $(HOME)/.cache/unshutter/bpy
+export UNSHUTTER_BPY_VENVS := $(BPY_VENVS)
+
+blender-bpy: $(foreach v,$(BPY_VERSIONS),$(BPY_VENVS)/$(v)/.installed)
+
+$(BPY_VENVS)/%/.installed:
+	@command -v python3.11 >/dev/null 2>&1 || { echo "make blender-bpy: PyPI's bpy $* needs python3.11"; exit 1; }
+	rm -rf $(BPY_VENVS)/$*
+	python3.11 -m venv $(BPY_VENVS)/$*
+	$(BPY_VENVS)/$*/bin/pip install -q bpy==$*
+	@touch $@
+
+test: install-test native test-deps blender-bpy lint
 	$(PY) -m pytest -q tests
 
-test-fast: install-test native test-deps
+test-fast: install-test native test-deps blender-bpy
 	$(PY) -m pytest -q -m "not slow" tests
 
 # GPU users: swap the CPU runtime for onnxruntime-gpu and CuPy (they cannot coexist).

@@ -175,3 +175,12 @@ def test_cancel_removes_only_claims_nobody_holds(tmp_path: Path, claim_holder) -
     live.wait()
     engine._remove_dead_claims(str(tmp_path))
     assert not (tmp_path / CLAIM_DIR).exists()
+
+
+def test_makefile_installs_the_tested_blenders() -> None:
+    """``make blender-bpy`` installs exactly the bpy versions the add-on's tests run in."""
+    from tests.hosts import blenders
+
+    makefile = (Path(__file__).parents[2] / "Makefile").read_text()
+    line = next(x for x in makefile.splitlines() if x.startswith("BPY_VERSIONS"))
+    assert tuple(line.split(":=")[1].split()) == blenders.BPY_VERSIONS

@@ -126,6 +126,7 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
                 token = "@" * seq.padding if seq.padding != 4 else "#"
                 input_spec = os.path.join(seq.directory, f"{seq.prefix}{lo}-{hi}{token}{seq.suffix}")
             out_name, out_suffix = seq.prefix, seq.suffix
+            media_dir = seq.directory
         else:
             input_spec = bpy.path.abspath(strip.filepath)
             if not os.path.isfile(input_spec):
@@ -133,11 +134,12 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
             first = offset + int(getattr(strip, "animation_offset_start", 0))
             last = first + n - 1
             out_name, out_suffix = os.path.splitext(os.path.basename(input_spec))[0] + ".", ".png"
+            media_dir = os.path.dirname(input_spec)
 
-        base = bpy.path.abspath(values["output_dir"] or "//unshutter/")
-        if not os.path.isabs(base):
-            raise engine.EngineError(f"the output folder {values['output_dir']} is relative to the .blend file: "
-                                     "save the file first, or choose an absolute folder")
+        base, note = output_base(values["output_dir"] or "//unshutter/", media_dir)
+        if note:
+            values["output_dir"] = self.output_dir = base  # stored on the strips: a re-run finds these frames
+            notes.append(note)
         overrides = bpy.path.abspath(values["overrides"]) if values["overrides"] else ""
         guidance = values["guidance"].lower()
         key = engine.settings_key({
@@ -296,6 +298,29 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         wm.progress_end()
         if context.workspace is not None:
             context.workspace.status_text_set(None)
+
+
+def output_base(output_dir: str, media_dir: str) -> tuple:
+    """``(absolute folder, note or "")``: where a run writes, from the Output Folder setting.
+
+    ``//`` means beside the .blend file. An unsaved file has no folder, so a ``//`` setting falls back to
+    the same sub-folder beside the footage (``<media>/unshutter/``): it outlives the session, unlike
+    Blender's temporary folder, and is where the artist looks for derived media. The footage's folder
+    must be writable; otherwise the artist is asked to save or to choose a folder.
+    """
+    base = bpy.path.abspath(output_dir)
+    if os.path.isabs(base):
+        return base, ""
+    fallback = os.path.join(os.path.abspath(media_dir), output_dir[2:] if output_dir.startswith("//") else output_dir)
+    existing = fallback  # the run creates what is missing below it
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise engine.EngineError(f"the output folder {output_dir} is relative to the .blend file, which is not saved, "
+                                 f"and the footage's folder {media_dir} is not writable: save the .blend file "
+                                 "first, or choose an Output Folder")
+    fallback = os.path.join(fallback, "")
+    return fallback, f"the .blend file is not saved: frames written beside the footage in {fallback}"
 
 
 def _unmark(context, job: Job) -> None:
