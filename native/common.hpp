@@ -36,8 +36,12 @@ constexpr idx kParallelMin = 1 << 15;
 // survive fork() and would hang the child).
 int threads_for(idx work);
 
-// Number of threads large kernels use (OMP_NUM_THREADS or the core count).
+// Number of threads large kernels use (OMP_NUM_THREADS or the core count, at most
+// the bound of set_max_threads).
 int max_threads();
+
+// Bound the threads of every kernel in this process (the --threads setting); 0: no bound.
+void set_max_threads(int n);
 
 // Run f(begin, end) over [0, n) in contiguous chunks shared out to the
 // threads as they come free (about 16 per thread), so a thread that loses

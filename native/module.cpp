@@ -280,6 +280,8 @@ PYBIND11_MODULE(_native, m) {
     m.doc() = "Unshutter native kernels (C++17, OpenMP). Use unshutter.kernels, which checks inputs.";
     m.attr("__version__") = "0.1.0";
     m.def("max_threads", &us::max_threads, "Threads a large kernel uses (OMP_NUM_THREADS or the core count).");
+    m.def("set_max_threads", &us::set_max_threads, py::arg("n"),
+          "Bound the threads of every kernel in this process (0: no bound, OMP_NUM_THREADS or the core count).");
     m.def(
         "cache_info",
         [] {

@@ -14,6 +14,7 @@ namespace {
 
 std::atomic<bool> g_pool_started{false};  // this process ran a parallel region
 std::atomic<bool> g_forked{false};        // ...and then forked: we are the child
+std::atomic<int> g_limit{0};              // set_max_threads: at most this many threads (0: no limit)
 
 void on_fork_child() {
     if (g_pool_started.load()) g_forked.store(true);
@@ -30,11 +31,17 @@ const ForkGuard g_fork_guard;
 
 int max_threads() {
 #ifdef _OPENMP
-    return omp_get_max_threads();
+    const int nt = omp_get_max_threads();
+    const int limit = g_limit.load(std::memory_order_relaxed);
+    return limit > 0 && limit < nt ? limit : nt;
 #else
     return 1;
 #endif
 }
+
+// A process-wide bound (every calling thread sees it, unlike omp_set_num_threads,
+// which sets the calling thread's own value only). 0 lifts it.
+void set_max_threads(int n) { g_limit.store(n > 0 ? n : 0, std::memory_order_relaxed); }
 
 int threads_for(idx work) {
     if (work < kParallelMin || g_forked.load(std::memory_order_relaxed)) return 1;

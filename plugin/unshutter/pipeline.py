@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 import unshutter
-from unshutter import color, retime
+from unshutter import color, retime, threads
 from unshutter.errors import InputError, OutputError, ParameterError
 from unshutter.guidance.overrides import Overrides
 from unshutter.io import atomic, claim, movie, sequence
@@ -447,7 +447,8 @@ def _write(cfg: RunConfig, clip: Clip, emit: Progress, node: Node, target: Outpu
     }
 
     emit({"event": "start", "input": clip.source, "output": target.display(), "frames": [a, b],
-          "total": len(frames), "factor": n, "provider": node.decomposer.info.provider})
+          "total": len(frames), "factor": n, "provider": node.decomposer.info.provider,
+          "threads": threads.in_force(node.decomposer)})
     t_start = time.monotonic()
     ok = False
 

@@ -54,12 +54,18 @@ def test_template_structure(spec_path: Path, tmp_path: Path) -> None:
         args = step["script"]["actions"]["onRun"]["args"]
         assert args[:2] == ["farm", "chunk"] and "{{Task.Param.Frame}}" in args
         assert args[args.index("--session") + 1] == "{{Session.WorkingDirectory}}/unshutter-session.json"
+        assert args[args.index("--threads") + 1] == "{{Param.Threads}}"
     env = template["jobEnvironments"][0]["script"]["actions"]
     assert env["onEnter"]["args"][:3] == ["farm", "session", "start"]
+    assert env["onEnter"]["args"][env["onEnter"]["args"].index("--threads") + 1] == "{{Param.Threads}}"
     assert env["onExit"]["args"][:3] == ["farm", "session", "stop"]
     params = {p["name"]: p for p in template["parameterDefinitions"]}
     assert params["pan_Input"]["dataFlow"] == "IN" and params["tilt_b_Output"]["dataFlow"] == "OUT"
     assert values["tilt_b_Output"] == str(tmp_path / "out" / "tilt-b")
+    assert (params["Threads"]["type"], params["Threads"]["default"], values["Threads"]) == ("INT", 0, 0)  # all cores
+    four = build_template(from_dict({**spec.raw, "threads": 4}, spec.path), "unshutter",
+                          ranges={"pan": (1001, 1006), "tilt-b": (1001, 1006)})
+    assert four[1]["Threads"] == 4 and {p["name"]: p for p in four[0]["parameterDefinitions"]}["Threads"]["default"] == 4
 
     tpath, vpath = write_bundle(spec, tmp_path / "bundle", "unshutter")
     assert yaml.safe_load(tpath.read_text()) == build_template(spec, "unshutter")[0]
@@ -196,9 +202,11 @@ def test_session_server_loads_model_once_and_serves_chunks(tmp_path: Path, farm_
                                                            farm_model: str, reference: dict[str, Path]) -> None:
     state = tmp_path / "session" / "unshutter-session.json"
     p = subprocess.run([UNSHUTTER, "farm", "session", "start", "--state", str(state), "--model", farm_model,
-                        "--idle-timeout", "120"], capture_output=True, text=True, timeout=300)
+                        "--idle-timeout", "120", "--threads", "1"], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     assert "loaded once" in p.stdout and oct(state.stat().st_mode & 0o777) == "0o600"
+    # the server renders every chunk of the session: the task's thread budget is its own, read from the libraries
+    assert json.loads(state.read_text())["threads"] == {"onnxruntime": 1, "opencv": 1, "openmp": 1}
     pid = json.loads(state.read_text())["pid"]
     try:
         out = tmp_path / "o"

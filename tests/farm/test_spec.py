@@ -39,7 +39,7 @@ def test_full_shot_and_defaults(tmp_path: Path) -> None:
               frames="1002-1010", chunk=3),
     ]}))
     a, b = spec.shots
-    assert spec.name == "reel" and spec.device == "auto" and spec.model is None
+    assert spec.name == "reel" and spec.device == "auto" and spec.model is None and spec.threads is None
     assert (a.shutter, a.guidance, a.overrides, a.frames, a.chunk) == (360.0, "neighbors", None, None, 5)
     assert a.input == str(tmp_path / "in" / "a.####.exr")  # relative to the spec file, token kept
     assert (b.shutter, b.guidance, b.frames, b.chunk) == (180.0, "left", (1002, 1010), 3)
@@ -183,3 +183,10 @@ def test_plan_errors_name_the_shot_and_field(tmp_path: Path, farm_clips: dict[st
     assert exc.value.exit_code == 4
     (tmp_path / "good.yaml").write_text("direction: left\n")
     assert [c.label for c in plan_shot(shot(overrides="good.yaml"))] == ["1001-1006"]
+
+
+def test_threads_per_task(tmp_path: Path) -> None:
+    """``threads``: each task's share of a node that runs several (0 or absent: all cores)."""
+    assert load_spec(_spec(tmp_path, {"threads": 4, "shots": [_shot()]})).threads == 4
+    assert load_spec(_spec(tmp_path, {"threads": 0, "shots": [_shot()]})).threads is None
+    assert "threads" in _error(tmp_path, {"threads": -1, "shots": [_shot()]})

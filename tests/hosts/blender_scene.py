@@ -461,6 +461,8 @@ try:
     if "engine_preference" in cfg:
         addon_prefs.get().engine_path = cfg["engine_preference"]
         out["engine_with_preference"] = list(addon_prefs.find_engine())
+    if "threads_preference" in cfg:
+        addon_prefs.get().threads = cfg["threads_preference"]
     if cfg.get("open"):  # a file saved by another Blender session: no first run, only the ``reruns``
         bpy.ops.wm.open_mainfile(filepath=cfg["open"])
         ed = bpy.context.scene.sequence_editor

@@ -189,6 +189,33 @@ def test_package_installs_as_an_extension(blender: Blender, tmp_path: Path) -> N
     assert new["files"] == subframes(1001, 3, 2)
 
 
+def test_threads_preference_reaches_the_engine(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
+    """The add-on's Threads preference runs the engine with ``--threads`` (which ``tests/test_threads.py`` shows
+    the engine honours); 0, the default, leaves the engine all cores. The engine preference points at a
+    wrapper that records its command line and runs the engine of the code under test."""
+    import unshutter
+
+    log = tmp_path / "argv.jsonl"
+    wrapper = tmp_path / "engine" / "unshutter"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f"""#!{sys.executable}
+import json, os, sys
+with open({str(log)!r}, "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+os.environ["PYTHONPATH"] = {str(Path(unshutter.__file__).parents[1])!r}
+os.execv(sys.executable, [sys.executable, "-m", "unshutter", *sys.argv[1:]])
+""")
+    wrapper.chmod(0o755)
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 2, seed=6)
+    for threads, folder in ((1, "one"), (0, "all")):
+        out = run_blender(blender, scripts_dir, {
+            "files": [str(f) for f in files], "engine_preference": str(wrapper), "threads_preference": threads,
+            "operator": {"factor": 2, "output_dir": str(tmp_path / folder) + "/"}}, tmp_path)
+        assert out["result"] == ["FINISHED"], out.get("error")
+    one, every = (json.loads(line) for line in log.read_text().splitlines())
+    assert one[one.index("--threads") + 1] == "1" and "--threads" not in every
+
+
 def test_strip_with_speed_factor_is_refused(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """A strip already retimed by its speed factor shows other frames than its length says: refused, untouched."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 6, seed=6)

@@ -54,6 +54,9 @@ def test_command_and_output_files() -> None:
         assert flag in cmd
     assert cmd[cmd.index("--frames") + 1] == "1002-1004" and cmd[cmd.index("--shutter") + 1] == "180.0"
     assert cmd[cmd.index("--overrides") + 1] == "/c/ov.yaml" and cmd[cmd.index("--guidance") + 1] == "left"
+    assert "--threads" not in cmd  # the engine's default: all cores
+    cmd = engine.build_command("u", "i", "o", factor=2, threads=3)
+    assert cmd[cmd.index("--threads") + 1] == "3"
     with pytest.raises(engine.EngineError):
         engine.build_command("u", "i", "o", factor=2, guidance="sideways")
     files = engine.output_files("/o/a.####.png", {1002: [1004, 1005], 1001: [1001, 1002]})

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from unshutter.cli.run import add_node_arguments, node_params
+from unshutter.cli.run import add_node_arguments, add_threads_argument, node_params
 
 
 def add_parser(sub: Any) -> None:
@@ -80,6 +80,7 @@ def add_parser(sub: Any) -> None:
         if name in ("start", "serve"):
             a.add_argument("--model", metavar="ONNX", help="decomposer model (default: the shipped one)")
             a.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+            add_threads_argument(a)  # the server renders the session's chunks: their budget
             a.add_argument("--idle-timeout", type=float, default=3600.0, metavar="S",
                            help="exit after S seconds without a task (default 3600)")
         if name == "start":

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 import unshutter
+from unshutter import threads
 from unshutter.errors import UnshutterError
 
 # Each module unshutter.cli.<name> defines add_parser(subparsers).
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _catch_termination()
     try:
+        threads.apply(getattr(args, "engine_threads", None))  # --threads, else UNSHUTTER_THREADS, else all cores
         return int(args.func(args) or 0)
     except UnshutterError as exc:
         print(f"unshutter: error: {exc}", file=sys.stderr)

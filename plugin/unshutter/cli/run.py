@@ -39,6 +39,14 @@ def add_node_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, default=0.5, metavar="PX", help="static threshold in px per exposure")
     p.add_argument("--model", metavar="ONNX", help="decomposer model (default: the shipped models/decomposer.onnx)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="execution provider")
+    add_threads_argument(p)
+
+
+def add_threads_argument(p: argparse.ArgumentParser) -> None:
+    """``--threads N``: the process's thread budget (``unshutter.threads``, applied by ``cli.main``)."""
+    p.add_argument("--threads", dest="engine_threads", type=int, metavar="N",
+                   help="threads for ONNX Runtime, OpenCV and the native kernels (default: all cores, or "
+                        "UNSHUTTER_THREADS; 0: all cores); give each of several tasks on one machine a share")
 
 
 def _vector(text: str) -> tuple[float, float]:

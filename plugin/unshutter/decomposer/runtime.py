@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -11,6 +10,7 @@ from typing import Callable
 import numpy as np
 
 from unshutter import kernels
+from unshutter import threads as process_threads
 from unshutter.decomposer import contract
 from unshutter.decomposer.locate import default_model_path
 from unshutter.errors import ModelError, ParameterError
@@ -140,7 +140,8 @@ class Decomposer:
         else:
             providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or int(os.environ.get("UNSHUTTER_THREADS", 0)) or (os.cpu_count() or 1)
+        # --threads / UNSHUTTER_THREADS (unshutter.threads), else every core this process may use
+        opts.intra_op_num_threads = threads or process_threads.configured() or process_threads.cores()
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         # The memory-pattern cache keeps a second activation-sized block per tile shape;
@@ -164,6 +165,7 @@ class Decomposer:
         k = int(meta.get("unshutter.k", meta.get("k", shape[1] if isinstance(shape[1], int) else contract.K)))
         provider = self._session.get_providers()[0]
         self.info = ModelInfo(str(path), _sha256(path), meta.get("model_id", path.stem), k, provider)
+        self.threads = int(self._session.get_session_options().intra_op_num_threads)  # as the session took it
         log.info("decomposer %s on %s", self.info.model_id, provider)
 
     @property

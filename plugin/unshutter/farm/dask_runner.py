@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from unshutter import threads as process_threads
 from unshutter.errors import UnshutterError
 from unshutter.farm import task
 from unshutter.farm.plan import Chunk, plan
@@ -80,6 +81,7 @@ def _run_chunk(payload: dict[str, Any]) -> dict[str, Any]:
         except (ImportError, ValueError, AttributeError):
             threads = None
     try:
+        process_threads.apply(threads)  # OpenCV and the native kernels too, not only the decomposer
         return {"ok": True, **task.run_config(cfg, None, threads=threads, name=shot.name).to_dict()}
     except UnshutterError as exc:
         return {"ok": False, **task.error_dict(exc)}
@@ -269,12 +271,12 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
             client = Client(scheduler, set_as_default=False)
         except (OSError, ValueError) as exc:  # unreachable or malformed address: a one-line error, exit 1
             raise SchedulerError(f"--scheduler {scheduler}: cannot connect ({str(exc).splitlines()[0]})") from None
-        threads = None  # each worker picks cores // its threads
+        threads = spec.threads  # None: each worker picks cores // its threads
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=processes,
                                dashboard_address=None, silence_logs=logging.WARNING if quiet_logs else logging.INFO)
         client = Client(cluster, set_as_default=False)
-        threads = max(1, (os.cpu_count() or 1) // max(1, workers * threads_per_worker))
+        threads = spec.threads or max(1, (os.cpu_count() or 1) // max(1, workers * threads_per_worker))
     exit_code = 0
     watch = None
     where = f"--scheduler {scheduler}" if scheduler else "LocalCluster"

@@ -162,7 +162,7 @@ def _shot_step(shot: Shot, frames: tuple[int, int], paths: _PathParams) -> dict[
         args += ["--motion", motion_arg(shot.motion)]
     if shot.overrides:  # mapped by the task, with every matte and labelme file it names
         args += ["--overrides", paths.ref("ov", shot.overrides, "RawParam"), "--path-mapping", RULES]
-    args += ["--model", "{{Param.Model}}", "--device", "{{Param.Device}}",
+    args += ["--model", "{{Param.Model}}", "--device", "{{Param.Device}}", "--threads", "{{Param.Threads}}",
              "--frames", "{{Task.Param.Frame}}", "--session", STATE, "--name", shot.name]
     a, b = frames
     return {
@@ -209,15 +209,21 @@ def build_template(spec: BatchSpec, command: str = "unshutter",
          "default": ""},
         {"name": "Device", "type": "STRING", "allowedValues": ["auto", "cpu", "cuda"],
          "description": "ONNX Runtime execution provider", "default": spec.device},
+        {"name": "Threads", "type": "INT", "minValue": 0,
+         "description": "Threads per task for ONNX Runtime, OpenCV and the native kernels (0: all cores); "
+                        "give each of several tasks on one worker host a share",
+         "default": spec.threads or 0},
     ]
-    values: dict[str, Any] = {"UnshutterCommand": command, "Model": spec.model or "", "Device": spec.device}
-    used: set[str] = {"UnshutterCommand", "Model", "Device"}
+    values: dict[str, Any] = {"UnshutterCommand": command, "Model": spec.model or "", "Device": spec.device,
+                              "Threads": spec.threads or 0}
+    used: set[str] = {"UnshutterCommand", "Model", "Device", "Threads"}
     bases = {shot.name: _param_base(shot.name, used) for shot in spec.shots}
     paths = _PathParams(spec, bases)
     params += paths.definitions
     values.update(paths.values)
     steps = [_shot_step(shot, (ranges or {}).get(shot.name) or shot_range(shot), paths) for shot in spec.shots]
-    session_args = ["--state", STATE, "--model", "{{Param.Model}}", "--device", "{{Param.Device}}"]
+    session_args = ["--state", STATE, "--model", "{{Param.Model}}", "--device", "{{Param.Device}}",
+                    "--threads", "{{Param.Threads}}"]
     template = {
         "specificationVersion": SPEC_VERSION,
         "extensions": ["TASK_CHUNKING"],

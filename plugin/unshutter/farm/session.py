@@ -31,6 +31,7 @@ from multiprocessing.connection import Client, Listener
 from pathlib import Path
 from typing import Any, Callable
 
+from unshutter import threads as process_threads
 from unshutter.errors import UnshutterError
 from unshutter.farm import task
 from unshutter.farm.pathmap import Locator
@@ -61,7 +62,8 @@ def serve(state: Path, model: str | None = None, device: str = "auto", idle_time
     host, port = listener.address
     info = decomposer.info
     doc = {"address": [host, port], "authkey": key.hex(), "pid": os.getpid(), "model": info.path,
-           "model_sha256": info.sha256, "provider": info.provider, "load_seconds": load_seconds}
+           "model_sha256": info.sha256, "provider": info.provider, "load_seconds": load_seconds,
+           "threads": process_threads.in_force(decomposer)}
     state.parent.mkdir(parents=True, exist_ok=True)
     with atomic.atomic_path(state) as tmp:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

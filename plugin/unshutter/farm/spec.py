@@ -104,6 +104,7 @@ class BatchSpec:
     model: str | None = None
     device: str = "auto"
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    threads: int | None = None  # per task (unshutter.threads); None: all cores of the node
 
     def shot(self, name: str) -> Shot:
         for s in self.shots:
@@ -314,7 +315,8 @@ def from_dict(data: Any, path: Path) -> BatchSpec:
             motion=(float(s["motion"][0]), float(s["motion"][1])) if s.get("motion") is not None else None,
         ))
     model = _abs(base, data["model"]) if data.get("model") else None
-    return BatchSpec(path, data.get("name") or path.stem, tuple(shots), model, data.get("device", "auto"), data)
+    return BatchSpec(path, data.get("name") or path.stem, tuple(shots), model, data.get("device", "auto"), data,
+                     threads=int(data.get("threads") or 0) or None)
 
 
 def load_spec(path: str | Path) -> BatchSpec:

@@ -76,6 +76,18 @@ def clear_cache() -> None:
         _native.clear_cache()
 
 
+def max_threads() -> int:
+    """Threads a large native kernel uses now (1 without the C++ module: NumPy's reference is serial)."""
+    return int(_native.max_threads()) if _native is not None else 1
+
+
+def set_max_threads(n: int) -> None:
+    """Bound the native kernels' OpenMP threads in this whole process (0: no bound). See ``unshutter.threads``."""
+    fn = getattr(_native, "set_max_threads", None)  # a stale build lacks it: its kernels stay unbounded
+    if fn is not None:
+        fn(int(n))
+
+
 # ---------------------------------------------------------------- guidance
 
 

@@ -154,8 +154,8 @@ def settings_key(settings: dict) -> str:
 
 def build_command(exe: str, input_spec: str, output_spec: str, *, factor: int, guidance: str = "neighbors",
                   reverse: bool = False, overrides: str = "", shutter: float = 360.0,
-                  frames: tuple[int, int] | None = None) -> list[str]:
-    """The ``unshutter run --json`` command line for one strip."""
+                  frames: tuple[int, int] | None = None, threads: int = 0) -> list[str]:
+    """The ``unshutter run --json`` command line for one strip (``threads`` 0: all cores)."""
     if guidance not in GUIDANCE:
         raise EngineError(f"guidance {guidance!r}: choose one of {', '.join(GUIDANCE)}")
     cmd = [exe, "run", input_spec, "-o", output_spec, "--factor", str(int(factor)), "--guidance", guidance,
@@ -166,6 +166,8 @@ def build_command(exe: str, input_spec: str, output_spec: str, *, factor: int, g
         cmd.append("--reverse")
     if overrides:
         cmd += ["--overrides", overrides]
+    if threads > 0:
+        cmd += ["--threads", str(int(threads))]
     return cmd
 
 

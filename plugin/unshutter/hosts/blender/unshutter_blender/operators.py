@@ -152,7 +152,7 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         output_spec = os.path.join(folder, f"{out_name}####{out_suffix}")
         cmd = engine.build_command(exe, input_spec, output_spec, factor=values["factor"], guidance=guidance,
                                    reverse=values["reverse"], overrides=overrides, shutter=values["shutter"],
-                                   frames=(first, last))
+                                   frames=(first, last), threads=preferences.threads(context))
         return Job(strip.name, earlier, link, copies, notes, values, n, output_spec, engine.EngineRun(cmd, folder))
 
     # ------------------------------------------------------------ finishing

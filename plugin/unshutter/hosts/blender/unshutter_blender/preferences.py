@@ -1,6 +1,6 @@
 """Add-on preferences: where the Unshutter engine is."""
 import bpy
-from bpy.props import StringProperty
+from bpy.props import IntProperty, StringProperty
 
 from . import engine
 
@@ -10,6 +10,12 @@ def get(context=None):
     context = context or bpy.context
     addon = context.preferences.addons.get(__package__)
     return addon.preferences if addon else None
+
+
+def threads(context=None) -> int:
+    """The Threads preference (0: all cores, the engine's default)."""
+    prefs = get(context)
+    return int(prefs.threads) if prefs is not None else 0
 
 
 def find_engine(context=None) -> tuple:
@@ -33,9 +39,19 @@ class UnshutterPreferences(bpy.types.AddonPreferences):
                      f"{engine.ENV_VAR}, the one that installed the add-on, PATH, then a .venv nearby"),
     )
 
+    threads: IntProperty(
+        name="Threads",
+        default=0,
+        min=0,
+        max=1024,
+        description=("Threads each run may use (ONNX Runtime, OpenCV, native kernels). 0: all cores; "
+                     "lower it to keep Blender responsive, or when other renders share the machine"),
+    )
+
     def draw(self, context):
         layout = self.layout
         layout.prop(self, "engine_path")
+        layout.prop(self, "threads")
         exe, where = find_engine(context)
         row = layout.row()
         if exe:
