@@ -207,6 +207,7 @@ def check_writes(cfg: RunConfig, clip: Clip, target: OutputTarget, frames: tuple
         writes.append(("--preview", list(preview_paths(target.folder, _preview_name(manifest)))))
     for option, paths in writes:
         for p in paths:
+            atomic.check_name(option, p)
             hit = real_inputs.get(_entry(p, folders))
             if hit is not None:
                 over = f"movie {clip.source}" if clip.kind == "movie" else f"frame {hit} of {clip.source}"

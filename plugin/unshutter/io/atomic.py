@@ -2,18 +2,50 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from unshutter.errors import OutputError
+from unshutter.errors import OutputError, ParameterError
 
 TMP_MARK = ".unshutter-tmp"
 
 
+NAME_MAX = 255
+"""Longest file name in bytes on the file systems outputs go to (ext4, XFS, NTFS via SMB, APFS)."""
+
+_PID_DIGITS = 10  # room kept for any pid, so a temporary's name does not depend on which run wrote it
+
+
 def temp_name(path: Path) -> Path:
-    """A hidden temporary beside ``path`` that keeps its extension (writers pick the format from it)."""
-    return path.with_name(f".{path.stem}{TMP_MARK}{os.getpid()}{path.suffix}")
+    """A hidden temporary beside ``path`` that keeps its extension (writers pick the format from it).
+
+    Within NAME_MAX even when ``path``'s own name is close to it: a long stem
+    is cut and ends in a digest of the whole stem.
+    """
+    return path.with_name(f".{_temp_stem(path)}{TMP_MARK}{os.getpid()}{path.suffix}")
+
+
+def _temp_stem(path: Path) -> str:
+    """The part of ``path``'s temporary name that stands for its stem."""
+    stem = path.stem
+    room = NAME_MAX - len(os.fsencode(f".{TMP_MARK}{path.suffix}")) - _PID_DIGITS
+    if len(os.fsencode(stem)) <= room:
+        return stem
+    digest = hashlib.sha256(os.fsencode(stem)).hexdigest()[:8]
+    cut = stem
+    while len(os.fsencode(cut)) > room - 9:
+        cut = cut[:-1]
+    return f"{cut}~{digest}"
+
+
+def check_name(option: str, path: Path) -> None:
+    """ParameterError when ``path``'s file name is longer than NAME_MAX bytes (the system would refuse it)."""
+    n = len(os.fsencode(path.name))
+    if n > NAME_MAX:
+        raise ParameterError(f"{option}: writes {path.parent / (path.name[:40] + '...')}, a file name of {n} bytes; "
+                             f"file names can have at most {NAME_MAX}")
 
 
 @contextlib.contextmanager
@@ -54,7 +86,7 @@ def remove_stale_temps(folder: Path, targets: Iterable[Path] | None = None) -> i
     n = 0
     if not folder.is_dir():
         return 0
-    own = None if targets is None else {(t.stem, t.suffix) for t in targets}
+    own = None if targets is None else {(_temp_stem(t), t.suffix) for t in targets}
     for p in folder.iterdir():
         if TMP_MARK not in p.name:
             continue
