@@ -183,6 +183,8 @@ def check_writes(cfg: RunConfig, clip: Clip, target: OutputTarget, frames: tuple
     out_opt = f"-o {cfg.output}"
     dbg_opt = f"--guidance-debug {cfg.guidance_debug}"
     debug_dir = Path(cfg.guidance_debug) if cfg.guidance_debug else None
+    if debug_dir is not None and debug_dir.exists() and not debug_dir.is_dir():
+        raise ParameterError(f"{dbg_opt}: exists and is not a folder")
     if clip.pattern is not None:
         if target.pattern is not None:
             sequence.refuse_over_plates(out_opt, target.pattern.dirname, target.pattern.prefix,

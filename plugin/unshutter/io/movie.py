@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, cast
@@ -12,6 +13,8 @@ import numpy as np
 from unshutter.errors import InputError, OutputError
 from unshutter.io.atomic import atomic_path
 
+log = logging.getLogger("unshutter")
+
 MOVIE_EXTS = (".mp4", ".mov", ".mkv", ".avi", ".m4v", ".mxf", ".webm")
 
 
@@ -19,6 +22,8 @@ def probe(path: Path) -> tuple[int, int, int, Fraction]:
     """(width, height, frame count, rate) of the first video stream."""
     try:
         with av.open(str(path)) as c:
+            if not c.streams.video:
+                raise InputError(f"{path}: no video stream (audio only?)")
             s = c.streams.video[0]
             rate = s.average_rate or s.guessed_rate or Fraction(24)
             n = s.frames
@@ -73,6 +78,14 @@ class MovieReader:
         self._iter = None
 
 
+def movie_size(width: int, height: int, pix_fmt: str) -> tuple[int, int]:
+    """The frame size a movie of ``pix_fmt`` can hold: 4:2:0 needs even sides (odd ones lose their last
+    row or column; a side of 1 becomes 2)."""
+    if pix_fmt != "yuv420p":
+        return width, height
+    return max(2, width - width % 2), max(2, height - height % 2)
+
+
 class MovieWriter:
     """Encodes frames to a temporary file; :meth:`close` renames it into place."""
 
@@ -91,8 +104,11 @@ class MovieWriter:
         try:
             self._container = av.open(str(tmp), mode="w")
             self._stream = cast("av.video.stream.VideoStream", self._container.add_stream(name, rate=rate))
-            self._stream.width = width - width % 2 if pix == "yuv420p" else width
-            self._stream.height = height - height % 2 if pix == "yuv420p" else height
+            self._stream.width, self._stream.height = movie_size(width, height, pix)
+            if (self._stream.width, self._stream.height) != (width, height):
+                log.warning("%s: %dx%d frames are written as %dx%d (H.264 4:2:0 needs even sizes: an odd last "
+                            "row or column is dropped, a single one repeated)", path, width, height,
+                            self._stream.width, self._stream.height)
             self._stream.pix_fmt = pix
             if name == "libx264":
                 self._stream.options = {"crf": "16", "preset": "medium"}
@@ -103,7 +119,10 @@ class MovieWriter:
     def write(self, rgb: np.ndarray) -> None:
         """Shape: [H, W, 3] sRGB-encoded float 0..1."""
         h, w = self._stream.height, self._stream.width
-        data = (np.clip(rgb[:h, :w], 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+        rgb = rgb[:h, :w]
+        if rgb.shape[:2] != (h, w):  # a 1-pixel side: repeated to 2
+            rgb = np.pad(rgb, ((0, h - rgb.shape[0]), (0, w - rgb.shape[1]), (0, 0)), mode="edge")
+        data = (np.clip(rgb, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(data), format="rgb48le")
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
