@@ -44,3 +44,16 @@ def test_spec_that_is_a_fifo_is_refused_not_read(tmp_path: Path) -> None:
     os.mkfifo(spec)
     p = subprocess.run([*EXE, "farm", "check", str(spec)], capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "not a regular file" in p.stderr, p.stderr
+
+
+def test_farm_dask_without_distributed_names_the_extra(tmp_path: Path) -> None:
+    spec = tmp_path / "reel.yaml"
+    spec.write_text(SHOT.format(extra="shutter: 180"))
+    (tmp_path / "in").mkdir()
+    # the interpreter as it is where the 'farm' extra was not installed: importing distributed fails
+    code = ("import sys\nsys.modules['distributed'] = None\nfrom unshutter.cli.main import main\n"
+            f"sys.exit(main(['farm', 'dask', {str(spec)!r}]))\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1, p.stderr
+    err = p.stderr.strip()
+    assert "\n" not in err and "distributed" in err and "unshutter[farm]" in err, err

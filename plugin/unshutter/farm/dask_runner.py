@@ -250,7 +250,11 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
     a :class:`SchedulerError` when no worker was ever seen, else the chunks not
     finished fail (exit code 1, not retried) and what was written stays.
     """
-    from distributed import Client, KilledWorker, LocalCluster, as_completed
+    try:
+        from distributed import Client, KilledWorker, LocalCluster, as_completed
+    except ModuleNotFoundError as exc:  # an optional extra: say which, not a traceback
+        raise UnshutterError(f"farm dask needs Dask's 'distributed' package ({exc.name} is not installed): "
+                             "pip install 'unshutter[farm]'") from None
     from tqdm import tqdm
 
     if quiet_logs:  # distributed logs every worker start and stop at INFO
