@@ -16,8 +16,10 @@ of both orders, order accuracy (how often the returned order beats its
 reverse), reblur PSNR (linear mean of the sub-frames vs the input), and the
 identity and flow-warp baselines. Model rows score the network's own output;
 the ``node_neighbors`` row scores what the node delivers at factor 7 from
-neighbour guidance: the same sub-frames after its exact reblur projection
-(their linear mean made equal to the input, noise and compression included).
+neighbour guidance (``Node.process`` on the frame and its blurred neighbours,
+with the exposure timing so its outputs are the exposure's slices like the
+ground truth): sub-frames after its exact reblur projection (their linear mean
+made equal to the input, noise and compression included).
 PSNR is given as the mean over frames and pooled (MSE over all sub-frames,
 then PSNR). All images are compared in network encoding (sRGB-encoded,
 [0, 1]).
@@ -49,7 +51,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unshutter import kernels, retime
+from unshutter import kernels
 from unshutter.bench import runs
 from unshutter.bench.strips import write_strip
 from unshutter.color import from_network, to_network
@@ -123,6 +125,8 @@ class Frame:
     warp_motion: np.ndarray | None  # half the DIS flow prev -> next (the flow-warp baseline)
     interior: bool
     shutter_deg: float = 360.0
+    prev: np.ndarray | None = None  # [H, W, 3] the previous blurred frame (network encoding), for the node
+    next: np.ndarray | None = None
 
 
 @dataclass
@@ -216,13 +220,10 @@ class Model:
         return y[0].transpose(0, 2, 3, 1)
 
 
-def node_output(sub: np.ndarray, blurred: np.ndarray) -> np.ndarray:
-    """The node's factor-K result from the model's sub-frames: projected so their linear mean is the input.
-
-    Shape: sub [K, H, W, 3], blurred [H, W, 3] (network encoding, scale 1) -> [K, H, W, 3]
-    """
-    lin = retime.retime(from_network(sub, 1.0), from_network(blurred, 1.0), K)
-    return to_network(lin, 1.0)
+def node_frame(node, f: Frame) -> np.ndarray:  # noqa: ANN001 (unshutter.node.Node)
+    """What the node delivers for one frame with its neighbours. Shape: -> [N, H, W, 3] network encoding."""
+    lin = lambda x: None if x is None else from_network(x, 1.0)  # noqa: E731
+    return to_network(node.process(0, lin(f.blurred), lin(f.prev), lin(f.next)).subframes, 1.0)
 
 
 def guidance_for(f: Frame, mode: str) -> np.ndarray:
@@ -258,7 +259,8 @@ def synthetic_frames(n: int, crop: int, seed: int, config: str | None) -> tuple[
         d = np.sqrt((s.motion_gt**2).sum(-1)) * e  # px over the exposure
         disp.append(d)
         warp_m = 0.5 * dis_flow(to_gray8(s.prev), to_gray8(s.next))
-        frames.append(Frame(s.blurred, s.gt, s.motion_gt, s.motion_nb, warp_m * np.float32(e), True, s.shutter_deg))
+        frames.append(Frame(s.blurred, s.gt, s.motion_gt, s.motion_nb, warp_m * np.float32(e), True, s.shutter_deg,
+                            s.prev, s.next))
     allv = np.concatenate([d.ravel() for d in disp])
     means = np.array([float(d.mean()) for d in disp])
     info = {
@@ -324,7 +326,8 @@ def real_frames(video: Path, frames: str, window: int, stride: int) -> tuple[lis
         m_nb, _ = motion_from_neighbors(prev, grays[i], nxt)
         warp_m = 0.5 * dis_flow(prev, nxt) if prev is not None and nxt is not None else m_nb
         disp.append(float(np.sqrt((m_gt**2).sum(-1)).mean()))
-        out.append(Frame(blurred[i], gts[i], m_gt, m_nb, warp_m, prev is not None and nxt is not None))
+        out.append(Frame(blurred[i], gts[i], m_gt, m_nb, warp_m, prev is not None and nxt is not None, 360.0,
+                         blurred[i - 1] if prev is not None else None, blurred[i + 1] if nxt is not None else None))
     info = {"video": video.name, "frames": frames, "window": window, "stride": stride, "blurred_frames": len(out),
             "interior_frames": sum(f.interior for f in out),
             "exposure_motion_px_mean_per_frame": [round(d, 1) for d in disp]}
@@ -335,15 +338,21 @@ def real_frames(video: Path, frames: str, window: int, stride: int) -> tuple[lis
 
 
 def node_clip(node, frames_linear: np.ndarray) -> np.ndarray:  # noqa: ANN001 (unshutter.node.Node)
-    """The node's sub-frames of every frame of a clip, as a host runs it: each frame with its neighbours.
+    """The node's output frames of every frame of a clip, as the render loop makes them.
 
-    The one place the benchmark runs the node on a clip (swap in a clip-level call here).
+    Each frame is decomposed with its neighbours; below 360 degrees (even timing)
+    a frame's closed-shutter outputs are then interpolated toward the next
+    frame's first (``Node.fill_gap``, as ``pipeline._write`` does). The one place
+    the benchmark runs the node on a clip.
 
     Shape: frames_linear [F, H, W, 3] scene-linear -> [F, N, H, W, 3] scene-linear
     """
     f = len(frames_linear)
-    return np.stack([node.process(i, frames_linear[i], frames_linear[i - 1] if i > 0 else None,
-                                  frames_linear[i + 1] if i + 1 < f else None).subframes for i in range(f)])
+    res = [node.process(i, frames_linear[i], frames_linear[i - 1] if i > 0 else None,
+                        frames_linear[i + 1] if i + 1 < f else None) for i in range(f)]
+    for i in range(f):
+        node.fill_gap(res[i], res[i + 1] if i + 1 < f else None)
+    return np.stack([r.subframes for r in res])
 
 
 def run_outputs(run: runs.Run, node, model: Model) -> dict[str, np.ndarray]:  # noqa: ANN001
@@ -424,9 +433,10 @@ def _print_motion(title: str, res: dict) -> None:
 # ----------------------------------------------------------------- run
 
 
-def evaluate(model: Model, frames: list[Frame], modes: list[str]) -> dict:
+def evaluate(model: Model, frames: list[Frame], modes: list[str], node_for=None) -> dict:  # noqa: ANN001
+    """PSNR/SSIM/order/reblur of each mode and baseline; ``node_for(shutter)`` gives the node of the node row."""
     accs = {f"model_{m}": Acc() for m in modes}
-    if "neighbors" in modes:
+    if "neighbors" in modes and node_for is not None:
         accs["node_neighbors"] = Acc()
     ident, warp = Acc(), Acc()
     for f in frames:
@@ -435,8 +445,8 @@ def evaluate(model: Model, frames: list[Frame], modes: list[str]) -> dict:
         for m in modes:
             out = model(f.blurred, guidance_for(f, m))
             accs[f"model_{m}"].add(out, f)
-            if m == "neighbors":
-                accs["node_neighbors"].add(node_output(out, f.blurred), f)
+            if m == "neighbors" and node_for is not None:
+                accs["node_neighbors"].add(node_frame(node_for(f.shutter_deg), f), f)
     sel = [f.interior for f in frames]
     res = {"identity": ident.summary(), "flow_warp": warp.summary()}
     res.update({name: a.summary() for name, a in accs.items()})
@@ -477,19 +487,30 @@ def run(args: argparse.Namespace) -> int:
     if args.clip_frames < 3:
         print(f"error: --clip-frames {args.clip_frames}: need at least 3 (the interior frames are scored)")
         return 2
+    from unshutter.decomposer.runtime import Decomposer
+    from unshutter.node import Node, NodeParams
+
     model = Model(model_path, args.threads)
+    dec = Decomposer(model_path, device="cpu", threads=args.threads)
+
+    def node_exposure(shutter: float) -> Node:  # the PSNR tables' node: outputs are the exposure's slices
+        return Node(NodeParams(factor=K, shutter=shutter, timing="exposure"), decomposer=dec)
+
+    def node_default(run: runs.Run) -> Node:  # the motion runs' node: the default (even) timing
+        return Node(NodeParams(factor=run.n, shutter=run.shutter), decomposer=dec)
+
     report: dict = {"model": str(model_path), "modes": modes}
     t0 = time.time()
     if args.synthetic > 0:
         frames, info = synthetic_frames(args.synthetic, args.crop, args.seed, args.config)
-        report["synthetic"] = {"info": info, "results": evaluate(model, frames, modes)}
+        report["synthetic"] = {"info": info, "results": evaluate(model, frames, modes, node_exposure)}
     if not args.no_real:
         video = Path(args.video) if args.video else default_video()
         frames, info = real_frames(video, args.real_frames, args.real_window, args.real_stride)
-        report["real"] = {"info": info, "results": evaluate(model, frames, modes)}
+        report["real"] = {"info": info, "results": evaluate(model, frames, modes, node_exposure)}
     if not args.no_motion:
         t1 = time.time()
-        report["motion"] = motion_report(args, model_path, model)
+        report["motion"] = motion_report(args, node_default, model)
         report["motion_seconds"] = round(time.time() - t1, 1)
     report["seconds"] = round(time.time() - t0, 1)
     report["model_seconds_per_call"] = round(model.seconds / max(1, model.calls), 3)
@@ -528,13 +549,8 @@ def _strict(obj):  # noqa: ANN001, ANN202
     return obj
 
 
-def motion_report(args: argparse.Namespace, model_path: Path, model: Model) -> dict:
+def motion_report(args: argparse.Namespace, node_for, model: Model) -> dict:  # noqa: ANN001
     """Scores of the real shot at 360 and 180 degrees and of the synthetic clips (pooled by shutter)."""
-    from unshutter.decomposer.runtime import Decomposer
-    from unshutter.node import Node, NodeParams
-
-    dec = Decomposer(model_path, device="cpu", threads=args.threads)
-    node_for = lambda run: Node(NodeParams(factor=run.n, shutter=run.shutter), decomposer=dec)  # noqa: E731
     strips = Path(args.strips) if args.strips else None
     out: dict = {}
     if not args.no_real:
