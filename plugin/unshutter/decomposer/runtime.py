@@ -90,6 +90,23 @@ def tile_spans(size: int, tile: int, align: int = contract.PAD_MULTIPLE) -> list
     return spans
 
 
+def _gpu_kernels() -> bool:
+    """CuPy imports and sees a CUDA device (the kernels' GPU twins can run)."""
+    from unshutter.kernels import gpu
+
+    return gpu.available()
+
+
+def _cupy_view(value: object) -> object:
+    """A CuPy array over an ONNX Runtime OrtValue in device memory, keeping the value alive."""
+    import cupy as cp
+
+    shape = tuple(value.shape())  # type: ignore[attr-defined]
+    nbytes = int(np.prod(shape)) * 4
+    mem = cp.cuda.UnownedMemory(value.data_ptr(), nbytes, value)  # type: ignore[attr-defined]
+    return cp.ndarray(shape, cp.float32, cp.cuda.MemoryPointer(mem, 0))
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -164,6 +181,10 @@ class Decomposer:
                                                              else contract.OUTPUT_SUBFRAMES)].shape
         k = int(meta.get("unshutter.k", meta.get("k", shape[1] if isinstance(shape[1], int) else contract.K)))
         provider = self._session.get_providers()[0]
+        # On CUDA with CuPy, the split contract's warps, graph and blend stay on the device
+        # (IO binding), so the host sends the 9 input channels and gets the 21 output ones,
+        # as with the whole graph. Without CuPy ONNX Runtime copies every input and output.
+        self._on_device = self.split and provider == "CUDAExecutionProvider" and _gpu_kernels()
         self.info = ModelInfo(str(path), _sha256(path), meta.get("model_id", path.stem), k, provider)
         self.threads = int(self._session.get_session_options().intra_op_num_threads)  # as the session took it
         log.info("decomposer %s on %s", self.info.model_id, provider)
@@ -187,6 +208,9 @@ class Decomposer:
         if ph or pw:  # the network's own replicate padding, done here so the warps see it too
             x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="edge")
             g = np.pad(g, ((0, 0), (0, ph), (0, pw)), mode="edge")
+        if self._on_device:
+            out = self._infer_on_device(x, g)
+            return out[:, :, :h, :w] if ph or pw else out
         motion = g[contract.MX:contract.MY + 1] * g[contract.MVALID:contract.MVALID + 1] * np.float32(
             contract.MOTION_SCALE)  # [2, hp, wp] px over the exposure
         warps = kernels.flow_warp(x, motion, self.k)  # [K, 3, hp, wp]
@@ -196,6 +220,30 @@ class Decomposer:
         res = np.ascontiguousarray(res[0])
         kernels.warp_blend(res, x, np.ascontiguousarray(sharp[0]), motion, np.ascontiguousarray(gate[0, :, 0]))
         return res[:, :, :h, :w] if ph or pw else res
+
+    def _infer_on_device(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """The split contract's steps 2-5 on the GPU: one upload of the inputs, one download of the
+        sub-frames; the warps and the graph's outputs never visit the host. Not run by the
+        project's tests (no GPU here); its kernels are the CuPy twins checked in tests/kernels.
+
+        Shape: x [3, hp, wp], g [6, hp, wp] padded float32 -> [K, 3, hp, wp] (host)
+        """
+        import cupy as cp
+
+        dev = cp.cuda.Device().id
+        xd, gd = cp.asarray(x), cp.asarray(g)  # host -> device: 9 channels
+        motion = cp.ascontiguousarray(gd[contract.MX:contract.MY + 1] * gd[contract.MVALID:contract.MVALID + 1]
+                                      * np.float32(contract.MOTION_SCALE))
+        warps = kernels.flow_warp(xd, motion, self.k)
+        binding = self._session.io_binding()
+        for name, arr in ((contract.INPUT_BLURRED, xd), (contract.INPUT_GUIDANCE, gd), (contract.INPUT_WARPS, warps)):
+            binding.bind_input(name, "cuda", dev, np.float32, [1, *arr.shape], arr.data.ptr)
+        for name in contract.SPLIT_OUTPUTS:
+            binding.bind_output(name, "cuda", dev)  # ONNX Runtime allocates them on the device
+        self._session.run_with_iobinding(binding)
+        sharp, gate, res = (_cupy_view(v) for v in binding.get_outputs())
+        kernels.warp_blend(res[0], xd, sharp[0], motion, gate[0, :, 0])
+        return cp.asnumpy(res[0])  # device -> host: the K sub-frames, once
 
     def _infer(self, blurred: np.ndarray, guidance: np.ndarray) -> np.ndarray:
         """Shape: [h, w, 3], [h, w, 6] -> [1, K, 3, h, w] (the network's layout)."""
