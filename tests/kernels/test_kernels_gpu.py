@@ -91,3 +91,18 @@ def test_retime(cp, rng, k, n):
 def test_mixed_devices_raise(cp):
     with pytest.raises(TypeError, match="mix"):
         K.normalize_accumulated(cp.zeros((2, 2, 3), cp.float32), np.zeros((2, 2), F32))
+
+
+def test_warp(cp, rng):
+    k, c, h, w = 7, 3, 37, 53
+    src = rng.random((c, h, w), dtype=F32)
+    motion = (rng.standard_normal((2, h, w)) * 6).astype(F32)
+    got = K.flow_warp(cp.asarray(src), cp.asarray(motion), k)
+    np.testing.assert_allclose(cp.asnumpy(got), ref.flow_warp(src, motion, k), rtol=0, atol=1e-6)
+    res = rng.standard_normal((k, c, h, w)).astype(F32)
+    base, gate = rng.random((c, h, w), dtype=F32), rng.standard_normal((k, h, w)).astype(F32)
+    want = res.copy()
+    ref.warp_blend(want, base, src, motion, gate)
+    res_d = cp.asarray(res)
+    K.warp_blend(res_d, cp.asarray(base), cp.asarray(src), cp.asarray(motion), cp.asarray(gate))
+    np.testing.assert_allclose(cp.asnumpy(res_d), want, rtol=0, atol=1e-5)
