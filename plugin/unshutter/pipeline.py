@@ -118,6 +118,8 @@ def resolve_output(spec: str, clip: Clip, fmt: str | None, factor: int) -> Outpu
     if fmt is not None and fmt.lower().lstrip(".") not in FORMATS:
         raise ParameterError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
     ext = "." + fmt.lower().lstrip(".") if fmt else None
+    if not spec.strip():  # Path("") is the current folder
+        raise ParameterError("-o '': give an output folder, pattern (out/shot.####.exr) or movie file")
     p = Path(spec)
     if p.suffix.lower() in movie.MOVIE_EXTS and not sequence.is_sequence_spec(spec):
         return OutputTarget("movie", None, p)

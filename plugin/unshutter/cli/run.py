@@ -9,7 +9,9 @@ from typing import Any
 
 from unshutter.decomposer.runtime import DEFAULT_TILE
 from unshutter.node import GUIDANCE_MODES, QUALITIES, NodeParams
-from unshutter.pipeline import FORMATS, MOVIE_RATES, RunConfig, parse_frame_range, run
+from unshutter.errors import UnshutterError
+from unshutter.io import sequence
+from unshutter.pipeline import FORMATS, MOVIE_RATES, RunConfig, RunResult, parse_frame_range, run
 from unshutter.timing import TIMINGS
 
 
@@ -117,6 +119,8 @@ def main(args: argparse.Namespace) -> int:
                 print(json.dumps({"event": "error", "message": message}), flush=True)
         raise
     reporter.close()
+    if cfg.frames is None:
+        warn_leftovers(result)
     if not args.json:
         print(f"slow-motion clip: {result.output}  ({result.written} frames written, {result.skipped} already complete)")
         print(f"manifest: {result.manifest}")
@@ -144,6 +148,25 @@ def _alternatives(cfg: RunConfig, args: argparse.Namespace, reporter: Reporter) 
         print(f"alternative {i:02d}: --motion {a.motion[0]:g},{a.motion[1]:g}  -> {a.result.output}")
     print(f"contact sheet: {sheet}")
     return 0
+
+
+def warn_leftovers(result: RunResult) -> None:
+    """Say so when the output sequence holds frames this whole-clip run did not write (an earlier run at a
+    higher factor or of a longer clip): they would play as part of the clip. Chunk runs share the folder
+    with other chunks and are not checked."""
+    try:
+        doc = json.loads(result.manifest.read_text(encoding="utf-8"))
+        first, last = int(doc["output"]["first"]), int(doc["output"]["last"])
+        pattern, _ = sequence.parse_pattern(result.output)
+    except (OSError, ValueError, KeyError, TypeError, UnshutterError):
+        return
+    if doc["output"].get("kind") != "sequence":
+        return
+    extra = [f for f in pattern.scan() if not first <= f <= last]
+    if extra:
+        print(f"unshutter: warning: {len(extra)} frames beside this run's {first}-{last} were left as they are "
+              f"({pattern.path(extra[0]).name} ... {pattern.path(extra[-1]).name}, from an earlier run?): "
+              "delete them if they are not part of this clip", file=sys.stderr)
 
 
 class Reporter:

@@ -128,6 +128,10 @@ def parse_pattern(spec: str) -> tuple[SequencePattern, list[int] | None]:
         if rng and rng.startswith("-") and prefix[-1:].isalnum():
             prefix, rng = prefix + "-", rng[1:]  # 'shot_v1-1001-1050#': the dash separates
         if rng:
+            for part in rng.split(","):  # fileseq reads '1003-1001' as a descending range; --frames refuses it
+                r = re.match(r"^(-?\d+)-(-?\d+)", part)
+                if r and int(r.group(2)) < int(r.group(1)):
+                    raise ParameterError(f"{spec}: frame range {part} ends before it starts")
             try:
                 frames = cast("list[int]", list(fileseq.FrameSet(rng)))  # whole frames unless a step says x0.5
             except fileseq.ParseException:

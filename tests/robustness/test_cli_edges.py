@@ -1,0 +1,44 @@
+"""Small refusals: an empty -o, a reversed frame range in a sequence spec, leftovers of an earlier run."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from unshutter.errors import ParameterError
+from unshutter.io.sequence import parse_pattern
+
+EXE = [sys.executable, "-m", "unshutter"]
+
+
+def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*EXE, "run", *args, "--quiet"], capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def test_empty_output_is_refused(hdr_clip: str, tmp_path: Path) -> None:
+    p = _run(hdr_clip, "-o", "", "--factor", "2", cwd=tmp_path)
+    assert p.returncode == 2 and p.stderr.strip().count("\n") == 0 and "-o" in p.stderr, p.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("spec", ["shot.1003-1001#.exr", "shot.1001-1002,1010-1005#.exr"])
+def test_reversed_range_in_a_spec_is_refused(spec: str) -> None:
+    with pytest.raises(ParameterError, match="ends before it starts"):
+        parse_pattern(spec)
+
+
+def test_forward_ranges_still_parse() -> None:
+    assert parse_pattern("shot.1001-1003#.exr")[1] == [1001, 1002, 1003]
+    assert parse_pattern("shot.-3--1#.exr")[1] == [-3, -2, -1]
+
+
+def test_rerun_at_a_lower_factor_warns_about_the_old_frames(hdr_clip: str, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    assert _run(hdr_clip, "-o", str(out), "--factor", "4", "--guidance", "none").returncode == 0
+    p = _run(hdr_clip, "-o", str(out), "--factor", "2", "--guidance", "none")
+    assert p.returncode == 0, p.stderr
+    assert "12 frames" in p.stderr and "shot.1013.exr" in p.stderr, p.stderr
+    p = _run(hdr_clip, "-o", str(out), "--factor", "2", "--guidance", "none")  # a plain re-run says it again
+    assert "12 frames" in p.stderr
