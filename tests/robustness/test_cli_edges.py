@@ -42,3 +42,30 @@ def test_rerun_at_a_lower_factor_warns_about_the_old_frames(hdr_clip: str, tmp_p
     assert "12 frames" in p.stderr and "shot.1013.exr" in p.stderr, p.stderr
     p = _run(hdr_clip, "-o", str(out), "--factor", "2", "--guidance", "none")  # a plain re-run says it again
     assert "12 frames" in p.stderr
+
+
+def _timeline(path: Path) -> bytes:
+    import opentimelineio as otio
+
+    tl = otio.schema.Timeline(name="edit")
+    tl.tracks.append(otio.schema.Track(name="V1"))
+    otio.adapters.write_to_file(tl, str(path))
+    return path.read_bytes()
+
+
+def test_timeline_refuses_to_write_over_its_input(tmp_path: Path) -> None:
+    edit = tmp_path / "edit.otio"
+    before = _timeline(edit)
+    p = subprocess.run([*EXE, "timeline", str(edit), "-o", str(tmp_path / "." / "edit.otio"), "--media-dir",
+                        str(tmp_path / "media")], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "input" in p.stderr and p.stderr.strip().count("\n") == 0, p.stderr
+    assert edit.read_bytes() == before
+
+
+def test_timeline_with_an_unwritable_extension_is_refused_first(tmp_path: Path) -> None:
+    edit = tmp_path / "edit.otio"
+    _timeline(edit)
+    p = subprocess.run([*EXE, "timeline", str(edit), "-o", str(tmp_path / "out.nope"), "--media-dir",
+                        str(tmp_path / "media")], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and ".nope" in p.stderr and p.stderr.strip().count("\n") == 0, p.stderr
+    assert not (tmp_path / "media").exists()

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from unshutter.cli.run import add_node_arguments, node_params
+from unshutter.errors import ParameterError
 from unshutter.timeline import TimelineConfig, read_timeline, retime_timeline, write_timeline
 from unshutter.timeline.roundtrip import OUT_FORMATS
 
@@ -32,7 +34,23 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=main)
 
 
+def check_output(input: str, output: str) -> None:
+    """Before any rendering: ``-o`` must not be the input timeline, and an OTIO adapter must write its extension."""
+    import opentimelineio as otio
+
+    if os.path.realpath(output) == os.path.realpath(input):
+        raise ParameterError(f"-o {output}: is the input timeline; write the retimed timeline to another file")
+    try:
+        adapter = otio.adapters.from_filepath(output)
+    except otio.exceptions.NoKnownAdapterForExtensionError:
+        adapter = None
+    if adapter is None or not (adapter.has_feature("write_to_file") or adapter.has_feature("write_to_string")):
+        raise ParameterError(f"-o {output}: no OpenTimelineIO adapter writes {Path(output).suffix or 'this file'} "
+                             "(use .otio)")
+
+
 def main(args: argparse.Namespace) -> int:
+    check_output(args.input, args.output)
     timeline = read_timeline(args.input, rate=args.rate)
     clips = [c.strip() for c in args.clips.split(",") if c.strip()] if args.clips else None
     cfg = TimelineConfig(params=node_params(args), media_dir=Path(args.media_dir), clips=clips, format=args.format,
