@@ -519,6 +519,9 @@ OfxStatus get_value(Param *par, double t, va_list ap) {
         double v = par->v.empty() ? 0 : par->v[0];
         if (par->name == ofx::ImageEffectRetimerParamName) v = gSourceFirst() + (t - gSourceFirst()) * gRetimeSpeed;
         *va_arg(ap, double *) = v;
+    } else if (par->type == ofx::ParamTypeDouble2D) {
+        *va_arg(ap, double *) = par->v.size() > 0 ? par->v[0] : 0.0;
+        *va_arg(ap, double *) = par->v.size() > 1 ? par->v[1] : 0.0;
     } else {
         return kOfxStatErrUnsupported;
     }
@@ -547,6 +550,10 @@ OfxStatus parSetValue(OfxParamHandle h, ...) {
     if (par->type == ofx::ParamTypeString) par->s = va_arg(ap, const char *);
     else if (is_int_type(par->type)) par->v = {(double)va_arg(ap, int)};
     else if (par->type == ofx::ParamTypeDouble) par->v = {va_arg(ap, double)};
+    else if (par->type == ofx::ParamTypeDouble2D) {
+        const double x = va_arg(ap, double);
+        par->v = {x, va_arg(ap, double)};
+    }
     va_end(ap);
     return kOfxStatOK;
 }
@@ -712,6 +719,8 @@ int cmd_create(const std::string &ctx_arg) {
         if (p->type == ofx::ParamTypeString) p->s = p->props.gs(ofx::ParamPropDefault);
         else if (is_int_type(p->type)) p->v = {(double)p->props.gi(ofx::ParamPropDefault)};
         else if (p->type == ofx::ParamTypeDouble) p->v = {p->props.gd(ofx::ParamPropDefault)};
+        else if (p->type == ofx::ParamTypeDouble2D)
+            p->v = {p->props.gd(ofx::ParamPropDefault, 0, 0), p->props.gd(ofx::ParamPropDefault, 0, 1)};
         e.params.list.push_back(std::move(p));
     }
     return call(ofx::ActionCreateInstance, &e);
@@ -900,7 +909,12 @@ int run_command(const std::string &line) {
         if (!p) { say("error no param " + name); return -1; }
         if (cmd == "set") {
             if (p->type == ofx::ParamTypeString) p->s = value;
-            else p->v = {std::stod(value)};
+            else if (p->type == ofx::ParamTypeDouble2D) {  // "x y"
+                std::istringstream xy(value);
+                double x = 0, y = 0;
+                xy >> x >> y;
+                p->v = {x, y};
+            } else p->v = {std::stod(value)};
             PropSet ia;
             ia.str(ofx::PropType, ofx::TypeParameter);
             ia.str(ofx::PropName, name);

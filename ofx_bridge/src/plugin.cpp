@@ -24,6 +24,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <utility>
 
 #include "json_lite.hpp"
 #include "pixels.hpp"
@@ -74,6 +75,12 @@ constexpr const char *kParamGuideDirectionLabel = "Guide matte direction";
 constexpr const char *kParamGuideDirectionHint =
     "Direction forced where the Guide matte (its alpha, or first channel) is at least 0.5; applied after the "
     "override file. Only used when the Guide input is connected.";
+constexpr const char *kParamGuideMotion = "guideMotion";
+constexpr const char *kParamGuideMotionLabel = "Guide matte motion";
+constexpr const char *kParamGuideMotionHint =
+    "Motion where the Guide matte is at least 0.5, in pixels per exposure at full resolution (x right, y down; "
+    "e.g. 40, 0 = 40 px to the right while the shutter is open); replaces the flow there with a soft edge and "
+    "wins over the Guide matte direction. Scaled with the host's render scale. (0, 0): use the direction.";
 constexpr const char *kParamOverrides = "overrideFile";
 constexpr const char *kParamOverridesLabel = "Override file";
 constexpr const char *kParamOverridesHint =
@@ -166,6 +173,7 @@ struct Instance {
     std::string context;
     OfxImageClipHandle source = nullptr, guide = nullptr, output = nullptr;
     OfxParamHandle factor = nullptr, shutter = nullptr, guidance = nullptr, reverse = nullptr, guide_direction = nullptr,
+                   guide_motion = nullptr,
                    overrides = nullptr, colorspace = nullptr, quality = nullptr, tile = nullptr, threshold = nullptr,
                    source_time = nullptr;
     std::atomic<bool> persistent_message{false};  // render threads share the instance
@@ -184,6 +192,16 @@ int param_int(OfxParamHandle h, double t, int dflt) {
     if (h) gParam->paramGetValueAtTime(h, t, &v);
     return v;
 }
+constexpr double kMotionMax = 10000.0;  // px per exposure, what the worker accepts
+
+// A Double2D parameter's (x, y), or (0, 0) without the parameter.
+std::pair<double, double> param_dbl2(OfxParamHandle h, double t) {
+    double x = 0.0, y = 0.0;
+    if (h && gParam->paramGetValueAtTime(h, t, &x, &y) != kOfxStatOK) x = y = 0.0;
+    if (!std::isfinite(x) || !std::isfinite(y)) x = y = 0.0;
+    return {std::clamp(x, -kMotionMax, kMotionMax), std::clamp(y, -kMotionMax, kMotionMax)};
+}
+
 double param_dbl(OfxParamHandle h, double t, double dflt) {
     double v = dflt;
     if (h) gParam->paramGetValueAtTime(h, t, &v);
@@ -497,9 +515,21 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
     if (OfxPropertySetHandle p =
             define_param(params, ofx::ParamTypeBoolean, kParamReverse, kParamReverseLabel, kParamReverseHint))
         set_int(p, ofx::ParamPropDefault, 0);
-    if (context == ofx::ImageEffectContextGeneral)
+    if (context == ofx::ImageEffectContextGeneral) {
         define_choice(params, kParamGuideDirection, kParamGuideDirectionLabel, kParamGuideDirectionHint,
                       kGuideDirectionOptions, eGuideCount, eGuideRight);
+        if (OfxPropertySetHandle p = define_param(params, ofx::ParamTypeDouble2D, kParamGuideMotion,
+                                                  kParamGuideMotionLabel, kParamGuideMotionHint)) {
+            for (int i = 0; i < 2; ++i) {
+                set_dbl(p, ofx::ParamPropDefault, 0.0, i);
+                set_dbl(p, ofx::ParamPropMin, -kMotionMax, i);
+                set_dbl(p, ofx::ParamPropMax, kMotionMax, i);
+                set_dbl(p, ofx::ParamPropDisplayMin, -100.0, i);
+                set_dbl(p, ofx::ParamPropDisplayMax, 100.0, i);
+            }
+            set_str(p, ofx::ParamPropDoubleType, ofx::ParamDoubleTypeXY);
+        }
+    }
     if (OfxPropertySetHandle p =
             define_param(params, ofx::ParamTypeString, kParamOverrides, kParamOverridesLabel, kParamOverridesHint)) {
         set_str(p, ofx::ParamPropDefault, "");
@@ -553,6 +583,7 @@ OfxStatus create_instance(OfxImageEffectHandle effect) {
     in->guidance = handle(kParamGuidance);
     in->reverse = handle(kParamReverse);
     in->guide_direction = handle(kParamGuideDirection);
+    in->guide_motion = handle(kParamGuideMotion);
     in->overrides = handle(kParamOverrides);
     in->colorspace = handle(kParamColorspace);
     in->quality = handle(kParamQuality);
@@ -699,6 +730,12 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
             direction = kGuideDirectionOptions[d].value;
         }
     }
+    // the Guide matte's motion vector, full-resolution px (the worker scales it with render_scale)
+    std::string matte_motion = "null";
+    if (!direction.empty()) {
+        const auto [mx, my] = param_dbl2(in->guide_motion, t);
+        if (mx != 0.0 || my != 0.0) matte_motion = "[" + fmt_double(mx) + ", " + fmt_double(my) + "]";
+    }
     if (aborted()) return kOfxStatOK;
 
     Progress progress(in->handle, "Unshutter: deblur to slow motion");
@@ -741,7 +778,8 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
                       ", \"k\": " + std::to_string(k) + ", \"cur\": " + std::to_string(off_cur) +
                       ", \"prev\": " + opt(off_prev) + ", \"next\": " + opt(off_next) + ", \"matte\": " + opt(off_matte) +
                       ", \"output\": " + std::to_string(off_out) + ", \"matte_direction\": " +
-                      (direction.empty() ? std::string("null") : json_quote(direction)) + ", \"params\": {" +
+                      (direction.empty() ? std::string("null") : json_quote(direction)) +
+                      ", \"matte_motion\": " + matte_motion + ", \"params\": {" +
                       "\"factor\": " + std::to_string(n) +
                       ", \"shutter\": " + fmt_double(std::clamp(param_dbl(in->shutter, t, 360.0), 1.0, 360.0)) +
                       ", \"guidance\": " + json_quote(kGuidanceOptions[guidance].value) +

@@ -101,11 +101,13 @@ class Node:
     # ------------------------------------------------------------ guidance
     def guidance_for(self, frame: int, cur: np.ndarray, prev: np.ndarray | None,
                      nxt: np.ndarray | None, matte: np.ndarray | None = None,
-                     matte_direction: str | None = None) -> tuple[np.ndarray, str]:
+                     matte_direction: str | tuple[float, float] | None = None) -> tuple[np.ndarray, str]:
         """Guidance for ``frame`` from its network-encoded neighbours and the overrides.
 
         ``matte`` [H, W] with ``matte_direction`` is a host-supplied region (the
-        OFX Guide clip) applied after the override file.
+        OFX Guide clip) applied after the override file: a direction name, or a
+        motion vector (dx, dy) in px per exposure at full resolution, which
+        replaces the motion there with a feathered edge like an override region.
 
         Shape:
             cur, prev, nxt: [H, W, 3] network encoding -> [H, W, 6]
@@ -148,7 +150,14 @@ class Node:
             g, used_ov = self.overrides.apply(g, frame, threshold=p.threshold)
             if used_ov:
                 source += " +overrides(" + ",".join(used_ov) + ")"
-        if matte is not None and matte_direction:
+        if matte is not None and isinstance(matte_direction, tuple):
+            from unshutter.guidance.overrides import DEFAULT_FEATHER, feather_mask
+
+            (dx, dy), (sx, sy) = matte_direction, self.render_scale
+            soft = feather_mask((matte >= 0.5).astype(np.float32), DEFAULT_FEATHER * 0.5 * (sx + sy))
+            encode.apply_motion(g, soft, (dx * sx, dy * sy), p.threshold)
+            source += f" +matte(motion {dx:g},{dy:g})"
+        elif matte is not None and isinstance(matte_direction, str) and matte_direction:
             encode.apply_direction(g, matte, encode.DIRECTIONS[matte_direction])
             source += f" +matte({matte_direction})"
         return g, source
@@ -156,7 +165,7 @@ class Node:
     # ------------------------------------------------------------ process
     def process(self, frame: int, cur: np.ndarray, prev: np.ndarray | None = None,
                 nxt: np.ndarray | None = None, matte: np.ndarray | None = None,
-                matte_direction: str | None = None,
+                matte_direction: str | tuple[float, float] | None = None,
                 abort: Callable[[], bool] | None = None,
                 on_stage: Callable[[str], None] | None = None,
                 progress: Callable[[int, int], None] | None = None) -> FrameResult:

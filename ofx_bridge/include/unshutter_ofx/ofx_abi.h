@@ -329,6 +329,7 @@ constexpr const char *ImageComponentAlpha = "OfxImageComponentAlpha";
 // parameters
 constexpr const char *ParamTypeInteger = "OfxParamTypeInteger";
 constexpr const char *ParamTypeDouble = "OfxParamTypeDouble";
+constexpr const char *ParamTypeDouble2D = "OfxParamTypeDouble2D";
 constexpr const char *ParamTypeBoolean = "OfxParamTypeBoolean";
 constexpr const char *ParamTypeChoice = "OfxParamTypeChoice";
 constexpr const char *ParamTypeString = "OfxParamTypeString";
@@ -354,6 +355,7 @@ constexpr const char *ParamPropDoubleType = "OfxParamPropDoubleType";
 constexpr const char *ParamDoubleTypePlain = "OfxParamDoubleTypePlain";
 constexpr const char *ParamDoubleTypeAngle = "OfxParamDoubleTypeAngle";
 constexpr const char *ParamDoubleTypeTime = "OfxParamDoubleTypeTime";
+constexpr const char *ParamDoubleTypeXY = "OfxParamDoubleTypeXY";
 
 // messages
 constexpr const char *MessageError = "OfxMessageError";

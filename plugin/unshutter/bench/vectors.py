@@ -34,7 +34,7 @@ from unshutter.bench import quality as q
 from unshutter.decomposer.locate import default_model_path
 from unshutter.guidance import encode
 from unshutter.guidance.blur_estimate import estimate_axes
-from unshutter.guidance.overrides import DEFAULT_FEATHER, _feather
+from unshutter.guidance.overrides import DEFAULT_FEATHER, feather_mask
 
 MAX_REGIONS = 4
 ROWS = ("gt", "vector", "regions", "neighbors", "alt_best", "alt_first")
@@ -93,7 +93,7 @@ def regions_guidance(f: q.Frame) -> np.ndarray:
     h, w = f.blurred.shape[:2]
     g = encode.empty_guidance(h, w)
     for mask, vec in region_masks(_exposure_motion(f)):
-        encode.apply_motion(g, _feather(mask, DEFAULT_FEATHER), vec)
+        encode.apply_motion(g, feather_mask(mask, DEFAULT_FEATHER), vec)
     return g
 
 
@@ -153,7 +153,7 @@ def evaluate(model: q.Model, frames: list[q.Frame]) -> dict:
             true = f.motion_gt * e
             vec = (float(true[..., 0][bad > 0].mean()), float(true[..., 1][bad > 0].mean()))
             g = q.guidance_for(f, "neighbors")
-            encode.apply_motion(g, _feather(bad, DEFAULT_FEATHER), vec)
+            encode.apply_motion(g, feather_mask(bad, DEFAULT_FEATHER), vec)
             fail_ov.append(_region_mse(model(f.blurred, g), f, bad))
             fail_nb.append(_region_mse(outs["neighbors"], f, bad))
             fail_gt.append(_region_mse(outs["gt"], f, bad))

@@ -317,6 +317,9 @@ class Worker:
             nxt = seg.read(req.get("next"), (h, w, 3))
             matte = seg.read(req.get("matte"), (h, w))
             direction = req.get("matte_direction") or None
+            matte_motion = _motion(req.get("matte_motion"))
+            if matte_motion is not None:  # a vector beside the Guide matte wins over its direction
+                direction = matte_motion
             digest = hashlib.blake2b(digest_size=16)
             for a in (cur, prev, nxt, matte):
                 digest.update(b"-" if a is None else a.tobytes())

@@ -149,13 +149,13 @@ class Region:
             m = self.mask(frame, h, w, scale)
             window = (slice(0, h), slice(0, w))
         if soft and not self.whole_frame:
-            m = _feather(m, radius)
+            m = feather_mask(m, radius)
         if not m.any():
             return None
         return window, m
 
 
-def _feather(m: np.ndarray, radius: float) -> np.ndarray:
+def feather_mask(m: np.ndarray, radius: float) -> np.ndarray:
     """A {0, 1} mask with a soft edge ``radius`` px wide on each side of its outline (0.5 on it).
 
     A Gaussian of sigma radius/2 on the mask: weights reach ~1 and ~0 at
