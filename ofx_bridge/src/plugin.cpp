@@ -40,7 +40,7 @@ using namespace unshutter;
 // ------------------------------------------------------------------ identity
 constexpr const char *kPluginIdentifier = "org.unshutter.DeblurToSlowMotion";
 constexpr unsigned kPluginVersionMajor = 1;  // a major bump means parameters changed incompatibly
-constexpr unsigned kPluginVersionMinor = 1;  // 1.1: Input colour
+constexpr unsigned kPluginVersionMinor = 2;  // 1.1: Input colour; 1.2: Timing, Follow motion
 constexpr const char *kPluginLabel = "Deblur to Slow Motion";
 constexpr const char *kPluginGrouping = "Unshutter";
 constexpr const char *kPluginDescription =
@@ -61,6 +61,19 @@ constexpr const char *kParamShutterLabel = "Shutter angle";
 constexpr const char *kParamShutterHint =
     "Shutter angle the source was shot with, in degrees (360 = the exposure lasts the whole frame interval). "
     "The sub-frames cover the exposure.";
+constexpr const char *kParamTiming = "timing";
+constexpr const char *kParamTimingLabel = "Timing";
+constexpr const char *kParamTimingHint =
+    "When the N output frames of a source frame are shown. Even: at equal steps of 1/N of the frame interval, so "
+    "the slow motion looks shot at N times the frame rate at any shutter angle; below 360 degrees the outputs "
+    "that fall while the shutter was closed are interpolated toward the next source frame along the motion. "
+    "Exposure only: all N share the exposure (below 360 degrees playback jumps across the closed shutter).";
+constexpr const char *kParamFollow = "followMotion";
+constexpr const char *kParamFollowLabel = "Follow motion";
+constexpr const char *kParamFollowHint =
+    "0-1: how closely the sub-frames follow the motion estimated from the neighbouring frames. 0 keeps the "
+    "decomposer's own sub-frames (sharpest where the flow is wrong); 1 carries the mid-exposure frame along the "
+    "motion (smoothest playback, softest where the flow is wrong).";
 constexpr const char *kParamGuidance = "guidance";
 constexpr const char *kParamGuidanceLabel = "Guidance";
 constexpr const char *kParamGuidanceHint =
@@ -128,6 +141,9 @@ static_assert(sizeof(kColorspaceOptions) / sizeof(kColorspaceOptions[0]) == eCol
 enum QualityOption { eQualityFull = 0, eQualityDraft, eQualityCount };
 constexpr ChoiceOption kQualityOptions[] = {{"Full", "full"}, {"Draft", "draft"}};
 static_assert(sizeof(kQualityOptions) / sizeof(kQualityOptions[0]) == eQualityCount, "quality options");
+enum TimingOption { eTimingEven = 0, eTimingExposure, eTimingCount };
+constexpr ChoiceOption kTimingOptions[] = {{"Even", "even"}, {"Exposure only", "exposure"}};
+static_assert(sizeof(kTimingOptions) / sizeof(kTimingOptions[0]) == eTimingCount, "timing options");
 
 constexpr int kFactorMin = 2, kFactorMax = 16, kFactorDefault = 4;
 constexpr int kTileMin = 176, kTileMax = 16384, kTileDefault = 768;  // the decomposer needs >= 2*80+16
@@ -175,7 +191,7 @@ struct Instance {
     OfxParamHandle factor = nullptr, shutter = nullptr, guidance = nullptr, reverse = nullptr, guide_direction = nullptr,
                    guide_motion = nullptr,
                    overrides = nullptr, colorspace = nullptr, quality = nullptr, tile = nullptr, threshold = nullptr,
-                   source_time = nullptr;
+                   timing = nullptr, follow = nullptr, source_time = nullptr;
     std::atomic<bool> persistent_message{false};  // render threads share the instance
 };
 
@@ -214,6 +230,21 @@ std::string param_str(OfxParamHandle h, double t) {
 }
 
 int factor_at(const Instance &in, double t) { return std::clamp(param_int(in.factor, t, kFactorDefault), kFactorMin, kFactorMax); }
+double shutter_at(const Instance &in, double t) { return std::clamp(param_dbl(in.shutter, t, 360.0), 1.0, 360.0); }
+int timing_at(const Instance &in, double t) {
+    return std::clamp(param_int(in.timing, t, eTimingEven), 0, eTimingCount - 1);
+}
+
+// How many of a source frame's n outputs lie inside the exposure (plugin/unshutter/timing.py `schedule`): with
+// even timing below 360 degrees the rest fall in the closed-shutter gap, and those are interpolated toward the
+// next source frame's first output, whose decomposition reads the frame after it.
+int inside_outputs(const Instance &in, double t, int n) {
+    const double e = shutter_at(in, t) / 360.0;
+    if (n == 1 || timing_at(in, t) == eTimingExposure || e >= 1.0) return n;
+    int inside = 0;
+    for (int j = 0; j < n; ++j) inside += (j + 0.5) / n < e ? 1 : 0;
+    return std::max(inside, 1);
+}
 
 bool clip_connected(OfxImageClipHandle clip) {
     if (!clip) return false;
@@ -508,6 +539,9 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
     if (OfxPropertySetHandle p = define_double(params, kParamShutter, kParamShutterLabel, kParamShutterHint, 360.0,
                                                1.0, 360.0, 45.0, 360.0))
         set_str(p, ofx::ParamPropDoubleType, ofx::ParamDoubleTypeAngle);
+    define_choice(params, kParamTiming, kParamTimingLabel, kParamTimingHint, kTimingOptions, eTimingCount,
+                  eTimingEven);
+    define_double(params, kParamFollow, kParamFollowLabel, kParamFollowHint, 0.5, 0.0, 1.0, 0.0, 1.0);
     define_choice(params, kParamColorspace, kParamColorspaceLabel, kParamColorspaceHint, kColorspaceOptions,
                   eColorspaceCount, eColorspaceAuto);
     define_choice(params, kParamGuidance, kParamGuidanceLabel, kParamGuidanceHint, kGuidanceOptions, eGuidanceCount,
@@ -589,6 +623,8 @@ OfxStatus create_instance(OfxImageEffectHandle effect) {
     in->quality = handle(kParamQuality);
     in->tile = handle(kParamTile);
     in->threshold = handle(kParamThreshold);
+    in->timing = handle(kParamTiming);
+    in->follow = handle(kParamFollow);
     if (in->context == ofx::ImageEffectContextRetimer) in->source_time = handle(ofx::ImageEffectRetimerParamName);
     gProp->propSetPointer(props, ofx::PropInstanceData, 0, in.release());
     return kOfxStatOK;
@@ -620,12 +656,14 @@ OfxStatus get_frames_needed(Instance *in, OfxPropertySetHandle in_args, OfxPrope
     source_range(*in, a, b);
     map_time(*in, t, f, k);
     const std::string src = std::string(ofx::ImageClipPropFrameRangePrefix) + ofx::ImageEffectSimpleSourceClipName;
+    // a closed-shutter output also needs the next frame's decomposition, whose guidance reads the frame after it
+    const bool gap = k >= inside_outputs(*in, t, factor_at(*in, t));
     set_dbl(out_args, src.c_str(), static_cast<double>(std::max(a, f - 1)), 0);
-    set_dbl(out_args, src.c_str(), static_cast<double>(std::min(b, f + 1)), 1);
+    set_dbl(out_args, src.c_str(), static_cast<double>(std::min(b, f + (gap ? 2 : 1))), 1);
     if (in->guide) {
         const std::string g = std::string(ofx::ImageClipPropFrameRangePrefix) + kClipGuide;
         set_dbl(out_args, g.c_str(), static_cast<double>(f), 0);
-        set_dbl(out_args, g.c_str(), static_cast<double>(f), 1);
+        set_dbl(out_args, g.c_str(), static_cast<double>(std::min(b, f + (gap ? 1 : 0))), 1);
     }
     return kOfxStatOK;
 }
@@ -722,12 +760,19 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
         return im && im->supported() && same_bounds(im->view(), cur.view()) && im->view().depth == cur.view().depth;
     };
     const bool use_prev = usable(prev), use_next = usable(next);
+    // A closed-shutter output is interpolated toward the next frame's first output: the worker decomposes the
+    // next frame too, with the frame after it (and the next frame's Guide matte) for that frame's guidance.
+    const bool gap = use_next && k >= inside_outputs(*in, t, n);
+    std::unique_ptr<Image> next2, next_matte;
+    if (gap && f + 2 <= b) next2 = std::make_unique<Image>(in->source, static_cast<double>(f + 2));
+    const bool use_next2 = usable(next2);
     std::string direction;
     if (in->guide && clip_connected(in->guide)) {
         matte = std::make_unique<Image>(in->guide, static_cast<double>(f));
         if (matte->supported()) {
             const int d = std::clamp(param_int(in->guide_direction, t, eGuideRight), 0, eGuideCount - 1);
             direction = kGuideDirectionOptions[d].value;
+            if (gap) next_matte = std::make_unique<Image>(in->guide, static_cast<double>(f + 1));
         }
     }
     // the Guide matte's motion vector, full-resolution px (the worker scales it with render_scale)
@@ -736,6 +781,7 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
         const auto [mx, my] = param_dbl2(in->guide_motion, t);
         if (mx != 0.0 || my != 0.0) matte_motion = "[" + fmt_double(mx) + ", " + fmt_double(my) + "]";
     }
+    const bool use_next_matte = next_matte && next_matte->supported();
     if (aborted()) return kOfxStatOK;
 
     Progress progress(in->handle, "Unshutter: deblur to slow motion");
@@ -749,8 +795,12 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
     if (use_prev) off += plane;
     const size_t off_next = use_next ? off : 0;
     if (use_next) off += plane;
+    const size_t off_next2 = use_next2 ? off : 0;
+    if (use_next2) off += plane;
     const size_t off_matte = direction.empty() ? 0 : off;
     if (!direction.empty()) off += mplane;
+    const size_t off_next_matte = use_next_matte ? off : 0;
+    if (use_next_matte) off += mplane;
     const size_t off_out = off;
     off += plane;
 
@@ -763,25 +813,37 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
     load_rgb_any(cv, shm.floats(off_cur));
     if (use_prev) load_rgb_any(prev->view(), shm.floats(off_prev));
     if (use_next) load_rgb_any(next->view(), shm.floats(off_next));
+    if (use_next2) load_rgb_any(next2->view(), shm.floats(off_next2));
     if (!direction.empty()) load_matte_any(matte->view(), cv, shm.floats(off_matte));
+    if (use_next_matte) load_matte_any(next_matte->view(), cv, shm.floats(off_next_matte));
     prev.reset();
     next.reset();
+    next2.reset();
     matte.reset();
+    next_matte.reset();
     if (!progress.update(kProgressSent)) return kOfxStatOK;  // cancelled: the host discards the render
 
     const int guidance = std::clamp(param_int(in->guidance, t, eGuidanceNeighbours), 0, eGuidanceCount - 1);
     const int quality = std::clamp(param_int(in->quality, t, eQualityFull), 0, eQualityCount - 1);
     const char *colorspace = colorspace_for(param_int(in->colorspace, t, eColorspaceAuto), cv.depth);
+    const double follow_raw = param_dbl(in->follow, t, 0.5);
+    const double follow = std::isfinite(follow_raw) ? std::clamp(follow_raw, 0.0, 1.0) : 0.5;
     auto opt = [](size_t o) { return o ? std::to_string(o) : std::string("null"); };
+    // only a gap output names the frame two on (null past the clip's end): the worker fills the gap then
+    const std::string gap_fields =
+        gap ? ", \"next2\": " + opt(off_next2) + ", \"next_matte\": " + opt(off_next_matte) : std::string();
     std::string req = "{\"op\": \"render\", \"shm\": " + json_quote(shm.name()) + ", \"width\": " + std::to_string(w) +
                       ", \"height\": " + std::to_string(h) + ", \"frame\": " + std::to_string(f) +
                       ", \"k\": " + std::to_string(k) + ", \"cur\": " + std::to_string(off_cur) +
                       ", \"prev\": " + opt(off_prev) + ", \"next\": " + opt(off_next) + ", \"matte\": " + opt(off_matte) +
+                      gap_fields +
                       ", \"output\": " + std::to_string(off_out) + ", \"matte_direction\": " +
                       (direction.empty() ? std::string("null") : json_quote(direction)) +
                       ", \"matte_motion\": " + matte_motion + ", \"params\": {" +
                       "\"factor\": " + std::to_string(n) +
-                      ", \"shutter\": " + fmt_double(std::clamp(param_dbl(in->shutter, t, 360.0), 1.0, 360.0)) +
+                      ", \"shutter\": " + fmt_double(shutter_at(*in, t)) +
+                      ", \"timing\": " + json_quote(kTimingOptions[timing_at(*in, t)].value) +
+                      ", \"follow\": " + fmt_double(follow) +
                       ", \"guidance\": " + json_quote(kGuidanceOptions[guidance].value) +
                       ", \"reverse\": " + (param_int(in->reverse, t, 0) ? "true" : "false") +
                       ", \"overrides\": " + json_quote(param_str(in->overrides, t)) +

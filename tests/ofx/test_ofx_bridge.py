@@ -65,11 +65,15 @@ def test_describe_in_general_and_filter(host) -> None:
     assert "temporal=1" in clips["Source"]
     params = {line.split()[1]: line for line in general if line.startswith("param ")}
     labels = {re.search(r'label="([^"]*)"', p).group(1) for p in params.values()}
-    assert {"Factor", "Shutter angle", "Input colour", "Guidance", "Reverse", "Guide matte direction", "Override file",
-            "Quality", "Tile size"} <= labels
+    assert {"Factor", "Shutter angle", "Timing", "Follow motion", "Input colour", "Guidance", "Reverse",
+            "Guide matte direction", "Override file", "Quality", "Tile size"} <= labels
     assert "min=2 max=16 dmin=2 dmax=16" in params["factor"]
     assert "options=Neighbours,None,Left,Right,Up,Down" in params["guidance"]
     assert "options=Full,Draft" in params["quality"]
+    assert "OfxParamTypeChoice" in params["timing"] and "options=Even,Exposure only" in params["timing"]
+    assert "default=0 " in params["timing"]
+    assert "OfxParamTypeDouble" in params["followMotion"]
+    assert "default=0.5 min=0 max=1 dmin=0 dmax=1 " in params["followMotion"]
     colour = params["colorspace"]
     assert "OfxParamTypeChoice" in colour and 'label="Input colour"' in colour and "default=0 " in colour
     assert "options=Auto,Linear,sRGB,Rec.709" in colour
@@ -180,6 +184,49 @@ def test_parameters_reach_the_node_like_cli_flags(host, clip, cli_render, tmp_pa
     got = render_all(h, tmp_path, [1001, 1006, 1011, 1016])
     for t, img in got.items():
         np.testing.assert_allclose(img[..., :3], ref[t], atol=1e-5, err_msg=f"output {t}")
+
+
+def worker_replies(h, count: int) -> list[str]:
+    """The worker's replies the plugin logged (UNSHUTTER_OFX_VERBOSE), once ``count`` have arrived."""
+    deadline = time.monotonic() + 10  # stderr is read by a thread: let the last replies arrive
+    while sum('"ok": true' in line for line in h.stderr) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return [line for line in h.stderr if '"ok": true' in line]
+
+
+def test_180_degrees_even_timing_matches_cli_and_decomposes_each_frame_once(host, clip, cli_render,
+                                                                             tmp_path: Path) -> None:
+    """At 180 degrees and factor 4 outputs 2 and 3 of every frame fall in the closed-shutter gap: the plugin
+    fetches the frame two on, the worker decomposes the next frame and interpolates toward it, as `unshutter run`
+    does (the last frame's gap is carried forward in both); in order, each source frame is decomposed once."""
+    n = 4
+    ref = cli_render("--factor", str(n), "--shutter", "180", "--follow", "0.8")
+    h = host(UNSHUTTER_OFX_VERBOSE="1")
+    h.start("general", clip, factor=n, shutterAngle=180, followMotion=0.8)
+    assert facts_dict(h.ok("frames_needed 1003"), "out")["OfxImageClipPropFrameRange_Source"] == "1001,1003"
+    assert facts_dict(h.ok("frames_needed 1005"), "out")["OfxImageClipPropFrameRange_Source"] == "1001,1003"
+    assert facts_dict(h.ok("frames_needed 1011"), "out")["OfxImageClipPropFrameRange_Source"] == "1002,1004"
+    got = render_all(h, tmp_path, range(FIRST, FIRST + FRAMES * n))
+    for t in ref:
+        np.testing.assert_allclose(got[t][..., :3], ref[t], rtol=0, atol=1e-5, err_msg=f"output frame {t}")
+    facts = h.ok("stats")
+    assert "violations 0" in facts and "images_outstanding 0" in facts  # f+2 was declared before it was fetched
+    replies = worker_replies(h, FRAMES * n)
+    assert len(replies) == FRAMES * n
+    assert replies[-1].endswith(f'"decompositions": {FRAMES}}}'), replies[-1]
+
+    # Exposure only: no gap, nothing fetched beyond the next frame; the gap outputs differ from even timing's
+    exp = cli_render("--factor", str(n), "--shutter", "180", "--timing", "exposure", "--follow", "0.8")
+    x = host()
+    x.start("general", clip, factor=n, shutterAngle=180, followMotion=0.8, timing=1)
+    assert facts_dict(x.ok("frames_needed 1003"), "out")["OfxImageClipPropFrameRange_Source"] == "1001,1002"
+    outdir = tmp_path / "exposure"
+    outdir.mkdir()
+    got_x = render_all(x, outdir, [1002, 1003, 1008, 1016])
+    for t, img in got_x.items():
+        np.testing.assert_allclose(img[..., :3], exp[t], rtol=0, atol=1e-5, err_msg=f"exposure output {t}")
+    assert np.abs(got_x[1003][..., :3] - got[1003][..., :3]).max() > 1e-3
+    assert "violations 0" in x.ok("stats")
 
 
 # The host image is quantised before the node sees it; flow on the 8-bit luminance and the trained

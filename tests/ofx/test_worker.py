@@ -391,3 +391,53 @@ def test_render_scale_scales_override_polygons_per_axis(worker: Worker, frames: 
         assert not bad["ok"] and "render_scale" in bad["error"]
     finally:
         seg.close()
+
+
+def clip_requests(seg: Segment, n_frames: int, first: int, k: int, i: int, params: dict, gap_fields: bool) -> dict:
+    """The plugin's request for output k of the clip's i-th frame, all frames in ``seg``; ``gap_fields``: the
+    frame two on (and the next frame's matte) for a closed-shutter output, as the plugin sends them."""
+    off = seg.offsets
+    req = {"op": "render", "shm": seg.name, "width": seg.shape[1], "height": seg.shape[0], "frame": first + i, "k": k,
+           "cur": off[i], "prev": off[i - 1] if i > 0 else None, "next": off[i + 1] if i + 1 < n_frames else None,
+           "matte": None, "output": seg.out, "matte_direction": None, "params": dict(params)}
+    if gap_fields:
+        req.update(next2=off[i + 2] if i + 2 < n_frames else None, next_matte=None)
+    return req
+
+
+@pytest.mark.parametrize("timing", ["even", "exposure"])
+def test_gap_outputs_are_interpolated_like_the_cli_and_each_frame_decomposed_once(timing: str) -> None:
+    """180 degrees, factor 4: outputs 2 and 3 of a frame lie in the closed-shutter gap (even timing); the worker
+    decomposes the next frame for them and fills the gap as `unshutter run` does (node.process per frame, then
+    node.fill_gap(res_f, res_f+1)); rendered in order, every source frame is decomposed once."""
+    clip = render_clip(textured_photo(), 4, 64, 48, speed=5.0, curve=0.3, samples=12, gain=2.0)
+    params = {**PARAMS, "factor": 4, "shutter": 180.0, "timing": timing, "follow": 0.7}
+    node = Node(NodeParams(factor=4, shutter=180.0, timing=timing, follow=0.7))
+    sched = node.schedule()
+    assert sched.inside == (2 if timing == "even" else 4)
+    res = [node.process(1001 + i, clip[i], clip[i - 1] if i else None, clip[i + 1] if i < 3 else None)
+           for i in range(4)]
+    carried = [r.subframes.copy() for r in res]
+    for i in range(3):
+        node.fill_gap(res[i], res[i + 1])
+    if timing == "even":
+        assert np.abs(res[0].subframes[2:] - carried[0][2:]).max() > 1e-3  # the gap moved: not a vacuous check
+    w = Worker()
+    seg = Segment(f"unshutter-test-{os.getpid()}-g{timing}", list(clip))
+    try:
+        for i in range(4):
+            for k in range(4):
+                reply = w.ask(clip_requests(seg, 4, 1001, k, i, params, gap_fields=k >= sched.inside))
+                assert reply["ok"], reply
+                np.testing.assert_allclose(seg.output(), res[i].subframes[k], atol=1e-6, err_msg=f"{i} {k}")
+        assert reply["decompositions"] == 4  # the next frame's decomposition made for a gap is reused
+        # a plugin older than even timing: no timing, follow or next2 -> the defaults, the gap carried forward
+        old = {key: v for key, v in params.items() if key not in ("timing", "follow")}
+        default = Node(NodeParams(factor=4, shutter=180.0)).process(1002, clip[1], clip[0], clip[2]).subframes
+        for k in (0, 3):
+            reply = w.ask(clip_requests(seg, 4, 1001, k, 1, old, gap_fields=False))
+            assert reply["ok"], reply
+            np.testing.assert_allclose(seg.output(), default[k], atol=1e-6)
+    finally:
+        seg.close()
+        w.close()

@@ -23,6 +23,13 @@ by that many bytes of UTF-8 JSON. Requests carry ``op``:
   which the worker writes after each tile (a frame in one tile counts as one)
   and the plugin polls to move the host's progress bar; the rest is reserved
   (zero). A cached sub-frame leaves the counts at 0.
+  With even timing below 360 degrees, the outputs of a frame that fall in
+  the closed-shutter gap (``k`` from the schedule's ``inside`` count on) are
+  interpolated toward the next frame's first output, so their request also
+  carries ``next2`` (the source two frames on, which the next frame's
+  guidance reads; null past the clip's end) and ``next_matte`` (the Guide
+  matte at the next frame, or null). A request without the ``next2`` key
+  (a plugin older than even timing) gets them carried forward instead.
   Reply: ``{"ok": true, "cached": bool, "guidance": ...}`` or
   ``{"ok": false, "kind": "aborted"|"error", "error": "one line"}``. An
   abort inside a tiled decomposition adds ``tiles_done`` and ``tiles`` (how
@@ -41,11 +48,13 @@ Two render parameters are the worker's own, not the node's:
   Override-file polygons and mattes are drawn at full resolution; they are
   scaled to the smaller proxy frame.
 
-Every source frame is decomposed once: its N sub-frames are cached, keyed by
-the parameters, the frame number, a digest of the input pixels and the stat
-of every override, matte and labelme file that decides the frame's guidance,
-so the N output frames the host asks for one by one come from one
-decomposition and an edited matte is never served from the cache.
+Every source frame is decomposed once: its decomposition (scene-linear, before
+any gap filling) is cached, keyed by the parameters, the frame number, a digest
+of the input pixels and the stat of every override, matte and labelme file that
+decides the frame's guidance, so the N output frames the host asks for one by
+one come from one decomposition, the next frame's decomposition made for a gap
+is the one its own outputs use, and an edited matte is never served from the
+cache. Interpolated gap outputs are cached beside them.
 """
 from __future__ import annotations
 
@@ -61,6 +70,7 @@ import sys
 import time
 import traceback
 from collections import OrderedDict
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +89,8 @@ PROTOCOL = 1
 MAX_MESSAGE = 1 << 20
 HEADER_BYTES = 64  # uint32 words: abort flag at 0, tiles done at 4, tiles at 8; the rest reserved
 ABORT_AT, TILES_AT = 0, 4  # byte offsets in the header (ofx_bridge/src/worker_client.hpp has the same)
-PARAM_KEYS = ("factor", "shutter", "guidance", "reverse", "overrides", "tile", "quality", "threshold", "motion")
+PARAM_KEYS = ("factor", "shutter", "guidance", "reverse", "overrides", "tile", "quality", "threshold", "timing", "follow",
+              "motion")
 # The protocol's colour names (the OFX plugin's Input colour choices) -> color's fixed curves:
 # the plugin's "rec709" is the BT.709 camera curve, color.BT709.
 CURVE_OF = {"linear": "linear", "srgb": "srgb", "rec709": color.BT709}
@@ -259,6 +270,24 @@ def _labelme_stamps(node: Any) -> tuple:
     return _stamps(node.overrides.labelme_files) if node.overrides is not None else ()
 
 
+@dataclass
+class _Inputs:
+    """One source frame of a request and what its guidance reads (host-encoded, as in shared memory)."""
+
+    frame: int
+    cur: np.ndarray
+    prev: np.ndarray | None
+    nxt: np.ndarray | None
+    matte: np.ndarray | None
+
+
+def _nbytes(value: Any) -> int:
+    """Memory held by a cache entry: a FrameResult's arrays or a (gap outputs, source) pair."""
+    if isinstance(value, tuple):
+        return int(value[0].nbytes)
+    return sum(int(a.nbytes) for a in (value.subframes, value.guidance, value.motion) if a is not None)
+
+
 class Worker:
     """The node(s), the decomposer and the decomposition cache."""
 
@@ -266,7 +295,9 @@ class Worker:
         self.model, self.device, self.cache_bytes = model, device, cache_bytes
         self._decomposer: Decomposer | None = None
         self._nodes: OrderedDict[tuple, tuple[Any, tuple]] = OrderedDict()  # node, its labelme files' stamps
-        self._cache: OrderedDict[tuple, tuple[np.ndarray, str]] = OrderedDict()
+        # decompositions (FrameResult, scene-linear, as the node made them) and interpolated gap outputs
+        # ((array [G, H, W, 3], guidance source)), least recently used first
+        self._cache: OrderedDict[tuple, Any] = OrderedDict()
         self.decompositions = 0
 
     def node(self, params: dict[str, Any], scale: tuple[float, float] = (1.0, 1.0)):
@@ -278,6 +309,9 @@ class Worker:
                        guidance=str(params["guidance"]), reverse=bool(params["reverse"]),
                        overrides=params.get("overrides") or None, tile=_whole(params, "tile"),
                        quality=str(params["quality"]), threshold=_real(params, "threshold"),
+                       # a plugin older than these parameters sends neither: the node's defaults
+                       timing=str(params.get("timing") or "even"),
+                       follow=_real(params, "follow") if "follow" in params else 0.5,
                        motion=_motion(params.get("motion")))
         p.validate()  # NaN and Inf too: JSON from the plugin may carry them
         key = tuple(getattr(p, k) for k in PARAM_KEYS) + (_file_stamp(p.overrides), scale)
@@ -310,9 +344,12 @@ class Worker:
         pkey, node = self.node(params, _render_scale(req["params"]))
         if not 0 <= k < node.params.factor:
             raise ValueError(f"sub-frame {k} outside 0..{node.params.factor - 1}")
+        sched = node.schedule()
         seg = SharedSegment(req["shm"])
         try:
             cur = seg.read(req["cur"], (h, w, 3))
+            if cur is None:
+                raise ValueError("render request without a source frame (cur)")
             prev = seg.read(req.get("prev"), (h, w, 3))
             nxt = seg.read(req.get("next"), (h, w, 3))
             matte = seg.read(req.get("matte"), (h, w))
@@ -320,36 +357,91 @@ class Worker:
             matte_motion = _motion(req.get("matte_motion"))
             if matte_motion is not None:  # a vector beside the Guide matte wins over its direction
                 direction = matte_motion
-            digest = hashlib.blake2b(digest_size=16)
-            for a in (cur, prev, nxt, matte):
-                digest.update(b"-" if a is None else a.tobytes())
-            # the mattes and labelme files that decide this frame's guidance, as they are now
-            files = _stamps(node.overrides.files_read(frame)) if node.overrides is not None else ()
-            key = (pkey, colorspace, frame, w, h, direction, files, digest.hexdigest())
-            cached = key in self._cache
-            if cached:
-                self._cache.move_to_end(key)
-                subframes, source = self._cache[key]
-            else:
-                t0 = time.monotonic()
-                cur, prev, nxt = (to_linear(a, colorspace) for a in (cur, prev, nxt))
-                res = node.process(frame, cur, prev, nxt, matte, direction, abort=seg.aborted,
-                                   progress=seg.tile_progress)
-                subframes, source = from_linear(res.subframes, colorspace), res.guidance_source
-                self.decompositions += 1
-                log.info("frame %d decomposed in %.2fs (%s)", frame, time.monotonic() - t0, source)
-                self._store(key, subframes, source)
-            seg.write(int(req["output"]), subframes[k])
+            this = _Inputs(frame, cur, prev, nxt, matte)
+            # A closed-shutter output (even timing below 360 degrees) is interpolated toward the next
+            # frame's first output: the next frame is decomposed too, with the frame after it for its
+            # guidance, as `unshutter run` does. A plugin older than the gap sends no "next2" at all:
+            # its gap outputs stay carried forward along the frame's own motion.
+            after = None
+            if k >= sched.inside and nxt is not None and "next2" in req:
+                after = _Inputs(frame + 1, nxt, cur, seg.read(req.get("next2"), (h, w, 3)),
+                                seg.read(req.get("next_matte"), (h, w)))
+            before = self.decompositions
+            sub, source = self._subframe(node, (pkey, colorspace, w, h, direction), k, this, after, seg)
+            seg.write(int(req["output"]), from_linear(sub, colorspace))
         finally:
             seg.close()
+        cached = self.decompositions == before
         return {"ok": True, "cached": cached, "guidance": source, "decompositions": self.decompositions}
 
-    def _store(self, key: tuple, subframes: np.ndarray, source: str) -> None:
-        self._cache[key] = (subframes, source)
-        total = sum(v[0].nbytes for v in self._cache.values())
+    def _key(self, node: Any, common: tuple, inputs: _Inputs) -> tuple:
+        """What decides a frame's decomposition: the parameters, the pixels and the files its guidance reads."""
+        digest = hashlib.blake2b(digest_size=16)
+        for a in (inputs.cur, inputs.prev, inputs.nxt, inputs.matte):
+            digest.update(b"-" if a is None else a.tobytes())
+        # the mattes and labelme files that decide this frame's guidance, as they are now
+        files = _stamps(node.overrides.files_read(inputs.frame)) if node.overrides is not None else ()
+        return ("decomposition", *common, inputs.frame, files, digest.hexdigest())
+
+    def _subframe(self, node: Any, common: tuple, k: int, this: _Inputs, after: _Inputs | None,
+                  seg: SharedSegment) -> tuple[np.ndarray, str]:
+        """Sub-frame ``k`` of ``this`` frame in scene-linear light and its guidance's description.
+
+        Shape: -> [H, W, 3]
+        """
+        key = self._key(node, common, this)
+        if after is None:
+            res = self._decomposed(key, node, common, this, seg, (0, 1))
+            return res.subframes[k], res.guidance_source
+        key_after = self._key(node, common, after)
+        gap_key = ("gap", key, key_after)
+        if gap_key in self._cache:
+            self._cache.move_to_end(gap_key)
+            gap, source = self._cache[gap_key]
+        else:
+            # the progress bar covers both decompositions when neither is cached
+            todo = [kk for kk in (key, key_after) if kk not in self._cache]
+            res = self._decomposed(key, node, common, this, seg, (0, len(todo)))
+            res_after = self._decomposed(key_after, node, common, after, seg, (len(todo) - 1, len(todo)))
+            # fill_gap works in place: on a copy, so the cached decomposition stays the frame's own
+            filled = replace(res, subframes=res.subframes.copy())
+            node.fill_gap(filled, res_after)
+            inside = node.schedule().inside
+            gap, source = filled.subframes[inside:].copy(), filled.guidance_source
+            del filled
+            self._store(gap_key, (gap, source))
+        return gap[k - node.schedule().inside], source
+
+    def _decomposed(self, key: tuple, node: Any, common: tuple, inputs: _Inputs, seg: SharedSegment,
+                    part: tuple[int, int]) -> Any:
+        """The frame's FrameResult in scene-linear light, before any gap filling; decomposed once.
+
+        ``part`` = (i, n): this decomposition is the i-th of n in the request, for the progress bar.
+        """
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        colorspace, direction = common[1], common[4]
+        t0 = time.monotonic()
+        cur, prev, nxt = (to_linear(a, colorspace) for a in (inputs.cur, inputs.prev, inputs.nxt))
+        i, n = part
+
+        def progress(done: int, total: int) -> None:
+            seg.tile_progress(i * total + done, n * total)
+
+        res = node.process(inputs.frame, cur, prev, nxt, inputs.matte, direction, abort=seg.aborted,
+                           progress=progress)
+        self.decompositions += 1
+        log.info("frame %d decomposed in %.2fs (%s)", inputs.frame, time.monotonic() - t0, res.guidance_source)
+        self._store(key, res)
+        return res
+
+    def _store(self, key: tuple, value: Any) -> None:
+        self._cache[key] = value
+        total = sum(_nbytes(v) for v in self._cache.values())
         while len(self._cache) > 1 and total > self.cache_bytes:
-            _, (old, _) = self._cache.popitem(last=False)
-            total -= old.nbytes
+            _, old = self._cache.popitem(last=False)
+            total -= _nbytes(old)
 
     def handle(self, req: dict[str, Any]) -> dict[str, Any]:
         op = req.get("op")
