@@ -51,7 +51,12 @@ def settings_of(s):
     if not s.is_property_set("unshutter"):
         return None
     st = s.unshutter
-    return {k: getattr(st, k) for k in st.bl_rna.properties.keys() if k != "rna_type" and st.is_property_set(k)}
+    return {k: _plain(getattr(st, k)) for k in st.bl_rna.properties.keys() if k != "rna_type" and st.is_property_set(k)}
+
+
+def _plain(value):
+    """Blender arrays (the motion vector) as lists, for the JSON result."""
+    return [round(float(v), 4) for v in value] if hasattr(value, "__len__") and not isinstance(value, str) else value
 
 
 def strip_info(s):
@@ -398,7 +403,8 @@ def settings_with_remembered_values(strip):
     last run (invoked from the Strip menu: the values are "ghosts", not given explicitly). Only the UI
     makes ghosts, so ``properties`` stands in for the operator's in background mode."""
     operators = addon("operators")
-    remembered = {"factor": 5, "guidance": "LEFT", "reverse": True, "overrides": "", "shutter": 90.0,
+    remembered = {"factor": 5, "guidance": "LEFT", "reverse": True, "overrides": "", "use_motion": True,
+                  "motion": (3.0, 1.0), "shutter": 90.0,
                   "output_dir": "//elsewhere/"}
     op = types.SimpleNamespace(**remembered, properties=types.SimpleNamespace(
         is_property_set=lambda name, ghost=True: ghost))

@@ -104,7 +104,7 @@ def test_operator_adds_slowmo_strip_that_renders(blender: Blender, scripts_dir: 
     again = {s["name"]: s for s in out["after_rerun_source"]}
     assert set(again) == {"blurred", "blurred slowmo"} and again["blurred slowmo"]["duration"] == 5 * 2
     assert again["blurred slowmo"]["settings"]["output_dir"] == str(tmp_path / "unshutter") + "/"
-    stored = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "shutter": 360.0,
+    stored = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0,
               "output_dir": str(tmp_path / "unshutter") + "/"}
     # from the Strip menu Blender passes the last run's values as "ghosts": the strip's own settings still win
     assert out["ghost"] == stored
@@ -113,8 +113,8 @@ def test_operator_adds_slowmo_strip_that_renders(blender: Blender, scripts_dir: 
     panel = out["panel"]
     assert panel["where"] == ["SEQUENCE_EDITOR", "UI", "Unshutter"] and panel["poll"] is True
     path = "blurred slowmo.unshutter"
-    assert panel["props"] == [[path, name] for name in ("factor", "guidance", "reverse", "overrides", "shutter",
-                                                        "output_dir")]
+    assert panel["props"] == [[path, name] for name in ("factor", "guidance", "reverse", "overrides", "use_motion",
+                                                        "motion", "shutter", "output_dir")]
     assert panel["labels"][0] == "Slow motion of blurred"
     assert panel["buttons"] == [["sequencer.unshutter_slowmo", "Re-run", stored]]
 
@@ -433,7 +433,7 @@ def test_modal_run_progress_and_cancel(blender: Blender, scripts_dir: Path, tmp_
     n = 5 if mode == "finish" else 40
     files = png_sequence(tmp_path / "clip", "blur", 1001, n, seed=8)
     settings = {"factor": 2 if mode == "finish" else 7, "guidance": "NEIGHBORS", "reverse": False, "overrides": "",
-                "shutter": 360.0, "output_dir": str(tmp_path / "unshutter") + "/"}
+                "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0, "output_dir": str(tmp_path / "unshutter") + "/"}
     out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files], "modal": mode, "operator_modal": settings},
                       tmp_path)
     m = out["modal"]
@@ -675,7 +675,7 @@ def test_strips_renamed_during_a_modal_run(blender: Blender, scripts_dir: Path, 
     first run gets its result; the result renamed, then both, during re-runs are updated in place; a copy
     of the source made during a run is left alone. No strip keeps the run's mark."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=19)
-    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "shutter": 360.0,
+    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0,
                 "output_dir": str(tmp_path / "unshutter") + "/"}
     out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files], "modal": "finish", "operator_modal": settings,
@@ -720,7 +720,7 @@ def test_second_run_during_a_modal_run_is_refused(blender: Blender, scripts_dir:
     refused with a report naming the strip, the timeline and files untouched, and the first run completes.
     Once it has ended (finished, cancelled with Esc, or ended by Blender) runs on the same strips go ahead."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=21)
-    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "shutter": 360.0,
+    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0,
                 "output_dir": str(tmp_path / "unshutter") + "/"}
     out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files], "modal": "finish", "operator_modal": settings,
@@ -775,7 +775,7 @@ def test_run_the_addon_cannot_tell_is_going_on_is_refused_by_the_engine(blender:
     """An undo past a modal run's start takes its marks away, so the add-on lets the same run start again;
     the engine's claim on the frames refuses it (reported, timeline untouched) and the first run completes."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 40, seed=23)  # long enough to outlast a second start
-    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "shutter": 360.0,
+    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0,
                 "output_dir": str(tmp_path / "unshutter") + "/"}
     out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files], "modal": "finish", "operator_modal": settings,
@@ -797,7 +797,7 @@ def test_mark_saved_by_another_session_blocks_nothing(blender: Blender, scripts_
     """A file saved during a modal run keeps the run's marks; opened in another Blender session, where no
     run goes on, runs on its source and result go ahead and the marks go."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=22)
-    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "shutter": 360.0,
+    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0,
                 "output_dir": str(tmp_path / "unshutter") + "/"}
     saved = tmp_path / "mid_run.blend"
     out = run_blender(blender, scripts_dir, {
@@ -823,3 +823,20 @@ def test_mark_saved_by_another_session_blocks_nothing(blender: Blender, scripts_
         assert strips["blurred slowmo"]["files"] == subframes(1001, 3, factor)
         assert strips["blurred"]["settings"]["link"] == strips["blurred slowmo"]["settings"]["link"] == link
         assert [s["id_props"] for s in step["timeline"]] == [["unshutter"]] * 2
+
+
+@pytest.mark.slow  # one engine run in Blender
+def test_motion_vector_reaches_the_engine(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
+    """The panel's Motion Vector: the engine runs with --motion, and the strip keeps the vector for a re-run."""
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=5)
+    out = run_blender(blender, scripts_dir, {
+        "files": [str(f) for f in files], "channel": 2, "start": 1,
+        "operator": {"factor": 2, "use_motion": True, "motion": [6.0, -1.5],
+                     "output_dir": str(tmp_path / "unshutter") + "/"},
+    }, tmp_path)
+    assert out["result"] == ["FINISHED"], out.get("log", "")[-2000:]
+    new = {s["name"]: s for s in out["after"]}["blurred slowmo"]
+    assert new["settings"]["use_motion"] is True and new["settings"]["motion"] == [6.0, -1.5]
+    manifest = json.loads(Path(new["settings"]["manifest"]).read_text())
+    assert manifest["params"]["motion"] == [6.0, -1.5]
+    assert set(manifest["guidance"].values()) == {"motion(6,-1.5)"}

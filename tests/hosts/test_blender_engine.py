@@ -57,6 +57,9 @@ def test_command_and_output_files() -> None:
     assert "--threads" not in cmd  # the engine's default: all cores
     cmd = engine.build_command("u", "i", "o", factor=2, threads=3)
     assert cmd[cmd.index("--threads") + 1] == "3"
+    assert "--motion" not in cmd
+    cmd = engine.build_command("u", "i", "o", factor=2, motion=(40.0, -2.5))
+    assert cmd[cmd.index("--motion") + 1] == "40.0,-2.5"
     with pytest.raises(engine.EngineError):
         engine.build_command("u", "i", "o", factor=2, guidance="sideways")
     files = engine.output_files("/o/a.####.png", {1002: [1004, 1005], 1001: [1001, 1002]})

@@ -154,8 +154,10 @@ def settings_key(settings: dict) -> str:
 
 def build_command(exe: str, input_spec: str, output_spec: str, *, factor: int, guidance: str = "neighbors",
                   reverse: bool = False, overrides: str = "", shutter: float = 360.0,
-                  frames: tuple[int, int] | None = None, threads: int = 0) -> list[str]:
-    """The ``unshutter run --json`` command line for one strip (``threads`` 0: all cores)."""
+                  frames: tuple[int, int] | None = None, threads: int = 0,
+                  motion: tuple[float, float] | None = None) -> list[str]:
+    """The ``unshutter run --json`` command line for one strip (``threads`` 0: all cores; ``motion``:
+    a whole-frame vector in px per exposure, ``--motion``)."""
     if guidance not in GUIDANCE:
         raise EngineError(f"guidance {guidance!r}: choose one of {', '.join(GUIDANCE)}")
     cmd = [exe, "run", input_spec, "-o", output_spec, "--factor", str(int(factor)), "--guidance", guidance,
@@ -166,6 +168,8 @@ def build_command(exe: str, input_spec: str, output_spec: str, *, factor: int, g
         cmd.append("--reverse")
     if overrides:
         cmd += ["--overrides", overrides]
+    if motion is not None:
+        cmd += ["--motion", f"{float(motion[0])!r},{float(motion[1])!r}"]
     if threads > 0:
         cmd += ["--threads", str(int(threads))]
     return cmd

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty, StringProperty
 
 from . import compat, engine, links, preferences, props, proxies
 
@@ -51,6 +51,8 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
     guidance: EnumProperty(**props.GUIDANCE)
     reverse: BoolProperty(**props.REVERSE)
     overrides: StringProperty(**props.OVERRIDES)
+    use_motion: BoolProperty(**props.USE_MOTION)
+    motion: FloatVectorProperty(**props.MOTION)
     shutter: FloatProperty(**props.SHUTTER)
     output_dir: StringProperty(**props.OUTPUT_DIR)
 
@@ -77,7 +79,7 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
             if stored is not None and not self.properties.is_property_set(name, ghost=False):
                 values[name] = stored[name]
             else:
-                values[name] = getattr(self, name)
+                values[name] = props.plain(name, getattr(self, name))
         return values
 
     def _prepare(self, context) -> Job:
@@ -146,12 +148,14 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
             "input": input_spec, "frames": [first, last], "factor": values["factor"], "guidance": guidance,
             "reverse": values["reverse"], "shutter": round(values["shutter"], 4), "overrides": overrides,
             "overrides_mtime": os.path.getmtime(overrides) if overrides and os.path.exists(overrides) else None,
+            **({"motion": list(values["motion"])} if values["use_motion"] else {}),
         })
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in strip.name)
         folder = os.path.join(base, f"{safe}_x{values['factor']}_{key}")
         output_spec = os.path.join(folder, f"{out_name}####{out_suffix}")
         cmd = engine.build_command(exe, input_spec, output_spec, factor=values["factor"], guidance=guidance,
                                    reverse=values["reverse"], overrides=overrides, shutter=values["shutter"],
+                                   motion=tuple(values["motion"]) if values["use_motion"] else None,
                                    frames=(first, last), threads=preferences.threads(context))
         return Job(strip.name, earlier, link, copies, notes, values, n, output_spec, engine.EngineRun(cmd, folder))
 

@@ -34,7 +34,7 @@ class SEQUENCER_PT_unshutter(bpy.types.Panel):
         label = {"text": "Re-run"} if st.role != "NONE" else {}
         op = layout.operator("sequencer.unshutter_slowmo", icon="RENDER_ANIMATION", **label)
         for name in props.SETTINGS:
-            setattr(op, name, getattr(st, name))
+            setattr(op, name, props.plain(name, getattr(st, name)))
         exe, where = preferences.find_engine(context)
         if exe is None:
             layout.label(text="Engine not found: see the add-on preferences", icon="ERROR")

@@ -1,6 +1,6 @@
 """Per-strip settings: stored on the strip (its custom property ``unshutter``) so a re-run reuses them."""
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty, StringProperty
 
 from . import compat
 
@@ -15,7 +15,7 @@ GUIDANCE_ITEMS = (
 )
 
 # The node settings an artist sets; both the operator and the strip settings have them.
-SETTINGS = ("factor", "guidance", "reverse", "overrides", "shutter", "output_dir")
+SETTINGS = ("factor", "guidance", "reverse", "overrides", "use_motion", "motion", "shutter", "output_dir")
 
 FACTOR = dict(name="Factor", default=7, min=1, max=16,
               description="Sharp sub-frames per source frame: the new strip is this many times longer (1 = deblur only)")
@@ -24,6 +24,11 @@ GUIDANCE = dict(name="Guidance", items=GUIDANCE_ITEMS, default="NEIGHBORS",
 REVERSE = dict(name="Reverse", default=False, description="Reverse the time order of the whole shot")
 OVERRIDES = dict(name="Overrides", default="", subtype="FILE_PATH",
                  description="Per-shot override file (YAML/JSON or labelme JSON) with directions for regions and frames")
+USE_MOTION = dict(name="Motion Vector", default=False,
+                  description="Give the motion yourself (a still, or where the flow fails): replaces Guidance")
+MOTION = dict(name="Motion", default=(0.0, 0.0), size=2, min=-10000.0, max=10000.0, precision=1, subtype="XYZ",
+              description="Motion while the shutter is open, in pixels of the footage: X to the right, Y down "
+                          "(40, 0 = a 40 px streak to the right)")
 SHUTTER = dict(name="Shutter", default=360.0, min=1.0, max=360.0, precision=1,
                description="Shutter angle of the source footage in degrees")
 OUTPUT_DIR = dict(name="Output Folder", default="//unshutter/", subtype="DIR_PATH",
@@ -37,6 +42,8 @@ class UnshutterStripSettings(bpy.types.PropertyGroup):
     guidance: EnumProperty(**GUIDANCE)
     reverse: BoolProperty(**REVERSE)
     overrides: StringProperty(**OVERRIDES)
+    use_motion: BoolProperty(**USE_MOTION)
+    motion: FloatVectorProperty(**MOTION)
     shutter: FloatProperty(**SHUTTER)
     output_dir: StringProperty(**OUTPUT_DIR)
     role: EnumProperty(
@@ -59,7 +66,12 @@ def has_settings(strip) -> bool:
 
 
 def read(settings) -> dict:
-    return {name: getattr(settings, name) for name in SETTINGS}
+    return {name: plain(name, getattr(settings, name)) for name in SETTINGS}
+
+
+def plain(name: str, value):
+    """A setting as plain Python (the motion vector as a tuple, not a Blender array)."""
+    return tuple(round(float(v), 4) for v in value) if name == "motion" else value
 
 
 def write(settings, values: dict) -> None:
