@@ -136,7 +136,7 @@ def child(input_pattern: str, output: str, frames: tuple[int, int], factor: int,
     stages = _Stages()
 
     class TimedNode(Node):
-        def process(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        def process(self, *args: Any, **kwargs: Any) -> Any:
             last = [time.perf_counter()]
 
             def on_stage(name: str) -> None:
@@ -144,7 +144,8 @@ def child(input_pattern: str, output: str, frames: tuple[int, int], factor: int,
                 stages.add(name, last[0], now)
                 last[0] = now
 
-            return super().process(*args, **kwargs, on_stage=on_stage)
+            kwargs["on_stage"] = on_stage
+            return super().process(*args, **kwargs)
 
     def timed(name: str, fn: Any) -> Any:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -157,12 +158,13 @@ def child(input_pattern: str, output: str, frames: tuple[int, int], factor: int,
 
     # the loop's own read and write paths, wrapped where the loop looks them up
     pipeline.FrameCache.get = timed("read", pipeline.FrameCache.get)  # type: ignore[method-assign]
-    pipeline.write_image = timed("write", pipeline.write_image)  # type: ignore[attr-defined]
+    pipeline.write_image = timed("write", pipeline.write_image)
     from unshutter.color import ColorTransform
 
     ColorTransform.from_linear = timed("write", ColorTransform.from_linear)  # type: ignore[method-assign]
 
-    params = NodeParams(factor=factor, quality=quality, **({} if tile is None else {"tile": tile}))
+    opts: dict[str, Any] = {} if tile is None else {"tile": tile}
+    params = NodeParams(factor=factor, quality=quality, **opts)
     node = TimedNode(params, model_path=model, device="cpu")
     marks: dict[str, float] = {}
     cpu: dict[str, float] = {}

@@ -5,7 +5,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -97,13 +97,13 @@ def _gpu_kernels() -> bool:
     return gpu.available()
 
 
-def _cupy_view(value: object) -> object:
+def _cupy_view(value: Any) -> Any:
     """A CuPy array over an ONNX Runtime OrtValue in device memory, keeping the value alive."""
     import cupy as cp
 
-    shape = tuple(value.shape())  # type: ignore[attr-defined]
+    shape = tuple(value.shape())
     nbytes = int(np.prod(shape)) * 4
-    mem = cp.cuda.UnownedMemory(value.data_ptr(), nbytes, value)  # type: ignore[attr-defined]
+    mem = cp.cuda.UnownedMemory(value.data_ptr(), nbytes, value)
     return cp.ndarray(shape, cp.float32, cp.cuda.MemoryPointer(mem, 0))
 
 
@@ -234,7 +234,7 @@ class Decomposer:
         xd, gd = cp.asarray(x), cp.asarray(g)  # host -> device: 9 channels
         motion = cp.ascontiguousarray(gd[contract.MX:contract.MY + 1] * gd[contract.MVALID:contract.MVALID + 1]
                                       * np.float32(contract.MOTION_SCALE))
-        warps = kernels.flow_warp(xd, motion, self.k)
+        warps: Any = kernels.flow_warp(xd, motion, self.k)  # a CuPy array here
         binding = self._session.io_binding()
         for name, arr in ((contract.INPUT_BLURRED, xd), (contract.INPUT_GUIDANCE, gd), (contract.INPUT_WARPS, warps)):
             binding.bind_input(name, "cuda", dev, np.float32, [1, *arr.shape], arr.data.ptr)
