@@ -58,3 +58,25 @@ def test_on_stage_reports_each_stage_once_in_order(frames: list[np.ndarray]) -> 
     assert seen == ["flow", "decompose", "resample"]
     plain = Node(NodeParams(factor=3)).process(1003, frames[1], frames[0], frames[2])
     np.testing.assert_array_equal(res.subframes, plain.subframes)
+
+
+def test_follow_weight_is_the_flow_trust_and_full_where_an_override_sets_the_motion(frames: list[np.ndarray]) -> None:
+    from unshutter.color import to_network
+
+    enc = [to_network(f[..., :3], 1.0) for f in frames]
+    node = Node(NodeParams(factor=3, follow=0.8))
+    trust: dict[str, np.ndarray] = {}
+    g, _ = node.guidance_for(1003, enc[1], enc[0], enc[2], trust_out=trust)
+    assert trust["trust"].shape == g.shape[:2] and 0.0 <= trust["trust"].min() <= trust["trust"].max() <= 1.0
+    _, weight = node.motion_of(g, trust["trust"])
+    np.testing.assert_allclose(weight, 0.8 * trust["trust"] * g[..., MVALID], rtol=1e-6)
+    # a matte forcing a direction keeps the flow's size with other signs: the artist's motion, fully trusted
+    matte = np.zeros(g.shape[:2], np.float32)
+    matte[:, : g.shape[1] // 2] = 1.0
+    trust2: dict[str, np.ndarray] = {}
+    g2, _ = node.guidance_for(1003, enc[1], enc[0], enc[2], matte, "left", trust_out=trust2)
+    changed = np.abs(np.asarray(g2[..., 3:5], np.float32) - np.asarray(g[..., 3:5], np.float32)).max(-1) > 1e-6
+    assert changed.any()
+    assert (trust2["trust"][changed] == 1.0).all()
+    # follow 0: the decomposer's own sub-frames
+    assert not Node(NodeParams(factor=3, follow=0.0)).motion_of(g, trust["trust"])[1].any()

@@ -71,9 +71,9 @@ constexpr const char *kParamTimingHint =
 constexpr const char *kParamFollow = "followMotion";
 constexpr const char *kParamFollowLabel = "Follow motion";
 constexpr const char *kParamFollowHint =
-    "0-1: how closely the sub-frames follow the motion estimated from the neighbouring frames. 0 keeps the "
-    "decomposer's own sub-frames (sharpest where the flow is wrong); 1 carries the mid-exposure frame along the "
-    "motion (smoothest playback, softest where the flow is wrong).";
+    "0-1: how closely the sub-frames follow the motion estimated from the neighbouring frames, where the flow "
+    "to the previous and to the next frame agree. 0 keeps the decomposer's own sub-frames; 1 carries the "
+    "mid-exposure frame along the motion (smoothest playback).";
 constexpr const char *kParamGuidance = "guidance";
 constexpr const char *kParamGuidanceLabel = "Guidance";
 constexpr const char *kParamGuidanceHint =
@@ -541,7 +541,7 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
         set_str(p, ofx::ParamPropDoubleType, ofx::ParamDoubleTypeAngle);
     define_choice(params, kParamTiming, kParamTimingLabel, kParamTimingHint, kTimingOptions, eTimingCount,
                   eTimingEven);
-    define_double(params, kParamFollow, kParamFollowLabel, kParamFollowHint, 0.5, 0.0, 1.0, 0.0, 1.0);
+    define_double(params, kParamFollow, kParamFollowLabel, kParamFollowHint, 1.0, 0.0, 1.0, 0.0, 1.0);
     define_choice(params, kParamColorspace, kParamColorspaceLabel, kParamColorspaceHint, kColorspaceOptions,
                   eColorspaceCount, eColorspaceAuto);
     define_choice(params, kParamGuidance, kParamGuidanceLabel, kParamGuidanceHint, kGuidanceOptions, eGuidanceCount,
@@ -826,7 +826,7 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
     const int guidance = std::clamp(param_int(in->guidance, t, eGuidanceNeighbours), 0, eGuidanceCount - 1);
     const int quality = std::clamp(param_int(in->quality, t, eQualityFull), 0, eQualityCount - 1);
     const char *colorspace = colorspace_for(param_int(in->colorspace, t, eColorspaceAuto), cv.depth);
-    const double follow_raw = param_dbl(in->follow, t, 0.5);
+    const double follow_raw = param_dbl(in->follow, t, 1.0);
     const double follow = std::isfinite(follow_raw) ? std::clamp(follow_raw, 0.0, 1.0) : 0.5;
     auto opt = [](size_t o) { return o ? std::to_string(o) : std::string("null"); };
     // only a gap output names the frame two on (null past the clip's end): the worker fills the gap then

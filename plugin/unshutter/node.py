@@ -38,7 +38,7 @@ class NodeParams:
     quality: str = "full"
     threshold: float = 0.5
     timing: str = "even"
-    follow: float = 0.5
+    follow: float = 1.0
     motion: tuple[float, float] | None = None  # whole-frame vector, px per exposure at full resolution
 
     def validate(self) -> None:
@@ -101,13 +101,17 @@ class Node:
     # ------------------------------------------------------------ guidance
     def guidance_for(self, frame: int, cur: np.ndarray, prev: np.ndarray | None,
                      nxt: np.ndarray | None, matte: np.ndarray | None = None,
-                     matte_direction: str | tuple[float, float] | None = None) -> tuple[np.ndarray, str]:
+                     matte_direction: str | tuple[float, float] | None = None,
+                     trust_out: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, str]:
         """Guidance for ``frame`` from its network-encoded neighbours and the overrides.
 
         ``matte`` [H, W] with ``matte_direction`` is a host-supplied region (the
         OFX Guide clip) applied after the override file: a direction name, or a
         motion vector (dx, dy) in px per exposure at full resolution, which
         replaces the motion there with a feathered edge like an override region.
+        ``trust_out``, when given, receives ``"trust"``: [H, W] in [0, 1], how far
+        the motion can be trusted (flow consistency; 1 where an override or the
+        matte set it), when the flow could be checked.
 
         Shape:
             cur, prev, nxt: [H, W, 3] network encoding -> [H, W, 6]
@@ -130,7 +134,9 @@ class Node:
             if gn is not None and flow.is_cut(gc, gn):
                 gn = None
                 cuts.append("cut-after")
-            motion, used = flow.motion_from_neighbors(gp, gc, gn)
+            motion, used, trust = flow.neighbor_motion(gp, gc, gn)
+            if trust_out is not None and trust is not None:
+                trust_out["trust"] = trust
             if motion is None:
                 g, source = encode.empty_guidance(h, w), "none (no neighbour)"
             else:
@@ -146,6 +152,7 @@ class Node:
             g, source = encode.guidance_from_direction(h, w, mode), mode
         if p.reverse:
             g, source = encode.reverse(g), source + " +reverse"
+        before = g[..., MX:MY + 1].copy() if trust_out is not None and "trust" in trust_out else None
         if self.overrides is not None:
             g, used_ov = self.overrides.apply(g, frame, threshold=p.threshold)
             if used_ov:
@@ -160,6 +167,9 @@ class Node:
         elif matte is not None and isinstance(matte_direction, str) and matte_direction:
             encode.apply_direction(g, matte, encode.DIRECTIONS[matte_direction])
             source += f" +matte({matte_direction})"
+        if before is not None and trust_out is not None:  # the artist's motion is trusted as given
+            changed = np.abs(np.asarray(g[..., MX:MY + 1], np.float32) - before).max(axis=-1) > 1e-6
+            trust_out["trust"] = np.where(changed, np.float32(1.0), trust_out["trust"])
         return g, source
 
     # ------------------------------------------------------------ process
@@ -185,7 +195,8 @@ class Node:
         enc = color.to_network(cur, scale)
         enc_p = color.to_network(prev, scale) if prev is not None else None
         enc_n = color.to_network(nxt, scale) if nxt is not None else None
-        g, source = self.guidance_for(frame, enc, enc_p, enc_n, matte, matte_direction)
+        trust: dict[str, np.ndarray] = {}
+        g, source = self.guidance_for(frame, enc, enc_p, enc_n, matte, matte_direction, trust)
         del enc_p, enc_n
         g = g.astype(np.float16)  # half the memory at 4K; tiles go to the network as float32
         stage = on_stage or (lambda name: None)
@@ -196,7 +207,7 @@ class Node:
         for k in range(sub.shape[0]):  # to linear plane by plane, in place: bounded memory at 4K
             sub[k] = color.from_network(sub[k], scale)
         sched = self.schedule()
-        motion, weight = self.motion_of(g)
+        motion, weight = self.motion_of(g, trust.get("trust"))
         out = retime.retime(sub, cur, p.factor, reuse=True, sched=sched, motion=motion, follow_weight=weight)
         stage("resample")
         return FrameResult(out, g, source, {"exposure_scale": scale}, motion, sched)
@@ -208,11 +219,15 @@ class Node:
         """True when a frame's outputs wait for the next frame's (even timing below 360 degrees)."""
         return self.schedule().gap > 0
 
-    def motion_of(self, g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def motion_of(self, g: np.ndarray, trust: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Motion per frame interval and the follow weight from the guidance; (None, None) without any.
 
+        The weight is ``follow`` where the motion is known and trusted (``trust``,
+        from the flow's forward/backward consistency): following a wrong motion
+        smears what the decomposer got right.
+
         Shape:
-            g: [H, W, 6] -> [H, W, 2], [H, W]
+            g: [H, W, 6], trust: [H, W] -> [H, W, 2], [H, W]
         """
         valid = np.asarray(g[..., MVALID], np.float32)
         if not valid.any():
@@ -220,7 +235,10 @@ class Node:
         per_interval = np.float32(MOTION_SCALE * 360.0 / self.params.shutter)
         motion = np.asarray(g[..., MX:MY + 1], np.float32) * per_interval
         motion *= valid[..., None]
-        return motion, valid * np.float32(self.params.follow)
+        weight = valid * np.float32(self.params.follow)
+        if trust is not None:
+            weight *= trust
+        return motion, weight
 
     def fill_gap(self, res: FrameResult, nxt: FrameResult | None) -> None:
         """Interpolate ``res``'s closed-shutter outputs toward the next frame's first output (in place).

@@ -125,3 +125,23 @@ def test_frames_with_a_720p_pyramid_are_not_padded() -> None:
     assert np.array_equal(flow.dis_flow(dst, src), plain(dst, src))
     small_dst, small_src = dst[:300, :300].copy(), src[:300, :300].copy()
     assert not np.array_equal(flow.dis_flow(small_dst, small_src), plain(small_dst, small_src))
+
+
+def test_neighbor_motion_trusts_a_steady_pan_and_not_a_flow_that_disagrees_with_itself() -> None:
+    from tests.conftest import textured_photo
+    from unshutter.color import to_network
+    from unshutter.guidance.flow import neighbor_motion, to_gray8
+
+    photo = to_network(textured_photo(200, 320), 1.0)
+    frame = lambda dx: to_gray8(np.ascontiguousarray(photo[40:160, 60 + dx:260 + dx]))  # noqa: E731
+    prev, cur, nxt = frame(-6), frame(0), frame(6)  # the view pans 6 px a frame: content moves left
+    motion, used, trust = neighbor_motion(prev, cur, nxt)
+    assert used == "both" and trust is not None
+    inner = (slice(20, 100), slice(20, 180))
+    assert abs(float(np.median(motion[inner][..., 0])) + 6.0) < 0.5
+    assert float(np.median(trust[inner])) > 0.8
+    # a frame that repeats its predecessor (a dropped frame): backward flow 0, forward 6 px: not steady
+    _, _, trust_rep = neighbor_motion(cur, cur, nxt)
+    assert float(np.median(trust_rep[inner])) < 0.3
+    # one neighbour: nothing to check
+    assert neighbor_motion(None, cur, nxt)[2] is None

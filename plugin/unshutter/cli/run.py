@@ -23,10 +23,10 @@ def add_node_arguments(p: argparse.ArgumentParser) -> None:
                    help="even (default): the N outputs of a frame sit at equal steps of 1/N of the frame interval, "
                         "those in the closed-shutter gap interpolated toward the next frame; exposure: all N share "
                         "the exposure (below 360 degrees playback jumps across the gap)")
-    p.add_argument("--follow", type=float, default=0.5, metavar="F",
-                   help="0-1: how closely sub-frames follow the estimated motion (default 0.5; 0 keeps the "
-                        "decomposer's own sub-frames, 1 carries the mid-exposure frame along the motion: smoothest "
-                        "playback, softest where the flow is wrong)")
+    p.add_argument("--follow", type=float, default=NodeParams.follow, metavar="F",
+                   help=f"0-1: how closely sub-frames follow the estimated motion where the flow is consistent "
+                        f"(default {NodeParams.follow:g}; 0 keeps the decomposer's own sub-frames, 1 carries the "
+                        f"mid-exposure frame along the motion: smoothest playback)")
     p.add_argument("--guidance", choices=GUIDANCE_MODES, default="neighbors",
                    help="motion guidance: optical flow on neighbouring frames (default), none, a global direction, or reversed flow")
     p.add_argument("--reverse", action="store_true", help="reverse the time order of the whole shot")

@@ -56,7 +56,7 @@ class Shot:
     guidance: str = "neighbors"
     overrides: str | None = None
     timing: str = "even"
-    follow: float = 0.5
+    follow: float = NodeParams.follow
     frames: tuple[int, int] | None = None
     motion: tuple[float, float] | None = None  # --motion DX,DY
     chunk: int = DEFAULT_CHUNK
@@ -233,7 +233,7 @@ def _check_params(s: dict[str, Any], where: str) -> None:
     """The node's own checks on a shot's parameters, so the farm refuses what ``run`` refuses
     before any task exists (the schema's bounds let NaN through: NaN fails no comparison)."""
     params = NodeParams(factor=s["factor"], shutter=s.get("shutter", 360.0), guidance=s.get("guidance", "neighbors"),
-                        timing=s.get("timing", "even"), follow=s.get("follow", 0.5))
+                        timing=s.get("timing", "even"), follow=s.get("follow", NodeParams.follow))
     try:
         params.validate()
     except ParameterError as exc:
@@ -308,7 +308,7 @@ def from_dict(data: Any, path: Path) -> BatchSpec:
             shutter=float(s.get("shutter", 360.0)),
             guidance=s.get("guidance", "neighbors"),
             timing=s.get("timing", "even"),
-            follow=float(s.get("follow", 0.5)),
+            follow=float(s.get("follow", NodeParams.follow)),
             overrides=_abs(base, s["overrides"]) if s.get("overrides") else None,
             frames=_frames(s["frames"]) if "frames" in s else None,
             chunk=int(s.get("chunk", default_chunk)),

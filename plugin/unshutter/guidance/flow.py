@@ -138,6 +138,40 @@ def is_cut(a: np.ndarray, b: np.ndarray) -> bool:
     return _best_shift_difference(na, nb) > CUT_NORM
 
 
+TRUST_REL = 0.25
+"""Forward and backward flow may disagree by this fraction of the motion (at least 1 px) at half trust."""
+
+
+def neighbor_motion(
+    prev: np.ndarray | None, cur: np.ndarray, nxt: np.ndarray | None
+) -> tuple[np.ndarray | None, str, np.ndarray | None]:
+    """:func:`motion_from_neighbors` plus how far each pixel's motion can be trusted, in [0, 1].
+
+    With both neighbours, a steady motion makes the flow to the next frame the
+    negative of the flow to the previous one; where they disagree (occlusions,
+    fast objects the flow tracks differently each way) the motion is a guess.
+    Trust is ``1 / (1 + (d / tau)^2)`` with ``d`` the disagreement in px and
+    ``tau = max(1, TRUST_REL * |motion|)``. With one neighbour nothing can be
+    checked: trust is None (full).
+
+    Shape:
+        prev, cur, nxt: [H, W] uint8 -> [H, W, 2] float32 or None, str, [H, W] float32 or None
+    """
+    if prev is not None and nxt is not None:
+        fwd = dis_flow(cur, nxt)
+        bwd = dis_flow(cur, prev)
+        motion = (fwd - bwd) * np.float32(0.5)
+        disagree = np.sqrt(((fwd + bwd) ** 2).sum(axis=-1))
+        tau = np.maximum(np.float32(1.0), np.float32(TRUST_REL) * np.sqrt((motion ** 2).sum(axis=-1)))
+        trust = np.float32(1.0) / (np.float32(1.0) + (disagree / tau) ** 2)
+        return motion, "both", trust.astype(np.float32)
+    if nxt is not None:
+        return dis_flow(cur, nxt), "next", None
+    if prev is not None:
+        return -dis_flow(cur, prev), "prev", None
+    return None, "none", None
+
+
 def motion_from_neighbors(
     prev: np.ndarray | None, cur: np.ndarray, nxt: np.ndarray | None
 ) -> tuple[np.ndarray | None, str]:
@@ -151,12 +185,5 @@ def motion_from_neighbors(
     Shape:
         prev, cur, nxt: [H, W] uint8 -> [H, W, 2] float32 or None
     """
-    if prev is not None and nxt is not None:
-        fwd = dis_flow(cur, nxt)
-        bwd = dis_flow(cur, prev)
-        return (fwd - bwd) * np.float32(0.5), "both"
-    if nxt is not None:
-        return dis_flow(cur, nxt), "next"
-    if prev is not None:
-        return -dis_flow(cur, prev), "prev"
-    return None, "none"
+    motion, used, _ = neighbor_motion(prev, cur, nxt)
+    return motion, used
