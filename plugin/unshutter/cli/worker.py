@@ -311,7 +311,7 @@ class Worker:
                        quality=str(params["quality"]), threshold=_real(params, "threshold"),
                        # a plugin older than these parameters sends neither: the node's defaults
                        timing=str(params.get("timing") or "even"),
-                       follow=_real(params, "follow") if "follow" in params else 0.5,
+                       follow=_real(params, "follow") if "follow" in params else NodeParams.follow,
                        motion=_motion(params.get("motion")))
         p.validate()  # NaN and Inf too: JSON from the plugin may carry them
         key = tuple(getattr(p, k) for k in PARAM_KEYS) + (_file_stamp(p.overrides), scale)
