@@ -146,6 +146,7 @@ constexpr ChoiceOption kTimingOptions[] = {{"Even", "even"}, {"Exposure only", "
 static_assert(sizeof(kTimingOptions) / sizeof(kTimingOptions[0]) == eTimingCount, "timing options");
 
 constexpr int kFactorMin = 2, kFactorMax = 16, kFactorDefault = 4;
+constexpr double kFollowDefault = 1.0;  // NodeParams.follow
 constexpr int kTileMin = 176, kTileMax = 16384, kTileDefault = 768;  // the decomposer needs >= 2*80+16
 
 // ------------------------------------------------------------------ host
@@ -541,7 +542,7 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
         set_str(p, ofx::ParamPropDoubleType, ofx::ParamDoubleTypeAngle);
     define_choice(params, kParamTiming, kParamTimingLabel, kParamTimingHint, kTimingOptions, eTimingCount,
                   eTimingEven);
-    define_double(params, kParamFollow, kParamFollowLabel, kParamFollowHint, 1.0, 0.0, 1.0, 0.0, 1.0);
+    define_double(params, kParamFollow, kParamFollowLabel, kParamFollowHint, kFollowDefault, 0.0, 1.0, 0.0, 1.0);
     define_choice(params, kParamColorspace, kParamColorspaceLabel, kParamColorspaceHint, kColorspaceOptions,
                   eColorspaceCount, eColorspaceAuto);
     define_choice(params, kParamGuidance, kParamGuidanceLabel, kParamGuidanceHint, kGuidanceOptions, eGuidanceCount,
@@ -826,8 +827,8 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
     const int guidance = std::clamp(param_int(in->guidance, t, eGuidanceNeighbours), 0, eGuidanceCount - 1);
     const int quality = std::clamp(param_int(in->quality, t, eQualityFull), 0, eQualityCount - 1);
     const char *colorspace = colorspace_for(param_int(in->colorspace, t, eColorspaceAuto), cv.depth);
-    const double follow_raw = param_dbl(in->follow, t, 1.0);
-    const double follow = std::isfinite(follow_raw) ? std::clamp(follow_raw, 0.0, 1.0) : 0.5;
+    const double follow_raw = param_dbl(in->follow, t, kFollowDefault);
+    const double follow = std::isfinite(follow_raw) ? std::clamp(follow_raw, 0.0, 1.0) : kFollowDefault;
     auto opt = [](size_t o) { return o ? std::to_string(o) : std::string("null"); };
     // only a gap output names the frame two on (null past the clip's end): the worker fills the gap then
     const std::string gap_fields =
