@@ -59,6 +59,8 @@ from unshutter.decomposer import contract
 from unshutter.decomposer.locate import default_model_path
 from unshutter.guidance.encode import empty_guidance, guidance_from_motion
 from unshutter.guidance.flow import dis_flow, motion_from_neighbors, to_gray8
+from unshutter.node import NodeParams
+from unshutter.timing import TIMINGS
 
 K = contract.K
 MODES = ("gt", "neighbors", "none")
@@ -83,6 +85,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="blurred frames per clip, at least 3; the interior ones are scored (default 7)")
     p.add_argument("--clip-size", type=int, default=384, help="clip frame size in px (default 384)")
     p.add_argument("--no-motion", action="store_true", help="skip the motion measures on whole runs")
+    p.add_argument("--timing", choices=TIMINGS, default=NodeParams.timing,
+                   help=f"the node's output timing in the motion runs (default {NodeParams.timing})")
+    p.add_argument("--follow", type=float, default=NodeParams.follow, metavar="F",
+                   help=f"the node's follow in the motion runs (default {NodeParams.follow:g}; 0 = the decomposer's "
+                        f"own sub-frames)")
     p.add_argument("--strips", metavar="DIR", help="write the node's worst frames by span ratio as PNG strips here")
     p.add_argument("--strips-per-run", type=int, default=2, help="strips per run (default 2)")
     p.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads (default 2)")
@@ -496,8 +503,9 @@ def run(args: argparse.Namespace) -> int:
     def node_exposure(shutter: float) -> Node:  # the PSNR tables' node: outputs are the exposure's slices
         return Node(NodeParams(factor=K, shutter=shutter, timing="exposure"), decomposer=dec)
 
-    def node_default(run: runs.Run) -> Node:  # the motion runs' node: the default (even) timing
-        return Node(NodeParams(factor=run.n, shutter=run.shutter), decomposer=dec)
+    def node_default(run: runs.Run) -> Node:  # the motion runs' node: the given timing and follow
+        return Node(NodeParams(factor=run.n, shutter=run.shutter, timing=args.timing, follow=args.follow),
+                    decomposer=dec)
 
     report: dict = {"model": str(model_path), "modes": modes}
     t0 = time.time()
