@@ -55,7 +55,7 @@ PARAMS: tuple[Param, ...] = (
           cli="--reverse", blender="reverse", ofx="reverse"),
     Param("overrides", "path", None, "per-shot override file (YAML/JSON, or labelme JSON)",
           cli="--overrides", farm="overrides", blender="overrides", ofx="overrideFile"),
-    Param("tile", "int", DEFAULT_TILE, "largest tile side for large frames, px", lo=MIN_TILE,
+    Param("tile", "int", DEFAULT_TILE, "largest tile side for large frames, px (0: automatic)", lo=MIN_TILE,
           cli="--tile", ofx="tileSize"),
     Param("quality", "choice", "full", "draft decomposes at half resolution", choices=QUALITIES,
           cli="--quality", ofx="quality"),
@@ -83,7 +83,9 @@ HOST_DIFFERENCES: dict[tuple[str, str], dict[str, Any]] = {
     # OFX has no "reverse" guidance choice: its Reverse checkbox does it.
     ("ofx", "guidance"): {"choices": GUIDANCE_MODES[:-1]},
     # The OFX tile and threshold sliders need an upper end; the engine has none.
-    ("ofx", "tile"): {"hi": 16384},
+    # The OFX tile slider keeps its 768 px default (saved projects render as before) and its floor;
+    # the engine's default 0 lets the runtime choose (whole frames up to 2048x1080).
+    ("ofx", "tile"): {"hi": 16384, "default": 768},
     ("ofx", "threshold"): {"hi": 100.0},
     # The farm schema leaves the default of every key to the engine.
 }
