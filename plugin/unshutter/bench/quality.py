@@ -207,24 +207,23 @@ def flow_warp(blurred: np.ndarray, motion: np.ndarray | None) -> np.ndarray:
 
 
 class Model:
-    def __init__(self, path: Path, threads: int) -> None:
-        import onnxruntime as ort
+    """The network's own output on one whole frame, through the runtime (either model contract)."""
 
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        self.sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    def __init__(self, path: Path, threads: int) -> None:
+        from unshutter.decomposer.runtime import Decomposer
+
+        self.dec = Decomposer(path, device="cpu", threads=threads)
         self.seconds = 0.0
         self.calls = 0
 
     def __call__(self, blurred: np.ndarray, guidance: np.ndarray) -> np.ndarray:
         """[H, W, 3] + [H, W, 6] -> [K, H, W, 3]."""
-        x = np.ascontiguousarray(blurred.transpose(2, 0, 1)[None], np.float32)
-        g = np.ascontiguousarray(guidance.transpose(2, 0, 1)[None], np.float32)
         t = time.perf_counter()
-        y = self.sess.run([contract.OUTPUT_SUBFRAMES], {contract.INPUT_BLURRED: x, contract.INPUT_GUIDANCE: g})[0]
+        y = self.dec.infer_planar(np.ascontiguousarray(blurred.transpose(2, 0, 1), np.float32),
+                                  np.ascontiguousarray(guidance.transpose(2, 0, 1), np.float32))
         self.seconds += time.perf_counter() - t
         self.calls += 1
-        return y[0].transpose(0, 2, 3, 1)
+        return np.ascontiguousarray(y.transpose(0, 2, 3, 1))
 
 
 def node_frame(node, f: Frame) -> np.ndarray:  # noqa: ANN001 (unshutter.node.Node)
