@@ -11,6 +11,10 @@ class UnshutterError(Exception):
 
     exit_code = 1
 
+    def __str__(self) -> str:
+        # a name or value quoted from the user's input may hold line breaks: the message stays one line
+        return super().__str__().replace("\r", "\\r").replace("\n", "\\n")
+
 
 class InputError(UnshutterError):
     """A clip, frame or image that cannot be read or is not usable."""

@@ -38,3 +38,19 @@ def small_disk(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
     yield make
     for m in mounts:
         subprocess.run(["umount", "-l", str(m)], check=False)
+
+
+# Hypothesis: few, reproducible examples by default so `make test` stays fast and never flaky on a shared,
+# noisy machine (no deadline); HYPOTHESIS_PROFILE=thorough runs many more, with fresh randomness.
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # the test extra is not installed: the property modules skip themselves
+    pass
+else:
+    settings.register_profile("unshutter", max_examples=40, deadline=None, derandomize=True,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("thorough", max_examples=1000, deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+    import os as _os
+
+    settings.load_profile(_os.environ.get("HYPOTHESIS_PROFILE", "unshutter"))

@@ -62,6 +62,7 @@ import argparse
 import hashlib
 import json
 import logging
+import math
 import mmap
 import os
 import socket
@@ -78,7 +79,8 @@ import numpy as np
 
 import unshutter
 from unshutter import color
-from unshutter.errors import ParameterError, UnshutterError
+from unshutter.errors import InputError, ParameterError, UnshutterError
+from unshutter.guidance.encode import DIRECTIONS
 
 if TYPE_CHECKING:
     from unshutter.decomposer.runtime import Decomposer
@@ -95,6 +97,7 @@ PARAM_KEYS = ("factor", "shutter", "guidance", "reverse", "overrides", "tile", "
 # the plugin's "rec709" is the BT.709 camera curve, color.BT709.
 CURVE_OF = {"linear": "linear", "srgb": "srgb", "rec709": color.BT709}
 COLORSPACES = tuple(CURVE_OF)
+MAX_SIDE = 1 << 16  # px; more than any host's frame, and w * h * 3 floats stays a sane size
 
 
 def _colorspace(params: dict[str, Any]) -> str:
@@ -112,6 +115,8 @@ def _motion(value: Any) -> tuple[float, float] | None:
         dx, dy = (float(v) for v in value)
     except (TypeError, ValueError):
         raise ParameterError(f"motion {value!r}: expected [dx, dy]") from None
+    if not (math.isfinite(dx) and math.isfinite(dy)):
+        raise ParameterError(f"motion {value!r}: must be finite numbers")
     return dx, dy
 
 
@@ -129,6 +134,28 @@ def _whole(params: dict[str, Any], key: str) -> int:
     if not value.is_integer():
         raise ParameterError(f"{key} {params.get(key)!r}: expected a whole number")
     return int(value)
+
+
+def _offset(req: dict[str, Any], key: str) -> int | None:
+    """A byte offset into the shared segment, or None when the request leaves it out (null)."""
+    if req.get(key) is None:
+        return None
+    value = _whole(req, key)
+    if value < 0:
+        raise ParameterError(f"{key} {value}: a negative offset")
+    return value
+
+
+def _check_pixels(frame: int, name: str, a: np.ndarray | None) -> None:
+    """The host's pixels, checked as a clip's frames are: finite and within what the arithmetic holds."""
+    from unshutter.io.clip import MAX_VALUE
+
+    if a is None or a.size == 0:
+        return
+    if not np.isfinite(a).all():
+        raise InputError(f"frame {frame}: the {name} image contains NaN or Inf values")
+    if float(np.abs(a).max()) > MAX_VALUE:
+        raise InputError(f"frame {frame}: the {name} image has values beyond +-{MAX_VALUE:g}")
 
 
 def _render_scale(params: dict[str, Any]) -> tuple[float, float]:
@@ -203,11 +230,14 @@ def send_message(conn: socket.socket, msg: dict[str, Any]) -> None:
 class SharedSegment:
     """A POSIX shared-memory segment created by the plugin, mapped read-write."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: Any) -> None:
+        if not isinstance(name, str) or not name.lstrip("/") or "/" in name.lstrip("/"):
+            raise ParameterError(f"shm {name!r}: not a shared-memory name")
         name = name.lstrip("/")
-        if not name or "/" in name:
-            raise ValueError(f"bad shared-memory name {name!r}")
-        fd = os.open(f"/dev/shm/{name}", os.O_RDWR)
+        try:
+            fd = os.open(f"/dev/shm/{name}", os.O_RDWR)
+        except OSError as exc:
+            raise InputError(f"shared memory {name!r}: {exc.strerror or exc}") from None
         try:
             size = os.fstat(fd).st_size
             self.map = mmap.mmap(fd, size)
@@ -217,7 +247,7 @@ class SharedSegment:
 
     def _check(self, offset: int, nbytes: int) -> None:
         if offset < HEADER_BYTES or offset + nbytes > self.size:
-            raise ValueError(f"shared-memory block at {offset} ({nbytes} bytes) outside the segment ({self.size})")
+            raise ParameterError(f"shared-memory block at {offset} ({nbytes} bytes) outside the segment ({self.size})")
 
     def read(self, offset: int | None, shape: tuple[int, ...]) -> np.ndarray | None:
         """A float32 copy of the block at ``offset`` (no view keeps the mapping busy)."""
@@ -337,23 +367,35 @@ class Worker:
         return {"ok": True, "protocol": PROTOCOL, "pid": os.getpid(), "version": unshutter.__version__}
 
     def render(self, req: dict[str, Any]) -> dict[str, Any]:
-        w, h, k = int(req["width"]), int(req["height"]), int(req["k"])
-        frame = int(req["frame"])
-        params = {key: req["params"][key] for key in PARAM_KEYS if key in req["params"]}
-        colorspace = _colorspace(req["params"])
-        pkey, node = self.node(params, _render_scale(req["params"]))
+        w, h, k, frame = (_whole(req, key) for key in ("width", "height", "k", "frame"))
+        if not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
+            raise ParameterError(f"frame size {w}x{h}: each side must be 1 to {MAX_SIDE} px")
+        given = req.get("params")
+        if not isinstance(given, dict):
+            raise ParameterError(f"params {given!r}: expected an object")
+        missing = [key for key in PARAM_KEYS if key not in given and key not in ("overrides", "motion")]
+        if missing:
+            raise ParameterError(f"params.{missing[0]}: missing")
+        params = {key: given[key] for key in PARAM_KEYS if key in given}
+        colorspace = _colorspace(given)
+        pkey, node = self.node(params, _render_scale(given))
         if not 0 <= k < node.params.factor:
-            raise ValueError(f"sub-frame {k} outside 0..{node.params.factor - 1}")
+            raise ParameterError(f"sub-frame k {k}: outside 0..{node.params.factor - 1}")
+        direction = req.get("matte_direction") or None
+        if direction is not None and direction not in DIRECTIONS:
+            raise ParameterError(f"matte_direction {direction!r}: use one of {', '.join(DIRECTIONS)}")
+        offsets = {key: _offset(req, key) for key in ("cur", "prev", "next", "matte", "output", "next2", "next_matte")}
+        if offsets["cur"] is None or offsets["output"] is None:
+            raise ParameterError("cur and output: the source frame's and the reply's offsets are required")
         sched = node.schedule()
-        seg = SharedSegment(req["shm"])
+        seg = SharedSegment(req.get("shm"))
         try:
-            cur = seg.read(req["cur"], (h, w, 3))
-            if cur is None:
-                raise ValueError("render request without a source frame (cur)")
-            prev = seg.read(req.get("prev"), (h, w, 3))
-            nxt = seg.read(req.get("next"), (h, w, 3))
-            matte = seg.read(req.get("matte"), (h, w))
-            direction = req.get("matte_direction") or None
+            cur = seg.read(offsets["cur"], (h, w, 3))
+            prev = seg.read(offsets["prev"], (h, w, 3))
+            nxt = seg.read(offsets["next"], (h, w, 3))
+            matte = seg.read(offsets["matte"], (h, w))
+            for name, a in (("source", cur), ("previous", prev), ("next", nxt), ("matte", matte)):
+                _check_pixels(frame, name, a)
             matte_motion = _motion(req.get("matte_motion"))
             if matte_motion is not None:  # a vector beside the Guide matte wins over its direction
                 direction = matte_motion
@@ -364,11 +406,14 @@ class Worker:
             # its gap outputs stay carried forward along the frame's own motion.
             after = None
             if k >= sched.inside and nxt is not None and "next2" in req:
-                after = _Inputs(frame + 1, nxt, cur, seg.read(req.get("next2"), (h, w, 3)),
-                                seg.read(req.get("next_matte"), (h, w)))
+                next2 = seg.read(offsets["next2"], (h, w, 3))
+                next_matte = seg.read(offsets["next_matte"], (h, w))
+                for name, a in (("frame after next", next2), ("next matte", next_matte)):
+                    _check_pixels(frame, name, a)
+                after = _Inputs(frame + 1, nxt, cur, next2, next_matte)
             before = self.decompositions
             sub, source = self._subframe(node, (pkey, colorspace, w, h, direction), k, this, after, seg)
-            seg.write(int(req["output"]), from_linear(sub, colorspace))
+            seg.write(offsets["output"], from_linear(sub, colorspace))
         finally:
             seg.close()
         cached = self.decompositions == before
@@ -485,6 +530,8 @@ def serve(conn: socket.socket, worker: Worker) -> bool:
                 return False
             if req is None:
                 return False
+            if not isinstance(req, dict):
+                req = {"op": None}  # answered as an unknown request
             if req.get("op") == "quit":
                 send_message(conn, {"ok": True})
                 return True
