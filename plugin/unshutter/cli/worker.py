@@ -97,6 +97,7 @@ PARAM_KEYS = ("factor", "shutter", "guidance", "reverse", "overrides", "tile", "
 # the plugin's "rec709" is the BT.709 camera curve, color.BT709.
 CURVE_OF = {"linear": "linear", "srgb": "srgb", "rec709": color.BT709}
 COLORSPACES = tuple(CURVE_OF)
+REQUIRED_PARAMS = ("factor", "shutter", "guidance", "reverse", "tile", "quality", "threshold")  # the rest have defaults
 MAX_SIDE = 1 << 16  # px; more than any host's frame, and w * h * 3 floats stays a sane size
 
 
@@ -373,7 +374,7 @@ class Worker:
         given = req.get("params")
         if not isinstance(given, dict):
             raise ParameterError(f"params {given!r}: expected an object")
-        missing = [key for key in PARAM_KEYS if key not in given and key not in ("overrides", "motion")]
+        missing = [key for key in REQUIRED_PARAMS if key not in given]
         if missing:
             raise ParameterError(f"params.{missing[0]}: missing")
         params = {key: given[key] for key in PARAM_KEYS if key in given}
