@@ -35,6 +35,11 @@ def all_strips(ed):
     return ed.strips_all if hasattr(ed, "strips_all") else ed.sequences_all  # sequences_all gone in 5.0
 
 
+def seq_scene():
+    """The scene the sequencer shows: 5.0's workspace sequencer scene, else the window's (as the add-on)."""
+    return getattr(bpy.context, "sequencer_scene", None) or bpy.context.scene
+
+
 def top(ed):
     return ed.strips if hasattr(ed, "strips") else ed.sequences
 
@@ -79,7 +84,7 @@ def strip_info(s):
 
 
 def timeline():
-    ed = bpy.context.scene.sequence_editor
+    ed = seq_scene().sequence_editor
     return sorted((strip_info(s) for s in all_strips(ed)), key=lambda d: d["name"])
 
 
@@ -107,7 +112,7 @@ def during_run(edit):
     there (a path), ``unmark`` the strips as an undo past the run's start does (true), ``run`` the
     operator again ([{"on": strip, "operator": {...}}], recorded); ``after_start``: all that once the
     engine has reported its start (it holds its claim on the output frames then)."""
-    ed = bpy.context.scene.sequence_editor
+    ed = seq_scene().sequence_editor
     if edit.get("unmark"):
         links = addon("links")
         for s in all_strips(ed):
@@ -130,7 +135,7 @@ def during_run(edit):
 
 def run_again(attempt):
     """The operator run again on the strip ``attempt["on"]`` while the modal run goes on."""
-    ed = bpy.context.scene.sequence_editor
+    ed = seq_scene().sequence_editor
     ed.active_strip = all_strips(ed)[attempt["on"]]
     before = timeline()
     try:
@@ -155,7 +160,7 @@ def drive_modal(mode, settings, during=None):
     for name, fn in vars(Op).items():  # its methods, bound to the stand-in
         if isinstance(fn, types.FunctionType):
             setattr(op, name, fn.__get__(op))
-    ctx = types.SimpleNamespace(scene=bpy.context.scene, preferences=bpy.context.preferences,
+    ctx = types.SimpleNamespace(scene=seq_scene(), preferences=bpy.context.preferences,
                                 window_manager=FakeWindowManager(),
                                 workspace=FakeWorkspace(), window=None)
     state = {"start": sorted(op._start_modal(ctx))}
@@ -193,7 +198,7 @@ def drive_modal(mode, settings, during=None):
 
 def owner(data):
     """``"<strip>.unshutter"`` when ``data`` is a strip's Unshutter settings, else the type of ``data``."""
-    for strip in all_strips(bpy.context.scene.sequence_editor):
+    for strip in all_strips(seq_scene().sequence_editor):
         if strip.unshutter.as_pointer() == data.as_pointer():
             return f"{strip.name}.unshutter"
     return type(data).__name__
@@ -236,7 +241,7 @@ def draw_panel():
 
 def edit_result(strip, edit):
     """What an artist does to the slow-motion strip between runs (config ``reruns[i].edit``)."""
-    ed = bpy.context.scene.sequence_editor
+    ed = seq_scene().sequence_editor
     for b in edit.get("blockers", []):  # other strips in the way: [name, channel, frame]
         top(ed).new_image(b[0], bpy.path.abspath(strip.directory) + strip.elements[0].filename, b[1], b[2],
                                fit_method="ORIGINAL")
@@ -266,7 +271,7 @@ def edit_result(strip, edit):
 def wrap_in_metas(strip, depth):
     """Put ``strip`` in a meta strip (Make Meta Strip), that one in another, ``depth`` times, at the top
     level; returns the meta strips' names, outermost first."""
-    ed = bpy.context.scene.sequence_editor
+    ed = seq_scene().sequence_editor
     names, inner = [], strip
     for _ in range(depth):
         select_only(inner)
@@ -277,16 +282,16 @@ def wrap_in_metas(strip, depth):
 
 
 def select_only(strip):
-    for s in all_strips(bpy.context.scene.sequence_editor):
+    for s in all_strips(seq_scene().sequence_editor):
         s.select = s == strip
-    bpy.context.scene.sequence_editor.active_strip = strip
+    seq_scene().sequence_editor.active_strip = strip
 
 
 def build_proxy(strip, spec):
     """Enable and build a proxy on ``strip`` as an artist does (config ``reruns[i].edit.proxy``): the sizes
     ``spec["sizes"]``, stored per strip (``storage`` "strip"), in a custom folder ("custom"), or in the
     project's folder ("project"); ``off`` disables it again after the build. Returns ``{file: md5}``."""
-    ed = bpy.context.scene.sequence_editor
+    ed = seq_scene().sequence_editor
     strip.use_proxy = True
     for size in (25, 50, 75, 100):
         setattr(strip.proxy, f"build_{size}", size in spec["sizes"])
@@ -317,7 +322,7 @@ def build_proxy(strip, spec):
 def duplicate(name, channel):
     """Shift+D on the strip ``name`` with the sequencer's own operator (it copies custom properties), then
     the copy moved to ``channel``; returns the copy's name."""
-    ed = bpy.context.scene.sequence_editor
+    ed = seq_scene().sequence_editor
     select_only(all_strips(ed)[name])
     window = bpy.context.window_manager.windows[0]
     area = window.screen.areas[0]
@@ -334,7 +339,7 @@ def duplicate(name, channel):
 def rerun_steps(steps):
     """Edit the result strip and other strips, re-run the operator on the result or on the strip named by
     ``on`` (undoably), record; optionally undo/redo, render a frame."""
-    ed = bpy.context.scene.sequence_editor
+    ed = seq_scene().sequence_editor
     done = []
     for step in steps:
         result = ed.active_strip
@@ -379,16 +384,16 @@ def rerun_steps(steps):
                       meta_stack=[m.name for m in ed.meta_stack])
         if step.get("render"):
             frame = ed.active_strip.frame_final_start
-            bpy.context.scene.frame_set(frame)
-            bpy.context.scene.render.filepath = os.path.join(step["render"], f"render_{frame:04d}.png")
+            seq_scene().frame_set(frame)
+            seq_scene().render.filepath = os.path.join(step["render"], f"render_{frame:04d}.png")
             bpy.ops.render.render(write_still=True)
-            record["rendered"] = bpy.context.scene.render.filepath
+            record["rendered"] = seq_scene().render.filepath
         if step.get("undo"):
             bpy.ops.ed.undo()
             record["undone"] = timeline()
             bpy.ops.ed.redo()
             record["redone"] = timeline()
-            ed = bpy.context.scene.sequence_editor  # undo replaced the data: look everything up again
+            ed = seq_scene().sequence_editor  # undo replaced the data: look everything up again
         done.append(record)
     return done
 
@@ -413,7 +418,7 @@ def settings_with_remembered_values(strip):
 
 def build_scene():
     """The scene of the config: render settings and one blurred strip (``files``), made active."""
-    scene = bpy.context.scene
+    scene = seq_scene()
     scene.render.resolution_x, scene.render.resolution_y = cfg["width"], cfg["height"]
     scene.render.resolution_percentage = 100
     scene.render.fps = 24
@@ -449,6 +454,11 @@ def build_scene():
         new_effect(ed, e[0], e[1], src.frame_final_start, src)
     ed.active_strip = src
     scene.frame_start = src.frame_final_start
+    workspace = bpy.context.workspace
+    if workspace is not None and hasattr(workspace, "sequencer_scene"):  # 5.0: the sequencer shows this scene
+        workspace.sequencer_scene = scene
+        if cfg.get("other_window_scene"):  # ...while the window shows another one
+            bpy.context.window.scene = bpy.data.scenes.new("other")
     return ed
 
 
@@ -471,10 +481,10 @@ try:
         addon_prefs.get().threads = cfg["threads_preference"]
     if cfg.get("open"):  # a file saved by another Blender session: no first run, only the ``reruns``
         bpy.ops.wm.open_mainfile(filepath=cfg["open"])
-        ed = bpy.context.scene.sequence_editor
+        ed = seq_scene().sequence_editor
     else:
         ed = build_scene()
-    scene = bpy.context.scene
+    scene = seq_scene()
     out["before"] = timeline()
     if cfg.get("open"):
         out["result"] = ["FINISHED"]  # the file's runs went through in the session that saved it

