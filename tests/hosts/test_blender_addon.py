@@ -649,7 +649,7 @@ def test_duplicated_source_gets_its_own_result(blender: Blender, scripts_dir: Pa
     strips = {s["name"]: s for s in original_first["timeline"]}
     assert strips["blurred slowmo"]["files"] == subframes(1001, 3, 3) and "blurred.002 slowmo" not in strips
     unlinked = strips["blurred.002"]["settings"]
-    assert (unlinked["role"], unlinked.get("link", ""), unlinked.get("result", "")) == (0, "", "")  # role NONE
+    assert (unlinked["role"], unlinked.get("link", ""), unlinked.get("result", "")) == ("NONE", "", "")
     assert strips["blurred"]["settings"]["link"] == link
     assert "blurred.002 is a copy of blurred: unlinked from its result" in out["log"]
     # ...and its own run adds its own result, with the settings it was copied with but for the factor
