@@ -55,17 +55,20 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def apply(n: int | None = None) -> int | None:
+def apply(n: int | None = None, export: bool = True) -> int | None:
     """Bound this process's threads to ``n`` (0: all cores; None: ``UNSHUTTER_THREADS``, else all cores).
 
     Sets OpenCV's pool and the native kernels' OpenMP bound now, and the count
     the decomposer's ONNX Runtime session takes; exported as ``UNSHUTTER_THREADS``
     so the processes this one starts (a session server, local Dask workers) keep
-    the same budget. Returns the bound in force, or None for all cores.
+    the same budget (``export=False``: a task inside a process it does not own,
+    such as a threaded Dask worker, leaves the environment alone). Returns the
+    bound in force, or None for all cores.
     """
     global _configured
     if n is not None and parse(n) is None:  # an explicit 0: all cores, whatever UNSHUTTER_THREADS says
-        os.environ.pop(ENV, None)
+        if export:
+            os.environ.pop(ENV, None)
         _configured = 0
         return None
     n = parse(n) if n is not None else from_env()
@@ -77,7 +80,8 @@ def apply(n: int | None = None) -> int | None:
 
     cv2.setNumThreads(n)
     kernels.set_max_threads(n)
-    os.environ[ENV] = str(n)
+    if export:
+        os.environ[ENV] = str(n)
     _configured = n
     return n
 

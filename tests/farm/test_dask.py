@@ -12,10 +12,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import cv2
 import pytest
 import yaml
 
 from tests.farm.helpers import UNSHUTTER, assert_same_images, images, make_clip, write_spec
+from unshutter import kernels
+from unshutter import threads as process_threads
 from unshutter.errors import OutputError
 from unshutter.farm import task
 from unshutter.farm.dask_runner import run_dask
@@ -27,8 +30,18 @@ from unshutter.pipeline import RunConfig, run
 def test_local_cluster_threads_two_shots_equal_unshutter_run(spec_path: Path, tmp_path: Path,
                                                              reference: dict[str, Path]) -> None:
     out = io.StringIO()
-    summary = run_dask(load_spec(spec_path), workers=1, threads_per_worker=2, processes=False, progress=False,
-                       out=out)
+    env_before = os.environ.get(process_threads.ENV)
+    try:
+        summary = run_dask(load_spec(spec_path), workers=1, threads_per_worker=2, processes=False, progress=False,
+                           out=out)
+        # each chunk's share of the cores bounds OpenCV and the native kernels too (here: the test's process,
+        # whose environment the threaded worker leaves alone)
+        share = max(1, (os.cpu_count() or 1) // 2)
+        assert cv2.getNumThreads() == share and (kernels.BACKEND == "numpy" or kernels.max_threads() == share)
+        assert os.environ.get(process_threads.ENV) == env_before
+    finally:
+        cv2.setNumThreads(-1)  # OpenCV's default again
+        kernels.set_max_threads(0)
     assert summary.exit_code == 0
     for shot in ("pan", "tilt-b"):
         assert_same_images(tmp_path / "out" / shot, reference[shot])

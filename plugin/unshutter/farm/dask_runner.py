@@ -81,7 +81,9 @@ def _run_chunk(payload: dict[str, Any]) -> dict[str, Any]:
         except (ImportError, ValueError, AttributeError):
             threads = None
     try:
-        process_threads.apply(threads)  # OpenCV and the native kernels too, not only the decomposer
+        # OpenCV and the native kernels too, not only the decomposer; the worker may be a thread of the
+        # client's process, whose environment is not the task's to change
+        process_threads.apply(threads, export=False)
         return {"ok": True, **task.run_config(cfg, None, threads=threads, name=shot.name).to_dict()}
     except UnshutterError as exc:
         return {"ok": False, **task.error_dict(exc)}
