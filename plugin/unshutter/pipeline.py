@@ -27,7 +27,7 @@ from unshutter.guidance.overrides import Overrides
 from unshutter.io import atomic, claim, movie, sequence
 from unshutter.io.clip import Clip, open_clip
 from unshutter.io.digest import DigestCache, file_digest
-from unshutter.io.image_file import ImageMeta, output_pixel_type, verify_image, write_image
+from unshutter.io.image_file import ImageMeta, check_channels, output_pixel_type, verify_image, write_image
 from unshutter.node import FrameResult, Node, NodeParams
 
 Progress = Callable[[dict[str, Any]], None]
@@ -185,6 +185,9 @@ def check_writes(cfg: RunConfig, clip: Clip, target: OutputTarget, frames: tuple
     out_opt = f"-o {cfg.output}"
     dbg_opt = f"--guidance-debug {cfg.guidance_debug}"
     debug_dir = Path(cfg.guidance_debug) if cfg.guidance_debug else None
+    if target.pattern is not None:
+        check_channels(out_opt if not cfg.format else f"--format {cfg.format}", target.pattern.suffix,
+                       clip.meta.channel_names)
     if debug_dir is not None and debug_dir.exists() and not debug_dir.is_dir():
         raise ParameterError(f"{dbg_opt}: exists and is not a folder")
     if clip.pattern is not None:

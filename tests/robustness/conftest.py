@@ -47,10 +47,10 @@ try:
 except ImportError:  # the test extra is not installed: the property modules skip themselves
     pass
 else:
-    settings.register_profile("unshutter", max_examples=40, deadline=None, derandomize=True,
-                              suppress_health_check=[HealthCheck.too_slow])
-    settings.register_profile("thorough", max_examples=1000, deadline=None,
-                              suppress_health_check=[HealthCheck.too_slow])
     import os as _os
 
+    settings.register_profile("unshutter", max_examples=40, deadline=None, derandomize=True,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("thorough", max_examples=int(_os.environ.get("HYPOTHESIS_EXAMPLES", 1000)),
+                              deadline=None, suppress_health_check=[HealthCheck.too_slow])
     settings.load_profile(_os.environ.get("HYPOTHESIS_PROFILE", "unshutter"))

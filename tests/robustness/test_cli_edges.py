@@ -69,3 +69,18 @@ def test_timeline_with_an_unwritable_extension_is_refused_first(tmp_path: Path) 
                         str(tmp_path / "media")], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and ".nope" in p.stderr and p.stderr.strip().count("\n") == 0, p.stderr
     assert not (tmp_path / "media").exists()
+
+
+@pytest.mark.parametrize("names,fmt", [(["R", "G", "B", "A"], "jpg"), (["Y", "A"], "dpx"), (["Y", "A"], "jpg")])
+def test_format_that_cannot_hold_the_channels_is_refused_first(tmp_path: Path, names: list[str], fmt: str) -> None:
+    import numpy as np
+
+    from unshutter.io.image_file import ImageMeta, write_image
+
+    folder = tmp_path / "in"
+    for i in range(2):
+        write_image(folder / f"c.{1001 + i}.exr", np.full((8, 8, len(names)), 0.5, np.float32),
+                    ImageMeta(8, 8, names, "half", 16, {}, ""))
+    p = _run(str(folder / "c.####.exr"), "-o", str(tmp_path / "o"), "--format", fmt, "--factor", "2")
+    assert p.returncode == 2 and f"--format {fmt}" in p.stderr and "channels" in p.stderr, p.stderr
+    assert not (tmp_path / "o").exists()

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from unshutter.cli.worker import Worker, serve  # noqa: E402
@@ -169,7 +169,6 @@ def worker() -> Worker:
 
 
 @given(req=request)
-@settings(max_examples=60)
 def test_worker_answers_any_request_in_one_line(worker: Worker, req: object) -> None:
     reply = worker.handle(req) if isinstance(req, dict) else worker.handle({"op": req})
     assert isinstance(reply, dict) and isinstance(reply.get("ok"), bool)
@@ -184,7 +183,6 @@ def test_worker_answers_any_request_in_one_line(worker: Worker, req: object) -> 
                           st.builds(lambda b: struct.pack("<I", len(b)) + b, st.binary(max_size=40)),
                           st.builds(lambda o: (lambda b: struct.pack("<I", len(b)) + b)(json.dumps(o).encode()),
                                     anything)), max_size=4))
-@settings(max_examples=40)
 def test_worker_stream_survives_any_bytes(worker: Worker, chunks: list[bytes]) -> None:
     a, b = socket.socketpair()
     with a:

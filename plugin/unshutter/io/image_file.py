@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import OpenImageIO as oiio
 
-from unshutter.errors import InputError, OutputError, UnshutterError
+from unshutter.errors import InputError, OutputError, ParameterError, UnshutterError
 from unshutter.io.atomic import atomic_path
 from unshutter.io.files import require_regular
 
@@ -160,6 +160,19 @@ def verify_image(path: Path, meta: ImageMeta, signature: str | None = None) -> b
         and len(got.channel_names) == len(meta.channel_names)
         and bool(np.isfinite(pixels).all() or meta.is_float)
     )
+
+
+# Channel counts a format holds (others: any). OpenImageIO drops what does not fit (a JPEG loses alpha).
+_CHANNEL_COUNTS = {".jpg": (1, 3), ".jpeg": (1, 3), ".png": (1, 2, 3, 4), ".dpx": (1, 3, 4)}
+
+
+def check_channels(option: str, ext: str, names: list[str]) -> None:
+    """ParameterError when files of ``ext`` cannot hold the clip's channels (refused before writing)."""
+    counts = _CHANNEL_COUNTS.get(ext.lower())
+    if counts is not None and len(names) not in counts:
+        held = " or ".join(str(c) for c in counts)
+        raise ParameterError(f"{option}: {ext} files hold {held} channels, the clip has {len(names)} "
+                             f"({', '.join(names)}); write exr or tif")
 
 
 def output_pixel_type(meta: ImageMeta, ext: str) -> tuple[str, int]:
