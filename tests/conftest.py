@@ -10,6 +10,64 @@ from unshutter import kernels
 from unshutter.sample import render_clip, write_exr_sequence
 
 
+# The slow cases, in one place: `make test-fast` (pytest -m "not slow") leaves them out to stay
+# under three minutes on a 2-core machine; `make test` runs them. Whole end-to-end modules (real
+# Blender, the OFX host, farm clusters and chunk kills, disks that fill, the benchmark), and single
+# tests that took 8 s or more (about 2 s on a quiet machine; measured with --durations=0 on the
+# shared machine, 2026-12-06). A test may also carry @pytest.mark.slow itself.
+SLOW_MODULES = (
+    "tests/hosts/test_blender_addon.py",
+    "tests/ofx/test_ofx_bridge.py",
+    "tests/farm/test_chunks.py",
+    "tests/farm/test_dask.py",
+    "tests/bench/test_quality.py",
+    "tests/robustness/test_disk_full.py",
+)
+SLOW_TESTS = (  # path::function, all its parameter cases
+    "tests/bench/test_runs.py::test_scores_the_truth_as_perfect_and_the_identity_as_still",
+    "tests/bench/test_speed.py::test_speed_bench_times_the_run_loop_by_stage_against_a_baseline",
+    "tests/cli/test_cli.py::test_errors_are_one_line_with_exit_codes",
+    "tests/cli/test_cli.py::test_preview_written",
+    "tests/cli/test_cli.py::test_run_json_progress",
+    "tests/cli/test_cli.py::test_run_refuses_to_write_over_its_plates",
+    "tests/decomposer/test_model.py::test_motion_estimator_only_acts_without_guided_motion",
+    "tests/decomposer/test_model.py::test_onnx_export_matches_torch",
+    "tests/decomposer/test_model.py::test_output_shape_for_any_size",
+    "tests/decomposer/test_model.py::test_split_export_refuses_a_network_that_estimates_its_motion",
+    "tests/decomposer/test_runtime.py::test_split_contract_runs_what_the_whole_graph_did",
+    "tests/decomposer/test_runtime.py::test_tiled_matches_untiled",
+    "tests/farm/test_openjd.py::test_chunk_without_session_server_renders_in_process",
+    "tests/farm/test_openjd.py::test_openjd_check_passes",
+    "tests/guidance/test_override_files_hostile.py::test_many_small_regions_scale",
+    "tests/hosts/test_blender_engine.py::test_engine_run_success_and_failure",
+    "tests/io/test_formats.py::test_format_round_trip",
+    "tests/io/test_image_file.py::test_write_past_the_size_limit_fails_and_leaves_nothing",
+    "tests/io/test_image_file.py::test_write_within_the_size_limit_succeeds",
+    "tests/io/test_movie.py::test_movie_in_sequence_out",
+    "tests/io/test_movie.py::test_movie_out",
+    "tests/ofx/test_worker.py::test_colorspace_decodes_encodes_and_keys_the_cache",
+    "tests/ofx/test_worker.py::test_edited_override_file_is_not_served_from_cache",
+    "tests/ofx/test_worker.py::test_hello_and_one_decomposition_per_source_frame",
+    "tests/ofx/test_worker.py::test_worker_publishes_tile_progress_and_an_aborted_frame_is_never_done",
+    "tests/robustness/test_pixels.py::test_highlights_at_the_top_of_the_range_never_become_inf",
+    "tests/robustness/test_signals.py::test_signal_stops_the_run_cleanly",
+    "tests/robustness/test_special_files.py::test_special_file_as_a_frame_is_refused",
+    "tests/test_node.py::test_draft_and_full_shapes_and_reblur",
+    "tests/test_pipeline.py::test_edited_matte_or_labelme_file_redoes_the_frames_it_decides",
+    "tests/test_pipeline.py::test_ocio_config_is_compared_by_what_it_computes",
+    "tests/test_pipeline.py::test_rerun_redoes_outputs_of_other_settings_or_changed_plates",
+    "tests/test_pipeline.py::test_touched_plate_is_kept_changed_plate_redoes_its_frames",
+    "tests/timeline/test_otio_roundtrip.py::test_resolve_timeline_round_trip",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path, _, name = item.nodeid.partition("::")
+        if path in SLOW_MODULES or f"{path}::{name.split('[')[0]}" in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+
+
 def textured_photo(h: int = 160, w: int = 260, seed: int = 0) -> np.ndarray:
     """A deterministic photo-like linear image with edges and texture. Shape: -> [h, w, 3]."""
     rng = np.random.default_rng(seed)

@@ -155,3 +155,16 @@ def test_every_imported_package_is_a_declared_requirement():
         elif not names & pulled:
             undeclared.append(f"{mod} (imported by {where}; from {sorted(names)}, in no setup.py requirement)")
     assert not undeclared, "add to setup.py's install_requires or an extra: " + "; ".join(undeclared)
+
+
+def test_slow_list_names_tests_that_exist():
+    """conftest.py's SLOW_MODULES/SLOW_TESTS: a renamed test would silently join `make test-fast`."""
+    from tests.conftest import SLOW_MODULES, SLOW_TESTS
+
+    stale = [m for m in SLOW_MODULES if not (ROOT / m).is_file()]
+    for entry in SLOW_TESTS:
+        path, _, name = entry.partition("::")
+        f = ROOT / path
+        if not f.is_file() or not re.search(rf"^def {re.escape(name)}\(", f.read_text(encoding="utf-8"), re.M):
+            stale.append(entry)
+    assert not stale, f"tests/conftest.py names tests that do not exist: {stale}"
