@@ -62,9 +62,9 @@ PARAMS: tuple[Param, ...] = (
     Param("threshold", "float", 0.5, "static threshold in px per exposure", lo=0.0,
           cli="--threshold", ofx="staticThreshold"),
     Param("timing", "choice", "even", "where the output frames sit in time", choices=TIMINGS,
-          cli="--timing", farm="timing", ofx="timing"),
+          cli="--timing", farm="timing", blender="timing", ofx="timing"),
     Param("follow", "float", 1.0, "how closely sub-frames follow the estimated motion", lo=0.0, hi=1.0,
-          cli="--follow", farm="follow", ofx="followMotion"),
+          cli="--follow", farm="follow", blender="follow", ofx="followMotion"),
     Param("motion", "vector", None, "whole-frame motion vector, px per exposure at full resolution",
           cli="--motion", farm="motion"),
 )

@@ -104,7 +104,7 @@ def test_operator_adds_slowmo_strip_that_renders(blender: Blender, scripts_dir: 
     again = {s["name"]: s for s in out["after_rerun_source"]}
     assert set(again) == {"blurred", "blurred slowmo"} and again["blurred slowmo"]["duration"] == 5 * 2
     assert again["blurred slowmo"]["settings"]["output_dir"] == str(tmp_path / "unshutter") + "/"
-    stored = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0,
+    stored = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0, "timing": "EVEN", "follow": 1.0,
               "output_dir": str(tmp_path / "unshutter") + "/"}
     # from the Strip menu Blender passes the last run's values as "ghosts": the strip's own settings still win
     assert out["ghost"] == stored
@@ -114,7 +114,7 @@ def test_operator_adds_slowmo_strip_that_renders(blender: Blender, scripts_dir: 
     assert panel["where"] == ["SEQUENCE_EDITOR", "UI", "Unshutter"] and panel["poll"] is True
     path = "blurred slowmo.unshutter"
     assert panel["props"] == [[path, name] for name in ("factor", "guidance", "reverse", "overrides", "use_motion",
-                                                        "motion", "shutter", "output_dir")]
+                                                        "motion", "shutter", "timing", "follow", "output_dir")]
     assert panel["labels"][0] == "Slow motion of blurred"
     assert panel["buttons"] == [["sequencer.unshutter_slowmo", "Re-run", stored]]
 
@@ -131,6 +131,40 @@ def test_operator_adds_slowmo_strip_that_renders(blender: Blender, scripts_dir: 
 
 
 @every_blender
+def test_timing_and_follow_reach_the_engine_like_cli_flags(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
+    """Timing and Follow Motion go to `unshutter run` as --timing/--follow: at 180 degrees (even timing, the
+    closed-shutter outputs interpolated) the strip's frames are those of the command line with the same flags;
+    both are stored on the strips, and a re-run with Exposure Only writes other frames into another folder."""
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=23)
+    out = run_blender(blender, scripts_dir, {
+        "files": [str(f) for f in files],
+        "operator": {"factor": 4, "shutter": 180.0, "follow": 0.8, "output_dir": str(tmp_path / "unshutter") + "/"},
+        "rerun_source": {"timing": "EXPOSURE"},
+    }, tmp_path)
+    assert out["result"] == ["FINISHED"], out.get("error")
+    new = {s["name"]: s for s in out["after"]}["blurred slowmo"]
+    assert new["settings"]["timing"] == "EVEN" and abs(new["settings"]["follow"] - 0.8) < 1e-6
+    params = json.loads(Path(new["settings"]["manifest"]).read_text())["params"]
+    assert (params["shutter"], params["timing"], params["follow"]) == (180.0, "even", 0.8)
+    cli = tmp_path / "cli"
+    subprocess.run([str(Path(sys.executable).parent / "unshutter"), "run", str(tmp_path / "clip" / "blur.####.png"),
+                    "-o", str(cli / "blur.####.png"), "--factor", "4", "--shutter", "180", "--follow", "0.8", "-q"],
+                   check=True, capture_output=True)
+    folder = Path(new["directory"])
+    assert new["files"] == sorted(p.name for p in cli.glob("blur.*.png")) and len(new["files"]) == 12
+    for name in new["files"]:
+        assert np.array_equal(read_image(folder / name)[0], read_image(cli / name)[0]), name
+
+    assert out["rerun_source"] == ["FINISHED"]
+    again = {s["name"]: s for s in out["after_rerun_source"]}["blurred slowmo"]
+    assert again["settings"]["timing"] == "EXPOSURE" and abs(again["settings"]["follow"] - 0.8) < 1e-6  # kept
+    params = json.loads(Path(again["settings"]["manifest"]).read_text())["params"]
+    assert (params["timing"], params["follow"]) == ("exposure", 0.8)
+    assert Path(again["directory"]) != folder
+    gap = new["files"][2]  # output 2 of the first frame: in the closed-shutter gap under even timing
+    assert np.abs(read_image(Path(again["directory"]) / gap)[0] - read_image(folder / gap)[0]).max() > 2 / 255
+
+
 def test_engine_error_is_reported_and_timeline_unchanged(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     files = png_sequence(tmp_path / "clip", "blur", 1001, 4, seed=5)
     files[2].write_bytes(b"this is not a png")
@@ -451,7 +485,7 @@ def test_modal_run_progress_and_cancel(blender: Blender, scripts_dir: Path, tmp_
     n = 5 if mode == "finish" else 40
     files = png_sequence(tmp_path / "clip", "blur", 1001, n, seed=8)
     settings = {"factor": 2 if mode == "finish" else 7, "guidance": "NEIGHBORS", "reverse": False, "overrides": "",
-                "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0, "output_dir": str(tmp_path / "unshutter") + "/"}
+                "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0, "timing": "EVEN", "follow": 1.0, "output_dir": str(tmp_path / "unshutter") + "/"}
     out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files], "modal": mode, "operator_modal": settings},
                       tmp_path)
     m = out["modal"]
@@ -693,7 +727,7 @@ def test_strips_renamed_during_a_modal_run(blender: Blender, scripts_dir: Path, 
     first run gets its result; the result renamed, then both, during re-runs are updated in place; a copy
     of the source made during a run is left alone. No strip keeps the run's mark."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=19)
-    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0,
+    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0, "timing": "EVEN", "follow": 1.0,
                 "output_dir": str(tmp_path / "unshutter") + "/"}
     out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files], "modal": "finish", "operator_modal": settings,
@@ -738,7 +772,7 @@ def test_second_run_during_a_modal_run_is_refused(blender: Blender, scripts_dir:
     refused with a report naming the strip, the timeline and files untouched, and the first run completes.
     Once it has ended (finished, cancelled with Esc, or ended by Blender) runs on the same strips go ahead."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=21)
-    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0,
+    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0, "timing": "EVEN", "follow": 1.0,
                 "output_dir": str(tmp_path / "unshutter") + "/"}
     out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files], "modal": "finish", "operator_modal": settings,
@@ -793,7 +827,7 @@ def test_run_the_addon_cannot_tell_is_going_on_is_refused_by_the_engine(blender:
     """An undo past a modal run's start takes its marks away, so the add-on lets the same run start again;
     the engine's claim on the frames refuses it (reported, timeline untouched) and the first run completes."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 40, seed=23)  # long enough to outlast a second start
-    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0,
+    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0, "timing": "EVEN", "follow": 1.0,
                 "output_dir": str(tmp_path / "unshutter") + "/"}
     out = run_blender(blender, scripts_dir, {
         "files": [str(f) for f in files], "modal": "finish", "operator_modal": settings,
@@ -815,7 +849,7 @@ def test_mark_saved_by_another_session_blocks_nothing(blender: Blender, scripts_
     """A file saved during a modal run keeps the run's marks; opened in another Blender session, where no
     run goes on, runs on its source and result go ahead and the marks go."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=22)
-    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0,
+    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0, "timing": "EVEN", "follow": 1.0,
                 "output_dir": str(tmp_path / "unshutter") + "/"}
     saved = tmp_path / "mid_run.blend"
     out = run_blender(blender, scripts_dir, {

@@ -55,11 +55,16 @@ def test_command_and_output_files() -> None:
     assert cmd[cmd.index("--frames") + 1] == "1002-1004" and cmd[cmd.index("--shutter") + 1] == "180.0"
     assert cmd[cmd.index("--overrides") + 1] == "/c/ov.yaml" and cmd[cmd.index("--guidance") + 1] == "left"
     assert "--threads" not in cmd  # the engine's default: all cores
-    cmd = engine.build_command("u", "i", "o", factor=2, threads=3)
+    assert cmd[cmd.index("--timing") + 1] == "even" and cmd[cmd.index("--follow") + 1] == "1.0"  # the defaults
+    cmd = engine.build_command("u", "i", "o", factor=2, threads=3, timing="exposure", follow=0.30000001192092896)
     assert cmd[cmd.index("--threads") + 1] == "3"
+    assert cmd[cmd.index("--timing") + 1] == "exposure"
+    assert cmd[cmd.index("--follow") + 1] == "0.3"  # Blender's single-precision 0.3, as the artist typed it
     assert "--motion" not in cmd
     cmd = engine.build_command("u", "i", "o", factor=2, motion=(40.0, -2.5))
     assert cmd[cmd.index("--motion") + 1] == "40.0,-2.5"
+    with pytest.raises(engine.EngineError, match="timing 'smooth'"):
+        engine.build_command("u", "i", "o", factor=2, timing="smooth")
     with pytest.raises(engine.EngineError):
         engine.build_command("u", "i", "o", factor=2, guidance="sideways")
     files = engine.output_files("/o/a.####.png", {1002: [1004, 1005], 1001: [1001, 1002]})

@@ -36,6 +36,7 @@ RECORD = Path(__file__).with_name("engine.json")
 TMP_MARK = ".unshutter-tmp"  # unshutter.io.atomic.TMP_MARK: the engine's temporaries
 CLAIM_DIR = ".unshutter-claims"  # unshutter.io.claim.CLAIM_DIR: which run writes which frames
 GUIDANCE = ("neighbors", "none", "left", "right", "up", "down", "reverse")
+TIMINGS = ("even", "exposure")  # unshutter.timing.TIMINGS
 _BIN = "Scripts" if os.name == "nt" else "bin"
 _EXE = "unshutter.exe" if os.name == "nt" else "unshutter"
 
@@ -153,15 +154,21 @@ def settings_key(settings: dict) -> str:
 
 
 def build_command(exe: str, input_spec: str, output_spec: str, *, factor: int, guidance: str = "neighbors",
-                  reverse: bool = False, overrides: str = "", shutter: float = 360.0,
-                  frames: tuple[int, int] | None = None, threads: int = 0,
+                  reverse: bool = False, overrides: str = "", shutter: float = 360.0, timing: str = "even",
+                  follow: float = 1.0, frames: tuple[int, int] | None = None, threads: int = 0,
                   motion: tuple[float, float] | None = None) -> list[str]:
     """The ``unshutter run --json`` command line for one strip (``threads`` 0: all cores; ``motion``:
-    a whole-frame vector in px per exposure, ``--motion``)."""
+    a whole-frame vector in px per exposure, ``--motion``).
+
+    ``follow`` is rounded to 6 digits: Blender keeps it in single precision (0.3 is 0.30000001192...).
+    """
     if guidance not in GUIDANCE:
         raise EngineError(f"guidance {guidance!r}: choose one of {', '.join(GUIDANCE)}")
+    if timing not in TIMINGS:
+        raise EngineError(f"timing {timing!r}: choose one of {', '.join(TIMINGS)}")
     cmd = [exe, "run", input_spec, "-o", output_spec, "--factor", str(int(factor)), "--guidance", guidance,
-           "--shutter", repr(float(shutter)), "--json", "--quiet"]
+           "--shutter", repr(float(shutter)), "--timing", timing, "--follow", repr(round(float(follow), 6)),
+           "--json", "--quiet"]
     if frames is not None:
         cmd += ["--frames", f"{frames[0]}-{frames[1]}"]
     if reverse:

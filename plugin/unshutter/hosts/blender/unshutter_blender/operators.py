@@ -54,6 +54,8 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
     use_motion: BoolProperty(**props.USE_MOTION)
     motion: FloatVectorProperty(**props.MOTION)
     shutter: FloatProperty(**props.SHUTTER)
+    timing: EnumProperty(**props.TIMING)
+    follow: FloatProperty(**props.FOLLOW)
     output_dir: StringProperty(**props.OUTPUT_DIR)
 
     _job = None
@@ -147,6 +149,7 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         key = engine.settings_key({
             "input": input_spec, "frames": [first, last], "factor": values["factor"], "guidance": guidance,
             "reverse": values["reverse"], "shutter": round(values["shutter"], 4), "overrides": overrides,
+            "timing": values["timing"].lower(), "follow": round(values["follow"], 6),
             "overrides_mtime": os.path.getmtime(overrides) if overrides and os.path.exists(overrides) else None,
             **({"motion": list(values["motion"])} if values["use_motion"] else {}),
         })
@@ -156,6 +159,7 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         cmd = engine.build_command(exe, input_spec, output_spec, factor=values["factor"], guidance=guidance,
                                    reverse=values["reverse"], overrides=overrides, shutter=values["shutter"],
                                    motion=tuple(values["motion"]) if values["use_motion"] else None,
+                                   timing=values["timing"].lower(), follow=values["follow"],
                                    frames=(first, last), threads=preferences.threads(context))
         return Job(strip.name, earlier, link, copies, notes, values, n, output_spec, engine.EngineRun(cmd, folder))
 

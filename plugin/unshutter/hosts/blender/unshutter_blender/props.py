@@ -14,8 +14,16 @@ GUIDANCE_ITEMS = (
     ("REVERSE", "Reverse", "Optical flow, time reversed"),
 )
 
+TIMING_ITEMS = (
+    ("EVEN", "Even", "Output frames at equal steps of 1/N of the frame interval; below 360 degrees those that fall "
+                     "while the shutter was closed are interpolated toward the next frame"),
+    ("EXPOSURE", "Exposure Only", "All N output frames share the exposure (below 360 degrees playback jumps "
+                                  "across the closed shutter)"),
+)
+
 # The node settings an artist sets; both the operator and the strip settings have them.
-SETTINGS = ("factor", "guidance", "reverse", "overrides", "use_motion", "motion", "shutter", "output_dir")
+SETTINGS = ("factor", "guidance", "reverse", "overrides", "use_motion", "motion", "shutter", "timing", "follow",
+            "output_dir")
 
 FACTOR = dict(name="Factor", default=7, min=1, max=16,
               description="Sharp sub-frames per source frame: the new strip is this many times longer (1 = deblur only)")
@@ -31,6 +39,12 @@ MOTION = dict(name="Motion", default=(0.0, 0.0), size=2, min=-10000.0, max=10000
                           "(40, 0 = a 40 px streak to the right)")
 SHUTTER = dict(name="Shutter", default=360.0, min=1.0, max=360.0, precision=1,
                description="Shutter angle of the source footage in degrees")
+TIMING = dict(name="Timing", items=TIMING_ITEMS, default="EVEN",
+              description="When the N output frames of a source frame are shown (unshutter run --timing)")
+FOLLOW = dict(name="Follow Motion", default=1.0, min=0.0, max=1.0, precision=2,
+              description="How closely the sub-frames follow the motion estimated from the neighbouring frames, where "
+                          "the flows to the previous and next frame agree: 0 keeps the decomposer's own, 1 carries "
+                          "the mid-exposure frame along the motion (unshutter run --follow)")
 OUTPUT_DIR = dict(name="Output Folder", default="//unshutter/", subtype="DIR_PATH",
                   description="Where the sub-frames are written (// = beside the .blend file); one sub-folder per strip and settings")
 
@@ -45,6 +59,8 @@ class UnshutterStripSettings(bpy.types.PropertyGroup):
     use_motion: BoolProperty(**USE_MOTION)
     motion: FloatVectorProperty(**MOTION)
     shutter: FloatProperty(**SHUTTER)
+    timing: EnumProperty(**TIMING)
+    follow: FloatProperty(**FOLLOW)
     output_dir: StringProperty(**OUTPUT_DIR)
     role: EnumProperty(
         name="Role", default="NONE",
