@@ -400,6 +400,7 @@ class Worker:
             matte_motion = _motion(req.get("matte_motion"))
             if matte_motion is not None:  # a vector beside the Guide matte wins over its direction
                 direction = matte_motion
+            assert cur is not None  # its offset is required (checked above)
             this = _Inputs(frame, cur, prev, nxt, matte)
             # A closed-shutter output (even timing below 360 degrees) is interpolated toward the next
             # frame's first output: the next frame is decomposed too, with the frame after it for its
