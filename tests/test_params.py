@@ -189,3 +189,13 @@ def test_ofx_parameter_matches_the_table(p: Param):
         assert choices[names.index(args[6])] == e.default
     else:
         assert re.search(rf"define_param\(params, ofx::ParamType(Boolean|String), {const},", text)
+
+
+# ------------------------------------------------------------------------ OFX worker protocol
+
+def test_worker_protocol_carries_table_parameters_and_every_ofx_one():
+    from unshutter.cli import worker
+
+    assert set(worker.PARAM_KEYS) <= set(BY_NAME), "the worker reads a parameter the table does not declare"
+    assert {p.name for p in PARAMS if p.ofx} <= set(worker.PARAM_KEYS), "an OFX parameter the worker drops"
+    assert set(worker.REQUIRED_PARAMS) <= set(worker.PARAM_KEYS)
