@@ -13,6 +13,7 @@ import os
 import platform
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -270,6 +271,17 @@ class _Pending:
     t0: float
 
 
+WRITE_THREADS = 2
+"""Sub-frames of one source frame encoded and written at the same time (bounded by the thread
+budget, :mod:`unshutter.threads`): seven 8-bit 1280x720 PNGs took 0.81 times as long in two
+threads as one after another on the shared 2-core machine (load average 15)."""
+
+
+def write_threads() -> int:
+    """Writer threads of a run: :data:`WRITE_THREADS`, at most the process's thread budget."""
+    return max(1, min(WRITE_THREADS, threads.configured() or threads.cores()))
+
+
 class FrameCache:
     """Linear RGB of recently read frames (each frame is needed three times)."""
 
@@ -474,13 +486,20 @@ def _write(cfg: RunConfig, clip: Clip, emit: Progress, node: Node, target: Outpu
             from unshutter.guidance.debug import write_guidance_image
 
             write_guidance_image(guidance_debug_path(debug_dir, f), res.guidance)
-        for k in range(n):
-            rgb = out_cs.from_linear(res.subframes[k])
-            if writer is not None:
-                writer.write(rgb)
-            else:
+        if writer is not None:
+            for k in range(n):
+                writer.write(out_cs.from_linear(res.subframes[k]))
+                written += 1
+        else:
+            def write_one(k: int) -> None:
+                rgb = out_cs.from_linear(res.subframes[k])
                 write_image(item.paths[k], merge_channels(rgb, item.extra, clip.meta), clip.meta, item.sig)
-            written += 1
+
+            # the sub-frames are encoded side by side (OCIO and the image writers release the GIL);
+            # each write is atomic on its own, and the frame is done only when all of them are
+            for fut in [write_pool.submit(write_one, k) for k in range(n)]:
+                fut.result()  # the first failure, in sub-frame order, ends the run
+                written += 1
         if cfg.preview:
             from unshutter.preview import thumbnail
 
@@ -495,6 +514,7 @@ def _write(cfg: RunConfig, clip: Clip, emit: Progress, node: Node, target: Outpu
     # next frame's first output: a frame waits in ``pending`` until the next one is decomposed.
     waits = node.needs_next()
     pending: _Pending | None = None
+    write_pool = ThreadPoolExecutor(write_threads(), thread_name_prefix="unshutter-write")
     try:
         for i, f in enumerate(frames):
             t0 = time.monotonic()
@@ -539,6 +559,7 @@ def _write(cfg: RunConfig, clip: Clip, emit: Progress, node: Node, target: Outpu
             pending = None
         ok = True
     finally:
+        write_pool.shutdown(wait=True)  # no write is left running once the run returns or fails
         if writer is not None:
             writer.close(ok)
 
