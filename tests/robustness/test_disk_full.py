@@ -81,3 +81,16 @@ def test_manifest_that_cannot_be_written_exits_6(hdr_clip: str, tmp_path: Path) 
     err = p.stderr.strip()
     assert "\n" not in err and str(out / "shot.unshutter.1002-1002.json") in err, err
     _assert_nothing_cut(out, (64, 96))
+
+
+def test_movie_past_the_file_size_limit_exits_6_and_keeps_no_cut_movie(hdr_clip: str, tmp_path: Path) -> None:
+    ref = tmp_path / "ref" / "shot.mp4"
+    assert _run([hdr_clip, "-o", str(ref), "--factor", "2"]).returncode == 0
+    out = tmp_path / "out"
+    for limit in (ref.stat().st_size // 3, ref.stat().st_size - 16):
+        p = _run([hdr_clip, "-o", str(out / "shot.mp4"), "--factor", "2"], limit=limit)
+        assert p.returncode == 6, p.stderr
+        err = p.stderr.strip()
+        assert "\n" not in err and str(out / "shot.mp4") in err, err
+        assert not (out / "shot.mp4").exists()
+        _assert_nothing_cut(out, (64, 96))

@@ -7,6 +7,11 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+try:
+    import resource
+except ImportError:  # Windows: no file-size limits to check
+    resource = None  # type: ignore[assignment]
+
 from unshutter.errors import OutputError, ParameterError
 
 TMP_MARK = ".unshutter-tmp"
@@ -65,6 +70,21 @@ def atomic_path(path: Path) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def check_not_cut(path: Path, tmp: Path) -> None:
+    """OutputError when the just-written ``tmp`` may have been cut short without its writer noticing.
+
+    A file that ends exactly at the file-size limit (``ulimit -f``), or that
+    left the disk without a free block, may have lost its last bytes in a
+    write whose failure the writer never reported.
+    """
+    size = tmp.stat().st_size
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0] if resource is not None else -1
+    if limit not in (-1, getattr(resource, "RLIM_INFINITY", -1)) and size >= limit:
+        raise OutputError(f"{path}: write reached the file-size limit ({limit} bytes, ulimit -f), nothing kept")
+    if hasattr(os, "statvfs") and os.statvfs(tmp.parent).f_bavail == 0:
+        raise OutputError(f"{path}: disk full after writing, the file may be cut; nothing kept")
 
 
 def write_text(path: Path, text: str) -> None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import re
-import resource
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import numpy as np
 import OpenImageIO as oiio
 
 from unshutter.errors import InputError, OutputError, ParameterError, UnshutterError
-from unshutter.io.atomic import atomic_path
+from unshutter.io.atomic import atomic_path, check_not_cut
 from unshutter.io.files import require_regular
 
 # Attributes that describe the file container, not the picture; never copied.
@@ -296,13 +295,8 @@ def _check_written(path: Path, tmp: Path, spec: oiio.ImageSpec, file_format: str
     without a free block, may have been cut and is refused; PNG and JPEG
     must end with their end marker.
     """
+    check_not_cut(path, tmp)
     size = tmp.stat().st_size
-    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
-    if limit != resource.RLIM_INFINITY and size >= limit:
-        raise OutputError(f"{path}: write reached the file-size limit ({limit} bytes, ulimit -f), nothing kept")
-    vfs = os.statvfs(tmp.parent)
-    if vfs.f_bavail == 0:
-        raise OutputError(f"{path}: disk full after writing, the file may be cut; nothing kept")
     trailer = _TRAILERS.get(file_format)
     if trailer is not None:
         with open(tmp, "rb") as f:

@@ -11,7 +11,7 @@ import av
 import numpy as np
 
 from unshutter.errors import InputError, OutputError
-from unshutter.io.atomic import atomic_path
+from unshutter.io.atomic import atomic_path, check_not_cut, temp_name
 
 log = logging.getLogger("unshutter")
 
@@ -124,19 +124,39 @@ class MovieWriter:
             rgb = np.pad(rgb, ((0, h - rgb.shape[0]), (0, w - rgb.shape[1]), (0, 0)), mode="edge")
         data = (np.clip(rgb, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(data), format="rgb48le")
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+        try:
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+        except (av.FFmpegError, OSError) as exc:  # a full disk shows here or at close
+            raise OutputError(f"{self.path}: cannot write the movie ({_reason(exc)}); nothing kept") from None
 
     def close(self, ok: bool = True) -> None:
+        """Finish the movie and rename it into place (``ok``), or delete it. Raises OutputError naming
+        the movie when it cannot be finished whole; nothing is left under its name then."""
+        error: OutputError | None = None
         try:
             if ok:
                 for packet in self._stream.encode():
                     self._container.mux(packet)
+        except (av.FFmpegError, OSError) as exc:
+            error = OutputError(f"{self.path}: cannot write the movie ({_reason(exc)}); nothing kept")
+        try:
             self._container.close()
-        finally:
-            if ok:
-                self._ctx.__exit__(None, None, None)
-            else:
-                err = OutputError("aborted")
-                with contextlib.suppress(OutputError):
-                    self._ctx.__exit__(OutputError, err, None)
+        except (av.FFmpegError, OSError) as exc:
+            error = error or OutputError(f"{self.path}: cannot write the movie ({_reason(exc)}); nothing kept")
+        if ok and error is None:
+            try:
+                check_not_cut(self.path, temp_name(self.path))
+            except OutputError as exc:
+                error = exc
+        if ok and error is None:
+            self._ctx.__exit__(None, None, None)  # fsync and rename
+            return
+        with contextlib.suppress(OutputError, OSError):
+            self._ctx.__exit__(OutputError, error or OutputError("aborted"), None)  # deletes the temporary
+        if error is not None and ok:
+            raise error
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc).splitlines()[0] or type(exc).__name__
