@@ -13,14 +13,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
+def build_wheel(out: Path) -> Path:
+    """``python -m build --wheel`` of this tree into ``out``; the wheel's path."""
     res = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir", str(out), str(ROOT)],
                          capture_output=True, text=True, timeout=1800)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     (whl,) = out.glob("unshutter-*.whl")
     return whl
+
+
+def install_wheel(whl: Path, site: Path) -> None:
+    """The wheel's files alone in ``site`` (its requirements come from this venv)."""
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(site),
+                    str(whl)], check=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_wheel(tmp_path_factory.mktemp("dist"))
 
 
 @pytest.mark.slow
@@ -39,8 +49,7 @@ def test_wheel_holds_what_runs_without_the_source_tree(wheel: Path):
 @pytest.mark.slow
 def test_installed_wheel_runs_the_demo(wheel: Path, tmp_path: Path):
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(site),
-                    str(wheel)], check=True, timeout=600)
+    install_wheel(wheel, site)
     env = {**os.environ, "PYTHONPATH": str(site)}  # the wheel's files first; its requirements from this venv
     code = ("import sys, unshutter, unshutter.kernels as k; print(unshutter.__file__, k.BACKEND);"
             "from unshutter.cli.main import main; sys.exit(main(['demo', '-q', '-o', 'out']))")
