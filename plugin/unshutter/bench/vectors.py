@@ -14,10 +14,12 @@ network encoding, as there) for these guidance maps:
   from the blurred frame alone (both time orders of up to two blur axes):
   the best of them, and the first one offered.
 
-And where the flow fails (pixels whose neighbour motion is off the true one
-by more than 2 px and a quarter of its length, cleaned, at least 2% of the
-frame), the PSNR inside that region with the flow alone and with a vector
-override of the region's true mean motion on top of the flow.
+And where the flow fails (``off``: the neighbour motion is off the true one
+by more than 2 px and a quarter of its length; ``reversed``: it points
+against the true motion; cleaned, at least 2% of the frame), the PSNR
+inside that region with the flow alone and with vector overrides on top of
+the flow: one feathered region per connected part, with its mean true
+motion.
 """
 from __future__ import annotations
 
@@ -52,6 +54,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-real", action="store_true", help="skip the real clip")
     p.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads (default 2)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+
+
+class Model:
+    """The shipped decomposer through the node's runtime (tiles, padding and its contract's warps included)."""
+
+    def __init__(self, path: Path, threads: int) -> None:
+        from unshutter.decomposer.runtime import Decomposer
+
+        self.dec = Decomposer(path, device="cpu", threads=threads)
+
+    def __call__(self, blurred: np.ndarray, guidance: np.ndarray) -> np.ndarray:
+        """[H, W, 3] + [H, W, 6] -> [K, H, W, 3] network encoding."""
+        return self.dec(np.ascontiguousarray(blurred, np.float32), np.ascontiguousarray(guidance, np.float32))
 
 
 def _exposure_motion(f: q.Frame) -> np.ndarray:
@@ -97,18 +112,42 @@ def regions_guidance(f: q.Frame) -> np.ndarray:
     return g
 
 
-def flow_failure(f: q.Frame) -> np.ndarray | None:
-    """Where the neighbour flow is wrong ({0, 1} [H, W]), or None when it fails on less than 2% of the frame."""
+FAILURES = ("off", "reversed")
+
+
+def flow_failure(f: q.Frame, kind: str = "off") -> np.ndarray | None:
+    """Where the neighbour flow fails ({0, 1} [H, W]), or None when that is under 2% of the frame.
+
+    ``off``: more than 2 px and a quarter of the true length away from the
+    true motion; ``reversed``: pointing against the true motion (which
+    moves at least 2 px), the failure that flips the time order.
+    """
     if f.motion_nb is None:
         return None
     e = np.float32(f.shutter_deg / 360.0)
     true, nb = f.motion_gt * e, f.motion_nb * e
-    err = np.hypot(*(nb - true).transpose(2, 0, 1))
     mag = np.hypot(*true.transpose(2, 0, 1))
-    bad = ((err > 2.0) & (err > 0.25 * mag)).astype(np.uint8)
+    if kind == "reversed":
+        bad = (((nb * true).sum(-1) < 0) & (mag > 2.0)).astype(np.uint8)
+    else:
+        err = np.hypot(*(nb - true).transpose(2, 0, 1))
+        bad = ((err > 2.0) & (err > 0.25 * mag)).astype(np.uint8)
     bad = cv2.morphologyEx(bad, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
     bad = cv2.morphologyEx(bad, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
     return bad.astype(np.float32) if bad.mean() >= 0.02 else None
+
+
+def override_failure(f: q.Frame, bad: np.ndarray) -> np.ndarray:
+    """Neighbour guidance with a vector region over each connected part of ``bad``: its mean true motion,
+    feathered (one polygon per object an artist would draw). Shape: -> [H, W, 6]."""
+    true = _exposure_motion(f)
+    g = q.guidance_for(f, "neighbors")
+    n, lab = cv2.connectedComponents(bad.astype(np.uint8))
+    for i in range(1, n):
+        part = lab == i
+        vec = (float(true[..., 0][part].mean()), float(true[..., 1][part].mean()))
+        encode.apply_motion(g, feather_mask(part.astype(np.float32), DEFAULT_FEATHER), vec)
+    return g
 
 
 def _region_mse(out: np.ndarray, f: q.Frame, mask: np.ndarray) -> float:
@@ -117,9 +156,9 @@ def _region_mse(out: np.ndarray, f: q.Frame, mask: np.ndarray) -> float:
     return float(np.mean((o.astype(np.float64) - f.gt[:, sel].astype(np.float64)) ** 2))
 
 
-def evaluate(model: q.Model, frames: list[q.Frame]) -> dict:
+def evaluate(model: Model, frames: list[q.Frame]) -> dict:
     accs = {name: q.Acc() for name in ROWS}
-    fail_nb, fail_ov, fail_gt, fail_share = [], [], [], []
+    fails: dict[str, dict[str, list[float]]] = {}
     axis_err, length_err, n_alts = [], [], []
     for f in frames:
         outs = {"gt": model(f.blurred, q.guidance_for(f, "gt")),
@@ -147,17 +186,15 @@ def evaluate(model: q.Model, frames: list[q.Frame]) -> dict:
             accs["alt_best"].add(np.repeat(f.blurred[None], q.K, axis=0), f, with_ssim=False)
             accs["alt_first"].add(np.repeat(f.blurred[None], q.K, axis=0), f, with_ssim=False)
         n_alts.append(len(cands))
-        bad = flow_failure(f)
-        if bad is not None:
-            e = np.float32(f.shutter_deg / 360.0)
-            true = f.motion_gt * e
-            vec = (float(true[..., 0][bad > 0].mean()), float(true[..., 1][bad > 0].mean()))
-            g = q.guidance_for(f, "neighbors")
-            encode.apply_motion(g, feather_mask(bad, DEFAULT_FEATHER), vec)
-            fail_ov.append(_region_mse(model(f.blurred, g), f, bad))
-            fail_nb.append(_region_mse(outs["neighbors"], f, bad))
-            fail_gt.append(_region_mse(outs["gt"], f, bad))
-            fail_share.append(float(bad.mean()))
+        for kind in FAILURES:
+            bad = flow_failure(f, kind)
+            if bad is None:
+                continue
+            acc = fails.setdefault(kind, {"nb": [], "ov": [], "gt": [], "share": []})
+            acc["ov"].append(_region_mse(model(f.blurred, override_failure(f, bad)), f, bad))
+            acc["nb"].append(_region_mse(outs["neighbors"], f, bad))
+            acc["gt"].append(_region_mse(outs["gt"], f, bad))
+            acc["share"].append(float(bad.mean()))
     res: dict = {name: a.summary() for name, a in accs.items()}
     res["alternatives"] = {
         "offered_mean": float(np.mean(n_alts)),
@@ -166,15 +203,14 @@ def evaluate(model: q.Model, frames: list[q.Frame]) -> dict:
         "length_error_px_median": float(np.median(length_err)) if length_err else None,
         "length_abs_error_px_median": float(np.median(np.abs(length_err))) if length_err else None,
     }
-    if fail_nb:
-        res["flow_fails"] = {
-            "frames": len(fail_nb),
-            "region_share_mean": float(np.mean(fail_share)),
-            "psnr_neighbors": q.psnr_of(float(np.mean(fail_nb))),
-            "psnr_neighbors_plus_override": q.psnr_of(float(np.mean(fail_ov))),
-            "psnr_gt": q.psnr_of(float(np.mean(fail_gt))),
-            "frames_improved": int(sum(o < n for o, n in zip(fail_ov, fail_nb))),
-        }
+    res["flow_fails"] = {kind: {
+        "frames": len(a["nb"]),
+        "region_share_mean": float(np.mean(a["share"])),
+        "psnr_neighbors": q.psnr_of(float(np.mean(a["nb"]))),
+        "psnr_neighbors_plus_override": q.psnr_of(float(np.mean(a["ov"]))),
+        "psnr_gt": q.psnr_of(float(np.mean(a["gt"]))),
+        "frames_improved": int(sum(o < n for o, n in zip(a["ov"], a["nb"]))),
+    } for kind, a in fails.items()}
     return res
 
 
@@ -191,9 +227,8 @@ def _print(title: str, res: dict) -> None:
         print(f"alternatives: {a['offered_mean']:.1f} offered per frame; strongest axis off by "
               f"{a['axis_error_deg_median']:.1f} deg (median), within 10 deg on {100 * a['axis_within_10deg']:.0f}% "
               f"of frames; length off by {a['length_error_px_median']:+.1f} px (median; |.| {a['length_abs_error_px_median']:.1f})")
-    ff = res.get("flow_fails")
-    if ff:
-        print(f"where the flow fails ({ff['frames']} frames, {100 * ff['region_share_mean']:.0f}% of each): "
+    for kind, ff in res.get("flow_fails", {}).items():
+        print(f"where the flow is {kind} ({ff['frames']} frames, {100 * ff['region_share_mean']:.0f}% of each): "
               f"neighbors {ff['psnr_neighbors']:.2f} dB, + vector override {ff['psnr_neighbors_plus_override']:.2f} dB "
               f"(better on {ff['frames_improved']}/{ff['frames']}), gt {ff['psnr_gt']:.2f} dB")
 
@@ -201,7 +236,7 @@ def _print(title: str, res: dict) -> None:
 def run(args: argparse.Namespace) -> int:
     cv2.setNumThreads(max(1, args.threads))
     model_path = Path(args.model) if args.model else default_model_path()
-    model = q.Model(model_path, args.threads)
+    model = Model(model_path, args.threads)
     report: dict = {"model": str(model_path)}
     t0 = time.time()
     if args.synthetic > 0:

@@ -1,0 +1,49 @@
+"""bench vectors' building blocks: drawn regions from a motion field, and where the flow fails."""
+from __future__ import annotations
+
+import numpy as np
+
+from unshutter.bench import quality as q
+from unshutter.bench import vectors as v
+from unshutter.decomposer.contract import K, MOTION_SCALE, MX, MY
+
+
+def _frame(true: np.ndarray, nb: np.ndarray) -> q.Frame:
+    h, w = true.shape[:2]
+    blurred = np.full((h, w, 3), 0.5, np.float32)
+    return q.Frame(blurred, np.repeat(blurred[None], K, axis=0), true, nb, None, True, 360.0)
+
+
+def _two_layers(h: int = 64, w: int = 96) -> np.ndarray:
+    m = np.zeros((h, w, 2), np.float32)
+    m[..., 0] = -4.0  # background moves left
+    m[16:48, 40:80] = (20.0, 3.0)  # a car moves right
+    return m
+
+
+def test_region_masks_find_each_layer_and_its_motion() -> None:
+    regions = v.region_masks(_two_layers())
+    assert len(regions) == 2
+    (big, vec_big), (small, vec_small) = regions
+    assert vec_big == (-4.0, 0.0) and vec_small == (20.0, 3.0)
+    assert small[20:44, 44:76].all() and not small[:10].any()
+
+
+def test_regions_guidance_carries_the_vectors() -> None:
+    g = v.regions_guidance(_frame(_two_layers(), _two_layers()))
+    np.testing.assert_allclose(g[32, 60, MX:MY + 1] * MOTION_SCALE, (20, 3), atol=1e-2)
+    np.testing.assert_allclose(g[2, 2, MX:MY + 1] * MOTION_SCALE, (-4, 0), atol=1e-3)
+
+
+def test_flow_failure_kinds_and_the_override_there() -> None:
+    true = _two_layers()
+    nb = true.copy()
+    nb[16:48, 40:80] = (-20.0, -3.0)  # the flow points the wrong way over the car
+    f = _frame(true, nb)
+    for kind in v.FAILURES:
+        bad = v.flow_failure(f, kind)
+        assert bad is not None and bad[20:44, 44:76].all() and not bad[:10].any(), kind
+    g = v.override_failure(f, v.flow_failure(f, "reversed"))
+    np.testing.assert_allclose(g[32, 60, MX:MY + 1] * MOTION_SCALE, (20, 3), atol=1e-2)
+    np.testing.assert_allclose(g[2, 2, MX:MY + 1] * MOTION_SCALE, (-4, 0), atol=1e-3)  # the flow elsewhere
+    assert v.flow_failure(_frame(true, true), "off") is None
