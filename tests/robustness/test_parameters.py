@@ -21,7 +21,16 @@ EXE = [sys.executable, "-m", "unshutter"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*EXE, "run", *args, "--quiet"], capture_output=True, text=True, timeout=300)
+    """``unshutter run`` in this process: what the console script does, without a start-up per case."""
+    import contextlib
+    import io
+
+    from unshutter.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["run", *args, "--quiet"])
+    return subprocess.CompletedProcess(["unshutter", "run", *args], code, out.getvalue(), err.getvalue())
 
 
 @pytest.mark.parametrize("option,value,out", [

@@ -51,13 +51,16 @@ def _on_signal(signum: int, _frame: Any) -> None:
     raise Terminated(signum)
 
 
-def _catch_termination() -> None:
+def _catch_termination() -> dict[int, Any]:
+    """Install the handlers; returns the ones they replace (restored when main returns)."""
+    previous: dict[int, Any] = {}
     for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if sig is not None:
             try:
-                signal.signal(sig, _on_signal)
+                previous[sig] = signal.signal(sig, _on_signal)
             except ValueError:  # not the main thread (an embedding host): leave its handlers alone
-                return
+                break
+    return previous
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    _catch_termination()
+    previous = _catch_termination()
     try:
         threads.apply(getattr(args, "engine_threads", None))  # --threads, else UNSHUTTER_THREADS, else all cores
         return int(args.func(args) or 0)
@@ -87,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
         return 128 + exc.signum
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":
