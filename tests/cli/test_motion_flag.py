@@ -79,3 +79,10 @@ def test_motion_replaces_flow_and_follows_render_scale(hdr_clip: str) -> None:
 def test_motion_in_help() -> None:
     r = _cli("run", "--help")
     assert "--motion DX,DY" in r.stdout and "px per exposure" in r.stdout
+
+
+def test_a_lone_still_without_motion_is_warned_about(tmp_path: Path, still: Path) -> None:
+    r = _cli("run", str(still), "-o", str(tmp_path / "out"), "--factor", "2", "-q")
+    assert r.returncode == 0 and "no motion to go on" in r.stderr and "--motion" in r.stderr
+    r = _cli("run", str(still), "-o", str(tmp_path / "out2"), "--factor", "2", "--motion", "4,0", "-q")
+    assert r.returncode == 0 and "no motion to go on" not in r.stderr

@@ -5,6 +5,7 @@ import argparse
 import contextlib
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from unshutter.decomposer.runtime import DEFAULT_TILE
@@ -121,12 +122,24 @@ def main(args: argparse.Namespace) -> int:
     reporter.close()
     if cfg.frames is None:
         warn_leftovers(result)
+    _warn_unguided(result)
     if not args.json:
         print(f"slow-motion clip: {result.output}  ({result.written} frames written, {result.skipped} already complete)")
         print(f"manifest: {result.manifest}")
         for p in result.preview:
             print(f"preview: {p}")
     return 0
+
+
+def _warn_unguided(result: Any) -> None:
+    """Say so when no frame had any motion guidance (a lone still without --motion): the output is close to the input."""
+    try:
+        sources = json.loads(Path(result.manifest).read_text())["guidance"].values()
+    except (OSError, ValueError, KeyError, AttributeError):
+        return
+    if sources and all(str(v).startswith("none (no neighbour)") for v in sources):
+        print("unshutter: warning: no neighbouring frames, so no motion to go on: the sub-frames stay close to "
+              "the input; give --motion DX,DY (px per exposure) or try --alternatives", file=sys.stderr)
 
 
 def _alternatives(cfg: RunConfig, args: argparse.Namespace, reporter: Reporter) -> int:
