@@ -57,3 +57,25 @@ def test_gap_frames_cross_fade_between_the_two_frames_along_their_motion() -> No
     last, first = img, w(img, 1.0)  # the next frame's first output: the same scene 8 px on
     gap = travel.gap_frames(last, 0.0, w, first, 1.0, w, [0.5])
     np.testing.assert_allclose(gap[0][:, 12:70], w(img, 0.5)[:, 12:70], atol=1e-5)
+
+
+def test_clamp_keeps_the_mean_and_the_range_where_the_mean_allows() -> None:
+    rng = np.random.default_rng(3)
+    sub = rng.uniform(-0.3, 1.3, (5, 16, 24, 3)).astype(np.float32)
+    target = np.clip(sub.mean(axis=0), 0.0, 1.0)
+    target[0, 0, 0] = 1.2  # a mean above the ceiling: that pixel cannot be brought into range
+    sub[:, 0, 0, 0] = [1.5, 1.1, 1.0, 1.2, 1.2]
+    sub += (target - sub.mean(axis=0))[None]
+    retime.clamp_keep_mean(sub, target, 1.0)
+    np.testing.assert_allclose(sub.mean(axis=0), target, atol=1e-5)
+    inside = np.ones(target.shape, bool)
+    inside[0, 0, 0] = False
+    assert sub.transpose(1, 2, 3, 0)[inside].min() >= -1e-6 and sub.transpose(1, 2, 3, 0)[inside].max() <= 1 + 1e-6
+    assert sub[:, 0, 0, 0].max() > 1.0  # left alone
+    # no ceiling (scene-linear HDR): only negative light is cut
+    hdr = rng.uniform(-0.2, 4.0, (4, 8, 8, 3)).astype(np.float32)
+    t = np.maximum(hdr.mean(axis=0), 0.0)
+    hdr += (t - hdr.mean(axis=0))[None]
+    retime.clamp_keep_mean(hdr, t, None)
+    np.testing.assert_allclose(hdr.mean(axis=0), t, atol=1e-5)
+    assert hdr.min() >= -1e-6 and hdr.max() > 1.0

@@ -208,7 +208,10 @@ class Node:
             sub[k] = color.from_network(sub[k], scale)
         sched = self.schedule()
         motion, weight = self.motion_of(g, trust.get("trust"))
-        out = retime.retime(sub, cur, p.factor, reuse=True, sched=sched, motion=motion, follow_weight=weight)
+        # a frame with nothing above 1 is display-referred (or dim): its outputs stay within [0, 1]
+        ceiling = 1.0 if float(cur.max()) <= 1.0 else None
+        out = retime.retime(sub, cur, p.factor, reuse=True, sched=sched, motion=motion, follow_weight=weight,
+                            ceiling=ceiling)
         stage("resample")
         return FrameResult(out, g, source, {"exposure_scale": scale}, motion, sched)
 

@@ -54,13 +54,14 @@ def resample_at(sub_linear: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 def retime(sub_linear: np.ndarray, blurred_linear: np.ndarray, factor: int, reuse: bool = False,
            sched: timing.Schedule | None = None, motion: np.ndarray | None = None,
-           follow_weight: np.ndarray | None = None) -> np.ndarray:
+           follow_weight: np.ndarray | None = None, ceiling: float | None = None) -> np.ndarray:
     """K linear sub-frames -> ``factor`` output frames at the times of ``sched``.
 
     Outputs inside the exposure are resampled from the sub-frames; with
     ``motion`` (px per frame interval) they are blended toward the mid-exposure
     frame carried along it (by ``follow_weight``, per pixel) and the reblur
-    correction travels with it (:mod:`unshutter.travel`). For factor >= 2 their
+    correction travels with it (:mod:`unshutter.travel`); they are then kept in
+    [0, ``ceiling``] where their mean allows (:func:`clamp_keep_mean`). For factor >= 2 their
     linear mean then equals ``blurred_linear`` exactly; factor 1 returns the
     sharp sub-frame at the middle of the exposure. Outputs in the
     closed-shutter gap are carried forward from the last inside output along
@@ -96,13 +97,43 @@ def retime(sub_linear: np.ndarray, blurred_linear: np.ndarray, factor: int, reus
             travel.travel_residue(part, blurred_linear, warper, offsets)
         for y0 in range(0, h, BAND_ROWS):
             y1 = min(h, y0 + BAND_ROWS)
-            part[:, y0:y1] = kernels.reblur_project(np.ascontiguousarray(part[:, y0:y1]),
-                                                    np.ascontiguousarray(blurred_linear[y0:y1], np.float32))
+            band = kernels.reblur_project(np.ascontiguousarray(part[:, y0:y1]),
+                                          np.ascontiguousarray(blurred_linear[y0:y1], np.float32))
+            if warper is not None:  # moving content can overshoot: keep it in range, the mean kept
+                clamp_keep_mean(band, blurred_linear[y0:y1], ceiling)
+            part[:, y0:y1] = band
     if inside < n:
         carry = warper or travel.Warper(np.zeros((h, w, 2), np.float32))
         out[inside:] = travel.gap_frames(out[inside - 1], sched.times[inside - 1], carry, None, 0.0, None,
                                          sched.times[inside:])
     return out
+
+
+def clamp_keep_mean(sub: np.ndarray, target: np.ndarray, ceiling: float | None) -> None:
+    """Bring sub-frames into [0, ceiling] where their mean ``target`` allows it, keeping the mean (in place).
+
+    Carrying content along the motion can push a sub-frame below 0 (no light is
+    negative) or, on a display-referred frame, above 1, where an integer output
+    would clip it and the clip's mean would no longer be the input. What is cut
+    off is handed to the other sub-frames of the pixel in proportion to their
+    room; pixels whose target itself lies outside the range are left alone.
+
+    Shape:
+        sub: [N, H, W, C], target: [H, W, C]
+    """
+    hi = np.inf if ceiling is None else np.float32(ceiling)
+    if sub.min() >= 0.0 and sub.max() <= hi:
+        return
+    n = sub.shape[0]
+    ok = (target >= 0.0) & (target <= hi)
+    clipped = np.clip(sub, 0.0, hi)
+    excess = (target - clipped.mean(axis=0)) * np.float32(n)  # [H, W, C]: what the clip took (+) or added (-)
+    # [N, H, W, C] room to take it: without a ceiling the clip only raised values (excess <= 0)
+    room = clipped if ceiling is None else np.where(excess[None] > 0, hi - clipped, clipped)
+    total = room.sum(axis=0)
+    share = np.divide(excess, total, out=np.zeros_like(excess), where=total > 0)
+    fixed = clipped + room * share[None]
+    np.copyto(sub, fixed, where=ok[None] & np.isfinite(fixed))
 
 
 def fill_gap(out: np.ndarray, sched: timing.Schedule, motion: np.ndarray | None,
