@@ -26,29 +26,35 @@ def _slice_middles(u: np.ndarray) -> bool:
     return bool(np.allclose(u, (np.arange(m) + 0.5) / m, rtol=0, atol=1e-12))
 
 
-def resample_at(sub_linear: np.ndarray, u: np.ndarray) -> np.ndarray:
+def resample_at(sub_linear: np.ndarray, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """K sub-frames at slice middles -> frames at exposure fractions ``u``, linear in time.
 
-    The same taps as :func:`kernels.resample_subframes` (which it calls, band by
-    band, when ``u`` are slice middles) for any fractions.
+    The same taps as :func:`kernels.resample_subframes` (which it calls when
+    ``u`` are slice middles) for any fractions. Works in bands of rows, each
+    read whole before it is written, so ``out`` may be ``sub_linear``'s own
+    first M planes (no second full-size stack at 4K).
 
     Shape:
         sub_linear: [K, H, W, 3], u: [M] -> [M, H, W, 3]
     """
     k, h, w, c = sub_linear.shape
     m = len(u)
-    out = np.empty((m, h, w, c), np.float32)
-    if _slice_middles(u):
-        for y0 in range(0, h, BAND_ROWS):
-            y1 = min(h, y0 + BAND_ROWS)
-            out[:, y0:y1] = kernels.resample_subframes(np.ascontiguousarray(sub_linear[:, y0:y1], np.float32), m)
-        return out
-    for i, ui in enumerate(u):
+    if out is None:
+        out = np.empty((m, h, w, c), np.float32)
+    middles = _slice_middles(u)
+    taps = []
+    for ui in u:
         pos = min(max(float(ui) * k - 0.5, 0.0), k - 1.0)
         lo = int(np.floor(pos))
-        hi = min(lo + 1, k - 1)
-        a = np.float32(pos - lo)
-        out[i] = sub_linear[lo] * (np.float32(1.0) - a) + sub_linear[hi] * a
+        taps.append((lo, min(lo + 1, k - 1), np.float32(pos - lo)))
+    for y0 in range(0, h, BAND_ROWS):
+        y1 = min(h, y0 + BAND_ROWS)
+        band_in = np.ascontiguousarray(sub_linear[:, y0:y1], np.float32)
+        if middles:
+            band = kernels.resample_subframes(band_in, m)
+        else:
+            band = np.stack([band_in[lo] * (np.float32(1.0) - a) + band_in[hi] * a for lo, hi, a in taps])
+        out[:, y0:y1] = band
     return out
 
 
@@ -67,8 +73,8 @@ def retime(sub_linear: np.ndarray, blurred_linear: np.ndarray, factor: int, reus
     closed-shutter gap are carried forward from the last inside output along
     ``motion``; :func:`fill_gap` interpolates them toward the next source frame
     once it is known. Without ``sched`` the outputs share the exposure (the
-    ``exposure`` timing). With ``reuse`` and ``factor`` <= K, and no motion,
-    the result may be written into ``sub_linear``'s own memory.
+    ``exposure`` timing). With ``reuse`` and ``factor`` <= K the result is
+    written into ``sub_linear``'s own memory.
 
     Shape:
         sub_linear: [K, H, W, 3], blurred_linear: [H, W, 3], motion: [H, W, 2],
@@ -83,15 +89,20 @@ def retime(sub_linear: np.ndarray, blurred_linear: np.ndarray, factor: int, reus
     u = sched.fractions()
     if motion is None and inside == n and _slice_middles(u):
         return _retime_bands(sub_linear, blurred_linear, n, reuse)
-    out = np.empty((n, h, w, c), np.float32)
-    out[:inside] = resample_at(sub_linear, u)
-    part = out[:inside]
     warper = travel.Warper(motion) if motion is not None else None
+    mid = None
+    if warper is not None and follow_weight is not None and inside >= 2:
+        mid = resample_at(sub_linear, np.array([0.5]))[0]  # before ``out`` may overwrite the sub-frames
+    if reuse and n <= k and sub_linear.dtype == np.float32 and sub_linear.flags.c_contiguous:
+        out = sub_linear[:n]
+    else:
+        out = np.empty((n, h, w, c), np.float32)
+    resample_at(sub_linear, u, out[:inside])
+    part = out[:inside]
     if n >= 2:
         if warper is not None:
             offsets = sched.offsets()
-            if follow_weight is not None and inside >= 2:
-                mid = resample_at(sub_linear, np.array([0.5]))[0]
+            if mid is not None and follow_weight is not None:
                 travel.follow(part, mid, warper, offsets, follow_weight)
                 del mid
             travel.travel_residue(part, blurred_linear, warper, offsets)
