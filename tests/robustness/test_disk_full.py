@@ -100,3 +100,17 @@ def test_movie_past_the_file_size_limit_exits_6_and_keeps_no_cut_movie(hdr_clip:
         assert "\n" not in err and str(out / "shot.mp4") in err, err
         assert not (out / "shot.mp4").exists()
         _assert_nothing_cut(out, (64, 96))
+
+
+def test_guidance_map_past_the_file_size_limit_is_not_kept(tmp_path: Path) -> None:
+    code = ("import sys\nfrom pathlib import Path\nfrom unshutter.errors import UnshutterError\n"
+            "from unshutter.guidance.encode import guidance_from_direction\n"
+            "from unshutter.guidance.debug import write_guidance_image\n"
+            "try:\n    write_guidance_image(Path(sys.argv[1]), guidance_from_direction(64, 96, 'left'))\n"
+            "except UnshutterError as exc:\n    print(exc.exit_code, exc)\n")
+    target = tmp_path / "maps" / "guidance.1001.png"
+    p = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True, timeout=60,
+                       preexec_fn=size_limit(300))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("6 ") and str(target) in p.stdout, p.stdout
+    assert list(target.parent.iterdir()) == []

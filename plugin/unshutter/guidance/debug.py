@@ -19,8 +19,7 @@ import numpy as np
 import OpenImageIO as oiio
 
 from unshutter.decomposer.contract import GVALID, GX, GY, MOTION_SCALE, MVALID, MX, MY
-from unshutter.errors import OutputError
-from unshutter.io.atomic import atomic_path
+from unshutter.io.image_file import write_pixels
 
 NO_GUIDANCE = np.array([0, 0, 0], np.uint8)
 DIRECTION_ONLY_VALUE = 0.55
@@ -104,10 +103,5 @@ def guidance_sheet(g: np.ndarray) -> np.ndarray:
 
 def write_guidance_image(path: Path, g: np.ndarray) -> None:
     img = guidance_sheet(g)
-    with atomic_path(path) as tmp:
-        out = oiio.ImageOutput.create(str(tmp))
-        if out is None:
-            raise OutputError(f"{path}: {oiio.geterror() or 'no image writer'}")
-        out.open(str(tmp), oiio.ImageSpec(img.shape[1], img.shape[0], 3, "uint8"))
-        out.write_image(img)
-        out.close()
+    # checked like an output frame: a map cut short by a full disk is not kept (OutputError, exit 6)
+    write_pixels(path, oiio.ImageSpec(img.shape[1], img.shape[0], 3, "uint8"), img)
