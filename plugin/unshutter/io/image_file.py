@@ -1,6 +1,7 @@
 """Read and write single image files with OpenImageIO, keeping format and metadata."""
 from __future__ import annotations
 
+import errno
 import os
 import re
 from dataclasses import dataclass, field
@@ -281,6 +282,10 @@ def _reserve(tmp: Path, spec: oiio.ImageSpec) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         os.posix_fallocate(fd, 0, bound)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):  # no room: ENOSPC, EFBIG, EDQUOT
+            raise
+        # a file system that cannot reserve space: write unguarded rather than refuse every JPEG
     finally:
         os.close(fd)
     os.truncate(tmp, 0)
