@@ -30,8 +30,11 @@ def long_clip(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_signal_stops_the_run_cleanly(long_clip: str, tmp_path: Path, sig: signal.Signals) -> None:
     out = tmp_path / "out"
+    # a shell's background job (`cmd &`, as CI runners and nohup start things) gets SIGINT ignored, and a
+    # process keeps an ignored SIGINT ignored: start the run with the default disposition, as a terminal does
     p = subprocess.Popen([sys.executable, "-m", "unshutter", "run", long_clip, "-o", str(out), "--factor", "8",
-                          "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert p.stdout is not None
     for line in p.stdout:
         if json.loads(line)["event"] == "frame":  # one frame written, the next one under way
