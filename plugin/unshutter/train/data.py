@@ -292,6 +292,25 @@ def sample_displacement(rng: np.random.Generator, max_motion: float) -> float:
     return rng.uniform(0.45 * max_motion, max_motion)
 
 
+def _foreground_texture(rng: np.random.Generator, photos: list, h: int, w: int,
+                        size: tuple[float, float], aspect: tuple[float, float]) -> np.ndarray:
+    """A foreground layer's texture: a random patch of a random photo, linear, tinted.
+
+    ``size`` is its height as a fraction of the frame's shorter side, ``aspect`` its width/height.
+
+    Shape: -> [ph, pw, 3] float32 linear
+    """
+    p = photos[rng.integers(len(photos))]
+    im = p.levels[1] if len(p.levels) > 1 else p.levels[0]
+    ph = int(rng.uniform(*size) * min(h, w))
+    pw = int(ph * rng.uniform(*aspect))
+    y0 = rng.integers(0, max(1, im.shape[0] - ph))
+    x0 = rng.integers(0, max(1, im.shape[1] - pw))
+    patch = im[y0 : y0 + ph, x0 : x0 + pw]
+    ltex = kernels.srgb_decode(patch.astype(np.float32) / 255.0)
+    return np.ascontiguousarray(ltex * rng.uniform(0.6, 1.0, 3).astype(np.float32))
+
+
 def make_scene(rng: np.random.Generator, photos: list[Photo], spec: DataSpec, e: float, size: tuple[int, int]) -> tuple[Scene, float]:
     """A random scene; returns it and its largest per-exposure displacement (px)."""
     h, w = size
@@ -311,16 +330,8 @@ def make_scene(rng: np.random.Generator, photos: list[Photo], spec: DataSpec, e:
     biggest = disp
     n_fg = int(rng.integers(0, spec.layers_max + 1)) if spec.layers_max > 0 else 0
     for _ in range(n_fg):
-        p = photos[rng.integers(len(photos))]
-        im = p.levels[1] if len(p.levels) > 1 else p.levels[0]
-        ph = int(rng.uniform(0.3, 0.8) * min(h, w))
-        pw = int(ph * rng.uniform(0.6, 1.6))
-        y0 = rng.integers(0, max(1, im.shape[0] - ph))
-        x0 = rng.integers(0, max(1, im.shape[1] - pw))
-        patch = im[y0 : y0 + ph, x0 : x0 + pw]
-        ph, pw = patch.shape[:2]
-        ltex = kernels.srgb_decode(patch.astype(np.float32) / 255.0)
-        ltex = np.ascontiguousarray(ltex * rng.uniform(0.6, 1.0, 3).astype(np.float32))
+        ltex = _foreground_texture(rng, photos, h, w, (0.3, 0.8), (0.6, 1.6))
+        ph, pw = ltex.shape[:2]
         matte = _soft_matte(rng, ph, pw)
         ld = sample_displacement(rng, spec.max_motion)
         lc = np.array([rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h])
@@ -471,16 +482,8 @@ def make_clip_scene(rng: np.random.Generator, photos: list[Photo], size: tuple[i
     tex, traj = _crop_texture(img, traj, size, times)
     layers = [Layer(tex, None, traj)]
     for d in fg_disps:
-        p = photos[rng.integers(len(photos))]
-        im = p.levels[1] if len(p.levels) > 1 else p.levels[0]
-        ph = int(rng.uniform(0.3, 0.6) * min(h, w))
-        pw = int(ph * rng.uniform(0.8, 1.8))
-        y0 = rng.integers(0, max(1, im.shape[0] - ph))
-        x0 = rng.integers(0, max(1, im.shape[1] - pw))
-        patch = im[y0 : y0 + ph, x0 : x0 + pw]
-        ph, pw = patch.shape[:2]
-        ltex = kernels.srgb_decode(patch.astype(np.float32) / 255.0)
-        ltex = np.ascontiguousarray(ltex * rng.uniform(0.6, 1.0, 3).astype(np.float32))
+        ltex = _foreground_texture(rng, photos, h, w, (0.3, 0.6), (0.8, 1.8))
+        ph, pw = ltex.shape[:2]
         lc = np.array([rng.uniform(0.35, 0.65) * w, rng.uniform(0.35, 0.65) * h])  # crosses the middle at t = 0
         lt = random_trajectory(rng, d, max(ph, pw), np.array([pw / 2, ph / 2]), lc, 1.0, e)
         layers.append(Layer(ltex, _soft_matte(rng, ph, pw), replace(lt, a=lt.a * accel, alpha=lt.alpha * accel)))
