@@ -5,6 +5,7 @@ import numpy as np
 
 from unshutter import kernels, timing, travel
 from unshutter.errors import ParameterError
+from unshutter.render.numbering import output_frame  # noqa: F401  (the numbering contract lives there)
 
 MAX_FACTOR = 16
 
@@ -178,11 +179,6 @@ def _retime_bands(sub_linear: np.ndarray, blurred_linear: np.ndarray, n: int, re
             band = kernels.reblur_project(band, np.ascontiguousarray(blurred_linear[y0:y1], np.float32))
         out[:, y0:y1] = band
     return out
-
-
-def output_frame(first: int, frame: int, factor: int, k: int) -> int:
-    """Output number of sub-frame ``k`` of source ``frame`` (DESIGN.md contract)."""
-    return first + (frame - first) * factor + k
 
 
 def subframe_time(k: int, factor: int, shutter: float = 360.0, timing_mode: str = "even") -> float:

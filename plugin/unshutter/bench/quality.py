@@ -348,7 +348,7 @@ def node_clip(node, frames_linear: np.ndarray) -> np.ndarray:  # noqa: ANN001 (u
 
     Each frame is decomposed with its neighbours; below 360 degrees (even timing)
     a frame's closed-shutter outputs are then interpolated toward the next
-    frame's first (``Node.fill_gap``, as ``pipeline._write`` does). The one place
+    frame's first (``Node.fill_gap``, as ``render.loop.render`` does). The one place
     the benchmark runs the node on a clip.
 
     Shape: frames_linear [F, H, W, 3] scene-linear -> [F, N, H, W, 3] scene-linear

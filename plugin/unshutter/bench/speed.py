@@ -157,8 +157,10 @@ def child(input_pattern: str, output: str, frames: tuple[int, int], factor: int,
         return wrapper
 
     # the loop's own read and write paths, wrapped where the loop looks them up
-    pipeline.FrameCache.get = timed("read", pipeline.FrameCache.get)  # type: ignore[method-assign]
-    pipeline.write_image = timed("write", pipeline.write_image)
+    from unshutter.render import sink, source
+
+    source.FrameCache.get = timed("read", source.FrameCache.get)  # type: ignore[method-assign]
+    sink.write_image = timed("write", sink.write_image)
     from unshutter.color import ColorTransform
 
     ColorTransform.from_linear = timed("write", ColorTransform.from_linear)  # type: ignore[method-assign]

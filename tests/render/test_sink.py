@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from unshutter import pipeline, threads
+from unshutter import threads
+from unshutter.render import sink
 from unshutter.errors import OutputError
 from unshutter.node import NodeParams
 from unshutter.pipeline import RunConfig, run
@@ -15,7 +16,7 @@ from unshutter.pipeline import RunConfig, run
 
 def test_sub_frames_are_written_by_writer_threads_frame_after_frame(hdr_clip: str, tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    real = pipeline.write_image
+    real = sink.write_image
     seen: list[tuple[str, str]] = []
     lock = threading.Lock()
 
@@ -25,8 +26,8 @@ def test_sub_frames_are_written_by_writer_threads_frame_after_frame(hdr_clip: st
         with lock:
             seen.append((threading.current_thread().name, path.name))
 
-    monkeypatch.setattr(pipeline, "write_image", slow_write)
-    monkeypatch.setattr(pipeline, "write_threads", lambda: 2)
+    monkeypatch.setattr(sink, "write_image", slow_write)
+    monkeypatch.setattr(sink, "write_threads", lambda: 2)
     events: list[dict] = []
     res = run(RunConfig(hdr_clip, str(tmp_path / "o"), NodeParams(factor=3), frames=(1002, 1003)), events.append)
     assert res.written == 6 and all((tmp_path / "o" / name).is_file() for _, name in seen)
@@ -39,7 +40,7 @@ def test_sub_frames_are_written_by_writer_threads_frame_after_frame(hdr_clip: st
 
 def test_a_failed_write_ends_the_run_with_no_writer_left(hdr_clip: str, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    real = pipeline.write_image
+    real = sink.write_image
     calls = []
 
     def failing(path: Path, *args: object, **kwargs: object) -> None:
@@ -49,7 +50,7 @@ def test_a_failed_write_ends_the_run_with_no_writer_left(hdr_clip: str, tmp_path
         time.sleep(0.05)
         real(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline, "write_image", failing)
+    monkeypatch.setattr(sink, "write_image", failing)
     with pytest.raises(OutputError, match="disk full"):
         run(RunConfig(hdr_clip, str(tmp_path / "o"), NodeParams(factor=3), frames=(1002, 1003)))
     assert not [t for t in threading.enumerate() if t.name.startswith("unshutter-write")]
@@ -59,7 +60,7 @@ def test_a_failed_write_ends_the_run_with_no_writer_left(hdr_clip: str, tmp_path
 
 def test_writer_threads_follow_the_thread_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(threads, "configured", lambda: 1)
-    assert pipeline.write_threads() == 1
+    assert sink.write_threads() == 1
     monkeypatch.setattr(threads, "configured", lambda: None)
     monkeypatch.setattr(threads, "cores", lambda: 8)
-    assert pipeline.write_threads() == pipeline.WRITE_THREADS
+    assert sink.write_threads() == sink.WRITE_THREADS
