@@ -37,7 +37,8 @@ import unshutter
 from unshutter.errors import InputError, OutputError, ParameterError, UnshutterError
 from unshutter.io import movie, sequence
 from unshutter.node import Node, NodeParams
-from unshutter.pipeline import RunConfig, run
+from unshutter.pipeline import RunConfig, RunResult, run
+from unshutter.render.numbering import numbering
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
@@ -295,9 +296,19 @@ def retime_timeline(timeline: otio.schema.Timeline, cfg: TimelineConfig,
     return reports
 
 
+@dataclass
+class _Range:
+    """A clip's source range in engine frames, and the frames processed for it."""
+
+    s: int  # first source frame the clip shows
+    e: int  # last
+    lo: int  # first frame processed (with handles)
+    hi: int  # last
+    short: list[str]  # transition handles the media cannot give, for the report
+
+
 def _process(clip: otio.schema.Clip, track: otio.schema.Track, cfg: TimelineConfig, node: Node,
              say: Callable[[str], None]) -> ClipReport:
-    n = cfg.params.factor
     effect = _speed_effect(clip)
     if effect:
         raise Unprocessable(f"has a speed effect already ({effect})")
@@ -305,6 +316,26 @@ def _process(clip: otio.schema.Clip, track: otio.schema.Track, cfg: TimelineConf
         raise Unprocessable("no source range and no available range")
     media = media_for(clip)
     sr = clip.source_range or clip.media_reference.available_range
+    rng = _frame_range(clip, media, sr, cfg)
+    fmt, folder, pad = _output_place(media, cfg)
+    say(f"clip {clip.name!r}: frames {rng.lo}-{rng.hi} of {media.spec} x{cfg.params.factor}")
+    result = run(RunConfig(input=media.spec, output=str(folder / f"{media.prefix}{'#' * pad}.{fmt}"),
+                           params=cfg.params, frames=(rng.lo, rng.hi), format=fmt, model=cfg.model,
+                           device=cfg.device), None, node=node)
+    assert result.numbering is not None  # a run reports its numbering
+    first_out = _relink(clip, media, sr, rng, result, folder, fmt, pad)
+    clip.metadata["unshutter"] = _clip_metadata(cfg.params, media, sr, rng, result)
+    rep = ClipReport(clip.name, track.name, "processed", output=result.output, frames=(rng.s, rng.e),
+                     written=result.written, details={"processed_frames": [rng.lo, rng.hi], "first_output": first_out})
+    if rng.short:
+        say(f"clip {clip.name!r}: transition handles {', '.join(rng.short)} (media ends)")
+    return rep
+
+
+def _frame_range(clip: otio.schema.Clip, media: Media, sr: otio.opentime.TimeRange, cfg: TimelineConfig) -> _Range:
+    """The source range on whole media frames, widened by the handles the adjacent transitions need
+    (in slowed frames), at least ``cfg.handles`` source frames; Unprocessable when off the media."""
+    n = cfg.params.factor
     s = media.to_frame(sr.start_time)
     dur = sr.duration.value_rescaled_to(media.rate)
     if abs(s - round(s)) > 1e-6 or abs(dur - round(dur)) > 1e-6:
@@ -313,8 +344,6 @@ def _process(clip: otio.schema.Clip, track: otio.schema.Track, cfg: TimelineConf
     e = s + dur - 1
     if dur < 1 or s < media.first or e > media.last:
         raise Unprocessable(f"source range frames {s}-{e} are outside the media ({media.first}-{media.last})")
-
-    # handles: what the adjacent transitions need (in slowed frames), at least cfg.handles source frames
     before, after = _neighbour_transitions(clip)
     need_before = before.in_offset.value_rescaled_to(media.rate) if before is not None else 0.0
     need_after = after.out_offset.value_rescaled_to(media.rate) if after is not None else 0.0
@@ -326,33 +355,34 @@ def _process(clip: otio.schema.Clip, track: otio.schema.Track, cfg: TimelineConf
         short.append(f"{need_before - (s - lo) * n:g} frames short before")
     if (hi - e) * n < need_after:
         short.append(f"{need_after - (hi - e) * n:g} frames short after")
+    return _Range(s, e, lo, hi, short)
 
+
+def _output_place(media: Media, cfg: TimelineConfig) -> tuple[str, Path, int]:
+    """(format, folder, frame padding) of the new media: one folder per media, settings and format."""
     fmt = (cfg.format or media.suffix.lstrip(".")).lower().lstrip(".")
     key = settings_key(media.spec, cfg.params, fmt)
-    folder = cfg.media_dir.resolve() / f"{media.stem}_x{n}_{key}"
-    last_out = media.first + (media.last - media.first + 1) * n  # an upper bound of any output number
-    pad = max(4, len(str(last_out)))
-    out_spec = str(folder / f"{media.prefix}{'#' * pad}.{fmt}")
+    folder = cfg.media_dir.resolve() / f"{media.stem}_x{cfg.params.factor}_{key}"
+    # an upper bound of any output number of the media
+    pad = max(4, len(str(numbering(media.first, media.last, None, cfg.params.factor).clip_end())))
+    return fmt, folder, pad
 
-    frame_map: dict[int, list[int]] = {}
 
-    def progress(ev: dict[str, Any]) -> None:
-        if ev.get("event") == "frame":
-            frame_map[int(ev["frame"])] = list(ev["outputs"])
-
-    say(f"clip {clip.name!r}: frames {lo}-{hi} of {media.spec} x{n}")
-    result = run(RunConfig(input=media.spec, output=out_spec, params=cfg.params, frames=(lo, hi), format=fmt,
-                           model=cfg.model, device=cfg.device), progress, node=node)
-    first_out = frame_map[lo][0]
-    count_out = (hi - lo + 1) * n
-    rate = media.rate
+def _relink(clip: otio.schema.Clip, media: Media, sr: otio.opentime.TimeRange, rng: _Range, result: RunResult,
+            folder: Path, fmt: str, pad: int) -> int:
+    """Point ``clip`` at the new frames (the old reference kept under SOURCE_KEY), N times longer, markers
+    moved with the picture; returns the first output number."""
+    num = result.numbering
+    assert num is not None
+    n, rate = num.factor, media.rate
+    first_out = num.outputs(rng.lo)[0]
+    count_out = (rng.hi - rng.lo + 1) * n
     # The new media's timecode starts where the source media's does: the first sub-frame of the
     # media's first frame has the source's first timecode (86400 = 01:00:00:00 stays 01:00:00:00),
     # and every output file after it counts on by one. Clips sharing the media share the mapping.
-    tc = media.to_time(media.first) - (first_out - (lo - media.first) * n)
-    base = str(folder) + os.sep
+    tc = media.to_time(media.first) - num.outputs(media.first)[0]
     new_ref = otio.schema.ImageSequenceReference(
-        target_url_base=(folder.as_uri() + "/") if media.url_style == "uri" else base,
+        target_url_base=(folder.as_uri() + "/") if media.url_style == "uri" else str(folder) + os.sep,
         name_prefix=media.prefix,
         name_suffix=f".{fmt}",
         start_frame=first_out,
@@ -363,43 +393,42 @@ def _process(clip: otio.schema.Clip, track: otio.schema.Track, cfg: TimelineConf
         available_range=TR(RT(first_out + tc, rate), RT(count_out, rate)),
         metadata={"unshutter": {"manifest": str(result.manifest), "capture_rate": _num(rate * n)}},
     )
-    old_ref = clip.media_reference
-    old_range = sr
-    new_start = RT(frame_map[s][0] + tc, rate)
-    clip.source_range = TR(new_start, RT(dur * n, rate))
-    refs = {otio.schema.Clip.DEFAULT_MEDIA_KEY: new_ref, SOURCE_KEY: old_ref.clone()}
+    start = num.outputs(rng.s)[0] + tc
+    clip.source_range = TR(RT(start, rate), RT((rng.e - rng.s + 1) * n, rate))
+    refs = {otio.schema.Clip.DEFAULT_MEDIA_KEY: new_ref, SOURCE_KEY: clip.media_reference.clone()}
     clip.set_media_references(refs, otio.schema.Clip.DEFAULT_MEDIA_KEY)
     for m in clip.markers:  # clip markers live in media time: keep them on the same picture
         mr = m.marked_range
         t = media.to_frame(mr.start_time)
-        m.marked_range = TR(RT(frame_map[s][0] + tc + (t - s) * n, rate),
-                            RT(mr.duration.value_rescaled_to(rate) * n, rate))
-    clip.metadata["unshutter"] = {
+        m.marked_range = TR(RT(start + (t - rng.s) * n, rate), RT(mr.duration.value_rescaled_to(rate) * n, rate))
+    return first_out
+
+
+def _clip_metadata(params: NodeParams, media: Media, sr: otio.opentime.TimeRange, rng: _Range,
+                   result: RunResult) -> dict[str, Any]:
+    """``clip.metadata["unshutter"]``: the settings, the source it came from, the run's output."""
+    n = params.factor
+    return {
         "version": unshutter.__version__,
         "factor": n,
-        "shutter": cfg.params.shutter,
-        "guidance": cfg.params.guidance,
-        "reverse": cfg.params.reverse,
-        "overrides": cfg.params.overrides or "",
-        "motion": list(cfg.params.motion) if cfg.params.motion is not None else "",
+        "shutter": params.shutter,
+        "guidance": params.guidance,
+        "reverse": params.reverse,
+        "overrides": params.overrides or "",
+        "motion": list(params.motion) if params.motion is not None else "",
         "source": {
             "media": media.spec,
             "media_reference_key": SOURCE_KEY,
-            "source_range": {"start": _num(old_range.start_time.value), "duration": _num(old_range.duration.value),
-                             "rate": _num(old_range.start_time.rate)},
-            "frames": [s, e],
+            "source_range": {"start": _num(sr.start_time.value), "duration": _num(sr.duration.value),
+                             "rate": _num(sr.start_time.rate)},
+            "frames": [rng.s, rng.e],
         },
-        "processed_frames": [lo, hi],
+        "processed_frames": [rng.lo, rng.hi],
         "output": result.output,
         "manifest": str(result.manifest),
-        "capture_rate": _num(rate * n),
-        "transition_handles_short": "; ".join(short),
+        "capture_rate": _num(media.rate * n),
+        "transition_handles_short": "; ".join(rng.short),
     }
-    rep = ClipReport(clip.name, track.name, "processed", output=result.output, frames=(s, e),
-                     written=result.written, details={"processed_frames": [lo, hi], "first_output": first_out})
-    if short:
-        say(f"clip {clip.name!r}: transition handles {', '.join(short)} (media ends)")
-    return rep
 
 
 def _num(x: float) -> float | int:
