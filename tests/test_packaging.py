@@ -59,3 +59,14 @@ def test_installed_wheel_runs_the_demo(wheel: Path, tmp_path: Path):
     where, backend = res.stdout.splitlines()[0].split()
     assert Path(where).is_relative_to(site) and backend == "native", res.stdout
     assert len(list((tmp_path / "out").glob("sunset_pan.*.exr"))) == 84
+
+
+def test_every_package_folder_is_declared_in_pyproject():
+    """A new subpackage missing from pyproject.toml's list would be left out of the wheel (found only by the slow demo test)."""
+    import tomllib
+
+    declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    src = ROOT / "plugin"
+    found = {".".join(p.parent.relative_to(src).parts) for p in (src / "unshutter").rglob("__init__.py")
+             if "__pycache__" not in p.parts}
+    assert found - declared == set(), f"add to [tool.setuptools] packages: {sorted(found - declared)}"
