@@ -118,3 +118,22 @@ def test_cli_scores_the_shipped_model_on_a_movie(pan_movie: Path, tmp_path: Path
 def test_unknown_mode_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert Q.main(["--synthetic", "0", "--no-real", "--modes", "neighbours"]) == 2
     assert "--modes neighbours: unknown" in capsys.readouterr().out
+
+
+def test_the_true_motion_row_gets_the_runs_motion_fully_trusted() -> None:
+    from unshutter.bench import runs
+    from unshutter.node import Node, NodeParams
+
+    f, n, h, w = 3, 4, 24, 32
+    motion = np.zeros((f, h, w, 2), np.float32)
+    motion[1, :, :, 0] = 12.0  # px per frame interval
+    run = runs.Run("r", np.zeros((f, h, w, 3), np.float32), np.zeros((f, n, h, w, 3), np.float32), motion, 180.0)
+    node = Node(NodeParams(factor=n, shutter=180.0))
+    oracle = Q.TrueMotion(node, run)
+    trust: dict = {}
+    g, source = oracle(1, np.zeros((h, w, 3), np.float32), None, None, trust_out=trust)
+    got, weight = node.motion_of(g, trust["trust"])
+    assert source == "true motion"
+    assert got is not None and weight is not None
+    np.testing.assert_allclose(got[..., 0], 12.0, rtol=1e-3)  # back to px per frame interval
+    assert float(weight.min()) == 1.0

@@ -90,6 +90,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--follow", type=float, default=NodeParams.follow, metavar="F",
                    help=f"the node's follow in the motion runs (default {NodeParams.follow:g}; 0 = the decomposer's "
                         f"own sub-frames)")
+    p.add_argument("--true-motion", action="store_true",
+                   help="add a node_true_motion row to the motion runs: the node given the true motion instead of "
+                        "the flow's (what the motion estimate costs)")
     p.add_argument("--strips", metavar="DIR", help="write the node's worst frames by span ratio as PNG strips here")
     p.add_argument("--strips-per-run", type=int, default=2, help="strips per run (default 2)")
     p.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads (default 2)")
@@ -361,12 +364,36 @@ def node_clip(node, frames_linear: np.ndarray) -> np.ndarray:  # noqa: ANN001 (u
     return np.stack([r.subframes for r in res])
 
 
-def run_outputs(run: runs.Run, node, model: Model) -> dict[str, np.ndarray]:  # noqa: ANN001
+class TrueMotion:
+    """Guidance from a run's true motion in place of the flow, fully trusted: the node's ceiling.
+
+    With it the ``node_true_motion`` row separates what the motion estimate
+    loses from what the node itself loses.
+    """
+
+    def __init__(self, node, run: runs.Run) -> None:  # noqa: ANN001 (unshutter.node.Node)
+        self.node, self.run = node, run
+        self._own = node.guidance_for
+
+    def __call__(self, frame: int, cur: np.ndarray, *rest, trust_out: dict | None = None,  # noqa: ANN002
+                 **kw) -> tuple[np.ndarray, str]:  # noqa: ANN003
+        from unshutter.guidance.encode import guidance_from_motion
+
+        g = guidance_from_motion(self.run.true_motion[frame], self.run.shutter, self.node.params.threshold)
+        if trust_out is not None:
+            trust_out["trust"] = np.ones(cur.shape[:2], np.float32)
+        return g, "true motion"
+
+
+def run_outputs(run: runs.Run, node, model: Model, oracle=None) -> dict[str, np.ndarray]:  # noqa: ANN001
     """Every method's output on a run's scored frames (network encoding, [len(scored), N, H, W, 3]): the
     node (run on the whole clip), baselines, and the raw model where its K sub-frames are the output
-    times (360 degrees, N = K)."""
+    times (360 degrees, N = K). ``oracle``, a second node, adds ``node_true_motion``: it is given the true motion."""
     sel = list(run.scored)
     out = {"node": to_network(node_clip(node, from_network(run.blurred, 1.0))[sel], 1.0)}
+    if oracle is not None:
+        oracle.guidance_for = TrueMotion(oracle, run)
+        out["node_true_motion"] = to_network(node_clip(oracle, from_network(run.blurred, 1.0))[sel], 1.0)
     if run.n == K and run.shutter == 360.0:
         raw = []
         for i in sel:
@@ -399,11 +426,11 @@ def synthetic_clips(n: int, frames: int, size: int, seed: int, config: str | Non
 
 
 def motion_section(run_list: list[runs.Run], node_for, model: Model, strips: Path | None,  # noqa: ANN001
-                   strips_per_run: int) -> dict:
+                   strips_per_run: int, oracle: bool = False) -> dict:
     """Score each run; write the node's worst frames by span ratio as strips. Returns name -> scores."""
     res = {}
     for run in run_list:
-        outs = run_outputs(run, node_for(run), model)
+        outs = run_outputs(run, node_for(run), model, node_for(run) if oracle else None)
         sc = runs.score(run, outs)
         res[run.name] = sc
         if strips is not None:
@@ -540,7 +567,7 @@ def run(args: argparse.Namespace) -> int:
         for name, res in report["motion"].get("synthetic_clips", {}).items():
             print(f"  {name}: {json.dumps(res['_info'])}")
             print("    " + "  ".join(f"{m} span {r['span_ratio']:.2f} judder {r['judder']:.2f}"
-                                     for m, r in res.items() if m in ("truth", "node", "flow_warp")))
+                                     for m, r in res.items() if m in ("truth", "node", "node_true_motion", "flow_warp")))
     print(f"\n{report['seconds']} s total, {report['model_seconds_per_call']} s per model call")
     return 0
 
@@ -565,10 +592,10 @@ def motion_report(args: argparse.Namespace, node_for, model: Model) -> dict:  # 
         a, b = (int(v) for v in args.real_frames.split("-"))
         lin = read_video(video, a, b)
         real = [runs.real_run(f"{video.stem}_360", lin, K, K), runs.real_run(f"{video.stem}_180", lin, 8, 4)]
-        out.update(motion_section(real, node_for, model, strips, args.strips_per_run))
+        out.update(motion_section(real, node_for, model, strips, args.strips_per_run, args.true_motion))
     if args.clips > 0:
         clips = synthetic_clips(args.clips, args.clip_frames, args.clip_size, args.seed, args.config)
-        per = motion_section(clips, node_for, model, strips, args.strips_per_run)
+        per = motion_section(clips, node_for, model, strips, args.strips_per_run, args.true_motion)
         for deg in (360, 180):
             group = [r for name, r in per.items() if name.endswith(f"_{deg}")]
             if group:
