@@ -1,11 +1,14 @@
-// Just enough JSON for the worker protocol: build flat request objects and
-// read the flat reply objects the worker sends (strings, numbers, booleans,
-// null; nested values are skipped).
+// Just enough JSON for the worker protocol: JsonWriter builds the requests (nested objects and
+// arrays, escaped strings, numbers that read back as the same double), JsonReply reads the flat
+// reply objects the worker sends (strings, numbers, booleans, null; nested values are skipped).
 #pragma once
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace unshutter {
 
@@ -30,6 +33,73 @@ inline std::string json_quote(const std::string &s) {
     }
     return out + "\"";
 }
+
+// The shortest of %.15g, %.16g, %.17g that reads back as the same double, sign of zero included
+// (JSON has no NaN or infinity: those are written as null).
+inline std::string json_number(double v) {
+    if (!std::isfinite(v)) return "null";
+    if (v == 0.0 && std::signbit(v)) return "-0.0";  // "-0" reads back as the integer 0
+    char buf[32];
+    for (int digits = 15; digits <= 17; ++digits) {
+        std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (std::strtod(buf, nullptr) == v) break;
+    }
+    return buf;
+}
+
+// Writes one JSON value, ", " and ": " between items as the worker's own logs do:
+//   JsonWriter w; w.begin_object().key("op").str("render").key("size").begin_array().integer(4).end_array()
+//    .end_object();  ->  {"op": "render", "size": [4]}
+// Calls must nest properly (a key before each value in an object); text() is the document once closed.
+class JsonWriter {
+public:
+    JsonWriter &begin_object() { open('{'); return *this; }
+    JsonWriter &end_object() { close('}'); return *this; }
+    JsonWriter &begin_array() { open('['); return *this; }
+    JsonWriter &end_array() { close(']'); return *this; }
+    JsonWriter &key(const std::string &k) {
+        separate();
+        out_ += json_quote(k) + ": ";
+        after_key_ = true;
+        return *this;
+    }
+    JsonWriter &str(const std::string &v) { return raw(json_quote(v)); }
+    JsonWriter &number(double v) { return raw(json_number(v)); }
+    JsonWriter &integer(long long v) { return raw(std::to_string(v)); }
+    JsonWriter &boolean(bool v) { return raw(v ? "true" : "false"); }
+    JsonWriter &null() { return raw("null"); }
+    const std::string &text() const { return out_; }
+
+private:
+    void separate() {
+        if (after_key_) {
+            after_key_ = false;
+            return;
+        }
+        if (!first_.empty()) {
+            if (!first_.back()) out_ += ", ";
+            first_.back() = false;
+        }
+    }
+    JsonWriter &raw(const std::string &text) {
+        separate();
+        out_ += text;
+        return *this;
+    }
+    void open(char c) {
+        separate();
+        out_ += c;
+        first_.push_back(true);
+    }
+    void close(char c) {
+        out_ += c;
+        if (!first_.empty()) first_.pop_back();
+    }
+
+    std::string out_;
+    std::vector<bool> first_;  // per open object/array: nothing written in it yet
+    bool after_key_ = false;
+};
 
 // A flat JSON object: key -> raw scalar text ("true", "12", or a decoded string).
 class JsonReply {

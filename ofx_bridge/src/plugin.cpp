@@ -718,174 +718,245 @@ OfxStatus get_clip_preferences(Instance *in, OfxPropertySetHandle out_args) {
 }
 
 // ------------------------------------------------------------------ render
-OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
-    const double t = get_dbl(in_args, ofx::PropTime);
+// One render, in three parts: gather (the host's images and parameters at the output time), the worker
+// request (the pixels into shared memory, one JSON request, its reply), and store (the sub-frame into the
+// output image).
+
+// What one output frame needs from the host.
+struct RenderInputs {
+    double t = 0.0;
     int window[4] = {0, 0, 0, 0};
-    gProp->propGetIntN(in_args, ofx::ImageEffectPropRenderWindow, 4, window);
-    // The host's proxy scale: the images are that much smaller than the full-resolution frame.
+    double scale_x = 1.0, scale_y = 1.0;  // the host's proxy scale: the images are that much smaller
+    long a = 0, b = 0, f = 0;             // the source range and the source frame of this output
+    int k = 0, n = 1;                     // sub-frame k of n
+    std::unique_ptr<Image> out, cur, prev, next, next2, matte, next_matte;
+    bool use_prev = false, use_next = false, use_next2 = false, use_next_matte = false;
+    bool gap = false;             // a closed-shutter output: interpolated toward the next frame's first
+    std::string direction;        // the Guide matte's direction; empty without a usable matte
+    bool has_matte_motion = false;
+    double matte_motion[2] = {0.0, 0.0};  // full-resolution px (the worker scales it with render_scale)
+};
+
+// Byte offsets of the planes in the shared memory (0: not sent).
+struct ShmLayout {
+    size_t cur = 0, prev = 0, next = 0, next2 = 0, matte = 0, next_matte = 0, out = 0, bytes = 0;
+};
+
+// The output and source images at the render's time, and what the request needs besides pixels.
+// Anything but kOfxStatOK has been reported to the host already.
+OfxStatus gather(Instance *in, OfxPropertySetHandle in_args, RenderInputs &r) {
+    r.t = get_dbl(in_args, ofx::PropTime);
+    const double t = r.t;
+    gProp->propGetIntN(in_args, ofx::ImageEffectPropRenderWindow, 4, r.window);
     auto positive = [](double v, double dflt) { return std::isfinite(v) && v > 0.0 ? v : dflt; };
-    const double scale_x = positive(get_dbl(in_args, ofx::ImageEffectPropRenderScale, 1.0, 0), 1.0);
-    const double scale_y = positive(get_dbl(in_args, ofx::ImageEffectPropRenderScale, scale_x, 1), scale_x);
-    auto aborted = [in]() { return gEffect->abort(in->handle) != 0; };
+    r.scale_x = positive(get_dbl(in_args, ofx::ImageEffectPropRenderScale, 1.0, 0), 1.0);
+    r.scale_y = positive(get_dbl(in_args, ofx::ImageEffectPropRenderScale, r.scale_x, 1), r.scale_x);
+    source_range(*in, r.a, r.b);
+    map_time(*in, t, r.f, r.k);
+    r.n = factor_at(*in, t);
+    const long f = r.f;
 
-    long a, b, f;
-    int k;
-    source_range(*in, a, b);
-    map_time(*in, t, f, k);
-    const int n = factor_at(*in, t);
-
-    Image out(in->output, t);
-    if (!out.valid()) {
+    r.out = std::make_unique<Image>(in->output, t);
+    if (!r.out->valid()) {
         report_error(in, "the host gave no output image at time " + fmt_double(t));
         return kOfxStatFailed;
     }
-    if (!out.supported()) {
-        report_error(in, "unsupported output image (" + out.format() + "): RGBA or RGB in float, half, 16-bit or 8-bit");
+    if (!r.out->supported()) {
+        report_error(in, "unsupported output image (" + r.out->format() + "): RGBA or RGB in float, half, 16-bit or 8-bit");
         return kOfxStatErrUnsupported;
     }
-    Image cur(in->source, static_cast<double>(f));
-    if (!cur.valid()) {
+    r.cur = std::make_unique<Image>(in->source, static_cast<double>(f));
+    if (!r.cur->valid()) {
         report_error(in, "no source image for frame " + std::to_string(f));
         return kOfxStatFailed;
     }
-    if (!cur.supported() || cur.view().depth != out.view().depth) {
-        report_error(in, "source frame " + std::to_string(f) + " is " + cur.format() + ", output is " + out.format() +
-                             ": both must be RGBA or RGB of one depth (float, half, 16-bit or 8-bit)");
+    if (!r.cur->supported() || r.cur->view().depth != r.out->view().depth) {
+        report_error(in, "source frame " + std::to_string(f) + " is " + r.cur->format() + ", output is " +
+                             r.out->format() + ": both must be RGBA or RGB of one depth (float, half, 16-bit or 8-bit)");
         return kOfxStatErrUnsupported;
     }
-    std::unique_ptr<Image> prev, next, matte;
-    if (f - 1 >= a) prev = std::make_unique<Image>(in->source, static_cast<double>(f - 1));
-    if (f + 1 <= b) next = std::make_unique<Image>(in->source, static_cast<double>(f + 1));
+    if (f - 1 >= r.a) r.prev = std::make_unique<Image>(in->source, static_cast<double>(f - 1));
+    if (f + 1 <= r.b) r.next = std::make_unique<Image>(in->source, static_cast<double>(f + 1));
     // Neighbours only help when they line up with the frame (same size, same depth).
+    const ImageView &cv = r.cur->view();
     auto usable = [&](const std::unique_ptr<Image> &im) {
-        return im && im->supported() && same_bounds(im->view(), cur.view()) && im->view().depth == cur.view().depth;
+        return im && im->supported() && same_bounds(im->view(), cv) && im->view().depth == cv.depth;
     };
-    const bool use_prev = usable(prev), use_next = usable(next);
+    r.use_prev = usable(r.prev);
+    r.use_next = usable(r.next);
     // A closed-shutter output is interpolated toward the next frame's first output: the worker decomposes the
     // next frame too, with the frame after it (and the next frame's Guide matte) for that frame's guidance.
-    const bool gap = use_next && k >= inside_outputs(*in, t, n);
-    std::unique_ptr<Image> next2, next_matte;
-    if (gap && f + 2 <= b) next2 = std::make_unique<Image>(in->source, static_cast<double>(f + 2));
-    const bool use_next2 = usable(next2);
-    std::string direction;
+    r.gap = r.use_next && r.k >= inside_outputs(*in, t, r.n);
+    if (r.gap && f + 2 <= r.b) r.next2 = std::make_unique<Image>(in->source, static_cast<double>(f + 2));
+    r.use_next2 = usable(r.next2);
     if (in->guide && clip_connected(in->guide)) {
-        matte = std::make_unique<Image>(in->guide, static_cast<double>(f));
-        if (matte->supported()) {
+        r.matte = std::make_unique<Image>(in->guide, static_cast<double>(f));
+        if (r.matte->supported()) {
             const int d = std::clamp(param_int(in->guide_direction, t, eGuideRight), 0, eGuideCount - 1);
-            direction = kGuideDirectionOptions[d].value;
-            if (gap) next_matte = std::make_unique<Image>(in->guide, static_cast<double>(f + 1));
+            r.direction = kGuideDirectionOptions[d].value;
+            if (r.gap) r.next_matte = std::make_unique<Image>(in->guide, static_cast<double>(f + 1));
         }
     }
-    // the Guide matte's motion vector, full-resolution px (the worker scales it with render_scale)
-    std::string matte_motion = "null";
-    if (!direction.empty()) {
+    if (!r.direction.empty()) {
         const auto [mx, my] = param_dbl2(in->guide_motion, t);
-        if (mx != 0.0 || my != 0.0) matte_motion = "[" + fmt_double(mx) + ", " + fmt_double(my) + "]";
+        r.has_matte_motion = mx != 0.0 || my != 0.0;
+        r.matte_motion[0] = mx;
+        r.matte_motion[1] = my;
     }
-    const bool use_next_matte = next_matte && next_matte->supported();
-    if (aborted()) return kOfxStatOK;
+    r.use_next_matte = r.next_matte && r.next_matte->supported();
+    return kOfxStatOK;
+}
 
-    Progress progress(in->handle, "Unshutter: deblur to slow motion");
-    const ImageView &cv = cur.view();
-    const size_t w = cv.width(), h = cv.height();
-    const size_t plane = w * h * 3 * sizeof(float), mplane = w * h * sizeof(float);
+// The planes in the order the request names them, the output plane last.
+ShmLayout layout(const RenderInputs &r) {
+    const ImageView &cv = r.cur->view();
+    const size_t plane = cv.width() * cv.height() * 3 * sizeof(float), mplane = cv.width() * cv.height() * sizeof(float);
+    ShmLayout l;
     size_t off = SharedBuffer::kHeaderBytes;
-    const size_t off_cur = off;
-    off += plane;
-    const size_t off_prev = use_prev ? off : 0;
-    if (use_prev) off += plane;
-    const size_t off_next = use_next ? off : 0;
-    if (use_next) off += plane;
-    const size_t off_next2 = use_next2 ? off : 0;
-    if (use_next2) off += plane;
-    const size_t off_matte = direction.empty() ? 0 : off;
-    if (!direction.empty()) off += mplane;
-    const size_t off_next_matte = use_next_matte ? off : 0;
-    if (use_next_matte) off += mplane;
-    const size_t off_out = off;
-    off += plane;
+    auto take = [&off](bool used, size_t bytes) {
+        if (!used) return size_t{0};
+        const size_t at = off;
+        off += bytes;
+        return at;
+    };
+    l.cur = take(true, plane);
+    l.prev = take(r.use_prev, plane);
+    l.next = take(r.use_next, plane);
+    l.next2 = take(r.use_next2, plane);
+    l.matte = take(!r.direction.empty(), mplane);
+    l.next_matte = take(r.use_next_matte, mplane);
+    l.out = take(true, plane);
+    l.bytes = off;
+    return l;
+}
 
-    SharedBuffer shm;
-    std::string error;
-    if (!shm.create(off, error)) {
-        report_error(in, error);
-        return kOfxStatFailed;
-    }
-    load_rgb_any(cv, shm.floats(off_cur));
-    if (use_prev) load_rgb_any(prev->view(), shm.floats(off_prev));
-    if (use_next) load_rgb_any(next->view(), shm.floats(off_next));
-    if (use_next2) load_rgb_any(next2->view(), shm.floats(off_next2));
-    if (!direction.empty()) load_matte_any(matte->view(), cv, shm.floats(off_matte));
-    if (use_next_matte) load_matte_any(next_matte->view(), cv, shm.floats(off_next_matte));
-    prev.reset();
-    next.reset();
-    next2.reset();
-    matte.reset();
-    next_matte.reset();
-    if (!progress.update(kProgressSent)) return kOfxStatOK;  // cancelled: the host discards the render
+// The source planes (scene-linear RGB floats, mattes as one float) into shared memory; the host's
+// source images are released here, the output image is kept for store().
+void load_planes(RenderInputs &r, const ShmLayout &l, SharedBuffer &shm) {
+    const ImageView &cv = r.cur->view();
+    load_rgb_any(cv, shm.floats(l.cur));
+    if (r.use_prev) load_rgb_any(r.prev->view(), shm.floats(l.prev));
+    if (r.use_next) load_rgb_any(r.next->view(), shm.floats(l.next));
+    if (r.use_next2) load_rgb_any(r.next2->view(), shm.floats(l.next2));
+    if (!r.direction.empty()) load_matte_any(r.matte->view(), cv, shm.floats(l.matte));
+    if (r.use_next_matte) load_matte_any(r.next_matte->view(), cv, shm.floats(l.next_matte));
+    r.prev.reset();
+    r.next.reset();
+    r.next2.reset();
+    r.matte.reset();
+    r.next_matte.reset();
+}
 
-    const int guidance = std::clamp(param_int(in->guidance, t, eGuidanceNeighbours), 0, eGuidanceCount - 1);
-    const int quality = std::clamp(param_int(in->quality, t, eQualityFull), 0, eQualityCount - 1);
-    const char *colorspace = colorspace_for(param_int(in->colorspace, t, eColorspaceAuto), cv.depth);
-    const double follow_raw = param_dbl(in->follow, t, kFollowDefault);
+// The worker's "render" request (cli/worker.py): where the planes are, and the node's parameters at time t.
+std::string render_request(const Instance &in, const RenderInputs &r, const ShmLayout &l, const std::string &shm_name) {
+    const double t = r.t;
+    const ImageView &cv = r.cur->view();
+    const int guidance = std::clamp(param_int(in.guidance, t, eGuidanceNeighbours), 0, eGuidanceCount - 1);
+    const int quality = std::clamp(param_int(in.quality, t, eQualityFull), 0, eQualityCount - 1);
+    const char *colorspace = colorspace_for(param_int(in.colorspace, t, eColorspaceAuto), cv.depth);
+    const double follow_raw = param_dbl(in.follow, t, kFollowDefault);
     const double follow = std::isfinite(follow_raw) ? std::clamp(follow_raw, 0.0, 1.0) : kFollowDefault;
-    auto opt = [](size_t o) { return o ? std::to_string(o) : std::string("null"); };
-    // only a gap output names the frame two on (null past the clip's end): the worker fills the gap then
-    const std::string gap_fields =
-        gap ? ", \"next2\": " + opt(off_next2) + ", \"next_matte\": " + opt(off_next_matte) : std::string();
-    std::string req = "{\"op\": \"render\", \"shm\": " + json_quote(shm.name()) + ", \"width\": " + std::to_string(w) +
-                      ", \"height\": " + std::to_string(h) + ", \"frame\": " + std::to_string(f) +
-                      ", \"k\": " + std::to_string(k) + ", \"cur\": " + std::to_string(off_cur) +
-                      ", \"prev\": " + opt(off_prev) + ", \"next\": " + opt(off_next) + ", \"matte\": " + opt(off_matte) +
-                      gap_fields +
-                      ", \"output\": " + std::to_string(off_out) + ", \"matte_direction\": " +
-                      (direction.empty() ? std::string("null") : json_quote(direction)) +
-                      ", \"matte_motion\": " + matte_motion + ", \"params\": {" +
-                      "\"factor\": " + std::to_string(n) +
-                      ", \"shutter\": " + fmt_double(shutter_at(*in, t)) +
-                      ", \"timing\": " + json_quote(kTimingOptions[timing_at(*in, t)].value) +
-                      ", \"follow\": " + fmt_double(follow) +
-                      ", \"guidance\": " + json_quote(kGuidanceOptions[guidance].value) +
-                      ", \"reverse\": " + (param_int(in->reverse, t, 0) ? "true" : "false") +
-                      ", \"overrides\": " + json_quote(param_str(in->overrides, t)) +
-                      ", \"tile\": " + std::to_string(std::clamp(param_int(in->tile, t, kTileDefault), kTileMin, kTileMax)) +
-                      ", \"quality\": " + json_quote(kQualityOptions[quality].value) +
-                      ", \"colorspace\": " + json_quote(colorspace) +
-                      ", \"render_scale\": [" + fmt_double(scale_x) + ", " + fmt_double(scale_y) + "]" +
-                      ", \"threshold\": " + fmt_double(std::max(0.0, param_dbl(in->threshold, t, 0.5)) * scale_x) + "}}";
+    JsonWriter w;
+    auto plane = [&w](const char *key, size_t offset) {  // a plane's offset, null when it is not sent
+        w.key(key);
+        if (offset) w.integer(static_cast<long long>(offset));
+        else w.null();
+    };
+    w.begin_object().key("op").str("render").key("shm").str(shm_name);
+    w.key("width").integer(static_cast<long long>(cv.width())).key("height").integer(static_cast<long long>(cv.height()));
+    w.key("frame").integer(r.f).key("k").integer(r.k);
+    plane("cur", l.cur);
+    plane("prev", l.prev);
+    plane("next", l.next);
+    plane("matte", l.matte);
+    if (r.gap) {  // only a gap output names the frame two on (null past the clip's end): the worker fills the gap then
+        plane("next2", l.next2);
+        plane("next_matte", l.next_matte);
+    }
+    w.key("output").integer(static_cast<long long>(l.out)).key("matte_direction");
+    if (r.direction.empty()) w.null(); else w.str(r.direction);
+    w.key("matte_motion");
+    if (r.has_matte_motion) w.begin_array().number(r.matte_motion[0]).number(r.matte_motion[1]).end_array();
+    else w.null();
+    w.key("params").begin_object();
+    w.key("factor").integer(r.n);
+    w.key("shutter").number(shutter_at(in, t));
+    w.key("timing").str(kTimingOptions[timing_at(in, t)].value);
+    w.key("follow").number(follow);
+    w.key("guidance").str(kGuidanceOptions[guidance].value);
+    w.key("reverse").boolean(param_int(in.reverse, t, 0) != 0);
+    w.key("overrides").str(param_str(in.overrides, t));
+    w.key("tile").integer(std::clamp(param_int(in.tile, t, kTileDefault), kTileMin, kTileMax));
+    w.key("quality").str(kQualityOptions[quality].value);
+    w.key("colorspace").str(colorspace);
+    w.key("render_scale").begin_array().number(r.scale_x).number(r.scale_y).end_array();
+    w.key("threshold").number(std::max(0.0, param_dbl(in.threshold, t, 0.5)) * r.scale_x);
+    w.end_object().end_object();
+    return w.text();
+}
 
+enum class WorkerOutcome { Done, Discarded, Failed };  // Discarded: aborted or cancelled, the host drops the render
+
+// Send the request and wait for the worker's reply (reported to the host when it failed).
+WorkerOutcome ask_worker(Instance *in, const RenderInputs &r, const std::string &req, SharedBuffer &shm,
+                         Progress &progress) {
+    auto aborted = [in]() { return gEffect->abort(in->handle) != 0; };
     // Polled while the worker decomposes: the progress bar follows its tiles, and a cancel there stops it like abort.
     auto stop = [&]() { return !progress.follow(shm) || aborted(); };
     CallResult res = WorkerClient::instance().call(req, &shm, stop);
     const bool verbose = std::getenv("UNSHUTTER_OFX_VERBOSE") != nullptr;
-    if (res.status == CallStatus::Aborted) {  // the host discards aborted renders
-        if (verbose) std::fprintf(stderr, "Unshutter: output %s aborted: %s\n", fmt_double(t).c_str(), res.error.c_str());
-        return kOfxStatOK;
+    const std::string when = fmt_double(r.t), frame = "frame " + std::to_string(r.f) + ": ";
+    if (res.status == CallStatus::Aborted) {
+        if (verbose) std::fprintf(stderr, "Unshutter: output %s aborted: %s\n", when.c_str(), res.error.c_str());
+        return WorkerOutcome::Discarded;
     }
     if (res.status != CallStatus::Ok) {
-        report_error(in, "frame " + std::to_string(f) + ": " + res.error);
-        return kOfxStatFailed;
+        report_error(in, frame + res.error);
+        return WorkerOutcome::Failed;
     }
     JsonReply reply;
     if (!reply.parse(res.reply)) {
-        report_error(in, "frame " + std::to_string(f) + ": unreadable reply from the Unshutter worker");
-        return kOfxStatFailed;
+        report_error(in, frame + "unreadable reply from the Unshutter worker");
+        return WorkerOutcome::Failed;
     }
     if (!reply.boolean("ok")) {
         if (reply.str("kind") == "aborted") {  // the worker saw the abort flag between tiles
             if (verbose)
-                std::fprintf(stderr, "Unshutter: output %s aborted by the worker: %s\n", fmt_double(t).c_str(),
-                             res.reply.c_str());
-            return kOfxStatOK;
+                std::fprintf(stderr, "Unshutter: output %s aborted by the worker: %s\n", when.c_str(), res.reply.c_str());
+            return WorkerOutcome::Discarded;
         }
-        report_error(in, "frame " + std::to_string(f) + ": " + reply.str("error", "the worker failed"));
-        return kOfxStatFailed;
+        report_error(in, frame + reply.str("error", "the worker failed"));
+        return WorkerOutcome::Failed;
     }
     if (verbose)
-        std::fprintf(stderr, "Unshutter: output %s = frame %ld sub-frame %d: %s\n", fmt_double(t).c_str(), f, k,
+        std::fprintf(stderr, "Unshutter: output %s = frame %ld sub-frame %d: %s\n", when.c_str(), r.f, r.k,
                      res.reply.c_str());
+    return WorkerOutcome::Done;
+}
+
+OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
+    RenderInputs r;
+    if (const OfxStatus st = gather(in, in_args, r); st != kOfxStatOK) return st;
+    if (gEffect->abort(in->handle) != 0) return kOfxStatOK;
+
+    Progress progress(in->handle, "Unshutter: deblur to slow motion");
+    const ShmLayout l = layout(r);
+    SharedBuffer shm;
+    std::string error;
+    if (!shm.create(l.bytes, error)) {
+        report_error(in, error);
+        return kOfxStatFailed;
+    }
+    load_planes(r, l, shm);
+    if (!progress.update(kProgressSent)) return kOfxStatOK;  // cancelled: the host discards the render
+
+    switch (ask_worker(in, r, render_request(*in, r, l, shm.name()), shm, progress)) {
+        case WorkerOutcome::Discarded: return kOfxStatOK;
+        case WorkerOutcome::Failed: return kOfxStatFailed;
+        case WorkerOutcome::Done: break;
+    }
     progress.update(kProgressDecomposed);
-    store_any(out.view(), window, cv, shm.floats(off_out));
+    store_any(r.out->view(), r.window, r.cur->view(), shm.floats(l.out));
     progress.update(1.0);
     clear_error(in);
     return kOfxStatOK;
