@@ -133,56 +133,59 @@ def init_checkpoint(init: str | Path) -> Path:
     return path
 
 
-def train(cfg: dict, max_minutes: float | None = None, max_steps: int | None = None, fresh: bool = False) -> int:
-    tcfg = cfg["train"]
+def _runtime(cfg: dict) -> torch.device:
+    """Seeds and thread counts (before the network is built: its initial weights draw from the seed)."""
     seed = int(cfg.get("seed", 0))
     torch.manual_seed(seed)
     np.random.seed(seed)
-    torch.set_num_threads(int(tcfg.get("threads", 2)))
+    torch.set_num_threads(int(cfg["train"].get("threads", 2)))
     import cv2
 
     cv2.setNumThreads(1)  # cv2 thread pools do not survive the fork into data workers
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    state_path = repo_path(tcfg.get("state", "models/train_state/last.pt"))
-    init = tcfg.get("init_from")
-    init_path = init_checkpoint(init) if init and not (state_path.exists() and not fresh) else None
-    out = repo_path(tcfg.get("out", "runs/decomposer"))
-    log = Logger(out)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
-    net = build_network(cfg["network"]).to(device)
-    ema = copy.deepcopy(net).eval()
-    for p in ema.parameters():
-        p.requires_grad_(False)
-    # per-module learning-rate scales (e.g. a newly added module learns faster than a fine-tuned one)
+
+def _optimiser(net: torch.nn.Module, tcfg: dict) -> torch.optim.Optimizer:
+    """AdamW with per-module learning-rate scales (a newly added module may learn faster than a fine-tuned one);
+    each group's ``scale`` multiplies the scheduled rate."""
     scales = {str(k): float(v) for k, v in (tcfg.get("lr_scale") or {}).items()}
     groups: dict[float, list] = {}
     for name, prm in net.named_parameters():
         sc = next((v for k, v in scales.items() if name.startswith(k + ".")), 1.0)
         groups.setdefault(sc, []).append(prm)
-    opt = torch.optim.AdamW([{"params": ps, "scale": sc} for sc, ps in groups.items()], lr=float(tcfg["lr"]),
-                            weight_decay=float(tcfg.get("weight_decay", 0.0)))
-    step, best = 0, -1.0
-    if init_path is not None:
-        st = torch.load(init_path, map_location=device, weights_only=False)
-        rep = load_grown(net, st.get("ema") or st["model"])
-        ema.load_state_dict(net.state_dict())
-        if rep["added_blocks"]:
-            log(f"new residual blocks start as the identity: {', '.join(rep['added_blocks'])}")
-        if rep["widened"]:
-            log(f"widened (old channels compute what they did): {len(rep['widened'])} tensors")
-        log(f"initialised from {init} (step {st.get('step', '?')}); new: {sorted({k.split('.')[0] for k in rep['new']})}"
-            + (f"; unused: {rep['unused']}" if rep["unused"] else ""))
-    if state_path.exists() and not fresh:
-        st = torch.load(state_path, map_location=device, weights_only=False)
-        net.load_state_dict(st["model"])
-        ema.load_state_dict(st["ema"])
-        opt.load_state_dict(st["opt"])
-        step, best = int(st["step"]), float(st.get("best", -1.0))
-        log(f"resumed from {state_path} at step {step} (best val {best:.2f} dB)")
-    nparam = sum(p.numel() for p in net.parameters())
-    log(f"config {cfg['_path']}; network {cfg['network']['type']} {nparam} params; device {device}; threads {torch.get_num_threads()}")
+    return torch.optim.AdamW([{"params": ps, "scale": sc} for sc, ps in groups.items()], lr=float(tcfg["lr"]),
+                             weight_decay=float(tcfg.get("weight_decay", 0.0)))
 
-    dcfg = cfg["data"]
+
+def _init_from(net: torch.nn.Module, ema: torch.nn.Module, path: Path, init: str, device: torch.device,
+               log: Logger) -> None:
+    """Start from an earlier stage's weights (its EMA), grown to this network (``train.grow``)."""
+    st = torch.load(path, map_location=device, weights_only=False)
+    rep = load_grown(net, st.get("ema") or st["model"])
+    ema.load_state_dict(net.state_dict())
+    if rep["added_blocks"]:
+        log(f"new residual blocks start as the identity: {', '.join(rep['added_blocks'])}")
+    if rep["widened"]:
+        log(f"widened (old channels compute what they did): {len(rep['widened'])} tensors")
+    log(f"initialised from {init} (step {st.get('step', '?')}); new: {sorted({k.split('.')[0] for k in rep['new']})}"
+        + (f"; unused: {rep['unused']}" if rep["unused"] else ""))
+
+
+def _resume(path: Path, net: torch.nn.Module, ema: torch.nn.Module, opt: torch.optim.Optimizer,
+            device: torch.device, log: Logger) -> tuple[int, float]:
+    """Model, EMA and optimiser from the run's checkpoint; returns (step, best validation score)."""
+    st = torch.load(path, map_location=device, weights_only=False)
+    net.load_state_dict(st["model"])
+    ema.load_state_dict(st["ema"])
+    opt.load_state_dict(st["opt"])
+    step, best = int(st["step"]), float(st.get("best", -1.0))
+    log(f"resumed from {path} at step {step} (best val {best:.2f} dB)")
+    return step, best
+
+
+def _data(cfg: dict, step: int, log: Logger) -> tuple[torch.utils.data.DataLoader, list[dict], list[dict]]:
+    """The training stream (resumed at ``step``) and the two validation sets (guided, unguided)."""
+    dcfg, tcfg, seed = cfg["data"], cfg["train"], int(cfg.get("seed", 0))
     train_paths, held_paths = split(dcfg)
     cache = repo_path(dcfg.get("cache", "data/photos"))
     height = int(dcfg.get("cache_height", 720))
@@ -193,24 +196,130 @@ def train(cfg: dict, max_minutes: float | None = None, max_steps: int | None = N
     stream = SyntheticStream(photos, spec, dict(dcfg.get("guidance_probs", {"neighbors": 1.0})), seed)
     val = make_val_set(photos, spec, int(tcfg.get("val_samples", 16)), seed + 999)
     val_none = make_val_set(photos, spec, int(tcfg.get("val_samples", 16)), seed + 999, "none")
+    workers = int(tcfg.get("workers", 1))
     loader = torch.utils.data.DataLoader(
         _Stream(stream, step),
         batch_size=int(tcfg["batch"]),
-        num_workers=int(tcfg.get("workers", 1)),
-        persistent_workers=int(tcfg.get("workers", 1)) > 0,
-        prefetch_factor=4 if int(tcfg.get("workers", 1)) > 0 else None,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        prefetch_factor=4 if workers > 0 else None,
     )
-    w = tcfg.get("loss", {})
-    w_rec, w_reb = float(w.get("recon", 1.0)), float(w.get("reblur", 0.5))
-    w_mot = float(w.get("motion", 0.05))
-    w_mse = float(w.get("mse", 0.0))
-    w_sharp = float(w.get("sharp", 0.0))
+    return loader, val, val_none
+
+
+class _Losses:
+    """The weighted training loss of one batch (weights from ``train.loss``)."""
+
+    def __init__(self, w: dict) -> None:
+        self.rec, self.reb = float(w.get("recon", 1.0)), float(w.get("reblur", 0.5))
+        self.mot = float(w.get("motion", 0.05))
+        self.mse = float(w.get("mse", 0.0))
+        self.sharp = float(w.get("sharp", 0.0))
+
+    def __call__(self, net: torch.nn.Module, batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
+        """-> the total ``loss`` and its ``recon``, ``reblur``, ``motion`` parts, and the identity's ``ident``."""
+        x = batch["blurred"].to(device)
+        gd = batch["guidance"].to(device)
+        gt = batch["gt"].to(device)
+        clean = batch["clean"].to(device)
+        ung = batch["unguided"].to(device)
+        y, est, sharp = net.forward_parts(x, gd)
+        l_rec = recon_loss(y, gt, ung)
+        l_reb = reblur_loss(y, clean)
+        loss = self.rec * l_rec + self.reb * l_reb
+        if self.mse > 0:
+            loss = loss + self.mse * mse_loss(y, gt, ung)
+        if sharp is not None and self.sharp > 0:
+            loss = loss + self.sharp * sharp_loss(sharp, gt)
+        l_mot = torch.zeros(())
+        if est is not None:
+            l_mot = motion_loss(est[..., : x.shape[-2], : x.shape[-1]], batch["motion"].to(device))
+            loss = loss + self.mot * l_mot
+        return {"loss": loss, "recon": l_rec, "reblur": l_reb, "motion": l_mot, "x": x, "gt": gt, "ung": ung}
+
+
+def _ema_update(ema: torch.nn.Module, net: torch.nn.Module, step: int, decay: float) -> None:
+    """EMA of the weights, with a shorter memory in the first steps."""
+    with torch.no_grad():
+        d = min(decay, (1 + step) / (10 + step))
+        for pe, pn in zip(ema.parameters(), net.parameters()):
+            pe.mul_(d).add_(pn.detach(), alpha=1 - d)
+
+
+def _optimise(net: torch.nn.Module, opt: torch.optim.Optimizer, parts: dict[str, torch.Tensor],
+              lr: float) -> dict[str, torch.Tensor]:
+    """One optimiser step on ``parts["loss"]`` at the scheduled rate ``lr`` (gradients clipped to norm 1)."""
+    for g in opt.param_groups:
+        g["lr"] = lr * g.get("scale", 1.0)
+    opt.zero_grad(set_to_none=True)
+    parts["loss"].backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+    opt.step()
+    return parts
+
+
+class _Meter:
+    """Loss averages over the steps since the last log line."""
+
+    KEYS = ("loss", "recon", "reblur", "motion", "ident")
+
+    def __init__(self) -> None:
+        self.t0 = time.time()
+        self.sums = dict.fromkeys(self.KEYS, 0.0)
+        self.n = 0
+
+    def add(self, parts: dict[str, torch.Tensor], ident: float) -> None:
+        self.sums["loss"] += float(parts["loss"].detach())
+        self.sums["recon"] += float(parts["recon"].detach())
+        self.sums["reblur"] += float(parts["reblur"].detach())
+        self.sums["ident"] += ident
+        self.n += 1
+        self.sums["motion"] += float(parts["motion"].detach())
+
+    def record(self, step: int, lr: float) -> dict:
+        return {"step": step, "lr": lr, "s_per_step": (time.time() - self.t0) / self.n,
+                **{k: self.sums[k] / self.n for k in self.KEYS}}
+
+
+def _validate(ema: torch.nn.Module, val: list[dict], val_none: list[dict]) -> tuple[dict, float]:
+    """Validation PSNRs of the EMA weights and the score the best checkpoint is chosen by."""
+    v = validate(ema, val)
+    vn = validate(ema, val_none)
+    v["val_none_psnr"] = vn["val_psnr"]
+    return v, 0.75 * v["val_psnr"] + 0.25 * vn["val_psnr"]  # the mix users run: mostly guided
+
+
+def train(cfg: dict, max_minutes: float | None = None, max_steps: int | None = None, fresh: bool = False) -> int:
+    """Train (or resume) the decomposer as ``cfg`` says, until ``total_steps``, a limit here, or SIGTERM/SIGINT."""
+    tcfg = cfg["train"]
+    device = _runtime(cfg)
+    state_path = repo_path(tcfg.get("state", "models/train_state/last.pt"))
+    init = tcfg.get("init_from")
+    init_path = init_checkpoint(init) if init and not (state_path.exists() and not fresh) else None
+    out = repo_path(tcfg.get("out", "runs/decomposer"))
+    log = Logger(out)
+
+    net = build_network(cfg["network"]).to(device)
+    ema = copy.deepcopy(net).eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    opt = _optimiser(net, tcfg)
+    step, best = 0, -1.0
+    if init_path is not None:
+        _init_from(net, ema, init_path, init, device, log)
+    if state_path.exists() and not fresh:
+        step, best = _resume(state_path, net, ema, opt, device, log)
+    nparam = sum(p.numel() for p in net.parameters())
+    log(f"config {cfg['_path']}; network {cfg['network']['type']} {nparam} params; device {device}; threads {torch.get_num_threads()}")
+
+    loader, val, val_none = _data(cfg, step, log)
+    losses = _Losses(tcfg.get("loss", {}))
     ema_decay = float(tcfg.get("ema", 0.998))
     save_every = float(tcfg.get("save_every_s", 240))
     val_every = int(tcfg.get("val_every", 250))
     log_every = int(tcfg.get("log_every", 20))
     t_start = t_save = time.time()
-    t_log, agg = time.time(), {"loss": 0.0, "recon": 0.0, "reblur": 0.0, "motion": 0.0, "ident": 0.0, "n": 0}
+    meter = _Meter()
 
     def checkpoint(tag: str) -> None:
         save_state(state_path, {"model": net.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
@@ -233,53 +342,24 @@ def train(cfg: dict, max_minutes: float | None = None, max_steps: int | None = N
             break
         if max_minutes is not None and time.time() - t_start > max_minutes * 60:
             break
-        for g in opt.param_groups:
-            g["lr"] = _lr(step, tcfg) * g.get("scale", 1.0)
-        x = batch["blurred"].to(device)
-        gd = batch["guidance"].to(device)
-        gt = batch["gt"].to(device)
-        clean = batch["clean"].to(device)
-        ung = batch["unguided"].to(device)
-        y, est, sharp = net.forward_parts(x, gd)
-        l_rec = recon_loss(y, gt, ung)
-        l_reb = reblur_loss(y, clean)
-        loss = w_rec * l_rec + w_reb * l_reb
-        if w_mse > 0:
-            loss = loss + w_mse * mse_loss(y, gt, ung)
-        if sharp is not None and w_sharp > 0:
-            loss = loss + w_sharp * sharp_loss(sharp, gt)
-        l_mot = torch.zeros(())
-        if est is not None:
-            l_mot = motion_loss(est[..., : x.shape[-2], : x.shape[-1]], batch["motion"].to(device))
-            loss = loss + w_mot * l_mot
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
+        parts = _optimise(net, opt, losses(net, batch, device), _lr(step, tcfg))
         step += 1
+        _ema_update(ema, net, step, ema_decay)
         with torch.no_grad():
-            d = min(ema_decay, (1 + step) / (10 + step))
-            for pe, pn in zip(ema.parameters(), net.parameters()):
-                pe.mul_(d).add_(pn.detach(), alpha=1 - d)
-            ident = float(recon_loss(x[:, None].expand_as(gt), gt, ung))
-        agg["loss"] += float(loss.detach()); agg["recon"] += float(l_rec.detach()); agg["reblur"] += float(l_reb.detach()); agg["ident"] += ident; agg["n"] += 1
-        agg["motion"] += float(l_mot.detach())
+            x, gt = parts["x"], parts["gt"]
+            ident = float(recon_loss(x[:, None].expand_as(gt), gt, parts["ung"]))
+        meter.add(parts, ident)
         if step % log_every == 0:
-            n = agg["n"]
-            rec = {"step": step, "lr": _lr(step, tcfg), "s_per_step": (time.time() - t_log) / n,
-                   **{k: agg[k] / n for k in ("loss", "recon", "reblur", "motion", "ident")}}
+            rec = meter.record(step, _lr(step, tcfg))
             log(f"step {step} loss {rec['loss']:.5f} recon {rec['recon']:.5f} (identity {rec['ident']:.5f}) "
                 f"reblur {rec['reblur']:.5f} motion {rec['motion']:.4f} lr {rec['lr']:.2e} {rec['s_per_step']:.2f}s/step", rec)
-            t_log, agg = time.time(), {"loss": 0.0, "recon": 0.0, "reblur": 0.0, "motion": 0.0, "ident": 0.0, "n": 0}
+            meter = _Meter()
         if step % val_every == 0:
-            v = validate(ema, val)
-            vn = validate(ema, val_none)
-            v["val_none_psnr"] = vn["val_psnr"]
-            score = 0.75 * v["val_psnr"] + 0.25 * vn["val_psnr"]  # the mix users run: mostly guided
+            v, score = _validate(ema, val, val_none)
             if score > best:
                 best = score
                 save_state(out / "best.pt", {"model": ema.state_dict(), "ema": ema.state_dict(), "step": step, "best": best})
-            log(f"val step {step}: EMA {v['val_psnr']:.2f} dB, unguided {vn['val_psnr']:.2f} dB, "
+            log(f"val step {step}: EMA {v['val_psnr']:.2f} dB, unguided {v['val_none_psnr']:.2f} dB, "
                 f"identity {v['val_identity_psnr']:.2f} dB (best score {best:.2f})",
                 {"step": step, **v})
         if time.time() - t_save > save_every:
