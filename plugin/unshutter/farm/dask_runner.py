@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 from unshutter import threads as process_threads
 from unshutter.errors import UnshutterError
@@ -240,6 +240,97 @@ def _payload(c: Chunk, spec: BatchSpec, threads: int | None) -> dict[str, Any]:
             "threads": threads}
 
 
+def _distributed() -> Any:
+    """Dask's ``distributed`` module, or a one-line error naming the extra that installs it."""
+    try:
+        import distributed
+    except ModuleNotFoundError as exc:  # an optional extra: say which, not a traceback
+        raise UnshutterError(f"farm dask needs Dask's 'distributed' package ({exc.name} is not installed): "
+                             "pip install 'unshutter[farm]'") from None
+    return distributed
+
+
+def _shot_summaries(spec: BatchSpec, chunks: list[Chunk]) -> dict[str, ShotSummary]:
+    """One summary per shot of the spec, with the frames and chunks this run renders of it."""
+    shots = {s.name: ShotSummary(s.name) for s in spec.shots}
+    for c in chunks:
+        shots[c.shot.name].frames += c.frames
+        shots[c.shot.name].chunks += 1
+    return shots
+
+
+def _connect(distributed: Any, spec: BatchSpec, scheduler: str | None, workers: int, threads_per_worker: int,
+             processes: bool, quiet_logs: bool) -> tuple[Any, Any, int | None]:
+    """(client, the LocalCluster started or None, threads per chunk task) for ``--scheduler`` or a LocalCluster."""
+    if scheduler:
+        try:
+            client = distributed.Client(scheduler, set_as_default=False)
+        except (OSError, ValueError) as exc:  # unreachable or malformed address: a one-line error, exit 1
+            raise SchedulerError(f"--scheduler {scheduler}: cannot connect ({str(exc).splitlines()[0]})") from None
+        return client, None, spec.threads  # None: each worker picks cores // its threads
+    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=processes,
+                                       dashboard_address=None,
+                                       silence_logs=logging.WARNING if quiet_logs else logging.INFO)
+    client = distributed.Client(cluster, set_as_default=False)
+    return client, cluster, spec.threads or max(1, (os.cpu_count() or 1) // max(1, workers * threads_per_worker))
+
+
+class _Submitter:
+    """Submits chunk tasks under this run's token and knows which chunk each waited-for future renders."""
+
+    def __init__(self, client: Any, token: str, spec: BatchSpec, threads: int | None) -> None:
+        self.client, self.token, self.spec, self.threads = client, token, spec, threads
+        self.lock = threading.Lock()
+        self.by_key: dict[Any, tuple[Chunk, Any]] = {}  # the chunks waited for: task key -> (chunk, future)
+        self.submitted: dict[str, Chunk] = {}  # every key this run submitted (by_key loses the finished ones)
+        self.attempts: dict[str, int] = {}  # chunk key -> failed attempts so far
+
+    def submit(self, c: Chunk, attempt: int) -> Any:
+        key = task_key(self.token, c, attempt)
+        self.submitted[key] = c
+        f = self.client.submit(_run_chunk, _payload(c, self.spec, self.threads), key=key, pure=False)
+        with self.lock:
+            self.by_key[f.key] = (c, f)
+            if attempt == 0:
+                self.attempts[c.key] = 0
+        return f
+
+    def take(self, fut: Any) -> Chunk:
+        """The chunk ``fut`` rendered, no longer waited for."""
+        with self.lock:
+            c, _ = self.by_key.pop(fut.key)
+        return c
+
+    def cancel_waiting(self) -> None:
+        """No worker left: stop waiting for what nobody can run."""
+        with self.lock:
+            waiting = [f for _, f in self.by_key.values() if f.status != "finished"]
+        self.client.cancel(waiting)
+
+
+def _result(fut: Any, s: ShotSummary, losses: _WorkerLosses, killed: type, no_workers: Callable[[], bool],
+            timeout: float | None) -> dict[str, Any]:
+    """The chunk task's result dict; a task that raised (its worker died, or a bug) counts as retryable."""
+    try:
+        res: dict[str, Any] = fut.result()
+    except Exception as exc:  # worker died (KilledWorker) or a bug: retry like a transient error
+        if isinstance(exc, killed):  # its last loss was no rerun: a failure instead
+            losses.gave_up(fut.key, s)
+        res = {"ok": False, **task.error_dict(exc), "retryable": True}
+        if no_workers():
+            res = {"ok": False, "exit_code": 1, "retryable": False,
+                   "message": f"no Dask worker on the scheduler for {timeout:g} s"}
+    fut.release()
+    return res
+
+
+def _count_done(s: ShotSummary, res: dict[str, Any]) -> None:
+    s.done += 1
+    s.written += res["written"]
+    s.skipped += res["skipped"]
+    s.seconds += res["seconds"]
+
+
 def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, threads_per_worker: int = 1,
              processes: bool = True, retries: int = 2, progress: bool = True, out: TextIO | None = None,
              chunks: list[Chunk] | None = None, quiet_logs: bool = True,
@@ -252,11 +343,7 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
     a :class:`SchedulerError` when no worker was ever seen, else the chunks not
     finished fail (exit code 1, not retried) and what was written stays.
     """
-    try:
-        from distributed import Client, KilledWorker, LocalCluster, as_completed
-    except ModuleNotFoundError as exc:  # an optional extra: say which, not a traceback
-        raise UnshutterError(f"farm dask needs Dask's 'distributed' package ({exc.name} is not installed): "
-                             "pip install 'unshutter[farm]'") from None
+    distributed = _distributed()
     from tqdm import tqdm
 
     if quiet_logs:  # distributed logs every worker start and stop at INFO
@@ -266,90 +353,43 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
     t0 = time.monotonic()
     token = new_run_token()
     chunks = chunks if chunks is not None else plan(spec)
-    shots = {s.name: ShotSummary(s.name) for s in spec.shots}
-    for c in chunks:
-        shots[c.shot.name].frames += c.frames
-        shots[c.shot.name].chunks += 1
-
-    cluster = None
-    if scheduler:
-        try:
-            client = Client(scheduler, set_as_default=False)
-        except (OSError, ValueError) as exc:  # unreachable or malformed address: a one-line error, exit 1
-            raise SchedulerError(f"--scheduler {scheduler}: cannot connect ({str(exc).splitlines()[0]})") from None
-        threads = spec.threads  # None: each worker picks cores // its threads
-    else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=processes,
-                               dashboard_address=None, silence_logs=logging.WARNING if quiet_logs else logging.INFO)
-        client = Client(cluster, set_as_default=False)
-        threads = spec.threads or max(1, (os.cpu_count() or 1) // max(1, workers * threads_per_worker))
+    shots = _shot_summaries(spec, chunks)
+    client, cluster, threads = _connect(distributed, spec, scheduler, workers, threads_per_worker, processes,
+                                        quiet_logs)
     exit_code = 0
     watch = None
     where = f"--scheduler {scheduler}" if scheduler else "LocalCluster"
     try:
-        attempts: dict[str, int] = {}
-        lock = threading.Lock()
-        by_key: dict[Any, tuple[Chunk, Any]] = {}  # the chunks waited for: task key -> (chunk, future)
-
-        def cancel_waiting() -> None:  # no worker left: stop waiting for what nobody can run
-            with lock:
-                waiting = [f for _, f in by_key.values() if f.status != "finished"]
-            client.cancel(waiting)
+        tasks = _Submitter(client, token, spec, threads)
 
         def no_workers() -> bool:  # the watch gave up: nothing may be (re)submitted any more
             return watch is not None and watch.expired
 
-        submitted: dict[str, Chunk] = {}  # every key this run submitted (by_key loses the finished ones)
         bar = tqdm(total=sum(c.frames for c in chunks), unit="frame", desc="unshutter farm", file=sys.stderr,
                    disable=not progress)
-        losses = _WorkerLosses(shots, submitted, bar.write)
+        losses = _WorkerLosses(shots, tasks.submitted, bar.write)
         losses.subscribe(client)
-        futures = []
-        for c in chunks:
-            key = task_key(token, c, 0)
-            submitted[key] = c
-            f = client.submit(_run_chunk, _payload(c, spec, threads), key=key, pure=False)
-            with lock:
-                by_key[f.key], attempts[c.key] = (c, f), 0
-            futures.append(f)
+        futures = [tasks.submit(c, 0) for c in chunks]
         if no_workers_timeout:  # after submitting: every chunk is in by_key when it cancels
-            watch = _WorkerWatch(client, float(no_workers_timeout), cancel_waiting).start()
+            watch = _WorkerWatch(client, float(no_workers_timeout), tasks.cancel_waiting).start()
         # as_completed follows the loop of the process's *default* client unless told otherwise:
         # any client made later in this process (another reel's, a pipeline tool's) would
         # become that default, and once it closed this run would never see its chunks finish.
-        ac = as_completed(futures, loop=client.loop)
+        ac = distributed.as_completed(futures, loop=client.loop)
         for fut in ac:
-            with lock:
-                c, _ = by_key.pop(fut.key)
+            c = tasks.take(fut)
             s = shots[c.shot.name]
-            try:
-                res = fut.result()
-            except Exception as exc:  # worker died (KilledWorker) or a bug: retry like a transient error
-                if isinstance(exc, KilledWorker):  # its last loss was no rerun: a failure instead
-                    losses.gave_up(fut.key, s)
-                res = {"ok": False, **task.error_dict(exc), "retryable": True}
-                if no_workers():
-                    res = {"ok": False, "exit_code": 1, "retryable": False,
-                           "message": f"no Dask worker on the scheduler for {no_workers_timeout:g} s"}
-            fut.release()
+            res = _result(fut, s, losses, distributed.KilledWorker, no_workers, no_workers_timeout)
             if res["ok"]:
-                s.done += 1
-                s.written += res["written"]
-                s.skipped += res["skipped"]
-                s.seconds += res["seconds"]
+                _count_done(s, res)
                 bar.update(c.frames)
                 continue
             s.failures += 1
-            attempts[c.key] += 1
-            if res["retryable"] and attempts[c.key] <= retries and not no_workers():
+            tasks.attempts[c.key] += 1
+            if res["retryable"] and tasks.attempts[c.key] <= retries and not no_workers():
                 s.retries += 1
-                bar.write(f"unshutter farm: {c.key} failed ({res['message']}); retry {attempts[c.key]}/{retries}")
-                key = task_key(token, c, attempts[c.key])
-                submitted[key] = c
-                nf = client.submit(_run_chunk, _payload(c, spec, threads), key=key, pure=False)
-                with lock:
-                    by_key[nf.key] = (c, nf)
-                ac.add(nf)
+                bar.write(f"unshutter farm: {c.key} failed ({res['message']}); retry {tasks.attempts[c.key]}/{retries}")
+                ac.add(tasks.submit(c, tasks.attempts[c.key]))
             else:
                 s.errors.append(f"frames {c.label}: exit {res['exit_code']}: {res['message']}")
                 exit_code = exit_code or int(res["exit_code"]) or 1
