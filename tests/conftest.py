@@ -14,7 +14,8 @@ from unshutter.sample import render_clip, write_exr_sequence
 # under three minutes on a 2-core machine; `make test` runs them. Whole end-to-end modules (real
 # Blender, the OFX host, farm clusters and chunk kills, disks that fill, the benchmark), and single
 # tests that took 8 s or more (about 2 s on a quiet machine; measured with --durations=0 on the
-# shared machine, 2026-12-06). A test may also carry @pytest.mark.slow itself.
+# shared machine, 2026-12-06; five more at 17:20 that day, when make test-fast took 6 min 15 s wall at load
+# average 12, 156 s of CPU). A test may also carry @pytest.mark.slow itself.
 SLOW_MODULES = (
     "tests/hosts/test_blender_addon.py",
     "tests/ofx/test_ofx_bridge.py",
@@ -47,9 +48,13 @@ SLOW_TESTS = (  # path::function, all its parameter cases
     "tests/io/test_movie.py::test_movie_out",
     "tests/ofx/test_worker.py::test_colorspace_decodes_encodes_and_keys_the_cache",
     "tests/ofx/test_worker.py::test_edited_override_file_is_not_served_from_cache",
+    "tests/ofx/test_worker.py::test_gap_outputs_are_interpolated_like_the_cli_and_each_frame_decomposed_once",
     "tests/ofx/test_worker.py::test_hello_and_one_decomposition_per_source_frame",
     "tests/ofx/test_worker.py::test_worker_publishes_tile_progress_and_an_aborted_frame_is_never_done",
+    "tests/robustness/test_cli_edges.py::test_rerun_at_a_lower_factor_warns_about_the_old_frames",
+    "tests/robustness/test_names.py::test_longest_legal_name_is_written",
     "tests/robustness/test_pixels.py::test_highlights_at_the_top_of_the_range_never_become_inf",
+    "tests/robustness/test_pixels_properties.py::test_run_gives_a_valid_output_or_one_line",
     "tests/robustness/test_signals.py::test_signal_stops_the_run_cleanly",
     "tests/robustness/test_special_files.py::test_special_file_as_a_frame_is_refused",
     "tests/test_node.py::test_draft_and_full_shapes_and_reblur",
@@ -57,6 +62,7 @@ SLOW_TESTS = (  # path::function, all its parameter cases
     "tests/test_pipeline.py::test_ocio_config_is_compared_by_what_it_computes",
     "tests/test_pipeline.py::test_rerun_redoes_outputs_of_other_settings_or_changed_plates",
     "tests/test_pipeline.py::test_touched_plate_is_kept_changed_plate_redoes_its_frames",
+    "tests/test_threads.py::test_threads_bound_every_library_in_the_engine_process",
     "tests/timeline/test_otio_roundtrip.py::test_resolve_timeline_round_trip",
 )
 
