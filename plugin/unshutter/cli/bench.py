@@ -1,4 +1,4 @@
-"""``unshutter bench``: benchmarks that print numbers (quality, native kernels, speed)."""
+"""``unshutter bench``: benchmarks that print numbers (quality, native kernels, speed, vectors, flow)."""
 from __future__ import annotations
 
 import argparse
@@ -10,6 +10,7 @@ BENCHES = {
     "quality": "decomposer quality on held-out synthetic data and real footage",
     "native": "native kernels vs their NumPy references at 3840x2160",
     "speed": "seconds per frame of the whole node at a given size",
+    "flow": "motion estimated from blurred neighbours vs the true motion (end-point error)",
     "vectors": "decompositions from drawn motion vectors, --alternatives, and overrides where the flow fails",
 }
 

@@ -142,6 +142,21 @@ TRUST_REL = 0.25
 """Forward and backward flow may disagree by this fraction of the motion (at least 1 px) at half trust."""
 
 
+def central_dis_motion(prev: np.ndarray, cur: np.ndarray, nxt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(DIS(cur->next) - DIS(cur->prev)) / 2 and its forward/backward consistency trust.
+
+    Shape:
+        prev, cur, nxt: [H, W] uint8 -> [H, W, 2] float32, [H, W] float32
+    """
+    fwd = dis_flow(cur, nxt)
+    bwd = dis_flow(cur, prev)
+    motion = (fwd - bwd) * np.float32(0.5)
+    disagree = np.sqrt(((fwd + bwd) ** 2).sum(axis=-1))
+    tau = np.maximum(np.float32(1.0), np.float32(TRUST_REL) * np.sqrt((motion ** 2).sum(axis=-1)))
+    trust = np.float32(1.0) / (np.float32(1.0) + (disagree / tau) ** 2)
+    return motion, trust.astype(np.float32)
+
+
 def neighbor_motion(
     prev: np.ndarray | None, cur: np.ndarray, nxt: np.ndarray | None
 ) -> tuple[np.ndarray | None, str, np.ndarray | None]:
@@ -158,13 +173,8 @@ def neighbor_motion(
         prev, cur, nxt: [H, W] uint8 -> [H, W, 2] float32 or None, str, [H, W] float32 or None
     """
     if prev is not None and nxt is not None:
-        fwd = dis_flow(cur, nxt)
-        bwd = dis_flow(cur, prev)
-        motion = (fwd - bwd) * np.float32(0.5)
-        disagree = np.sqrt(((fwd + bwd) ** 2).sum(axis=-1))
-        tau = np.maximum(np.float32(1.0), np.float32(TRUST_REL) * np.sqrt((motion ** 2).sum(axis=-1)))
-        trust = np.float32(1.0) / (np.float32(1.0) + (disagree / tau) ** 2)
-        return motion, "both", trust.astype(np.float32)
+        motion, trust = central_dis_motion(prev, cur, nxt)
+        return motion, "both", trust
     if nxt is not None:
         return dis_flow(cur, nxt), "next", None
     if prev is not None:

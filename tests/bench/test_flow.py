@@ -1,0 +1,47 @@
+"""bench.flow: the truth it scores against (chained sharp flow) and its EPE measures."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.conftest import textured_photo
+from unshutter.bench import flow as bf
+from unshutter.sample import render_clip
+
+
+def test_chain_adds_displacements_along_the_path() -> None:
+    a = np.zeros((20, 30, 2), np.float32)
+    a[..., 0] = 2.0
+    b = np.zeros((20, 30, 2), np.float32)
+    b[:, :, 1] = 1.0
+    b[:, 12:, 0] = 5.0  # only where the first step lands (x >= 12)
+    out = bf.chain([a, b])
+    assert out[5, 3].tolist() == pytest.approx([2.0, 1.0])
+    assert out[5, 10].tolist() == pytest.approx([7.0, 1.0])
+
+
+def test_a_real_set_carries_the_pan_per_blurred_frame_interval() -> None:
+    sharp = list(render_clip(textured_photo(), 21, 128, 96, speed=1.5, curve=0.0, samples=1))
+    s = bf.real_set("pan", sharp, 7, 7)
+    assert s.blurred.shape == (3, 96, 128) and s.truth.shape == (3, 96, 128, 2)
+    # the picture moves left 1.5 px per source frame: 10.5 px per blurred frame interval
+    assert float(np.median(s.truth[1][16:-16, 16:-16, 0])) == pytest.approx(-10.5, abs=0.5)
+
+
+def test_score_of_the_truth_is_zero_and_of_a_still_estimate_the_motion() -> None:
+    truth = np.zeros((3, 40, 50, 2), np.float32)
+    truth[..., 0] = 12.0
+    truth[:, 10:20, 10:20, 0] = -30.0
+    s = bf.FlowSet("t", np.zeros((3, 40, 50), np.uint8), truth)
+
+    def exact(prev, cur, nxt):  # noqa: ANN001, ANN202
+        return truth[1], None
+
+    def still(prev, cur, nxt):  # noqa: ANN001, ANN202
+        return np.zeros_like(truth[1]), np.full(truth.shape[1:3], 0.5, np.float32)
+
+    sc = bf.score([s], exact)
+    assert sc["epe"] == 0.0 and sc["epe_moving"] == 0.0 and sc["wrong_pct"] == 0.0 and sc["frames"] == 1
+    sc = bf.score([s], still)
+    assert sc["epe_moving"] == pytest.approx((12.0 * 1900 + 30.0 * 100) / 2000, abs=0.01)
+    assert sc["epe_fg"] == 30.0 and sc["trust_moving"] == 0.5
