@@ -86,3 +86,19 @@ def test_a_lone_still_without_motion_is_warned_about(tmp_path: Path, still: Path
     assert r.returncode == 0 and "no motion to go on" in r.stderr and "--motion" in r.stderr
     r = _cli("run", str(still), "-o", str(tmp_path / "out2"), "--factor", "2", "--motion", "4,0", "-q")
     assert r.returncode == 0 and "no motion to go on" not in r.stderr
+
+
+def test_override_ranges_outside_the_clip_are_warned_about(tmp_path: Path, hdr_clip: str) -> None:
+    ov = tmp_path / "car.yaml"  # written in output frame numbers by mistake: the clip's source frames are 1001-1006
+    ov.write_text("regions:\n  - {name: car, motion: [8, 0], frames: 4003-4010, "
+                  "polygon: [[0, 0], [40, 0], [40, 30], [0, 30]]}\n")
+    r = _cli("run", hdr_clip, "-o", str(tmp_path / "out"), "--factor", "2", "--frames", "1003", "--overrides", str(ov),
+             "-q")
+    lines = [x for x in r.stderr.splitlines() if "warning" in x]
+    assert r.returncode == 0 and len(lines) == 1, r.stderr
+    assert str(ov) in lines[0] and "region car 4003-4010" in lines[0] and "1001-1006" in lines[0]
+    ov.write_text("regions:\n  - {name: car, motion: [8, 0], frames: 1003-1010, "
+                  "polygon: [[0, 0], [40, 0], [40, 30], [0, 30]]}\n")
+    r = _cli("run", hdr_clip, "-o", str(tmp_path / "out2"), "--factor", "2", "--frames", "1003", "--overrides", str(ov),
+             "-q")
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr

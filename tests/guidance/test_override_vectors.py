@@ -161,3 +161,15 @@ def test_bad_region_among_many_is_named_by_its_place(tmp_path: Path) -> None:
     p.write_text(json.dumps({"regions": regions}))
     with pytest.raises(OverrideError, match=r"regions\[217\]\.direction"):
         load_overrides(p)
+
+
+def test_ranges_outside_the_clip_are_listed(tmp_path: Path) -> None:
+    ov = _load(tmp_path, "reverse: {frames: 2001-2010}\ndirection: {value: left, frames: 990-1000}\n"
+                         "motion: {value: [5, 0], frames: 1001-1006}\nregions:\n"
+                         f"  - {{name: car, motion: [40, 0], frames: 1003-1004, polygon: {BOX}}}\n"
+                         f"  - {{name: late, motion: [40, 0], frames: 1006-1400, polygon: {BOX}}}\n"
+                         f"  - {{name: always, direction: up, polygon: {BOX}}}\n")
+    assert ov.outside(1001, 1006) == [("reverse", (2001, 2010)), ("direction", (990, 1000))]
+    assert ov.outside(1, 50) == [("reverse", (2001, 2010)), ("direction", (990, 1000)), ("motion", (1001, 1006)),
+                                 ("region car", (1003, 1004)), ("region late", (1006, 1400))]
+    assert _load(tmp_path, "reverse: true\n", "b.yaml").outside(1, 2) == []

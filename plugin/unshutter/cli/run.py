@@ -106,6 +106,7 @@ def main(args: argparse.Namespace) -> int:
         movie_rate=args.movie_rate,
     )
     reporter = Reporter(json_lines=args.json, quiet=args.quiet)
+    _warn_overrides_outside(cfg)
     if args.alternatives:
         return _alternatives(cfg, args, reporter)
     try:
@@ -129,6 +130,27 @@ def main(args: argparse.Namespace) -> int:
         for p in result.preview:
             print(f"preview: {p}")
     return 0
+
+
+def _warn_overrides_outside(cfg: RunConfig) -> None:
+    """One line when override ranges miss the clip's source frames (they would change nothing), before the render."""
+    if not cfg.params.overrides:
+        return
+    from unshutter.guidance.overrides import load_overrides
+    from unshutter.io.clip import open_clip
+
+    try:  # a bad file or clip is the run's to report, with its own error and exit code
+        ov = load_overrides(cfg.params.overrides)
+        clip = open_clip(cfg.input, cfg.fps)
+        first, last = clip.first, clip.last
+        clip.close()
+    except (UnshutterError, OSError, ValueError):
+        return
+    missed = ov.outside(first, last)
+    if missed:
+        ranges = ", ".join(f"{what} {a}-{b}" for what, (a, b) in missed)
+        print(f"unshutter: warning: {cfg.params.overrides}: {ranges} outside the clip's source frames {first}-{last}: "
+              "no effect (override frames are source frame numbers)", file=sys.stderr)
 
 
 def _warn_unguided(result: Any) -> None:

@@ -268,6 +268,22 @@ class Overrides:
                 files.append(path)
         return files
 
+    def outside(self, first: int, last: int) -> list[tuple[str, tuple[int, int]]]:
+        """The overrides whose frame range misses source frames ``first``-``last`` entirely: (what, range).
+
+        They change nothing on that clip; most often the range was written in
+        output frame numbers or for another cut of the shot.
+        """
+        named: list[tuple[str, tuple[int, int] | None]] = []
+        if self.reverse:
+            named.append(("reverse", self.reverse_frames))
+        if self.direction is not None:
+            named.append(("direction", self.direction_frames))
+        if self.motion is not None:
+            named.append(("motion", self.motion.frames))
+        named += [(f"region {r.name}", r.frames) for r in self.regions]
+        return [(what, rng) for what, rng in named if rng is not None and (rng[1] < first or rng[0] > last)]
+
     def at_scale(self, sx: float, sy: float) -> Overrides:
         """The same overrides, applied by default to frames rendered at scale (``sx``, ``sy``)."""
         return replace(self, scale=(float(sx), float(sy)))
