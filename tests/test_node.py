@@ -1,10 +1,13 @@
 """The node as hosts call it with pixels in memory."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from unshutter.decomposer.contract import GVALID, GX, GY, MVALID
+from unshutter import travel
+from unshutter.decomposer.contract import GVALID, GX, GY, MOTION_SCALE, MVALID
 from unshutter.io.clip import open_clip
 from unshutter.node import Node, NodeParams
 
@@ -60,7 +63,7 @@ def test_on_stage_reports_each_stage_once_in_order(frames: list[np.ndarray]) -> 
     np.testing.assert_array_equal(res.subframes, plain.subframes)
 
 
-def test_follow_weight_is_the_flow_trust_and_full_where_an_override_sets_the_motion(frames: list[np.ndarray]) -> None:
+def test_follow_weight_is_the_flow_trust_and_the_warps_hold_where_an_override_sets_the_motion(frames: list[np.ndarray]) -> None:
     from unshutter.color import to_network
 
     enc = [to_network(f[..., :3], 1.0) for f in frames]
@@ -70,13 +73,35 @@ def test_follow_weight_is_the_flow_trust_and_full_where_an_override_sets_the_mot
     assert trust["trust"].shape == g.shape[:2] and 0.0 <= trust["trust"].min() <= trust["trust"].max() <= 1.0
     _, weight = node.motion_of(g, trust["trust"])
     np.testing.assert_allclose(weight, 0.8 * trust["trust"] * g[..., MVALID], rtol=1e-6)
-    # a matte forcing a direction keeps the flow's size with other signs: the artist's motion, fully trusted
+    # a matte forcing a direction keeps the flow's size with other signs: the artist's motion, trusted as far as
+    # a warp along it stays on it
     matte = np.zeros(g.shape[:2], np.float32)
     matte[:, : g.shape[1] // 2] = 1.0
     trust2: dict[str, np.ndarray] = {}
     g2, _ = node.guidance_for(1003, enc[1], enc[0], enc[2], matte, "left", trust_out=trust2)
-    changed = np.abs(np.asarray(g2[..., 3:5], np.float32) - np.asarray(g[..., 3:5], np.float32)).max(-1) > 1e-6
+    now = np.asarray(g2[..., 3:5], np.float32)
+    changed = np.abs(now - np.asarray(g[..., 3:5], np.float32)).max(-1) > 1e-6
     assert changed.any()
-    assert (trust2["trust"][changed] == 1.0).all()
+    held = travel.warp_consistency(now * np.float32(MOTION_SCALE))
+    np.testing.assert_allclose(trust2["trust"][changed], held[changed])
+    np.testing.assert_allclose(trust2["trust"][~changed], trust["trust"][~changed])
     # follow 0: the decomposer's own sub-frames
     assert not Node(NodeParams(factor=3, follow=0.0)).motion_of(g, trust["trust"])[1].any()
+
+
+def test_an_override_vector_is_trusted_inside_and_not_where_a_warp_along_it_leaves_it(tmp_path: Path,
+                                                                                      frames: list[np.ndarray]) -> None:
+    """Following an override's vector backward-warps along a motion that stops at the region's edge: the band
+    at the leading and trailing edges (as wide as half the motion) is not followed; the inside is, fully."""
+    from unshutter.color import to_network
+
+    ov = tmp_path / "ov.yaml"
+    ov.write_text("regions:\n  - {name: car, motion: [24, 0], feather: 0, polygon: [[30, 10], [70, 10], [70, 50], [30, 50]]}\n")
+    enc = [to_network(f[..., :3], 1.0) for f in frames]
+    for params in (NodeParams(factor=3, overrides=str(ov)), NodeParams(factor=3, overrides=str(ov), guidance="none"),
+                   NodeParams(factor=3, overrides=str(ov), motion=(0.0, 0.0))):
+        trust: dict[str, np.ndarray] = {}
+        Node(params).guidance_for(1003, enc[1], enc[0], enc[2], trust_out=trust)
+        t = trust["trust"]
+        assert t[30, 45:56].min() == 1.0, params  # 12+ px inside both edges: a warp by +-12 px stays inside
+        assert t[30, 30:36].max() < 0.5 and t[30, 64:70].max() < 0.5, params  # the bands at the edges

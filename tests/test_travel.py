@@ -79,3 +79,16 @@ def test_clamp_keeps_the_mean_and_the_range_where_the_mean_allows() -> None:
     retime.clamp_keep_mean(hdr, t, None)
     np.testing.assert_allclose(hdr.mean(axis=0), t, atol=1e-5)
     assert hdr.min() >= -1e-6 and hdr.max() > 1.0
+
+
+def test_warp_consistency_drops_where_a_warp_leaves_a_region_of_its_own_motion() -> None:
+    m = np.zeros((40, 100, 2), np.float32)
+    m[..., 0] = -2.0  # a slow pan left
+    m[10:30, 30:70] = (20.0, 0.0)  # a car moving 20 px right per span
+    c = travel.warp_consistency(m)
+    assert c.shape == (40, 100) and c.dtype == np.float32
+    assert (c[:, :5] == 1).all() and (c[:, -5:] == 1).all()  # the pan alone: no edge within reach
+    assert (c[20, 41:59] == 1).all()  # 10 px from both ends, a warp by +-10 px stays on the car
+    assert c[20, 30:36].max() == 0 and c[20, 64:70].max() == 0  # the car's first and last pixels pull the pan
+    assert c[20, 29] == 0 and (c[20, 15:28] == 1).all()  # the pan pixel at the car's back reaches onto the car
+    np.testing.assert_array_equal(travel.warp_consistency(np.full((8, 8, 2), 7.0, np.float32)), 1.0)

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from unshutter import color, retime, timing
+from unshutter import color, retime, timing, travel
 from unshutter.decomposer.contract import MOTION_SCALE, MVALID, MX, MY
 from unshutter.decomposer.runtime import AUTO_TILE, DEFAULT_TILE, MIN_TILE, Decomposer
 from unshutter.errors import ParameterError
@@ -152,7 +152,8 @@ class Node:
             g, source = encode.guidance_from_direction(h, w, mode), mode
         if p.reverse:
             g, source = encode.reverse(g), source + " +reverse"
-        before = g[..., MX:MY + 1].copy() if trust_out is not None and "trust" in trust_out else None
+        edits = self.overrides is not None or (matte is not None and bool(matte_direction))
+        before = g[..., MX:MY + 1].copy() if trust_out is not None and ("trust" in trust_out or edits) else None
         if self.overrides is not None:
             g, used_ov = self.overrides.apply(g, frame, threshold=p.threshold)
             if used_ov:
@@ -167,9 +168,14 @@ class Node:
         elif matte is not None and isinstance(matte_direction, str) and matte_direction:
             encode.apply_direction(g, matte, encode.DIRECTIONS[matte_direction])
             source += f" +matte({matte_direction})"
-        if before is not None and trust_out is not None:  # the artist's motion is trusted as given
-            changed = np.abs(np.asarray(g[..., MX:MY + 1], np.float32) - before).max(axis=-1) > 1e-6
-            trust_out["trust"] = np.where(changed, np.float32(1.0), trust_out["trust"])
+        if before is not None and trust_out is not None:
+            # the artist's motion is trusted as given, except where a warp along it would cross onto another
+            # motion (a band at a region's edge as wide as the motion; see travel.warp_consistency)
+            now = np.asarray(g[..., MX:MY + 1], np.float32)
+            changed = np.abs(now - before).max(axis=-1) > 1e-6
+            if changed.any():
+                held = travel.warp_consistency(now * np.float32(MOTION_SCALE))
+                trust_out["trust"] = np.where(changed, held, trust_out.get("trust", np.float32(1.0)))
         return g, source
 
     # ------------------------------------------------------------ process

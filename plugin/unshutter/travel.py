@@ -45,6 +45,32 @@ class Warper:
         return out.reshape(img.shape)
 
 
+def warp_consistency(motion: np.ndarray, rel: float = 0.25, floor: float = 1.0) -> np.ndarray:
+    """How far a backward warp along ``motion`` holds, per pixel, over half a span either way: 1 to 0.
+
+    A backward warp takes the value at p from p - t * m(p), which is only
+    right when the motion there is the same: at the edge of a region drawn with
+    its own vector (an override) the source lands on another motion for a
+    band as wide as the motion, and carrying sub-frames along it smears the
+    object instead of moving it. The weight falls linearly with the largest
+    difference |m(p - t * m(p)) - m(p)| for t = -1/2 and +1/2, reaching 0 at
+    ``rel`` times the motion's length (at least ``floor`` px).
+
+    Shape: motion [H, W, 2] px per span (e.g. per exposure) -> [H, W] float32
+    """
+    h, w = motion.shape[:2]
+    m = np.ascontiguousarray(motion, np.float32)
+    xs = np.arange(w, dtype=np.float32)[None, :]
+    ys = np.arange(h, dtype=np.float32)[:, None]
+    worst = np.zeros((h, w), np.float32)
+    for t in (-0.5, 0.5):
+        at_src = cv2.remap(m, xs - np.float32(t) * m[..., 0], ys - np.float32(t) * m[..., 1], cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+        np.maximum(worst, np.hypot(at_src[..., 0] - m[..., 0], at_src[..., 1] - m[..., 1]), out=worst)
+    limit = np.maximum(np.float32(floor), np.float32(rel) * np.hypot(m[..., 0], m[..., 1]))
+    return np.clip(1.0 - worst / limit, 0.0, 1.0).astype(np.float32)
+
+
 def follow(sub: np.ndarray, mid: np.ndarray, warper: Warper, offsets: np.ndarray, weight: np.ndarray) -> None:
     """Blend each sub-frame toward ``mid`` carried to its time (in place).
 
