@@ -47,3 +47,36 @@ def test_flow_failure_kinds_and_the_override_there() -> None:
     np.testing.assert_allclose(g[32, 60, MX:MY + 1] * MOTION_SCALE, (20, 3), atol=1e-2)
     np.testing.assert_allclose(g[2, 2, MX:MY + 1] * MOTION_SCALE, (-4, 0), atol=1e-3)  # the flow elsewhere
     assert v.flow_failure(_frame(true, true), "off") is None
+
+
+def test_objects_are_outlined_with_their_motion_and_failures_judged_inside_them(tmp_path) -> None:  # noqa: ANN001
+    true = _two_layers()
+    obs = v.objects(true)
+    assert sorted(ob.vector for ob in obs) == [(-4.0, 0.0), (20.0, 3.0)]
+    car = next(ob for ob in obs if ob.vector == (20.0, 3.0))
+    assert car.mask[16:48, 40:80].all() and car.mask.sum() <= 34 * 42 and len(car.polygons) == 1
+    nb = true.copy()
+    nb[16:48, 40:80] = (-20.0, -3.0)  # the flow points the wrong way over the car
+    nb[14:50, 38:82][:2] = (20.0, 3.0)  # ... except in a band at its edge: not judged (the object's inside is)
+    fails = v.failing_objects(_frame(true, nb))
+    assert list(fails) == ["reversed"] and [ob.vector for ob in fails["reversed"]] == [(20.0, 3.0)]
+    nb[16:48, 40:80] = (8.0, 1.0)  # too short
+    assert list(v.failing_objects(_frame(true, nb))) == ["off"]
+    assert v.failing_objects(_frame(true, true)) == {}
+    g = v.override_objects(_frame(true, nb), fails["reversed"])
+    np.testing.assert_allclose(g[32, 60, MX:MY + 1] * MOTION_SCALE, (20, 3), atol=1e-2)
+    # the override file an artist would write reads back to the same vector over the same polygon
+    from unshutter.guidance.encode import guidance_from_motion
+    from unshutter.guidance.overrides import load_overrides
+
+    ov = load_overrides(v.write_override_file(tmp_path / "o.json", fails["reversed"]))
+    g2, used = ov.apply(guidance_from_motion(nb), 0)
+    assert used == ["region:object0"]
+    np.testing.assert_allclose(g2[32, 60, MX:MY + 1] * MOTION_SCALE, (20, 3), atol=1e-2)
+
+
+def test_region_masks_are_the_same_on_every_call() -> None:
+    rng = np.random.default_rng(3)
+    m = rng.normal(0, 6, (48, 64, 2)).astype(np.float32)
+    a, b = v.region_masks(m), v.region_masks(m)
+    assert [r[1] for r in a] == [r[1] for r in b]
