@@ -92,3 +92,33 @@ def test_warp_consistency_drops_where_a_warp_leaves_a_region_of_its_own_motion()
     assert c[20, 30:36].max() == 0 and c[20, 64:70].max() == 0  # the car's first and last pixels pull the pan
     assert c[20, 29] == 0 and (c[20, 15:28] == 1).all()  # the pan pixel at the car's back reaches onto the car
     np.testing.assert_array_equal(travel.warp_consistency(np.full((8, 8, 2), 7.0, np.float32)), 1.0)
+
+
+def _square(h: int = 40, w: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """A bright 10 px square at columns 10-19 moving 10 px right per frame interval over a still background."""
+    img = np.zeros((h, w, 1), np.float32)
+    img[10:20, 10:20] = 1.0
+    motion = np.zeros((h, w, 2), np.float32)
+    motion[10:20, 10:20, 0] = 10.0
+    return img, motion
+
+
+def test_a_sharp_edged_object_advances_whole_not_stretched_or_left_behind() -> None:
+    img, motion = _square()
+    warp = travel.Warper(motion)
+    for t, first in ((0.5, 15), (-0.5, 5)):
+        ys, xs = np.nonzero(warp(img, t)[..., 0] > 0.5)
+        assert (xs.min(), xs.max(), ys.min(), ys.max()) == (first, first + 9, 10, 19), t
+    assert warp(img, 0.5).sum() == img.sum()  # the square keeps its size: nothing dragged, nothing cut
+
+
+def test_where_two_motions_land_on_one_pixel_the_trusted_one_wins() -> None:
+    img, motion = _square()
+    motion[10:20, 25:35, 0] = -10.0  # a second square's motion, coming the other way, untrusted
+    trust = np.ones(motion.shape[:2], np.float32)
+    trust[10:20, 25:35] = 0.1
+    at = travel.Warper(motion, trust).at(0.5)
+    # at t = 0.5 the first square reaches columns 15-24 and the untrusted motion lands on 20-29
+    np.testing.assert_array_equal(at[15, 20:25, 0], 10.0)
+    np.testing.assert_array_equal(at[15, 25:30, 0], -10.0)
+    assert at.dtype == np.float16

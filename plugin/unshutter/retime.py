@@ -90,7 +90,7 @@ def retime(sub_linear: np.ndarray, blurred_linear: np.ndarray, factor: int, reus
     u = sched.fractions()
     if motion is None and inside == n and _slice_middles(u):
         return _retime_bands(sub_linear, blurred_linear, n, reuse)
-    warper = travel.Warper(motion) if motion is not None else None
+    warper = travel.Warper(motion, follow_weight) if motion is not None else None
     mid = None
     if warper is not None and follow_weight is not None and inside >= 2:
         mid = resample_at(sub_linear, np.array([0.5]))[0]  # before ``out`` may overwrite the sub-frames

@@ -27,20 +27,77 @@ import numpy as np
 class Warper:
     """Backward warps of images of one size along one motion field, by different times."""
 
-    def __init__(self, motion: np.ndarray) -> None:
-        """Shape: motion [H, W, 2] px per frame interval (x, y; y down)."""
+    def __init__(self, motion: np.ndarray, priority: np.ndarray | None = None) -> None:
+        """Shape: motion [H, W, 2] px per frame interval (x, y; y down); priority [H, W] in [0, 1].
+
+        ``priority`` (how far each pixel's motion is trusted) decides which
+        motion wins where two land on one pixel (:meth:`at`); faster wins among equals.
+        """
         h, w = motion.shape[:2]
         self.motion = np.ascontiguousarray(motion, np.float32)
+        self._priority = priority
         self._xs = np.arange(w, dtype=np.float32)[None, :]
         self._ys = np.arange(h, dtype=np.float32)[:, None]
+        self._sorted: tuple[np.ndarray, ...] | None = None
+        self._moving = bool(np.any(self.motion))
+        self._at: dict[float, np.ndarray] = {}
+
+    def at(self, t: float) -> np.ndarray:
+        """The motion of whatever is at each pixel ``t`` frame intervals later. Shape: -> [H, W, 2] float16.
+
+        A backward warp fetches the value at p from p - t * m(p), with the
+        motion *at p*. At a fast object's leading edge p is still background,
+        so the object would not advance, and behind it the object's motion
+        drags the object along: with sharp-edged motion a fast object stands
+        still inside a source frame and jumps at the next. So every pixel's
+        motion is carried to where it lands at time t; where several land on
+        one pixel the most trusted wins (the occluder keeps a consistent flow,
+        what it covers does not), the fastest among equals; pixels nothing
+        lands on (just uncovered) keep their own motion. Kept per time as
+        float16 (0.1 px at 200 px of motion; a 4K field is 33 MB).
+        """
+        key = float(t)
+        hit = self._at.get(key)
+        if hit is not None:
+            return hit
+        h, w = self.motion.shape[:2]
+        if self._sorted is None:
+            self._sorted = self._sort()
+        px, py, mx, my, src = self._sorted
+        tt = np.float32(t)
+        tx = np.rint(px + tt * mx).astype(np.int32)
+        ty = np.rint(py + tt * my).astype(np.int32)
+        inside = (tx >= 0) & (tx < w) & (ty >= 0) & (ty < h)
+        own = self.motion.astype(np.float16)  # uncovered pixels keep their own motion
+        # ascending priority: where several land, the last (most trusted, fastest) write stays;
+        # a float16 (x, y) pair moves as one int32
+        own.view(np.int32).reshape(-1)[(ty * w + tx)[inside]] = src[inside]
+        self._at[key] = own
+        return own
+
+    def _sort(self) -> tuple[np.ndarray, ...]:
+        """Pixel positions, motions and float16 motion pairs in ascending priority (one radix sort per frame)."""
+        h, w = self.motion.shape[:2]
+        m = self.motion.reshape(-1, 2)
+        speed = np.minimum(np.hypot(m[:, 0], m[:, 1]) * np.float32(4.0), np.float32(1023.0))
+        trust = np.zeros(h * w, np.float32) if self._priority is None else self._priority.reshape(-1)
+        key16 = (np.clip(trust, 0.0, 1.0) * np.float32(63.0)).astype(np.uint16) * np.uint16(1024)
+        key16 += speed.astype(np.uint16)
+        o = np.argsort(key16, kind="stable")
+        del speed, trust, key16
+        px = (o % w).astype(np.float32)
+        py = (o // w).astype(np.float32)
+        pairs = self.motion.astype(np.float16).view(np.int32).reshape(-1)
+        return px, py, m[:, 0][o], m[:, 1][o], pairs[o]
 
     def __call__(self, img: np.ndarray, t: float) -> np.ndarray:
         """``img`` as it looks ``t`` frame intervals later. Shape: [H, W, C] -> [H, W, C]."""
         if t == 0.0:
             return img.copy()
         tt = np.float32(t)
-        mx = self._xs - tt * self.motion[..., 0]
-        my = self._ys - tt * self.motion[..., 1]
+        mt = self.at(t) if self._moving else self.motion
+        mx = self._xs - tt * mt[..., 0].astype(np.float32)
+        my = self._ys - tt * mt[..., 1].astype(np.float32)
         out = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return out.reshape(img.shape)
 
