@@ -37,7 +37,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_holds_what_runs_without_the_source_tree(wheel: Path):
     names = zipfile.ZipFile(wheel).namelist()
     bundle = "unshutter/ofx/Unshutter.ofx.bundle/Contents/"
-    for want in ("unshutter/models/decomposer.onnx", "unshutter/models/decomposer.yaml", "unshutter/py.typed",
+    for want in ("unshutter/models/decomposer.onnx", "unshutter/models/decomposer_int8.onnx",
+                 "unshutter/models/decomposer.yaml", "unshutter/py.typed",
                  "unshutter/schemas/overrides.schema.json", bundle + "Info.plist", bundle + "Linux-x86-64/Unshutter.ofx"):
         assert want in names, f"{wheel.name} lacks {want}"
     assert any(n.startswith("unshutter/_native.") and n.endswith(".so") for n in names)

@@ -9,6 +9,7 @@ import pytest
 from unshutter import color
 from unshutter.decomposer.runtime import (AUTO_TILE, LARGE_FRAME_TILE, Decomposer, DecompositionAborted, ModelInfo,
                                           tile_spans)
+from unshutter.decomposer.locate import DEFAULT_MODEL, INT8_MODEL, models_dir
 from unshutter.errors import ModelError, ParameterError
 from unshutter.guidance import encode
 from unshutter.sample import render_clip
@@ -25,7 +26,10 @@ def test_shipped_model_loads(dec: Decomposer) -> None:
     assert dec.k == 7 and dec.info.provider == "CPUExecutionProvider" and len(dec.info.sha256) == 64
 
 
-def test_tiled_matches_untiled(dec: Decomposer) -> None:
+@pytest.mark.parametrize("model,worst", [(DEFAULT_MODEL, 0.01), (INT8_MODEL, 0.02)])
+def test_tiled_matches_untiled(model: str, worst: float) -> None:
+    """Seams agree; the int8 model's rounding moves a few seam pixels further (0.013 at most here)."""
+    dec = Decomposer(models_dir() / model, device="cpu")
     frame = render_clip(textured_photo(300, 420), 1, 330, 250, speed=9.0, curve=0.5, samples=12)[0]
     enc = color.to_network(frame, 1.0)
     motion = np.zeros((250, 330, 2), np.float32)
@@ -35,7 +39,7 @@ def test_tiled_matches_untiled(dec: Decomposer) -> None:
     tiled = dec(enc, g, tile=176)
     assert whole.shape == tiled.shape == (7, 250, 330, 3)
     diff = np.abs(np.clip(whole, 0, 1) - np.clip(tiled, 0, 1))
-    assert diff.max() <= 0.01 and diff.mean() <= 0.001
+    assert diff.max() <= worst and diff.mean() <= 0.001
 
 
 @pytest.fixture(scope="module")

@@ -56,7 +56,7 @@ from unshutter.bench import runs
 from unshutter.bench.strips import write_strip
 from unshutter.color import from_network, to_network
 from unshutter.decomposer import contract
-from unshutter.decomposer.locate import default_model_path
+from unshutter.decomposer.locate import shipped_model_path
 from unshutter.guidance.encode import empty_guidance, guidance_from_motion
 from unshutter.guidance.flow import dis_flow, motion_from_neighbors, to_gray8
 from unshutter.node import NodeParams
@@ -68,7 +68,7 @@ DEFAULT_SEED = 20261122
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="decomposer .onnx (default: the shipped model)")
+    p.add_argument("--model", help="decomposer .onnx (default: the shipped model a CPU runs, int8)")
     p.add_argument("--config", help="training config naming the held-out photos (default models/decomposer.yaml)")
     p.add_argument("--synthetic", type=int, default=24, help="held-out synthetic samples (default 24; 0 to skip)")
     p.add_argument("--crop", type=int, default=256, help="synthetic frame size in px (default 256)")
@@ -508,7 +508,7 @@ def _print_table(title: str, res: dict) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cv2.setNumThreads(max(1, args.threads))
-    model_path = Path(args.model) if args.model else default_model_path()
+    model_path = Path(args.model) if args.model else shipped_model_path()  # what a CPU run uses
     if not model_path.is_file():
         print(f"error: {model_path}: model not found")
         return 1

@@ -47,7 +47,7 @@ import cv2
 import numpy as np
 
 from unshutter.bench import quality as q
-from unshutter.decomposer.locate import default_model_path
+from unshutter.decomposer.locate import shipped_model_path
 from unshutter.guidance import encode
 from unshutter.guidance.blur_estimate import estimate_axes
 from unshutter.guidance.overrides import DEFAULT_FEATHER, feather_mask
@@ -57,7 +57,7 @@ ROWS = ("gt", "vector", "regions", "neighbors", "alt_best", "alt_first")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="decomposer .onnx (default: the shipped model)")
+    p.add_argument("--model", help="decomposer .onnx (default: the shipped model a CPU runs, int8)")
     p.add_argument("--config", help="training config naming the held-out photos (default models/decomposer.yaml)")
     p.add_argument("--synthetic", type=int, default=24, help="held-out synthetic samples (default 24; 0 to skip)")
     p.add_argument("--crop", type=int, default=256, help="synthetic frame size in px (default 256)")
@@ -380,7 +380,7 @@ def _print(title: str, res: dict) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cv2.setNumThreads(max(1, args.threads))
-    model_path = Path(args.model) if args.model else default_model_path()
+    model_path = Path(args.model) if args.model else shipped_model_path()  # what a CPU run uses
     model = Model(model_path, args.threads)
     report: dict = {"model": str(model_path)}
     t0 = time.time()

@@ -40,7 +40,7 @@ def add_node_arguments(p: argparse.ArgumentParser) -> None:
                         "in tiles of at most 1024 px (a 4K frame stays under 2 GB); bigger uses more memory")
     p.add_argument("--quality", choices=QUALITIES, default="full", help="draft decomposes at half resolution")
     p.add_argument("--threshold", type=float, default=0.5, metavar="PX", help="static threshold in px per exposure")
-    p.add_argument("--model", metavar="ONNX", help="decomposer model (default: the shipped models/decomposer.onnx)")
+    p.add_argument("--model", metavar="ONNX", help="decomposer model (default: the shipped one, int8 on a CPU, float32 on a GPU)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="execution provider")
     add_threads_argument(p)
 

@@ -189,7 +189,7 @@ def add_parser(sub: Any) -> None:
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--fd", type=int, help="an inherited, connected stream socket (what the plugin passes)")
     where.add_argument("--socket", metavar="PATH", help="listen on this Unix socket path and serve one client at a time")
-    p.add_argument("--model", metavar="ONNX", help="decomposer model (default: the shipped models/decomposer.onnx)")
+    p.add_argument("--model", metavar="ONNX", help="decomposer model (default: the shipped one, int8 on a CPU, float32 on a GPU)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=os.environ.get("UNSHUTTER_DEVICE", "auto"),
                    help="execution provider (default auto, or $UNSHUTTER_DEVICE)")
     p.add_argument("--cache-mb", type=int, default=int(os.environ.get("UNSHUTTER_WORKER_CACHE_MB", "2048")),

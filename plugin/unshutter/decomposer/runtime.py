@@ -12,7 +12,7 @@ import numpy as np
 from unshutter import kernels
 from unshutter import threads as process_threads
 from unshutter.decomposer import contract
-from unshutter.decomposer.locate import default_model_path
+from unshutter.decomposer.locate import shipped_model_path
 from unshutter.errors import ModelError, ParameterError
 
 log = logging.getLogger("unshutter.decomposer")
@@ -90,6 +90,31 @@ def tile_spans(size: int, tile: int, align: int = contract.PAD_MULTIPLE) -> list
     return spans
 
 
+def pad_planar(x: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The network's replicate padding to multiples of PAD_MULTIPLE, done outside so the warps see it too.
+
+    Shape: x [3, h, w], g [6, h, w] -> [3, hp, wp], [6, hp, wp] (the inputs themselves when no padding)
+    """
+    m = contract.PAD_MULTIPLE
+    ph, pw = -x.shape[1] % m, -x.shape[2] % m
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="edge")
+        g = np.pad(g, ((0, 0), (0, ph), (0, pw)), mode="edge")
+    return x, g
+
+
+def split_feed(x: np.ndarray, g: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Steps 1-3 of the split contract on the CPU: padding, motion, warps (what the graph is fed;
+    int8 calibration feeds the same).
+
+    Shape: x [3, h, w], g [6, h, w] float32 -> x [3, hp, wp], g [6, hp, wp], motion [2, hp, wp], warps [K, 3, hp, wp]
+    """
+    x, g = pad_planar(x, g)
+    motion = g[contract.MX:contract.MY + 1] * g[contract.MVALID:contract.MVALID + 1] * np.float32(
+        contract.MOTION_SCALE)  # [2, hp, wp] px over the exposure
+    return x, g, motion, kernels.flow_warp(x, motion, k)
+
+
 def _gpu_kernels() -> bool:
     """CuPy imports and sees a CUDA device (the kernels' GPU twins can run)."""
     from unshutter.kernels import gpu
@@ -144,9 +169,6 @@ class Decomposer:
             raise ModelError(
                 "onnxruntime is not installed: pip install 'unshutter[cpu]' (or [gpu] for CUDA)"
             ) from None
-        path = Path(model_path) if model_path else default_model_path()
-        if not path.is_file():
-            raise ModelError(f"{path}: decomposer model not found")
         available = ort.get_available_providers()
         if device == "cpu":
             providers = ["CPUExecutionProvider"]
@@ -156,6 +178,10 @@ class Decomposer:
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
         else:
             providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+        # no model given: the int8 model on a CPU, the float32 one on a GPU (same contract)
+        path = Path(model_path) if model_path else shipped_model_path(cpu=providers[0] == "CPUExecutionProvider")
+        if not path.is_file():
+            raise ModelError(f"{path}: decomposer model not found")
         opts = ort.SessionOptions()
         # --threads / UNSHUTTER_THREADS (unshutter.threads), else every core this process may use
         opts.intra_op_num_threads = threads or process_threads.configured() or process_threads.cores()
@@ -203,17 +229,12 @@ class Decomposer:
                                        {contract.INPUT_BLURRED: x[None], contract.INPUT_GUIDANCE: g[None]})
             return out[0]
         h, w = x.shape[1:]
-        m = contract.PAD_MULTIPLE
-        ph, pw = -h % m, -w % m
-        if ph or pw:  # the network's own replicate padding, done here so the warps see it too
-            x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="edge")
-            g = np.pad(g, ((0, 0), (0, ph), (0, pw)), mode="edge")
+        ph, pw = -h % contract.PAD_MULTIPLE, -w % contract.PAD_MULTIPLE
         if self._on_device:
+            x, g = pad_planar(x, g)
             out = self._infer_on_device(x, g)
             return out[:, :, :h, :w] if ph or pw else out
-        motion = g[contract.MX:contract.MY + 1] * g[contract.MVALID:contract.MVALID + 1] * np.float32(
-            contract.MOTION_SCALE)  # [2, hp, wp] px over the exposure
-        warps = kernels.flow_warp(x, motion, self.k)  # [K, 3, hp, wp]
+        x, g, motion, warps = split_feed(x, g, self.k)
         sharp, gate, res = self._session.run(list(contract.SPLIT_OUTPUTS), {
             contract.INPUT_BLURRED: x[None], contract.INPUT_GUIDANCE: g[None], contract.INPUT_WARPS: warps[None]})
         del warps

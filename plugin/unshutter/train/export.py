@@ -1,7 +1,7 @@
 """Export the decomposer to a single-file ONNX model and check it against torch.
 
     python -m unshutter.train.export --checkpoint models/train_state/stage9.pt
-        [--config models/decomposer.yaml] [--out models/decomposer.onnx] [--whole-graph]
+        [--config models/decomposer.yaml] [--out models/decomposer.onnx] [--whole-graph] [--int8]
 
 Re-exporting new weights of the architecture in the config is this one command.
 Without a checkpoint the network is exported as initialised (its zero head
@@ -11,7 +11,9 @@ outside the graph, in the native kernels); ``--whole-graph`` writes the older
 contract with everything in the graph (needed for ``estimate_motion``, whose
 warps depend on the network). The model has dynamic batch, height and width,
 and carries its contract in the metadata. The check runs the exported model
-through the node's own runtime and compares with torch.
+through the node's own runtime and compares with torch. ``--int8`` also writes
+the int8 model CPUs run by default (``<out>_int8.onnx``, calibrated on training
+photos, :mod:`unshutter.train.quantize`).
 """
 from __future__ import annotations
 
@@ -154,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tol", type=float, default=1e-4, help="max allowed |onnx - torch|")
     ap.add_argument("--whole-graph", action="store_true",
                     help="keep the warps in the graph (the contract of models before the split; estimate_motion needs it)")
+    ap.add_argument("--int8", action="store_true",
+                    help="also write the int8 model for CPUs beside it (<out stem>_int8.onnx; split contract only)")
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
     torch.manual_seed(int(cfg.get("seed", 0)))
@@ -168,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     if split and can_split(net):
         print(f"error: {can_split(net)}: export it with --whole-graph", file=sys.stderr)
         return 2
+    if args.int8 and not split:
+        print("error: --int8 needs the split contract (drop --whole-graph)", file=sys.stderr)
+        return 2
     export_onnx(net, out, int(exp.get("opset", 17)), meta, split=split)
     err = check_against_torch(net, out)
     size_mb = out.stat().st_size / 1e6
@@ -176,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     if err > args.tol:
         print(f"error: ONNX differs from torch by {err:.2e} > {args.tol}", file=sys.stderr)
         return 1
+    if args.int8:
+        from unshutter.train.quantize import calibration_feeds, quantize
+
+        q = out.with_name(out.stem + "_int8.onnx")
+        quantize(out, q, calibration_feeds(config=args.config))
+        print(f"quantised {q} ({q.stat().st_size / 1e6:.2f} MB, int8, for CPUs)")
     return 0
 
 
