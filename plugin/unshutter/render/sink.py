@@ -55,9 +55,8 @@ class Sink:
         self.thumb_rows = {num.a, (num.a + num.b) // 2, num.b}
         self.anim: list[np.ndarray] = []  # every sub-frame's thumbnail, for the preview movie
         self.movie: movie.MovieWriter | None = None
-        if target.kind == "movie":
-            self.movie = movie.MovieWriter(target.movie_path, clip.width, clip.height,  # type: ignore[arg-type]
-                                           num.rate, codec)
+        if target.movie_path is not None:
+            self.movie = movie.MovieWriter(target.movie_path, clip.width, clip.height, num.rate, codec)
         self._pool: ThreadPoolExecutor | None = None
 
     def open(self) -> None:
