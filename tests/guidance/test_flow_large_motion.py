@@ -117,14 +117,3 @@ def test_flat_pixels_take_the_dominant_motion_unless_the_search_says_otherwise()
     coarse[:, w // 2 + 16:, 0] = -30.0  # the search says the flat part moves the other way: keep the flow
     kept, _ = fill_untextured(motion, trust, gray, coarse)
     assert float(np.abs(kept[:, -8:, 0]).max()) < 0.5
-
-
-def test_one_neighbour_reads_the_fast_object_too(fast: tuple[list[np.ndarray], np.ndarray]) -> None:
-    (p, c, n), truth = fast
-    core = cv2.erode((truth[..., 0] > 0).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
-    nxt, used_n, trust_n = flow.neighbor_motion(None, c, n)
-    prv, used_p, _ = flow.neighbor_motion(p, c, None)
-    assert (used_n, used_p) == ("next", "prev") and trust_n is None
-    assert _epe(flow.dis_flow(c, n), truth, core) > 20.0  # plain DIS, as before
-    assert nxt is not None and _epe(nxt, truth, core) < 6.0
-    assert prv is not None and _epe(prv, truth, core) < 6.0

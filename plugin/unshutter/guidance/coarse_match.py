@@ -34,15 +34,14 @@ def _grid(sh: int, sw: int) -> tuple[list[int], list[int]]:
     return list(range(0, max(1, sh - BLOCK + 1), STEP)), list(range(0, max(1, sw - BLOCK + 1), STEP))
 
 
-def _search(p: np.ndarray | None, c: np.ndarray, n: np.ndarray | None, r: int) -> np.ndarray:
+def _search(p: np.ndarray, c: np.ndarray, n: np.ndarray, r: int) -> np.ndarray:
     """Per block of ``c``, the displacement within ``r`` with the lowest cost.
 
-    ``p`` and ``n`` are padded by ``r`` (one of them may be None). Cost of d:
-    RMS difference to n at +d and to p at -d, the better side at full weight
-    and the worse at OTHER_SIDE (one side alone when the other is None), plus
-    SMALL_MOTION_BIAS * |d|.
+    ``p`` and ``n`` are padded by ``r``. Cost of d: RMS difference to n at +d
+    and to p at -d, the better side at full weight and the worse at
+    OTHER_SIDE, plus SMALL_MOTION_BIAS * |d|.
 
-    Shape: p, n [sh + 2r, sw + 2r] or None, c [sh, sw] float32 -> [ny, nx, 2] float32
+    Shape: p, n [sh + 2r, sw + 2r], c [sh, sw] float32 -> [ny, nx, 2] float32
     """
     ys, xs = _grid(*c.shape)
     dy, dx = np.mgrid[-r:r + 1, -r:r + 1].astype(np.float32)
@@ -51,16 +50,10 @@ def _search(p: np.ndarray | None, c: np.ndarray, n: np.ndarray | None, r: int) -
     span = BLOCK + 2 * r
     out = np.zeros((len(ys), len(xs), 2), np.float32)
     for i, y in enumerate(ys):  # one row of blocks at a time: the cost arithmetic runs once per row
-        cf = cb = None
-        if n is not None:
-            cf = np.stack([cv2.matchTemplate(n[y:y + span, x:x + span], c[y:y + BLOCK, x:x + BLOCK], cv2.TM_SQDIFF)
-                           for x in xs]).reshape(len(xs), -1)
-        if p is not None:
-            cb = np.stack([cv2.matchTemplate(p[y:y + span, x:x + span], c[y:y + BLOCK, x:x + BLOCK], cv2.TM_SQDIFF)[::-1, ::-1]
-                           for x in xs]).reshape(len(xs), -1)
-        cf = cb if cf is None else cf
-        cb = cf if cb is None else cb
-        assert cf is not None and cb is not None
+        cf = np.stack([cv2.matchTemplate(n[y:y + span, x:x + span], c[y:y + BLOCK, x:x + BLOCK], cv2.TM_SQDIFF)
+                       for x in xs]).reshape(len(xs), -1)
+        cb = np.stack([cv2.matchTemplate(p[y:y + span, x:x + span], c[y:y + BLOCK, x:x + BLOCK], cv2.TM_SQDIFF)[::-1, ::-1]
+                       for x in xs]).reshape(len(xs), -1)
         lo = np.sqrt(np.minimum(cf, cb) * area)
         hi = np.sqrt(np.maximum(cf, cb) * area)
         k = np.argmin(lo + np.float32(OTHER_SIDE) * hi + bias, axis=1)
@@ -76,29 +69,25 @@ def _median3(field: np.ndarray) -> np.ndarray:
     return np.stack([cv2.medianBlur(np.ascontiguousarray(field[..., a]), 3) for a in range(2)], axis=-1)
 
 
-def _frames(frames: tuple[np.ndarray | None, ...], side: int) -> list[np.ndarray | None]:
-    """The frames resized so the long side is at most ``side`` (at least BLOCK px each way), as float32."""
-    h, w = next(f for f in frames if f is not None).shape[:2]
+def _frames(prev: np.ndarray, cur: np.ndarray, nxt: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    h, w = cur.shape[:2]
     scale = min(1.0, side / max(h, w))
     size = (max(BLOCK, round(w * scale)), max(BLOCK, round(h * scale)))
-    return [None if x is None else cv2.resize(x, size, interpolation=cv2.INTER_AREA).astype(np.float32) for x in frames]
+    p, c, n = (cv2.resize(x, size, interpolation=cv2.INTER_AREA).astype(np.float32) for x in (prev, cur, nxt))
+    return p, c, n
 
 
-def block_motion(prev: np.ndarray | None, cur: np.ndarray, nxt: np.ndarray | None) -> np.ndarray:
+def block_motion(prev: np.ndarray, cur: np.ndarray, nxt: np.ndarray) -> np.ndarray:
     """Coarse motion of ``cur`` per frame interval (earliest to latest), at full resolution.
 
     Every displacement up to REACH of the long side, on frames WORK_SIDE long.
-    With one neighbour (the other None) that side alone is matched.
 
-    Shape: prev, cur, nxt [H, W] uint8 (prev or nxt may be None) -> [H, W, 2] float32 (x, y)
+    Shape: prev, cur, nxt [H, W] uint8 -> [H, W, 2] float32 (x, y)
     """
-    if prev is None and nxt is None:
-        raise ValueError("block_motion needs at least one neighbour")
     h, w = cur.shape[:2]
-    p, c, n = _frames((prev, cur, nxt), WORK_SIDE)
-    assert c is not None
+    p, c, n = _frames(prev, cur, nxt, WORK_SIDE)
     r = max(2, int(round(REACH * max(c.shape))))
-    pp, nn = (None if x is None else cv2.copyMakeBorder(x, r, r, r, r, cv2.BORDER_REPLICATE) for x in (p, n))
+    pp, nn = (cv2.copyMakeBorder(x, r, r, r, r, cv2.BORDER_REPLICATE) for x in (p, n))
     field = _median3(_search(pp, c, nn, r))
     sh, sw = c.shape
     # block centres sit at (x + BLOCK/2); a resize of the grid to the working frame is close enough for a start

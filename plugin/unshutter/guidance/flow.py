@@ -200,8 +200,8 @@ def neighbor_motion(
     tracks differently each way) the motion is a guess. Trust is
     ``1 / (1 + (d / tau)^2)`` with ``d`` the disagreement in px and
     ``tau = max(1, TRUST_REL * |motion|)`` (moved toward the dominant motion's
-    inlier share where step 3 filled). With one neighbour, DIS to it started
-    at the one-sided block search; nothing can be checked: trust is None (full).
+    inlier share where step 3 filled). With one neighbour nothing can be
+    checked: plain DIS, trust is None (full).
 
     Shape:
         prev, cur, nxt: [H, W] uint8 -> [H, W, 2] float32 or None, str, [H, W] float32 or None
@@ -212,9 +212,9 @@ def neighbor_motion(
         motion, trust = fill_untextured(motion, trust, cur, coarse)
         return motion, "both", trust
     if nxt is not None:
-        return dis_flow(cur, nxt, block_motion(None, cur, nxt)), "next", None
+        return dis_flow(cur, nxt), "next", None
     if prev is not None:
-        return -dis_flow(cur, prev, -block_motion(prev, cur, None)), "prev", None
+        return -dis_flow(cur, prev), "prev", None
     return None, "none", None
 
 
