@@ -140,10 +140,12 @@ class ShapeRecorder(Decomposer):
     def __init__(self) -> None:  # no ONNX session
         self.info = ModelInfo("", "", "stand-in", 7, "cpu")
         self.shapes: list[tuple[int, int]] = []
+        self.released: list[bool] = []
 
-    def _infer(self, blurred: np.ndarray, guidance: np.ndarray) -> np.ndarray:
+    def _infer(self, blurred: np.ndarray, guidance: np.ndarray, release: bool = False) -> np.ndarray:
         h, w = blurred.shape[:2]
         self.shapes.append((h, w))
+        self.released.append(release)
         return np.zeros((1, self.k, 3, h, w), np.float32)
 
 
@@ -154,6 +156,9 @@ def test_automatic_tiles_run_frames_that_fit_whole(w: int, h: int, tiles: int) -
     dec(np.zeros((h, w, 3), np.float32), np.zeros((h, w, 6), np.float16), tile=AUTO_TILE)
     assert len(dec.shapes) == tiles
     assert all(max(s) <= (max(h, w) if tiles == 1 else LARGE_FRAME_TILE) for s in dec.shapes)
+    # a tiled frame hands the network's arena back after its last tile (resampling and writing come next);
+    # a whole frame keeps it for the next frame of the same size
+    assert dec.released == ([False] * (tiles - 1) + [True] if tiles > 1 else [False])
 
 
 def test_an_explicit_tile_side_is_kept() -> None:

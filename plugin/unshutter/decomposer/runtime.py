@@ -219,14 +219,28 @@ class Decomposer:
     def k(self) -> int:
         return self.info.k
 
-    def infer_planar(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    def _run_options(self, release: bool) -> Any:
+        """ONNX Runtime run options; ``release``: hand the CPU arena's free blocks back afterwards."""
+        if not release or self.info.provider != "CPUExecutionProvider":
+            return None
+        import onnxruntime as ort
+
+        opts = ort.RunOptions()
+        opts.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        return opts
+
+    def infer_planar(self, x: np.ndarray, g: np.ndarray, release: bool = False) -> np.ndarray:
         """Sub-frames of one image in the network's layout, under either contract.
+
+        ``release``: return the activations' memory to the system after the run (the last
+        tile of a tiled frame: the frame-sized buffers of resampling and writing come next).
 
         Shape: x [3, h, w], g [6, h, w] float32 -> [K, 3, h, w] (a view when padding was cropped)
         """
+        run_opts = self._run_options(release)
         if not self.split:
             (out,) = self._session.run([contract.OUTPUT_SUBFRAMES],
-                                       {contract.INPUT_BLURRED: x[None], contract.INPUT_GUIDANCE: g[None]})
+                                       {contract.INPUT_BLURRED: x[None], contract.INPUT_GUIDANCE: g[None]}, run_opts)
             return out[0]
         h, w = x.shape[1:]
         ph, pw = -h % contract.PAD_MULTIPLE, -w % contract.PAD_MULTIPLE
@@ -236,7 +250,8 @@ class Decomposer:
             return out[:, :, :h, :w] if ph or pw else out
         x, g, motion, warps = split_feed(x, g, self.k)
         sharp, gate, res = self._session.run(list(contract.SPLIT_OUTPUTS), {
-            contract.INPUT_BLURRED: x[None], contract.INPUT_GUIDANCE: g[None], contract.INPUT_WARPS: warps[None]})
+            contract.INPUT_BLURRED: x[None], contract.INPUT_GUIDANCE: g[None], contract.INPUT_WARPS: warps[None]},
+            run_opts)
         del warps
         res = np.ascontiguousarray(res[0])
         kernels.warp_blend(res, x, np.ascontiguousarray(sharp[0]), motion, np.ascontiguousarray(gate[0, :, 0]))
@@ -266,11 +281,11 @@ class Decomposer:
         kernels.warp_blend(res[0], xd, sharp[0], motion, gate[0, :, 0])
         return cp.asnumpy(res[0])  # device -> host: the K sub-frames, once
 
-    def _infer(self, blurred: np.ndarray, guidance: np.ndarray) -> np.ndarray:
+    def _infer(self, blurred: np.ndarray, guidance: np.ndarray, release: bool = False) -> np.ndarray:
         """Shape: [h, w, 3], [h, w, 6] -> [1, K, 3, h, w] (the network's layout)."""
         x = np.ascontiguousarray(blurred.transpose(2, 0, 1), np.float32)
         g = np.ascontiguousarray(guidance.transpose(2, 0, 1), np.float32)
-        return self.infer_planar(x, g)[None]
+        return self.infer_planar(x, g, release)[None]
 
     def _run(self, blurred: np.ndarray, guidance: np.ndarray) -> np.ndarray:
         """Shape: [h, w, 3], [h, w, 6] -> [K, h, w, 3]."""
@@ -316,7 +331,8 @@ class Decomposer:
         for done, (y0, th, x0, tw) in enumerate(tiles):
             if abort is not None and abort():
                 raise DecompositionAborted(done, len(tiles))
-            out = self._infer(blurred[y0:y0 + th, x0:x0 + tw], guidance[y0:y0 + th, x0:x0 + tw])
+            out = self._infer(blurred[y0:y0 + th, x0:x0 + tw], guidance[y0:y0 + th, x0:x0 + tw],
+                              release=done == len(tiles) - 1)
             weight = _tile_weight(th, tw, y0, x0, h, w)
             for k in range(self.k):  # [3, th, tw] -> [th, tw, 3] one plane at a time
                 plane = np.ascontiguousarray(out[0, k].transpose(1, 2, 0))
@@ -328,4 +344,5 @@ class Decomposer:
             for b0 in range(0, h, NORMALIZE_ROWS):
                 b1 = min(h, b0 + NORMALIZE_ROWS)
                 acc[k, b0:b1] = kernels.normalize_accumulated(acc[k, b0:b1], wsum[b0:b1])
+        kernels.clear_cache()  # the tiles' freed buffers: resampling and writing need the room
         return acc

@@ -3,17 +3,26 @@
 A sequence's sub-frames are encoded side by side in writer threads (each
 file atomic on its own; a frame is done only when all of them are); a movie
 gets them in order. A frame's progress event is sent once it is written.
+
+Frames up to :data:`OVERLAP_PIXELS` are written while the loop decomposes
+the next one: :meth:`Sink.write` returns once the writes are started, and
+waits for them before the next frame's writes (or a skip, or the end), so
+frames still finish in order, one frame's files at a time, and a failed
+write ends the run at the next frame at the latest. Larger frames are
+written before the loop goes on: a second frame's sub-frames in memory
+would cost 0.7 GB at 4K.
 """
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from unshutter import color, threads
+from unshutter.decomposer.runtime import WHOLE_FRAME_PIXELS
 from unshutter.io import movie
 from unshutter.io.clip import Clip
 from unshutter.io.image_file import write_image
@@ -29,6 +38,11 @@ WRITE_THREADS = 2
 """Sub-frames of one source frame encoded and written at the same time (bounded by the thread
 budget, :mod:`unshutter.threads`): seven 8-bit 1280x720 PNGs took 0.81 times as long in two
 threads as one after another on the shared 2-core machine (load average 15)."""
+
+
+OVERLAP_PIXELS = WHOLE_FRAME_PIXELS
+"""Largest frame whose writing overlaps the next frame's decomposition (one more K-stack held:
+2048x1080 x 7 sub-frames x 12 bytes = 186 MB)."""
 
 
 def write_threads() -> int:
@@ -58,28 +72,60 @@ class Sink:
         if target.movie_path is not None:
             self.movie = movie.MovieWriter(target.movie_path, clip.width, clip.height, num.rate, codec)
         self._pool: ThreadPoolExecutor | None = None
+        # the frame whose files are being written: its job, the writes, its guidance source
+        self._inflight: tuple[FrameJob, list[Future[None]], str] | None = None
+        self.overlap = self.movie is None and clip.width * clip.height <= OVERLAP_PIXELS
 
     def open(self) -> None:
         """Start the writer threads (:meth:`close` ends them)."""
-        self._pool = ThreadPoolExecutor(write_threads(), thread_name_prefix="unshutter-write")
+        # larger frames: one writer, so one frame-sized encoding buffer at a time (peak memory at 4K)
+        self._pool = ThreadPoolExecutor(write_threads() if self.overlap else 1, thread_name_prefix="unshutter-write")
 
     def close(self, ok: bool) -> None:
-        """No write is left running once the run returns or fails; a movie is kept only when ``ok``."""
+        """No write is left running once the run returns or fails; a movie is kept only when ``ok``.
+
+        After a loop that went through (``ok``) the last frame's writes are waited for
+        here, and a failure among them still fails the run.
+        """
         try:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
+            if ok:
+                self.flush()
+        except BaseException:
+            ok = False
+            raise
         finally:
-            if self.movie is not None:
-                self.movie.close(ok)
+            try:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=True)
+            finally:
+                if self.movie is not None:
+                    self.movie.close(ok)
+
+    def flush(self) -> None:
+        """Wait for the frame whose files are being written; count them and send its event.
+
+        Raises the first failed write's error, in sub-frame order.
+        """
+        if self._inflight is None:
+            return
+        job, futures, guidance = self._inflight
+        self._inflight = None
+        for fut in futures:
+            fut.result()
+            self.written += 1
+        self._event(job, False, guidance)
 
     def skip(self, job: FrameJob) -> None:
         """``job``'s outputs are complete already."""
+        self.flush()  # events in frame order
         self.skipped += self.num.factor
         self.guidance[str(job.frame)] = SKIPPED
         self._event(job, True, SKIPPED)
 
     def write(self, job: FrameJob, sharp: Sharp) -> None:
-        """Write ``job``'s sub-frames (and guidance map, thumbnails); the first failed write raises."""
+        """Write ``job``'s sub-frames (and guidance map, thumbnails); the first failed write raises
+        (for an overlapped frame: at the next :meth:`write`, :meth:`skip` or :meth:`close`)."""
+        self.flush()  # the previous frame's files first: one frame's writes at a time, in order
         res = sharp.result
         self.guidance[str(job.frame)] = res.guidance_source
         if self.debug_dir is not None:
@@ -91,7 +137,7 @@ class Sink:
                 self.movie.write(self.out_cs.from_linear(res.subframes[k]))
                 self.written += 1
         else:
-            self._write_files(job, sharp)
+            self._start_files(job, sharp)
         if self.preview:
             from unshutter.preview import thumbnail
 
@@ -99,9 +145,13 @@ class Sink:
             if job.frame in self.thumb_rows:
                 self.thumbs.append(t)
             self.anim.extend(t)
-        self._event(job, False, res.guidance_source)
+        if self.movie is not None:
+            self._event(job, False, res.guidance_source)
+        elif not self.overlap:
+            self.flush()
 
-    def _write_files(self, job: FrameJob, sharp: Sharp) -> None:
+    def _start_files(self, job: FrameJob, sharp: Sharp) -> None:
+        """Start writing ``job``'s files; :meth:`flush` waits for them."""
         assert self._pool is not None, "Sink.open() first"
         meta = self.clip.meta
 
@@ -111,9 +161,8 @@ class Sink:
 
         # the sub-frames are encoded side by side (OCIO and the image writers release the GIL);
         # each write is atomic on its own, and the frame is done only when all of them are
-        for fut in [self._pool.submit(write_one, k) for k in range(self.num.factor)]:
-            fut.result()  # the first failure, in sub-frame order, ends the run
-            self.written += 1
+        futures = [self._pool.submit(write_one, k) for k in range(self.num.factor)]
+        self._inflight = (job, futures, sharp.result.guidance_source)
 
     def _event(self, job: FrameJob, skipped: bool, guidance: str) -> None:
         self.emit({"event": "frame", "frame": job.frame, "index": job.index, "total": self.total,
