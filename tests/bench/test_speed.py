@@ -35,6 +35,8 @@ def test_overlap_is_the_time_stages_shared() -> None:
     s.add("write", 12.0, 14.0)  # one second beside the decomposition
     assert s.seconds["read"] == 0 and s.seconds["decompose"] == 3.0 and s.seconds["write"] == 2.0
     assert s.busy() == 4.0  # 10..14: the sum 5.0 less 1.0 of overlap
+    s.stop(13.5)  # the last decomposition's end: a write running across it counts up to it
+    assert s.seconds["write"] == 1.5 and s.busy() == 3.5
 
 
 def test_bad_sizes_and_frames_are_refused() -> None:

@@ -6,9 +6,11 @@ over a smooth random texture. The CLI's own loop (:func:`unshutter.pipeline.run`
 default output settings, the input's format out) then runs over it in a fresh
 process, so each run's peak memory is its own. Per frame it reports:
 
-- ``seconds_per_frame``: wall time per source frame in the steady state (from
-  the end of the first frame, which pays ONNX Runtime's first allocations, to
-  the end of the run, divided by the frames after the first);
+- ``seconds_per_frame``: wall time per source frame in the steady state: from
+  the end of the first frame's decomposition (which pays ONNX Runtime's first
+  allocations) to the end of the last one's, divided by the frames after the
+  first. That span holds as many frames' writing as decompositions whether
+  the loop writes a frame before decomposing the next or while it does;
 - ``cpu_per_frame``: CPU seconds of the process over the same span (less
   disturbed than wall time on a shared machine);
 - each stage's seconds per frame: read (decode and to scene-linear), flow
@@ -99,27 +101,38 @@ class _Stages:
     """Seconds per stage, and the union of the intervals in which any stage ran."""
 
     def __init__(self) -> None:
-        self.seconds = dict.fromkeys(STAGES, 0.0)
-        self.intervals: list[tuple[float, float]] = []
-        self.since = 0.0  # only time after this counts (the steady state)
+        self.raw: list[tuple[str, float, float]] = []
+        self.since = 0.0  # only time between these counts (the steady state)
+        self.until = float("inf")
 
     def start(self, t: float) -> None:
         """Count from ``t`` on: what ran before is forgotten, a stage running across ``t`` counts from it."""
         self.since = t
-        self.seconds = dict.fromkeys(STAGES, 0.0)
-        self.intervals = []
+
+    def stop(self, t: float) -> None:
+        """Count until ``t``: what ran after is left out, a stage running across ``t`` counts up to it."""
+        self.until = t
 
     def add(self, name: str, t0: float, t1: float) -> None:
-        if t1 <= self.since:
-            return
-        t0 = max(t0, self.since)
-        self.seconds[name] += t1 - t0
-        self.intervals.append((t0, t1))
+        self.raw.append((name, t0, t1))
+
+    @property
+    def intervals(self) -> list[tuple[str, float, float]]:
+        """The stages' intervals clipped to the counted span."""
+        return [(n, max(a, self.since), min(b, self.until)) for n, a, b in self.raw
+                if min(b, self.until) > max(a, self.since)]
+
+    @property
+    def seconds(self) -> dict[str, float]:
+        out = dict.fromkeys(STAGES, 0.0)
+        for name, a, b in self.intervals:
+            out[name] += b - a
+        return out
 
     def busy(self) -> float:
         """Wall time during which at least one stage ran."""
         total, end = 0.0, -1.0
-        for a, b in sorted(self.intervals):
+        for a, b in sorted((a, b) for _, a, b in self.intervals):
             if b <= end:
                 continue
             total += b - max(a, end)
@@ -145,7 +158,13 @@ def child(input_pattern: str, output: str, frames: tuple[int, int], factor: int,
                 last[0] = now
 
             kwargs["on_stage"] = on_stage
-            return super().process(*args, **kwargs)
+            out = super().process(*args, **kwargs)
+            now, cpu_now = time.perf_counter(), time.process_time()
+            if "first" not in marks:  # the steady state starts when the first decomposition ends
+                marks["first"], cpu["first"] = now, cpu_now
+                stages.start(now)
+            marks["last"], cpu["last"] = now, cpu_now
+            return out
 
     def timed(name: str, fn: Any) -> Any:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -165,27 +184,21 @@ def child(input_pattern: str, output: str, frames: tuple[int, int], factor: int,
 
     ColorTransform.from_linear = timed("write", ColorTransform.from_linear)  # type: ignore[method-assign]
 
+    marks: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     opts: dict[str, Any] = {} if tile is None else {"tile": tile}
     params = NodeParams(factor=factor, quality=quality, **opts)
     node = TimedNode(params, model_path=model, device="cpu")
-    marks: dict[str, float] = {}
-    cpu: dict[str, float] = {}
-
-    def progress(event: dict[str, Any]) -> None:
-        if event.get("event") == "frame" and "first" not in marks:
-            marks["first"] = time.perf_counter()
-            stages.start(marks["first"])
-            cpu["first"] = time.process_time()
-
     cfg = pipeline.RunConfig(input=input_pattern, output=output, params=params, frames=frames, model=model,
                              device="cpu")
-    pipeline.run(cfg, progress, node=node)
-    t_end, c_end = time.perf_counter(), time.process_time()
+    pipeline.run(cfg, node=node)
+    stages.stop(marks["last"])
     n = frames[1] - frames[0]  # frames after the first
-    wall = t_end - marks["first"]
-    busy = sum(stages.seconds.values())
-    return {"seconds_per_frame": round(wall / n, 3), "cpu_per_frame": round((c_end - cpu["first"]) / n, 3),
-            **{f"{k}_s": round(v / n, 6) for k, v in stages.seconds.items()},  # a tiny frame reads in < 0.5 ms
+    wall = marks["last"] - marks["first"]
+    seconds = stages.seconds
+    busy = sum(seconds.values())
+    return {"seconds_per_frame": round(wall / n, 3), "cpu_per_frame": round((cpu["last"] - cpu["first"]) / n, 3),
+            **{f"{k}_s": round(v / n, 6) for k, v in seconds.items()},  # a tiny frame reads in < 0.5 ms
             "overlap_s": round(max(0.0, busy - stages.busy()) / n, 3),
             "peak_mb": round(_peak_mb() or 0.0, 1), "provider": node.decomposer.info.provider,
             "model": node.decomposer.info.model_id, "split_contract": bool(getattr(node.decomposer, "split", False))}
