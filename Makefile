@@ -52,9 +52,10 @@ test-deps:
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
-# Lint and types, as configured in pyproject.toml.
+# Lint, formatting and types, as configured in pyproject.toml.
 lint: install-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 # Blender 4.2 LTS, 4.5 LTS and 5.0 for the add-on's tests (Debian's package is 3.4): PyPI's bpy, Blender

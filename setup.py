@@ -1,5 +1,6 @@
 """Build Unshutter's native parts: the pybind11 kernels from native/ (``unshutter._native``)
 and the OpenFX bundle from ofx_bridge/. Everything declarative is in pyproject.toml."""
+
 from __future__ import annotations
 
 import os
@@ -49,7 +50,9 @@ class build_ext_and_ofx(build_ext):
 
     def run(self) -> None:
         super().run()
-        if os.environ.get("UNSHUTTER_SKIP_OFX") or not (shutil.which("make") and shutil.which(os.environ.get("CXX", "g++"))):
+        if os.environ.get("UNSHUTTER_SKIP_OFX") or not (
+            shutil.which("make") and shutil.which(os.environ.get("CXX", "g++"))
+        ):
             return
         try:
             subprocess.run(["make", "-s", "-C", str(ROOT / "ofx_bridge"), "bundle"], check=True, timeout=600)

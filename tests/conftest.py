@@ -1,4 +1,5 @@
 """Shared fixtures: small synthetic blurred clips made with the real sample renderer."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -115,9 +116,11 @@ def claim_holder():  # noqa: ANN201
     procs: list[subprocess.Popen] = []
 
     def hold(folder: Path, name: str, span: tuple[int, int] | None) -> subprocess.Popen:
-        code = ("import time\nfrom pathlib import Path\nfrom unshutter.io.claim import claim\n"
-                f"with claim(Path({str(folder)!r}), {name!r}, {span!r}, 'out'):\n"
-                "    print('held', flush=True)\n    time.sleep(300)\n")
+        code = (
+            "import time\nfrom pathlib import Path\nfrom unshutter.io.claim import claim\n"
+            f"with claim(Path({str(folder)!r}), {name!r}, {span!r}, 'out'):\n"
+            "    print('held', flush=True)\n    time.sleep(300)\n"
+        )
         p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
         procs.append(p)
         assert p.stdout is not None and p.stdout.readline().strip() == "held"

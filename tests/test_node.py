@@ -1,4 +1,5 @@
 """The node as hosts call it with pixels in memory."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,7 +44,7 @@ def test_matte_direction_wins(frames: list[np.ndarray]) -> None:
     matte = np.zeros((h, w), np.float32)
     matte[:, : w // 2] = 1.0
     res = Node(NodeParams(factor=2, guidance="none")).process(1003, frames[1], matte=matte, matte_direction="up")
-    assert (res.guidance[:, : w // 2, GX] == -1).all() and (res.guidance[:, w // 2:, GVALID] == 0).all()
+    assert (res.guidance[:, : w // 2, GX] == -1).all() and (res.guidance[:, w // 2 :, GVALID] == 0).all()
 
 
 @pytest.mark.parametrize("factor", [1, 2, 7, 16])
@@ -63,7 +64,9 @@ def test_on_stage_reports_each_stage_once_in_order(frames: list[np.ndarray]) -> 
     np.testing.assert_array_equal(res.subframes, plain.subframes)
 
 
-def test_follow_weight_is_the_flow_trust_and_the_warps_hold_where_an_override_sets_the_motion(frames: list[np.ndarray]) -> None:
+def test_follow_weight_is_the_flow_trust_and_the_warps_hold_where_an_override_sets_the_motion(
+    frames: list[np.ndarray],
+) -> None:
     from unshutter.color import to_network
 
     enc = [to_network(f[..., :3], 1.0) for f in frames]
@@ -89,17 +92,23 @@ def test_follow_weight_is_the_flow_trust_and_the_warps_hold_where_an_override_se
     assert not Node(NodeParams(factor=3, follow=0.0)).motion_of(g, trust["trust"])[1].any()
 
 
-def test_an_override_vector_is_trusted_inside_and_not_where_a_warp_along_it_leaves_it(tmp_path: Path,
-                                                                                      frames: list[np.ndarray]) -> None:
+def test_an_override_vector_is_trusted_inside_and_not_where_a_warp_along_it_leaves_it(
+    tmp_path: Path, frames: list[np.ndarray]
+) -> None:
     """Following an override's vector backward-warps along a motion that stops at the region's edge: the band
     at the leading and trailing edges (as wide as half the motion) is not followed; the inside is, fully."""
     from unshutter.color import to_network
 
     ov = tmp_path / "ov.yaml"
-    ov.write_text("regions:\n  - {name: car, motion: [24, 0], feather: 0, polygon: [[30, 10], [70, 10], [70, 50], [30, 50]]}\n")
+    ov.write_text(
+        "regions:\n  - {name: car, motion: [24, 0], feather: 0, polygon: [[30, 10], [70, 10], [70, 50], [30, 50]]}\n"
+    )
     enc = [to_network(f[..., :3], 1.0) for f in frames]
-    for params in (NodeParams(factor=3, overrides=str(ov)), NodeParams(factor=3, overrides=str(ov), guidance="none"),
-                   NodeParams(factor=3, overrides=str(ov), motion=(0.0, 0.0))):
+    for params in (
+        NodeParams(factor=3, overrides=str(ov)),
+        NodeParams(factor=3, overrides=str(ov), guidance="none"),
+        NodeParams(factor=3, overrides=str(ov), motion=(0.0, 0.0)),
+    ):
         trust: dict[str, np.ndarray] = {}
         Node(params).guidance_for(1003, enc[1], enc[0], enc[2], trust_out=trust)
         t = trust["trust"]

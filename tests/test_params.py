@@ -1,6 +1,7 @@
 """Every host's spelling of the node's parameters agrees with the one table (unshutter.params),
 up to the differences written there: the node, the CLI, the farm schema, the Blender add-on's
 properties and the OpenFX plugin's parameter table."""
+
 from __future__ import annotations
 
 import argparse
@@ -45,6 +46,7 @@ def test_node_refuses_what_the_range_excludes(p: Param):
 
 # ---------------------------------------------------------------------------------------- CLI
 
+
 def _run_options() -> dict[str, argparse.Action]:
     from unshutter.cli.main import build_parser
 
@@ -66,6 +68,7 @@ def test_cli_flag_matches_the_table(p: Param):
 
 
 # -------------------------------------------------------------------------------------- farm
+
 
 def _shot_schema() -> dict[str, Any]:
     schema = json.loads((PKG / "schemas" / "batch.schema.json").read_text(encoding="utf-8"))
@@ -93,6 +96,7 @@ def test_farm_schema_matches_the_table(p: Param):
 
 # ----------------------------------------------------------------------------------- Blender
 
+
 def _blender_props() -> dict[str, dict[str, Any]]:
     """props.py's module-level ``NAME = dict(...)`` declarations, read without Blender: {NAME: kwargs}."""
     tree = ast.parse((PKG / "hosts" / "blender" / "unshutter_blender" / "props.py").read_text(encoding="utf-8"))
@@ -103,8 +107,11 @@ def _blender_props() -> dict[str, dict[str, Any]]:
             continue
         name, value = node.targets[0].id, node.value
         if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "dict":
-            out[name] = {k.arg: (consts[k.value.id] if isinstance(k.value, ast.Name) else ast.literal_eval(k.value))
-                         for k in value.keywords if k.arg}
+            out[name] = {
+                k.arg: (consts[k.value.id] if isinstance(k.value, ast.Name) else ast.literal_eval(k.value))
+                for k in value.keywords
+                if k.arg
+            }
         else:
             try:
                 consts[name] = ast.literal_eval(value)
@@ -129,12 +136,13 @@ def test_blender_property_matches_the_table(p: Param):
 
 # --------------------------------------------------------------------------------------- OFX
 
+
 def _cpp_args(text: str, call: str, param_const: str) -> list[str]:
     """The arguments of ``call(params, <param_const>, ...)`` in plugin.cpp, split at top-level commas."""
     m = re.search(rf"\b{call}\(\s*params,\s*{param_const}\s*,", text)
     assert m, f"plugin.cpp: no {call}(params, {param_const}, ...)"
     depth, args, cur = 0, [], ""
-    for ch in text[m.start() + len(call) + 1:]:
+    for ch in text[m.start() + len(call) + 1 :]:
         if ch in "({":
             depth += 1
         elif ch in ")}":
@@ -192,6 +200,7 @@ def test_ofx_parameter_matches_the_table(p: Param):
 
 
 # ------------------------------------------------------------------------ OFX worker protocol
+
 
 def test_worker_protocol_carries_table_parameters_and_every_ofx_one():
     from unshutter.cli import worker

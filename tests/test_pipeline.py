@@ -1,4 +1,5 @@
 """The main job end to end on small HDR EXR clips: numbering, HDR, reblur, skipping, errors."""
+
 from __future__ import annotations
 
 import json
@@ -115,8 +116,9 @@ def test_missing_frame_and_wrong_size(fresh_hdr_clip: str, tmp_path: Path) -> No
         run(RunConfig(fresh_hdr_clip, str(tmp_path / "o"), NodeParams(factor=2)))
 
 
-@pytest.mark.parametrize("bad", [{"factor": 0}, {"factor": 17}, {"shutter": 0.0}, {"shutter": 400.0},
-                                 {"guidance": "sideways"}, {"tile": 20}])
+@pytest.mark.parametrize(
+    "bad", [{"factor": 0}, {"factor": 17}, {"shutter": 0.0}, {"shutter": 400.0}, {"guidance": "sideways"}, {"tile": 20}]
+)
 def test_impossible_parameters(hdr_clip: str, tmp_path: Path, bad: dict) -> None:
     with pytest.raises(ParameterError):
         run(RunConfig(hdr_clip, str(tmp_path / "o"), NodeParams(**bad)))
@@ -216,8 +218,9 @@ def test_touched_plate_is_kept_changed_plate_redoes_its_frames(fresh_hdr_clip: s
     assert _rendered(cfg) == (set(), 0)
 
 
-def test_each_source_file_is_hashed_once_per_run(fresh_hdr_clip: str, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_source_file_is_hashed_once_per_run(
+    fresh_hdr_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from unshutter.io import digest
 
     calls: list[str] = []
@@ -320,10 +323,24 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("inp", ["in/shot.####.exr", "ABS", "./in/shot.1001-1006#.exr", "in/shot.1003.exr"])
-@pytest.mark.parametrize("out", ["in", "in/", "./in/", "in/../in", "ABS_DIR", "link/", "in/shot.####.exr",
-                                 "in/shot.%05d.exr", "link/shot.#.exr", "in/shot.%04d.exr"])
-def test_refuses_output_over_its_own_plates(fresh_hdr_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            inp: str, out: str) -> None:
+@pytest.mark.parametrize(
+    "out",
+    [
+        "in",
+        "in/",
+        "./in/",
+        "in/../in",
+        "ABS_DIR",
+        "link/",
+        "in/shot.####.exr",
+        "in/shot.%05d.exr",
+        "link/shot.#.exr",
+        "in/shot.%04d.exr",
+    ],
+)
+def test_refuses_output_over_its_own_plates(
+    fresh_hdr_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inp: str, out: str
+) -> None:
     """-o naming the plates' folder (a folder keeps the input's name) or their pattern, however spelt."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "link").symlink_to(tmp_path / "in")
@@ -346,8 +363,11 @@ def test_refuses_output_over_plates_behind_symlinks(fresh_hdr_clip: str, tmp_pat
     for p in plates.iterdir():
         (links / p.name).symlink_to(p)
     before = _snapshot(plates)
-    with pytest.raises(ParameterError, match=r"^-o .*in: writes .*in/shot\.1001\.exr, over the input frame "
-                                             r".*links/shot\.1001\.exr of .*links/shot\.####\.exr$"):
+    with pytest.raises(
+        ParameterError,
+        match=r"^-o .*in: writes .*in/shot\.1001\.exr, over the input frame "
+        r".*links/shot\.1001\.exr of .*links/shot\.####\.exr$",
+    ):
         run(RunConfig(str(links / "shot.####.exr"), str(plates), NodeParams(factor=2)))
     assert _snapshot(plates) == before
 
@@ -355,8 +375,15 @@ def test_refuses_output_over_plates_behind_symlinks(fresh_hdr_clip: str, tmp_pat
 def test_same_folder_other_name_still_runs(fresh_hdr_clip: str, tmp_path: Path) -> None:
     plates = tmp_path / "in"
     before = _snapshot(plates)
-    res = run(RunConfig(fresh_hdr_clip, str(plates / "slow.####.exr"), NodeParams(factor=2), frames=(1002, 1002),
-                        guidance_debug=str(tmp_path / "dbg")))
+    res = run(
+        RunConfig(
+            fresh_hdr_clip,
+            str(plates / "slow.####.exr"),
+            NodeParams(factor=2),
+            frames=(1002, 1002),
+            guidance_debug=str(tmp_path / "dbg"),
+        )
+    )
     assert res.written == 2 and (plates / "slow.1003.exr").exists()
     assert (tmp_path / "dbg" / "guidance.1002.png").exists()
     # a folder output keeps the name but not the format: shot.####.png beside shot.####.exr is fine
@@ -385,15 +412,27 @@ def test_guidance_debug_never_over_plates_or_outputs(tmp_path: Path) -> None:
     plates = tmp_path / "in"
     clip = _png_plates(plates, "guidance")
     before = _snapshot(plates)
-    with pytest.raises(ParameterError, match=r"^--guidance-debug .*in: writes guidance\.####\.png in .*in, "
-                                             r"over the input plates .*in/guidance\.####\.png$"):
+    with pytest.raises(
+        ParameterError,
+        match=r"^--guidance-debug .*in: writes guidance\.####\.png in .*in, "
+        r"over the input plates .*in/guidance\.####\.png$",
+    ):
         run(RunConfig(clip, str(tmp_path / "o"), NodeParams(factor=2), guidance_debug=str(plates)))
     assert _snapshot(plates) == before and not (tmp_path / "o").exists()
     # the maps of 1001-1004 would replace output frames 1001-1004 of this very run
-    with pytest.raises(ParameterError, match=r"^--guidance-debug .*o: writes .*o/guidance\.1001\.png, "
-                                             r"over an output frame of -o .*o/guidance\.####\.png$"):
-        run(RunConfig(clip, str(tmp_path / "o" / "guidance.####.png"), NodeParams(factor=2),
-                      guidance_debug=str(tmp_path / "o")))
+    with pytest.raises(
+        ParameterError,
+        match=r"^--guidance-debug .*o: writes .*o/guidance\.1001\.png, "
+        r"over an output frame of -o .*o/guidance\.####\.png$",
+    ):
+        run(
+            RunConfig(
+                clip,
+                str(tmp_path / "o" / "guidance.####.png"),
+                NodeParams(factor=2),
+                guidance_debug=str(tmp_path / "o"),
+            )
+        )
     assert not (tmp_path / "o").exists()
 
 
@@ -411,10 +450,20 @@ def test_edited_matte_or_labelme_file_redoes_the_frames_it_decides(fresh_hdr_cli
         m = np.zeros((64, 96, 4), np.float32)
         m[:, :40, 3] = 1.0
         write_image(ovdir / f"matte.{f:04d}.png", m, meta)
-    (ovdir / "poly.json").write_text(json.dumps({"version": "5.2.1", "imageWidth": 96, "imageHeight": 64, "shapes": [
-        {"label": "down", "points": [[60, 10], [90, 50]], "shape_type": "rectangle"}]}))
-    (ovdir / "ov.yaml").write_text("regions:\n  - direction: up\n    matte: matte.####.png\n    frames: 1002-1004\n"
-                                   "  - direction: down\n    labelme: poly.json\n    frames: 1005\n")
+    (ovdir / "poly.json").write_text(
+        json.dumps(
+            {
+                "version": "5.2.1",
+                "imageWidth": 96,
+                "imageHeight": 64,
+                "shapes": [{"label": "down", "points": [[60, 10], [90, 50]], "shape_type": "rectangle"}],
+            }
+        )
+    )
+    (ovdir / "ov.yaml").write_text(
+        "regions:\n  - direction: up\n    matte: matte.####.png\n    frames: 1002-1004\n"
+        "  - direction: down\n    labelme: poly.json\n    frames: 1005\n"
+    )
     out = tmp_path / "o"
     cfg = RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2, overrides=str(ovdir / "ov.yaml")))
     assert _rendered(cfg) == (set(range(1001, 1007)), 12)
@@ -425,8 +474,16 @@ def test_edited_matte_or_labelme_file_redoes_the_frames_it_decides(fresh_hdr_cli
     assert _rendered(cfg) == ({1003}, 2)
     write_image(ovdir / "matte.1006.png", m, meta)  # outside the region's frames: reads nothing
     assert _rendered(cfg) == (set(), 0)
-    (ovdir / "poly.json").write_text(json.dumps({"version": "5.2.1", "imageWidth": 96, "imageHeight": 64, "shapes": [
-        {"label": "down", "points": [[50, 10], [90, 50]], "shape_type": "rectangle"}]}))
+    (ovdir / "poly.json").write_text(
+        json.dumps(
+            {
+                "version": "5.2.1",
+                "imageWidth": 96,
+                "imageHeight": 64,
+                "shapes": [{"label": "down", "points": [[50, 10], [90, 50]], "shape_type": "rectangle"}],
+            }
+        )
+    )
     assert _rendered(cfg) == (set(range(1001, 1007)), 12)  # the polygons come from it: every frame
     moved = tmp_path / "mapped"
     shutil.copytree(ovdir, moved)
@@ -449,8 +506,9 @@ def test_ocio_config_is_compared_by_what_it_computes(fresh_hdr_clip: str, tmp_pa
     assert _rendered(cfg) == (set(range(1001, 1007)), 12)
 
 
-def test_frames_another_run_writes_are_refused_and_nothing_is_touched(fresh_hdr_clip: str, tmp_path: Path,
-                                                                       claim_holder) -> None:
+def test_frames_another_run_writes_are_refused_and_nothing_is_touched(
+    fresh_hdr_clip: str, tmp_path: Path, claim_holder
+) -> None:
     """A second run on frames a live run writes (an editor re-run during a farm render) is refused up front."""
     out = tmp_path / "o"
     out.mkdir()
@@ -458,8 +516,11 @@ def test_frames_another_run_writes_are_refused_and_nothing_is_touched(fresh_hdr_
     # the other run's temporary, written from another host: its pid means nothing here
     their_tmp = out / ".shot.1003.unshutter-tmp999999.exr"
     their_tmp.write_bytes(b"half written")
-    with pytest.raises(OutputError, match=r"frames 1001-1012 of .*shot\.####\.exr: another Unshutter run is "
-                                          rf"writing them \(pid {other.pid} on "):
+    with pytest.raises(
+        OutputError,
+        match=r"frames 1001-1012 of .*shot\.####\.exr: another Unshutter run is "
+        rf"writing them \(pid {other.pid} on ",
+    ):
         run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2)))
     assert their_tmp.read_bytes() == b"half written"
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == []  # no frame, no manifest

@@ -1,4 +1,5 @@
 """Retime: K -> N resampling at slice middles, the reblur constraint, output numbering."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -3,6 +3,7 @@
 Each run is a real ``unshutter`` process; its JSON start event reads the counts back from ONNX Runtime's
 session options, ``cv2.getNumThreads()`` and the native kernels' OpenMP bound (not timings).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,9 +25,25 @@ def _start_event(tmp_path: Path, *flags: str, env: dict[str, str] | None = None)
     out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}"
     run_env = {k: v for k, v in os.environ.items() if k not in (threads.ENV, "OMP_NUM_THREADS")}
     run_env.update(env or {})
-    p = subprocess.run([sys.executable, "-m", "unshutter", "run", str(clip / "s.####.png"), "-o",
-                        str(out / "s.####.png"), "--factor", "2", "--json", *flags],
-                       capture_output=True, text=True, env=run_env, timeout=300)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "unshutter",
+            "run",
+            str(clip / "s.####.png"),
+            "-o",
+            str(out / "s.####.png"),
+            "--factor",
+            "2",
+            "--json",
+            *flags,
+        ],
+        capture_output=True,
+        text=True,
+        env=run_env,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout.splitlines()[0])
 
@@ -47,8 +64,10 @@ def test_bad_thread_counts_are_one_line_errors(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != threads.ENV}
     cmd = [sys.executable, "-m", "unshutter", "run", str(tmp_path / "s.####.png"), "-o", str(tmp_path / "o")]
     p = subprocess.run([*cmd, "--threads", "-2"], capture_output=True, text=True, env=env, timeout=120)
-    assert p.returncode == 2 and p.stderr.strip() == \
-        "unshutter: error: --threads -2: a whole number of threads, 1 or more (0: all cores)"
+    assert (
+        p.returncode == 2
+        and p.stderr.strip() == "unshutter: error: --threads -2: a whole number of threads, 1 or more (0: all cores)"
+    )
     p = subprocess.run(cmd, capture_output=True, text=True, env={**env, threads.ENV: "four"}, timeout=120)
     assert p.returncode == 2 and f"{threads.ENV} 'four'" in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()

@@ -1,4 +1,5 @@
 """Output timing: even steps over the frame interval at any shutter angle."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -73,5 +74,5 @@ def test_inside_outputs_keep_the_exact_reblur_and_chunks_agree_with_a_whole_rend
         assert np.array_equal(read_image(p)[0], read_image(tmp_path / "chunks" / p.name)[0]), p.name
     outs = np.stack([read_image(p)[0][..., :3] for p in sorted(whole.glob("shot.*.exr"))])
     for i, f in enumerate(frames):
-        inside = outs[4 * i: 4 * i + 2]  # 180 degrees, factor 4: two outputs in the exposure
+        inside = outs[4 * i : 4 * i + 2]  # 180 degrees, factor 4: two outputs in the exposure
         np.testing.assert_allclose(inside.mean(axis=0), f, rtol=1e-5, atol=1e-5)

@@ -1,4 +1,5 @@
 """Sub-frames and the reblur correction travel with the motion."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,14 +39,16 @@ def test_retime_with_motion_keeps_the_exact_reblur_and_follow_zero_keeps_the_sub
     blurred = rng.uniform(0, 2, (24, 40, 3)).astype(np.float32)
     motion = rng.normal(0, 4, (24, 40, 2)).astype(np.float32)
     sched = timing.schedule(5, 360.0)
-    out = retime.retime(sub.copy(), blurred, 5, sched=sched, motion=motion,
-                        follow_weight=np.full((24, 40), 0.7, np.float32))
+    out = retime.retime(
+        sub.copy(), blurred, 5, sched=sched, motion=motion, follow_weight=np.full((24, 40), 0.7, np.float32)
+    )
     np.testing.assert_allclose(out.mean(axis=0, dtype=np.float64), blurred, rtol=1e-5, atol=1e-5)
     # follow 0 and no residue to carry: the resampled sub-frames come back unchanged
     same = retime.resample_at(sub, sched.fractions())
     blurred0 = same.mean(axis=0)
-    out0 = retime.retime(sub.copy(), blurred0, 5, sched=sched, motion=motion,
-                         follow_weight=np.zeros((24, 40), np.float32))
+    out0 = retime.retime(
+        sub.copy(), blurred0, 5, sched=sched, motion=motion, follow_weight=np.zeros((24, 40), np.float32)
+    )
     np.testing.assert_allclose(out0, same, atol=1e-5)
 
 

@@ -10,6 +10,7 @@ row of sub-frames, earliest left) or ``unshutter run --guidance-debug``
 blurred input itself for comparison. They are written small (PNG, well under
 200 KB each) into this folder; the commands are printed as they run.
 """
+
 from __future__ import annotations
 
 import shlex
@@ -49,7 +50,7 @@ def side_by_side(images: list[np.ndarray], gap: int = 4) -> np.ndarray:
     out = np.full((h + 2 * gap, w, 3), 24, np.uint8)
     x = gap
     for img in images:
-        out[gap:gap + img.shape[0], x:x + img.shape[1]] = img
+        out[gap : gap + img.shape[0], x : x + img.shape[1]] = img
         x += img.shape[1] + gap
     return out
 
@@ -57,7 +58,7 @@ def side_by_side(images: list[np.ndarray], gap: int = 4) -> np.ndarray:
 def zoom(img: np.ndarray, box: tuple[int, int, int, int], scale: int) -> np.ndarray:
     """Crop (x, y, w, h) and enlarge by pixel repetition, so the pixels stay visible."""
     x, y, w, h = box
-    return np.repeat(np.repeat(img[y:y + h, x:x + w], scale, axis=0), scale, axis=1)
+    return np.repeat(np.repeat(img[y : y + h, x : x + w], scale, axis=0), scale, axis=1)
 
 
 def save(name: str, img: np.ndarray, width: int | None = None) -> None:
@@ -90,17 +91,22 @@ def main() -> None:
         subs = [read_srgb(t / "n4" / f"sunset_pan.{first_out + k}.exr") for k in (0, 3)]
         save("detail-input-first-last.png", side_by_side([zoom(i, box, 2) for i in [source, *subs]]))
 
-        unshutter("-o", f"{t}/none/", "--factor", "4", "--guidance", "none", "--preview",
-                  "--guidance-debug", f"{t}/g_none")
+        unshutter(
+            "-o", f"{t}/none/", "--factor", "4", "--guidance", "none", "--preview", "--guidance-debug", f"{t}/g_none"
+        )
         save("contact-none-x4.png", read_srgb(t / "none" / "sunset_pan.contact.png"), 960)
         nones = [read_srgb(t / "none" / f"sunset_pan.{first_out + k}.exr") for k in (0, 3)]
         save("detail-none-first-last.png", side_by_side([zoom(i, box, 2) for i in [source, *nones]]))
 
         override = t / "rocks.yaml"
-        override.write_text("version: 1\nregions:\n  - name: rocks\n    direction: static\n"
-                            "    polygon: [[300, 150], [480, 150], [480, 270], [300, 270]]\n", encoding="utf-8")
-        unshutter("-o", f"{t}/ov/", "--factor", "4", "--overrides", str(override),
-                  "--guidance-debug", f"{t}/g_override")
+        override.write_text(
+            "version: 1\nregions:\n  - name: rocks\n    direction: static\n"
+            "    polygon: [[300, 150], [480, 150], [480, 270], [300, 270]]\n",
+            encoding="utf-8",
+        )
+        unshutter(
+            "-o", f"{t}/ov/", "--factor", "4", "--overrides", str(override), "--guidance-debug", f"{t}/g_override"
+        )
         save("guidance-override.png", read_srgb(t / "g_override" / f"guidance.{FRAME}.png"))
 
         unshutter("-o", f"{t}/x1/", "--factor", "1")

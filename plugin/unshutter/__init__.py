@@ -1,4 +1,5 @@
 """Unshutter: decompose motion-blurred frames into sharp slow motion."""
+
 from __future__ import annotations
 
 from unshutter.errors import (

@@ -1,4 +1,5 @@
 """``python -m unshutter`` runs the CLI."""
+
 import sys
 
 from unshutter.cli.main import main

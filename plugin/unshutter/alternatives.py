@@ -7,6 +7,7 @@ then of a second axis when the blur shows one), each into its own numbered
 folder as an ordinary run with ``--motion``, and a contact sheet of the
 middle frame's sub-frames, one row per candidate, for the artist to pick.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,13 +63,15 @@ def candidates(cfg: RunConfig, axes: int = 2) -> tuple[int, list[tuple[tuple[flo
         clip.close()
     found = estimate_axes(color.to_network(lin, color.exposure_scale(lin)), axes)
     if not found:
-        raise InputError(f"{cfg.input}: frame {mid}: no motion blur found to offer alternatives for; "
-                         "give --motion DX,DY")
+        raise InputError(
+            f"{cfg.input}: frame {mid}: no motion blur found to offer alternatives for; give --motion DX,DY"
+        )
     return mid, [(ax.vector(sign), ax) for ax in found for sign in (1.0, -1.0)]
 
 
-def run_alternatives(cfg: RunConfig, axes: int = 2,
-                     progress: Callable[[dict], None] | None = None) -> tuple[list[Alternative], Path]:
+def run_alternatives(
+    cfg: RunConfig, axes: int = 2, progress: Callable[[dict], None] | None = None
+) -> tuple[list[Alternative], Path]:
     """Render every candidate into ``<out>/01``, ``<out>/02``...; returns them and the contact sheet's path."""
     if cfg.params.motion is not None:
         raise ParameterError("--alternatives finds the motion itself: leave out --motion")
@@ -86,9 +89,18 @@ def run_alternatives(cfg: RunConfig, axes: int = 2,
     from unshutter.preview import _write_png, contact_sheet
 
     _write_png(sheet, contact_sheet(rows))
-    listing = [{"folder": str(alt.folder), "motion": list(alt.motion), "axis_deg": alt.axis.angle_deg,
-                "length_px": alt.axis.length_px, "strength": alt.axis.strength, "output": alt.result.output,
-                "manifest": str(alt.result.manifest)} for alt in alts]
+    listing = [
+        {
+            "folder": str(alt.folder),
+            "motion": list(alt.motion),
+            "axis_deg": alt.axis.angle_deg,
+            "length_px": alt.axis.length_px,
+            "strength": alt.axis.strength,
+            "output": alt.result.output,
+            "manifest": str(alt.result.manifest),
+        }
+        for alt in alts
+    ]
     atomic.write_text(root / LIST_NAME, json.dumps({"source_frame": mid, "alternatives": listing}, indent=2) + "\n")
     return alts, sheet
 

@@ -6,6 +6,7 @@ space go through OpenColorIO. The network sees an exposure-normalised,
 sRGB-encoded version of the linear frame; values above the normalisation
 point are never clipped, so HDR highlights survive.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,9 +54,7 @@ def _processor(config_path: str, src: str, dst: str):
     try:
         return cfg.getProcessor(src, dst).getDefaultCPUProcessor()
     except Exception as exc:
-        raise ParameterError(
-            f"colour space {src!r} -> {dst!r} in {config_path}: {str(exc).splitlines()[0]}"
-        ) from None
+        raise ParameterError(f"colour space {src!r} -> {dst!r} in {config_path}: {str(exc).splitlines()[0]}") from None
 
 
 @dataclass(frozen=True)
@@ -69,9 +68,7 @@ class ColorTransform:
         object.__setattr__(self, "colorspace", _ALIASES.get(self.colorspace.lower(), self.colorspace))
         cfg = _config(self.config)
         if cfg.getColorSpace(self.colorspace) is None:
-            raise ParameterError(
-                f"--colorspace {self.colorspace!r} is not in OCIO config {self.config}"
-            )
+            raise ParameterError(f"--colorspace {self.colorspace!r} is not in OCIO config {self.config}")
 
     @property
     def is_identity(self) -> bool:

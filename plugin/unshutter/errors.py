@@ -3,6 +3,7 @@
 Hosts (CLI, Blender, OFX worker, farm) catch :class:`UnshutterError` and show
 its one-line message; anything else is a bug and keeps its traceback.
 """
+
 from __future__ import annotations
 
 

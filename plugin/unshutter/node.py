@@ -5,6 +5,7 @@ guidance) into its N sharp sub-frames, in scene-linear light. Reading and
 writing files is the job of :mod:`unshutter.pipeline`; hosts that have pixels
 in memory (the OFX worker) call :meth:`Node.process` directly.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -54,16 +55,23 @@ class NodeParams:
             raise ParameterError(f"--factor {self.factor}: must be an integer from 1 to {retime.MAX_FACTOR}")
         if not (0.0 <= self.threshold < float("inf")):  # also refuses NaN, which passes `< 0`
             raise ParameterError(f"--threshold {self.threshold}: must be a finite number >= 0")
-        if isinstance(self.tile, bool) or not isinstance(self.tile, (int, np.integer)) or (
-                self.tile != AUTO_TILE and self.tile < MIN_TILE):
-            raise ParameterError(f"--tile {self.tile}: must be 0 (automatic) or a whole number of at least {MIN_TILE} px")
+        if (
+            isinstance(self.tile, bool)
+            or not isinstance(self.tile, (int, np.integer))
+            or (self.tile != AUTO_TILE and self.tile < MIN_TILE)
+        ):
+            raise ParameterError(
+                f"--tile {self.tile}: must be 0 (automatic) or a whole number of at least {MIN_TILE} px"
+            )
         if self.motion is not None:
             from unshutter.guidance.tracks import parse_vector
 
             try:
                 self.motion = parse_vector(",".join(repr(float(v)) for v in self.motion))
             except (TypeError, ValueError) as exc:
-                raise ParameterError(str(exc) if "--motion" in str(exc) else f"--motion {self.motion!r}: expected DX,DY") from None
+                raise ParameterError(
+                    str(exc) if "--motion" in str(exc) else f"--motion {self.motion!r}: expected DX,DY"
+                ) from None
         if self.overrides and not Path(self.overrides).is_file():
             raise ParameterError(f"--overrides {self.overrides}: file not found")
 
@@ -86,8 +94,14 @@ class FrameResult:
 class Node:
     """Decompose source frames into sub-frames with the node's parameters."""
 
-    def __init__(self, params: NodeParams, decomposer: Decomposer | None = None,
-                 model_path: str | None = None, device: str = "auto", overrides: Overrides | None = None) -> None:
+    def __init__(
+        self,
+        params: NodeParams,
+        decomposer: Decomposer | None = None,
+        model_path: str | None = None,
+        device: str = "auto",
+        overrides: Overrides | None = None,
+    ) -> None:
         """``overrides``: ``params.overrides`` already loaded (a farm task loads it with its path
         mapping); by default the node loads it."""
         params.validate()
@@ -99,10 +113,16 @@ class Node:
         self.render_scale: tuple[float, float] = (1.0, 1.0)  # frames rendered at this (x, y) of full resolution
 
     # ------------------------------------------------------------ guidance
-    def guidance_for(self, frame: int, cur: np.ndarray, prev: np.ndarray | None,
-                     nxt: np.ndarray | None, matte: np.ndarray | None = None,
-                     matte_direction: str | tuple[float, float] | None = None,
-                     trust_out: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, str]:
+    def guidance_for(
+        self,
+        frame: int,
+        cur: np.ndarray,
+        prev: np.ndarray | None,
+        nxt: np.ndarray | None,
+        matte: np.ndarray | None = None,
+        matte_direction: str | tuple[float, float] | None = None,
+        trust_out: dict[str, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, str]:
         """Guidance for ``frame`` from its network-encoded neighbours and the overrides.
 
         ``matte`` [H, W] with ``matte_direction`` is a host-supplied region (the
@@ -153,7 +173,7 @@ class Node:
         if p.reverse:
             g, source = encode.reverse(g), source + " +reverse"
         edits = self.overrides is not None or (matte is not None and bool(matte_direction))
-        before = g[..., MX:MY + 1].copy() if trust_out is not None and ("trust" in trust_out or edits) else None
+        before = g[..., MX : MY + 1].copy() if trust_out is not None and ("trust" in trust_out or edits) else None
         if self.overrides is not None:
             g, used_ov = self.overrides.apply(g, frame, threshold=p.threshold)
             if used_ov:
@@ -171,7 +191,7 @@ class Node:
         if before is not None and trust_out is not None:
             # the artist's motion is trusted as given, except where a warp along it would cross onto another
             # motion (a band at a region's edge as wide as the motion; see travel.warp_consistency)
-            now = np.asarray(g[..., MX:MY + 1], np.float32)
+            now = np.asarray(g[..., MX : MY + 1], np.float32)
             changed = np.abs(now - before).max(axis=-1) > 1e-6
             if changed.any():
                 held = travel.warp_consistency(now * np.float32(MOTION_SCALE))
@@ -179,12 +199,18 @@ class Node:
         return g, source
 
     # ------------------------------------------------------------ process
-    def process(self, frame: int, cur: np.ndarray, prev: np.ndarray | None = None,
-                nxt: np.ndarray | None = None, matte: np.ndarray | None = None,
-                matte_direction: str | tuple[float, float] | None = None,
-                abort: Callable[[], bool] | None = None,
-                on_stage: Callable[[str], None] | None = None,
-                progress: Callable[[int, int], None] | None = None) -> FrameResult:
+    def process(
+        self,
+        frame: int,
+        cur: np.ndarray,
+        prev: np.ndarray | None = None,
+        nxt: np.ndarray | None = None,
+        matte: np.ndarray | None = None,
+        matte_direction: str | tuple[float, float] | None = None,
+        abort: Callable[[], bool] | None = None,
+        on_stage: Callable[[str], None] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> FrameResult:
         """One source frame in scene-linear RGB -> its N sub-frames.
 
         ``on_stage`` is called with "flow", "decompose" and "resample" as each
@@ -216,8 +242,9 @@ class Node:
         motion, weight = self.motion_of(g, trust.get("trust"))
         # a frame with nothing above 1 is display-referred (or dim): its outputs stay within [0, 1]
         ceiling = 1.0 if float(cur.max()) <= 1.0 else None
-        out = retime.retime(sub, cur, p.factor, reuse=True, sched=sched, motion=motion, follow_weight=weight,
-                            ceiling=ceiling)
+        out = retime.retime(
+            sub, cur, p.factor, reuse=True, sched=sched, motion=motion, follow_weight=weight, ceiling=ceiling
+        )
         stage("resample")
         return FrameResult(out, g, source, {"exposure_scale": scale}, motion, sched)
 
@@ -242,7 +269,7 @@ class Node:
         if not valid.any():
             return None, None
         per_interval = np.float32(MOTION_SCALE * 360.0 / self.params.shutter)
-        motion = np.asarray(g[..., MX:MY + 1], np.float32) * per_interval
+        motion = np.asarray(g[..., MX : MY + 1], np.float32) * per_interval
         motion *= valid[..., None]
         weight = valid * np.float32(self.params.follow)
         if trust is not None:
@@ -266,8 +293,13 @@ class Node:
             return
         retime.fill_gap(res.subframes, sched, res.motion, nxt.subframes[0], nxt.motion)
 
-    def _decompose(self, enc: np.ndarray, g: np.ndarray, abort: Callable[[], bool] | None,
-                   progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    def _decompose(
+        self,
+        enc: np.ndarray,
+        g: np.ndarray,
+        abort: Callable[[], bool] | None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
         """Shape: [H, W, 3], [H, W, 6] -> [K, H, W, 3] network encoding."""
         h, w = enc.shape[:2]
         if self.params.quality == "draft" and min(h, w) >= 32:

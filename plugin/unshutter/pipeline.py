@@ -8,6 +8,7 @@ output's claim, and runs the loop. Output numbering follows DESIGN.md
 complete outputs from an earlier run are verified and skipped, so a chunk of
 a farm job can simply be re-run.
 """
+
 from __future__ import annotations
 
 import time
@@ -28,8 +29,16 @@ from unshutter.render.numbering import Numbering, numbering
 from unshutter.render.resume import Resume, run_signature
 from unshutter.render.sink import WRITE_THREADS, Sink, write_threads
 from unshutter.render.source import FrameCache, FrameSource, merge_channels, split_channels
-from unshutter.render.target import (FORMATS, GUIDANCE_DEBUG_PREFIX, GUIDANCE_DEBUG_SUFFIX, OutputTarget,
-                                     check_writes, guidance_debug_path, preview_name, resolve_output)
+from unshutter.render.target import (
+    FORMATS,
+    GUIDANCE_DEBUG_PREFIX,
+    GUIDANCE_DEBUG_SUFFIX,
+    OutputTarget,
+    check_writes,
+    guidance_debug_path,
+    preview_name,
+    resolve_output,
+)
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -80,7 +89,7 @@ def parse_frame_range(text: str) -> tuple[int, int]:
     try:
         if "-" in t[1:]:
             i = t.index("-", 1)
-            a, b = int(t[:i]), int(t[i + 1:])
+            a, b = int(t[:i]), int(t[i + 1 :])
         else:
             a = b = int(t)
     except ValueError:
@@ -118,7 +127,10 @@ def _colorspaces(cfg: RunConfig, clip: Clip, target: OutputTarget) -> tuple[colo
     """Input and output colour transforms: a float output of an integer input (or the reverse) changes encoding."""
     in_cs = color.ColorTransform(cfg.colorspace or color.default_colorspace(clip.meta.is_float), cfg.ocio)
     out_is_float = target.kind == "sequence" and output_pixel_type(clip.meta, target.pattern.suffix)[0] in (  # type: ignore[union-attr]
-        "half", "float", "double")
+        "half",
+        "float",
+        "double",
+    )
     if target.kind == "movie":
         out_cs = color.ColorTransform("sRGB Encoded Rec.709 (sRGB)", cfg.ocio)
     elif out_is_float == clip.meta.is_float or cfg.colorspace:
@@ -144,8 +156,15 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
         return _write(cfg, clip, emit, node, target, num, (in_cs, out_cs))
 
 
-def _write(cfg: RunConfig, clip: Clip, emit: Progress, node: Node, target: OutputTarget, num: Numbering,
-           colorspaces: tuple[color.ColorTransform, color.ColorTransform]) -> RunResult:
+def _write(
+    cfg: RunConfig,
+    clip: Clip,
+    emit: Progress,
+    node: Node,
+    target: OutputTarget,
+    num: Numbering,
+    colorspaces: tuple[color.ColorTransform, color.ColorTransform],
+) -> RunResult:
     """Write the range's sub-frames, the manifest and previews, holding the output's claim."""
     manifest_path = target.manifest_path(cfg.frames)
     # only this run's own temporaries: other chunks of the shot may be writing beside it right now
@@ -154,11 +173,28 @@ def _write(cfg: RunConfig, clip: Clip, emit: Progress, node: Node, target: Outpu
     run_sig = run_signature(node, *colorspaces)
     resume = Resume(run_sig, clip, target, num, node.overrides)
     source = FrameSource(clip, colorspaces[0], node)
-    sink = Sink(clip, target, colorspaces[1], num, emit, cfg.codec,
-                Path(cfg.guidance_debug) if cfg.guidance_debug else None, cfg.preview)
-    emit({"event": "start", "input": clip.source, "output": target.display(), "frames": [num.a, num.b],
-          "total": len(num.frames), "factor": num.factor, "provider": node.decomposer.info.provider,
-          "threads": threads.in_force(node.decomposer)})
+    sink = Sink(
+        clip,
+        target,
+        colorspaces[1],
+        num,
+        emit,
+        cfg.codec,
+        Path(cfg.guidance_debug) if cfg.guidance_debug else None,
+        cfg.preview,
+    )
+    emit(
+        {
+            "event": "start",
+            "input": clip.source,
+            "output": target.display(),
+            "frames": [num.a, num.b],
+            "total": len(num.frames),
+            "factor": num.factor,
+            "provider": node.decomposer.info.provider,
+            "threads": threads.in_force(node.decomposer),
+        }
+    )
     t_start = time.monotonic()
     ok = False
     try:
@@ -167,21 +203,61 @@ def _write(cfg: RunConfig, clip: Clip, emit: Progress, node: Node, target: Outpu
         ok = True
     finally:
         sink.close(ok)
-    write_manifest(manifest_path, manifest(clip, target, num, cfg.params, node, colorspaces, sink.guidance, run_sig,
-                                           resume.signatures, time.monotonic() - t_start))
+    write_manifest(
+        manifest_path,
+        manifest(
+            clip,
+            target,
+            num,
+            cfg.params,
+            node,
+            colorspaces,
+            sink.guidance,
+            run_sig,
+            resume.signatures,
+            time.monotonic() - t_start,
+        ),
+    )
     previews: list[Path] = []
     if cfg.preview and sink.thumbs:
         from unshutter.preview import write_previews
 
-        previews = write_previews(target.folder, preview_name(manifest_path), sink.thumbs, sink.anim,
-                                  float(clip.rate * num.factor))
-    emit({"event": "done", "output": target.display(), "manifest": str(manifest_path), "written": sink.written,
-          "skipped": sink.skipped, "preview": [str(p) for p in previews],
-          "seconds": round(time.monotonic() - t_start, 3)})
+        previews = write_previews(
+            target.folder, preview_name(manifest_path), sink.thumbs, sink.anim, float(clip.rate * num.factor)
+        )
+    emit(
+        {
+            "event": "done",
+            "output": target.display(),
+            "manifest": str(manifest_path),
+            "written": sink.written,
+            "skipped": sink.skipped,
+            "preview": [str(p) for p in previews],
+            "seconds": round(time.monotonic() - t_start, 3),
+        }
+    )
     return RunResult(target.display(), manifest_path, sink.written, sink.skipped, previews, num)
 
 
-__all__ = ["FORMATS", "GUIDANCE_DEBUG_PREFIX", "GUIDANCE_DEBUG_SUFFIX", "MOVIE_RATES", "WRITE_THREADS", "FrameCache",
-           "InputError", "OutputError", "OutputTarget", "Progress", "RunConfig", "RunResult", "check_writes",
-           "guidance_debug_path", "merge_channels", "parse_frame_range", "resolve_output", "run", "split_channels",
-           "write_threads"]
+__all__ = [
+    "FORMATS",
+    "GUIDANCE_DEBUG_PREFIX",
+    "GUIDANCE_DEBUG_SUFFIX",
+    "MOVIE_RATES",
+    "WRITE_THREADS",
+    "FrameCache",
+    "InputError",
+    "OutputError",
+    "OutputTarget",
+    "Progress",
+    "RunConfig",
+    "RunResult",
+    "check_writes",
+    "guidance_debug_path",
+    "merge_channels",
+    "parse_frame_range",
+    "resolve_output",
+    "run",
+    "split_channels",
+    "write_threads",
+]

@@ -1,4 +1,5 @@
 """Contact sheet and animated preview of the sub-frames: people would rather look than read."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,7 +33,7 @@ def contact_sheet(rows: list[list[np.ndarray]], gap: int = 4) -> np.ndarray:
     for r, row in enumerate(rows):
         for c, img in enumerate(row):
             y, x = gap + r * (th + gap), gap + c * (tw + gap)
-            sheet[y:y + th, x:x + tw] = img
+            sheet[y : y + th, x : x + tw] = img
     return sheet
 
 
@@ -61,8 +62,9 @@ def preview_paths(folder: Path, name: str) -> tuple[Path, Path]:
     return folder / f"{name}.contact.png", folder / f"{name}.preview.mp4"
 
 
-def write_previews(folder: Path, name: str, rows: list[list[np.ndarray]], anim: list[np.ndarray],
-                   fps: float) -> list[Path]:
+def write_previews(
+    folder: Path, name: str, rows: list[list[np.ndarray]], anim: list[np.ndarray], fps: float
+) -> list[Path]:
     """Write ``<name>.contact.png`` and ``<name>.preview.mp4`` (H.264); returns their paths."""
     sheet, mp4 = preview_paths(folder, name)
     _write_png(sheet, contact_sheet(rows))

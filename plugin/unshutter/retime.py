@@ -1,4 +1,5 @@
 """From the model's K sub-frames to the N the user asked for, with exact reblur."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -59,9 +60,16 @@ def resample_at(sub_linear: np.ndarray, u: np.ndarray, out: np.ndarray | None = 
     return out
 
 
-def retime(sub_linear: np.ndarray, blurred_linear: np.ndarray, factor: int, reuse: bool = False,
-           sched: timing.Schedule | None = None, motion: np.ndarray | None = None,
-           follow_weight: np.ndarray | None = None, ceiling: float | None = None) -> np.ndarray:
+def retime(
+    sub_linear: np.ndarray,
+    blurred_linear: np.ndarray,
+    factor: int,
+    reuse: bool = False,
+    sched: timing.Schedule | None = None,
+    motion: np.ndarray | None = None,
+    follow_weight: np.ndarray | None = None,
+    ceiling: float | None = None,
+) -> np.ndarray:
     """K linear sub-frames -> ``factor`` output frames at the times of ``sched``.
 
     Outputs inside the exposure are resampled from the sub-frames; with
@@ -109,15 +117,17 @@ def retime(sub_linear: np.ndarray, blurred_linear: np.ndarray, factor: int, reus
             travel.travel_residue(part, blurred_linear, warper, offsets)
         for y0 in range(0, h, BAND_ROWS):
             y1 = min(h, y0 + BAND_ROWS)
-            band = kernels.reblur_project(np.ascontiguousarray(part[:, y0:y1]),
-                                          np.ascontiguousarray(blurred_linear[y0:y1], np.float32))
+            band = kernels.reblur_project(
+                np.ascontiguousarray(part[:, y0:y1]), np.ascontiguousarray(blurred_linear[y0:y1], np.float32)
+            )
             if warper is not None:  # moving content can overshoot: keep it in range, the mean kept
                 clamp_keep_mean(band, blurred_linear[y0:y1], ceiling)
             part[:, y0:y1] = band
     if inside < n:
         carry = warper or travel.Warper(np.zeros((h, w, 2), np.float32))
-        out[inside:] = travel.gap_frames(out[inside - 1], sched.times[inside - 1], carry, None, 0.0, None,
-                                         sched.times[inside:])
+        out[inside:] = travel.gap_frames(
+            out[inside - 1], sched.times[inside - 1], carry, None, 0.0, None, sched.times[inside:]
+        )
     return out
 
 
@@ -148,8 +158,13 @@ def clamp_keep_mean(sub: np.ndarray, target: np.ndarray, ceiling: float | None) 
     np.copyto(sub, fixed, where=ok[None] & np.isfinite(fixed))
 
 
-def fill_gap(out: np.ndarray, sched: timing.Schedule, motion: np.ndarray | None,
-             next_first: np.ndarray, next_motion: np.ndarray | None) -> None:
+def fill_gap(
+    out: np.ndarray,
+    sched: timing.Schedule,
+    motion: np.ndarray | None,
+    next_first: np.ndarray,
+    next_motion: np.ndarray | None,
+) -> None:
     """Interpolate the gap outputs of ``out`` toward the next source frame's first output (in place).
 
     Shape:
@@ -160,9 +175,15 @@ def fill_gap(out: np.ndarray, sched: timing.Schedule, motion: np.ndarray | None,
     h, w = out.shape[1:3]
     zero = np.zeros((h, w, 2), np.float32)
     i = sched.inside
-    out[i:] = travel.gap_frames(out[i - 1], sched.times[i - 1], travel.Warper(motion if motion is not None else zero),
-                                next_first, 1.0 + sched.times[0],
-                                travel.Warper(next_motion if next_motion is not None else zero), sched.times[i:])
+    out[i:] = travel.gap_frames(
+        out[i - 1],
+        sched.times[i - 1],
+        travel.Warper(motion if motion is not None else zero),
+        next_first,
+        1.0 + sched.times[0],
+        travel.Warper(next_motion if next_motion is not None else zero),
+        sched.times[i:],
+    )
 
 
 def _retime_bands(sub_linear: np.ndarray, blurred_linear: np.ndarray, n: int, reuse: bool) -> np.ndarray:

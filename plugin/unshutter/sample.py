@@ -4,6 +4,7 @@ A camera pans over the photo along a smooth curve; each frame integrates many
 instants of its exposure in scene-linear light, so the result is physically
 blurred the way a real shutter blurs.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,8 +23,17 @@ def camera_path(t: np.ndarray, speed: float, curve: float) -> np.ndarray:
     return np.stack([x, y], axis=-1)
 
 
-def render_clip(photo_linear: np.ndarray, n_frames: int, width: int, height: int, speed: float = 12.0,
-                curve: float = 0.6, samples: int = 24, shutter: float = 360.0, gain: float = 1.0) -> np.ndarray:
+def render_clip(
+    photo_linear: np.ndarray,
+    n_frames: int,
+    width: int,
+    height: int,
+    speed: float = 12.0,
+    curve: float = 0.6,
+    samples: int = 24,
+    shutter: float = 360.0,
+    gain: float = 1.0,
+) -> np.ndarray:
     """Blurred frames of a pan over ``photo_linear`` (scene-linear).
 
     Shape:
@@ -38,8 +48,9 @@ def render_clip(photo_linear: np.ndarray, n_frames: int, width: int, height: int
         ts = f + (np.arange(samples) + 0.5) / samples * shutter / 360.0
         for off in camera_path(ts, speed, curve):
             m = np.array([[1, 0, -(x_base + off[0])], [0, 1, -(y_base + off[1])]], np.float32)
-            frames[f] += cv2.warpAffine(photo_linear, m, (width, height), flags=cv2.INTER_LINEAR,
-                                        borderMode=cv2.BORDER_REFLECT)
+            frames[f] += cv2.warpAffine(
+                photo_linear, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+            )
         frames[f] /= samples
     return frames * np.float32(gain)
 
@@ -53,12 +64,20 @@ def load_photo(path: Path, width: int) -> np.ndarray:
     return kernels.srgb_decode(np.ascontiguousarray(rgb)) if not meta.is_float else rgb
 
 
-def write_exr_sequence(folder: Path, name: str, frames: np.ndarray, first: int = 1001,
-                       pixel_type: str = "half", fps: float = 24.0) -> str:
+def write_exr_sequence(
+    folder: Path, name: str, frames: np.ndarray, first: int = 1001, pixel_type: str = "half", fps: float = 24.0
+) -> str:
     """Write frames as ``folder/name.####.exr``; returns the pattern."""
     folder.mkdir(parents=True, exist_ok=True)
-    meta = ImageMeta(frames.shape[2], frames.shape[1], ["R", "G", "B"], pixel_type, 16 if pixel_type == "half" else 32,
-                     {"compression": ("string", "zip"), "FramesPerSecond": ("rational", (int(fps), 1))}, "openexr")
+    meta = ImageMeta(
+        frames.shape[2],
+        frames.shape[1],
+        ["R", "G", "B"],
+        pixel_type,
+        16 if pixel_type == "half" else 32,
+        {"compression": ("string", "zip"), "FramesPerSecond": ("rational", (int(fps), 1))},
+        "openexr",
+    )
     for i, f in enumerate(frames):
         write_image(folder / f"{name}.{first + i:04d}.exr", f, meta)
     return str(folder / f"{name}.####.exr")

@@ -10,6 +10,7 @@ the tasks oversubscribe the cores and all of them slow down.
 is made: OpenCV and the native kernels take it at once, the decomposer reads
 ``configured()`` when it opens its ONNX Runtime session.
 """
+
 from __future__ import annotations
 
 import os

@@ -23,6 +23,7 @@ Factor 1 is deblurring only: the sharp instant at the middle of the exposure.
       even         |    0    |    1    |    2    |    3    |      (2, 3 interpolated)
       exposure     |  0 | 1  | 2  | 3  |                         (jump across the gap)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

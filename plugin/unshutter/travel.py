@@ -18,6 +18,7 @@ Three remedies, all along the per-pixel motion ``m`` (px per frame interval):
 Warps are backward (the value at p comes from p - t * m(p)) with OpenCV's
 bilinear remap and replicated borders.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -121,8 +122,13 @@ def warp_consistency(motion: np.ndarray, rel: float = 0.25, floor: float = 1.0) 
     ys = np.arange(h, dtype=np.float32)[:, None]
     worst = np.zeros((h, w), np.float32)
     for t in (-0.5, 0.5):
-        at_src = cv2.remap(m, xs - np.float32(t) * m[..., 0], ys - np.float32(t) * m[..., 1], cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE)
+        at_src = cv2.remap(
+            m,
+            xs - np.float32(t) * m[..., 0],
+            ys - np.float32(t) * m[..., 1],
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
         np.maximum(worst, np.hypot(at_src[..., 0] - m[..., 0], at_src[..., 1] - m[..., 1]), out=worst)
     limit = np.maximum(np.float32(floor), np.float32(rel) * np.hypot(m[..., 0], m[..., 1]))
     return np.clip(1.0 - worst / limit, 0.0, 1.0).astype(np.float32)
@@ -168,9 +174,15 @@ def travel_residue(sub: np.ndarray, target: np.ndarray, warper: Warper, offsets:
         sub[k] += warper(resid, float(t)) - mean_moved
 
 
-def gap_frames(last: np.ndarray, last_time: float, warp_last: Warper,
-               first: np.ndarray | None, first_time: float, warp_first: Warper | None,
-               times: tuple[float, ...] | list[float]) -> np.ndarray:
+def gap_frames(
+    last: np.ndarray,
+    last_time: float,
+    warp_last: Warper,
+    first: np.ndarray | None,
+    first_time: float,
+    warp_first: Warper | None,
+    times: tuple[float, ...] | list[float],
+) -> np.ndarray:
     """Frames in the closed-shutter gap between two sharp sub-frames.
 
     ``last`` (shown at ``last_time``) is carried forward along its motion and

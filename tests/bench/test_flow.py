@@ -1,4 +1,5 @@
 """bench.flow: the truth it scores against (chained sharp flow) and its EPE measures."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """bench.motion: per-step DIS motion, inside/boundary/judder, span ratio, detail, on textures whose answers are known."""
+
 from __future__ import annotations
 
 import math
@@ -75,9 +76,9 @@ def test_detail_over_moving_pixels_sees_only_them(photo: np.ndarray) -> None:
     n = 2
     truth = pan(photo, [0.0, 1.0, 2.0, 3.0])
     motion = np.zeros((2, H, W, 2), np.float32)
-    motion[:, :, W // 2:, 0] = 10.0  # the right half moves more than 8 px per frame
+    motion[:, :, W // 2 :, 0] = 10.0  # the right half moves more than 8 px per frame
     out = truth.copy()
-    out[:, :, W // 2:] = np.stack([cv2.GaussianBlur(x, (0, 0), 3.0) for x in truth])[:, :, W // 2:]
+    out[:, :, W // 2 :] = np.stack([cv2.GaussianBlur(x, (0, 0), 3.0) for x in truth])[:, :, W // 2 :]
     res = M.compare(out, truth, n, true_motion=motion)
     assert res["moving_fraction"] == pytest.approx(0.5)
     assert res["detail_moving"] < 0.4

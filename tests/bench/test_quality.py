@@ -1,4 +1,5 @@
 """``unshutter bench quality``: its metrics, baselines, the node-output row and a run on a real movie file."""
+
 from __future__ import annotations
 
 import json
@@ -90,10 +91,28 @@ def test_real_set_from_a_movie(pan_movie: Path) -> None:
     assert -13.0 < mx < -8.0, mx
 
 
-def test_cli_scores_the_shipped_model_on_a_movie(pan_movie: Path, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    rc = Q.main(["--synthetic", "0", "--clips", "0", "--video", str(pan_movie), "--real-frames", "0-31",
-                 "--modes", "neighbors,none", "--json", "--strips", str(tmp_path), "--strips-per-run", "1"])
+def test_cli_scores_the_shipped_model_on_a_movie(
+    pan_movie: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = Q.main(
+        [
+            "--synthetic",
+            "0",
+            "--clips",
+            "0",
+            "--video",
+            str(pan_movie),
+            "--real-frames",
+            "0-31",
+            "--modes",
+            "neighbors,none",
+            "--json",
+            "--strips",
+            str(tmp_path),
+            "--strips-per-run",
+            "1",
+        ]
+    )
     assert rc == 0
     rep = json.loads(capsys.readouterr().out)
     # motion on whole runs: the shot at 360 degrees (factor 7) and at 180 (4 of 8 averaged, factor 8)

@@ -1,4 +1,5 @@
 """bench.runs: runs of consecutive frames from a sharp shot, the flow-warp baseline at the output times, scoring."""
+
 from __future__ import annotations
 
 import math
@@ -73,6 +74,6 @@ def test_strips_put_the_output_above_the_truth(tmp_path, sharp: list[np.ndarray]
     enc = kernels.srgb_encode(np.stack(sharp[:3]))
     img = strip_image(enc * 0.5, enc)
     assert img.shape == (2 * (96 + LABEL_H), 3 * 128, 3) and img.dtype == np.uint8
-    assert img[LABEL_H:LABEL_H + 96].mean() < img[2 * LABEL_H + 96:].mean()  # the darker output on top
+    assert img[LABEL_H : LABEL_H + 96].mean() < img[2 * LABEL_H + 96 :].mean()  # the darker output on top
     p = write_strip(tmp_path / "s" / "a.png", enc * 0.5, enc)
     assert p.is_file() and [q.name for q in p.parent.iterdir()] == ["a.png"]

@@ -1,4 +1,5 @@
 """``unshutter bench speed``: the CLI's own loop on generated files, every stage timed, A/B ratios."""
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,26 @@ def test_speed_bench_times_the_run_loop_by_stage_against_a_baseline() -> None:
     from unshutter.decomposer.locate import default_model_path
 
     proc = subprocess.run(
-        [sys.executable, "-m", "unshutter", "bench", "speed", "--size", "96x64", "--frames", "2", "--factor", "3",
-         "--baseline-model", str(default_model_path()), "--json"],
-        capture_output=True, text=True, timeout=600, check=True,
+        [
+            sys.executable,
+            "-m",
+            "unshutter",
+            "bench",
+            "speed",
+            "--size",
+            "96x64",
+            "--frames",
+            "2",
+            "--factor",
+            "3",
+            "--baseline-model",
+            str(default_model_path()),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
     )
     rows = [json.loads(line) for line in proc.stdout.strip().splitlines()]
     assert [r["run"] for r in rows] == ["model", "baseline", "ratio"]
@@ -41,6 +59,7 @@ def test_overlap_is_the_time_stages_shared() -> None:
 
 def test_bad_sizes_and_frames_are_refused() -> None:
     for args in (["--size", "96by64"], ["--size", "0x64"], ["--frames", "1"]):
-        proc = subprocess.run([sys.executable, "-m", "unshutter", "bench", "speed", *args],
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-m", "unshutter", "bench", "speed", *args], capture_output=True, text=True, timeout=120
+        )
         assert proc.returncode != 0 and "bench speed" in proc.stderr

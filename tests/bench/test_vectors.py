@@ -1,4 +1,5 @@
 """bench vectors' building blocks: drawn regions from a motion field, and where the flow fails."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,8 @@ def test_region_masks_find_each_layer_and_its_motion() -> None:
 
 def test_regions_guidance_carries_the_vectors() -> None:
     g = v.regions_guidance(_frame(_two_layers(), _two_layers()))
-    np.testing.assert_allclose(g[32, 60, MX:MY + 1] * MOTION_SCALE, (20, 3), atol=1e-2)
-    np.testing.assert_allclose(g[2, 2, MX:MY + 1] * MOTION_SCALE, (-4, 0), atol=1e-3)
+    np.testing.assert_allclose(g[32, 60, MX : MY + 1] * MOTION_SCALE, (20, 3), atol=1e-2)
+    np.testing.assert_allclose(g[2, 2, MX : MY + 1] * MOTION_SCALE, (-4, 0), atol=1e-3)
 
 
 def test_flow_failure_kinds_and_the_override_there() -> None:
@@ -44,8 +45,8 @@ def test_flow_failure_kinds_and_the_override_there() -> None:
         bad = v.flow_failure(f, kind)
         assert bad is not None and bad[20:44, 44:76].all() and not bad[:10].any(), kind
     g = v.override_failure(f, v.flow_failure(f, "reversed"))
-    np.testing.assert_allclose(g[32, 60, MX:MY + 1] * MOTION_SCALE, (20, 3), atol=1e-2)
-    np.testing.assert_allclose(g[2, 2, MX:MY + 1] * MOTION_SCALE, (-4, 0), atol=1e-3)  # the flow elsewhere
+    np.testing.assert_allclose(g[32, 60, MX : MY + 1] * MOTION_SCALE, (20, 3), atol=1e-2)
+    np.testing.assert_allclose(g[2, 2, MX : MY + 1] * MOTION_SCALE, (-4, 0), atol=1e-3)  # the flow elsewhere
     assert v.flow_failure(_frame(true, true), "off") is None
 
 
@@ -64,7 +65,7 @@ def test_objects_are_outlined_with_their_motion_and_failures_judged_inside_them(
     assert list(v.failing_objects(_frame(true, nb))) == ["off"]
     assert v.failing_objects(_frame(true, true)) == {}
     g = v.override_objects(_frame(true, nb), fails["reversed"])
-    np.testing.assert_allclose(g[32, 60, MX:MY + 1] * MOTION_SCALE, (20, 3), atol=1e-2)
+    np.testing.assert_allclose(g[32, 60, MX : MY + 1] * MOTION_SCALE, (20, 3), atol=1e-2)
     # the override file an artist would write reads back to the same vector over the same polygon
     from unshutter.guidance.encode import guidance_from_motion
     from unshutter.guidance.overrides import load_overrides
@@ -72,7 +73,7 @@ def test_objects_are_outlined_with_their_motion_and_failures_judged_inside_them(
     ov = load_overrides(v.write_override_file(tmp_path / "o.json", fails["reversed"]))
     g2, used = ov.apply(guidance_from_motion(nb), 0)
     assert used == ["region:object0"]
-    np.testing.assert_allclose(g2[32, 60, MX:MY + 1] * MOTION_SCALE, (20, 3), atol=1e-2)
+    np.testing.assert_allclose(g2[32, 60, MX : MY + 1] * MOTION_SCALE, (20, 3), atol=1e-2)
 
 
 def test_region_masks_are_the_same_on_every_call() -> None:

@@ -1,4 +1,5 @@
 """``unshutter run --alternatives``: numbered decompositions of a lone still and a contact sheet to pick from."""
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,9 @@ def test_alternatives_of_a_still(tmp_path: Path, hdr_clip: str) -> None:
     r = _cli("run", str(still), "-o", str(out), "--factor", "3", "--alternatives", "-q")
     assert r.returncode == 0, r.stderr
     listing = json.loads((out / "alternatives.json").read_text())["alternatives"]
-    assert len(listing) >= 2 and [Path(a["folder"]).name for a in listing] == [f"{i:02d}" for i in range(1, len(listing) + 1)]
+    assert len(listing) >= 2 and [Path(a["folder"]).name for a in listing] == [
+        f"{i:02d}" for i in range(1, len(listing) + 1)
+    ]
     first, second = listing[0]["motion"], listing[1]["motion"]
     assert second == [-first[0], -first[1]]  # both time orders of the strongest axis
     assert abs(first[0]) > 2 * abs(first[1])  # the clip pans horizontally
@@ -52,7 +55,9 @@ def test_alternatives_refusals(tmp_path: Path, hdr_clip: str, extra: list[str], 
 
 def test_a_still_without_blur_says_so(tmp_path: Path) -> None:
     flat = tmp_path / "flat.exr"
-    write_image(flat, np.full((48, 64, 3), 0.25, np.float32), ImageMeta(64, 48, ["R", "G", "B"], "half", 16, {}, "openexr"))
+    write_image(
+        flat, np.full((48, 64, 3), 0.25, np.float32), ImageMeta(64, 48, ["R", "G", "B"], "half", 16, {}, "openexr")
+    )
     r = _cli("run", str(flat), "-o", str(tmp_path / "o"), "--factor", "2", "--alternatives", "-q")
     assert r.returncode == 3 and "no motion blur found" in r.stderr and "--motion" in r.stderr
     assert not (tmp_path / "o").exists()

@@ -1,4 +1,5 @@
 """The console script as hosts and artists call it: JSON progress, one-line errors, exit codes."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """``--motion DX,DY``: a whole-frame vector, on clips and on a lone still without a frame number."""
+
 from __future__ import annotations
 
 import json
@@ -69,11 +70,13 @@ def test_motion_replaces_flow_and_follows_render_scale(hdr_clip: str) -> None:
     node = Node(NodeParams(factor=2, motion=(-20.0, 6.0)))
     g, source = node.guidance_for(1003, cur, prev, nxt)
     assert source == "motion(-20,6)" and (g[..., MVALID] == 1).all()
-    np.testing.assert_allclose(g[..., MX:MY + 1] * MOTION_SCALE, np.broadcast_to([-20, 6], g.shape[:2] + (2,)), rtol=1e-6)
+    np.testing.assert_allclose(
+        g[..., MX : MY + 1] * MOTION_SCALE, np.broadcast_to([-20, 6], g.shape[:2] + (2,)), rtol=1e-6
+    )
     assert (g[..., GX] == -1).all() and (g[..., GY] == 1).all()
     node.render_scale = (0.5, 0.25)
     g, _ = node.guidance_for(1003, cur, prev, nxt)
-    np.testing.assert_allclose(g[0, 0, MX:MY + 1] * MOTION_SCALE, [-10, 1.5], rtol=1e-6)
+    np.testing.assert_allclose(g[0, 0, MX : MY + 1] * MOTION_SCALE, [-10, 1.5], rtol=1e-6)
 
 
 def test_motion_in_help() -> None:
@@ -90,15 +93,19 @@ def test_a_lone_still_without_motion_is_warned_about(tmp_path: Path, still: Path
 
 def test_override_ranges_outside_the_clip_are_warned_about(tmp_path: Path, hdr_clip: str) -> None:
     ov = tmp_path / "car.yaml"  # written in output frame numbers by mistake: the clip's source frames are 1001-1006
-    ov.write_text("regions:\n  - {name: car, motion: [8, 0], frames: 4003-4010, "
-                  "polygon: [[0, 0], [40, 0], [40, 30], [0, 30]]}\n")
-    r = _cli("run", hdr_clip, "-o", str(tmp_path / "out"), "--factor", "2", "--frames", "1003", "--overrides", str(ov),
-             "-q")
+    ov.write_text(
+        "regions:\n  - {name: car, motion: [8, 0], frames: 4003-4010, polygon: [[0, 0], [40, 0], [40, 30], [0, 30]]}\n"
+    )
+    r = _cli(
+        "run", hdr_clip, "-o", str(tmp_path / "out"), "--factor", "2", "--frames", "1003", "--overrides", str(ov), "-q"
+    )
     lines = [x for x in r.stderr.splitlines() if "warning" in x]
     assert r.returncode == 0 and len(lines) == 1, r.stderr
     assert str(ov) in lines[0] and "region car 4003-4010" in lines[0] and "1001-1006" in lines[0]
-    ov.write_text("regions:\n  - {name: car, motion: [8, 0], frames: 1003-1010, "
-                  "polygon: [[0, 0], [40, 0], [40, 30], [0, 30]]}\n")
-    r = _cli("run", hdr_clip, "-o", str(tmp_path / "out2"), "--factor", "2", "--frames", "1003", "--overrides", str(ov),
-             "-q")
+    ov.write_text(
+        "regions:\n  - {name: car, motion: [8, 0], frames: 1003-1010, polygon: [[0, 0], [40, 0], [40, 30], [0, 30]]}\n"
+    )
+    r = _cli(
+        "run", hdr_clip, "-o", str(tmp_path / "out2"), "--factor", "2", "--frames", "1003", "--overrides", str(ov), "-q"
+    )
     assert r.returncode == 0 and "warning" not in r.stderr, r.stderr

@@ -1,4 +1,5 @@
 """The decomposer network: shapes for any size, zero-init identity, flow warp, ONNX export."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -99,7 +100,7 @@ def test_forward_core_is_the_network_between_the_warps():
     x = torch.rand(1, 3, 32, 48)
     g = torch.zeros(1, contract.GUIDANCE_CHANNELS, 32, 48)
     g[:, contract.MX], g[:, contract.MY], g[:, contract.MVALID] = 0.3, -0.1, 1.0
-    motion = g[:, contract.MX:contract.MY + 1] * g[:, contract.MVALID:contract.MVALID + 1] * contract.MOTION_SCALE
+    motion = g[:, contract.MX : contract.MY + 1] * g[:, contract.MVALID : contract.MVALID + 1] * contract.MOTION_SCALE
     with torch.no_grad():
         sharp, gate, res = net.forward_core(x, g, flow_warp_stack(x, motion))
         y = x[:, None] + gate * (flow_warp_stack(sharp, motion) - x[:, None]) + res
@@ -216,6 +217,8 @@ def test_mse_and_sharp_losses():
 
     gt = torch.rand(2, contract.K, 3, 4, 4)
     out = gt.flip(1)
-    assert float(mse_loss(out, gt, torch.tensor([1.0, 1.0]))) < 1e-12 < float(mse_loss(out, gt, torch.tensor([0.0, 0.0])))
+    assert (
+        float(mse_loss(out, gt, torch.tensor([1.0, 1.0]))) < 1e-12 < float(mse_loss(out, gt, torch.tensor([0.0, 0.0])))
+    )
     torch.testing.assert_close(mse_loss(gt + 0.1, gt, torch.zeros(2)), torch.tensor(0.01))
     assert float(sharp_loss(gt[:, contract.K // 2], gt)) < 2e-3 < float(sharp_loss(gt[:, 0], gt))

@@ -1,4 +1,5 @@
 """The ONNX Runtime decomposer: shipped model loads, tiles agree with whole frames, bad models refused."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +8,14 @@ import numpy as np
 import pytest
 
 from unshutter import color
-from unshutter.decomposer.runtime import (AUTO_TILE, LARGE_FRAME_TILE, Decomposer, DecompositionAborted, ModelInfo,
-                                          tile_spans)
+from unshutter.decomposer.runtime import (
+    AUTO_TILE,
+    LARGE_FRAME_TILE,
+    Decomposer,
+    DecompositionAborted,
+    ModelInfo,
+    tile_spans,
+)
 from unshutter.decomposer.locate import DEFAULT_MODEL, INT8_MODEL, models_dir
 from unshutter.errors import ModelError, ParameterError
 from unshutter.guidance import encode
@@ -149,8 +156,9 @@ class ShapeRecorder(Decomposer):
         return np.zeros((1, self.k, 3, h, w), np.float32)
 
 
-@pytest.mark.parametrize("w,h,tiles", [(1280, 720, 1), (1920, 1080, 1), (2048, 1080, 1), (3840, 2160, 15),
-                                       (4096, 2160, 15)])
+@pytest.mark.parametrize(
+    "w,h,tiles", [(1280, 720, 1), (1920, 1080, 1), (2048, 1080, 1), (3840, 2160, 15), (4096, 2160, 15)]
+)
 def test_automatic_tiles_run_frames_that_fit_whole(w: int, h: int, tiles: int) -> None:
     dec = ShapeRecorder()
     dec(np.zeros((h, w, 3), np.float32), np.zeros((h, w, 6), np.float16), tile=AUTO_TILE)

@@ -10,6 +10,7 @@ renamed flag, a removed choice or a value of the wrong type in the docs fails
 here. Synopsis lines with placeholders belong in ```text blocks, which are
 not read.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,11 @@ def _program_args(words: list[str]) -> list[str] | None:
         return None
     if words[0].rsplit("/", 1)[-1] == "unshutter":
         return words[1:]
-    if len(words) >= 3 and re.fullmatch(r"python(3(\.\d+)?)?", words[0].rsplit("/", 1)[-1]) \
-            and words[1:3] == ["-m", "unshutter"]:
+    if (
+        len(words) >= 3
+        and re.fullmatch(r"python(3(\.\d+)?)?", words[0].rsplit("/", 1)[-1])
+        and words[1:3] == ["-m", "unshutter"]
+    ):
         return words[3:]
     return None
 
@@ -113,7 +117,7 @@ def quotes(path: Path, root: Path = ROOT) -> list[Quote]:
             while j < len(text) and not text[j].strip().startswith(fence[:3]):
                 j += 1
             if lang in SHELL_LANGS:
-                for n, cmd in _shell_lines(text[i + 1:j], i + 2):
+                for n, cmd in _shell_lines(text[i + 1 : j], i + 2):
                     words = _split(cmd)
                     if words is not None and _program_args(words) is not None:
                         found.append(Quote(rel, n, cmd.strip()))
@@ -194,7 +198,11 @@ def test_a_drifted_command_is_caught(tmp_path: Path) -> None:
     )
     found = quotes(page, tmp_path)
     assert [(q.line, q.text.split()[0]) for q in found] == [
-        (1, "unshutter"), (4, "unshutter"), (6, "unshutter"), (7, ".venv/bin/unshutter")]
+        (1, "unshutter"),
+        (4, "unshutter"),
+        (6, "unshutter"),
+        (7, ".venv/bin/unshutter"),
+    ]
     errors = [parse_error(q) for q in found]
     assert errors[0] is None
     assert "--speed" in (errors[1] or "")

@@ -3,6 +3,7 @@
 Broken links are how moved documentation rots; pictures over 200 KB bloat
 every clone.
 """
+
 from __future__ import annotations
 
 import re
@@ -41,8 +42,7 @@ def test_links_are_found() -> None:
     assert len(LINKS) >= 20
 
 
-@pytest.mark.parametrize(("page", "line", "target"), LINKS,
-                         ids=[f"{f.relative_to(ROOT)}:{n}:{t}" for f, n, t in LINKS])
+@pytest.mark.parametrize(("page", "line", "target"), LINKS, ids=[f"{f.relative_to(ROOT)}:{n}:{t}" for f, n, t in LINKS])
 def test_relative_link_resolves(page: Path, line: int, target: str) -> None:
     file_part = unquote(target.split("#", 1)[0])
     assert (page.parent / file_part).exists(), f"{page.relative_to(ROOT)}:{line}: {target} does not exist"
@@ -64,8 +64,9 @@ def anchors(page: Path) -> set[str]:
 ANCHORED = [(f, n, t) for f, n, t in LINKS if "#" in t and t.split("#", 1)[0].endswith(".md")]
 
 
-@pytest.mark.parametrize(("page", "line", "target"), ANCHORED,
-                         ids=[f"{f.relative_to(ROOT)}:{n}:{t}" for f, n, t in ANCHORED])
+@pytest.mark.parametrize(
+    ("page", "line", "target"), ANCHORED, ids=[f"{f.relative_to(ROOT)}:{n}:{t}" for f, n, t in ANCHORED]
+)
 def test_anchor_exists(page: Path, line: int, target: str) -> None:
     file_part, anchor = target.split("#", 1)
     linked = page.parent / unquote(file_part)
@@ -73,8 +74,9 @@ def test_anchor_exists(page: Path, line: int, target: str) -> None:
     assert anchor in anchors(linked), f"{page.relative_to(ROOT)}:{line}: no heading #{anchor} in {file_part}"
 
 
-@pytest.mark.parametrize(("page", "line", "target"), SAME_PAGE,
-                         ids=[f"{f.relative_to(ROOT)}:{n}:{t}" for f, n, t in SAME_PAGE])
+@pytest.mark.parametrize(
+    ("page", "line", "target"), SAME_PAGE, ids=[f"{f.relative_to(ROOT)}:{n}:{t}" for f, n, t in SAME_PAGE]
+)
 def test_same_page_anchor_exists(page: Path, line: int, target: str) -> None:
     assert target[1:] in anchors(page), f"{page.relative_to(ROOT)}:{line}: no heading {target}"
 

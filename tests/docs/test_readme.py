@@ -1,4 +1,5 @@
 """The README stays short and keeps the two commands CI and new users rely on."""
+
 from __future__ import annotations
 
 from tests.docs.test_commands import ROOT

@@ -4,6 +4,7 @@ A flag added to the CLI, a parameter added to the OpenFX plugin or a key
 added to a JSON schema without a line in docs/reference/ fails here, with
 the names that are missing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,9 @@ from unshutter.cli.main import build_parser
 REF = ROOT / "docs" / "reference"
 
 
-def _subparsers(parser: argparse.ArgumentParser, path: str = "unshutter") -> Iterator[tuple[str, argparse.ArgumentParser]]:
+def _subparsers(
+    parser: argparse.ArgumentParser, path: str = "unshutter"
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
     yield path, parser
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -68,6 +71,8 @@ def test_every_schema_key_is_in_the_files_reference() -> None:
     text = (REF / "files.md").read_text(encoding="utf-8")
     missing = []
     for name in ("overrides", "batch"):
-        schema = json.loads((ROOT / "plugin" / "unshutter" / "schemas" / f"{name}.schema.json").read_text(encoding="utf-8"))
+        schema = json.loads(
+            (ROOT / "plugin" / "unshutter" / "schemas" / f"{name}.schema.json").read_text(encoding="utf-8")
+        )
         missing += [f"{name}: {k}" for k in sorted(_keys(schema)) if not _in_code(k, text)]
     assert not missing, f"schema keys not in docs/reference/files.md: {missing}"

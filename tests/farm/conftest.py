@@ -3,6 +3,7 @@
 The model is copied once per test session: models/decomposer.onnx is being
 retrained while tests run, and byte-for-byte comparisons need one model.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -47,8 +48,11 @@ def reference(tmp_path_factory: pytest.TempPathFactory, farm_clips: dict[str, st
     out = {}
     for name, s in SHOTS.items():
         folder = root / name
-        run(RunConfig(farm_clips[name], str(folder / f"{name}.####.exr"), NodeParams(factor=s["factor"]),
-                      model=farm_model))
+        run(
+            RunConfig(
+                farm_clips[name], str(folder / f"{name}.####.exr"), NodeParams(factor=s["factor"]), model=farm_model
+            )
+        )
         out[name] = folder
     return out
 

@@ -1,4 +1,5 @@
 """Helpers for the farm tests: tiny blurred clips, batch specs, byte-for-byte output comparison."""
+
 from __future__ import annotations
 
 import filecmp
@@ -38,13 +39,21 @@ def make_clip(folder: Path, seed: int, speed: float, n: int = 6) -> str:
     return write_exr_sequence(folder, "plate", frames, 1001)
 
 
-def write_spec(path: Path, clips: dict[str, str], out_root: Path, model: str, chunks: dict[str, int] | None = None,
-               **extra: object) -> Path:
+def write_spec(
+    path: Path, clips: dict[str, str], out_root: Path, model: str, chunks: dict[str, int] | None = None, **extra: object
+) -> Path:
     """A two-shot batch spec rendering into ``out_root/<shot>/``."""
     shots = []
     for name, s in SHOTS.items():
-        shots.append({"name": name, "input": clips[name], "output": str(out_root / name / f"{name}.####.exr"),
-                      "factor": s["factor"], "chunk": (chunks or {}).get(name, 2)})
+        shots.append(
+            {
+                "name": name,
+                "input": clips[name],
+                "output": str(out_root / name / f"{name}.####.exr"),
+                "factor": s["factor"],
+                "chunk": (chunks or {}).get(name, 2),
+            }
+        )
     doc = {"name": "farmtest", "model": model, "shots": shots, **extra}
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path

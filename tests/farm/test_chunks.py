@@ -7,6 +7,7 @@
 - chunks of one shot running side by side do not delete each other's temporaries;
 - exit codes tell the farm what happened.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,16 +35,24 @@ def _chunk(clip: str, out: Path, a: int, b: int, model: str) -> None:
     run(RunConfig(clip, str(out / "pan.####.exr"), NodeParams(factor=FACTOR), frames=(a, b), model=model))
 
 
-@pytest.mark.parametrize("sizes, order", [
-    ([1, 1, 1, 1, 1, 1], "forward"),
-    ([2, 2, 2], "reverse"),
-    ([4, 2], "forward"),
-    ([1, 5], "reverse"),
-    ([3, 3], "shuffled"),
-])
-def test_any_chunking_is_bit_identical_to_one_run(sizes: list[int], order: str, tmp_path: Path,
-                                                   farm_clips: dict[str, str], reference: dict[str, Path],
-                                                   farm_model: str) -> None:
+@pytest.mark.parametrize(
+    "sizes, order",
+    [
+        ([1, 1, 1, 1, 1, 1], "forward"),
+        ([2, 2, 2], "reverse"),
+        ([4, 2], "forward"),
+        ([1, 5], "reverse"),
+        ([3, 3], "shuffled"),
+    ],
+)
+def test_any_chunking_is_bit_identical_to_one_run(
+    sizes: list[int],
+    order: str,
+    tmp_path: Path,
+    farm_clips: dict[str, str],
+    reference: dict[str, Path],
+    farm_model: str,
+) -> None:
     chunks, a = [], 1001
     for n in sizes:
         chunks.append((a, a + n - 1))
@@ -68,22 +77,27 @@ def test_chunk_reads_neighbours_outside_itself(tmp_path: Path, farm_clips: dict[
     assert images(tmp_path) == [f"pan.{f}.exr" for f in range(1007, 1010)]
 
 
-def test_rerun_skips_verified_outputs_and_redoes_damaged(tmp_path: Path, farm_clips: dict[str, str],
-                                                         reference: dict[str, Path], farm_model: str) -> None:
+def test_rerun_skips_verified_outputs_and_redoes_damaged(
+    tmp_path: Path, farm_clips: dict[str, str], reference: dict[str, Path], farm_model: str
+) -> None:
     clip = farm_clips["pan"]
     _chunk(clip, tmp_path, 1001, 1006, farm_model)
     truncated = tmp_path / "pan.1005.exr"  # a partial file under an output name (e.g. a copy cut short)
     truncated.write_bytes(truncated.read_bytes()[:200])
     (tmp_path / "pan.1010.exr").unlink()
-    res = run(RunConfig(clip, str(tmp_path / "pan.####.exr"), NodeParams(factor=FACTOR), frames=(1001, 1006),
-                        model=farm_model))
+    res = run(
+        RunConfig(
+            clip, str(tmp_path / "pan.####.exr"), NodeParams(factor=FACTOR), frames=(1001, 1006), model=farm_model
+        )
+    )
     # frame 1002 owns outputs 1004-1006 (rewritten because 1005 was damaged), 1004 owns 1010-1012
     assert (res.written, res.skipped) == (2 * FACTOR, 4 * FACTOR)
     assert_same_images(tmp_path, reference["pan"])
 
 
-def test_side_by_side_chunks_keep_each_others_temporaries(tmp_path: Path, farm_clips: dict[str, str],
-                                                          farm_model: str) -> None:
+def test_side_by_side_chunks_keep_each_others_temporaries(
+    tmp_path: Path, farm_clips: dict[str, str], farm_model: str
+) -> None:
     tmp_path.mkdir(exist_ok=True)
     dead = subprocess.Popen(["true"])
     dead.wait()
@@ -99,17 +113,39 @@ def test_side_by_side_chunks_keep_each_others_temporaries(tmp_path: Path, farm_c
 
 
 def _farm_chunk(clip: str, out: Path, frames: str, model: str, *extra: str) -> list[str]:
-    return [UNSHUTTER, "farm", "chunk", clip, "-o", str(out / "pan.####.exr"), "--factor", str(FACTOR),
-            "--frames", frames, "--model", model, *extra]
+    return [
+        UNSHUTTER,
+        "farm",
+        "chunk",
+        clip,
+        "-o",
+        str(out / "pan.####.exr"),
+        "--factor",
+        str(FACTOR),
+        "--frames",
+        frames,
+        "--model",
+        model,
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize("kill_after, delay", [(0, 0.0), (1, 0.004), (2, 0.012), (4, 0.0)])
-def test_sigkill_mid_chunk_then_resume_is_identical(kill_after: int, delay: float, tmp_path: Path,
-                                                    farm_clips: dict[str, str], reference: dict[str, Path],
-                                                    farm_model: str) -> None:
+def test_sigkill_mid_chunk_then_resume_is_identical(
+    kill_after: int,
+    delay: float,
+    tmp_path: Path,
+    farm_clips: dict[str, str],
+    reference: dict[str, Path],
+    farm_model: str,
+) -> None:
     out = tmp_path / "out"
-    proc = subprocess.Popen(_farm_chunk(farm_clips["pan"], out, "1001-1006", farm_model, "--json"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _farm_chunk(farm_clips["pan"], out, "1001-1006", farm_model, "--json"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen = 0
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -129,8 +165,12 @@ def test_sigkill_mid_chunk_then_resume_is_identical(kill_after: int, delay: floa
     for name in done:
         assert (out / name).read_bytes() == (reference["pan"] / name).read_bytes(), name
     # resume: the same task again, as the farm retries it
-    p = subprocess.run(_farm_chunk(farm_clips["pan"], out, "1001-1006", farm_model, "--json"), capture_output=True,
-                       text=True, timeout=300)
+    p = subprocess.run(
+        _farm_chunk(farm_clips["pan"], out, "1001-1006", farm_model, "--json"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr
     result = json.loads(p.stdout.splitlines()[-1])
     complete = {int(n.split(".")[1]) for n in done}
@@ -139,11 +179,14 @@ def test_sigkill_mid_chunk_then_resume_is_identical(kill_after: int, delay: floa
     assert_same_images(out, reference["pan"])
 
 
-def test_sigterm_exits_143_without_temporaries(tmp_path: Path, farm_clips: dict[str, str],
-                                               farm_model: str) -> None:
+def test_sigterm_exits_143_without_temporaries(tmp_path: Path, farm_clips: dict[str, str], farm_model: str) -> None:
     out = tmp_path / "out"
-    proc = subprocess.Popen(_farm_chunk(farm_clips["pan"], out, "1001-1006", farm_model, "--json"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _farm_chunk(farm_clips["pan"], out, "1001-1006", farm_model, "--json"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         if json.loads(line)["event"] == "frame":
@@ -193,10 +236,18 @@ def test_chunk_command_equals_run_frames(tmp_path: Path, farm_clips: dict[str, s
     """``unshutter farm chunk`` is ``unshutter run --frames`` for a farm task."""
     clip = farm_clips["tilt-b"]
     common = [clip, "--factor", "2", "--model", farm_model, "--frames", "1002-1004"]
-    p1 = subprocess.run([UNSHUTTER, "run", *common[:1], "-o", str(tmp_path / "r" / "x.####.exr"), *common[1:], "-q"],
-                        capture_output=True, text=True, timeout=300)
-    p2 = subprocess.run([UNSHUTTER, "farm", "chunk", *common[:1], "-o", str(tmp_path / "c" / "x.####.exr"),
-                         *common[1:]], capture_output=True, text=True, timeout=300)
+    p1 = subprocess.run(
+        [UNSHUTTER, "run", *common[:1], "-o", str(tmp_path / "r" / "x.####.exr"), *common[1:], "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    p2 = subprocess.run(
+        [UNSHUTTER, "farm", "chunk", *common[:1], "-o", str(tmp_path / "c" / "x.####.exr"), *common[1:]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p1.returncode == 0 and p2.returncode == 0, p1.stderr + p2.stderr
     assert_same_images(tmp_path / "c", tmp_path / "r")
     assert images(tmp_path / "c") == [f"x.{f}.exr" for f in range(1003, 1009)]
@@ -209,19 +260,40 @@ def test_split_chunks_cover_clip_once() -> None:
         assert frames == list(range(1001, 1007))
 
 
-def test_chunk_refuses_outputs_it_cannot_write_safely(tmp_path: Path, farm_clips: dict[str, str],
-                                                      farm_model: str) -> None:
+def test_chunk_refuses_outputs_it_cannot_write_safely(
+    tmp_path: Path, farm_clips: dict[str, str], farm_model: str
+) -> None:
     """A task never writes over its plates, nor a movie that every chunk would replace with its own frames."""
     plates = tmp_path / "plates"
     shutil.copytree(Path(farm_clips["pan"]).parent, plates)
     before = {p.name: p.read_bytes() for p in plates.iterdir()}
     clip = str(plates / "plate.####.exr")
     for out in (clip, str(plates), str(plates / "plate.%05d.exr")):
-        p = subprocess.run([UNSHUTTER, "farm", "chunk", clip, "-o", out, "--factor", "3", "--frames", "1001-1002",
-                            "--model", farm_model], capture_output=True, text=True, timeout=300)
+        p = subprocess.run(
+            [
+                UNSHUTTER,
+                "farm",
+                "chunk",
+                clip,
+                "-o",
+                out,
+                "--factor",
+                "3",
+                "--frames",
+                "1001-1002",
+                "--model",
+                farm_model,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert p.returncode == 2 and "over the input plates" in p.stderr, (out, p.stderr)
     assert {p.name: p.read_bytes() for p in plates.iterdir()} == before  # nothing written, nothing damaged
     with pytest.raises(ParameterError, match="image sequences, not movies"):
-        task.run_config(RunConfig(clip, str(tmp_path / "o" / "pan.mov"), NodeParams(factor=3), frames=(1001, 1002),
-                                  model=farm_model))
+        task.run_config(
+            RunConfig(
+                clip, str(tmp_path / "o" / "pan.mov"), NodeParams(factor=3), frames=(1001, 1002), model=farm_model
+            )
+        )
     assert not (tmp_path / "o").exists()

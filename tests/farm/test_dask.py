@@ -1,4 +1,5 @@
 """The Dask runner on a real LocalCluster: same output as ``unshutter run``, retries, failures, summary."""
+
 from __future__ import annotations
 
 import io
@@ -27,13 +28,15 @@ from unshutter.node import NodeParams
 from unshutter.pipeline import RunConfig, run
 
 
-def test_local_cluster_threads_two_shots_equal_unshutter_run(spec_path: Path, tmp_path: Path,
-                                                             reference: dict[str, Path]) -> None:
+def test_local_cluster_threads_two_shots_equal_unshutter_run(
+    spec_path: Path, tmp_path: Path, reference: dict[str, Path]
+) -> None:
     out = io.StringIO()
     env_before = os.environ.get(process_threads.ENV)
     try:
-        summary = run_dask(load_spec(spec_path), workers=1, threads_per_worker=2, processes=False, progress=False,
-                           out=out)
+        summary = run_dask(
+            load_spec(spec_path), workers=1, threads_per_worker=2, processes=False, progress=False, out=out
+        )
         # each chunk's share of the cores bounds OpenCV and the native kernels too (here: the test's process,
         # whose environment the threaded worker leaves alone)
         share = max(1, (os.cpu_count() or 1) // 2)
@@ -49,8 +52,19 @@ def test_local_cluster_threads_two_shots_equal_unshutter_run(spec_path: Path, tm
         assert (s.frames, s.chunks, s.done, s.failures, s.retries) == (6, 3, 3, 0, 0)
     assert summary.shots["pan"].written == 18 and summary.shots["tilt-b"].written == 12
     table = out.getvalue()
-    assert table.splitlines()[0].split() == ["shot", "frames", "chunks", "done", "written", "skipped", "failures",
-                                             "retries", "rescheduled", "task", "s"]
+    assert table.splitlines()[0].split() == [
+        "shot",
+        "frames",
+        "chunks",
+        "done",
+        "written",
+        "skipped",
+        "failures",
+        "retries",
+        "rescheduled",
+        "task",
+        "s",
+    ]
     assert summary.shots["pan"].rescheduled == 0
     assert "total" in table and "wall time" in table
 
@@ -59,8 +73,9 @@ def test_local_cluster_threads_two_shots_equal_unshutter_run(spec_path: Path, tm
     assert again.exit_code == 0 and again.shots["pan"].skipped == 18 and again.shots["pan"].written == 0
 
 
-def test_transient_failure_is_retried_and_resumes(spec_path: Path, tmp_path: Path, reference: dict[str, Path],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_transient_failure_is_retried_and_resumes(
+    spec_path: Path, tmp_path: Path, reference: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = task.run_config
     failed: list[tuple[int, int]] = []
 
@@ -82,8 +97,9 @@ def test_transient_failure_is_retried_and_resumes(spec_path: Path, tmp_path: Pat
         assert_same_images(tmp_path / "out" / shot, reference[shot])
 
 
-def test_bad_input_fails_at_once_and_other_shots_finish(tmp_path: Path, farm_clips: dict[str, str],
-                                                        farm_model: str, reference: dict[str, Path]) -> None:
+def test_bad_input_fails_at_once_and_other_shots_finish(
+    tmp_path: Path, farm_clips: dict[str, str], farm_model: str, reference: dict[str, Path]
+) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(Path(farm_clips["pan"]).parent, broken)
     (broken / "plate.1005.exr").write_bytes(b"not an exr")
@@ -103,8 +119,9 @@ def test_bad_input_fails_at_once_and_other_shots_finish(tmp_path: Path, farm_cli
 
 @pytest.mark.slow
 def test_cli_dask_with_worker_processes(spec_path: Path, tmp_path: Path, reference: dict[str, Path]) -> None:
-    p = subprocess.run([UNSHUTTER, "farm", "dask", str(spec_path), "--workers", "2", "-q"], capture_output=True,
-                       text=True, timeout=600)
+    p = subprocess.run(
+        [UNSHUTTER, "farm", "dask", str(spec_path), "--workers", "2", "-q"], capture_output=True, text=True, timeout=600
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     lines = p.stdout.splitlines()
     assert lines[0].split()[:3] == ["shot", "frames", "chunks"]
@@ -119,10 +136,15 @@ def test_cli_dask_on_a_running_scheduler(spec_path: Path, tmp_path: Path, refere
     """``--scheduler ADDRESS``: the client submits to a cluster it did not start."""
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
-                      dashboard_address=None) as cluster:
-        p = subprocess.run([UNSHUTTER, "farm", "dask", str(spec_path), "--scheduler", cluster.scheduler_address],
-                           capture_output=True, text=True, timeout=600)
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", dashboard_address=None
+    ) as cluster:
+        p = subprocess.run(
+            [UNSHUTTER, "farm", "dask", str(spec_path), "--scheduler", cluster.scheduler_address],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     assert p.returncode == 0, p.stderr[-3000:]
     assert "total" in p.stdout
     # the progress bar counts source frames of both shots
@@ -133,8 +155,13 @@ def test_cli_dask_on_a_running_scheduler(spec_path: Path, tmp_path: Path, refere
 
 def test_cli_dask_unreachable_scheduler_is_one_line(spec_path: Path) -> None:
     env = {**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"}
-    p = subprocess.run([UNSHUTTER, "farm", "dask", str(spec_path), "--scheduler", "tcp://127.0.0.1:9", "-q"],
-                       capture_output=True, text=True, timeout=120, env=env)
+    p = subprocess.run(
+        [UNSHUTTER, "farm", "dask", str(spec_path), "--scheduler", "tcp://127.0.0.1:9", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert p.returncode == 1
     assert p.stderr.strip().count("\n") == 0 and "--scheduler tcp://127.0.0.1:9: cannot connect" in p.stderr
 
@@ -152,9 +179,14 @@ def long_shot(tmp_path_factory: pytest.TempPathFactory, farm_model: str) -> tupl
 
 
 def _long_spec(tmp_path: Path, clip: str, model: str) -> Path:
-    doc = {"name": "long", "model": model, "chunk": 4,
-           "shots": [{"name": "long", "input": clip, "output": str(tmp_path / "out" / "long.####.exr"),
-                      "factor": LONG_FACTOR}]}
+    doc = {
+        "name": "long",
+        "model": model,
+        "chunk": 4,
+        "shots": [
+            {"name": "long", "input": clip, "output": str(tmp_path / "out" / "long.####.exr"), "factor": LONG_FACTOR}
+        ],
+    }
     path = tmp_path / "long.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -167,8 +199,9 @@ def _wait_for_outputs(folder: Path, n: int, alive: Callable[[], bool]) -> None:
 
 
 @pytest.mark.slow
-def test_killed_dask_job_resumes_with_nothing_lost(tmp_path: Path, long_shot: tuple[str, Path],
-                                                   farm_model: str) -> None:
+def test_killed_dask_job_resumes_with_nothing_lost(
+    tmp_path: Path, long_shot: tuple[str, Path], farm_model: str
+) -> None:
     """The machine running ``unshutter farm dask`` dies (client, scheduler, workers: SIGKILL); a re-run resumes."""
     clip, ref = long_shot
     cmd = [UNSHUTTER, "farm", "dask", str(_long_spec(tmp_path, clip, farm_model)), "--workers", "2", "-q"]
@@ -192,8 +225,9 @@ def test_killed_dask_job_resumes_with_nothing_lost(tmp_path: Path, long_shot: tu
 
 
 @pytest.mark.slow
-def test_worker_killed_mid_chunk_is_rescheduled_and_resumes(tmp_path: Path, long_shot: tuple[str, Path],
-                                                            farm_model: str) -> None:
+def test_worker_killed_mid_chunk_is_rescheduled_and_resumes(
+    tmp_path: Path, long_shot: tuple[str, Path], farm_model: str
+) -> None:
     """A Dask worker process dies mid-chunk (its nanny restarts it): Dask runs the chunk again, the job
     completes, and the summary counts the rerun (not as a failure or a retry: Dask made it, not the runner)."""
     from distributed import Client, LocalCluster
@@ -201,14 +235,18 @@ def test_worker_killed_mid_chunk_is_rescheduled_and_resumes(tmp_path: Path, long
     clip, ref = long_shot
     spec = load_spec(_long_spec(tmp_path, clip, farm_model))
     out = tmp_path / "out"
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster:
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+    ) as cluster:
         with Client(cluster) as client:
             (worker_pid,) = client.run(os.getpid).values()
         result: dict[str, Any] = {}
         table = io.StringIO()
-        runner = threading.Thread(target=lambda: result.update(summary=run_dask(
-            spec, scheduler=cluster.scheduler_address, progress=False, out=table)))
+        runner = threading.Thread(
+            target=lambda: result.update(
+                summary=run_dask(spec, scheduler=cluster.scheduler_address, progress=False, out=table)
+            )
+        )
         runner.start()
         _wait_for_outputs(out, 9, runner.is_alive)
         assert runner.is_alive(), "the job finished before the worker could be killed"
@@ -223,15 +261,21 @@ def test_worker_killed_mid_chunk_is_rescheduled_and_resumes(tmp_path: Path, long
     assert_same_images(out, ref)
 
 
-def test_two_runs_on_one_scheduler_keep_their_own_tasks(tmp_path: Path, farm_clips: dict[str, str],
-                                                        farm_model: str, reference: dict[str, Path],
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_runs_on_one_scheduler_keep_their_own_tasks(
+    tmp_path: Path,
+    farm_clips: dict[str, str],
+    farm_model: str,
+    reference: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Two reels with the same shot names (so the same chunk keys) submitted at once to one long-lived
     scheduler: each run renders its own chunks and counts only its own tasks."""
     from distributed import Client, LocalCluster
 
-    specs = {name: load_spec(write_spec(tmp_path / f"{name}.yaml", farm_clips, tmp_path / name, farm_model))
-             for name in ("reel1", "reel2")}
+    specs = {
+        name: load_spec(write_spec(tmp_path / f"{name}.yaml", farm_clips, tmp_path / name, farm_model))
+        for name in ("reel1", "reel2")
+    }
     n_chunks = 6  # per reel: 3 chunks of each of its 2 shots
     gate = threading.Event()  # chunks wait until both runs have submitted everything
     real = task.run_config
@@ -242,23 +286,36 @@ def test_two_runs_on_one_scheduler_keep_their_own_tasks(tmp_path: Path, farm_cli
 
     monkeypatch.setattr(task, "run_config", gated)
     results: dict[str, Any] = {}
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as watcher:
-        runners = [threading.Thread(target=lambda n=name, s=spec: results.update({n: run_dask(
-            s, scheduler=cluster.scheduler_address, progress=False, out=io.StringIO(), retries=0)}))
-            for name, spec in specs.items()]
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None, silence_logs=logging.ERROR
+        ) as cluster,
+        Client(cluster) as watcher,
+    ):
+        runners = [
+            threading.Thread(
+                target=lambda n=name, s=spec: results.update(
+                    {n: run_dask(s, scheduler=cluster.scheduler_address, progress=False, out=io.StringIO(), retries=0)}
+                )
+            )
+            for name, spec in specs.items()
+        ]
         for r in runners:
             r.start()
         try:
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
-                wanted = watcher.run_on_scheduler(lambda dask_scheduler: sorted(
-                    len(c.wants_what) for c in dask_scheduler.clients.values() if c.wants_what))
+                wanted = watcher.run_on_scheduler(
+                    lambda dask_scheduler: sorted(
+                        len(c.wants_what) for c in dask_scheduler.clients.values() if c.wants_what
+                    )
+                )
                 if wanted == [n_chunks, n_chunks]:
                     break
                 time.sleep(0.05)
-            keys = watcher.run_on_scheduler(lambda dask_scheduler: sorted(
-                str(k) for k in dask_scheduler.tasks if str(k).startswith("unshutter-")))
+            keys = watcher.run_on_scheduler(
+                lambda dask_scheduler: sorted(str(k) for k in dask_scheduler.tasks if str(k).startswith("unshutter-"))
+            )
         finally:  # never leave the chunks (and the cluster) blocked on a failed assertion
             gate.set()
             for r in runners:
@@ -273,13 +330,14 @@ def test_two_runs_on_one_scheduler_keep_their_own_tasks(tmp_path: Path, farm_cli
         assert summary.shots["pan"].written == 18 and summary.shots["tilt-b"].written == 12
     # no task shared between the runs; each key still names its shot, frames and attempt
     assert len(keys) == 2 * n_chunks
-    assert {k.split("-", 2)[2] for k in keys} == {f"{shot}:{c}-0" for shot in ("pan", "tilt-b")
-                                                   for c in ("1001-1002", "1003-1004", "1005-1006")}
+    assert {k.split("-", 2)[2] for k in keys} == {
+        f"{shot}:{c}-0" for shot in ("pan", "tilt-b") for c in ("1001-1002", "1003-1004", "1005-1006")
+    }
 
 
-def test_a_client_made_during_a_run_does_not_take_its_completions(spec_path: Path, tmp_path: Path,
-                                                                  reference: dict[str, Path],
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_client_made_during_a_run_does_not_take_its_completions(
+    spec_path: Path, tmp_path: Path, reference: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Another client made in the same process after the run's own (another reel in a thread, a
     pipeline tool's) becomes distributed's default client, then closes: the run must still see its
     chunks finish instead of waiting forever."""
@@ -299,8 +357,12 @@ def test_a_client_made_during_a_run_does_not_take_its_completions(spec_path: Pat
 
     monkeypatch.setattr(distributed, "as_completed", with_intruder)
     result: dict[str, Any] = {}
-    runner = threading.Thread(target=lambda: result.update(summary=run_dask(
-        load_spec(spec_path), processes=False, progress=False, out=io.StringIO(), retries=0)), daemon=True)
+    runner = threading.Thread(
+        target=lambda: result.update(
+            summary=run_dask(load_spec(spec_path), processes=False, progress=False, out=io.StringIO(), retries=0)
+        ),
+        daemon=True,
+    )
     runner.start()
     runner.join(timeout=240)
     assert made, "the run never asked for its completions"
@@ -318,22 +380,41 @@ def test_cli_dask_with_no_worker_gives_up_in_one_line(spec_path: Path, tmp_path:
 
     with LocalCluster(n_workers=0, processes=False, protocol="tcp", dashboard_address=None) as cluster:
         t0 = time.monotonic()
-        p = subprocess.run([UNSHUTTER, "farm", "dask", str(spec_path), "--scheduler", cluster.scheduler_address,
-                            "--no-workers-timeout", "2", "-q"], capture_output=True, text=True, timeout=300)
+        p = subprocess.run(
+            [
+                UNSHUTTER,
+                "farm",
+                "dask",
+                str(spec_path),
+                "--scheduler",
+                cluster.scheduler_address,
+                "--no-workers-timeout",
+                "2",
+                "-q",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         took = time.monotonic() - t0
     assert p.returncode == 1, p.stderr[-3000:]
     assert p.stderr.strip().count("\n") == 0, p.stderr
     assert f"--scheduler {cluster.scheduler_address}: no Dask worker joined in 2 s" in p.stderr
     assert took < 120
     assert not (tmp_path / "out").exists() or images(tmp_path / "out" / "pan") == []
-    bad = subprocess.run([UNSHUTTER, "farm", "dask", str(spec_path), "--no-workers-timeout", "-1"],
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [UNSHUTTER, "farm", "dask", str(spec_path), "--no-workers-timeout", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "--no-workers-timeout -1" in bad.stderr
 
 
 @pytest.mark.slow
-def test_workers_gone_mid_run_fail_the_rest_and_keep_what_was_written(tmp_path: Path, long_shot: tuple[str, Path],
-                                                                       farm_model: str) -> None:
+def test_workers_gone_mid_run_fail_the_rest_and_keep_what_was_written(
+    tmp_path: Path, long_shot: tuple[str, Path], farm_model: str
+) -> None:
     """Every worker leaves mid-job: after the timeout the unfinished chunks fail (exit 1, not retried),
     the run returns, and the frames already written stay complete."""
     from distributed import LocalCluster
@@ -341,13 +422,23 @@ def test_workers_gone_mid_run_fail_the_rest_and_keep_what_was_written(tmp_path: 
     clip, ref = long_shot
     spec = load_spec(_long_spec(tmp_path, clip, farm_model))
     out = tmp_path / "out"
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.CRITICAL) as cluster:
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.CRITICAL
+    ) as cluster:
         result: dict[str, Any] = {}
         table = io.StringIO()
-        runner = threading.Thread(target=lambda: result.update(summary=run_dask(
-            spec, scheduler=cluster.scheduler_address, progress=False, out=table, retries=3,
-            no_workers_timeout=2)))
+        runner = threading.Thread(
+            target=lambda: result.update(
+                summary=run_dask(
+                    spec,
+                    scheduler=cluster.scheduler_address,
+                    progress=False,
+                    out=table,
+                    retries=3,
+                    no_workers_timeout=2,
+                )
+            )
+        )
         runner.start()
         _wait_for_outputs(out, 4 * LONG_FACTOR + 1, runner.is_alive)  # one chunk done, the next one started
         assert runner.is_alive(), "the job finished before its worker could leave"

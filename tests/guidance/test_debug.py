@@ -1,4 +1,5 @@
 """Guidance debug maps: direction as hue, length as saturation, a legend band, direction-only and none apart."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Guidance from neighbouring frames: direction of a known pan, clip ends and hard cuts."""
+
 from __future__ import annotations
 
 import cv2
@@ -45,7 +46,9 @@ def test_one_sided_agrees_with_central() -> None:
 def test_cut_detection() -> None:
     a = flow.to_gray8(_enc(render_clip(textured_photo(seed=0), 2, 96, 64, speed=5.0, samples=4))[0])
     b = flow.to_gray8(_enc(render_clip(textured_photo(seed=0), 2, 96, 64, speed=5.0, samples=4))[1])
-    other = flow.to_gray8(color.to_network(np.full((64, 96, 3), 0.8, np.float32) * textured_photo(seed=7)[:64, :96][..., ::-1], 1.0))
+    other = flow.to_gray8(
+        color.to_network(np.full((64, 96, 3), 0.8, np.float32) * textured_photo(seed=7)[:64, :96][..., ::-1], 1.0)
+    )
     assert not flow.is_cut(a, b)
     assert flow.is_cut(a, other)
     dark = np.full_like(a, 10)
@@ -133,7 +136,7 @@ def test_neighbor_motion_trusts_a_steady_pan_and_not_a_flow_that_disagrees_with_
     from unshutter.guidance.flow import neighbor_motion, to_gray8
 
     photo = to_network(textured_photo(200, 320), 1.0)
-    frame = lambda dx: to_gray8(np.ascontiguousarray(photo[40:160, 60 + dx:260 + dx]))  # noqa: E731
+    frame = lambda dx: to_gray8(np.ascontiguousarray(photo[40:160, 60 + dx : 260 + dx]))  # noqa: E731
     prev, cur, nxt = frame(-6), frame(0), frame(6)  # the view pans 6 px a frame: content moves left
     motion, used, trust = neighbor_motion(prev, cur, nxt)
     assert used == "both" and trust is not None

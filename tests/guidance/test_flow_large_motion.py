@@ -5,6 +5,7 @@ coarse block search that starts it, and the dominant-motion fill of flat
 pixels, are what these tests hold in place. Each bound fails on the estimator
 before them (:func:`unshutter.guidance.flow.central_dis_motion` without a start).
 """
+
 from __future__ import annotations
 
 import cv2
@@ -74,7 +75,7 @@ def test_a_fast_object_over_a_pan_is_read_at_its_speed(fast: tuple[list[np.ndarr
     assert float(np.median(motion[core][:, 0])) == pytest.approx(80.0, abs=2.0)
     rows = np.flatnonzero(obj.any(axis=1))
     bg = np.ones_like(obj)
-    bg[rows[0] - 12:rows[-1] + 13] = False  # rows the object never crosses (nothing there is occluded)
+    bg[rows[0] - 12 : rows[-1] + 13] = False  # rows the object never crosses (nothing there is occluded)
     bg[:, :40] = bg[:, -40:] = False  # nor enters or leaves the frame
     assert _epe(motion, truth, bg) < 1.5
 
@@ -91,7 +92,7 @@ def test_the_coarse_search_finds_large_motion_both_ways() -> None:
 
 def test_dis_starts_where_it_is_told() -> None:
     photo = color.to_network(textured_photo(H, W + 100, seed=2), 1.0)
-    a = flow.to_gray8(np.ascontiguousarray(photo[:, 60:60 + W]))
+    a = flow.to_gray8(np.ascontiguousarray(photo[:, 60 : 60 + W]))
     b = flow.to_gray8(np.ascontiguousarray(photo[:, 0:W]))  # a(p) = b(p + 60)
     start = np.zeros((H, W, 2), np.float32)
     start[..., 0] = 56.0
@@ -107,13 +108,13 @@ def test_flat_pixels_take_the_dominant_motion_unless_the_search_says_otherwise()
     motion = np.zeros((h, w, 2), np.float32)
     motion[:, : w // 2, 0] = 20.0  # the textured half pans 20 px; DIS read the flat half as still
     trust = np.ones((h, w), np.float32)
-    assert float(texture(gray)[:, w // 2 + 16:].max()) < 1e-6
+    assert float(texture(gray)[:, w // 2 + 16 :].max()) < 1e-6
     model, share = affine_motion(motion, texture(gray) * trust)
     assert model is not None and share > 0.9
     out, t = fill_untextured(motion, trust, gray)
     assert abs(float(out[:, -8:, 0].mean()) - 20.0) < 0.5 and float(t[:, -8:].min()) > 0.9
     coarse = np.zeros_like(motion)
     coarse[..., 0] = 20.0
-    coarse[:, w // 2 + 16:, 0] = -30.0  # the search says the flat part moves the other way: keep the flow
+    coarse[:, w // 2 + 16 :, 0] = -30.0  # the search says the flat part moves the other way: keep the flow
     kept, _ = fill_untextured(motion, trust, gray, coarse)
     assert float(np.abs(kept[:, -8:, 0]).max()) < 0.5

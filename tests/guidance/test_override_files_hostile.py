@@ -3,6 +3,7 @@
 Each case must end in a one-line :class:`OverrideError` (exit 4) naming the
 file and the field, never a traceback, a silent no-op or a runaway run.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,20 +64,25 @@ def test_non_finite_or_huge_labelme_point_is_refused(tmp_path: Path, bad: str) -
 def test_vertices_off_frame_but_sane_still_clip(tmp_path: Path) -> None:
     """A polygon that reaches far outside the frame (but within the limit) covers what it covers."""
     p = tmp_path / "ov.yaml"
-    p.write_text("regions:\n  - direction: left\n    polygon: [[-50000, -50000], [50000, -50000], [50000, 20], [-50000, 20]]\n")
+    p.write_text(
+        "regions:\n  - direction: left\n    polygon: [[-50000, -50000], [50000, -50000], [50000, 20], [-50000, 20]]\n"
+    )
     out, _ = load_overrides(p).apply(encode.empty_guidance(40, 60), 1)
     assert out[:20, :, GVALID].all() and not out[21:, :, GVALID].any()
 
 
 # ---------------------------------------------------------------- item 10: garbage labelme content
-@pytest.mark.parametrize("doc,field", [
-    ({"shapes": [{"label": "left", "points": "notalist"}]}, "shapes[0].points"),
-    ({"shapes": 5}, "shapes"),
-    ({"shapes": ["x"]}, "shapes[0]"),
-    ({"shapes": [{"label": "left", "points": [[1, 2, 3], [4, 5, 6], [7, 8, 9]]}]}, "shapes[0].points"),
-    ({"shapes": [{"label": "left", "points": [["a", 1], [2, 3], [4, 5]]}]}, "shapes[0].points"),
-    ({"shapes": [{"label": ["left"], "points": SQUARE}]}, "shapes[0].label"),
-])
+@pytest.mark.parametrize(
+    "doc,field",
+    [
+        ({"shapes": [{"label": "left", "points": "notalist"}]}, "shapes[0].points"),
+        ({"shapes": 5}, "shapes"),
+        ({"shapes": ["x"]}, "shapes[0]"),
+        ({"shapes": [{"label": "left", "points": [[1, 2, 3], [4, 5, 6], [7, 8, 9]]}]}, "shapes[0].points"),
+        ({"shapes": [{"label": "left", "points": [["a", 1], [2, 3], [4, 5]]}]}, "shapes[0].points"),
+        ({"shapes": [{"label": ["left"], "points": SQUARE}]}, "shapes[0].label"),
+    ],
+)
 def test_garbage_labelme_file(tmp_path: Path, doc: object, field: str) -> None:
     p = tmp_path / "lm.json"
     p.write_text(json.dumps(doc))
@@ -85,13 +91,16 @@ def test_garbage_labelme_file(tmp_path: Path, doc: object, field: str) -> None:
     _one_line(exc, p, field)
 
 
-@pytest.mark.parametrize("doc", [
-    {"shapes": [{"label": "left", "points": "notalist"}]},
-    {"shapes": 5},
-    [1, 2, 3],
-    {"shapes": [{"points": [[0, 0], [1e13, 0], [0, 5]]}]},
-    {"shapes": [{"points": [[0, 0], ["NaN", 0], [0, 5]], "shape_type": "polygon"}]},
-])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"shapes": [{"label": "left", "points": "notalist"}]},
+        {"shapes": 5},
+        [1, 2, 3],
+        {"shapes": [{"points": [[0, 0], [1e13, 0], [0, 5]]}]},
+        {"shapes": [{"points": [[0, 0], ["NaN", 0], [0, 5]], "shape_type": "polygon"}]},
+    ],
+)
 def test_garbage_labelme_referenced_from_yaml(tmp_path: Path, doc: object) -> None:
     lm = tmp_path / "car.json"
     lm.write_text(json.dumps(doc))
@@ -107,8 +116,21 @@ def _farm_spec(tmp_path: Path, overrides: Path) -> Path:
 
     clip = make_clip(tmp_path / "plates", 3, 2.0)
     spec = tmp_path / "reel.yaml"
-    spec.write_text(yaml.safe_dump({"shots": [{"name": "car", "input": clip, "output": str(tmp_path / "o" / "c.####.exr"),
-                                              "factor": 2, "overrides": str(overrides)}]}))
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "shots": [
+                    {
+                        "name": "car",
+                        "input": clip,
+                        "output": str(tmp_path / "o" / "c.####.exr"),
+                        "factor": 2,
+                        "overrides": str(overrides),
+                    }
+                ]
+            }
+        )
+    )
     return spec
 
 
@@ -120,8 +142,12 @@ def test_farm_commands_refuse_garbage_labelme_with_exit_4(tmp_path: Path, comman
     ov.write_text("regions:\n  - direction: left\n    labelme: car.json\n")
     spec = _farm_spec(tmp_path, ov)
     extra = ["-o", str(tmp_path / "bundle")] if command == "openjd" else []
-    r = subprocess.run([sys.executable, "-m", "unshutter", "farm", command, str(spec), *extra],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "unshutter", "farm", command, str(spec), *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 4, r.stderr
     assert "Traceback" not in r.stderr and "car.json" in r.stderr
     assert not (tmp_path / "bundle").exists()
@@ -149,8 +175,25 @@ def test_non_utf8_labelme_referenced_from_yaml(tmp_path: Path) -> None:
 def test_cli_non_utf8_override_exit_4(tmp_path: Path, hdr_clip: str) -> None:
     p = tmp_path / "ov.yaml"
     p.write_bytes(b"direction: \xff\n")
-    r = subprocess.run([sys.executable, "-m", "unshutter", "run", hdr_clip, "-o", str(tmp_path / "o"),
-                        "--factor", "2", "--overrides", str(p), "-q"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "unshutter",
+            "run",
+            hdr_clip,
+            "-o",
+            str(tmp_path / "o"),
+            "--factor",
+            "2",
+            "--overrides",
+            str(p),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 4 and "Traceback" not in r.stderr and "ov.yaml" in r.stderr, r.stderr
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
@@ -200,8 +243,11 @@ def test_many_small_regions_scale(tmp_path: Path) -> None:
 
     Load and two applies on a 640x272 frame; the old code took about 68 s for this.
     """
-    regions = [{"direction": "left", "polygon": [[x, y], [x + 4, y], [x + 4, y + 4], [x, y + 4]],
-                "frames": "1-100"} for y in range(0, 272, 6) for x in range(0, 640, 6)]
+    regions = [
+        {"direction": "left", "polygon": [[x, y], [x + 4, y], [x + 4, y + 4], [x, y + 4]], "frames": "1-100"}
+        for y in range(0, 272, 6)
+        for x in range(0, 640, 6)
+    ]
     p = tmp_path / "ov.json"
     p.write_text(json.dumps({"regions": regions * 3}))
     assert p.stat().st_size > 1 << 20

@@ -1,4 +1,5 @@
 """Motion vectors in override files: length, keyframes, feathered edges, render scale, validation."""
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,11 @@ def test_region_vector_replaces_the_flow_with_a_soft_edge(tmp_path: Path) -> Non
     assert far[MX] == pytest.approx(-3 / MOTION_SCALE) and (far[GX], far[GY]) == (-1, 1)
     # across the left edge (x = 20) the motion goes smoothly from the flow's to the vector's
     row = out[30, 8:33, MX] * MOTION_SCALE
-    assert np.all(np.diff(row) >= -1e-4) and row[0] == pytest.approx(-3, abs=0.05) and row[-1] == pytest.approx(40, abs=0.05)
+    assert (
+        np.all(np.diff(row) >= -1e-4)
+        and row[0] == pytest.approx(-3, abs=0.05)
+        and row[-1] == pytest.approx(40, abs=0.05)
+    )
     assert -3 + 0.2 < out[30, 20, MX] * MOTION_SCALE < 40 - 0.2
 
 
@@ -55,19 +60,25 @@ def test_direction_and_length_is_the_same_vector(tmp_path: Path) -> None:
     np.testing.assert_array_equal(a.apply(_flow(), 3)[0], b.apply(_flow(), 3)[0])
     c = _load(tmp_path, f"regions:\n  - direction: up-left\n    length: 10\n    polygon: {BOX}\n", "c.yaml")
     out, _ = c.apply(_flow(), 3)
-    np.testing.assert_allclose(out[30, 40, MX:MY + 1] * MOTION_SCALE, [-10 / 2 ** 0.5] * 2, rtol=1e-5)
+    np.testing.assert_allclose(out[30, 40, MX : MY + 1] * MOTION_SCALE, [-10 / 2**0.5] * 2, rtol=1e-5)
 
 
 def test_keyframes_interpolate_linearly_and_hold_outside(tmp_path: Path) -> None:
-    ov = _load(tmp_path, f"regions:\n  - motion: {{1001: [10, 0], 1011: [30, -10]}}\n    frames: 1000-1020\n    polygon: {BOX}\n")
+    ov = _load(
+        tmp_path,
+        f"regions:\n  - motion: {{1001: [10, 0], 1011: [30, -10]}}\n    frames: 1000-1020\n    polygon: {BOX}\n",
+    )
     want = {1000: (10, 0), 1001: (10, 0), 1006: (20, -5), 1011: (30, -10), 1015: (30, -10)}
     for frame, vec in want.items():
         out, _ = ov.apply(_flow(), frame)
-        np.testing.assert_allclose(out[30, 40, MX:MY + 1] * MOTION_SCALE, vec, atol=1e-4)
+        np.testing.assert_allclose(out[30, 40, MX : MY + 1] * MOTION_SCALE, vec, atol=1e-4)
     out, used = ov.apply(_flow(), 1021)  # outside the region's frame range: the flow
     assert used == [] and out[30, 40, MX] * MOTION_SCALE == pytest.approx(-3)
-    keyed_length = _load(tmp_path, json.dumps({"regions": [
-        {"direction": "right", "length": {"1": 8, "5": 16}, "polygon": json.loads(BOX)}]}), "k.json")
+    keyed_length = _load(
+        tmp_path,
+        json.dumps({"regions": [{"direction": "right", "length": {"1": 8, "5": 16}, "polygon": json.loads(BOX)}]}),
+        "k.json",
+    )
     out, _ = keyed_length.apply(_flow(), 2)
     assert out[30, 40, MX] * MOTION_SCALE == pytest.approx(10)
 
@@ -75,7 +86,7 @@ def test_keyframes_interpolate_linearly_and_hold_outside(tmp_path: Path) -> None
 def test_vector_follows_the_render_scale(tmp_path: Path) -> None:
     ov = _load(tmp_path, f"regions:\n  - motion: [40, 20]\n    polygon: {BOX}\n")
     out, _ = ov.apply(_flow(30, 40), 1, scale=(0.5, 0.5))
-    np.testing.assert_allclose(out[15, 20, MX:MY + 1] * MOTION_SCALE, (20, 10), rtol=1e-5)
+    np.testing.assert_allclose(out[15, 20, MX : MY + 1] * MOTION_SCALE, (20, 10), rtol=1e-5)
 
 
 def test_vector_over_no_guidance_takes_the_inside_only(tmp_path: Path) -> None:
@@ -89,23 +100,23 @@ def test_vector_over_no_guidance_takes_the_inside_only(tmp_path: Path) -> None:
 def test_vector_over_a_direction_only_map(tmp_path: Path) -> None:
     ov = _load(tmp_path, f"regions:\n  - motion: [0, 9]\n    polygon: {BOX}\n")
     out, _ = ov.apply(encode.guidance_from_direction(60, 80, "left"), 1)
-    assert out[30, 40, MY] * MOTION_SCALE == pytest.approx(9) and tuple(out[30, 40, GX:GY + 1]) == (1, 1)
-    assert tuple(out[2, 2, GX:GY + 1]) == (-1, 1) and out[2, 2, MVALID] == 0
+    assert out[30, 40, MY] * MOTION_SCALE == pytest.approx(9) and tuple(out[30, 40, GX : GY + 1]) == (1, 1)
+    assert tuple(out[2, 2, GX : GY + 1]) == (-1, 1) and out[2, 2, MVALID] == 0
 
 
 def test_short_vector_is_static_below_the_threshold(tmp_path: Path) -> None:
     ov = _load(tmp_path, f"regions:\n  - motion: [0.3, 0]\n    feather: 0\n    polygon: {BOX}\n")
     out, _ = ov.apply(_flow(), 1)
-    assert tuple(out[30, 40, GX:GY + 1]) == (0, 0) and out[30, 40, MVALID] == 1
+    assert tuple(out[30, 40, GX : GY + 1]) == (0, 0) and out[30, 40, MVALID] == 1
     out, _ = ov.apply(_flow(), 1, threshold=0.1)
-    assert tuple(out[30, 40, GX:GY + 1]) == (1, -1)
+    assert tuple(out[30, 40, GX : GY + 1]) == (1, -1)
 
 
 def test_whole_frame_motion_with_frames(tmp_path: Path) -> None:
     ov = _load(tmp_path, "motion: {value: [12, 5], frames: 3-4}\nreverse: true\n")
     out, used = ov.apply(_flow(), 3)
     assert used == ["reverse", "motion"]  # the vector states the true motion: reverse does not flip it
-    np.testing.assert_allclose(out[..., MX:MY + 1] * MOTION_SCALE, np.broadcast_to([12, 5], (60, 80, 2)), atol=1e-4)
+    np.testing.assert_allclose(out[..., MX : MY + 1] * MOTION_SCALE, np.broadcast_to([12, 5], (60, 80, 2)), atol=1e-4)
     out, used = ov.apply(_flow(), 5)
     assert used == ["reverse"] and out[0, 0, MX] * MOTION_SCALE == pytest.approx(3)
     keyed = _load(tmp_path, "motion: {1: [0, 0], 3: [8, 0]}\n", "k.yaml")
@@ -123,28 +134,38 @@ def test_matte_region_with_a_vector(tmp_path: Path) -> None:
     assert out[30, 70, MX] * MOTION_SCALE == pytest.approx(30) and out[30, 5, MX] * MOTION_SCALE == pytest.approx(-3)
 
 
-@pytest.mark.parametrize("label,vec", [("40,0", (40, 0)), ("motion: -8 6", (-8, 6)), ("right 40", (40, 0)),
-                                       ("down-right 10", (10 / 2 ** 0.5, 10 / 2 ** 0.5))])
+@pytest.mark.parametrize(
+    "label,vec",
+    [
+        ("40,0", (40, 0)),
+        ("motion: -8 6", (-8, 6)),
+        ("right 40", (40, 0)),
+        ("down-right 10", (10 / 2**0.5, 10 / 2**0.5)),
+    ],
+)
 def test_labelme_label_with_a_vector(tmp_path: Path, label: str, vec: tuple[float, float]) -> None:
     doc = {"shapes": [{"label": label, "points": json.loads(BOX), "shape_type": "polygon"}]}
     ov = _load(tmp_path, json.dumps(doc), "lm.json")
     out, _ = ov.apply(_flow(), 1)
-    np.testing.assert_allclose(out[30, 40, MX:MY + 1] * MOTION_SCALE, vec, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out[30, 40, MX : MY + 1] * MOTION_SCALE, vec, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("text,field", [
-    (f"regions:\n  - motion: [40]\n    polygon: {BOX}\n", "regions[0].motion"),
-    (f"regions:\n  - motion: fast\n    polygon: {BOX}\n", "regions[0].motion"),
-    (f"regions:\n  - motion: [40, 1e9]\n    polygon: {BOX}\n", "regions[0].motion[1]"),
-    (f"regions:\n  - motion: [.nan, 0]\n    polygon: {BOX}\n", "regions[0].motion[0]"),
-    (f"regions:\n  - motion: {{abc: [1, 2]}}\n    polygon: {BOX}\n", "regions[0].motion"),
-    (f"regions:\n  - motion: [1, 2]\n    direction: left\n    polygon: {BOX}\n", "regions[0]"),
-    (f"regions:\n  - length: 5\n    polygon: {BOX}\n", "regions[0]"),
-    (f"regions:\n  - direction: static\n    length: 5\n    polygon: {BOX}\n", "regions[0].length"),
-    (f"regions:\n  - direction: left\n    length: -5\n    polygon: {BOX}\n", "regions[0].length"),
-    (f"regions:\n  - motion: [1, 2]\n    feather: -1\n    polygon: {BOX}\n", "regions[0].feather"),
-    ("motion: {value: [1, 2], frames: x}\n", "motion"),
-])
+@pytest.mark.parametrize(
+    "text,field",
+    [
+        (f"regions:\n  - motion: [40]\n    polygon: {BOX}\n", "regions[0].motion"),
+        (f"regions:\n  - motion: fast\n    polygon: {BOX}\n", "regions[0].motion"),
+        (f"regions:\n  - motion: [40, 1e9]\n    polygon: {BOX}\n", "regions[0].motion[1]"),
+        (f"regions:\n  - motion: [.nan, 0]\n    polygon: {BOX}\n", "regions[0].motion[0]"),
+        (f"regions:\n  - motion: {{abc: [1, 2]}}\n    polygon: {BOX}\n", "regions[0].motion"),
+        (f"regions:\n  - motion: [1, 2]\n    direction: left\n    polygon: {BOX}\n", "regions[0]"),
+        (f"regions:\n  - length: 5\n    polygon: {BOX}\n", "regions[0]"),
+        (f"regions:\n  - direction: static\n    length: 5\n    polygon: {BOX}\n", "regions[0].length"),
+        (f"regions:\n  - direction: left\n    length: -5\n    polygon: {BOX}\n", "regions[0].length"),
+        (f"regions:\n  - motion: [1, 2]\n    feather: -1\n    polygon: {BOX}\n", "regions[0].feather"),
+        ("motion: {value: [1, 2], frames: x}\n", "motion"),
+    ],
+)
 def test_vector_validation_names_the_field(tmp_path: Path, text: str, field: str) -> None:
     p = tmp_path / "ov.yaml"
     p.write_text(text)
@@ -164,12 +185,20 @@ def test_bad_region_among_many_is_named_by_its_place(tmp_path: Path) -> None:
 
 
 def test_ranges_outside_the_clip_are_listed(tmp_path: Path) -> None:
-    ov = _load(tmp_path, "reverse: {frames: 2001-2010}\ndirection: {value: left, frames: 990-1000}\n"
-                         "motion: {value: [5, 0], frames: 1001-1006}\nregions:\n"
-                         f"  - {{name: car, motion: [40, 0], frames: 1003-1004, polygon: {BOX}}}\n"
-                         f"  - {{name: late, motion: [40, 0], frames: 1006-1400, polygon: {BOX}}}\n"
-                         f"  - {{name: always, direction: up, polygon: {BOX}}}\n")
+    ov = _load(
+        tmp_path,
+        "reverse: {frames: 2001-2010}\ndirection: {value: left, frames: 990-1000}\n"
+        "motion: {value: [5, 0], frames: 1001-1006}\nregions:\n"
+        f"  - {{name: car, motion: [40, 0], frames: 1003-1004, polygon: {BOX}}}\n"
+        f"  - {{name: late, motion: [40, 0], frames: 1006-1400, polygon: {BOX}}}\n"
+        f"  - {{name: always, direction: up, polygon: {BOX}}}\n",
+    )
     assert ov.outside(1001, 1006) == [("reverse", (2001, 2010)), ("direction", (990, 1000))]
-    assert ov.outside(1, 50) == [("reverse", (2001, 2010)), ("direction", (990, 1000)), ("motion", (1001, 1006)),
-                                 ("region car", (1003, 1004)), ("region late", (1006, 1400))]
+    assert ov.outside(1, 50) == [
+        ("reverse", (2001, 2010)),
+        ("direction", (990, 1000)),
+        ("motion", (1001, 1006)),
+        ("region car", (1003, 1004)),
+        ("region late", (1006, 1400)),
+    ]
     assert _load(tmp_path, "reverse: true\n", "b.yaml").outside(1, 2) == []

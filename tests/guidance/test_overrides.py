@@ -1,4 +1,5 @@
 """Per-shot override files: validation messages, reverse, directions, regions, mattes, labelme."""
+
 from __future__ import annotations
 
 import json
@@ -94,8 +95,13 @@ def test_matte_pattern_is_parsed_once_for_all_frames(tmp_path: Path, monkeypatch
     calls: list[str] = []
     real = sequence.parse_pattern
     monkeypatch.setattr(sequence, "parse_pattern", lambda spec: calls.append(spec) or real(spec))
-    ov = load_overrides(_write(tmp_path, "ov.yaml", "regions:\n  - direction: up\n    matte: once.%03d.png\n"
-                                                    "  - direction: left\n    matte: still.png\n"))
+    ov = load_overrides(
+        _write(
+            tmp_path,
+            "ov.yaml",
+            "regions:\n  - direction: up\n    matte: once.%03d.png\n  - direction: left\n    matte: still.png\n",
+        )
+    )
     seq, single = ov.regions
     assert [seq.matte_path(f) for f in (1, 2, 40)] == [tmp_path / f"once.{f:03d}.png" for f in (1, 2, 40)]
     assert [single.matte_path(f) for f in (1, 9)] == [tmp_path / "still.png"] * 2
@@ -103,13 +109,19 @@ def test_matte_pattern_is_parsed_once_for_all_frames(tmp_path: Path, monkeypatch
 
 
 def test_labelme_file(tmp_path: Path) -> None:
-    data = {"version": "5.2.1", "imageWidth": 60, "imageHeight": 40, "shapes": [
-        {"label": "2", "points": [[0, 0], [20, 0], [20, 20], [0, 20]], "shape_type": "polygon"},
-        {"label": "down", "points": [[40, 20], [59, 39]], "shape_type": "rectangle"}]}
+    data = {
+        "version": "5.2.1",
+        "imageWidth": 60,
+        "imageHeight": 40,
+        "shapes": [
+            {"label": "2", "points": [[0, 0], [20, 0], [20, 20], [0, 20]], "shape_type": "polygon"},
+            {"label": "down", "points": [[40, 20], [59, 39]], "shape_type": "rectangle"},
+        ],
+    }
     ov = load_overrides(_write(tmp_path, "lm.json", json.dumps(data)))
     out, _ = ov.apply(encode.empty_guidance(40, 60), 0)
-    assert tuple(out[10, 10, GX:GY + 1]) == (-1, -1)
-    assert tuple(out[30, 50, GX:GY + 1]) == (1, 1)
+    assert tuple(out[10, 10, GX : GY + 1]) == (-1, -1)
+    assert tuple(out[30, 50, GX : GY + 1]) == (1, 1)
     bad = dict(data, shapes=[dict(data["shapes"][0], label="sideways")])
     with pytest.raises(OverrideError, match=r"shapes\[0\]\.label"):
         load_overrides(_write(tmp_path, "bad.json", json.dumps(bad)))
@@ -120,8 +132,11 @@ def test_override_in_job(hdr_clip: str, tmp_path: Path) -> None:
     from unshutter.pipeline import RunConfig, run
 
     ov = _write(tmp_path, "ov.yaml", "reverse: true\n")
-    res = run(RunConfig(hdr_clip, str(tmp_path / "o"), NodeParams(factor=2, overrides=str(ov)),
-                        guidance_debug=str(tmp_path / "dbg")))
+    res = run(
+        RunConfig(
+            hdr_clip, str(tmp_path / "o"), NodeParams(factor=2, overrides=str(ov)), guidance_debug=str(tmp_path / "dbg")
+        )
+    )
     man = json.loads(res.manifest.read_text())
     assert all("overrides(reverse)" in v for v in man["guidance"].values())
     assert len(list((tmp_path / "dbg").glob("guidance.*.png"))) == 6

@@ -5,6 +5,7 @@ strip, runs ``sequencer.unshutter_slowmo`` and writes what happened to the
 config's ``result`` path as JSON; the pytest side checks it. Not a test
 module itself (Blender's Python has no pytest and no numpy).
 """
+
 import hashlib
 import importlib
 import json
@@ -66,13 +67,19 @@ def _plain(value):
 
 def strip_info(s):
     return {
-        "name": s.name, "type": s.type, "filepath": bpy.path.abspath(s.filepath) if s.type == "MOVIE" else "", "channel": s.channel, "start": s.frame_final_start,
-        "duration": s.frame_final_duration, "mute": s.mute,
+        "name": s.name,
+        "type": s.type,
+        "filepath": bpy.path.abspath(s.filepath) if s.type == "MOVIE" else "",
+        "channel": s.channel,
+        "start": s.frame_final_start,
+        "duration": s.frame_final_duration,
+        "mute": s.mute,
         "directory": bpy.path.abspath(s.directory) if s.type == "IMAGE" else "",
         "files": [e.filename for e in s.elements] if s.type == "IMAGE" else [],
         "settings": settings_of(s),
         "inputs": [i.name for i in (getattr(s, "input_1", None), getattr(s, "input_2", None)) if i is not None],
-        "trims": [s.frame_offset_start, s.frame_offset_end], "lock": s.lock,
+        "trims": [s.frame_offset_start, s.frame_offset_end],
+        "lock": s.lock,
         "blend": [s.blend_type, round(s.blend_alpha, 4)],
         "modifiers": [[m.name, m.type] for m in getattr(s, "modifiers", ())],
         "transform": [s.transform.offset_x, s.transform.offset_y] if hasattr(s, "transform") else None,
@@ -151,18 +158,27 @@ def drive_modal(mode, settings, during=None):
     setting is explicit; ``during``: edits made once the engine is running (see ``during_run``)."""
     import time
     import types
+
     operators = addon("operators")
     Op = operators.SEQUENCER_OT_unshutter_slowmo
     reports = []
-    op = types.SimpleNamespace(**settings, _job=None, _timer=None,
-                               properties=types.SimpleNamespace(is_property_set=lambda name, ghost=True: True),
-                               report=lambda kind, msg: reports.append([sorted(kind)[0], msg]))
+    op = types.SimpleNamespace(
+        **settings,
+        _job=None,
+        _timer=None,
+        properties=types.SimpleNamespace(is_property_set=lambda name, ghost=True: True),
+        report=lambda kind, msg: reports.append([sorted(kind)[0], msg]),
+    )
     for name, fn in vars(Op).items():  # its methods, bound to the stand-in
         if isinstance(fn, types.FunctionType):
             setattr(op, name, fn.__get__(op))
-    ctx = types.SimpleNamespace(scene=seq_scene(), preferences=bpy.context.preferences,
-                                window_manager=FakeWindowManager(),
-                                workspace=FakeWorkspace(), window=None)
+    ctx = types.SimpleNamespace(
+        scene=seq_scene(),
+        preferences=bpy.context.preferences,
+        window_manager=FakeWindowManager(),
+        workspace=FakeWorkspace(),
+        window=None,
+    )
     state = {"start": sorted(op._start_modal(ctx))}
     job = op._job
     if during:
@@ -189,10 +205,17 @@ def drive_modal(mode, settings, during=None):
         if res != {"PASS_THROUGH"}:
             break
         time.sleep(0.05)
-    state.update(result=sorted(res), ticks=ticks, reports=reports, wm=ctx.window_manager.calls[:3],
-                 wm_last=ctx.window_manager.calls[-2:], status=[ctx.workspace.status[0], ctx.workspace.status[-1]],
-                 folder=job.run.output_folder, folder_exists=os.path.isdir(job.run.output_folder),
-                 returncode=job.run.proc.returncode)
+    state.update(
+        result=sorted(res),
+        ticks=ticks,
+        reports=reports,
+        wm=ctx.window_manager.calls[:3],
+        wm_last=ctx.window_manager.calls[-2:],
+        status=[ctx.workspace.status[0], ctx.workspace.status[-1]],
+        folder=job.run.output_folder,
+        folder_exists=os.path.isdir(job.run.output_folder),
+        returncode=job.run.proc.returncode,
+    )
     return state
 
 
@@ -216,10 +239,12 @@ class RecordingLayout:
         if name == "prop":
             return lambda data, prop, **k: self.log.append(["prop", owner(data), prop])
         if name == "operator":
+
             def operator(idname, **k):
                 op = types.SimpleNamespace()
                 self.log.append(["operator", idname, k.get("text"), op])
                 return op
+
             return operator
         return lambda *a, **k: self.log.append([name, k.get("text")])
 
@@ -243,8 +268,9 @@ def edit_result(strip, edit):
     """What an artist does to the slow-motion strip between runs (config ``reruns[i].edit``)."""
     ed = seq_scene().sequence_editor
     for b in edit.get("blockers", []):  # other strips in the way: [name, channel, frame]
-        top(ed).new_image(b[0], bpy.path.abspath(strip.directory) + strip.elements[0].filename, b[1], b[2],
-                               fit_method="ORIGINAL")
+        top(ed).new_image(
+            b[0], bpy.path.abspath(strip.directory) + strip.elements[0].filename, b[1], b[2], fit_method="ORIGINAL"
+        )
     if "channel" in edit:
         strip.channel = edit["channel"]
     for e in edit.get("effects", []):  # effect strips reading it: [type, channel(, {attribute: value})]
@@ -369,8 +395,9 @@ def rerun_steps(steps):
         if step.get("on"):
             ed.active_strip = all_strips(ed)["blurred" if step["on"] == "source" else step["on"]]
         if "modal" in step:  # interactively, with every setting given and the edits ``during`` the run
-            record["modal"] = drive_modal(step["modal"].get("mode", "finish"), step["operator"],
-                                          step["modal"].get("during"))
+            record["modal"] = drive_modal(
+                step["modal"].get("mode", "finish"), step["operator"], step["modal"].get("during")
+            )
             res = record["modal"]["result"]
         else:
             bpy.ops.ed.undo_push(message="before Unshutter re-run")
@@ -378,10 +405,14 @@ def rerun_steps(steps):
                 res = sorted(bpy.ops.sequencer.unshutter_slowmo("EXEC_DEFAULT", True, **step.get("operator", {})))
             except RuntimeError as exc:
                 res = ["ERROR", str(exc)]
-        record.update(result=res, active=ed.active_strip.name, timeline=timeline(),
-                      same_strip=ed.active_strip.as_pointer() == pointer,
-                      running=sorted(running_links()),
-                      meta_stack=[m.name for m in ed.meta_stack])
+        record.update(
+            result=res,
+            active=ed.active_strip.name,
+            timeline=timeline(),
+            same_strip=ed.active_strip.as_pointer() == pointer,
+            running=sorted(running_links()),
+            meta_stack=[m.name for m in ed.meta_stack],
+        )
         if step.get("render"):
             frame = ed.active_strip.frame_final_start
             seq_scene().frame_set(frame)
@@ -408,11 +439,19 @@ def settings_with_remembered_values(strip):
     last run (invoked from the Strip menu: the values are "ghosts", not given explicitly). Only the UI
     makes ghosts, so ``properties`` stands in for the operator's in background mode."""
     operators = addon("operators")
-    remembered = {"factor": 5, "guidance": "LEFT", "reverse": True, "overrides": "", "use_motion": True,
-                  "motion": (3.0, 1.0), "shutter": 90.0,
-                  "output_dir": "//elsewhere/"}
-    op = types.SimpleNamespace(**remembered, properties=types.SimpleNamespace(
-        is_property_set=lambda name, ghost=True: ghost))
+    remembered = {
+        "factor": 5,
+        "guidance": "LEFT",
+        "reverse": True,
+        "overrides": "",
+        "use_motion": True,
+        "motion": (3.0, 1.0),
+        "shutter": 90.0,
+        "output_dir": "//elsewhere/",
+    }
+    op = types.SimpleNamespace(
+        **remembered, properties=types.SimpleNamespace(is_property_set=lambda name, ghost=True: ghost)
+    )
     return operators.SEQUENCER_OT_unshutter_slowmo._settings(op, strip, strip)
 
 
@@ -436,11 +475,9 @@ def build_scene():
     ed = scene.sequence_editor_create()
     files = cfg["files"]
     if files[0].endswith(".mp4"):
-        src = top(ed).new_movie("blurred", files[0], cfg.get("channel", 2), cfg.get("start", 1),
-                                     fit_method="ORIGINAL")
+        src = top(ed).new_movie("blurred", files[0], cfg.get("channel", 2), cfg.get("start", 1), fit_method="ORIGINAL")
     else:
-        src = top(ed).new_image("blurred", files[0], cfg.get("channel", 2), cfg.get("start", 1),
-                                     fit_method="ORIGINAL")
+        src = top(ed).new_image("blurred", files[0], cfg.get("channel", 2), cfg.get("start", 1), fit_method="ORIGINAL")
         for f in files[1:]:
             src.elements.append(os.path.basename(f))
     if cfg.get("trim"):
@@ -448,8 +485,13 @@ def build_scene():
     if cfg.get("speed_factor"):
         src.speed_factor = cfg["speed_factor"]
     if cfg.get("blocker"):  # a strip already on the channel above
-        top(ed).new_image("blocker", files[0] if not files[0].endswith(".mp4") else cfg["blocker"],
-                               src.channel + 1, src.frame_final_start + 1, fit_method="ORIGINAL")
+        top(ed).new_image(
+            "blocker",
+            files[0] if not files[0].endswith(".mp4") else cfg["blocker"],
+            src.channel + 1,
+            src.frame_final_start + 1,
+            fit_method="ORIGINAL",
+        )
     for e in cfg.get("effects", []):  # effect strips over the source: [type, channel]
         new_effect(ed, e[0], e[1], src.frame_final_start, src)
     ed.active_strip = src
@@ -466,8 +508,11 @@ try:
     if cfg.get("install_zip"):  # Preferences > Add-ons > Install...
         out["install_zip"] = sorted(bpy.ops.preferences.addon_install(filepath=cfg["install_zip"]))
     if cfg.get("install_extension"):  # Preferences > Get Extensions > Install from Disk (Blender 4.2+)
-        out["install_extension"] = sorted(bpy.ops.extensions.package_install_files(
-            filepath=cfg["install_extension"], repo="user_default", enable_on_install=True))
+        out["install_extension"] = sorted(
+            bpy.ops.extensions.package_install_files(
+                filepath=cfg["install_extension"], repo="user_default", enable_on_install=True
+            )
+        )
         out["enabled_after_install"] = ADDON in bpy.context.preferences.addons
     mod = addon_utils.enable(ADDON, default_set=True, handle_error=None)
     out["addon"] = getattr(mod, "__file__", None)
@@ -522,8 +567,10 @@ try:
     if cfg.get("panel"):
         out["panel"] = draw_panel()
     if cfg.get("toggle"):  # register/unregister are symmetric
+
         def registered():
             return hasattr(STRIP, "unshutter") and hasattr(bpy.types, "SEQUENCER_OT_unshutter_slowmo")
+
         state = {"registered": registered()}
         addon_utils.disable(ADDON, default_set=True, handle_error=None)
         state["unregistered"] = registered()

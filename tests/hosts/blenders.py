@@ -8,6 +8,7 @@ add-on's behaviour once per version (see ``test_blender_versions.py``).
 A version that is not installed is skipped, not failed, so a developer
 without the 3 GB of wheels still runs the rest.
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,14 +39,26 @@ class Blender:
     def command(self, script: Path, *args: str) -> list[str]:
         if self.module:
             return [self.executable, str(script), "--", *args]
-        return [self.executable, "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(script),
-                "--", *args]
+        return [
+            self.executable,
+            "-b",
+            "--factory-startup",
+            "--python-exit-code",
+            "1",
+            "--python",
+            str(script),
+            "--",
+            *args,
+        ]
 
     def env(self, scripts: Path, home: Path) -> dict[str, str]:
         """The environment of one run: the add-on from ``scripts``, preferences and extensions under ``home``
         (nothing read from or written to the user's own Blender folders)."""
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("UNSHUTTER_EXECUTABLE", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("UNSHUTTER_EXECUTABLE", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
+        }
         env["BLENDER_USER_SCRIPTS"] = str(scripts)
         env["BLENDER_USER_CONFIG"] = str(home / "config")
         env["BLENDER_USER_EXTENSIONS"] = str(home / "extensions")

@@ -1,4 +1,5 @@
 """Tiny blurred test media for host tests: 64x48 PNG sequences and an mp4, made with the sample renderer."""
+
 from __future__ import annotations
 
 from fractions import Fraction

@@ -6,6 +6,7 @@ unregister, the operator on an image and a movie strip, the result strip, a re-r
 cancel, the extension install), without every edge case four times. ``UNSHUTTER_BLENDER_ALL=1`` runs
 every test in every Blender found.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,8 +37,10 @@ def blender(request: pytest.FixtureRequest) -> Blender:
     """Debian's Blender, or the ``bpy`` version a test is parametrized with; skipped when not installed."""
     found = blenders.debian() if request.param == "debian" else blenders.bpy_module(request.param)
     if found is None:
-        why = (f"Blender {request.param} not installed (make test-deps installs Debian's, make blender-bpy the "
-               "PyPI bpy versions)")
+        why = (
+            f"Blender {request.param} not installed (make test-deps installs Debian's, make blender-bpy the "
+            "PyPI bpy versions)"
+        )
         if os.environ.get("CI"):  # make test installs them all: a missing one is a broken setup, not a skip
             pytest.fail(why)
         pytest.skip(why)
@@ -56,8 +59,13 @@ def scripts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_blender(blender: Blender, scripts: Path, cfg: dict, tmp: Path) -> dict:
     cfg = {"width": W, "height": H, "result": str(tmp / "result.json"), **cfg}
     (tmp / "cfg.json").write_text(json.dumps(cfg))
-    p = subprocess.run(blender.command(SCENE, str(tmp / "cfg.json")), capture_output=True, text=True,
-                       env=blender.env(scripts, tmp / "blender_home"), timeout=600)
+    p = subprocess.run(
+        blender.command(SCENE, str(tmp / "cfg.json")),
+        capture_output=True,
+        text=True,
+        env=blender.env(scripts, tmp / "blender_home"),
+        timeout=600,
+    )
     assert (tmp / "result.json").is_file(), p.stdout[-3000:] + p.stderr[-3000:]
     out = json.loads((tmp / "result.json").read_text())
     assert out["ok"], out.get("traceback")
@@ -69,12 +77,22 @@ def run_blender(blender: Blender, scripts: Path, cfg: dict, tmp: Path) -> dict:
 @every_blender
 def test_operator_adds_slowmo_strip_that_renders(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     files = png_sequence(tmp_path / "clip", "blur", 1001, 5, seed=4)
-    out = run_blender(blender, scripts_dir, {
-        "files": [str(f) for f in files], "channel": 2, "start": 11,
-        "operator": {"factor": N, "output_dir": str(tmp_path / "unshutter") + "/"},
-        "render": str(tmp_path / "render"), "rerun": True, "rerun_source": {"factor": 2},
-        "ghost": True, "panel": True,
-    }, tmp_path)
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "channel": 2,
+            "start": 11,
+            "operator": {"factor": N, "output_dir": str(tmp_path / "unshutter") + "/"},
+            "render": str(tmp_path / "render"),
+            "rerun": True,
+            "rerun_source": {"factor": 2},
+            "ghost": True,
+            "panel": True,
+        },
+        tmp_path,
+    )
     assert out["addon"].startswith(str(scripts_dir)), out["addon"]
     assert out["engine"][1] == "recorded at install" and Path(out["engine"][0]).name == "unshutter"
     assert out["result"] == ["FINISHED"]
@@ -104,8 +122,18 @@ def test_operator_adds_slowmo_strip_that_renders(blender: Blender, scripts_dir: 
     again = {s["name"]: s for s in out["after_rerun_source"]}
     assert set(again) == {"blurred", "blurred slowmo"} and again["blurred slowmo"]["duration"] == 5 * 2
     assert again["blurred slowmo"]["settings"]["output_dir"] == str(tmp_path / "unshutter") + "/"
-    stored = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0, "timing": "EVEN", "follow": 1.0,
-              "output_dir": str(tmp_path / "unshutter") + "/"}
+    stored = {
+        "factor": 2,
+        "guidance": "NEIGHBORS",
+        "reverse": False,
+        "overrides": "",
+        "use_motion": False,
+        "motion": [0.0, 0.0],
+        "shutter": 360.0,
+        "timing": "EVEN",
+        "follow": 1.0,
+        "output_dir": str(tmp_path / "unshutter") + "/",
+    }
     # from the Strip menu Blender passes the last run's values as "ghosts": the strip's own settings still win
     assert out["ghost"] == stored
 
@@ -113,8 +141,21 @@ def test_operator_adds_slowmo_strip_that_renders(blender: Blender, scripts_dir: 
     panel = out["panel"]
     assert panel["where"] == ["SEQUENCE_EDITOR", "UI", "Unshutter"] and panel["poll"] is True
     path = "blurred slowmo.unshutter"
-    assert panel["props"] == [[path, name] for name in ("factor", "guidance", "reverse", "overrides", "use_motion",
-                                                        "motion", "shutter", "timing", "follow", "output_dir")]
+    assert panel["props"] == [
+        [path, name]
+        for name in (
+            "factor",
+            "guidance",
+            "reverse",
+            "overrides",
+            "use_motion",
+            "motion",
+            "shutter",
+            "timing",
+            "follow",
+            "output_dir",
+        )
+    ]
     assert panel["labels"][0] == "Slow motion of blurred"
     assert panel["buttons"] == [["sequencer.unshutter_slowmo", "Re-run", stored]]
 
@@ -136,20 +177,40 @@ def test_timing_and_follow_reach_the_engine_like_cli_flags(blender: Blender, scr
     closed-shutter outputs interpolated) the strip's frames are those of the command line with the same flags;
     both are stored on the strips, and a re-run with Exposure Only writes other frames into another folder."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=23)
-    out = run_blender(blender, scripts_dir, {
-        "files": [str(f) for f in files],
-        "operator": {"factor": 4, "shutter": 180.0, "follow": 0.8, "output_dir": str(tmp_path / "unshutter") + "/"},
-        "rerun_source": {"timing": "EXPOSURE"},
-    }, tmp_path)
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "operator": {"factor": 4, "shutter": 180.0, "follow": 0.8, "output_dir": str(tmp_path / "unshutter") + "/"},
+            "rerun_source": {"timing": "EXPOSURE"},
+        },
+        tmp_path,
+    )
     assert out["result"] == ["FINISHED"], out.get("error")
     new = {s["name"]: s for s in out["after"]}["blurred slowmo"]
     assert new["settings"]["timing"] == "EVEN" and abs(new["settings"]["follow"] - 0.8) < 1e-6
     params = json.loads(Path(new["settings"]["manifest"]).read_text())["params"]
     assert (params["shutter"], params["timing"], params["follow"]) == (180.0, "even", 0.8)
     cli = tmp_path / "cli"
-    subprocess.run([str(Path(sys.executable).parent / "unshutter"), "run", str(tmp_path / "clip" / "blur.####.png"),
-                    "-o", str(cli / "blur.####.png"), "--factor", "4", "--shutter", "180", "--follow", "0.8", "-q"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "unshutter"),
+            "run",
+            str(tmp_path / "clip" / "blur.####.png"),
+            "-o",
+            str(cli / "blur.####.png"),
+            "--factor",
+            "4",
+            "--shutter",
+            "180",
+            "--follow",
+            "0.8",
+            "-q",
+        ],
+        check=True,
+        capture_output=True,
+    )
     folder = Path(new["directory"])
     assert new["files"] == sorted(p.name for p in cli.glob("blur.*.png")) and len(new["files"]) == 12
     for name in new["files"]:
@@ -168,11 +229,16 @@ def test_timing_and_follow_reach_the_engine_like_cli_flags(blender: Blender, scr
 def test_engine_error_is_reported_and_timeline_unchanged(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     files = png_sequence(tmp_path / "clip", "blur", 1001, 4, seed=5)
     files[2].write_bytes(b"this is not a png")
-    out = run_blender(blender, scripts_dir, {
-        "files": [str(f) for f in files],
-        "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
-        "toggle": True,
-    }, tmp_path)
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
+            "toggle": True,
+        },
+        tmp_path,
+    )
     assert out["result"] == ["ERROR"]
     assert "Unshutter:" in out["error"] and "blur.1003.png" in out["error"]
     assert out["after"] == out["before"]
@@ -182,16 +248,27 @@ def test_engine_error_is_reported_and_timeline_unchanged(blender: Blender, scrip
 def test_zip_install_and_engine_preference(blender: Blender, tmp_path: Path) -> None:
     """The zip installs through Preferences > Add-ons > Install and finds its engine; a wrong preference is named."""
     zip_path = tmp_path / "unshutter_blender.zip"
-    subprocess.run([str(Path(sys.executable).parent / "unshutter"), "blender", "zip", "-o", str(zip_path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [str(Path(sys.executable).parent / "unshutter"), "blender", "zip", "-o", str(zip_path)],
+        check=True,
+        capture_output=True,
+    )
     scripts = tmp_path / "scripts"
     scripts.mkdir()
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=6)
     bogus = tmp_path / "not-an-engine"
     bogus.write_text("")
-    out = run_blender(blender, scripts, {"files": [str(f) for f in files], "install_zip": str(zip_path),
-                                "engine_preference": str(bogus),
-                                "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}}, tmp_path)
+    out = run_blender(
+        blender,
+        scripts,
+        {
+            "files": [str(f) for f in files],
+            "install_zip": str(zip_path),
+            "engine_preference": str(bogus),
+            "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"},
+        },
+        tmp_path,
+    )
     assert out["install_zip"] == ["FINISHED"]
     assert out["addon"] == str(scripts / "addons" / "unshutter_blender" / "__init__.py")
     assert out["engine"][1] == "recorded at install"  # engine.json inside the zip
@@ -205,14 +282,25 @@ def test_package_installs_as_an_extension(blender: Blender, tmp_path: Path) -> N
     """Blender 4.2+: ``unshutter blender package`` installs from disk as an extension (its manifest validated by
     Blender's own installer), is enabled on install, finds its engine and runs."""
     zip_path = tmp_path / "unshutter_blender.zip"
-    subprocess.run([str(Path(sys.executable).parent / "unshutter"), "blender", "package", "-o", str(zip_path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [str(Path(sys.executable).parent / "unshutter"), "blender", "package", "-o", str(zip_path)],
+        check=True,
+        capture_output=True,
+    )
     scripts = tmp_path / "scripts"  # empty: the add-on comes from the extension only
     scripts.mkdir()
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=6)
-    out = run_blender(blender, scripts, {"files": [str(f) for f in files], "install_extension": str(zip_path),
-                                         "module": "bl_ext.user_default.unshutter_blender",
-                                         "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}}, tmp_path)
+    out = run_blender(
+        blender,
+        scripts,
+        {
+            "files": [str(f) for f in files],
+            "install_extension": str(zip_path),
+            "module": "bl_ext.user_default.unshutter_blender",
+            "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"},
+        },
+        tmp_path,
+    )
     assert out["install_extension"] == ["FINISHED"] and out["enabled_after_install"]
     installed = tmp_path / "blender_home" / "extensions" / "user_default" / "unshutter_blender"
     assert out["addon"] == str(installed / "__init__.py")
@@ -242,9 +330,17 @@ os.execv(sys.executable, [sys.executable, "-m", "unshutter", *sys.argv[1:]])
     wrapper.chmod(0o755)
     files = png_sequence(tmp_path / "clip", "blur", 1001, 2, seed=6)
     for threads, folder in ((1, "one"), (0, "all")):
-        out = run_blender(blender, scripts_dir, {
-            "files": [str(f) for f in files], "engine_preference": str(wrapper), "threads_preference": threads,
-            "operator": {"factor": 2, "output_dir": str(tmp_path / folder) + "/"}}, tmp_path)
+        out = run_blender(
+            blender,
+            scripts_dir,
+            {
+                "files": [str(f) for f in files],
+                "engine_preference": str(wrapper),
+                "threads_preference": threads,
+                "operator": {"factor": 2, "output_dir": str(tmp_path / folder) + "/"},
+            },
+            tmp_path,
+        )
         assert out["result"] == ["FINISHED"], out.get("error")
     one, every = (json.loads(line) for line in log.read_text().splitlines())
     assert one[one.index("--threads") + 1] == "1" and "--threads" not in every
@@ -255,9 +351,16 @@ def test_the_sequencer_scene_is_the_workspaces(blender: Blender, scripts_dir: Pa
     """Blender 5.0's sequencer edits the workspace's scene, which need not be the window's: the run reads and
     changes that one."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 2, seed=6)
-    out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files], "other_window_scene": True,
-                                             "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}},
-                      tmp_path)
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "other_window_scene": True,
+            "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"},
+        },
+        tmp_path,
+    )
     assert out["result"] == ["FINISHED"], out.get("error")
     assert {s["name"]: s["duration"] for s in out["after"]} == {"blurred": 2, "blurred slowmo": 4}
 
@@ -267,8 +370,16 @@ def test_strip_with_speed_factor_is_refused(blender: Blender, scripts_dir: Path,
     if blender.version >= (4,):
         pytest.skip("Blender 4.0+ retimes with retiming keys (not detected yet; their API crashes bpy 5.0.1 headless)")
     files = png_sequence(tmp_path / "clip", "blur", 1001, 6, seed=6)
-    out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files], "speed_factor": 2.0,
-                                    "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}}, tmp_path)
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "speed_factor": 2.0,
+            "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"},
+        },
+        tmp_path,
+    )
     assert out["result"] == ["ERROR"] and "speed factor of 2" in out["error"]
     assert out["after"] == out["before"] and out["before"][0]["duration"] == 3
     assert not (tmp_path / "o").exists()
@@ -277,13 +388,23 @@ def test_strip_with_speed_factor_is_refused(blender: Blender, scripts_dir: Path,
 def test_strip_under_speed_effect_is_refused(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """A Speed effect strip over the source retimes it already: muting the source would change the edit."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 4, seed=6)
-    out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files], "effects": [["SPEED", 3]],
-                                    "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}}, tmp_path)
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "effects": [["SPEED", 3]],
+            "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"},
+        },
+        tmp_path,
+    )
     assert out["result"] == ["ERROR"]
     assert "blurred: the Speed effect strip 'speed' retimes it already" in out["error"]
     assert "remove the Speed effect or run on a strip without one" in out["error"]
-    assert [(s["name"], s["type"], s["inputs"]) for s in out["before"]] == [("blurred", "IMAGE", []),
-                                                                            ("speed", "SPEED", ["blurred"])]
+    assert [(s["name"], s["type"], s["inputs"]) for s in out["before"]] == [
+        ("blurred", "IMAGE", []),
+        ("speed", "SPEED", ["blurred"]),
+    ]
     assert out["after"] == out["before"]  # no strip added, the source not muted
     assert not any(s["mute"] for s in out["after"])
     assert not (tmp_path / "o").exists()
@@ -294,9 +415,16 @@ def test_other_effects_on_the_source_are_kept(blender: Blender, scripts_dir: Pat
     if blender.version >= (5,):
         pytest.skip("Blender 5.0 has no Transform effect strip")
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=6)
-    out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files],
-                                    "effects": [["TRANSFORM", 3], ["GAUSSIAN_BLUR", 5]],
-                                    "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}}, tmp_path)
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "effects": [["TRANSFORM", 3], ["GAUSSIAN_BLUR", 5]],
+            "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"},
+        },
+        tmp_path,
+    )
     assert out["result"] == ["FINISHED"], out.get("error")
     strips = {s["name"]: s for s in out["after"]}
     assert set(strips) == {"blurred", "blurred slowmo", "transform", "gaussian_blur"}
@@ -304,8 +432,10 @@ def test_other_effects_on_the_source_are_kept(blender: Blender, scripts_dir: Pat
         assert strips[name] == {s["name"]: s for s in out["before"]}[name] and strips[name]["channel"] == channel
         assert strips[name]["inputs"] == ["blurred"]
     assert strips["blurred"]["mute"] and strips["blurred slowmo"]["channel"] == 6  # not covered by the effects
-    assert "on channel 6, 6 frames (6 written, 0 reused); gaussian_blur, transform still apply to the muted blurred" \
+    assert (
+        "on channel 6, 6 frames (6 written, 0 reused); gaussian_blur, transform still apply to the muted blurred"
         in out["log"]
+    )
 
 
 def subframes(first: int, count: int, factor: int) -> list[str]:
@@ -324,13 +454,33 @@ def test_rerun_updates_the_result_strip_in_place(blender: Blender, scripts_dir: 
     fx_name = kind.lower()
     # bpy 5.0.1 as a module crashes (SIGSEGV) in strip.modifiers.new() headless, before the add-on runs
     grade = [["grade", "BRIGHT_CONTRAST"]] if blender.version < (5,) else []
-    out = run_blender(blender, scripts_dir, {
-        "files": [str(f) for f in files], "channel": 2, "start": 11,
-        "operator": {"factor": 3, "output_dir": str(tmp_path / "unshutter") + "/"},
-        "reruns": [{"edit": {"channel": 4, "effects": [effect], "modifiers": grade,
-                             "trims": [2, 1], "blend_type": "ADD", "blend_alpha": 0.5, "lock": True},
-                    "operator": {"factor": 2}, "undo": True, "render": str(tmp_path / "render")}],
-    }, tmp_path)
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "channel": 2,
+            "start": 11,
+            "operator": {"factor": 3, "output_dir": str(tmp_path / "unshutter") + "/"},
+            "reruns": [
+                {
+                    "edit": {
+                        "channel": 4,
+                        "effects": [effect],
+                        "modifiers": grade,
+                        "trims": [2, 1],
+                        "blend_type": "ADD",
+                        "blend_alpha": 0.5,
+                        "lock": True,
+                    },
+                    "operator": {"factor": 2},
+                    "undo": True,
+                    "render": str(tmp_path / "render"),
+                }
+            ],
+        },
+        tmp_path,
+    )
     assert out["result"] == ["FINISHED"]
     first = {s["name"]: s for s in out["after"]}["blurred slowmo"]
     assert (first["channel"], first["start"], first["duration"]) == (3, 11, 12)
@@ -377,16 +527,25 @@ def test_rerun_fits_trims_and_channels_to_the_new_length(blender: Blender, scrip
     if blender.version >= (5,):
         pytest.skip("Blender 5.0 has no Transform effect strip")
     files = png_sequence(tmp_path / "clip", "blur", 1001, 4, seed=12)
-    out = run_blender(blender, scripts_dir, {
-        "files": [str(f) for f in files], "channel": 2, "start": 11,
-        "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
-        "reruns": [
-            {"edit": {"effects": [["TRANSFORM", 5]], "trims": [2, 5], "offset_x": 3.0, "crop_min_x": 2},
-             "operator": {"factor": 1}},
-            {"edit": {"blockers": [["next", 3, 20], ["above", 5, 22]]}, "operator": {"factor": 4}},
-            {"edit": {"name": "my slowmo"}, "on": "source", "operator": {"factor": 3}},
-        ],
-    }, tmp_path)
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "channel": 2,
+            "start": 11,
+            "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
+            "reruns": [
+                {
+                    "edit": {"effects": [["TRANSFORM", 5]], "trims": [2, 5], "offset_x": 3.0, "crop_min_x": 2},
+                    "operator": {"factor": 1},
+                },
+                {"edit": {"blockers": [["next", 3, 20], ["above", 5, 22]]}, "operator": {"factor": 4}},
+                {"edit": {"name": "my slowmo"}, "on": "source", "operator": {"factor": 3}},
+            ],
+        },
+        tmp_path,
+    )
     assert out["result"] == ["FINISHED"]
     shorter, longer, renamed = out["reruns"]
 
@@ -409,8 +568,10 @@ def test_rerun_fits_trims_and_channels_to_the_new_length(blender: Blender, scrip
     assert (new["channel"], new["trims"], new["start"], new["duration"]) == (4, [2, 1], 13, 13)
     assert (fx["inputs"], fx["channel"], fx["start"], fx["duration"]) == (["blurred slowmo"], 6, 13, 13)
     assert (strips["next"]["channel"], strips["above"]["channel"]) == (3, 5)
-    assert ("updated in place; moved from channel 3 to 4, clear of the strips its new length overlapped; "
-            "effect transform moved from channel 5 to 6") in out["log"]
+    assert (
+        "updated in place; moved from channel 3 to 4, clear of the strips its new length overlapped; "
+        "effect transform moved from channel 5 to 6"
+    ) in out["log"]
 
     # the artist renamed the result: it is still the source's result, and re-running the source updates it
     assert renamed["result"] == ["FINISHED"] and renamed["same_strip"] and renamed["active"] == "my slowmo"
@@ -426,16 +587,19 @@ def test_unsaved_blend_writes_beside_the_footage(blender: Blender, scripts_dir: 
     """The default folder //unshutter/ on an unsaved file: the frames go to unshutter/ beside the footage, the
     report says so, and the strips store that folder, so a re-run after saving finds the same frames."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=6)
-    out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files], "operator": {"factor": 2},
-                                             "rerun": True}, tmp_path)
+    out = run_blender(
+        blender, scripts_dir, {"files": [str(f) for f in files], "operator": {"factor": 2}, "rerun": True}, tmp_path
+    )
     assert out["result"] == ["FINISHED"], out.get("error")
     new = {s["name"]: s for s in out["after"]}["blurred slowmo"]
     folder = Path(new["directory"])
     assert folder.parent == tmp_path / "clip" / "unshutter" and new["files"] == subframes(1001, 3, 2)
     assert all((folder / name).is_file() for name in new["files"])
     assert new["settings"]["output_dir"] == str(tmp_path / "clip" / "unshutter") + "/"
-    assert f"the .blend file is not saved: frames written beside the footage in {tmp_path / 'clip' / 'unshutter'}/" \
+    assert (
+        f"the .blend file is not saved: frames written beside the footage in {tmp_path / 'clip' / 'unshutter'}/"
         in out["log"]
+    )
     assert out["rerun"] == ["FINISHED"] and "(0 written, 6 reused)" in out["log"]
 
 
@@ -444,8 +608,7 @@ def test_unsaved_blend_with_read_only_footage_is_refused(blender: Blender, scrip
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=6)
     (tmp_path / "clip").chmod(0o555)
     try:
-        out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files], "operator": {"factor": 2}},
-                          tmp_path)
+        out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files], "operator": {"factor": 2}}, tmp_path)
     finally:
         (tmp_path / "clip").chmod(0o755)
     assert out["result"] == ["ERROR"] and "save the .blend file first, or choose an Output Folder" in out["error"]
@@ -457,11 +620,20 @@ def test_trimmed_movie_strip(blender: Blender, scripts_dir: Path, tmp_path: Path
     """A movie strip trimmed by 2 frames at the head and 1 at the tail; the channel above is taken."""
     movie = mp4(tmp_path / "clip" / "pan.mp4", 8, seed=7)
     blocker = png_sequence(tmp_path / "still", "still", 1, 1)[0]
-    out = run_blender(blender, scripts_dir, {
-        "files": [str(movie)], "channel": 1, "start": 1, "trim": [2, 1], "blocker": str(blocker),
-        "operator": {"factor": 2, "guidance": "LEFT", "output_dir": str(tmp_path / "unshutter") + "/"},
-        "render": str(tmp_path / "render"),
-    }, tmp_path)
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(movie)],
+            "channel": 1,
+            "start": 1,
+            "trim": [2, 1],
+            "blocker": str(blocker),
+            "operator": {"factor": 2, "guidance": "LEFT", "output_dir": str(tmp_path / "unshutter") + "/"},
+            "render": str(tmp_path / "render"),
+        },
+        tmp_path,
+    )
     assert out["result"] == ["FINISHED"]
     strips = {s["name"]: s for s in out["after"]}
     src, new = strips["blurred"], strips["blurred slowmo"]
@@ -478,16 +650,30 @@ def test_trimmed_movie_strip(blender: Blender, scripts_dir: Path, tmp_path: Path
         assert np.abs(got - read_image(folder / new["files"][i])[0]).max() <= 1.5 / 255
 
 
-@pytest.mark.parametrize(("mode", "blender"), [("finish", b) for b in DEFAULT_BLENDERS] + [("cancel", b) for b in EVERY_BLENDER],
-                         indirect=["blender"])
+@pytest.mark.parametrize(
+    ("mode", "blender"),
+    [("finish", b) for b in DEFAULT_BLENDERS] + [("cancel", b) for b in EVERY_BLENDER],
+    indirect=["blender"],
+)
 def test_modal_run_progress_and_cancel(blender: Blender, scripts_dir: Path, tmp_path: Path, mode: str) -> None:
     """The interactive path, driven with TIMER/ESC events (no window in ``blender -b``)."""
     n = 5 if mode == "finish" else 40
     files = png_sequence(tmp_path / "clip", "blur", 1001, n, seed=8)
-    settings = {"factor": 2 if mode == "finish" else 7, "guidance": "NEIGHBORS", "reverse": False, "overrides": "",
-                "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0, "timing": "EVEN", "follow": 1.0, "output_dir": str(tmp_path / "unshutter") + "/"}
-    out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files], "modal": mode, "operator_modal": settings},
-                      tmp_path)
+    settings = {
+        "factor": 2 if mode == "finish" else 7,
+        "guidance": "NEIGHBORS",
+        "reverse": False,
+        "overrides": "",
+        "use_motion": False,
+        "motion": [0.0, 0.0],
+        "shutter": 360.0,
+        "timing": "EVEN",
+        "follow": 1.0,
+        "output_dir": str(tmp_path / "unshutter") + "/",
+    }
+    out = run_blender(
+        blender, scripts_dir, {"files": [str(f) for f in files], "modal": mode, "operator_modal": settings}, tmp_path
+    )
     m = out["modal"]
     assert m["start"] == ["RUNNING_MODAL"]
     assert m["wm"][:3] == ["progress_begin", "event_timer_add", "modal_handler_add"]
@@ -509,8 +695,12 @@ def test_dash_named_sequence(blender: Blender, scripts_dir: Path, tmp_path: Path
     for f in files:
         f.rename(f.with_name(f.name.replace("pan-.", "pan-")))
     files = [f.with_name(f.name.replace("pan-.", "pan-")) for f in files]
-    out = run_blender(blender, scripts_dir, {"files": [str(f) for f in files],
-                                    "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}}, tmp_path)
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {"files": [str(f) for f in files], "operator": {"factor": 2, "output_dir": str(tmp_path / "o") + "/"}},
+        tmp_path,
+    )
     assert out["result"] == ["FINISHED"], out.get("error")
     new = {s["name"]: s for s in out["after"]}["blurred slowmo"]
     assert new["files"] == [f"pan-{o}.png" for o in range(1001, 1007)]
@@ -537,20 +727,39 @@ def test_rerun_replaces_the_result_proxy(blender: Blender, scripts_dir: Path, tm
     turned off is removed. ``strip``: Blender's default folder beside the frames, which moves with them."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 4, seed=13)
     proxy_dir = tmp_path / "proxies"
-    out = run_blender(blender, scripts_dir, {
-        "files": [str(f) for f in files], "channel": 2, "start": 1,
-        "operator": {"factor": 3, "output_dir": str(tmp_path / "unshutter") + "/"},
-        "reruns": [{"edit": {"proxy": {"sizes": [50, 100], "quality": 100, "directory": str(proxy_dir) + "/",
-                                       "storage": "custom" if storage == "off" else storage, "off": storage == "off"}},
-                    "operator": {"factor": 2}}],
-    }, tmp_path)
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "channel": 2,
+            "start": 1,
+            "operator": {"factor": 3, "output_dir": str(tmp_path / "unshutter") + "/"},
+            "reruns": [
+                {
+                    "edit": {
+                        "proxy": {
+                            "sizes": [50, 100],
+                            "quality": 100,
+                            "directory": str(proxy_dir) + "/",
+                            "storage": "custom" if storage == "off" else storage,
+                            "off": storage == "off",
+                        }
+                    },
+                    "operator": {"factor": 2},
+                }
+            ],
+        },
+        tmp_path,
+    )
     assert out["result"] == ["FINISHED"]
     first = {s["name"]: s for s in out["after"]}["blurred slowmo"]
     step = out["reruns"][0]
     old_root = proxy_dir if storage != "strip" else Path(first["directory"]) / "BL_proxy"
     built = {Path(p): md5 for p, md5 in step["proxy_built"].items()}
     assert sorted(p.relative_to(old_root) for p in built) == sorted(
-        Path("images") / str(size) / f"{name}_proxy.jpg" for size in (50, 100) for name in first["files"])
+        Path("images") / str(size) / f"{name}_proxy.jpg" for size in (50, 100) for name in first["files"]
+    )
     assert step["result"] == ["FINISHED"] and step["same_strip"]
     new = {s["name"]: s for s in step["timeline"]}["blurred slowmo"]
     assert new["files"] == subframes(1001, 4, 2)
@@ -561,7 +770,8 @@ def test_rerun_replaces_the_result_proxy(blender: Blender, scripts_dir: Path, tm
         return
     assert "updated in place; proxy rebuilt at 50%, 100%" in out["log"]
     assert sorted(p.relative_to(root) for p in now) == sorted(
-        Path("images") / str(size) / f"{name}_proxy.jpg" for size in (50, 100) for name in new["files"])
+        Path("images") / str(size) / f"{name}_proxy.jpg" for size in (50, 100) for name in new["files"]
+    )
     if storage == "strip":  # the old frames' proxy beside them is left to them (an undo brings them back)
         assert all(md5(p) == built[p] for p in built)
     else:  # the same files, rewritten
@@ -570,7 +780,7 @@ def test_rerun_replaces_the_result_proxy(blender: Blender, scripts_dir: Path, tm
     old_frames, new_frames = Path(first["directory"]), Path(new["directory"])
     gaps = []
     for p in sorted(now):
-        image, size = p.name[:-len("_proxy.jpg")], p.parent.name
+        image, size = p.name[: -len("_proxy.jpg")], p.parent.name
         got = _proxy_pixels(p)
         assert np.abs(got - _scaled(new_frames / image, got)).mean() < {"100": 1.5, "50": 2.5}[size] / 255, p
         gaps.append(np.abs(got - _scaled(old_frames / image, got)).mean())
@@ -581,12 +791,19 @@ def test_rerun_leaves_the_source_mute_to_the_artist(blender: Blender, scripts_di
     """The first run mutes the source so the slow motion plays; the artist unmutes it on purpose, and
     re-runs (on the source, then on the result) leave it playing."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=14)
-    out = run_blender(blender, scripts_dir, {
-        "files": [str(f) for f in files],
-        "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
-        "reruns": [{"edit": {"strips": {"blurred": {"mute": False}}}, "on": "source", "operator": {"factor": 3}},
-                   {"on": "blurred slowmo", "operator": {"factor": 1}}],
-    }, tmp_path)
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
+            "reruns": [
+                {"edit": {"strips": {"blurred": {"mute": False}}}, "on": "source", "operator": {"factor": 3}},
+                {"on": "blurred slowmo", "operator": {"factor": 1}},
+            ],
+        },
+        tmp_path,
+    )
     assert out["result"] == ["FINISHED"]
     assert {s["name"]: s["mute"] for s in out["after"]} == {"blurred": True, "blurred slowmo": False}
     for step, factor in zip(out["reruns"], (3, 1)):
@@ -600,12 +817,19 @@ def test_renamed_source_updates_its_result(blender: Blender, scripts_dir: Path, 
     """Source and result share an id: renaming the source (run on it, or on the result) still updates the
     one result strip."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=15)
-    out = run_blender(blender, scripts_dir, {
-        "files": [str(f) for f in files],
-        "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
-        "reruns": [{"edit": {"strips": {"blurred": {"name": "hero"}}}, "on": "hero", "operator": {"factor": 3}},
-                   {"edit": {"strips": {"hero": {"name": "villain"}}}, "operator": {"factor": 1}}],
-    }, tmp_path)
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
+            "reruns": [
+                {"edit": {"strips": {"blurred": {"name": "hero"}}}, "on": "hero", "operator": {"factor": 3}},
+                {"edit": {"strips": {"hero": {"name": "villain"}}}, "operator": {"factor": 1}},
+            ],
+        },
+        tmp_path,
+    )
     assert out["result"] == ["FINISHED"]
     first = {s["name"]: s["settings"] for s in out["after"]}
     for step, (source, factor) in zip(out["reruns"], (("hero", 3), ("villain", 1))):
@@ -626,11 +850,16 @@ def test_pair_made_by_an_older_version_is_found_by_name(blender: Blender, script
     """Strips processed before the id existed: a re-run on the source finds its result by the names they
     recorded, updates it in place and gives both the id."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=17)
-    out = run_blender(blender, scripts_dir, {
-        "files": [str(f) for f in files],
-        "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
-        "reruns": [{"edit": {"forget_links": True}, "on": "source", "operator": {"factor": 3}}],
-    }, tmp_path)
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
+            "reruns": [{"edit": {"forget_links": True}, "on": "source", "operator": {"factor": 3}}],
+        },
+        tmp_path,
+    )
     assert out["result"] == ["FINISHED"]
     step = out["reruns"][0]
     assert step["result"] == ["FINISHED"] and step["active"] == "blurred slowmo" and step["same_strip"]
@@ -647,14 +876,21 @@ def test_duplicated_source_gets_its_own_result(blender: Blender, scripts_dir: Pa
     the original's alone; the original run first keeps its result and unlinks its copy, which then adds
     its own result too."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=16)
-    out = run_blender(blender, scripts_dir, {
-        "files": [str(f) for f in files],
-        "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
-        "reruns": [{"edit": {"duplicate": ["blurred", 6]}, "on": "blurred.001", "operator": {"factor": 3}},
-                   {"on": "source", "operator": {"factor": 1}},
-                   {"edit": {"duplicate": ["blurred", 9]}, "on": "source", "operator": {"factor": 3}},
-                   {"on": "blurred.002", "operator": {"factor": 1}}],
-    }, tmp_path)
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
+            "reruns": [
+                {"edit": {"duplicate": ["blurred", 6]}, "on": "blurred.001", "operator": {"factor": 3}},
+                {"on": "source", "operator": {"factor": 1}},
+                {"edit": {"duplicate": ["blurred", 9]}, "on": "source", "operator": {"factor": 3}},
+                {"on": "blurred.002", "operator": {"factor": 1}},
+            ],
+        },
+        tmp_path,
+    )
     assert out["result"] == ["FINISHED"]
     original = {s["name"]: s for s in out["after"]}
     link = original["blurred"]["settings"]["link"]
@@ -699,13 +935,23 @@ def test_proxy_of_a_result_inside_meta_strips_is_rebuilt(blender: Blender, scrip
     gets its proxy rebuilt whether the artist looks at the top level or into the outer meta strip, and the
     view the artist had is left as it was."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=18)
-    out = run_blender(blender, scripts_dir, {
-        "files": [str(f) for f in files],
-        "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
-        "reruns": [{"edit": {"meta": 2, "proxy": {"sizes": [25], "storage": "strip"}}, "on": "source",
-                    "operator": {"factor": 3}},
-                   {"edit": {"view": 1}, "on": "blurred slowmo", "operator": {"factor": 1}}],
-    }, tmp_path)
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "operator": {"factor": 2, "output_dir": str(tmp_path / "unshutter") + "/"},
+            "reruns": [
+                {
+                    "edit": {"meta": 2, "proxy": {"sizes": [25], "storage": "strip"}},
+                    "on": "source",
+                    "operator": {"factor": 3},
+                },
+                {"edit": {"view": 1}, "on": "blurred slowmo", "operator": {"factor": 1}},
+            ],
+        },
+        tmp_path,
+    )
     assert out["result"] == ["FINISHED"]
     top_level, inside = out["reruns"]
     outer, inner = top_level["metas"]
@@ -727,19 +973,42 @@ def test_strips_renamed_during_a_modal_run(blender: Blender, scripts_dir: Path, 
     first run gets its result; the result renamed, then both, during re-runs are updated in place; a copy
     of the source made during a run is left alone. No strip keeps the run's mark."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=19)
-    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0, "timing": "EVEN", "follow": 1.0,
-                "output_dir": str(tmp_path / "unshutter") + "/"}
-    out = run_blender(blender, scripts_dir, {
-        "files": [str(f) for f in files], "modal": "finish", "operator_modal": settings,
-        "during": {"rename": {"blurred": "hero"}},
-        "reruns": [
-            {"modal": {"during": {"rename": {"hero slowmo": "my slowmo"}}}, "on": "hero",
-             "operator": {**settings, "factor": 3}},
-            {"modal": {"during": {"rename": {"hero": "villain", "my slowmo": "your slowmo"}}}, "on": "my slowmo",
-             "operator": {**settings, "factor": 1}},
-            {"modal": {"during": {"duplicate": ["villain", 6]}}, "on": "villain", "operator": settings},
-        ],
-    }, tmp_path)
+    settings = {
+        "factor": 2,
+        "guidance": "NEIGHBORS",
+        "reverse": False,
+        "overrides": "",
+        "use_motion": False,
+        "motion": [0.0, 0.0],
+        "shutter": 360.0,
+        "timing": "EVEN",
+        "follow": 1.0,
+        "output_dir": str(tmp_path / "unshutter") + "/",
+    }
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "modal": "finish",
+            "operator_modal": settings,
+            "during": {"rename": {"blurred": "hero"}},
+            "reruns": [
+                {
+                    "modal": {"during": {"rename": {"hero slowmo": "my slowmo"}}},
+                    "on": "hero",
+                    "operator": {**settings, "factor": 3},
+                },
+                {
+                    "modal": {"during": {"rename": {"hero": "villain", "my slowmo": "your slowmo"}}},
+                    "on": "my slowmo",
+                    "operator": {**settings, "factor": 1},
+                },
+                {"modal": {"during": {"duplicate": ["villain", 6]}}, "on": "villain", "operator": settings},
+            ],
+        },
+        tmp_path,
+    )
     assert out["result"] == ["FINISHED"], out["modal"]["reports"]
     first = {s["name"]: s for s in out["after"]}
     assert set(first) == {"hero", "hero slowmo"} and first["hero"]["mute"]
@@ -772,27 +1041,59 @@ def test_second_run_during_a_modal_run_is_refused(blender: Blender, scripts_dir:
     refused with a report naming the strip, the timeline and files untouched, and the first run completes.
     Once it has ended (finished, cancelled with Esc, or ended by Blender) runs on the same strips go ahead."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=21)
-    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0, "timing": "EVEN", "follow": 1.0,
-                "output_dir": str(tmp_path / "unshutter") + "/"}
-    out = run_blender(blender, scripts_dir, {
-        "files": [str(f) for f in files], "modal": "finish", "operator_modal": settings,
-        "during": {"run": [{"on": "blurred", "operator": settings}]},  # the same settings: the same folder
-        "reruns": [
-            {"modal": {"during": {"run": [{"on": "blurred slowmo"}, {"on": "blurred", "operator": {"factor": 6}}]}},
-             "on": "source", "operator": {**settings, "factor": 3}},
-            {"modal": {"during": {"rename": {"blurred slowmo": "my slowmo"},
-                                  "run": [{"on": "my slowmo", "operator": {"factor": 6}}]}},
-             "on": "blurred slowmo", "operator": {**settings, "factor": 1}},
-            {"on": "my slowmo", "operator": {"factor": 2}},
-            {"modal": {"mode": "escape"}, "on": "source", "operator": {**settings, "factor": 4}},
-            {"on": "source", "operator": {"factor": 4}},
-            {"modal": {"mode": "abandon"}, "on": "my slowmo", "operator": {**settings, "factor": 5}},
-            {"on": "my slowmo", "operator": {"factor": 5}},
-        ],
-    }, tmp_path)
+    settings = {
+        "factor": 2,
+        "guidance": "NEIGHBORS",
+        "reverse": False,
+        "overrides": "",
+        "use_motion": False,
+        "motion": [0.0, 0.0],
+        "shutter": 360.0,
+        "timing": "EVEN",
+        "follow": 1.0,
+        "output_dir": str(tmp_path / "unshutter") + "/",
+    }
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "modal": "finish",
+            "operator_modal": settings,
+            "during": {"run": [{"on": "blurred", "operator": settings}]},  # the same settings: the same folder
+            "reruns": [
+                {
+                    "modal": {
+                        "during": {"run": [{"on": "blurred slowmo"}, {"on": "blurred", "operator": {"factor": 6}}]}
+                    },
+                    "on": "source",
+                    "operator": {**settings, "factor": 3},
+                },
+                {
+                    "modal": {
+                        "during": {
+                            "rename": {"blurred slowmo": "my slowmo"},
+                            "run": [{"on": "my slowmo", "operator": {"factor": 6}}],
+                        }
+                    },
+                    "on": "blurred slowmo",
+                    "operator": {**settings, "factor": 1},
+                },
+                {"on": "my slowmo", "operator": {"factor": 2}},
+                {"modal": {"mode": "escape"}, "on": "source", "operator": {**settings, "factor": 4}},
+                {"on": "source", "operator": {"factor": 4}},
+                {"modal": {"mode": "abandon"}, "on": "my slowmo", "operator": {**settings, "factor": 5}},
+                {"on": "my slowmo", "operator": {"factor": 5}},
+            ],
+        },
+        tmp_path,
+    )
     refused = [out["modal"]["during"]["runs"]] + [s["modal"]["during"]["runs"] for s in out["reruns"][:2]]
     assert [[(r["result"], r["unchanged"]) for r in runs] for runs in refused] == [
-        [(["ERROR"], True)], [(["ERROR"], True)] * 2, [(["ERROR"], True)]]
+        [(["ERROR"], True)],
+        [(["ERROR"], True)] * 2,
+        [(["ERROR"], True)],
+    ]
     reports = [r["error"] for runs in refused for r in runs]
     for report, strip in zip(reports, ("blurred", "blurred slowmo", "blurred", "my slowmo")):
         assert busy(strip, "blurred") in report, report
@@ -823,17 +1124,39 @@ def test_second_run_during_a_modal_run_is_refused(blender: Blender, scripts_dir:
     assert sorted(p.name.split("_")[1] for p in (tmp_path / "unshutter").iterdir()) == ["x1", "x2", "x3", "x4", "x5"]
 
 
-def test_run_the_addon_cannot_tell_is_going_on_is_refused_by_the_engine(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
+def test_run_the_addon_cannot_tell_is_going_on_is_refused_by_the_engine(
+    blender: Blender, scripts_dir: Path, tmp_path: Path
+) -> None:
     """An undo past a modal run's start takes its marks away, so the add-on lets the same run start again;
     the engine's claim on the frames refuses it (reported, timeline untouched) and the first run completes."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 40, seed=23)  # long enough to outlast a second start
-    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0, "timing": "EVEN", "follow": 1.0,
-                "output_dir": str(tmp_path / "unshutter") + "/"}
-    out = run_blender(blender, scripts_dir, {
-        "files": [str(f) for f in files], "modal": "finish", "operator_modal": settings,
-        "during": {"after_start": True, "unmark": True,
-                   "run": [{"on": "blurred", "operator": settings}]},  # the same settings: the same folder
-    }, tmp_path)
+    settings = {
+        "factor": 2,
+        "guidance": "NEIGHBORS",
+        "reverse": False,
+        "overrides": "",
+        "use_motion": False,
+        "motion": [0.0, 0.0],
+        "shutter": 360.0,
+        "timing": "EVEN",
+        "follow": 1.0,
+        "output_dir": str(tmp_path / "unshutter") + "/",
+    }
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "modal": "finish",
+            "operator_modal": settings,
+            "during": {
+                "after_start": True,
+                "unmark": True,
+                "run": [{"on": "blurred", "operator": settings}],
+            },  # the same settings: the same folder
+        },
+        tmp_path,
+    )
     [second] = out["modal"]["during"]["runs"]
     assert second["result"] == ["ERROR"] and second["unchanged"], second
     assert "another Unshutter run is writing them" in second["error"] and "frames 1001-1080 of" in second["error"]
@@ -849,23 +1172,49 @@ def test_mark_saved_by_another_session_blocks_nothing(blender: Blender, scripts_
     """A file saved during a modal run keeps the run's marks; opened in another Blender session, where no
     run goes on, runs on its source and result go ahead and the marks go."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=22)
-    settings = {"factor": 2, "guidance": "NEIGHBORS", "reverse": False, "overrides": "", "use_motion": False, "motion": [0.0, 0.0], "shutter": 360.0, "timing": "EVEN", "follow": 1.0,
-                "output_dir": str(tmp_path / "unshutter") + "/"}
+    settings = {
+        "factor": 2,
+        "guidance": "NEIGHBORS",
+        "reverse": False,
+        "overrides": "",
+        "use_motion": False,
+        "motion": [0.0, 0.0],
+        "shutter": 360.0,
+        "timing": "EVEN",
+        "follow": 1.0,
+        "output_dir": str(tmp_path / "unshutter") + "/",
+    }
     saved = tmp_path / "mid_run.blend"
-    out = run_blender(blender, scripts_dir, {
-        "files": [str(f) for f in files], "operator": settings,
-        "reruns": [{"modal": {"during": {"save": str(saved)}}, "on": "source", "operator": {**settings, "factor": 3}}],
-    }, tmp_path)
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "operator": settings,
+            "reruns": [
+                {"modal": {"during": {"save": str(saved)}}, "on": "source", "operator": {**settings, "factor": 3}}
+            ],
+        },
+        tmp_path,
+    )
     assert out["reruns"][0]["result"] == ["FINISHED"]
     link = {s["name"]: s for s in out["after"]}["blurred"]["settings"]["link"]
     marked = {s["name"]: s["id_props"] for s in out["reruns"][0]["modal"]["during"]["saved"]}
     assert marked == {"blurred": ["unshutter", "unshutter_run"], "blurred slowmo": ["unshutter", "unshutter_run"]}
 
     (tmp_path / "second").mkdir()
-    again = run_blender(blender, scripts_dir, {"open": str(saved), "reruns": [
-        {"on": "blurred slowmo", "operator": {"factor": 1}},
-        {"modal": {}, "on": "source", "operator": {**settings, "factor": 4}},
-    ]}, tmp_path / "second")
+    again = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "open": str(saved),
+            "reruns": [
+                {"on": "blurred slowmo", "operator": {"factor": 1}},
+                {"modal": {}, "on": "source", "operator": {**settings, "factor": 4}},
+            ],
+        },
+        tmp_path / "second",
+    )
     assert [s["id_props"] for s in again["before"]] == [["unshutter", "unshutter_run"]] * 2  # the stale marks
     for step, factor in zip(again["reruns"], (1, 4)):
         assert step["result"] == ["FINISHED"], again["log"][-2000:]
@@ -881,11 +1230,22 @@ def test_mark_saved_by_another_session_blocks_nothing(blender: Blender, scripts_
 def test_motion_vector_reaches_the_engine(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """The panel's Motion Vector: the engine runs with --motion, and the strip keeps the vector for a re-run."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=5)
-    out = run_blender(blender, scripts_dir, {
-        "files": [str(f) for f in files], "channel": 2, "start": 1,
-        "operator": {"factor": 2, "use_motion": True, "motion": [6.0, -1.5],
-                     "output_dir": str(tmp_path / "unshutter") + "/"},
-    }, tmp_path)
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {
+            "files": [str(f) for f in files],
+            "channel": 2,
+            "start": 1,
+            "operator": {
+                "factor": 2,
+                "use_motion": True,
+                "motion": [6.0, -1.5],
+                "output_dir": str(tmp_path / "unshutter") + "/",
+            },
+        },
+        tmp_path,
+    )
     assert out["result"] == ["FINISHED"], out.get("log", "")[-2000:]
     new = {s["name"]: s for s in out["after"]}["blurred slowmo"]
     assert new["settings"]["use_motion"] is True and new["settings"]["motion"] == [6.0, -1.5]

@@ -1,4 +1,5 @@
 """The add-on's engine module (pure Python, no bpy), its installers and ``unshutter blender``."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -47,8 +48,17 @@ def test_sequence_from_strip_files() -> None:
 
 
 def test_command_and_output_files() -> None:
-    cmd = engine.build_command("/x/unshutter", "/c/a.%04d.png", "/o/a.####.png", factor=3, guidance="left",
-                               reverse=True, overrides="/c/ov.yaml", shutter=180.0, frames=(1002, 1004))
+    cmd = engine.build_command(
+        "/x/unshutter",
+        "/c/a.%04d.png",
+        "/o/a.####.png",
+        factor=3,
+        guidance="left",
+        reverse=True,
+        overrides="/c/ov.yaml",
+        shutter=180.0,
+        frames=(1002, 1004),
+    )
     assert cmd[:5] == ["/x/unshutter", "run", "/c/a.%04d.png", "-o", "/o/a.####.png"]
     for flag in ("--json", "--reverse", "--quiet"):
         assert flag in cmd
@@ -78,7 +88,11 @@ def test_engine_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         p.chmod(0o755)
         return str(p)
 
-    pref, env, rec = fake(tmp_path / "pref" / "unshutter"), fake(tmp_path / "env" / "unshutter"), fake(tmp_path / "rec" / "unshutter")
+    pref, env, rec = (
+        fake(tmp_path / "pref" / "unshutter"),
+        fake(tmp_path / "env" / "unshutter"),
+        fake(tmp_path / "rec" / "unshutter"),
+    )
     on_path, venv = fake(tmp_path / "path" / "unshutter"), fake(tmp_path / "proj" / ".venv" / "bin" / "unshutter")
     record = tmp_path / "engine.json"
     monkeypatch.setattr(engine, "RECORD", record)
@@ -104,8 +118,12 @@ def test_engine_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_engine_run_success_and_failure(tmp_path: Path) -> None:
     png_sequence(tmp_path / "in", "s", 1001, 4)
     out = tmp_path / "out"
-    run = engine.EngineRun(engine.build_command(VENV_EXE, str(tmp_path / "in" / "s.%04d.png"), str(out / "s.####.png"),
-                                                factor=2, frames=(1002, 1003)), str(out))
+    run = engine.EngineRun(
+        engine.build_command(
+            VENV_EXE, str(tmp_path / "in" / "s.%04d.png"), str(out / "s.####.png"), factor=2, frames=(1002, 1003)
+        ),
+        str(out),
+    )
     run.start()
     seen = []
     run.wait(on_event=seen.append)
@@ -116,8 +134,12 @@ def test_engine_run_success_and_failure(tmp_path: Path) -> None:
     assert all(Path(f).is_file() for f in files)
 
     (tmp_path / "in" / "s.1003.png").write_bytes(b"broken")
-    bad = engine.EngineRun(engine.build_command(VENV_EXE, str(tmp_path / "in" / "s.%04d.png"), str(tmp_path / "o2" / "s.####.png"),
-                                                factor=2), str(tmp_path / "o2"))
+    bad = engine.EngineRun(
+        engine.build_command(
+            VENV_EXE, str(tmp_path / "in" / "s.%04d.png"), str(tmp_path / "o2" / "s.####.png"), factor=2
+        ),
+        str(tmp_path / "o2"),
+    )
     bad.start()
     bad.wait()
     assert bad.proc.returncode != 0 and "s.1003.png" in bad.failure()
@@ -131,8 +153,9 @@ def test_cancel_kills_engine_and_leaves_no_frames(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("not ours")
-    run = engine.EngineRun(engine.build_command(VENV_EXE, str(tmp_path / "in" / "s.%04d.png"), str(out / "s.####.png"),
-                                                factor=7), str(out))
+    run = engine.EngineRun(
+        engine.build_command(VENV_EXE, str(tmp_path / "in" / "s.%04d.png"), str(out / "s.####.png"), factor=7), str(out)
+    )
     run.start()
     deadline = time.monotonic() + 120
     while not run.frame_outputs and time.monotonic() < deadline:
@@ -159,14 +182,21 @@ def test_install_and_zip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
     for path in (tmp_path / "addon.zip", tmp_path / "unshutter_blender.zip"):
         zf = zipfile.ZipFile(path)
         names = zf.namelist()
-        assert {"unshutter_blender/__init__.py", "unshutter_blender/engine.py", "unshutter_blender/preferences.py",
-                "unshutter_blender/engine.json", "unshutter_blender/blender_manifest.toml"} <= set(names)
+        assert {
+            "unshutter_blender/__init__.py",
+            "unshutter_blender/engine.py",
+            "unshutter_blender/preferences.py",
+            "unshutter_blender/engine.json",
+            "unshutter_blender/blender_manifest.toml",
+        } <= set(names)
         assert not any("__pycache__" in n for n in names)
         toml = tomllib.loads(zf.read("unshutter_blender/blender_manifest.toml").decode())
         assert (toml["id"], toml["version"], toml["type"]) == ("unshutter_blender", unshutter.__version__, "add-on")
         # the legacy add-on's own version (Blender 3.x shows bl_info) is the same
-        assert f'"version": {tuple(int(x) for x in unshutter.__version__.split("."))}' in \
-            zf.read("unshutter_blender/__init__.py").decode()
+        assert (
+            f'"version": {tuple(int(x) for x in unshutter.__version__.split("."))}'
+            in zf.read("unshutter_blender/__init__.py").decode()
+        )
     assert "installed unshutter_blender" in capsys.readouterr().out
 
 

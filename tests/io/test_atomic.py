@@ -1,4 +1,5 @@
 """io.atomic: text files replaced whole or not at all, with an OutputError (exit 6) naming the file."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,13 @@ except UnshutterError as exc:
 def test_write_text_past_the_size_limit_is_an_output_error(tmp_path: Path) -> None:
     target = tmp_path / "shot.unshutter.json"
     target.write_text("old\n")
-    p = subprocess.run([sys.executable, "-c", _WRITER, str(target)], capture_output=True, text=True,
-                       preexec_fn=size_limit(50000), timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-c", _WRITER, str(target)],
+        capture_output=True,
+        text=True,
+        preexec_fn=size_limit(50000),
+        timeout=60,
+    )
     assert p.returncode == 0, p.stderr
     res = json.loads(p.stdout)
     assert res == {"ok": False, "code": 6, "message": res["message"]}

@@ -1,4 +1,5 @@
 """Claims on output frames: overlapping live runs are refused, killed runs do not block."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,11 @@ NAME = "shot.#.exr"
 
 def test_overlap_in_another_process_is_refused_and_named(tmp_path: Path, claim_holder) -> None:
     p = claim_holder(tmp_path, NAME, (1001, 1010))
-    with pytest.raises(OutputBusyError, match=rf"frames 1008-1020 of out/shot: another Unshutter run is writing "
-                                              rf"them \(pid {p.pid} on .*frames 1001-1010"):
+    with pytest.raises(
+        OutputBusyError,
+        match=rf"frames 1008-1020 of out/shot: another Unshutter run is writing "
+        rf"them \(pid {p.pid} on .*frames 1001-1010",
+    ):
         with claim(tmp_path, NAME, (1008, 1020), "out/shot"):
             pass
     with claim(tmp_path, NAME, (1011, 1020), "out/shot"):  # next to it: fine
@@ -128,8 +132,9 @@ def test_both_of_two_simultaneous_starts_never_go_on(tmp_path: Path) -> None:
         assert len(inside) + len(errors) == 2 and len(inside) <= 1
 
 
-def test_file_system_without_locks_runs_unguarded_with_a_warning(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_file_system_without_locks_runs_unguarded_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import errno
     import fcntl
 

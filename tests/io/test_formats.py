@@ -1,4 +1,5 @@
 """Each supported file format goes through the job keeping its type, depth, channels and header."""
+
 from __future__ import annotations
 
 from pathlib import Path

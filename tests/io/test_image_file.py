@@ -4,6 +4,7 @@ The limit is ``RLIMIT_FSIZE`` (what ``ulimit -f`` sets) in a child process:
 it needs no privileges, and Python ignores SIGXFSZ, so writes past it fail
 with EFBIG the way they fail with ENOSPC on a full disk.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,10 @@ FORMATS = [(".exr", "half"), (".png", "uint16"), (".tif", "uint16"), (".dpx", "u
 
 def limited(limit_bytes: int) -> callable:
     """preexec_fn for subprocess: the child may not write files larger than ``limit_bytes``."""
+
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
     return apply
 
 
@@ -58,8 +61,13 @@ def test_write_past_the_size_limit_fails_and_leaves_nothing(tmp_path: Path, ext:
         folder = tmp_path / f"cut{cut}"
         folder.mkdir()
         target = folder / f"frame.1001{ext}"
-        p = subprocess.run([sys.executable, "-c", _WRITER, str(target), fmt], capture_output=True, text=True,
-                           preexec_fn=limited(cut), timeout=60)
+        p = subprocess.run(
+            [sys.executable, "-c", _WRITER, str(target), fmt],
+            capture_output=True,
+            text=True,
+            preexec_fn=limited(cut),
+            timeout=60,
+        )
         assert p.returncode == 0, p.stderr
         res = json.loads(p.stdout)
         assert res["ok"] is False, f"{ext} cut at {cut}/{full} bytes reported success"
@@ -73,8 +81,13 @@ def test_write_within_the_size_limit_succeeds(tmp_path: Path, ext: str, fmt: str
     # a JPEG needs room for its largest possible size first (see image_file._reserve)
     room = 2 * 96 * 64 * 3 + (1 << 20) if ext == ".jpg" else full + 1
     target = tmp_path / "ok" / f"frame.1001{ext}"
-    p = subprocess.run([sys.executable, "-c", _WRITER, str(target), fmt], capture_output=True, text=True,
-                       preexec_fn=limited(room), timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-c", _WRITER, str(target), fmt],
+        capture_output=True,
+        text=True,
+        preexec_fn=limited(room),
+        timeout=60,
+    )
     assert json.loads(p.stdout)["ok"] is True, p.stdout
     px, meta = read_image(target)
     assert px.shape == (64, 96, 3)
@@ -95,7 +108,7 @@ def _zlib_level_class(png: Path) -> int:
     data = png.read_bytes()
     pos = 8
     while pos < len(data):
-        (length,), kind = struct.unpack(">I", data[pos:pos + 4]), data[pos + 4:pos + 8]
+        (length,), kind = struct.unpack(">I", data[pos : pos + 4]), data[pos + 4 : pos + 8]
         if kind == b"IDAT":
             return data[pos + 9] >> 6
         pos += 12 + length

@@ -1,4 +1,5 @@
 """Movie input and output through PyAV: H.264 and ProRes."""
+
 from __future__ import annotations
 
 from fractions import Fraction

@@ -1,4 +1,5 @@
 """Sequence specs in the spellings artists use."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,8 +20,9 @@ def _touch_seq(folder: Path, frames: range, pad: int = 4) -> None:
         write_image(folder / f"shot.{f:0{pad}d}.exr", np.full((6, 8, 3), 0.5, np.float32), meta)
 
 
-@pytest.mark.parametrize("spec", ["shot.####.exr", "shot.%04d.exr", "shot.#.exr", "shot.1001-1005#.exr",
-                                  "shot.1003.exr", "shot.$F4.exr"])
+@pytest.mark.parametrize(
+    "spec", ["shot.####.exr", "shot.%04d.exr", "shot.#.exr", "shot.1001-1005#.exr", "shot.1003.exr", "shot.$F4.exr"]
+)
 def test_spellings(tmp_path: Path, spec: str) -> None:
     _touch_seq(tmp_path, range(1001, 1006))
     clip = open_clip(str(tmp_path / spec))
@@ -60,14 +62,17 @@ def test_resolve_explicit_missing(tmp_path: Path) -> None:
         resolve_frames(pat, frames)
 
 
-@pytest.mark.parametrize("spec,prefix,first,count", [
-    ("shot_v2-%04d.png", "shot_v2-", None, None),
-    ("shot_v2-####.png", "shot_v2-", None, None),
-    ("dir/shot_v2-1001.png", "shot_v2-", None, None),
-    ("shot_v1-1001-1050#.exr", "shot_v1-", 1001, 50),
-    ("shot.-5--2#.exr", "shot.", -5, 4),
-    ("shot.1-9x2#.exr", "shot.", 1, 5),
-])
+@pytest.mark.parametrize(
+    "spec,prefix,first,count",
+    [
+        ("shot_v2-%04d.png", "shot_v2-", None, None),
+        ("shot_v2-####.png", "shot_v2-", None, None),
+        ("dir/shot_v2-1001.png", "shot_v2-", None, None),
+        ("shot_v1-1001-1050#.exr", "shot_v1-", 1001, 50),
+        ("shot.-5--2#.exr", "shot.", -5, 4),
+        ("shot.1-9x2#.exr", "shot.", 1, 5),
+    ],
+)
 def test_dashes_digits_and_frame_sets(spec: str, prefix: str, first: int | None, count: int | None) -> None:
     pat, frames = parse_pattern(spec)
     assert pat.prefix == prefix and pat.padding == 4
@@ -104,8 +109,13 @@ def test_files_key_resolves_spellings_and_ignores_padding(tmp_path: Path, monkey
         with pytest.raises(ParameterError, match=r"over the input plates"):
             refuse_over_plates("-o x", pat.dirname, pat.prefix, pat.suffix, plates)
         assert sequence_keys_collide(plates.files_key, pat.files_key)  # either way round
-    for spec in ("plates/shot.####.png", "plates/shot_slow.####.exr", "out/shot.####.exr", "plates/shot.-a####.exr",
-                 "plates/shot####.exr"):
+    for spec in (
+        "plates/shot.####.png",
+        "plates/shot_slow.####.exr",
+        "out/shot.####.exr",
+        "plates/shot.-a####.exr",
+        "plates/shot####.exr",
+    ):
         pat = parse_pattern(spec)[0]
         assert pat.files_key != plates.files_key, spec
         refuse_over_plates("-o x", pat.dirname, pat.prefix, pat.suffix, plates)

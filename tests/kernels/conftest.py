@@ -1,4 +1,5 @@
 """Fixtures of the kernel tests: the native module (or a skip) and a seeded RNG."""
+
 from __future__ import annotations
 
 import numpy as np

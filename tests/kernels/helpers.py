@@ -1,4 +1,5 @@
 """Comparison helpers and edge-case inputs shared by the kernel tests."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,7 @@ def assert_rel(got: np.ndarray, want: np.ndarray, rtol: float = 1e-6) -> None:
     if bad.any():
         i = np.flatnonzero(bad)[0]
         raise AssertionError(
-            f"{bad.sum()} of {bad.size} values off by more than rtol={rtol}: "
-            f"got {g[ok][i]!r}, want {w[ok][i]!r}"
+            f"{bad.sum()} of {bad.size} values off by more than rtol={rtol}: got {g[ok][i]!r}, want {w[ok][i]!r}"
         )
 
 
@@ -35,8 +35,7 @@ def wide_floats(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
 
 def special_floats(*around: float) -> np.ndarray:
     """Zeros, subnormals, huge, inf, NaN, and each value of ``around`` with its float32 neighbours."""
-    vals = [0.0, -0.0, 1e-45, -1e-45, 1e-38, 1e-7, 0.5, 1.0, -1.0, 2.0, 100.0, 3.4e38, -3.4e38,
-            np.inf, -np.inf, np.nan]
+    vals = [0.0, -0.0, 1e-45, -1e-45, 1e-38, 1e-7, 0.5, 1.0, -1.0, 2.0, 100.0, 3.4e38, -3.4e38, np.inf, -np.inf, np.nan]
     for a in around:
         a32 = F32(a)
         for v in (np.nextafter(a32, F32(-np.inf)), a32, np.nextafter(a32, F32(np.inf))):

@@ -1,4 +1,5 @@
 """``unshutter bench native`` runs on a small frame and prints what it promises."""
+
 from __future__ import annotations
 
 import argparse

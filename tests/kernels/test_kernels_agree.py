@@ -1,4 +1,5 @@
 """The native kernels agree with the NumPy reference (exact, or within 1e-6 relative)."""
+
 from __future__ import annotations
 
 import itertools
@@ -44,8 +45,9 @@ def test_transfer_shapes(native, rng, name, shape):
     assert_rel(got, ref_quiet(getattr(ref, name), x))
 
 
-@pytest.mark.parametrize("enc,dec", [("srgb_encode", "srgb_decode"), ("rec709_encode", "rec709_decode"),
-                                     ("log_encode", "log_decode")])
+@pytest.mark.parametrize(
+    "enc,dec", [("srgb_encode", "srgb_decode"), ("rec709_encode", "rec709_decode"), ("log_encode", "log_decode")]
+)
 def test_transfer_round_trip(native, rng, enc, dec):
     x = (rng.standard_normal(10000) * 4).astype(F32)
     back = getattr(native, dec)(getattr(native, enc)(x))
@@ -164,8 +166,15 @@ def test_accumulate_and_normalize(native, rng, c):
     acc1 = np.zeros((H, W, c), F32)
     ws1 = np.zeros((H, W), F32)
     acc2, ws2 = acc1.copy(), ws1.copy()
-    for y0, x0, h, w in [(0, 0, 40, 50), (31, 0, 40, 50), (0, 43, 40, 50), (31, 43, 40, 50), (70, 92, 1, 1),
-                         (5, 5, 0, 7), (0, 0, H, W)]:
+    for y0, x0, h, w in [
+        (0, 0, 40, 50),
+        (31, 0, 40, 50),
+        (0, 43, 40, 50),
+        (31, 43, 40, 50),
+        (70, 92, 1, 1),
+        (5, 5, 0, 7),
+        (0, 0, H, W),
+    ]:
         t = (rng.standard_normal((h, w, c)) * 10).astype(F32)
         wt = ref.feather_weight(h, w, 8, y0 > 0, y0 + h < H, x0 > 0, x0 + w < W)
         assert native.accumulate_tile(acc1, ws1, t, wt, y0, x0) is None

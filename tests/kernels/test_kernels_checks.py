@@ -1,4 +1,5 @@
 """Public kernel functions refuse bad input with TypeError/ValueError on every backend, and dispatch."""
+
 from __future__ import annotations
 
 import os
@@ -146,8 +147,16 @@ def test_bad_inputs_raise(backend, name, i, value, exc, match):
         call(name, replace(GOOD[name](), i, value))
 
 
-@pytest.mark.parametrize("name,i", [("composite_region", 0), ("composite_region", 1), ("accumulate_tile", 0),
-                                    ("accumulate_tile", 1), ("warp_blend", 0)])
+@pytest.mark.parametrize(
+    "name,i",
+    [
+        ("composite_region", 0),
+        ("composite_region", 1),
+        ("accumulate_tile", 0),
+        ("accumulate_tile", 1),
+        ("warp_blend", 0),
+    ],
+)
 def test_read_only_outputs_raise(backend, name, i):
     args = GOOD[name]()
     args[i].setflags(write=False)
@@ -177,8 +186,16 @@ def test_cupy_arrays_go_to_the_gpu_module(monkeypatch):
     assert K.log_decode(x) == "gpu result" and calls == [x]
 
 
-@pytest.mark.parametrize("args,exc", [((10, 0, 0), ValueError), ((10, 4, 4), ValueError), ((10, 4, -1), ValueError),
-                                      ((10, 4.0, 1), TypeError), ((-1, 4, 1), ValueError)])
+@pytest.mark.parametrize(
+    "args,exc",
+    [
+        ((10, 0, 0), ValueError),
+        ((10, 4, 4), ValueError),
+        ((10, 4, -1), ValueError),
+        ((10, 4.0, 1), TypeError),
+        ((-1, 4, 1), ValueError),
+    ],
+)
 def test_tile_starts_bad(args, exc):
     with pytest.raises(exc):
         K.tile_starts(*args)
@@ -234,8 +251,9 @@ def test_native_module_refuses_instead_of_crashing(native):
 
 def run_py(code: str, **env: str) -> subprocess.CompletedProcess:
     full_env = dict(os.environ, **env)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=full_env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=full_env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_backend_is_native_when_built():

@@ -1,4 +1,5 @@
 """The CuPy twins agree with the NumPy reference. Run only where CuPy sees a CUDA GPU."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,8 +31,13 @@ def quiet(fn, *args):
 
 @pytest.mark.parametrize("name", TRANSFERS)
 def test_transfer(cp, rng, name):
-    x = np.concatenate([wide_floats(rng, (50001,)), special_floats(0.0031308, 0.04045, 0.018, 0.081),
-                        (rng.standard_normal(1000) * 3).astype(F32)])
+    x = np.concatenate(
+        [
+            wide_floats(rng, (50001,)),
+            special_floats(0.0031308, 0.04045, 0.018, 0.081),
+            (rng.standard_normal(1000) * 3).astype(F32),
+        ]
+    )
     got = getattr(K, name)(cp.asarray(x))
     assert isinstance(got, cp.ndarray)
     assert_rel(cp.asnumpy(got), quiet(getattr(ref, name), x))

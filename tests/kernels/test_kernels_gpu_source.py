@@ -5,6 +5,7 @@ there), but the kernels' logic can still be checked: the CUDA keywords are
 mocked so one "thread" walks every index, and the result must match NumPy.
 CUDA's own math library (pow, log2, exp2) is replaced by the C++ one here.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -46,8 +47,11 @@ def lib(tmp_path_factory):
     d = tmp_path_factory.mktemp("cuda_on_cpu")
     src, so = d / "kernels.cpp", d / "kernels.so"
     src.write_text(MOCK + gpu._SOURCE)
-    subprocess.run([CXX, "-std=c++14", "-O1", "-ffp-contract=off", "-shared", "-fPIC", str(src), "-o", str(so)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [CXX, "-std=c++14", "-O1", "-ffp-contract=off", "-shared", "-fPIC", str(src), "-o", str(so)],
+        check=True,
+        capture_output=True,
+    )
     return ctypes.CDLL(str(so))
 
 
@@ -55,8 +59,9 @@ def p(a):
     return a.ctypes.data_as(ctypes.c_void_p)
 
 
-@pytest.mark.parametrize("name", ["srgb_encode", "srgb_decode", "rec709_encode", "rec709_decode",
-                                  "log_encode", "log_decode"])
+@pytest.mark.parametrize(
+    "name", ["srgb_encode", "srgb_decode", "rec709_encode", "rec709_decode", "log_encode", "log_decode"]
+)
 def test_transfer(lib, rng, name):
     x = np.concatenate([wide_floats(rng, (20000,)), special_floats(0.0031308, 0.04045, 0.018, 0.081)])
     y = np.empty_like(x)

@@ -5,6 +5,7 @@ session). :class:`Host` drives ``build/ofx/harness/ofx_harness`` through its
 line protocol (see ofx_bridge/harness/host.cpp): each command answers with
 fact lines and a final ``done STATUS``.
 """
+
 from __future__ import annotations
 
 import os
@@ -87,8 +88,12 @@ def cli_render(clip: Clip, tmp_path_factory: pytest.TempPathFactory):
         key = tuple(args)
         if key not in _cli_cache:
             out = tmp_path_factory.mktemp("cli")
-            res = subprocess.run([unshutter_executable(), "run", clip.exr, "-o", str(out / "shot.####.exr"), "-q", *args],
-                                 capture_output=True, text=True, timeout=300)
+            res = subprocess.run(
+                [unshutter_executable(), "run", clip.exr, "-o", str(out / "shot.####.exr"), "-q", *args],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
             assert res.returncode == 0, res.stderr
             _cli_cache[key] = out
         out = _cli_cache[key]
@@ -110,8 +115,15 @@ class Host:
         full_env["UNSHUTTER_THREADS"] = "1"
         full_env.update(env or {})
         self.timeout = timeout
-        self.proc = subprocess.Popen([str(HARNESS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=full_env, bufsize=1)
+        self.proc = subprocess.Popen(
+            [str(HARNESS)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=full_env,
+            bufsize=1,
+        )
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.stderr: list[str] = []
         threading.Thread(target=self._read, args=(self.proc.stdout, self._lines), daemon=True).start()
@@ -146,7 +158,9 @@ class Host:
             except queue.Empty:
                 raise AssertionError(f"harness did not answer {line!r} in time; stderr: {self.stderr[-20:]}") from None
             if got is None:
-                raise AssertionError(f"harness exited ({self.proc.wait()}) during {line!r}; stderr: {self.stderr[-20:]}")
+                raise AssertionError(
+                    f"harness exited ({self.proc.wait()}) during {line!r}; stderr: {self.stderr[-20:]}"
+                )
             if got.startswith("done "):
                 return int(got.split()[1]), facts
             facts.append(got)
@@ -156,9 +170,17 @@ class Host:
         assert status in (allowed or (0,)), f"{line!r} -> {status}: {facts}"
         return facts
 
-    def start(self, context: str, clip: Clip | None = None, frames: tuple[int, int] | None = None,
-              depth: str = "float", components: str = "RGBA", binary: Path = BINARY,
-              size: tuple[int, int] = (W, H), **params) -> None:
+    def start(
+        self,
+        context: str,
+        clip: Clip | None = None,
+        frames: tuple[int, int] | None = None,
+        depth: str = "float",
+        components: str = "RGBA",
+        binary: Path = BINARY,
+        size: tuple[int, int] = (W, H),
+        **params,
+    ) -> None:
         """load, describe, describe in context, source, create, set params, clip preferences."""
         self.ok(f"load {binary}")
         self.ok("describe")

@@ -1,4 +1,5 @@
 """The OpenFX Guide matte with a motion vector: the vector replaces the flow there, scaled with render scale."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,8 +53,7 @@ def test_guide_matte_motion_follows_render_scale(host, clip, tmp_path: Path) -> 
     node.render_scale = (0.5, 0.5)
     half = lambda a: np.ascontiguousarray(a[1::2, 1::2])  # noqa: E731  (the harness samples the nearest pixel)
     f = FIRST + 1
-    want = node.process(f, half(clip.frames[1]), half(clip.frames[0]), half(clip.frames[2]), half(matte),
-                        (12.0, 0.0))
+    want = node.process(f, half(clip.frames[1]), half(clip.frames[0]), half(clip.frames[2]), half(matte), (12.0, 0.0))
     assert "+matte(motion 12,0)" in want.guidance_source
     got = read_raw(tmp_path / "half.raw", W // 2, H // 2)[..., :3]
     np.testing.assert_allclose(got, want.subframes[1], atol=1e-5)

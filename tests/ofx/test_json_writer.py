@@ -1,4 +1,5 @@
 """The OpenFX plugin's JSON writer (ofx_bridge/src/json_lite.hpp): what it writes Python's json reads back exactly."""
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,22 @@ def writer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("json")
     (folder / "main.cpp").write_text(PROGRAM)
     exe = folder / "json_writer"
-    subprocess.run([cxx, "-std=c++17", "-Wall", "-Wextra", "-Werror", "-I", str(ROOT / "ofx_bridge" / "src"),
-                    str(folder / "main.cpp"), "-o", str(exe)], check=True, timeout=120)
+    subprocess.run(
+        [
+            cxx,
+            "-std=c++17",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-I",
+            str(ROOT / "ofx_bridge" / "src"),
+            str(folder / "main.cpp"),
+            "-o",
+            str(exe),
+        ],
+        check=True,
+        timeout=120,
+    )
     return exe
 
 
@@ -58,8 +73,16 @@ def write(exe: Path, *args: str) -> tuple[str, dict]:
 
 
 def test_strings_are_escaped_and_read_back(writer: Path) -> None:
-    strings = ['plain', 'a "quoted" word', "back\\slash", "tab\tnew\nline\rret", "\x01\x1f bell\x07",
-               "/shots/Ünïcode ✓/file.yaml", "", "{\"not\": [json]}"]
+    strings = [
+        "plain",
+        'a "quoted" word',
+        "back\\slash",
+        "tab\tnew\nline\rret",
+        "\x01\x1f bell\x07",
+        "/shots/Ünïcode ✓/file.yaml",
+        "",
+        '{"not": [json]}',
+    ]
     args = [a for s in strings for a in ("S", s)]
     text, doc = write(writer, *args)
     assert doc["values"] == strings

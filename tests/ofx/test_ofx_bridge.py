@@ -4,6 +4,7 @@ Everything runs through the in-tree host (ofx_bridge/harness) on a 64x48,
 4-frame float EXR clip; reference frames come from ``unshutter run`` on the
 same clip, so the same node and model produce both.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,7 @@ def facts_dict(facts: list[str], prefix: str) -> dict[str, str]:
     out = {}
     for line in facts:
         if line.startswith(prefix + " "):
-            key, _, value = line[len(prefix) + 1:].partition(" ")
+            key, _, value = line[len(prefix) + 1 :].partition(" ")
             out[key] = value
     return out
 
@@ -52,9 +53,16 @@ def test_describe_in_general_and_filter(host) -> None:
     props = facts_dict(h.ok("describe"), "prop")
     assert props["OfxImageEffectPluginPropGrouping"] == "Unshutter"
     assert set(props["OfxImageEffectPropSupportedContexts"].split(",")) == {
-        "OfxImageEffectContextGeneral", "OfxImageEffectContextFilter", "OfxImageEffectContextRetimer"}
+        "OfxImageEffectContextGeneral",
+        "OfxImageEffectContextFilter",
+        "OfxImageEffectContextRetimer",
+    }
     assert set(props["OfxImageEffectPropSupportedPixelDepths"].split(",")) == {
-        "OfxBitDepthFloat", "OfxBitDepthHalf", "OfxBitDepthShort", "OfxBitDepthByte"}
+        "OfxBitDepthFloat",
+        "OfxBitDepthHalf",
+        "OfxBitDepthShort",
+        "OfxBitDepthByte",
+    }
     assert props["OfxImageEffectPropTemporalClipAccess"] == "1"
     assert props["OfxImageEffectPropSupportsTiles"] == "0"
 
@@ -65,8 +73,19 @@ def test_describe_in_general_and_filter(host) -> None:
     assert "temporal=1" in clips["Source"]
     params = {line.split()[1]: line for line in general if line.startswith("param ")}
     labels = {re.search(r'label="([^"]*)"', p).group(1) for p in params.values()}
-    assert {"Factor", "Shutter angle", "Timing", "Follow motion", "Input colour", "Guidance", "Reverse",
-            "Guide matte direction", "Override file", "Quality", "Tile size"} <= labels
+    assert {
+        "Factor",
+        "Shutter angle",
+        "Timing",
+        "Follow motion",
+        "Input colour",
+        "Guidance",
+        "Reverse",
+        "Guide matte direction",
+        "Override file",
+        "Quality",
+        "Tile size",
+    } <= labels
     assert "min=2 max=16 dmin=2 dmax=16" in params["factor"]
     assert "options=Neighbours,None,Left,Right,Up,Down" in params["guidance"]
     assert "options=Full,Draft" in params["quality"]
@@ -176,8 +195,19 @@ def test_filter_and_retimer_contexts_map_time(host, clip, cli_render, tmp_path: 
 
 
 def test_parameters_reach_the_node_like_cli_flags(host, clip, cli_render, tmp_path: Path) -> None:
-    ref = cli_render("--factor", "4", "--guidance", "left", "--reverse", "--quality", "draft", "--shutter", "180",
-                     "--threshold", "1.5")
+    ref = cli_render(
+        "--factor",
+        "4",
+        "--guidance",
+        "left",
+        "--reverse",
+        "--quality",
+        "draft",
+        "--shutter",
+        "180",
+        "--threshold",
+        "1.5",
+    )
     h = host()
     h.start("general", clip, factor=4, guidance=2, reverse=1, quality=1, shutterAngle=180, staticThreshold=1.5)
     assert h.ok("time_domain") == [f"time_domain {FIRST},{FIRST + FRAMES * 4 - 1}"]
@@ -194,8 +224,9 @@ def worker_replies(h, count: int) -> list[str]:
     return [line for line in h.stderr if '"ok": true' in line]
 
 
-def test_180_degrees_even_timing_matches_cli_and_decomposes_each_frame_once(host, clip, cli_render,
-                                                                             tmp_path: Path) -> None:
+def test_180_degrees_even_timing_matches_cli_and_decomposes_each_frame_once(
+    host, clip, cli_render, tmp_path: Path
+) -> None:
     """At 180 degrees and factor 4 outputs 2 and 3 of every frame fall in the closed-shutter gap: the plugin
     fetches the frame two on, the worker decomposes the next frame and interpolates toward it, as `unshutter run`
     does (the last frame's gap is carried forward in both); in order, each source frame is decomposed once."""
@@ -238,8 +269,11 @@ def test_integer_and_half_depths(host, clip, cli_render, tmp_path: Path, depth: 
     h = host()
     h.start("general", clip, depth=depth, factor=N, **({} if depth == "half" else {"colorspace": 1}))
     prefs = h.ok("clip_prefs")
-    assert any(line.endswith({"half": "OfxBitDepthHalf", "short": "OfxBitDepthShort", "byte": "OfxBitDepthByte"}[depth])
-               for line in prefs if "Depth_Output" in line)
+    assert any(
+        line.endswith({"half": "OfxBitDepthHalf", "short": "OfxBitDepthShort", "byte": "OfxBitDepthByte"}[depth])
+        for line in prefs
+        if "Depth_Output" in line
+    )
     got = render_all(h, tmp_path, [1001, 1005, 1012])
     for t, img in got.items():
         want = ref[t] if depth == "half" else np.clip(ref[t], 0.0, 1.0)  # integer images hold 0..1
@@ -332,9 +366,13 @@ def test_override_polygons_follow_the_render_scale(host, clip, tmp_path: Path) -
     from unshutter.node import Node, NodeParams
 
     full = tmp_path / "full.yaml"  # the top half of the full-resolution frame moves left
-    full.write_text(f"regions:\n  - name: top\n    direction: left\n    polygon: [[0, 0], [{W}, 0], [{W}, {H // 2}], [0, {H // 2}]]\n")
+    full.write_text(
+        f"regions:\n  - name: top\n    direction: left\n    polygon: [[0, 0], [{W}, 0], [{W}, {H // 2}], [0, {H // 2}]]\n"
+    )
     half = tmp_path / "half.yaml"  # the same region drawn by hand on the half-size frame
-    half.write_text(f"regions:\n  - name: top\n    direction: left\n    polygon: [[0, 0], [{W // 2}, 0], [{W // 2}, {H // 4}], [0, {H // 4}]]\n")
+    half.write_text(
+        f"regions:\n  - name: top\n    direction: left\n    polygon: [[0, 0], [{W // 2}, 0], [{W // 2}, {H // 4}], [0, {H // 4}]]\n"
+    )
     h = host(UNSHUTTER_OFX_VERBOSE="1")
     h.start("general", clip, factor=N, guidance=1, overrideFile=str(full))  # guidance None: only the override guides
     i, k = 1, 1
@@ -346,12 +384,15 @@ def test_override_polygons_follow_the_render_scale(host, clip, tmp_path: Path) -
     want = Node(NodeParams(factor=N, guidance="none", overrides=str(half), threshold=0.25)).process(FIRST + i, *frames)
     assert "+overrides(region:top)" in want.guidance_source
     np.testing.assert_allclose(got, want.subframes[k], atol=1e-5)
-    unscaled = Node(NodeParams(factor=N, guidance="none", overrides=str(full), threshold=0.25)).process(FIRST + i, *frames)
+    unscaled = Node(NodeParams(factor=N, guidance="none", overrides=str(full), threshold=0.25)).process(
+        FIRST + i, *frames
+    )
     assert np.abs(unscaled.subframes[k] - want.subframes[k]).max() > 1e-3  # unscaled, the region covers the whole frame
     # at full scale the same file renders as the CLI would, region and all
     assert h.render(FIRST + i * N + k, tmp_path / "full.raw")[0] == 0
     ref = Node(NodeParams(factor=N, guidance="none", overrides=str(full))).process(
-        FIRST + i, clip.frames[i], clip.frames[i - 1], clip.frames[i + 1])
+        FIRST + i, clip.frames[i], clip.frames[i - 1], clip.frames[i + 1]
+    )
     np.testing.assert_allclose(read_raw(tmp_path / "full.raw")[..., :3], ref.subframes[k], atol=1e-5)
 
 
@@ -440,8 +481,9 @@ def test_missing_worker_fails_with_message(host, clip, tmp_path: Path) -> None:
     for t in (1001, 1002):  # every render retries, none crashes the host
         status, facts = h.render(t, tmp_path / "x.raw")
         assert status == 1
-        assert any(line.startswith("persistent_message OfxMessageError") and "UNSHUTTER_EXECUTABLE" in line
-                   for line in facts), facts
+        assert any(
+            line.startswith("persistent_message OfxMessageError") and "UNSHUTTER_EXECUTABLE" in line for line in facts
+        ), facts
     assert "images_outstanding 0" in h.ok("stats")
 
 
@@ -513,8 +555,9 @@ def test_worker_dying_mid_render_is_restarted(host, clip, cli_render, tmp_path: 
     from tests.ofx.conftest import unshutter_executable
 
     ref = cli_render("--factor", str(N))
-    exe = fake_worker(tmp_path, CRASH_ON_RENDER.format(marker=str(tmp_path / "crashed"), real=unshutter_executable(),
-                                                       always=False))
+    exe = fake_worker(
+        tmp_path, CRASH_ON_RENDER.format(marker=str(tmp_path / "crashed"), real=unshutter_executable(), always=False)
+    )
     h = host(UNSHUTTER_EXECUTABLE=exe)
     h.start("general", clip, factor=N)
     status, facts = h.render(1005, tmp_path / "x.raw")  # the first worker dies; a new one renders
@@ -524,8 +567,9 @@ def test_worker_dying_mid_render_is_restarted(host, clip, cli_render, tmp_path: 
 
 
 def test_worker_that_always_dies_fails_the_render(host, clip, tmp_path: Path) -> None:
-    exe = fake_worker(tmp_path, CRASH_ON_RENDER.format(marker=str(tmp_path / "crashed"), real="/bin/false",
-                                                       always=True))
+    exe = fake_worker(
+        tmp_path, CRASH_ON_RENDER.format(marker=str(tmp_path / "crashed"), real="/bin/false", always=True)
+    )
     h = host(UNSHUTTER_EXECUTABLE=exe)
     h.start("general", clip, factor=N)
     for t in (1001, 1002):
@@ -548,8 +592,7 @@ def test_host_abort_skips_the_render(host, clip, tmp_path: Path) -> None:
     assert status == 0 and read_raw(tmp_path / "y.raw")[..., :3].max() > 0.05
 
 
-def test_bad_override_file_fails_with_message_and_the_next_render_works(host, clip, cli_render,
-                                                                        tmp_path: Path) -> None:
+def test_bad_override_file_fails_with_message_and_the_next_render_works(host, clip, cli_render, tmp_path: Path) -> None:
     ref = cli_render("--factor", str(N))
     ov = tmp_path / "shot.overrides.yaml"
     ov.write_text("regions: [[[\n")  # not YAML
@@ -569,8 +612,9 @@ def test_bad_override_file_fails_with_message_and_the_next_render_works(host, cl
 
 
 @pytest.mark.parametrize("message,progress", [(0, 0), (1, 1)])
-def test_hosts_with_older_or_no_message_and_progress_suites(host, clip, cli_render, tmp_path: Path,
-                                                            message: int, progress: int) -> None:
+def test_hosts_with_older_or_no_message_and_progress_suites(
+    host, clip, cli_render, tmp_path: Path, message: int, progress: int
+) -> None:
     """Without the v2 suites the plugin uses v1 (a plain message, v1 progress); without any it stays quiet."""
     ref = cli_render("--factor", str(N))
     bad = host(UNSHUTTER_EXECUTABLE=str(tmp_path / "no-such-unshutter"))
@@ -681,8 +725,9 @@ def test_progress_bar_follows_the_tiles(host, big_clip, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("how", ["abort_at_progress", "cancel_at_progress"])
-def test_host_abort_or_cancel_during_a_render_stops_the_worker_between_tiles(host, big_clip, tmp_path: Path,
-                                                                            how: str) -> None:
+def test_host_abort_or_cancel_during_a_render_stops_the_worker_between_tiles(
+    host, big_clip, tmp_path: Path, how: str
+) -> None:
     """The host aborts (abort() answers true) or the user cancels the progress bar (progressUpdate answers
     kOfxStatReplyNo) once the worker has reported its first tile: the plugin raises the abort flag, the worker
     stops at the next tile and stays up, and the host gets kOfxStatOK with nothing written (it discards aborted

@@ -1,5 +1,6 @@
 """The OpenFX bundle a wheel carries renders like the tree's: loaded by the test host from the
 installed wheel, with that wheel's own `unshutter worker` (found through UNSHUTTER_EXECUTABLE)."""
+
 from __future__ import annotations
 
 import sys
@@ -21,7 +22,7 @@ def test_installed_wheels_bundle_renders_like_the_cli(built, clip, cli_render, t
     binary = site / "unshutter" / "ofx" / "Unshutter.ofx.bundle" / "Contents" / "Linux-x86-64" / "Unshutter.ofx"
     worker = tmp_path / "unshutter-from-wheel"
     started = tmp_path / "worker-started"
-    worker.write_text(f"#!/bin/sh\ntouch {started}\nPYTHONPATH={site} exec {sys.executable} -m unshutter \"$@\"\n")
+    worker.write_text(f'#!/bin/sh\ntouch {started}\nPYTHONPATH={site} exec {sys.executable} -m unshutter "$@"\n')
     worker.chmod(0o755)
     h = Host(env={"UNSHUTTER_EXECUTABLE": str(worker), "UNSHUTTER_OFX_VERBOSE": "1"})
     try:

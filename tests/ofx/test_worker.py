@@ -3,6 +3,7 @@
 The worker is started as the plugin starts it: a socketpair end passed as
 ``--fd 3``, pixels in a POSIX shared-memory segment named in each request.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,16 +28,27 @@ from unshutter.sample import render_clip
 
 HEADER = 64  # uint32 words: abort flag at 0, tiles done at 4, tiles at 8
 TILES_AT = 4
-PARAMS = {"factor": 3, "shutter": 360.0, "guidance": "neighbors", "reverse": False, "overrides": "",
-          "tile": 1024, "quality": "full", "threshold": 0.5}
+PARAMS = {
+    "factor": 3,
+    "shutter": 360.0,
+    "guidance": "neighbors",
+    "reverse": False,
+    "overrides": "",
+    "tile": 1024,
+    "quality": "full",
+    "threshold": 0.5,
+}
 
 
 class Worker:
     def __init__(self) -> None:
         ours, theirs = socket.socketpair()
         os.set_inheritable(theirs.fileno(), True)
-        self.proc = subprocess.Popen([unshutter_executable(), "worker", "--fd", str(theirs.fileno())],
-                                     pass_fds=(theirs.fileno(),), env={**os.environ, "UNSHUTTER_THREADS": "1"})
+        self.proc = subprocess.Popen(
+            [unshutter_executable(), "worker", "--fd", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+            env={**os.environ, "UNSHUTTER_THREADS": "1"},
+        )
         theirs.close()
         self.sock = ours
         self.sock.settimeout(120)
@@ -79,7 +91,7 @@ class Segment:
         self.offsets = []
         for i, fr in enumerate(frames):
             off = HEADER + i * self.plane
-            self.map[off:off + self.plane] = np.ascontiguousarray(fr, np.float32).tobytes()
+            self.map[off : off + self.plane] = np.ascontiguousarray(fr, np.float32).tobytes()
             self.offsets.append(off)
         self.out = HEADER + len(frames) * self.plane
         self.shape = (h, w, 3)
@@ -89,7 +101,7 @@ class Segment:
         return struct.unpack_from("<II", self.map, TILES_AT)
 
     def output(self) -> np.ndarray:
-        return np.frombuffer(self.map[self.out:self.out + self.plane], np.float32).reshape(self.shape).copy()
+        return np.frombuffer(self.map[self.out : self.out + self.plane], np.float32).reshape(self.shape).copy()
 
     def close(self) -> None:
         self.map.close()
@@ -109,9 +121,21 @@ def frames() -> np.ndarray:
 
 
 def request(seg: Segment, k: int, **extra) -> dict:
-    req = {"op": "render", "shm": seg.name, "width": seg.shape[1], "height": seg.shape[0], "frame": 1002, "k": k,
-           "cur": seg.offsets[1], "prev": seg.offsets[0], "next": seg.offsets[2], "matte": None,
-           "output": seg.out, "matte_direction": None, "params": dict(PARAMS)}
+    req = {
+        "op": "render",
+        "shm": seg.name,
+        "width": seg.shape[1],
+        "height": seg.shape[0],
+        "frame": 1002,
+        "k": k,
+        "cur": seg.offsets[1],
+        "prev": seg.offsets[0],
+        "next": seg.offsets[2],
+        "matte": None,
+        "output": seg.out,
+        "matte_direction": None,
+        "params": dict(PARAMS),
+    }
     req.update(extra)
     return req
 
@@ -141,8 +165,13 @@ def test_abort_flag_stops_between_tiles(worker: Worker) -> None:
         struct.pack_into("<I", seg.map, 0, 1)  # the plugin raises this when the host aborts
         reply = worker.ask(request(seg, 0, prev=None, next=None, params={**PARAMS, "tile": 176}))
         tiles = len(tile_spans(150, 176)) * len(tile_spans(240, 176))
-        assert reply == {"ok": False, "kind": "aborted", "error": "render aborted by the host",
-                         "tiles_done": 0, "tiles": tiles}  # raised before the first tile
+        assert reply == {
+            "ok": False,
+            "kind": "aborted",
+            "error": "render aborted by the host",
+            "tiles_done": 0,
+            "tiles": tiles,
+        }  # raised before the first tile
     finally:
         seg.close()
 
@@ -159,7 +188,7 @@ def test_worker_publishes_tile_progress_and_an_aborted_frame_is_never_done(worke
         reply = worker.ask(request(seg, 0, prev=None, next=None, params=params))
         assert reply["ok"] and seg.tiles() == (tiles, tiles), (reply, seg.tiles())
 
-        seg.map[TILES_AT:TILES_AT + 8] = bytes(8)  # a fresh segment, as the plugin makes for every render
+        seg.map[TILES_AT : TILES_AT + 8] = bytes(8)  # a fresh segment, as the plugin makes for every render
         stop = threading.Event()
 
         def abort_after_first_tile() -> None:
@@ -275,8 +304,9 @@ def test_edited_override_file_is_not_served_from_cache(worker: Worker, frames: n
         seg.close()
 
 
-def test_edited_matte_or_labelme_file_is_not_served_from_cache(worker: Worker, frames: np.ndarray,
-                                                               tmp_path: Path) -> None:
+def test_edited_matte_or_labelme_file_is_not_served_from_cache(
+    worker: Worker, frames: np.ndarray, tmp_path: Path
+) -> None:
     """The override file is unchanged, but a matte or labelme file it names was repainted: decompose again,
     with the new region (the labelme polygons are re-read)."""
     from unshutter.io.image_file import ImageMeta, write_image
@@ -295,8 +325,10 @@ def test_edited_matte_or_labelme_file_is_not_served_from_cache(worker: Worker, f
     paint_matte(0, 20)
     draw_labelme(10)
     ov = tmp_path / "shot.overrides.yaml"
-    ov.write_text("regions:\n  - name: m\n    direction: left\n    matte: matte.####.png\n"
-                  "  - name: l\n    direction: up\n    labelme: hand.json\n")
+    ov.write_text(
+        "regions:\n  - name: m\n    direction: left\n    matte: matte.####.png\n"
+        "  - name: l\n    direction: up\n    labelme: hand.json\n"
+    )
     seg = Segment(f"unshutter-test-{os.getpid()}-m", [frames[0], frames[1], frames[2]])
     try:
         req = request(seg, 1, params={**PARAMS, "guidance": "none", "overrides": str(ov)})
@@ -320,7 +352,9 @@ def test_edited_matte_or_labelme_file_is_not_served_from_cache(worker: Worker, f
 
 def test_socket_mode_for_debugging(tmp_path: Path) -> None:
     path = tmp_path / "w.sock"
-    proc = subprocess.Popen([unshutter_executable(), "worker", "--socket", str(path)], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [unshutter_executable(), "worker", "--socket", str(path)], stderr=subprocess.PIPE, text=True
+    )
     try:
         assert "listening on" in proc.stderr.readline()
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -381,8 +415,11 @@ def test_render_scale_scales_override_polygons_per_axis(worker: Worker, frames: 
         params = {**PARAMS, "guidance": "none", "overrides": str(ov), "render_scale": [0.5, 0.25]}
         reply = worker.ask(request(seg, 1, params=params))
         assert reply["ok"] and "region:box" in reply["guidance"], reply
-        want = Node(NodeParams(factor=3, guidance="none", overrides=str(hand))).process(
-            1002, frames[1], frames[0], frames[2]).subframes[1]
+        want = (
+            Node(NodeParams(factor=3, guidance="none", overrides=str(hand)))
+            .process(1002, frames[1], frames[0], frames[2])
+            .subframes[1]
+        )
         np.testing.assert_allclose(seg.output(), want, atol=1e-5)
         full = worker.ask(request(seg, 1, params={**PARAMS, "guidance": "none", "overrides": str(ov)}))
         assert full["cached"] is False  # another render scale is another decomposition
@@ -397,9 +434,21 @@ def clip_requests(seg: Segment, n_frames: int, first: int, k: int, i: int, param
     """The plugin's request for output k of the clip's i-th frame, all frames in ``seg``; ``gap_fields``: the
     frame two on (and the next frame's matte) for a closed-shutter output, as the plugin sends them."""
     off = seg.offsets
-    req = {"op": "render", "shm": seg.name, "width": seg.shape[1], "height": seg.shape[0], "frame": first + i, "k": k,
-           "cur": off[i], "prev": off[i - 1] if i > 0 else None, "next": off[i + 1] if i + 1 < n_frames else None,
-           "matte": None, "output": seg.out, "matte_direction": None, "params": dict(params)}
+    req = {
+        "op": "render",
+        "shm": seg.name,
+        "width": seg.shape[1],
+        "height": seg.shape[0],
+        "frame": first + i,
+        "k": k,
+        "cur": off[i],
+        "prev": off[i - 1] if i > 0 else None,
+        "next": off[i + 1] if i + 1 < n_frames else None,
+        "matte": None,
+        "output": seg.out,
+        "matte_direction": None,
+        "params": dict(params),
+    }
     if gap_fields:
         req.update(next2=off[i + 2] if i + 2 < n_frames else None, next_matte=None)
     return req
@@ -415,8 +464,9 @@ def test_gap_outputs_are_interpolated_like_the_cli_and_each_frame_decomposed_onc
     node = Node(NodeParams(factor=4, shutter=180.0, timing=timing, follow=0.7))
     sched = node.schedule()
     assert sched.inside == (2 if timing == "even" else 4)
-    res = [node.process(1001 + i, clip[i], clip[i - 1] if i else None, clip[i + 1] if i < 3 else None)
-           for i in range(4)]
+    res = [
+        node.process(1001 + i, clip[i], clip[i - 1] if i else None, clip[i + 1] if i < 3 else None) for i in range(4)
+    ]
     carried = [r.subframes.copy() for r in res]
     for i in range(3):
         node.fill_gap(res[i], res[i + 1])

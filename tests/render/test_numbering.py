@@ -1,4 +1,5 @@
 """Output numbering: a + (f - a) * N + k from the clip's first frame, the lookahead below 360 degrees."""
+
 from __future__ import annotations
 
 from fractions import Fraction

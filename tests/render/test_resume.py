@@ -1,4 +1,5 @@
 """Which frames a re-run decomposes: the incomplete ones, and below 360 degrees the frame after each."""
+
 from __future__ import annotations
 
 import json
@@ -33,27 +34,38 @@ def test_below_360_the_frame_after_an_incomplete_one_is_decomposed_for_its_gap(h
     _damage(out, "shot.1006.exr")  # source frame 1003's second output
     jobs = list(_resume(hdr_clip, out, params).jobs())
     assert [(j.frame, j.complete, j.decompose) for j in jobs] == [
-        (1001, True, False), (1002, True, False), (1003, False, True), (1004, True, True),
-        (1005, True, False), (1006, True, False)]  # the clip's last frame: no lookahead frame after it
+        (1001, True, False),
+        (1002, True, False),
+        (1003, False, True),
+        (1004, True, True),
+        (1005, True, False),
+        (1006, True, False),
+    ]  # the clip's last frame: no lookahead frame after it
     assert jobs[2].outs == [1005, 1006] and jobs[2].paths[1].name == "shot.1006.exr"
 
 
-def test_a_chunk_decomposes_the_frame_after_it_only_for_an_incomplete_last_frame(hdr_clip: str,
-                                                                                 tmp_path: Path) -> None:
+def test_a_chunk_decomposes_the_frame_after_it_only_for_an_incomplete_last_frame(hdr_clip: str, tmp_path: Path) -> None:
     params = NodeParams(factor=2, shutter=180)
     out = tmp_path / "o"
     run(RunConfig(hdr_clip, str(out / "shot.####.exr"), params, frames=(1002, 1003)))
     jobs = list(_resume(hdr_clip, out, params, (1002, 1003)).jobs())
-    assert [(j.frame, j.lookahead, j.decompose) for j in jobs] == [(1002, False, False), (1003, False, False),
-                                                                   (1004, True, False)]
+    assert [(j.frame, j.lookahead, j.decompose) for j in jobs] == [
+        (1002, False, False),
+        (1003, False, False),
+        (1004, True, False),
+    ]
     _damage(out, "shot.1005.exr")
     jobs = list(_resume(hdr_clip, out, params, (1002, 1003)).jobs())
-    assert [(j.frame, j.lookahead, j.decompose) for j in jobs] == [(1002, False, False), (1003, False, True),
-                                                                   (1004, True, True)]
+    assert [(j.frame, j.lookahead, j.decompose) for j in jobs] == [
+        (1002, False, False),
+        (1003, False, True),
+        (1004, True, True),
+    ]
 
 
-def test_at_360_only_incomplete_frames_are_decomposed_and_each_is_checked_when_reached(hdr_clip: str,
-                                                                                      tmp_path: Path) -> None:
+def test_at_360_only_incomplete_frames_are_decomposed_and_each_is_checked_when_reached(
+    hdr_clip: str, tmp_path: Path
+) -> None:
     params = NodeParams(factor=2)
     out = tmp_path / "o"
     run(RunConfig(hdr_clip, str(out / "shot.####.exr"), params, frames=(1001, 1004)))
@@ -63,5 +75,9 @@ def test_at_360_only_incomplete_frames_are_decomposed_and_each_is_checked_when_r
     first = next(jobs)
     assert first.frame == 1001 and list(resume.signatures) == ["1001"]  # planned when the loop asks, not before
     rest = list(jobs)
-    assert [(j.frame, j.decompose) for j in [first, *rest]] == [(1001, False), (1002, True), (1003, False),
-                                                                 (1004, False)]
+    assert [(j.frame, j.decompose) for j in [first, *rest]] == [
+        (1001, False),
+        (1002, True),
+        (1003, False),
+        (1004, False),
+    ]

@@ -1,4 +1,5 @@
 """The run loop writes a frame's sub-frames side by side, and a failed write still ends the run cleanly."""
+
 from __future__ import annotations
 
 import threading
@@ -14,8 +15,9 @@ from unshutter.node import NodeParams
 from unshutter.pipeline import RunConfig, run
 
 
-def test_sub_frames_are_written_by_writer_threads_frame_after_frame(hdr_clip: str, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sub_frames_are_written_by_writer_threads_frame_after_frame(
+    hdr_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = sink.write_image
     seen: list[tuple[str, str]] = []
     lock = threading.Lock()
@@ -38,8 +40,9 @@ def test_sub_frames_are_written_by_writer_threads_frame_after_frame(hdr_clip: st
     assert sorted(n for _, n in seen[:3]) == sorted(n for _, n in seen)[:3]
 
 
-def test_a_failed_write_ends_the_run_with_no_writer_left(hdr_clip: str, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_write_ends_the_run_with_no_writer_left(
+    hdr_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = sink.write_image
     calls = []
 

@@ -1,5 +1,6 @@
 """A frame's files are written while the next frame is decomposed (frames up to OVERLAP_PIXELS),
 still in order, one frame at a time, and a failed write still fails the run."""
+
 from __future__ import annotations
 
 import threading
@@ -14,8 +15,13 @@ from unshutter.pipeline import RunConfig, run
 from unshutter.render import sink
 
 
-def _traced_run(clip: str, out: Path, monkeypatch: pytest.MonkeyPatch, fail_at: int | None = None,
-                frames: tuple[int, int] = (1002, 1004)) -> tuple[list[tuple[float, str, object]], list[dict]]:
+def _traced_run(
+    clip: str,
+    out: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fail_at: int | None = None,
+    frames: tuple[int, int] = (1002, 1004),
+) -> tuple[list[tuple[float, str, object]], list[dict]]:
     """Run with slow writes; returns the time-ordered log of (time, what, which) and the events."""
     log: list[tuple[float, str, object]] = []
     lock = threading.Lock()
@@ -52,8 +58,9 @@ def _traced_run(clip: str, out: Path, monkeypatch: pytest.MonkeyPatch, fail_at: 
     return log, events
 
 
-def test_writes_of_a_frame_overlap_the_next_decomposition(fresh_hdr_clip: str, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_writes_of_a_frame_overlap_the_next_decomposition(
+    fresh_hdr_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log, events = _traced_run(fresh_hdr_clip, tmp_path / "o", monkeypatch)
     t_dec = {f: t for t, what, f in log if what == "decompose"}
     t_written = [t for t, what, _ in log if what == "written"]
@@ -66,8 +73,9 @@ def test_writes_of_a_frame_overlap_the_next_decomposition(fresh_hdr_clip: str, t
     assert done["written"] == 9 and len(list((tmp_path / "o").glob("*.exr"))) == 9
 
 
-def test_one_frame_is_written_at_a_time_in_order(fresh_hdr_clip: str, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_frame_is_written_at_a_time_in_order(
+    fresh_hdr_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log, _ = _traced_run(fresh_hdr_clip, tmp_path / "o", monkeypatch)
     names = [str(name) for _, what, name in log if what == "written"]
     numbers = [int(n.split(".")[1]) for n in names]
@@ -76,8 +84,9 @@ def test_one_frame_is_written_at_a_time_in_order(fresh_hdr_clip: str, tmp_path: 
     assert frames == sorted(frames) and len(frames) == 9
 
 
-def test_large_frames_are_written_before_the_next_decomposition(fresh_hdr_clip: str, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_large_frames_are_written_before_the_next_decomposition(
+    fresh_hdr_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sink, "OVERLAP_PIXELS", 96 * 64 - 1)  # the clip is 96x64: "too large" now
     log, events = _traced_run(fresh_hdr_clip, tmp_path / "o", monkeypatch)
     t_dec = {f: t for t, what, f in log if what == "decompose"}
@@ -102,7 +111,8 @@ def test_frames_behind_the_loop_leave_the_cache(fresh_hdr_clip: str) -> None:
 
 
 def test_a_failed_write_of_the_last_frame_fails_the_run_without_a_manifest(
-        fresh_hdr_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh_hdr_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "o"
     with pytest.raises(OutputError, match="disk full"):
         _traced_run(fresh_hdr_clip, out, monkeypatch, fail_at=5, frames=(1002, 1003))

@@ -1,4 +1,5 @@
 """Fixtures for the robustness suite: file-size limits and a small disk."""
+
 from __future__ import annotations
 
 import resource
@@ -15,8 +16,10 @@ def size_limit(limit_bytes: int) -> Callable[[], None]:
     Python ignores SIGXFSZ, so a write past the limit fails with EFBIG, as
     one on a full disk fails with ENOSPC. Needs no privileges.
     """
+
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
     return apply
 
 
@@ -28,8 +31,9 @@ def small_disk(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
     def make(kib: int) -> Path:
         where = tmp_path / f"disk{len(mounts)}"
         where.mkdir()
-        p = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(where)],
-                           capture_output=True, text=True)
+        p = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(where)], capture_output=True, text=True
+        )
         if p.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here ({p.stderr.strip() or p.returncode}); the ulimit cases still run")
         mounts.append(where)
@@ -49,8 +53,13 @@ except ImportError:  # the test extra is not installed: the property modules ski
 else:
     import os as _os
 
-    settings.register_profile("unshutter", max_examples=40, deadline=None, derandomize=True,
-                              suppress_health_check=[HealthCheck.too_slow])
-    settings.register_profile("thorough", max_examples=int(_os.environ.get("HYPOTHESIS_EXAMPLES", 1000)),
-                              deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile(
+        "unshutter", max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    )
+    settings.register_profile(
+        "thorough",
+        max_examples=int(_os.environ.get("HYPOTHESIS_EXAMPLES", 1000)),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     settings.load_profile(_os.environ.get("HYPOTHESIS_PROFILE", "unshutter"))

@@ -1,4 +1,5 @@
 """Small refusals: an empty -o, a reversed frame range in a sequence spec, leftovers of an earlier run."""
+
 from __future__ import annotations
 
 import subprocess
@@ -56,8 +57,12 @@ def _timeline(path: Path) -> bytes:
 def test_timeline_refuses_to_write_over_its_input(tmp_path: Path) -> None:
     edit = tmp_path / "edit.otio"
     before = _timeline(edit)
-    p = subprocess.run([*EXE, "timeline", str(edit), "-o", str(tmp_path / "." / "edit.otio"), "--media-dir",
-                        str(tmp_path / "media")], capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [*EXE, "timeline", str(edit), "-o", str(tmp_path / "." / "edit.otio"), "--media-dir", str(tmp_path / "media")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 2 and "input" in p.stderr and p.stderr.strip().count("\n") == 0, p.stderr
     assert edit.read_bytes() == before
 
@@ -65,8 +70,12 @@ def test_timeline_refuses_to_write_over_its_input(tmp_path: Path) -> None:
 def test_timeline_with_an_unwritable_extension_is_refused_first(tmp_path: Path) -> None:
     edit = tmp_path / "edit.otio"
     _timeline(edit)
-    p = subprocess.run([*EXE, "timeline", str(edit), "-o", str(tmp_path / "out.nope"), "--media-dir",
-                        str(tmp_path / "media")], capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [*EXE, "timeline", str(edit), "-o", str(tmp_path / "out.nope"), "--media-dir", str(tmp_path / "media")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 2 and ".nope" in p.stderr and p.stderr.strip().count("\n") == 0, p.stderr
     assert not (tmp_path / "media").exists()
 
@@ -79,8 +88,11 @@ def test_format_that_cannot_hold_the_channels_is_refused_first(tmp_path: Path, n
 
     folder = tmp_path / "in"
     for i in range(2):
-        write_image(folder / f"c.{1001 + i}.exr", np.full((8, 8, len(names)), 0.5, np.float32),
-                    ImageMeta(8, 8, names, "half", 16, {}, ""))
+        write_image(
+            folder / f"c.{1001 + i}.exr",
+            np.full((8, 8, len(names)), 0.5, np.float32),
+            ImageMeta(8, 8, names, "half", 16, {}, ""),
+        )
     p = _run(str(folder / "c.####.exr"), "-o", str(tmp_path / "o"), "--format", fmt, "--factor", "2")
     assert p.returncode == 2 and f"--format {fmt}" in p.stderr and "channels" in p.stderr, p.stderr
     assert not (tmp_path / "o").exists()

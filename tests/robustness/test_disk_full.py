@@ -3,6 +3,7 @@
 Everything under a final name must read back whole; nothing of the run (its
 temporaries, its claim) may be left behind.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -21,8 +22,13 @@ EXE = [sys.executable, "-m", "unshutter"]
 
 
 def _run(args: list[str], limit: int | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*EXE, "run", *args, "--quiet"], capture_output=True, text=True, timeout=300,
-                          preexec_fn=size_limit(limit) if limit else None)
+    return subprocess.run(
+        [*EXE, "run", *args, "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=size_limit(limit) if limit else None,
+    )
 
 
 def _assert_nothing_cut(out: Path, shape: tuple[int, int]) -> list[Path]:
@@ -52,8 +58,7 @@ def _reference_sizes(clip: str, tmp_path: Path, ext: str) -> list[int]:
 
 
 @pytest.mark.parametrize("ext", [".exr", ".png"])
-def test_run_past_the_file_size_limit_exits_6_and_keeps_no_cut_frame(hdr_clip: str, tmp_path: Path,
-                                                                      ext: str) -> None:
+def test_run_past_the_file_size_limit_exits_6_and_keeps_no_cut_frame(hdr_clip: str, tmp_path: Path, ext: str) -> None:
     sizes = _reference_sizes(hdr_clip, tmp_path, ext)
     out = tmp_path / "out"
     # the median frame no longer fits: the run stops at the first frame that is larger
@@ -66,8 +71,9 @@ def test_run_past_the_file_size_limit_exits_6_and_keeps_no_cut_frame(hdr_clip: s
 
 
 @pytest.mark.parametrize("ext", [".exr", ".png"])
-def test_run_on_a_disk_that_fills_exits_6_and_keeps_no_cut_frame(hdr_clip: str, tmp_path: Path, small_disk,
-                                                                   ext: str) -> None:
+def test_run_on_a_disk_that_fills_exits_6_and_keeps_no_cut_frame(
+    hdr_clip: str, tmp_path: Path, small_disk, ext: str
+) -> None:
     sizes = _reference_sizes(hdr_clip, tmp_path, ext)
     disk = small_disk(max(64, int(sum(sizes) * 0.6) // 1024))
     out = disk / "out"
@@ -108,14 +114,21 @@ def test_movie_past_the_file_size_limit_exits_6_and_keeps_no_cut_movie(hdr_clip:
 
 
 def test_guidance_map_past_the_file_size_limit_is_not_kept(tmp_path: Path) -> None:
-    code = ("import sys\nfrom pathlib import Path\nfrom unshutter.errors import UnshutterError\n"
-            "from unshutter.guidance.encode import guidance_from_direction\n"
-            "from unshutter.guidance.debug import write_guidance_image\n"
-            "try:\n    write_guidance_image(Path(sys.argv[1]), guidance_from_direction(64, 96, 'left'))\n"
-            "except UnshutterError as exc:\n    print(exc.exit_code, exc)\n")
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom unshutter.errors import UnshutterError\n"
+        "from unshutter.guidance.encode import guidance_from_direction\n"
+        "from unshutter.guidance.debug import write_guidance_image\n"
+        "try:\n    write_guidance_image(Path(sys.argv[1]), guidance_from_direction(64, 96, 'left'))\n"
+        "except UnshutterError as exc:\n    print(exc.exit_code, exc)\n"
+    )
     target = tmp_path / "maps" / "guidance.1001.png"
-    p = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True, timeout=60,
-                       preexec_fn=size_limit(300))
+    p = subprocess.run(
+        [sys.executable, "-c", code, str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=size_limit(300),
+    )
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("6 ") and str(target) in p.stdout, p.stdout
     assert list(target.parent.iterdir()) == []

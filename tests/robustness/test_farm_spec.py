@@ -1,4 +1,5 @@
 """The farm refuses what ``run`` refuses, before any task exists: non-finite numbers, undecodable or special files."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,15 @@ EXE = [sys.executable, "-m", "unshutter"]
 SHOT = "shots:\n  - {{name: a, input: in/a.####.exr, output: out/a.####.exr, factor: 4, {extra}}}\n"
 
 
-@pytest.mark.parametrize("extra,field", [("shutter: .nan", "shutter"), ("shutter: .inf", "shutter"),
-                                         ("follow: .nan", "follow"), ("follow: -.inf", "follow")])
+@pytest.mark.parametrize(
+    "extra,field",
+    [
+        ("shutter: .nan", "shutter"),
+        ("shutter: .inf", "shutter"),
+        ("follow: .nan", "follow"),
+        ("follow: -.inf", "follow"),
+    ],
+)
 def test_spec_with_non_finite_numbers_is_refused(tmp_path: Path, extra: str, field: str) -> None:
     spec = tmp_path / "reel.yaml"
     spec.write_text(SHOT.format(extra=extra))
@@ -51,8 +59,10 @@ def test_farm_dask_without_distributed_names_the_extra(tmp_path: Path) -> None:
     spec.write_text(SHOT.format(extra="shutter: 180"))
     (tmp_path / "in").mkdir()
     # the interpreter as it is where the 'farm' extra was not installed: importing distributed fails
-    code = ("import sys\nsys.modules['distributed'] = None\nfrom unshutter.cli.main import main\n"
-            f"sys.exit(main(['farm', 'dask', {str(spec)!r}]))\n")
+    code = (
+        "import sys\nsys.modules['distributed'] = None\nfrom unshutter.cli.main import main\n"
+        f"sys.exit(main(['farm', 'dask', {str(spec)!r}]))\n"
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 1, p.stderr
     err = p.stderr.strip()

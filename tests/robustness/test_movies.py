@@ -1,4 +1,5 @@
 """Movie outputs of clips H.264 cannot hold as they are (1x1, odd sizes), movie inputs with no video."""
+
 from __future__ import annotations
 
 import subprocess

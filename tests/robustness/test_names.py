@@ -1,4 +1,5 @@
 """Long output names: a legal name is written (its temporary stays within the 255-byte limit), one past it is refused."""
+
 from __future__ import annotations
 
 import os

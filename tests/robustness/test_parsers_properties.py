@@ -4,6 +4,7 @@ Frame ranges, sequence specs, batch specs and the OFX worker's messages are
 fed generated input; nothing else may escape (no traceback, no hang), and
 what parses means what it says.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,12 @@ def one_line(exc: UnshutterError) -> str:
 # ------------------------------------------------------------------ frame ranges and sequence specs
 range_text = st.one_of(
     st.text(max_size=20),
-    st.builds(lambda a, b, sep: f"{a}{sep}{b}", st.integers(-10**6, 10**6), st.integers(-10**6, 10**6),
-              st.sampled_from(["-", " - ", "--", ":", ","])),
+    st.builds(
+        lambda a, b, sep: f"{a}{sep}{b}",
+        st.integers(-(10**6), 10**6),
+        st.integers(-(10**6), 10**6),
+        st.sampled_from(["-", " - ", "--", ":", ","]),
+    ),
 )
 
 
@@ -55,7 +60,7 @@ def test_frame_range_parses_or_refuses(text: str) -> None:
     assert a <= b
 
 
-@given(st.integers(-10**5, 10**5), st.integers(-10**5, 10**5))
+@given(st.integers(-(10**5), 10**5), st.integers(-(10**5), 10**5))
 def test_frame_range_means_what_it_says(a: int, b: int) -> None:
     if a <= b:
         assert parse_frame_range(f"{a}-{b}") == (a, b)
@@ -66,11 +71,13 @@ def test_frame_range_means_what_it_says(a: int, b: int) -> None:
 
 spec_text = st.one_of(
     st.text(max_size=40),
-    st.builds(lambda pre, rng, pad, ext: f"{pre}{rng}{pad}{ext}",
-              st.text(alphabet="abc._-v1", max_size=8),
-              st.one_of(st.just(""), st.builds(lambda a, b: f"{a}-{b}", st.integers(-50, 2000), st.integers(-50, 2000))),
-              st.sampled_from(["#", "####", "@@", "%04d", "%d", "$F4", "%0d", "##@", ""]),
-              st.sampled_from([".exr", ".png", "", ".tar.gz", "."])),
+    st.builds(
+        lambda pre, rng, pad, ext: f"{pre}{rng}{pad}{ext}",
+        st.text(alphabet="abc._-v1", max_size=8),
+        st.one_of(st.just(""), st.builds(lambda a, b: f"{a}-{b}", st.integers(-50, 2000), st.integers(-50, 2000))),
+        st.sampled_from(["#", "####", "@@", "%04d", "%d", "$F4", "%0d", "##@", ""]),
+        st.sampled_from([".exr", ".png", "", ".tar.gz", "."]),
+    ),
 )
 
 
@@ -98,24 +105,38 @@ def test_range_in_a_sequence_spec(a: int, b: int) -> None:
 
 
 # ------------------------------------------------------------------ batch specs
-number = st.one_of(st.integers(-10**9, 10**9), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
-                   st.none())
-anything = st.recursive(st.one_of(number, st.text(max_size=12)),
-                        lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-                        max_leaves=8)
-shot = st.fixed_dictionaries(
-    {"name": st.one_of(st.sampled_from(["a", "b", "hero.1"]), st.text(max_size=10)),
-     "input": st.sampled_from(["in/a.####.exr", "in/b.%04d.exr", "clip.mov", "in/a.1001-1003#.exr", ""]),
-     "output": st.sampled_from(["out/a.####.exr", "out/", "out/a.mp4", "in/a.####.exr", "out/b.####.png"])},
-    optional={"factor": st.one_of(st.integers(-2, 20), number), "shutter": number, "follow": number,
-              "guidance": st.sampled_from(["neighbors", "left", "sideways"]), "chunk": number,
-              "frames": st.one_of(st.text(max_size=10), st.integers()), "timing": st.sampled_from(["even", "x"]),
-              "extra": anything},
+number = st.one_of(
+    st.integers(-(10**9), 10**9), st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none()
 )
-spec_doc = st.one_of(anything, st.fixed_dictionaries({"shots": st.lists(shot, max_size=3)},
-                                                     optional={"chunk": number, "name": st.text(max_size=10),
-                                                               "device": st.text(max_size=5)}))
+anything = st.recursive(
+    st.one_of(number, st.text(max_size=12)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=8,
+)
+shot = st.fixed_dictionaries(
+    {
+        "name": st.one_of(st.sampled_from(["a", "b", "hero.1"]), st.text(max_size=10)),
+        "input": st.sampled_from(["in/a.####.exr", "in/b.%04d.exr", "clip.mov", "in/a.1001-1003#.exr", ""]),
+        "output": st.sampled_from(["out/a.####.exr", "out/", "out/a.mp4", "in/a.####.exr", "out/b.####.png"]),
+    },
+    optional={
+        "factor": st.one_of(st.integers(-2, 20), number),
+        "shutter": number,
+        "follow": number,
+        "guidance": st.sampled_from(["neighbors", "left", "sideways"]),
+        "chunk": number,
+        "frames": st.one_of(st.text(max_size=10), st.integers()),
+        "timing": st.sampled_from(["even", "x"]),
+        "extra": anything,
+    },
+)
+spec_doc = st.one_of(
+    anything,
+    st.fixed_dictionaries(
+        {"shots": st.lists(shot, max_size=3)},
+        optional={"chunk": number, "name": st.text(max_size=10), "device": st.text(max_size=5)},
+    ),
+)
 
 
 @given(spec_doc)
@@ -148,18 +169,44 @@ def test_batch_spec_of_any_bytes_loads_or_refuses(data: bytes) -> None:
 
 
 # ------------------------------------------------------------------ worker messages
-params = st.fixed_dictionaries({}, optional={
-    "factor": number, "shutter": number, "guidance": st.one_of(st.sampled_from(["none", "left", "up"]), number),
-    "reverse": number, "overrides": st.one_of(st.none(), st.text(max_size=8)), "tile": number,
-    "quality": st.sampled_from(["full", "draft", "best"]), "threshold": number, "colorspace": anything,
-    "render_scale": anything, "motion": anything})
+params = st.fixed_dictionaries(
+    {},
+    optional={
+        "factor": number,
+        "shutter": number,
+        "guidance": st.one_of(st.sampled_from(["none", "left", "up"]), number),
+        "reverse": number,
+        "overrides": st.one_of(st.none(), st.text(max_size=8)),
+        "tile": number,
+        "quality": st.sampled_from(["full", "draft", "best"]),
+        "threshold": number,
+        "colorspace": anything,
+        "render_scale": anything,
+        "motion": anything,
+    },
+)
 request = st.one_of(
     anything,
-    st.fixed_dictionaries({"op": st.sampled_from(["render", "hello", "purge", "nope"])}, optional={
-        "shm": st.one_of(st.text(max_size=8), number), "width": number, "height": number, "frame": number,
-        "k": number, "cur": number, "prev": number, "next": number, "matte": number, "output": number,
-        "matte_direction": anything, "matte_motion": anything, "next2": number, "next_matte": number,
-        "params": st.one_of(params, anything)}),
+    st.fixed_dictionaries(
+        {"op": st.sampled_from(["render", "hello", "purge", "nope"])},
+        optional={
+            "shm": st.one_of(st.text(max_size=8), number),
+            "width": number,
+            "height": number,
+            "frame": number,
+            "k": number,
+            "cur": number,
+            "prev": number,
+            "next": number,
+            "matte": number,
+            "output": number,
+            "matte_direction": anything,
+            "matte_motion": anything,
+            "next2": number,
+            "next_matte": number,
+            "params": st.one_of(params, anything),
+        },
+    ),
 )
 
 
@@ -179,10 +226,16 @@ def test_worker_answers_any_request_in_one_line(worker: Worker, req: object) -> 
         assert not reply["error"].startswith("internal error"), reply["error"]
 
 
-@given(st.lists(st.one_of(st.binary(max_size=40),
-                          st.builds(lambda b: struct.pack("<I", len(b)) + b, st.binary(max_size=40)),
-                          st.builds(lambda o: (lambda b: struct.pack("<I", len(b)) + b)(json.dumps(o).encode()),
-                                    anything)), max_size=4))
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=40),
+            st.builds(lambda b: struct.pack("<I", len(b)) + b, st.binary(max_size=40)),
+            st.builds(lambda o: (lambda b: struct.pack("<I", len(b)) + b)(json.dumps(o).encode()), anything),
+        ),
+        max_size=4,
+    )
+)
 def test_worker_stream_survives_any_bytes(worker: Worker, chunks: list[bytes]) -> None:
     a, b = socket.socketpair()
     with a:

@@ -1,4 +1,5 @@
 """The pixel path on hostile values: nothing non-finite is ever written, no channel is made up."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -62,8 +63,11 @@ def test_write_image_refuses_nan(tmp_path: Path) -> None:
 @pytest.mark.parametrize("names", [["R", "G"], ["Y", "A"]])
 def test_two_channel_clips_keep_both_channels(tmp_path: Path, names: list[str]) -> None:
     rgb = render_clip(textured_photo(), 3, 48, 32, speed=4.0, samples=8)
-    second = rgb[..., 1:2] if names[1] == "G" else np.broadcast_to(
-        np.linspace(0.2, 0.9, 48, dtype=np.float32)[None, None, :, None], (3, 32, 48, 1))  # G, or an alpha ramp
+    second = (
+        rgb[..., 1:2]
+        if names[1] == "G"
+        else np.broadcast_to(np.linspace(0.2, 0.9, 48, dtype=np.float32)[None, None, :, None], (3, 32, 48, 1))
+    )  # G, or an alpha ramp
     frames = np.concatenate([rgb[..., :1], second], -1)  # [3, 32, 48, 2]
     folder = tmp_path / "in"
     folder.mkdir()

@@ -6,6 +6,7 @@ output (every frame finite, of its size and channels, nothing left behind)
 or as a one-line error with a documented exit code. Nothing non-finite is
 ever written.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,11 +30,19 @@ from unshutter.pipeline import RunConfig, run  # noqa: E402
 
 HALF_MAX = 65504.0
 CHANNELS = [["Y"], ["R", "G"], ["Y", "A"], ["R", "G", "B"], ["R", "G", "B", "A"]]
-TYPES = [("half", ".exr", 16), ("float", ".exr", 32), ("uint8", ".png", 8), ("uint16", ".png", 16),
-         ("uint16", ".tif", 16), ("uint8", ".tif", 8)]
-sizes = st.one_of(st.tuples(st.integers(1, 24), st.integers(1, 40)),       # small, down to 1x1
-                  st.tuples(st.integers(1, 6), st.integers(300, 1500)),    # wide strips
-                  st.tuples(st.integers(300, 900), st.integers(1, 4)))     # tall slivers
+TYPES = [
+    ("half", ".exr", 16),
+    ("float", ".exr", 32),
+    ("uint8", ".png", 8),
+    ("uint16", ".png", 16),
+    ("uint16", ".tif", 16),
+    ("uint8", ".tif", 8),
+]
+sizes = st.one_of(
+    st.tuples(st.integers(1, 24), st.integers(1, 40)),  # small, down to 1x1
+    st.tuples(st.integers(1, 6), st.integers(300, 1500)),  # wide strips
+    st.tuples(st.integers(300, 900), st.integers(1, 4)),
+)  # tall slivers
 peaks = st.sampled_from([0.0, 1e-3, 1.0, 60000.0, HALF_MAX])
 
 
@@ -51,11 +60,17 @@ def _assert_nothing_left(folder: Path) -> None:
     assert not (claims.exists() and list(claims.iterdir()))
 
 
-@given(size=sizes, names=st.sampled_from(CHANNELS), kind=st.sampled_from(TYPES), peak=peaks,
-       extreme=st.sampled_from([None, 1e6, -1e6, -HALF_MAX, np.nan]), seed=st.integers(0, 2**16))
-def test_write_image_writes_finite_whole_files_or_refuses(size: tuple[int, int], names: list[str],
-                                                         kind: tuple[str, str, int], peak: float,
-                                                         extreme: float | None, seed: int) -> None:
+@given(
+    size=sizes,
+    names=st.sampled_from(CHANNELS),
+    kind=st.sampled_from(TYPES),
+    peak=peaks,
+    extreme=st.sampled_from([None, 1e6, -1e6, -HALF_MAX, np.nan]),
+    seed=st.integers(0, 2**16),
+)
+def test_write_image_writes_finite_whole_files_or_refuses(
+    size: tuple[int, int], names: list[str], kind: tuple[str, str, int], peak: float, extreme: float | None, seed: int
+) -> None:
     (h, w), (fmt, ext, bits) = size, kind
     px = _pixels(seed, 1, h, w, len(names), peak, False)[0]
     if extreme is not None:
@@ -81,12 +96,29 @@ def decomposer() -> Decomposer:
     return Decomposer(None, device="cpu")
 
 
-@given(size=sizes, names=st.sampled_from(CHANNELS), kind=st.sampled_from(TYPES), peak=peaks,
-       flat=st.booleans(), factor=st.integers(1, 4), guidance=st.sampled_from(["neighbors", "none", "left"]),
-       frames=st.integers(1, 3), seed=st.integers(0, 2**16))
-def test_run_gives_a_valid_output_or_one_line(decomposer: Decomposer, size: tuple[int, int], names: list[str],
-                                              kind: tuple[str, str, int], peak: float, flat: bool, factor: int,
-                                              guidance: str, frames: int, seed: int) -> None:
+@given(
+    size=sizes,
+    names=st.sampled_from(CHANNELS),
+    kind=st.sampled_from(TYPES),
+    peak=peaks,
+    flat=st.booleans(),
+    factor=st.integers(1, 4),
+    guidance=st.sampled_from(["neighbors", "none", "left"]),
+    frames=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+)
+def test_run_gives_a_valid_output_or_one_line(
+    decomposer: Decomposer,
+    size: tuple[int, int],
+    names: list[str],
+    kind: tuple[str, str, int],
+    peak: float,
+    flat: bool,
+    factor: int,
+    guidance: str,
+    frames: int,
+    seed: int,
+) -> None:
     (h, w), (fmt, ext, bits) = size, kind
     if fmt.startswith("uint"):
         peak = min(peak, 1.0)  # integer files hold 0..1
@@ -98,8 +130,10 @@ def test_run_gives_a_valid_output_or_one_line(decomposer: Decomposer, size: tupl
             write_image(folder / "in" / f"clip.{1001 + i}{ext}", f, meta)
         params = NodeParams(factor=factor, guidance=guidance)
         try:
-            res = run(RunConfig(str(folder / "in" / f"clip.####{ext}"), str(folder / "out"), params),
-                      node=Node(params, decomposer=decomposer))
+            res = run(
+                RunConfig(str(folder / "in" / f"clip.####{ext}"), str(folder / "out"), params),
+                node=Node(params, decomposer=decomposer),
+            )
         except UnshutterError as exc:  # valid input: nothing should be refused, but say what if it is
             pytest.fail(f"{h}x{w} {names} {fmt}: refused with exit {exc.exit_code}: {exc}")
         outs = sorted((folder / "out").glob(f"clip.*{ext}"))
@@ -127,11 +161,15 @@ except UnshutterError as exc:
 """
 
 
-@given(kind=st.sampled_from(TYPES + [("uint8", ".jpg", 8), ("uint16", ".dpx", 10)]),
-       size=st.tuples(st.integers(1, 64), st.integers(1, 300)), limit=st.integers(1, 120_000))
+@given(
+    kind=st.sampled_from(TYPES + [("uint8", ".jpg", 8), ("uint16", ".dpx", 10)]),
+    size=st.tuples(st.integers(1, 64), st.integers(1, 300)),
+    limit=st.integers(1, 120_000),
+)
 @settings(max_examples=12)  # a child process each: keep the count small
-def test_write_under_any_file_size_limit_is_whole_or_nothing(kind: tuple[str, str, int], size: tuple[int, int],
-                                                             limit: int) -> None:
+def test_write_under_any_file_size_limit_is_whole_or_nothing(
+    kind: tuple[str, str, int], size: tuple[int, int], limit: int
+) -> None:
     import subprocess
     import sys
 
@@ -140,8 +178,13 @@ def test_write_under_any_file_size_limit_is_whole_or_nothing(kind: tuple[str, st
     (fmt, ext, bits), (h, w) = kind, size
     with tempfile.TemporaryDirectory() as d:
         target = Path(d) / f"f.1001{ext}"
-        p = subprocess.run([sys.executable, "-c", _LIMITED_WRITER, str(target), fmt, str(bits), str(h), str(w)],
-                           capture_output=True, text=True, timeout=60, preexec_fn=size_limit(limit))
+        p = subprocess.run(
+            [sys.executable, "-c", _LIMITED_WRITER, str(target), fmt, str(bits), str(h), str(w)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=size_limit(limit),
+        )
         assert p.returncode == 0, p.stderr  # no traceback, no crash (libjpeg's exit, SIGXFSZ)
         if p.stdout.strip():
             code, msg = p.stdout.strip().split(" ", 1)

@@ -3,6 +3,7 @@
 It says so in one line, exits 128 + the signal number, keeps every complete
 frame and leaves neither its temporary file nor its claim behind.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,9 +33,13 @@ def test_signal_stops_the_run_cleanly(long_clip: str, tmp_path: Path, sig: signa
     out = tmp_path / "out"
     # a shell's background job (`cmd &`, as CI runners and nohup start things) gets SIGINT ignored, and a
     # process keeps an ignored SIGINT ignored: start the run with the default disposition, as a terminal does
-    p = subprocess.Popen([sys.executable, "-m", "unshutter", "run", long_clip, "-o", str(out), "--factor", "8",
-                          "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    p = subprocess.Popen(
+        [sys.executable, "-m", "unshutter", "run", long_clip, "-o", str(out), "--factor", "8", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     assert p.stdout is not None
     for line in p.stdout:
         if json.loads(line)["event"] == "frame":  # one frame written, the next one under way

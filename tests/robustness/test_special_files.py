@@ -4,6 +4,7 @@ Reading a FIFO blocks until someone writes into it, and /dev/zero never
 ends: either would hang the run for ever (and, killed on a timeout, leave
 its claim behind).
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,12 @@ def test_special_file_as_a_frame_is_refused(fresh_hdr_clip: str, tmp_path: Path,
     frame.unlink()
     _special(frame, kind)
     out = tmp_path / "out"
-    p = subprocess.run([*EXE, "run", fresh_hdr_clip, "-o", str(out), "--factor", "2", "--quiet"],
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [*EXE, "run", fresh_hdr_clip, "-o", str(out), "--factor", "2", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 3, p.stderr
     err = p.stderr.strip()
     assert "\n" not in err and str(frame) in err and "not a regular file" in err, err
@@ -49,8 +54,9 @@ def test_special_file_as_a_frame_is_refused(fresh_hdr_clip: str, tmp_path: Path,
 def test_special_file_as_a_movie_is_refused(tmp_path: Path, kind: str) -> None:
     movie = tmp_path / "clip.mp4"
     _special(movie, kind)
-    p = subprocess.run([*EXE, "run", str(movie), "-o", str(tmp_path / "out"), "--quiet"],
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [*EXE, "run", str(movie), "-o", str(tmp_path / "out"), "--quiet"], capture_output=True, text=True, timeout=60
+    )
     assert p.returncode == 3, p.stderr
     assert "not a regular file" in p.stderr and str(movie) in p.stderr and p.stderr.strip().count("\n") == 0
 

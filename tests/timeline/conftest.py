@@ -1,4 +1,5 @@
 """Media and a Resolve-shaped timeline for the OTIO round-trip tests."""
+
 from __future__ import annotations
 
 from pathlib import Path

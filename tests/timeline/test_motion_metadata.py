@@ -1,4 +1,5 @@
 """The OTIO round trip carries ``--motion`` and the override file into the retimed clip's metadata."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,24 @@ def test_timeline_records_motion_and_overrides(resolve_otio: Path, tmp_path: Pat
     ov = tmp_path / "car.yaml"
     ov.write_text("regions:\n  - motion: [6, 0]\n    polygon: [[0, 0], [30, 0], [30, 20], [0, 20]]\n")
     out = tmp_path / "o.otio"
-    code = main(["timeline", str(resolve_otio), "-o", str(out), "--media-dir", str(tmp_path / "m"),
-                 "--clips", "shotB", "--factor", "2", "--motion", "5,-1", "--overrides", str(ov)])
+    code = main(
+        [
+            "timeline",
+            str(resolve_otio),
+            "-o",
+            str(out),
+            "--media-dir",
+            str(tmp_path / "m"),
+            "--clips",
+            "shotB",
+            "--factor",
+            "2",
+            "--motion",
+            "5,-1",
+            "--overrides",
+            str(ov),
+        ]
+    )
     assert code == 0
     tl = otio.adapters.read_from_file(str(out))
     clip = next(c for c in tl.find_clips() if c.name == "shotB" and "unshutter" in c.metadata)

@@ -1,4 +1,5 @@
 """``unshutter timeline``: Resolve-shaped OTIO and CMX 3600 EDL in, chosen clips relinked to slow motion out."""
+
 from __future__ import annotations
 
 import json
@@ -48,7 +49,11 @@ def test_resolve_timeline_round_trip(resolve_otio: Path, media: Path, tmp_path: 
     assert code == 0
     report = capsys.readouterr()
     assert "3 clips relinked, 3 left unchanged" in report.out
-    for name, reason in (("shotC", "speed effect"), ("shotD", "missing media"), ("Title", "unsupported media reference")):
+    for name, reason in (
+        ("shotC", "speed effect"),
+        ("shotD", "missing media"),
+        ("Title", "unsupported media reference"),
+    ):
         assert f"unchanged: {name} " in report.out and reason in report.out
     before, after = read_timeline(resolve_otio), read_timeline(out)
 
@@ -56,12 +61,19 @@ def test_resolve_timeline_round_trip(resolve_otio: Path, media: Path, tmp_path: 
     a0, a1 = _clip(before, "Video 1", "shotA"), _clip(after, "Video 1", "shotA")
     ref = a1.media_reference
     assert isinstance(ref, otio.schema.ImageSequenceReference)
-    assert (ref.name_prefix, ref.name_suffix, ref.frame_zero_padding, ref.rate, ref.frame_step) == ("shotA.", ".png", 4, 24.0, 1)
+    assert (ref.name_prefix, ref.name_suffix, ref.frame_zero_padding, ref.rate, ref.frame_step) == (
+        "shotA.",
+        ".png",
+        4,
+        24.0,
+        1,
+    )
     assert Path(ref.target_url_base).parent == newmedia.resolve()
     first_out = 1001 + (1003 - 1001) * N  # DESIGN.md numbering
     assert ref.start_frame == first_out
-    assert ref.available_range == otio.opentime.TimeRange(otio.opentime.RationalTime(first_out, 24),
-                                                          otio.opentime.RationalTime(5 * N, 24))  # 1003-1007
+    assert ref.available_range == otio.opentime.TimeRange(
+        otio.opentime.RationalTime(first_out, 24), otio.opentime.RationalTime(5 * N, 24)
+    )  # 1003-1007
     assert a1.source_range.start_time.to_frames() == first_out
     assert a1.source_range.duration.to_frames() == a0.source_range.duration.to_frames() * N == 12
     assert ref.frame_for_time(a1.source_range.start_time) == first_out
@@ -96,7 +108,9 @@ def test_resolve_timeline_round_trip(resolve_otio: Path, media: Path, tmp_path: 
         for i0, i1 in zip(_items(before, track), _items(after, track)):
             if isinstance(i0, (otio.schema.Gap, otio.schema.Transition)):
                 assert _json(i1) == _json(i0)
-    assert _json(next(t for t in after.tracks if t.name == "Audio 1")) == _json(next(t for t in before.tracks if t.name == "Audio 1"))
+    assert _json(next(t for t in after.tracks if t.name == "Audio 1")) == _json(
+        next(t for t in before.tracks if t.name == "Audio 1")
+    )
     for t0, t1 in zip(before.tracks, after.tracks):
         assert [_json(m) for m in t1.markers] == [_json(m) for m in t0.markers]
         assert _plain(t1.metadata) == _plain(t0.metadata)
@@ -115,10 +129,19 @@ def test_relinked_frame_is_the_engines_subframe(resolve_otio: Path, media: Path,
     tl = read_timeline(resolve_otio)
     retime_timeline(tl, TimelineConfig(NodeParams(factor=N), tmp_path / "new", clips=["shotA"]))
     clip = _clip(tl, "Video 1", "shotA")
-    shown = Path(clip.media_reference.target_url_for_image_number(
-        clip.media_reference.frame_for_time(clip.source_range.start_time) - clip.media_reference.start_frame))
-    run(RunConfig(str(media / "shotA" / "shotA.####.png"), str(tmp_path / "direct" / "d.####.png"),
-                  NodeParams(factor=N), frames=(1003, 1003)))
+    shown = Path(
+        clip.media_reference.target_url_for_image_number(
+            clip.media_reference.frame_for_time(clip.source_range.start_time) - clip.media_reference.start_frame
+        )
+    )
+    run(
+        RunConfig(
+            str(media / "shotA" / "shotA.####.png"),
+            str(tmp_path / "direct" / "d.####.png"),
+            NodeParams(factor=N),
+            frames=(1003, 1003),
+        )
+    )
     direct = tmp_path / "direct" / f"d.{1001 + 2 * N:04d}.png"
     np.testing.assert_array_equal(read_image(shown)[0], read_image(direct)[0])
 
@@ -137,8 +160,18 @@ def test_clip_selection_and_rerun(resolve_otio: Path, tmp_path: Path) -> None:
 
 
 def test_unknown_clip_name_is_an_error(resolve_otio: Path, tmp_path: Path, capsys) -> None:
-    code = main(["timeline", str(resolve_otio), "-o", str(tmp_path / "o.otio"), "--media-dir", str(tmp_path),
-                 "--clips", "shotA,nope"])
+    code = main(
+        [
+            "timeline",
+            str(resolve_otio),
+            "-o",
+            str(tmp_path / "o.otio"),
+            "--media-dir",
+            str(tmp_path),
+            "--clips",
+            "shotA,nope",
+        ]
+    )
     assert code == 2 and "'nope'" in capsys.readouterr().err
     assert not (tmp_path / "o.otio").exists()
 
@@ -152,7 +185,10 @@ def test_missing_image_sequence_is_reported(resolve_otio: Path, tmp_path: Path) 
     c.effects.pop()  # no speed effect: now only its media is missing
     reports = retime_timeline(tl, TimelineConfig(NodeParams(factor=2), tmp_path / "new", clips=["shotC"]))
     assert reports[0].status == "skipped" and "missing media" in reports[0].reason
-    assert isinstance(c.media_reference, otio.schema.ImageSequenceReference) and "gone" in c.media_reference.target_url_base
+    assert (
+        isinstance(c.media_reference, otio.schema.ImageSequenceReference)
+        and "gone" in c.media_reference.target_url_base
+    )
 
 
 def test_engine_error_leaves_clip_unchanged(resolve_otio: Path, media: Path, tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
 """The synthetic data engine: shapes, ranges, exposure integration, guidance, augmentation."""
+
 from __future__ import annotations
 
 import math
@@ -44,9 +45,18 @@ def _translation_scene(v: tuple[float, float], size: int = 48) -> Scene:
     p = PHOTOS[0]
     tex = kernels.srgb_decode(p.levels[0].astype(np.float32) / 255.0)
     traj = Trajectory(
-        u0=np.array([150.0, 100.0]), c=np.array([size / 2, size / 2]), s0=1.0, theta0=0.0,
-        v=np.array(v, float), a=np.zeros(2), wob_amp=np.zeros(2), wob_freq=1.0, wob_phase=0.0,
-        omega=0.0, alpha=0.0, zeta=0.0,
+        u0=np.array([150.0, 100.0]),
+        c=np.array([size / 2, size / 2]),
+        s0=1.0,
+        theta0=0.0,
+        v=np.array(v, float),
+        a=np.zeros(2),
+        wob_amp=np.zeros(2),
+        wob_freq=1.0,
+        wob_phase=0.0,
+        omega=0.0,
+        alpha=0.0,
+        zeta=0.0,
     )
     return Scene((size, size), [Layer(np.ascontiguousarray(tex), None, traj)])
 
@@ -82,7 +92,9 @@ def test_gopro_mode_with_seven_frames_is_the_mean_of_the_sharp_frames():
     np.testing.assert_allclose(sub.mean(axis=0), blur, atol=1e-5)
 
 
-@pytest.mark.parametrize("v,signs", [((10.0, 5.0), (1, 1)), ((-8.0, -6.0), (-1, -1)), ((9.0, -7.0), (1, -1)), ((-9.0, 7.0), (-1, 1))])
+@pytest.mark.parametrize(
+    "v,signs", [((10.0, 5.0), (1, 1)), ((-8.0, -6.0), (-1, -1)), ((9.0, -7.0), (1, -1)), ((-9.0, 7.0), (-1, 1))]
+)
 def test_guidance_of_known_motion_has_the_right_quadrant(v, signs):
     scene = _translation_scene(v)
     m = scene.motion(-0.5, 0.5)
@@ -105,7 +117,9 @@ def test_neighbour_motion_follows_the_true_motion():
     mag = np.linalg.norm(s.motion_gt, axis=-1)
     if mag.mean() < 2.0:  # near-static draw: try again with another seed
         s = render_sample(np.random.default_rng(8), PHOTOS, spec)
-    cos = (s.motion_gt * s.motion_nb).sum(-1) / (np.linalg.norm(s.motion_gt, axis=-1) * np.linalg.norm(s.motion_nb, axis=-1) + 1e-6)
+    cos = (s.motion_gt * s.motion_nb).sum(-1) / (
+        np.linalg.norm(s.motion_gt, axis=-1) * np.linalg.norm(s.motion_nb, axis=-1) + 1e-6
+    )
     assert np.median(cos) > 0.8
 
 
@@ -117,7 +131,9 @@ def test_time_reversal_reverses_order_and_guidance():
     np.testing.assert_array_equal(r.prev, s.next)
     np.testing.assert_array_equal(r.blurred, s.blurred)
     np.testing.assert_allclose(make_guidance(None, r, "gt"), reverse(make_guidance(None, s, "gt")), atol=1e-6)
-    np.testing.assert_allclose(make_guidance(None, r, "neighbors"), reverse(make_guidance(None, s, "neighbors")), atol=1e-6)
+    np.testing.assert_allclose(
+        make_guidance(None, r, "neighbors"), reverse(make_guidance(None, s, "neighbors")), atol=1e-6
+    )
     rr = transform(r, "reverse")
     np.testing.assert_array_equal(rr.gt, s.gt)
 
@@ -176,6 +192,9 @@ def test_degradation_knobs_change_noise_and_jpeg_and_defaults_restore_them():
     assert (d.noise_prob, d.noise_shot_power, d.jpeg_prob, d.jpeg_quality) == (0.7, 1.0, 0.4, (45, 95))
     assert DataSpec.from_config({"jpeg_quality": [60, 90]}).jpeg_quality == (60, 90)
     # the generator uses the spec's draws
-    s = render_sample(np.random.default_rng(0), PHOTOS, DataSpec(crop=32, max_motion=8.0, noise_prob=0.0,
-                                                                  noise_read_max=0.0, jpeg_prob=0.0))
+    s = render_sample(
+        np.random.default_rng(0),
+        PHOTOS,
+        DataSpec(crop=32, max_motion=8.0, noise_prob=0.0, noise_read_max=0.0, jpeg_prob=0.0),
+    )
     assert np.abs(s.blurred - np.round(s.blurred_clean * 255) / 255).max() < 1e-6

@@ -1,4 +1,5 @@
 """The data engine's clips: consecutive blurred frames of one continuous motion with the truth at the output times."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Growing a checkpoint into a wider/deeper network keeps its output."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The training loop runs, checkpoints and resumes (tiny config)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,7 +21,9 @@ def test_missing_init_checkpoint_is_named_before_anything_is_written(tmp_path: P
     from unshutter.train.loop import train
 
     cfg = load_config()
-    cfg["train"].update(init_from=str(tmp_path / "stage2.pt"), out=str(tmp_path / "run"), state=str(tmp_path / "last.pt"))
+    cfg["train"].update(
+        init_from=str(tmp_path / "stage2.pt"), out=str(tmp_path / "run"), state=str(tmp_path / "last.pt")
+    )
     with pytest.raises(ValueError, match=r"init_from .*stage2\.pt: no such checkpoint"):
         train(cfg, max_steps=1)
     assert not (tmp_path / "run").exists()
@@ -32,8 +35,15 @@ def test_train_saves_and_resumes(tmp_path: Path):
 
     cfg = load_config()
     cfg["data"].update(crop=32, max_motion=12, layers_max=1)
-    cfg["train"].update(batch=2, workers=0, val_samples=2, val_every=2, log_every=1,
-                        out=str(tmp_path / "run"), state=str(tmp_path / "last.pt"))
+    cfg["train"].update(
+        batch=2,
+        workers=0,
+        val_samples=2,
+        val_every=2,
+        log_every=1,
+        out=str(tmp_path / "run"),
+        state=str(tmp_path / "last.pt"),
+    )
     assert train(cfg, max_steps=2) == 0
     st = torch.load(tmp_path / "last.pt", weights_only=False)
     assert st["step"] == 2 and set(st) >= {"model", "ema", "opt", "best"}
@@ -58,12 +68,24 @@ def test_sigterm_to_the_process_group_saves(tmp_path: Path):
     cfg.pop("_path")
     cfg["train"].pop("init_from", None)
     cfg["data"].update(crop=32, max_motion=12, layers_max=1)
-    cfg["train"].update(batch=2, workers=1, val_samples=2, val_every=1000, log_every=1, total_steps=100000,
-                        out=str(tmp_path / "run"), state=str(tmp_path / "last.pt"))
+    cfg["train"].update(
+        batch=2,
+        workers=1,
+        val_samples=2,
+        val_every=1000,
+        log_every=1,
+        total_steps=100000,
+        out=str(tmp_path / "run"),
+        state=str(tmp_path / "last.pt"),
+    )
     conf = tmp_path / "tiny.yaml"
     conf.write_text(yaml.safe_dump(cfg))
-    proc = subprocess.Popen([sys.executable, "-m", "unshutter.train", "--config", str(conf)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "unshutter.train", "--config", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     log = tmp_path / "run" / "train.log"
     deadline = time.time() + 240
     while time.time() < deadline and not (log.exists() and " step 2 loss" in log.read_text()):

@@ -1,5 +1,6 @@
 """int8 quantisation of the split-contract decomposer: the graph rewrites are exact, the int8
 model loads through the runtime, stays close to float32, and is what a CPU run picks."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,15 +36,18 @@ def _feeds(n: int, h: int = 48, w: int = 64, seed: int = 0) -> list[dict[str, np
     feeds = []
     for _ in range(n):
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        x = np.stack([0.5 + 0.4 * np.sin(xx / rng.uniform(3, 9) + c) * np.cos(yy / rng.uniform(3, 9)) for c in range(3)])
+        x = np.stack(
+            [0.5 + 0.4 * np.sin(xx / rng.uniform(3, 9) + c) * np.cos(yy / rng.uniform(3, 9)) for c in range(3)]
+        )
         g = np.zeros((contract.GUIDANCE_CHANNELS, h, w), np.float32)
         m = rng.normal(0, 0.4, 2).astype(np.float32)
         g[contract.GX], g[contract.GY] = np.sign(m[0]), np.sign(m[1])
         g[contract.GVALID] = g[contract.MVALID] = 1.0
         g[contract.MX], g[contract.MY] = m[0], m[1]
         xp, gp, _, warps = split_feed(x.astype(np.float32), g, contract.K)
-        feeds.append({contract.INPUT_BLURRED: xp[None], contract.INPUT_GUIDANCE: gp[None],
-                      contract.INPUT_WARPS: warps[None]})
+        feeds.append(
+            {contract.INPUT_BLURRED: xp[None], contract.INPUT_GUIDANCE: gp[None], contract.INPUT_WARPS: warps[None]}
+        )
     return feeds
 
 
@@ -108,8 +112,9 @@ def test_int8_model_loads_in_the_runtime_and_stays_close_to_float32(tmp_path: Pa
     assert q.stat().st_size < 0.4 * src.stat().st_size
 
     x = _feeds(1, 40, 56, seed=5)[0]
-    ref = Decomposer(src, device="cpu", threads=1).infer_planar(x[contract.INPUT_BLURRED][0, :, :37, :53],
-                                                                x[contract.INPUT_GUIDANCE][0, :, :37, :53])
+    ref = Decomposer(src, device="cpu", threads=1).infer_planar(
+        x[contract.INPUT_BLURRED][0, :, :37, :53], x[contract.INPUT_GUIDANCE][0, :, :37, :53]
+    )
     dec = Decomposer(q, device="cpu", threads=1)
     assert dec.split and dec.info.model_id == "m_int8"
     got = dec.infer_planar(x[contract.INPUT_BLURRED][0, :, :37, :53], x[contract.INPUT_GUIDANCE][0, :, :37, :53])
@@ -144,7 +149,8 @@ def test_a_cpu_run_without_a_model_picks_the_int8_model(tmp_path: Path, monkeypa
     assert locate.shipped_model_path(cpu=False) == tmp_path / locate.DEFAULT_MODEL
     assert Decomposer(device="cpu", threads=1).info.path == str(tmp_path / locate.INT8_MODEL)
     assert Decomposer(tmp_path / locate.DEFAULT_MODEL, device="cpu", threads=1).info.path.endswith(
-        locate.DEFAULT_MODEL)  # an explicit model wins
+        locate.DEFAULT_MODEL
+    )  # an explicit model wins
 
 
 def test_export_refuses_int8_of_the_whole_graph(tmp_path: Path, capsys: pytest.CaptureFixture[str]):

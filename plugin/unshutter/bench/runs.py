@@ -11,6 +11,7 @@ Only the interior frames (both neighbours present) are scored, as one run:
 motion per step, inside/boundary/judder, span ratio and detail
 (:mod:`unshutter.bench.motion`), PSNR at the output times and order accuracy.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -104,8 +105,16 @@ def flow_warp_at(blurred: np.ndarray, motion_px: np.ndarray | None, times: np.nd
         return np.repeat(blurred[None], len(times), axis=0)
     h, w = blurred.shape[:2]
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    out = [cv2.remap(blurred, xs - np.float32(t) * motion_px[..., 0], ys - np.float32(t) * motion_px[..., 1],
-                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for t in times]
+    out = [
+        cv2.remap(
+            blurred,
+            xs - np.float32(t) * motion_px[..., 0],
+            ys - np.float32(t) * motion_px[..., 1],
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        for t in times
+    ]
     return np.stack(out)
 
 
@@ -147,19 +156,29 @@ def score(run: Run, outputs: dict[str, np.ndarray]) -> dict:
         rm = motion.summarize_steps(steps, n)
         se = ((o.astype(np.float64) - run.truth[sel]) ** 2).mean(axis=(2, 3, 4))  # [len(sel), N]
         se_rev = ((o[:, ::-1].astype(np.float64) - run.truth[sel]) ** 2).mean(axis=(2, 3, 4))
-        r = {**rm.to_dict(), "span_ratio": motion.span_ratio(rm, t_rm),
-             "detail": motion.detail(flat, truth), "detail_moving": motion.detail(flat, truth, mask),
-             "psnr_pooled": _psnr(float(se.mean())),
-             "order_accuracy": float(np.mean(np.where(se.mean(1) < se_rev.mean(1), 1.0,
-                                                      np.where(se.mean(1) == se_rev.mean(1), 0.5, 0.0))))}
+        r = {
+            **rm.to_dict(),
+            "span_ratio": motion.span_ratio(rm, t_rm),
+            "detail": motion.detail(flat, truth),
+            "detail_moving": motion.detail(flat, truth, mask),
+            "psnr_pooled": _psnr(float(se.mean())),
+            "order_accuracy": float(
+                np.mean(np.where(se.mean(1) < se_rev.mean(1), 1.0, np.where(se.mean(1) == se_rev.mean(1), 0.5, 0.0)))
+            ),
+        }
         if not opened.all():
             r["psnr_open_pooled"] = _psnr(float(se[:, opened].mean()))
             r["psnr_gap_pooled"] = _psnr(float(se[:, ~opened].mean()))
         fr = _per_frame_inside(steps, n)
         r["per_frame_span"] = [round(float(a / b), 3) if b > 1e-6 else None for a, b in zip(fr, t_frame)]
         res[name] = r
-    res["_info"] = {"scored_frames": [sel[0], sel[-1]], "n": n, "shutter": run.shutter,
-                    "moving_fraction": round(float(mask.mean()), 4), **run.info}
+    res["_info"] = {
+        "scored_frames": [sel[0], sel[-1]],
+        "n": n,
+        "shutter": run.shutter,
+        "moving_fraction": round(float(mask.mean()), 4),
+        **run.info,
+    }
     return res
 
 

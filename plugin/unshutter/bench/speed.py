@@ -23,6 +23,7 @@ process, so each run's peak memory is its own. Per frame it reports:
 with the first, and prints the ratio of each figure: on a shared machine only
 figures from the same run compare.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,16 +45,21 @@ STAGES = ("read", "flow", "decompose", "resample", "write")
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sizes", default=SIZES, help=f"comma-separated WxH frame sizes (default {SIZES})")
     p.add_argument("--size", help="one frame size (the same as --sizes WxH)")
-    p.add_argument("--format", choices=("png", "exr"), default="png",
-                   help="input (and so output) format: 8-bit PNG (default) or half-float EXR")
+    p.add_argument(
+        "--format",
+        choices=("png", "exr"),
+        default="png",
+        help="input (and so output) format: 8-bit PNG (default) or half-float EXR",
+    )
     p.add_argument("--frames", type=int, default=3, help="source frames to run per size, at least 2 (default 3)")
     p.add_argument("--repeat", type=int, help="frames to time after the first (the same as --frames REPEAT+1)")
     p.add_argument("--factor", type=int, default=7)
     p.add_argument("--tile", type=int, default=None, help="as run --tile (default: run's default)")
     p.add_argument("--quality", choices=("full", "draft"), default="full")
     p.add_argument("--model", help="decomposer model (default: shipped)")
-    p.add_argument("--baseline-model", metavar="ONNX",
-                   help="also time this model, alternating with --model, and print the ratios")
+    p.add_argument(
+        "--baseline-model", metavar="ONNX", help="also time this model, alternating with --model, and print the ratios"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object per run")
 
 
@@ -66,7 +72,7 @@ def _texture_frames(w: int, h: int, count: int) -> np.ndarray:
     base *= rng.uniform(0.6, 1.0, 3).astype(np.float32)
     big = cv2.resize(base, (w + 32 + 6 * count, h + 64), interpolation=cv2.INTER_CUBIC)
     big = np.clip(big, 0.0, 1.0)
-    return np.stack([big[16:16 + h, 16 + 6 * i:16 + 6 * i + w] for i in range(count)])
+    return np.stack([big[16 : 16 + h, 16 + 6 * i : 16 + 6 * i + w] for i in range(count)])
 
 
 def write_clip(folder: Path, w: int, h: int, count: int, fmt: str) -> str:
@@ -119,8 +125,11 @@ class _Stages:
     @property
     def intervals(self) -> list[tuple[str, float, float]]:
         """The stages' intervals clipped to the counted span."""
-        return [(n, max(a, self.since), min(b, self.until)) for n, a, b in self.raw
-                if min(b, self.until) > max(a, self.since)]
+        return [
+            (n, max(a, self.since), min(b, self.until))
+            for n, a, b in self.raw
+            if min(b, self.until) > max(a, self.since)
+        ]
 
     @property
     def seconds(self) -> dict[str, float]:
@@ -140,8 +149,15 @@ class _Stages:
         return total
 
 
-def child(input_pattern: str, output: str, frames: tuple[int, int], factor: int, tile: int | None,
-          quality: str, model: str | None) -> dict[str, Any]:
+def child(
+    input_pattern: str,
+    output: str,
+    frames: tuple[int, int],
+    factor: int,
+    tile: int | None,
+    quality: str,
+    model: str | None,
+) -> dict[str, Any]:
     """One run of the CLI's loop, timed by stage (runs in its own process)."""
     from unshutter import pipeline
     from unshutter.node import Node, NodeParams
@@ -173,6 +189,7 @@ def child(input_pattern: str, output: str, frames: tuple[int, int], factor: int,
                 return fn(*args, **kwargs)
             finally:
                 stages.add(name, t0, time.perf_counter())
+
         return wrapper
 
     # the loop's own read and write paths, wrapped where the loop looks them up
@@ -189,28 +206,43 @@ def child(input_pattern: str, output: str, frames: tuple[int, int], factor: int,
     opts: dict[str, Any] = {} if tile is None else {"tile": tile}
     params = NodeParams(factor=factor, quality=quality, **opts)
     node = TimedNode(params, model_path=model, device="cpu")
-    cfg = pipeline.RunConfig(input=input_pattern, output=output, params=params, frames=frames, model=model,
-                             device="cpu")
+    cfg = pipeline.RunConfig(
+        input=input_pattern, output=output, params=params, frames=frames, model=model, device="cpu"
+    )
     pipeline.run(cfg, node=node)
     stages.stop(marks["last"])
     n = frames[1] - frames[0]  # frames after the first
     wall = marks["last"] - marks["first"]
     seconds = stages.seconds
     busy = sum(seconds.values())
-    return {"seconds_per_frame": round(wall / n, 3), "cpu_per_frame": round((cpu["last"] - cpu["first"]) / n, 3),
-            **{f"{k}_s": round(v / n, 6) for k, v in seconds.items()},  # a tiny frame reads in < 0.5 ms
-            "overlap_s": round(max(0.0, busy - stages.busy()) / n, 3),
-            "peak_mb": round(_peak_mb() or 0.0, 1), "provider": node.decomposer.info.provider,
-            "model": node.decomposer.info.model_id, "split_contract": bool(getattr(node.decomposer, "split", False))}
+    return {
+        "seconds_per_frame": round(wall / n, 3),
+        "cpu_per_frame": round((cpu["last"] - cpu["first"]) / n, 3),
+        **{f"{k}_s": round(v / n, 6) for k, v in seconds.items()},  # a tiny frame reads in < 0.5 ms
+        "overlap_s": round(max(0.0, busy - stages.busy()) / n, 3),
+        "peak_mb": round(_peak_mb() or 0.0, 1),
+        "provider": node.decomposer.info.provider,
+        "model": node.decomposer.info.model_id,
+        "split_contract": bool(getattr(node.decomposer, "split", False)),
+    }
 
 
-def _run_child(pattern: str, out: Path, frames: tuple[int, int], args: argparse.Namespace,
-               model: str | None) -> dict[str, Any]:
-    spec = {"input": pattern, "output": str(out), "frames": list(frames), "factor": args.factor, "tile": args.tile,
-            "quality": args.quality, "model": model}
+def _run_child(
+    pattern: str, out: Path, frames: tuple[int, int], args: argparse.Namespace, model: str | None
+) -> dict[str, Any]:
+    spec = {
+        "input": pattern,
+        "output": str(out),
+        "frames": list(frames),
+        "factor": args.factor,
+        "tile": args.tile,
+        "quality": args.quality,
+        "model": model,
+    }
     env = dict(os.environ)
-    proc = subprocess.run([sys.executable, "-m", "unshutter.bench.speed", json.dumps(spec)], env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "unshutter.bench.speed", json.dumps(spec)], env=env, capture_output=True, text=True
+    )
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"bench speed: the run at {pattern} failed ({tail})")
@@ -232,8 +264,7 @@ def _sizes(args: argparse.Namespace) -> list[tuple[int, int]]:
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
-    cols = ["size", "model", "seconds_per_frame", "cpu_per_frame", *[f"{s}_s" for s in STAGES], "overlap_s",
-            "peak_mb"]
+    cols = ["size", "model", "seconds_per_frame", "cpu_per_frame", *[f"{s}_s" for s in STAGES], "overlap_s", "peak_mb"]
     heads = ["size", "model", "s/frame", "cpu s", *STAGES, "overlap", "peak MB"]
     lines = [" | ".join(heads), " | ".join("---" for _ in heads)]
     for r in rows:
@@ -259,14 +290,25 @@ def run(args: argparse.Namespace) -> int:
             for name, model in models:  # A then B at each size: neighbours in time share the load
                 r = _run_child(pattern, Path(tmp) / f"out-{name}", frames, args, model)
                 got[name] = r
-                rows.append({"size": f"{w}x{h}", "run": name, "format": args.format, "factor": args.factor,
-                             "frames": args.frames, **r})
+                rows.append(
+                    {
+                        "size": f"{w}x{h}",
+                        "run": name,
+                        "format": args.format,
+                        "factor": args.factor,
+                        "frames": args.frames,
+                        **r,
+                    }
+                )
                 if args.json:
                     print(json.dumps(rows[-1]), flush=True)
             if "baseline" in got:
                 a, b = got["model"], got["baseline"]
-                ratio = {k: round(a[k] / b[k], 3) for k in ("seconds_per_frame", "cpu_per_frame", "decompose_s",
-                                                             "peak_mb") if b.get(k)}
+                ratio = {
+                    k: round(a[k] / b[k], 3)
+                    for k in ("seconds_per_frame", "cpu_per_frame", "decompose_s", "peak_mb")
+                    if b.get(k)
+                }
                 rows.append({"size": f"{w}x{h}", "run": "ratio", "model": "model/baseline", **ratio})
                 if args.json:
                     print(json.dumps(rows[-1]), flush=True)
@@ -277,5 +319,16 @@ def run(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":  # one timed run, for run(): JSON spec in, JSON row out
     spec = json.loads(sys.argv[1])
-    print(json.dumps(child(spec["input"], spec["output"], tuple(spec["frames"]), spec["factor"], spec["tile"],
-                           spec["quality"], spec["model"])))
+    print(
+        json.dumps(
+            child(
+                spec["input"],
+                spec["output"],
+                tuple(spec["frames"]),
+                spec["factor"],
+                spec["tile"],
+                spec["quality"],
+                spec["model"],
+            )
+        )
+    )

@@ -4,6 +4,7 @@ Numbers say a run huddles or judders; a strip shows it: a sub-frame row that
 barely changes over a truth row that travels, or a fast object that stays a
 smear.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

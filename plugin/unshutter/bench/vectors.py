@@ -33,6 +33,7 @@ mostly the bands around moving objects, which a pixel shows for part of the
 exposure only: the truth there (the motion of what is visible at
 mid-exposure) is not the motion the blur holds, and no single vector is.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -201,7 +202,9 @@ def objects(motion: np.ndarray) -> list[DrawnObject]:
             filled = np.zeros((h, w), np.float32)
             cv2.fillPoly(filled, [p.astype(np.int32) for p in polys], 1.0)
             sel = part > 0
-            out.append(DrawnObject(polys, filled, (float(motion[..., 0][sel].mean()), float(motion[..., 1][sel].mean()))))
+            out.append(
+                DrawnObject(polys, filled, (float(motion[..., 0][sel].mean()), float(motion[..., 1][sel].mean())))
+            )
     return out
 
 
@@ -236,8 +239,14 @@ def override_objects(f: q.Frame, obs: list[DrawnObject]) -> np.ndarray:
 
 def write_override_file(path: Path, obs: list[DrawnObject]) -> Path:
     """The objects as an override file (one region each, polygons and vector), as an artist would write it."""
-    regions = [{"name": f"object{i}", "motion": [round(ob.vector[0], 3), round(ob.vector[1], 3)],
-                "polygons": [p.astype(int).tolist() for p in ob.polygons]} for i, ob in enumerate(obs)]
+    regions = [
+        {
+            "name": f"object{i}",
+            "motion": [round(ob.vector[0], 3), round(ob.vector[1], 3)],
+            "polygons": [p.astype(int).tolist() for p in ob.polygons],
+        }
+        for i, ob in enumerate(obs)
+    ]
     path.write_text(json.dumps({"version": 1, "regions": regions}))
     return path
 
@@ -259,10 +268,12 @@ def _evaluate(model: Model, frames: list[q.Frame], tmp: Path) -> dict:
     obj_fails: dict[str, dict[str, list[float]]] = {}
     axis_err, length_err, n_alts = [], [], []
     for f in frames:
-        outs = {"gt": model(f.blurred, q.guidance_for(f, "gt")),
-                "vector": model(f.blurred, vector_guidance(f)),
-                "regions": model(f.blurred, regions_guidance(f)),
-                "neighbors": model(f.blurred, q.guidance_for(f, "neighbors"))}
+        outs = {
+            "gt": model(f.blurred, q.guidance_for(f, "gt")),
+            "vector": model(f.blurred, vector_guidance(f)),
+            "regions": model(f.blurred, regions_guidance(f)),
+            "neighbors": model(f.blurred, q.guidance_for(f, "neighbors")),
+        }
         for name, out in outs.items():
             accs[name].add(out, f, with_ssim=False)
         # alternatives from the blurred frame alone
@@ -299,8 +310,9 @@ def _evaluate(model: Model, frames: list[q.Frame], tmp: Path) -> dict:
         node_nb = node_out(model, f, None, tmp) if failing else ident
         for kind, obs in failing.items():
             region = np.maximum.reduce([ob.mask for ob in obs])
-            acc = obj_fails.setdefault(kind, {k: [] for k in ("nb", "ov", "gt", "id", "node_nb", "node_ov", "share",
-                                                               "objects")})
+            acc = obj_fails.setdefault(
+                kind, {k: [] for k in ("nb", "ov", "gt", "id", "node_nb", "node_ov", "share", "objects")}
+            )
             acc["objects"].append(len(obs))
             acc["ov"].append(_region_mse(model(f.blurred, override_objects(f, obs)), f, region))
             acc["nb"].append(_region_mse(outs["neighbors"], f, region))
@@ -317,28 +329,34 @@ def _evaluate(model: Model, frames: list[q.Frame], tmp: Path) -> dict:
         "length_error_px_median": float(np.median(length_err)) if length_err else None,
         "length_abs_error_px_median": float(np.median(np.abs(length_err))) if length_err else None,
     }
-    res["flow_fails"] = {kind: {
-        "frames": len(a["nb"]),
-        "objects": int(sum(a["objects"])),
-        "region_share_mean": float(np.mean(a["share"])),
-        "psnr_identity": q.psnr_of(float(np.mean(a["id"]))),
-        "psnr_neighbors": q.psnr_of(float(np.mean(a["nb"]))),
-        "psnr_neighbors_plus_override": q.psnr_of(float(np.mean(a["ov"]))),
-        "psnr_gt": q.psnr_of(float(np.mean(a["gt"]))),
-        "frames_improved": int(sum(o < n for o, n in zip(a["ov"], a["nb"]))),
-        "node_psnr_neighbors": q.psnr_of(float(np.mean(a["node_nb"]))),
-        "node_psnr_neighbors_plus_override": q.psnr_of(float(np.mean(a["node_ov"]))),
-        "node_frames_improved": int(sum(o < n for o, n in zip(a["node_ov"], a["node_nb"]))),
-    } for kind, a in obj_fails.items()}
-    res["flow_fails_pixels"] = {kind: {
-        "frames": len(a["nb"]),
-        "region_share_mean": float(np.mean(a["share"])),
-        "psnr_identity": q.psnr_of(float(np.mean(a["id"]))),
-        "psnr_neighbors": q.psnr_of(float(np.mean(a["nb"]))),
-        "psnr_neighbors_plus_override": q.psnr_of(float(np.mean(a["ov"]))),
-        "psnr_gt": q.psnr_of(float(np.mean(a["gt"]))),
-        "frames_improved": int(sum(o < n for o, n in zip(a["ov"], a["nb"]))),
-    } for kind, a in fails.items()}
+    res["flow_fails"] = {
+        kind: {
+            "frames": len(a["nb"]),
+            "objects": int(sum(a["objects"])),
+            "region_share_mean": float(np.mean(a["share"])),
+            "psnr_identity": q.psnr_of(float(np.mean(a["id"]))),
+            "psnr_neighbors": q.psnr_of(float(np.mean(a["nb"]))),
+            "psnr_neighbors_plus_override": q.psnr_of(float(np.mean(a["ov"]))),
+            "psnr_gt": q.psnr_of(float(np.mean(a["gt"]))),
+            "frames_improved": int(sum(o < n for o, n in zip(a["ov"], a["nb"]))),
+            "node_psnr_neighbors": q.psnr_of(float(np.mean(a["node_nb"]))),
+            "node_psnr_neighbors_plus_override": q.psnr_of(float(np.mean(a["node_ov"]))),
+            "node_frames_improved": int(sum(o < n for o, n in zip(a["node_ov"], a["node_nb"]))),
+        }
+        for kind, a in obj_fails.items()
+    }
+    res["flow_fails_pixels"] = {
+        kind: {
+            "frames": len(a["nb"]),
+            "region_share_mean": float(np.mean(a["share"])),
+            "psnr_identity": q.psnr_of(float(np.mean(a["id"]))),
+            "psnr_neighbors": q.psnr_of(float(np.mean(a["nb"]))),
+            "psnr_neighbors_plus_override": q.psnr_of(float(np.mean(a["ov"]))),
+            "psnr_gt": q.psnr_of(float(np.mean(a["gt"]))),
+            "frames_improved": int(sum(o < n for o, n in zip(a["ov"], a["nb"]))),
+        }
+        for kind, a in fails.items()
+    }
     return res
 
 
@@ -358,24 +376,32 @@ def _print(title: str, res: dict) -> None:
     for name in ROWS:
         r = res.get(name) or {}
         if r:
-            print(f"{name:<12}{r['psnr_mean']:>10.2f}{r['psnr_pooled']:>8.2f}{r['best_order_psnr_pooled']:>9.2f}"
-                  f"{100 * r['order_accuracy']:>6.0f}%")
+            print(
+                f"{name:<12}{r['psnr_mean']:>10.2f}{r['psnr_pooled']:>8.2f}{r['best_order_psnr_pooled']:>9.2f}"
+                f"{100 * r['order_accuracy']:>6.0f}%"
+            )
     a = res["alternatives"]
     if a["axis_error_deg_median"] is not None:
-        print(f"alternatives: {a['offered_mean']:.1f} offered per frame; strongest axis off by "
-              f"{a['axis_error_deg_median']:.1f} deg (median), within 10 deg on {100 * a['axis_within_10deg']:.0f}% "
-              f"of frames; length off by {a['length_error_px_median']:+.1f} px (median; |.| {a['length_abs_error_px_median']:.1f})")
+        print(
+            f"alternatives: {a['offered_mean']:.1f} offered per frame; strongest axis off by "
+            f"{a['axis_error_deg_median']:.1f} deg (median), within 10 deg on {100 * a['axis_within_10deg']:.0f}% "
+            f"of frames; length off by {a['length_error_px_median']:+.1f} px (median; |.| {a['length_abs_error_px_median']:.1f})"
+        )
     for kind, ff in res.get("flow_fails", {}).items():
-        print(f"objects the flow gets {kind} ({ff['objects']} on {ff['frames']} frames, {100 * ff['region_share_mean']:.0f}% "
-              f"of each): model: neighbors {ff['psnr_neighbors']:.2f} dB, + vector overrides "
-              f"{ff['psnr_neighbors_plus_override']:.2f} dB (better on {ff['frames_improved']}/{ff['frames']}), "
-              f"gt {ff['psnr_gt']:.2f}, identity {ff['psnr_identity']:.2f}; node: {ff['node_psnr_neighbors']:.2f} -> "
-              f"{ff['node_psnr_neighbors_plus_override']:.2f} dB (better on {ff['node_frames_improved']}/{ff['frames']})")
+        print(
+            f"objects the flow gets {kind} ({ff['objects']} on {ff['frames']} frames, {100 * ff['region_share_mean']:.0f}% "
+            f"of each): model: neighbors {ff['psnr_neighbors']:.2f} dB, + vector overrides "
+            f"{ff['psnr_neighbors_plus_override']:.2f} dB (better on {ff['frames_improved']}/{ff['frames']}), "
+            f"gt {ff['psnr_gt']:.2f}, identity {ff['psnr_identity']:.2f}; node: {ff['node_psnr_neighbors']:.2f} -> "
+            f"{ff['node_psnr_neighbors_plus_override']:.2f} dB (better on {ff['node_frames_improved']}/{ff['frames']})"
+        )
     for kind, ff in res.get("flow_fails_pixels", {}).items():
-        print(f"pixels where the flow is {kind} ({ff['frames']} frames, {100 * ff['region_share_mean']:.0f}% of each): "
-              f"neighbors {ff['psnr_neighbors']:.2f} dB, + vector override {ff['psnr_neighbors_plus_override']:.2f} dB "
-              f"(better on {ff['frames_improved']}/{ff['frames']}), gt {ff['psnr_gt']:.2f}, "
-              f"identity {ff['psnr_identity']:.2f}")
+        print(
+            f"pixels where the flow is {kind} ({ff['frames']} frames, {100 * ff['region_share_mean']:.0f}% of each): "
+            f"neighbors {ff['psnr_neighbors']:.2f} dB, + vector override {ff['psnr_neighbors_plus_override']:.2f} dB "
+            f"(better on {ff['frames_improved']}/{ff['frames']}), gt {ff['psnr_gt']:.2f}, "
+            f"identity {ff['psnr_identity']:.2f}"
+        )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
 """``unshutter bench``: benchmarks that print numbers (quality, native kernels, speed, vectors, flow)."""
+
 from __future__ import annotations
 
 import argparse

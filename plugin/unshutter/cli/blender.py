@@ -1,4 +1,5 @@
 """``unshutter blender``: package the Blender VSE add-on (an extension zip), or install it as a legacy add-on."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,19 +10,35 @@ from unshutter.hosts import blender
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("blender", help="package the Blender sequencer add-on, or install it for Blender 3.x",
-                       description="The Blender Video Sequence Editor add-on 'unshutter_blender'.")
+    p = sub.add_parser(
+        "blender",
+        help="package the Blender sequencer add-on, or install it for Blender 3.x",
+        description="The Blender Video Sequence Editor add-on 'unshutter_blender'.",
+    )
     bsub = p.add_subparsers(dest="blender_command", metavar="ACTION", required=True)
-    i = bsub.add_parser("install", help="copy the add-on into Blender's user scripts folder (legacy add-on, "
-                                       "any Blender from 3.4; for 4.2+ prefer 'package')")
-    i.add_argument("--scripts-dir", metavar="DIR",
-                   help="Blender scripts folder (default: $BLENDER_USER_SCRIPTS, else ~/.config/blender/<newest>/scripts)")
+    i = bsub.add_parser(
+        "install",
+        help="copy the add-on into Blender's user scripts folder (legacy add-on, "
+        "any Blender from 3.4; for 4.2+ prefer 'package')",
+    )
+    i.add_argument(
+        "--scripts-dir",
+        metavar="DIR",
+        help="Blender scripts folder (default: $BLENDER_USER_SCRIPTS, else ~/.config/blender/<newest>/scripts)",
+    )
     i.set_defaults(func=main_install)
-    z = bsub.add_parser("package", aliases=["zip"],
-                        help="write the add-on zip: Blender 4.2+ Get Extensions > Install from Disk, "
-                             "Blender 3.x Add-ons > Install")
-    z.add_argument("-o", "--output", default="unshutter_blender.zip", metavar="FILE",
-                   help="zip file to write (default unshutter_blender.zip)")
+    z = bsub.add_parser(
+        "package",
+        aliases=["zip"],
+        help="write the add-on zip: Blender 4.2+ Get Extensions > Install from Disk, Blender 3.x Add-ons > Install",
+    )
+    z.add_argument(
+        "-o",
+        "--output",
+        default="unshutter_blender.zip",
+        metavar="FILE",
+        help="zip file to write (default unshutter_blender.zip)",
+    )
     z.set_defaults(func=main_zip)
 
 

@@ -1,4 +1,5 @@
 """``unshutter demo``: the main job on the bundled sample blurred clip."""
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,9 @@ def main(args: argparse.Namespace) -> int:
     src = sample_clip()
     out = Path(args.output).resolve()
     print(f"sample blurred clip: {src}")
-    cfg = RunConfig(input=src, output=str(out / "sunset_pan.####.exr"), params=NodeParams(factor=args.factor),
-                    preview=True)
+    cfg = RunConfig(
+        input=src, output=str(out / "sunset_pan.####.exr"), params=NodeParams(factor=args.factor), preview=True
+    )
     rep = Reporter(json_lines=False, quiet=args.quiet)
     result = run(cfg, rep)
     rep.close()

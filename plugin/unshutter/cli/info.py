@@ -1,4 +1,5 @@
 """``unshutter info``: what a clip is, as the node will see it."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """``unshutter`` console entry point: one module per sub-command."""
+
 from __future__ import annotations
 
 import argparse
@@ -66,8 +67,9 @@ def _catch_termination() -> dict[int, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="unshutter: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="unshutter: %(message)s", stream=sys.stderr
+    )
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2

@@ -1,4 +1,5 @@
 """``unshutter run``: the main job on one clip."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,36 +21,65 @@ def add_node_arguments(p: argparse.ArgumentParser) -> None:
     """Node parameters shared by run, worker and farm commands."""
     p.add_argument("--factor", "-n", type=int, default=7, help="sub-frames per source frame, 1-16 (1 = deblur only)")
     p.add_argument("--shutter", type=float, default=360.0, help="shutter angle of the source in degrees (default 360)")
-    p.add_argument("--timing", choices=TIMINGS, default="even",
-                   help="even (default): the N outputs of a frame sit at equal steps of 1/N of the frame interval, "
-                        "those in the closed-shutter gap interpolated toward the next frame; exposure: all N share "
-                        "the exposure (below 360 degrees playback jumps across the gap)")
-    p.add_argument("--follow", type=float, default=NodeParams.follow, metavar="F",
-                   help=f"0-1: how closely sub-frames follow the estimated motion where the flow is consistent "
-                        f"(default {NodeParams.follow:g}; 0 keeps the decomposer's own sub-frames, 1 carries the "
-                        f"mid-exposure frame along the motion: smoothest playback)")
-    p.add_argument("--guidance", choices=GUIDANCE_MODES, default="neighbors",
-                   help="motion guidance: optical flow on neighbouring frames (default), none, a global direction, or reversed flow")
+    p.add_argument(
+        "--timing",
+        choices=TIMINGS,
+        default="even",
+        help="even (default): the N outputs of a frame sit at equal steps of 1/N of the frame interval, "
+        "those in the closed-shutter gap interpolated toward the next frame; exposure: all N share "
+        "the exposure (below 360 degrees playback jumps across the gap)",
+    )
+    p.add_argument(
+        "--follow",
+        type=float,
+        default=NodeParams.follow,
+        metavar="F",
+        help=f"0-1: how closely sub-frames follow the estimated motion where the flow is consistent "
+        f"(default {NodeParams.follow:g}; 0 keeps the decomposer's own sub-frames, 1 carries the "
+        f"mid-exposure frame along the motion: smoothest playback)",
+    )
+    p.add_argument(
+        "--guidance",
+        choices=GUIDANCE_MODES,
+        default="neighbors",
+        help="motion guidance: optical flow on neighbouring frames (default), none, a global direction, or reversed flow",
+    )
     p.add_argument("--reverse", action="store_true", help="reverse the time order of the whole shot")
     p.add_argument("--overrides", metavar="FILE", help="per-shot override file (YAML/JSON, or labelme JSON)")
-    p.add_argument("--motion", metavar="DX,DY", type=_vector,
-                   help="whole-frame motion vector in px per exposure at full resolution (e.g. 40,0: 40 px right; "
-                        "y down); replaces --guidance, works on a single image; --reverse and --overrides still apply")
-    p.add_argument("--tile", type=int, default=DEFAULT_TILE, metavar="PX",
-                   help="largest tile side; 0 (default) runs frames up to 2048x1080 whole and larger ones "
-                        "in tiles of at most 1024 px (a 4K frame stays under 2 GB); bigger uses more memory")
+    p.add_argument(
+        "--motion",
+        metavar="DX,DY",
+        type=_vector,
+        help="whole-frame motion vector in px per exposure at full resolution (e.g. 40,0: 40 px right; "
+        "y down); replaces --guidance, works on a single image; --reverse and --overrides still apply",
+    )
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=DEFAULT_TILE,
+        metavar="PX",
+        help="largest tile side; 0 (default) runs frames up to 2048x1080 whole and larger ones "
+        "in tiles of at most 1024 px (a 4K frame stays under 2 GB); bigger uses more memory",
+    )
     p.add_argument("--quality", choices=QUALITIES, default="full", help="draft decomposes at half resolution")
     p.add_argument("--threshold", type=float, default=0.5, metavar="PX", help="static threshold in px per exposure")
-    p.add_argument("--model", metavar="ONNX", help="decomposer model (default: the shipped one, int8 on a CPU, float32 on a GPU)")
+    p.add_argument(
+        "--model", metavar="ONNX", help="decomposer model (default: the shipped one, int8 on a CPU, float32 on a GPU)"
+    )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="execution provider")
     add_threads_argument(p)
 
 
 def add_threads_argument(p: argparse.ArgumentParser) -> None:
     """``--threads N``: the process's thread budget (``unshutter.threads``, applied by ``cli.main``)."""
-    p.add_argument("--threads", dest="engine_threads", type=int, metavar="N",
-                   help="threads for ONNX Runtime, OpenCV and the native kernels (default: all cores, or "
-                        "UNSHUTTER_THREADS; 0: all cores); give each of several tasks on one machine a share")
+    p.add_argument(
+        "--threads",
+        dest="engine_threads",
+        type=int,
+        metavar="N",
+        help="threads for ONNX Runtime, OpenCV and the native kernels (default: all cores, or "
+        "UNSHUTTER_THREADS; 0: all cores); give each of several tasks on one machine a share",
+    )
 
 
 def _vector(text: str) -> tuple[float, float]:
@@ -62,36 +92,70 @@ def _vector(text: str) -> tuple[float, float]:
 
 
 def node_params(args: argparse.Namespace) -> NodeParams:
-    return NodeParams(factor=args.factor, shutter=args.shutter, guidance=args.guidance, reverse=args.reverse,
-                      overrides=args.overrides, tile=args.tile, quality=args.quality, threshold=args.threshold,
-                      timing=args.timing, follow=args.follow, motion=args.motion)
+    return NodeParams(
+        factor=args.factor,
+        shutter=args.shutter,
+        guidance=args.guidance,
+        reverse=args.reverse,
+        overrides=args.overrides,
+        tile=args.tile,
+        quality=args.quality,
+        threshold=args.threshold,
+        timing=args.timing,
+        follow=args.follow,
+        motion=args.motion,
+    )
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("run", help="decompose a blurred clip into an N-times slower sharp clip",
-                       description="Decompose each frame of INPUT into N sharp sub-frames and write the retimed clip.",
-                       epilog="Exit codes: 0 done, 1 unexpected error, 2 bad parameter, 3 bad input, 4 bad overrides, "
-                              "5 model, 6 output (disk, permissions, or frames another run is writing right now: "
-                              "each run claims its output frames in OUTPUT_FOLDER/.unshutter-claims/).")
+    p = sub.add_parser(
+        "run",
+        help="decompose a blurred clip into an N-times slower sharp clip",
+        description="Decompose each frame of INPUT into N sharp sub-frames and write the retimed clip.",
+        epilog="Exit codes: 0 done, 1 unexpected error, 2 bad parameter, 3 bad input, 4 bad overrides, "
+        "5 model, 6 output (disk, permissions, or frames another run is writing right now: "
+        "each run claims its output frames in OUTPUT_FOLDER/.unshutter-claims/).",
+    )
     p.add_argument("input", help="shot.####.exr, shot.%%04d.exr, shot.1001-1050#.exr, shot.1001.exr or a movie file")
-    p.add_argument("-o", "--output", required=True,
-                   help="output pattern (out/shot.####.exr), a folder (keeps input name and format) or a movie file (.mp4 H.264, .mov ProRes)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output pattern (out/shot.####.exr), a folder (keeps input name and format) or a movie file (.mp4 H.264, .mov ProRes)",
+    )
     add_node_arguments(p)
-    p.add_argument("--frames", metavar="A-B", help="source frames to process (neighbours outside are still read for guidance)")
-    p.add_argument("--colorspace", help="input colour space (default: scene-linear for float files, sRGB for integer files)")
-    p.add_argument("--ocio", default="ocio://default", metavar="CONFIG", help="OpenColorIO config (default ocio://default)")
+    p.add_argument(
+        "--frames", metavar="A-B", help="source frames to process (neighbours outside are still read for guidance)"
+    )
+    p.add_argument(
+        "--colorspace", help="input colour space (default: scene-linear for float files, sRGB for integer files)"
+    )
+    p.add_argument(
+        "--ocio", default="ocio://default", metavar="CONFIG", help="OpenColorIO config (default ocio://default)"
+    )
     p.add_argument("--format", choices=FORMATS, help="output file format (default: the input's)")
     p.add_argument("--codec", choices=("h264", "prores"), help="movie output codec (default from the extension)")
     p.add_argument("--fps", type=float, help="source frame rate when the files do not say (default 24)")
-    p.add_argument("--movie-rate", choices=MOVIE_RATES, default="high",
-                   help="frame rate of a movie output: high (default) = N x the source rate, plays at normal speed "
-                        "like footage shot N x faster; source = the source rate, plays N x slower in any player")
-    p.add_argument("--preview", action="store_true", help="also write a contact sheet PNG and an H.264 preview movie of the sub-frames")
+    p.add_argument(
+        "--movie-rate",
+        choices=MOVIE_RATES,
+        default="high",
+        help="frame rate of a movie output: high (default) = N x the source rate, plays at normal speed "
+        "like footage shot N x faster; source = the source rate, plays N x slower in any player",
+    )
+    p.add_argument(
+        "--preview",
+        action="store_true",
+        help="also write a contact sheet PNG and an H.264 preview movie of the sub-frames",
+    )
     p.add_argument("--guidance-debug", metavar="DIR", help="write colour-coded guidance maps to DIR")
-    p.add_argument("--alternatives", action="store_true",
-                   help="for a lone still (or a clip without usable neighbours): find the main motion directions in "
-                        "the blur and write one decomposition per candidate motion (both time orders) into "
-                        "OUTPUT/01, OUTPUT/02..., with OUTPUT/alternatives.png to pick from")
+    p.add_argument(
+        "--alternatives",
+        action="store_true",
+        help="for a lone still (or a clip without usable neighbours): find the main motion directions in "
+        "the blur and write one decomposition per candidate motion (both time orders) into "
+        "OUTPUT/01, OUTPUT/02..., with OUTPUT/alternatives.png to pick from",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON progress line per frame on stdout (for hosts)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
@@ -99,10 +163,19 @@ def add_parser(sub: Any) -> None:
 
 def main(args: argparse.Namespace) -> int:
     cfg = RunConfig(
-        input=args.input, output=args.output, params=node_params(args),
+        input=args.input,
+        output=args.output,
+        params=node_params(args),
         frames=parse_frame_range(args.frames) if args.frames else None,
-        colorspace=args.colorspace, ocio=args.ocio, format=args.format, codec=args.codec, fps=args.fps,
-        model=args.model, device=args.device, preview=args.preview, guidance_debug=args.guidance_debug,
+        colorspace=args.colorspace,
+        ocio=args.ocio,
+        format=args.format,
+        codec=args.codec,
+        fps=args.fps,
+        model=args.model,
+        device=args.device,
+        preview=args.preview,
+        guidance_debug=args.guidance_debug,
         movie_rate=args.movie_rate,
     )
     reporter = Reporter(json_lines=args.json, quiet=args.quiet)
@@ -125,7 +198,9 @@ def main(args: argparse.Namespace) -> int:
         warn_leftovers(result)
     _warn_unguided(result)
     if not args.json:
-        print(f"slow-motion clip: {result.output}  ({result.written} frames written, {result.skipped} already complete)")
+        print(
+            f"slow-motion clip: {result.output}  ({result.written} frames written, {result.skipped} already complete)"
+        )
         print(f"manifest: {result.manifest}")
         for p in result.preview:
             print(f"preview: {p}")
@@ -149,8 +224,11 @@ def _warn_overrides_outside(cfg: RunConfig) -> None:
     missed = ov.outside(first, last)
     if missed:
         ranges = ", ".join(f"{what} {a}-{b}" for what, (a, b) in missed)
-        print(f"unshutter: warning: {cfg.params.overrides}: {ranges} outside the clip's source frames {first}-{last}: "
-              "no effect (override frames are source frame numbers)", file=sys.stderr)
+        print(
+            f"unshutter: warning: {cfg.params.overrides}: {ranges} outside the clip's source frames {first}-{last}: "
+            "no effect (override frames are source frame numbers)",
+            file=sys.stderr,
+        )
 
 
 def _warn_unguided(result: Any) -> None:
@@ -160,8 +238,11 @@ def _warn_unguided(result: Any) -> None:
     except (OSError, ValueError, KeyError, AttributeError):
         return
     if sources and all(str(v).startswith("none (no neighbour)") for v in sources):
-        print("unshutter: warning: no neighbouring frames, so no motion to go on: the sub-frames stay close to "
-              "the input; give --motion DX,DY (px per exposure) or try --alternatives", file=sys.stderr)
+        print(
+            "unshutter: warning: no neighbouring frames, so no motion to go on: the sub-frames stay close to "
+            "the input; give --motion DX,DY (px per exposure) or try --alternatives",
+            file=sys.stderr,
+        )
 
 
 def _alternatives(cfg: RunConfig, args: argparse.Namespace, reporter: Reporter) -> int:
@@ -172,12 +253,22 @@ def _alternatives(cfg: RunConfig, args: argparse.Namespace, reporter: Reporter) 
     except Exception as exc:
         reporter.close()
         if args.json:
-            print(json.dumps({"event": "error", "message": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}), flush=True)
+            print(
+                json.dumps({"event": "error", "message": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}),
+                flush=True,
+            )
         raise
     reporter.close()
     if args.json:
-        print(json.dumps({"event": "alternatives", "sheet": str(sheet),
-                          "alternatives": [{"folder": str(a.folder), "motion": list(a.motion)} for a in alts]}))
+        print(
+            json.dumps(
+                {
+                    "event": "alternatives",
+                    "sheet": str(sheet),
+                    "alternatives": [{"folder": str(a.folder), "motion": list(a.motion)} for a in alts],
+                }
+            )
+        )
         return 0
     for i, a in enumerate(alts, 1):
         print(f"alternative {i:02d}: --motion {a.motion[0]:g},{a.motion[1]:g}  -> {a.result.output}")
@@ -199,9 +290,12 @@ def warn_leftovers(result: RunResult) -> None:
         return
     extra = [f for f in pattern.scan() if not first <= f <= last]
     if extra:
-        print(f"unshutter: warning: {len(extra)} frames beside this run's {first}-{last} were left as they are "
-              f"({pattern.path(extra[0]).name} ... {pattern.path(extra[-1]).name}, from an earlier run?): "
-              "delete them if they are not part of this clip", file=sys.stderr)
+        print(
+            f"unshutter: warning: {len(extra)} frames beside this run's {first}-{last} were left as they are "
+            f"({pattern.path(extra[0]).name} ... {pattern.path(extra[-1]).name}, from an earlier run?): "
+            "delete them if they are not part of this clip",
+            file=sys.stderr,
+        )
 
 
 class Reporter:

@@ -56,6 +56,7 @@ one come from one decomposition, the next frame's decomposition made for a gap
 is the one its own outputs use, and an edited matte is never served from the
 cache. Interpolated gap outputs are cached beside them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -91,8 +92,19 @@ PROTOCOL = 1
 MAX_MESSAGE = 1 << 20
 HEADER_BYTES = 64  # uint32 words: abort flag at 0, tiles done at 4, tiles at 8; the rest reserved
 ABORT_AT, TILES_AT = 0, 4  # byte offsets in the header (ofx_bridge/src/worker_client.hpp has the same)
-PARAM_KEYS = ("factor", "shutter", "guidance", "reverse", "overrides", "tile", "quality", "threshold", "timing", "follow",
-              "motion")
+PARAM_KEYS = (
+    "factor",
+    "shutter",
+    "guidance",
+    "reverse",
+    "overrides",
+    "tile",
+    "quality",
+    "threshold",
+    "timing",
+    "follow",
+    "motion",
+)
 # The protocol's colour names (the OFX plugin's Input colour choices) -> color's fixed curves:
 # the plugin's "rec709" is the BT.709 camera curve, color.BT709.
 CURVE_OF = {"linear": "linear", "srgb": "srgb", "rec709": color.BT709}
@@ -183,17 +195,32 @@ def from_linear(rgb: np.ndarray, colorspace: str) -> np.ndarray:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("worker", help="serve renders to the OpenFX plugin (started by the plugin)",
-                       description="Long-lived render process for the OpenFX plugin: a local socket for requests, "
-                                   "shared memory for pixels, one node and a decomposition cache.")
+    p = sub.add_parser(
+        "worker",
+        help="serve renders to the OpenFX plugin (started by the plugin)",
+        description="Long-lived render process for the OpenFX plugin: a local socket for requests, "
+        "shared memory for pixels, one node and a decomposition cache.",
+    )
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--fd", type=int, help="an inherited, connected stream socket (what the plugin passes)")
-    where.add_argument("--socket", metavar="PATH", help="listen on this Unix socket path and serve one client at a time")
-    p.add_argument("--model", metavar="ONNX", help="decomposer model (default: the shipped one, int8 on a CPU, float32 on a GPU)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=os.environ.get("UNSHUTTER_DEVICE", "auto"),
-                   help="execution provider (default auto, or $UNSHUTTER_DEVICE)")
-    p.add_argument("--cache-mb", type=int, default=int(os.environ.get("UNSHUTTER_WORKER_CACHE_MB", "2048")),
-                   help="memory for cached decompositions in MiB (default 2048; the latest is always kept)")
+    where.add_argument(
+        "--socket", metavar="PATH", help="listen on this Unix socket path and serve one client at a time"
+    )
+    p.add_argument(
+        "--model", metavar="ONNX", help="decomposer model (default: the shipped one, int8 on a CPU, float32 on a GPU)"
+    )
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default=os.environ.get("UNSHUTTER_DEVICE", "auto"),
+        help="execution provider (default auto, or $UNSHUTTER_DEVICE)",
+    )
+    p.add_argument(
+        "--cache-mb",
+        type=int,
+        default=int(os.environ.get("UNSHUTTER_WORKER_CACHE_MB", "2048")),
+        help="memory for cached decompositions in MiB (default 2048; the latest is always kept)",
+    )
     p.set_defaults(func=main)
 
 
@@ -256,12 +283,12 @@ class SharedSegment:
             return None
         count = int(np.prod(shape))
         self._check(offset, 4 * count)
-        return np.frombuffer(self.map[offset:offset + 4 * count], np.float32).reshape(shape).copy()
+        return np.frombuffer(self.map[offset : offset + 4 * count], np.float32).reshape(shape).copy()
 
     def write(self, offset: int, array: np.ndarray) -> None:
         data = np.ascontiguousarray(array, np.float32).tobytes()
         self._check(offset, len(data))
-        self.map[offset:offset + len(data)] = data
+        self.map[offset : offset + len(data)] = data
 
     def aborted(self) -> bool:
         return struct.unpack_from("<I", self.map, ABORT_AT)[0] != 0
@@ -336,14 +363,20 @@ class Worker:
         from unshutter.decomposer.runtime import Decomposer
         from unshutter.node import Node, NodeParams
 
-        p = NodeParams(factor=_whole(params, "factor"), shutter=_real(params, "shutter"),
-                       guidance=str(params["guidance"]), reverse=bool(params["reverse"]),
-                       overrides=params.get("overrides") or None, tile=_whole(params, "tile"),
-                       quality=str(params["quality"]), threshold=_real(params, "threshold"),
-                       # a plugin older than these parameters sends neither: the node's defaults
-                       timing=str(params.get("timing") or "even"),
-                       follow=_real(params, "follow") if "follow" in params else NodeParams.follow,
-                       motion=_motion(params.get("motion")))
+        p = NodeParams(
+            factor=_whole(params, "factor"),
+            shutter=_real(params, "shutter"),
+            guidance=str(params["guidance"]),
+            reverse=bool(params["reverse"]),
+            overrides=params.get("overrides") or None,
+            tile=_whole(params, "tile"),
+            quality=str(params["quality"]),
+            threshold=_real(params, "threshold"),
+            # a plugin older than these parameters sends neither: the node's defaults
+            timing=str(params.get("timing") or "even"),
+            follow=_real(params, "follow") if "follow" in params else NodeParams.follow,
+            motion=_motion(params.get("motion")),
+        )
         p.validate()  # NaN and Inf too: JSON from the plugin may carry them
         key = tuple(getattr(p, k) for k in PARAM_KEYS) + (_file_stamp(p.overrides), scale)
         if key in self._nodes:
@@ -430,8 +463,9 @@ class Worker:
         files = _stamps(node.overrides.files_read(inputs.frame)) if node.overrides is not None else ()
         return ("decomposition", *common, inputs.frame, files, digest.hexdigest())
 
-    def _subframe(self, node: Any, common: tuple, k: int, this: _Inputs, after: _Inputs | None,
-                  seg: SharedSegment) -> tuple[np.ndarray, str]:
+    def _subframe(
+        self, node: Any, common: tuple, k: int, this: _Inputs, after: _Inputs | None, seg: SharedSegment
+    ) -> tuple[np.ndarray, str]:
         """Sub-frame ``k`` of ``this`` frame in scene-linear light and its guidance's description.
 
         Shape: -> [H, W, 3]
@@ -459,8 +493,9 @@ class Worker:
             self._store(gap_key, (gap, source))
         return gap[k - node.schedule().inside], source
 
-    def _decomposed(self, key: tuple, node: Any, common: tuple, inputs: _Inputs, seg: SharedSegment,
-                    part: tuple[int, int]) -> Any:
+    def _decomposed(
+        self, key: tuple, node: Any, common: tuple, inputs: _Inputs, seg: SharedSegment, part: tuple[int, int]
+    ) -> Any:
         """The frame's FrameResult in scene-linear light, before any gap filling; decomposed once.
 
         ``part`` = (i, n): this decomposition is the i-th of n in the request, for the progress bar.
@@ -476,8 +511,7 @@ class Worker:
         def progress(done: int, total: int) -> None:
             seg.tile_progress(i * total + done, n * total)
 
-        res = node.process(inputs.frame, cur, prev, nxt, inputs.matte, direction, abort=seg.aborted,
-                           progress=progress)
+        res = node.process(inputs.frame, cur, prev, nxt, inputs.matte, direction, abort=seg.aborted, progress=progress)
         self.decompositions += 1
         log.info("frame %d decomposed in %.2fs (%s)", inputs.frame, time.monotonic() - t0, res.guidance_source)
         self._store(key, res)

@@ -48,6 +48,7 @@ Model output:
   earliest first; sub-frame k shows the middle of the k-th of K equal slices
   of the exposure.
 """
+
 from __future__ import annotations
 
 K: int = 7

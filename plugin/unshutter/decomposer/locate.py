@@ -1,4 +1,5 @@
 """Find the shipped model files, installed or in a source checkout."""
+
 from __future__ import annotations
 
 import importlib.util

@@ -1,4 +1,5 @@
 """Run the exported decomposer with ONNX Runtime, tiled for bounded memory."""
+
 from __future__ import annotations
 
 import hashlib
@@ -110,8 +111,9 @@ def split_feed(x: np.ndarray, g: np.ndarray, k: int) -> tuple[np.ndarray, np.nda
     Shape: x [3, h, w], g [6, h, w] float32 -> x [3, hp, wp], g [6, hp, wp], motion [2, hp, wp], warps [K, 3, hp, wp]
     """
     x, g = pad_planar(x, g)
-    motion = g[contract.MX:contract.MY + 1] * g[contract.MVALID:contract.MVALID + 1] * np.float32(
-        contract.MOTION_SCALE)  # [2, hp, wp] px over the exposure
+    motion = (
+        g[contract.MX : contract.MY + 1] * g[contract.MVALID : contract.MVALID + 1] * np.float32(contract.MOTION_SCALE)
+    )  # [2, hp, wp] px over the exposure
     return x, g, motion, kernels.flow_warp(x, motion, k)
 
 
@@ -154,8 +156,9 @@ def _tile_weight(th: int, tw: int, y0: int, x0: int, h: int, w: int) -> np.ndarr
     top, bottom, left, right = y0 > 0, y0 + th < h, x0 > 0, x0 + tw < w
     mt, mb, ml, mr = (TILE_MARGIN if e else 0 for e in (top, bottom, left, right))
     weight = np.zeros((th, tw), np.float32)
-    weight[mt:th - mb, ml:tw - mr] = kernels.feather_weight(th - mt - mb, tw - ml - mr, TILE_RAMP,
-                                                            top, bottom, left, right)
+    weight[mt : th - mb, ml : tw - mr] = kernels.feather_weight(
+        th - mt - mb, tw - ml - mr, TILE_RAMP, top, bottom, left, right
+    )
     return weight
 
 
@@ -166,9 +169,7 @@ class Decomposer:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise ModelError(
-                "onnxruntime is not installed: pip install 'unshutter[cpu]' (or [gpu] for CUDA)"
-            ) from None
+            raise ModelError("onnxruntime is not installed: pip install 'unshutter[cpu]' (or [gpu] for CUDA)") from None
         available = ort.get_available_providers()
         if device == "cpu":
             providers = ["CPUExecutionProvider"]
@@ -203,8 +204,9 @@ class Decomposer:
         else:
             raise ModelError(f"{path}: not an Unshutter decomposer (inputs {sorted(names_in)}, outputs {names_out})")
         meta = self._session.get_modelmeta().custom_metadata_map
-        shape = self._session.get_outputs()[names_out.index(contract.OUTPUT_RESIDUAL if self.split
-                                                             else contract.OUTPUT_SUBFRAMES)].shape
+        shape = self._session.get_outputs()[
+            names_out.index(contract.OUTPUT_RESIDUAL if self.split else contract.OUTPUT_SUBFRAMES)
+        ].shape
         k = int(meta.get("unshutter.k", meta.get("k", shape[1] if isinstance(shape[1], int) else contract.K)))
         provider = self._session.get_providers()[0]
         # On CUDA with CuPy, the split contract's warps, graph and blend stay on the device
@@ -239,8 +241,11 @@ class Decomposer:
         """
         run_opts = self._run_options(release)
         if not self.split:
-            (out,) = self._session.run([contract.OUTPUT_SUBFRAMES],
-                                       {contract.INPUT_BLURRED: x[None], contract.INPUT_GUIDANCE: g[None]}, run_opts)
+            (out,) = self._session.run(
+                [contract.OUTPUT_SUBFRAMES],
+                {contract.INPUT_BLURRED: x[None], contract.INPUT_GUIDANCE: g[None]},
+                run_opts,
+            )
             return out[0]
         h, w = x.shape[1:]
         ph, pw = -h % contract.PAD_MULTIPLE, -w % contract.PAD_MULTIPLE
@@ -249,9 +254,11 @@ class Decomposer:
             out = self._infer_on_device(x, g)
             return out[:, :, :h, :w] if ph or pw else out
         x, g, motion, warps = split_feed(x, g, self.k)
-        sharp, gate, res = self._session.run(list(contract.SPLIT_OUTPUTS), {
-            contract.INPUT_BLURRED: x[None], contract.INPUT_GUIDANCE: g[None], contract.INPUT_WARPS: warps[None]},
-            run_opts)
+        sharp, gate, res = self._session.run(
+            list(contract.SPLIT_OUTPUTS),
+            {contract.INPUT_BLURRED: x[None], contract.INPUT_GUIDANCE: g[None], contract.INPUT_WARPS: warps[None]},
+            run_opts,
+        )
         del warps
         res = np.ascontiguousarray(res[0])
         kernels.warp_blend(res, x, np.ascontiguousarray(sharp[0]), motion, np.ascontiguousarray(gate[0, :, 0]))
@@ -268,8 +275,11 @@ class Decomposer:
 
         dev = cp.cuda.Device().id
         xd, gd = cp.asarray(x), cp.asarray(g)  # host -> device: 9 channels
-        motion = cp.ascontiguousarray(gd[contract.MX:contract.MY + 1] * gd[contract.MVALID:contract.MVALID + 1]
-                                      * np.float32(contract.MOTION_SCALE))
+        motion = cp.ascontiguousarray(
+            gd[contract.MX : contract.MY + 1]
+            * gd[contract.MVALID : contract.MVALID + 1]
+            * np.float32(contract.MOTION_SCALE)
+        )
         warps: Any = kernels.flow_warp(xd, motion, self.k)  # a CuPy array here
         binding = self._session.io_binding()
         for name, arr in ((contract.INPUT_BLURRED, xd), (contract.INPUT_GUIDANCE, gd), (contract.INPUT_WARPS, warps)):
@@ -295,9 +305,14 @@ class Decomposer:
             res[k] = out[0, k].transpose(1, 2, 0)
         return res
 
-    def __call__(self, blurred: np.ndarray, guidance: np.ndarray, tile: int = DEFAULT_TILE,
-                 abort: Callable[[], bool] | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    def __call__(
+        self,
+        blurred: np.ndarray,
+        guidance: np.ndarray,
+        tile: int = DEFAULT_TILE,
+        abort: Callable[[], bool] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
         """Decompose a whole frame, in overlapping feathered tiles when larger than ``tile``
         (:data:`AUTO_TILE`: see :func:`tile_side`).
 
@@ -331,8 +346,11 @@ class Decomposer:
         for done, (y0, th, x0, tw) in enumerate(tiles):
             if abort is not None and abort():
                 raise DecompositionAborted(done, len(tiles))
-            out = self._infer(blurred[y0:y0 + th, x0:x0 + tw], guidance[y0:y0 + th, x0:x0 + tw],
-                              release=done == len(tiles) - 1)
+            out = self._infer(
+                blurred[y0 : y0 + th, x0 : x0 + tw],
+                guidance[y0 : y0 + th, x0 : x0 + tw],
+                release=done == len(tiles) - 1,
+            )
             weight = _tile_weight(th, tw, y0, x0, h, w)
             for k in range(self.k):  # [3, th, tw] -> [th, tw, 3] one plane at a time
                 plane = np.ascontiguousarray(out[0, k].transpose(1, 2, 0))

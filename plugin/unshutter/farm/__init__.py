@@ -10,6 +10,7 @@
 Every chunk is :func:`unshutter.pipeline.run` over its frames, so chunked
 output is bit-identical to one run over the whole clip.
 """
+
 from unshutter.farm.plan import Chunk, plan, plan_shot, split
 from unshutter.farm.spec import BatchSpec, Shot, SpecError, load_spec
 

@@ -17,6 +17,7 @@ scheduler keep their own tasks.
 With no scheduler address a LocalCluster is started (``processes=False`` runs
 the workers as threads of this process).
 """
+
 from __future__ import annotations
 
 import logging
@@ -115,25 +116,55 @@ class Summary:
     exit_code: int = 0
 
     def table(self) -> str:
-        head = ("shot", "frames", "chunks", "done", "written", "skipped", "failures", "retries", "rescheduled",
-                "task s")
-        rows = [head] + [(s.name, str(s.frames), str(s.chunks), str(s.done), str(s.written), str(s.skipped),
-                          str(s.failures), str(s.retries), str(s.rescheduled), f"{s.seconds:.1f}")
-                         for s in self.shots.values()]
+        head = (
+            "shot",
+            "frames",
+            "chunks",
+            "done",
+            "written",
+            "skipped",
+            "failures",
+            "retries",
+            "rescheduled",
+            "task s",
+        )
+        rows = [head] + [
+            (
+                s.name,
+                str(s.frames),
+                str(s.chunks),
+                str(s.done),
+                str(s.written),
+                str(s.skipped),
+                str(s.failures),
+                str(s.retries),
+                str(s.rescheduled),
+                f"{s.seconds:.1f}",
+            )
+            for s in self.shots.values()
+        ]
         tot = list(self.shots.values())
-        rows.append(("total", str(sum(s.frames for s in tot)), str(sum(s.chunks for s in tot)),
-                     str(sum(s.done for s in tot)), str(sum(s.written for s in tot)),
-                     str(sum(s.skipped for s in tot)), str(sum(s.failures for s in tot)),
-                     str(sum(s.retries for s in tot)), str(sum(s.rescheduled for s in tot)),
-                     f"{sum(s.seconds for s in tot):.1f}"))
+        rows.append(
+            (
+                "total",
+                str(sum(s.frames for s in tot)),
+                str(sum(s.chunks for s in tot)),
+                str(sum(s.done for s in tot)),
+                str(sum(s.written for s in tot)),
+                str(sum(s.skipped for s in tot)),
+                str(sum(s.failures for s in tot)),
+                str(sum(s.retries for s in tot)),
+                str(sum(s.rescheduled for s in tot)),
+                f"{sum(s.seconds for s in tot):.1f}",
+            )
+        )
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
 
         def fmt(r: tuple[str, ...]) -> str:
             return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
 
         rule = "  ".join("-" * w for w in widths)
-        lines = [fmt(rows[0]), rule, *map(fmt, rows[1:-1]), rule, fmt(rows[-1]),
-                 f"wall time {self.seconds:.1f} s"]
+        lines = [fmt(rows[0]), rule, *map(fmt, rows[1:-1]), rule, fmt(rows[-1]), f"wall time {self.seconds:.1f} s"]
         for s in self.shots.values():
             lines += [f"FAILED {s.name}: {e}" for e in s.errors]
         return "\n".join(lines)
@@ -233,11 +264,28 @@ class _WorkerWatch:
 
 def _payload(c: Chunk, spec: BatchSpec, threads: int | None) -> dict[str, Any]:
     s = c.shot
-    shot = {"name": s.name, "input": s.input, "output": s.output, "factor": s.factor, "shutter": s.shutter,
-            "guidance": s.guidance, "timing": s.timing, "follow": s.follow, "overrides": s.overrides, "frames": s.frames,
-            "chunk": s.chunk, "motion": s.motion}
-    return {"shot": shot, "first": c.first, "last": c.last, "model": spec.model, "device": spec.device,
-            "threads": threads}
+    shot = {
+        "name": s.name,
+        "input": s.input,
+        "output": s.output,
+        "factor": s.factor,
+        "shutter": s.shutter,
+        "guidance": s.guidance,
+        "timing": s.timing,
+        "follow": s.follow,
+        "overrides": s.overrides,
+        "frames": s.frames,
+        "chunk": s.chunk,
+        "motion": s.motion,
+    }
+    return {
+        "shot": shot,
+        "first": c.first,
+        "last": c.last,
+        "model": spec.model,
+        "device": spec.device,
+        "threads": threads,
+    }
 
 
 def _distributed() -> Any:
@@ -245,8 +293,9 @@ def _distributed() -> Any:
     try:
         import distributed
     except ModuleNotFoundError as exc:  # an optional extra: say which, not a traceback
-        raise UnshutterError(f"farm dask needs Dask's 'distributed' package ({exc.name} is not installed): "
-                             "pip install 'unshutter[farm]'") from None
+        raise UnshutterError(
+            f"farm dask needs Dask's 'distributed' package ({exc.name} is not installed): pip install 'unshutter[farm]'"
+        ) from None
     return distributed
 
 
@@ -259,8 +308,15 @@ def _shot_summaries(spec: BatchSpec, chunks: list[Chunk]) -> dict[str, ShotSumma
     return shots
 
 
-def _connect(distributed: Any, spec: BatchSpec, scheduler: str | None, workers: int, threads_per_worker: int,
-             processes: bool, quiet_logs: bool) -> tuple[Any, Any, int | None]:
+def _connect(
+    distributed: Any,
+    spec: BatchSpec,
+    scheduler: str | None,
+    workers: int,
+    threads_per_worker: int,
+    processes: bool,
+    quiet_logs: bool,
+) -> tuple[Any, Any, int | None]:
     """(client, the LocalCluster started or None, threads per chunk task) for ``--scheduler`` or a LocalCluster."""
     if scheduler:
         try:
@@ -268,9 +324,13 @@ def _connect(distributed: Any, spec: BatchSpec, scheduler: str | None, workers: 
         except (OSError, ValueError) as exc:  # unreachable or malformed address: a one-line error, exit 1
             raise SchedulerError(f"--scheduler {scheduler}: cannot connect ({str(exc).splitlines()[0]})") from None
         return client, None, spec.threads  # None: each worker picks cores // its threads
-    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=processes,
-                                       dashboard_address=None,
-                                       silence_logs=logging.WARNING if quiet_logs else logging.INFO)
+    cluster = distributed.LocalCluster(
+        n_workers=workers,
+        threads_per_worker=threads_per_worker,
+        processes=processes,
+        dashboard_address=None,
+        silence_logs=logging.WARNING if quiet_logs else logging.INFO,
+    )
     client = distributed.Client(cluster, set_as_default=False)
     return client, cluster, spec.threads or max(1, (os.cpu_count() or 1) // max(1, workers * threads_per_worker))
 
@@ -308,8 +368,9 @@ class _Submitter:
         self.client.cancel(waiting)
 
 
-def _result(fut: Any, s: ShotSummary, losses: _WorkerLosses, killed: type, no_workers: Callable[[], bool],
-            timeout: float | None) -> dict[str, Any]:
+def _result(
+    fut: Any, s: ShotSummary, losses: _WorkerLosses, killed: type, no_workers: Callable[[], bool], timeout: float | None
+) -> dict[str, Any]:
     """The chunk task's result dict; a task that raised (its worker died, or a bug) counts as retryable."""
     try:
         res: dict[str, Any] = fut.result()
@@ -318,8 +379,12 @@ def _result(fut: Any, s: ShotSummary, losses: _WorkerLosses, killed: type, no_wo
             losses.gave_up(fut.key, s)
         res = {"ok": False, **task.error_dict(exc), "retryable": True}
         if no_workers():
-            res = {"ok": False, "exit_code": 1, "retryable": False,
-                   "message": f"no Dask worker on the scheduler for {timeout:g} s"}
+            res = {
+                "ok": False,
+                "exit_code": 1,
+                "retryable": False,
+                "message": f"no Dask worker on the scheduler for {timeout:g} s",
+            }
     fut.release()
     return res
 
@@ -331,10 +396,19 @@ def _count_done(s: ShotSummary, res: dict[str, Any]) -> None:
     s.seconds += res["seconds"]
 
 
-def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, threads_per_worker: int = 1,
-             processes: bool = True, retries: int = 2, progress: bool = True, out: TextIO | None = None,
-             chunks: list[Chunk] | None = None, quiet_logs: bool = True,
-             no_workers_timeout: float | None = 600.0) -> Summary:
+def run_dask(
+    spec: BatchSpec,
+    scheduler: str | None = None,
+    workers: int = 1,
+    threads_per_worker: int = 1,
+    processes: bool = True,
+    retries: int = 2,
+    progress: bool = True,
+    out: TextIO | None = None,
+    chunks: list[Chunk] | None = None,
+    quiet_logs: bool = True,
+    no_workers_timeout: float | None = 600.0,
+) -> Summary:
     """Render every chunk of ``spec`` on a Dask cluster; returns the summary (printed to ``out`` too).
 
     Every task key carries this run's own random token (:func:`new_run_token`),
@@ -354,8 +428,9 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
     token = new_run_token()
     chunks = chunks if chunks is not None else plan(spec)
     shots = _shot_summaries(spec, chunks)
-    client, cluster, threads = _connect(distributed, spec, scheduler, workers, threads_per_worker, processes,
-                                        quiet_logs)
+    client, cluster, threads = _connect(
+        distributed, spec, scheduler, workers, threads_per_worker, processes, quiet_logs
+    )
     exit_code = 0
     watch = None
     where = f"--scheduler {scheduler}" if scheduler else "LocalCluster"
@@ -365,8 +440,13 @@ def run_dask(spec: BatchSpec, scheduler: str | None = None, workers: int = 1, th
         def no_workers() -> bool:  # the watch gave up: nothing may be (re)submitted any more
             return watch is not None and watch.expired
 
-        bar = tqdm(total=sum(c.frames for c in chunks), unit="frame", desc="unshutter farm", file=sys.stderr,
-                   disable=not progress)
+        bar = tqdm(
+            total=sum(c.frames for c in chunks),
+            unit="frame",
+            desc="unshutter farm",
+            file=sys.stderr,
+            disable=not progress,
+        )
         losses = _WorkerLosses(shots, tasks.submitted, bar.write)
         losses.subscribe(client)
         futures = [tasks.submit(c, 0) for c in chunks]

@@ -30,6 +30,7 @@ mapping (job-attachment roots, storage profiles) finds it on any worker:
   (``--path-mapping {{Session.PathMappingRulesFile}}``), and maps the file
   and every name in it (:mod:`unshutter.farm.pathmap`).
 """
+
 from __future__ import annotations
 
 import os
@@ -77,9 +78,11 @@ def _join(param: str, name: str, prefix: str = "Param") -> str:
 # OpenJD 2023-09 allows at most 50 job parameters (without the FEATURE_BUNDLE_1 extension)
 MAX_JOB_PARAMETERS = 50
 _FIXED_PARAMETERS = 3  # UnshutterCommand, Model, Device
-_KIND = {"in": ("IN", "DIRECTORY", "Input", "blurred plates of shot"),
-         "out": ("OUT", "DIRECTORY", "Output", "slow-motion frames of shot"),
-         "ov": ("IN", "FILE", "Overrides", "guidance override file of shot")}
+_KIND = {
+    "in": ("IN", "DIRECTORY", "Input", "blurred plates of shot"),
+    "out": ("OUT", "DIRECTORY", "Output", "slow-motion frames of shot"),
+    "ov": ("IN", "FILE", "Overrides", "guidance override file of shot"),
+}
 
 
 class _PathParams:
@@ -114,13 +117,25 @@ class _PathParams:
             for kind, root in self.roots.items():
                 if not root or Path(root) == Path(Path(root).anchor):
                     what = "plates and override files" if kind == "in" else "outputs"
-                    raise SpecError(f"{spec.path}: {len(spec.shots)} shots need {len(distinct)} folder parameters, "
-                                    f"more than an OpenJD job takes ({MAX_JOB_PARAMETERS}), and their {what} share "
-                                    "no folder to upload as one: split the spec into several jobs")
-            self._define("PlatesRoot", "IN", "DIRECTORY", self.roots["in"],
-                         f"Folder holding the plates (and override files) of all {len(spec.shots)} shots")
-            self._define("RendersRoot", "OUT", "DIRECTORY", self.roots["out"],
-                         f"Folder holding the slow-motion frames of all {len(spec.shots)} shots")
+                    raise SpecError(
+                        f"{spec.path}: {len(spec.shots)} shots need {len(distinct)} folder parameters, "
+                        f"more than an OpenJD job takes ({MAX_JOB_PARAMETERS}), and their {what} share "
+                        "no folder to upload as one: split the spec into several jobs"
+                    )
+            self._define(
+                "PlatesRoot",
+                "IN",
+                "DIRECTORY",
+                self.roots["in"],
+                f"Folder holding the plates (and override files) of all {len(spec.shots)} shots",
+            )
+            self._define(
+                "RendersRoot",
+                "OUT",
+                "DIRECTORY",
+                self.roots["out"],
+                f"Folder holding the slow-motion frames of all {len(spec.shots)} shots",
+            )
             return
         kinds: dict[str, str] = {}
         for shot, kind, path in entries:
@@ -137,8 +152,9 @@ class _PathParams:
             d["description"] = (f"The {what}" if kind == "ov" else f"Folder of the {what}")[:2048]
 
     def _define(self, name: str, flow: str, obj: str, value: str, description: str) -> None:
-        self.definitions.append({"name": name, "type": "PATH", "objectType": obj, "dataFlow": flow,
-                                 "description": description})
+        self.definitions.append(
+            {"name": name, "type": "PATH", "objectType": obj, "dataFlow": flow, "description": description}
+        )
         self.values[name] = value
 
     def ref(self, kind: str, path: str, prefix: str = "Param") -> str:
@@ -155,27 +171,55 @@ class _PathParams:
 
 
 def _shot_step(shot: Shot, frames: tuple[int, int], paths: _PathParams) -> dict[str, Any]:
-    args = ["farm", "chunk", paths.ref("in", shot.input), "-o", paths.ref("out", shot.output),
-            "--factor", str(shot.factor), "--shutter", _num(shot.shutter), "--guidance", shot.guidance,
-            "--timing", shot.timing, "--follow", _num(shot.follow)]
+    args = [
+        "farm",
+        "chunk",
+        paths.ref("in", shot.input),
+        "-o",
+        paths.ref("out", shot.output),
+        "--factor",
+        str(shot.factor),
+        "--shutter",
+        _num(shot.shutter),
+        "--guidance",
+        shot.guidance,
+        "--timing",
+        shot.timing,
+        "--follow",
+        _num(shot.follow),
+    ]
     if shot.motion is not None:
         args += ["--motion", motion_arg(shot.motion)]
     if shot.overrides:  # mapped by the task, with every matte and labelme file it names
         args += ["--overrides", paths.ref("ov", shot.overrides, "RawParam"), "--path-mapping", RULES]
-    args += ["--model", "{{Param.Model}}", "--device", "{{Param.Device}}", "--threads", "{{Param.Threads}}",
-             "--frames", "{{Task.Param.Frame}}", "--session", STATE, "--name", shot.name]
+    args += [
+        "--model",
+        "{{Param.Model}}",
+        "--device",
+        "{{Param.Device}}",
+        "--threads",
+        "{{Param.Threads}}",
+        "--frames",
+        "{{Task.Param.Frame}}",
+        "--session",
+        STATE,
+        "--name",
+        shot.name,
+    ]
     a, b = frames
     return {
         "name": shot.name,
         "description": f"{shot.name}: source frames {a}-{b}, factor {shot.factor}, "
-                       f"at most {shot.chunk} frames per task",
+        f"at most {shot.chunk} frames per task",
         "parameterSpace": {
-            "taskParameterDefinitions": [{
-                "name": "Frame",
-                "type": "CHUNK[INT]",
-                "range": f"{a}-{b}",
-                "chunks": {"defaultTaskCount": shot.chunk, "rangeConstraint": "CONTIGUOUS"},
-            }],
+            "taskParameterDefinitions": [
+                {
+                    "name": "Frame",
+                    "type": "CHUNK[INT]",
+                    "range": f"{a}-{b}",
+                    "chunks": {"defaultTaskCount": shot.chunk, "rangeConstraint": "CONTIGUOUS"},
+                }
+            ],
         },
         "script": {
             "actions": {
@@ -190,8 +234,9 @@ def _shot_step(shot: Shot, frames: tuple[int, int], paths: _PathParams) -> dict[
     }
 
 
-def build_template(spec: BatchSpec, command: str = "unshutter",
-                   ranges: dict[str, tuple[int, int]] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def build_template(
+    spec: BatchSpec, command: str = "unshutter", ranges: dict[str, tuple[int, int]] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The job template and its parameter values.
 
     The shot folders and the model are PATH parameters without defaults
@@ -200,46 +245,78 @@ def build_template(spec: BatchSpec, command: str = "unshutter",
     (shot -> frames) skips reading clips for their frame range.
     """
     params: list[dict[str, Any]] = [
-        {"name": "UnshutterCommand", "type": "STRING", "minLength": 1,
-         "description": "The unshutter executable on the workers (a name on PATH or an absolute path)",
-         "default": command},
-        {"name": "Model", "type": "PATH", "objectType": "FILE", "dataFlow": "IN",
-         "description": "Decomposer ONNX file, uploaded with the job (empty: the model shipped with "
-                        "unshutter on the workers)",
-         "default": ""},
-        {"name": "Device", "type": "STRING", "allowedValues": ["auto", "cpu", "cuda"],
-         "description": "ONNX Runtime execution provider", "default": spec.device},
-        {"name": "Threads", "type": "INT", "minValue": 0,
-         "description": "Threads per task for ONNX Runtime, OpenCV and the native kernels (0: all cores); "
-                        "give each of several tasks on one worker host a share",
-         "default": spec.threads or 0},
+        {
+            "name": "UnshutterCommand",
+            "type": "STRING",
+            "minLength": 1,
+            "description": "The unshutter executable on the workers (a name on PATH or an absolute path)",
+            "default": command,
+        },
+        {
+            "name": "Model",
+            "type": "PATH",
+            "objectType": "FILE",
+            "dataFlow": "IN",
+            "description": "Decomposer ONNX file, uploaded with the job (empty: the model shipped with "
+            "unshutter on the workers)",
+            "default": "",
+        },
+        {
+            "name": "Device",
+            "type": "STRING",
+            "allowedValues": ["auto", "cpu", "cuda"],
+            "description": "ONNX Runtime execution provider",
+            "default": spec.device,
+        },
+        {
+            "name": "Threads",
+            "type": "INT",
+            "minValue": 0,
+            "description": "Threads per task for ONNX Runtime, OpenCV and the native kernels (0: all cores); "
+            "give each of several tasks on one worker host a share",
+            "default": spec.threads or 0,
+        },
     ]
-    values: dict[str, Any] = {"UnshutterCommand": command, "Model": spec.model or "", "Device": spec.device,
-                              "Threads": spec.threads or 0}
+    values: dict[str, Any] = {
+        "UnshutterCommand": command,
+        "Model": spec.model or "",
+        "Device": spec.device,
+        "Threads": spec.threads or 0,
+    }
     used: set[str] = {"UnshutterCommand", "Model", "Device", "Threads"}
     bases = {shot.name: _param_base(shot.name, used) for shot in spec.shots}
     paths = _PathParams(spec, bases)
     params += paths.definitions
     values.update(paths.values)
     steps = [_shot_step(shot, (ranges or {}).get(shot.name) or shot_range(shot), paths) for shot in spec.shots]
-    session_args = ["--state", STATE, "--model", "{{Param.Model}}", "--device", "{{Param.Device}}",
-                    "--threads", "{{Param.Threads}}"]
+    session_args = [
+        "--state",
+        STATE,
+        "--model",
+        "{{Param.Model}}",
+        "--device",
+        "{{Param.Device}}",
+        "--threads",
+        "{{Param.Threads}}",
+    ]
     template = {
         "specificationVersion": SPEC_VERSION,
         "extensions": ["TASK_CHUNKING"],
         "name": f"Unshutter {spec.name}"[:128],
         "description": f"Deblur to slow motion: {len(spec.shots)} shot(s) from batch spec {spec.path.name}",
         "parameterDefinitions": params,
-        "jobEnvironments": [{
-            "name": "UnshutterSession",
-            "description": "Loads the decomposer once per worker session; every task of the session reuses it.",
-            "script": {
-                "actions": {
-                    "onEnter": {"command": CMD, "args": ["farm", "session", "start", *session_args]},
-                    "onExit": {"command": CMD, "args": ["farm", "session", "stop", "--state", STATE]},
+        "jobEnvironments": [
+            {
+                "name": "UnshutterSession",
+                "description": "Loads the decomposer once per worker session; every task of the session reuses it.",
+                "script": {
+                    "actions": {
+                        "onEnter": {"command": CMD, "args": ["farm", "session", "start", *session_args]},
+                        "onExit": {"command": CMD, "args": ["farm", "session", "stop", "--state", STATE]},
+                    },
                 },
-            },
-        }],
+            }
+        ],
         "steps": steps,
     }
     return template, values
@@ -287,16 +364,25 @@ def asset_references(spec: BatchSpec, ranges: dict[str, tuple[int, int]]) -> dic
     add a path mapping rule for each of their root folders.
     """
     files = {f for shot in spec.shots for f in override_inputs(shot, ranges[shot.name])}
-    return {"assetReferences": {"inputs": {"filenames": sorted(files), "directories": []},
-                                "outputs": {"directories": []}, "referencedPaths": []}}
+    return {
+        "assetReferences": {
+            "inputs": {"filenames": sorted(files), "directories": []},
+            "outputs": {"directories": []},
+            "referencedPaths": [],
+        }
+    }
 
 
 OPENJD_PARAMS = "openjd_parameters.yaml"
 ASSET_REFERENCES = "asset_references.yaml"
 
 
-def write_bundle(spec: BatchSpec, bundle_dir: str | Path, command: str = "unshutter",
-                 ranges: dict[str, tuple[int, int]] | None = None) -> tuple[Path, Path]:
+def write_bundle(
+    spec: BatchSpec,
+    bundle_dir: str | Path,
+    command: str = "unshutter",
+    ranges: dict[str, tuple[int, int]] | None = None,
+) -> tuple[Path, Path]:
     """Write the bundle into ``bundle_dir``; returns the paths of template.yaml and parameter_values.yaml.
 
     Besides those two, ``openjd_parameters.yaml`` holds the same values as the
@@ -313,7 +399,9 @@ def write_bundle(spec: BatchSpec, bundle_dir: str | Path, command: str = "unshut
     tpath, vpath = out / "template.yaml", out / "parameter_values.yaml"
     atomic.write_text(tpath, header + _dump(template))
     atomic.write_text(vpath, header + _dump({"parameterValues": [{"name": k, "value": v} for k, v in values.items()]}))
-    atomic.write_text(out / OPENJD_PARAMS, f"# for: openjd run template.yaml -p file://{OPENJD_PARAMS}\n" + _dump(values))
+    atomic.write_text(
+        out / OPENJD_PARAMS, f"# for: openjd run template.yaml -p file://{OPENJD_PARAMS}\n" + _dump(values)
+    )
     atomic.write_text(out / ASSET_REFERENCES, header + _dump(assets))
     return tpath, vpath
 

@@ -19,6 +19,7 @@ session's rules, the way the farm maps parameters:
 Deadline Cloud makes one rule per job-attachment root (to the session's
 download folder) and per storage-profile location.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,9 +65,9 @@ class Rule:
         if len(parts) < len(src):
             return None
         fold = _ascii_lower if pure is PureWindowsPath else str
-        if [fold(p) for p in parts[:len(src)]] != [fold(s) for s in src]:
+        if [fold(p) for p in parts[: len(src)]] != [fold(s) for s in src]:
             return None
-        return str(Path(self.destination).joinpath(*parts[len(src):]))
+        return str(Path(self.destination).joinpath(*parts[len(src) :]))
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,9 @@ class PathMapping:
             try:
                 fmt, src, dst = r["source_path_format"], r["source_path"], r["destination_path"]
             except (KeyError, TypeError):
-                raise ParameterError(f"{where}: path_mapping_rules[{i}]: needs source_path_format, "
-                                     "source_path and destination_path") from None
+                raise ParameterError(
+                    f"{where}: path_mapping_rules[{i}]: needs source_path_format, source_path and destination_path"
+                ) from None
             fmt = str(fmt).upper()
             if fmt not in _FORMATS:  # URI sources name no file a task reads
                 continue

@@ -7,6 +7,7 @@ by at most one frame (6 frames with chunk 5 are 1001-1003 and 1004-1006, not
 1001-1005 and 1006). ``unshutter farm check`` and the Dask runner use the same
 chunks, so a job resubmitted on another farm resumes on the same manifests.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -13,6 +13,7 @@ A task that finds no server (no state file, connection refused, server died
 mid-chunk) renders in its own process instead, so a job never depends on the
 server to succeed.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -61,16 +62,30 @@ def serve(state: Path, model: str | None = None, device: str = "auto", idle_time
     listener = Listener(("127.0.0.1", 0), authkey=key)
     host, port = listener.address
     info = decomposer.info
-    doc = {"address": [host, port], "authkey": key.hex(), "pid": os.getpid(), "model": info.path,
-           "model_sha256": info.sha256, "provider": info.provider, "load_seconds": load_seconds,
-           "threads": process_threads.in_force(decomposer)}
+    doc = {
+        "address": [host, port],
+        "authkey": key.hex(),
+        "pid": os.getpid(),
+        "model": info.path,
+        "model_sha256": info.sha256,
+        "provider": info.provider,
+        "load_seconds": load_seconds,
+        "threads": process_threads.in_force(decomposer),
+    }
     state.parent.mkdir(parents=True, exist_ok=True)
     with atomic.atomic_path(state) as tmp:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(doc, f)
-    log.warning("session server pid %d on %s:%d, model %s (%s) loaded in %.2f s", os.getpid(), host, port,
-                info.model_id, info.provider, load_seconds)
+    log.warning(
+        "session server pid %d on %s:%d, model %s (%s) loaded in %.2f s",
+        os.getpid(),
+        host,
+        port,
+        info.model_id,
+        info.provider,
+        load_seconds,
+    )
 
     last = [time.monotonic()]
     busy = threading.Event()
@@ -152,8 +167,9 @@ def _connect(state: Path) -> Any:
         raise SessionUnavailable(f"{state}: session server not reachable ({exc})") from None
 
 
-def request(state: Path, cfg: RunConfig, on_event: Emit, name: str = "",
-            locate: Locator | None = None) -> dict[str, Any]:
+def request(
+    state: Path, cfg: RunConfig, on_event: Emit, name: str = "", locate: Locator | None = None
+) -> dict[str, Any]:
     """Render one chunk on the session server; returns its ``result`` event (with ``exit_code``).
 
     ``locate`` is :func:`unshutter.farm.task.run_config`'s. Raises
@@ -179,8 +195,9 @@ def ping(state: Path) -> dict[str, Any]:
         return conn.recv()
 
 
-def start(state: Path, model: str | None, device: str, timeout: float = 600.0,
-          idle_timeout: float = 3600.0) -> dict[str, Any]:
+def start(
+    state: Path, model: str | None, device: str, timeout: float = 600.0, idle_timeout: float = 3600.0
+) -> dict[str, Any]:
     """Launch the server detached from this process (it outlives the OpenJD onEnter action); wait until ready.
 
     Returns the state document. Raises the server's error when it exits first.
@@ -189,13 +206,26 @@ def start(state: Path, model: str | None, device: str, timeout: float = 600.0,
         state.unlink()
     state.parent.mkdir(parents=True, exist_ok=True)
     log_path = state.with_suffix(".log")
-    cmd = [sys.executable, "-m", "unshutter", "farm", "session", "serve", "--state", str(state), "--device", device,
-           "--idle-timeout", str(idle_timeout)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "unshutter",
+        "farm",
+        "session",
+        "serve",
+        "--state",
+        str(state),
+        "--device",
+        device,
+        "--idle-timeout",
+        str(idle_timeout),
+    ]
     if model:
         cmd += ["--model", model]
     with open(log_path, "ab") as logf:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                                start_new_session=True, close_fds=True)
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if state.exists():

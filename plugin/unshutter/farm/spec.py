@@ -19,6 +19,7 @@ Example (paths are relative to the spec file)::
 The schema is ``unshutter/schemas/batch.schema.json``; every error names the
 spec file, the shot and the field.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -62,8 +63,15 @@ class Shot:
     chunk: int = DEFAULT_CHUNK
 
     def params(self) -> NodeParams:
-        return NodeParams(factor=self.factor, shutter=self.shutter, guidance=self.guidance, overrides=self.overrides,
-                          timing=self.timing, follow=self.follow, motion=self.motion)
+        return NodeParams(
+            factor=self.factor,
+            shutter=self.shutter,
+            guidance=self.guidance,
+            overrides=self.overrides,
+            timing=self.timing,
+            follow=self.follow,
+            motion=self.motion,
+        )
 
     @cached_property
     def loaded_overrides(self) -> Overrides | None:
@@ -85,8 +93,21 @@ class Shot:
 
     def run_args(self) -> list[str]:
         """The ``unshutter run`` / ``unshutter farm chunk`` options for this shot (without --frames)."""
-        args = [self.input, "-o", self.output, "--factor", str(self.factor), "--shutter", _num(self.shutter),
-                "--guidance", self.guidance, "--timing", self.timing, "--follow", _num(self.follow)]
+        args = [
+            self.input,
+            "-o",
+            self.output,
+            "--factor",
+            str(self.factor),
+            "--shutter",
+            _num(self.shutter),
+            "--guidance",
+            self.guidance,
+            "--timing",
+            self.timing,
+            "--follow",
+            _num(self.follow),
+        ]
         if self.overrides:
             args += ["--overrides", self.overrides]
         if self.motion is not None:
@@ -138,8 +159,9 @@ def _where(path: Path, data: Any, err_path: list[Any]) -> str:
         return f"{path}: {head}{rest}"
     if not err_path:
         return f"{path}"
-    return f"{path}: " + "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if k else str(p))
-                                 for k, p in enumerate(err_path))
+    return f"{path}: " + "".join(
+        f"[{p}]" if isinstance(p, int) else (f".{p}" if k else str(p)) for k, p in enumerate(err_path)
+    )
 
 
 def _message(err: Any) -> str:
@@ -163,7 +185,7 @@ def _frames(value: Any) -> tuple[int, int]:
     text = str(value).replace(" ", "")
     if "-" in text[1:]:
         i = text.index("-", 1)
-        a, b = int(text[:i]), int(text[i + 1:])
+        a, b = int(text[:i]), int(text[i + 1 :])
     else:
         a = b = int(text)
     if b < a:
@@ -180,8 +202,10 @@ def validate(data: Any, path: Path) -> None:
     errors = list(jsonschema.Draft202012Validator(schema()).iter_errors(data))
     if errors:
         # report the error in the earliest shot, preferring the deepest (most specific) one
-        first = min(errors, key=lambda e: ([p if isinstance(p, int) else -1 for p in e.absolute_path][:2],
-                                          -len(e.absolute_path)))
+        first = min(
+            errors,
+            key=lambda e: ([p if isinstance(p, int) else -1 for p in e.absolute_path][:2], -len(e.absolute_path)),
+        )
         raise SpecError(f"{_where(path, data, list(first.absolute_path))}: {_message(first)}")
     seen: dict[str, int] = {}
     base = path.parent
@@ -223,8 +247,11 @@ def validate(data: Any, path: Path) -> None:
             raise SpecError(f"{where}.output: {out}: writes {prefix}####{suffix} in {folder}, over {whose}")
         key = (str(folder), _manifest_base(prefix))
         if key in outputs:
-            named = "" if sequence.is_sequence_spec(out) else \
-                f" (a folder output keeps the input name {prefix}####{suffix})"
+            named = (
+                ""
+                if sequence.is_sequence_spec(out)
+                else f" (a folder output keeps the input name {prefix}####{suffix})"
+            )
             raise SpecError(f"{where}.output: {out}: same output as shot {outputs[key]!r}{named}")
         outputs[key] = s["name"]
 
@@ -232,8 +259,13 @@ def validate(data: Any, path: Path) -> None:
 def _check_params(s: dict[str, Any], where: str) -> None:
     """The node's own checks on a shot's parameters, so the farm refuses what ``run`` refuses
     before any task exists (the schema's bounds let NaN through: NaN fails no comparison)."""
-    params = NodeParams(factor=s["factor"], shutter=s.get("shutter", 360.0), guidance=s.get("guidance", "neighbors"),
-                        timing=s.get("timing", "even"), follow=s.get("follow", NodeParams.follow))
+    params = NodeParams(
+        factor=s["factor"],
+        shutter=s.get("shutter", 360.0),
+        guidance=s.get("guidance", "neighbors"),
+        timing=s.get("timing", "even"),
+        follow=s.get("follow", NodeParams.follow),
+    )
     try:
         params.validate()
     except ParameterError as exc:
@@ -262,16 +294,20 @@ def output_files(input: str, output: str) -> tuple[Path, str, str]:
     frames) and for patterns with a frame range.
     """
     if _is_movie(output):
-        raise ParameterError(f"{output}: farm chunks write image sequences, not movies "
-                             "(give out/name.####.exr and make the movie afterwards)")
+        raise ParameterError(
+            f"{output}: farm chunks write image sequences, not movies "
+            "(give out/name.####.exr and make the movie afterwards)"
+        )
     if sequence.is_sequence_spec(output):
         pat, explicit = sequence.parse_pattern(output)
         if explicit is not None:
             raise ParameterError(f"{output}: give a pattern without a frame range")
         return pat.dirname, pat.prefix, pat.suffix
     if _is_movie(input):
-        raise ParameterError(f"{output}: a folder output of the movie {Path(input).name} would be a movie; "
-                             f"farm chunks write image sequences (give {Path(output) / Path(input).stem}.####.png)")
+        raise ParameterError(
+            f"{output}: a folder output of the movie {Path(input).name} would be a movie; "
+            f"farm chunks write image sequences (give {Path(output) / Path(input).stem}.####.png)"
+        )
     pat, _ = sequence.parse_pattern(input)
     return Path(output), pat.prefix, pat.suffix
 
@@ -300,23 +336,32 @@ def from_dict(data: Any, path: Path) -> BatchSpec:
     default_chunk = int(data.get("chunk", DEFAULT_CHUNK))
     shots = []
     for s in data["shots"]:
-        shots.append(Shot(
-            name=s["name"],
-            input=_abs(base, s["input"]),
-            output=_abs(base, s["output"]),
-            factor=int(s["factor"]),
-            shutter=float(s.get("shutter", 360.0)),
-            guidance=s.get("guidance", "neighbors"),
-            timing=s.get("timing", "even"),
-            follow=float(s.get("follow", NodeParams.follow)),
-            overrides=_abs(base, s["overrides"]) if s.get("overrides") else None,
-            frames=_frames(s["frames"]) if "frames" in s else None,
-            chunk=int(s.get("chunk", default_chunk)),
-            motion=(float(s["motion"][0]), float(s["motion"][1])) if s.get("motion") is not None else None,
-        ))
+        shots.append(
+            Shot(
+                name=s["name"],
+                input=_abs(base, s["input"]),
+                output=_abs(base, s["output"]),
+                factor=int(s["factor"]),
+                shutter=float(s.get("shutter", 360.0)),
+                guidance=s.get("guidance", "neighbors"),
+                timing=s.get("timing", "even"),
+                follow=float(s.get("follow", NodeParams.follow)),
+                overrides=_abs(base, s["overrides"]) if s.get("overrides") else None,
+                frames=_frames(s["frames"]) if "frames" in s else None,
+                chunk=int(s.get("chunk", default_chunk)),
+                motion=(float(s["motion"][0]), float(s["motion"][1])) if s.get("motion") is not None else None,
+            )
+        )
     model = _abs(base, data["model"]) if data.get("model") else None
-    return BatchSpec(path, data.get("name") or path.stem, tuple(shots), model, data.get("device", "auto"), data,
-                     threads=int(data.get("threads") or 0) or None)
+    return BatchSpec(
+        path,
+        data.get("name") or path.stem,
+        tuple(shots),
+        model,
+        data.get("device", "auto"),
+        data,
+        threads=int(data.get("threads") or 0) or None,
+    )
 
 
 def load_spec(path: str | Path) -> BatchSpec:
@@ -331,8 +376,10 @@ def load_spec(path: str | Path) -> BatchSpec:
     except OSError as exc:
         raise SpecError(f"{path}: cannot read batch spec ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
-        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}); "
-                        "save the batch spec as UTF-8") from None
+        raise SpecError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.object[exc.start : exc.start + 1]!r}); "
+            "save the batch spec as UTF-8"
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -6,6 +6,7 @@ OpenJD session server) and the Dask workers. The chunk itself is
 pipeline's guarantees: neighbours outside the chunk are read for guidance,
 outputs are written atomically, complete outputs are verified and skipped.
 """
+
 from __future__ import annotations
 
 import threading
@@ -69,18 +70,31 @@ class ChunkResult:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"shot": self.shot, "frames": list(self.frames), "written": self.written, "skipped": self.skipped,
-                "manifest": self.manifest, "seconds": self.seconds}
+        return {
+            "shot": self.shot,
+            "frames": list(self.frames),
+            "written": self.written,
+            "skipped": self.skipped,
+            "manifest": self.manifest,
+            "seconds": self.seconds,
+        }
 
 
 def chunk_config(shot: Shot, first: int, last: int, model: str | None = None, device: str = "auto") -> RunConfig:
     """The RunConfig of one chunk: exactly what ``unshutter run ... --frames first-last`` builds."""
-    return RunConfig(input=shot.input, output=shot.output, params=shot.params(), frames=(first, last),
-                     model=model, device=device)
+    return RunConfig(
+        input=shot.input, output=shot.output, params=shot.params(), frames=(first, last), model=model, device=device
+    )
 
 
-def run_config(cfg: RunConfig, progress: Progress | None = None, cache: DecomposerCache = CACHE,
-               threads: int | None = None, name: str = "", locate: Locator | None = None) -> ChunkResult:
+def run_config(
+    cfg: RunConfig,
+    progress: Progress | None = None,
+    cache: DecomposerCache = CACHE,
+    threads: int | None = None,
+    name: str = "",
+    locate: Locator | None = None,
+) -> ChunkResult:
     """Run one chunk with the process-wide decomposer for ``cfg.model``/``cfg.device``.
 
     ``locate`` finds the mattes and labelme files the override file names
@@ -96,8 +110,14 @@ def run_config(cfg: RunConfig, progress: Progress | None = None, cache: Decompos
     node = Node(cfg.params, decomposer=cache.get(cfg.model, cfg.device, threads), overrides=overrides)
     res = run(cfg, progress, node)
     frames = cfg.frames or (0, -1)
-    return ChunkResult(name or Path(cfg.output).name, frames, res.written, res.skipped, str(res.manifest),
-                       round(time.monotonic() - t0, 3))
+    return ChunkResult(
+        name or Path(cfg.output).name,
+        frames,
+        res.written,
+        res.skipped,
+        str(res.manifest),
+        round(time.monotonic() - t0, 3),
+    )
 
 
 def error_dict(exc: BaseException) -> dict[str, Any]:

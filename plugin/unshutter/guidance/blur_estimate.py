@@ -15,6 +15,7 @@ What a still cannot give: the time order, a motion that changes along the
 exposure (the peak gives its mean length), and which pixels move which way
 (the estimate is for the whole frame).
 """
+
 from __future__ import annotations
 
 import math
@@ -177,8 +178,11 @@ def estimate_axes(encoded: np.ndarray, limit: int = 2) -> list[BlurAxis]:
     top = first[2]
     away = _axis_distance(c.shape, first[0]) >= MIN_AXIS_SEPARATION_DEG
     dips = [first] + _dips(np.where(away, c, np.float32(0.0)), limit - 1) if limit > 1 else [first]
-    return [BlurAxis(round(a, 1) % 180.0, round(length * down, 1), round(min(1.0, depth / top), 3))
-            for a, length, depth in dips if depth / top >= MIN_SECOND_STRENGTH]
+    return [
+        BlurAxis(round(a, 1) % 180.0, round(length * down, 1), round(min(1.0, depth / top), 3))
+        for a, length, depth in dips
+        if depth / top >= MIN_SECOND_STRENGTH
+    ]
 
 
 def alternatives(encoded: np.ndarray, axes: int = 2) -> list[tuple[float, float]]:

@@ -11,6 +11,7 @@ at -d, and the cost keeps the better side mostly (``min + 0.25 max``), so a
 block that one neighbour occludes still finds its motion in the other.
 The result is only a start: DIS refines it at full resolution.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -44,16 +45,26 @@ def _search(p: np.ndarray, c: np.ndarray, n: np.ndarray, r: int) -> np.ndarray:
     Shape: p, n [sh + 2r, sw + 2r], c [sh, sw] float32 -> [ny, nx, 2] float32
     """
     ys, xs = _grid(*c.shape)
-    dy, dx = np.mgrid[-r:r + 1, -r:r + 1].astype(np.float32)
+    dy, dx = np.mgrid[-r : r + 1, -r : r + 1].astype(np.float32)
     bias = (np.float32(SMALL_MOTION_BIAS) * np.sqrt(dx * dx + dy * dy)).ravel()
     area = np.float32(1.0 / (BLOCK * BLOCK))
     span = BLOCK + 2 * r
     out = np.zeros((len(ys), len(xs), 2), np.float32)
     for i, y in enumerate(ys):  # one row of blocks at a time: the cost arithmetic runs once per row
-        cf = np.stack([cv2.matchTemplate(n[y:y + span, x:x + span], c[y:y + BLOCK, x:x + BLOCK], cv2.TM_SQDIFF)
-                       for x in xs]).reshape(len(xs), -1)
-        cb = np.stack([cv2.matchTemplate(p[y:y + span, x:x + span], c[y:y + BLOCK, x:x + BLOCK], cv2.TM_SQDIFF)[::-1, ::-1]
-                       for x in xs]).reshape(len(xs), -1)
+        cf = np.stack(
+            [
+                cv2.matchTemplate(n[y : y + span, x : x + span], c[y : y + BLOCK, x : x + BLOCK], cv2.TM_SQDIFF)
+                for x in xs
+            ]
+        ).reshape(len(xs), -1)
+        cb = np.stack(
+            [
+                cv2.matchTemplate(p[y : y + span, x : x + span], c[y : y + BLOCK, x : x + BLOCK], cv2.TM_SQDIFF)[
+                    ::-1, ::-1
+                ]
+                for x in xs
+            ]
+        ).reshape(len(xs), -1)
         lo = np.sqrt(np.minimum(cf, cb) * area)
         hi = np.sqrt(np.maximum(cf, cb) * area)
         k = np.argmin(lo + np.float32(OTHER_SIDE) * hi + bias, axis=1)

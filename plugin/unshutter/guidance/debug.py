@@ -9,6 +9,7 @@ no guidance is black. A legend band under the map shows the wheel, the top
 length and these keys; the map itself keeps the frame's pixel grid (top
 left), so it lines up with the frame.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,8 +27,33 @@ DIRECTION_ONLY_VALUE = 0.55
 """Brightness of pixels with a direction but no length."""
 LEGEND_HEIGHT = 72
 LEGEND_MIN_WIDTH = 300
-NICE_LENGTHS = (1, 2, 4, 5, 8, 10, 16, 20, 25, 32, 40, 50, 64, 80, 100, 128, 160, 200, 256, 320, 400, 512, 640,
-                800, 1000)
+NICE_LENGTHS = (
+    1,
+    2,
+    4,
+    5,
+    8,
+    10,
+    16,
+    20,
+    25,
+    32,
+    40,
+    50,
+    64,
+    80,
+    100,
+    128,
+    160,
+    200,
+    256,
+    320,
+    400,
+    512,
+    640,
+    800,
+    1000,
+)
 
 
 def top_length(g: np.ndarray) -> float:
@@ -76,14 +102,13 @@ def legend(width: int, top: float) -> np.ndarray:
     """The band under the map: the wheel and what the colours mean. Shape: -> [LEGEND_HEIGHT, width, 3] uint8."""
     band = np.full((LEGEND_HEIGHT, width, 3), 32, np.uint8)
     r = (LEGEND_HEIGHT - 12) // 2
-    yy, xx = np.mgrid[-r:r + 1, -r:r + 1].astype(np.float32)
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1].astype(np.float32)
     disc = wheel_colours(xx / r * top, yy / r * top, top)
     inside = xx * xx + yy * yy <= r * r
-    band[6:6 + 2 * r + 1, 6:6 + 2 * r + 1][inside] = disc[inside]
+    band[6 : 6 + 2 * r + 1, 6 : 6 + 2 * r + 1][inside] = disc[inside]
     font, small = cv2.FONT_HERSHEY_SIMPLEX, 0.4
     x0 = 2 * r + 18
-    lines = [f"edge = {top:g} px per exposure", "hue: direction, white: at rest",
-             "dark: direction only, black: none"]
+    lines = [f"edge = {top:g} px per exposure", "hue: direction, white: at rest", "dark: direction only, black: none"]
     for i, text in enumerate(lines):
         cv2.putText(band, text, (x0, 18 + 20 * i), font, small, (235, 235, 235), 1, cv2.LINE_AA)
     return band

@@ -12,6 +12,7 @@ little structure it has, unless the coarse block search says the pixel moves
 otherwise: a fast object is smooth inside too (its own blur smooths it), and
 filling it with the background's motion would undo what the search found.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -63,7 +64,7 @@ def affine_motion(motion: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray | 
     """
     h, w = motion.shape[:2]
     step = max(1, int(np.sqrt(h * w / FIT_POINTS)))
-    ys, xs = np.mgrid[step // 2:h:step, step // 2:w:step]
+    ys, xs = np.mgrid[step // 2 : h : step, step // 2 : w : step]
     wt = weight[ys, xs]
     sel = wt > max(float(np.median(wt)), 1e-12)
     if int(sel.sum()) < 6:
@@ -84,8 +85,9 @@ def _sq(v: np.ndarray) -> np.ndarray:
     return v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1]
 
 
-def fill_untextured(motion: np.ndarray, trust: np.ndarray, gray: np.ndarray,
-                    coarse: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def fill_untextured(
+    motion: np.ndarray, trust: np.ndarray, gray: np.ndarray, coarse: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Blend the flow toward the dominant affine motion where ``gray`` has little structure.
 
     A pixel without structure (``c = tex / (tex + TEXTURE_HALF)`` near 0) takes

@@ -1,4 +1,5 @@
 """Build the decomposer's guidance tensor (see :mod:`unshutter.decomposer.contract`)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -110,16 +111,18 @@ def vector_signs(dx: float, dy: float, threshold: float = STATIC_THRESHOLD_PX) -
     return float(s[0, 0, 0]), float(s[0, 0, 1])
 
 
-def guidance_from_vector(h: int, w: int, vector: tuple[float, float],
-                         threshold: float = STATIC_THRESHOLD_PX) -> np.ndarray:
+def guidance_from_vector(
+    h: int, w: int, vector: tuple[float, float], threshold: float = STATIC_THRESHOLD_PX
+) -> np.ndarray:
     """One motion vector (px per exposure at this frame's resolution) for every pixel. Shape: -> [H, W, 6]."""
     g = empty_guidance(h, w)
     apply_motion(g, np.ones((h, w), np.float32), vector, threshold)
     return g
 
 
-def apply_motion(g: np.ndarray, weight: np.ndarray, vector: tuple[float, float],
-                 threshold: float = STATIC_THRESHOLD_PX) -> None:
+def apply_motion(
+    g: np.ndarray, weight: np.ndarray, vector: tuple[float, float], threshold: float = STATIC_THRESHOLD_PX
+) -> None:
     """Replace the motion with ``vector`` (px per exposure at this frame's resolution) by ``weight`` (in place).
 
     Where the old motion size is known (flow) the two are blended,
@@ -155,6 +158,6 @@ def labels(g: np.ndarray) -> np.ndarray:
     Shape:
         g: [H, W, 6] -> [H, W] uint8
     """
-    lab = kernels.signs_to_labels(np.ascontiguousarray(g[..., GX:GY + 1], np.float32))
+    lab = kernels.signs_to_labels(np.ascontiguousarray(g[..., GX : GY + 1], np.float32))
     lab[g[..., GVALID] < 0.5] = 255
     return lab

@@ -3,6 +3,7 @@
 Flow runs on the network-encoded (display-like) luminance with OpenCV's DIS
 so HDR values and colour spaces do not change its behaviour.
 """
+
 from __future__ import annotations
 
 import math
@@ -90,8 +91,9 @@ def dis_flow(src: np.ndarray, dst: np.ndarray, init: np.ndarray | None = None) -
     return flow
 
 
-def _padded_calc(dis: cv2.DISOpticalFlow, src: np.ndarray, dst: np.ndarray, min_h: int, min_w: int,
-                 init: np.ndarray | None = None) -> np.ndarray:
+def _padded_calc(
+    dis: cv2.DISOpticalFlow, src: np.ndarray, dst: np.ndarray, min_h: int, min_w: int, init: np.ndarray | None = None
+) -> np.ndarray:
     """DIS on a canvas of at least min_h x min_w (edge-replicated around the frame), cut back to the frame.
 
     ``init`` (edge-replicated likewise) is where DIS starts: OpenCV takes a
@@ -111,7 +113,7 @@ def _padded_calc(dis: cv2.DISOpticalFlow, src: np.ndarray, dst: np.ndarray, min_
         if ph or pw:
             start = cv2.copyMakeBorder(start, t, ph - t, l, pw - l, cv2.BORDER_REPLICATE)
     big = dis.calc(src, dst, start)
-    return big if not (ph or pw) else np.ascontiguousarray(big[t:t + h, l:l + w])
+    return big if not (ph or pw) else np.ascontiguousarray(big[t : t + h, l : l + w])
 
 
 CUT_SIZE = 48
@@ -126,8 +128,8 @@ def _best_shift_difference(ta: np.ndarray, tb: np.ndarray) -> float:
     best = np.inf
     for dy in range(-r, r + 1):
         for dx in range(-r, r + 1):
-            a = ta[max(0, dy):s + min(0, dy), max(0, dx):s + min(0, dx)]
-            b = tb[max(0, -dy):s + min(0, -dy), max(0, -dx):s + min(0, -dx)]
+            a = ta[max(0, dy) : s + min(0, dy), max(0, dx) : s + min(0, dx)]
+            b = tb[max(0, -dy) : s + min(0, -dy), max(0, -dx) : s + min(0, -dx)]
             best = min(best, float(np.mean(np.abs(a - b))))
     return best
 
@@ -158,8 +160,9 @@ TRUST_REL = 0.25
 """Forward and backward flow may disagree by this fraction of the motion (at least 1 px) at half trust."""
 
 
-def central_dis_motion(prev: np.ndarray, cur: np.ndarray, nxt: np.ndarray,
-                       init: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def central_dis_motion(
+    prev: np.ndarray, cur: np.ndarray, nxt: np.ndarray, init: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(DIS(cur->next) - DIS(cur->prev)) / 2 and its forward/backward consistency trust.
 
     ``init`` (motion per frame interval) starts the forward flow at ``init`` and

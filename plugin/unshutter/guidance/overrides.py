@@ -20,6 +20,7 @@ rendered smaller (an OpenFX host's proxy render scale) is handled by
 :meth:`Overrides.apply`'s ``scale``: polygons are scaled per axis and mattes
 are resized to the frame.
 """
+
 from __future__ import annotations
 
 import json
@@ -120,8 +121,9 @@ class Region:
         shift = np.asarray(origin, np.float64)
         return [(np.round(p * factor) - shift).astype(np.int32) for p in self.polygons]
 
-    def coverage(self, frame: int, h: int, w: int,
-                 scale: tuple[float, float] = (1.0, 1.0)) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    def coverage(
+        self, frame: int, h: int, w: int, scale: tuple[float, float] = (1.0, 1.0)
+    ) -> tuple[tuple[slice, slice], np.ndarray] | None:
         """Where the region lies on the frame: a window and its weights, None when it misses the frame.
 
         Polygon-only regions are drawn in their bounding box, so thousands
@@ -182,8 +184,7 @@ def _unscaled(scale: tuple[float, float]) -> bool:
     return abs(scale[0] - 1.0) < 1e-9 and abs(scale[1] - 1.0) < 1e-9
 
 
-def _matte(path: Path, frame: int, h: int, w: int, name: str,
-           scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+def _matte(path: Path, frame: int, h: int, w: int, name: str, scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
     """A region's matte for ``frame``, as a {0, 1} mask of the frame's size.
 
     At full resolution the matte must have the frame's size. At a render
@@ -225,8 +226,13 @@ class Overrides:
 
     scale: tuple[float, float] = (1.0, 1.0)  # the default render scale of :meth:`apply`
 
-    def apply(self, g: np.ndarray, frame: int, scale: tuple[float, float] | None = None,
-              threshold: float = STATIC_THRESHOLD_PX) -> tuple[np.ndarray, list[str]]:
+    def apply(
+        self,
+        g: np.ndarray,
+        frame: int,
+        scale: tuple[float, float] | None = None,
+        threshold: float = STATIC_THRESHOLD_PX,
+    ) -> tuple[np.ndarray, list[str]]:
         """Apply to guidance ``g`` [H, W, 6] of ``frame``; returns it and what was applied.
 
         ``scale`` (x, y) is the frame's size relative to the full resolution
@@ -249,8 +255,9 @@ class Overrides:
             used.append("reverse")
         if self.motion is not None and _apply_region(g, self.motion, frame, sc, threshold):
             used.append("motion")
-        names = [f"region:{r.name or i}" for i, r in enumerate(self.regions)
-                 if _apply_region(g, r, frame, sc, threshold)]
+        names = [
+            f"region:{r.name or i}" for i, r in enumerate(self.regions) if _apply_region(g, r, frame, sc, threshold)
+        ]
         used += names if len(names) <= MANY_REGIONS else [f"{len(names)} regions"]
         return g, used
 
@@ -360,8 +367,7 @@ def load_overrides(path: str | Path, locate: Callable[[str], str] | None = None)
     if m is not None:
         value, frames = (m["value"], m.get("frames")) if isinstance(m, dict) and "value" in m else (m, None)
         whole = track_from(motion=value)
-        ov.motion = Region(_vector_signs(whole), _parse_frames(frames), name="motion", motion=whole,
-                           whole_frame=True)
+        ov.motion = Region(_vector_signs(whole), _parse_frames(frames), name="motion", motion=whole, whole_frame=True)
     vertices = 0
     for i, r in enumerate(data.get("regions", [])):
         name = r.get("name", str(i))
@@ -373,19 +379,31 @@ def load_overrides(path: str | Path, locate: Callable[[str], str] | None = None)
             polys += _labelme_polygons(lm, f"{path}: regions[{i}].labelme: {lm}")
         vertices += sum(len(p) for p in polys)
         if vertices > MAX_VERTICES:
-            raise OverrideError(f"{path}: regions[{i}]: {vertices} polygon vertices so far, "
-                                f"more than the limit of {MAX_VERTICES}")
+            raise OverrideError(
+                f"{path}: regions[{i}]: {vertices} polygon vertices so far, more than the limit of {MAX_VERTICES}"
+            )
         track = None
         if "motion" in r:
             track = track_from(motion=r["motion"])
         elif "length" in r:
             if _signs(r["direction"]) == (0.0, 0.0):
-                raise OverrideError(f"{path}: regions[{i}].length: a static region has no length (drop it, "
-                                    "or give a moving direction)")
+                raise OverrideError(
+                    f"{path}: regions[{i}].length: a static region has no length (drop it, or give a moving direction)"
+                )
             track = track_from(direction=r["direction"], length=r["length"])
         signs = _vector_signs(track) if track is not None else _signs(r["direction"])
-        ov.regions.append(Region(signs, _parse_frames(r.get("frames")), polys, matte, bool(r.get("invert", False)),
-                                 name, track, float(r.get("feather", DEFAULT_FEATHER))))
+        ov.regions.append(
+            Region(
+                signs,
+                _parse_frames(r.get("frames")),
+                polys,
+                matte,
+                bool(r.get("invert", False)),
+                name,
+                track,
+                float(r.get("feather", DEFAULT_FEATHER)),
+            )
+        )
     return ov
 
 
@@ -467,8 +485,10 @@ def _read_document(path: Path, where: str) -> Any:
             raise OverrideError(f"{where}: not found, or not a regular file")
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise OverrideError(f"{where}: {size / 1e6:.1f} MB, more than the limit of "
-                                f"{MAX_FILE_BYTES / 1e6:.0f} MB for an override file")
+            raise OverrideError(
+                f"{where}: {size / 1e6:.1f} MB, more than the limit of "
+                f"{MAX_FILE_BYTES / 1e6:.0f} MB for an override file"
+            )
         with open(path, "rb") as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
@@ -496,8 +516,10 @@ def _read_document(path: Path, where: str) -> Any:
 def _frame_keys_as_text(data: Any) -> Any:
     """YAML reads ``1001: [40, 0]`` with an int key; keyframes are validated (and JSON written) as text keys."""
     if isinstance(data, dict):
-        return {(str(k) if isinstance(k, int) and not isinstance(k, bool) else k): _frame_keys_as_text(v)
-                for k, v in data.items()}
+        return {
+            (str(k) if isinstance(k, int) and not isinstance(k, bool) else k): _frame_keys_as_text(v)
+            for k, v in data.items()
+        }
     if isinstance(data, list):
         return [_frame_keys_as_text(v) for v in data]
     return data
@@ -552,15 +574,22 @@ _COORDINATE = {"type": "number", "minimum": -MAX_COORDINATE, "maximum": MAX_COOR
 LABELME_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["shapes"],
-    "properties": {"shapes": {"type": "array", "items": {
-        "type": "object",
-        "properties": {
-            "label": {"type": ["string", "integer"]},
-            "shape_type": {"type": ["string", "null"]},
-            "points": {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2,
-                                                  "items": _COORDINATE}},
-        },
-    }}},
+    "properties": {
+        "shapes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "label": {"type": ["string", "integer"]},
+                    "shape_type": {"type": ["string", "null"]},
+                    "points": {
+                        "type": "array",
+                        "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": _COORDINATE},
+                    },
+                },
+            },
+        }
+    },
 }
 """What Unshutter reads of a labelme file (labelme writes more; the rest is ignored)."""
 
@@ -651,8 +680,9 @@ def _from_labelme(path: Path, data: dict[str, Any]) -> Overrides:
             raise OverrideError(f"{path}: shapes[{i}].points: need at least 3 points")
         vertices += len(pts)
         if vertices > MAX_VERTICES:
-            raise OverrideError(f"{path}: shapes[{i}]: {vertices} polygon vertices so far, "
-                                f"more than the limit of {MAX_VERTICES}")
+            raise OverrideError(
+                f"{path}: shapes[{i}]: {vertices} polygon vertices so far, more than the limit of {MAX_VERTICES}"
+            )
         ov.regions.append(Region(signs, None, [pts], None, False, f"{label}{i}", track))
     return ov
 

@@ -4,6 +4,7 @@ A track holds keys (frame -> (dx, dy)) and interpolates linearly between
 them; before the first key and after the last it holds the end value. x is
 to the right, y down, as in the guidance contract.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,12 @@ UNIT: dict[str, tuple[float, float]] = {
     "down-right": (math.sqrt(0.5), math.sqrt(0.5)),
 }
 # Animation-from-Blur labels 1-4 are quadrants: their diagonal
-LABEL_UNIT: dict[int, tuple[float, float]] = {1: UNIT["up-right"], 2: UNIT["up-left"], 3: UNIT["down-left"],
-                                              4: UNIT["down-right"]}
+LABEL_UNIT: dict[int, tuple[float, float]] = {
+    1: UNIT["up-right"],
+    2: UNIT["up-left"],
+    3: UNIT["down-left"],
+    4: UNIT["down-right"],
+}
 
 
 @dataclass(frozen=True)

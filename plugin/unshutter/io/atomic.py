@@ -1,4 +1,5 @@
 """Write-to-temporary-then-rename, so no reader ever sees a half-written file."""
+
 from __future__ import annotations
 
 import contextlib
@@ -49,8 +50,10 @@ def check_name(option: str, path: Path) -> None:
     """ParameterError when ``path``'s file name is longer than NAME_MAX bytes (the system would refuse it)."""
     n = len(os.fsencode(path.name))
     if n > NAME_MAX:
-        raise ParameterError(f"{option}: writes {path.parent / (path.name[:40] + '...')}, a file name of {n} bytes; "
-                             f"file names can have at most {NAME_MAX}")
+        raise ParameterError(
+            f"{option}: writes {path.parent / (path.name[:40] + '...')}, a file name of {n} bytes; "
+            f"file names can have at most {NAME_MAX}"
+        )
 
 
 @contextlib.contextmanager

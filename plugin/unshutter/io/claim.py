@@ -18,6 +18,7 @@ files at all, runs go on unguarded with a RuntimeWarning. Claims of this
 process (farm chunks running as threads) are tracked in memory, because
 POSIX locks do not tell threads of one process apart.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -173,15 +174,24 @@ def claim(folder: Path, name: str, frames: tuple[int, int] | None, display: str)
     system cannot lock files.
     """
     span = list(frames) if frames is not None else None
-    info = {"output": name, "frames": span, "pid": os.getpid(), "host": socket.gethostname(),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    info = {
+        "output": name,
+        "frames": span,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     try:
         fd, path = _publish(folder, info)
     except OSError as exc:
         raise OutputError(f"{folder}: cannot create the output claim ({exc.strerror or exc})") from None
     except _NoLocks:  # work on, unguarded: refusing every run there would be worse
-        warnings.warn(f"{folder}: the file system cannot lock files; another run writing the same frames "
-                      "at the same time would not be noticed", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"{folder}: the file system cannot lock files; another run writing the same frames "
+            "at the same time would not be noticed",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         with contextlib.suppress(OSError):
             (folder / CLAIM_DIR).rmdir()
         yield None
@@ -195,8 +205,10 @@ def claim(folder: Path, name: str, frames: tuple[int, int] | None, display: str)
                 continue
             if _overlaps(span, theirs.get("frames")):
                 what = f"frames {span[0]}-{span[1]} of {display}" if span else display
-                raise OutputBusyError(f"{what}: another Unshutter run is writing them ({_describe(theirs)}); "
-                                      "wait for it to end or write elsewhere")
+                raise OutputBusyError(
+                    f"{what}: another Unshutter run is writing them ({_describe(theirs)}); "
+                    "wait for it to end or write elsewhere"
+                )
     except BaseException:
         _withdraw(fd, path)
         raise

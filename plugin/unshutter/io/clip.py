@@ -1,4 +1,5 @@
 """ClipReader: one interface over image sequences and movie files."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -80,8 +81,10 @@ class Clip:
         if not np.isfinite(pixels).all():
             raise InputError(f"{self.frame_path(frame)}: frame {frame} contains NaN or Inf values")
         if pixels.size and float(np.abs(pixels).max()) > MAX_VALUE:
-            raise InputError(f"{self.frame_path(frame)}: frame {frame} has values beyond +-{MAX_VALUE:g}, "
-                             "more than the float arithmetic of a frame can hold")
+            raise InputError(
+                f"{self.frame_path(frame)}: frame {frame} has values beyond +-{MAX_VALUE:g}, "
+                "more than the float arithmetic of a frame can hold"
+            )
         return pixels
 
     def close(self) -> None:
@@ -115,8 +118,15 @@ def open_clip(spec: str, fps: float | None = None) -> Clip:
         if n == 0:
             raise InputError(f"{spec}: movie has no video frames")
         meta = ImageMeta(w, h, ["R", "G", "B"], "uint8", 8, {}, "movie")
-        return Clip(spec, "movie", list(range(n)), meta, Fraction(fps).limit_denominator(1001) if fps else rate,
-                    None, movie.MovieReader(p))
+        return Clip(
+            spec,
+            "movie",
+            list(range(n)),
+            meta,
+            Fraction(fps).limit_denominator(1001) if fps else rate,
+            None,
+            movie.MovieReader(p),
+        )
     try:
         pat, explicit = sequence.parse_pattern(spec)
     except ParameterError:

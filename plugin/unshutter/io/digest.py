@@ -4,6 +4,7 @@ A farm worker sees the plates at another path (OpenJD path mapping) or as
 fresh copies with new times (job attachments); only their bytes say whether a
 finished output is still valid.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -4,6 +4,7 @@ Anything named like a frame, a movie or a file the run hashes is checked
 here first, so a stray FIFO or a symlink to a device is refused with a
 one-line error instead of hanging the run for ever.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,13 @@ from pathlib import Path
 
 from unshutter.errors import InputError
 
-_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-          (stat.S_ISDIR, "a folder"), (stat.S_ISSOCK, "a socket"))
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def _refuse(path: str | Path, mode: int) -> InputError:

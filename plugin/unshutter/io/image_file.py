@@ -1,4 +1,5 @@
 """Read and write single image files with OpenImageIO, keeping format and metadata."""
+
 from __future__ import annotations
 
 import errno
@@ -104,8 +105,15 @@ def read_header(path: Path) -> ImageMeta | None:
         return None
     try:
         spec = inp.spec()
-        return ImageMeta(spec.width, spec.height, list(spec.channelnames), str(spec.format),
-                         int(spec.get_int_attribute("oiio:BitsPerSample", 0)), {}, inp.format_name())
+        return ImageMeta(
+            spec.width,
+            spec.height,
+            list(spec.channelnames),
+            str(spec.format),
+            int(spec.get_int_attribute("oiio:BitsPerSample", 0)),
+            {},
+            inp.format_name(),
+        )
     finally:
         inp.close()
 
@@ -171,8 +179,10 @@ def check_channels(option: str, ext: str, names: list[str]) -> None:
     counts = _CHANNEL_COUNTS.get(ext.lower())
     if counts is not None and len(names) not in counts:
         held = " or ".join(str(c) for c in counts)
-        raise ParameterError(f"{option}: {ext} files hold {held} channels, the clip has {len(names)} "
-                             f"({', '.join(names)}); write exr or tif")
+        raise ParameterError(
+            f"{option}: {ext} files hold {held} channels, the clip has {len(names)} "
+            f"({', '.join(names)}); write exr or tif"
+        )
 
 
 def output_pixel_type(meta: ImageMeta, ext: str) -> tuple[str, int]:
@@ -229,8 +239,10 @@ def write_image(path: Path, pixels: np.ndarray, meta: ImageMeta, signature: str 
         spec.attribute("png:compressionLevel", PNG_COMPRESSION_LEVEL)
     data = np.ascontiguousarray(pixels, np.float32)
     if np.isnan(data).any():
-        raise UnshutterError(f"{path}: {int(np.isnan(data).sum())} NaN values computed for this frame; "
-                             "nothing written (please report this)")
+        raise UnshutterError(
+            f"{path}: {int(np.isnan(data).sum())} NaN values computed for this frame; "
+            "nothing written (please report this)"
+        )
     lo, hi = _RANGE.get(fmt, (0.0, 1.0))
     data = np.clip(data, lo, hi)  # half overflows to Inf past 65504: the brightest value it holds instead
     write_pixels(path, spec, data)
@@ -320,8 +332,10 @@ def _check_written(path: Path, tmp: Path, spec: oiio.ImageSpec, file_format: str
     if pixels is None or err:
         raise OutputError(f"{path}: written file does not read back, nothing kept ({_first_line(err)})")
     if (got.width, got.height, got.nchannels) != (spec.width, spec.height, spec.nchannels):
-        raise OutputError(f"{path}: written file reads back as {got.width}x{got.height}x{got.nchannels}, "
-                          f"not {spec.width}x{spec.height}x{spec.nchannels}; nothing kept")
+        raise OutputError(
+            f"{path}: written file reads back as {got.width}x{got.height}x{got.nchannels}, "
+            f"not {spec.width}x{spec.height}x{spec.nchannels}; nothing kept"
+        )
 
 
 # The bytes a complete file of these formats ends with (PNG: the IEND chunk and its CRC; JPEG: EOI).

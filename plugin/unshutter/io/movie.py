@@ -1,4 +1,5 @@
 """Movie files through PyAV: sequential decode with a small cache, H.264/ProRes encode."""
+
 from __future__ import annotations
 
 import contextlib
@@ -106,9 +107,15 @@ class MovieWriter:
             self._stream = cast("av.video.stream.VideoStream", self._container.add_stream(name, rate=rate))
             self._stream.width, self._stream.height = movie_size(width, height, pix)
             if (self._stream.width, self._stream.height) != (width, height):
-                log.warning("%s: %dx%d frames are written as %dx%d (H.264 4:2:0 needs even sizes: an odd last "
-                            "row or column is dropped, a single one repeated)", path, width, height,
-                            self._stream.width, self._stream.height)
+                log.warning(
+                    "%s: %dx%d frames are written as %dx%d (H.264 4:2:0 needs even sizes: an odd last "
+                    "row or column is dropped, a single one repeated)",
+                    path,
+                    width,
+                    height,
+                    self._stream.width,
+                    self._stream.height,
+                )
             self._stream.pix_fmt = pix
             if name == "libx264":
                 self._stream.options = {"crf": "16", "preset": "medium"}

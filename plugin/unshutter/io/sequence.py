@@ -1,4 +1,5 @@
 """Frame-sequence patterns: ``shot.####.exr``, ``shot.%04d.exr``, ``shot.1001-1050#.exr``."""
+
 from __future__ import annotations
 
 import re
@@ -70,7 +71,7 @@ def keys_collide(a: tuple[str, str, str], b: tuple[str, str, str]) -> bool:
     if fa != fb or sa != sb:
         return False
     short, long_ = sorted((pa, pb), key=len)
-    return long_.startswith(short) and re.fullmatch(r"-?\d*", long_[len(short):]) is not None
+    return long_.startswith(short) and re.fullmatch(r"-?\d*", long_[len(short) :]) is not None
 
 
 def refuse_over_plates(option: str, folder: Path | str, prefix: str, suffix: str, plates: SequencePattern) -> None:
@@ -79,8 +80,9 @@ def refuse_over_plates(option: str, folder: Path | str, prefix: str, suffix: str
     ``option`` starts the message and names what was asked for, e.g. ``-o plates/``.
     """
     if keys_collide(files_key(folder, prefix, suffix), plates.files_key):
-        raise ParameterError(f"{option}: writes {prefix}####{suffix} in {folder}, over the input plates "
-                             f"{plates.display()}")
+        raise ParameterError(
+            f"{option}: writes {prefix}####{suffix} in {folder}, over the input plates {plates.display()}"
+        )
 
 
 def _pad_width(token: str) -> int:
@@ -161,6 +163,4 @@ def resolve_frames(pat: SequencePattern, explicit: list[int] | None) -> list[int
 
 
 def is_sequence_spec(spec: str) -> bool:
-    return any(t in spec for t in ("#", "@", "%0", "%d", "$F")) or bool(
-        re.search(r"\d+-\d+[#@]", spec)
-    )
+    return any(t in spec for t in ("#", "@", "%0", "%d", "$F")) or bool(re.search(r"\d+-\d+[#@]", spec))

@@ -19,6 +19,7 @@ parameter raises ``ValueError``.
 requires the C++ module (ImportError without it), ``auto`` (default) takes
 native when built.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -149,9 +150,7 @@ def clean_isolated(signs: np.ndarray) -> np.ndarray:
     return (_gpu() if gpu else _impl).clean_isolated(signs)
 
 
-def composite_region(
-    signs: np.ndarray, valid: np.ndarray, matte: np.ndarray, direction: tuple[float, float]
-) -> None:
+def composite_region(signs: np.ndarray, valid: np.ndarray, matte: np.ndarray, direction: tuple[float, float]) -> None:
     """Paint ``direction`` into ``signs`` where ``matte`` >= 0.5, and set ``valid`` to 1 there (in place).
 
     Shape:
@@ -183,9 +182,7 @@ def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
     return _reference.tile_starts(size, tile, overlap)
 
 
-def feather_weight(
-    h: int, w: int, overlap: int, top: bool, bottom: bool, left: bool, right: bool
-) -> np.ndarray:
+def feather_weight(h: int, w: int, overlap: int, top: bool, bottom: bool, left: bool, right: bool) -> np.ndarray:
     """Blend weight of one tile: a linear ramp (i + 0.5) / overlap on inner edges (flags True).
 
     Shape:

@@ -5,6 +5,7 @@ arrays to a kernel that trusts its inputs. Wrong type or dtype raises
 ``TypeError``; wrong number of dimensions, shape, layout, a read-only output
 or an impossible parameter raises ``ValueError``. Nothing is copied.
 """
+
 from __future__ import annotations
 
 import numbers

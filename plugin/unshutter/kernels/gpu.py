@@ -9,6 +9,7 @@ Importing this module never fails: CuPy is imported, and the CUDA source
 compiled (NVRTC, ``--fmad=false`` so float32 arithmetic rounds like NumPy),
 on the first call. :func:`available` says whether a call can work here.
 """
+
 from __future__ import annotations
 
 import functools

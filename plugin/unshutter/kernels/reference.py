@@ -4,6 +4,7 @@ They are the specification of ``unshutter._native`` (the C++ kernels must
 agree with them) and the fallback when the native module is not built.
 All arrays are float32, C-contiguous, channels last.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -126,9 +127,7 @@ def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
     return [int(round(i * (size - tile) / (n - 1))) for i in range(n)]
 
 
-def feather_weight(
-    h: int, w: int, overlap: int, top: bool, bottom: bool, left: bool, right: bool
-) -> np.ndarray:
+def feather_weight(h: int, w: int, overlap: int, top: bool, bottom: bool, left: bool, right: bool) -> np.ndarray:
     """Blend weight of one tile: a linear ramp over ``overlap`` px on inner edges.
 
     Edges that lie on the frame border (flags False) get no ramp. Weights stay
@@ -137,6 +136,7 @@ def feather_weight(
     Shape:
         -> [h, w] float32
     """
+
     def ramp(n: int, lo: bool, hi: bool) -> np.ndarray:
         r = np.ones(n, np.float32)
         if overlap > 0:
@@ -228,8 +228,12 @@ def _bilinear_border(src: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarra
     x0, y0 = fx0.astype(np.intp), fy0.astype(np.intp)
     x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
     one = np.float32(1)
-    return (((one - ax) * (one - ay)) * src[:, y0, x0] + (ax * (one - ay)) * src[:, y0, x1]
-            + ((one - ax) * ay) * src[:, y1, x0] + (ax * ay) * src[:, y1, x1]).astype(np.float32)
+    return (
+        ((one - ax) * (one - ay)) * src[:, y0, x0]
+        + (ax * (one - ay)) * src[:, y0, x1]
+        + ((one - ax) * ay) * src[:, y1, x0]
+        + (ax * ay) * src[:, y1, x1]
+    ).astype(np.float32)
 
 
 def flow_warp(src: np.ndarray, motion: np.ndarray, k: int) -> np.ndarray:

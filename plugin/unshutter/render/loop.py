@@ -6,6 +6,7 @@ a decomposed frame waits, *pending*, until the next one is decomposed; the
 range's last frame waits for the lookahead frame after it
 (:class:`unshutter.render.numbering.Numbering`).
 """
+
 from __future__ import annotations
 
 from typing import Callable, Iterable

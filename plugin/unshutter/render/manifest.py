@@ -3,6 +3,7 @@
 Written last, atomically, once every output of the run is on disk; its frame
 signatures let a farm or a re-run tell complete outputs from stale ones.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,9 +49,19 @@ def versions() -> dict[str, str]:
     return v
 
 
-def manifest(clip: Clip, target: OutputTarget, num: Numbering, params: NodeParams, node: Node,
-             colorspaces: tuple[color.ColorTransform, color.ColorTransform], guidance: dict[str, str],
-             run_sig: str, frame_sigs: dict[str, str], seconds: float, complete: bool = True) -> dict[str, Any]:
+def manifest(
+    clip: Clip,
+    target: OutputTarget,
+    num: Numbering,
+    params: NodeParams,
+    node: Node,
+    colorspaces: tuple[color.ColorTransform, color.ColorTransform],
+    guidance: dict[str, str],
+    run_sig: str,
+    frame_sigs: dict[str, str],
+    seconds: float,
+    complete: bool = True,
+) -> dict[str, Any]:
     """The manifest's content (``guidance``: where each frame's guidance came from)."""
     in_cs, out_cs = colorspaces
     first_out, last_out = num.span()
@@ -58,11 +69,26 @@ def manifest(clip: Clip, target: OutputTarget, num: Numbering, params: NodeParam
     return {
         "unshutter": unshutter.__version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "input": {"source": clip.source, "kind": clip.kind, "first": clip.first, "last": clip.last,
-                  "width": clip.width, "height": clip.height, "channels": clip.meta.channel_names,
-                  "pixel_type": clip.meta.format, "rate": str(clip.rate), "colorspace": in_cs.colorspace},
-        "output": {"target": target.display(), "kind": target.kind, "rate": str(num.rate),
-                   "first": first_out, "last": last_out, "colorspace": out_cs.colorspace},
+        "input": {
+            "source": clip.source,
+            "kind": clip.kind,
+            "first": clip.first,
+            "last": clip.last,
+            "width": clip.width,
+            "height": clip.height,
+            "channels": clip.meta.channel_names,
+            "pixel_type": clip.meta.format,
+            "rate": str(clip.rate),
+            "colorspace": in_cs.colorspace,
+        },
+        "output": {
+            "target": target.display(),
+            "kind": target.kind,
+            "rate": str(num.rate),
+            "first": first_out,
+            "last": last_out,
+            "colorspace": out_cs.colorspace,
+        },
         "frames": [num.a, num.b],
         "factor": num.factor,
         "shutter": params.shutter,

@@ -10,6 +10,7 @@ interpolated toward the next frame's first sub-frame: the last frame of a
 range then also needs the frame after it decomposed (the *lookahead*), so
 that chunked and whole renders give the same files.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,8 +50,9 @@ class Numbering:
 
     def span(self) -> tuple[int, int]:
         """First and last output number of the range."""
-        return output_frame(self.first, self.a, self.factor, 0), \
-            output_frame(self.first, self.b, self.factor, self.factor - 1)
+        return output_frame(self.first, self.a, self.factor, 0), output_frame(
+            self.first, self.b, self.factor, self.factor - 1
+        )
 
     def all_outputs(self) -> list[int]:
         """Every output number of the range, in order."""
@@ -81,8 +83,14 @@ class Numbering:
         return output_frame(self.first, self.last, self.factor, self.factor - 1)
 
 
-def numbering(first: int, last: int, frames: tuple[int, int] | None, factor: int, waits: bool = False,
-              rate: Fraction = Fraction(0)) -> Numbering:
+def numbering(
+    first: int,
+    last: int,
+    frames: tuple[int, int] | None,
+    factor: int,
+    waits: bool = False,
+    rate: Fraction = Fraction(0),
+) -> Numbering:
     """The numbering of source ``frames`` (default: the whole clip ``first..last``)."""
     a, b = frames or (first, last)
     return Numbering(first, last, a, b, factor, waits, rate)

@@ -5,6 +5,7 @@ chunk) verifies the files of each source frame and skips those that are
 complete. A frame is decomposed when it has outputs to write, or when the
 frame before it waits for its sub-frames (below 360 degrees).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,8 +47,9 @@ def run_signature(node: Node, in_cs: color.ColorTransform, out_cs: color.ColorTr
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def frame_signature(run_sig: str, clip: Clip, frame: int, digests: DigestCache,
-                    overrides: Overrides | None = None, ahead: int = 1) -> str:
+def frame_signature(
+    run_sig: str, clip: Clip, frame: int, digests: DigestCache, overrides: Overrides | None = None, ahead: int = 1
+) -> str:
     """The run signature plus the bytes (digests) of the source frame, the neighbours its guidance
     reads (``ahead`` after it: 2 when its gap outputs read the next frame's result), and the mattes
     and labelme files the overrides read for it.
@@ -85,8 +87,9 @@ class FrameJob:
 class Resume:
     """Plans the run's frame jobs against what is already on disk; keeps the frame signatures."""
 
-    def __init__(self, run_sig: str, clip: Clip, target: OutputTarget, numbering: Numbering,
-                 overrides: Overrides | None) -> None:
+    def __init__(
+        self, run_sig: str, clip: Clip, target: OutputTarget, numbering: Numbering, overrides: Overrides | None
+    ) -> None:
         self.run_sig, self.clip, self.target, self.num, self.overrides = run_sig, clip, target, numbering, overrides
         self.digests = DigestCache()
         self.signatures: dict[str, str] = {}  # source frame -> signature, for the manifest
@@ -103,8 +106,9 @@ class Resume:
         if paths:
             sig = frame_signature(self.run_sig, self.clip, frame, self.digests, self.overrides, self.num.ahead)
             self.signatures[str(frame)] = sig
-        complete = bool(paths) and all(p.exists() for p in paths) and \
-            all(verify_image(p, self.clip.meta, sig) for p in paths)
+        complete = (
+            bool(paths) and all(p.exists() for p in paths) and all(verify_image(p, self.clip.meta, sig) for p in paths)
+        )
         return FrameJob(frame, i, outs, paths, sig, complete, decompose=not complete or carry, t0=t0)
 
     def jobs(self) -> Iterator[FrameJob]:

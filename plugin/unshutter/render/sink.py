@@ -12,6 +12,7 @@ write ends the run at the next frame at the latest. Larger frames are
 written before the loop goes on: a second frame's sub-frames in memory
 would cost 0.7 GB at 4K.
 """
+
 from __future__ import annotations
 
 import time
@@ -57,9 +58,17 @@ class Sink:
     frame, the counts, the thumbnails.
     """
 
-    def __init__(self, clip: Clip, target: OutputTarget, out_cs: color.ColorTransform, num: Numbering,
-                 emit: Progress, codec: str | None = None, debug_dir: Path | None = None,
-                 preview: bool = False) -> None:
+    def __init__(
+        self,
+        clip: Clip,
+        target: OutputTarget,
+        out_cs: color.ColorTransform,
+        num: Numbering,
+        emit: Progress,
+        codec: str | None = None,
+        debug_dir: Path | None = None,
+        preview: bool = False,
+    ) -> None:
         self.clip, self.target, self.out_cs, self.num, self.emit = clip, target, out_cs, num, emit
         self.debug_dir, self.preview = debug_dir, preview
         self.total = len(num.frames)
@@ -165,6 +174,15 @@ class Sink:
         self._inflight = (job, futures, sharp.result.guidance_source)
 
     def _event(self, job: FrameJob, skipped: bool, guidance: str) -> None:
-        self.emit({"event": "frame", "frame": job.frame, "index": job.index, "total": self.total,
-                   "outputs": job.outs, "skipped": skipped, "guidance": guidance,
-                   "seconds": round(time.monotonic() - job.t0, 3)})
+        self.emit(
+            {
+                "event": "frame",
+                "frame": job.frame,
+                "index": job.index,
+                "total": self.total,
+                "outputs": job.outs,
+                "skipped": skipped,
+                "guidance": guidance,
+                "seconds": round(time.monotonic() - job.t0, 3),
+            }
+        )

@@ -5,6 +5,7 @@ the one place the loop asks for sub-frames): each source frame is read
 three times (as the frame, and as its neighbours' neighbour), so a small
 cache keeps the recent ones.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -44,7 +45,7 @@ def merge_channels(rgb: np.ndarray, extra: np.ndarray | None, meta: ImageMeta) -
     if len(idx) == 1:
         out[..., idx[0]] = rgb.mean(axis=-1)
     else:
-        out[..., idx] = rgb[..., :len(idx)]
+        out[..., idx] = rgb[..., : len(idx)]
     rest = [i for i in range(c) if i not in idx]
     if rest and extra is not None:
         out[..., rest] = extra

@@ -5,6 +5,7 @@ input's name and format) or one movie file. Before anything is written a run
 is refused if it would land on its own input: the output sequence among the
 input plates, or any single file of the run being an input file.
 """
+
 from __future__ import annotations
 
 import os
@@ -87,7 +88,11 @@ def resolve_output(spec: str, clip: Clip, fmt: str | None, factor: int) -> Outpu
     if clip.pattern is not None:
         prefix, suffix, pad = clip.pattern.prefix, clip.pattern.suffix, clip.pattern.padding
     else:  # a movie's frames become PNGs; a lone still keeps its format
-        prefix, suffix, pad = Path(clip.source).stem + ".", Path(clip.source).suffix if clip.kind == "still" else ".png", 4
+        prefix, suffix, pad = (
+            Path(clip.source).stem + ".",
+            Path(clip.source).suffix if clip.kind == "still" else ".png",
+            4,
+        )
     if ext:
         suffix = ext
     pad = max(pad, 4, len(str(last_out)))
@@ -132,17 +137,18 @@ def check_writes(cfg: RunConfig, clip: Clip, target: OutputTarget, num: Numberin
     dbg_opt = f"--guidance-debug {cfg.guidance_debug}"
     debug_dir = Path(cfg.guidance_debug) if cfg.guidance_debug else None
     if target.pattern is not None:
-        check_channels(out_opt if not cfg.format else f"--format {cfg.format}", target.pattern.suffix,
-                       clip.meta.channel_names)
+        check_channels(
+            out_opt if not cfg.format else f"--format {cfg.format}", target.pattern.suffix, clip.meta.channel_names
+        )
     if debug_dir is not None and debug_dir.exists() and not debug_dir.is_dir():
         raise ParameterError(f"{dbg_opt}: exists and is not a folder")
     if clip.pattern is not None:
         if target.pattern is not None:
-            sequence.refuse_over_plates(out_opt, target.pattern.dirname, target.pattern.prefix,
-                                        target.pattern.suffix, clip.pattern)
+            sequence.refuse_over_plates(
+                out_opt, target.pattern.dirname, target.pattern.prefix, target.pattern.suffix, clip.pattern
+            )
         if debug_dir is not None:
-            sequence.refuse_over_plates(dbg_opt, debug_dir, GUIDANCE_DEBUG_PREFIX, GUIDANCE_DEBUG_SUFFIX,
-                                        clip.pattern)
+            sequence.refuse_over_plates(dbg_opt, debug_dir, GUIDANCE_DEBUG_PREFIX, GUIDANCE_DEBUG_SUFFIX, clip.pattern)
     inputs = [clip.pattern.path(f) for f in clip.frames] if clip.pattern is not None else [Path(clip.source)]
     real_inputs = {os.path.realpath(p): p for p in inputs}
     folders: dict[Path, str] = {}

@@ -2,6 +2,7 @@
 
 See :mod:`unshutter.timeline.roundtrip`; ``unshutter timeline`` is its command.
 """
+
 from __future__ import annotations
 
 from unshutter.timeline.roundtrip import (

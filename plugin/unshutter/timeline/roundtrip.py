@@ -19,6 +19,7 @@ speed effect already on it, an engine error) is reported by name and left
 as it was. Unselected clips, gaps, transitions, track and timeline markers
 and all other metadata pass through untouched.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -90,10 +91,14 @@ def read_timeline(path: str | Path, rate: float = 24.0) -> otio.schema.Timeline:
         else:
             obj = otio.adapters.read_from_file(str(p))
     except otio.exceptions.NoKnownAdapterForExtensionError:
-        raise InputError(f"{p}: no OpenTimelineIO adapter reads {p.suffix or 'this file'} "
-                         "(for EDLs: pip install otio-cmx3600-adapter)") from None
+        raise InputError(
+            f"{p}: no OpenTimelineIO adapter reads {p.suffix or 'this file'} "
+            "(for EDLs: pip install otio-cmx3600-adapter)"
+        ) from None
     except Exception as exc:  # adapters raise all kinds of errors for malformed files
-        raise InputError(f"{p}: cannot read the timeline ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        raise InputError(
+            f"{p}: cannot read the timeline ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        ) from None
     if isinstance(obj, otio.schema.SerializableCollection):
         timelines = list(obj.find_children(descended_from_type=otio.schema.Timeline, shallow_search=True))
         if len(timelines) != 1:
@@ -117,8 +122,10 @@ def write_timeline(timeline: otio.schema.Timeline, path: str | Path) -> None:
     except OSError as exc:
         raise OutputError(f"{p}: cannot write the timeline ({exc.strerror or exc})") from None
     except Exception as exc:  # an adapter that cannot express something (e.g. image sequences in an EDL)
-        raise OutputError(f"{p}: the {p.suffix} adapter cannot write this timeline "
-                          f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); use .otio") from None
+        raise OutputError(
+            f"{p}: the {p.suffix} adapter cannot write this timeline "
+            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); use .otio"
+        ) from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -175,13 +182,26 @@ def media_for(clip: otio.schema.Clip) -> Media:
         a_start = _frames_of(avail.start_time, rate) if avail is not None else 0.0
         start = ref.start_frame
         spec = str(pat.dirname / f"{pat.prefix}%0{pat.padding}d{pat.suffix}")
-        return Media(spec, "sequence", rate, frames[0], frames[-1],
-                     lambda t: start + _frames_of(t, rate) - a_start, lambda f: f - start + a_start, style,
-                     pat.prefix.rstrip("._-") or "frames", pat.prefix, pat.suffix)
+        return Media(
+            spec,
+            "sequence",
+            rate,
+            frames[0],
+            frames[-1],
+            lambda t: start + _frames_of(t, rate) - a_start,
+            lambda f: f - start + a_start,
+            style,
+            pat.prefix.rstrip("._-") or "frames",
+            pat.prefix,
+            pat.suffix,
+        )
     if isinstance(ref, otio.schema.ExternalReference):
         path, style = url_to_path(ref.target_url)
-        rate = float(avail.start_time.rate) if avail is not None else float(clip.source_range.start_time.rate
-                                                                              if clip.source_range else 24.0)
+        rate = (
+            float(avail.start_time.rate)
+            if avail is not None
+            else float(clip.source_range.start_time.rate if clip.source_range else 24.0)
+        )
         suffix = Path(path).suffix.lower()
         if suffix in movie.MOVIE_EXTS and not sequence.is_sequence_spec(path):
             if not Path(path).is_file():
@@ -192,9 +212,19 @@ def media_for(clip: otio.schema.Clip) -> Media:
                 raise Unprocessable(str(exc)) from None
             rate = float(avail.start_time.rate) if avail is not None else float(mrate)
             a_start = _frames_of(avail.start_time, rate) if avail is not None else 0.0
-            return Media(path, "movie", rate, 0, count - 1, lambda t: _frames_of(t, rate) - a_start,
-                         lambda f: f + a_start, style,
-                         Path(path).stem, Path(path).stem + ".", ".png")
+            return Media(
+                path,
+                "movie",
+                rate,
+                0,
+                count - 1,
+                lambda t: _frames_of(t, rate) - a_start,
+                lambda f: f + a_start,
+                style,
+                Path(path).stem,
+                Path(path).stem + ".",
+                ".png",
+            )
         if suffix in IMAGE_EXTS or sequence.is_sequence_spec(path):
             try:
                 pat, explicit = sequence.parse_pattern(path)
@@ -213,8 +243,19 @@ def media_for(clip: otio.schema.Clip) -> Media:
                 to_frame = lambda t: _frames_of(t, rate)  # noqa: E731
                 to_time = lambda f: float(f)  # noqa: E731
             spec = str(pat.dirname / f"{pat.prefix}%0{pat.padding}d{pat.suffix}")
-            return Media(spec, "sequence", rate, first, frames[-1], to_frame, to_time, style,
-                         pat.prefix.rstrip("._-") or "frames", pat.prefix, pat.suffix)
+            return Media(
+                spec,
+                "sequence",
+                rate,
+                first,
+                frames[-1],
+                to_frame,
+                to_time,
+                style,
+                pat.prefix.rstrip("._-") or "frames",
+                pat.prefix,
+                pat.suffix,
+            )
         raise Unprocessable(f"unsupported media {path} (not an image sequence or a movie)")
     raise Unprocessable(f"unsupported media reference ({type(ref).__name__})")
 
@@ -260,8 +301,12 @@ def settings_key(spec: str, params: NodeParams, fmt: str) -> str:
     return hashlib.sha1(blob).hexdigest()[:6]
 
 
-def retime_timeline(timeline: otio.schema.Timeline, cfg: TimelineConfig,
-                    log: Callable[[str], None] | None = None, node: Node | None = None) -> list[ClipReport]:
+def retime_timeline(
+    timeline: otio.schema.Timeline,
+    cfg: TimelineConfig,
+    log: Callable[[str], None] | None = None,
+    node: Node | None = None,
+) -> list[ClipReport]:
     """Process the selected clips of ``timeline`` in place; returns one report per selected clip."""
     say = log or (lambda _m: None)
     cfg.params.validate()
@@ -290,8 +335,10 @@ def retime_timeline(timeline: otio.schema.Timeline, cfg: TimelineConfig,
             say(f"skipped clip {clip.name!r} on {track.name!r}: {rep.reason}")
         else:
             assert rep.frames is not None  # a processed clip has its frames
-            say(f"processed clip {clip.name!r} on {track.name!r}: frames {rep.frames[0]}-{rep.frames[1]} "
-                f"-> {rep.output} ({rep.written} written)")
+            say(
+                f"processed clip {clip.name!r} on {track.name!r}: frames {rep.frames[0]}-{rep.frames[1]} "
+                f"-> {rep.output} ({rep.written} written)"
+            )
         reports.append(rep)
     return reports
 
@@ -307,8 +354,9 @@ class _Range:
     short: list[str]  # transition handles the media cannot give, for the report
 
 
-def _process(clip: otio.schema.Clip, track: otio.schema.Track, cfg: TimelineConfig, node: Node,
-             say: Callable[[str], None]) -> ClipReport:
+def _process(
+    clip: otio.schema.Clip, track: otio.schema.Track, cfg: TimelineConfig, node: Node, say: Callable[[str], None]
+) -> ClipReport:
     effect = _speed_effect(clip)
     if effect:
         raise Unprocessable(f"has a speed effect already ({effect})")
@@ -319,14 +367,31 @@ def _process(clip: otio.schema.Clip, track: otio.schema.Track, cfg: TimelineConf
     rng = _frame_range(clip, media, sr, cfg)
     fmt, folder, pad = _output_place(media, cfg)
     say(f"clip {clip.name!r}: frames {rng.lo}-{rng.hi} of {media.spec} x{cfg.params.factor}")
-    result = run(RunConfig(input=media.spec, output=str(folder / f"{media.prefix}{'#' * pad}.{fmt}"),
-                           params=cfg.params, frames=(rng.lo, rng.hi), format=fmt, model=cfg.model,
-                           device=cfg.device), None, node=node)
+    result = run(
+        RunConfig(
+            input=media.spec,
+            output=str(folder / f"{media.prefix}{'#' * pad}.{fmt}"),
+            params=cfg.params,
+            frames=(rng.lo, rng.hi),
+            format=fmt,
+            model=cfg.model,
+            device=cfg.device,
+        ),
+        None,
+        node=node,
+    )
     assert result.numbering is not None  # a run reports its numbering
     first_out = _relink(clip, media, sr, rng, result, folder, fmt, pad)
     clip.metadata["unshutter"] = _clip_metadata(cfg.params, media, sr, rng, result)
-    rep = ClipReport(clip.name, track.name, "processed", output=result.output, frames=(rng.s, rng.e),
-                     written=result.written, details={"processed_frames": [rng.lo, rng.hi], "first_output": first_out})
+    rep = ClipReport(
+        clip.name,
+        track.name,
+        "processed",
+        output=result.output,
+        frames=(rng.s, rng.e),
+        written=result.written,
+        details={"processed_frames": [rng.lo, rng.hi], "first_output": first_out},
+    )
     if rng.short:
         say(f"clip {clip.name!r}: transition handles {', '.join(rng.short)} (media ends)")
     return rep
@@ -368,8 +433,16 @@ def _output_place(media: Media, cfg: TimelineConfig) -> tuple[str, Path, int]:
     return fmt, folder, pad
 
 
-def _relink(clip: otio.schema.Clip, media: Media, sr: otio.opentime.TimeRange, rng: _Range, result: RunResult,
-            folder: Path, fmt: str, pad: int) -> int:
+def _relink(
+    clip: otio.schema.Clip,
+    media: Media,
+    sr: otio.opentime.TimeRange,
+    rng: _Range,
+    result: RunResult,
+    folder: Path,
+    fmt: str,
+    pad: int,
+) -> int:
     """Point ``clip`` at the new frames (the old reference kept under SOURCE_KEY), N times longer, markers
     moved with the picture; returns the first output number."""
     num = result.numbering
@@ -404,8 +477,9 @@ def _relink(clip: otio.schema.Clip, media: Media, sr: otio.opentime.TimeRange, r
     return first_out
 
 
-def _clip_metadata(params: NodeParams, media: Media, sr: otio.opentime.TimeRange, rng: _Range,
-                   result: RunResult) -> dict[str, Any]:
+def _clip_metadata(
+    params: NodeParams, media: Media, sr: otio.opentime.TimeRange, rng: _Range, result: RunResult
+) -> dict[str, Any]:
     """``clip.metadata["unshutter"]``: the settings, the source it came from, the run's output."""
     n = params.factor
     return {
@@ -419,8 +493,11 @@ def _clip_metadata(params: NodeParams, media: Media, sr: otio.opentime.TimeRange
         "source": {
             "media": media.spec,
             "media_reference_key": SOURCE_KEY,
-            "source_range": {"start": _num(sr.start_time.value), "duration": _num(sr.duration.value),
-                             "rate": _num(sr.start_time.rate)},
+            "source_range": {
+                "start": _num(sr.start_time.value),
+                "duration": _num(sr.duration.value),
+                "rate": _num(sr.start_time.rate),
+            },
             "frames": [rng.s, rng.e],
         },
         "processed_frames": [rng.lo, rng.hi],

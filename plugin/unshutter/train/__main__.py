@@ -2,6 +2,7 @@
 
 Resumes from the config's checkpoint (``train.state``) when it exists.
 """
+
 from __future__ import annotations
 
 import argparse

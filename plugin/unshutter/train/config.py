@@ -1,4 +1,5 @@
 """Load and check a training config (YAML)."""
+
 from __future__ import annotations
 
 from pathlib import Path

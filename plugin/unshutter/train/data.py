@@ -27,6 +27,7 @@ light) applies to inputs and targets alike.
 All images are float32 HWC. ``Sample`` arrays are in network encoding
 (:func:`unshutter.color.to_network` with scale 1) except where noted.
 """
+
 from __future__ import annotations
 
 import math
@@ -143,7 +144,9 @@ class Scene:
                 out = cv2.warpAffine(L.tex, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
                 continue
             col = cv2.warpAffine(L.tex, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
-            a = cv2.warpAffine(L.matte, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+            a = cv2.warpAffine(
+                L.matte, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0
+            )
             a3 = cv2.merge([a, a, a])
             out = cv2.add(out, cv2.multiply(cv2.subtract(col, out), a3))  # "over" with a soft matte
         return out
@@ -292,8 +295,9 @@ def sample_displacement(rng: np.random.Generator, max_motion: float) -> float:
     return rng.uniform(0.45 * max_motion, max_motion)
 
 
-def _foreground_texture(rng: np.random.Generator, photos: list, h: int, w: int,
-                        size: tuple[float, float], aspect: tuple[float, float]) -> np.ndarray:
+def _foreground_texture(
+    rng: np.random.Generator, photos: list, h: int, w: int, size: tuple[float, float], aspect: tuple[float, float]
+) -> np.ndarray:
     """A foreground layer's texture: a random patch of a random photo, linear, tinted.
 
     ``size`` is its height as a fraction of the frame's shorter side, ``aspect`` its width/height.
@@ -311,7 +315,9 @@ def _foreground_texture(rng: np.random.Generator, photos: list, h: int, w: int,
     return np.ascontiguousarray(ltex * rng.uniform(0.6, 1.0, 3).astype(np.float32))
 
 
-def make_scene(rng: np.random.Generator, photos: list[Photo], spec: DataSpec, e: float, size: tuple[int, int]) -> tuple[Scene, float]:
+def make_scene(
+    rng: np.random.Generator, photos: list[Photo], spec: DataSpec, e: float, size: tuple[int, int]
+) -> tuple[Scene, float]:
     """A random scene; returns it and its largest per-exposure displacement (px)."""
     h, w = size
     times = [-1.5, -0.75, 0.0, 0.75, 1.5]
@@ -341,7 +347,9 @@ def make_scene(rng: np.random.Generator, photos: list[Photo], spec: DataSpec, e:
     return Scene((h, w), layers), biggest
 
 
-def _integrate(scene: Scene, center: float, e: float, mode: str, n_gopro: int, s_fine: int) -> tuple[np.ndarray, np.ndarray]:
+def _integrate(
+    scene: Scene, center: float, e: float, mode: str, n_gopro: int, s_fine: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(blurred linear [H,W,3], K sub-frames linear [K,H,W,3]) for the exposure centred on ``center``."""
     subs = []
     if mode == "continuous":
@@ -461,8 +469,17 @@ class Clip:
     info: dict = field(default_factory=dict)
 
 
-def make_clip_scene(rng: np.random.Generator, photos: list[Photo], size: tuple[int, int], times: list[float],
-                    scale: float, bg_disp: float, fg_disps: list[float], e: float, accel: float = 0.2) -> Scene:
+def make_clip_scene(
+    rng: np.random.Generator,
+    photos: list[Photo],
+    size: tuple[int, int],
+    times: list[float],
+    scale: float,
+    bg_disp: float,
+    fg_disps: list[float],
+    e: float,
+    accel: float = 0.2,
+) -> Scene:
     """A panning background with fast foreground objects on the training engine's trajectories.
 
     The background is a photo at ``scale`` of 720p seen over ``times``;
@@ -490,8 +507,16 @@ def make_clip_scene(rng: np.random.Generator, photos: list[Photo], size: tuple[i
     return Scene((h, w), layers)
 
 
-def render_clip(rng: np.random.Generator, photos: list[Photo], spec: DataSpec, frames: int = 7, factor: int = K,
-                shutter: float = 360.0, max_motion_720p: float = 100.0, size: int | None = None) -> Clip:
+def render_clip(
+    rng: np.random.Generator,
+    photos: list[Photo],
+    spec: DataSpec,
+    frames: int = 7,
+    factor: int = K,
+    shutter: float = 360.0,
+    max_motion_720p: float = 100.0,
+    size: int | None = None,
+) -> Clip:
     """A clip of ``frames`` blurred frames (see :class:`Clip`); motion up to ``max_motion_720p`` px per exposure
     at 720p scale: a background pan of 10-45% of it and one or two foreground objects at 50-100%.
 
@@ -534,8 +559,14 @@ def render_clip(rng: np.random.Generator, photos: list[Photo], spec: DataSpec, f
         truth.append(to_network(slots, 1.0))
         blurred.append(_degrade(rng, blur, noise, jq))
         motion.append(scene.motion(t - 0.5, t + 0.5))
-    info = {"scale_of_720p": round(float(scale), 3), "bg_disp": round(float(bg), 1),
-            "fg_disp": [round(float(d), 1) for d in fg], "s_fine": s_fine, "noise": noise, "jpeg": jq}
+    info = {
+        "scale_of_720p": round(float(scale), 3),
+        "bg_disp": round(float(bg), 1),
+        "fg_disp": [round(float(d), 1) for d in fg],
+        "s_fine": s_fine,
+        "noise": noise,
+        "jpeg": jq,
+    }
     return Clip(np.stack(blurred), np.stack(truth), np.stack(motion), float(shutter), info)
 
 

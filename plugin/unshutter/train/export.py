@@ -15,6 +15,7 @@ through the node's own runtime and compares with torch. ``--int8`` also writes
 the int8 model CPUs run by default (``<out>_int8.onnx``, calibrated on training
 photos, :mod:`unshutter.train.quantize`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,9 @@ class SplitGraph(torch.nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, blurred: torch.Tensor, guidance: torch.Tensor,
-                warps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, blurred: torch.Tensor, guidance: torch.Tensor, warps: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.net.forward_core(blurred, guidance, warps)
 
 
@@ -67,8 +69,9 @@ def can_split(net: torch.nn.Module) -> str | None:
     return None
 
 
-def export_onnx(net: torch.nn.Module, out: Path, opset: int = 17, metadata: dict | None = None,
-                split: bool = False) -> None:
+def export_onnx(
+    net: torch.nn.Module, out: Path, opset: int = 17, metadata: dict | None = None, split: bool = False
+) -> None:
     """Write ``net`` as ONNX with dynamic B/H/W and contract metadata (``split``: the split contract)."""
     import onnx
 
@@ -80,25 +83,42 @@ def export_onnx(net: torch.nn.Module, out: Path, opset: int = 17, metadata: dict
         if why:
             raise ValueError(f"cannot export the split contract: {why} (use --whole-graph)")
         module: torch.nn.Module = SplitGraph(net)
-        args: tuple[torch.Tensor, ...] = (torch.rand(1, 3, 48, 64), torch.zeros(1, contract.GUIDANCE_CHANNELS, 48, 64),
-                                          torch.rand(1, k, 3, 48, 64))
+        args: tuple[torch.Tensor, ...] = (
+            torch.rand(1, 3, 48, 64),
+            torch.zeros(1, contract.GUIDANCE_CHANNELS, 48, 64),
+            torch.rand(1, k, 3, 48, 64),
+        )
         inputs, outputs = list(contract.SPLIT_INPUTS), list(contract.SPLIT_OUTPUTS)
-        axes = {contract.INPUT_BLURRED: {0: "batch", **hw}, contract.INPUT_GUIDANCE: {0: "batch", **hw},
-                contract.INPUT_WARPS: {0: "batch", 3: "height", 4: "width"},
-                contract.OUTPUT_SHARP: {0: "batch", **hw},
-                contract.OUTPUT_GATE: {0: "batch", 3: "height", 4: "width"},
-                contract.OUTPUT_RESIDUAL: {0: "batch", 3: "height", 4: "width"}}
+        axes = {
+            contract.INPUT_BLURRED: {0: "batch", **hw},
+            contract.INPUT_GUIDANCE: {0: "batch", **hw},
+            contract.INPUT_WARPS: {0: "batch", 3: "height", 4: "width"},
+            contract.OUTPUT_SHARP: {0: "batch", **hw},
+            contract.OUTPUT_GATE: {0: "batch", 3: "height", 4: "width"},
+            contract.OUTPUT_RESIDUAL: {0: "batch", 3: "height", 4: "width"},
+        }
     else:
         module = net
         args = (torch.rand(1, 3, 48, 64), torch.zeros(1, contract.GUIDANCE_CHANNELS, 48, 64))
         inputs, outputs = [contract.INPUT_BLURRED, contract.INPUT_GUIDANCE], [contract.OUTPUT_SUBFRAMES]
-        axes = {contract.INPUT_BLURRED: {0: "batch", **hw}, contract.INPUT_GUIDANCE: {0: "batch", **hw},
-                contract.OUTPUT_SUBFRAMES: {0: "batch", 3: "height", 4: "width"}}
+        axes = {
+            contract.INPUT_BLURRED: {0: "batch", **hw},
+            contract.INPUT_GUIDANCE: {0: "batch", **hw},
+            contract.OUTPUT_SUBFRAMES: {0: "batch", 3: "height", 4: "width"},
+        }
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter handles dynamic H/W padding
-        torch.onnx.export(module, args, buf, input_names=inputs, output_names=outputs, dynamic_axes=axes,
-                          opset_version=opset, dynamo=False)
+        torch.onnx.export(
+            module,
+            args,
+            buf,
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=axes,
+            opset_version=opset,
+            dynamo=False,
+        )
     model = onnx.load_from_string(buf.getvalue())
     meta = {
         "unshutter.contract": "split" if split else "whole-graph",
@@ -154,10 +174,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-ema", action="store_true", help="export the raw weights, not the EMA")
     ap.add_argument("--out", default=None, help="output .onnx (default from config)")
     ap.add_argument("--tol", type=float, default=1e-4, help="max allowed |onnx - torch|")
-    ap.add_argument("--whole-graph", action="store_true",
-                    help="keep the warps in the graph (the contract of models before the split; estimate_motion needs it)")
-    ap.add_argument("--int8", action="store_true",
-                    help="also write the int8 model for CPUs beside it (<out stem>_int8.onnx; split contract only)")
+    ap.add_argument(
+        "--whole-graph",
+        action="store_true",
+        help="keep the warps in the graph (the contract of models before the split; estimate_motion needs it)",
+    )
+    ap.add_argument(
+        "--int8",
+        action="store_true",
+        help="also write the int8 model for CPUs beside it (<out stem>_int8.onnx; split contract only)",
+    )
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
     torch.manual_seed(int(cfg.get("seed", 0)))
@@ -167,7 +193,11 @@ def main(argv: list[str] | None = None) -> int:
         info = load_weights(net, Path(args.checkpoint), use_ema=not args.no_ema)
     exp = cfg.get("export", {})
     out = repo_path(args.out or exp.get("out", "models/decomposer.onnx"))
-    meta = {"unshutter.arch": cfg["network"]["type"], "unshutter.train_step": info["step"], "unshutter.ema": info["ema"]}
+    meta = {
+        "unshutter.arch": cfg["network"]["type"],
+        "unshutter.train_step": info["step"],
+        "unshutter.ema": info["ema"],
+    }
     split = not args.whole_graph
     if split and can_split(net):
         print(f"error: {can_split(net)}: export it with --whole-graph", file=sys.stderr)

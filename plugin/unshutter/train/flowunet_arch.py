@@ -35,13 +35,25 @@ so any frame size works.
 Shape:
     blurred [B, 3, H, W], guidance [B, 6, H, W] -> subframes [B, K, 3, H, W]
 """
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unshutter.decomposer.contract import GUIDANCE_CHANNELS, GVALID, GX, GY, K, MOTION_SCALE, MVALID, MX, MY, PAD_MULTIPLE
+from unshutter.decomposer.contract import (
+    GUIDANCE_CHANNELS,
+    GVALID,
+    GX,
+    GY,
+    K,
+    MOTION_SCALE,
+    MVALID,
+    MX,
+    MY,
+    PAD_MULTIPLE,
+)
 from unshutter.train.registry import ARCH_REGISTRY
 
 
@@ -161,8 +173,13 @@ class BlurMotion(nn.Module):
         super().__init__()
         a, b, c = widths
         self.body = nn.Sequential(
-            Down(3, a), Down(a, b), ResBlock(b), Down(b, c),
-            ResBlock(c, 1), ResBlock(c, 2), ResBlock(c, 4),
+            Down(3, a),
+            Down(a, b),
+            ResBlock(b),
+            Down(b, c),
+            ResBlock(c, 1),
+            ResBlock(c, 2),
+            ResBlock(c, 4),
             nn.Conv2d(c, 2, 3, padding=1),
         )
 

@@ -15,6 +15,7 @@ scratch. Growing keeps what the checkpoint learned:
   keeps its mapping. The concatenating ``merge`` convs get their input
   columns remapped block by block.
 """
+
 from __future__ import annotations
 
 import torch
@@ -79,5 +80,9 @@ def load_grown(net: nn.Module, state: dict[str, torch.Tensor]) -> dict[str, list
             widened.append(k)
     missing, unexpected = net.load_state_dict(fitted, strict=False)
     unused = sorted(set(state) - set(own)) + list(unexpected)
-    return {"widened": widened, "added_blocks": zero_new_residuals(net, list(missing)),
-            "new": sorted(missing), "unused": unused}
+    return {
+        "widened": widened,
+        "added_blocks": zero_new_residuals(net, list(missing)),
+        "new": sorted(missing),
+        "unused": unused,
+    }

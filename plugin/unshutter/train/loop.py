@@ -6,6 +6,7 @@ step and the best validation score; a run with the same config resumes from
 it. The best EMA weights by validation PSNR also go to
 ``<out>/best.pt``. Logs: ``<out>/train.log`` (text) and ``<out>/log.jsonl``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -128,8 +129,10 @@ def init_checkpoint(init: str | Path) -> Path:
     path = repo_path(init)
     if not path.is_file():
         there = sorted(p.name for p in path.parent.glob("*.pt")) if path.parent.is_dir() else []
-        raise ValueError(f"train.init_from {init}: no such checkpoint (intermediate checkpoints are not kept in git); "
-                         f"{path.parent} holds: {', '.join(there) or 'none'}")
+        raise ValueError(
+            f"train.init_from {init}: no such checkpoint (intermediate checkpoints are not kept in git); "
+            f"{path.parent} holds: {', '.join(there) or 'none'}"
+        )
     return path
 
 
@@ -153,12 +156,16 @@ def _optimiser(net: torch.nn.Module, tcfg: dict) -> torch.optim.Optimizer:
     for name, prm in net.named_parameters():
         sc = next((v for k, v in scales.items() if name.startswith(k + ".")), 1.0)
         groups.setdefault(sc, []).append(prm)
-    return torch.optim.AdamW([{"params": ps, "scale": sc} for sc, ps in groups.items()], lr=float(tcfg["lr"]),
-                             weight_decay=float(tcfg.get("weight_decay", 0.0)))
+    return torch.optim.AdamW(
+        [{"params": ps, "scale": sc} for sc, ps in groups.items()],
+        lr=float(tcfg["lr"]),
+        weight_decay=float(tcfg.get("weight_decay", 0.0)),
+    )
 
 
-def _init_from(net: torch.nn.Module, ema: torch.nn.Module, path: Path, init: str, device: torch.device,
-               log: Logger) -> None:
+def _init_from(
+    net: torch.nn.Module, ema: torch.nn.Module, path: Path, init: str, device: torch.device, log: Logger
+) -> None:
     """Start from an earlier stage's weights (its EMA), grown to this network (``train.grow``)."""
     st = torch.load(path, map_location=device, weights_only=False)
     rep = load_grown(net, st.get("ema") or st["model"])
@@ -167,12 +174,20 @@ def _init_from(net: torch.nn.Module, ema: torch.nn.Module, path: Path, init: str
         log(f"new residual blocks start as the identity: {', '.join(rep['added_blocks'])}")
     if rep["widened"]:
         log(f"widened (old channels compute what they did): {len(rep['widened'])} tensors")
-    log(f"initialised from {init} (step {st.get('step', '?')}); new: {sorted({k.split('.')[0] for k in rep['new']})}"
-        + (f"; unused: {rep['unused']}" if rep["unused"] else ""))
+    log(
+        f"initialised from {init} (step {st.get('step', '?')}); new: {sorted({k.split('.')[0] for k in rep['new']})}"
+        + (f"; unused: {rep['unused']}" if rep["unused"] else "")
+    )
 
 
-def _resume(path: Path, net: torch.nn.Module, ema: torch.nn.Module, opt: torch.optim.Optimizer,
-            device: torch.device, log: Logger) -> tuple[int, float]:
+def _resume(
+    path: Path,
+    net: torch.nn.Module,
+    ema: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    device: torch.device,
+    log: Logger,
+) -> tuple[int, float]:
     """Model, EMA and optimiser from the run's checkpoint; returns (step, best validation score)."""
     st = torch.load(path, map_location=device, weights_only=False)
     net.load_state_dict(st["model"])
@@ -246,8 +261,9 @@ def _ema_update(ema: torch.nn.Module, net: torch.nn.Module, step: int, decay: fl
             pe.mul_(d).add_(pn.detach(), alpha=1 - d)
 
 
-def _optimise(net: torch.nn.Module, opt: torch.optim.Optimizer, parts: dict[str, torch.Tensor],
-              lr: float) -> dict[str, torch.Tensor]:
+def _optimise(
+    net: torch.nn.Module, opt: torch.optim.Optimizer, parts: dict[str, torch.Tensor], lr: float
+) -> dict[str, torch.Tensor]:
     """One optimiser step on ``parts["loss"]`` at the scheduled rate ``lr`` (gradients clipped to norm 1)."""
     for g in opt.param_groups:
         g["lr"] = lr * g.get("scale", 1.0)
@@ -277,8 +293,12 @@ class _Meter:
         self.sums["motion"] += float(parts["motion"].detach())
 
     def record(self, step: int, lr: float) -> dict:
-        return {"step": step, "lr": lr, "s_per_step": (time.time() - self.t0) / self.n,
-                **{k: self.sums[k] / self.n for k in self.KEYS}}
+        return {
+            "step": step,
+            "lr": lr,
+            "s_per_step": (time.time() - self.t0) / self.n,
+            **{k: self.sums[k] / self.n for k in self.KEYS},
+        }
 
 
 def _validate(ema: torch.nn.Module, val: list[dict], val_none: list[dict]) -> tuple[dict, float]:
@@ -310,7 +330,9 @@ def train(cfg: dict, max_minutes: float | None = None, max_steps: int | None = N
     if state_path.exists() and not fresh:
         step, best = _resume(state_path, net, ema, opt, device, log)
     nparam = sum(p.numel() for p in net.parameters())
-    log(f"config {cfg['_path']}; network {cfg['network']['type']} {nparam} params; device {device}; threads {torch.get_num_threads()}")
+    log(
+        f"config {cfg['_path']}; network {cfg['network']['type']} {nparam} params; device {device}; threads {torch.get_num_threads()}"
+    )
 
     loader, val, val_none = _data(cfg, step, log)
     losses = _Losses(tcfg.get("loss", {}))
@@ -322,8 +344,17 @@ def train(cfg: dict, max_minutes: float | None = None, max_steps: int | None = N
     meter = _Meter()
 
     def checkpoint(tag: str) -> None:
-        save_state(state_path, {"model": net.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                                "step": step, "best": best, "config": {k: v for k, v in cfg.items() if k != "_path"}})
+        save_state(
+            state_path,
+            {
+                "model": net.state_dict(),
+                "ema": ema.state_dict(),
+                "opt": opt.state_dict(),
+                "step": step,
+                "best": best,
+                "config": {k: v for k, v in cfg.items() if k != "_path"},
+            },
+        )
         log(f"saved {state_path} at step {step} ({tag})")
 
     stop = {"signal": None}
@@ -351,17 +382,24 @@ def train(cfg: dict, max_minutes: float | None = None, max_steps: int | None = N
         meter.add(parts, ident)
         if step % log_every == 0:
             rec = meter.record(step, _lr(step, tcfg))
-            log(f"step {step} loss {rec['loss']:.5f} recon {rec['recon']:.5f} (identity {rec['ident']:.5f}) "
-                f"reblur {rec['reblur']:.5f} motion {rec['motion']:.4f} lr {rec['lr']:.2e} {rec['s_per_step']:.2f}s/step", rec)
+            log(
+                f"step {step} loss {rec['loss']:.5f} recon {rec['recon']:.5f} (identity {rec['ident']:.5f}) "
+                f"reblur {rec['reblur']:.5f} motion {rec['motion']:.4f} lr {rec['lr']:.2e} {rec['s_per_step']:.2f}s/step",
+                rec,
+            )
             meter = _Meter()
         if step % val_every == 0:
             v, score = _validate(ema, val, val_none)
             if score > best:
                 best = score
-                save_state(out / "best.pt", {"model": ema.state_dict(), "ema": ema.state_dict(), "step": step, "best": best})
-            log(f"val step {step}: EMA {v['val_psnr']:.2f} dB, unguided {v['val_none_psnr']:.2f} dB, "
+                save_state(
+                    out / "best.pt", {"model": ema.state_dict(), "ema": ema.state_dict(), "step": step, "best": best}
+                )
+            log(
+                f"val step {step}: EMA {v['val_psnr']:.2f} dB, unguided {v['val_none_psnr']:.2f} dB, "
                 f"identity {v['val_identity_psnr']:.2f} dB (best score {best:.2f})",
-                {"step": step, **v})
+                {"step": step, **v},
+            )
         if time.time() - t_save > save_every:
             checkpoint("periodic")
             t_save = time.time()

@@ -1,4 +1,5 @@
 """Training losses: per-sub-frame reconstruction in order, and reblur consistency."""
+
 from __future__ import annotations
 
 from typing import Callable
@@ -17,8 +18,9 @@ def charbonnier(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
     return torch.sqrt(x * x + eps * eps)
 
 
-def _in_order(err: Callable[[torch.Tensor], torch.Tensor], out: torch.Tensor, gt: torch.Tensor,
-              unguided: torch.Tensor) -> torch.Tensor:
+def _in_order(
+    err: Callable[[torch.Tensor], torch.Tensor], out: torch.Tensor, gt: torch.Tensor, unguided: torch.Tensor
+) -> torch.Tensor:
     """Mean of ``err(out - gt)`` in order; for unguided samples the better of both orders.
 
     Shape:

@@ -4,6 +4,7 @@ preprocessed once into a cache of 8-bit sRGB arrays (``data/photos``, gitignored
 A photo's cache holds two levels: short side ``cache_height`` and 2/3 of it,
 so crops drawn at smaller scales do not alias.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -29,6 +29,7 @@ Calibration: samples rendered from the *training* photos (never the held-out
 ones that ``bench quality`` scores), with the training guidance mix, pushed
 through the runtime's own padding and warps (:func:`runtime.split_feed`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,19 +86,29 @@ def split_stem(model: Any) -> None:
         raise ValueError(f"{STEM_CONV} does not read concat(blurred, guidance, warps)")
     w, b = _init(g, stem.input[1]), _init(g, stem.input[2])  # [C, 30, 3, 3], [C]
     gc = contract.GUIDANCE_CHANNELS
-    w_img = np.concatenate([w[:, :3], w[:, 3 + gc:]], axis=1)  # [C, 24, 3, 3]
-    w_g = np.ascontiguousarray(w[:, 3:3 + gc])  # [C, 6, 3, 3]
-    g.initializer.extend([numpy_helper.from_array(w_img, "stem.weight.image"),
-                          numpy_helper.from_array(w_g, "stem.weight.guidance"),
-                          numpy_helper.from_array(b, "stem.bias.image")])
+    w_img = np.concatenate([w[:, :3], w[:, 3 + gc :]], axis=1)  # [C, 24, 3, 3]
+    w_g = np.ascontiguousarray(w[:, 3 : 3 + gc])  # [C, 6, 3, 3]
+    g.initializer.extend(
+        [
+            numpy_helper.from_array(w_img, "stem.weight.image"),
+            numpy_helper.from_array(w_g, "stem.weight.guidance"),
+            numpy_helper.from_array(b, "stem.bias.image"),
+        ]
+    )
     attrs = {a.name: helper.get_attribute_value(a) for a in stem.attribute}
     out = stem.output[0]
     new = [
         helper.make_node("Concat", [cat.input[0], cat.input[2]], ["/stem/image_input"], "/stem/Concat_image", axis=1),
-        helper.make_node("Conv", ["/stem/image_input", "stem.weight.image", "stem.bias.image"], ["/stem/image"],
-                         "/stem/Conv_image", **attrs),
-        helper.make_node("Conv", [contract.INPUT_GUIDANCE, "stem.weight.guidance"], ["/stem/guidance"],
-                         GUIDANCE_STEM, **attrs),
+        helper.make_node(
+            "Conv",
+            ["/stem/image_input", "stem.weight.image", "stem.bias.image"],
+            ["/stem/image"],
+            "/stem/Conv_image",
+            **attrs,
+        ),
+        helper.make_node(
+            "Conv", [contract.INPUT_GUIDANCE, "stem.weight.guidance"], ["/stem/guidance"], GUIDANCE_STEM, **attrs
+        ),
         helper.make_node("Add", ["/stem/image", "/stem/guidance"], [out], "/stem/Add"),
     ]
     _replace(g, [cat, stem], new)
@@ -120,14 +131,21 @@ def merge_heads(model: Any) -> None:
     b = np.concatenate([*bs, np.zeros(pad, bs[0].dtype)])
     g.initializer.extend([numpy_helper.from_array(w, "heads.weight"), numpy_helper.from_array(b, "heads.bias")])
     attrs = {a.name: helper.get_attribute_value(a) for a in heads[0].attribute}
-    new = [helper.make_node("Conv", [heads[0].input[0], "heads.weight", "heads.bias"], ["/heads/out"],
-                            MERGED_HEAD, **attrs)]
+    new = [
+        helper.make_node(
+            "Conv", [heads[0].input[0], "heads.weight", "heads.bias"], ["/heads/out"], MERGED_HEAD, **attrs
+        )
+    ]
     start = 0
     for i, (node, wi) in enumerate(zip(heads, ws)):
         stop = start + wi.shape[0]
         bounds = [f"heads.slice{i}.start", f"heads.slice{i}.stop", "heads.slice.axis"]
-        g.initializer.extend([numpy_helper.from_array(np.array([start], np.int64), bounds[0]),
-                              numpy_helper.from_array(np.array([stop], np.int64), bounds[1])])
+        g.initializer.extend(
+            [
+                numpy_helper.from_array(np.array([start], np.int64), bounds[0]),
+                numpy_helper.from_array(np.array([stop], np.int64), bounds[1]),
+            ]
+        )
         new.append(helper.make_node("Slice", ["/heads/out", *bounds], [node.output[0]], f"/heads/Slice{i}"))
         start = stop
     g.initializer.append(numpy_helper.from_array(np.array([1], np.int64), "heads.slice.axis"))
@@ -147,8 +165,9 @@ def _replace(graph: Any, old: list, new: list) -> None:
         graph.initializer.remove(t)
 
 
-def calibration_feeds(n: int = CALIB_SAMPLES, crop: int = CALIB_CROP, seed: int = CALIB_SEED,
-                      config: str | None = None) -> list[dict[str, np.ndarray]]:
+def calibration_feeds(
+    n: int = CALIB_SAMPLES, crop: int = CALIB_CROP, seed: int = CALIB_SEED, config: str | None = None
+) -> list[dict[str, np.ndarray]]:
     """``n`` model inputs rendered from the training photos, as the runtime feeds them.
 
     Shape: each {blurred [1, 3, Hp, Wp], guidance [1, 6, Hp, Wp], warps [1, K, 3, Hp, Wp]}
@@ -160,8 +179,9 @@ def calibration_feeds(n: int = CALIB_SAMPLES, crop: int = CALIB_CROP, seed: int 
 
     cfg = load_config(config)
     train, _ = split(cfg["data"])  # the held-out photos stay unseen: bench quality scores them
-    photos = load_pool(train, repo_path(cfg["data"].get("cache", "data/photos")),
-                       int(cfg["data"].get("cache_height", 720)))
+    photos = load_pool(
+        train, repo_path(cfg["data"].get("cache", "data/photos")), int(cfg["data"].get("cache_height", 720))
+    )
     spec = DataSpec.from_config(cfg["data"])
     spec.crop = crop
     probs = cfg["data"].get("guidance_probs", {"neighbors": 1.0})
@@ -170,19 +190,27 @@ def calibration_feeds(n: int = CALIB_SAMPLES, crop: int = CALIB_CROP, seed: int 
     for _ in range(n):
         s = render_sample(rng, photos, spec)
         g = make_guidance(rng, s, pick_mode(rng, probs))
-        x, gp, _, warps = split_feed(np.ascontiguousarray(s.blurred.transpose(2, 0, 1), np.float32),
-                                     np.ascontiguousarray(g.transpose(2, 0, 1), np.float32), contract.K)
-        feeds.append({contract.INPUT_BLURRED: x[None], contract.INPUT_GUIDANCE: gp[None],
-                      contract.INPUT_WARPS: warps[None]})
+        x, gp, _, warps = split_feed(
+            np.ascontiguousarray(s.blurred.transpose(2, 0, 1), np.float32),
+            np.ascontiguousarray(g.transpose(2, 0, 1), np.float32),
+            contract.K,
+        )
+        feeds.append(
+            {contract.INPUT_BLURRED: x[None], contract.INPUT_GUIDANCE: gp[None], contract.INPUT_WARPS: warps[None]}
+        )
     return feeds
 
 
-def quantize(src: Path, out: Path, feeds: list[dict[str, np.ndarray]],
-             percentile: float = CALIB_PERCENTILE) -> None:
+def quantize(src: Path, out: Path, feeds: list[dict[str, np.ndarray]], percentile: float = CALIB_PERCENTILE) -> None:
     """Write the int8 model of the float32 split-contract model ``src`` to ``out`` (atomically)."""
     import onnx
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     model = onnx.load(str(src))
@@ -204,13 +232,27 @@ def quantize(src: Path, out: Path, feeds: list[dict[str, np.ndarray]],
         onnx.save(model, str(rewritten))
         quant_pre_process(str(rewritten), str(pre), skip_symbolic_shape=True)
         qpath = Path(tmp) / "int8.onnx"
-        quantize_static(str(pre), str(qpath), Reader(), quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
-                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=list(KEEP_FLOAT),
-                        extra_options={"CalibPercentile": percentile})
+        quantize_static(
+            str(pre),
+            str(qpath),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            op_types_to_quantize=["Conv"],
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.Percentile,
+            nodes_to_exclude=list(KEEP_FLOAT),
+            extra_options={"CalibPercentile": percentile},
+        )
         q = onnx.load(str(qpath))
-    meta.update({"unshutter.precision": "int8", "unshutter.int8_of": src.name,
-                 "unshutter.calibration": f"{len(feeds)} training-photo samples, percentile {percentile}"})
+    meta.update(
+        {
+            "unshutter.precision": "int8",
+            "unshutter.int8_of": src.name,
+            "unshutter.calibration": f"{len(feeds)} training-photo samples, percentile {percentile}",
+        }
+    )
     del q.metadata_props[:]
     for k, v in meta.items():
         p = q.metadata_props.add()

@@ -7,6 +7,7 @@ Example::
 
     net = ARCH_REGISTRY.build({"type": "FlowUNet", "base": 16})
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -33,9 +34,7 @@ class Registry:
         try:
             return self._items[name]
         except KeyError:
-            raise ValueError(
-                f"unknown {self.kind} type {name!r}; known: {', '.join(sorted(self._items))}"
-            ) from None
+            raise ValueError(f"unknown {self.kind} type {name!r}; known: {', '.join(sorted(self._items))}") from None
 
     def build(self, spec: dict[str, Any]) -> Any:
         if "type" not in spec:

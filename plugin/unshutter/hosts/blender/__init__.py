@@ -11,6 +11,7 @@ and a ``blender_manifest.toml``. Blender 4.2+ installs it as an extension
 same zip as a legacy add-on (Add-ons > Install), ignoring the manifest.
 ``install`` copies the legacy add-on into a scripts folder, for 3.x.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,12 +49,16 @@ def user_scripts_dir() -> Path:
     if env:
         return Path(env).expanduser()
     config = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "blender"
-    versions = sorted((p for p in config.glob("[0-9]*.[0-9]*") if p.is_dir()),
-                      key=lambda p: tuple(int(x) for x in p.name.split(".") if x.isdigit()))
+    versions = sorted(
+        (p for p in config.glob("[0-9]*.[0-9]*") if p.is_dir()),
+        key=lambda p: tuple(int(x) for x in p.name.split(".") if x.isdigit()),
+    )
     if versions:
         return versions[-1] / "scripts"
-    raise OutputError("no Blender user scripts folder found: give --scripts-dir or set BLENDER_USER_SCRIPTS "
-                      "(or start Blender once so ~/.config/blender/<version> exists)")
+    raise OutputError(
+        "no Blender user scripts folder found: give --scripts-dir or set BLENDER_USER_SCRIPTS "
+        "(or start Blender once so ~/.config/blender/<version> exists)"
+    )
 
 
 def install(scripts_dir: Path | None = None) -> Path:

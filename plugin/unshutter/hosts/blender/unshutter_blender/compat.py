@@ -10,6 +10,7 @@ edits the workspace's own scene (``context.sequencer_scene``), which need not
 be the window's. Every call here asks the object what it has instead of
 comparing version numbers.
 """
+
 import bpy
 
 

@@ -16,6 +16,7 @@ Engine discovery, first match wins:
    directory, beside the saved .blend file or in one of their parents, or
    above this file when the add-on is loaded from a source checkout.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -93,8 +94,10 @@ def find_executable(preferred: str = "", blend_dir: str | None = None) -> tuple[
 
 
 def not_found_message() -> str:
-    return ("Unshutter engine not found: set Preferences > Add-ons > Unshutter > Engine executable, "
-            f"or {ENV_VAR}, or put 'unshutter' on PATH")
+    return (
+        "Unshutter engine not found: set Preferences > Add-ons > Unshutter > Engine executable, "
+        f"or {ENV_VAR}, or put 'unshutter' on PATH"
+    )
 
 
 # ------------------------------------------------------------------ inputs
@@ -153,10 +156,22 @@ def settings_key(settings: dict) -> str:
     return hashlib.sha1(blob).hexdigest()[:6]
 
 
-def build_command(exe: str, input_spec: str, output_spec: str, *, factor: int, guidance: str = "neighbors",
-                  reverse: bool = False, overrides: str = "", shutter: float = 360.0, timing: str = "even",
-                  follow: float = 1.0, frames: tuple[int, int] | None = None, threads: int = 0,
-                  motion: tuple[float, float] | None = None) -> list[str]:
+def build_command(
+    exe: str,
+    input_spec: str,
+    output_spec: str,
+    *,
+    factor: int,
+    guidance: str = "neighbors",
+    reverse: bool = False,
+    overrides: str = "",
+    shutter: float = 360.0,
+    timing: str = "even",
+    follow: float = 1.0,
+    frames: tuple[int, int] | None = None,
+    threads: int = 0,
+    motion: tuple[float, float] | None = None,
+) -> list[str]:
     """The ``unshutter run --json`` command line for one strip (``threads`` 0: all cores; ``motion``:
     a whole-frame vector in px per exposure, ``--motion``).
 
@@ -166,9 +181,25 @@ def build_command(exe: str, input_spec: str, output_spec: str, *, factor: int, g
         raise EngineError(f"guidance {guidance!r}: choose one of {', '.join(GUIDANCE)}")
     if timing not in TIMINGS:
         raise EngineError(f"timing {timing!r}: choose one of {', '.join(TIMINGS)}")
-    cmd = [exe, "run", input_spec, "-o", output_spec, "--factor", str(int(factor)), "--guidance", guidance,
-           "--shutter", repr(float(shutter)), "--timing", timing, "--follow", repr(round(float(follow), 6)),
-           "--json", "--quiet"]
+    cmd = [
+        exe,
+        "run",
+        input_spec,
+        "-o",
+        output_spec,
+        "--factor",
+        str(int(factor)),
+        "--guidance",
+        guidance,
+        "--shutter",
+        repr(float(shutter)),
+        "--timing",
+        timing,
+        "--follow",
+        repr(round(float(follow), 6)),
+        "--json",
+        "--quiet",
+    ]
     if frames is not None:
         cmd += ["--frames", f"{frames[0]}-{frames[1]}"]
     if reverse:
@@ -213,9 +244,16 @@ class EngineRun:
         for var in ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONNOUSERSITE"):
             env.pop(var, None)  # Blender's interpreter settings must not leak into the engine's
         try:
-            self.proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         stdin=subprocess.DEVNULL, env=env, text=True, bufsize=1,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                text=True,
+                bufsize=1,
+                start_new_session=True,
+            )
         except OSError as exc:
             raise EngineError(f"cannot start the engine {self.command[0]}: {exc.strerror or exc}") from None
         for stream, tag in ((self.proc.stdout, "out"), (self.proc.stderr, "err")):
@@ -272,8 +310,12 @@ class EngineRun:
 
     @property
     def finished(self) -> bool:
-        return (self.proc is not None and self.proc.poll() is not None
-                and not any(t.is_alive() for t in self._threads) and self._queue.empty())
+        return (
+            self.proc is not None
+            and self.proc.poll() is not None
+            and not any(t.is_alive() for t in self._threads)
+            and self._queue.empty()
+        )
 
     @property
     def progress(self) -> float:
@@ -303,7 +345,7 @@ class EngineRun:
             if text:
                 for lead in ("unshutter: error: ", "unshutter: "):
                     if text.startswith(lead):
-                        text = text[len(lead):]
+                        text = text[len(lead) :]
                         break
                 return text
         return f"the engine exited with code {self.proc.returncode}"

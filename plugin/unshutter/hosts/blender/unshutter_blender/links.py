@@ -19,6 +19,7 @@ it after that Blender is gone. So the runs going on are also known by their
 id in this module (``_running``, this Blender session only), and only a mark
 of one of those keeps a second run off the strips.
 """
+
 import uuid
 
 from . import compat, props

@@ -14,6 +14,7 @@ so renaming them during a modal run is harmless. While a run goes on, another
 run on its source or result is refused: it would write the same frames into
 the same folder (see ``_refuse_if_running``).
 """
+
 import os
 from dataclasses import dataclass
 
@@ -94,25 +95,34 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
         strip, earlier, link, copies, notes = _pair(ed, strip)
         _refuse_if_running(ed, ran_on, strip, earlier, link)
         if strip.type not in {"IMAGE", "MOVIE"}:
-            raise engine.EngineError(f"{strip.name}: a {strip.type.lower()} strip; select an image-sequence or movie strip")
+            raise engine.EngineError(
+                f"{strip.name}: a {strip.type.lower()} strip; select an image-sequence or movie strip"
+            )
         speed = float(getattr(strip, "speed_factor", 1.0))
         if abs(speed - 1.0) > 1e-6:  # the strip shows other frames than its length says: refuse, as the OTIO path does
-            raise engine.EngineError(f"{strip.name}: has a speed factor of {speed:g} already; set it to 1 "
-                                     "(the slow-motion strip does the retiming)")
+            raise engine.EngineError(
+                f"{strip.name}: has a speed factor of {speed:g} already; set it to 1 "
+                "(the slow-motion strip does the retiming)"
+            )
         speed_effects = sorted(e.name for e in effects_on(ed, strip) if e.type == "SPEED")
         if speed_effects:  # muting the source would leave the Speed effect retiming a muted strip
             names = ", ".join(map(repr, speed_effects))
-            raise engine.EngineError(f"{strip.name}: the Speed effect strip {names} retimes it already; "
-                                     "remove the Speed effect or run on a strip without one "
-                                     "(the slow-motion strip does the retiming)")
+            raise engine.EngineError(
+                f"{strip.name}: the Speed effect strip {names} retimes it already; "
+                "remove the Speed effect or run on a strip without one "
+                "(the slow-motion strip does the retiming)"
+            )
         values = self._settings(strip, stored_on)
         for name in props.SETTINGS:  # reflect what is used in the redo panel
             setattr(self, name, values[name])
 
         exe, where = preferences.find_engine(context)
         if exe is None:  # a wrong preference is named, not silently replaced by another engine
-            raise engine.EngineError(engine.not_found_message() if where == "not found" else
-                                     f"Unshutter engine not found: {where} (Preferences > Add-ons > Unshutter)")
+            raise engine.EngineError(
+                engine.not_found_message()
+                if where == "not found"
+                else f"Unshutter engine not found: {where} (Preferences > Add-ons > Unshutter)"
+            )
 
         n = int(strip.frame_final_duration)
         offset = int(strip.frame_offset_start)
@@ -121,7 +131,9 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
             first = seq.first + offset
             last = first + n - 1
             if offset < 0 or last > seq.last:
-                raise engine.EngineError(f"{strip.name}: the strip holds frames beyond its images; trim it to its images")
+                raise engine.EngineError(
+                    f"{strip.name}: the strip holds frames beyond its images; trim it to its images"
+                )
             lo = first - 1 if os.path.exists(seq.path(first - 1)) else first  # neighbours for guidance
             hi = last + 1 if os.path.exists(seq.path(last + 1)) else last
             if seq.prefix[-1:].isdigit() or seq.prefix.endswith("-"):
@@ -146,21 +158,39 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
             notes.append(note)
         overrides = bpy.path.abspath(values["overrides"]) if values["overrides"] else ""
         guidance = values["guidance"].lower()
-        key = engine.settings_key({
-            "input": input_spec, "frames": [first, last], "factor": values["factor"], "guidance": guidance,
-            "reverse": values["reverse"], "shutter": round(values["shutter"], 4), "overrides": overrides,
-            "timing": values["timing"].lower(), "follow": round(values["follow"], 6),
-            "overrides_mtime": os.path.getmtime(overrides) if overrides and os.path.exists(overrides) else None,
-            **({"motion": list(values["motion"])} if values["use_motion"] else {}),
-        })
+        key = engine.settings_key(
+            {
+                "input": input_spec,
+                "frames": [first, last],
+                "factor": values["factor"],
+                "guidance": guidance,
+                "reverse": values["reverse"],
+                "shutter": round(values["shutter"], 4),
+                "overrides": overrides,
+                "timing": values["timing"].lower(),
+                "follow": round(values["follow"], 6),
+                "overrides_mtime": os.path.getmtime(overrides) if overrides and os.path.exists(overrides) else None,
+                **({"motion": list(values["motion"])} if values["use_motion"] else {}),
+            }
+        )
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in strip.name)
         folder = os.path.join(base, f"{safe}_x{values['factor']}_{key}")
         output_spec = os.path.join(folder, f"{out_name}####{out_suffix}")
-        cmd = engine.build_command(exe, input_spec, output_spec, factor=values["factor"], guidance=guidance,
-                                   reverse=values["reverse"], overrides=overrides, shutter=values["shutter"],
-                                   motion=tuple(values["motion"]) if values["use_motion"] else None,
-                                   timing=values["timing"].lower(), follow=values["follow"],
-                                   frames=(first, last), threads=preferences.threads(context))
+        cmd = engine.build_command(
+            exe,
+            input_spec,
+            output_spec,
+            factor=values["factor"],
+            guidance=guidance,
+            reverse=values["reverse"],
+            overrides=overrides,
+            shutter=values["shutter"],
+            motion=tuple(values["motion"]) if values["use_motion"] else None,
+            timing=values["timing"].lower(),
+            follow=values["follow"],
+            frames=(first, last),
+            threads=preferences.threads(context),
+        )
         return Job(strip.name, earlier, link, copies, notes, values, n, output_spec, engine.EngineRun(cmd, folder))
 
     # ------------------------------------------------------------ finishing
@@ -214,10 +244,13 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
             note = proxies.refresh(ed, result, proxy_before)
             notes += [note] if note else []
         done = job.run.done or {}
-        self.report({"INFO"}, f"Unshutter: {result.name} on channel {result.channel}, {len(files)} frames "
-                              f"({done.get('written', 0)} written, {done.get('skipped', 0)} reused)"
-                              + "".join(f"; {note}" for note in notes)
-                              + (f"; {', '.join(effects)} still apply to the muted {source.name}" if effects else ""))
+        self.report(
+            {"INFO"},
+            f"Unshutter: {result.name} on channel {result.channel}, {len(files)} frames "
+            f"({done.get('written', 0)} written, {done.get('skipped', 0)} reused)"
+            + "".join(f"; {note}" for note in notes)
+            + (f"; {', '.join(effects)} still apply to the muted {source.name}" if effects else ""),
+        )
         return {"FINISHED"}
 
     # ------------------------------------------------------------ running
@@ -324,9 +357,11 @@ def output_base(output_dir: str, media_dir: str) -> tuple:
     while not os.path.exists(existing) and os.path.dirname(existing) != existing:
         existing = os.path.dirname(existing)
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise engine.EngineError(f"the output folder {output_dir} is relative to the .blend file, which is not saved, "
-                                 f"and the footage's folder {media_dir} is not writable: save the .blend file "
-                                 "first, or choose an Output Folder")
+        raise engine.EngineError(
+            f"the output folder {output_dir} is relative to the .blend file, which is not saved, "
+            f"and the footage's folder {media_dir} is not writable: save the .blend file "
+            "first, or choose an Output Folder"
+        )
     fallback = os.path.join(fallback, "")
     return fallback, f"the .blend file is not saved: frames written beside the footage in {fallback}"
 
@@ -344,8 +379,10 @@ def _refuse_if_running(ed, ran_on, source, earlier: str, link: str) -> None:
     found = [links.running_on(ed, s) for s in (ran_on, source, result) if s is not None]
     busy = next((b for b in found if b), link if links.running(link) else "")
     if busy:
-        raise engine.EngineError(f"{ran_on.name}: an Unshutter run on {links.running_source(ed, busy)} is still "
-                                 "going; wait for it or press Esc")
+        raise engine.EngineError(
+            f"{ran_on.name}: an Unshutter run on {links.running_source(ed, busy)} is still "
+            "going; wait for it or press Esc"
+        )
 
 
 def _pair(ed, strip) -> tuple:
@@ -361,8 +398,10 @@ def _pair(ed, strip) -> tuple:
             raise engine.EngineError(f"{strip.name}: its source strip {strip.unshutter.source!r} is gone")
         if len(found) > 1:
             names = ", ".join(sorted(repr(s.name) for s in found))
-            raise engine.EngineError(f"{strip.name}: the strips {names} are copies of its source and none is "
-                                     "named as it was at the last run; run the source you mean")
+            raise engine.EngineError(
+                f"{strip.name}: the strips {names} are copies of its source and none is "
+                "named as it was at the last run; run the source you mean"
+            )
         ran_on, strip = strip, found[0]
     link, copies = links.claim(ed, strip, ran_on)
     if ran_on is not None:
@@ -377,8 +416,10 @@ def _pair(ed, strip) -> tuple:
 
 
 def _overlaps(seqs, channel: int, start: int, end: int, skip: set) -> bool:
-    return any(s.channel == channel and s.name not in skip
-               and s.frame_final_start < end and start < s.frame_final_end for s in seqs)
+    return any(
+        s.channel == channel and s.name not in skip and s.frame_final_start < end and start < s.frame_final_end
+        for s in seqs
+    )
 
 
 def _free_channel(seqs, channel: int, start: int, end: int, skip: set) -> int:
@@ -425,8 +466,9 @@ def add_result_strip(ed, source, files: list):
     start = int(source.frame_final_start)
     channel = max([source.channel] + [e.channel for e in effects_on(ed, source) if e.name in seqs]) + 1
     channel = _free_channel(seqs, channel, start, start + len(files), {source.name})
-    strip = seqs.new_image(name=f"{source.name} slowmo"[:63], filepath=files[0], channel=channel,
-                           frame_start=start, fit_method="ORIGINAL")
+    strip = seqs.new_image(
+        name=f"{source.name} slowmo"[:63], filepath=files[0], channel=channel, frame_start=start, fit_method="ORIGINAL"
+    )
     for f in files[1:]:
         strip.elements.append(os.path.basename(f))
     strip.directory = _directory(files)
@@ -476,7 +518,7 @@ def update_result_strip(ed, strip, files: list) -> list:
         elements.pop(len(elements) - 1)
     for element, f in zip(elements, files):
         element.filename = os.path.basename(f)
-    for f in files[len(elements):]:
+    for f in files[len(elements) :]:
         elements.append(os.path.basename(f))
     strip.directory = _directory(files)
 
@@ -488,8 +530,9 @@ def update_result_strip(ed, strip, files: list) -> list:
     strip.frame_final_start = start  # the handles' setters carry the effect strips over it to its new range
     strip.frame_final_end = end
     for effect in sorted(effects_on(ed, strip), key=lambda e: e.channel):
-        channel = _free_channel(_container(ed, effect), effect.channel, effect.frame_final_start,
-                                effect.frame_final_end, {effect.name})
+        channel = _free_channel(
+            _container(ed, effect), effect.channel, effect.frame_final_start, effect.frame_final_end, {effect.name}
+        )
         if channel != effect.channel:
             notes.append(f"effect {effect.name} moved from channel {effect.channel} to {channel}")
             effect.channel = channel

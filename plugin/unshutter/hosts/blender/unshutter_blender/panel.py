@@ -1,4 +1,5 @@
 """The sequencer sidebar panel (Unshutter tab) and the Strip menu entry."""
+
 import bpy
 
 from . import compat, preferences, props

@@ -1,4 +1,5 @@
 """Add-on preferences: where the Unshutter engine is."""
+
 import bpy
 from bpy.props import IntProperty, StringProperty
 
@@ -35,8 +36,10 @@ class UnshutterPreferences(bpy.types.AddonPreferences):
         name="Engine executable",
         subtype="FILE_PATH",
         default="",
-        description=("The 'unshutter' command (e.g. /path/to/project/.venv/bin/unshutter). Empty: "
-                     f"{engine.ENV_VAR}, the one that installed the add-on, PATH, then a .venv nearby"),
+        description=(
+            "The 'unshutter' command (e.g. /path/to/project/.venv/bin/unshutter). Empty: "
+            f"{engine.ENV_VAR}, the one that installed the add-on, PATH, then a .venv nearby"
+        ),
     )
 
     threads: IntProperty(
@@ -44,8 +47,10 @@ class UnshutterPreferences(bpy.types.AddonPreferences):
         default=0,
         min=0,
         max=1024,
-        description=("Threads each run may use (ONNX Runtime, OpenCV, native kernels). 0: all cores; "
-                     "lower it to keep Blender responsive, or when other renders share the machine"),
+        description=(
+            "Threads each run may use (ONNX Runtime, OpenCV, native kernels). 0: all cores; "
+            "lower it to keep Blender responsive, or when other renders share the machine"
+        ),
     )
 
     def draw(self, context):

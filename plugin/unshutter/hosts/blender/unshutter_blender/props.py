@@ -1,4 +1,5 @@
 """Per-strip settings: stored on the strip (its custom property ``unshutter``) so a re-run reuses them."""
+
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty, StringProperty
 
@@ -15,38 +16,99 @@ GUIDANCE_ITEMS = (
 )
 
 TIMING_ITEMS = (
-    ("EVEN", "Even", "Output frames at equal steps of 1/N of the frame interval; below 360 degrees those that fall "
-                     "while the shutter was closed are interpolated toward the next frame"),
-    ("EXPOSURE", "Exposure Only", "All N output frames share the exposure (below 360 degrees playback jumps "
-                                  "across the closed shutter)"),
+    (
+        "EVEN",
+        "Even",
+        "Output frames at equal steps of 1/N of the frame interval; below 360 degrees those that fall "
+        "while the shutter was closed are interpolated toward the next frame",
+    ),
+    (
+        "EXPOSURE",
+        "Exposure Only",
+        "All N output frames share the exposure (below 360 degrees playback jumps across the closed shutter)",
+    ),
 )
 
 # The node settings an artist sets; both the operator and the strip settings have them.
-SETTINGS = ("factor", "guidance", "reverse", "overrides", "use_motion", "motion", "shutter", "timing", "follow",
-            "output_dir")
+SETTINGS = (
+    "factor",
+    "guidance",
+    "reverse",
+    "overrides",
+    "use_motion",
+    "motion",
+    "shutter",
+    "timing",
+    "follow",
+    "output_dir",
+)
 
-FACTOR = dict(name="Factor", default=7, min=1, max=16,
-              description="Sharp sub-frames per source frame: the new strip is this many times longer (1 = deblur only)")
-GUIDANCE = dict(name="Guidance", items=GUIDANCE_ITEMS, default="NEIGHBORS",
-                description="Where the motion direction (and so the time order of the sub-frames) comes from")
+FACTOR = dict(
+    name="Factor",
+    default=7,
+    min=1,
+    max=16,
+    description="Sharp sub-frames per source frame: the new strip is this many times longer (1 = deblur only)",
+)
+GUIDANCE = dict(
+    name="Guidance",
+    items=GUIDANCE_ITEMS,
+    default="NEIGHBORS",
+    description="Where the motion direction (and so the time order of the sub-frames) comes from",
+)
 REVERSE = dict(name="Reverse", default=False, description="Reverse the time order of the whole shot")
-OVERRIDES = dict(name="Overrides", default="", subtype="FILE_PATH",
-                 description="Per-shot override file (YAML/JSON or labelme JSON) with directions for regions and frames")
-USE_MOTION = dict(name="Motion Vector", default=False,
-                  description="Give the motion yourself (a still, or where the flow fails): replaces Guidance")
-MOTION = dict(name="Motion", default=(0.0, 0.0), size=2, min=-10000.0, max=10000.0, precision=1, subtype="XYZ",
-              description="Motion while the shutter is open, in pixels of the footage: X to the right, Y down "
-                          "(40, 0 = a 40 px streak to the right)")
-SHUTTER = dict(name="Shutter", default=360.0, min=1.0, max=360.0, precision=1,
-               description="Shutter angle of the source footage in degrees")
-TIMING = dict(name="Timing", items=TIMING_ITEMS, default="EVEN",
-              description="When the N output frames of a source frame are shown (unshutter run --timing)")
-FOLLOW = dict(name="Follow Motion", default=1.0, min=0.0, max=1.0, precision=2,
-              description="How closely the sub-frames follow the motion estimated from the neighbouring frames, where "
-                          "the flows to the previous and next frame agree: 0 keeps the decomposer's own, 1 carries "
-                          "the mid-exposure frame along the motion (unshutter run --follow)")
-OUTPUT_DIR = dict(name="Output Folder", default="//unshutter/", subtype="DIR_PATH",
-                  description="Where the sub-frames are written (// = beside the .blend file); one sub-folder per strip and settings")
+OVERRIDES = dict(
+    name="Overrides",
+    default="",
+    subtype="FILE_PATH",
+    description="Per-shot override file (YAML/JSON or labelme JSON) with directions for regions and frames",
+)
+USE_MOTION = dict(
+    name="Motion Vector",
+    default=False,
+    description="Give the motion yourself (a still, or where the flow fails): replaces Guidance",
+)
+MOTION = dict(
+    name="Motion",
+    default=(0.0, 0.0),
+    size=2,
+    min=-10000.0,
+    max=10000.0,
+    precision=1,
+    subtype="XYZ",
+    description="Motion while the shutter is open, in pixels of the footage: X to the right, Y down "
+    "(40, 0 = a 40 px streak to the right)",
+)
+SHUTTER = dict(
+    name="Shutter",
+    default=360.0,
+    min=1.0,
+    max=360.0,
+    precision=1,
+    description="Shutter angle of the source footage in degrees",
+)
+TIMING = dict(
+    name="Timing",
+    items=TIMING_ITEMS,
+    default="EVEN",
+    description="When the N output frames of a source frame are shown (unshutter run --timing)",
+)
+FOLLOW = dict(
+    name="Follow Motion",
+    default=1.0,
+    min=0.0,
+    max=1.0,
+    precision=2,
+    description="How closely the sub-frames follow the motion estimated from the neighbouring frames, where "
+    "the flows to the previous and next frame agree: 0 keeps the decomposer's own, 1 carries "
+    "the mid-exposure frame along the motion (unshutter run --follow)",
+)
+OUTPUT_DIR = dict(
+    name="Output Folder",
+    default="//unshutter/",
+    subtype="DIR_PATH",
+    description="Where the sub-frames are written (// = beside the .blend file); one sub-folder per strip and settings",
+)
 
 
 class UnshutterStripSettings(bpy.types.PropertyGroup):
@@ -63,13 +125,19 @@ class UnshutterStripSettings(bpy.types.PropertyGroup):
     follow: FloatProperty(**FOLLOW)
     output_dir: StringProperty(**OUTPUT_DIR)
     role: EnumProperty(
-        name="Role", default="NONE",
-        items=(("NONE", "None", "Not processed yet"),
-               ("SOURCE", "Source", "A blurred strip that has a slow-motion strip"),
-               ("RESULT", "Result", "The slow-motion strip made from a source strip")),
+        name="Role",
+        default="NONE",
+        items=(
+            ("NONE", "None", "Not processed yet"),
+            ("SOURCE", "Source", "A blurred strip that has a slow-motion strip"),
+            ("RESULT", "Result", "The slow-motion strip made from a source strip"),
+        ),
     )
-    link: StringProperty(name="Link", description="Id shared by a source strip and its slow-motion strip: "
-                         "finds one from the other whatever they are named")
+    link: StringProperty(
+        name="Link",
+        description="Id shared by a source strip and its slow-motion strip: "
+        "finds one from the other whatever they are named",
+    )
     source: StringProperty(name="Source Strip", description="Name of the blurred strip at the last run")
     result: StringProperty(name="Slow-Motion Strip", description="Name of the strip made from this one at the last run")
     output: StringProperty(name="Output", description="Output file pattern of the last run")

@@ -9,6 +9,7 @@ missing. So the proxy files the updated strip reads are removed, and the sizes
 the artist enabled are built again, as the artist would by hand (inside the
 meta strip that holds it, if any).
 """
+
 import os
 
 import bpy
@@ -31,8 +32,9 @@ def folder(ed, strip) -> str:
 def files(ed, strip) -> list:
     """Every proxy file ``strip`` could read, at every size."""
     where = folder(ed, strip)
-    return [os.path.join(where, "images", str(size), f"{e.filename}_proxy.jpg")
-            for size in SIZES for e in strip.elements]
+    return [
+        os.path.join(where, "images", str(size), f"{e.filename}_proxy.jpg") for size in SIZES for e in strip.elements
+    ]
 
 
 def enabled_sizes(strip) -> list:
@@ -92,6 +94,8 @@ def refresh(ed, strip, before: tuple):
         built = [p for p in files(ed, strip) if os.path.isfile(p)]
         if built:
             return f"proxy rebuilt at {', '.join(f'{s}%' for s in sizes)}"
-        return (f"proxy not rebuilt ({removed} stale files removed): "
-                "rebuild it in the sidebar's Proxy tab (Strip Proxy & Timecode)")
+        return (
+            f"proxy not rebuilt ({removed} stale files removed): "
+            "rebuild it in the sidebar's Proxy tab (Strip Proxy & Timecode)"
+        )
     return f"{removed} stale proxy files removed" if removed else None
