@@ -219,7 +219,7 @@ class StandInDecomposer(Decomposer):
         self.info = ModelInfo("", "", "stand-in", k, "cpu")
         self.inferred = 0
 
-    def _infer(self, blurred: np.ndarray, guidance: np.ndarray) -> np.ndarray:
+    def _infer(self, blurred: np.ndarray, guidance: np.ndarray, release: bool = False) -> np.ndarray:
         self.inferred += 1
         h, w = blurred.shape[:2]
         return np.zeros((1, self.k, 3, h, w), np.float32)
