@@ -40,6 +40,7 @@ class Warper:
         self._xs = np.arange(w, dtype=np.float32)[None, :]
         self._ys = np.arange(h, dtype=np.float32)[:, None]
         self._sorted: tuple[np.ndarray, ...] | None = None
+        self._half = np.empty((0, 0, 2), np.float16)  # the motion as float16, set with the sort
         self._moving = bool(np.any(self.motion))
         self._at: dict[float, np.ndarray] = {}
 
@@ -69,7 +70,7 @@ class Warper:
         tx = np.rint(px + tt * mx).astype(np.int32)
         ty = np.rint(py + tt * my).astype(np.int32)
         inside = (tx >= 0) & (tx < w) & (ty >= 0) & (ty < h)
-        own = self.motion.astype(np.float16)  # uncovered pixels keep their own motion
+        own = self._half.copy()  # uncovered pixels keep their own motion
         # ascending priority: where several land, the last (most trusted, fastest) write stays;
         # a float16 (x, y) pair moves as one int32
         own.view(np.int32).reshape(-1)[(ty * w + tx)[inside]] = src[inside]
@@ -88,7 +89,8 @@ class Warper:
         del speed, trust, key16
         px = (o % w).astype(np.float32)
         py = (o // w).astype(np.float32)
-        pairs = self.motion.astype(np.float16).view(np.int32).reshape(-1)
+        self._half = self.motion.astype(np.float16)
+        pairs = self._half.view(np.int32).reshape(-1)
         return px, py, m[:, 0][o], m[:, 1][o], pairs[o]
 
     def __call__(self, img: np.ndarray, t: float) -> np.ndarray:

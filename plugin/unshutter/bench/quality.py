@@ -432,16 +432,15 @@ class TrueMotion:
 
     def __init__(self, node, run: runs.Run) -> None:  # noqa: ANN001 (unshutter.node.Node)
         self.node, self.run = node, run
-        self._own = node.guidance_for
 
     def __call__(
         self,
         frame: int,
         cur: np.ndarray,
-        *rest,
-        trust_out: dict | None = None,  # noqa: ANN002
-        **kw,
-    ) -> tuple[np.ndarray, str]:  # noqa: ANN003
+        *rest,  # noqa: ANN002 (Node.guidance_for's other arguments, unused)
+        trust_out: dict | None = None,
+        **kw,  # noqa: ANN003
+    ) -> tuple[np.ndarray, str]:
         from unshutter.guidance.encode import guidance_from_motion
 
         g = guidance_from_motion(self.run.true_motion[frame], self.run.shutter, self.node.params.threshold)
@@ -455,10 +454,11 @@ def run_outputs(run: runs.Run, node, model: Model, oracle=None) -> dict[str, np.
     node (run on the whole clip), baselines, and the raw model where its K sub-frames are the output
     times (360 degrees, N = K). ``oracle``, a second node, adds ``node_true_motion``: it is given the true motion."""
     sel = list(run.scored)
-    out = {"node": to_network(node_clip(node, from_network(run.blurred, 1.0))[sel], 1.0)}
+    linear = from_network(run.blurred, 1.0)
+    out = {"node": to_network(node_clip(node, linear)[sel], 1.0)}
     if oracle is not None:
         oracle.guidance_for = TrueMotion(oracle, run)
-        out["node_true_motion"] = to_network(node_clip(oracle, from_network(run.blurred, 1.0))[sel], 1.0)
+        out["node_true_motion"] = to_network(node_clip(oracle, linear)[sel], 1.0)
     if run.n == K and run.shutter == 360.0:
         raw = []
         for i in sel:
