@@ -23,11 +23,13 @@ import io
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from unshutter.decomposer import contract
+from unshutter.io.atomic import atomic_path
 from unshutter.train.config import load_config, repo_path
 from unshutter.train.flowunet_arch import build_network
 
@@ -128,15 +130,20 @@ def export_onnx(
         "unshutter.encoding": "srgb_encode(linear / scale)",
         **{k: str(v) for k, v in (metadata or {}).items()},
     }
+    save_onnx(model, meta, out)
+
+
+def save_onnx(model: Any, meta: dict[str, str], out: Path) -> None:
+    """Stamp ``meta`` as the model's metadata (replacing what it had), check the graph, write it atomically."""
+    import onnx
+
     del model.metadata_props[:]
     for k, v in meta.items():
         p = model.metadata_props.add()
         p.key, p.value = k, v
     onnx.checker.check_model(model)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    onnx.save(model, str(tmp))
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        onnx.save(model, str(tmp))
 
 
 def check_against_torch(net: torch.nn.Module, onnx_path: Path, seed: int = 0) -> float:

@@ -213,6 +213,8 @@ def quantize(src: Path, out: Path, feeds: list[dict[str, np.ndarray]], percentil
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    from unshutter.train.export import save_onnx  # here, not at the top: export imports torch
+
     model = onnx.load(str(src))
     meta = {p.key: p.value for p in model.metadata_props}
     if meta.get("unshutter.contract") != "split":
@@ -253,15 +255,7 @@ def quantize(src: Path, out: Path, feeds: list[dict[str, np.ndarray]], percentil
             "unshutter.calibration": f"{len(feeds)} training-photo samples, percentile {percentile}",
         }
     )
-    del q.metadata_props[:]
-    for k, v in meta.items():
-        p = q.metadata_props.add()
-        p.key, p.value = k, v
-    onnx.checker.check_model(q)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out.with_name(out.name + ".tmp")
-    onnx.save(q, str(tmp_out))
-    tmp_out.replace(out)
+    save_onnx(q, meta, out)
 
 
 def main(argv: list[str] | None = None) -> int:
