@@ -194,6 +194,8 @@ class LineReporter:
                 f"(factor {e['factor']}, {e['provider']})",
                 flush=True,
             )
+        elif e["event"] == "warning":
+            print(f"unshutter: warning: {e['message']}", file=sys.stderr, flush=True)
         elif e["event"] == "frame":
             what = "complete, skipped" if e["skipped"] else f"{e['seconds']:.2f} s, guidance {e['guidance']}"
             print(

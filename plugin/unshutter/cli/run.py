@@ -221,14 +221,9 @@ def _warn_overrides_outside(cfg: RunConfig) -> None:
         clip.close()
     except (UnshutterError, OSError, ValueError):
         return
-    missed = ov.outside(first, last)
-    if missed:
-        ranges = ", ".join(f"{what} {a}-{b}" for what, (a, b) in missed)
-        print(
-            f"unshutter: warning: {cfg.params.overrides}: {ranges} outside the clip's source frames {first}-{last}: "
-            "no effect (override frames are source frame numbers)",
-            file=sys.stderr,
-        )
+    line = ov.outside_warning(cfg.params.overrides, first, last)
+    if line:
+        print(f"unshutter: warning: {line}", file=sys.stderr)
 
 
 def _warn_unguided(result: Any) -> None:

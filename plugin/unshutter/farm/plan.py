@@ -10,10 +10,14 @@ chunks, so a job resubmitted on another farm resumes on the same manifests.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from unshutter.farm.spec import BatchSpec, Shot
 from unshutter.io.clip import open_clip
+
+log = logging.getLogger("unshutter.farm")
+_warned: set[tuple[str, str, int, int]] = set()  # (shot, override file, first, last): one line per process
 
 
 @dataclass(frozen=True)
@@ -82,12 +86,27 @@ def shot_range(shot: Shot) -> tuple[int, int]:
     finally:
         clip.close()
     _ = shot.loaded_overrides  # reads and validates it; override_inputs reuses it
+    line = override_warning(shot, first, last)
+    if line and (key := (shot.name, str(shot.overrides), first, last)) not in _warned:
+        _warned.add(key)
+        log.warning("warning: %s", line)
     if shot.frames is None:
         return first, last
     a, b = shot.frames
     if a < first or b > last:
         raise ParameterError(f"shot {shot.name!r}.frames {a}-{b}: outside the clip {shot.input} ({first}-{last})")
     return a, b
+
+
+def override_warning(shot: Shot, first: int, last: int) -> str | None:
+    """The shot's override ranges that miss its clip's source frames ``first``-``last``, in one line; else None.
+
+    ``farm check``, ``farm openjd`` and ``farm dask`` log it once per shot
+    when they plan it (through :func:`shot_range`), before any task runs.
+    """
+    ov = shot.loaded_overrides
+    line = ov.outside_warning(str(shot.overrides), first, last) if ov is not None else None
+    return f"shot {shot.name!r}.overrides: {line}" if line else None
 
 
 def plan_shot(shot: Shot, frame_range: tuple[int, int] | None = None) -> list[Chunk]:

@@ -291,6 +291,22 @@ class Overrides:
         named += [(f"region {r.name}", r.frames) for r in self.regions]
         return [(what, rng) for what, rng in named if rng is not None and (rng[1] < first or rng[0] > last)]
 
+    def outside_warning(self, path: str | Path, first: int, last: int) -> str | None:
+        """The one-line warning every host shows when some ranges miss source frames ``first``-``last``; else None.
+
+        ``path`` names the override file in it. Hosts prefix it their own way
+        (``unshutter: warning:`` on a terminal, a warning report in Blender,
+        a persistent warning message in an OpenFX host).
+        """
+        missed = self.outside(first, last)
+        if not missed:
+            return None
+        ranges = ", ".join(f"{what} {a}-{b}" for what, (a, b) in missed)
+        return (
+            f"{path}: {ranges} outside the clip's source frames {first}-{last}: "
+            "no effect (override frames are source frame numbers)"
+        )
+
     def at_scale(self, sx: float, sy: float) -> Overrides:
         """The same overrides, applied by default to frames rendered at scale (``sx``, ``sy``)."""
         return replace(self, scale=(float(sx), float(sy)))
