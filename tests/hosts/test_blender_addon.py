@@ -1252,3 +1252,33 @@ def test_motion_vector_reaches_the_engine(blender: Blender, scripts_dir: Path, t
     manifest = json.loads(Path(new["settings"]["manifest"]).read_text())
     assert manifest["params"]["motion"] == [6.0, -1.5]
     assert set(manifest["guidance"].values()) == {"motion(6,-1.5)"}
+
+
+@pytest.mark.slow  # two engine runs in Blender
+def test_override_range_outside_the_clip_is_reported(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
+    """An override file whose ranges miss the strip's source frames: the run finishes, a warning report names the
+    file and the range; a file whose range overlaps the clip gives none."""
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=5)
+    box = "[[0, 0], [20, 0], [20, 12], [0, 12]]"
+
+    def run(frames: str, name: str) -> tuple[Path, dict]:
+        ov = tmp_path / f"{name}.yaml"
+        ov.write_text(f"regions:\n  - {{name: car, motion: [6, 0], frames: {frames}, polygon: {box}}}\n")
+        cfg = {
+            "files": [str(f) for f in files],
+            "channel": 2,
+            "start": 1,
+            "operator": {"factor": 2, "overrides": str(ov), "output_dir": str(tmp_path / name) + "/"},
+        }
+        home = tmp_path / name
+        home.mkdir()
+        return ov, run_blender(blender, scripts_dir, cfg, home)
+
+    ov, out = run("4003-4010", "late")  # output frame numbers by mistake
+    assert out["result"] == ["FINISHED"], out.get("log", "")[-2000:]
+    lines = [x for x in out["log"].splitlines() if "outside the clip" in x]
+    assert len(lines) == 1, out["log"][-2000:]
+    assert "Unshutter: " in lines[0] and str(ov) in lines[0] and "region car 4003-4010" in lines[0]
+    assert "1001-1003" in lines[0]
+    _, out = run("1002-1010", "overlap")
+    assert out["result"] == ["FINISHED"] and "outside the clip" not in out["log"], out["log"][-2000:]

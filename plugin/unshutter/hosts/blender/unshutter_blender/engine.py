@@ -350,6 +350,13 @@ class EngineRun:
                 return text
         return f"the engine exited with code {self.proc.returncode}"
 
+    @property
+    def warnings(self) -> list[str]:
+        """The engine's ``unshutter: warning:`` lines so far, without the prefix (an override range that misses
+        the clip, a still without motion): the run succeeded, but the artist should know."""
+        lead = "unshutter: warning: "
+        return [line.strip()[len(lead) :] for line in self.stderr_lines if line.strip().startswith(lead)]
+
     def cancel(self) -> list[str]:
         """Kill the engine and delete what this run added to the output folder. Returns the removed names."""
         if self.proc is not None and self.proc.poll() is None:

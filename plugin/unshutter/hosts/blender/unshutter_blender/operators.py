@@ -251,6 +251,8 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
             + "".join(f"; {note}" for note in notes)
             + (f"; {', '.join(effects)} still apply to the muted {source.name}" if effects else ""),
         )
+        for warning in job.run.warnings:  # after the summary: the status bar shows the last report
+            self.report({"WARNING"}, f"Unshutter: {warning}")
         return {"FINISHED"}
 
     # ------------------------------------------------------------ running
