@@ -22,6 +22,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 #include <utility>
@@ -194,6 +195,8 @@ struct Instance {
                    overrides = nullptr, colorspace = nullptr, quality = nullptr, tile = nullptr, threshold = nullptr,
                    timing = nullptr, follow = nullptr, source_time = nullptr;
     std::atomic<bool> persistent_message{false};  // render threads share the instance
+    std::mutex warning_mutex;
+    std::string warning;  // the persistent warning on show ("" when none): set again only when it changes
 };
 
 Instance *instance_of(OfxImageEffectHandle effect) {
@@ -287,6 +290,10 @@ void map_time(const Instance &in, double t, long &f, int &k) {
 // ------------------------------------------------------------------ messages
 void report_error(Instance *in, const std::string &msg) {
     std::fprintf(stderr, "Unshutter: %s\n", msg.c_str());
+    {
+        std::lock_guard<std::mutex> lock(in->warning_mutex);
+        in->warning.clear();  // the error replaces it: the next good render shows it again
+    }
     if (gMsgV2) {
         gMsgV2->setPersistentMessage(in->handle, ofx::MessageError, "unshutter.render", "%s", msg.c_str());
         in->persistent_message = true;
@@ -296,7 +303,28 @@ void report_error(Instance *in, const std::string &msg) {
 }
 
 void clear_error(Instance *in) {
+    {
+        std::lock_guard<std::mutex> lock(in->warning_mutex);
+        in->warning.clear();
+    }
     if (in->persistent_message.exchange(false) && gMsgV2) gMsgV2->clearPersistentMessage(in->handle);
+}
+
+// A render that worked but has something to say (the worker's one line: override ranges that miss the
+// clip): a persistent warning on the node, said once per text, not once per frame.
+void report_warning(Instance *in, const std::string &msg) {
+    {
+        std::lock_guard<std::mutex> lock(in->warning_mutex);
+        if (in->warning == msg) return;
+        in->warning = msg;
+    }
+    std::fprintf(stderr, "Unshutter: warning: %s\n", msg.c_str());
+    if (gMsgV2) {
+        gMsgV2->setPersistentMessage(in->handle, ofx::MessageWarning, "unshutter.overrides", "%s", msg.c_str());
+        in->persistent_message = true;
+    } else if (gMsgV1) {
+        gMsgV1->message(in->handle, ofx::MessageWarning, "unshutter.overrides", "%s", msg.c_str());
+    }
 }
 
 // The host's progress bar for one render: kProgressSent once the pixels are in shared memory, then the
@@ -865,6 +893,7 @@ std::string render_request(const Instance &in, const RenderInputs &r, const ShmL
     w.begin_object().key("op").str("render").key("shm").str(shm_name);
     w.key("width").integer(static_cast<long long>(cv.width())).key("height").integer(static_cast<long long>(cv.height()));
     w.key("frame").integer(r.f).key("k").integer(r.k);
+    w.key("clip").begin_array().integer(r.a).integer(r.b).end_array();  // for the worker's override range warning
     plane("cur", l.cur);
     plane("prev", l.prev);
     plane("next", l.next);
@@ -899,7 +928,7 @@ enum class WorkerOutcome { Done, Discarded, Failed };  // Discarded: aborted or 
 
 // Send the request and wait for the worker's reply (reported to the host when it failed).
 WorkerOutcome ask_worker(Instance *in, const RenderInputs &r, const std::string &req, SharedBuffer &shm,
-                         Progress &progress) {
+                         Progress &progress, std::string &warning) {
     auto aborted = [in]() { return gEffect->abort(in->handle) != 0; };
     // Polled while the worker decomposes: the progress bar follows its tiles, and a cancel there stops it like abort.
     auto stop = [&]() { return !progress.follow(shm) || aborted(); };
@@ -931,6 +960,7 @@ WorkerOutcome ask_worker(Instance *in, const RenderInputs &r, const std::string 
     if (verbose)
         std::fprintf(stderr, "Unshutter: output %s = frame %ld sub-frame %d: %s\n", when.c_str(), r.f, r.k,
                      res.reply.c_str());
+    warning = reply.str("warning");
     return WorkerOutcome::Done;
 }
 
@@ -950,7 +980,8 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
     load_planes(r, l, shm);
     if (!progress.update(kProgressSent)) return kOfxStatOK;  // cancelled: the host discards the render
 
-    switch (ask_worker(in, r, render_request(*in, r, l, shm.name()), shm, progress)) {
+    std::string warning;
+    switch (ask_worker(in, r, render_request(*in, r, l, shm.name()), shm, progress, warning)) {
         case WorkerOutcome::Discarded: return kOfxStatOK;
         case WorkerOutcome::Failed: return kOfxStatFailed;
         case WorkerOutcome::Done: break;
@@ -958,7 +989,8 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
     progress.update(kProgressDecomposed);
     store_any(r.out->view(), r.window, r.cur->view(), shm.floats(l.out));
     progress.update(1.0);
-    clear_error(in);
+    if (warning.empty()) clear_error(in);
+    else report_warning(in, warning);
     return kOfxStatOK;
 }
 

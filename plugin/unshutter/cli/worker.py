@@ -30,6 +30,9 @@ by that many bytes of UTF-8 JSON. Requests carry ``op``:
   guidance reads; null past the clip's end) and ``next_matte`` (the Guide
   matte at the next frame, or null). A request without the ``next2`` key
   (a plugin older than even timing) gets them carried forward instead.
+  ``clip`` (optional): ``[first, last]``, the source clip's frame range;
+  with it, a reply adds ``warning`` (one line naming the override file)
+  when override ranges miss the clip altogether.
   Reply: ``{"ok": true, "cached": bool, "guidance": ...}`` or
   ``{"ok": false, "kind": "aborted"|"error", "error": "one line"}``. An
   abort inside a tiled decomposition adds ``tiles_done`` and ``tiles`` (how
@@ -157,6 +160,20 @@ def _offset(req: dict[str, Any], key: str) -> int | None:
     if value < 0:
         raise ParameterError(f"{key} {value}: a negative offset")
     return value
+
+
+def _clip_range(value: Any) -> tuple[int, int] | None:
+    """The request's ``clip``: the source clip's first and last frame as the host sees them (None when absent)."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        or value[0] > value[1]
+    ):
+        raise ParameterError(f"clip {value!r}: expected [first, last] source frames")
+    return value[0], value[1]
 
 
 def _check_pixels(frame: int, name: str, a: np.ndarray | None) -> None:
@@ -412,6 +429,7 @@ class Worker:
             raise ParameterError(f"params.{missing[0]}: missing")
         params = {key: given[key] for key in PARAM_KEYS if key in given}
         colorspace = _colorspace(given)
+        clip = _clip_range(req.get("clip"))
         pkey, node = self.node(params, _render_scale(given))
         if not 0 <= k < node.params.factor:
             raise ParameterError(f"sub-frame k {k}: outside 0..{node.params.factor - 1}")
@@ -452,7 +470,12 @@ class Worker:
         finally:
             seg.close()
         cached = self.decompositions == before
-        return {"ok": True, "cached": cached, "guidance": source, "decompositions": self.decompositions}
+        reply = {"ok": True, "cached": cached, "guidance": source, "decompositions": self.decompositions}
+        if clip is not None and node.overrides is not None:
+            warning = node.overrides.outside_warning(str(node.params.overrides), *clip)
+            if warning:
+                reply["warning"] = warning
+        return reply
 
     def _key(self, node: Any, common: tuple, inputs: _Inputs) -> tuple:
         """What decides a frame's decomposition: the parameters, the pixels and the files its guidance reads."""
