@@ -202,3 +202,18 @@ def test_ranges_outside_the_clip_are_listed(tmp_path: Path) -> None:
         ("region late", (1006, 1400)),
     ]
     assert _load(tmp_path, "reverse: true\n", "b.yaml").outside(1, 2) == []
+
+
+def test_a_later_still_region_holds_out_what_stands_in_front(tmp_path: Path) -> None:
+    """A railing in front of the car: a later region with motion [0, 0] keeps it still inside the car's region."""
+    rail = "[[38, 0], [42, 0], [42, 59], [38, 59]]"
+    ov = _load(
+        tmp_path,
+        f"regions:\n  - {{name: car, motion: [40, 0], polygon: {BOX}}}\n"
+        f"  - {{name: railing, motion: [0, 0], feather: 0, polygon: {rail}}}\n",
+    )
+    out, used = ov.apply(_flow(), 1)
+    assert used == ["region:car", "region:railing"]
+    assert np.all(out[5:55, 38:42, MX] == 0) and np.all(out[5:55, 38:42, MY] == 0)
+    assert out[30, 40, GVALID] == 1 and (out[30, 40, GX], out[30, 40, GY]) == (0, 0)  # static, not unknown
+    assert out[30, 30, MX] * MOTION_SCALE == pytest.approx(40, abs=0.5)  # the car around it keeps its vector

@@ -24,7 +24,8 @@ true motion, the default feather) on top of the flow, and the PSNR inside
 them is compared: flow alone, flow plus the overrides, per-pixel truth; for
 the model's sub-frames and for the node's output (``Node.process`` with
 the override written to a file, as ``--overrides`` reads it; factor 7,
-exposure timing, default follow).
+exposure timing; with the default follow and with follow 0, which tells the
+cost of carrying the sub-frames along the motion from that of the guidance).
 
 ``flow_fails_pixels`` keeps the per-pixel measure of earlier versions: the
 pixels where the flow disagrees with the truth (cleaned, at least 2% of the
@@ -308,10 +309,12 @@ def _evaluate(model: Model, frames: list[q.Frame], tmp: Path) -> dict:
             acc["share"].append(float(bad.mean()))
         failing = failing_objects(f)
         node_nb = node_out(model, f, None, tmp) if failing else ident
+        still_nb = node_out(model, f, None, tmp, follow=0.0) if failing else ident
         for kind, obs in failing.items():
             region = np.maximum.reduce([ob.mask for ob in obs])
             acc = obj_fails.setdefault(
-                kind, {k: [] for k in ("nb", "ov", "gt", "id", "node_nb", "node_ov", "share", "objects")}
+                kind,
+                {k: [] for k in ("nb", "ov", "gt", "id", "node_nb", "node_ov", "f0_nb", "f0_ov", "share", "objects")},
             )
             acc["objects"].append(len(obs))
             acc["ov"].append(_region_mse(model(f.blurred, override_objects(f, obs)), f, region))
@@ -320,6 +323,8 @@ def _evaluate(model: Model, frames: list[q.Frame], tmp: Path) -> dict:
             acc["id"].append(_region_mse(ident, f, region))
             acc["node_nb"].append(_region_mse(node_nb, f, region))
             acc["node_ov"].append(_region_mse(node_out(model, f, obs, tmp), f, region))
+            acc["f0_nb"].append(_region_mse(still_nb, f, region))
+            acc["f0_ov"].append(_region_mse(node_out(model, f, obs, tmp, follow=0.0), f, region))
             acc["share"].append(float(region.mean()))
     res: dict = {name: a.summary() for name, a in accs.items()}
     res["alternatives"] = {
@@ -342,6 +347,8 @@ def _evaluate(model: Model, frames: list[q.Frame], tmp: Path) -> dict:
             "node_psnr_neighbors": q.psnr_of(float(np.mean(a["node_nb"]))),
             "node_psnr_neighbors_plus_override": q.psnr_of(float(np.mean(a["node_ov"]))),
             "node_frames_improved": int(sum(o < n for o, n in zip(a["node_ov"], a["node_nb"]))),
+            "node_follow0_psnr_neighbors": q.psnr_of(float(np.mean(a["f0_nb"]))),
+            "node_follow0_psnr_neighbors_plus_override": q.psnr_of(float(np.mean(a["f0_ov"]))),
         }
         for kind, a in obj_fails.items()
     }
@@ -360,13 +367,20 @@ def _evaluate(model: Model, frames: list[q.Frame], tmp: Path) -> dict:
     return res
 
 
-def node_out(model: Model, f: q.Frame, obs: list[DrawnObject] | None, tmp: Path) -> np.ndarray:
+def node_out(
+    model: Model, f: q.Frame, obs: list[DrawnObject] | None, tmp: Path, follow: float | None = None
+) -> np.ndarray:
     """The node's factor-7 output (exposure timing: the exposure's slices, like the truth) with the flow and,
-    given ``obs``, their override file. Shape: -> [K, H, W, 3] network encoding."""
+    given ``obs``, their override file; ``follow`` None is the node's default. ``follow=0`` leaves out the
+    stage that carries the sub-frames along the motion (a smoother playback, scored here only by PSNR).
+    Shape: -> [K, H, W, 3] network encoding."""
     from unshutter.node import Node, NodeParams
 
     path = str(write_override_file(tmp / "objects.json", obs)) if obs else None
-    node = Node(NodeParams(factor=q.K, shutter=f.shutter_deg, timing="exposure", overrides=path), decomposer=model.dec)
+    params = NodeParams(factor=q.K, shutter=f.shutter_deg, timing="exposure", overrides=path)
+    if follow is not None:
+        params.follow = follow
+    node = Node(params, decomposer=model.dec)
     return q.node_frame(node, f)
 
 
@@ -393,7 +407,9 @@ def _print(title: str, res: dict) -> None:
             f"of each): model: neighbors {ff['psnr_neighbors']:.2f} dB, + vector overrides "
             f"{ff['psnr_neighbors_plus_override']:.2f} dB (better on {ff['frames_improved']}/{ff['frames']}), "
             f"gt {ff['psnr_gt']:.2f}, identity {ff['psnr_identity']:.2f}; node: {ff['node_psnr_neighbors']:.2f} -> "
-            f"{ff['node_psnr_neighbors_plus_override']:.2f} dB (better on {ff['node_frames_improved']}/{ff['frames']})"
+            f"{ff['node_psnr_neighbors_plus_override']:.2f} dB (better on {ff['node_frames_improved']}/{ff['frames']}); "
+            f"node with follow 0: {ff['node_follow0_psnr_neighbors']:.2f} -> "
+            f"{ff['node_follow0_psnr_neighbors_plus_override']:.2f} dB"
         )
     for kind, ff in res.get("flow_fails_pixels", {}).items():
         print(
