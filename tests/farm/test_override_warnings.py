@@ -85,3 +85,20 @@ def test_openjd_session_tasks_log_the_warning(tmp_path: Path, farm_clips: dict[s
     lines = [x for x in log.splitlines() if "unshutter: warning:" in x]
     assert len(lines) == 2, lines  # the two chunks of 'pan'; 'tilt-b' covers its clip
     assert all(str(tmp_path / "pan.yaml") in x and "region car 4003-4010" in x for x in lines)
+
+
+def test_dask_plan_logs_the_warning_once(
+    tmp_path: Path, farm_clips: dict[str, str], farm_model: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``farm dask`` plans with :func:`plan`: the line is logged once per shot, however often the shot is planned."""
+    from unshutter.farm.plan import plan
+    from unshutter.farm.spec import load_spec
+
+    spec = load_spec(_spec(tmp_path, farm_clips, farm_model, pan="1003-1010", tilt="990-1000"))
+    with caplog.at_level("WARNING", logger="unshutter.farm"):
+        chunks = plan(spec)
+        plan(spec)
+    assert len(chunks) == 6  # a warning, not a refusal: every chunk is still planned
+    lines = [r.getMessage() for r in caplog.records if r.name == "unshutter.farm"]
+    assert len(lines) == 1 and lines[0].startswith("warning: shot 'tilt-b'.overrides: "), lines
+    assert "region car 990-1000" in lines[0] and "1001-1006" in lines[0]
