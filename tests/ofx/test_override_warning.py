@@ -54,3 +54,18 @@ def test_plugin_shows_a_persistent_warning_once(host, clip, tmp_path: Path) -> N
     status, facts = h.render(FIRST + 5, tmp_path / "c.raw")
     assert status == 0 and "persistent_message_cleared" in facts, facts
     assert not [x for x in facts if x.startswith("persistent_message OfxMessageWarning")]
+
+
+def test_plugin_with_message_suite_v1_says_it_once(host, clip, tmp_path: Path) -> None:
+    """A host without persistent messages gets one plain warning message, not one per frame."""
+    ov = _override(tmp_path / "shot.overrides.yaml", "4003-4010")
+    h = host(UNSHUTTER_KEEP_PYTHONPATH="1")
+    h.ok("suites message=1 progress=2")
+    h.start("general", clip, factor=N, overrideFile=str(ov))
+    said = []
+    for t in (FIRST + 3, FIRST + 4, FIRST + 6):
+        status, facts = h.render(t, tmp_path / f"{t}.raw")
+        assert status == 0, facts
+        said += [x for x in facts if "OfxMessageWarning" in x]
+    assert len(said) == 1 and said[0].startswith("message OfxMessageWarning unshutter.overrides"), said
+    assert str(ov) in said[0] and "region car 4003-4010" in said[0]
