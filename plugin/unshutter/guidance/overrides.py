@@ -291,6 +291,17 @@ class Overrides:
         named += [(f"region {r.name}", r.frames) for r in self.regions]
         return [(what, rng) for what, rng in named if rng is not None and (rng[1] < first or rng[0] > last)]
 
+    def outside_every(self, ranges: list[tuple[int, int]]) -> list[tuple[str, tuple[int, int]]]:
+        """The overrides whose frame range misses every one of ``ranges`` (first, last): (what, range).
+
+        One override file given for several clips (``unshutter timeline``)
+        may well miss some of them; one that misses them all changes nothing.
+        """
+        if not ranges:
+            return []
+        missed = [set(self.outside(a, b)) for a, b in ranges]
+        return [item for item in self.outside(*ranges[0]) if all(item in m for m in missed)]
+
     def outside_warning(self, path: str | Path, first: int, last: int) -> str | None:
         """The one-line warning every host shows when some ranges miss source frames ``first``-``last``; else None.
 

@@ -340,7 +340,29 @@ def retime_timeline(
                 f"-> {rep.output} ({rep.written} written)"
             )
         reports.append(rep)
+    _warn_overrides_outside(cfg, node, reports, say)
     return reports
+
+
+def _warn_overrides_outside(
+    cfg: TimelineConfig, node: Node | None, reports: list[ClipReport], say: Callable[[str], None]
+) -> None:
+    """One line when override ranges miss the source frames of every processed clip: they changed nothing.
+
+    The one override file applies to each selected clip's own source frames;
+    missing some clips is expected (it was written for one), missing all is not.
+    """
+    done = [(r.name, tuple(r.details["processed_frames"])) for r in reports if r.status == "processed"]
+    if node is None or node.overrides is None or not done:
+        return
+    missed = node.overrides.outside_every([rng for _, rng in done])
+    if missed:
+        ranges = ", ".join(f"{what} {a}-{b}" for what, (a, b) in missed)
+        clips = ", ".join(f"{name} {a}-{b}" for name, (a, b) in done)
+        say(
+            f"warning: {cfg.params.overrides}: {ranges} outside the source frames of every clip processed "
+            f"({clips}): no effect (override frames are source frame numbers)"
+        )
 
 
 @dataclass
