@@ -125,3 +125,18 @@ def test_where_two_motions_land_on_one_pixel_the_trusted_one_wins() -> None:
     np.testing.assert_array_equal(at[15, 20:25, 0], 10.0)
     np.testing.assert_array_equal(at[15, 25:30, 0], -10.0)
     assert at.dtype == np.float16
+
+
+def test_clamp_touches_only_the_pixel_channels_out_of_range() -> None:
+    """The clamp's work is bounded by what is out of range: everything else is left bit for bit."""
+    rng = np.random.default_rng(5)
+    sub = rng.uniform(0.1, 0.9, (4, 12, 10, 3)).astype(np.float32)
+    target = sub.mean(axis=0) + np.float32(0.01)  # in range, and not quite the mean: not the clamp's business
+    sub[1, 3, 4, 0] = -0.2  # one pixel channel below zero
+    target[3, 4, 0] = sub[:, 3, 4, 0].mean()
+    before = sub.copy()
+    retime.clamp_keep_mean(sub, target, 1.0)
+    changed = np.any(sub != before, axis=0)
+    assert changed[3, 4, 0] and changed.sum() == 1
+    assert sub[:, 3, 4, 0].min() >= 0.0
+    np.testing.assert_allclose(sub[:, 3, 4, 0].mean(), target[3, 4, 0], atol=1e-6)

@@ -144,18 +144,24 @@ def clamp_keep_mean(sub: np.ndarray, target: np.ndarray, ceiling: float | None) 
         sub: [N, H, W, C], target: [H, W, C]
     """
     hi = np.inf if ceiling is None else np.float32(ceiling)
-    if sub.min() >= 0.0 and sub.max() <= hi:
+    lo_bad = (sub < 0.0).any(axis=0)
+    out = lo_bad | (sub > hi).any(axis=0) if ceiling is not None else lo_bad  # [H, W, C]
+    if not out.any():
         return
+    # only the pixel channels with a sub-frame out of range: elsewhere nothing is cut (a few % of a frame)
     n = sub.shape[0]
-    ok = (target >= 0.0) & (target <= hi)
-    clipped = np.clip(sub, 0.0, hi)
-    excess = (target - clipped.mean(axis=0)) * np.float32(n)  # [H, W, C]: what the clip took (+) or added (-)
-    # [N, H, W, C] room to take it: without a ceiling the clip only raised values (excess <= 0)
+    s = sub[:, out]  # [N, M]
+    t = target[out]  # [M]
+    ok = (t >= 0.0) & (t <= hi)
+    clipped = np.clip(s, 0.0, hi)
+    excess = (t - clipped.mean(axis=0)) * np.float32(n)  # [M]: what the clip took (+) or added (-)
+    # [N, M] room to take it: without a ceiling the clip only raised values (excess <= 0)
     room = clipped if ceiling is None else np.where(excess[None] > 0, hi - clipped, clipped)
     total = room.sum(axis=0)
     share = np.divide(excess, total, out=np.zeros_like(excess), where=total > 0)
     fixed = clipped + room * share[None]
-    np.copyto(sub, fixed, where=ok[None] & np.isfinite(fixed))
+    keep = ok[None] & np.isfinite(fixed)
+    sub[:, out] = np.where(keep, fixed, s)
 
 
 def fill_gap(

@@ -67,13 +67,14 @@ class Warper:
             self._sorted = self._sort()
         px, py, mx, my, src = self._sorted
         tt = np.float32(t)
-        tx = np.rint(px + tt * mx).astype(np.int32)
-        ty = np.rint(py + tt * my).astype(np.int32)
+        tx, ty = _landing(px, mx, tt), _landing(py, my, tt)
         inside = (tx >= 0) & (tx < w) & (ty >= 0) & (ty < h)
         own = self._half.copy()  # uncovered pixels keep their own motion
         # ascending priority: where several land, the last (most trusted, fastest) write stays;
         # a float16 (x, y) pair moves as one int32
-        own.view(np.int32).reshape(-1)[(ty * w + tx)[inside]] = src[inside]
+        ty *= np.int32(w)
+        ty += tx
+        own.view(np.int32).reshape(-1)[ty[inside]] = src[inside]
         self._at[key] = own
         return own
 
@@ -99,10 +100,21 @@ class Warper:
             return img.copy()
         tt = np.float32(t)
         mt = self.at(t) if self._moving else self.motion
-        mx = self._xs - tt * mt[..., 0].astype(np.float32)
-        my = self._ys - tt * mt[..., 1].astype(np.float32)
+        # xs - t * m in two passes each (the float16 field read once, no temporaries)
+        mx = np.multiply(mt[..., 0], -tt, dtype=np.float32)
+        mx += self._xs
+        my = np.multiply(mt[..., 1], -tt, dtype=np.float32)
+        my += self._ys
         out = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return out.reshape(img.shape)
+
+
+def _landing(pos: np.ndarray, motion: np.ndarray, t: np.float32) -> np.ndarray:
+    """Nearest pixel each position lands on after ``t`` along ``motion``. Shape: [M], [M] -> [M] int32."""
+    a = motion * t
+    a += pos
+    np.rint(a, out=a)
+    return a.astype(np.int32)
 
 
 def warp_consistency(motion: np.ndarray, rel: float = 0.25, floor: float = 1.0) -> np.ndarray:
@@ -149,7 +161,9 @@ def follow(sub: np.ndarray, mid: np.ndarray, warper: Warper, offsets: np.ndarray
     wgt = weight[..., None].astype(np.float32)
     for k, t in enumerate(offsets):
         moved = warper(mid, float(t))
-        sub[k] += wgt * (moved - sub[k])
+        moved -= sub[k]
+        moved *= wgt
+        sub[k] += moved
 
 
 def travel_residue(sub: np.ndarray, target: np.ndarray, warper: Warper, offsets: np.ndarray) -> None:
@@ -173,7 +187,9 @@ def travel_residue(sub: np.ndarray, target: np.ndarray, warper: Warper, offsets:
         mean_moved += warper(resid, float(t))
     mean_moved *= np.float32(1.0 / n)
     for k, t in enumerate(offsets):
-        sub[k] += warper(resid, float(t)) - mean_moved
+        moved = warper(resid, float(t))
+        moved -= mean_moved
+        sub[k] += moved
 
 
 def gap_frames(
