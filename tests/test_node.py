@@ -114,3 +114,12 @@ def test_an_override_vector_is_trusted_inside_and_not_where_a_warp_along_it_leav
         t = trust["trust"]
         assert t[30, 45:56].min() == 1.0, params  # 12+ px inside both edges: a warp by +-12 px stays inside
         assert t[30, 30:36].max() < 0.5 and t[30, 64:70].max() < 0.5, params  # the bands at the edges
+
+
+def test_a_frame_below_360_keeps_its_follow_weight_for_its_gap(frames: list[np.ndarray]) -> None:
+    """fill_gap needs the weight that ranked the motions inside the exposure; at 360 nothing is kept."""
+    gap = Node(NodeParams(factor=4, shutter=180.0)).process(1003, frames[1], frames[0], frames[2])
+    assert gap.follow is not None and gap.follow.shape == frames[1].shape[:2] and gap.follow.dtype == np.float16
+    assert gap.follow.max() > 0.0
+    full = Node(NodeParams(factor=4)).process(1003, frames[1], frames[0], frames[2])
+    assert full.follow is None

@@ -140,3 +140,24 @@ def test_clamp_touches_only_the_pixel_channels_out_of_range() -> None:
     assert changed[3, 4, 0] and changed.sum() == 1
     assert sub[:, 3, 4, 0].min() >= 0.0
     np.testing.assert_allclose(sub[:, 3, 4, 0].mean(), target[3, 4, 0], atol=1e-6)
+
+
+def test_gap_frames_let_the_trusted_motion_win_as_inside_the_exposure() -> None:
+    """Where a fast untrusted motion lands on a still trusted region in the closed-shutter gap, the
+    trusted one keeps the pixel (the occluder), as the outputs inside the exposure do."""
+    from unshutter import timing
+
+    h, w = 6, 60
+    img = np.zeros((h, w, 3), np.float32)
+    img[:, :20] = 1.0  # the moving region (20 px right per frame, flow inconsistent: trust 0) ...
+    motion = np.zeros((h, w, 2), np.float32)
+    motion[:, :20, 0] = 20.0
+    trust = np.ones((h, w), np.float32)
+    trust[:, :20] = 0.0  # ... passes behind a still, trusted region at x >= 20
+    sched = timing.schedule(4, 180.0)  # outputs 0, 1 inside the exposure; 2, 3 in the gap
+    outs = [np.repeat(img[None], 4, axis=0) for _ in range(2)]
+    retime.fill_gap(outs[0], sched, motion, img, motion)
+    retime.fill_gap(outs[1], sched, motion, img, motion, trust, trust)
+    # gap output 2 is 5 px on from output 1: fastest-wins drags the moving region over x = 20..24
+    assert outs[0][2][:, 21:24].min() > 0.5
+    np.testing.assert_allclose(outs[1][2][:, 21:24], 0.0, atol=1e-6)

@@ -89,6 +89,7 @@ class FrameResult:
     info: dict[str, Any] = field(default_factory=dict)
     motion: np.ndarray | None = None  # [H, W, 2] px per frame interval where flow or an override gave it
     schedule: timing.Schedule | None = None
+    follow: np.ndarray | None = None  # [H, W] float16 follow weight: which motion wins where two land (travel.Warper)
 
 
 class Node:
@@ -246,7 +247,8 @@ class Node:
             sub, cur, p.factor, reuse=True, sched=sched, motion=motion, follow_weight=weight, ceiling=ceiling
         )
         stage("resample")
-        return FrameResult(out, g, source, {"exposure_scale": scale}, motion, sched)
+        held = weight.astype(np.float16) if weight is not None and sched.gap > 0 else None  # for fill_gap
+        return FrameResult(out, g, source, {"exposure_scale": scale}, motion, sched, held)
 
     def schedule(self) -> timing.Schedule:
         return timing.schedule(self.params.factor, self.params.shutter, self.params.timing)
@@ -291,7 +293,7 @@ class Node:
         if flow.is_cut(last, first):
             res.guidance_source += " [gap not interpolated: cut]"
             return
-        retime.fill_gap(res.subframes, sched, res.motion, nxt.subframes[0], nxt.motion)
+        retime.fill_gap(res.subframes, sched, res.motion, nxt.subframes[0], nxt.motion, res.follow, nxt.follow)
 
     def _decompose(
         self,

@@ -170,11 +170,17 @@ def fill_gap(
     motion: np.ndarray | None,
     next_first: np.ndarray,
     next_motion: np.ndarray | None,
+    priority: np.ndarray | None = None,
+    next_priority: np.ndarray | None = None,
 ) -> None:
     """Interpolate the gap outputs of ``out`` toward the next source frame's first output (in place).
 
+    ``priority`` and ``next_priority`` (each frame's follow weight) decide which
+    motion wins where two land on one pixel, as inside the exposure (:func:`retime`).
+
     Shape:
-        out: [N, H, W, 3], next_first: [H, W, 3], motion, next_motion: [H, W, 2] or None
+        out: [N, H, W, 3], next_first: [H, W, 3], motion, next_motion: [H, W, 2] or None,
+        priority, next_priority: [H, W] or None
     """
     if sched.gap == 0:
         return
@@ -184,10 +190,10 @@ def fill_gap(
     out[i:] = travel.gap_frames(
         out[i - 1],
         sched.times[i - 1],
-        travel.Warper(motion if motion is not None else zero),
+        travel.Warper(motion, priority) if motion is not None else travel.Warper(zero),
         next_first,
         1.0 + sched.times[0],
-        travel.Warper(next_motion if next_motion is not None else zero),
+        travel.Warper(next_motion, next_priority) if next_motion is not None else travel.Warper(zero),
         sched.times[i:],
     )
 
