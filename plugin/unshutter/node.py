@@ -92,6 +92,25 @@ class FrameResult:
     follow: np.ndarray | None = None  # [H, W] float16 follow weight: which motion wins where two land (travel.Warper)
 
 
+@dataclass
+class Prepared:
+    """A source frame ready to decompose (:meth:`Node.prepare`): its encoding and guidance."""
+
+    frame: int
+    cur: np.ndarray  # [H, W, 3] scene-linear
+    scale: float  # exposure scale of the network encoding
+    enc: np.ndarray | None  # [H, W, 3] network encoding; None once taken
+    guidance: np.ndarray  # [H, W, 6] float16
+    source: str  # where the guidance came from
+    trust: np.ndarray | None  # [H, W] in [0, 1], or None
+
+    def take_encoding(self) -> np.ndarray:
+        """The encoding, dropped from here (it is freed once decomposed: a frame's worth at 4K)."""
+        enc, self.enc = self.enc, None
+        assert enc is not None, "Node.finish: this frame was finished already"
+        return enc
+
+
 class Node:
     """Decompose source frames into sub-frames with the node's parameters."""
 
@@ -212,7 +231,7 @@ class Node:
         on_stage: Callable[[str], None] | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> FrameResult:
-        """One source frame in scene-linear RGB -> its N sub-frames.
+        """One source frame in scene-linear RGB -> its N sub-frames (:meth:`prepare`, then :meth:`finish`).
 
         ``on_stage`` is called with "flow", "decompose" and "resample" as each
         stage ends (``unshutter bench speed`` times and measures the node this way).
@@ -223,7 +242,26 @@ class Node:
         Shape:
             cur, prev, nxt: [H, W, 3] scene-linear float32 -> FrameResult.subframes [N, H, W, 3]
         """
-        p = self.params
+        prep = self.prepare(frame, cur, prev, nxt, matte, matte_direction)
+        del prev, nxt  # the neighbours are not needed any more (the caller may still hold them)
+        if on_stage is not None:
+            on_stage("flow")
+        return self.finish(prep, abort, on_stage, progress)
+
+    def prepare(
+        self,
+        frame: int,
+        cur: np.ndarray,
+        prev: np.ndarray | None = None,
+        nxt: np.ndarray | None = None,
+        matte: np.ndarray | None = None,
+        matte_direction: str | tuple[float, float] | None = None,
+    ) -> Prepared:
+        """The first half of :meth:`process`: exposure, network encoding and guidance (the flow).
+
+        Separate so a render loop can prepare the next frame while this one is
+        decomposed (:mod:`unshutter.render.source`); it only reads the node.
+        """
         scale = color.exposure_scale(cur)
         enc = color.to_network(cur, scale)
         enc_p = color.to_network(prev, scale) if prev is not None else None
@@ -232,15 +270,27 @@ class Node:
         g, source = self.guidance_for(frame, enc, enc_p, enc_n, matte, matte_direction, trust)
         del enc_p, enc_n
         g = g.astype(np.float16)  # half the memory at 4K; tiles go to the network as float32
+        return Prepared(frame, cur, scale, enc, g, source, trust.get("trust"))
+
+    def finish(
+        self,
+        prep: Prepared,
+        abort: Callable[[], bool] | None = None,
+        on_stage: Callable[[str], None] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> FrameResult:
+        """The second half of :meth:`process`: decomposition and resampling (``on_stage``: "decompose",
+        "resample"). Consumes ``prep`` (its encoding is freed once decomposed)."""
+        p = self.params
+        cur, scale, g = prep.cur, prep.scale, prep.guidance
         stage = on_stage or (lambda name: None)
-        stage("flow")
-        sub = self._decompose(enc, g, abort, progress)
+        sub = self._decompose(prep.take_encoding(), g, abort, progress)
         stage("decompose")
-        del enc
         for k in range(sub.shape[0]):  # to linear plane by plane, in place: bounded memory at 4K
             sub[k] = color.from_network(sub[k], scale)
         sched = self.schedule()
-        motion, weight = self.motion_of(g, trust.get("trust"))
+        motion, weight = self.motion_of(g, prep.trust)
+        prep.trust = None  # in the weight now (a frame's worth of float32 at 4K less in the resampling)
         # a frame with nothing above 1 is display-referred (or dim): its outputs stay within [0, 1]
         ceiling = 1.0 if float(cur.max()) <= 1.0 else None
         out = retime.retime(
@@ -248,7 +298,7 @@ class Node:
         )
         stage("resample")
         held = weight.astype(np.float16) if weight is not None and sched.gap > 0 else None  # for fill_gap
-        return FrameResult(out, g, source, {"exposure_scale": scale}, motion, sched, held)
+        return FrameResult(out, g, prep.source, {"exposure_scale": scale}, motion, sched, held)
 
     def schedule(self) -> timing.Schedule:
         return timing.schedule(self.params.factor, self.params.shutter, self.params.timing)

@@ -172,7 +172,9 @@ def _write(
     atomic.remove_stale_temps(target.folder, target.files(num) + [manifest_path])
     run_sig = run_signature(node, *colorspaces)
     resume = Resume(run_sig, clip, target, num, node.overrides)
-    source = FrameSource(clip, colorspaces[0], node)
+    # the frames the loop may decompose, in order: each one's successor is prefetched
+    ahead = [*num.frames, *([] if num.lookahead is None else [num.lookahead])]
+    source = FrameSource(clip, colorspaces[0], node, ahead)
     sink = Sink(
         clip,
         target,

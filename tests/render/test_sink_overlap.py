@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from unshutter.errors import OutputError
-from unshutter.node import Node, NodeParams
+from unshutter.node import Node, NodeParams, Prepared
 from unshutter.pipeline import RunConfig, run
-from unshutter.render import sink
+from unshutter.render import sink, source
 
 
 def _traced_run(
@@ -41,12 +41,13 @@ def _traced_run(
             log.append((time.monotonic(), "thread", threading.current_thread().name))
 
     class TracedNode(Node):
-        def process(self, frame: int, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        def prepare(self, frame: int, *args: object, **kwargs: object) -> Prepared:  # a frame's processing starts
             with lock:
                 log.append((time.monotonic(), "decompose", frame))
-            return super().process(frame, *args, **kwargs)  # type: ignore[arg-type]
+            return super().prepare(frame, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(sink, "write_image", slow_write)
+    monkeypatch.setattr(source, "PREFETCH_PIXELS", 0)  # the loop itself goes on to the next frame (no prefetch)
     monkeypatch.setattr(sink, "write_threads", lambda: 2)
     events: list[dict] = []
     params = NodeParams(factor=3)

@@ -9,8 +9,10 @@ process, so each run's peak memory is its own. Per frame it reports:
 - ``seconds_per_frame``: wall time per source frame in the steady state: from
   the end of the first frame's decomposition (which pays ONNX Runtime's first
   allocations) to the end of the last one's, divided by the frames after the
-  first. That span holds as many frames' writing as decompositions whether
-  the loop writes a frame before decomposing the next or while it does;
+  first. The run goes on one frame past the timed ones, so the span holds as
+  many frames' reading, flow and writing as decompositions whether the loop
+  does them before decomposing the next frame or while it does (the write
+  overlap, the read/flow prefetch);
 - ``cpu_per_frame``: CPU seconds of the process over the same span (less
   disturbed than wall time on a shared machine);
 - each stage's seconds per frame: read (decode and to scene-linear), flow
@@ -21,7 +23,9 @@ process, so each run's peak memory is its own. Per frame it reports:
 
 ``--baseline-model`` runs every size with a second model too, alternating
 with the first, and prints the ratio of each figure: on a shared machine only
-figures from the same run compare.
+figures from the same run compare. ``--baseline-no-prefetch`` makes the
+baseline the loop without its read/flow prefetch (``prefetch`` in each row
+says whether a run prefetched).
 """
 
 from __future__ import annotations
@@ -59,6 +63,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="decomposer model (default: shipped)")
     p.add_argument(
         "--baseline-model", metavar="ONNX", help="also time this model, alternating with --model, and print the ratios"
+    )
+    p.add_argument(
+        "--baseline-no-prefetch",
+        action="store_true",
+        help="the baseline is --model without the read/flow prefetch (alternating, ratios printed)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object per run")
 
@@ -157,15 +166,27 @@ def child(
     tile: int | None,
     quality: str,
     model: str | None,
+    prefetch: bool = True,
 ) -> dict[str, Any]:
     """One run of the CLI's loop, timed by stage (runs in its own process)."""
     from unshutter import pipeline
     from unshutter.node import Node, NodeParams
+    from unshutter.render import sink, source
+
+    if not prefetch:
+        source.PREFETCH_PIXELS = 0
 
     stages = _Stages()
 
     class TimedNode(Node):
-        def process(self, *args: Any, **kwargs: Any) -> Any:
+        def prepare(self, *args: Any, **kwargs: Any) -> Any:  # the flow (the loop may run it in its prefetch thread)
+            t0 = time.perf_counter()
+            try:
+                return super().prepare(*args, **kwargs)
+            finally:
+                stages.add("flow", t0, time.perf_counter())
+
+        def finish(self, prep: Any, *args: Any, **kwargs: Any) -> Any:
             last = [time.perf_counter()]
 
             def on_stage(name: str) -> None:
@@ -174,12 +195,13 @@ def child(
                 last[0] = now
 
             kwargs["on_stage"] = on_stage
-            out = super().process(*args, **kwargs)
+            out = super().finish(prep, *args, **kwargs)
             now, cpu_now = time.perf_counter(), time.process_time()
             if "first" not in marks:  # the steady state starts when the first decomposition ends
                 marks["first"], cpu["first"] = now, cpu_now
                 stages.start(now)
-            marks["last"], cpu["last"] = now, cpu_now
+            if prep.frame <= frames[1]:  # the frame after the timed ones only keeps the loop busy
+                marks["last"], cpu["last"] = now, cpu_now
             return out
 
     def timed(name: str, fn: Any) -> Any:
@@ -193,8 +215,6 @@ def child(
         return wrapper
 
     # the loop's own read and write paths, wrapped where the loop looks them up
-    from unshutter.render import sink, source
-
     source.FrameCache.get = timed("read", source.FrameCache.get)  # type: ignore[method-assign]
     sink.write_image = timed("write", sink.write_image)
     from unshutter.color import ColorTransform
@@ -206,10 +226,13 @@ def child(
     opts: dict[str, Any] = {} if tile is None else {"tile": tile}
     params = NodeParams(factor=factor, quality=quality, **opts)
     node = TimedNode(params, model_path=model, device="cpu")
+    # one frame more than timed: while the last timed frame is decomposed the loop prefetches (and
+    # writes) as in any other frame, so the span holds one frame's worth of each stage per frame
     cfg = pipeline.RunConfig(
-        input=input_pattern, output=output, params=params, frames=frames, model=model, device="cpu"
+        input=input_pattern, output=output, params=params, frames=(frames[0], frames[1] + 1), model=model, device="cpu"
     )
     pipeline.run(cfg, node=node)
+    meta = pipeline.open_clip(input_pattern).meta
     stages.stop(marks["last"])
     n = frames[1] - frames[0]  # frames after the first
     wall = marks["last"] - marks["first"]
@@ -224,13 +247,15 @@ def child(
         "provider": node.decomposer.info.provider,
         "model": node.decomposer.info.model_id,
         "split_contract": bool(getattr(node.decomposer, "split", False)),
+        "prefetch": prefetch and source.prefetches(meta.width, meta.height),
     }
 
 
 def _run_child(
-    pattern: str, out: Path, frames: tuple[int, int], args: argparse.Namespace, model: str | None
+    pattern: str, out: Path, frames: tuple[int, int], args: argparse.Namespace, model: str | None, prefetch: bool
 ) -> dict[str, Any]:
     spec = {
+        "prefetch": prefetch,
         "input": pattern,
         "output": str(out),
         "frames": list(frames),
@@ -278,17 +303,19 @@ def run(args: argparse.Namespace) -> int:
     if args.frames < 2:
         print("bench speed: --frames must be at least 2 (the first frame is not timed)", file=sys.stderr)
         return 2
-    models: list[tuple[str, str | None]] = [("model", args.model)]
+    models: list[tuple[str, str | None, bool]] = [("model", args.model, True)]
     if args.baseline_model:
-        models.append(("baseline", args.baseline_model))
+        models.append(("baseline", args.baseline_model, not args.baseline_no_prefetch))
+    elif args.baseline_no_prefetch:
+        models.append(("baseline", args.model, False))
     rows: list[dict[str, Any]] = []
     for w, h in _sizes(args):
         with tempfile.TemporaryDirectory(prefix="unshutter-bench-") as tmp:
-            pattern = write_clip(Path(tmp) / "in", w, h, args.frames + 2, args.format)
-            frames = (1002, 1001 + args.frames)  # both neighbours of every timed frame exist
+            pattern = write_clip(Path(tmp) / "in", w, h, args.frames + 3, args.format)
+            frames = (1002, 1001 + args.frames)  # timed; both neighbours of every frame the run decomposes exist
             got: dict[str, dict[str, Any]] = {}
-            for name, model in models:  # A then B at each size: neighbours in time share the load
-                r = _run_child(pattern, Path(tmp) / f"out-{name}", frames, args, model)
+            for name, model, prefetch in models:  # A then B at each size: neighbours in time share the load
+                r = _run_child(pattern, Path(tmp) / f"out-{name}", frames, args, model, prefetch)
                 got[name] = r
                 rows.append(
                     {
@@ -329,6 +356,7 @@ if __name__ == "__main__":  # one timed run, for run(): JSON spec in, JSON row o
                 spec["tile"],
                 spec["quality"],
                 spec["model"],
+                spec.get("prefetch", True),
             )
         )
     )

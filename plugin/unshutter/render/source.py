@@ -1,24 +1,37 @@
 """Read -> process: source frames in scene-linear RGB, decomposed by the node with their neighbours.
 
-This is the stage a read/flow prefetch belongs in (:func:`decomposed` is
-the one place the loop asks for sub-frames): each source frame is read
-three times (as the frame, and as its neighbours' neighbour), so a small
-cache keeps the recent ones.
+:func:`decomposed` is the one place the loop asks for sub-frames. Each
+source frame is read three times (as the frame, and as its neighbours'
+neighbour), so a small cache keeps the recent ones.
+
+*Prefetch*: while a frame is decomposed, a thread reads the next frame the run
+decomposes and computes its guidance (the flow, :meth:`Node.prepare`), for
+frames up to :data:`PREFETCH_PIXELS` when the thread budget has two or more
+threads. The loop still gets frames in order and the same results; a
+prefetched frame's error is raised when the loop asks for that frame, and a
+prefetched frame the loop does not ask for is dropped (with its error).
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from unshutter import color
+from unshutter import color, threads
+from unshutter.decomposer.runtime import WHOLE_FRAME_PIXELS
 from unshutter.io.clip import Clip
 from unshutter.io.image_file import ImageMeta
-from unshutter.node import FrameResult, Node
+from unshutter.node import FrameResult, Node, Prepared
 from unshutter.render.resume import FrameJob
+
+PREFETCH_PIXELS = WHOLE_FRAME_PIXELS
+"""Largest frame whose successor is read and flowed while it is decomposed (a 4K frame's
+prefetch would hold about 0.4 GB more at the run's peak)."""
 
 
 def split_channels(pixels: np.ndarray, meta: ImageMeta) -> tuple[np.ndarray, np.ndarray | None]:
@@ -86,29 +99,94 @@ class Sharp:
     extra: np.ndarray | None  # [H, W, E] or None
 
 
-class FrameSource:
-    """Source frames of ``clip`` in scene-linear RGB (``cs`` decodes them), decomposed by ``node``."""
+def prefetches(width: int, height: int) -> bool:
+    """Whether a run prefetches frames of this size by default: up to :data:`PREFETCH_PIXELS`, and
+    only with a thread budget of two or more (``--threads``)."""
+    return width * height <= PREFETCH_PIXELS and (threads.configured() or threads.cores()) >= 2
 
-    def __init__(self, clip: Clip, cs: color.ColorTransform, node: Node) -> None:
+
+class FrameSource:
+    """Source frames of ``clip`` in scene-linear RGB (``cs`` decodes them), decomposed by ``node``.
+
+    ``frames``: the frames the run may decompose, in order; the one after each is
+    prefetched while it is decomposed (``prefetch``: None decides by frame size and
+    thread budget, see the module's docstring). :meth:`close` ends the prefetch thread.
+    """
+
+    def __init__(
+        self,
+        clip: Clip,
+        cs: color.ColorTransform,
+        node: Node,
+        frames: Sequence[int] = (),
+        prefetch: bool | None = None,
+    ) -> None:
         self.clip, self.node = clip, node
         self.cache = FrameCache(clip, cs)
+        self._lock = threading.Lock()  # the cache, between the loop and the prefetch thread
+        self._after = dict(zip(frames, frames[1:]))  # frame -> the next one the run may decompose
+        if prefetch is None:
+            prefetch = prefetches(clip.width, clip.height)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="unshutter-prefetch") if prefetch else None
+        self._ahead: tuple[int, Future[tuple[Prepared, np.ndarray | None]]] | None = None
+
+    def prepare(self, frame: int) -> tuple[Prepared, np.ndarray | None]:
+        """Read ``frame`` and its neighbours (those inside the clip), and prepare it: encoding, guidance.
+        Returns it with its channels besides RGB."""
+        first, last = self.clip.first, self.clip.last
+        with self._lock:
+            cur, extra = self.cache.get(frame)
+            prev = self.cache.get(frame - 1)[0] if frame - 1 >= first else None
+            nxt = self.cache.get(frame + 1)[0] if frame + 1 <= last else None
+        return self.node.prepare(frame, cur, prev, nxt), extra
 
     def decompose(self, frame: int) -> Sharp:
-        """Read ``frame`` and its neighbours (those inside the clip) and run the node on them."""
-        first, last = self.clip.first, self.clip.last
-        cur = self.cache.get(frame)[0]
-        prev = self.cache.get(frame - 1)[0] if frame - 1 >= first else None
-        nxt = self.cache.get(frame + 1)[0] if frame + 1 <= last else None
-        res = self.node.process(frame, cur, prev, nxt)
-        self.cache.forget_before(frame)
-        return Sharp(res, self.cache.get(frame)[1])
+        """Read ``frame`` and its neighbours and run the node on them (prefetching the next frame)."""
+        prep, extra = self._prepared(frame)
+        with self._lock:
+            self.cache.forget_before(frame)  # the previous frame is not needed while this one is decomposed
+        after = self._after.get(frame)
+        if self._pool is not None and after is not None:
+            self._ahead = (after, self._pool.submit(self.prepare, after))
+        return Sharp(self.node.finish(prep), extra)
+
+    def _prepared(self, frame: int) -> tuple[Prepared, np.ndarray | None]:
+        """``frame`` prepared: by the prefetch when it took this frame, else now."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            if ahead[0] == frame:
+                return ahead[1].result()  # its error, if any, is this frame's
+            _drop(ahead[1])  # the loop skipped the prefetched frame
+        return self.prepare(frame)
+
+    def close(self) -> None:
+        """Wait for (or cancel) a prefetch still running and end the thread; its result is dropped."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            _drop(ahead[1])
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _drop(fut: Future[tuple[Prepared, np.ndarray | None]]) -> None:
+    """Cancel ``fut`` or wait for it, dropping its result and its error (a frame nobody asked for)."""
+    if not fut.cancel():
+        try:
+            fut.result()
+        except BaseException:  # noqa: BLE001 - the frame was not asked for: neither is its error
+            pass
 
 
 def decomposed(jobs: Iterable[FrameJob], source: FrameSource) -> Iterator[tuple[FrameJob, Sharp | None]]:
     """Each job with its sub-frames, or None for a job that needs no decomposition, in order.
 
     The frames to decompose are the jobs' ``decompose`` flags; a job is planned
-    only when the loop asks for it (its outputs are checked then).
+    only when the loop asks for it (its outputs are checked then). The source's
+    prefetch ends with the loop, however it ends.
     """
-    for job in jobs:
-        yield job, source.decompose(job.frame) if job.decompose else None
+    try:
+        for job in jobs:
+            yield job, source.decompose(job.frame) if job.decompose else None
+    finally:
+        source.close()

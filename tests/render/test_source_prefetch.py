@@ -1,0 +1,130 @@
+"""The next frame's read and flow run in a thread while a frame is decomposed (frames up to
+PREFETCH_PIXELS): same files, same order, same errors as without it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from unshutter import threads
+from unshutter.bench.speed import write_clip
+from unshutter.errors import UnshutterError
+from unshutter.node import Node, NodeParams, Prepared
+from unshutter.pipeline import RunConfig, run
+from unshutter.render import source
+
+
+def _prefetch(monkeypatch: pytest.MonkeyPatch, on: bool) -> None:
+    """Prefetch on (a two-thread budget, whatever this machine has) or off."""
+    monkeypatch.setattr(threads, "configured", lambda: 2)
+    monkeypatch.setattr(source, "PREFETCH_PIXELS", source.PREFETCH_PIXELS if on else 0)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """The images written (the manifest holds run times, so it differs from run to run)."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if not p.name.endswith(".json")}
+
+
+def _run(clip: str, out: Path, params: NodeParams, frames: tuple[int, int]) -> dict[str, bytes]:
+    run(RunConfig(clip, str(out), params, frames=frames), node=Node(params, device="cpu"))
+    return _files(out)
+
+
+@pytest.fixture()
+def png_clip(tmp_path: Path) -> str:
+    """6 frames of 8-bit PNG, 160x96, a textured pan (the speed bench's clip)."""
+    return write_clip(tmp_path / "png", 160, 96, 6, "png")
+
+
+@pytest.mark.parametrize("shutter", [360.0, 180.0])  # 180: frames wait for the next one, and a lookahead frame
+def test_outputs_are_byte_identical_with_and_without_prefetch(
+    png_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shutter: float
+) -> None:
+    got = {}
+    for on in (False, True):
+        _prefetch(monkeypatch, on)
+        got[on] = _run(png_clip, tmp_path / f"o{on}", NodeParams(factor=3, shutter=shutter), (1002, 1004))
+    assert len(got[True]) == 9
+    assert got[True] == got[False]
+
+
+def test_hdr_exr_outputs_are_byte_identical_with_and_without_prefetch(
+    hdr_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    got = {}
+    for on in (False, True):
+        _prefetch(monkeypatch, on)
+        got[on] = _run(hdr_clip, tmp_path / f"o{on}", NodeParams(factor=2), (1001, 1006))
+    assert len(got[True]) == 12 and got[True] == got[False]
+
+
+def test_the_next_frame_is_prepared_in_a_thread_while_this_one_is_decomposed(
+    png_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _prefetch(monkeypatch, True)
+    log: list[tuple[float, str, int, str]] = []
+    lock = threading.Lock()
+
+    class TracedNode(Node):
+        def prepare(self, frame: int, *args: object, **kwargs: object) -> Prepared:
+            with lock:
+                log.append((time.monotonic(), "prepare", frame, threading.current_thread().name))
+            return super().prepare(frame, *args, **kwargs)  # type: ignore[arg-type]
+
+        def finish(self, prep: Prepared, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+            time.sleep(0.3)  # a slow decomposition: the prefetch starts well inside it
+            out = super().finish(prep, *args, **kwargs)  # type: ignore[arg-type]
+            with lock:
+                log.append((time.monotonic(), "finished", prep.frame, threading.current_thread().name))
+            return out
+
+    params = NodeParams(factor=2)
+    run(RunConfig(png_clip, str(tmp_path / "o"), params, frames=(1002, 1004)), node=TracedNode(params, device="cpu"))
+    log.sort()
+    prepared = {f: (t, name) for t, what, f, name in log if what == "prepare"}
+    finished = {f: t for t, what, f, _ in log if what == "finished"}
+    assert sorted(prepared) == [1002, 1003, 1004]  # each frame prepared once
+    assert not prepared[1002][1].startswith("unshutter-prefetch")  # the first one by the loop itself
+    for f in (1003, 1004):  # the others in the prefetch thread, before the frame before them was done
+        assert prepared[f][1].startswith("unshutter-prefetch")
+        assert prepared[f][0] < finished[f - 1]
+    assert [f for _, what, f, _ in log if what == "finished"] == [1002, 1003, 1004]
+    assert not any(t.name.startswith("unshutter-prefetch") for t in threading.enumerate())  # ended with the run
+
+
+def test_a_bad_next_frame_fails_the_run_as_without_prefetch(
+    png_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frame 1005 is cut short: frame 1004 (its neighbour) fails, 1002 and 1003 are written whole."""
+    bad = Path(png_clip.replace("####", "1005"))
+    bad.write_bytes(bad.read_bytes()[:200])
+    outcome = {}
+    for on in (False, True):
+        _prefetch(monkeypatch, on)
+        out = tmp_path / f"o{on}"
+        with pytest.raises(UnshutterError) as err:
+            run(RunConfig(png_clip, str(out), NodeParams(factor=2), frames=(1002, 1004)))
+        outcome[on] = (str(err.value), _files(out))
+    assert "1005" in outcome[True][0]
+    assert len(outcome[True][1]) == 4  # two frames' outputs, each whole
+    assert outcome[True] == outcome[False]
+
+
+def test_a_prefetched_frame_the_loop_skips_is_dropped(
+    png_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resume: frame 1003's outputs are complete, so after 1002 the loop asks for 1004, not 1003."""
+    _prefetch(monkeypatch, True)
+    params = NodeParams(factor=2)
+    out = tmp_path / "o"
+    whole = _run(png_clip, out, params, (1002, 1004))
+    names = sorted(whole)  # two outputs per frame, in frame order
+    for name in names[:2] + names[4:]:  # frames 1002 and 1004
+        (out / name).unlink()
+    events: list[dict] = []
+    run(RunConfig(png_clip, str(out), params, frames=(1002, 1004)), events.append, node=Node(params, device="cpu"))
+    assert [e["skipped"] for e in events if e["event"] == "frame"] == [False, True, False]
+    assert _files(out) == whole
