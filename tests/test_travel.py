@@ -161,3 +161,18 @@ def test_gap_frames_let_the_trusted_motion_win_as_inside_the_exposure() -> None:
     # gap output 2 is 5 px on from output 1: fastest-wins drags the moving region over x = 20..24
     assert outs[0][2][:, 21:24].min() > 0.5
     np.testing.assert_allclose(outs[1][2][:, 21:24], 0.0, atol=1e-6)
+
+
+def test_a_settled_warper_gives_the_same_motions_without_its_sort() -> None:
+    rng = np.random.default_rng(5)
+    motion = rng.normal(0.0, 6.0, (40, 56, 2)).astype(np.float32)
+    trust = rng.random((40, 56)).astype(np.float32)
+    times = [-0.4, -0.1, 0.2, 0.45]
+    plain, settled = travel.Warper(motion, trust), travel.Warper(motion, trust)
+    settled.settle(times)
+    assert settled._sorted is None  # the five frame-sized arrays of the sort are gone
+    img = textured_photo(40, 56)
+    for t in times:
+        np.testing.assert_array_equal(settled.at(t), plain.at(t))
+        np.testing.assert_array_equal(settled(img, t), plain(img, t))
+    np.testing.assert_array_equal(settled.at(0.3), plain.at(0.3))  # another time still works (sorted again)

@@ -99,6 +99,8 @@ def retime(
     if motion is None and inside == n and _slice_middles(u):
         return _retime_bands(sub_linear, blurred_linear, n, reuse)
     warper = travel.Warper(motion, follow_weight) if motion is not None else None
+    if warper is not None and inside == n >= 2:  # only the sub-frames' own times are warped to: sort freed
+        warper.settle(sched.offsets())
     mid = None
     if warper is not None and follow_weight is not None and inside >= 2:
         mid = resample_at(sub_linear, np.array([0.5]))[0]  # before ``out`` may overwrite the sub-frames

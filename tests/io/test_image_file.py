@@ -126,3 +126,17 @@ def test_png_is_written_at_the_fast_compression_level_and_stays_lossless(tmp_pat
     assert PNG_COMPRESSION_LEVEL == 2 and _zlib_level_class(out) == 1
     back, _ = read_image(out)
     np.testing.assert_array_equal(np.round(back * 255), np.round(pixels * 255))
+
+
+@pytest.mark.parametrize("ext,fmt", [(".png", "uint8"), (".exr", "half")])
+def test_a_scratch_buffer_is_clipped_in_place_and_writes_the_same_bytes(tmp_path: Path, ext: str, fmt: str) -> None:
+    rng = np.random.default_rng(3)
+    pixels = (rng.standard_normal((24, 40, 3)) * 4e4).astype(np.float32)  # beyond [0, 1] and past half's range
+    meta = ImageMeta(40, 24, ["R", "G", "B"], fmt, 0, {}, "png" if ext == ".png" else "openexr")
+    kept = pixels.copy()
+    write_image(tmp_path / f"copy{ext}", pixels, meta)
+    np.testing.assert_array_equal(pixels, kept)  # not the caller's to lose: untouched
+    write_image(tmp_path / f"scratch{ext}", pixels, meta, scratch=True)
+    lo, hi = (0.0, 1.0) if fmt == "uint8" else (-65504.0, 65504.0)
+    np.testing.assert_array_equal(pixels, np.clip(kept, lo, hi))  # clipped where it lies
+    assert (tmp_path / f"scratch{ext}").read_bytes() == (tmp_path / f"copy{ext}").read_bytes()

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from unshutter import kernels
+from unshutter import kernels, memory
 from unshutter import threads as process_threads
 from unshutter.decomposer import contract
 from unshutter.decomposer.locate import shipped_model_path
@@ -340,6 +340,7 @@ class Decomposer:
         # cache of freed outputs (the neighbours' encodings, guidance temporaries: ~500 MB
         # at 4K) is emptied first, or it would stay resident beside the accumulator.
         kernels.clear_cache()
+        memory.return_large_buffers()  # frames this large: freed planes go back at once (peak memory at 4K)
         acc = np.zeros((self.k, h, w, 3), np.float32)
         wsum = np.zeros((h, w), np.float32)
         tiles = [(y0, th, x0, tw) for y0, th in tile_spans(h, tile) for x0, tw in tile_spans(w, tile)]

@@ -166,7 +166,10 @@ class Sink:
 
         def write_one(k: int) -> None:
             rgb = self.out_cs.from_linear(sharp.result.subframes[k])
-            write_image(job.paths[k], merge_channels(rgb, sharp.extra, meta), meta, job.sig)
+            pixels = merge_channels(rgb, sharp.extra, meta)
+            # a buffer of its own (not the sub-frame itself, as an identity transform gives): clipped in place
+            scratch = not np.may_share_memory(pixels, sharp.result.subframes)
+            write_image(job.paths[k], pixels, meta, job.sig, scratch=scratch)
 
         # the sub-frames are encoded side by side (OCIO and the image writers release the GIL);
         # each write is atomic on its own, and the frame is done only when all of them are
