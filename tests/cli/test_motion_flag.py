@@ -109,3 +109,30 @@ def test_override_ranges_outside_the_clip_are_warned_about(tmp_path: Path, hdr_c
         "run", hdr_clip, "-o", str(tmp_path / "out2"), "--factor", "2", "--frames", "1003", "--overrides", str(ov), "-q"
     )
     assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+
+
+def test_with_json_a_warning_is_also_an_event_on_stdout(tmp_path: Path, hdr_clip: str) -> None:
+    """A host that reads only the --json events (stdout) gets the warnings too; stderr keeps its line."""
+    ov = tmp_path / "car.yaml"
+    ov.write_text(
+        "regions:\n  - {name: car, motion: [8, 0], frames: 4003-4010, polygon: [[0, 0], [40, 0], [40, 30], [0, 30]]}\n"
+    )
+    r = _cli(
+        "run",
+        hdr_clip,
+        "-o",
+        str(tmp_path / "out"),
+        "--factor",
+        "2",
+        "--frames",
+        "1003",
+        "--overrides",
+        str(ov),
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    warnings = [e for e in events if e["event"] == "warning"]
+    assert len(warnings) == 1 and "region car 4003-4010" in warnings[0]["message"]
+    assert warnings[0]["message"] in r.stderr
+    assert events[-1]["event"] == "done"  # the warning came before the render, the run went on

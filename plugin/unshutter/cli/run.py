@@ -179,7 +179,7 @@ def main(args: argparse.Namespace) -> int:
         movie_rate=args.movie_rate,
     )
     reporter = Reporter(json_lines=args.json, quiet=args.quiet)
-    _warn_overrides_outside(cfg)
+    _warn_overrides_outside(cfg, args.json)
     if args.alternatives:
         return _alternatives(cfg, args, reporter)
     try:
@@ -195,8 +195,8 @@ def main(args: argparse.Namespace) -> int:
         raise
     reporter.close()
     if cfg.frames is None:
-        warn_leftovers(result)
-    _warn_unguided(result)
+        warn_leftovers(result, args.json)
+    _warn_unguided(result, args.json)
     if not args.json:
         print(
             f"slow-motion clip: {result.output}  ({result.written} frames written, {result.skipped} already complete)"
@@ -207,7 +207,16 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warn_overrides_outside(cfg: RunConfig) -> None:
+def warn(message: str, json_lines: bool = False) -> None:
+    """One warning line on stderr (where hosts and people look), and with ``--json`` also a
+    ``warning`` event on stdout, so a host that reads only the events sees it too."""
+    print(f"unshutter: warning: {message}", file=sys.stderr)
+    if json_lines:
+        with contextlib.suppress(OSError):
+            print(json.dumps({"event": "warning", "message": message}), flush=True)
+
+
+def _warn_overrides_outside(cfg: RunConfig, json_lines: bool = False) -> None:
     """One line when override ranges miss the clip's source frames (they would change nothing), before the render."""
     if not cfg.params.overrides:
         return
@@ -223,20 +232,20 @@ def _warn_overrides_outside(cfg: RunConfig) -> None:
         return
     line = ov.outside_warning(cfg.params.overrides, first, last)
     if line:
-        print(f"unshutter: warning: {line}", file=sys.stderr)
+        warn(line, json_lines)
 
 
-def _warn_unguided(result: Any) -> None:
+def _warn_unguided(result: Any, json_lines: bool = False) -> None:
     """Say so when no frame had any motion guidance (a lone still without --motion): the output is close to the input."""
     try:
         sources = json.loads(Path(result.manifest).read_text())["guidance"].values()
     except (OSError, ValueError, KeyError, AttributeError):
         return
     if sources and all(str(v).startswith("none (no neighbour)") for v in sources):
-        print(
-            "unshutter: warning: no neighbouring frames, so no motion to go on: the sub-frames stay close to "
+        warn(
+            "no neighbouring frames, so no motion to go on: the sub-frames stay close to "
             "the input; give --motion DX,DY (px per exposure) or try --alternatives",
-            file=sys.stderr,
+            json_lines,
         )
 
 
@@ -271,7 +280,7 @@ def _alternatives(cfg: RunConfig, args: argparse.Namespace, reporter: Reporter) 
     return 0
 
 
-def warn_leftovers(result: RunResult) -> None:
+def warn_leftovers(result: RunResult, json_lines: bool = False) -> None:
     """Say so when the output sequence holds frames this whole-clip run did not write (an earlier run at a
     higher factor or of a longer clip): they would play as part of the clip. Chunk runs share the folder
     with other chunks and are not checked."""
@@ -285,11 +294,11 @@ def warn_leftovers(result: RunResult) -> None:
         return
     extra = [f for f in pattern.scan() if not first <= f <= last]
     if extra:
-        print(
-            f"unshutter: warning: {len(extra)} frames beside this run's {first}-{last} were left as they are "
+        warn(
+            f"{len(extra)} frames beside this run's {first}-{last} were left as they are "
             f"({pattern.path(extra[0]).name} ... {pattern.path(extra[-1]).name}, from an earlier run?): "
             "delete them if they are not part of this clip",
-            file=sys.stderr,
+            json_lines,
         )
 
 
