@@ -115,6 +115,37 @@ def _zlib_level_class(png: Path) -> int:
     raise AssertionError(f"{png}: no IDAT chunk")
 
 
+def _png_row_filters(png: Path) -> set[int]:
+    """The filter type byte of every row of an 8-bit RGB PNG (0 none, 1 sub, 2 up, 3 average, 4 Paeth)."""
+    import struct
+    import zlib
+
+    data, pos, idat, width, height = png.read_bytes(), 8, b"", 0, 0
+    while pos < len(data):
+        (length,), kind = struct.unpack(">I", data[pos : pos + 4]), data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, height = struct.unpack(">II", body[:8])
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    stride = 1 + 3 * width
+    return {raw[y * stride] for y in range(height)}
+
+
+def test_png_rows_use_the_average_filter_alone(tmp_path: Path) -> None:
+    """libpng's adaptive choice among all five filters cost half the encoding time; the average
+    filter alone made files 0.3% larger on the project's photos (io.image_file.PNG_FILTER)."""
+    rng = np.random.default_rng(1)
+    pixels = (rng.integers(0, 256, (29, 41, 3)) / 255.0).astype(np.float32)
+    out = tmp_path / "f.png"
+    write_image(out, pixels, ImageMeta(41, 29, ["R", "G", "B"], "uint8", 8, {}, "png"))
+    assert _png_row_filters(out) == {3}
+    back, _ = read_image(out)
+    np.testing.assert_array_equal(np.round(back * 255), np.round(pixels * 255))
+
+
 def test_png_is_written_at_the_fast_compression_level_and_stays_lossless(tmp_path: Path) -> None:
     from unshutter.io.image_file import PNG_COMPRESSION_LEVEL
 

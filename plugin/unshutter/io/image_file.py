@@ -205,6 +205,12 @@ PNG_COMPRESSION_LEVEL = 2
 per 8-bit 1280x720 frame, level 2 0.065 s for files 19% larger (level 1: 0.061 s, +24%);
 seven of them per source frame made it the second cost of a run after the network."""
 
+PNG_FILTER = 64
+"""libpng row filter of written PNGs: the average filter alone (``PNG_FILTER_AVG``). libpng's
+default tries all five on every row and keeps the best: on the project's six photos (1280x720
+crops, level 2) the average filter alone took 0.48 times the encoding CPU time for files 0.3%
+larger (sub 0.51x / +5%, up 0.49x / +6%)."""
+
 
 def write_image(
     path: Path, pixels: np.ndarray, meta: ImageMeta, signature: str | None = None, scratch: bool = False
@@ -241,6 +247,7 @@ def write_image(
         spec.attribute("oiio:BitsPerSample", bits)
     if path.suffix.lower() == ".png":
         spec.attribute("png:compressionLevel", PNG_COMPRESSION_LEVEL)
+        spec.attribute("png:filter", PNG_FILTER)
     data = np.ascontiguousarray(pixels, np.float32)
     if np.isnan(data).any():
         raise UnshutterError(
