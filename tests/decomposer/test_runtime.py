@@ -173,3 +173,9 @@ def test_an_explicit_tile_side_is_kept() -> None:
     dec = ShapeRecorder()
     dec(np.zeros((720, 1280, 3), np.float32), np.zeros((720, 1280, 6), np.float16), tile=768)
     assert len(dec.shapes) == 2 and all(max(s) <= 768 for s in dec.shapes)
+
+
+def test_the_network_threads_sleep_instead_of_spinning() -> None:
+    """Idle ONNX Runtime threads would take the cores from the loop's prefetch and writer threads."""
+    opts = Decomposer(device="cpu")._session.get_session_options()
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"

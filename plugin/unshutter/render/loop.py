@@ -42,5 +42,8 @@ def render(jobs: Iterable[FrameJob], source: FrameSource, sink: Sink, fill_gap: 
         else:
             assert sharp is not None
             sink.write(job, sharp)  # -> write
+        # the loop variable would keep this frame's sub-frames alive while the next frame is
+        # decomposed (the sink holds them itself while it writes): 0.7 GB more at 4K
+        sharp = None
     if pending is not None:  # the clip's last frame: no frame after it
         sink.write(*pending)
