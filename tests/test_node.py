@@ -123,3 +123,24 @@ def test_a_frame_below_360_keeps_its_follow_weight_for_its_gap(frames: list[np.n
     assert gap.follow.max() > 0.0
     full = Node(NodeParams(factor=4)).process(1003, frames[1], frames[0], frames[2])
     assert full.follow is None
+
+
+def test_follow_above_one_rises_past_the_flows_consistency_to_everywhere_at_two() -> None:
+    from unshutter.errors import ParameterError
+
+    g = np.zeros((4, 5, 6), np.float32)
+    g[..., MVALID] = 1.0
+    g[0, 0, MVALID] = 0.0  # no motion known here: never followed
+    trust = np.linspace(0.0, 1.0, 20, dtype=np.float32).reshape(4, 5)
+
+    def weight(f: float) -> np.ndarray:
+        return Node(NodeParams(factor=3, follow=f)).motion_of(g, trust)[1]
+
+    np.testing.assert_allclose(weight(1.0), g[..., MVALID] * trust)
+    np.testing.assert_allclose(weight(0.5), 0.5 * g[..., MVALID] * trust)
+    np.testing.assert_allclose(weight(2.0), g[..., MVALID])
+    half = weight(1.5)
+    assert (half >= weight(1.0)).all() and (half <= weight(2.0)).all() and half[0, 0] == 0.0
+    np.testing.assert_allclose(half[1:], (trust + 0.5 * (1 - trust))[1:])
+    with pytest.raises(ParameterError, match="between 0 and 2"):
+        NodeParams(factor=3, follow=2.5).validate()

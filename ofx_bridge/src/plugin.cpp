@@ -72,9 +72,10 @@ constexpr const char *kParamTimingHint =
 constexpr const char *kParamFollow = "followMotion";
 constexpr const char *kParamFollowLabel = "Follow motion";
 constexpr const char *kParamFollowHint =
-    "0-1: how closely the sub-frames follow the motion estimated from the neighbouring frames, where the flow "
-    "to the previous and to the next frame agree. 0 keeps the decomposer's own sub-frames; 1 carries the "
-    "mid-exposure frame along the motion (smoothest playback).";
+    "0-2: how closely the sub-frames follow the motion estimated from the neighbouring frames. 0 keeps the "
+    "decomposer's own sub-frames; 1 carries the mid-exposure frame along the motion where the flow to the "
+    "previous and to the next frame agree (smoothest playback); 2 everywhere (more motion and detail, but "
+    "content carried the wrong way where the flow is wrong).";
 constexpr const char *kParamGuidance = "guidance";
 constexpr const char *kParamGuidanceLabel = "Guidance";
 constexpr const char *kParamGuidanceHint =
@@ -148,6 +149,7 @@ static_assert(sizeof(kTimingOptions) / sizeof(kTimingOptions[0]) == eTimingCount
 
 constexpr int kFactorMin = 2, kFactorMax = 16, kFactorDefault = 4;
 constexpr double kFollowDefault = 1.0;  // NodeParams.follow
+constexpr double kFollowMax = 2.0;      // node.FOLLOW_MAX
 constexpr int kTileMin = 176, kTileMax = 16384, kTileDefault = 768;  // the decomposer needs >= 2*80+16
 
 // ------------------------------------------------------------------ host
@@ -570,7 +572,7 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
         set_str(p, ofx::ParamPropDoubleType, ofx::ParamDoubleTypeAngle);
     define_choice(params, kParamTiming, kParamTimingLabel, kParamTimingHint, kTimingOptions, eTimingCount,
                   eTimingEven);
-    define_double(params, kParamFollow, kParamFollowLabel, kParamFollowHint, kFollowDefault, 0.0, 1.0, 0.0, 1.0);
+    define_double(params, kParamFollow, kParamFollowLabel, kParamFollowHint, kFollowDefault, 0.0, kFollowMax, 0.0, kFollowMax);
     define_choice(params, kParamColorspace, kParamColorspaceLabel, kParamColorspaceHint, kColorspaceOptions,
                   eColorspaceCount, eColorspaceAuto);
     define_choice(params, kParamGuidance, kParamGuidanceLabel, kParamGuidanceHint, kGuidanceOptions, eGuidanceCount,
@@ -883,7 +885,7 @@ std::string render_request(const Instance &in, const RenderInputs &r, const ShmL
     const int quality = std::clamp(param_int(in.quality, t, eQualityFull), 0, eQualityCount - 1);
     const char *colorspace = colorspace_for(param_int(in.colorspace, t, eColorspaceAuto), cv.depth);
     const double follow_raw = param_dbl(in.follow, t, kFollowDefault);
-    const double follow = std::isfinite(follow_raw) ? std::clamp(follow_raw, 0.0, 1.0) : kFollowDefault;
+    const double follow = std::isfinite(follow_raw) ? std::clamp(follow_raw, 0.0, kFollowMax) : kFollowDefault;
     JsonWriter w;
     auto plane = [&w](const char *key, size_t offset) {  // a plane's offset, null when it is not sent
         w.key(key);

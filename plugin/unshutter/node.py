@@ -26,6 +26,10 @@ GUIDANCE_MODES = ("neighbors", "none", "left", "right", "up", "down", "reverse")
 QUALITIES = ("full", "draft")
 
 
+FOLLOW_MAX = 2.0
+"""``follow`` above 1 follows the motion past the flow's consistency too, up to everywhere at 2."""
+
+
 @dataclass
 class NodeParams:
     """Everything an artist can set on the node."""
@@ -45,8 +49,8 @@ class NodeParams:
     def validate(self) -> None:
         retime.check_params(self.factor, self.shutter)
         timing.check_timing(self.timing)
-        if not 0.0 <= self.follow <= 1.0:  # also refuses NaN
-            raise ParameterError(f"--follow {self.follow}: must be between 0 and 1")
+        if not 0.0 <= self.follow <= FOLLOW_MAX:  # also refuses NaN
+            raise ParameterError(f"--follow {self.follow}: must be between 0 and {FOLLOW_MAX:g}")
         if self.guidance not in GUIDANCE_MODES:
             raise ParameterError(f"--guidance {self.guidance!r}: choose one of {', '.join(GUIDANCE_MODES)}")
         if self.quality not in QUALITIES:
@@ -312,7 +316,10 @@ class Node:
 
         The weight is ``follow`` where the motion is known and trusted (``trust``,
         from the flow's forward/backward consistency): following a wrong motion
-        smears what the decomposer got right.
+        smears what the decomposer got right. ``follow`` above 1 raises the
+        weight past the trust, to 1 wherever the motion is known at 2: more
+        motion and detail, at the cost of content carried the wrong way where
+        the flow is wrong (MODEL_CARD.md, "How much the trust weight holds back").
 
         Shape:
             g: [H, W, 6], trust: [H, W] -> [H, W, 2], [H, W]
@@ -323,9 +330,13 @@ class Node:
         per_interval = np.float32(MOTION_SCALE * 360.0 / self.params.shutter)
         motion = np.asarray(g[..., MX : MY + 1], np.float32) * per_interval
         motion *= valid[..., None]
-        weight = valid * np.float32(self.params.follow)
-        if trust is not None:
-            weight *= trust
+        f = self.params.follow
+        if f <= 1.0 or trust is None:
+            weight = valid * np.float32(min(f, 1.0))
+            if trust is not None:
+                weight *= trust
+        else:  # past 1: toward following everywhere, the flow's consistency or not (2)
+            weight = valid * (trust + np.float32(f - 1.0) * (np.float32(1.0) - trust))
         return motion, weight
 
     def fill_gap(self, res: FrameResult, nxt: FrameResult | None) -> None:

@@ -144,7 +144,7 @@ PARAMS: tuple[Param, ...] = (
         1.0,
         "how closely sub-frames follow the estimated motion",
         lo=0.0,
-        hi=1.0,
+        hi=2.0,
         cli="--follow",
         farm="follow",
         blender="follow",

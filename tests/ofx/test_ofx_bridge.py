@@ -231,9 +231,9 @@ def test_180_degrees_even_timing_matches_cli_and_decomposes_each_frame_once(
     fetches the frame two on, the worker decomposes the next frame and interpolates toward it, as `unshutter run`
     does (the last frame's gap is carried forward in both); in order, each source frame is decomposed once."""
     n = 4
-    ref = cli_render("--factor", str(n), "--shutter", "180", "--follow", "0.8")
+    ref = cli_render("--factor", str(n), "--shutter", "180", "--follow", "1.5")
     h = host(UNSHUTTER_OFX_VERBOSE="1")
-    h.start("general", clip, factor=n, shutterAngle=180, followMotion=0.8)
+    h.start("general", clip, factor=n, shutterAngle=180, followMotion=1.5)
     assert facts_dict(h.ok("frames_needed 1003"), "out")["OfxImageClipPropFrameRange_Source"] == "1001,1003"
     assert facts_dict(h.ok("frames_needed 1005"), "out")["OfxImageClipPropFrameRange_Source"] == "1001,1003"
     assert facts_dict(h.ok("frames_needed 1011"), "out")["OfxImageClipPropFrameRange_Source"] == "1002,1004"

@@ -97,11 +97,11 @@ FOLLOW = dict(
     name="Follow Motion",
     default=1.0,
     min=0.0,
-    max=1.0,
+    max=2.0,
     precision=2,
-    description="How closely the sub-frames follow the motion estimated from the neighbouring frames, where "
-    "the flows to the previous and next frame agree: 0 keeps the decomposer's own, 1 carries "
-    "the mid-exposure frame along the motion (unshutter run --follow)",
+    description="How closely the sub-frames follow the motion estimated from the neighbouring frames: 0 keeps "
+    "the decomposer's own, 1 carries the mid-exposure frame along the motion where the flows to the previous "
+    "and next frame agree, 2 everywhere (more motion, but wrong where the flow is) (unshutter run --follow)",
 )
 OUTPUT_DIR = dict(
     name="Output Folder",
