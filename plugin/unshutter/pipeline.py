@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from unshutter import color, threads, timing
-from unshutter.errors import InputError, OutputError, ParameterError
+from unshutter.errors import InputError, OutputError, ParameterError, UnshutterError
+from unshutter.guidance.overrides import Overrides
 from unshutter.io import atomic, claim
 from unshutter.io.clip import Clip, open_clip
 from unshutter.io.image_file import output_pixel_type
@@ -110,6 +111,21 @@ def run(cfg: RunConfig, progress: Progress | None = None, node: Node | None = No
         return _run(cfg, clip, emit, node)
     finally:
         clip.close()
+
+
+def overrides_outside_warning(cfg: RunConfig, overrides: Overrides) -> str | None:
+    """The warning line when ``overrides``' ranges miss the whole clip (not just ``cfg.frames``), else None.
+
+    A clip that does not open gives None: that is the run's to report, with its
+    own error and exit code.
+    """
+    try:
+        clip = open_clip(cfg.input, cfg.fps)
+        first, last = clip.first, clip.last
+        clip.close()
+    except (UnshutterError, OSError, ValueError):
+        return None
+    return overrides.outside_warning(str(cfg.params.overrides), first, last)
 
 
 def plan(cfg: RunConfig, clip: Clip, movie_out: bool) -> Numbering:

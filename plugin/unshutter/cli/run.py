@@ -13,7 +13,15 @@ from unshutter.decomposer.runtime import DEFAULT_TILE
 from unshutter.node import GUIDANCE_MODES, QUALITIES, NodeParams
 from unshutter.errors import UnshutterError
 from unshutter.io import sequence
-from unshutter.pipeline import FORMATS, MOVIE_RATES, RunConfig, RunResult, parse_frame_range, run
+from unshutter.pipeline import (
+    FORMATS,
+    MOVIE_RATES,
+    RunConfig,
+    RunResult,
+    overrides_outside_warning,
+    parse_frame_range,
+    run,
+)
 from unshutter.timing import TIMINGS
 
 
@@ -222,16 +230,12 @@ def _warn_overrides_outside(cfg: RunConfig, json_lines: bool = False) -> None:
     if not cfg.params.overrides:
         return
     from unshutter.guidance.overrides import load_overrides
-    from unshutter.io.clip import open_clip
 
-    try:  # a bad file or clip is the run's to report, with its own error and exit code
+    try:  # a bad file is the run's to report, with its own error and exit code
         ov = load_overrides(cfg.params.overrides)
-        clip = open_clip(cfg.input, cfg.fps)
-        first, last = clip.first, clip.last
-        clip.close()
     except (UnshutterError, OSError, ValueError):
         return
-    line = ov.outside_warning(cfg.params.overrides, first, last)
+    line = overrides_outside_warning(cfg, ov)
     if line:
         warn(line, json_lines)
 

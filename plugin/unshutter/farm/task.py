@@ -19,10 +19,9 @@ from unshutter.decomposer.runtime import Decomposer
 from unshutter.errors import UnshutterError
 from unshutter.farm.pathmap import Locator
 from unshutter.farm.spec import Shot, check_chunk_paths
-from unshutter.guidance.overrides import Overrides, load_overrides
-from unshutter.io.clip import open_clip
+from unshutter.guidance.overrides import load_overrides
 from unshutter.node import Node
-from unshutter.pipeline import Progress, RunConfig, run
+from unshutter.pipeline import Progress, RunConfig, overrides_outside_warning, run
 
 # Exit codes (unshutter.errors) a retry cannot fix: the same input gives the same error.
 PERMANENT_EXIT_CODES = frozenset({2, 3, 4})
@@ -110,7 +109,9 @@ def run_config(
     overrides = load_overrides(cfg.params.overrides, locate) if cfg.params.overrides and locate else None
     node = Node(cfg.params, decomposer=cache.get(cfg.model, cfg.device, threads), overrides=overrides)
     if progress is not None and node.overrides is not None:
-        _warn_outside(cfg, node.overrides, progress)
+        line = overrides_outside_warning(cfg, node.overrides)  # the whole clip, not just this chunk
+        if line:
+            progress({"event": "warning", "message": line})
     res = run(cfg, progress, node)
     frames = cfg.frames or (0, -1)
     return ChunkResult(
@@ -121,19 +122,6 @@ def run_config(
         str(res.manifest),
         round(time.monotonic() - t0, 3),
     )
-
-
-def _warn_outside(cfg: RunConfig, overrides: Overrides, progress: Progress) -> None:
-    """A ``warning`` event when override ranges miss the whole clip (not just this chunk): the task log says so."""
-    try:  # a clip that does not open is the run's to report, with its own error and exit code
-        clip = open_clip(cfg.input, cfg.fps)
-        first, last = clip.first, clip.last
-        clip.close()
-    except (UnshutterError, OSError, ValueError):
-        return
-    line = overrides.outside_warning(str(cfg.params.overrides), first, last)
-    if line:
-        progress({"event": "warning", "message": line})
 
 
 def error_dict(exc: BaseException) -> dict[str, Any]:
