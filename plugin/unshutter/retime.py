@@ -187,15 +187,18 @@ def fill_gap(
     if sched.gap == 0:
         return
     h, w = out.shape[1:3]
-    zero = np.zeros((h, w, 2), np.float32)
+
+    def warper(m: np.ndarray | None, p: np.ndarray | None) -> travel.Warper:  # no motion known: stays put
+        return travel.Warper(m, p) if m is not None else travel.Warper(np.zeros((h, w, 2), np.float32))
+
     i = sched.inside
     out[i:] = travel.gap_frames(
         out[i - 1],
         sched.times[i - 1],
-        travel.Warper(motion, priority) if motion is not None else travel.Warper(zero),
+        warper(motion, priority),
         next_first,
         1.0 + sched.times[0],
-        travel.Warper(next_motion, next_priority) if next_motion is not None else travel.Warper(zero),
+        warper(next_motion, next_priority),
         sched.times[i:],
     )
 
