@@ -171,3 +171,41 @@ def test_a_scratch_buffer_is_clipped_in_place_and_writes_the_same_bytes(tmp_path
     lo, hi = (0.0, 1.0) if fmt == "uint8" else (-65504.0, 65504.0)
     np.testing.assert_array_equal(pixels, np.clip(kept, lo, hi))  # clipped where it lies
     assert (tmp_path / f"scratch{ext}").read_bytes() == (tmp_path / f"copy{ext}").read_bytes()
+
+
+def test_a_written_png_is_checked_chunk_by_chunk_without_decoding(tmp_path: Path) -> None:
+    """A PNG is refused when any byte is changed, missing or added, or its size is not the spec's."""
+    import OpenImageIO as oiio
+
+    from unshutter.errors import OutputError
+    from unshutter.io.image_file import _check_png_chunks
+
+    px = np.random.default_rng(3).random((37, 53, 3)).astype(np.float32)
+    good = tmp_path / "good.png"
+    write_image(good, px, ImageMeta(53, 37, ["R", "G", "B"], "uint8", 8, {}, "png"))
+    data = good.read_bytes()
+    spec = oiio.ImageSpec(53, 37, 3, "uint8")
+    _check_png_chunks(good, good, spec)  # whole: passes
+    idat = data.index(b"IDAT")
+    damaged = {
+        "byte changed in IDAT": data[: idat + 20] + bytes([data[idat + 20] ^ 1]) + data[idat + 21 :],
+        "byte changed in IHDR": data[:20] + bytes([data[20] ^ 4]) + data[21:],
+        "cut in IDAT": data[: idat + 30],
+        "cut before IEND": data[:-12],
+        "cut inside IEND": data[:-3],
+        "bytes after IEND": data + b"\0\0\0\0",
+        "no signature": data[8:],
+    }
+    for what, blob in damaged.items():
+        bad = tmp_path / "bad.png"
+        bad.write_bytes(blob)
+        with pytest.raises(OutputError, match="nothing kept"):
+            _check_png_chunks(bad, bad, spec)
+            pytest.fail(what)
+    for other in (
+        oiio.ImageSpec(53, 38, 3, "uint8"),
+        oiio.ImageSpec(52, 37, 3, "uint8"),
+        oiio.ImageSpec(53, 37, 4, "uint8"),
+    ):
+        with pytest.raises(OutputError, match="reads back as 53x37x3"):
+            _check_png_chunks(good, good, other)

