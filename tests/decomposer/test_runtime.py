@@ -179,3 +179,21 @@ def test_the_network_threads_sleep_instead_of_spinning() -> None:
     """Idle ONNX Runtime threads would take the cores from the loop's prefetch and writer threads."""
     opts = Decomposer(device="cpu")._session.get_session_options()
     assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "cropped", "strided", "four channels"])
+def test_interleave_copies_planes_exactly(layout: str) -> None:
+    """[C, h, w] -> [h, w, C] by OpenCV's merge is the transpose, value for value, in the given buffer."""
+    from unshutter.decomposer.runtime import interleave
+
+    rng = np.random.default_rng(4)
+    planar = rng.standard_normal((4 if layout == "four channels" else 3, 37, 61)).astype(np.float32)
+    planar[0, 0, :3] = (-0.0, np.inf, np.nan)
+    if layout == "cropped":  # the padded network output cropped back: rows strided, pixels contiguous
+        planar = np.pad(planar, ((0, 0), (0, 11), (0, 3)))[:, :37, :61]
+    elif layout == "strided":
+        planar = planar[:, :, ::2]
+    out = np.full(planar.shape[1:] + (planar.shape[0],), 7.0, np.float32)
+    assert interleave(planar, out) is out
+    want = planar.transpose(1, 2, 0)
+    assert out.tobytes() == np.ascontiguousarray(want).tobytes()
