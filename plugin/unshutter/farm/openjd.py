@@ -170,6 +170,11 @@ class _PathParams:
         return _join("RendersRoot" if kind == "out" else "PlatesRoot", "" if rel == "." else rel, prefix)
 
 
+DECOMPOSER_ARGS = ("--model", "{{Param.Model}}", "--device", "{{Param.Device}}", "--threads", "{{Param.Threads}}")
+"""How the session server and every chunk task get the job's decomposer: the same three
+job parameters (a chunk without a session loads the model with them itself)."""
+
+
 def _shot_step(shot: Shot, frames: tuple[int, int], paths: _PathParams) -> dict[str, Any]:
     args = [
         "farm",
@@ -193,12 +198,7 @@ def _shot_step(shot: Shot, frames: tuple[int, int], paths: _PathParams) -> dict[
     if shot.overrides:  # mapped by the task, with every matte and labelme file it names
         args += ["--overrides", paths.ref("ov", shot.overrides, "RawParam"), "--path-mapping", RULES]
     args += [
-        "--model",
-        "{{Param.Model}}",
-        "--device",
-        "{{Param.Device}}",
-        "--threads",
-        "{{Param.Threads}}",
+        *DECOMPOSER_ARGS,
         "--frames",
         "{{Task.Param.Frame}}",
         "--session",
@@ -289,16 +289,7 @@ def build_template(
     params += paths.definitions
     values.update(paths.values)
     steps = [_shot_step(shot, (ranges or {}).get(shot.name) or shot_range(shot), paths) for shot in spec.shots]
-    session_args = [
-        "--state",
-        STATE,
-        "--model",
-        "{{Param.Model}}",
-        "--device",
-        "{{Param.Device}}",
-        "--threads",
-        "{{Param.Threads}}",
-    ]
+    session_args = ["--state", STATE, *DECOMPOSER_ARGS]
     template = {
         "specificationVersion": SPEC_VERSION,
         "extensions": ["TASK_CHUNKING"],
