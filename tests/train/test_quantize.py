@@ -181,3 +181,51 @@ def test_shipped_int8_model_is_the_shipped_float32_model_quantised():
     got = Decomposer(int8, device="cpu", threads=1).infer_planar(x, g)
     psnr = 10 * np.log10(1.0 / float(np.mean((got - ref) ** 2)))
     assert psnr > 30.0, psnr  # 33.9 dB as shipped on this input
+
+
+def _shuffles_on_dequantized(path: Path) -> int:
+    import onnx
+
+    g = onnx.load(str(path)).graph
+    dq_out = {n.output[0] for n in g.node if n.op_type == "DequantizeLinear"}
+    return sum(n.op_type == "DepthToSpace" and n.input[0] in dq_out for n in g.node)
+
+
+def test_pixel_shuffles_on_uint8_compute_the_same_bits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """quantize() leaves no DepthToSpace on dequantised floats; --rewrite does the same to a model quantised
+    without it, and the two compute identical outputs; ONNX Runtime fuses the skip concats on uint8."""
+    import onnxruntime as ort
+
+    from unshutter.train import quantize as qz
+
+    src = _exported(tmp_path)
+    feeds = _feeds(4)
+    shuffled = tmp_path / "shuffled.onnx"
+    qz.quantize(src, shuffled, feeds)
+    assert _shuffles_on_dequantized(shuffled) == 0
+    monkeypatch.setattr(qz, "shuffle_quantized", lambda model: 0)
+    plain = tmp_path / "plain.onnx"
+    qz.quantize(src, plain, feeds)
+    monkeypatch.undo()
+    assert _shuffles_on_dequantized(plain) == 3
+    rewritten = tmp_path / "rewritten.onnx"
+    assert qz.main(["--rewrite", str(plain), "--out", str(rewritten)]) == 0
+    assert _shuffles_on_dequantized(rewritten) == 0
+    assert qz.main(["--rewrite", str(rewritten)]) == 2  # nothing left to move
+    for seed in (1, 2):
+        feed = _feeds(1, 80, 112, seed=seed)[0]
+        for a, b in zip(_run(plain, feed), _run(rewritten, feed)):
+            assert a.tobytes() == b.tobytes()
+    opts = ort.SessionOptions()
+    opts.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(str(rewritten), opts, providers=["CPUExecutionProvider"])
+    import onnx
+
+    ops = [n.op_type for n in onnx.load(opts.optimized_model_filepath).graph.node]
+    assert ops.count("QLinearConcat") == 3 and "DepthToSpace" in ops
+
+
+def test_shipped_int8_model_shuffles_on_uint8():
+    from unshutter.decomposer import locate
+
+    assert _shuffles_on_dequantized(Path(__file__).resolve().parents[2] / "models" / locate.INT8_MODEL) == 0
