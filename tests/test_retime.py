@@ -70,3 +70,23 @@ def test_banded_and_in_place_match_whole_frame_kernels(n: int) -> None:
     got = retime.retime(work, target, n, reuse=True)
     np.testing.assert_array_equal(got, want)
     assert np.shares_memory(got, work) == (n <= 7)
+
+
+@pytest.mark.parametrize("k", [7, 8])
+def test_resample_at_slice_middles_gives_the_kernels_values_exactly(k: int) -> None:
+    """Outputs that fall on one sub-frame are copied (or left in place at N == K): the kernel's values,
+    bit for bit, for every factor, into a new stack or into the sub-frames' own memory."""
+    from unshutter import kernels
+
+    rng = np.random.default_rng(k)
+    sub = rng.normal(0.3, 0.5, (k, 21, 19, 3)).astype(np.float32)
+    for m in range(1, 17):
+        u = (np.arange(m) + 0.5) / m
+        want = kernels.resample_subframes(sub, m)
+        assert retime.resample_at(sub, u).tobytes() == want.tobytes(), m
+        if m <= k:
+            own = sub.copy()
+            got = retime.resample_at(own, u, out=own[:m])
+            assert got.tobytes() == want.tobytes(), m
+    own = sub.copy()
+    assert retime.resample_at(own, (np.arange(k) + 0.5) / k, out=own[:k]).ctypes.data == own.ctypes.data

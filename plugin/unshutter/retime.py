@@ -28,6 +28,19 @@ def _slice_middles(u: np.ndarray) -> bool:
     return bool(np.allclose(u, (np.arange(m) + 0.5) / m, rtol=0, atol=1e-12))
 
 
+def _exact_picks(m: int, k: int) -> list[int] | None:
+    """The sub-frame each of ``m`` slice middles falls on exactly among ``k``, or None when one falls
+    between two. The native resampler's taps (the same double arithmetic): a factor equal to K, or
+    the middle of an odd K, is a copy (0.13 CPU s per 1280x720 frame of resampling that changed nothing)."""
+    picks = []
+    for i in range(m):
+        pos = min(max((i + 0.5) / m * k - 0.5, 0.0), k - 1.0)
+        if pos != int(pos):
+            return None
+        picks.append(int(pos))
+    return picks
+
+
 def resample_at(sub_linear: np.ndarray, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """K sub-frames at slice middles -> frames at exposure fractions ``u``, linear in time.
 
@@ -41,9 +54,18 @@ def resample_at(sub_linear: np.ndarray, u: np.ndarray, out: np.ndarray | None = 
     """
     k, h, w, c = sub_linear.shape
     m = len(u)
+    middles = _slice_middles(u)
+    picks = _exact_picks(m, k) if middles else None
+    if picks is not None and out is not None and np.may_share_memory(out, sub_linear):
+        if picks == list(range(m)) and out.ctypes.data == sub_linear.ctypes.data and out.strides == sub_linear.strides:
+            return out  # N == K: every output is its own sub-frame already
+    elif picks is not None:  # each output is one sub-frame (the kernel's 1 * lo + 0 * hi): copied
+        out = np.empty((m, h, w, c), np.float32) if out is None else out
+        for i, j in enumerate(picks):
+            out[i] = sub_linear[j]
+        return out
     if out is None:
         out = np.empty((m, h, w, c), np.float32)
-    middles = _slice_middles(u)
     taps = []
     for ui in u:
         pos = min(max(float(ui) * k - 0.5, 0.0), k - 1.0)
