@@ -89,3 +89,24 @@ def test_fixed_curves_invert_and_bt709_is_not_the_ocio_rec709_gamma():
     gamma = color.ColorTransform("rec709").to_linear(x.reshape(10, 10, 3)).reshape(x.shape)
     np.testing.assert_allclose(gamma, x.astype(np.float64) ** 2.4, atol=1e-4)
     assert np.abs(bt709 - gamma).max() > 0.05
+
+
+@pytest.mark.parametrize("gain", [1.0, 6.5])
+def test_encoding_at_unit_scale_and_exposure_of_large_frames_keep_their_values(gain: float) -> None:
+    """Speed shortcuts that must not change a bit: the unit scale's division and product are skipped,
+    and a large frame's exposure is the percentile of the per-pixel max over the strided subsample."""
+    from unshutter import kernels
+
+    rng = np.random.default_rng(7)
+    lin = (rng.random((700, 600, 3), dtype=np.float32) ** 3 * np.float32(gain)).astype(np.float32)
+    s = color.exposure_scale(lin)
+    step = int(np.ceil(np.sqrt(lin.shape[0] * lin.shape[1] / 262144)))
+    assert step == 2 and s == max(
+        1.0, float(np.percentile(lin.max(axis=-1)[::step, ::step], color.EXPOSURE_PERCENTILE))
+    )
+    assert (s == 1.0) == (gain == 1.0)
+    enc = color.to_network(lin, s)
+    assert enc.tobytes() == kernels.srgb_encode(lin / np.float32(s)).tobytes()
+    back = color.from_network(enc, s)
+    assert back.tobytes() == (kernels.srgb_decode(enc) * np.float32(s)).tobytes()
+    assert back is not enc and enc.tobytes() == color.to_network(lin, s).tobytes()  # the input is not touched

@@ -112,10 +112,11 @@ def exposure_scale(linear: np.ndarray) -> float:
     Shape:
         linear: [H, W, 3]
     """
+    pixels = linear.shape[0] * linear.shape[1]
+    if pixels > 262144:  # a strided subsample is plenty for a percentile (taken before the max: 1/step^2 the work)
+        step = int(np.ceil(np.sqrt(pixels / 262144)))
+        linear = linear[::step, ::step]
     peak = linear.max(axis=-1)
-    if peak.size > 262144:  # a strided subsample is plenty for a percentile
-        step = int(np.ceil(np.sqrt(peak.size / 262144)))
-        peak = peak[::step, ::step]
     p = float(np.percentile(peak, EXPOSURE_PERCENTILE))
     if not np.isfinite(p):
         return 1.0
@@ -124,12 +125,16 @@ def exposure_scale(linear: np.ndarray) -> float:
 
 def to_network(linear: np.ndarray, scale: float) -> np.ndarray:
     """Scene-linear -> network encoding. Shape: [..., 3] -> [..., 3]."""
-    return kernels.srgb_encode(np.ascontiguousarray(linear, np.float32) / np.float32(scale))
+    linear = np.ascontiguousarray(linear, np.float32)
+    return kernels.srgb_encode(linear / np.float32(scale) if scale != 1.0 else linear)  # x / 1 is x
 
 
 def from_network(encoded: np.ndarray, scale: float) -> np.ndarray:
     """Network encoding -> scene-linear (unbounded). Shape: [..., 3] -> [..., 3]."""
-    return kernels.srgb_decode(np.ascontiguousarray(encoded, np.float32)) * np.float32(scale)
+    linear = kernels.srgb_decode(np.ascontiguousarray(encoded, np.float32))
+    if scale != 1.0:  # display-referred frames (every 8-bit one): x * 1 is x, so no frame-sized product
+        linear *= np.float32(scale)
+    return linear
 
 
 # ------------------------------------------------------------ fixed curves (hosts without OCIO)
