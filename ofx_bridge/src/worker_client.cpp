@@ -139,7 +139,9 @@ bool SharedBuffer::create(size_t bytes, std::string &error) {
 // A host that crashes (or is killed) mid-render cannot unlink its segment. One is abandoned when nobody
 // holds its lock and either its owner's pid is gone or it is older than kSweepGraceS (its pid was
 // reused by another process). The lock alone decides for a live owner, also one in another pid
-// namespace sharing /dev/shm; the pid or the age guards the instant between creation and lock.
+// namespace sharing /dev/shm; the pid or the age guards the instant between creation and lock. A host killed
+// while it spawns the worker leaves a holder for a moment: until its exec the spawned child shares the host's
+// memory, the segment's mapping (so its lock) with it; a load after that exec sweeps the segment.
 constexpr long kSweepGraceS = 30;
 
 void SharedBuffer::sweep_abandoned() {

@@ -799,16 +799,31 @@ def test_worker_does_not_inherit_the_hosts_descriptors(host, clip, tmp_path: Pat
     assert not targets & set(inherited.values()), (targets, inherited)
 
 
-SILENT_WORKER = "import socket\ns = socket.socket(fileno=3)\nwhile s.recv(65536):\n    pass\n"  # ends with the host
+# Never answers; ends with the host. Once running it leaves `up-<host pid>` beside itself: from then on the host's
+# spawn of it is over (until its exec the spawned child shares the host's memory, the segment's mapping with it).
+SILENT_WORKER = (
+    "import os, pathlib, socket\n"
+    "pathlib.Path(__file__).with_name(f'up-{os.getppid()}').touch()\n"
+    "s = socket.socket(fileno=3)\n"
+    "while s.recv(65536):\n"
+    "    pass\n"
+)
 
 
 def test_shared_memory_of_a_host_killed_mid_render_is_swept_on_the_next_load(host, clip, tmp_path: Path) -> None:
     """A host killed while a render waits for the worker cannot unlink that render's /dev/shm segment; the next
-    plugin load, in any host process, removes it and leaves the segments of hosts still rendering alone."""
+    plugin load, in any host process, removes it and leaves the segments of hosts still rendering alone.
+
+    Each host is killed only once its worker runs: killed while it spawns the worker, the spawned child holds the
+    host's memory (and so the segment's lock) until its exec, and only a load after that exec can sweep it."""
     from tests.ofx.conftest import Host
 
     def segments(pid: int) -> list[Path]:
         return sorted(Path("/dev/shm").glob(f"unshutter-ofx-{pid}-*"))
+
+    def waiting(h: Host) -> bool:
+        """Whether the host's render made its segment and now waits for a worker that runs."""
+        return bool(segments(h.proc.pid)) and (tmp_path / f"up-{h.proc.pid}").exists()
 
     exe = fake_worker(tmp_path, SILENT_WORKER)
     crashed, live = host(UNSHUTTER_EXECUTABLE=exe), host(UNSHUTTER_EXECUTABLE=exe)
@@ -816,10 +831,10 @@ def test_shared_memory_of_a_host_killed_mid_render_is_swept_on_the_next_load(hos
         h.start("general", clip, factor=N)
         h.send(f"render 1001 {tmp_path / 'x.raw'} 1.0")  # waits for the worker's hello (120 s)
     deadline = time.monotonic() + 20
-    while not (segments(crashed.proc.pid) and segments(live.proc.pid)) and time.monotonic() < deadline:
+    while not (waiting(crashed) and waiting(live)) and time.monotonic() < deadline:
         time.sleep(0.02)
+    assert waiting(crashed) and waiting(live)
     live_segments = segments(live.proc.pid)
-    assert segments(crashed.proc.pid) and live_segments
 
     def kill(h: Host) -> int:
         h.proc.kill()
