@@ -102,3 +102,21 @@ def test_dask_plan_logs_the_warning_once(
     lines = [r.getMessage() for r in caplog.records if r.name == "unshutter.farm"]
     assert len(lines) == 1 and lines[0].startswith("warning: shot 'tilt-b'.overrides: "), lines
     assert "region car 990-1000" in lines[0] and "1001-1006" in lines[0]
+
+
+def test_each_loaded_spec_logs_the_warning_again(
+    tmp_path: Path, farm_clips: dict[str, str], farm_model: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The once-per-shot memory belongs to the loaded spec (one run), not to the process: a long-lived process
+    (a Python pipeline, a farm service) planning the same spec file again says it again."""
+    from unshutter.farm.plan import plan
+    from unshutter.farm.spec import load_spec
+
+    path = _spec(tmp_path, farm_clips, farm_model, pan="1001-1006", tilt="990-1000")
+    with caplog.at_level("WARNING", logger="unshutter.farm"):
+        for _ in range(2):
+            spec = load_spec(path)
+            plan(spec)
+            plan(spec)
+    lines = [r.getMessage() for r in caplog.records if r.name == "unshutter.farm"]
+    assert len(lines) == 2 and lines[0] == lines[1] and "shot 'tilt-b'.overrides: " in lines[0], lines

@@ -17,7 +17,6 @@ from unshutter.farm.spec import BatchSpec, Shot
 from unshutter.io.clip import open_clip
 
 log = logging.getLogger("unshutter.farm")
-_warned: set[tuple[str, str, int, int]] = set()  # (shot, override file, first, last): one line per process
 
 
 @dataclass(frozen=True)
@@ -87,8 +86,8 @@ def shot_range(shot: Shot) -> tuple[int, int]:
         clip.close()
     _ = shot.loaded_overrides  # reads and validates it; override_inputs reuses it
     line = override_warning(shot, first, last)
-    if line and (key := (shot.name, str(shot.overrides), first, last)) not in _warned:
-        _warned.add(key)
+    if line and line not in shot.warned:  # planned again (plan, then write_bundle): said once
+        shot.warned.add(line)
         log.warning("warning: %s", line)
     if shot.frames is None:
         return first, last
@@ -101,8 +100,8 @@ def shot_range(shot: Shot) -> tuple[int, int]:
 def override_warning(shot: Shot, first: int, last: int) -> str | None:
     """The shot's override ranges that miss its clip's source frames ``first``-``last``, in one line; else None.
 
-    ``farm check``, ``farm openjd`` and ``farm dask`` log it once per shot
-    when they plan it (through :func:`shot_range`), before any task runs.
+    ``farm check``, ``farm openjd`` and ``farm dask`` log it once per shot of
+    the spec they loaded when they plan it (through :func:`shot_range`), before any task runs.
     """
     ov = shot.loaded_overrides
     line = ov.outside_warning(str(shot.overrides), first, last) if ov is not None else None

@@ -91,6 +91,11 @@ class Shot:
         except OverrideError as exc:
             raise OverrideError(f"shot {self.name!r}.overrides: {exc}") from None
 
+    @cached_property
+    def warned(self) -> set[str]:
+        """Warnings already logged about this shot: once per loaded spec (one command's run), not per process."""
+        return set()
+
     def run_args(self) -> list[str]:
         """The ``unshutter run`` / ``unshutter farm chunk`` options for this shot (without --frames)."""
         args = [
