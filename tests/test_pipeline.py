@@ -530,3 +530,49 @@ def test_frames_another_run_writes_are_refused_and_nothing_is_touched(
     other.wait()
     res = run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2)))  # the other run was killed: go on
     assert (res.written, res.skipped) == (6, 6) and not their_tmp.exists()  # a dead run's temporary goes
+
+
+def test_override_ranges_outside_the_clip_are_one_warning_from_the_clip_the_run_opened(
+    hdr_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``unshutter run --json``: the warning names the whole clip's source frames (not just --frames), comes before
+    the render as one stderr line and one event, and the clip is opened once for it and the run."""
+    from unshutter import pipeline
+    from unshutter.cli.main import main
+
+    opened: list[str] = []
+    real = pipeline.open_clip
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        opened.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "open_clip", counted)
+    ov = tmp_path / "car.yaml"  # output frame numbers by mistake: the clip's source frames are 1001-1006
+    ov.write_text(
+        "regions:\n  - {name: car, motion: [8, 0], frames: 4003-4010, polygon: [[0, 0], [40, 0], [40, 30]]}\n"
+    )
+    out = str(tmp_path / "out" / "slow.####.exr")
+    assert (
+        main(["run", hdr_clip, "-o", out, "--factor", "2", "--frames", "1003", "--overrides", str(ov), "--json"]) == 0
+    )
+    std = capsys.readouterr()
+    assert opened == [hdr_clip]
+    lines = [x for x in std.err.splitlines() if "warning" in x]
+    assert len(lines) == 1 and lines[0].startswith(f"unshutter: warning: {ov}: region car 4003-4010"), std.err
+    assert "source frames 1001-1006" in lines[0]
+    events = [json.loads(x) for x in std.out.splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds.count("warning") == 1 and kinds.index("warning") < kinds.index("start"), kinds
+    assert f"unshutter: warning: {events[kinds.index('warning')]['message']}" == lines[0]
+
+
+def test_the_same_warning_from_several_runs_is_said_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--alternatives`` runs the clip once per candidate, each run warning alike: the terminal gets it once."""
+    from unshutter.cli.run import Reporter
+
+    rep = Reporter(json_lines=False, quiet=True)
+    for message in ("a.yaml: region car 4003-4010 outside", "a.yaml: region car 4003-4010 outside", "other"):
+        rep({"event": "warning", "message": message})
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["unshutter: warning: a.yaml: region car 4003-4010 outside", "unshutter: warning: other"]

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from unshutter import color, threads, timing
-from unshutter.errors import InputError, OutputError, ParameterError, UnshutterError
-from unshutter.guidance.overrides import Overrides
+from unshutter.errors import InputError, OutputError, ParameterError
 from unshutter.io import atomic, claim
 from unshutter.io.clip import Clip, open_clip
 from unshutter.io.image_file import output_pixel_type
@@ -113,21 +112,6 @@ def run(cfg: RunConfig, progress: Progress | None = None, node: Node | None = No
         clip.close()
 
 
-def overrides_outside_warning(cfg: RunConfig, overrides: Overrides) -> str | None:
-    """The warning line when ``overrides``' ranges miss the whole clip (not just ``cfg.frames``), else None.
-
-    A clip that does not open gives None: that is the run's to report, with its
-    own error and exit code.
-    """
-    try:
-        clip = open_clip(cfg.input, cfg.fps)
-        first, last = clip.first, clip.last
-        clip.close()
-    except (UnshutterError, OSError, ValueError):
-        return None
-    return overrides.outside_warning(str(cfg.params.overrides), first, last)
-
-
 def plan(cfg: RunConfig, clip: Clip, movie_out: bool) -> Numbering:
     """The run's output numbering, computed once: the range, the lookahead below 360 degrees, the output rate."""
     params = cfg.params
@@ -163,6 +147,7 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
     check_writes(cfg, clip, target, num)
     in_cs, out_cs = _colorspaces(cfg, clip, target)
     node = node or Node(params, model_path=cfg.model, device=cfg.device)
+    _warn_outside(cfg, clip, node, emit)
     try:
         target.folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a farm retries output errors (exit 6); a traceback tells it nothing
@@ -170,6 +155,16 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
     out_span = None if target.kind == "movie" else num.span()
     with claim.claim(target.folder, target.claim_name(), out_span, target.display()):
         return _write(cfg, clip, emit, node, target, num, (in_cs, out_cs))
+
+
+def _warn_outside(cfg: RunConfig, clip: Clip, node: Node, emit: Progress) -> None:
+    """A ``warning`` event, before the render, when the overrides' ranges miss the whole clip (not just
+    ``cfg.frames``: a farm chunk says it about the shot): from the clip and the overrides the run already holds."""
+    if node.overrides is None:
+        return
+    line = node.overrides.outside_warning(str(cfg.params.overrides), clip.first, clip.last)
+    if line:
+        emit({"event": "warning", "message": line})
 
 
 def _write(

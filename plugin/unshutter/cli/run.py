@@ -18,7 +18,6 @@ from unshutter.pipeline import (
     MOVIE_RATES,
     RunConfig,
     RunResult,
-    overrides_outside_warning,
     parse_frame_range,
     run,
 )
@@ -188,7 +187,6 @@ def main(args: argparse.Namespace) -> int:
         movie_rate=args.movie_rate,
     )
     reporter = Reporter(json_lines=args.json, quiet=args.quiet)
-    _warn_overrides_outside(cfg, args.json)
     if args.alternatives:
         return _alternatives(cfg, args, reporter)
     try:
@@ -223,21 +221,6 @@ def warn(message: str, json_lines: bool = False) -> None:
     if json_lines:
         with contextlib.suppress(OSError):
             print(json.dumps({"event": "warning", "message": message}), flush=True)
-
-
-def _warn_overrides_outside(cfg: RunConfig, json_lines: bool = False) -> None:
-    """One line when override ranges miss the clip's source frames (they would change nothing), before the render."""
-    if not cfg.params.overrides:
-        return
-    from unshutter.guidance.overrides import load_overrides
-
-    try:  # a bad file is the run's to report, with its own error and exit code
-        ov = load_overrides(cfg.params.overrides)
-    except (UnshutterError, OSError, ValueError):
-        return
-    line = overrides_outside_warning(cfg, ov)
-    if line:
-        warn(line, json_lines)
 
 
 def _warn_unguided(result: Any, json_lines: bool = False) -> None:
@@ -313,8 +296,14 @@ class Reporter:
     def __init__(self, json_lines: bool, quiet: bool) -> None:
         self.json_lines, self.quiet = json_lines, quiet
         self._bar: Any = None  # a tqdm bar while a run goes on
+        self._warned: set[str] = set()  # --alternatives runs the clip once per candidate: each line said once
 
     def __call__(self, event: dict[str, Any]) -> None:
+        if event["event"] == "warning":  # on stderr even when quiet, and as an event with --json
+            if event["message"] not in self._warned:
+                self._warned.add(event["message"])
+                warn(event["message"], self.json_lines)
+            return
         if self.json_lines:
             print(json.dumps(event), flush=True)
             return

@@ -21,7 +21,7 @@ from unshutter.farm.pathmap import Locator
 from unshutter.farm.spec import Shot, check_chunk_paths
 from unshutter.guidance.overrides import load_overrides
 from unshutter.node import Node
-from unshutter.pipeline import Progress, RunConfig, overrides_outside_warning, run
+from unshutter.pipeline import Progress, RunConfig, run
 
 # Exit codes (unshutter.errors) a retry cannot fix: the same input gives the same error.
 PERMANENT_EXIT_CODES = frozenset({2, 3, 4})
@@ -108,10 +108,6 @@ def run_config(
     check_chunk_paths(cfg.input, cfg.output)
     overrides = load_overrides(cfg.params.overrides, locate) if cfg.params.overrides and locate else None
     node = Node(cfg.params, decomposer=cache.get(cfg.model, cfg.device, threads), overrides=overrides)
-    if progress is not None and node.overrides is not None:
-        line = overrides_outside_warning(cfg, node.overrides)  # the whole clip, not just this chunk
-        if line:
-            progress({"event": "warning", "message": line})
     res = run(cfg, progress, node)
     frames = cfg.frames or (0, -1)
     return ChunkResult(
