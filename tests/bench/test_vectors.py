@@ -81,3 +81,24 @@ def test_region_masks_are_the_same_on_every_call() -> None:
     m = rng.normal(0, 6, (48, 64, 2)).astype(np.float32)
     a, b = v.region_masks(m), v.region_masks(m)
     assert [r[1] for r in a] == [r[1] for r in b]
+
+
+def test_both_failure_measures_summarise_a_kind_alike() -> None:
+    """``flow_fails`` and ``flow_fails_pixels`` share their seven keys (and their order); the former adds objects."""
+    a = {"nb": [0.01, 0.02], "ov": [0.005, 0.03], "gt": [0.001, 0.001], "id": [0.1, 0.1], "share": [0.1, 0.3]}
+    pixels = v._fails_summary(a)
+    assert list(pixels) == [
+        "frames",
+        "region_share_mean",
+        "psnr_identity",
+        "psnr_neighbors",
+        "psnr_neighbors_plus_override",
+        "psnr_gt",
+        "frames_improved",
+    ]
+    assert pixels["frames"] == 2 and pixels["frames_improved"] == 1  # the override helped on the first frame only
+    assert abs(pixels["region_share_mean"] - 0.2) < 1e-9
+    assert pixels["psnr_neighbors"] == q.psnr_of(0.015) and pixels["psnr_gt"] == q.psnr_of(0.001)
+    objects = v._fails_summary(a, objects=3)
+    assert list(objects) == ["frames", "objects", *list(pixels)[1:]] and objects["objects"] == 3
+    assert {k: objects[k] for k in pixels} == pixels

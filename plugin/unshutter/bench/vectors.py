@@ -336,14 +336,7 @@ def _evaluate(model: Model, frames: list[q.Frame], tmp: Path) -> dict:
     }
     res["flow_fails"] = {
         kind: {
-            "frames": len(a["nb"]),
-            "objects": int(sum(a["objects"])),
-            "region_share_mean": float(np.mean(a["share"])),
-            "psnr_identity": q.psnr_of(float(np.mean(a["id"]))),
-            "psnr_neighbors": q.psnr_of(float(np.mean(a["nb"]))),
-            "psnr_neighbors_plus_override": q.psnr_of(float(np.mean(a["ov"]))),
-            "psnr_gt": q.psnr_of(float(np.mean(a["gt"]))),
-            "frames_improved": int(sum(o < n for o, n in zip(a["ov"], a["nb"]))),
+            **_fails_summary(a, objects=int(sum(a["objects"]))),
             "node_psnr_neighbors": q.psnr_of(float(np.mean(a["node_nb"]))),
             "node_psnr_neighbors_plus_override": q.psnr_of(float(np.mean(a["node_ov"]))),
             "node_frames_improved": int(sum(o < n for o, n in zip(a["node_ov"], a["node_nb"]))),
@@ -352,19 +345,23 @@ def _evaluate(model: Model, frames: list[q.Frame], tmp: Path) -> dict:
         }
         for kind, a in obj_fails.items()
     }
-    res["flow_fails_pixels"] = {
-        kind: {
-            "frames": len(a["nb"]),
-            "region_share_mean": float(np.mean(a["share"])),
-            "psnr_identity": q.psnr_of(float(np.mean(a["id"]))),
-            "psnr_neighbors": q.psnr_of(float(np.mean(a["nb"]))),
-            "psnr_neighbors_plus_override": q.psnr_of(float(np.mean(a["ov"]))),
-            "psnr_gt": q.psnr_of(float(np.mean(a["gt"]))),
-            "frames_improved": int(sum(o < n for o, n in zip(a["ov"], a["nb"]))),
-        }
-        for kind, a in fails.items()
-    }
+    res["flow_fails_pixels"] = {kind: _fails_summary(a) for kind, a in fails.items()}
     return res
+
+
+def _fails_summary(a: dict[str, list[float]], objects: int | None = None) -> dict:
+    """What both failure measures report of one kind: frames (and ``objects`` when given), region share, and the
+    region's PSNR with the input, the flow, the flow plus the overrides and the truth as guidance."""
+    return {
+        "frames": len(a["nb"]),
+        **({} if objects is None else {"objects": objects}),
+        "region_share_mean": float(np.mean(a["share"])),
+        "psnr_identity": q.psnr_of(float(np.mean(a["id"]))),
+        "psnr_neighbors": q.psnr_of(float(np.mean(a["nb"]))),
+        "psnr_neighbors_plus_override": q.psnr_of(float(np.mean(a["ov"]))),
+        "psnr_gt": q.psnr_of(float(np.mean(a["gt"]))),
+        "frames_improved": int(sum(o < n for o, n in zip(a["ov"], a["nb"]))),
+    }
 
 
 def node_out(
