@@ -33,6 +33,12 @@ void flow_warp(const float* src, const float* motion, float* out, idx c, idx h, 
 void warp_blend(float* res, const float* base, const float* sharp, const float* motion, const float* gate, idx c,
                 idx h, idx w, idx k);
 
+// ---- deblur.cpp  (interleaved: img/start/blurred/out [h, w, c] with c <= 16, motion [h, w, 2])
+void motion_blur(const float* img, const float* motion, float* out, idx h, idx w, idx c, float span, float spacing,
+                 idx max_taps, bool adjoint);
+void deblur_motion(const float* start, const float* blurred, const float* motion, float* out, idx h, idx w, idx c,
+                   float span, idx iterations, float spacing, idx max_taps);
+
 // ---- transfer.cpp  (n floats, any shape)
 void srgb_encode(const float* x, float* y, idx n);
 void srgb_decode(const float* x, float* y, idx n);

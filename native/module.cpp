@@ -10,6 +10,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
@@ -233,6 +234,55 @@ farr flow_warp(const farr& src, const farr& motion, idx k) {
     return out;
 }
 
+void check_deblur_params(const char* fn, double span, double spacing, idx max_taps) {
+    require(std::isfinite(span) && span > 0.0 && span <= 1.0, std::string(fn) + ": span must be in (0, 1]");
+    require(std::isfinite(spacing) && spacing > 0.0, std::string(fn) + ": spacing must be positive");
+    require(max_taps >= 1 && max_taps <= 1024, std::string(fn) + ": max_taps must be from 1 to 1024");
+}
+
+void check_frame_motion(const char* fn, const farr& img, const farr& motion) {
+    check(img, fn, "img", 3, "[H, W, C]");
+    check(motion, fn, "motion", 3, "[H, W, 2]");
+    require(img.shape(2) >= 1 && img.shape(2) <= 16, std::string(fn) + ": C must be from 1 to 16");
+    require(motion.shape(0) == img.shape(0) && motion.shape(1) == img.shape(1) && motion.shape(2) == 2,
+            std::string(fn) + ": motion must be [H, W, 2] like the frame [H, W, C]");
+}
+
+farr motion_blur(const farr& img, const farr& motion, double span, double spacing, idx max_taps, bool adjoint) {
+    check_frame_motion("motion_blur", img, motion);
+    check_deblur_params("motion_blur", span, spacing, max_taps);
+    farr out = new_array<float>(shape_of(img));
+    const float* s = img.data();
+    const float* m = motion.data();
+    float* o = out.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        us::motion_blur(s, m, o, img.shape(0), img.shape(1), img.shape(2), static_cast<float>(span),
+                        static_cast<float>(spacing), max_taps, adjoint);
+    }
+    return out;
+}
+
+farr deblur_motion(const farr& start, const farr& blurred, const farr& motion, double span, idx iterations,
+                   double spacing, idx max_taps) {
+    check_frame_motion("deblur_motion", start, motion);
+    check(blurred, "deblur_motion", "blurred", 3, "[H, W, C]");
+    require(shape_of(blurred) == shape_of(start), "deblur_motion: blurred must be [H, W, C] like start");
+    require(iterations >= 0, "deblur_motion: iterations must be at least 0");
+    check_deblur_params("deblur_motion", span, spacing, max_taps);
+    farr out = new_array<float>(shape_of(start));
+    const float* s = start.data();
+    const float* b = blurred.data();
+    const float* m = motion.data();
+    float* o = out.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        us::deblur_motion(s, b, m, o, start.shape(0), start.shape(1), start.shape(2), static_cast<float>(span),
+                          iterations, static_cast<float>(spacing), max_taps);
+    }
+    return out;
+}
+
 void warp_blend(farr& res, const farr& base, const farr& sharp, const farr& motion, const farr& gate) {
     check(res, "warp_blend", "res", 4, "[K, C, H, W]");
     check(base, "warp_blend", "base", 3, "[C, H, W]");
@@ -312,6 +362,12 @@ PYBIND11_MODULE(_native, m) {
     m.def("flow_warp", &flow_warp, py::arg("src").noconvert(), py::arg("motion").noconvert(), py::arg("k"));
     m.def("warp_blend", &warp_blend, py::arg("res").noconvert(), py::arg("base").noconvert(),
           py::arg("sharp").noconvert(), py::arg("motion").noconvert(), py::arg("gate").noconvert());
+
+    m.def("motion_blur", &motion_blur, py::arg("img").noconvert(), py::arg("motion").noconvert(), py::arg("span"),
+          py::arg("spacing"), py::arg("max_taps"), py::arg("adjoint") = false);
+    m.def("deblur_motion", &deblur_motion, py::arg("start").noconvert(), py::arg("blurred").noconvert(),
+          py::arg("motion").noconvert(), py::arg("span"), py::arg("iterations"), py::arg("spacing"),
+          py::arg("max_taps"));
 
     m.def("srgb_encode", &transfer<us::srgb_encode>, py::arg("x").noconvert());
     m.def("srgb_decode", &transfer<us::srgb_decode>, py::arg("y").noconvert());

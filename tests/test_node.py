@@ -144,3 +144,22 @@ def test_follow_above_one_rises_past_the_flows_consistency_to_everywhere_at_two(
     np.testing.assert_allclose(half[1:], (trust + 0.5 * (1 - trust))[1:])
     with pytest.raises(ParameterError, match="between 0 and 2"):
         NodeParams(factor=3, follow=2.5).validate()
+
+
+def test_full_quality_deconvolves_the_mid_exposure_frame_and_a_draft_does_not(
+    frames: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from unshutter import sharpen
+
+    calls: list[int] = []
+    real = sharpen.along_motion
+
+    def spy(mid, blurred, motion, exposure, iterations=sharpen.ITERATIONS):  # noqa: ANN001, ANN202
+        calls.append(iterations)
+        return real(mid, blurred, motion, exposure, iterations)
+
+    monkeypatch.setattr(sharpen, "along_motion", spy)
+    full = Node(NodeParams(factor=3)).process(1003, frames[1], frames[0], frames[2])
+    draft = Node(NodeParams(factor=3, quality="draft")).process(1003, frames[1], frames[0], frames[2])
+    assert calls == [sharpen.ITERATIONS, 0]
+    assert not np.array_equal(full.subframes, draft.subframes)

@@ -112,8 +112,8 @@ constexpr const char *kParamColorspaceHint =
 constexpr const char *kParamQuality = "quality";
 constexpr const char *kParamQualityLabel = "Quality";
 constexpr const char *kParamQualityHint =
-    "Full decomposes at the image's resolution; Draft decomposes at half resolution and adds the detail back "
-    "(about 4x faster, for previews).";
+    "Full decomposes at the image's resolution and deblurs the mid-exposure frame along the motion; Draft "
+    "decomposes at half resolution, adds the detail back and skips that deblurring (about 4x faster, for previews).";
 constexpr const char *kParamTile = "tileSize";
 constexpr const char *kParamTileLabel = "Tile size";
 constexpr const char *kParamTileHint =

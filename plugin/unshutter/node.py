@@ -15,7 +15,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from unshutter import color, retime, timing, travel
+from unshutter import color, retime, sharpen, timing, travel
 from unshutter.decomposer.contract import MOTION_SCALE, MVALID, MX, MY
 from unshutter.decomposer.runtime import AUTO_TILE, DEFAULT_TILE, MIN_TILE, Decomposer
 from unshutter.errors import ParameterError
@@ -299,7 +299,15 @@ class Node:
         # a frame with nothing above 1 is display-referred (or dim): its outputs stay within [0, 1]
         ceiling = 1.0 if float(cur.max()) <= 1.0 else None
         out = retime.retime(
-            sub, cur, p.factor, reuse=True, sched=sched, motion=motion, follow_weight=weight, ceiling=ceiling
+            sub,
+            cur,
+            p.factor,
+            reuse=True,
+            sched=sched,
+            motion=motion,
+            follow_weight=weight,
+            ceiling=ceiling,
+            deblur=sharpen.ITERATIONS if p.quality == "full" else 0,  # a draft skips the deconvolution
         )
         stage("resample")
         held = weight.astype(np.float16) if weight is not None and sched.gap > 0 else None  # for fill_gap

@@ -113,7 +113,7 @@ PARAMS: tuple[Param, ...] = (
         "quality",
         "choice",
         "full",
-        "draft decomposes at half resolution",
+        "draft decomposes at half resolution and skips the deblurring along the motion",
         choices=QUALITIES,
         cli="--quality",
         ofx="quality",

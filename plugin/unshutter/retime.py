@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unshutter import kernels, timing, travel
+from unshutter import kernels, sharpen, timing, travel
 from unshutter.errors import ParameterError
 from unshutter.render.numbering import output_frame  # noqa: F401  (the numbering contract lives there)
 
@@ -91,12 +91,14 @@ def retime(
     motion: np.ndarray | None = None,
     follow_weight: np.ndarray | None = None,
     ceiling: float | None = None,
+    deblur: int = sharpen.ITERATIONS,
 ) -> np.ndarray:
     """K linear sub-frames -> ``factor`` output frames at the times of ``sched``.
 
     Outputs inside the exposure are resampled from the sub-frames; with
     ``motion`` (px per frame interval) they are blended toward the mid-exposure
-    frame carried along it (by ``follow_weight``, per pixel) and the reblur
+    frame, deblurred along it (``deblur`` iterations, :mod:`unshutter.sharpen`), carried along it
+    (by ``follow_weight``, per pixel) and the reblur
     correction travels with it (:mod:`unshutter.travel`); they are then kept in
     [0, ``ceiling``] where their mean allows (:func:`clamp_keep_mean`). For factor >= 2 their
     linear mean then equals ``blurred_linear`` exactly; factor 1 returns the
@@ -126,6 +128,7 @@ def retime(
     mid = None
     if warper is not None and follow_weight is not None and inside >= 2:
         mid = resample_at(sub_linear, np.array([0.5]))[0]  # before ``out`` may overwrite the sub-frames
+        mid = sharpen.along_motion(mid, blurred_linear, warper.motion, sched.exposure, deblur)
     if reuse and n <= k and sub_linear.dtype == np.float32 and sub_linear.flags.c_contiguous:
         out = sub_linear[:n]
     else:

@@ -283,3 +283,42 @@ def test_warp_blend(native, rng, hw):
     np.testing.assert_array_equal(got, want)
     warps = ref.flow_warp(sharp, motion, k)
     np.testing.assert_allclose(want, base + gate[:, None] * (warps - base) + res, rtol=1e-6, atol=1e-6)
+
+
+# ---------------------------------------------------------------- deblur
+
+
+@pytest.mark.parametrize("hw", SHAPES_HW)
+@pytest.mark.parametrize("c", [1, 3, 4])
+@pytest.mark.parametrize("adjoint", [False, True])
+def test_motion_blur(native, rng, hw, c, adjoint):
+    img = rng.standard_normal(hw + (c,)).astype(F32)
+    motion = (rng.standard_normal(hw + (2,)) * 9).astype(F32)  # many taps fall off the frame
+    np.testing.assert_allclose(
+        native.motion_blur(img, motion, 0.75, 1.5, 32, adjoint),
+        ref.motion_blur(img, motion, 0.75, 1.5, 32, adjoint),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+def test_motion_blur_is_the_mean_along_the_path(native):
+    img = np.zeros((1, 60, 1), F32)
+    img[0, 30] = 1.0
+    motion = np.zeros((1, 60, 2), F32)
+    motion[..., 0] = 12.0  # 12 px over the exposure: 8 taps 1.5 px apart
+    out = native.motion_blur(img, motion, 1.0, 1.5, 64)[0, :, 0]
+    assert abs(float(out.sum()) - 1.0) < 1e-5  # the light is spread, not lost
+    lit = np.nonzero(out > 1e-6)[0]
+    assert lit.min() >= 30 - 7 and lit.max() <= 30 + 7  # over the path, centred on the exposure's middle
+    back = native.motion_blur(img, motion, 1.0, 1.5, 64, True)[0, :, 0]
+    np.testing.assert_allclose(back[::-1][:-1], out[1:], rtol=0, atol=1e-6)  # the adjoint mirrors it
+
+
+@pytest.mark.parametrize("hw", [(1, 1), (9, 1), (37, 53), (181, 211)])
+def test_deblur_motion(native, rng, hw):
+    sharp = rng.random(hw + (3,), dtype=F32)
+    motion = (rng.standard_normal(hw + (2,)) * 6).astype(F32)
+    blurred = ref.motion_blur(sharp, motion, 1.0, 1.5, 32)
+    got = native.deblur_motion(blurred, blurred, motion, 1.0, 4, 1.5, 32)
+    np.testing.assert_allclose(got, ref.deblur_motion(blurred, blurred, motion, 1.0, 4, 1.5, 32), rtol=1e-4, atol=1e-5)

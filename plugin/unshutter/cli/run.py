@@ -69,7 +69,12 @@ def add_node_arguments(p: argparse.ArgumentParser) -> None:
         help="largest tile side; 0 (default) runs frames up to 2048x1080 whole and larger ones "
         "in tiles of at most 1024 px (a 4K frame stays under 2 GB); bigger uses more memory",
     )
-    p.add_argument("--quality", choices=QUALITIES, default="full", help="draft decomposes at half resolution")
+    p.add_argument(
+        "--quality",
+        choices=QUALITIES,
+        default="full",
+        help="draft decomposes at half resolution and skips the deblurring along the motion",
+    )
     p.add_argument("--threshold", type=float, default=0.5, metavar="PX", help="static threshold in px per exposure")
     p.add_argument(
         "--model", metavar="ONNX", help="decomposer model (default: the shipped one, int8 on a CPU, float32 on a GPU)"

@@ -311,6 +311,63 @@ def warp_blend(res: np.ndarray, base: np.ndarray, sharp: np.ndarray, motion: np.
     (_gpu() if gpu else _newer("warp_blend")).warp_blend(res, base, sharp, motion, gate)
 
 
+# ---------------------------------------------------------------- deblur
+
+
+def _deblur_checks(fn: str, img: np.ndarray, motion: np.ndarray, span: Any, spacing: Any, max_taps: Any) -> tuple:
+    _checks.array(fn, "motion", motion, layout="[H, W, 2]", ndim=3, last=2)
+    _checks.same_shape(fn, "motion [H, W, 2] and the frame [H, W, C]", tuple(motion.shape[:2]), tuple(img.shape[:2]))
+    if not 1 <= img.shape[2] <= 16:
+        raise ValueError(f"{fn}: the frame must have 1 to 16 channels, got shape {tuple(img.shape)}")
+    span = _checks.real(fn, "span", span)
+    spacing = _checks.real(fn, "spacing", spacing)
+    if not (0.0 < span <= 1.0):
+        raise ValueError(f"{fn}: span must be in (0, 1] frame intervals, got {span}")
+    if not (spacing > 0.0 and np.isfinite(spacing)):
+        raise ValueError(f"{fn}: spacing must be a positive number of pixels, got {spacing}")
+    max_taps = _checks.integer(fn, "max_taps", max_taps, 1)
+    if max_taps > 1024:
+        raise ValueError(f"{fn}: max_taps must be at most 1024, got {max_taps}")
+    return span, spacing, max_taps
+
+
+def motion_blur(
+    img: np.ndarray, motion: np.ndarray, span: float, spacing: float, max_taps: int, adjoint: bool = False
+) -> np.ndarray:
+    """The blur a per-pixel motion makes over an exposure of ``span`` frame intervals (see
+    :func:`reference.motion_blur`).
+
+    Shape: img [H, W, C], motion [H, W, 2] px per frame interval -> [H, W, C]
+    """
+    fn = "motion_blur"
+    _checks.array(fn, "img", img, layout="[H, W, C]", ndim=3)
+    span, spacing, max_taps = _deblur_checks(fn, img, motion, span, spacing, max_taps)
+    return _newer(fn).motion_blur(img, motion, span, spacing, max_taps, bool(adjoint))
+
+
+def deblur_motion(
+    start: np.ndarray,
+    blurred: np.ndarray,
+    motion: np.ndarray,
+    span: float,
+    iterations: int,
+    spacing: float,
+    max_taps: int,
+) -> np.ndarray:
+    """Richardson-Lucy deconvolution of ``blurred`` along the motion, from ``start`` (see
+    :func:`reference.deblur_motion`).
+
+    Shape: start, blurred [H, W, C], motion [H, W, 2] px per frame interval -> [H, W, C]
+    """
+    fn = "deblur_motion"
+    _checks.array(fn, "start", start, layout="[H, W, C]", ndim=3)
+    _checks.array(fn, "blurred", blurred, layout="[H, W, C]", ndim=3)
+    _checks.same_shape(fn, "start and blurred", tuple(start.shape), tuple(blurred.shape))
+    span, spacing, max_taps = _deblur_checks(fn, start, motion, span, spacing, max_taps)
+    iterations = _checks.integer(fn, "iterations", iterations, 0)
+    return _newer(fn).deblur_motion(start, blurred, motion, span, iterations, spacing, max_taps)
+
+
 # ---------------------------------------------------------------- transfer
 
 
@@ -356,11 +413,13 @@ __all__ = [
     "clear_cache",
     "clean_isolated",
     "composite_region",
+    "deblur_motion",
     "feather_weight",
     "flow_warp",
     "labels_to_signs",
     "log_decode",
     "log_encode",
+    "motion_blur",
     "normalize_accumulated",
     "quantize_motion",
     "reblur_project",

@@ -265,6 +265,70 @@ def warp_blend(res: np.ndarray, base: np.ndarray, sharp: np.ndarray, motion: np.
         res[i] = (base + gate[i][None] * (warps[i] - base)) + res[i]
 
 
+# ---------------------------------------------------------------- deblur
+
+_DEBLUR_EPS = np.float32(1e-4)
+
+
+def motion_taps(motion: np.ndarray, span: float, spacing: float, max_taps: int) -> np.ndarray:
+    """Samples per pixel of :func:`motion_blur`: the motion over the exposure at most ``spacing`` px apart.
+
+    Shape: motion [H, W, 2] -> [H, W] int (1 to ``max_taps``)
+    """
+    mx, my = motion[..., 0], motion[..., 1]
+    length = np.sqrt(mx * mx + my * my) * np.float32(span)
+    return np.clip(np.ceil(length / np.float32(spacing)), 1, max_taps).astype(np.intp)
+
+
+def motion_blur(
+    img: np.ndarray, motion: np.ndarray, span: float, spacing: float, max_taps: int, adjoint: bool = False
+) -> np.ndarray:
+    """The blur a per-pixel motion makes over an exposure of ``span`` frame intervals.
+
+    out(p) = mean over j < n(p) of img(p - t_j * m(p)), t_j = s * span * ((j + 0.5) / n(p) - 0.5),
+    bilinear with coordinates clamped to the frame, s = +1 (or -1 for the ``adjoint``, the blur
+    along the opposite direction that Richardson-Lucy uses); n(p) is :func:`motion_taps`.
+
+    Shape: img [H, W, C], motion [H, W, 2] (px per frame interval) -> [H, W, C]
+    """
+    h, w, c = img.shape
+    n = motion_taps(motion, span, spacing, max_taps)
+    inv = np.float32(1.0) / n.astype(np.float32)
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    sign = np.float32(-1.0 if adjoint else 1.0)
+    acc = np.zeros((h, w, c), np.float32)
+    planar = np.ascontiguousarray(np.moveaxis(img, -1, 0))
+    for j in range(int(n.max(initial=1))):
+        use = j < n
+        t = sign * np.float32(span) * ((np.float32(j) + np.float32(0.5)) * inv - np.float32(0.5))
+        t = np.where(use, t, np.float32(0.0)).astype(np.float32)
+        smp = np.moveaxis(_bilinear_border(planar, gx - t * motion[..., 0], gy - t * motion[..., 1]), 0, -1)
+        acc += np.where(use[..., None], smp, np.float32(0.0))
+    return (acc * inv[..., None]).astype(np.float32)
+
+
+def deblur_motion(
+    start: np.ndarray,
+    blurred: np.ndarray,
+    motion: np.ndarray,
+    span: float,
+    iterations: int,
+    spacing: float,
+    max_taps: int,
+) -> np.ndarray:
+    """Richardson-Lucy deconvolution of ``blurred`` by :func:`motion_blur`, started at ``start``.
+
+    x_0 = max(start, 1e-4); x_{i+1} = x_i * adjoint_blur(blurred / max(blur(x_i), 1e-4)).
+
+    Shape: start, blurred [H, W, C], motion [H, W, 2] -> [H, W, C]
+    """
+    x = np.maximum(start, _DEBLUR_EPS).astype(np.float32)
+    for _ in range(iterations):
+        ratio = blurred / np.maximum(motion_blur(x, motion, span, spacing, max_taps), _DEBLUR_EPS)
+        x = x * motion_blur(ratio.astype(np.float32), motion, span, spacing, max_taps, adjoint=True)
+    return x.astype(np.float32)
+
+
 # ---------------------------------------------------------------- transfer
 
 
