@@ -146,3 +146,39 @@ def test_file_system_without_locks_runs_unguarded_with_a_warning(
         with claim(tmp_path, NAME, (1, 2), "o") as held:
             assert held is None
     assert not (tmp_path / CLAIM_DIR).exists()  # nothing left behind
+
+
+def test_a_dead_claim_another_start_is_looking_at_does_not_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two starts look at the same dead claim at once (a killed farm job's re-run starts its chunks together):
+    one's look at it must not pass for its owner's lock, or the other is refused and its chunk retried."""
+    import json
+
+    from unshutter.io import claim as claims
+
+    cdir = tmp_path / CLAIM_DIR
+    cdir.mkdir()
+    dead = cdir / "0123abcd.claim"  # a killed run's: nobody holds its lock
+    dead.write_text(json.dumps({"output": NAME, "frames": [1, 5], "pid": 1, "host": "h", "started": "t"}))
+    looking, release = threading.Event(), threading.Event()
+    real = claims._try_lock
+
+    def held(fd: int, *args, **kwargs) -> bool:  # type: ignore[no-untyped-def]
+        got = real(fd, *args, **kwargs)
+        if threading.current_thread() is other:  # the other start, in the middle of its look
+            looking.set()
+            release.wait(10)
+        return got
+
+    monkeypatch.setattr(claims, "_try_lock", held)
+    other = threading.Thread(target=claims._alive, args=(dead,))
+    other.start()
+    try:
+        assert looking.wait(10)
+        with claim(tmp_path, NAME, (3, 4), "o"):  # overlaps the dead claim
+            pass
+    finally:
+        release.set()
+        other.join()
+    assert not dead.exists() and not cdir.exists()

@@ -8,7 +8,9 @@ output it writes with a claim file in ``<output folder>/.unshutter-claims/``
 and holds an advisory lock on it while it runs; a run whose frames overlap
 a claim that is still locked is refused (OutputError, exit 6: a farm retries
 it later). The lock dies with its process, so the claim of a killed run does
-not block anything: the next run removes it.
+not block anything: the next run removes it. An owner's lock is exclusive and
+a look at another claim takes a shared one, so runs looking at the same dead
+claim at once do not take each other for its owner.
 
 Announce first, then look: of two runs that start at the same moment on the
 same frames, at most one goes on (possibly neither, never both). Locks are
@@ -51,9 +53,9 @@ class _NoLocks(Exception):
 try:
     import fcntl
 
-    def _try_lock(fd: int) -> bool:
+    def _try_lock(fd: int, shared: bool = False) -> bool:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 return False
@@ -65,7 +67,7 @@ try:
 except ImportError:  # Windows
     import msvcrt
 
-    def _try_lock(fd: int) -> bool:
+    def _try_lock(fd: int, shared: bool = False) -> bool:  # no shared locks here: a look is exclusive
         try:
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]  # (checked as Linux)
         except OSError:
@@ -105,7 +107,9 @@ def _alive(path: Path) -> bool:
     except FileNotFoundError:
         return False
     try:
-        if not _try_lock(fd):
+        # shared: another start looking at the same claim right now (a killed job's re-run starts its chunks
+        # together) must not pass for the owner, whose lock is exclusive
+        if not _try_lock(fd, shared=True):
             return True
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # its run was killed: the lock went with its process
