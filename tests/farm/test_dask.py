@@ -198,6 +198,29 @@ def _wait_for_outputs(folder: Path, n: int, alive: Callable[[], bool]) -> None:
         time.sleep(0.005)
 
 
+def _session_processes(sid: int) -> dict[int, str]:
+    """Processes of session ``sid`` not yet dead: pid -> state (R, S, D...; a zombie has released its files)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        fields = text[text.rindex(")") + 2 :].split()  # state ppid pgrp session ...
+        if int(fields[3]) == sid and fields[0] not in "ZX":
+            found[int(stat.parent.name)] = fields[0]
+    return found
+
+
+def _wait_until_session_ends(sid: int, timeout: float = 60.0) -> None:
+    """Wait for every process of session ``sid`` to end (SIGKILLed, a big process still unmaps its memory before its
+    files close, and holds its locks until then)."""
+    deadline = time.monotonic() + timeout
+    while _session_processes(sid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not _session_processes(sid), _session_processes(sid)
+
+
 @pytest.mark.slow
 def test_killed_dask_job_resumes_with_nothing_lost(
     tmp_path: Path, long_shot: tuple[str, Path], farm_model: str
@@ -211,6 +234,9 @@ def test_killed_dask_job_resumes_with_nothing_lost(
     assert proc.poll() is None, "the job finished before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)
+    # the machine is gone only once all of it is: a worker still exiting holds its chunk's claim (the re-run's
+    # first attempt of that chunk would be refused and retried)
+    _wait_until_session_ends(proc.pid)
     partial = images(out)
     assert 0 < len(partial) < 24 * LONG_FACTOR
     for name in partial:  # nothing half-written under an output name
