@@ -182,3 +182,23 @@ def test_a_dead_claim_another_start_is_looking_at_does_not_block(
         release.set()
         other.join()
     assert not dead.exists() and not cdir.exists()
+
+
+def test_claims_folder_removed_while_a_start_makes_it_is_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last run of a folder removes the empty claims folder as it ends; a start making it at that moment sees
+    it there, then gone (mkdir raises FileExistsError) and must make it again, not fail with exit 6."""
+    real = Path.mkdir
+    vanished: list[Path] = []
+
+    def mkdir(self: Path, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        if self.name == CLAIM_DIR and not vanished:
+            vanished.append(self)
+            raise FileExistsError(17, "File exists", str(self))
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    with claim(tmp_path, NAME, (1, 2), "o") as mine:
+        assert mine is not None and mine.parent == tmp_path / CLAIM_DIR
+    assert vanished == [tmp_path / CLAIM_DIR]

@@ -130,7 +130,10 @@ def _publish(folder: Path, info: dict) -> tuple[int, Path]:
     """Create a locked, complete claim file; scanners only ever see finished ones (rename)."""
     cdir = folder / CLAIM_DIR
     for _ in range(5):  # a run ending beside us may remove the empty folder between mkdir and open
-        cdir.mkdir(parents=True, exist_ok=True)
+        try:
+            cdir.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:  # ... or inside mkdir: there, then gone when it checks it is a folder
+            continue
         token = uuid.uuid4().hex
         tmp, path = cdir / f"{token}.tmp", cdir / f"{token}{SUFFIX}"
         with _own_lock:
