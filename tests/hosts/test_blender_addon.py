@@ -782,8 +782,12 @@ def test_rerun_replaces_the_result_proxy(blender: Blender, scripts_dir: Path, tm
     for p in sorted(now):
         image, size = p.name[: -len("_proxy.jpg")], p.parent.name
         got = _proxy_pixels(p)
-        assert np.abs(got - _scaled(new_frames / image, got)).mean() < {"100": 1.5, "50": 2.5}[size] / 255, p
-        gaps.append(np.abs(got - _scaled(old_frames / image, got)).mean())
+        # JPEG (and Blender's own downscale at 50%) cost more on sharp, grainy frames: a bound with room,
+        # and each proxy closer to its new frame than to the old one under its name
+        to_new = np.abs(got - _scaled(new_frames / image, got)).mean()
+        to_old = np.abs(got - _scaled(old_frames / image, got)).mean()
+        assert to_new < {"100": 2.0, "50": 3.0}[size] / 255 and to_new < to_old, (p, to_new * 255, to_old * 255)
+        gaps.append(to_old)
     assert max(gaps) > 4 / 255  # old and new frames under one name differ: the check can tell them apart
 
 
