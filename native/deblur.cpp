@@ -31,6 +31,11 @@ template <idx C>
 inline void blur_at(const float* img, const Frame& f, idx x, idx y, float mx, float my, float span, idx n,
                     float sign, float* acc) {
     const idx c = C > 0 ? C : f.c;
+    if (n == 1) {  // one tap at the middle of the exposure: the pixel itself (most of a frame that holds still)
+        const float* q = img + (y * f.w + x) * c;
+        for (idx ch = 0; ch < c; ++ch) acc[ch] = q[ch];
+        return;
+    }
     for (idx ch = 0; ch < c; ++ch) acc[ch] = 0.0f;
     const float maxx = static_cast<float>(f.w - 1), maxy = static_cast<float>(f.h - 1);
     const float inv = 1.0f / static_cast<float>(n);
