@@ -8,6 +8,7 @@
 #include <cmath>
 #include <vector>
 
+#include "bilinear.hpp"
 #include "kernels.hpp"
 
 namespace unshutter {
@@ -25,8 +26,7 @@ inline idx taps_of(float mx, float my, float span, float spacing, idx max_taps) 
     return std::min(std::max(n, idx{1}), max_taps);
 }
 
-// Mean of the taps of pixel (x, y) into acc[0..C): sign +1 is the blur, -1 its adjoint. Coordinates are
-// clamped to the frame first, so they are >= 0 and truncation is the floor.
+// Mean of the taps of pixel (x, y) into acc[0..C): sign +1 is the blur, -1 its adjoint.
 template <idx C>
 inline void blur_at(const float* img, const Frame& f, idx x, idx y, float mx, float my, float span, idx n,
                     float sign, float* acc) {
@@ -37,28 +37,24 @@ inline void blur_at(const float* img, const Frame& f, idx x, idx y, float mx, fl
         return;
     }
     for (idx ch = 0; ch < c; ++ch) acc[ch] = 0.0f;
-    const float maxx = static_cast<float>(f.w - 1), maxy = static_cast<float>(f.h - 1);
     const float inv = 1.0f / static_cast<float>(n);
     for (idx j = 0; j < n; ++j) {
         const float t = sign * span * ((static_cast<float>(j) + 0.5f) * inv - 0.5f);
-        const float sx = std::min(std::max(static_cast<float>(x) - t * mx, 0.0f), maxx);
-        const float sy = std::min(std::max(static_cast<float>(y) - t * my, 0.0f), maxy);
-        const idx x0 = static_cast<idx>(sx), y0 = static_cast<idx>(sy);
-        const float ax = sx - static_cast<float>(x0), ay = sy - static_cast<float>(y0);
-        const idx dx = x0 + 1 < f.w ? c : 0;
-        const idx dy = y0 + 1 < f.h ? f.w * c : 0;
-        const float* p00 = img + (y0 * f.w + x0) * c;
-        const float w00 = (1.0f - ax) * (1.0f - ay), w01 = ax * (1.0f - ay), w10 = (1.0f - ax) * ay, w11 = ax * ay;
+        const Tap tp = tap(static_cast<float>(x) - t * mx, static_cast<float>(y) - t * my, f.h, f.w);
+        const float* p00 = img + tp.i00 * c;
+        const float* p01 = img + tp.i01 * c;
+        const float* p10 = img + tp.i10 * c;
+        const float* p11 = img + tp.i11 * c;
         for (idx ch = 0; ch < c; ++ch)
-            acc[ch] += w00 * p00[ch] + w01 * p00[dx + ch] + w10 * p00[dy + ch] + w11 * p00[dy + dx + ch];
+            acc[ch] += tp.w00 * p00[ch] + tp.w01 * p01[ch] + tp.w10 * p10[ch] + tp.w11 * p11[ch];
     }
     for (idx ch = 0; ch < c; ++ch) acc[ch] *= inv;
 }
 
 // One pass over rows [b, e): blur (or adjoint) of img at each pixel, handed to put(p, acc).
 template <idx C, class Put>
-void blur_rows(const float* img, const float* motion, const std::uint16_t* taps, const Frame& f, float span, float sign, idx b,
-               idx e, Put&& put) {
+void blur_rows(const float* img, const float* motion, const std::uint16_t* taps, const Frame& f, float span,
+               float sign, idx b, idx e, Put&& put) {
     float acc[16];
     for (idx y = b; y < e; ++y)
         for (idx x = 0; x < f.w; ++x) {
@@ -84,7 +80,8 @@ void blur_pass(const float* img, const float* motion, const std::uint16_t* taps,
 
 std::vector<std::uint16_t> taps_map(const float* motion, const Frame& f, float span, float spacing, idx max_taps) {
     std::vector<std::uint16_t> taps(static_cast<std::size_t>(f.h * f.w));
-    for (idx p = 0; p < f.h * f.w; ++p) taps[p] = static_cast<std::uint16_t>(taps_of(motion[2 * p], motion[2 * p + 1], span, spacing, max_taps));
+    for (idx p = 0; p < f.h * f.w; ++p)
+        taps[p] = static_cast<std::uint16_t>(taps_of(motion[2 * p], motion[2 * p + 1], span, spacing, max_taps));
     return taps;
 }
 

@@ -5,28 +5,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "bilinear.hpp"
 #include "kernels.hpp"
 
 namespace unshutter {
 namespace {
-
-// One bilinear tap of grid_sample(mode="bilinear", padding_mode="border",
-// align_corners=False) at pixel coordinates (x, y): clamped to the frame.
-struct Tap {
-    idx i00, i01, i10, i11;
-    float w00, w01, w10, w11;
-};
-
-inline Tap tap(float x, float y, idx h, idx w) {
-    x = std::min(std::max(x, 0.0f), static_cast<float>(w - 1));
-    y = std::min(std::max(y, 0.0f), static_cast<float>(h - 1));
-    const float fx0 = std::floor(x), fy0 = std::floor(y);
-    const float ax = x - fx0, ay = y - fy0;
-    const idx x0 = static_cast<idx>(fx0), y0 = static_cast<idx>(fy0);
-    const idx x1 = std::min(x0 + 1, w - 1), y1 = std::min(y0 + 1, h - 1);
-    return Tap{y0 * w + x0, y0 * w + x1, y1 * w + x0, y1 * w + x1,
-               (1.0f - ax) * (1.0f - ay), ax * (1.0f - ay), (1.0f - ax) * ay, ax * ay};
-}
 
 inline float sample(const float* p, const Tap& t) {
     return t.w00 * p[t.i00] + t.w01 * p[t.i01] + t.w10 * p[t.i10] + t.w11 * p[t.i11];
