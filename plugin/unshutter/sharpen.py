@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from unshutter import kernels
+from unshutter.kernels.reference import DEBLUR_EPS
 
 ITERATIONS = 20
 """Richardson-Lucy iterations: more sharpen further and ring at edges where the motion is off."""
@@ -54,22 +55,21 @@ def along_motion(
         return mid
     mid = np.ascontiguousarray(mid, np.float32)
     target = np.maximum(np.ascontiguousarray(blurred, np.float32), np.float32(0.0))
+    motion = np.ascontiguousarray(motion, np.float32)
     h, w = mid.shape[:2]
     scale = work_scale(h, w)
     if scale < 1.0:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         small = cv2.resize(mid, size, interpolation=cv2.INTER_AREA)
         tsmall = cv2.resize(target, size, interpolation=cv2.INTER_AREA)
-        msmall = cv2.resize(np.ascontiguousarray(motion, np.float32), size, interpolation=cv2.INTER_AREA)
+        msmall = cv2.resize(motion, size, interpolation=cv2.INTER_AREA)
         msmall *= np.float32(scale)
         gain = kernels.deblur_motion(small, tsmall, msmall, float(exposure), int(iterations), SPACING, MAX_TAPS)
-        gain -= np.maximum(small, np.float32(1e-4))
+        gain -= np.maximum(small, DEBLUR_EPS)  # the deconvolution starts from the frame floored at its epsilon
         out = mid + cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)
         np.maximum(out, np.float32(0.0), out=out)  # the gain is positive light only at its own size
     else:
-        out = kernels.deblur_motion(
-            mid, target, np.ascontiguousarray(motion, np.float32), float(exposure), int(iterations), SPACING, MAX_TAPS
-        )
+        out = kernels.deblur_motion(mid, target, motion, float(exposure), int(iterations), SPACING, MAX_TAPS)
     negative = (mid < 0.0) | (blurred < 0.0)
     if negative.any():
         out[negative] = mid[negative]

@@ -267,7 +267,8 @@ def warp_blend(res: np.ndarray, base: np.ndarray, sharp: np.ndarray, motion: np.
 
 # ---------------------------------------------------------------- deblur
 
-_DEBLUR_EPS = np.float32(1e-4)
+DEBLUR_EPS = np.float32(1e-4)
+"""The floor of the deconvolution's frame and of the blur it divides by (native/deblur.cpp's kEps)."""
 
 
 def motion_taps(motion: np.ndarray, span: float, spacing: float, max_taps: int) -> np.ndarray:
@@ -322,9 +323,9 @@ def deblur_motion(
 
     Shape: start, blurred [H, W, C], motion [H, W, 2] -> [H, W, C]
     """
-    x = np.maximum(start, _DEBLUR_EPS).astype(np.float32)
+    x = np.maximum(start, DEBLUR_EPS).astype(np.float32)
     for _ in range(iterations):
-        ratio = blurred / np.maximum(motion_blur(x, motion, span, spacing, max_taps), _DEBLUR_EPS)
+        ratio = blurred / np.maximum(motion_blur(x, motion, span, spacing, max_taps), DEBLUR_EPS)
         x = x * motion_blur(ratio.astype(np.float32), motion, span, spacing, max_taps, adjoint=True)
     return x.astype(np.float32)
 
