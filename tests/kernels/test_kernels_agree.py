@@ -322,3 +322,22 @@ def test_deblur_motion(native, rng, hw):
     blurred = ref.motion_blur(sharp, motion, 1.0, 1.5, 32)
     got = native.deblur_motion(blurred, blurred, motion, 1.0, 4, 1.5, 32)
     np.testing.assert_allclose(got, ref.deblur_motion(blurred, blurred, motion, 1.0, 4, 1.5, 32), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("c", [1, 3, 4])
+def test_deblur_motion_is_its_iterations_of_motion_blur_bit_for_bit(native, rng, c):
+    """The deconvolution's taps are computed once and kept in a table across its iterations: the same
+    sums as motion_blur's taps computed on the fly, to the bit (outputs byte-identical)."""
+    h, w = 41, 67
+    start = rng.random((h, w, c), dtype=F32)
+    start[0, :3] = -0.5  # floored at the epsilon
+    blurred = rng.random((h, w, c), dtype=F32)
+    motion = (rng.standard_normal((h, w, 2)) * 7).astype(F32)  # taps falling off every edge
+    motion[10:20] = 0.0  # still rows: one tap, the pixel itself
+    motion[25, 30] = (200.0, -150.0)  # more taps than max_taps
+    x = np.maximum(start, F32(ref.DEBLUR_EPS))
+    for _ in range(3):
+        ratio = blurred / np.maximum(native.motion_blur(x, motion, 0.8, 1.5, 24), F32(ref.DEBLUR_EPS))
+        x = x * native.motion_blur(ratio, motion, 0.8, 1.5, 24, True)
+    got = native.deblur_motion(start, blurred, motion, 0.8, 3, 1.5, 24)
+    np.testing.assert_array_equal(got.view(np.uint32), x.view(np.uint32))
