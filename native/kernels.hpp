@@ -47,4 +47,10 @@ void rec709_decode(const float* x, float* y, idx n);
 void log_encode(const float* x, float* y, idx n);
 void log_decode(const float* x, float* y, idx n);
 
+// ---- half.cpp  (n floats, any shape; compilers with _Float16 only: the Python side falls back to numpy)
+#if defined(__FLT16_MAX__)
+#define UNSHUTTER_HAVE_HALF 1
+void to_half(const float* x, std::uint16_t* y, idx n);
+#endif
+
 }  // namespace unshutter

@@ -324,6 +324,21 @@ farr transfer(const farr& x) {
     return out;
 }
 
+#if defined(UNSHUTTER_HAVE_HALF)
+py::array_t<std::uint16_t, py::array::c_style> to_half(const farr& x) {
+    check(x, "to_half", "x", -1, "");
+    auto out = new_array<std::uint16_t>(shape_of(x));
+    const float* in = x.data();
+    std::uint16_t* o = out.mutable_data();
+    const idx n = x.size();
+    {
+        py::gil_scoped_release nogil;
+        us::to_half(in, o, n);
+    }
+    return out;
+}
+#endif
+
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
@@ -375,4 +390,7 @@ PYBIND11_MODULE(_native, m) {
     m.def("rec709_decode", &transfer<us::rec709_decode>, py::arg("y").noconvert());
     m.def("log_encode", &transfer<us::log_encode>, py::arg("x").noconvert());
     m.def("log_decode", &transfer<us::log_decode>, py::arg("y").noconvert());
+#if defined(UNSHUTTER_HAVE_HALF)
+    m.def("to_half", &to_half, py::arg("x").noconvert(), "float32 -> float16 bits (uint16), as numpy's astype");
+#endif
 }

@@ -24,6 +24,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from unshutter import kernels
+
 
 class Warper:
     """Backward warps of images of one size along one motion field, by different times."""
@@ -98,7 +100,7 @@ class Warper:
         del speed, trust, key16
         px = (o % w).astype(np.float32)
         py = (o // w).astype(np.float32)
-        self._half = self.motion.astype(np.float16)
+        self._half = kernels.to_half(self.motion)  # as astype(float16); numpy's is slow for half subnormals
         pairs = self._half.view(np.int32).reshape(-1)
         return px, py, m[:, 0][o], m[:, 1][o], pairs[o]
 

@@ -341,3 +341,29 @@ def test_deblur_motion_is_its_iterations_of_motion_blur_bit_for_bit(native, rng,
         x = x * native.motion_blur(ratio, motion, 0.8, 1.5, 24, True)
     got = native.deblur_motion(start, blurred, motion, 0.8, 3, 1.5, 24)
     np.testing.assert_array_equal(got.view(np.uint32), x.view(np.uint32))
+
+
+# ---------------------------------------------------------------- half
+
+
+def test_to_half_is_numpys_astype_to_the_bit(native, rng):
+    """Every float32 rounds to the half numpy gives: subnormals, exact ties (to even), overflow, inf, signed zero."""
+    x = np.concatenate(
+        [
+            wide_floats(rng, (5000,)),
+            special_floats(2.0**-14, 2.0**-24, 2.0**-25, 3.0 * 2.0**-25, 65504.0, 65520.0, 1.0 + 2.0**-11),
+            (rng.standard_normal(5000) * 2.0**-14).astype(F32),  # half subnormals (a near-zero motion component)
+            ((np.arange(-512, 512) + 0.5) * 2.0**-24).astype(F32),  # ties between two subnormals
+            ((np.arange(1024, 2048) + 0.5) * 2.0**-10).astype(F32),  # ties between two normal halves
+        ]
+    )
+    with np.errstate(over="ignore"):
+        want = x.astype(np.float16)
+    got = native.to_half(x)
+    assert got.dtype == np.uint16 and got.shape == x.shape
+    nan = np.isnan(x)
+    np.testing.assert_array_equal(got[~nan], want.view(np.uint16)[~nan])
+    assert np.isnan(got[nan].view(np.float16)).all()
+    img = wide_floats(rng, (37, 53, 6))  # any shape, kept (the threaded size of the other kernels)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(native.to_half(img), img.astype(np.float16).view(np.uint16))

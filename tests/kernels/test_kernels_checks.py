@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import types
 
 import numpy as np
 import pytest
@@ -68,6 +69,7 @@ GOOD = {
     "deblur_motion": lambda: (img(4, 5, 3), img(4, 5, 3), img(4, 5, 2), 0.5, 3, 1.5, 8),
     "srgb_encode": lambda: (img(4, 5, 3),),
     "log_decode": lambda: (img(4, 5, 3),),
+    "to_half": lambda: (img(4, 5, 6),),
 }
 
 
@@ -149,6 +151,8 @@ BAD = [
     ("deblur_motion", 4, -1, ValueError, ">= 0"),
     ("deblur_motion", 4, 2.5, TypeError, "integer"),
     ("srgb_encode", 0, np.zeros((4, 5, 3), np.uint8), TypeError, "float32"),
+    ("to_half", 0, img(4, 5, 6).astype(np.float64), TypeError, "float32"),
+    ("to_half", 0, noncontig(4, 5, 6), ValueError, "C-contiguous"),
     ("srgb_encode", 0, noncontig(4, 5, 3), ValueError, "C-contiguous"),
     ("srgb_encode", 0, 1.0, TypeError, "NumPy array"),
     ("normalize_accumulated", 1, FakeCupyArray(), TypeError, "mix NumPy and CuPy"),
@@ -238,6 +242,18 @@ def test_backends_agree_through_public_api(monkeypatch, rng):
         monkeypatch.setattr(K, "_impl", impl)
         out[impl.__name__] = K.srgb_decode(K.srgb_encode(x))
     np.testing.assert_allclose(*out.values(), rtol=1e-6)
+
+
+def test_to_half_is_astype_float16_on_every_backend(monkeypatch, rng):
+    """The float16 guidance is the same whichever backend converts it (native, reference, a stale native)."""
+    x = (rng.standard_normal((31, 47, 6)) * np.array([1, 1e-6, 1, 1, 1, 1])).astype(F32)  # subnormal halves too
+    want = x.astype(np.float16)
+    stale = types.SimpleNamespace()  # a _native built before to_half existed: the reference takes over
+    for impl in [m for m in (K._native, ref, stale) if m is not None]:
+        monkeypatch.setattr(K, "_impl", impl)
+        got = K.to_half(x)
+        assert got.dtype == np.float16 and got.shape == x.shape
+        np.testing.assert_array_equal(got.view(np.uint16), want.view(np.uint16))
 
 
 # ---------------------------------------------------------------- native module called directly

@@ -407,11 +407,27 @@ def log_decode(y: np.ndarray) -> np.ndarray:
     return _transfer("log_decode", y)
 
 
+# ---------------------------------------------------------------- half
+
+
+def to_half(x: np.ndarray) -> np.ndarray:
+    """``x.astype(np.float16)``, the same bits, by the processor where it can (F16C).
+
+    numpy converts in software, 25 times slower for values that become half
+    subnormals (below 2^-14: a near-zero motion component); a 1280x720 guidance
+    with 16% of them took 100 ms.
+
+    Shape: [...] float32 -> [...] float16
+    """
+    _checks.array("to_half", "x", x)
+    return np.asarray(_newer("to_half").to_half(x)).view(np.float16)
+
+
 __all__ = [
     "BACKEND",
     "accumulate_tile",
-    "clear_cache",
     "clean_isolated",
+    "clear_cache",
     "composite_region",
     "deblur_motion",
     "feather_weight",
@@ -430,5 +446,6 @@ __all__ = [
     "srgb_decode",
     "srgb_encode",
     "tile_starts",
+    "to_half",
     "warp_blend",
 ]

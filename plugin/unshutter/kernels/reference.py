@@ -380,3 +380,11 @@ def log_decode(y: np.ndarray) -> np.ndarray:
     a = np.abs(y).astype(np.float64)
     x = (np.exp2(a * LOG_MAX_STOPS) - 1.0) / 255.0
     return (np.sign(y) * x).astype(np.float32)
+
+
+# ---------------------------------------------------------------- half
+
+
+def to_half(x: np.ndarray) -> np.ndarray:
+    """float32 -> IEEE half, rounded to nearest even, as bits. Any shape. Shape: [...] float32 -> [...] uint16"""
+    return x.astype(np.float16).view(np.uint16)
