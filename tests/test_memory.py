@@ -40,3 +40,42 @@ def test_freed_large_buffers_leave_the_process() -> None:
         assert out.returncode == 0, out.stderr
         got[tuned] = int(out.stdout.split()[-1])
     assert got[True] < 8, got  # MB kept after the loop, against ~20 untuned here
+
+
+KEEP_CHILD = """
+import resource
+import numpy as np
+from unshutter import memory
+
+def faults_of(n):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    a = np.empty(n, np.uint8)
+    a[::4096] = 1  # every page touched, as a frame-sized buffer is
+    del a
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+if {keep}:
+    assert memory.keep_freed_buffers() and memory.keep_freed_buffers()
+faults_of(77 << 20)  # the first 720p K-stack: its pages are new either way
+print(faults_of(77 << 20))  # the next frame's
+if {keep}:
+    # a large frame later in the same process: large buffers go back at once again, not kept
+    assert memory.return_large_buffers() and not memory.keep_freed_buffers()
+    faults_of(77 << 20)
+    print(faults_of(77 << 20))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc")
+def test_kept_buffers_come_back_without_page_faults() -> None:
+    """Kept, a freed 77 MB buffer (a 720p frame's seven sub-frames) is reused from the heap: the next one
+    costs no page faults (untuned, glibc maps it afresh or trims it off its heap, and every page faults
+    again); after return_large_buffers it faults again."""
+    got = {}
+    for keep in (False, True):
+        out = subprocess.run([sys.executable, "-c", KEEP_CHILD.format(keep=keep)], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        got[keep] = [int(v) for v in out.stdout.split()]
+    assert got[False][0] > 30, got  # 77 MB of fresh pages (2 MB huge pages: 39 faults at least)
+    assert got[True][0] < 5, got
+    assert got[True][1] > 30, got

@@ -1,11 +1,17 @@
-"""How this process hands freed memory back to the system (large frames).
+"""How this process's heap treats large freed buffers: handed back at once (large frames) or kept (the rest).
 
 glibc's malloc serves a freed block of up to 32 MB again from its heap, and
 raises the size it maps separately each time such a block is freed, so at 4K
 a frame's worth of float32 planes (33 MB) and tile buffers stay resident
 between stages and add to the peak of the next one. Above
 :data:`LARGE_BUFFER` bytes, a fixed threshold maps each buffer on its own, and
-freeing it returns it at once.
+freeing it returns it at once (:func:`return_large_buffers`).
+
+Smaller frames want the opposite: a render loop allocates the same buffers
+frame after frame (the K sub-frames, 77 MB at 720p, the network's outputs, each
+PNG encoder's rows), and every one glibc maps afresh or trims off its heap
+costs page faults the next time (the kernel zeroes each page again).
+:func:`keep_freed_buffers` keeps them in the heap for the next frame.
 """
 
 from __future__ import annotations
@@ -13,28 +19,67 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+from typing import Any
 
 log = logging.getLogger("unshutter.memory")
 
 LARGE_BUFFER = 4 << 20
 """Buffers of this many bytes and more are mapped on their own (glibc ``M_MMAP_THRESHOLD``)."""
-_M_MMAP_THRESHOLD = -3  # mallopt parameter number (malloc.h)
-_done = False
+KEPT_BUFFER = 1 << 30
+"""With :func:`keep_freed_buffers`, buffers below this many bytes come from the heap and stay in it when freed."""
+_M_TRIM_THRESHOLD = -1  # mallopt parameter numbers (malloc.h)
+_M_MMAP_THRESHOLD = -3
+_TRIM_DEFAULT = 128 * 1024  # glibc's M_TRIM_THRESHOLD
+_done = False  # return_large_buffers is in force
+_kept = False  # keep_freed_buffers is in force
+
+
+def _libc() -> Any:
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name) if name else None
 
 
 def return_large_buffers() -> bool:
     """Have buffers of :data:`LARGE_BUFFER` bytes and more go back to the system when freed (glibc only;
     once per process; True when in force). For processes that handle frames above 2048x1080: smaller
-    frames keep reusing their buffers without the page faults of fresh mappings."""
-    global _done
+    frames keep reusing their buffers without the page faults of fresh mappings. Ends
+    :func:`keep_freed_buffers` (what the heap kept goes back now)."""
+    global _done, _kept
     if _done:
         return True
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name) if name else None
+        libc = _libc()
         ok = bool(libc is not None and libc.mallopt(_M_MMAP_THRESHOLD, LARGE_BUFFER))
+        if ok and _kept:
+            libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_DEFAULT)
+            libc.malloc_trim(0)
+            _kept = False
     except (OSError, AttributeError):  # not glibc: nothing to tune
         ok = False
     _done = ok
     log.debug("large buffers returned to the system when freed: %s", ok)
+    return ok
+
+
+def keep_freed_buffers() -> bool:
+    """Have freed buffers below :data:`KEPT_BUFFER` stay in this process's heap for reuse (glibc only; True
+    when in force). For render loops over frames up to 2048x1080, whose buffers come back every frame:
+    no page faults to map and zero them again. Not after :func:`return_large_buffers` (large frames:
+    the peak memory comes first). The process's resident memory stays near its peak until it ends."""
+    global _kept
+    if _done:
+        return False
+    if _kept:
+        return True
+    try:
+        libc = _libc()
+        ok = bool(
+            libc is not None
+            and libc.mallopt(_M_TRIM_THRESHOLD, 2 * KEPT_BUFFER)
+            and libc.mallopt(_M_MMAP_THRESHOLD, KEPT_BUFFER)
+        )
+    except (OSError, AttributeError):
+        ok = False
+    _kept = ok
+    log.debug("freed buffers kept in the heap: %s", ok)
     return ok

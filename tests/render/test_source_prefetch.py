@@ -128,3 +128,21 @@ def test_a_prefetched_frame_the_loop_skips_is_dropped(
     run(RunConfig(png_clip, str(out), params, frames=(1002, 1004)), events.append, node=Node(params, device="cpu"))
     assert [e["skipped"] for e in events if e["event"] == "frame"] == [False, True, False]
     assert _files(out) == whole
+
+
+@pytest.mark.parametrize(("size", "kept"), [((160, 96), True), ((2560, 1440), False)])
+def test_frames_up_to_2k_keep_freed_buffers_for_the_next_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], kept: bool
+) -> None:
+    """A render of frames up to 2048x1080 keeps its freed buffers in the heap (no page faults to map the
+    next frame's again); larger frames leave glibc as it is (their peak memory comes first)."""
+    from unshutter import color, memory
+    from unshutter.pipeline import open_clip
+
+    calls: list[bool] = []
+    monkeypatch.setattr(memory, "keep_freed_buffers", lambda: calls.append(True) or True)
+    w, h = size
+    clip = open_clip(write_clip(tmp_path / "c", w, h, 2, "png"))
+    src = source.FrameSource(clip, color.ColorTransform("srgb"), node=None, frames=[1001, 1002], prefetch=False)  # type: ignore[arg-type]
+    src.close()
+    assert calls == ([True] if kept else [])

@@ -22,7 +22,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from unshutter import color, threads
+from unshutter import color, memory, threads
 from unshutter.decomposer.runtime import WHOLE_FRAME_PIXELS
 from unshutter.io.clip import Clip
 from unshutter.io.image_file import ImageMeta
@@ -127,6 +127,8 @@ class FrameSource:
         self._after = dict(zip(frames, frames[1:]))  # frame -> the next one the run may decompose
         if prefetch is None:
             prefetch = prefetches(clip.width, clip.height)
+        if clip.width * clip.height <= WHOLE_FRAME_PIXELS:  # each frame's buffers reused, not faulted in again
+            memory.keep_freed_buffers()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="unshutter-prefetch") if prefetch else None
         self._ahead: tuple[int, Future[tuple[Prepared, np.ndarray | None]]] | None = None
 
