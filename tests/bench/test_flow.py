@@ -46,3 +46,25 @@ def test_score_of_the_truth_is_zero_and_of_a_still_estimate_the_motion() -> None
     sc = bf.score([s], still)
     assert sc["epe_moving"] == pytest.approx((12.0 * 1900 + 30.0 * 100) / 2000, abs=0.01)
     assert sc["epe_fg"] == 30.0 and sc["trust_moving"] == 0.5
+
+
+def test_auc_and_the_trust_split_reward_a_trust_that_tells_right_motion_from_wrong() -> None:
+    truth = np.zeros((3, 40, 50, 2), np.float32)
+    truth[..., 0] = 12.0
+    est = truth[1].copy()
+    est[:, :25, 0] = -12.0  # the left half reads the motion backwards
+    s = bf.FlowSet("t", np.zeros((3, 40, 50), np.uint8), truth)
+    good_trust = np.where(np.arange(50) < 25, 0.1, 0.9).astype(np.float32)[None, :].repeat(40, 0)
+
+    def knows(prev, cur, nxt):  # noqa: ANN001, ANN202
+        return est, good_trust
+
+    def backwards(prev, cur, nxt):  # noqa: ANN001, ANN202
+        return est, 1.0 - good_trust
+
+    sc = bf.score([s], knows)
+    assert sc["auc"] == 1.0 and sc["t_right"] == 0.9 and sc["t_wrong"] == 0.1
+    assert sc["epe_fast"] is None  # nothing moves more than 20 px
+    sc = bf.score([s], backwards)
+    assert sc["auc"] == 0.0 and sc["t_right"] == 0.1 and sc["t_wrong"] == 0.9
+    assert bf.auc(np.array([0.5, 0.5]), np.array([True, True])) is None

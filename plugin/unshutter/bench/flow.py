@@ -20,14 +20,22 @@ scores that estimate against the true motion, on the interior frames of:
 
 Measures per set (end-point error, EPE = |estimate - truth| in px per frame
 interval): mean, 95th percentile, mean over the pixels whose true motion
-exceeds 8 px ("moving"), mean over the pixels moving more than 8 px relative
-to the frame's median motion ("fg": fast objects over a pan), the share of
-moving pixels whose estimate points more than 90 degrees away from the truth
-("wrong"), the trust-weighted mean EPE, and the mean trust on moving pixels.
-Rows: ``neighbor_motion`` (what the node uses), ``central_dis`` (the
-estimator before this benchmark existed: the central difference of two DIS
-flows) and ``sharp_dis`` (central DIS on the sharp frames one interval apart,
-which shows how much is lost to large displacements rather than to the blur).
+exceeds 8 px ("moving") and 20 px ("fast"), mean over the pixels moving more
+than 8 px relative to the frame's median motion ("fg": fast objects over a
+pan), the share of moving pixels whose estimate points more than 90 degrees
+away from the truth ("wrong"), the trust-weighted mean EPE, and the mean trust
+on moving pixels. How well the trust tells right motion from wrong, over
+moving pixels (right = within max(1.5 px, 25%) of the truth, as
+:func:`unshutter.guidance.trust.correct`): the mean trust on the right ones
+("t_right", higher follows more of the correct motion) and on the wrong ones
+("t_wrong", higher puts more content in the wrong place), and the area under
+the ROC curve ("auc", 0.5 = no better than chance).
+Rows: ``neighbor_motion`` (what the node uses), ``consistency`` (its motion
+with the forward/backward consistency as trust, the trust before the learned
+one), ``central_dis`` (the estimator before this benchmark existed: the
+central difference of two DIS flows) and ``sharp_dis`` (central DIS on the
+sharp frames one interval apart, which shows how much is lost to large
+displacements rather than to the blur).
 Seconds per call are timed at the set's size and on a 1280x720 frame.
 """
 
@@ -45,8 +53,10 @@ import numpy as np
 
 from unshutter.color import to_network
 from unshutter.guidance import flow
+from unshutter.guidance.trust import correct
 
 MOVING_PX = 8.0
+FAST_PX = 20.0
 DEFAULT_SEED = 20261206
 TRUTH_HALF = 3  # sharp source frames chained each way for the real truth
 
@@ -177,6 +187,26 @@ def central_dis(
     return flow.central_dis_motion(prev, cur, nxt)
 
 
+def consistency_estimator(
+    prev: np.ndarray | None, cur: np.ndarray, nxt: np.ndarray | None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The node's motion with the forward/backward consistency as its trust (before the learned trust)."""
+    assert prev is not None and nxt is not None  # interior frames only
+    parts = flow.motion_parts(prev, cur, nxt)
+    return parts.motion, parts.consistency
+
+
+def auc(score: np.ndarray, label: np.ndarray) -> float | None:
+    """Area under the ROC curve of ``score`` for ``label`` (ties broken by order). Shape: [N], [N] bool."""
+    pos = int(label.sum())
+    neg = label.size - pos
+    if pos == 0 or neg == 0:
+        return None
+    rank = np.empty(label.size)
+    rank[np.argsort(score, kind="stable")] = np.arange(label.size)
+    return float((rank[label].sum() - pos * (pos - 1) / 2) / (pos * neg))
+
+
 def node_estimator(
     prev: np.ndarray | None, cur: np.ndarray, nxt: np.ndarray | None
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -186,7 +216,7 @@ def node_estimator(
 
 def score(sets: list[FlowSet], est: Estimator, sharp: bool = False) -> dict:
     """EPE measures of ``est`` pooled over the interior frames of ``sets`` (see the module docstring)."""
-    errs, mov, fg, wrong, tw, tsum, tmov = [], [], [], [], 0.0, 0.0, []
+    errs, mov, fast, fg, wrong, tw, tsum, tmov, right = [], [], [], [], [], 0.0, 0.0, [], []
     seconds, calls = 0.0, 0
     for s in sets:
         frames = s.sharp if sharp and s.sharp is not None else s.blurred
@@ -203,6 +233,8 @@ def score(sets: list[FlowSet], est: Estimator, sharp: bool = False) -> dict:
             moving = mag > MOVING_PX
             errs.append(e.ravel())
             mov.append(e[moving])
+            fast.append(e[mag > FAST_PX])
+            right.append(correct(m, tr)[moving])
             fg.append(e[rel > MOVING_PX])
             wrong.append(((m * tr).sum(-1) < 0)[moving])
             t = np.ones_like(e) if trust is None else trust
@@ -210,6 +242,7 @@ def score(sets: list[FlowSet], est: Estimator, sharp: bool = False) -> dict:
             tsum += float(t.sum())
             tmov.append(t[moving])
     e = np.concatenate(errs)
+    ok, tm = np.concatenate(right), np.concatenate(tmov)
 
     def mean(parts: list[np.ndarray]) -> float | None:
         x = np.concatenate(parts)
@@ -219,10 +252,14 @@ def score(sets: list[FlowSet], est: Estimator, sharp: bool = False) -> dict:
         "epe": round(float(e.mean()), 2),
         "epe_p95": round(float(np.percentile(e, 95)), 1),
         "epe_moving": mean(mov),
+        "epe_fast": mean(fast),
         "epe_fg": mean(fg),
         "wrong_pct": None if mean(wrong) is None else round(100 * float(np.concatenate(wrong).mean()), 1),
         "epe_trusted": round(tw / max(tsum, 1e-9), 2),
         "trust_moving": mean(tmov),
+        "t_right": round(float(tm[ok].mean()), 2) if ok.any() else None,
+        "t_wrong": round(float(tm[~ok].mean()), 2) if (~ok).any() else None,
+        "auc": None if (a := auc(tm, ok)) is None else round(a, 3),
         "frames": calls,
         "seconds_per_call": round(seconds / max(1, calls), 3),
     }
@@ -241,6 +278,7 @@ def seconds_720p(est: Estimator, s: FlowSet, repeat: int = 2) -> float:
 
 ROWS: dict[str, tuple[Estimator, bool]] = {
     "neighbor_motion": (node_estimator, False),
+    "consistency": (consistency_estimator, False),
     "central_dis": (central_dis, False),
     "sharp_dis": (central_dis, True),
 }
@@ -276,9 +314,23 @@ def run(args: argparse.Namespace) -> int:
     print(
         "EPE px per frame interval (interior frames): mean, p95, moving = true motion > 8 px, fg = > 8 px off the "
         "frame's median motion, wrong = % of moving pixels pointing > 90 deg off, trusted = trust-weighted mean, "
-        "trust on moving pixels"
+        "trust on moving pixels; fast = true motion > 20 px; t_right / t_wrong = mean trust on moving pixels whose "
+        "motion is right (within max(1.5 px, 25%)) / wrong, auc = how well the trust tells them apart"
     )
-    cols = ("epe", "epe_p95", "epe_moving", "epe_fg", "wrong_pct", "epe_trusted", "trust_moving", "seconds_per_call")
+    cols = (
+        "epe",
+        "epe_p95",
+        "epe_moving",
+        "epe_fast",
+        "epe_fg",
+        "wrong_pct",
+        "epe_trusted",
+        "trust_moving",
+        "t_right",
+        "t_wrong",
+        "auc",
+        "seconds_per_call",
+    )
     for gname, rows in res["sets"].items():
         print(f"\n{gname}")
         print(f"  {'':16s} " + " ".join(f"{c:>12s}" for c in cols))

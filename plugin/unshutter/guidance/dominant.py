@@ -86,7 +86,11 @@ def _sq(v: np.ndarray) -> np.ndarray:
 
 
 def fill_untextured(
-    motion: np.ndarray, trust: np.ndarray, gray: np.ndarray, coarse: np.ndarray | None = None
+    motion: np.ndarray,
+    trust: np.ndarray,
+    gray: np.ndarray,
+    coarse: np.ndarray | None = None,
+    tex: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Blend the flow toward the dominant affine motion where ``gray`` has little structure.
 
@@ -99,10 +103,13 @@ def fill_untextured(
     fit's inlier share: a filled pixel is as trustworthy as the dominant motion
     is dominant.
 
-    Shape: motion [H, W, 2], trust [H, W], gray [H, W] uint8, coarse [H, W, 2] or None
+    ``tex`` is ``texture(gray)`` when the caller has it already.
+
+    Shape: motion [H, W, 2], trust [H, W], gray [H, W] uint8, coarse [H, W, 2] or None, tex [H, W] or None
         -> [H, W, 2], [H, W] float32
     """
-    tex = texture(gray)
+    if tex is None:
+        tex = texture(gray)
     model, share = affine_motion(motion, tex * trust)
     if model is None:
         return motion, trust

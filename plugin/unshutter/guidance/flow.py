@@ -7,12 +7,14 @@ so HDR values and colour spaces do not change its behaviour.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from unshutter.guidance.coarse_match import block_motion
-from unshutter.guidance.dominant import fill_untextured
+from unshutter.guidance.dominant import fill_untextured, texture
+from unshutter.guidance.trust import feature_maps, learned_trust
 
 _DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 
@@ -172,6 +174,14 @@ def central_dis_motion(
     Shape:
         prev, cur, nxt: [H, W] uint8, init: [H, W, 2] or None -> [H, W, 2] float32, [H, W] float32
     """
+    motion, trust, _ = _central(prev, cur, nxt, init)
+    return motion, trust
+
+
+def _central(
+    prev: np.ndarray, cur: np.ndarray, nxt: np.ndarray, init: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`central_dis_motion` plus the disagreement |fwd + bwd| (px). Shape: -> [H, W, 2], [H, W], [H, W]."""
     fwd = dis_flow(cur, nxt, init)
     bwd = dis_flow(cur, prev, None if init is None else -init)
     motion = (fwd - bwd) * np.float32(0.5)
@@ -179,7 +189,34 @@ def central_dis_motion(
     disagree2 = d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]  # (a sum over the last axis is 5x slower)
     tau2 = np.maximum(np.float32(1.0), np.float32(TRUST_REL * TRUST_REL) * (motion[..., 0] ** 2 + motion[..., 1] ** 2))
     trust = np.float32(1.0) / (np.float32(1.0) + disagree2 / tau2)
-    return motion, trust.astype(np.float32)
+    return motion, trust.astype(np.float32), np.sqrt(disagree2)
+
+
+@dataclass
+class MotionParts:
+    """What :func:`neighbor_motion` computes on the way to its motion: the evidence its trust is judged by."""
+
+    motion: np.ndarray  # [H, W, 2] px per frame interval, after the untextured fill
+    consistency: np.ndarray  # [H, W] forward/backward consistency trust, after the fill
+    disagree: np.ndarray  # [H, W] px: |DIS(cur->next) + DIS(cur->prev)|
+    coarse: np.ndarray  # [H, W, 2] the block search's motion
+    tex: np.ndarray  # [H, W] dominant.texture(cur)
+
+    def evidence(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The arguments :func:`unshutter.guidance.trust.feature_maps` takes after the three frames."""
+        return self.motion, self.disagree, self.coarse, self.tex, self.consistency
+
+
+def motion_parts(prev: np.ndarray, cur: np.ndarray, nxt: np.ndarray) -> MotionParts:
+    """Steps 1-3 of :func:`neighbor_motion` (block search, central DIS from it, untextured fill).
+
+    Shape: prev, cur, nxt [H, W] uint8
+    """
+    coarse = block_motion(prev, cur, nxt)
+    motion, consistency, disagree = _central(prev, cur, nxt, coarse)
+    tex = texture(cur)
+    motion, consistency = fill_untextured(motion, consistency, cur, coarse, tex)
+    return MotionParts(motion, consistency, disagree, coarse, tex)
 
 
 def neighbor_motion(
@@ -200,20 +237,21 @@ def neighbor_motion(
 
     A steady motion makes the flow to the next frame the negative of the flow
     to the previous one; where they disagree (occlusions, fast objects the flow
-    tracks differently each way) the motion is a guess. Trust is
-    ``1 / (1 + (d / tau)^2)`` with ``d`` the disagreement in px and
-    ``tau = max(1, TRUST_REL * |motion|)`` (moved toward the dominant motion's
-    inlier share where step 3 filled). With one neighbour nothing can be
-    checked: plain DIS, trust is None (full).
+    tracks differently each way) the motion is a guess. That consistency
+    (``1 / (1 + (d / tau)^2)``, ``d`` the disagreement in px,
+    ``tau = max(1, TRUST_REL * |motion|)``, moved toward the dominant motion's
+    inlier share where step 3 filled) is one piece of evidence the trust
+    weighs, with the photometric match along the motion, the block search's
+    agreement and the pixel's structure (:mod:`unshutter.guidance.trust`, a
+    logistic model fitted on rendered clips). With one neighbour nothing can
+    be checked: plain DIS, trust is None (full).
 
     Shape:
         prev, cur, nxt: [H, W] uint8 -> [H, W, 2] float32 or None, str, [H, W] float32 or None
     """
     if prev is not None and nxt is not None:
-        coarse = block_motion(prev, cur, nxt)
-        motion, trust = central_dis_motion(prev, cur, nxt, coarse)
-        motion, trust = fill_untextured(motion, trust, cur, coarse)
-        return motion, "both", trust
+        parts = motion_parts(prev, cur, nxt)
+        return parts.motion, "both", learned_trust(feature_maps(prev, cur, nxt, *parts.evidence()))
     if nxt is not None:
         return dis_flow(cur, nxt), "next", None
     if prev is not None:

@@ -1,0 +1,235 @@
+"""How far each pixel's neighbour motion can be trusted: a logistic model of the evidence, fitted on rendered clips.
+
+The node follows the motion only as far as it trusts it (``--follow``), so the
+trust decides how much of a correct motion reaches the output and how much
+of a wrong one does. The forward/backward consistency alone
+(``1 / (1 + (d / tau)^2)``, :func:`unshutter.guidance.flow.central_dis_motion`)
+is a cautious judge on blurred frames: on the held-out synthetic clips of
+``unshutter bench flow`` it gives moving pixels whose motion is right 0.60-0.67
+on average (those whose motion is wrong 0.24-0.28; bikes 0.43 and 0.16), which
+holds the node back where the motion is right. Other evidence is at hand at
+little cost: whether the neighbours match along the motion
+(photometric residual, against how much the pixel changes at rest), whether
+the coarse block search agrees, how much structure the pixel has. A logistic
+regression of "the motion is within max(1.5 px, 25%) of the truth" on these
+features, fitted on clips the data engine renders from the *training* photos
+(:func:`fit_from_clips`, ``python -m unshutter.guidance.trust``), separates
+right from wrong better on every set ``unshutter bench flow`` scores: area
+under the ROC curve over moving pixels 0.79 -> 0.86 on bikes at 360 degrees,
+0.76 -> 0.84 at 180, 0.86 -> 0.89 and 0.85 -> 0.92 on the held-out synthetic
+clips at 360 and 180 (2026-12-07).
+
+Its offset is then lowered until, on the fitting clips, the pixels with wrong
+motion get no more trust on average than the consistency gave them: the
+follow weight on wrong motion is what costs PSNR, so that is held level and
+the gain goes to the pixels whose motion is right.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+
+FEATURES = (
+    "log1p(d)",  # d: |forward + backward flow| px, their disagreement
+    "d / max(1, |m|)",  # the disagreement relative to the motion
+    "log1p(min(ef, eb))",  # ef, eb: 9x9 mean |cur - next(p + m)|, |cur - prev(p - m)| (grey levels)
+    "log1p(max(ef, eb))",
+    "log1p(e0)",  # e0: 9x9 mean of |cur - next| and |cur - prev| at rest: how much the pixel changes
+    "log1p(min(ef, eb)) - log1p(e0)",  # the motion explains the change (< 0) or not
+    "log1p(|coarse - m|)",  # the block search's motion against the final one
+    "|coarse - m| / max(4, |m|)",
+    "log(texture + 1e-6)",  # structure tensor's smaller eigenvalue (dominant.texture)
+    "log1p(|m|)",
+    "consistency",  # the forward/backward consistency trust (after the untextured fill)
+)
+
+# Fitted by ``python -m unshutter.guidance.trust`` (24 clips of the training photos, seed 777; 2026-12-07):
+# the fitted bias 1.819 lowered to 0.72, where wrongly moving pixels average the consistency's 0.211.
+MEAN = np.array([2.054, 0.5268, 1.301, 1.762, 2.747, -1.446, 1.64, 0.2951, -8.494, 3.369, 0.5546], np.float32)
+SCALE = np.array([1.129, 1.4, 0.985, 1.216, 1.082, 0.9226, 1.025, 0.6196, 1.919, 0.6123, 0.2853], np.float32)
+COEF = np.array(
+    [0.8381, -3.671, -0.1747, -0.4172, -0.1227, -0.02697, -0.9809, 0.09861, -0.01121, -0.007, 0.9077], np.float32
+)
+BIAS = 0.72
+
+WINDOW = 9
+"""Side (px) of the box the photometric residuals are averaged over."""
+
+
+def _warp(img: np.ndarray, xs: np.ndarray, ys: np.ndarray, motion: np.ndarray, sign: float) -> np.ndarray:
+    """img sampled at p + sign * motion (bilinear, edges replicated). Shape: [H, W] -> [H, W] float32."""
+    return cv2.remap(
+        img,
+        xs + np.float32(sign) * motion[..., 0],
+        ys + np.float32(sign) * motion[..., 1],
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    ).astype(np.float32)
+
+
+def _len(v: np.ndarray) -> np.ndarray:
+    """Length of each vector. Shape: [H, W, 2] -> [H, W]."""
+    return np.sqrt(v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1])
+
+
+def feature_maps(
+    prev: np.ndarray,
+    cur: np.ndarray,
+    nxt: np.ndarray,
+    motion: np.ndarray,
+    disagree: np.ndarray,
+    coarse: np.ndarray,
+    tex: np.ndarray,
+    consistency: np.ndarray,
+) -> Iterator[np.ndarray]:
+    """The FEATURES one map at a time (a 4K frame's eleven maps at once would be ~370 MB).
+
+    Shape:
+        prev, cur, nxt: [H, W] uint8, motion: [H, W, 2], disagree: [H, W] px (|fwd + bwd|),
+        coarse: [H, W, 2], tex: [H, W], consistency: [H, W] -> each [H, W] float32
+    """
+    h, w = cur.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    c = cur.astype(np.float32)
+    box = (WINDOW, WINDOW)
+    ef = cv2.blur(np.abs(c - _warp(nxt, xs, ys, motion, 1.0)), box)
+    eb = cv2.blur(np.abs(c - _warp(prev, xs, ys, motion, -1.0)), box)
+    del xs, ys
+    e0 = cv2.blur(np.float32(0.5) * (np.abs(c - nxt.astype(np.float32)) + np.abs(c - prev.astype(np.float32))), box)
+    mag = _len(motion)
+    lo = np.log1p(np.minimum(ef, eb))
+    yield np.log1p(disagree)
+    yield disagree / np.maximum(np.float32(1.0), mag)
+    yield lo
+    yield np.log1p(np.maximum(ef, eb))
+    le0 = np.log1p(e0)
+    yield le0
+    yield lo - le0
+    off = _len(coarse - motion)
+    yield np.log1p(off)
+    yield off / np.maximum(np.float32(4.0), mag)
+    yield np.log(tex + np.float32(1e-6))
+    yield np.log1p(mag)
+    yield consistency
+
+
+def learned_trust(maps: Iterator[np.ndarray]) -> np.ndarray:
+    """sigmoid(BIAS + sum COEF_i (feature_i - MEAN_i) / SCALE_i), in [0, 1]. Shape: maps of [H, W] -> [H, W]."""
+    z: np.ndarray | None = None
+    for i, f in enumerate(maps):
+        term = (f - MEAN[i]) * np.float32(COEF[i] / SCALE[i])
+        z = term if z is None else z + term
+    assert z is not None
+    z += np.float32(BIAS)
+    np.clip(z, -30.0, 30.0, out=z)  # exp stays finite
+    return (np.float32(1.0) / (np.float32(1.0) + np.exp(-z))).astype(np.float32)
+
+
+# ----------------------------------------------------------------- fitting
+
+
+def correct(motion: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """The label the trust predicts: the motion is within max(1.5 px, 25%) of the truth. Shape: -> [H, W] bool."""
+    return _len(motion - truth) < np.maximum(np.float32(1.5), np.float32(0.25) * _len(truth))
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float = 1e-3, iters: int = 30) -> np.ndarray:
+    """Weighted logistic regression by Newton's method; returns [coef..., bias] of the standardised features.
+
+    Shape: x [N, F] (standardised), y [N] in {0, 1}, weight [N] -> [F + 1]
+    """
+    d = np.concatenate([x, np.ones((len(x), 1))], axis=1).astype(np.float64)
+    b = np.zeros(d.shape[1])
+    for _ in range(iters):
+        p = 1.0 / (1.0 + np.exp(-(d @ b)))
+        g = d.T @ (weight * (p - y)) + l2 * b
+        hess = (d * (weight * p * (1.0 - p))[:, None]).T @ d + l2 * np.eye(len(b))
+        b -= np.linalg.solve(hess, g)
+    return b
+
+
+def fit_from_clips(
+    samples: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], per_frame: int = 20000, seed: int = 0
+) -> dict:
+    """MEAN, SCALE, COEF and BIAS from (features [H, W, F], motion, truth, consistency) of interior frames.
+
+    Pixels whose true motion exceeds 8 px weigh 1, the others 0.3 (a still
+    pixel's motion is easy and following it costs little). The bias is then
+    lowered in steps of 0.1 until the mean trust over wrongly moving pixels is
+    at most the consistency's.
+    """
+    rng = np.random.default_rng(seed)
+    xs, ys, ws, moving, cons = [], [], [], [], []
+    for feats, motion, truth, consistency in samples:
+        n = feats.shape[0] * feats.shape[1]
+        idx = rng.choice(n, min(per_frame, n), replace=False)
+        mv = (_len(truth) > 8.0).ravel()[idx]
+        xs.append(feats.reshape(n, -1)[idx])
+        ys.append(correct(motion, truth).ravel()[idx])
+        ws.append(np.where(mv, 1.0, 0.3))
+        moving.append(mv)
+        cons.append(consistency.ravel()[idx])
+    x = np.concatenate(xs).astype(np.float64)
+    y = np.concatenate(ys).astype(np.float64)
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    z = (x - mean) / scale
+    b = fit_logistic(z, y, np.concatenate(ws))
+    bad = np.concatenate(moving) & (y < 0.5)
+    target = float(np.concatenate(cons)[bad].mean()) if bad.any() else 1.0
+    logit = z @ b[:-1]
+    bias = float(b[-1])
+    while bad.any() and float((1.0 / (1.0 + np.exp(-(logit[bad] + bias)))).mean()) > target:
+        bias -= 0.1
+    return {"mean": mean, "scale": scale, "coef": b[:-1], "bias": bias, "fitted_bias": float(b[-1]), "target": target}
+
+
+def _render_samples(clips: int, seed: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Interior frames of ``clips`` clips rendered from the training photos, alternately at 360 and 180 degrees."""
+    from dataclasses import replace
+
+    from unshutter.decomposer.contract import K
+    from unshutter.guidance import flow
+    from unshutter.train.config import load_config, repo_path
+    from unshutter.train.data import DataSpec, render_clip
+    from unshutter.train.photos import load_pool, split
+
+    cfg = load_config(None)
+    train, _ = split(cfg["data"])
+    photos = load_pool(
+        train, repo_path(cfg["data"].get("cache", "data/photos")), int(cfg["data"].get("cache_height", 720))
+    )
+    spec = replace(DataSpec.from_config(cfg["data"]), degrade=False)
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(clips):
+        shutter, factor = (360.0, K) if i % 2 == 0 else (180.0, 8)
+        clip = render_clip(rng, photos, spec, frames=5, factor=factor, shutter=shutter, size=(384, 320, 448)[i % 3])
+        g = [flow.to_gray8(x) for x in clip.blurred]
+        for f in range(1, len(g) - 1):
+            parts = flow.motion_parts(g[f - 1], g[f], g[f + 1])
+            feats = np.stack(list(feature_maps(g[f - 1], g[f], g[f + 1], *parts.evidence())), axis=-1)
+            out.append((feats, parts.motion, clip.motion[f].astype(np.float32), parts.consistency))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="fit the neighbour motion's trust model on clips of the training photos")
+    p.add_argument("--clips", type=int, default=24)
+    p.add_argument("--seed", type=int, default=777)
+    a = p.parse_args(argv)
+    cv2.setNumThreads(2)
+    res = fit_from_clips(_render_samples(a.clips, a.seed))
+    fmt = lambda v: "[" + ", ".join(f"{x:.4g}" for x in v) + "]"  # noqa: E731
+    print(f"MEAN = {fmt(res['mean'])}\nSCALE = {fmt(res['scale'])}\nCOEF = {fmt(res['coef'])}")
+    print(
+        f"BIAS = {res['bias']:.2f}  # fitted {res['fitted_bias']:.3f}, lowered to the consistency's {res['target']:.3f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

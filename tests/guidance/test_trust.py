@@ -1,0 +1,99 @@
+"""guidance.trust: the learned trust of the neighbour motion, its evidence and its fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.conftest import textured_photo
+from unshutter.color import to_network
+from unshutter.guidance import flow, trust
+from unshutter.guidance.dominant import fill_untextured, texture
+
+
+def _pan(dx: int = 6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    photo = to_network(textured_photo(200, 320), 1.0)
+    frame = lambda x: flow.to_gray8(np.ascontiguousarray(photo[40:160, 60 + x : 260 + x]))  # noqa: E731
+    return frame(-dx), frame(0), frame(dx)  # the view pans dx px a frame: content moves left
+
+
+def test_feature_maps_are_one_map_per_feature_of_the_frame_size() -> None:
+    p, c, n = _pan()
+    parts = flow.motion_parts(p, c, n)
+    maps = list(trust.feature_maps(p, c, n, *parts.evidence()))
+    assert len(maps) == len(trust.FEATURES) == len(trust.MEAN) == len(trust.SCALE) == len(trust.COEF)
+    assert all(m.shape == c.shape and np.isfinite(m).all() for m in maps)
+    t = trust.learned_trust(iter(maps))
+    assert t.dtype == np.float32 and t.shape == c.shape and 0.0 <= t.min() and t.max() <= 1.0
+
+
+def test_trust_falls_with_the_disagreement_and_for_a_motion_the_neighbours_do_not_match_along() -> None:
+    p, c, n = _pan()
+    parts = flow.motion_parts(p, c, n)
+    inner = (slice(20, 100), slice(20, 180))
+    assert float(np.median(parts.motion[inner][..., 0])) == pytest.approx(-6.0, abs=0.5)
+    wrong = parts.motion.copy()
+    wrong[..., 0] = 6.0  # backwards: the neighbours do not match along it, the block search disagrees
+    last_right, last_wrong = 1.0, 1.0
+    for d in (0.0, 1.0, 3.0, 6.0):  # forward and backward flow disagree by d px, consistency as the node computes it
+        dis = np.full_like(parts.disagree, d)
+        cons = np.full_like(parts.consistency, 1.0 / (1.0 + d * d / 2.25))
+        right_t = float(
+            np.median(
+                trust.learned_trust(trust.feature_maps(p, c, n, parts.motion, dis, parts.coarse, parts.tex, cons))[
+                    inner
+                ]
+            )
+        )
+        wrong_t = float(
+            np.median(
+                trust.learned_trust(trust.feature_maps(p, c, n, wrong, dis, parts.coarse, parts.tex, cons))[inner]
+            )
+        )
+        assert wrong_t < 0.6 * right_t
+        assert right_t < last_right and wrong_t < last_wrong
+        last_right, last_wrong = right_t, wrong_t
+        if d == 0.0:
+            assert right_t > 0.9
+    assert last_right < 0.6
+
+
+def test_fill_untextured_with_the_texture_given_is_the_same() -> None:
+    p, c, n = _pan()
+    m, t = flow.central_dis_motion(p, c, n)
+    a = fill_untextured(m, t, c)
+    b = fill_untextured(m, t, c, None, texture(c))
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_fit_logistic_finds_the_direction_that_separates_the_labels() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4000, 3))
+    y = (rng.random(4000) < 1.0 / (1.0 + np.exp(-(2.0 * x[:, 0] - 1.0 * x[:, 2] + 0.5)))).astype(np.float64)
+    b = trust.fit_logistic(x, y, np.ones(4000))
+    assert b[0] == pytest.approx(2.0, abs=0.3) and b[2] == pytest.approx(-1.0, abs=0.3)
+    assert abs(b[1]) < 0.2 and b[3] == pytest.approx(0.5, abs=0.2)
+
+
+def test_fit_from_clips_holds_the_trust_on_wrong_motion_at_the_consistency_level() -> None:
+    rng = np.random.default_rng(1)
+    h, w = 40, 50
+    samples = []
+    for _ in range(3):
+        truth = np.zeros((h, w, 2), np.float32)
+        truth[..., 0] = 10.0
+        motion = truth.copy()
+        bad = rng.random((h, w)) < 0.3
+        motion[bad, 0] = -10.0
+        signal = np.where(bad, -1.0, 1.0) + rng.normal(0.0, 1.0, (h, w))  # evidence that is right 84% of the time
+        feats = np.stack([signal, rng.normal(size=(h, w))], axis=-1).astype(np.float32)
+        consistency = np.full((h, w), 0.05, np.float32)  # the old trust gave wrong pixels 0.05
+        samples.append((feats, motion, truth, consistency))
+    res = trust.fit_from_clips(samples, per_frame=h * w)
+    assert res["coef"][0] > 1.0 and abs(res["coef"][1]) < 0.3
+    assert res["bias"] < res["fitted_bias"]
+    x = np.concatenate([s[0].reshape(-1, 2) for s in samples])
+    wrong = np.concatenate([(s[1][..., 0] < 0).ravel() for s in samples])
+    t = 1.0 / (1.0 + np.exp(-(((x - res["mean"]) / res["scale"]) @ res["coef"] + res["bias"])))
+    assert float(t[wrong].mean()) <= 0.05 + 1e-9
+    assert float(t[~wrong].mean()) > 3 * float(t[wrong].mean())
