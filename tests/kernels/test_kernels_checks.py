@@ -426,3 +426,24 @@ def test_a_stale_native_build_without_the_warp_kernels_falls_back_to_the_referen
     res = np.zeros((3, 3, 4, 5), F32)
     K.warp_blend(res, src, src, motion, np.ones((3, 4, 5), F32))
     np.testing.assert_array_equal(res, np.ones_like(res))
+
+
+@pytest.mark.skipif(K._native is None, reason="unshutter._native not built")
+@pytest.mark.parametrize("given", [None, "ACTIVE"])
+def test_native_openmp_waits_passively_and_leaves_the_environment_alone(given: str | None) -> None:
+    """The kernels' OpenMP threads sleep when idle (spinning ones held the cores their partners needed),
+    unless the user set a wait policy; the variable is not left behind for other libraries or children."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env["OMP_DISPLAY_ENV"] = "VERBOSE"  # libgomp prints its settings when it starts
+    if given is not None:
+        env["OMP_WAIT_POLICY"] = given
+    code = "import os, unshutter.kernels as K; print('left', os.environ.get('OMP_WAIT_POLICY'))"
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    if "GOMP_SPINCOUNT" not in r.stderr:
+        pytest.skip("not libgomp: its spin count is not displayed")
+    if given is None:  # passive: no spinning at all (libgomp's default spins 300000 times)
+        assert "GOMP_SPINCOUNT = '0'" in r.stderr, r.stderr
+    else:
+        assert "OMP_WAIT_POLICY = 'ACTIVE'" in r.stderr and "GOMP_SPINCOUNT = '0'" not in r.stderr, r.stderr
+    assert f"left {given}" in r.stdout
