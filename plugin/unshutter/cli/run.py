@@ -43,7 +43,7 @@ def add_node_arguments(p: argparse.ArgumentParser) -> None:
         metavar="F",
         help=f"0-2: how closely sub-frames follow the estimated motion (default {NodeParams.follow:g}; "
         f"0 keeps the decomposer's own sub-frames, 1 carries the mid-exposure frame along the motion where "
-        f"the flow is consistent, 2 everywhere: more motion and detail, but content carried the wrong way "
+        f"the motion is trusted, 2 everywhere: more motion and detail, but content carried the wrong way "
         f"where the flow is wrong)",
     )
     p.add_argument(
