@@ -22,7 +22,13 @@ clips at 360 and 180 (2026-12-07).
 Its offset is then lowered until, on the fitting clips, the pixels with wrong
 motion get no more trust on average than the consistency gave them: the
 follow weight on wrong motion is what costs PSNR, so that is held level and
-the gain goes to the pixels whose motion is right.
+the gain goes to the pixels whose motion is right. In the node (``unshutter
+bench quality``, int8 model, against the consistency alone, 2026-12-07):
+detail over moving pixels 0.69 -> 0.74 of the truth's on the synthetic clips
+at 360 degrees and 0.60 -> 0.63 at 180, judder 2.67 -> 2.64 and 1.34 -> 1.28;
+bikes interior PSNR 27.50 -> 27.53 dB, but bikes' judder at 360 degrees
+6.61 -> 7.10 (span 0.23 -> 0.22), and the 24 held-out samples 24.63 -> 24.53
+dB pooled.
 """
 
 from __future__ import annotations
