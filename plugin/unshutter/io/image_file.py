@@ -287,7 +287,7 @@ def write_pixels(path: Path, spec: oiio.ImageSpec, data: np.ndarray) -> None:
                 _reserve(tmp, spec)
             if not out.open(str(tmp), spec):
                 raise OutputError(f"{path}: cannot write ({_first_line(out.geterror())})")
-            ok = out.write_image(data)
+            ok = _write_rows(out, data)
             err = out.geterror()  # some writers (PNG) report a failed write only here
             closed = out.close()  # others (DPX) only here; TIFF's close also leaves harmless text
             if not (ok and closed) or err.strip():
@@ -295,6 +295,23 @@ def write_pixels(path: Path, spec: oiio.ImageSpec, data: np.ndarray) -> None:
             _check_written(path, tmp, spec, out.format_name())
     except OSError as exc:
         raise OutputError(f"{path}: {exc.strerror or exc}") from None
+
+
+PNG_WRITE_ROWS = 256
+"""Rows handed to OpenImageIO's PNG writer at a time. Given a whole float frame it converts all of it to
+the file's pixel type first: writing a 3840x2160 8-bit PNG raised the high-water mark by 0.14 GB, in the
+writing of 4K sub-frames where a run peaks. The file's bytes are the same (libpng gets the same rows)."""
+
+
+def _write_rows(out: oiio.ImageOutput, data: np.ndarray) -> bool:
+    """``out.write_image(data)``; a PNG in bands of :data:`PNG_WRITE_ROWS` rows. Shape: data [H, W, C]"""
+    if out.format_name() != "png":
+        return bool(out.write_image(data))
+    ok = True
+    for y0 in range(0, data.shape[0], PNG_WRITE_ROWS):
+        y1 = min(data.shape[0], y0 + PNG_WRITE_ROWS)
+        ok = bool(out.write_scanlines(y0, y1, 0, data[y0:y1])) and ok
+    return ok
 
 
 def _reserve(tmp: Path, spec: oiio.ImageSpec) -> None:
