@@ -163,3 +163,25 @@ def test_full_quality_deconvolves_the_mid_exposure_frame_and_a_draft_does_not(
     draft = Node(NodeParams(factor=3, quality="draft")).process(1003, frames[1], frames[0], frames[2])
     assert calls == [sharpen.ITERATIONS, 0]
     assert not np.array_equal(full.subframes, draft.subframes)
+
+
+def test_at_360_degrees_settle_blends_toward_the_neighbours_and_not_across_a_cut(frames: list[np.ndarray]) -> None:
+    node = Node(NodeParams(factor=3))
+    assert node.needs_previous() and node.needs_next()
+    res = node.process(1003, frames[1], frames[0], frames[2])
+    prev = node.process(1002, frames[0], None, frames[1])
+    nxt = node.process(1004, frames[2], frames[1], None)
+    assert res.carried is not None and res.blurred is not None
+    alone = res.subframes.copy()
+    node.settle(res, prev.carried, nxt)
+    assert not np.allclose(res.subframes, alone, atol=1e-4)  # moved toward the neighbours
+    np.testing.assert_allclose(res.subframes.mean(axis=0), frames[1], rtol=1e-5, atol=1e-5)  # the exact reblur
+    # a neighbour from another shot (a hard cut) is not blended toward
+    cut = node.process(1004, frames[2][::-1, ::-1].copy(), frames[1], None)
+    res = node.process(1003, frames[1], frames[0], frames[2])
+    node.settle(res, None, cut)
+    np.testing.assert_array_equal(res.subframes, alone)
+    # without following the motion nothing is carried, so nothing waits for a neighbour
+    still = Node(NodeParams(factor=3, follow=0.0))
+    assert not still.needs_previous() and not still.needs_next()
+    assert still.process(1003, frames[1], frames[0], frames[2]).carried is None

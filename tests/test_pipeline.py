@@ -82,8 +82,9 @@ def test_corrupt_frame_mid_clip(fresh_hdr_clip: str, tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"shot\.1004\.exr"):
         run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2)))
     names = sorted(p.name for p in out.iterdir())
-    # frames 1001 and 1002 are complete (1003 needs 1004 as its neighbour); no temporaries
-    assert names == [f"shot.{o}.exr" for o in range(1001, 1005)]
+    # frame 1001 is complete (1003 needs 1004 as its neighbour, and 1002's outputs blend toward 1003's
+    # decomposition); no temporaries
+    assert names == [f"shot.{o}.exr" for o in range(1001, 1003)]
     for name in names:
         assert _read(out / name).shape == (64, 96, 3)
 
@@ -152,10 +153,16 @@ def test_rerun_redoes_outputs_of_other_settings_or_changed_plates(fresh_hdr_clip
     _redeliver(Path(fresh_hdr_clip.replace("####", "1004")))
     res = run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2, shutter=180.0)))
     assert res.written == 8 and res.skipped == 4
-    # at 360 degrees (no gap outputs) only the frame and its two neighbours
+    # at 360 degrees the frame, its two neighbours (guidance) and theirs, whose outputs blend toward the
+    # neighbours' decompositions: 1002-1006
     assert run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2))).written == 12
     _redeliver(Path(fresh_hdr_clip.replace("####", "1004")))
     res = run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2)))
+    assert res.written == 10 and res.skipped == 2
+    # without following the motion (nothing blends) only the frame and its two neighbours
+    assert run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2, follow=0.0))).written == 12
+    _redeliver(Path(fresh_hdr_clip.replace("####", "1004")))
+    res = run(RunConfig(fresh_hdr_clip, str(out), NodeParams(factor=2, follow=0.0)))
     assert res.written == 6 and res.skipped == 6
     man = json.loads(res.manifest.read_text())
     assert man["complete"] is True and set(man["frame_signatures"]) == {str(f) for f in range(1001, 1007)}
@@ -212,9 +219,10 @@ def test_touched_plate_is_kept_changed_plate_redoes_its_frames(fresh_hdr_clip: s
     os.utime(plate, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000_000))  # touched, same bytes
     assert _rendered(cfg) == (set(), 0)
     _redeliver(plate)
-    assert _rendered(cfg) == ({1003, 1004, 1005}, 6)  # the frame and the two whose guidance reads it
+    # the frame, the two whose guidance reads it and the two whose outputs blend toward those two's
+    assert _rendered(cfg) == ({1002, 1003, 1004, 1005, 1006}, 10)
     _redeliver(Path(fresh_hdr_clip.replace("####", "1001")))  # the first frame has one neighbour
-    assert _rendered(cfg) == ({1001, 1002}, 4)
+    assert _rendered(cfg) == ({1001, 1002, 1003}, 6)
     assert _rendered(cfg) == (set(), 0)
 
 
@@ -232,8 +240,9 @@ def test_each_source_file_is_hashed_once_per_run(
 
     monkeypatch.setattr(digest, "file_digest", counted)
     run(RunConfig(fresh_hdr_clip, str(tmp_path / "o"), NodeParams(factor=2), frames=(1002, 1004)))
-    # the chunk's frames and the neighbours outside it, each once though three frames use it
-    assert sorted(calls) == [f"shot.{f}.exr" for f in range(1001, 1006)]
+    # the chunk's frames and the two frames either side that decide its outputs (360 degrees: a frame's
+    # outputs read its neighbours' decompositions), each once though five frames use it
+    assert sorted(calls) == [f"shot.{f}.exr" for f in range(1001, 1007)]
 
 
 def test_movie_is_hashed_once_and_a_copy_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from unshutter import retime
+from unshutter import retime, timing
 from unshutter.errors import ParameterError
 
 
@@ -90,3 +90,57 @@ def test_resample_at_slice_middles_gives_the_kernels_values_exactly(k: int) -> N
             assert got.tobytes() == want.tobytes(), m
     own = sub.copy()
     assert retime.resample_at(own, (np.arange(k) + 0.5) / k, out=own[:k]).ctypes.data == own.ctypes.data
+
+
+def _pattern(h: int, w: int, shift: float) -> np.ndarray:
+    """A smooth texture moved ``shift`` px to the right. Shape: -> [H, W, 3]"""
+    x = np.arange(w, dtype=np.float32)[None, :, None] - np.float32(shift)
+    y = np.arange(h, dtype=np.float32)[:, None, None]
+    c = np.array([1.0, 0.7, 0.4], np.float32)
+    return (0.5 + 0.3 * np.sin(x * 0.35 + c) * np.cos(y * 0.2 - c)).astype(np.float32)
+
+
+def _carried(mid: np.ndarray, speed: float) -> retime.Carried:
+    h, w = mid.shape[:2]
+    motion = np.zeros((h, w, 2), np.float32)
+    motion[..., 0] = speed
+    return retime.Carried(mid.astype(np.float16), motion, np.ones((h, w), np.float16))
+
+
+def test_outputs_lean_toward_the_neighbours_along_their_motion_and_keep_the_exact_reblur() -> None:
+    """Frame f's outputs all hold its mid-exposure frame (no motion inside the frame): blended with the
+    neighbours' mid-exposure frames carried to their times, the late and early outputs move toward where
+    the scene is then, and the mean is still the blurred input."""
+    h, w, n, v = 24, 64, 5, 6.0  # 6 px per frame interval to the right
+    sched = timing.schedule(n, 360.0)
+    offsets = sched.offsets()
+    blurred = np.mean([_pattern(h, w, v * t) for t in np.linspace(-0.5, 0.5, 41)], axis=0).astype(np.float32)
+    out = np.repeat(_pattern(h, w, 0.0)[None], n, axis=0)
+    truth = np.stack([_pattern(h, w, v * t) for t in offsets])
+    inner = (slice(None), slice(None), slice(12, -12))  # away from the borders the warps replicate
+
+    def err(a: np.ndarray) -> np.ndarray:
+        return np.abs(a - truth)[inner].mean(axis=(1, 2, 3))
+
+    before = err(out)
+    own = _carried(_pattern(h, w, 0.0), v)
+    retime.blend_neighbours(
+        out, blurred, sched, own, _carried(_pattern(h, w, -v), v), _carried(_pattern(h, w, v), v), None
+    )
+    after = err(out)
+    assert after[0] < 0.6 * before[0] and after[-1] < 0.6 * before[-1]  # the outputs nearest the boundaries
+    np.testing.assert_allclose(out.mean(axis=0), blurred, atol=1e-5)  # the exact reblur
+
+
+def test_no_neighbour_or_a_closed_shutter_leaves_the_outputs_alone() -> None:
+    h, w, n = 8, 16, 4
+    blurred = _pattern(h, w, 0.0)
+    own = _carried(blurred, 4.0)
+    for sched, before, after in (
+        (timing.schedule(n, 360.0), None, None),  # the clip's only frame, or cuts both sides
+        (timing.schedule(n, 180.0), own, own),  # below 360 degrees the closed-shutter gap bridges frames
+    ):
+        out = np.repeat(blurred[None], n, axis=0)
+        retime.blend_neighbours(out, blurred, sched, own, before, after, None)
+        np.testing.assert_array_equal(out, np.repeat(blurred[None], n, axis=0))
+    assert retime.blends(timing.schedule(n, 360.0)) and not retime.blends(timing.schedule(1, 360.0))

@@ -75,7 +75,8 @@ constexpr const char *kParamFollowHint =
     "0-2: how closely the sub-frames follow the motion estimated from the neighbouring frames. 0 keeps the "
     "decomposer's own sub-frames; 1 carries the mid-exposure frame along the motion where the flow to the "
     "previous and to the next frame agree (smoothest playback); 2 everywhere (more motion and detail, but "
-    "content carried the wrong way where the flow is wrong).";
+    "content carried the wrong way where the flow is wrong). At a 360 degree shutter each output also blends "
+    "toward the neighbouring frames' (two source frames either side are then read).";
 constexpr const char *kParamGuidance = "guidance";
 constexpr const char *kParamGuidanceLabel = "Guidance";
 constexpr const char *kParamGuidanceHint =
@@ -250,6 +251,14 @@ int inside_outputs(const Instance &in, double t, int n) {
     int inside = 0;
     for (int j = 0; j < n; ++j) inside += (j + 0.5) / n < e ? 1 : 0;
     return std::max(inside, 1);
+}
+
+// Whether each output blends toward the previous and next frames' decompositions (plugin/unshutter/node.py
+// `neighbours_needed`): at 360 degrees, with two or more outputs, while they follow the motion.
+bool blends(const Instance &in, double t, int n) {
+    const double follow_raw = param_dbl(in.follow, t, kFollowDefault);
+    const double follow = std::isfinite(follow_raw) ? std::clamp(follow_raw, 0.0, kFollowMax) : kFollowDefault;
+    return n >= 2 && shutter_at(in, t) >= 360.0 && follow > 0.0;
 }
 
 bool clip_connected(OfxImageClipHandle clip) {
@@ -687,14 +696,17 @@ OfxStatus get_frames_needed(Instance *in, OfxPropertySetHandle in_args, OfxPrope
     source_range(*in, a, b);
     map_time(*in, t, f, k);
     const std::string src = std::string(ofx::ImageClipPropFrameRangePrefix) + ofx::ImageEffectSimpleSourceClipName;
-    // a closed-shutter output also needs the next frame's decomposition, whose guidance reads the frame after it
-    const bool gap = k >= inside_outputs(*in, t, factor_at(*in, t));
-    set_dbl(out_args, src.c_str(), static_cast<double>(std::max(a, f - 1)), 0);
-    set_dbl(out_args, src.c_str(), static_cast<double>(std::min(b, f + (gap ? 2 : 1))), 1);
+    // a closed-shutter output also needs the next frame's decomposition, whose guidance reads the frame after it;
+    // at 360 degrees every output blends toward the previous and next frames' decompositions
+    const int n = factor_at(*in, t);
+    const bool blend = blends(*in, t, n);
+    const bool ahead = blend || k >= inside_outputs(*in, t, n);
+    set_dbl(out_args, src.c_str(), static_cast<double>(std::max(a, f - (blend ? 2 : 1))), 0);
+    set_dbl(out_args, src.c_str(), static_cast<double>(std::min(b, f + (ahead ? 2 : 1))), 1);
     if (in->guide) {
         const std::string g = std::string(ofx::ImageClipPropFrameRangePrefix) + kClipGuide;
-        set_dbl(out_args, g.c_str(), static_cast<double>(f), 0);
-        set_dbl(out_args, g.c_str(), static_cast<double>(std::min(b, f + (gap ? 1 : 0))), 1);
+        set_dbl(out_args, g.c_str(), static_cast<double>(std::max(a, f - (blend ? 1 : 0))), 0);
+        set_dbl(out_args, g.c_str(), static_cast<double>(std::min(b, f + (ahead ? 1 : 0))), 1);
     }
     return kOfxStatOK;
 }
@@ -759,9 +771,11 @@ struct RenderInputs {
     double scale_x = 1.0, scale_y = 1.0;  // the host's proxy scale: the images are that much smaller
     long a = 0, b = 0, f = 0;             // the source range and the source frame of this output
     int k = 0, n = 1;                     // sub-frame k of n
-    std::unique_ptr<Image> out, cur, prev, next, next2, matte, next_matte;
+    std::unique_ptr<Image> out, cur, prev, next, next2, matte, next_matte, prev2, prev_matte;
     bool use_prev = false, use_next = false, use_next2 = false, use_next_matte = false;
-    bool gap = false;             // a closed-shutter output: interpolated toward the next frame's first
+    bool use_prev2 = false, use_prev_matte = false;
+    bool gap = false;             // needs the next frame's decomposition (a closed-shutter output, or 360 degrees)
+    bool behind = false;          // needs the previous frame's decomposition (360 degrees)
     std::string direction;        // the Guide matte's direction; empty without a usable matte
     bool has_matte_motion = false;
     double matte_motion[2] = {0.0, 0.0};  // full-resolution px (the worker scales it with render_scale)
@@ -769,7 +783,8 @@ struct RenderInputs {
 
 // Byte offsets of the planes in the shared memory (0: not sent).
 struct ShmLayout {
-    size_t cur = 0, prev = 0, next = 0, next2 = 0, matte = 0, next_matte = 0, out = 0, bytes = 0;
+    size_t cur = 0, prev = 0, next = 0, next2 = 0, matte = 0, next_matte = 0, prev2 = 0, prev_matte = 0, out = 0,
+           bytes = 0;
 };
 
 // The output and source images at the render's time, and what the request needs besides pixels.
@@ -816,15 +831,21 @@ OfxStatus gather(Instance *in, OfxPropertySetHandle in_args, RenderInputs &r) {
     r.use_next = usable(r.next);
     // A closed-shutter output is interpolated toward the next frame's first output: the worker decomposes the
     // next frame too, with the frame after it (and the next frame's Guide matte) for that frame's guidance.
-    r.gap = r.use_next && r.k >= inside_outputs(*in, t, r.n);
+    // At 360 degrees every output also blends toward the previous and next frames' decompositions.
+    const bool blend = blends(*in, t, r.n);
+    r.gap = r.use_next && (blend || r.k >= inside_outputs(*in, t, r.n));
+    r.behind = r.use_prev && blend;
     if (r.gap && f + 2 <= r.b) r.next2 = std::make_unique<Image>(in->source, static_cast<double>(f + 2));
     r.use_next2 = usable(r.next2);
+    if (r.behind && f - 2 >= r.a) r.prev2 = std::make_unique<Image>(in->source, static_cast<double>(f - 2));
+    r.use_prev2 = usable(r.prev2);
     if (in->guide && clip_connected(in->guide)) {
         r.matte = std::make_unique<Image>(in->guide, static_cast<double>(f));
         if (r.matte->supported()) {
             const int d = std::clamp(param_int(in->guide_direction, t, eGuideRight), 0, eGuideCount - 1);
             r.direction = kGuideDirectionOptions[d].value;
             if (r.gap) r.next_matte = std::make_unique<Image>(in->guide, static_cast<double>(f + 1));
+            if (r.behind) r.prev_matte = std::make_unique<Image>(in->guide, static_cast<double>(f - 1));
         }
     }
     if (!r.direction.empty()) {
@@ -834,6 +855,7 @@ OfxStatus gather(Instance *in, OfxPropertySetHandle in_args, RenderInputs &r) {
         r.matte_motion[1] = my;
     }
     r.use_next_matte = r.next_matte && r.next_matte->supported();
+    r.use_prev_matte = r.prev_matte && r.prev_matte->supported();
     return kOfxStatOK;
 }
 
@@ -855,6 +877,8 @@ ShmLayout layout(const RenderInputs &r) {
     l.next2 = take(r.use_next2, plane);
     l.matte = take(!r.direction.empty(), mplane);
     l.next_matte = take(r.use_next_matte, mplane);
+    l.prev2 = take(r.use_prev2, plane);
+    l.prev_matte = take(r.use_prev_matte, mplane);
     l.out = take(true, plane);
     l.bytes = off;
     return l;
@@ -870,7 +894,11 @@ void load_planes(RenderInputs &r, const ShmLayout &l, SharedBuffer &shm) {
     if (r.use_next2) load_rgb_any(r.next2->view(), shm.floats(l.next2));
     if (!r.direction.empty()) load_matte_any(r.matte->view(), cv, shm.floats(l.matte));
     if (r.use_next_matte) load_matte_any(r.next_matte->view(), cv, shm.floats(l.next_matte));
+    if (r.use_prev2) load_rgb_any(r.prev2->view(), shm.floats(l.prev2));
+    if (r.use_prev_matte) load_matte_any(r.prev_matte->view(), cv, shm.floats(l.prev_matte));
     r.prev.reset();
+    r.prev2.reset();
+    r.prev_matte.reset();
     r.next.reset();
     r.next2.reset();
     r.matte.reset();
@@ -900,9 +928,13 @@ std::string render_request(const Instance &in, const RenderInputs &r, const ShmL
     plane("prev", l.prev);
     plane("next", l.next);
     plane("matte", l.matte);
-    if (r.gap) {  // only a gap output names the frame two on (null past the clip's end): the worker fills the gap then
+    if (r.gap) {  // an output settled with the next frame names the frame two on (null past the clip's end)
         plane("next2", l.next2);
         plane("next_matte", l.next_matte);
+    }
+    if (r.behind) {  // at 360 degrees also the frame two back (null before the clip's start)
+        plane("prev2", l.prev2);
+        plane("prev_matte", l.prev_matte);
     }
     w.key("output").integer(static_cast<long long>(l.out)).key("matte_direction");
     if (r.direction.empty()) w.null(); else w.str(r.direction);

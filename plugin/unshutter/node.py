@@ -94,6 +94,8 @@ class FrameResult:
     motion: np.ndarray | None = None  # [H, W, 2] px per frame interval where flow or an override gave it
     schedule: timing.Schedule | None = None
     follow: np.ndarray | None = None  # [H, W] float16 follow weight: which motion wins where two land (travel.Warper)
+    carried: retime.Carried | None = None  # what the neighbours' outputs blend toward (360 degrees)
+    blurred: np.ndarray | None = None  # [H, W, 3] the source frame, scene-linear, while ``carried`` is set
 
 
 @dataclass
@@ -113,6 +115,14 @@ class Prepared:
         enc, self.enc = self.enc, None
         assert enc is not None, "Node.finish: this frame was finished already"
         return enc
+
+
+def neighbours_needed(params: NodeParams) -> tuple[bool, bool]:
+    """Whether a frame's outputs read the previous and the next frame's decompositions (:meth:`Node.settle`):
+    both at 360 degrees while the outputs follow the motion, the next one below 360 (the closed-shutter gap)."""
+    sched = timing.schedule(params.factor, params.shutter, params.timing)
+    blend = retime.blends(sched) and params.follow > 0
+    return blend, blend or sched.gap > 0
 
 
 class Node:
@@ -297,6 +307,7 @@ class Node:
             sub[k] = color.from_network(sub[k], scale)
         sched = self.schedule()
         motion, weight = self.motion_of(g, prep.trust)
+        mids: list[np.ndarray] = []
         prep.trust = None  # in the weight now (a frame's worth of float32 at 4K less in the resampling)
         # a frame with nothing above 1 is display-referred (or dim): its outputs stay within [0, 1]
         ceiling = 1.0 if float(cur.max()) <= 1.0 else None
@@ -310,17 +321,52 @@ class Node:
             follow_weight=weight,
             ceiling=ceiling,
             deblur=sharpen.ITERATIONS if p.quality == "full" else 0,  # a draft skips the deconvolution
+            mid_out=mids if retime.blends(sched) else None,
         )
         stage("resample")
         held = weight.astype(np.float16) if weight is not None and sched.gap > 0 else None  # for fill_gap
-        return FrameResult(out, g, prep.source, {"exposure_scale": scale}, motion, sched, held)
+        carried = None
+        if mids and motion is not None and weight is not None and weight.any():
+            carried = retime.Carried(mids[0].astype(np.float16), motion, weight.astype(np.float16))
+        del mids
+        return FrameResult(
+            out, g, prep.source, {"exposure_scale": scale}, motion, sched, held, carried, cur if carried else None
+        )
 
     def schedule(self) -> timing.Schedule:
         return timing.schedule(self.params.factor, self.params.shutter, self.params.timing)
 
     def needs_next(self) -> bool:
-        """True when a frame's outputs wait for the next frame's (even timing below 360 degrees)."""
-        return self.schedule().gap > 0
+        """True when a frame's outputs wait for the next frame's decomposition (:meth:`settle`)."""
+        return neighbours_needed(self.params)[1]
+
+    def needs_previous(self) -> bool:
+        """True when a frame's outputs also read the previous frame's decomposition (:meth:`settle`)."""
+        return neighbours_needed(self.params)[0]
+
+    def settle(self, res: FrameResult, before: retime.Carried | None, nxt: FrameResult | None) -> None:
+        """Finish ``res``'s outputs once its neighbours are decomposed (in place).
+
+        At 360 degrees its outputs blend toward the previous and next frames' carried mid-exposure
+        frames (``before`` is the previous frame's :attr:`FrameResult.carried`); below, its closed-shutter
+        outputs are interpolated toward the next frame's first (:meth:`fill_gap`). Neither crosses a cut.
+        """
+        own = res.carried
+        if own is not None and res.blurred is not None and res.schedule is not None:
+            scale = res.info.get("exposure_scale", 1.0)
+            mine = flow.to_gray8(color.to_network(np.asarray(own.mid, np.float32), scale))
+
+            def joined(other: retime.Carried | None) -> retime.Carried | None:
+                if other is None:
+                    return None
+                theirs = flow.to_gray8(color.to_network(np.asarray(other.mid, np.float32), scale))
+                return None if flow.is_cut(mine, theirs) else other
+
+            after = nxt.carried if nxt is not None else None
+            blurred = res.blurred
+            ceiling = 1.0 if float(blurred.max()) <= 1.0 else None
+            retime.blend_neighbours(res.subframes, blurred, res.schedule, own, joined(before), joined(after), ceiling)
+        self.fill_gap(res, nxt)
 
     def motion_of(self, g: np.ndarray, trust: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Motion per frame interval and the follow weight from the guidance; (None, None) without any.

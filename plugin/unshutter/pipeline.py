@@ -17,12 +17,12 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
 
-from unshutter import color, threads, timing
+from unshutter import color, threads
 from unshutter.errors import InputError, OutputError, ParameterError
 from unshutter.io import atomic, claim
 from unshutter.io.clip import Clip, open_clip
 from unshutter.io.image_file import output_pixel_type
-from unshutter.node import Node, NodeParams
+from unshutter.node import Node, NodeParams, neighbours_needed
 from unshutter.render.loop import render
 from unshutter.render.manifest import manifest, write_manifest
 from unshutter.render.numbering import Numbering, numbering
@@ -118,9 +118,9 @@ def plan(cfg: RunConfig, clip: Clip, movie_out: bool) -> Numbering:
     a, b = cfg.frames or (clip.first, clip.last)
     if a < clip.first or b > clip.last:
         raise ParameterError(f"--frames {a}-{b}: outside the clip {clip.source} ({clip.first}-{clip.last})")
-    waits = timing.schedule(params.factor, params.shutter, params.timing).gap > 0  # Node.needs_next
+    behind, waits = neighbours_needed(params)  # Node.needs_previous, Node.needs_next
     rate = cfg.output_rate(clip.rate) if movie_out else clip.rate * params.factor
-    return numbering(clip.first, clip.last, (a, b), params.factor, waits, rate)
+    return numbering(clip.first, clip.last, (a, b), params.factor, waits, rate, behind)
 
 
 def _colorspaces(cfg: RunConfig, clip: Clip, target: OutputTarget) -> tuple[color.ColorTransform, color.ColorTransform]:
@@ -184,7 +184,11 @@ def _write(
     run_sig = run_signature(node, *colorspaces)
     resume = Resume(run_sig, clip, target, num, node.overrides)
     # the frames the loop may decompose, in order: each one's successor is prefetched
-    ahead = [*num.frames, *([] if num.lookahead is None else [num.lookahead])]
+    ahead = [
+        *([] if num.lookbehind is None else [num.lookbehind]),
+        *num.frames,
+        *([] if num.lookahead is None else [num.lookahead]),
+    ]
     source = FrameSource(clip, colorspaces[0], node, ahead)
     sink = Sink(
         clip,
@@ -212,7 +216,7 @@ def _write(
     ok = False
     try:
         sink.open()
-        render(resume.jobs(), source, sink, node.fill_gap, num.waits)
+        render(resume.jobs(), source, sink, node.settle, num.waits)
         ok = True
     finally:
         sink.close(ok)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from unshutter import kernels, sharpen, timing, travel
@@ -9,6 +11,29 @@ from unshutter.errors import ParameterError
 from unshutter.render.numbering import output_frame  # noqa: F401  (the numbering contract lives there)
 
 MAX_FACTOR = 16
+
+BLEND_GAIN = 2.0
+"""At a 360 degree shutter, how fast an output leans toward the neighbouring source frame's deblurred
+mid-exposure frame carried to its time: its weight is this times the output's distance from mid-exposure
+(in frame intervals), at most 1 (:func:`blend_neighbours`)."""
+
+
+@dataclass(frozen=True)
+class Carried:
+    """What a source frame lends its neighbours' outputs (:func:`blend_neighbours`).
+
+    Shape: mid [H, W, 3] float16 scene-linear (the deblurred mid-exposure frame), motion [H, W, 2] px per
+    frame interval, weight [H, W] float16 (the follow weight: how far the motion is trusted)
+    """
+
+    mid: np.ndarray
+    motion: np.ndarray
+    weight: np.ndarray
+
+
+def blends(sched: timing.Schedule) -> bool:
+    """True when a frame's outputs blend toward its neighbours' (an open shutter: no gap to bridge)."""
+    return sched.exposure >= 1.0 and sched.inside >= 2 and sched.gap == 0
 
 
 def check_params(factor: int, shutter: float) -> None:
@@ -92,6 +117,7 @@ def retime(
     follow_weight: np.ndarray | None = None,
     ceiling: float | None = None,
     deblur: int = sharpen.ITERATIONS,
+    mid_out: list[np.ndarray] | None = None,
 ) -> np.ndarray:
     """K linear sub-frames -> ``factor`` output frames at the times of ``sched``.
 
@@ -107,7 +133,9 @@ def retime(
     ``motion``; :func:`fill_gap` interpolates them toward the next source frame
     once it is known. Without ``sched`` the outputs share the exposure (the
     ``exposure`` timing). With ``reuse`` and ``factor`` <= K the result is
-    written into ``sub_linear``'s own memory.
+    written into ``sub_linear``'s own memory. ``mid_out`` receives the deblurred
+    mid-exposure frame the outputs followed, if any (the neighbours' outputs
+    blend toward it: :func:`blend_neighbours`).
 
     Shape:
         sub_linear: [K, H, W, 3], blurred_linear: [H, W, 3], motion: [H, W, 2],
@@ -129,6 +157,8 @@ def retime(
     if warper is not None and follow_weight is not None and inside >= 2:
         mid = resample_at(sub_linear, np.array([0.5]))[0]  # before ``out`` may overwrite the sub-frames
         mid = sharpen.along_motion(mid, blurred_linear, warper.motion, sched.exposure, deblur)
+        if mid_out is not None:
+            mid_out.append(mid)
     if reuse and n <= k and sub_linear.dtype == np.float32 and sub_linear.flags.c_contiguous:
         out = sub_linear[:n]
     else:
@@ -142,20 +172,82 @@ def retime(
                 travel.follow(part, mid, warper, offsets, follow_weight)
                 del mid
             travel.travel_residue(part, blurred_linear, warper, offsets)
-        for y0 in range(0, h, BAND_ROWS):
-            y1 = min(h, y0 + BAND_ROWS)
-            band = kernels.reblur_project(
-                np.ascontiguousarray(part[:, y0:y1]), np.ascontiguousarray(blurred_linear[y0:y1], np.float32)
-            )
-            if warper is not None:  # moving content can overshoot: keep it in range, the mean kept
-                clamp_keep_mean(band, blurred_linear[y0:y1], ceiling)
-            part[:, y0:y1] = band
+        _project(part, blurred_linear, ceiling, clamp=warper is not None)
     if inside < n:
         carry = warper or travel.Warper(np.zeros((h, w, 2), np.float32))
         out[inside:] = travel.gap_frames(
             out[inside - 1], sched.times[inside - 1], carry, None, 0.0, None, sched.times[inside:]
         )
     return out
+
+
+def _project(part: np.ndarray, blurred_linear: np.ndarray, ceiling: float | None, clamp: bool) -> None:
+    """The exact reblur in bands of rows (in place): the outputs' mean becomes ``blurred_linear``; with ``clamp``
+    (moving content can overshoot) they are then kept in range, the mean kept. Shape: [N, H, W, 3], [H, W, 3]"""
+    h = part.shape[1]
+    for y0 in range(0, h, BAND_ROWS):
+        y1 = min(h, y0 + BAND_ROWS)
+        band = kernels.reblur_project(
+            np.ascontiguousarray(part[:, y0:y1]), np.ascontiguousarray(blurred_linear[y0:y1], np.float32)
+        )
+        if clamp:
+            clamp_keep_mean(band, blurred_linear[y0:y1], ceiling)
+        part[:, y0:y1] = band
+
+
+def blend_neighbours(
+    out: np.ndarray,
+    blurred_linear: np.ndarray,
+    sched: timing.Schedule,
+    own: Carried,
+    before: Carried | None,
+    after: Carried | None,
+    ceiling: float | None,
+) -> None:
+    """Lean each output toward the neighbouring frame's deblurred mid-exposure frame carried to its time (in place).
+
+    With an open shutter one frame's last output and the next frame's first are
+    1/N of a frame apart, but each frame's outputs are built from its own
+    decomposition: whatever that got differently (a residue of the blur, ringing,
+    an object placed a little off) pops at every frame boundary. So output k of
+    frame f, at ``t`` frame intervals from mid-exposure, is blended toward frame
+    f+1's mid-exposure frame carried back by 1 - t along f+1's motion (t > 0) or
+    frame f-1's carried forward by 1 + t (t < 0), with weight ``BLEND_GAIN`` x
+    |t| (at most 1) where both frames trust their motion. The reblur correction
+    then travels again and the exact projection follows: the outputs' mean
+    stays ``blurred_linear``. ``before`` / ``after`` None (the clip's ends, a cut)
+    leave that side alone.
+
+    Shape:
+        out: [N, H, W, 3] scene-linear (the inside outputs of ``sched``), blurred_linear: [H, W, 3]
+    """
+    if not blends(sched) or (before is None and after is None):
+        return
+    inside = sched.inside
+    part = out[:inside]
+    offsets = sched.offsets()
+    weight = np.asarray(own.weight, np.float32)
+    sides = {}
+    for side, nb in (("before", before), ("after", after)):
+        if nb is not None:
+            sides[side] = (travel.Warper(nb.motion, np.asarray(nb.weight, np.float32)), nb)
+    for k, t in enumerate(offsets):
+        side, tt = ("after", float(t) - 1.0) if t > 0 else ("before", float(t) + 1.0)
+        if t == 0 or side not in sides:
+            continue
+        warper, nb = sides[side]
+        a = np.float32(min(1.0, BLEND_GAIN * abs(float(t))))
+        wgt = warper(np.asarray(nb.weight, np.float32)[..., None], tt).reshape(weight.shape)  # [H, W]
+        np.minimum(wgt, weight, out=wgt)
+        wgt *= a
+        moved = warper(np.asarray(nb.mid, np.float32), tt)
+        moved -= part[k]
+        moved *= wgt[..., None]
+        part[k] += moved
+        del moved, wgt
+    del sides
+    travel.travel_residue(part, blurred_linear, travel.Warper(own.motion, weight), offsets)
+    _project(part, blurred_linear, ceiling, clamp=True)
 
 
 def clamp_keep_mean(sub: np.ndarray, target: np.ndarray, ceiling: float | None) -> None:

@@ -116,21 +116,27 @@ def test_time_domain_and_frames_needed(host) -> None:
     def needed(t: int) -> str:
         return facts_dict(h.ok(f"frames_needed {t}"), "out")["OfxImageClipPropFrameRange_Source"]
 
-    assert needed(1001) == "1001,1002"  # first frame: no previous
-    assert needed(1004) == "1001,1003"  # output 1004 = sub-frame 0 of source 1002
-    assert needed(1006) == "1001,1003"
-    assert needed(1007) == "1002,1004"
-    assert needed(1075) == "1024,1025"
+    # at 360 degrees every output blends toward the previous and next frames' decompositions, whose
+    # guidance reads the frames either side of them: two frames each way
+    assert needed(1001) == "1001,1003"  # first frame: no previous
+    assert needed(1004) == "1001,1004"  # output 1004 = sub-frame 0 of source 1002
+    assert needed(1006) == "1001,1004"
+    assert needed(1007) == "1001,1005"
+    assert needed(1075) == "1023,1025"
     rod = facts_dict(h.ok("rod 1040"), "out")["OfxImageEffectPropRegionOfDefinition"]
     assert rod == f"0,0,{W},{H}"
     roi = facts_dict(h.ok("roi 1040"), "out")["OfxImageClipPropRoI_Source"]
     assert roi == f"0,0,{W},{H}"
 
+    s = host()  # without following the motion nothing blends: the frame and its neighbours only
+    s.start("general", frames=(1001, 1025), factor=N, followMotion=0.0)
+    assert facts_dict(s.ok("frames_needed 1007"), "out")["OfxImageClipPropFrameRange_Source"] == "1002,1004"
+
     f = host()
     f.start("filter", frames=(1001, 1025), factor=N)
     status, _ = f.cmd("time_domain")
     assert status == 14  # kOfxStatReplyDefault: the host keeps the clip length
-    assert facts_dict(f.ok("frames_needed 1004"), "out")["OfxImageClipPropFrameRange_Source"] == "1001,1003"
+    assert facts_dict(f.ok("frames_needed 1004"), "out")["OfxImageClipPropFrameRange_Source"] == "1001,1004"
 
 
 # ------------------------------------------------------------------ renders
@@ -160,20 +166,22 @@ def test_general_context_renders_match_cli(host, clip, cli_render, tmp_path: Pat
     facts = h.ok("stats")
     assert "violations 0" in facts and "images_outstanding 0" in facts
     assert not any(line.startswith("progress_calls 0") for line in facts)
-    # one decomposition per source frame: the other N-1 outputs come from the worker's cache
+    # one decomposition per source frame: the other N-1 outputs come from the worker's cache (a frame's first
+    # output also decomposes the next frame, whose decomposition it blends toward; the last frame's is cached)
     deadline = time.monotonic() + 10  # stderr is read by a thread: let the last replies arrive
     while sum('"ok": true' in line for line in h.stderr) < FRAMES * N and time.monotonic() < deadline:
         time.sleep(0.02)
     replies = [line for line in h.stderr if '"ok": true' in line]
     assert len(replies) == FRAMES * N
-    assert sum('"cached": false' in line for line in replies) == FRAMES
+    assert sum('"cached": false' in line for line in replies) == FRAMES - 1
     assert replies[-1].endswith(f'"decompositions": {FRAMES}}}')
     h.ok("purge")  # the host's purge-caches action empties the worker's cache
     assert h.render(1001, tmp_path / "again.raw")[0] == 0
     deadline = time.monotonic() + 10  # stderr is read by another thread: wait for this render's reply line
     while not h.stderr[-1].startswith("Unshutter: output 1001 ") and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert h.stderr[-1].endswith(f'"decompositions": {FRAMES + 1}}}') and '"cached": false' in h.stderr[-1]
+    # the first frame and the next one, toward whose decomposition its outputs blend
+    assert h.stderr[-1].endswith(f'"decompositions": {FRAMES + 2}}}') and '"cached": false' in h.stderr[-1]
 
 
 def test_filter_and_retimer_contexts_map_time(host, clip, cli_render, tmp_path: Path) -> None:
@@ -341,11 +349,12 @@ def test_integer_images_rec709_and_float_auto(host, clip, srgb_clip, tmp_path: P
     from unshutter import kernels
     from unshutter.node import Node, NodeParams
 
-    node = Node(NodeParams(factor=N))
+    node = Node(NodeParams(factor=N, follow=0.0))
     i, k = 1, 2
     f, t = FIRST + i, FIRST + i * N + k
     h = host()
-    h.start("general", srgb_clip, depth="short", factor=N, colorspace=3)  # 3 = Rec.709
+    # 3 = Rec.709; follow 0: one frame's outputs, as the node alone makes them (nothing blends with a neighbour)
+    h.start("general", srgb_clip, depth="short", factor=N, colorspace=3, followMotion=0.0)
     assert h.render(t, tmp_path / "rec709.raw")[0] == 0
     held = (np.floor(np.clip(srgb_clip.frames, 0.0, 1.0) * 65535 + 0.5) / 65535).astype(np.float32)
     lin = kernels.rec709_decode(held)
@@ -354,7 +363,7 @@ def test_integer_images_rec709_and_float_auto(host, clip, srgb_clip, tmp_path: P
 
     for colorspace in (0, 1):  # float: Auto is Linear
         g = host()
-        g.start("general", clip, factor=N, colorspace=colorspace)
+        g.start("general", clip, factor=N, colorspace=colorspace, followMotion=0.0)
         assert g.render(t, tmp_path / f"float{colorspace}.raw")[0] == 0
     want = node.process(f, clip.frames[i], clip.frames[i - 1], clip.frames[i + 1]).subframes[k]
     for colorspace in (0, 1):
@@ -709,7 +718,8 @@ def test_progress_bar_follows_the_tiles(host, big_clip, tmp_path: Path) -> None:
     """While the worker decomposes, the plugin moves the host's progress bar in whole-tile steps from 0.05 to
     0.95 and ends at 1.0; a cached sub-frame has no tiles and goes straight to the end."""
     h = host()
-    h.start("general", big_clip, frames=(FIRST, FIRST + 2), size=(AW, AH), factor=N, tileSize=176)
+    # follow 0: one decomposition per request (nothing blends with a neighbour's), as the node alone makes it
+    h.start("general", big_clip, frames=(FIRST, FIRST + 2), size=(AW, AH), factor=N, tileSize=176, followMotion=0.0)
     assert h.render(FIRST, tmp_path / "a.raw")[0] == 0
     values = progress_values(h)
     steps = [0.05 + 0.9 * d / TILES for d in range(TILES + 1)]
@@ -736,7 +746,8 @@ def test_host_abort_or_cancel_during_a_render_stops_the_worker_between_tiles(
     from unshutter.node import Node, NodeParams
 
     h = host(UNSHUTTER_OFX_VERBOSE="1")
-    h.start("general", big_clip, frames=(FIRST, FIRST + 2), size=(AW, AH), factor=N, tileSize=176)
+    # follow 0: one decomposition per request (nothing blends with a neighbour's), as the node alone makes it
+    h.start("general", big_clip, frames=(FIRST, FIRST + 2), size=(AW, AH), factor=N, tileSize=176, followMotion=0.0)
     assert h.render(FIRST, tmp_path / "warm.raw")[0] == 0  # starts the worker and loads the model
     (pid,) = h.children()
 
@@ -762,7 +773,7 @@ def test_host_abort_or_cancel_during_a_render_stops_the_worker_between_tiles(
     assert h.wait_stderr(done), h.stderr[-5:]
     assert [line for line in h.stderr if done in line and '"cached": false' in line], h.stderr[-5:]  # decomposed anew
     assert progress_values(h)[-1] == 1.0
-    want = Node(NodeParams(factor=N, tile=176)).process(FIRST + 1, *(big_clip.frames[j] for j in (1, 0, 2)))
+    want = Node(NodeParams(factor=N, tile=176, follow=0.0)).process(FIRST + 1, *(big_clip.frames[j] for j in (1, 0, 2)))
     np.testing.assert_allclose(read_raw(tmp_path / "done.raw", AW, AH)[..., :3], want.subframes[1], atol=1e-5)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from unshutter import pipeline
 from unshutter.io.clip import open_clip
 from unshutter.node import NodeParams
@@ -63,21 +65,25 @@ def test_a_chunk_decomposes_the_frame_after_it_only_for_an_incomplete_last_frame
     ]
 
 
-def test_at_360_only_incomplete_frames_are_decomposed_and_each_is_checked_when_reached(
-    hdr_clip: str, tmp_path: Path
+@pytest.mark.parametrize(
+    "follow, decompose",
+    [
+        (0.0, [(1001, False), (1002, True), (1003, False), (1004, False)]),
+        # outputs blend toward both neighbours: 1002's read 1001's and 1003's decompositions
+        (1.0, [(1001, True), (1002, True), (1003, True), (1004, False), (1005, False)]),
+    ],
+)
+def test_at_360_incomplete_frames_and_the_neighbours_they_read_are_decomposed_each_checked_when_near(
+    hdr_clip: str, tmp_path: Path, follow: float, decompose: list[tuple[int, bool]]
 ) -> None:
-    params = NodeParams(factor=2)
+    params = NodeParams(factor=2, follow=follow)
     out = tmp_path / "o"
     run(RunConfig(hdr_clip, str(out / "shot.####.exr"), params, frames=(1001, 1004)))
-    _damage(out, "shot.1003.exr")
+    _damage(out, "shot.1003.exr")  # source frame 1002's first output
     resume = _resume(hdr_clip, out, params, (1001, 1004))
     jobs = resume.jobs()
     first = next(jobs)
-    assert first.frame == 1001 and list(resume.signatures) == ["1001"]  # planned when the loop asks, not before
+    # planned when the loop asks for the frame before it (whose decomposition the next frame may read), not sooner
+    assert first.frame == 1001 and list(resume.signatures) == ["1001", "1002"]
     rest = list(jobs)
-    assert [(j.frame, j.decompose) for j in [first, *rest]] == [
-        (1001, False),
-        (1002, True),
-        (1003, False),
-        (1004, False),
-    ]
+    assert [(j.frame, j.decompose) for j in [first, *rest]] == decompose

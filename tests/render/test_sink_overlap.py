@@ -50,7 +50,7 @@ def _traced_run(
     monkeypatch.setattr(source, "PREFETCH_PIXELS", 0)  # the loop itself goes on to the next frame (no prefetch)
     monkeypatch.setattr(sink, "write_threads", lambda: 2)
     events: list[dict] = []
-    params = NodeParams(factor=3)
+    params = NodeParams(factor=3, follow=0.0)  # no frame waits for the next one
     cfg = RunConfig(clip, str(out), params, frames=frames)
     try:
         run(cfg, events.append, node=TracedNode(params, device="cpu"))

@@ -39,7 +39,8 @@ def png_clip(tmp_path: Path) -> str:
     return write_clip(tmp_path / "png", 160, 96, 6, "png")
 
 
-@pytest.mark.parametrize("shutter", [360.0, 180.0])  # 180: frames wait for the next one, and a lookahead frame
+# 180: frames wait for the next one, and a lookahead frame; 360: the frame before the range too
+@pytest.mark.parametrize("shutter", [360.0, 180.0])
 def test_outputs_are_byte_identical_with_and_without_prefetch(
     png_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shutter: float
 ) -> None:
@@ -81,7 +82,7 @@ def test_the_next_frame_is_prepared_in_a_thread_while_this_one_is_decomposed(
                 log.append((time.monotonic(), "finished", prep.frame, threading.current_thread().name))
             return out
 
-    params = NodeParams(factor=2)
+    params = NodeParams(factor=2, follow=0.0)  # nothing waits for a neighbour
     run(RunConfig(png_clip, str(tmp_path / "o"), params, frames=(1002, 1004)), node=TracedNode(params, device="cpu"))
     log.sort()
     prepared = {f: (t, name) for t, what, f, name in log if what == "prepare"}
@@ -98,7 +99,8 @@ def test_the_next_frame_is_prepared_in_a_thread_while_this_one_is_decomposed(
 def test_a_bad_next_frame_fails_the_run_as_without_prefetch(
     png_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Frame 1005 is cut short: frame 1004 (its neighbour) fails, 1002 and 1003 are written whole."""
+    """Frame 1005 is cut short: frame 1004 (its neighbour) fails, 1002 and 1003 are written whole (with
+    nothing waiting for a neighbour's decomposition: follow 0)."""
     bad = Path(png_clip.replace("####", "1005"))
     bad.write_bytes(bad.read_bytes()[:200])
     outcome = {}
@@ -106,7 +108,7 @@ def test_a_bad_next_frame_fails_the_run_as_without_prefetch(
         _prefetch(monkeypatch, on)
         out = tmp_path / f"o{on}"
         with pytest.raises(UnshutterError) as err:
-            run(RunConfig(png_clip, str(out), NodeParams(factor=2), frames=(1002, 1004)))
+            run(RunConfig(png_clip, str(out), NodeParams(factor=2, follow=0.0), frames=(1002, 1004)))
         outcome[on] = (str(err.value), _files(out))
     assert "1005" in outcome[True][0]
     assert len(outcome[True][1]) == 4  # two frames' outputs, each whole

@@ -404,10 +404,11 @@ def real_frames(video: Path, frames: str, window: int, stride: int) -> tuple[lis
 def node_clip(node, frames_linear: np.ndarray) -> np.ndarray:  # noqa: ANN001 (unshutter.node.Node)
     """The node's output frames of every frame of a clip, as the render loop makes them.
 
-    Each frame is decomposed with its neighbours; below 360 degrees (even timing)
-    a frame's closed-shutter outputs are then interpolated toward the next
-    frame's first (``Node.fill_gap``, as ``render.loop.render`` does). The one place
-    the benchmark runs the node on a clip.
+    Each frame is decomposed with its neighbours, then settled with its
+    neighbours' decompositions (``Node.settle``, as ``render.loop.render`` does:
+    at 360 degrees its outputs blend toward theirs, below it its closed-shutter
+    outputs are interpolated toward the next frame's first). The one place the
+    benchmark runs the node on a clip.
 
     Shape: frames_linear [F, H, W, 3] scene-linear -> [F, N, H, W, 3] scene-linear
     """
@@ -419,7 +420,7 @@ def node_clip(node, frames_linear: np.ndarray) -> np.ndarray:  # noqa: ANN001 (u
         for i in range(f)
     ]
     for i in range(f):
-        node.fill_gap(res[i], res[i + 1] if i + 1 < f else None)
+        node.settle(res[i], res[i - 1].carried if i > 0 else None, res[i + 1] if i + 1 < f else None)
     return np.stack([r.subframes for r in res])
 
 

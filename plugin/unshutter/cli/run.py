@@ -44,7 +44,8 @@ def add_node_arguments(p: argparse.ArgumentParser) -> None:
         help=f"0-2: how closely sub-frames follow the estimated motion (default {NodeParams.follow:g}; "
         f"0 keeps the decomposer's own sub-frames, 1 carries the mid-exposure frame along the motion where "
         f"the motion is trusted, 2 everywhere: more motion and detail, but content carried the wrong way "
-        f"where the flow is wrong)",
+        f"where the flow is wrong; at 360 degrees each output also blends toward the neighbouring frames', "
+        f"which are then decomposed too)",
     )
     p.add_argument(
         "--guidance",

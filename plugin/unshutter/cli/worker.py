@@ -30,6 +30,12 @@ by that many bytes of UTF-8 JSON. Requests carry ``op``:
   guidance reads; null past the clip's end) and ``next_matte`` (the Guide
   matte at the next frame, or null). A request without the ``next2`` key
   (a plugin older than even timing) gets them carried forward instead.
+  At 360 degrees, while the outputs follow the motion (``follow`` > 0), every
+  output blends toward the previous and next frames' decompositions
+  (``Node.settle``), so its request carries ``next2`` and ``next_matte`` as
+  above and ``prev2`` (the source two frames back, null before the clip's
+  start) and ``prev_matte`` (the Guide matte at the previous frame, or null);
+  a request without them leaves that side unblended.
   ``clip`` (optional): ``[first, last]``, the source clip's frame range;
   with it, a reply adds ``warning`` (one line naming the override file)
   when override ranges miss the clip altogether.
@@ -360,7 +366,9 @@ def _nbytes(value: Any) -> int:
     """Memory held by a cache entry: a FrameResult's arrays or a (gap outputs, source) pair."""
     if isinstance(value, tuple):
         return int(value[0].nbytes)
-    return sum(int(a.nbytes) for a in (value.subframes, value.guidance, value.motion) if a is not None)
+    carried = value.carried
+    extra = (carried.mid, carried.weight) if carried is not None else ()
+    return sum(int(a.nbytes) for a in (value.subframes, value.guidance, value.motion, *extra) if a is not None)
 
 
 class Worker:
@@ -370,8 +378,8 @@ class Worker:
         self.model, self.device, self.cache_bytes = model, device, cache_bytes
         self._decomposer: Decomposer | None = None
         self._nodes: OrderedDict[tuple, tuple[Any, tuple]] = OrderedDict()  # node, its labelme files' stamps
-        # decompositions (FrameResult, scene-linear, as the node made them) and interpolated gap outputs
-        # ((array [G, H, W, 3], guidance source)), least recently used first
+        # decompositions (FrameResult, scene-linear, as the node made them) and outputs settled with their
+        # neighbours ((array [N, H, W, 3], guidance source)), least recently used first
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
         self.decompositions = 0
 
@@ -436,7 +444,10 @@ class Worker:
         direction = req.get("matte_direction") or None
         if direction is not None and direction not in DIRECTIONS:
             raise ParameterError(f"matte_direction {direction!r}: use one of {', '.join(DIRECTIONS)}")
-        offsets = {key: _offset(req, key) for key in ("cur", "prev", "next", "matte", "output", "next2", "next_matte")}
+        offsets = {
+            key: _offset(req, key)
+            for key in ("cur", "prev", "next", "matte", "output", "next2", "next_matte", "prev2", "prev_matte")
+        }
         if offsets["cur"] is None or offsets["output"] is None:
             raise ParameterError("cur and output: the source frame's and the reply's offsets are required")
         sched = node.schedule()
@@ -457,19 +468,26 @@ class Worker:
             # frame's first output: the next frame is decomposed too, with the frame after it for its
             # guidance, as `unshutter run` does. A plugin older than the gap sends no "next2" at all:
             # its gap outputs stay carried forward along the frame's own motion.
-            after = None
-            if k >= sched.inside and nxt is not None and "next2" in req:
+            # At 360 degrees every output also blends toward the previous and next frames' decompositions.
+            after = before = None
+            if (k >= sched.inside or node.needs_previous()) and nxt is not None and "next2" in req:
                 next2 = seg.read(offsets["next2"], (h, w, 3))
                 next_matte = seg.read(offsets["next_matte"], (h, w))
                 for name, a in (("frame after next", next2), ("next matte", next_matte)):
                     _check_pixels(frame, name, a)
                 after = _Inputs(frame + 1, nxt, cur, next2, next_matte)
-            before = self.decompositions
-            sub, source = self._subframe(node, (pkey, colorspace, w, h, direction), k, this, after, seg)
+            if node.needs_previous() and prev is not None and "prev2" in req:
+                prev2 = seg.read(offsets["prev2"], (h, w, 3))
+                prev_matte = seg.read(offsets["prev_matte"], (h, w))
+                for name, a in (("frame before previous", prev2), ("previous matte", prev_matte)):
+                    _check_pixels(frame, name, a)
+                before = _Inputs(frame - 1, prev, prev2, cur, prev_matte)
+            count = self.decompositions
+            sub, source = self._subframe(node, (pkey, colorspace, w, h, direction), k, this, after, before, seg)
             seg.write(offsets["output"], from_linear(sub, colorspace))
         finally:
             seg.close()
-        cached = self.decompositions == before
+        cached = self.decompositions == count
         reply = {"ok": True, "cached": cached, "guidance": source, "decompositions": self.decompositions}
         if clip is not None and node.overrides is not None:
             warning = node.overrides.outside_warning(str(node.params.overrides), *clip)
@@ -487,34 +505,48 @@ class Worker:
         return ("decomposition", *common, inputs.frame, files, digest.hexdigest())
 
     def _subframe(
-        self, node: Any, common: tuple, k: int, this: _Inputs, after: _Inputs | None, seg: SharedSegment
+        self,
+        node: Any,
+        common: tuple,
+        k: int,
+        this: _Inputs,
+        after: _Inputs | None,
+        before: _Inputs | None,
+        seg: SharedSegment,
     ) -> tuple[np.ndarray, str]:
-        """Sub-frame ``k`` of ``this`` frame in scene-linear light and its guidance's description.
+        """Sub-frame ``k`` of ``this`` frame in scene-linear light and its guidance's description, settled
+        with the neighbours given (``Node.settle``, as `unshutter run` does).
 
         Shape: -> [H, W, 3]
         """
         key = self._key(node, common, this)
-        if after is None:
+        if after is None and before is None:
             res = self._decomposed(key, node, common, this, seg, (0, 1))
             return res.subframes[k], res.guidance_source
-        key_after = self._key(node, common, after)
-        gap_key = ("gap", key, key_after)
-        if gap_key in self._cache:
-            self._cache.move_to_end(gap_key)
-            gap, source = self._cache[gap_key]
+        frames = (before, this, after)
+        keys = [self._key(node, common, x) if x is not None else None for x in frames]
+        settled_key = ("settled", *keys)
+        if settled_key in self._cache:
+            self._cache.move_to_end(settled_key)
+            subs, source = self._cache[settled_key]
         else:
-            # the progress bar covers both decompositions when neither is cached
-            todo = [kk for kk in (key, key_after) if kk not in self._cache]
-            res = self._decomposed(key, node, common, this, seg, (0, len(todo)))
-            res_after = self._decomposed(key_after, node, common, after, seg, (len(todo) - 1, len(todo)))
-            # fill_gap works in place: on a copy, so the cached decomposition stays the frame's own
-            filled = replace(res, subframes=res.subframes.copy())
-            node.fill_gap(filled, res_after)
-            inside = node.schedule().inside
-            gap, source = filled.subframes[inside:].copy(), filled.guidance_source
-            del filled
-            self._store(gap_key, (gap, source))
-        return gap[k - node.schedule().inside], source
+            # the progress bar covers every decomposition the request makes
+            todo = [kk for kk in keys if kk is not None and kk not in self._cache]
+            results = [
+                self._decomposed(kk, node, common, x, seg, (todo.index(kk), len(todo)) if kk in todo else (0, 1))
+                if x is not None and kk is not None
+                else None
+                for kk, x in zip(keys, frames)
+            ]
+            res_before, res, res_after = results
+            assert res is not None  # this frame's own decomposition
+            # settle works in place: on a copy, so the cached decomposition stays the frame's own
+            settled = replace(res, subframes=res.subframes.copy())
+            node.settle(settled, res_before.carried if res_before is not None else None, res_after)
+            subs, source = settled.subframes, settled.guidance_source
+            del settled, results, res_before, res, res_after
+            self._store(settled_key, (subs, source))
+        return subs[k], source
 
     def _decomposed(
         self, key: tuple, node: Any, common: tuple, inputs: _Inputs, seg: SharedSegment, part: tuple[int, int]

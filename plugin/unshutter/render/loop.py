@@ -1,9 +1,12 @@
 """The render loop: read -> process -> write, one source frame after another.
 
-Below 360 degrees (even timing) a frame's closed-shutter outputs are
-interpolated toward the next frame's first sub-frame (``Node.fill_gap``), so
-a decomposed frame waits, *pending*, until the next one is decomposed; the
-range's last frame waits for the lookahead frame after it
+A frame's outputs are finished with its neighbours' decompositions
+(``Node.settle``): at 360 degrees they blend toward the previous and next
+frames' mid-exposure frames, below 360 (even timing) its closed-shutter
+outputs are interpolated toward the next frame's first sub-frame. So a
+decomposed frame waits, *pending*, until the next one is decomposed; the
+range's last frame waits for the lookahead frame after it, and at 360 degrees
+its first reads the lookbehind frame before it
 (:class:`unshutter.render.numbering.Numbering`).
 """
 
@@ -12,30 +15,35 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from unshutter.node import FrameResult
+from unshutter.retime import Carried
 from unshutter.render.resume import FrameJob
 from unshutter.render.sink import Sink
 from unshutter.render.source import FrameSource, Sharp, decomposed
 
-FillGap = Callable[[FrameResult, FrameResult], None]
+Settle = Callable[[FrameResult, Carried | None, FrameResult | None], None]
 
 
-def render(jobs: Iterable[FrameJob], source: FrameSource, sink: Sink, fill_gap: FillGap, waits: bool) -> None:
+def render(jobs: Iterable[FrameJob], source: FrameSource, sink: Sink, settle: Settle, waits: bool) -> None:
     """Decompose and write the jobs' frames in order (``sink`` open); skip the complete ones.
 
-    ``waits``: a frame's outputs wait for the next frame's sub-frames (``fill_gap``
-    interpolates its closed-shutter outputs toward them).
+    ``waits``: a frame's outputs wait for the next frame's sub-frames; ``settle(result, before, after)``
+    finishes them with what the previous frame carried and the next frame's result.
     """
     pending: tuple[FrameJob, Sharp] | None = None
+    behind: Carried | None = None  # what the frame before the next one to settle carries
     for job, sharp in decomposed(jobs, source):  # read -> process
-        if pending is not None:  # this frame was decomposed for the pending one's gap too
+        if pending is not None:  # this frame was decomposed for the pending one too
             assert sharp is not None
-            fill_gap(pending[1].result, sharp.result)
+            settle(pending[1].result, behind, sharp.result)
+            behind = pending[1].result.carried
             sink.write(*pending)
             pending = None
         if job.lookahead:
             continue
-        if job.complete:
-            sink.skip(job)
+        if job.lookbehind or job.complete:
+            behind = sharp.result.carried if sharp is not None else None  # decomposed for the frame after it
+            if job.complete and not job.lookbehind:
+                sink.skip(job)
         elif waits:
             assert sharp is not None
             pending = (job, sharp)
@@ -46,4 +54,5 @@ def render(jobs: Iterable[FrameJob], source: FrameSource, sink: Sink, fill_gap: 
         # decomposed (the sink holds them itself while it writes): 0.7 GB more at 4K
         sharp = None
     if pending is not None:  # the clip's last frame: no frame after it
+        settle(pending[1].result, behind, None)
         sink.write(*pending)

@@ -5,10 +5,13 @@ DESIGN.md contract: sub-frame ``k`` (0-based, earliest first) of source frame
 frame (not the first frame rendered), so a chunk of a shot numbers its
 outputs as the whole shot would, and a clip starting at 1001 stays at 1001.
 
-Below 360 degrees with even timing a frame's closed-shutter outputs are
-interpolated toward the next frame's first sub-frame: the last frame of a
-range then also needs the frame after it decomposed (the *lookahead*), so
-that chunked and whole renders give the same files.
+A frame's outputs also read its neighbours' decompositions (``Node.settle``):
+below 360 degrees with even timing its closed-shutter outputs are interpolated
+toward the next frame's first sub-frame, at 360 degrees its outputs blend
+toward the previous and next frames'. The last frame of a range then also
+needs the frame after it decomposed (the *lookahead*), and at 360 degrees its
+first frame the frame before it (the *lookbehind*), so that chunked and whole
+renders give the same files.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ def output_frame(first: int, frame: int, factor: int, k: int) -> int:
 class Numbering:
     """The output frames of source frames ``a..b`` of a clip ``first..last`` at ``factor`` outputs each.
 
-    ``waits``: a frame's outputs wait for the next frame's sub-frames (even timing
-    below 360 degrees, :meth:`unshutter.node.Node.needs_next`).
+    ``waits``: a frame's outputs wait for the next frame's sub-frames
+    (:meth:`unshutter.node.Node.needs_next`); ``behind``: they read the previous
+    frame's too (:meth:`unshutter.node.Node.needs_previous`).
     ``rate``: the output's frame rate (a movie's follows ``--movie-rate``).
     """
 
@@ -38,6 +42,7 @@ class Numbering:
     factor: int
     waits: bool = False
     rate: Fraction = Fraction(0)
+    behind: bool = False
 
     @property
     def frames(self) -> range:
@@ -68,6 +73,17 @@ class Numbering:
         return self.b + 1 if self.waits and self.b + 1 <= self.last else None
 
     @property
+    def lookbehind(self) -> int | None:
+        """The frame before the range decomposed for its first frame's outputs (360 degrees), or None."""
+        return self.a - 1 if self.behind and self.a - 1 >= self.first else None
+
+    @property
+    def before(self) -> int:
+        """How many frames before a source frame decide its outputs (its guidance's neighbour; the previous
+        frame's too when its outputs read that frame's decomposition)."""
+        return 2 if self.behind else 1
+
+    @property
     def ahead(self) -> int:
         """How many frames after a source frame decide its outputs (its guidance's neighbour; the next
         frame's too when its gap reads that frame's sub-frames)."""
@@ -90,7 +106,8 @@ def numbering(
     factor: int,
     waits: bool = False,
     rate: Fraction = Fraction(0),
+    behind: bool = False,
 ) -> Numbering:
     """The numbering of source ``frames`` (default: the whole clip ``first..last``)."""
     a, b = frames or (first, last)
-    return Numbering(first, last, a, b, factor, waits, rate)
+    return Numbering(first, last, a, b, factor, waits, rate, behind)

@@ -2,8 +2,9 @@
 
 Every output image carries its frame signature; a re-run (or a re-run farm
 chunk) verifies the files of each source frame and skips those that are
-complete. A frame is decomposed when it has outputs to write, or when the
-frame before it waits for its sub-frames (below 360 degrees).
+complete. A frame is decomposed when it has outputs to write, when the
+frame before it waits for its sub-frames, or (at 360 degrees) when the frame
+after it reads its decomposition.
 """
 
 from __future__ import annotations
@@ -48,18 +49,24 @@ def run_signature(node: Node, in_cs: color.ColorTransform, out_cs: color.ColorTr
 
 
 def frame_signature(
-    run_sig: str, clip: Clip, frame: int, digests: DigestCache, overrides: Overrides | None = None, ahead: int = 1
+    run_sig: str,
+    clip: Clip,
+    frame: int,
+    digests: DigestCache,
+    overrides: Overrides | None = None,
+    ahead: int = 1,
+    before: int = 1,
 ) -> str:
     """The run signature plus the bytes (digests) of the source frame, the neighbours its guidance
-    reads (``ahead`` after it: 2 when its gap outputs read the next frame's result), and the mattes
-    and labelme files the overrides read for it.
+    reads (``ahead`` after it and ``before`` before it: 2 when its outputs read a neighbour's result),
+    and the mattes and labelme files the overrides read for it.
 
     Bytes, not size and time: a copied or path-mapped plate is the same plate.
     A movie is one file, hashed once per run. Override files are named by
     position, not path, for the same reason.
     """
     parts = [run_sig]
-    for f in range(frame - 1, frame + ahead + 1):  # the neighbours; below 360 degrees the next frame's too
+    for f in range(frame - before, frame + ahead + 1):  # the neighbours, and theirs when their results are read
         if clip.first <= f <= clip.last:
             path = clip.frame_path(f) if clip.pattern else clip.source
             parts.append(f"{f}:{digests.get(path) or 'missing'}")
@@ -81,6 +88,7 @@ class FrameJob:
     complete: bool  # every output exists and carries ``sig``: nothing to write
     decompose: bool
     lookahead: bool = False  # the frame after the range, decomposed only for the range's last frame
+    lookbehind: bool = False  # the frame before the range, decomposed only for the range's first frame
     t0: float = field(default_factory=time.monotonic)
 
 
@@ -104,7 +112,9 @@ class Resume:
         # (and a movie input need not be hashed for it)
         sig = ""
         if paths:
-            sig = frame_signature(self.run_sig, self.clip, frame, self.digests, self.overrides, self.num.ahead)
+            sig = frame_signature(
+                self.run_sig, self.clip, frame, self.digests, self.overrides, self.num.ahead, self.num.before
+            )
             self.signatures[str(frame)] = sig
         complete = (
             bool(paths) and all(p.exists() for p in paths) and all(verify_image(p, self.clip.meta, sig) for p in paths)
@@ -112,11 +122,23 @@ class Resume:
         return FrameJob(frame, i, outs, paths, sig, complete, decompose=not complete or carry, t0=t0)
 
     def jobs(self) -> Iterator[FrameJob]:
-        """The range's jobs in order, each planned when asked for, then the lookahead frame if any."""
+        """The lookbehind frame if any, then the range's jobs in order, each planned when the loop asks for
+        the one before it (at 360 degrees a frame is decomposed for the frame after it), then the lookahead."""
+        frames = list(self.num.frames)
         carry = False  # the previous frame is decomposed and waits for this one's sub-frames
-        for i, f in enumerate(self.num.frames):
-            job = self.job(i + 1, f, carry)
+        nxt = self.job(1, frames[0], False) if frames else None
+        if self.num.lookbehind is not None and nxt is not None:
+            # the range's first frame reads the frame before it even when another chunk renders that one
+            yield FrameJob(self.num.lookbehind, 0, [], [], "", True, decompose=not nxt.complete, lookbehind=True)
+        for i in range(len(frames)):
+            job = nxt
+            assert job is not None
+            job.decompose = job.decompose or carry
+            nxt = self.job(i + 2, frames[i + 1], False) if i + 1 < len(frames) else None
+            if self.num.behind and nxt is not None and not nxt.complete:
+                job.decompose = True  # the next frame's outputs read this one's decomposition
             carry = self.num.waits and not job.complete
+            job.t0 = time.monotonic()
             yield job
         if self.num.lookahead is not None:
             # the range's last frame: its gap needs the frame after it even when another chunk renders
