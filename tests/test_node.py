@@ -185,3 +185,14 @@ def test_at_360_degrees_settle_blends_toward_the_neighbours_and_not_across_a_cut
     still = Node(NodeParams(factor=3, follow=0.0))
     assert not still.needs_previous() and not still.needs_next()
     assert still.process(1003, frames[1], frames[0], frames[2]).carried is None
+
+
+def test_frames_above_the_blend_budget_neither_wait_nor_read_the_previous_frame() -> None:
+    from unshutter import retime
+    from unshutter.node import neighbours_needed
+
+    p = NodeParams(factor=4)
+    assert neighbours_needed(p, (1080, 1920)) == (True, True)
+    assert neighbours_needed(p, (2160, 3840)) == (False, False)  # 4K: another frame's outputs would be held
+    assert neighbours_needed(NodeParams(factor=4, shutter=180.0), (2160, 3840)) == (False, True)  # the gap
+    assert 1920 * 1080 <= retime.BLEND_PIXELS < 3840 * 2160

@@ -151,6 +151,7 @@ static_assert(sizeof(kTimingOptions) / sizeof(kTimingOptions[0]) == eTimingCount
 constexpr int kFactorMin = 2, kFactorMax = 16, kFactorDefault = 4;
 constexpr double kFollowDefault = 1.0;  // NodeParams.follow
 constexpr double kFollowMax = 2.0;      // node.FOLLOW_MAX
+constexpr long long kBlendPixels = 2048LL * 1080;  // retime.BLEND_PIXELS
 constexpr int kTileMin = 176, kTileMax = 16384, kTileDefault = 768;  // the decomposer needs >= 2*80+16
 
 // ------------------------------------------------------------------ host
@@ -831,8 +832,9 @@ OfxStatus gather(Instance *in, OfxPropertySetHandle in_args, RenderInputs &r) {
     r.use_next = usable(r.next);
     // A closed-shutter output is interpolated toward the next frame's first output: the worker decomposes the
     // next frame too, with the frame after it (and the next frame's Guide matte) for that frame's guidance.
-    // At 360 degrees every output also blends toward the previous and next frames' decompositions.
-    const bool blend = blends(*in, t, r.n);
+    // At 360 degrees every output also blends toward the previous and next frames' decompositions (frames up to
+    // retime.BLEND_PIXELS: larger ones are not blended).
+    const bool blend = blends(*in, t, r.n) && static_cast<long long>(cv.width()) * cv.height() <= kBlendPixels;
     r.gap = r.use_next && (blend || r.k >= inside_outputs(*in, t, r.n));
     r.behind = r.use_prev && blend;
     if (r.gap && f + 2 <= r.b) r.next2 = std::make_unique<Image>(in->source, static_cast<double>(f + 2));

@@ -117,11 +117,12 @@ class Prepared:
         return enc
 
 
-def neighbours_needed(params: NodeParams) -> tuple[bool, bool]:
-    """Whether a frame's outputs read the previous and the next frame's decompositions (:meth:`Node.settle`):
-    both at 360 degrees while the outputs follow the motion, the next one below 360 (the closed-shutter gap)."""
+def neighbours_needed(params: NodeParams, size: tuple[int, int] | None = None) -> tuple[bool, bool]:
+    """Whether the outputs of a frame of ``size`` (height, width) read the previous and the next frame's
+    decompositions (:meth:`Node.settle`): both at 360 degrees while the outputs follow the motion (frames up to
+    ``retime.BLEND_PIXELS``), the next one below 360 (the closed-shutter gap)."""
     sched = timing.schedule(params.factor, params.shutter, params.timing)
-    blend = retime.blends(sched) and params.follow > 0
+    blend = retime.blends(sched, size) and params.follow > 0
     return blend, blend or sched.gap > 0
 
 
@@ -321,7 +322,7 @@ class Node:
             follow_weight=weight,
             ceiling=ceiling,
             deblur=sharpen.ITERATIONS if p.quality == "full" else 0,  # a draft skips the deconvolution
-            mid_out=mids if retime.blends(sched) else None,
+            mid_out=mids if retime.blends(sched, cur.shape[:2]) else None,
         )
         stage("resample")
         held = weight.astype(np.float16) if weight is not None and sched.gap > 0 else None  # for fill_gap
@@ -336,13 +337,14 @@ class Node:
     def schedule(self) -> timing.Schedule:
         return timing.schedule(self.params.factor, self.params.shutter, self.params.timing)
 
-    def needs_next(self) -> bool:
-        """True when a frame's outputs wait for the next frame's decomposition (:meth:`settle`)."""
-        return neighbours_needed(self.params)[1]
+    def needs_next(self, size: tuple[int, int] | None = None) -> bool:
+        """True when the outputs of a frame of ``size`` (height, width) wait for the next frame's decomposition
+        (:meth:`settle`)."""
+        return neighbours_needed(self.params, size)[1]
 
-    def needs_previous(self) -> bool:
-        """True when a frame's outputs also read the previous frame's decomposition (:meth:`settle`)."""
-        return neighbours_needed(self.params)[0]
+    def needs_previous(self, size: tuple[int, int] | None = None) -> bool:
+        """True when the outputs of a frame of ``size`` also read the previous frame's decomposition (:meth:`settle`)."""
+        return neighbours_needed(self.params, size)[0]
 
     def settle(self, res: FrameResult, before: retime.Carried | None, nxt: FrameResult | None) -> None:
         """Finish ``res``'s outputs once its neighbours are decomposed (in place).

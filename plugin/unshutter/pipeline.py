@@ -118,7 +118,7 @@ def plan(cfg: RunConfig, clip: Clip, movie_out: bool) -> Numbering:
     a, b = cfg.frames or (clip.first, clip.last)
     if a < clip.first or b > clip.last:
         raise ParameterError(f"--frames {a}-{b}: outside the clip {clip.source} ({clip.first}-{clip.last})")
-    behind, waits = neighbours_needed(params)  # Node.needs_previous, Node.needs_next
+    behind, waits = neighbours_needed(params, (clip.meta.height, clip.meta.width))  # Node.needs_previous, needs_next
     rate = cfg.output_rate(clip.rate) if movie_out else clip.rate * params.factor
     return numbering(clip.first, clip.last, (a, b), params.factor, waits, rate, behind)
 

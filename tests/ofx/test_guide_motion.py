@@ -27,10 +27,11 @@ def test_guide_matte_motion_vector(host, clip, tmp_path: Path) -> None:
     matte = _guide(tmp_path)
     h = host(UNSHUTTER_KEEP_PYTHONPATH="1")  # the worker runs this tree's code, as the node below does
     h.ok(f"guide {tmp_path}/guide.%d.raw {FIRST} {FIRST + FRAMES - 1} {W} {H}")
-    h.start("general", clip, factor=N, guidance=1, guideDirection=0, guideMotion="-9 2")
+    h.start("general", clip, factor=N, guidance=1, guideDirection=0, guideMotion="-9 2", followMotion=0.0)
     status, facts = h.render(1005, tmp_path / "g.raw")
     assert status == 0, facts
-    node = Node(NodeParams(factor=N, guidance="none"))
+    # follow 0: one frame as the node alone makes it (at 360 degrees outputs otherwise blend with the neighbours')
+    node = Node(NodeParams(factor=N, guidance="none", follow=0.0))
     f = FIRST + 1
     res = node.process(f, clip.frames[1], clip.frames[0], clip.frames[2], matte, (-9.0, 2.0))
     assert "+matte(motion -9,2)" in res.guidance_source
@@ -46,10 +47,11 @@ def test_guide_matte_motion_follows_render_scale(host, clip, tmp_path: Path) -> 
     matte = _guide(tmp_path)
     h = host(UNSHUTTER_KEEP_PYTHONPATH="1")  # the worker runs this tree's code, as the node below does
     h.ok(f"guide {tmp_path}/guide.%d.raw {FIRST} {FIRST + FRAMES - 1} {W} {H}")
-    h.start("general", clip, factor=N, guidance=1, guideMotion="12 0")
+    h.start("general", clip, factor=N, guidance=1, guideMotion="12 0", followMotion=0.0)
     status, facts = h.render(1005, tmp_path / "half.raw", scale=0.5)
     assert status == 0, facts
-    node = Node(NodeParams(factor=N, guidance="none"))
+    # follow 0: one frame as the node alone makes it (at 360 degrees outputs otherwise blend with the neighbours')
+    node = Node(NodeParams(factor=N, guidance="none", follow=0.0))
     node.render_scale = (0.5, 0.5)
     half = lambda a: np.ascontiguousarray(a[1::2, 1::2])  # noqa: E731  (the harness samples the nearest pixel)
     f = FIRST + 1

@@ -197,7 +197,9 @@ def child(
             kwargs["on_stage"] = on_stage
             out = super().finish(prep, *args, **kwargs)
             now, cpu_now = time.perf_counter(), time.process_time()
-            if "first" not in marks:  # the steady state starts when the first decomposition ends
+            # the steady state starts when the range's first decomposition ends (at 360 degrees the frame
+            # before the range is decomposed first, for its outputs to blend toward: not timed)
+            if "first" not in marks and prep.frame >= frames[0]:
                 marks["first"], cpu["first"] = now, cpu_now
                 stages.start(now)
             if prep.frame <= frames[1]:  # the frame after the timed ones only keeps the loop busy

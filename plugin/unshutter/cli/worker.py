@@ -470,13 +470,14 @@ class Worker:
             # its gap outputs stay carried forward along the frame's own motion.
             # At 360 degrees every output also blends toward the previous and next frames' decompositions.
             after = before = None
-            if (k >= sched.inside or node.needs_previous()) and nxt is not None and "next2" in req:
+            blend = node.needs_previous((h, w))
+            if (k >= sched.inside or blend) and nxt is not None and "next2" in req:
                 next2 = seg.read(offsets["next2"], (h, w, 3))
                 next_matte = seg.read(offsets["next_matte"], (h, w))
                 for name, a in (("frame after next", next2), ("next matte", next_matte)):
                     _check_pixels(frame, name, a)
                 after = _Inputs(frame + 1, nxt, cur, next2, next_matte)
-            if node.needs_previous() and prev is not None and "prev2" in req:
+            if blend and prev is not None and "prev2" in req:
                 prev2 = seg.read(offsets["prev2"], (h, w, 3))
                 prev_matte = seg.read(offsets["prev_matte"], (h, w))
                 for name, a in (("frame before previous", prev2), ("previous matte", prev_matte)):
