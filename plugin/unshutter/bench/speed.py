@@ -188,6 +188,11 @@ def child(
 
         def finish(self, prep: Any, *args: Any, **kwargs: Any) -> Any:
             last = [time.perf_counter()]
+            waits = self.needs_next(prep.cur.shape[:2])
+            if waits and prep.frame == frames[1] + 1:
+                # a frame waiting for the next one is written after the next one's decomposition: the span
+                # ends as this one starts, so it holds the last timed frame's settling and writing
+                marks["last"], cpu["last"] = last[0], time.process_time()
 
             def on_stage(name: str) -> None:
                 now = time.perf_counter()
@@ -202,7 +207,7 @@ def child(
             if "first" not in marks and prep.frame >= frames[0]:
                 marks["first"], cpu["first"] = now, cpu_now
                 stages.start(now)
-            if prep.frame <= frames[1]:  # the frame after the timed ones only keeps the loop busy
+            if prep.frame <= frames[1] and not waits:  # the frame after the timed ones only keeps the loop busy
                 marks["last"], cpu["last"] = now, cpu_now
             return out
 
