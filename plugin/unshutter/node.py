@@ -328,7 +328,7 @@ class Node:
         held = weight.astype(np.float16) if weight is not None and sched.gap > 0 else None  # for fill_gap
         carried = None
         if mids and motion is not None and weight is not None and weight.any():
-            carried = retime.Carried(mids[0].astype(np.float16), motion, weight.astype(np.float16))
+            carried = retime.Carried(mids[0], motion, weight.astype(np.float16))  # float32: HDR highlights past 65504
         del mids
         return FrameResult(
             out, g, prep.source, {"exposure_scale": scale}, motion, sched, held, carried, cur if carried else None

@@ -22,7 +22,7 @@ mid-exposure frame carried to its time: its weight is this times the output's di
 class Carried:
     """What a source frame lends its neighbours' outputs (:func:`blend_neighbours`).
 
-    Shape: mid [H, W, 3] float16 scene-linear (the deblurred mid-exposure frame), motion [H, W, 2] px per
+    Shape: mid [H, W, 3] float32 scene-linear (the deblurred mid-exposure frame), motion [H, W, 2] px per
     frame interval, weight [H, W] float16 (the follow weight: how far the motion is trusted)
     """
 
