@@ -167,6 +167,15 @@ def test_photo_split_keeps_holdout_out_of_training():
     assert not any("Storm.jpg" in str(p) for p in train + held)
 
 
+def test_load_split_loads_the_held_out_photos_or_the_training_ones():
+    from unshutter.train.config import load_config
+    from unshutter.train.photos import load_split
+
+    cfg = load_config()
+    _, held = split(cfg["data"])
+    assert [p.name for p in load_split(cfg["data"], held_out=True)] == [p.name for p in held]
+
+
 def test_default_degradation_draws_what_the_generator_always_drew():
     """Changing the noise/JPEG knobs must not move the held-out set the benchmark makes with defaults."""
     spec = DataSpec()

@@ -149,15 +149,12 @@ def real_set(name: str, lin: list[np.ndarray], window: int, exposed: int) -> Flo
 def synthetic_sets(n: int, frames: int, size: int, seed: int, config: str | None) -> list[FlowSet]:
     """``n`` held-out clips from the data engine, alternately at 360 degrees (factor 7) and 180 (factor 8)."""
     from unshutter.decomposer.contract import K
-    from unshutter.train.config import load_config, repo_path
+    from unshutter.train.config import load_config
     from unshutter.train.data import DataSpec, render_clip
-    from unshutter.train.photos import load_pool, split
+    from unshutter.train.photos import load_split
 
     cfg = load_config(config)
-    _, held = split(cfg["data"])
-    photos = load_pool(
-        held, repo_path(cfg["data"].get("cache", "data/photos")), int(cfg["data"].get("cache_height", 720))
-    )
+    photos = load_split(cfg["data"], held_out=True)
     spec = replace(DataSpec.from_config(cfg["data"]), degrade=False)
     rng = np.random.default_rng(seed)
     out = []

@@ -279,15 +279,12 @@ def guidance_for(f: Frame, mode: str) -> np.ndarray:
 
 
 def synthetic_frames(n: int, crop: int, seed: int, config: str | None) -> tuple[list[Frame], dict]:
-    from unshutter.train.config import load_config, repo_path
+    from unshutter.train.config import load_config
     from unshutter.train.data import DataSpec, render_sample
-    from unshutter.train.photos import load_pool, split
+    from unshutter.train.photos import load_split
 
     cfg = load_config(config)
-    _, held = split(cfg["data"])
-    photos = load_pool(
-        held, repo_path(cfg["data"].get("cache", "data/photos")), int(cfg["data"].get("cache_height", 720))
-    )
+    photos = load_split(cfg["data"], held_out=True)
     # the held-out set keeps the original degradations whatever a training stage set
     spec = DataSpec.from_config(cfg["data"]).with_default_degradation()
     spec.crop = crop
@@ -307,7 +304,7 @@ def synthetic_frames(n: int, crop: int, seed: int, config: str | None) -> tuple[
     allv = np.concatenate([d.ravel() for d in disp])
     means = np.array([float(d.mean()) for d in disp])
     info = {
-        "photos": [p.name for p in held],
+        "photos": [p.name for p in photos],
         "samples": n,
         "size": f"{crop}x{crop}",
         "scale_of_720p": list(spec.scale_range),
@@ -472,15 +469,12 @@ def run_outputs(run: runs.Run, node, model: Model, oracle=None) -> dict[str, np.
 
 def synthetic_clips(n: int, frames: int, size: int, seed: int, config: str | None) -> list[runs.Run]:
     """``n`` held-out clips, alternately at 360 degrees (factor 7) and 180 degrees (factor 8)."""
-    from unshutter.train.config import load_config, repo_path
+    from unshutter.train.config import load_config
     from unshutter.train.data import DataSpec, render_clip
-    from unshutter.train.photos import load_pool, split
+    from unshutter.train.photos import load_split
 
     cfg = load_config(config)
-    _, held = split(cfg["data"])
-    photos = load_pool(
-        held, repo_path(cfg["data"].get("cache", "data/photos")), int(cfg["data"].get("cache_height", 720))
-    )
+    photos = load_split(cfg["data"], held_out=True)
     # 8-bit inputs without noise or JPEG: the truth is clean, and noise put back by the reblur
     # would read as detail (and upsets DIS)
     spec = replace(DataSpec.from_config(cfg["data"]), degrade=False)

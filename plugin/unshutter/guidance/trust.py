@@ -199,15 +199,12 @@ def _render_samples(clips: int, seed: int) -> list[tuple[np.ndarray, np.ndarray,
 
     from unshutter.decomposer.contract import K
     from unshutter.guidance import flow
-    from unshutter.train.config import load_config, repo_path
+    from unshutter.train.config import load_config
     from unshutter.train.data import DataSpec, render_clip
-    from unshutter.train.photos import load_pool, split
+    from unshutter.train.photos import load_split
 
     cfg = load_config(None)
-    train, _ = split(cfg["data"])
-    photos = load_pool(
-        train, repo_path(cfg["data"].get("cache", "data/photos")), int(cfg["data"].get("cache_height", 720))
-    )
+    photos = load_split(cfg["data"], held_out=False)
     spec = replace(DataSpec.from_config(cfg["data"]), degrade=False)
     rng = np.random.default_rng(seed)
     out = []

@@ -89,3 +89,12 @@ def load_photo(path: Path, cache_dir: Path, height: int = 720) -> Photo:
 
 def load_pool(paths: list[Path], cache_dir: Path, height: int = 720) -> list[Photo]:
     return [load_photo(p, cache_dir, height) for p in paths]
+
+
+def load_split(data_cfg: dict, held_out: bool) -> list[Photo]:
+    """The training (or, with ``held_out``, the held-out) photos of the config, loaded from its cache."""
+    from unshutter.train.config import repo_path
+
+    train, held = split(data_cfg)
+    cache = repo_path(data_cfg.get("cache", "data/photos"))
+    return load_pool(held if held_out else train, cache, int(data_cfg.get("cache_height", 720)))

@@ -211,15 +211,12 @@ def calibration_feeds(
     Shape: each {blurred [1, 3, Hp, Wp], guidance [1, 6, Hp, Wp], warps [1, K, 3, Hp, Wp]}
     """
     from unshutter.decomposer.runtime import split_feed
-    from unshutter.train.config import load_config, repo_path
+    from unshutter.train.config import load_config
     from unshutter.train.data import DataSpec, make_guidance, pick_mode, render_sample
-    from unshutter.train.photos import load_pool, split
+    from unshutter.train.photos import load_split
 
     cfg = load_config(config)
-    train, _ = split(cfg["data"])  # the held-out photos stay unseen: bench quality scores them
-    photos = load_pool(
-        train, repo_path(cfg["data"].get("cache", "data/photos")), int(cfg["data"].get("cache_height", 720))
-    )
+    photos = load_split(cfg["data"], held_out=False)  # the held-out photos stay unseen: bench quality scores them
     spec = DataSpec.from_config(cfg["data"])
     spec.crop = crop
     probs = cfg["data"].get("guidance_probs", {"neighbors": 1.0})
