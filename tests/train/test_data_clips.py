@@ -41,3 +41,11 @@ def test_clips_are_reproducible_from_the_seed() -> None:
     b = render_clip(np.random.default_rng(5), PHOTOS, SPEC, frames=3)
     np.testing.assert_array_equal(a.truth, b.truth)
     np.testing.assert_array_equal(a.blurred, b.blurred)
+
+
+def test_alternating_clips_take_turns_at_360_and_180_degrees_and_through_the_sizes() -> None:
+    from unshutter.decomposer.contract import K
+    from unshutter.train.data import alternating_clips
+
+    got = [(s, f, c.blurred.shape[1:3]) for s, f, c in alternating_clips(None, True, 3, 3, (64, 48), 0)]
+    assert got == [(360.0, K, (64, 64)), (180.0, 8, (48, 48)), (360.0, K, (64, 64))]

@@ -45,7 +45,7 @@ import argparse
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -148,19 +148,10 @@ def real_set(name: str, lin: list[np.ndarray], window: int, exposed: int) -> Flo
 
 def synthetic_sets(n: int, frames: int, size: int, seed: int, config: str | None) -> list[FlowSet]:
     """``n`` held-out clips from the data engine, alternately at 360 degrees (factor 7) and 180 (factor 8)."""
-    from unshutter.decomposer.contract import K
-    from unshutter.train.config import load_config
-    from unshutter.train.data import DataSpec, render_clip
-    from unshutter.train.photos import load_split
+    from unshutter.train.data import alternating_clips
 
-    cfg = load_config(config)
-    photos = load_split(cfg["data"], held_out=True)
-    spec = replace(DataSpec.from_config(cfg["data"]), degrade=False)
-    rng = np.random.default_rng(seed)
     out = []
-    for i in range(n):
-        shutter, factor = (360.0, K) if i % 2 == 0 else (180.0, 8)
-        clip = render_clip(rng, photos, spec, frames=frames, factor=factor, shutter=shutter, size=size)
+    for i, (shutter, factor, clip) in enumerate(alternating_clips(config, True, n, frames, (size,), seed)):
         mid = factor // 2 if shutter == 360.0 else factor // 4  # the slot nearest the exposure's middle
         out.append(
             FlowSet(

@@ -46,7 +46,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -469,22 +469,10 @@ def run_outputs(run: runs.Run, node, model: Model, oracle=None) -> dict[str, np.
 
 def synthetic_clips(n: int, frames: int, size: int, seed: int, config: str | None) -> list[runs.Run]:
     """``n`` held-out clips, alternately at 360 degrees (factor 7) and 180 degrees (factor 8)."""
-    from unshutter.train.config import load_config
-    from unshutter.train.data import DataSpec, render_clip
-    from unshutter.train.photos import load_split
+    from unshutter.train.data import alternating_clips
 
-    cfg = load_config(config)
-    photos = load_split(cfg["data"], held_out=True)
-    # 8-bit inputs without noise or JPEG: the truth is clean, and noise put back by the reblur
-    # would read as detail (and upsets DIS)
-    spec = replace(DataSpec.from_config(cfg["data"]), degrade=False)
-    rng = np.random.default_rng(seed + 1)
-    out = []
-    for i in range(n):
-        shutter, factor = (360.0, K) if i % 2 == 0 else (180.0, 8)
-        clip = render_clip(rng, photos, spec, frames=frames, factor=factor, shutter=shutter, size=size)
-        out.append(runs.clip_run(f"clip{i}_{int(shutter)}", clip))
-    return out
+    clips = alternating_clips(config, True, n, frames, (size,), seed + 1)
+    return [runs.clip_run(f"clip{i}_{int(shutter)}", clip) for i, (shutter, _, clip) in enumerate(clips)]
 
 
 def motion_section(

@@ -195,22 +195,11 @@ def fit_from_clips(
 
 def _render_samples(clips: int, seed: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Interior frames of ``clips`` clips rendered from the training photos, alternately at 360 and 180 degrees."""
-    from dataclasses import replace
-
-    from unshutter.decomposer.contract import K
     from unshutter.guidance import flow
-    from unshutter.train.config import load_config
-    from unshutter.train.data import DataSpec, render_clip
-    from unshutter.train.photos import load_split
+    from unshutter.train.data import alternating_clips
 
-    cfg = load_config(None)
-    photos = load_split(cfg["data"], held_out=False)
-    spec = replace(DataSpec.from_config(cfg["data"]), degrade=False)
-    rng = np.random.default_rng(seed)
     out = []
-    for i in range(clips):
-        shutter, factor = (360.0, K) if i % 2 == 0 else (180.0, 8)
-        clip = render_clip(rng, photos, spec, frames=5, factor=factor, shutter=shutter, size=(384, 320, 448)[i % 3])
+    for _, _, clip in alternating_clips(None, False, clips, 5, (384, 320, 448), seed):
         g = [flow.to_gray8(x) for x in clip.blurred]
         for f in range(1, len(g) - 1):
             parts = flow.motion_parts(g[f - 1], g[f], g[f + 1])

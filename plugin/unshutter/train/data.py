@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, Iterator
 
 import cv2
 import numpy as np
@@ -505,6 +505,29 @@ def make_clip_scene(
         lt = random_trajectory(rng, d, max(ph, pw), np.array([pw / 2, ph / 2]), lc, 1.0, e)
         layers.append(Layer(ltex, _soft_matte(rng, ph, pw), replace(lt, a=lt.a * accel, alpha=lt.alpha * accel)))
     return Scene((h, w), layers)
+
+
+def alternating_clips(
+    config: str | None, held_out: bool, n: int, frames: int, sizes: tuple[int, ...], seed: int
+) -> Iterator[tuple[float, int, Clip]]:
+    """``n`` clips of the config's held-out (or training) photos, alternately at 360 degrees (factor K) and 180
+    (factor 8), their sizes taken in turn from ``sizes``. Yields (shutter, factor, clip).
+
+    8-bit inputs without noise or JPEG (``degrade`` off): the truth is clean, and noise put back by the reblur
+    would read as detail (and upsets DIS). The benchmarks score held-out clips; fits of the node's own small
+    models (the motion's trust) use training ones.
+    """
+    from unshutter.train.config import load_config
+    from unshutter.train.photos import load_split
+
+    cfg = load_config(config)
+    photos = load_split(cfg["data"], held_out=held_out)
+    spec = replace(DataSpec.from_config(cfg["data"]), degrade=False)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        shutter, factor = (360.0, K) if i % 2 == 0 else (180.0, 8)
+        size = sizes[i % len(sizes)]
+        yield shutter, factor, render_clip(rng, photos, spec, frames=frames, factor=factor, shutter=shutter, size=size)
 
 
 def render_clip(
