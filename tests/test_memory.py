@@ -79,3 +79,37 @@ def test_kept_buffers_come_back_without_page_faults() -> None:
     assert got[False][0] > 30, got  # 77 MB of fresh pages (2 MB huge pages: 39 faults at least)
     assert got[True][0] < 5, got
     assert got[True][1] > 30, got
+
+
+TRIM_CHILD = """
+import numpy as np
+from unshutter import memory
+
+def rss():
+    with open('/proc/self/status') as f:
+        return next(int(line.split()[1]) for line in f if line.startswith('VmRSS:')) // 1024
+
+assert not memory.trim()  # small frames keep what they freed
+if {large}:
+    assert memory.return_large_buffers()
+# 2 MB buffers (below the threshold: from the heap), each with a 128 KB one kept after it: 100 MB of holes
+keep, bufs = [], []
+for _ in range(50):
+    a = np.ones(1 << 19, np.float32)
+    bufs.append(a)
+    keep.append(np.ones(1 << 15, np.float32))
+del a, bufs
+before = rss()
+print(int(memory.trim()), before - rss())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc")
+def test_trim_hands_the_free_heap_pages_back_for_large_frames_only() -> None:
+    got = {}
+    for large in (False, True):
+        out = subprocess.run([sys.executable, "-c", TRIM_CHILD.format(large=large)], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        got[large] = [int(v) for v in out.stdout.split()]
+    assert got[False] == [0, 0], got
+    assert got[True][0] == 1 and got[True][1] > 80, got  # MB handed back, of the 100 MB freed

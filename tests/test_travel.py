@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from unshutter import retime, timing, travel
@@ -176,3 +177,56 @@ def test_a_settled_warper_gives_the_same_motions_without_its_sort() -> None:
         np.testing.assert_array_equal(settled.at(t), plain.at(t))
         np.testing.assert_array_equal(settled(img, t), plain(img, t))
     np.testing.assert_array_equal(settled.at(0.3), plain.at(0.3))  # another time still works (sorted again)
+
+
+def _whole_warp(warper: travel.Warper, img: np.ndarray, t: float) -> np.ndarray:
+    """The warp with whole-frame maps, as the warper made it before it worked in bands of rows."""
+    h, w = img.shape[:2]
+    mt = warper.at(t)
+    mx = np.multiply(mt[..., 0], -np.float32(t), dtype=np.float32) + np.arange(w, dtype=np.float32)[None, :]
+    my = np.multiply(mt[..., 1], -np.float32(t), dtype=np.float32) + np.arange(h, dtype=np.float32)[:, None]
+    return cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(img.shape)
+
+
+def _moving_scene(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An image, a motion with an object moving across a background, and a trust with holes in it."""
+    rng = np.random.default_rng(7)
+    img = rng.uniform(0, 2, (h, w, 3)).astype(np.float32)
+    motion = rng.normal(0, 3, (h, w, 2)).astype(np.float32)
+    motion[h // 4 : h // 2, w // 4 : w // 2] = (17.0, -9.0)
+    trust = rng.uniform(0, 1, (h, w)).astype(np.float32)
+    return img, motion, trust
+
+
+def test_a_warp_in_bands_of_rows_is_the_whole_frame_warp_to_the_bit() -> None:
+    h, w = 2 * travel.BAND_ROWS + 21, 90  # a last band shorter than the others
+    img, motion, trust = _moving_scene(h, w)
+    warper = travel.Warper(motion, trust)
+    for t in (-0.43, 0.14, 1.0):
+        whole = _whole_warp(warper, img, t)
+        assert np.array_equal(warper(img, t), whole)
+        assert np.array_equal(warper.rows(img, t, 5, 70), whole[5:70])
+        one = warper(img[..., :1], t)  # one channel keeps its axis
+        assert one.shape == (h, w, 1) and np.array_equal(one, whole[..., :1])
+
+
+def test_follow_and_travelling_residue_in_bands_are_the_whole_frame_formulas_to_the_bit() -> None:
+    h, w = 2 * travel.BAND_ROWS + 21, 90
+    img, motion, trust = _moving_scene(h, w)
+    rng = np.random.default_rng(8)
+    sub = rng.uniform(0, 2, (5, h, w, 3)).astype(np.float32)
+    offsets = timing.schedule(5, 360.0).offsets()
+    warper = travel.Warper(motion, trust)
+    want = sub.copy()  # the formulas on whole frames
+    for k, t in enumerate(offsets):
+        want[k] += (_whole_warp(warper, img, float(t)) - want[k]) * trust[..., None]
+    resid = img - want.mean(axis=0, dtype=np.float32)
+    mean_moved = np.zeros_like(resid)
+    for t in offsets:
+        mean_moved += _whole_warp(warper, resid, float(t))
+    mean_moved *= np.float32(1.0 / 5)
+    for k, t in enumerate(offsets):
+        want[k] += _whole_warp(warper, resid, float(t)) - mean_moved
+    travel.follow(sub, img, warper, offsets, trust)
+    travel.travel_residue(sub, img, warper, offsets)
+    assert np.array_equal(sub, want)

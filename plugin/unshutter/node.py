@@ -15,7 +15,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from unshutter import color, kernels, retime, sharpen, timing, travel
+from unshutter import color, kernels, memory, retime, sharpen, timing, travel
 from unshutter.decomposer.contract import MOTION_SCALE, MVALID, MX, MY
 from unshutter.decomposer.runtime import AUTO_TILE, DEFAULT_TILE, MIN_TILE, Decomposer
 from unshutter.errors import ParameterError
@@ -308,6 +308,7 @@ class Node:
             sub[k] = color.from_network(sub[k], scale)
         sched = self.schedule()
         motion, weight = self.motion_of(g, prep.trust)
+        memory.trim()  # large frames: what the conversions freed goes back before the resampling's peak (4K)
         mids: list[np.ndarray] = []
         prep.trust = None  # in the weight now (a frame's worth of float32 at 4K less in the resampling)
         # a frame with nothing above 1 is display-referred (or dim): its outputs stay within [0, 1]

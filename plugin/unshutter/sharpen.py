@@ -28,6 +28,9 @@ SPACING = 1.5
 MAX_TAPS = 64
 """At most this many samples per pixel (a 96 px path at 1.5 px)."""
 
+BAND_ROWS = 128
+"""Rows at a time where the negative light is put back (bounded temporaries at 4K)."""
+
 PIXEL_BUDGET = 600_000
 """Frames larger than this are deconvolved at half size (again, until they fit), the gain added to the full-size
 frame: the cost stays near that of a 1024x576 frame (720p runs at 1/2, 4K at 1/4)."""
@@ -74,8 +77,10 @@ def along_motion(
         np.maximum(out, np.float32(0.0), out=out)  # the gain is positive light only at its own size
     else:
         out = kernels.deblur_motion(mid, target, motion, float(exposure), int(iterations), SPACING, MAX_TAPS)
-    negative = mid < 0.0
-    negative |= blurred < 0.0
-    if negative.any():
-        out[negative] = mid[negative]
+    for y0 in range(0, h, BAND_ROWS):  # in bands: no frame-sized masks at 4K
+        y1 = min(h, y0 + BAND_ROWS)
+        negative = mid[y0:y1] < 0.0
+        negative |= blurred[y0:y1] < 0.0
+        if negative.any():
+            out[y0:y1][negative] = mid[y0:y1][negative]
     return out

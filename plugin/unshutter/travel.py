@@ -24,7 +24,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from unshutter import kernels
+from unshutter import kernels, memory
+
+BAND_ROWS = 64
+"""Rows warped at a time: the maps and temporaries of a band stay small (and in cache) at any frame size."""
+LANDING_CHUNK = 1 << 18
+"""Pixels whose landing spots :meth:`Warper.at` computes at a time."""
 
 
 class Warper:
@@ -69,14 +74,17 @@ class Warper:
             self._sorted = self._sort()
         px, py, mx, my, src = self._sorted
         tt = np.float32(t)
-        tx, ty = _landing(px, mx, tt), _landing(py, my, tt)
-        inside = (tx >= 0) & (tx < w) & (ty >= 0) & (ty < h)
         own = self._half.copy()  # uncovered pixels keep their own motion
-        # ascending priority: where several land, the last (most trusted, fastest) write stays;
-        # a float16 (x, y) pair moves as one int32
-        ty *= np.int32(w)
-        ty += tx
-        own.view(np.int32).reshape(-1)[ty[inside]] = src[inside]
+        pairs = own.view(np.int32).reshape(-1)  # a float16 (x, y) pair moves as one int32
+        # ascending priority: where several land, the last (most trusted, fastest) write stays. In chunks, in
+        # that order: the landings' temporaries are a chunk's, not six frame-sized arrays (4K peak memory)
+        for c0 in range(0, px.size, LANDING_CHUNK):
+            c = slice(c0, c0 + LANDING_CHUNK)
+            tx, ty = _landing(px[c], mx[c], tt), _landing(py[c], my[c], tt)
+            inside = (tx >= 0) & (tx < w) & (ty >= 0) & (ty < h)
+            ty *= np.int32(w)
+            ty += tx
+            pairs[ty[inside]] = src[c][inside]
         self._at[key] = own
         return own
 
@@ -85,8 +93,11 @@ class Warper:
         arrays: 166 MB at 4K): for a caller that will ask only for these times."""
         if self._moving:
             for t in times:
-                self.at(float(t))
+                if float(t) != 0.0:  # a warp by 0 is a copy: its motion is never asked for (33 MB at 4K)
+                    self.at(float(t))
         self._sorted = None
+        self._half = np.empty((0, 0, 2), np.float16)  # made again with the sort if another time is asked for
+        memory.trim()  # large frames: the sort's buffers leave the process before the warps' peak (4K)
 
     def _sort(self) -> tuple[np.ndarray, ...]:
         """Pixel positions, motions and float16 motion pairs in ascending priority (one radix sort per frame)."""
@@ -98,8 +109,10 @@ class Warper:
         key16 += speed.astype(np.uint16)
         o = np.argsort(key16, kind="stable")
         del speed, trust, key16
-        px = (o % w).astype(np.float32)
-        py = (o // w).astype(np.float32)
+        # whole numbers: uint16 positions add to float32 motions exactly as float32 ones would (less memory at 4K)
+        pos = np.uint16 if max(h, w) <= np.iinfo(np.uint16).max else np.float32
+        px = (o % w).astype(pos)
+        py = (o // w).astype(pos)
         self._half = kernels.to_half(self.motion)  # as astype(float16); numpy's is slow for half subnormals
         pairs = self._half.view(np.int32).reshape(-1)
         return px, py, m[:, 0][o], m[:, 1][o], pairs[o]
@@ -108,15 +121,29 @@ class Warper:
         """``img`` as it looks ``t`` frame intervals later. Shape: [H, W, C] -> [H, W, C]."""
         if t == 0.0:
             return img.copy()
+        h = img.shape[0]
+        out = np.empty(img.shape, img.dtype)
+        for y0 in range(0, h, BAND_ROWS):  # the maps of a band at a time: no frame-sized maps
+            y1 = min(h, y0 + BAND_ROWS)
+            out[y0:y1] = self.rows(img, t, y0, y1)
+        return out
+
+    def rows(self, img: np.ndarray, t: float, y0: int, y1: int) -> np.ndarray:
+        """Rows ``y0:y1`` of ``img`` warped by ``t`` (the same values as those rows of :meth:`__call__`'s result).
+
+        Shape: [H, W, C] -> [y1 - y0, W, C]
+        """
+        if t == 0.0:
+            return img[y0:y1].copy()
         tt = np.float32(t)
-        mt = self.at(t) if self._moving else self.motion
+        mt = self.at(t)[y0:y1] if self._moving else self.motion[y0:y1]
         # xs - t * m in two passes each (the float16 field read once, no temporaries)
         mx = np.multiply(mt[..., 0], -tt, dtype=np.float32)
         mx += self._xs
         my = np.multiply(mt[..., 1], -tt, dtype=np.float32)
-        my += self._ys
+        my += self._ys[y0:y1]
         out = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return out.reshape(img.shape)
+        return out.reshape((y1 - y0,) + img.shape[1:])
 
 
 def _landing(pos: np.ndarray, motion: np.ndarray, t: np.float32) -> np.ndarray:
@@ -168,13 +195,14 @@ def follow(sub: np.ndarray, mid: np.ndarray, warper: Warper, offsets: np.ndarray
         sub: [N, H, W, 3], mid: [H, W, 3], offsets: [N] frame intervals from mid-exposure,
         weight: [H, W] in [0, 1]
     """
-    wgt = weight[..., None].astype(np.float32)
+    h = sub.shape[1]
     for k, t in enumerate(offsets):
-        moved = warper(mid, float(t))
-        moved -= sub[k]  # in place: no frame-sized temporaries (4K peak memory)
-        moved *= wgt
-        sub[k] += moved
-        del moved  # before the next warp allocates its own
+        for y0 in range(0, h, BAND_ROWS):  # a band at a time: no frame-sized temporaries (4K peak memory)
+            y1 = min(h, y0 + BAND_ROWS)
+            moved = warper.rows(mid, float(t), y0, y1)
+            moved -= sub[k, y0:y1]
+            moved *= weight[y0:y1, :, None].astype(np.float32)
+            sub[k, y0:y1] += moved
 
 
 def travel_residue(sub: np.ndarray, target: np.ndarray, warper: Warper, offsets: np.ndarray) -> None:
@@ -191,16 +219,22 @@ def travel_residue(sub: np.ndarray, target: np.ndarray, warper: Warper, offsets:
     n = sub.shape[0]
     if n < 2:
         return
-    resid = target - sub.mean(axis=0, dtype=np.float32)
-    # two passes over the warps instead of an [N, H, W, 3] temporary: bounded memory at 4K
-    mean_moved = np.zeros_like(resid)
-    for t in offsets:
-        mean_moved += warper(resid, float(t))
-    mean_moved *= np.float32(1.0 / n)
-    for k, t in enumerate(offsets):
-        moved = warper(resid, float(t))
-        moved -= mean_moved
-        sub[k] += moved
+    h = sub.shape[1]
+    resid = np.empty(target.shape, np.result_type(target.dtype, np.float32))
+    for y0 in range(0, h, BAND_ROWS):
+        y1 = min(h, y0 + BAND_ROWS)
+        np.subtract(target[y0:y1], sub[:, y0:y1].mean(axis=0, dtype=np.float32), out=resid[y0:y1])
+    # a band of rows at a time, each warp once: the warped bands and their mean are all the temporaries
+    for y0 in range(0, h, BAND_ROWS):
+        y1 = min(h, y0 + BAND_ROWS)
+        moved = [warper.rows(resid, float(t), y0, y1) for t in offsets]
+        mean_moved = np.zeros_like(moved[0])
+        for m in moved:
+            mean_moved += m
+        mean_moved *= np.float32(1.0 / n)
+        for k, m in enumerate(moved):
+            m -= mean_moved
+            sub[k, y0:y1] += m
         del moved
 
 
