@@ -51,6 +51,8 @@ void log_decode(const float* x, float* y, idx n);
 #if defined(__FLT16_MAX__)
 #define UNSHUTTER_HAVE_HALF 1
 void to_half(const float* x, std::uint16_t* y, idx n);
+// field: rows x w x 2 float16 bits; mx, my: rows x w (see half.cpp)
+void warp_maps(const std::uint16_t* field, idx rows, idx w, float t, float y0, float* mx, float* my);
 #endif
 
 }  // namespace unshutter

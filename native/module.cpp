@@ -337,6 +337,21 @@ py::array_t<std::uint16_t, py::array::c_style> to_half(const farr& x) {
     }
     return out;
 }
+
+py::array_t<float, py::array::c_style> warp_maps(const py::array_t<std::uint16_t, py::array::c_style>& field, double t,
+                                                 double y0) {
+    check(field, "warp_maps", "field", 3, "[R, W, 2]");
+    require(field.shape(2) == 2, "warp_maps: field must be [R, W, 2]");
+    const idx rows = field.shape(0), w = field.shape(1);
+    auto out = new_array<float>(std::vector<py::ssize_t>{2, rows, w});
+    const std::uint16_t* in = field.data();
+    float* o = out.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        us::warp_maps(in, rows, w, static_cast<float>(t), static_cast<float>(y0), o, o + rows * w);
+    }
+    return out;
+}
 #endif
 
 }  // namespace
@@ -392,5 +407,7 @@ PYBIND11_MODULE(_native, m) {
     m.def("log_decode", &transfer<us::log_decode>, py::arg("y").noconvert());
 #if defined(UNSHUTTER_HAVE_HALF)
     m.def("to_half", &to_half, py::arg("x").noconvert(), "float32 -> float16 bits (uint16), as numpy's astype");
+    m.def("warp_maps", &warp_maps, py::arg("field").noconvert(), py::arg("t"), py::arg("y0"),
+          "Remap coordinates of a backward warp by t along a float16 field (bits), rows from y0");
 #endif
 }

@@ -135,13 +135,14 @@ class Warper:
         """
         if t == 0.0:
             return img[y0:y1].copy()
-        tt = np.float32(t)
-        mt = self.at(t)[y0:y1] if self._moving else self.motion[y0:y1]
-        # xs - t * m in two passes each (the float16 field read once, no temporaries)
-        mx = np.multiply(mt[..., 0], -tt, dtype=np.float32)
-        mx += self._xs
-        my = np.multiply(mt[..., 1], -tt, dtype=np.float32)
-        my += self._ys[y0:y1]
+        if self._moving:
+            mx, my = kernels.warp_maps(self.at(t)[y0:y1], t, y0)
+        else:  # xs - t * m: a field of zeros, as float32
+            tt = np.float32(t)
+            mx = np.multiply(self.motion[y0:y1, :, 0], -tt, dtype=np.float32)
+            mx += self._xs
+            my = np.multiply(self.motion[y0:y1, :, 1], -tt, dtype=np.float32)
+            my += self._ys[y0:y1]
         out = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return out.reshape((y1 - y0,) + img.shape[1:])
 

@@ -367,3 +367,25 @@ def test_to_half_is_numpys_astype_to_the_bit(native, rng):
     img = wide_floats(rng, (37, 53, 6))  # any shape, kept (the threaded size of the other kernels)
     with np.errstate(over="ignore"):
         np.testing.assert_array_equal(native.to_half(img), img.astype(np.float16).view(np.uint16))
+
+
+def test_warp_maps_are_numpys_float32_products_and_sums_to_the_bit(native, rng):
+    """x - t * m from a half field: every half (subnormals, inf, the largest) and odd times, as numpy computes them."""
+    m = np.concatenate(
+        [
+            (rng.standard_normal(3000) * 40.0).astype(np.float16),
+            (rng.standard_normal(1000) * 2.0**-14).astype(np.float16),  # half subnormals
+            np.array([0.0, -0.0, 65504.0, -65504.0, np.inf, -np.inf, 2.0**-24], np.float16),
+        ]
+    )
+    field = np.resize(m, 23 * 97 * 2).reshape(23, 97, 2)
+    for t in (-3.0 / 7.0, 2.0 / 7.0, 1.0, -0.8571428571428572):
+        got = native.warp_maps(field.view(np.uint16), float(np.float32(t)), 40.0)
+        tt = np.float32(t)
+        with np.errstate(invalid="ignore", over="ignore"):
+            mx = np.multiply(field[..., 0], -tt, dtype=np.float32) + np.arange(97, dtype=np.float32)[None, :]
+            my = np.multiply(field[..., 1], -tt, dtype=np.float32) + (40 + np.arange(23, dtype=np.float32))[:, None]
+        assert got.shape == (2, 23, 97) and got.dtype == np.float32
+        np.testing.assert_array_equal(got[0].view(np.uint32), mx.view(np.uint32))
+        np.testing.assert_array_equal(got[1].view(np.uint32), my.view(np.uint32))
+        np.testing.assert_array_equal(ref.warp_maps(field.view(np.uint16), t, 40).view(np.uint32), got.view(np.uint32))

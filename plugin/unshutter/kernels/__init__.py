@@ -447,6 +447,18 @@ def to_half(x: np.ndarray) -> np.ndarray:
     return np.asarray(_newer("to_half").to_half(x)).view(np.float16)
 
 
+def warp_maps(field: np.ndarray, t: float, y0: int) -> np.ndarray:
+    """The coordinates :func:`cv2.remap` reads for a backward warp by ``t`` along ``field``, rows
+    ``y0`` on: x - t * m_x and y - t * m_y, each a float32 product and a float32 sum (numpy's
+    values, to the bit). The processor converts the half field (F16C): numpy's conversion took as
+    long as the remap itself.
+
+    Shape: field [R, W, 2] float16 (C-contiguous) -> [2, R, W] float32 (x maps, y maps)
+    """
+    bits = np.ascontiguousarray(field).view(np.uint16)
+    return np.asarray(_newer("warp_maps").warp_maps(bits, float(np.float32(t)), float(y0)))
+
+
 __all__ = [
     "BACKEND",
     "accumulate_tile",
@@ -471,5 +483,6 @@ __all__ = [
     "srgb_encode",
     "tile_starts",
     "to_half",
+    "warp_maps",
     "warp_blend",
 ]

@@ -388,3 +388,17 @@ def log_decode(y: np.ndarray) -> np.ndarray:
 def to_half(x: np.ndarray) -> np.ndarray:
     """float32 -> IEEE half, rounded to nearest even, as bits. Any shape. Shape: [...] float32 -> [...] uint16"""
     return x.astype(np.float16).view(np.uint16)
+
+
+def warp_maps(field: np.ndarray, t: float, y0: float) -> np.ndarray:
+    """Remap coordinates of a backward warp by ``t`` along a float16 field (its bits): x - t * m_x and
+    y0 + row - t * m_y, each a float32 product then a float32 sum. Shape: [R, W, 2] uint16 -> [2, R, W] float32"""
+    rows, w = field.shape[:2]
+    m = field.view(np.float16)
+    nt = -np.float32(t)
+    out = np.empty((2, rows, w), np.float32)
+    np.multiply(m[..., 0], nt, out=out[0], dtype=np.float32)
+    out[0] += np.arange(w, dtype=np.float32)[None, :]
+    np.multiply(m[..., 1], nt, out=out[1], dtype=np.float32)
+    out[1] += (np.float32(y0) + np.arange(rows, dtype=np.float32))[:, None]
+    return out
