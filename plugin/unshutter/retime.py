@@ -237,21 +237,25 @@ def blend_neighbours(
     sides = {}
     for side, nb in (("before", before), ("after", after)):
         if nb is not None:
-            sides[side] = (travel.Warper(nb.motion, np.asarray(nb.weight, np.float32)), nb)
+            nbw = np.asarray(nb.weight, np.float32)
+            sides[side] = (travel.Warper(nb.motion, nbw), nbw[..., None], np.asarray(nb.mid, np.float32))
+    h = part.shape[1]
     for k, t in enumerate(offsets):
         side, tt = ("after", float(t) - 1.0) if t > 0 else ("before", float(t) + 1.0)
         if t == 0 or side not in sides:
             continue
-        warper, nb = sides[side]
+        warper, nbw, mid = sides[side]
         a = np.float32(min(1.0, BLEND_GAIN * abs(float(t))))
-        wgt = warper(np.asarray(nb.weight, np.float32)[..., None], tt).reshape(weight.shape)  # [H, W]
-        np.minimum(wgt, weight, out=wgt)
-        wgt *= a
-        moved = warper(np.asarray(nb.mid, np.float32), tt)
-        moved -= part[k]
-        moved *= wgt[..., None]
-        part[k] += moved
-        del moved, wgt
+        for y0 in range(0, h, travel.BAND_ROWS):  # in bands; the weight and the frame warped with the same maps
+            y1 = min(h, y0 + travel.BAND_ROWS)
+            maps = warper.maps(tt, y0, y1)
+            wgt = warper.rows(nbw, tt, y0, y1, maps).reshape(y1 - y0, -1)  # [rows, W]
+            np.minimum(wgt, weight[y0:y1], out=wgt)
+            wgt *= a
+            moved = warper.rows(mid, tt, y0, y1, maps)
+            moved -= part[k, y0:y1]
+            moved *= wgt[..., None]
+            part[k, y0:y1] += moved
     del sides
     travel.travel_residue(part, blurred_linear, travel.Warper(own.motion, weight), offsets)
     _project(part, blurred_linear, ceiling, clamp=True)

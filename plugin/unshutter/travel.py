@@ -128,21 +128,32 @@ class Warper:
             out[y0:y1] = self.rows(img, t, y0, y1)
         return out
 
-    def rows(self, img: np.ndarray, t: float, y0: int, y1: int) -> np.ndarray:
-        """Rows ``y0:y1`` of ``img`` warped by ``t`` (the same values as those rows of :meth:`__call__`'s result).
+    def maps(self, t: float, y0: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
+        """The coordinates rows ``y0:y1`` of a warp by ``t`` read from (for :meth:`rows` of several images).
+
+        Shape: -> [y1 - y0, W] float32 each (x, y)
+        """
+        if self._moving:
+            xy = kernels.warp_maps(self.at(t)[y0:y1], t, y0)  # the half field converted by the processor
+            return xy[0], xy[1]
+        tt = np.float32(t)  # xs - t * m: a field of zeros, as float32
+        mx = np.multiply(self.motion[y0:y1, :, 0], -tt, dtype=np.float32)
+        mx += self._xs
+        my = np.multiply(self.motion[y0:y1, :, 1], -tt, dtype=np.float32)
+        my += self._ys[y0:y1]
+        return mx, my
+
+    def rows(
+        self, img: np.ndarray, t: float, y0: int, y1: int, maps: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """Rows ``y0:y1`` of ``img`` warped by ``t`` (the same values as those rows of :meth:`__call__`'s result);
+        ``maps``: :meth:`maps` of the same rows and time, when several images are warped alike.
 
         Shape: [H, W, C] -> [y1 - y0, W, C]
         """
         if t == 0.0:
             return img[y0:y1].copy()
-        if self._moving:
-            mx, my = kernels.warp_maps(self.at(t)[y0:y1], t, y0)
-        else:  # xs - t * m: a field of zeros, as float32
-            tt = np.float32(t)
-            mx = np.multiply(self.motion[y0:y1, :, 0], -tt, dtype=np.float32)
-            mx += self._xs
-            my = np.multiply(self.motion[y0:y1, :, 1], -tt, dtype=np.float32)
-            my += self._ys[y0:y1]
+        mx, my = maps if maps is not None else self.maps(t, y0, y1)
         out = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return out.reshape((y1 - y0,) + img.shape[1:])
 
