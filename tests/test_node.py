@@ -9,6 +9,8 @@ import pytest
 
 from unshutter import travel
 from unshutter.decomposer.contract import GVALID, GX, GY, MOTION_SCALE, MVALID
+from unshutter.guidance import flow
+from unshutter.guidance.overrides import neighbour_match
 from unshutter.io.clip import open_clip
 from unshutter.node import Node, NodeParams
 
@@ -77,7 +79,7 @@ def test_follow_weight_is_the_flow_trust_and_the_warps_hold_where_an_override_se
     _, weight = node.motion_of(g, trust["trust"])
     np.testing.assert_allclose(weight, 0.8 * trust["trust"] * g[..., MVALID], rtol=1e-6)
     # a matte forcing a direction keeps the flow's size with other signs: the artist's motion, trusted as far as
-    # a warp along it stays on it
+    # a warp along it stays on it and the neighbours match along it
     matte = np.zeros(g.shape[:2], np.float32)
     matte[:, : g.shape[1] // 2] = 1.0
     trust2: dict[str, np.ndarray] = {}
@@ -86,7 +88,9 @@ def test_follow_weight_is_the_flow_trust_and_the_warps_hold_where_an_override_se
     changed = np.abs(now - np.asarray(g[..., 3:5], np.float32)).max(-1) > 1e-6
     assert changed.any()
     held = travel.warp_consistency(now * np.float32(MOTION_SCALE))
-    np.testing.assert_allclose(trust2["trust"][changed], held[changed])
+    grey = [flow.to_gray8(e) for e in enc]  # ... and as far as the neighbours bear it out
+    held *= neighbour_match(now * np.float32(MOTION_SCALE), grey[1], grey[0], grey[2])
+    np.testing.assert_allclose(trust2["trust"][changed], held[changed], rtol=1e-6)
     np.testing.assert_allclose(trust2["trust"][~changed], trust["trust"][~changed])
     # follow 0: the decomposer's own sub-frames
     assert not Node(NodeParams(factor=3, follow=0.0)).motion_of(g, trust["trust"])[1].any()
@@ -110,10 +114,50 @@ def test_an_override_vector_is_trusted_inside_and_not_where_a_warp_along_it_leav
         NodeParams(factor=3, overrides=str(ov), motion=(0.0, 0.0)),
     ):
         trust: dict[str, np.ndarray] = {}
-        Node(params).guidance_for(1003, enc[1], enc[0], enc[2], trust_out=trust)
+        Node(params).guidance_for(1003, enc[1], None, None, trust_out=trust)  # no neighbours to check it against
         t = trust["trust"]
         assert t[30, 45:56].min() == 1.0, params  # 12+ px inside both edges: a warp by +-12 px stays inside
         assert t[30, 30:36].max() < 0.5 and t[30, 64:70].max() < 0.5, params  # the bands at the edges
+
+
+def _box_passing_behind_a_railing(v: int = 12) -> list[np.ndarray]:
+    """Three frames (network encoding): a textured box moving ``v`` px right per frame over a textured static
+    background, behind a static dark railing (x 64-69). Shape: -> 3 x [64, 160, 3]"""
+    import cv2
+
+    rng = np.random.default_rng(5)
+    bg = cv2.GaussianBlur(rng.random((64, 160)).astype(np.float32), (0, 0), 1.0) + 0.1
+    box = cv2.GaussianBlur(rng.random((32, 60)).astype(np.float32), (0, 0), 1.0) + 0.2
+    out = []
+    for t in (-1, 0, 1):
+        img = bg.copy()
+        img[16:48, 40 + t * v : 100 + t * v] = box
+        img[:, 64:70] = 0.05
+        out.append(np.repeat(img[..., None], 3, axis=-1))
+    return out
+
+
+@pytest.mark.parametrize("guidance", ["neighbors", "none"])
+def test_an_override_vector_is_followed_where_the_neighbours_bear_it_out(tmp_path: Path, guidance: str) -> None:
+    """A region drawn around a box also covers the railing in front of it: the node follows the box's vector
+    on the box, where the neighbours moved along it match the frame, and not on the railing or with a vector
+    the frames contradict (carried along it, the railing would smear into the box)."""
+    enc = _box_passing_behind_a_railing()
+    trusts = {}
+    for vx in (12, -12):
+        ov = tmp_path / f"ov{vx}.yaml"
+        ov.write_text(
+            f"regions:\n  - {{motion: [{vx}, 0], feather: 0, polygon: [[40, 16], [100, 16], [100, 48], [40, 48]]}}\n"
+        )
+        trust: dict[str, np.ndarray] = {}
+        Node(NodeParams(factor=3, overrides=str(ov), guidance=guidance)).guidance_for(
+            1, enc[1], enc[0], enc[2], trust_out=trust
+        )
+        trusts[vx] = trust["trust"]
+    right = trusts[12]
+    assert right[26:38, 76:92].min() > 0.8  # the box, away from its edges and the railing
+    assert right[26:38, 66:68].max() < 0.2  # the railing in front of it
+    assert trusts[-12][26:38, 76:92].max() < 0.3  # the box told to move the wrong way
 
 
 def test_a_frame_below_360_keeps_its_follow_weight_for_its_gap(frames: list[np.ndarray]) -> None:
@@ -196,3 +240,16 @@ def test_frames_above_the_blend_budget_neither_wait_nor_read_the_previous_frame(
     assert neighbours_needed(p, (2160, 3840)) == (False, False)  # 4K: another frame's outputs would be held
     assert neighbours_needed(NodeParams(factor=4, shutter=180.0), (2160, 3840)) == (False, True)  # the gap
     assert 1920 * 1080 <= retime.BLEND_PIXELS < 3840 * 2160
+
+
+def test_a_whole_frame_vector_is_followed_where_the_neighbours_bear_it_out() -> None:
+    """``--motion`` on a clip: followed on what moves with it, not on the static background or the railing; on
+    a lone still there is nothing to check it against and it is followed everywhere (no trust map)."""
+    enc = _box_passing_behind_a_railing()
+    trust: dict[str, np.ndarray] = {}
+    Node(NodeParams(factor=3, motion=(12.0, 0.0))).guidance_for(1, enc[1], enc[0], enc[2], trust_out=trust)
+    t = trust["trust"]
+    assert t[26:38, 76:92].min() > 0.8 and t[26:38, 66:68].max() < 0.2 and t[2:10, 110:150].max() < 0.2
+    alone: dict[str, np.ndarray] = {}
+    Node(NodeParams(factor=3, motion=(12.0, 0.0))).guidance_for(1, enc[1], None, None, trust_out=alone)
+    assert "trust" not in alone

@@ -20,7 +20,7 @@ from unshutter.decomposer.contract import MOTION_SCALE, MVALID, MX, MY
 from unshutter.decomposer.runtime import AUTO_TILE, DEFAULT_TILE, MIN_TILE, Decomposer
 from unshutter.errors import ParameterError
 from unshutter.guidance import encode, flow
-from unshutter.guidance.overrides import Overrides, load_overrides
+from unshutter.guidance.overrides import Overrides, load_overrides, neighbour_match
 
 GUIDANCE_MODES = ("neighbors", "none", "left", "right", "up", "down", "reverse")
 QUALITIES = ("full", "draft")
@@ -126,6 +126,25 @@ def neighbours_needed(params: NodeParams, size: tuple[int, int] | None = None) -
     return blend, blend or sched.gap > 0
 
 
+def _grays(
+    cur: np.ndarray, prev: np.ndarray | None, nxt: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, list[str]]:
+    """The frame and its neighbours in grey for the flow, a neighbour across a cut dropped, and the cuts found.
+
+    Shape: [H, W, 3] network encoding -> [H, W] uint8 each"""
+    gc = flow.to_gray8(cur)
+    gp = flow.to_gray8(prev) if prev is not None else None
+    gn = flow.to_gray8(nxt) if nxt is not None else None
+    cuts = []
+    if gp is not None and flow.is_cut(gp, gc):
+        gp = None
+        cuts.append("cut-before")
+    if gn is not None and flow.is_cut(gc, gn):
+        gn = None
+        cuts.append("cut-after")
+    return gc, gp, gn, cuts
+
+
 class Node:
     """Decompose source frames into sub-frames with the node's parameters."""
 
@@ -166,7 +185,8 @@ class Node:
         replaces the motion there with a feathered edge like an override region.
         ``trust_out``, when given, receives ``"trust"``: [H, W] in [0, 1], how far
         the motion can be trusted (flow consistency; 1 where an override or the
-        matte set it), when the flow could be checked.
+        matte set it, as far as a warp along that motion holds and the neighbours bear it out),
+        when the flow or the artist's motion could be checked.
 
         Shape:
             cur, prev, nxt: [H, W, 3] network encoding -> [H, W, 6]
@@ -174,21 +194,14 @@ class Node:
         p = self.params
         h, w = cur.shape[:2]
         mode = p.guidance
+        grays: tuple[np.ndarray, np.ndarray | None, np.ndarray | None, list[str]] | None = None
         if p.motion is not None:  # the artist's vector replaces any guidance mode; no flow needed
             (dx, dy), (sx, sy) = p.motion, self.render_scale
             g = encode.guidance_from_vector(h, w, (dx * sx, dy * sy), p.threshold)
             source = f"motion({dx:g},{dy:g})"
         elif mode in ("neighbors", "reverse"):
-            gc = flow.to_gray8(cur)
-            gp = flow.to_gray8(prev) if prev is not None else None
-            gn = flow.to_gray8(nxt) if nxt is not None else None
-            cuts = []
-            if gp is not None and flow.is_cut(gp, gc):
-                gp = None
-                cuts.append("cut-before")
-            if gn is not None and flow.is_cut(gc, gn):
-                gn = None
-                cuts.append("cut-after")
+            grays = _grays(cur, prev, nxt)
+            gc, gp, gn, cuts = grays
             motion, used, trust = flow.neighbor_motion(gp, gc, gn)
             if trust_out is not None and trust is not None:
                 trust_out["trust"] = trust
@@ -207,7 +220,9 @@ class Node:
             g, source = encode.guidance_from_direction(h, w, mode), mode
         if p.reverse:
             g, source = encode.reverse(g), source + " +reverse"
-        edits = self.overrides is not None or (matte is not None and bool(matte_direction))
+        # the artist's whole-frame vector, all of it the artist's motion: checked against the neighbours if any
+        drawn = p.motion is not None and (prev is not None or nxt is not None)
+        edits = drawn or self.overrides is not None or (matte is not None and bool(matte_direction))
         # only an edit changes the motion from here on (without one the check below found nothing: 47 ms per 720p frame)
         before = g[..., MX : MY + 1].copy() if trust_out is not None and edits else None
         if self.overrides is not None:
@@ -226,11 +241,17 @@ class Node:
             source += f" +matte({matte_direction})"
         if before is not None and trust_out is not None:
             # the artist's motion is trusted as given, except where a warp along it would cross onto another
-            # motion (a band at a region's edge as wide as the motion; see travel.warp_consistency)
+            # motion (a band at a region's edge as wide as the motion; see travel.warp_consistency) and where the
+            # neighbours contradict it (a railing in front of the car drawn over; overrides.neighbour_match)
             now = np.asarray(g[..., MX : MY + 1], np.float32)
-            changed = np.abs(now - before).max(axis=-1) > 1e-6
+            changed = (np.abs(now - before).max(axis=-1) > 1e-6) | drawn
             if changed.any():
                 held = travel.warp_consistency(now * np.float32(MOTION_SCALE))
+                gc, gp, gn, _ = grays if grays is not None else _grays(cur, prev, nxt)
+                per_interval = now * np.float32(MOTION_SCALE * 360.0 / p.shutter)
+                match = neighbour_match(per_interval, gc, gp, gn)
+                if match is not None:
+                    held *= match
                 trust_out["trust"] = np.where(changed, held, trust_out.get("trust", np.float32(1.0)))
         return g, source
 

@@ -217,3 +217,26 @@ def test_a_later_still_region_holds_out_what_stands_in_front(tmp_path: Path) -> 
     assert np.all(out[5:55, 38:42, MX] == 0) and np.all(out[5:55, 38:42, MY] == 0)
     assert out[30, 40, GVALID] == 1 and (out[30, 40, GX], out[30, 40, GY]) == (0, 0)  # static, not unknown
     assert out[30, 30, MX] * MOTION_SCALE == pytest.approx(40, abs=0.5)  # the car around it keeps its vector
+
+
+def test_neighbour_match_trusts_the_motion_the_neighbours_show() -> None:
+    """A texture moving 6 px right per frame: the neighbours bear out (6, 0), not (-6, 0) or rest; one neighbour
+    is enough, none gives no verdict."""
+    from unshutter.guidance.overrides import neighbour_match
+
+    rng = np.random.default_rng(2)
+    tex = (rng.random((40, 90)) * 255).astype(np.uint8)
+    prev, cur, nxt = tex[:, 12:72], tex[:, 6:66], tex[:, 0:60]  # content moves right: cur(x) = prev(x - 6)
+    inner = (slice(8, 32), slice(14, 46))
+
+    def match(vx: float, p: np.ndarray | None, n: np.ndarray | None) -> np.ndarray:
+        motion = np.zeros((40, 60, 2), np.float32)
+        motion[..., 0] = vx
+        out = neighbour_match(motion, np.ascontiguousarray(cur), p, n)
+        assert out is not None and out.shape == (40, 60) and out.dtype == np.float32
+        return out[inner]
+
+    p, n = np.ascontiguousarray(prev), np.ascontiguousarray(nxt)
+    assert match(6.0, p, n).min() > 0.99 and match(6.0, None, n).min() > 0.99 and match(6.0, p, None).min() > 0.99
+    assert match(-6.0, p, n).max() < 0.1 and match(0.0, p, n).max() < 0.1
+    assert neighbour_match(np.zeros((40, 60, 2), np.float32), np.ascontiguousarray(cur), None, None) is None

@@ -271,7 +271,7 @@ def shifted(obs: list[DrawnObject], by: float, shutter: float) -> list[DrawnObje
     for ob in obs:
         d = np.float32(by * 360.0 / shutter) * np.asarray(ob.vector, np.float32)
         h, w = ob.mask.shape
-        shift = np.float32([[1, 0, d[0]], [0, 1, d[1]]])
+        shift = np.array([[1, 0, d[0]], [0, 1, d[1]]], np.float32)
         mask = cv2.warpAffine(ob.mask, shift, (w, h), flags=cv2.INTER_NEAREST)
         out.append(DrawnObject([np.round(p + d).astype(np.int64) for p in ob.polygons], mask, ob.vector))
     return out
@@ -280,9 +280,9 @@ def shifted(obs: list[DrawnObject], by: float, shutter: float) -> list[DrawnObje
 def three_frame_clip(f: q.Frame) -> list[q.Frame]:
     """A held-out sample as the clip it was rendered from: its previous frame, itself, its next frame
     (the neighbours have no neighbour of their own; only the middle frame is scored)."""
-    ends = dict(gt=f.gt, motion_gt=f.motion_gt, motion_nb=None, warp_motion=None, interior=False)
-    before = q.Frame(f.prev, **ends, shutter_deg=f.shutter_deg, prev=None, next=f.blurred)
-    after = q.Frame(f.next, **ends, shutter_deg=f.shutter_deg, prev=f.blurred, next=None)
+    assert f.prev is not None and f.next is not None
+    before = q.Frame(f.prev, f.gt, f.motion_gt, None, None, False, f.shutter_deg, None, f.blurred)
+    after = q.Frame(f.next, f.gt, f.motion_gt, None, None, False, f.shutter_deg, f.blurred, None)
     return [before, f, after]
 
 
@@ -297,11 +297,14 @@ def render_clip(
     from unshutter.node import Node, NodeParams
 
     path = str(write_override_file(tmp / "clip.json", obs)) if obs else None
-    lin = lambda x: None if x is None else from_network(x, 1.0)  # noqa: E731
-    outs = []
+
+    def lin(x: np.ndarray | None) -> np.ndarray | None:
+        return None if x is None else from_network(x, 1.0)
+
+    outs: list[np.ndarray] = []
     for shutter in sorted({fr.shutter_deg for fr in clip}):  # one shot has one shutter; a guard all the same
         node = Node(NodeParams(factor=q.K, shutter=shutter, timing="exposure", overrides=path), decomposer=model.dec)
-        res = [node.process(i, lin(fr.blurred), lin(fr.prev), lin(fr.next)) for i, fr in enumerate(clip)]
+        res = [node.process(i, from_network(fr.blurred, 1.0), lin(fr.prev), lin(fr.next)) for i, fr in enumerate(clip)]
         for i, r in enumerate(res):
             node.settle(r, res[i - 1].carried if i > 0 else None, res[i + 1] if i + 1 < len(res) else None)
         outs = [to_network(r.subframes, 1.0) for r in res]

@@ -55,6 +55,12 @@ DEFAULT_FEATHER = 8.0
 """Soft edge of a motion-vector region, in px at full resolution (0: hard edge)."""
 MANY_REGIONS = 8
 """Above this many regions applied on a frame, the guidance log counts them instead of naming each."""
+MATCH_WINDOW = 9
+"""Side (px) of the box :func:`neighbour_match` averages the residuals over (that of the flow's trust)."""
+MATCH_REL = 0.25
+"""A neighbour matched along the motion with this fraction of the change at rest left over: half the trust."""
+MATCH_FLOOR = 2.0
+"""Grey levels of residual that count as a match whatever the change at rest (flat or nearly still pixels)."""
 
 
 def _parse_frames(value: Any) -> tuple[int, int] | None:
@@ -165,6 +171,53 @@ def feather_mask(m: np.ndarray, radius: float) -> np.ndarray:
     """
     sigma = max(radius, 1e-3) * 0.5
     return cv2.GaussianBlur(m, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE)
+
+
+def neighbour_match(
+    motion: np.ndarray, cur: np.ndarray, prev: np.ndarray | None, nxt: np.ndarray | None
+) -> np.ndarray | None:
+    """How far the neighbouring frames bear out a motion an artist gave, per pixel: 1 to 0; None without neighbours.
+
+    The node carries its sub-frames along the motion as far as it trusts it.
+    An override's vector is right for the thing the artist drew, but a drawn
+    region also holds what does not move with it: a railing in front of the
+    car, background the car uncovers, parts of a smooth motion field that one
+    vector does not fit. Carried along the vector those smear (``unshutter
+    bench vectors``: 0.6 dB lost on bikes' drawn objects). Where the motion is
+    right, a neighbour moved back along it matches the frame better than it
+    does at rest; so the residual along the motion (the better neighbour, mean
+    over a box) is weighed against the change at rest: trust 1 / (1 + (r /
+    tau)^2) with tau = max(:data:`MATCH_FLOOR`, :data:`MATCH_REL` x the
+    change at rest), the evidence the flow's own trust weighs too.
+
+    Shape: motion [H, W, 2] px per frame interval, cur, prev, nxt [H, W] uint8 -> [H, W] float32
+    """
+    others = [(n, s) for n, s in ((nxt, 1.0), (prev, -1.0)) if n is not None]
+    if not others:
+        return None
+    h, w = cur.shape
+    c = cur.astype(np.float32)
+    xs = np.arange(w, dtype=np.float32)[None, :]
+    ys = np.arange(h, dtype=np.float32)[:, None]
+    box = (MATCH_WINDOW, MATCH_WINDOW)
+    along: np.ndarray | None = None
+    rest = np.zeros((h, w), np.float32)
+    for n, sign in others:
+        moved = cv2.remap(
+            n,
+            xs + np.float32(sign) * motion[..., 0],
+            ys + np.float32(sign) * motion[..., 1],
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        r = cv2.blur(np.abs(c - moved.astype(np.float32)), box)
+        along = r if along is None else np.minimum(along, r)
+        rest += np.abs(c - n.astype(np.float32))
+    assert along is not None
+    rest = cv2.blur(rest * np.float32(1.0 / len(others)), box)
+    tau = np.maximum(np.float32(MATCH_FLOOR), np.float32(MATCH_REL) * rest)
+    along /= tau
+    return (np.float32(1.0) / (np.float32(1.0) + along * along)).astype(np.float32)
 
 
 @lru_cache(maxsize=256)
@@ -714,4 +767,4 @@ def _from_labelme(path: Path, data: dict[str, Any]) -> Overrides:
     return ov
 
 
-__all__ = ["InputError", "OverrideError", "Overrides", "Region", "load_overrides"]
+__all__ = ["InputError", "OverrideError", "Overrides", "Region", "load_overrides", "neighbour_match"]
