@@ -47,6 +47,10 @@ void rec709_decode(const float* x, float* y, idx n);
 void log_encode(const float* x, float* y, idx n);
 void log_decode(const float* x, float* y, idx n);
 
+// ---- landing.cpp  (n sorted pixels: positions, motions, float16 pairs as int32; pairs: h x w, written in place)
+void land_motion(const std::uint16_t* px, const std::uint16_t* py, const float* mx, const float* my,
+                 const std::int32_t* src, idx n, float t, idx w, idx h, std::int32_t* pairs);
+
 // ---- half.cpp  (n floats, any shape; compilers with _Float16 only: the Python side falls back to numpy)
 #if defined(__FLT16_MAX__)
 #define UNSHUTTER_HAVE_HALF 1

@@ -324,6 +324,25 @@ farr transfer(const farr& x) {
     return out;
 }
 
+void land_motion(const py::array_t<std::uint16_t, py::array::c_style>& px,
+                 const py::array_t<std::uint16_t, py::array::c_style>& py_, const farr& mx, const farr& my,
+                 const py::array_t<std::int32_t, py::array::c_style>& src, double t, idx w, idx h,
+                 py::array_t<std::int32_t, py::array::c_style>& pairs) {
+    const idx n = px.size();
+    require(py_.size() == n && mx.size() == n && my.size() == n && src.size() == n,
+            "land_motion: px, py, mx, my and src must have the same length");
+    require(w > 0 && h > 0 && pairs.size() == w * h, "land_motion: pairs must hold h x w values");
+    require((pairs.flags() & py::detail::npy_api::NPY_ARRAY_WRITEABLE_) != 0, "land_motion: pairs is read-only");
+    const std::uint16_t *a = px.data(), *b = py_.data();
+    const float *c = mx.data(), *d = my.data();
+    const std::int32_t* e = src.data();
+    std::int32_t* o = pairs.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        us::land_motion(a, b, c, d, e, n, static_cast<float>(t), w, h, o);
+    }
+}
+
 #if defined(UNSHUTTER_HAVE_HALF)
 py::array_t<std::uint16_t, py::array::c_style> to_half(const farr& x) {
     check(x, "to_half", "x", -1, "");
@@ -405,6 +424,10 @@ PYBIND11_MODULE(_native, m) {
     m.def("rec709_decode", &transfer<us::rec709_decode>, py::arg("y").noconvert());
     m.def("log_encode", &transfer<us::log_encode>, py::arg("x").noconvert());
     m.def("log_decode", &transfer<us::log_decode>, py::arg("y").noconvert());
+    m.def("land_motion", &land_motion, py::arg("px").noconvert(), py::arg("py").noconvert(),
+          py::arg("mx").noconvert(), py::arg("my").noconvert(), py::arg("src").noconvert(), py::arg("t"),
+          py::arg("w"), py::arg("h"), py::arg("pairs").noconvert(),
+          "Write each sorted pixel's pair where it lands after t (in order: the last write stays)");
 #if defined(UNSHUTTER_HAVE_HALF)
     m.def("to_half", &to_half, py::arg("x").noconvert(), "float32 -> float16 bits (uint16), as numpy's astype");
     m.def("warp_maps", &warp_maps, py::arg("field").noconvert(), py::arg("t"), py::arg("y0"),

@@ -76,8 +76,12 @@ class Warper:
         tt = np.float32(t)
         own = self._half.copy()  # uncovered pixels keep their own motion
         pairs = own.view(np.int32).reshape(-1)  # a float16 (x, y) pair moves as one int32
-        # ascending priority: where several land, the last (most trusted, fastest) write stays. In chunks, in
-        # that order: the landings' temporaries are a chunk's, not six frame-sized arrays (4K peak memory)
+        # ascending priority: where several land, the last (most trusted, fastest) write stays
+        if px.dtype == np.uint16:  # in one pass, no temporaries: a third of a 720p frame's resampling in numpy
+            kernels.land_motion(px, py, mx, my, src, t, w, h, pairs)
+            self._at[key] = own
+            return own
+        # in chunks, in that order: the landings' temporaries are a chunk's, not six frame-sized arrays
         for c0 in range(0, px.size, LANDING_CHUNK):
             c = slice(c0, c0 + LANDING_CHUNK)
             tx, ty = _landing(px[c], mx[c], tt), _landing(py[c], my[c], tt)

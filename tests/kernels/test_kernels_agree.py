@@ -389,3 +389,24 @@ def test_warp_maps_are_numpys_float32_products_and_sums_to_the_bit(native, rng):
         np.testing.assert_array_equal(got[0].view(np.uint32), mx.view(np.uint32))
         np.testing.assert_array_equal(got[1].view(np.uint32), my.view(np.uint32))
         np.testing.assert_array_equal(ref.warp_maps(field.view(np.uint16), t, 40).view(np.uint32), got.view(np.uint32))
+
+
+def test_land_motion_writes_where_numpy_lands_in_the_same_order(native, rng):
+    """Sorted pixels land on the nearest pixel (ties to even, float32 arithmetic), the last write wins; motions
+    that leave the frame, huge ones and NaN land nowhere."""
+    h, w, n = 31, 47, 4000
+    px = rng.integers(0, w, n).astype(np.uint16)
+    py = rng.integers(0, h, n).astype(np.uint16)
+    mx = (rng.standard_normal(n) * 20.0).astype(F32)
+    my = (rng.standard_normal(n) * 20.0).astype(F32)
+    mx[:40] = np.float32(1.0)  # t * m + p exactly halfway at t = 0.5: ties to even
+    mx[40:44] = [np.nan, np.inf, -np.inf, 3e9]
+    my[44:48] = [-0.9, 2.5e9, np.nan, -3e9]
+    src = rng.integers(-(2**31), 2**31 - 1, n, dtype=np.int64).astype(np.int32)
+    for t in (0.5, -3.0 / 7.0, 1.0 - 1.0 / 7.0):
+        want = rng.integers(0, 1000, h * w).astype(np.int32)
+        got = want.copy()
+        with np.errstate(invalid="ignore"):
+            ref.land_motion(px, py, mx, my, src, t, w, h, want)
+        native.land_motion(px, py, mx, my, src, float(np.float32(t)), w, h, got)
+        np.testing.assert_array_equal(got, want)

@@ -447,6 +447,27 @@ def to_half(x: np.ndarray) -> np.ndarray:
     return np.asarray(_newer("to_half").to_half(x)).view(np.float16)
 
 
+def land_motion(
+    px: np.ndarray,
+    py: np.ndarray,
+    mx: np.ndarray,
+    my: np.ndarray,
+    src: np.ndarray,
+    t: float,
+    w: int,
+    h: int,
+    pairs: np.ndarray,
+) -> None:
+    """Write each sorted pixel's ``src`` where it lands after ``t`` (in place, in order: the last write to
+    a pixel stays; :meth:`unshutter.travel.Warper.at`). The landing is numpy's, to the bit: the nearest
+    pixel (half to even) to position + t * motion in float32; pixels landing outside are skipped.
+
+    Shape: px, py [M] uint16, mx, my [M] float32, src [M] int32, pairs [h * w] int32
+    """
+    with np.errstate(invalid="ignore"):
+        _newer("land_motion").land_motion(px, py, mx, my, src, float(np.float32(t)), int(w), int(h), pairs)
+
+
 def warp_maps(field: np.ndarray, t: float, y0: int) -> np.ndarray:
     """The coordinates :func:`cv2.remap` reads for a backward warp by ``t`` along ``field``, rows
     ``y0`` on: x - t * m_x and y - t * m_y, each a float32 product and a float32 sum (numpy's
@@ -484,5 +505,6 @@ __all__ = [
     "tile_starts",
     "to_half",
     "warp_maps",
+    "land_motion",
     "warp_blend",
 ]

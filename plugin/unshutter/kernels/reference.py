@@ -402,3 +402,23 @@ def warp_maps(field: np.ndarray, t: float, y0: float) -> np.ndarray:
     np.multiply(m[..., 1], nt, out=out[1], dtype=np.float32)
     out[1] += (np.float32(y0) + np.arange(rows, dtype=np.float32))[:, None]
     return out
+
+
+def land_motion(
+    px: np.ndarray,
+    py: np.ndarray,
+    mx: np.ndarray,
+    my: np.ndarray,
+    src: np.ndarray,
+    t: float,
+    w: int,
+    h: int,
+    pairs: np.ndarray,
+) -> None:
+    """Write ``src[i]`` where sorted pixel i lands after ``t`` (rint of position + t * motion, float32), in order:
+    the last write to a pixel stays. Shape: [M] each, pairs [h * w] int32 (in place)"""
+    tt = np.float32(t)
+    tx = np.rint(mx * tt + px).astype(np.int32)
+    ty = np.rint(my * tt + py).astype(np.int32)
+    inside = (tx >= 0) & (tx < w) & (ty >= 0) & (ty < h)
+    pairs[ty[inside] * np.int32(w) + tx[inside]] = src[inside]
