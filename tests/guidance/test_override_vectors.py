@@ -240,3 +240,38 @@ def test_neighbour_match_trusts_the_motion_the_neighbours_show() -> None:
     assert match(6.0, p, n).min() > 0.99 and match(6.0, None, n).min() > 0.99 and match(6.0, p, None).min() > 0.99
     assert match(-6.0, p, n).max() < 0.1 and match(0.0, p, n).max() < 0.1
     assert neighbour_match(np.zeros((40, 60, 2), np.float32), np.ascontiguousarray(cur), None, None) is None
+
+
+def test_keep_flow_detail_moves_the_flows_mean_to_the_vector_and_keeps_its_variation(tmp_path: Path) -> None:
+    """Over a flow that reads the car too short and unevenly, ``keep_flow_detail`` keeps the unevenness and
+    makes the mean over the drawn region the artist's vector; without the flow the vector takes the region."""
+    h, w = 60, 80
+    motion = np.zeros((h, w, 2), np.float32)
+    motion[..., 0] = np.linspace(2.0, 14.0, w, dtype=np.float32)[None, :]  # a perspective-like ramp
+    flow = encode.guidance_from_motion(motion)
+    text = f"regions:\n  - {{name: car, motion: [40, 0], feather: 0, keep_flow_detail: true, polygon: {BOX}}}\n"
+    ov = _load(tmp_path, text)
+    out, used = ov.apply(flow.copy(), 1)
+    assert used == ["region:car"]
+    mx = out[..., MX] * MOTION_SCALE
+    inside = np.zeros((h, w), bool)
+    inside[10:51, 20:61] = True  # the polygon filled, outline included
+    assert mx[inside].mean() == pytest.approx(40.0, abs=0.05)
+    old = motion[..., 0]
+    np.testing.assert_allclose(mx[30, 55] - mx[30, 25], old[30, 55] - old[30, 25], atol=1e-3)  # variation kept
+    np.testing.assert_allclose(mx[2, 2], old[2, 2], atol=1e-3)  # the flow outside
+    assert (out[inside, GX] == 1).all()  # right, with the signs of the new motion
+    # the plain vector region replaces it: no variation left
+    plain = _load(tmp_path, f"regions:\n  - {{motion: [40, 0], feather: 0, polygon: {BOX}}}\n", "p.yaml")
+    flat = plain.apply(flow.copy(), 1)[0][..., MX] * MOTION_SCALE
+    assert np.ptp(flat[inside]) < 1e-3
+    # no motion size known: the vector takes the region as a plain one does
+    empty = encode.empty_guidance(h, w)
+    np.testing.assert_array_equal(ov.apply(empty.copy(), 1)[0], plain.apply(empty.copy(), 1)[0])
+
+
+def test_keep_flow_detail_needs_a_vector(tmp_path: Path) -> None:
+    with pytest.raises(OverrideError, match=r"regions\[0\]\.keep_flow_detail"):
+        _load(tmp_path, f"regions:\n  - {{direction: left, keep_flow_detail: true, polygon: {BOX}}}\n")
+    with pytest.raises(OverrideError, match=r"regions\[0\]\.keep_flow_detail"):
+        _load(tmp_path, f"regions:\n  - {{motion: [4, 0], keep_flow_detail: 1, polygon: {BOX}}}\n")

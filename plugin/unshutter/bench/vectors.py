@@ -34,6 +34,10 @@ drawn on every frame where the flow fails. Bikes is rendered as the one shot
 it is; a synthetic sample as the three frames it was rendered from (its
 neighbours' outlines moved along each object's vector).
 
+The ``keep_flow_detail`` rows draw the same regions with that key: the
+flow's mean over each object moved to its vector, the flow's variation
+inside kept.
+
 ``flow_fails_pixels`` keeps the per-pixel measure of earlier versions: the
 pixels where the flow disagrees with the truth (cleaned, at least 2% of the
 frame), one override per connected part. On the synthetic set those are
@@ -59,7 +63,8 @@ from unshutter.bench import quality as q
 from unshutter.decomposer.locate import shipped_model_path
 from unshutter.guidance import encode
 from unshutter.guidance.blur_estimate import estimate_axes
-from unshutter.guidance.overrides import DEFAULT_FEATHER, feather_mask
+from unshutter.decomposer.contract import STATIC_THRESHOLD_PX
+from unshutter.guidance.overrides import DEFAULT_FEATHER, feather_mask, shift_motion
 
 MAX_REGIONS = 4
 ROWS = ("gt", "vector", "regions", "neighbors", "alt_best", "alt_first")
@@ -237,18 +242,24 @@ def failing_objects(f: q.Frame) -> dict[str, list[DrawnObject]]:
     return out
 
 
-def override_objects(f: q.Frame, obs: list[DrawnObject]) -> np.ndarray:
-    """Neighbour guidance with each object's vector over its polygon, feathered. Shape: -> [H, W, 6]."""
+def override_objects(f: q.Frame, obs: list[DrawnObject], keep: bool = False) -> np.ndarray:
+    """Neighbour guidance with each object's vector over its polygon, feathered; ``keep``: the regions'
+    ``keep_flow_detail`` (the flow's mean over each moved to the vector). Shape: -> [H, W, 6]."""
     g = q.guidance_for(f, "neighbors")
     for ob in obs:
-        encode.apply_motion(g, feather_mask(ob.mask, DEFAULT_FEATHER), ob.vector)
+        soft = feather_mask(ob.mask, DEFAULT_FEATHER)
+        if keep:
+            shift_motion(g, soft, ob.vector, STATIC_THRESHOLD_PX)
+        else:
+            encode.apply_motion(g, soft, ob.vector)
     return g
 
 
-def write_override_file(path: Path, obs: list[DrawnObject] | dict[int, list[DrawnObject]]) -> Path:
+def write_override_file(path: Path, obs: list[DrawnObject] | dict[int, list[DrawnObject]], keep: bool = False) -> Path:
     """The objects as an override file (one region each, polygons and vector), as an artist would write it.
 
-    Given by source frame (``{frame: objects}``), each region is limited to its frame."""
+    Given by source frame (``{frame: objects}``), each region is limited to its frame; ``keep``: with
+    ``keep_flow_detail``."""
     by_frame = obs if isinstance(obs, dict) else {None: obs}
     regions = [
         {
@@ -256,6 +267,7 @@ def write_override_file(path: Path, obs: list[DrawnObject] | dict[int, list[Draw
             "motion": [round(ob.vector[0], 3), round(ob.vector[1], 3)],
             "polygons": [p.astype(int).tolist() for p in ob.polygons],
             **({} if frame is None else {"frames": frame}),
+            **({"keep_flow_detail": True} if keep else {}),
         }
         for frame, objs in by_frame.items()
         for i, ob in enumerate(objs)
@@ -287,16 +299,17 @@ def three_frame_clip(f: q.Frame) -> list[q.Frame]:
 
 
 def render_clip(
-    model: Model, clip: list[q.Frame], obs: dict[int, list[DrawnObject]] | None, tmp: Path
+    model: Model, clip: list[q.Frame], obs: dict[int, list[DrawnObject]] | None, tmp: Path, keep: bool = False
 ) -> list[np.ndarray]:
     """The node's factor-7 outputs of every frame of ``clip`` in a render, as ``unshutter run`` makes them: each
     frame decomposed with its neighbours, then settled (:meth:`Node.settle`: at 360 degrees its outputs blend
-    toward the neighbouring frames' deblurred mid frames). ``obs``: the override regions by frame (0-based).
+    toward the neighbouring frames' deblurred mid frames). ``obs``: the override regions by frame (0-based),
+    ``keep``: with ``keep_flow_detail``.
     Shape: -> [[K, H, W, 3] network encoding, ...]"""
     from unshutter.color import from_network, to_network
     from unshutter.node import Node, NodeParams
 
-    path = str(write_override_file(tmp / "clip.json", obs)) if obs else None
+    path = str(write_override_file(tmp / "clip.json", obs, keep)) if obs else None
 
     def lin(x: np.ndarray | None) -> np.ndarray | None:
         return None if x is None else from_network(x, 1.0)
@@ -333,6 +346,7 @@ def _evaluate(model: Model, frames: list[q.Frame], tmp: Path, clip: bool = False
             per_frame = {i: fl[kind] for i, fl in enumerate(failing_all) if kind in fl}
             if per_frame:
                 rendered[kind] = render_clip(model, frames, per_frame, tmp)
+                rendered[kind + "+keep"] = render_clip(model, frames, per_frame, tmp, keep=True)
     accs = {name: q.Acc() for name in ROWS}
     fails: dict[str, dict[str, list[float]]] = {}
     obj_fails: dict[str, dict[str, list[float]]] = {}
@@ -385,6 +399,7 @@ def _evaluate(model: Model, frames: list[q.Frame], tmp: Path, clip: bool = False
             for kind, obs in failing.items():
                 by_frame = {0: shifted(obs, -1.0, f.shutter_deg), 1: obs, 2: shifted(obs, 1.0, f.shutter_deg)}
                 rendered[kind] = render_clip(model, three, by_frame, tmp)
+                rendered[kind + "+keep"] = render_clip(model, three, by_frame, tmp, keep=True)
         at = fi if clip else 1
         node_nb = node_out(model, f, None, tmp) if failing else ident
         still_nb = node_out(model, f, None, tmp, follow=0.0) if failing else ident
@@ -394,22 +409,25 @@ def _evaluate(model: Model, frames: list[q.Frame], tmp: Path, clip: bool = False
                 kind,
                 {
                     k: []
-                    for k in ("nb", "ov", "gt", "id", "node_nb", "node_ov", "f0_nb", "f0_ov", "r_nb", "r_ov", "share")
-                    + ("objects",)
+                    for k in ("nb", "ov", "ovk", "gt", "id", "node_nb", "node_ov", "node_ovk", "f0_nb", "f0_ov")
+                    + ("r_nb", "r_ov", "r_ovk", "share", "objects")
                 },
             )
             acc["objects"].append(len(obs))
             acc["ov"].append(_region_mse(model(f.blurred, override_objects(f, obs)), f, region))
+            acc["ovk"].append(_region_mse(model(f.blurred, override_objects(f, obs, keep=True)), f, region))
             acc["nb"].append(_region_mse(outs["neighbors"], f, region))
             acc["gt"].append(_region_mse(outs["gt"], f, region))
             acc["id"].append(_region_mse(ident, f, region))
             acc["node_nb"].append(_region_mse(node_nb, f, region))
             acc["node_ov"].append(_region_mse(node_out(model, f, obs, tmp), f, region))
+            acc["node_ovk"].append(_region_mse(node_out(model, f, obs, tmp, keep=True), f, region))
             acc["f0_nb"].append(_region_mse(still_nb, f, region))
             acc["f0_ov"].append(_region_mse(node_out(model, f, obs, tmp, follow=0.0), f, region))
             if kind in rendered:
                 acc["r_nb"].append(_region_mse(rendered["nb"][at], f, region))
                 acc["r_ov"].append(_region_mse(rendered[kind][at], f, region))
+                acc["r_ovk"].append(_region_mse(rendered[kind + "+keep"][at], f, region))
             acc["share"].append(float(region.mean()))
     res: dict = {name: a.summary() for name, a in accs.items()}
     res["alternatives"] = {
@@ -427,6 +445,8 @@ def _evaluate(model: Model, frames: list[q.Frame], tmp: Path, clip: bool = False
             "node_frames_improved": int(sum(o < n for o, n in zip(a["node_ov"], a["node_nb"]))),
             "node_follow0_psnr_neighbors": q.psnr_of(float(np.mean(a["f0_nb"]))),
             "node_follow0_psnr_neighbors_plus_override": q.psnr_of(float(np.mean(a["f0_ov"]))),
+            "psnr_neighbors_plus_override_keep_flow_detail": q.psnr_of(float(np.mean(a["ovk"]))),
+            "node_psnr_neighbors_plus_override_keep_flow_detail": q.psnr_of(float(np.mean(a["node_ovk"]))),
             **_render_summary(a),
         }
         for kind, a in obj_fails.items()
@@ -445,6 +465,7 @@ def _render_summary(a: dict[str, list[float]]) -> dict:
         "render_psnr_neighbors": q.psnr_of(float(np.mean(a["r_nb"]))),
         "render_psnr_neighbors_plus_override": q.psnr_of(float(np.mean(a["r_ov"]))),
         "render_frames_improved": int(sum(o < n for o, n in zip(a["r_ov"], a["r_nb"]))),
+        "render_psnr_neighbors_plus_override_keep_flow_detail": q.psnr_of(float(np.mean(a["r_ovk"]))),
     }
 
 
@@ -464,15 +485,20 @@ def _fails_summary(a: dict[str, list[float]], objects: int | None = None) -> dic
 
 
 def node_out(
-    model: Model, f: q.Frame, obs: list[DrawnObject] | None, tmp: Path, follow: float | None = None
+    model: Model,
+    f: q.Frame,
+    obs: list[DrawnObject] | None,
+    tmp: Path,
+    follow: float | None = None,
+    keep: bool = False,
 ) -> np.ndarray:
     """The node's factor-7 output (exposure timing: the exposure's slices, like the truth) with the flow and,
     given ``obs``, their override file; ``follow`` None is the node's default. ``follow=0`` leaves out the
-    stage that carries the sub-frames along the motion (a smoother playback, scored here only by PSNR).
-    Shape: -> [K, H, W, 3] network encoding."""
+    stage that carries the sub-frames along the motion (a smoother playback, scored here only by PSNR);
+    ``keep``: the regions with ``keep_flow_detail``. Shape: -> [K, H, W, 3] network encoding."""
     from unshutter.node import Node, NodeParams
 
-    path = str(write_override_file(tmp / "objects.json", obs)) if obs else None
+    path = str(write_override_file(tmp / "objects.json", obs, keep)) if obs else None
     params = NodeParams(factor=q.K, shutter=f.shutter_deg, timing="exposure", overrides=path)
     if follow is not None:
         params.follow = follow
@@ -512,6 +538,16 @@ def _print(title: str, res: dict) -> None:
                 f"{ff['render_frames']})"
                 if "render_frames" in ff
                 else ""
+            )
+            + (
+                f"; keep_flow_detail: model {ff['psnr_neighbors_plus_override_keep_flow_detail']:.2f}, node "
+                f"{ff['node_psnr_neighbors_plus_override_keep_flow_detail']:.2f}"
+                + (
+                    f", render {ff['render_psnr_neighbors_plus_override_keep_flow_detail']:.2f}"
+                    if "render_frames" in ff
+                    else ""
+                )
+                + " dB"
             )
         )
     for kind, ff in res.get("flow_fails_pixels", {}).items():

@@ -9,7 +9,9 @@ A region with only a ``direction`` forces the quadrant and keeps the flow's
 motion size. A region with a motion vector (``motion: [dx, dy]``, or
 ``direction`` plus ``length``, in px per exposure at full resolution, each
 optionally keyframed ``{frame: value}``) replaces the flow there, blended
-over a feathered edge (``feather`` px, default :data:`DEFAULT_FEATHER`).
+over a feathered edge (``feather`` px, default :data:`DEFAULT_FEATHER`);
+with ``keep_flow_detail`` it moves the flow's mean over the region to the
+vector and keeps the flow's variation inside (:func:`shift_motion`).
 
 Files are bounded (:data:`MAX_FILE_BYTES`, :data:`MAX_REGIONS`,
 :data:`MAX_VERTICES`) and every number must be finite: a hostile file gets a
@@ -93,6 +95,7 @@ class Region:
     motion: MotionTrack | None = None  # px per exposure at full resolution; None: direction only
     feather: float = DEFAULT_FEATHER  # px at full resolution, for motion regions
     whole_frame: bool = False  # no polygon or matte: every pixel
+    keep_flow_detail: bool = False  # a motion region over known motion moves its mean to the vector (shift_motion)
 
     def active(self, frame: int) -> bool:
         return self.frames is None or self.frames[0] <= frame <= self.frames[1]
@@ -393,8 +396,47 @@ def _apply_region(g: np.ndarray, r: Region, frame: int, scale: tuple[float, floa
         encode.apply_direction(g[rows, cols], weight, r.signs)
     else:
         dx, dy = r.motion.at(frame)
-        encode.apply_motion(g[rows, cols], weight, (dx * scale[0], dy * scale[1]), threshold)
+        vector = (dx * scale[0], dy * scale[1])
+        if r.keep_flow_detail:
+            shift_motion(g[rows, cols], weight, vector, threshold)
+        else:
+            encode.apply_motion(g[rows, cols], weight, vector, threshold)
     return True
+
+
+def shift_motion(g: np.ndarray, weight: np.ndarray, vector: tuple[float, float], threshold: float) -> None:
+    """Move the known motion's mean over the region to ``vector``, keeping its variation (in place).
+
+    A region's ``keep_flow_detail``. The flow often gets an object's motion
+    wrong as a whole (too short, or reversed) while its variation inside
+    the object (a car's perspective, a turning wheel, the parts of a smooth
+    field) is real, and the network uses that variation: the motion becomes
+    ``old + weight * (vector - mean)``, the mean taken over the drawn region
+    (``weight`` >= 0.5) where the size is known. Where it is not (no
+    guidance, a direction only) the vector takes the pixels as
+    :func:`encode.apply_motion` does.
+
+    Shape: g [H, W, 6], weight [H, W] in [0, 1]; ``vector`` px per exposure at this frame's resolution
+    """
+    from unshutter import kernels
+    from unshutter.decomposer.contract import GVALID, GX, GY, MOTION_SCALE, MVALID, MX, MY
+
+    known = g[..., MVALID] >= 0.5
+    inside = known & (weight >= 0.5)
+    if inside.any():
+        old = np.asarray(g[..., MX : MY + 1], np.float32)  # [H, W, 2] in MOTION_SCALE units
+        delta = np.asarray(vector, np.float32) / np.float32(MOTION_SCALE) - old[inside].mean(axis=0)
+        sel = known & (weight > 0)
+        new = old[sel] + weight[sel][:, None].astype(np.float32) * delta  # [S, 2]
+        signs = kernels.quantize_motion(np.ascontiguousarray(new[None] * np.float32(MOTION_SCALE)), threshold)[0]
+        g[sel, GX] = signs[:, 0]
+        g[sel, GY] = signs[:, 1]
+        g[sel, GVALID] = 1.0
+        g[sel, MX] = new[:, 0]
+        g[sel, MY] = new[:, 1]
+        g[sel, MVALID] = 1.0
+        weight = np.where(known, np.float32(0.0), weight)  # the pixels without a size are left to the vector
+    encode.apply_motion(g, weight, vector, threshold)
 
 
 @lru_cache(maxsize=1)
@@ -471,6 +513,11 @@ def load_overrides(path: str | Path, locate: Callable[[str], str] | None = None)
                     f"{path}: regions[{i}].length: a static region has no length (drop it, or give a moving direction)"
                 )
             track = track_from(direction=r["direction"], length=r["length"])
+        if r.get("keep_flow_detail") and track is None:
+            raise OverrideError(
+                f"{path}: regions[{i}].keep_flow_detail: only a region with a motion vector (motion, or direction "
+                "and length) keeps the flow's detail"
+            )
         signs = _vector_signs(track) if track is not None else _signs(r["direction"])
         ov.regions.append(
             Region(
@@ -482,6 +529,7 @@ def load_overrides(path: str | Path, locate: Callable[[str], str] | None = None)
                 name,
                 track,
                 float(r.get("feather", DEFAULT_FEATHER)),
+                keep_flow_detail=bool(r.get("keep_flow_detail", False)),
             )
         )
     return ov
