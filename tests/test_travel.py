@@ -230,3 +230,31 @@ def test_follow_and_travelling_residue_in_bands_are_the_whole_frame_formulas_to_
     travel.follow(sub, img, warper, offsets, trust)
     travel.travel_residue(sub, img, warper, offsets)
     assert np.array_equal(sub, want)
+
+
+def test_uncovered_marks_what_a_moving_object_leaves_behind_and_what_enters_at_the_edge() -> None:
+    """The square (columns 10-19, 10 px per frame to the right) half a frame later covers 15-24 and leaves
+    10-14 with nothing landing on it; a uniform motion uncovers only the columns it brings in at the edge."""
+    _, motion = _square()
+    hole = travel.Warper(motion, uncovered=True).uncovered(0.5)
+    assert hole.shape == motion.shape[:2] and hole.dtype == np.float32
+    assert hole[12:18, 11:14].min() > 0.9  # left behind
+    assert hole[12:18, 18:23].max() < 0.1 and hole[:, 30:].max() < 0.1  # landed on; the still background
+    np.testing.assert_array_equal(travel.Warper(motion, uncovered=True).uncovered(0.0), 0.0)
+    uniform = np.zeros((20, 40, 2), np.float32)
+    uniform[..., 0] = 6.0
+    edge = travel.Warper(uniform, uncovered=True).uncovered(1.0)  # everything moves 6 px right: columns 0-5 get nothing
+    assert edge[:, :4].min() > 0.9 and edge[:, 10:].max() < 0.1
+
+
+def test_uncovered_is_the_same_from_the_native_landings_and_numpy_s() -> None:
+    """Frames wider than 65535 px land their pixels in numpy (float32 positions): the same uncovered mask."""
+    rng = np.random.default_rng(3)
+    motion = rng.normal(0.0, 6.0, (30, 50, 2)).astype(np.float32)
+    native = travel.Warper(motion, uncovered=True)
+    fallback = travel.Warper(motion, uncovered=True)
+    sorted_ = fallback._sort()
+    fallback._sorted = (sorted_[0].astype(np.float32), sorted_[1].astype(np.float32)) + sorted_[2:]
+    for t in (-0.4, 0.3, 1.0):
+        np.testing.assert_array_equal(native.uncovered(t), fallback.uncovered(t))
+        assert native.uncovered(t).max() > 0.5  # random motion leaves pixels nothing lands on

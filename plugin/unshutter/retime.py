@@ -220,7 +220,11 @@ def blend_neighbours(
     frame f, at ``t`` frame intervals from mid-exposure, is blended toward frame
     f+1's mid-exposure frame carried back by 1 - t along f+1's motion (t > 0) or
     frame f-1's carried forward by 1 + t (t < 0), with weight ``BLEND_GAIN`` x
-    |t| (at most 1) where both frames trust their motion. The reblur correction
+    |t| (at most 1) where both frames trust their motion. Where frame f's own
+    motion leaves a pixel uncovered at that time (just behind a moving object,
+    where its own frames have nothing true to carry: :meth:`travel.Warper.uncovered`),
+    the neighbour's carried frame is taken whole wherever the neighbour trusts it and
+    lands something there itself. The reblur correction
     then travels again and the exact projection follows: the outputs' mean
     stays ``blurred_linear``. ``before`` / ``after`` None (the clip's ends, a cut)
     leave that side alone.
@@ -234,11 +238,16 @@ def blend_neighbours(
     part = out[:inside]
     offsets = sched.offsets()
     weight = np.asarray(own.weight, np.float32)
+    mine = travel.Warper(own.motion, weight, uncovered=True)
     sides = {}
     for side, nb in (("before", before), ("after", after)):
         if nb is not None:
             nbw = np.asarray(nb.weight, np.float32)
-            sides[side] = (travel.Warper(nb.motion, nbw), nbw[..., None], np.asarray(nb.mid, np.float32))
+            sides[side] = (
+                travel.Warper(nb.motion, nbw, uncovered=True),
+                nbw[..., None],
+                np.asarray(nb.mid, np.float32),
+            )
     h = part.shape[1]
     for k, t in enumerate(offsets):
         side, tt = ("after", float(t) - 1.0) if t > 0 else ("before", float(t) + 1.0)
@@ -246,18 +255,24 @@ def blend_neighbours(
             continue
         warper, nbw, mid = sides[side]
         a = np.float32(min(1.0, BLEND_GAIN * abs(float(t))))
+        lands = warper.uncovered(tt)  # [H, W]: 1 - it, where the neighbour carries something of its own
+        np.subtract(np.float32(1.0), lands, out=lands)
+        bare = mine.uncovered(float(t))  # [H, W]: where this frame's own carry has nothing true
         for y0 in range(0, h, travel.BAND_ROWS):  # in bands; the weight and the frame warped with the same maps
             y1 = min(h, y0 + travel.BAND_ROWS)
             maps = warper.maps(tt, y0, y1)
-            wgt = warper.rows(nbw, tt, y0, y1, maps).reshape(y1 - y0, -1)  # [rows, W]
-            np.minimum(wgt, weight[y0:y1], out=wgt)
+            theirs = warper.rows(nbw, tt, y0, y1, maps).reshape(y1 - y0, -1)  # [rows, W]
+            theirs *= lands[y0:y1]
+            wgt = np.minimum(theirs, weight[y0:y1])
             wgt *= a
+            theirs *= bare[y0:y1]  # taken whole where this frame has nothing of its own
+            np.maximum(wgt, theirs, out=wgt)
             moved = warper.rows(mid, tt, y0, y1, maps)
             moved -= part[k, y0:y1]
             moved *= wgt[..., None]
             part[k, y0:y1] += moved
     del sides
-    travel.travel_residue(part, blurred_linear, travel.Warper(own.motion, weight), offsets)
+    travel.travel_residue(part, blurred_linear, mine, offsets)
     _project(part, blurred_linear, ceiling, clamp=True)
 
 

@@ -30,16 +30,20 @@ BAND_ROWS = 64
 """Rows warped at a time: the maps and temporaries of a band stay small (and in cache) at any frame size."""
 LANDING_CHUNK = 1 << 18
 """Pixels whose landing spots :meth:`Warper.at` computes at a time."""
+UNCOVERED_FEATHER = 1.5
+"""Gaussian sigma (px) softening the edge of :meth:`Warper.uncovered` (nearest-pixel landings are jagged)."""
 
 
 class Warper:
     """Backward warps of images of one size along one motion field, by different times."""
 
-    def __init__(self, motion: np.ndarray, priority: np.ndarray | None = None) -> None:
+    def __init__(self, motion: np.ndarray, priority: np.ndarray | None = None, uncovered: bool = False) -> None:
         """Shape: motion [H, W, 2] px per frame interval (x, y; y down); priority [H, W] in [0, 1].
 
         ``priority`` (how far each pixel's motion is trusted) decides which
         motion wins where two land on one pixel (:meth:`at`); faster wins among equals.
+        ``uncovered`` keeps, per time, which pixels something lands on (one byte per pixel and time),
+        for :meth:`uncovered`.
         """
         h, w = motion.shape[:2]
         self.motion = np.ascontiguousarray(motion, np.float32)
@@ -50,6 +54,7 @@ class Warper:
         self._half = np.empty((0, 0, 2), np.float16)  # the motion as float16, set with the sort
         self._moving = bool(np.any(self.motion))
         self._at: dict[float, np.ndarray] = {}
+        self._landed: dict[float, np.ndarray] | None = {} if uncovered else None
 
     def at(self, t: float) -> np.ndarray:
         """The motion of whatever is at each pixel ``t`` frame intervals later. Shape: -> [H, W, 2] float16.
@@ -79,8 +84,13 @@ class Warper:
         # ascending priority: where several land, the last (most trusted, fastest) write stays
         if px.dtype == np.uint16:  # in one pass, no temporaries: a third of a 720p frame's resampling in numpy
             kernels.land_motion(px, py, mx, my, src, t, w, h, pairs)
+            if self._landed is not None:  # the same landings once more, marking each pixel something reaches
+                marks = np.zeros(h * w, np.int32)
+                kernels.land_motion(px, py, mx, my, np.ones(px.size, np.int32), t, w, h, marks)
+                self._landed[key] = marks.astype(np.uint8).reshape(h, w)
             self._at[key] = own
             return own
+        landed = np.zeros(h * w, np.uint8) if self._landed is not None else None
         # in chunks, in that order: the landings' temporaries are a chunk's, not six frame-sized arrays
         for c0 in range(0, px.size, LANDING_CHUNK):
             c = slice(c0, c0 + LANDING_CHUNK)
@@ -89,8 +99,39 @@ class Warper:
             ty *= np.int32(w)
             ty += tx
             pairs[ty[inside]] = src[c][inside]
+            if landed is not None:
+                landed[ty[inside]] = 1
         self._at[key] = own
+        if landed is not None and self._landed is not None:
+            self._landed[key] = landed.reshape(h, w)
         return own
+
+    def uncovered(self, t: float) -> np.ndarray:
+        """Pixels nothing lands on ``t`` frame intervals later: 1 there, 0 where something lands, feathered.
+
+        Just behind a moving object lies what it hid at mid-exposure; a warp of
+        this frame has nothing true to put there (it fetches the object's own
+        edge a second time, a ghost band), while a neighbouring frame, taken
+        when the object was elsewhere, may have it. Pixels a motion brings in
+        from beyond the frame's edge count too. One-pixel gaps between
+        neighbouring landings (a motion that stretches) are closed first. Needs
+        a Warper made with ``uncovered=True``.
+
+        Shape: -> [H, W] float32 in [0, 1]
+        """
+        if self._landed is None:
+            raise ValueError("Warper.uncovered: make the Warper with uncovered=True")
+        h, w = self.motion.shape[:2]
+        if not self._moving or t == 0.0:
+            return np.zeros((h, w), np.float32)
+        self.at(t)
+        square = np.ones((3, 3), np.uint8)
+        hole = cv2.morphologyEx(self._landed[float(t)], cv2.MORPH_CLOSE, square)
+        hole ^= np.uint8(1)
+        hole = cv2.dilate(hole, square)
+        hole *= np.uint8(255)
+        hole = cv2.GaussianBlur(hole, (0, 0), UNCOVERED_FEATHER)
+        return hole.astype(np.float32) * np.float32(1.0 / 255.0)
 
     def settle(self, times: np.ndarray | list[float]) -> None:
         """Make the motions of ``times`` now and drop the sort that makes them (five frame-sized
