@@ -97,3 +97,53 @@ def test_fit_from_clips_holds_the_trust_on_wrong_motion_at_the_consistency_level
     t = 1.0 / (1.0 + np.exp(-(((x - res["mean"]) / res["scale"]) @ res["coef"] + res["bias"])))
     assert float(t[wrong].mean()) <= 0.05 + 1e-9
     assert float(t[~wrong].mean()) > 3 * float(t[wrong].mean())
+
+
+def _speckled_object(h: int = 120, w: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A still, trusted background and a disc moving 12 px right whose trust is a checkerboard of 0.9 and 0.1.
+
+    Shape: -> trust [H, W], motion [H, W, 2], disc mask [H, W] bool
+    """
+    ys, xs = np.mgrid[0:h, 0:w]
+    disc = (ys - h / 2) ** 2 + (xs - w / 2) ** 2 < 40**2
+    motion = np.zeros((h, w, 2), np.float32)
+    motion[disc, 0] = 12.0
+    checker = ((ys // 6 + xs // 6) % 2 == 0).astype(np.float32)
+    t = np.where(disc, 0.1 + 0.8 * checker, 1.0).astype(np.float32)
+    return t, motion, disc
+
+
+def test_pool_trust_follows_a_speckled_object_as_a_whole() -> None:
+    t, motion, disc = _speckled_object()
+    inner = disc & np.roll(disc, 12, 0) & np.roll(disc, -12, 0) & np.roll(disc, 12, 1) & np.roll(disc, -12, 1)
+    pooled = trust.pool_trust(t, motion)
+    assert pooled.shape == t.shape and pooled.dtype == np.float32
+    assert 0.0 <= pooled.min() and pooled.max() <= 1.0
+    assert float(t[inner].min()) == pytest.approx(0.1)
+    assert float(pooled[inner].min()) > 0.6  # the untrusted speckles take the trusted ones' trust: same motion
+    assert float(pooled[inner].mean()) > float(t[inner].mean()) + 0.15
+
+
+def test_pool_trust_gives_nothing_to_a_motion_its_trusted_neighbours_do_not_share() -> None:
+    t, motion, disc = _speckled_object()
+    h, w = t.shape
+    odd = np.zeros_like(disc)
+    odd[h // 2 - 8 : h // 2 + 8, w // 2 - 8 : w // 2 + 8] = True
+    t[odd] = 0.1
+    motion[odd] = (-12.0, 0.0)  # backwards inside the object: a wrong motion
+    pooled = trust.pool_trust(t, motion)
+    core = np.zeros_like(odd)
+    core[h // 2 - 3 : h // 2 + 3, w // 2 - 3 : w // 2 + 3] = True
+    assert float(pooled[core].max()) < 0.45  # only the smoothing reaches it, not its neighbours' trust
+    still = np.zeros((h, w, 2), np.float32)
+    uniform = np.full((h, w), 0.37, np.float32)
+    assert np.allclose(trust.pool_trust(uniform, still), 0.37, atol=1e-3)  # a uniform trust is left as it is
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 700), (700, 5), (64, 64)])
+def test_pool_trust_on_small_and_thin_frames(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(0)
+    t = rng.random(shape, dtype=np.float32)
+    m = rng.normal(0, 5, shape + (2,)).astype(np.float32)
+    out = trust.pool_trust(t, m)
+    assert out.shape == shape and np.isfinite(out).all() and 0.0 <= out.min() and out.max() <= 1.0

@@ -14,7 +14,7 @@ import numpy as np
 
 from unshutter.guidance.coarse_match import block_motion
 from unshutter.guidance.dominant import fill_untextured, texture
-from unshutter.guidance.trust import feature_maps, learned_trust
+from unshutter.guidance.trust import feature_maps, learned_trust, pool_trust
 
 _DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 
@@ -243,7 +243,9 @@ def neighbor_motion(
     inlier share where step 3 filled) is one piece of evidence the trust
     weighs, with the photometric match along the motion, the block search's
     agreement and the pixel's structure (:mod:`unshutter.guidance.trust`, a
-    logistic model fitted on rendered clips). With one neighbour nothing can
+    logistic model fitted on rendered clips), then pooled over pixels that move
+    alike (:func:`unshutter.guidance.trust.pool_trust`: an object is followed
+    as a whole, not in speckles). With one neighbour nothing can
     be checked: plain DIS, trust is None (full).
 
     Shape:
@@ -251,7 +253,8 @@ def neighbor_motion(
     """
     if prev is not None and nxt is not None:
         parts = motion_parts(prev, cur, nxt)
-        return parts.motion, "both", learned_trust(feature_maps(prev, cur, nxt, *parts.evidence()))
+        trust = learned_trust(feature_maps(prev, cur, nxt, *parts.evidence()))
+        return parts.motion, "both", pool_trust(trust, parts.motion)
     if nxt is not None:
         return dis_flow(cur, nxt), "next", None
     if prev is not None:

@@ -29,6 +29,14 @@ at 360 degrees and 0.60 -> 0.63 at 180, judder 2.67 -> 2.64 and 1.34 -> 1.28;
 bikes interior PSNR 27.50 -> 27.53 dB, but bikes' judder at 360 degrees
 6.61 -> 7.10 (span 0.23 -> 0.22), and the 24 held-out samples 24.63 -> 24.53
 dB pooled.
+
+That trust is judged pixel by pixel, so a moving object's trust comes out
+speckled, and the node carries some of the object along the motion while the
+rest stays at the blurred frame and jumps at the next frame boundary.
+:func:`pool_trust` (applied by :func:`unshutter.guidance.flow.neighbor_motion`)
+gives each pixel the trust of its trusted neighbours that move as it does,
+and smooths it; its effect in ``unshutter bench quality`` is in
+models/MODEL_CARD.md ("Session 8: the trust pooled over an object").
 """
 
 from __future__ import annotations
@@ -133,6 +141,54 @@ def learned_trust(maps: Iterator[np.ndarray]) -> np.ndarray:
     z += np.float32(BIAS)
     np.clip(z, -30.0, 30.0, out=z)  # exp stays finite
     return (np.float32(1.0) / (np.float32(1.0) + np.exp(-z))).astype(np.float32)
+
+
+POOL_SIGMA = 0.03
+"""Gaussian window of :func:`pool_trust`, as a fraction of the frame's long side (19.2 px at 640, 38.4 at 1280)."""
+POOL_REL = 0.25
+"""A pixel's motion may be off its trusted neighbours' by this fraction (at least 2 px) at 1/e of their trust."""
+
+
+def pool_trust(trust: np.ndarray, motion: np.ndarray) -> np.ndarray:
+    """The trust smoothed, and raised where a pixel moves as its trusted neighbours do.
+
+    The learned trust is judged pixel by pixel, so a moving object comes out
+    speckled: trusted patches beside untrusted ones of the same motion. The
+    node then carries some of the object along the motion and leaves the rest
+    at the blurred frame, which jumps at every frame boundary (judder). An
+    object moves as a whole: where a pixel's motion agrees with the
+    trust-weighted mean motion around it (Gaussian, POOL_SIGMA of the long
+    side), it gets the trust-weighted mean trust there times that agreement
+    (``exp(-(d / tau)^2)``, ``tau = max(2 px, POOL_REL * |mean motion|)``);
+    elsewhere, and at least, the Gaussian-smoothed trust. A motion that
+    disagrees with its trusted neighbours gains nothing.
+
+    The windows are summed on a grid about sigma/3 px coarse (the Gaussian
+    is smooth at that scale), which keeps a 720p frame's cost to ~15 ms.
+
+    Shape: trust [H, W] in [0, 1], motion [H, W, 2] -> [H, W] float32 in [0, 1]
+    """
+    h, w = trust.shape
+    sigma = POOL_SIGMA * max(h, w)
+    down = max(1, int(sigma // 3))
+    small = (max(1, -(-w // down)), max(1, -(-h // down)))
+    t = np.ascontiguousarray(trust, np.float32)
+
+    def window(x: np.ndarray) -> np.ndarray:  # [H, W] -> [H, W]: the Gaussian window mean, at full size
+        if down > 1:
+            x = cv2.resize(x, small, interpolation=cv2.INTER_AREA)
+        x = cv2.GaussianBlur(x, (0, 0), sigma / down)
+        return cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR) if down > 1 else x
+
+    smooth = window(t)
+    weight = np.maximum(smooth, np.float32(1e-3))
+    mx = window(t * motion[..., 0]) / weight  # trust-weighted mean motion around each pixel
+    my = window(t * motion[..., 1]) / weight
+    pooled = window(t * t) / weight  # the trust-weighted mean trust: what the trusted neighbours have
+    dx, dy = motion[..., 0] - mx, motion[..., 1] - my
+    tau2 = np.maximum(np.float32(4.0), np.float32(POOL_REL * POOL_REL) * (mx * mx + my * my))
+    agree = np.exp(-(dx * dx + dy * dy) / tau2)
+    return np.clip(np.maximum(smooth, pooled * agree), 0.0, 1.0).astype(np.float32)
 
 
 # ----------------------------------------------------------------- fitting
