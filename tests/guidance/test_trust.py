@@ -113,15 +113,21 @@ def _speckled_object(h: int = 120, w: int = 200) -> tuple[np.ndarray, np.ndarray
     return t, motion, disc
 
 
-def test_pool_trust_follows_a_speckled_object_as_a_whole() -> None:
+def test_pool_trust_follows_a_speckled_object_as_a_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     t, motion, disc = _speckled_object()
     inner = disc & np.roll(disc, 12, 0) & np.roll(disc, -12, 0) & np.roll(disc, 12, 1) & np.roll(disc, -12, 1)
+    low = inner & (t < 0.5)
+    assert float(t[low].max()) == pytest.approx(0.1)
+    with monkeypatch.context() as m:
+        m.setattr(trust, "POOL_WEIGHT", 1.0)
+        whole = trust.pool_trust(t, motion)  # the object's trust
+    assert float(whole[inner].min()) > 0.55  # the untrusted speckles take the trusted ones' trust: same motion
     pooled = trust.pool_trust(t, motion)
     assert pooled.shape == t.shape and pooled.dtype == np.float32
     assert 0.0 <= pooled.min() and pooled.max() <= 1.0
-    assert float(t[inner].min()) == pytest.approx(0.1)
-    assert float(pooled[inner].min()) > 0.6  # the untrusted speckles take the trusted ones' trust: same motion
-    assert float(pooled[inner].mean()) > float(t[inner].mean()) + 0.15
+    assert np.allclose(pooled, t + trust.POOL_WEIGHT * (whole - t), atol=1e-5)  # POOL_WEIGHT of the way there
+    assert float(pooled[low].min()) > 0.1 + trust.POOL_WEIGHT * (0.55 - 0.1) - 1e-6
+    assert float(pooled[inner].mean()) > float(t[inner].mean()) + 0.1
 
 
 def test_pool_trust_gives_nothing_to_a_motion_its_trusted_neighbours_do_not_share() -> None:

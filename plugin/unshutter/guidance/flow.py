@@ -243,9 +243,10 @@ def neighbor_motion(
     inlier share where step 3 filled) is one piece of evidence the trust
     weighs, with the photometric match along the motion, the block search's
     agreement and the pixel's structure (:mod:`unshutter.guidance.trust`, a
-    logistic model fitted on rendered clips), then pooled over pixels that move
-    alike (:func:`unshutter.guidance.trust.pool_trust`: an object is followed
-    as a whole, not in speckles). With one neighbour nothing can
+    logistic model fitted on rendered clips), then moved halfway toward the
+    trust of the pixels around it that move alike
+    (:func:`unshutter.guidance.trust.pool_trust`: an object is followed more
+    as a whole, less in speckles). With one neighbour nothing can
     be checked: plain DIS, trust is None (full).
 
     Shape:
