@@ -116,6 +116,26 @@ def test_a_sharp_edged_object_advances_whole_not_stretched_or_left_behind() -> N
     assert warp(img, 0.5).sum() == img.sum()  # the square keeps its size: nothing dragged, nothing cut
 
 
+def test_a_motion_that_stretches_leaves_no_lattice_of_dots() -> None:
+    """Motion growing across the frame (0.3 px per px): rounded landings leave every third or fourth pixel
+    with nothing landing on it, in a regular lattice. Such a gap keeps no motion of its own (one that
+    would fetch from elsewhere than its neighbours, a dot in the output): it takes its neighbours'.
+    A wide area nothing lands on (what a moving square uncovers) still keeps its own motion."""
+    h, w = 24, 80
+    motion = np.zeros((h, w, 2), np.float32)
+    motion[..., 0] = 0.3 * np.arange(w, dtype=np.float32)[None, :]
+    warper = travel.Warper(motion, uncovered=True)
+    at = warper.at(1.0).astype(np.float32)[..., 0]
+    jump = np.abs(np.diff(at[:, 2:-2], axis=1))  # the landed motion grows by ~0.23 px per px, smoothly
+    assert jump.max() < 0.6, jump.max()
+    ramp = np.repeat(np.linspace(0.0, 1.0, w, dtype=np.float32)[None, :, None], h, axis=0).repeat(3, axis=2)
+    out = warper(ramp, 1.0)[..., 0]
+    assert np.all(np.diff(out[:, 2:-2], axis=1) >= -1e-6)  # the ramp stays a ramp: no dots fetched from elsewhere
+    assert warper.uncovered(1.0)[:, 4:-4].max() < 0.1  # and nothing counts as uncovered
+    _, square = _square()  # columns 10-19 move 10 px: half a frame later nothing lands on 10-14
+    np.testing.assert_array_equal(travel.Warper(square).at(0.5)[10:20, 10:15], square[10:20, 10:15])  # their own
+
+
 def test_where_two_motions_land_on_one_pixel_the_trusted_one_wins() -> None:
     img, motion = _square()
     motion[10:20, 25:35, 0] = -10.0  # a second square's motion, coming the other way, untrusted

@@ -30,6 +30,10 @@ BAND_ROWS = 64
 """Rows warped at a time: the maps and temporaries of a band stay small (and in cache) at any frame size."""
 LANDING_CHUNK = 1 << 18
 """Pixels whose landing spots :meth:`Warper.at` computes at a time."""
+GAP_CLOSE = 5
+"""Side (px) of the square closing that tells gaps between landings from an uncovered area: holes
+up to 4 px across (where a motion that stretches spreads its rounded landings apart) are gaps, to
+be filled from their edges; wider ones are uncovered (see :meth:`Warper.uncovered`)."""
 UNCOVERED_FEATHER = 1.5
 """Gaussian sigma (px) softening the edge of :meth:`Warper.uncovered` (nearest-pixel landings are jagged)."""
 
@@ -66,9 +70,15 @@ class Warper:
         still inside a source frame and jumps at the next. So every pixel's
         motion is carried to where it lands at time t; where several land on
         one pixel the most trusted wins (the occluder keeps a consistent flow,
-        what it covers does not), the fastest among equals; pixels nothing
-        lands on (just uncovered) keep their own motion. Kept per time as
-        float16 (0.1 px at 200 px of motion; a 4K field is 33 MB).
+        what it covers does not), the fastest among equals. Landings are
+        rounded to whole pixels, so a motion that stretches leaves one-pixel
+        gaps between them in a regular lattice; a gap that keeps its own motion
+        fetches from elsewhere than its neighbours, which shows as a grid of
+        dots. Gaps (pixels the closing of the landed ones fills,
+        :func:`_fill_gaps`) take the mean motion of the landed pixels around
+        them; pixels nothing lands on in a larger area (just uncovered) keep
+        their own motion. Kept per time as float16 (0.1 px at 200 px of motion;
+        a 4K field is 33 MB).
         """
         key = float(t)
         hit = self._at.get(key)
@@ -79,31 +89,25 @@ class Warper:
             self._sorted = self._sort()
         px, py, mx, my, src = self._sorted
         tt = np.float32(t)
-        own = self._half.copy()  # uncovered pixels keep their own motion
+        own = np.empty((h, w, 2), np.float16)
         pairs = own.view(np.int32).reshape(-1)  # a float16 (x, y) pair moves as one int32
+        pairs.fill(_UNLANDED)  # a NaN pair: no finite motion has it, so what stays NaN was not landed on
         # ascending priority: where several land, the last (most trusted, fastest) write stays
         if px.dtype == np.uint16:  # in one pass, no temporaries: a third of a 720p frame's resampling in numpy
             kernels.land_motion(px, py, mx, my, src, t, w, h, pairs)
-            if self._landed is not None:  # the same landings once more, marking each pixel something reaches
-                marks = np.zeros(h * w, np.int32)
-                kernels.land_motion(px, py, mx, my, np.ones(px.size, np.int32), t, w, h, marks)
-                self._landed[key] = marks.astype(np.uint8).reshape(h, w)
-            self._at[key] = own
-            return own
-        landed = np.zeros(h * w, np.uint8) if self._landed is not None else None
-        # in chunks, in that order: the landings' temporaries are a chunk's, not six frame-sized arrays
-        for c0 in range(0, px.size, LANDING_CHUNK):
-            c = slice(c0, c0 + LANDING_CHUNK)
-            tx, ty = _landing(px[c], mx[c], tt), _landing(py[c], my[c], tt)
-            inside = (tx >= 0) & (tx < w) & (ty >= 0) & (ty < h)
-            ty *= np.int32(w)
-            ty += tx
-            pairs[ty[inside]] = src[c][inside]
-            if landed is not None:
-                landed[ty[inside]] = 1
+        else:  # in chunks, in that order: the landings' temporaries are a chunk's, not six frame-sized arrays
+            for c0 in range(0, px.size, LANDING_CHUNK):
+                c = slice(c0, c0 + LANDING_CHUNK)
+                tx, ty = _landing(px[c], mx[c], tt), _landing(py[c], my[c], tt)
+                inside = (tx >= 0) & (tx < w) & (ty >= 0) & (ty < h)
+                ty *= np.int32(w)
+                ty += tx
+                pairs[ty[inside]] = src[c][inside]
+        landed = (pairs != _UNLANDED).view(np.uint8).reshape(h, w)
+        _fill_gaps(own, landed, self._half)
+        if self._landed is not None:
+            self._landed[key] = landed
         self._at[key] = own
-        if landed is not None and self._landed is not None:
-            self._landed[key] = landed.reshape(h, w)
         return own
 
     def uncovered(self, t: float) -> np.ndarray:
@@ -201,6 +205,47 @@ class Warper:
         mx, my = maps if maps is not None else self.maps(t, y0, y1)
         out = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return out.reshape((y1 - y0,) + img.shape[1:])
+
+
+_UNLANDED = np.array([np.nan, np.nan], np.float16).view(np.int32)[0]
+"""The float16 (x, y) pair, as one int32, that :meth:`Warper.at` starts every pixel with."""
+_NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+
+
+def _fill_gaps(field: np.ndarray, landed: np.ndarray, own: np.ndarray) -> None:
+    """Fill, in place, the pixels of ``field`` nothing landed on: gaps between landings (what a
+    :data:`GAP_CLOSE` closing of ``landed`` fills) with the mean motion of their landed neighbours,
+    from the gap's edge inwards; the rest (an uncovered area) with their ``own`` motion.
+
+    Shape: field [H, W, 2] float16 (NaN where not landed), landed [H, W] uint8 0/1, own [H, W, 2] float16
+    """
+    hole = landed ^ np.uint8(1)
+    if not cv2.countNonZero(hole):
+        return
+    closed = cv2.morphologyEx(landed, cv2.MORPH_CLOSE, np.ones((GAP_CLOSE, GAP_CLOSE), np.uint8))
+    gap = cv2.findNonZero(cv2.bitwise_and(closed, hole))  # (x, y) of each gap pixel, or None
+    if gap is not None:
+        h, w = landed.shape
+        known = landed.copy()
+        xs, ys = gap.reshape(-1, 2).T
+        while xs.size:  # a gap's edge first: at most GAP_CLOSE // 2 rounds
+            acc = np.zeros((xs.size, 2), np.float32)
+            count = np.zeros(xs.size, np.float32)
+            for dy, dx in _NEIGHBOURS:
+                yy, xx = np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)  # clipped: a pixel of the gap's own row
+                ok = known[yy, xx] != 0
+                acc += np.where(ok[:, None], field[yy, xx].astype(np.float32), np.float32(0.0))
+                count += ok
+            edge = count > 0
+            if not edge.any():
+                break
+            fy, fx = ys[edge], xs[edge]
+            field[fy, fx] = (acc[edge] / count[edge][:, None]).astype(np.float16)
+            known[fy, fx] = 1
+            hole[fy, fx] = 0
+            xs, ys = xs[~edge], ys[~edge]
+    pairs, mine = field.view(np.int32).reshape(-1), own.view(np.int32).reshape(-1)
+    np.copyto(pairs, mine, where=hole.reshape(-1).view(bool))  # an uncovered area: its own motion
 
 
 def _landing(pos: np.ndarray, motion: np.ndarray, t: np.float32) -> np.ndarray:
