@@ -74,8 +74,8 @@ constexpr const char *kParamFollowLabel = "Follow motion";
 constexpr const char *kParamFollowHint =
     "0-2: how closely the sub-frames follow the motion estimated from the neighbouring frames. 0 keeps the "
     "decomposer's own sub-frames; 1 carries the mid-exposure frame along the motion where the flow to the "
-    "previous and to the next frame agree (smoothest playback); 2 everywhere (more motion and detail, but "
-    "content carried the wrong way where the flow is wrong). At a 360 degree shutter each output also blends "
+    "previous and to the next frame agree; 2 everywhere (more motion and detail, but content carried the "
+    "wrong way where the flow is wrong); 1.25 (the default) a quarter of the way from 1 to 2. At a 360 degree shutter each output also blends "
     "toward the neighbouring frames' (two source frames either side are then read).";
 constexpr const char *kParamGuidance = "guidance";
 constexpr const char *kParamGuidanceLabel = "Guidance";
@@ -149,7 +149,7 @@ constexpr ChoiceOption kTimingOptions[] = {{"Even", "even"}, {"Exposure only", "
 static_assert(sizeof(kTimingOptions) / sizeof(kTimingOptions[0]) == eTimingCount, "timing options");
 
 constexpr int kFactorMin = 2, kFactorMax = 16, kFactorDefault = 4;
-constexpr double kFollowDefault = 1.0;  // NodeParams.follow
+constexpr double kFollowDefault = 1.25;  // NodeParams.follow
 constexpr double kFollowMax = 2.0;      // node.FOLLOW_MAX
 constexpr long long kBlendPixels = 2048LL * 1080;  // retime.BLEND_PIXELS
 constexpr int kTileMin = 176, kTileMax = 16384, kTileDefault = 768;  // the decomposer needs >= 2*80+16

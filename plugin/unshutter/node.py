@@ -43,7 +43,7 @@ class NodeParams:
     quality: str = "full"
     threshold: float = 0.5
     timing: str = "even"
-    follow: float = 1.0
+    follow: float = 1.25
     motion: tuple[float, float] | None = None  # whole-frame vector, px per exposure at full resolution
 
     def validate(self) -> None:

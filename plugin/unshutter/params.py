@@ -141,7 +141,7 @@ PARAMS: tuple[Param, ...] = (
     Param(
         "follow",
         "float",
-        1.0,
+        1.25,
         "how closely sub-frames follow the estimated motion",
         lo=0.0,
         hi=2.0,

@@ -131,7 +131,7 @@ def test_operator_adds_slowmo_strip_that_renders(blender: Blender, scripts_dir: 
         "motion": [0.0, 0.0],
         "shutter": 360.0,
         "timing": "EVEN",
-        "follow": 1.0,
+        "follow": 1.25,
         "output_dir": str(tmp_path / "unshutter") + "/",
     }
     # from the Strip menu Blender passes the last run's values as "ghosts": the strip's own settings still win

@@ -65,7 +65,7 @@ def test_command_and_output_files() -> None:
     assert cmd[cmd.index("--frames") + 1] == "1002-1004" and cmd[cmd.index("--shutter") + 1] == "180.0"
     assert cmd[cmd.index("--overrides") + 1] == "/c/ov.yaml" and cmd[cmd.index("--guidance") + 1] == "left"
     assert "--threads" not in cmd  # the engine's default: all cores
-    assert cmd[cmd.index("--timing") + 1] == "even" and cmd[cmd.index("--follow") + 1] == "1.0"  # the defaults
+    assert cmd[cmd.index("--timing") + 1] == "even" and cmd[cmd.index("--follow") + 1] == "1.25"  # the defaults
     cmd = engine.build_command("u", "i", "o", factor=2, threads=3, timing="exposure", follow=0.30000001192092896)
     assert cmd[cmd.index("--threads") + 1] == "3"
     assert cmd[cmd.index("--timing") + 1] == "exposure"

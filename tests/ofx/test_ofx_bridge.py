@@ -92,7 +92,7 @@ def test_describe_in_general_and_filter(host) -> None:
     assert "OfxParamTypeChoice" in params["timing"] and "options=Even,Exposure only" in params["timing"]
     assert "default=0 " in params["timing"]
     assert "OfxParamTypeDouble" in params["followMotion"]
-    assert "default=1 min=0 max=2 dmin=0 dmax=2 " in params["followMotion"]  # NodeParams.follow, node.FOLLOW_MAX
+    assert "default=1.25 min=0 max=2 dmin=0 dmax=2 " in params["followMotion"]  # NodeParams.follow, node.FOLLOW_MAX
     colour = params["colorspace"]
     assert "OfxParamTypeChoice" in colour and 'label="Input colour"' in colour and "default=0 " in colour
     assert "options=Auto,Linear,sRGB,Rec.709" in colour

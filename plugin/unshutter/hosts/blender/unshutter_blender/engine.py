@@ -167,7 +167,7 @@ def build_command(
     overrides: str = "",
     shutter: float = 360.0,
     timing: str = "even",
-    follow: float = 1.0,
+    follow: float = 1.25,
     frames: tuple[int, int] | None = None,
     threads: int = 0,
     motion: tuple[float, float] | None = None,

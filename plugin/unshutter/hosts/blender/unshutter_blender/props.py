@@ -95,13 +95,14 @@ TIMING = dict(
 )
 FOLLOW = dict(
     name="Follow Motion",
-    default=1.0,
+    default=1.25,
     min=0.0,
     max=2.0,
     precision=2,
     description="How closely the sub-frames follow the motion estimated from the neighbouring frames: 0 keeps "
     "the decomposer's own, 1 carries the mid-exposure frame along the motion where the flows to the previous "
-    "and next frame agree, 2 everywhere (more motion, but wrong where the flow is) (unshutter run --follow)",
+    "and next frame agree, 2 everywhere (more motion, but wrong where the flow is); 1.25 (the default) a "
+    "quarter of the way from 1 to 2 (unshutter run --follow)",
 )
 OUTPUT_DIR = dict(
     name="Output Folder",
