@@ -298,12 +298,13 @@ def follow(sub: np.ndarray, mid: np.ndarray, warper: Warper, offsets: np.ndarray
         weight: [H, W] in [0, 1]
     """
     h = sub.shape[1]
+    wgt = np.asarray(weight, np.float32)[..., None]  # converted once, not per band and sub-frame
     for k, t in enumerate(offsets):
         for y0 in range(0, h, BAND_ROWS):  # a band at a time: no frame-sized temporaries (4K peak memory)
             y1 = min(h, y0 + BAND_ROWS)
             moved = warper.rows(mid, float(t), y0, y1)
             moved -= sub[k, y0:y1]
-            moved *= weight[y0:y1, :, None].astype(np.float32)
+            moved *= wgt[y0:y1]
             sub[k, y0:y1] += moved
 
 
