@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from unshutter import kernels, memory
+from unshutter.kernels import reference
 
 BAND_ROWS = 64
 """Rows warped at a time: the maps and temporaries of a band stay small (and in cache) at any frame size."""
@@ -88,21 +89,16 @@ class Warper:
         if self._sorted is None:
             self._sorted = self._sort()
         px, py, mx, my, src = self._sorted
-        tt = np.float32(t)
         own = np.empty((h, w, 2), np.float16)
         pairs = own.view(np.int32).reshape(-1)  # a float16 (x, y) pair moves as one int32
         pairs.fill(_UNLANDED)  # a NaN pair: no finite motion has it, so what stays NaN was not landed on
         # ascending priority: where several land, the last (most trusted, fastest) write stays
         if px.dtype == np.uint16:  # in one pass, no temporaries: a third of a 720p frame's resampling in numpy
             kernels.land_motion(px, py, mx, my, src, t, w, h, pairs)
-        else:  # in chunks, in that order: the landings' temporaries are a chunk's, not six frame-sized arrays
-            for c0 in range(0, px.size, LANDING_CHUNK):
+        else:  # float32 positions (wider than uint16): the kernel's numpy reference, in chunks, in that order
+            for c0 in range(0, px.size, LANDING_CHUNK):  # a chunk's temporaries, not six frame-sized arrays
                 c = slice(c0, c0 + LANDING_CHUNK)
-                tx, ty = _landing(px[c], mx[c], tt), _landing(py[c], my[c], tt)
-                inside = (tx >= 0) & (tx < w) & (ty >= 0) & (ty < h)
-                ty *= np.int32(w)
-                ty += tx
-                pairs[ty[inside]] = src[c][inside]
+                reference.land_motion(px[c], py[c], mx[c], my[c], src[c], t, w, h, pairs)
         landed = (pairs != _UNLANDED).view(np.uint8).reshape(h, w)
         _fill_gaps(own, landed, self._half)
         if self._landed is not None:
@@ -246,14 +242,6 @@ def _fill_gaps(field: np.ndarray, landed: np.ndarray, own: np.ndarray) -> None:
             xs, ys = xs[~edge], ys[~edge]
     pairs, mine = field.view(np.int32).reshape(-1), own.view(np.int32).reshape(-1)
     np.copyto(pairs, mine, where=hole.reshape(-1).view(bool))  # an uncovered area: its own motion
-
-
-def _landing(pos: np.ndarray, motion: np.ndarray, t: np.float32) -> np.ndarray:
-    """Nearest pixel each position lands on after ``t`` along ``motion``. Shape: [M], [M] -> [M] int32."""
-    a = motion * t
-    a += pos
-    np.rint(a, out=a)
-    return a.astype(np.int32)
 
 
 def warp_consistency(motion: np.ndarray, rel: float = 0.25, floor: float = 1.0) -> np.ndarray:
