@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from unshutter import memory
+
 CHILD = """
 import numpy as np
 from unshutter import memory
@@ -113,3 +115,9 @@ def test_trim_hands_the_free_heap_pages_back_for_large_frames_only() -> None:
         got[large] = [int(v) for v in out.stdout.split()]
     assert got[False] == [0, 0], got
     assert got[True][0] == 1 and got[True][1] > 80, got  # MB handed back, of the 100 MB freed
+
+
+def test_row_bands_cover_the_height_once_in_bands_of_at_most_rows() -> None:
+    assert list(memory.row_bands(130, 64)) == [(0, 64), (64, 128), (128, 130)]
+    assert list(memory.row_bands(64, 64)) == [(0, 64)]
+    assert list(memory.row_bands(0, 64)) == []

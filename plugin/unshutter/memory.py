@@ -19,7 +19,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
-from typing import Any
+from typing import Any, Iterator
 
 log = logging.getLogger("unshutter.memory")
 
@@ -104,3 +104,10 @@ def trim() -> bool:
         return bool(libc is not None and libc.malloc_trim(0) >= 0)
     except (OSError, AttributeError):
         return False
+
+
+def row_bands(height: int, rows: int) -> Iterator[tuple[int, int]]:
+    """``(y0, y1)`` of consecutive bands of at most ``rows`` rows over ``height``: work done a band at a
+    time holds a band's temporaries, not a frame's (bounded memory at 4K)."""
+    for y0 in range(0, height, rows):
+        yield y0, min(height, y0 + rows)

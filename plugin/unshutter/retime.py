@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from unshutter import kernels, sharpen, timing, travel
+from unshutter import kernels, memory, sharpen, timing, travel
 from unshutter.errors import ParameterError
 from unshutter.render.numbering import output_frame  # noqa: F401  (the numbering contract lives there)
 
@@ -103,8 +103,7 @@ def resample_at(sub_linear: np.ndarray, u: np.ndarray, out: np.ndarray | None = 
         pos = min(max(float(ui) * k - 0.5, 0.0), k - 1.0)
         lo = int(np.floor(pos))
         taps.append((lo, min(lo + 1, k - 1), np.float32(pos - lo)))
-    for y0 in range(0, h, BAND_ROWS):
-        y1 = min(h, y0 + BAND_ROWS)
+    for y0, y1 in memory.row_bands(h, BAND_ROWS):
         band_in = np.ascontiguousarray(sub_linear[:, y0:y1], np.float32)
         if middles:
             band = kernels.resample_subframes(band_in, m)
@@ -192,8 +191,7 @@ def _project(part: np.ndarray, blurred_linear: np.ndarray, ceiling: float | None
     """The exact reblur in bands of rows (in place): the outputs' mean becomes ``blurred_linear``; with ``clamp``
     (moving content can overshoot) they are then kept in range, the mean kept. Shape: [N, H, W, 3], [H, W, 3]"""
     h = part.shape[1]
-    for y0 in range(0, h, BAND_ROWS):
-        y1 = min(h, y0 + BAND_ROWS)
+    for y0, y1 in memory.row_bands(h, BAND_ROWS):
         band = kernels.reblur_project(
             np.ascontiguousarray(part[:, y0:y1]), np.ascontiguousarray(blurred_linear[y0:y1], np.float32)
         )
@@ -258,8 +256,9 @@ def blend_neighbours(
         lands = warper.uncovered(tt)  # [H, W]: 1 - it, where the neighbour carries something of its own
         np.subtract(np.float32(1.0), lands, out=lands)
         bare = mine.uncovered(float(t))  # [H, W]: where this frame's own carry has nothing true
-        for y0 in range(0, h, travel.BAND_ROWS):  # in bands; the weight and the frame warped with the same maps
-            y1 = min(h, y0 + travel.BAND_ROWS)
+        for y0, y1 in memory.row_bands(
+            h, travel.BAND_ROWS
+        ):  # in bands; the weight and the frame warped with the same maps
             maps = warper.maps(tt, y0, y1)
             theirs = warper.rows(nbw, tt, y0, y1, maps).reshape(y1 - y0, -1)  # [rows, W]
             theirs *= lands[y0:y1]
@@ -353,8 +352,7 @@ def _retime_bands(sub_linear: np.ndarray, blurred_linear: np.ndarray, n: int, re
         out = sub_linear[:n]
     else:
         out = np.empty((n, h, w, c), np.float32)
-    for y0 in range(0, h, BAND_ROWS):
-        y1 = min(h, y0 + BAND_ROWS)
+    for y0, y1 in memory.row_bands(h, BAND_ROWS):
         band = kernels.resample_subframes(np.ascontiguousarray(sub_linear[:, y0:y1], np.float32), n)
         if n >= 2:
             band = kernels.reblur_project(band, np.ascontiguousarray(blurred_linear[y0:y1], np.float32))

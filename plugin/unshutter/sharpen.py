@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from unshutter import kernels
+from unshutter import kernels, memory
 from unshutter.kernels.reference import DEBLUR_EPS
 
 ITERATIONS = 20
@@ -77,8 +77,7 @@ def along_motion(
         np.maximum(out, np.float32(0.0), out=out)  # the gain is positive light only at its own size
     else:
         out = kernels.deblur_motion(mid, target, motion, float(exposure), int(iterations), SPACING, MAX_TAPS)
-    for y0 in range(0, h, BAND_ROWS):  # in bands: no frame-sized masks at 4K
-        y1 = min(h, y0 + BAND_ROWS)
+    for y0, y1 in memory.row_bands(h, BAND_ROWS):  # in bands: no frame-sized masks at 4K
         negative = mid[y0:y1] < 0.0
         negative |= blurred[y0:y1] < 0.0
         if negative.any():

@@ -168,8 +168,7 @@ class Warper:
             return img.copy()
         h = img.shape[0]
         out = np.empty(img.shape, img.dtype)
-        for y0 in range(0, h, BAND_ROWS):  # the maps of a band at a time: no frame-sized maps
-            y1 = min(h, y0 + BAND_ROWS)
+        for y0, y1 in memory.row_bands(h, BAND_ROWS):  # the maps of a band at a time: no frame-sized maps
             out[y0:y1] = self.rows(img, t, y0, y1)
         return out
 
@@ -288,8 +287,7 @@ def follow(sub: np.ndarray, mid: np.ndarray, warper: Warper, offsets: np.ndarray
     h = sub.shape[1]
     wgt = np.asarray(weight, np.float32)[..., None]  # converted once, not per band and sub-frame
     for k, t in enumerate(offsets):
-        for y0 in range(0, h, BAND_ROWS):  # a band at a time: no frame-sized temporaries (4K peak memory)
-            y1 = min(h, y0 + BAND_ROWS)
+        for y0, y1 in memory.row_bands(h, BAND_ROWS):  # a band at a time: no frame-sized temporaries (4K peak memory)
             moved = warper.rows(mid, float(t), y0, y1)
             moved -= sub[k, y0:y1]
             moved *= wgt[y0:y1]
@@ -312,12 +310,10 @@ def travel_residue(sub: np.ndarray, target: np.ndarray, warper: Warper, offsets:
         return
     h = sub.shape[1]
     resid = np.empty(target.shape, np.result_type(target.dtype, np.float32))
-    for y0 in range(0, h, BAND_ROWS):
-        y1 = min(h, y0 + BAND_ROWS)
+    for y0, y1 in memory.row_bands(h, BAND_ROWS):
         np.subtract(target[y0:y1], sub[:, y0:y1].mean(axis=0, dtype=np.float32), out=resid[y0:y1])
     # a band of rows at a time, each warp once: the warped bands and their mean are all the temporaries
-    for y0 in range(0, h, BAND_ROWS):
-        y1 = min(h, y0 + BAND_ROWS)
+    for y0, y1 in memory.row_bands(h, BAND_ROWS):
         moved = [warper.rows(resid, float(t), y0, y1) for t in offsets]
         mean_moved = np.zeros_like(moved[0])
         for m in moved:

@@ -386,8 +386,7 @@ class Decomposer:
             report(done + 1, len(tiles))
         wsum *= np.float32(1.0 / self.k)
         for k in range(self.k):  # in bands of rows: no frame-sized temporary
-            for b0 in range(0, h, NORMALIZE_ROWS):
-                b1 = min(h, b0 + NORMALIZE_ROWS)
+            for b0, b1 in memory.row_bands(h, NORMALIZE_ROWS):
                 acc[k, b0:b1] = kernels.normalize_accumulated(acc[k, b0:b1], wsum[b0:b1])
         kernels.clear_cache()  # the tiles' freed buffers: resampling and writing need the room
         memory.trim()  # and the heap's free pages (0.3 GB at 4K: the threads' heaps, the tiles' smaller buffers)
