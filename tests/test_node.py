@@ -12,7 +12,7 @@ from unshutter.decomposer.contract import GVALID, GX, GY, MOTION_SCALE, MVALID
 from unshutter.guidance import flow
 from unshutter.guidance.overrides import neighbour_match
 from unshutter.io.clip import open_clip
-from unshutter.node import Node, NodeParams
+from unshutter.node import FrameResult, Node, NodeParams
 
 
 @pytest.fixture(scope="module")
@@ -253,3 +253,41 @@ def test_a_whole_frame_vector_is_followed_where_the_neighbours_bear_it_out() -> 
     alone: dict[str, np.ndarray] = {}
     Node(NodeParams(factor=3, motion=(12.0, 0.0))).guidance_for(1, enc[1], None, None, trust_out=alone)
     assert "trust" not in alone
+
+
+def test_a_fast_object_the_motion_missed_crosses_the_gap_instead_of_fading_between_two_places() -> None:
+    """180 degrees, factor 8: the gap's outputs carry each sharp end along the flow measured between them, so a
+    square the frame's own motion read at rest (a small fast object over texture) travels; it used to fade out
+    in one place and in at the other."""
+    from tests.conftest import textured_photo
+    from unshutter import timing
+
+    scene = textured_photo(120, 200) * np.float32(0.3)  # a dim scene, a bright square moving 16 px across the gap
+    patch = textured_photo(48, 48, seed=3)
+
+    def at(x: int) -> np.ndarray:
+        img = scene.copy()
+        img[36:84, x : x + 48] = patch
+        return img
+
+    sched = timing.schedule(8, 180.0)
+    assert sched.inside == 4
+    still = np.zeros((120, 200, 2), np.float32)
+    weight = np.zeros((120, 200), np.float16)
+
+    def result(img: np.ndarray) -> FrameResult:
+        return FrameResult(
+            np.repeat(img[None], 8, axis=0), np.zeros((120, 200, 6), np.float16), "test", {}, still, sched, weight
+        )
+
+    res, nxt = result(at(40)), result(at(56))
+    Node(NodeParams(factor=8, shutter=180.0)).fill_gap(res, nxt)
+    t_last, t_first = sched.times[3], 1.0 + sched.times[0]
+    for k in range(4, 8):
+        w = (sched.times[k] - t_last) / (t_first - t_last)
+        moved = at(40 + round(16 * w))
+        faded = (1.0 - w) * at(40) + w * at(56)
+        box = (slice(36, 84), slice(40, 104))
+        err_moved = float(np.abs(res.subframes[k][box] - moved[box]).mean())
+        err_faded = float(np.abs(faded[box] - moved[box]).mean())
+        assert err_moved < 0.5 * err_faded, (k, err_moved, err_faded)

@@ -19,7 +19,7 @@ from unshutter import color, kernels, memory, retime, sharpen, timing, travel
 from unshutter.decomposer.contract import MOTION_SCALE, MVALID, MX, MY
 from unshutter.decomposer.runtime import AUTO_TILE, DEFAULT_TILE, MIN_TILE, Decomposer
 from unshutter.errors import ParameterError
-from unshutter.guidance import encode, flow
+from unshutter.guidance import bridge, encode, flow
 from unshutter.guidance.overrides import Overrides, load_overrides, neighbour_match
 
 GUIDANCE_MODES = ("neighbors", "none", "left", "right", "up", "down", "reverse")
@@ -143,6 +143,14 @@ def _grays(
         gn = None
         cuts.append("cut-after")
     return gc, gp, gn, cuts
+
+
+def _ranked(follow: np.ndarray | None, agreement: np.ndarray) -> np.ndarray:
+    """Which motion wins where two land in the gap: the frame's follow weight, or the gap flow's agreement
+    where that is higher. Shape: [H, W] float16 or None, [H, W] float32 -> [H, W] float16"""
+    if follow is None:
+        return agreement.astype(np.float16)
+    return np.maximum(follow, agreement.astype(np.float16))
 
 
 class Node:
@@ -423,8 +431,10 @@ class Node:
     def fill_gap(self, res: FrameResult, nxt: FrameResult | None) -> None:
         """Interpolate ``res``'s closed-shutter outputs toward the next frame's first output (in place).
 
-        Without ``nxt``, or when ``nxt`` is across a hard cut, they stay carried forward along
-        ``res``'s own motion (a cross-fade into another shot would be a visible dissolve).
+        Each end travels along the flow measured between the two sharp ends where it holds
+        (:func:`unshutter.guidance.bridge.gap_motion`), else along its own frame's motion. Without
+        ``nxt``, or when ``nxt`` is across a hard cut, they stay carried forward along ``res``'s own
+        motion (a cross-fade into another shot would be a visible dissolve).
         """
         sched = res.schedule
         if nxt is None or sched is None or sched.gap == 0:
@@ -435,7 +445,17 @@ class Node:
         if flow.is_cut(last, first):
             res.guidance_source += " [gap not interpolated: cut]"
             return
-        retime.fill_gap(res.subframes, sched, res.motion, nxt.subframes[0], nxt.motion, res.follow, nxt.follow)
+        span = 1.0 + sched.times[0] - sched.times[sched.inside - 1]
+        m_last, m_first, agree_last, agree_first = bridge.gap_motion(last, first, span, res.motion, nxt.motion)
+        retime.fill_gap(
+            res.subframes,
+            sched,
+            m_last,
+            nxt.subframes[0],
+            m_first,
+            _ranked(res.follow, agree_last),
+            _ranked(nxt.follow, agree_first),
+        )
 
     def _decompose(
         self,
