@@ -455,6 +455,7 @@ class Node:
             m_first,
             _ranked(res.follow, agree_last),
             _ranked(nxt.follow, agree_first),
+            scale,
         )
 
     def _decompose(

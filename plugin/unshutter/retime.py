@@ -316,11 +316,14 @@ def fill_gap(
     next_motion: np.ndarray | None,
     priority: np.ndarray | None = None,
     next_priority: np.ndarray | None = None,
+    scale: float = 1.0,
 ) -> None:
     """Interpolate the gap outputs of ``out`` toward the next source frame's first output (in place).
 
     ``priority`` and ``next_priority`` (each frame's follow weight) decide which
     motion wins where two land on one pixel, as inside the exposure (:func:`retime`).
+    ``scale`` is the frame's exposure scale: the cross-fade runs in its display encoding
+    (:func:`unshutter.travel.gap_frames`).
 
     Shape:
         out: [N, H, W, 3], next_first: [H, W, 3], motion, next_motion: [H, W, 2] or None,
@@ -342,6 +345,7 @@ def fill_gap(
         1.0 + sched.times[0],
         warper(next_motion, next_priority),
         sched.times[i:],
+        scale,
     )
 
 

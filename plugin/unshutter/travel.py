@@ -333,19 +333,25 @@ def gap_frames(
     first_time: float,
     warp_first: Warper | None,
     times: tuple[float, ...] | list[float],
+    scale: float = 1.0,
 ) -> np.ndarray:
     """Frames in the closed-shutter gap between two sharp sub-frames.
 
     ``last`` (shown at ``last_time``) is carried forward along its motion and
     ``first`` (the next source frame's first sub-frame, at ``first_time`` on the
     same clock, i.e. 1 + its own time) backward along the next frame's motion;
-    the two are cross-faded by time. Without a next frame (the clip's end, a
-    cut) ``last`` is carried forward alone.
+    the two are cross-faded by time, in the display-referred encoding of the
+    frames (sRGB of linear / ``scale``, the network's): where the two disagree
+    (an object one of them misplaces, or that leaves the frame), a cross-fade in
+    linear light lets a dark object vanish at once into a bright background and
+    a bright one linger as a pale ghost over a dark one. Without a next frame
+    (the clip's end, a cut) ``last`` is carried forward alone.
 
     Shape:
-        last, first: [H, W, 3] -> [G, H, W, 3]
+        last, first: [H, W, 3] scene-linear -> [G, H, W, 3]
     """
     out = np.empty((len(times),) + last.shape, np.float32)
+    inv = np.float32(1.0 / scale)
     for i, t in enumerate(times):
         a = warp_last(last, t - last_time)
         if first is None or warp_first is None:
@@ -353,5 +359,11 @@ def gap_frames(
             continue
         w = np.float32((t - last_time) / (first_time - last_time))
         b = warp_first(first, t - first_time)
-        out[i] = a + w * (b - a)
+        a *= inv
+        b *= inv
+        a = kernels.srgb_encode(a)
+        a += w * (kernels.srgb_encode(b) - a)
+        a = kernels.srgb_decode(a)
+        a *= np.float32(scale)
+        out[i] = a
     return out
