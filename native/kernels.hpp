@@ -51,6 +51,9 @@ void log_decode(const float* x, float* y, idx n);
 void land_motion(const std::uint16_t* px, const std::uint16_t* py, const float* mx, const float* my,
                  const std::int32_t* src, idx n, float t, idx w, idx h, std::int32_t* pairs);
 
+// ---- cpu.cpp
+void zero_upper();  // VZEROUPPER where the CPU has AVX (see cpu.cpp)
+
 // ---- half.cpp  (n floats, any shape; compilers with _Float16 only: the Python side falls back to numpy)
 #if defined(__FLT16_MAX__)
 #define UNSHUTTER_HAVE_HALF 1

@@ -428,6 +428,8 @@ PYBIND11_MODULE(_native, m) {
           py::arg("mx").noconvert(), py::arg("my").noconvert(), py::arg("src").noconvert(), py::arg("t"),
           py::arg("w"), py::arg("h"), py::arg("pairs").noconvert(),
           "Write each sorted pixel's pair where it lands after t (in order: the last write stays)");
+    m.def("zero_upper", &us::zero_upper,
+          "VZEROUPPER: clear the vector registers' upper halves another library's AVX code left in use");
 #if defined(UNSHUTTER_HAVE_HALF)
     m.def("to_half", &to_half, py::arg("x").noconvert(), "float32 -> float16 bits (uint16), as numpy's astype");
     m.def("warp_maps", &warp_maps, py::arg("field").noconvert(), py::arg("t"), py::arg("y0"),
