@@ -107,6 +107,24 @@ def _carried(mid: np.ndarray, speed: float) -> retime.Carried:
     return retime.Carried(mid.astype(np.float16), motion, np.ones((h, w), np.float16))
 
 
+def test_a_carried_frame_is_made_grey_once_per_exposure_scale(monkeypatch) -> None:
+    """Node.settle checks a frame's mid-exposure frame for a cut against both neighbours, and each
+    neighbour checks it again: it is encoded and made grey once per scale, as the flow would make it."""
+    from unshutter import color
+    from unshutter.guidance import flow
+
+    mid = _pattern(24, 40, 0.0) * np.float32(3.0)
+    carried = _carried(mid, 2.0)
+    calls = []
+    real = flow.to_gray8
+    monkeypatch.setattr(flow, "to_gray8", lambda enc: calls.append(1) or real(enc))
+    g = carried.gray(2.5)
+    assert carried.gray(2.5) is g and len(calls) == 1
+    np.testing.assert_array_equal(g, real(color.to_network(np.asarray(carried.mid, np.float32), 2.5)))
+    other = carried.gray(1.0)  # another frame's exposure: its own encoding
+    assert len(calls) == 2 and not np.array_equal(other, g)
+
+
 def test_outputs_lean_toward_the_neighbours_along_their_motion_and_keep_the_exact_reblur() -> None:
     """Frame f's outputs all hold its mid-exposure frame (no motion inside the frame): blended with the
     neighbours' mid-exposure frames carried to their times, the late and early outputs move toward where

@@ -386,13 +386,12 @@ class Node:
         own = res.carried
         if own is not None and res.blurred is not None and res.schedule is not None:
             scale = res.info.get("exposure_scale", 1.0)
-            mine = flow.to_gray8(color.to_network(np.asarray(own.mid, np.float32), scale))
+            mine = own.gray(scale)
 
             def joined(other: retime.Carried | None) -> retime.Carried | None:
                 if other is None:
                     return None
-                theirs = flow.to_gray8(color.to_network(np.asarray(other.mid, np.float32), scale))
-                return None if flow.is_cut(mine, theirs) else other
+                return None if flow.is_cut(mine, other.gray(scale)) else other
 
             after = nxt.carried if nxt is not None else None
             blurred = res.blurred
