@@ -60,6 +60,8 @@ void zero_upper();  // VZEROUPPER where the CPU has AVX (see cpu.cpp)
 void to_half(const float* x, std::uint16_t* y, idx n);
 // field: rows x w x 2 float16 bits; mx, my: rows x w (see half.cpp)
 void warp_maps(const std::uint16_t* field, idx rows, idx w, float t, float y0, float* mx, float* my);
+// field: h x w x 2 float16 bits, in place (see half.cpp)
+void close_lattice(std::uint16_t* field, idx h, idx w, float rel);
 #endif
 
 }  // namespace unshutter

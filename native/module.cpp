@@ -371,6 +371,18 @@ py::array_t<float, py::array::c_style> warp_maps(const py::array_t<std::uint16_t
     }
     return out;
 }
+
+void close_lattice(py::array_t<std::uint16_t, py::array::c_style>& field, double rel) {
+    check(field, "close_lattice", "field", 3, "[H, W, 2]");
+    require(field.shape(2) == 2, "close_lattice: field must be [H, W, 2]");
+    require((field.flags() & py::detail::npy_api::NPY_ARRAY_WRITEABLE_) != 0, "close_lattice: field is read-only");
+    const idx h = field.shape(0), w = field.shape(1);
+    std::uint16_t* f = field.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        us::close_lattice(f, h, w, static_cast<float>(rel));
+    }
+}
 #endif
 
 }  // namespace
@@ -434,5 +446,7 @@ PYBIND11_MODULE(_native, m) {
     m.def("to_half", &to_half, py::arg("x").noconvert(), "float32 -> float16 bits (uint16), as numpy's astype");
     m.def("warp_maps", &warp_maps, py::arg("field").noconvert(), py::arg("t"), py::arg("y0"),
           "Remap coordinates of a backward warp by t along a float16 field (bits), rows from y0");
+    m.def("close_lattice", &close_lattice, py::arg("field").noconvert(), py::arg("rel"),
+          "A slower motion's single pixels between two agreeing faster ones take their mean (float16 bits, in place)");
 #endif
 }

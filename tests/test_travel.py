@@ -157,6 +157,22 @@ def test_a_motion_that_stretches_leaves_no_lattice_of_dots() -> None:
     np.testing.assert_array_equal(travel.Warper(square).at(0.5)[10:20, 10:15], square[10:20, 10:15])  # their own
 
 
+def test_a_fast_layer_that_stretches_over_a_still_one_shows_no_dots_of_it() -> None:
+    """A fast object whose motion grows across it (16 to 31 px per frame interval) lands half a frame later
+    with a gap every two or three pixels; the still background under its new place lands on itself and used
+    to fill each gap, a dot of background in the object. Those pixels take the object's motion now; the
+    background beside the object, and a still frame, keep theirs."""
+    h, w = 12, 80
+    motion = np.zeros((h, w, 2), np.float32)
+    xs = np.arange(10, 30, dtype=np.float32)
+    motion[2:10, 10:30, 0] = 16.0 + 0.8 * (xs - 10.0)  # lands on columns 18..45, spaced 1.4 px
+    at = travel.Warper(motion, np.ones((h, w), np.float32)).at(0.5).astype(np.float32)
+    assert at[3:9, 19:44, 0].min() > 15.0, at[3:9, 19:44, 0].min()  # no background motion inside the object
+    np.testing.assert_array_equal(at[:, 50:, 0], 0.0)  # the background beyond it keeps its own (still) motion
+    np.testing.assert_array_equal(at[0, :, 0], 0.0)
+    np.testing.assert_array_equal(travel.Warper(np.zeros((h, w, 2), np.float32)).at(0.5), 0.0)
+
+
 def test_where_two_motions_land_on_one_pixel_the_trusted_one_wins() -> None:
     img, motion = _square()
     motion[10:20, 25:35, 0] = -10.0  # a second square's motion, coming the other way, untrusted

@@ -35,6 +35,11 @@ GAP_CLOSE = 5
 """Side (px) of the square closing that tells gaps between landings from an uncovered area: holes
 up to 4 px across (where a motion that stretches spreads its rounded landings apart) are gaps, to
 be filled from their edges; wider ones are uncovered (see :meth:`Warper.uncovered`)."""
+LATTICE_REL = 0.1
+"""Where a faster motion lands over a slower one with one-pixel gaps between its landings (it stretches),
+the slower one's landings fill them and show as dots of the wrong layer: a pixel slower than both its
+neighbours on a line by more than this part of their speed (at least 1 px), between two that agree as
+closely, takes their mean (:func:`unshutter.kernels.close_lattice`)."""
 UNCOVERED_FEATHER = 1.5
 """Gaussian sigma (px) softening the edge of :meth:`Warper.uncovered` (nearest-pixel landings are jagged)."""
 
@@ -78,7 +83,10 @@ class Warper:
         dots. Gaps (pixels the closing of the landed ones fills,
         :func:`_fill_gaps`) take the mean motion of the landed pixels around
         them; pixels nothing lands on in a larger area (just uncovered) keep
-        their own motion. Kept per time as float16 (0.1 px at 200 px of motion;
+        their own motion. Where a fast layer stretches over a slower one, the
+        slower one lands in the fast one's gaps instead, dots of the wrong
+        layer: a single pixel slower than two agreeing neighbours on a line
+        takes their motion (:data:`LATTICE_REL`). Kept per time as float16 (0.1 px at 200 px of motion;
         a 4K field is 33 MB).
         """
         key = float(t)
@@ -101,6 +109,7 @@ class Warper:
                 reference.land_motion(px[c], py[c], mx[c], my[c], src[c], t, w, h, pairs)
         landed = (pairs != _UNLANDED).view(np.uint8).reshape(h, w)
         _fill_gaps(own, landed, self._half)
+        kernels.close_lattice(own, LATTICE_REL)
         if self._landed is not None:
             self._landed[key] = landed
         self._at[key] = own

@@ -391,6 +391,25 @@ def test_warp_maps_are_numpys_float32_products_and_sums_to_the_bit(native, rng):
         np.testing.assert_array_equal(ref.warp_maps(field.view(np.uint16), t, 40).view(np.uint32), got.view(np.uint32))
 
 
+def test_close_lattice_is_the_references_to_the_bit(native, rng):
+    """Random fields with a fast layer sieved by a slower one, NaN and border pixels: the same fixes, the same
+    float16 means, the same untouched pixels; frames too small to have an interior are left alone."""
+    for h, w in ((1, 1), (2, 9), (3, 3), (37, 53), (96, 131)):
+        field = (rng.standard_normal((h, w, 2)) * 3.0).astype(np.float16)
+        field[h // 4 : 3 * h // 4 + 1, w // 4 : 3 * w // 4 + 1] += np.float16(40.0)  # the fast layer
+        holes = rng.random((h, w)) < 0.2
+        field[holes] = (rng.standard_normal((int(holes.sum()), 2)) * 2.0).astype(np.float16)  # its sieve
+        if h * w > 10:
+            field.reshape(-1, 2)[[3, 7, 9]] = np.float16(np.nan)
+        want = field.view(np.uint16).copy()
+        got = want.copy()
+        ref.close_lattice(want, 0.1)
+        native.close_lattice(got, 0.1)
+        np.testing.assert_array_equal(got, want)
+        if min(h, w) >= 37:
+            assert (want != field.view(np.uint16)).any()  # the case is exercised
+
+
 def test_land_motion_writes_where_numpy_lands_in_the_same_order(native, rng):
     """Sorted pixels land on the nearest pixel (ties to even, float32 arithmetic), the last write wins; motions
     that leave the frame, huge ones and NaN land nowhere."""

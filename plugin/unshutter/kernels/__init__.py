@@ -494,7 +494,22 @@ def warp_maps(field: np.ndarray, t: float, y0: int) -> np.ndarray:
     return np.asarray(_newer("warp_maps").warp_maps(bits, float(np.float32(t)), float(y0)))
 
 
+def close_lattice(field: np.ndarray, rel: float) -> None:
+    """Single pixels of a slower motion between two agreeing pixels of a faster one (on a line: horizontal,
+    vertical or diagonal) take the faster's mean motion, in place (:meth:`unshutter.travel.Warper.at`;
+    ``reference.close_lattice`` is the specification, to the bit).
+
+    Shape: field [H, W, 2] float16 (C-contiguous, writeable), in place
+    """
+    if field.dtype != np.float16:
+        raise TypeError(f"close_lattice: field must be float16, got {field.dtype}")
+    if field.ndim != 3 or field.shape[2] != 2 or not field.flags.c_contiguous:
+        raise ValueError("close_lattice: field must be a C-contiguous [H, W, 2] array")
+    _newer("close_lattice").close_lattice(field.view(np.uint16), float(np.float32(rel)))
+
+
 __all__ = [
+    "close_lattice",
     "BACKEND",
     "accumulate_tile",
     "clean_isolated",

@@ -422,3 +422,39 @@ def land_motion(
     ty = np.rint(my * tt + py).astype(np.int32)
     inside = (tx >= 0) & (tx < w) & (ty >= 0) & (ty < h)
     pairs[ty[inside] * np.int32(w) + tx[inside]] = src[inside]
+
+
+def close_lattice(field: np.ndarray, rel: float) -> None:
+    """Single pixels of a slower motion between two agreeing pixels of a faster one take the faster's
+    (in place; :meth:`unshutter.travel.Warper.at`). Along the first of the horizontal, vertical and both
+    diagonal lines where a pixel's speed is below both neighbours' by more than ``margin = max(1, rel x
+    min(theirs))`` and the neighbours' motions differ by less than ``margin``, it becomes their mean. Speeds
+    are sqrt(x * x + y * y) in float32; every test reads the field as given; the border is kept.
+
+    Shape: field [H, W, 2] float16 bits (uint16), in place
+    """
+    h, w = field.shape[:2]
+    if h < 3 or w < 3:
+        return
+    f = field.view(np.float16).astype(np.float32)
+    speed = np.sqrt(f[..., 0] * f[..., 0] + f[..., 1] * f[..., 1])
+    c = (slice(1, h - 1), slice(1, w - 1))
+    fixed = np.zeros((h - 2, w - 2), bool)
+    rel32 = np.float32(rel)
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        a = (slice(1 + dy, h - 1 + dy), slice(1 + dx, w - 1 + dx))
+        b = (slice(1 - dy, h - 1 - dy), slice(1 - dx, w - 1 - dx))
+        low = np.minimum(speed[a], speed[b])
+        margin = np.maximum(np.float32(1.0), rel32 * low)
+        cand = speed[c] < low - margin
+        cand &= ~fixed
+        ys, xs = np.nonzero(cand)
+        if not ys.size:
+            continue
+        fa, fb = f[a][ys, xs], f[b][ys, xs]
+        d = fa - fb
+        agree = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]) < margin[ys, xs]
+        ys, xs = ys[agree], xs[agree]
+        mean = (fa[agree] + fb[agree]) * np.float32(0.5)
+        field[ys + 1, xs + 1] = mean.astype(np.float16).view(np.uint16)
+        fixed[ys, xs] = True
