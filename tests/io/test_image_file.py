@@ -360,3 +360,33 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
 
 def _idat_chunk(body: bytes) -> bytes:
     return _chunk(b"IDAT", body)
+
+
+def test_deflating_a_png_holds_its_pixel_data_at_most_twice(tmp_path: Path) -> None:
+    """Two writers deflate at once and a 4K file's rows are 25 MB: holding the file, its IDAT bodies,
+    their join and the inflated rows at once took the 4K run's peak past 2 GB. Python's own allocations
+    during _deflate_png stay under 2.5 times the rows (the file and its rows, or the rows and their
+    deflated copy)."""
+    import tracemalloc
+
+    import OpenImageIO as oiio
+
+    pytest.importorskip("isal.isal_zlib")
+    from unshutter.io import image_file
+
+    h, w = 600, 1000
+    px = np.random.default_rng(5).random((h, w, 3)).astype(np.float32)
+    spec = oiio.ImageSpec(w, h, 3, "uint8")
+    spec.attribute("png:compressionLevel", 0)
+    stored = tmp_path / "stored.png"
+    image_file.write_pixels(stored, spec, px)
+    rows = h * (1 + 3 * w)
+    tracemalloc.start()
+    try:
+        image_file._deflate_png(stored, stored)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2.5 * rows, peak / rows
+    back, _ = read_image(stored)
+    np.testing.assert_array_equal(np.round(back * 255), np.round(px * 255))
