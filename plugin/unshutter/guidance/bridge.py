@@ -17,14 +17,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from unshutter.guidance.flow import TRUST_REL, dis_flow
+from unshutter.guidance.flow import consistency, dis_flow
 
 
 def _agreement(there: np.ndarray, back: np.ndarray) -> np.ndarray:
     """How well ``back`` (read where ``there`` lands) returns each pixel home, in [0, 1].
 
-    ``1 / (1 + (d / tau)^2)`` with ``d`` the round trip's miss in px and ``tau = max(1, TRUST_REL * |there|)``,
-    as the neighbour flow's consistency (:mod:`unshutter.guidance.flow`).
+    The neighbour flow's consistency (:func:`unshutter.guidance.flow.consistency`) of the round trip's miss.
 
     Shape: there, back [H, W, 2] -> [H, W] float32
     """
@@ -32,9 +31,7 @@ def _agreement(there: np.ndarray, back: np.ndarray) -> np.ndarray:
     xs = np.arange(w, dtype=np.float32)[None, :] + there[..., 0]
     ys = np.arange(h, dtype=np.float32)[:, None] + there[..., 1]
     miss = there + cv2.remap(back, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    miss2 = miss[..., 0] * miss[..., 0] + miss[..., 1] * miss[..., 1]
-    tau2 = np.maximum(np.float32(1.0), np.float32(TRUST_REL * TRUST_REL) * (there[..., 0] ** 2 + there[..., 1] ** 2))
-    return (np.float32(1.0) / (np.float32(1.0) + miss2 / tau2)).astype(np.float32)
+    return consistency(miss[..., 0] * miss[..., 0] + miss[..., 1] * miss[..., 1], there)
 
 
 def gap_motion(

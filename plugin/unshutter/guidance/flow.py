@@ -187,9 +187,14 @@ def _central(
     motion = (fwd - bwd) * np.float32(0.5)
     d = fwd + bwd
     disagree2 = d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]  # (a sum over the last axis is 5x slower)
+    return motion, consistency(disagree2, motion), np.sqrt(disagree2)
+
+
+def consistency(miss2: np.ndarray, motion: np.ndarray) -> np.ndarray:
+    """How well two flows that should cancel do: ``1 / (1 + (d / tau)^2)``, ``d`` their miss in px,
+    ``tau = max(1, TRUST_REL * |motion|)``. Shape: miss2 (d squared) [H, W], motion [H, W, 2] -> [H, W] float32"""
     tau2 = np.maximum(np.float32(1.0), np.float32(TRUST_REL * TRUST_REL) * (motion[..., 0] ** 2 + motion[..., 1] ** 2))
-    trust = np.float32(1.0) / (np.float32(1.0) + disagree2 / tau2)
-    return motion, trust.astype(np.float32), np.sqrt(disagree2)
+    return (np.float32(1.0) / (np.float32(1.0) + miss2 / tau2)).astype(np.float32)
 
 
 @dataclass
