@@ -24,7 +24,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from unshutter import kernels, memory
+from unshutter import color, kernels, memory
 from unshutter.kernels import reference
 
 BAND_ROWS = 64
@@ -350,7 +350,7 @@ def gap_frames(
     ``first`` (the next source frame's first sub-frame, at ``first_time`` on the
     same clock, i.e. 1 + its own time) backward along the next frame's motion;
     the two are cross-faded by time, in the display-referred encoding of the
-    frames (sRGB of linear / ``scale``, the network's): where the two disagree
+    frames (the network's, :func:`unshutter.color.to_network`): where the two disagree
     (an object one of them misplaces, or that leaves the frame), a cross-fade in
     linear light lets a dark object vanish at once into a bright background and
     a bright one linger as a pale ghost over a dark one. Without a next frame
@@ -360,19 +360,13 @@ def gap_frames(
         last, first: [H, W, 3] scene-linear -> [G, H, W, 3]
     """
     out = np.empty((len(times),) + last.shape, np.float32)
-    inv = np.float32(1.0 / scale)
     for i, t in enumerate(times):
         a = warp_last(last, t - last_time)
         if first is None or warp_first is None:
             out[i] = a
             continue
         w = np.float32((t - last_time) / (first_time - last_time))
-        b = warp_first(first, t - first_time)
-        a *= inv
-        b *= inv
-        a = kernels.srgb_encode(a)
-        a += w * (kernels.srgb_encode(b) - a)
-        a = kernels.srgb_decode(a)
-        a *= np.float32(scale)
-        out[i] = a
+        shown = color.to_network(a, scale)
+        shown += w * (color.to_network(warp_first(first, t - first_time), scale) - shown)
+        out[i] = color.from_network(shown, scale)
     return out
