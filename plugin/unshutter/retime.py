@@ -270,9 +270,8 @@ def blend_neighbours(
         lands = warper.uncovered(tt)  # [H, W]: 1 - it, where the neighbour carries something of its own
         np.subtract(np.float32(1.0), lands, out=lands)
         bare = mine.uncovered(float(t))  # [H, W]: where this frame's own carry has nothing true
-        for y0, y1 in memory.row_bands(
-            h, travel.BAND_ROWS
-        ):  # in bands; the weight and the frame warped with the same maps
+        # in bands; the weight and the frame warped with the same maps
+        for y0, y1 in memory.row_bands(h, travel.BAND_ROWS):
             maps = warper.maps(tt, y0, y1)
             theirs = warper.rows(nbw, tt, y0, y1, maps).reshape(y1 - y0, -1)  # [rows, W]
             theirs *= lands[y0:y1]
