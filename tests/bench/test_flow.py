@@ -68,3 +68,27 @@ def test_auc_and_the_trust_split_reward_a_trust_that_tells_right_motion_from_wro
     sc = bf.score([s], backwards)
     assert sc["auc"] == 0.0 and sc["t_right"] == 0.1 and sc["t_wrong"] == 0.9
     assert bf.auc(np.array([0.5, 0.5]), np.array([True, True])) is None
+
+
+def test_truth_cheaper_says_whether_the_neighbours_show_the_true_motion() -> None:
+    gray = (np.clip(textured_photo(60, 90, seed=3).mean(-1), 0, 1) * 255).astype(np.uint8)
+    blk = (np.clip(textured_photo(20, 20, seed=5).mean(-1), 0, 1) * 255).astype(np.uint8)
+    frames = np.repeat(gray[None], 3, axis=0)
+    for i, x in enumerate((20, 32, 44)):  # a textured block 12 px a frame to the right over a still picture
+        frames[i, 20:40, x : x + 20] = blk
+    truth = np.zeros((3, 60, 90, 2), np.float32)
+    truth[1, 20:40, 32:52, 0] = 12.0
+    s = bf.FlowSet("t", frames, truth)
+    cost = bf.photometric_cost(frames[0], frames[1], frames[2], truth[1])
+    assert float(cost[24:36, 36:48].max()) < 1.0  # the block's own motion explains both neighbours
+
+    def still(prev, cur, nxt):  # noqa: ANN001, ANN202
+        return np.zeros_like(truth[1]), None
+
+    def exact(prev, cur, nxt):  # noqa: ANN001, ANN202
+        return truth[1], None
+
+    assert bf.score([s], still)["truth_cheaper"] > 0.8  # matching could find the block's motion
+    assert bf.score([s], exact)["truth_cheaper"] is None  # nothing wrong to judge
+    flat = bf.FlowSet("flat", np.zeros_like(frames), truth)
+    assert bf.score([flat], still)["truth_cheaper"] == 0.0  # nothing to match: the neighbours cannot tell

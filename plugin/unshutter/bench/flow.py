@@ -29,13 +29,20 @@ moving pixels (right = within max(1.5 px, 25%) of the truth, as
 :func:`unshutter.guidance.trust.correct`): the mean trust on the right ones
 ("t_right", higher follows more of the correct motion) and on the wrong ones
 ("t_wrong", higher puts more content in the wrong place), and the area under
-the ROC curve ("auc", 0.5 = no better than chance).
+the ROC curve ("auc", 0.5 = no better than chance). Whether the blurred
+frames could tell a wrong motion from the truth: over the moving pixels whose
+motion is wrong, the share where the true motion explains the neighbours
+better than the estimate does ("truth_cheaper", by :func:`photometric_cost`;
+near 0.5 or below, choosing among candidate motions by how well they match
+the neighbours cannot find the truth there).
 Rows: ``neighbor_motion`` (what the node uses), ``consistency`` (its motion
 with the forward/backward consistency as trust, the trust before the learned
 one), ``central_dis`` (the estimator before this benchmark existed: the
-central difference of two DIS flows) and ``sharp_dis`` (central DIS on the
+central difference of two DIS flows), ``sharp_dis`` (central DIS on the
 sharp frames one interval apart, which shows how much is lost to large
-displacements rather than to the blur).
+displacements rather than to the blur) and ``sharp_neighbor_motion`` (the
+node's estimator on those sharp frames: the most a second pass on perfectly
+deblurred frames could give it).
 Seconds per call are timed at the set's size and on a 1280x720 frame.
 """
 
@@ -184,6 +191,38 @@ def consistency_estimator(
     return parts.motion, parts.consistency
 
 
+COST_WINDOW = 9
+"""Side (px) of the box :func:`photometric_cost` averages over (as the trust's residual features)."""
+
+
+def photometric_cost(prev: np.ndarray, cur: np.ndarray, nxt: np.ndarray, motion: np.ndarray) -> np.ndarray:
+    """How badly ``motion`` explains the neighbours: ``min(ef, eb) + 0.25 max(ef, eb)``.
+
+    ``ef`` and ``eb`` are the COST_WINDOW-box means of ``|cur - nxt(p + m)|`` and
+    ``|cur - prev(p - m)|`` (grey levels, bilinear, edges replicated); the
+    better side counts fully and the worse a quarter, as in the block search
+    (:mod:`unshutter.guidance.coarse_match`), so one occluded side does not
+    condemn a motion.
+
+    Shape: prev, cur, nxt [H, W] uint8, motion [H, W, 2] -> [H, W] float32
+    """
+    h, w = cur.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    c = cur.astype(np.float32)
+    box = (COST_WINDOW, COST_WINDOW)
+    side = []
+    for img, sign in ((nxt, 1.0), (prev, -1.0)):
+        moved = cv2.remap(
+            img,
+            xs + np.float32(sign) * motion[..., 0],
+            ys + np.float32(sign) * motion[..., 1],
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        side.append(cv2.blur(np.abs(c - moved.astype(np.float32)), box))
+    return np.minimum(side[0], side[1]) + np.float32(0.25) * np.maximum(side[0], side[1])
+
+
 def auc(score: np.ndarray, label: np.ndarray) -> float | None:
     """Area under the ROC curve of ``score`` for ``label`` (ties broken by order). Shape: [N], [N] bool."""
     pos = int(label.sum())
@@ -204,7 +243,7 @@ def node_estimator(
 
 def score(sets: list[FlowSet], est: Estimator, sharp: bool = False) -> dict:
     """EPE measures of ``est`` pooled over the interior frames of ``sets`` (see the module docstring)."""
-    errs, mov, fast, fg, wrong, tw, tsum, tmov, right = [], [], [], [], [], 0.0, 0.0, [], []
+    errs, mov, fast, fg, wrong, tw, tsum, tmov, right, cheaper = [], [], [], [], [], 0.0, 0.0, [], [], []
     seconds, calls = 0.0, 0
     for s in sets:
         frames = s.sharp if sharp and s.sharp is not None else s.blurred
@@ -222,7 +261,12 @@ def score(sets: list[FlowSet], est: Estimator, sharp: bool = False) -> dict:
             errs.append(e.ravel())
             mov.append(e[moving])
             fast.append(e[mag > FAST_PX])
-            right.append(correct(m, tr)[moving])
+            ok = correct(m, tr)
+            right.append(ok[moving])
+            off = moving & ~ok
+            if off.any():
+                near = photometric_cost(frames[f - 1], frames[f], frames[f + 1], tr)[off]
+                cheaper.append(near < photometric_cost(frames[f - 1], frames[f], frames[f + 1], m)[off])
             fg.append(e[rel > MOVING_PX])
             wrong.append(((m * tr).sum(-1) < 0)[moving])
             t = np.ones_like(e) if trust is None else trust
@@ -248,6 +292,7 @@ def score(sets: list[FlowSet], est: Estimator, sharp: bool = False) -> dict:
         "t_right": round(float(tm[ok].mean()), 2) if ok.any() else None,
         "t_wrong": round(float(tm[~ok].mean()), 2) if (~ok).any() else None,
         "auc": None if (a := auc(tm, ok)) is None else round(a, 3),
+        "truth_cheaper": round(float(np.concatenate(cheaper).mean()), 2) if cheaper else None,
         "frames": calls,
         "seconds_per_call": round(seconds / max(1, calls), 3),
     }
@@ -269,6 +314,7 @@ ROWS: dict[str, tuple[Estimator, bool]] = {
     "consistency": (consistency_estimator, False),
     "central_dis": (central_dis, False),
     "sharp_dis": (central_dis, True),
+    "sharp_neighbor_motion": (node_estimator, True),
 }
 
 
@@ -303,7 +349,8 @@ def run(args: argparse.Namespace) -> int:
         "EPE px per frame interval (interior frames): mean, p95, moving = true motion > 8 px, fg = > 8 px off the "
         "frame's median motion, wrong = % of moving pixels pointing > 90 deg off, trusted = trust-weighted mean, "
         "trust on moving pixels; fast = true motion > 20 px; t_right / t_wrong = mean trust on moving pixels whose "
-        "motion is right (within max(1.5 px, 25%)) / wrong, auc = how well the trust tells them apart"
+        "motion is right (within max(1.5 px, 25%)) / wrong, auc = how well the trust tells them apart; "
+        "truth_cheaper = share of the wrong ones where the true motion matches the neighbours better"
     )
     cols = (
         "epe",
@@ -317,6 +364,7 @@ def run(args: argparse.Namespace) -> int:
         "t_right",
         "t_wrong",
         "auc",
+        "truth_cheaper",
         "seconds_per_call",
     )
     for gname, rows in res["sets"].items():
