@@ -50,6 +50,9 @@ void log_decode(const float* x, float* y, idx n);
 // ---- landing.cpp  (n sorted pixels: positions, motions, float16 pairs as int32; pairs: h x w, written in place)
 void land_motion(const std::uint16_t* px, const std::uint16_t* py, const float* mx, const float* my,
                  const std::int32_t* src, idx n, float t, idx w, idx h, std::int32_t* pairs);
+// motion: h x w x 2, priority: h x w or null, pairs: h x w; the five outputs: h * w each, w and h at most 65535
+void sort_landings(const float* motion, const float* priority, const std::int32_t* pairs, idx h, idx w,
+                   std::uint16_t* px, std::uint16_t* py, float* mx, float* my, std::int32_t* src);
 
 // ---- cpu.cpp
 void zero_upper();  // VZEROUPPER where the CPU has AVX (see cpu.cpp)

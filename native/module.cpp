@@ -343,6 +343,32 @@ void land_motion(const py::array_t<std::uint16_t, py::array::c_style>& px,
     }
 }
 
+py::tuple sort_landings(const farr& motion, const farr& priority, const py::array_t<std::int32_t, py::array::c_style>& pairs) {
+    check(motion, "sort_landings", "motion", 3, "[H, W, 2]");
+    require(motion.shape(2) == 2, "sort_landings: motion must be [H, W, 2]");
+    const idx h = motion.shape(0), w = motion.shape(1), n = h * w;
+    require(h <= 65535 && w <= 65535, "sort_landings: frames wider or taller than 65535 px take numpy's reference");
+    require(priority.size() == 0 || (priority.ndim() == 2 && priority.shape(0) == h && priority.shape(1) == w),
+            "sort_landings: priority must be [H, W] like motion, or empty");
+    require(pairs.size() == n, "sort_landings: pairs must hold H x W values");
+    auto px = new_array<std::uint16_t>({n});
+    auto py_ = new_array<std::uint16_t>({n});
+    auto mx = new_array<float>({n});
+    auto my = new_array<float>({n});
+    auto src = new_array<std::int32_t>({n});
+    const float* m = motion.data();
+    const float* pr = priority.size() ? priority.data() : nullptr;
+    const std::int32_t* pa = pairs.data();
+    std::uint16_t *a = px.mutable_data(), *b = py_.mutable_data();
+    float *c = mx.mutable_data(), *d = my.mutable_data();
+    std::int32_t* e = src.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        us::sort_landings(m, pr, pa, h, w, a, b, c, d, e);
+    }
+    return py::make_tuple(px, py_, mx, my, src);
+}
+
 #if defined(UNSHUTTER_HAVE_HALF)
 py::array_t<std::uint16_t, py::array::c_style> to_half(const farr& x) {
     check(x, "to_half", "x", -1, "");
@@ -440,6 +466,8 @@ PYBIND11_MODULE(_native, m) {
           py::arg("mx").noconvert(), py::arg("my").noconvert(), py::arg("src").noconvert(), py::arg("t"),
           py::arg("w"), py::arg("h"), py::arg("pairs").noconvert(),
           "Write each sorted pixel's pair where it lands after t (in order: the last write stays)");
+    m.def("sort_landings", &sort_landings, py::arg("motion").noconvert(), py::arg("priority").noconvert(),
+          py::arg("pairs").noconvert(), "Pixels in ascending landing priority: positions, motions and pairs");
     m.def("zero_upper", &us::zero_upper,
           "VZEROUPPER: clear the vector registers' upper halves another library's AVX code left in use");
 #if defined(UNSHUTTER_HAVE_HALF)

@@ -154,22 +154,9 @@ class Warper:
         memory.trim()  # large frames: the sort's buffers leave the process before the warps' peak (4K)
 
     def _sort(self) -> tuple[np.ndarray, ...]:
-        """Pixel positions, motions and float16 motion pairs in ascending priority (one radix sort per frame)."""
-        h, w = self.motion.shape[:2]
-        m = self.motion.reshape(-1, 2)
-        speed = np.minimum(np.hypot(m[:, 0], m[:, 1]) * np.float32(4.0), np.float32(1023.0))
-        trust = np.zeros(h * w, np.float32) if self._priority is None else self._priority.reshape(-1)
-        key16 = (np.clip(trust, 0.0, 1.0) * np.float32(63.0)).astype(np.uint16) * np.uint16(1024)
-        key16 += speed.astype(np.uint16)
-        o = np.argsort(key16, kind="stable")
-        del speed, trust, key16
-        # whole numbers: uint16 positions add to float32 motions exactly as float32 ones would (less memory at 4K)
-        pos = np.uint16 if max(h, w) <= np.iinfo(np.uint16).max else np.float32
-        px = (o % w).astype(pos)
-        py = (o // w).astype(pos)
+        """Pixel positions, motions and float16 motion pairs in ascending priority (one counting sort per frame)."""
         self._half = kernels.to_half(self.motion)  # as astype(float16); numpy's is slow for half subnormals
-        pairs = self._half.view(np.int32).reshape(-1)
-        return px, py, m[:, 0][o], m[:, 1][o], pairs[o]
+        return kernels.sort_landings(self.motion, self._priority, self._half.view(np.int32).reshape(-1))
 
     def __call__(self, img: np.ndarray, t: float) -> np.ndarray:
         """``img`` as it looks ``t`` frame intervals later. Shape: [H, W, C] -> [H, W, C]."""

@@ -429,3 +429,25 @@ def test_land_motion_writes_where_numpy_lands_in_the_same_order(native, rng):
             ref.land_motion(px, py, mx, my, src, t, w, h, want)
         native.land_motion(px, py, mx, my, src, float(np.float32(t)), w, h, got)
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("priority", ["none", "float32", "float16"])
+def test_sort_landings_orders_as_numpys_stable_argsort(native, rng, priority):
+    """The native counting sort gives numpy's order (trust steps above quarter-pixel speeds, ties in pixel
+    order) and the same positions, motions and pairs; speeds past the cap, trust outside [0, 1] and NaN too."""
+    h, w = 37, 53
+    motion = (rng.standard_normal((h, w, 2)) * 30.0).astype(F32)
+    motion[:5] = np.round(motion[:5])  # whole motions: many equal keys, their order is the pixels'
+    motion[5, :4] = [[300.0, 0.0], [0.0, -256.0], [np.nan, 1.0], [1e30, -1e30]]
+    trust = rng.random((h, w)).astype(F32) * np.float32(1.4) - np.float32(0.2)
+    trust[6, :3] = [np.nan, 1.0, 0.0]
+    trust[7] = np.float32(0.5)
+    prio = {"none": None, "float32": trust, "float16": trust.astype(np.float16)}[priority]
+    pairs = rng.integers(-(2**31), 2**31 - 1, h * w, dtype=np.int64).astype(np.int32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = ref.sort_landings(motion, prio, pairs)
+    trust32 = np.empty((0, 0), F32) if prio is None else np.asarray(prio, F32)
+    got = native.sort_landings(motion, trust32, pairs)
+    for g, x in zip(got, want):
+        assert g.dtype == x.dtype
+        np.testing.assert_array_equal(g, x)

@@ -482,6 +482,23 @@ def land_motion(
         _newer("land_motion").land_motion(px, py, mx, my, src, float(np.float32(t)), int(w), int(h), pairs)
 
 
+def sort_landings(
+    motion: np.ndarray, priority: np.ndarray | None, pairs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels in ascending landing priority, as :func:`reference.sort_landings` (the same order and values):
+    one counting sort instead of numpy's keys, radix argsort and five gathers (a 720p sort: 18-25 -> 12-20 ms).
+
+    Shape: motion [H, W, 2] float32, priority [H, W] or None, pairs [H * W] int32 -> [H * W] each
+    """
+    motion = np.ascontiguousarray(motion, np.float32)
+    h, w = motion.shape[:2]
+    fn = getattr(_impl, "sort_landings", None)
+    if fn is _reference.sort_landings or fn is None or max(h, w) > np.iinfo(np.uint16).max:
+        return _reference.sort_landings(motion, priority, pairs)
+    trust = np.empty((0, 0), np.float32) if priority is None else np.ascontiguousarray(priority, np.float32)
+    return tuple(fn(motion, trust, np.ascontiguousarray(pairs, np.int32)))
+
+
 def warp_maps(field: np.ndarray, t: float, y0: int) -> np.ndarray:
     """The coordinates :func:`cv2.remap` reads for a backward warp by ``t`` along ``field``, rows
     ``y0`` on: x - t * m_x and y - t * m_y, each a float32 product and a float32 sum (numpy's
@@ -529,6 +546,7 @@ __all__ = [
     "rec709_encode",
     "resample_subframes",
     "signs_to_labels",
+    "sort_landings",
     "srgb_decode",
     "srgb_encode",
     "tile_starts",

@@ -404,6 +404,30 @@ def warp_maps(field: np.ndarray, t: float, y0: float) -> np.ndarray:
     return out
 
 
+def sort_landings(
+    motion: np.ndarray, priority: np.ndarray | None, pairs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels in ascending landing priority (:meth:`unshutter.travel.Warper.at`): the trust's 64 steps
+    above the speed's 1024 (quarter pixels), ties in pixel order. Returns their x and y (uint16, float32
+    beyond 65535 px), motions and ``pairs`` values in that order.
+
+    Shape: motion [H, W, 2] float32, priority [H, W] or None, pairs [H * W] int32 -> [H * W] each
+    """
+    h, w = motion.shape[:2]
+    m = motion.reshape(-1, 2)
+    speed = np.minimum(np.hypot(m[:, 0], m[:, 1]) * np.float32(4.0), np.float32(1023.0))
+    trust = np.zeros(h * w, np.float32) if priority is None else priority.reshape(-1)
+    key16 = (np.clip(trust, 0.0, 1.0) * np.float32(63.0)).astype(np.uint16) * np.uint16(1024)
+    key16 += speed.astype(np.uint16)
+    o = np.argsort(key16, kind="stable")
+    del speed, trust, key16
+    # whole numbers: uint16 positions add to float32 motions exactly as float32 ones would (less memory at 4K)
+    pos = np.uint16 if max(h, w) <= np.iinfo(np.uint16).max else np.float32
+    px = (o % w).astype(pos)
+    py = (o // w).astype(pos)
+    return px, py, m[:, 0][o], m[:, 1][o], pairs[o]
+
+
 def land_motion(
     px: np.ndarray,
     py: np.ndarray,
