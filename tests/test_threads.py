@@ -75,3 +75,14 @@ def test_bad_thread_counts_are_one_line_errors(tmp_path: Path) -> None:
 
 def test_parse() -> None:
     assert threads.parse("3") == 3 and threads.parse(0) is None and threads.parse(" 2 ") == 2
+
+
+@pytest.mark.parametrize("given", [None, "5000"])
+def test_opencv_pool_threads_sleep_unless_the_user_says_otherwise(given: str | None) -> None:
+    """The package sets OpenCV's active-wait lengths to 0 before cv2 is loaded; a user's own value stays."""
+    env = {k: v for k, v in os.environ.items() if k not in threads.OPENCV_WAIT}
+    if given is not None:
+        env[threads.OPENCV_WAIT[0]] = given
+    code = "import os, unshutter, cv2; print(*(os.environ.get(n) for n in unshutter.threads.OPENCV_WAIT))"
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert r.stdout.split() == [given or "0", "0"]

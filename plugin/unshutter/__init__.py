@@ -10,6 +10,9 @@ from unshutter.errors import (
     ParameterError,
     UnshutterError,
 )
+from unshutter.threads import quiet_opencv_pool
+
+quiet_opencv_pool()  # before any module of the package imports cv2 (unshutter.threads.OPENCV_WAIT)
 
 __version__ = "0.1.0"
 
