@@ -158,14 +158,15 @@ class Warper:
         self._half = kernels.to_half(self.motion)  # as astype(float16); numpy's is slow for half subnormals
         return kernels.sort_landings(self.motion, self._priority, self._half.view(np.int32).reshape(-1))
 
-    def __call__(self, img: np.ndarray, t: float) -> np.ndarray:
-        """``img`` as it looks ``t`` frame intervals later. Shape: [H, W, C] -> [H, W, C]."""
+    def __call__(self, img: np.ndarray, t: float, sharp: bool = False) -> np.ndarray:
+        """``img`` as it looks ``t`` frame intervals later; ``sharp``: bicubic (:func:`sharp_remap`)
+        instead of bilinear. Shape: [H, W, C] -> [H, W, C]."""
         if t == 0.0:
             return img.copy()
         h = img.shape[0]
         out = np.empty(img.shape, img.dtype)
         for y0, y1 in memory.row_bands(h, BAND_ROWS):  # the maps of a band at a time: no frame-sized maps
-            out[y0:y1] = self.rows(img, t, y0, y1)
+            out[y0:y1] = sharp_remap(img, *self.maps(t, y0, y1)) if sharp else self.rows(img, t, y0, y1)
         return out
 
     def maps(self, t: float, y0: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
@@ -196,6 +197,35 @@ class Warper:
         mx, my = maps if maps is not None else self.maps(t, y0, y1)
         out = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return out.reshape((y1 - y0,) + img.shape[1:])
+
+
+def sharp_remap(img: np.ndarray, mx: np.ndarray, my: np.ndarray) -> np.ndarray:
+    """``cv2.remap`` bicubic, each value clamped into the range of the 2 x 2 pixels a bilinear remap reads.
+
+    A bilinear warp by a fraction of a pixel averages neighbours, which halves the finest detail of a
+    sharp frame: the closed-shutter gap's outputs, made by warping the two sharp ends, were the clip's
+    blurriest (MODEL_CARD.md, "Session 11"). Bicubic keeps that detail; the clamp keeps its overshoot
+    (up to 9% of an edge's step, which beside a highlight in scene-linear light is a dark or negative
+    halo) out. The four corners are read per call: no frame-sized minimum and maximum images.
+
+    Shape: img [H, W, C], mx, my [h, w] -> [h, w, C]
+    """
+    out = cv2.remap(img, mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE).reshape(mx.shape + img.shape[2:])
+    fx, fy = np.floor(mx), np.floor(my)
+
+    def corner(dx: int, dy: int) -> np.ndarray:
+        c = cv2.remap(img, fx + dx, fy + dy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+        return c.reshape(out.shape)
+
+    lo = corner(0, 0)
+    hi = lo.copy()
+    for dx, dy in ((1, 0), (0, 1), (1, 1)):
+        c = corner(dx, dy)
+        np.minimum(lo, c, out=lo)
+        np.maximum(hi, c, out=hi)
+    np.maximum(out, lo, out=out)
+    np.minimum(out, hi, out=out)
+    return out
 
 
 _UNLANDED = np.array([np.nan, np.nan], np.float16).view(np.int32)[0]
@@ -335,9 +365,10 @@ def gap_frames(
 
     ``last`` (shown at ``last_time``) is carried forward along its motion and
     ``first`` (the next source frame's first sub-frame, at ``first_time`` on the
-    same clock, i.e. 1 + its own time) backward along the next frame's motion;
-    the two are cross-faded by time, in the display-referred encoding of the
-    frames (the network's, :func:`unshutter.color.to_network`): where the two disagree
+    same clock, i.e. 1 + its own time) backward along the next frame's motion,
+    both bicubically (:func:`sharp_remap`); the two are cross-faded by time, in
+    the display-referred encoding of the frames (the network's,
+    :func:`unshutter.color.to_network`): where the two disagree
     (an object one of them misplaces, or that leaves the frame), a cross-fade in
     linear light lets a dark object vanish at once into a bright background and
     a bright one linger as a pale ghost over a dark one. Without a next frame
@@ -348,12 +379,12 @@ def gap_frames(
     """
     out = np.empty((len(times),) + last.shape, np.float32)
     for i, t in enumerate(times):
-        a = warp_last(last, t - last_time)
+        a = warp_last(last, t - last_time, sharp=True)
         if first is None or warp_first is None:
             out[i] = a
             continue
         w = np.float32((t - last_time) / (first_time - last_time))
         shown = color.to_network(a, scale)
-        shown += w * (color.to_network(warp_first(first, t - first_time), scale) - shown)
+        shown += w * (color.to_network(warp_first(first, t - first_time, sharp=True), scale) - shown)
         out[i] = color.from_network(shown, scale)
     return out
