@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from unshutter import travel
+from unshutter import color, travel
 from unshutter.decomposer.contract import GVALID, GX, GY, MOTION_SCALE, MVALID
 from unshutter.guidance import flow
 from unshutter.guidance.overrides import neighbour_match
@@ -64,6 +65,35 @@ def test_on_stage_reports_each_stage_once_in_order(frames: list[np.ndarray]) -> 
     assert seen == ["flow", "decompose", "resample"]
     plain = Node(NodeParams(factor=3)).process(1003, frames[1], frames[0], frames[2])
     np.testing.assert_array_equal(res.subframes, plain.subframes)
+
+
+def test_the_flow_holds_only_the_frames_own_encoding_and_the_neighbours_in_grey(
+    frames: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The neighbours' network encodings are freed before the flow runs (two frames' worth at 4K, where a
+    4K frame's flow peaks); the guidance is the same."""
+    made: list[weakref.ref[np.ndarray]] = []
+    to_network, neighbor_motion = color.to_network, flow.neighbor_motion
+
+    def recorded(linear: np.ndarray, scale: float) -> np.ndarray:
+        enc = to_network(linear, scale)
+        made.append(weakref.ref(enc))
+        return enc
+
+    alive: list[int] = []
+
+    def counted(*grays: np.ndarray | None) -> tuple[np.ndarray | None, str, np.ndarray | None]:
+        alive.append(sum(r() is not None for r in made))
+        return neighbor_motion(*grays)
+
+    node = Node(NodeParams(factor=3))
+    plain = node.prepare(1003, frames[1], frames[0], frames[2])
+    monkeypatch.setattr(color, "to_network", recorded)
+    monkeypatch.setattr(flow, "neighbor_motion", counted)
+    prep = node.prepare(1003, frames[1], frames[0], frames[2])
+    assert len(made) == 3 and alive == [1]
+    np.testing.assert_array_equal(prep.guidance, plain.guidance)
+    assert prep.source == plain.source
 
 
 def test_follow_weight_is_the_flow_trust_and_the_warps_hold_where_an_override_sets_the_motion(
@@ -198,9 +228,9 @@ def test_full_quality_deconvolves_the_mid_exposure_frame_and_a_draft_does_not(
     calls: list[int] = []
     real = sharpen.along_motion
 
-    def spy(mid, blurred, motion, exposure, iterations=sharpen.ITERATIONS):  # noqa: ANN001, ANN202
+    def spy(mid, blurred, motion, exposure, iterations=sharpen.ITERATIONS, out=None):  # noqa: ANN001, ANN202
         calls.append(iterations)
-        return real(mid, blurred, motion, exposure, iterations)
+        return real(mid, blurred, motion, exposure, iterations, out)
 
     monkeypatch.setattr(sharpen, "along_motion", spy)
     full = Node(NodeParams(factor=3)).process(1003, frames[1], frames[0], frames[2])

@@ -131,10 +131,10 @@ def _grays(
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, list[str]]:
     """The frame and its neighbours in grey for the flow, a neighbour across a cut dropped, and the cuts found.
 
-    Shape: [H, W, 3] network encoding -> [H, W] uint8 each"""
+    Shape: [H, W, 3] network encoding (a neighbour may come as its grey already, [H, W] uint8) -> [H, W] uint8 each"""
     gc = flow.to_gray8(cur)
-    gp = flow.to_gray8(prev) if prev is not None else None
-    gn = flow.to_gray8(nxt) if nxt is not None else None
+    gp = _gray8(prev) if prev is not None else None
+    gn = _gray8(nxt) if nxt is not None else None
     cuts = []
     if gp is not None and flow.is_cut(gp, gc):
         gp = None
@@ -143,6 +143,11 @@ def _grays(
         gn = None
         cuts.append("cut-after")
     return gc, gp, gn, cuts
+
+
+def _gray8(frame: np.ndarray) -> np.ndarray:
+    """A network-encoded frame in grey for the flow, or the grey itself. Shape: [H, W, 3] or [H, W] -> [H, W] uint8"""
+    return frame if frame.ndim == 2 else flow.to_gray8(frame)
 
 
 def _ranked(follow: np.ndarray | None, agreement: np.ndarray) -> np.ndarray:
@@ -197,7 +202,8 @@ class Node:
         when the flow or the artist's motion could be checked.
 
         Shape:
-            cur, prev, nxt: [H, W, 3] network encoding -> [H, W, 6]
+            cur, prev, nxt: [H, W, 3] network encoding (``prev`` and ``nxt`` also as their grey for the flow,
+            ``flow.to_gray8``: [H, W] uint8) -> [H, W, 6]
         """
         p = self.params
         h, w = cur.shape[:2]
@@ -309,11 +315,15 @@ class Node:
         """
         scale = color.exposure_scale(cur)
         enc = color.to_network(cur, scale)
-        enc_p = color.to_network(prev, scale) if prev is not None else None
-        enc_n = color.to_network(nxt, scale) if nxt is not None else None
+        if self.params.motion is None and self.params.guidance in ("neighbors", "reverse"):
+            # the flow reads the neighbours in grey only: each encoding is freed as soon as its grey is made,
+            # not held through the flow (two frames' worth of float32 at 4K, 190 MiB of the flow's peak)
+            side = [flow.to_gray8(color.to_network(x, scale)) if x is not None else None for x in (prev, nxt)]
+        else:
+            side = [color.to_network(x, scale) if x is not None else None for x in (prev, nxt)]
         trust: dict[str, np.ndarray] = {}
-        g, source = self.guidance_for(frame, enc, enc_p, enc_n, matte, matte_direction, trust)
-        del enc_p, enc_n
+        g, source = self.guidance_for(frame, enc, side[0], side[1], matte, matte_direction, trust)
+        del side
         # half the memory at 4K; tiles go to the network as float32. The processor converts (F16C): numpy took
         # 25 times longer for motion components that become half subnormals (100 ms for the bench's 720p pan)
         g = kernels.to_half(np.ascontiguousarray(g)) if g.dtype == np.float32 else g.astype(np.float16)

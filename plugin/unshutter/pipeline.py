@@ -200,6 +200,8 @@ def _write(
         Path(cfg.guidance_debug) if cfg.guidance_debug else None,
         cfg.preview,
     )
+    if sink.quantized is not None:  # a large frame's writes go on while the next frame is read and flowed
+        source.before_decompose = sink.flush
     emit(
         {
             "event": "start",

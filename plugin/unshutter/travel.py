@@ -61,7 +61,6 @@ class Warper:
         self._xs = np.arange(w, dtype=np.float32)[None, :]
         self._ys = np.arange(h, dtype=np.float32)[:, None]
         self._sorted: tuple[np.ndarray, ...] | None = None
-        self._half = np.empty((0, 0, 2), np.float16)  # the motion as float16, set with the sort
         self._moving = bool(np.any(self.motion))
         self._at: dict[float, np.ndarray] = {}
         self._landed: dict[float, np.ndarray] | None = {} if uncovered else None
@@ -108,7 +107,7 @@ class Warper:
                 c = slice(c0, c0 + LANDING_CHUNK)
                 reference.land_motion(px[c], py[c], mx[c], my[c], src[c], t, w, h, pairs)
         landed = (pairs != _UNLANDED).view(np.uint8).reshape(h, w)
-        _fill_gaps(own, landed, self._half)
+        _fill_gaps(own, landed, self.motion)
         kernels.close_lattice(own, LATTICE_REL)
         if self._landed is not None:
             self._landed[key] = landed
@@ -150,13 +149,14 @@ class Warper:
                 if float(t) != 0.0:  # a warp by 0 is a copy: its motion is never asked for (33 MB at 4K)
                     self.at(float(t))
         self._sorted = None
-        self._half = np.empty((0, 0, 2), np.float16)  # made again with the sort if another time is asked for
         memory.trim()  # large frames: the sort's buffers leave the process before the warps' peak (4K)
 
     def _sort(self) -> tuple[np.ndarray, ...]:
         """Pixel positions, motions and float16 motion pairs in ascending priority (one counting sort per frame)."""
-        self._half = kernels.to_half(self.motion)  # as astype(float16); numpy's is slow for half subnormals
-        return kernels.sort_landings(self.motion, self._priority, self._half.view(np.int32).reshape(-1))
+        half = kernels.to_half(self.motion)  # as astype(float16); numpy's is slow for half subnormals
+        sorted_ = kernels.sort_landings(self.motion, self._priority, half.view(np.int32).reshape(-1))
+        del half  # not kept: a gap that keeps its own motion converts its rows again (_fill_gaps), 33 MB at 4K
+        return sorted_
 
     def __call__(self, img: np.ndarray, t: float, sharp: bool = False) -> np.ndarray:
         """``img`` as it looks ``t`` frame intervals later; ``sharp``: bicubic (:func:`sharp_remap`)
@@ -233,12 +233,12 @@ _UNLANDED = np.array([np.nan, np.nan], np.float16).view(np.int32)[0]
 _NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
 
-def _fill_gaps(field: np.ndarray, landed: np.ndarray, own: np.ndarray) -> None:
+def _fill_gaps(field: np.ndarray, landed: np.ndarray, motion: np.ndarray) -> None:
     """Fill, in place, the pixels of ``field`` nothing landed on: gaps between landings (what a
     :data:`GAP_CLOSE` closing of ``landed`` fills) with the mean motion of their landed neighbours,
-    from the gap's edge inwards; the rest (an uncovered area) with their ``own`` motion.
+    from the gap's edge inwards; the rest (an uncovered area) with their own ``motion`` as float16.
 
-    Shape: field [H, W, 2] float16 (NaN where not landed), landed [H, W] uint8 0/1, own [H, W, 2] float16
+    Shape: field [H, W, 2] float16 (NaN where not landed), landed [H, W] uint8 0/1, motion [H, W, 2] float32
     """
     hole = landed ^ np.uint8(1)
     if not cv2.countNonZero(hole):
@@ -265,8 +265,11 @@ def _fill_gaps(field: np.ndarray, landed: np.ndarray, own: np.ndarray) -> None:
             known[fy, fx] = 1
             hole[fy, fx] = 0
             xs, ys = xs[~edge], ys[~edge]
-    pairs, mine = field.view(np.int32).reshape(-1), own.view(np.int32).reshape(-1)
-    np.copyto(pairs, mine, where=hole.reshape(-1).view(bool))  # an uncovered area: its own motion
+    pairs = field.view(np.int32).reshape(field.shape[:2])
+    for y0, y1 in memory.row_bands(hole.shape[0], BAND_ROWS):  # an uncovered area: its own motion
+        if cv2.countNonZero(hole[y0:y1]):  # the band's motion as float16 pairs, only where it is needed
+            mine = kernels.to_half(np.ascontiguousarray(motion[y0:y1])).view(np.int32).reshape(y1 - y0, -1)
+            np.copyto(pairs[y0:y1], mine, where=hole[y0:y1].view(bool))
 
 
 def warp_consistency(motion: np.ndarray, rel: float = 0.25, floor: float = 1.0) -> np.ndarray:

@@ -390,3 +390,61 @@ def test_deflating_a_png_holds_its_pixel_data_at_most_twice(tmp_path: Path) -> N
     assert peak < 2.5 * rows, peak / rows
     back, _ = read_image(stored)
     np.testing.assert_array_equal(np.round(back * 255), np.round(px * 255))
+
+
+def _ties(scale: int) -> np.ndarray:
+    """float32 values whose product with ``scale`` is exactly halfway between two integers (rounding's hard case)."""
+    out = []
+    for k in range(min(scale, 4096)):
+        x = np.float32((k + 0.5) / scale)
+        for v in (np.nextafter(x, np.float32(0)), x, np.nextafter(x, np.float32(2))):
+            if np.float32(v) * np.float32(scale) == np.float32(k + 0.5):
+                out.append(v)
+    return np.array(out, np.float32)
+
+
+@pytest.mark.parametrize(
+    ("ext", "fmt", "names"), [(".png", "uint8", "RGB"), (".png", "uint16", "RGB"), (".tif", "uint8", "RGBA")]
+)
+def test_quantized_pixels_are_written_as_the_writer_converts_float_pixels(
+    tmp_path: Path, ext: str, fmt: str, names: str
+) -> None:
+    """A large frame's sub-frames wait for their writes in the file's integer type (render.sink): the
+    pixels written from them are the ones OpenImageIO makes of the float pixels, ties, both ends and
+    the ends of rows included (a PNG: the same bytes)."""
+    from unshutter.io.image_file import quantize, quantized_type
+
+    h, w, c = 2 * 256 + 7, 20, len(names)  # rows of 60 and 80 values; bands of 256 rows and a short one
+    meta = ImageMeta(w, h, list(names), fmt, 0, {}, ext.strip(".").replace("tif", "tiff"))
+    dtype = quantized_type(meta, ext, w)
+    assert dtype == np.dtype(fmt)
+    rng = np.random.default_rng(7)
+    ties = _ties(int(np.iinfo(dtype).max))
+    x = np.where(rng.random((h, w, c)) < 0.6, rng.choice(ties, (h, w, c)), rng.uniform(-0.2, 1.2, (h, w, c)))
+    x = x.astype(np.float32)
+    q = np.empty(x.shape, dtype)
+    assert quantize(x, q) == 0
+    write_image(tmp_path / f"float{ext}", x.copy(), meta, signature="ab" * 16)
+    write_image(tmp_path / f"quantized{ext}", q, meta, signature="ab" * 16)
+    if ext == ".png":
+        assert (tmp_path / f"float{ext}").read_bytes() == (tmp_path / f"quantized{ext}").read_bytes()
+    a, _ = read_image(tmp_path / f"float{ext}")
+    b, _ = read_image(tmp_path / f"quantized{ext}")
+    assert np.array_equal(a, b)
+
+
+def test_quantize_counts_nan_and_refuses_what_it_cannot_reproduce() -> None:
+    from unshutter.io.image_file import quantize, quantized_type
+
+    x = np.zeros((4, 8, 3), np.float32)
+    x[1, 2, 0] = x[3, 3, 2] = np.nan
+    assert quantize(x, np.empty(x.shape, np.uint8)) == 2
+    rgb8 = ImageMeta(8, 4, ["R", "G", "B"], "uint8", 8, {}, "png")
+    assert quantized_type(rgb8, ".png", 8) == np.uint8
+    assert quantized_type(rgb8, ".png", 7) is None  # 21 values a row: OpenImageIO rounds the last one its own way
+    assert (
+        quantized_type(ImageMeta(8, 4, list("RGBA"), "uint8", 8, {}, "png"), ".png", 8) is None
+    )  # alpha divided first
+    assert quantized_type(ImageMeta(8, 4, list("RGB"), "half", 16, {}, "openexr"), ".exr", 8) is None
+    assert quantized_type(ImageMeta(8, 4, list("RGB"), "uint16", 10, {}, "dpx"), ".dpx", 8) is None
+    assert quantized_type(ImageMeta(8, 4, list("RGB"), "uint16", 12, {}, "tiff"), ".tif", 8) is None

@@ -228,6 +228,7 @@ def child(
     # the loop's own read and write paths, wrapped where the loop looks them up
     source.FrameCache.get = timed("read", source.FrameCache.get)  # type: ignore[method-assign]
     sink.write_image = timed("write", sink.write_image)
+    sink.quantize = timed("write", sink.quantize)  # a large frame's sub-frames to the files' integer type
     from unshutter.color import ColorTransform
 
     ColorTransform.from_linear = timed("write", ColorTransform.from_linear)  # type: ignore[method-assign]

@@ -18,6 +18,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from unshutter import memory
+
 TEXTURE_SIGMA = 3.0
 """Gaussian window (px) of the structure tensor."""
 
@@ -37,6 +39,9 @@ FIT_POINTS = 4000
 """About this many grid points enter the affine fit."""
 
 RANSAC_PX = 2.0
+
+FIELD_ROWS = 128
+"""Rows of the fitted field computed at a time (its float64 temporaries stay a band's size at 4K)."""
 
 
 def texture(gray: np.ndarray) -> np.ndarray:
@@ -74,10 +79,13 @@ def affine_motion(motion: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray | 
     a, inliers = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX)
     if a is None:
         return None, 0.0
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    fx = a[0, 0] * xx + a[0, 1] * yy + a[0, 2] - xx
-    fy = a[1, 0] * xx + a[1, 1] * yy + a[1, 2] - yy
-    return np.stack([fx, fy], axis=-1).astype(np.float32), float(inliers.mean())
+    field = np.empty((h, w, 2), np.float32)
+    xx = np.arange(w, dtype=np.float32)[None, :]
+    for y0, y1 in memory.row_bands(h, FIELD_ROWS):  # a band's float64 temporaries, not a frame's (4K: the flow's peak)
+        yy = np.arange(y0, y1, dtype=np.float32)[:, None]
+        field[y0:y1, :, 0] = a[0, 0] * xx + a[0, 1] * yy + a[0, 2] - xx
+        field[y0:y1, :, 1] = a[1, 0] * xx + a[1, 1] * yy + a[1, 2] - yy
+    return field, float(inliers.mean())
 
 
 def _sq(v: np.ndarray) -> np.ndarray:
@@ -118,5 +126,6 @@ def fill_untextured(
         s2 = np.maximum(np.float32(16.0), np.float32(AGREE_REL * AGREE_REL) * _sq(model))
         wf = wf * np.exp(-_sq(coarse - model) / s2)
     out = motion + wf[..., None] * (model - motion)
+    del model
     t = trust + wf * (np.float32(share) - trust)
-    return out.astype(np.float32), t.astype(np.float32)
+    return out.astype(np.float32, copy=False), t.astype(np.float32, copy=False)

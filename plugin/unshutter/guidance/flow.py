@@ -260,7 +260,9 @@ def neighbor_motion(
     if prev is not None and nxt is not None:
         parts = motion_parts(prev, cur, nxt)
         trust = learned_trust(feature_maps(prev, cur, nxt, *parts.evidence()))
-        return parts.motion, "both", pool_trust(trust, parts.motion)
+        motion = parts.motion
+        del parts  # the rest of the evidence (five frame-sized maps) is freed before the pooling's own
+        return motion, "both", pool_trust(trust, motion)
     if nxt is not None:
         return dis_flow(cur, nxt), "next", None
     if prev is not None:

@@ -110,40 +110,55 @@ def feature_maps(
         coarse: [H, W, 2], tex: [H, W], consistency: [H, W] -> each [H, W] float32
     """
     h, w = cur.shape
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    ys = np.arange(h, dtype=np.float32)[:, None]  # broadcast by _warp: no frame-sized grids (190 MB at 4K)
+    xs = np.arange(w, dtype=np.float32)[None, :]
     c = cur.astype(np.float32)
     box = (WINDOW, WINDOW)
     ef = cv2.blur(np.abs(c - _warp(nxt, xs, ys, motion, 1.0)), box)
     eb = cv2.blur(np.abs(c - _warp(prev, xs, ys, motion, -1.0)), box)
-    del xs, ys
     e0 = cv2.blur(np.float32(0.5) * (np.abs(c - nxt.astype(np.float32)) + np.abs(c - prev.astype(np.float32))), box)
+    del c  # each map is let go once the maps left do not need it: a 4K frame's flow peaks here
     mag = _len(motion)
     lo = np.log1p(np.minimum(ef, eb))
     yield np.log1p(disagree)
     yield disagree / np.maximum(np.float32(1.0), mag)
     yield lo
     yield np.log1p(np.maximum(ef, eb))
+    del ef, eb
     le0 = np.log1p(e0)
+    del e0
     yield le0
     yield lo - le0
+    del lo, le0
     off = _len(coarse - motion)
     yield np.log1p(off)
     yield off / np.maximum(np.float32(4.0), mag)
+    del off
     yield np.log(tex + np.float32(1e-6))
     yield np.log1p(mag)
+    del mag
     yield consistency
 
 
 def learned_trust(maps: Iterator[np.ndarray]) -> np.ndarray:
     """sigmoid(BIAS + sum COEF_i (feature_i - MEAN_i) / SCALE_i), in [0, 1]. Shape: maps of [H, W] -> [H, W]."""
     z: np.ndarray | None = None
-    for i, f in enumerate(maps):
-        term = (f - MEAN[i]) * np.float32(COEF[i] / SCALE[i])
-        z = term if z is None else z + term
+    for i, f in enumerate(maps):  # in place: a term and the sum (temporaries of a frame's size each)
+        term = f - MEAN[i]
+        del f  # the generator's own maps are freed as it goes on
+        term *= np.float32(COEF[i] / SCALE[i])
+        if z is None:
+            z = term
+        else:
+            z += term
+        del term
     assert z is not None
     z += np.float32(BIAS)
     np.clip(z, -30.0, 30.0, out=z)  # exp stays finite
-    return (np.float32(1.0) / (np.float32(1.0) + np.exp(-z))).astype(np.float32)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    z += np.float32(1.0)
+    return np.divide(np.float32(1.0), z, out=z)
 
 
 POOL_SIGMA = 0.03
@@ -197,7 +212,7 @@ def pool_trust(trust: np.ndarray, motion: np.ndarray) -> np.ndarray:
     tau2 = np.maximum(np.float32(4.0), np.float32(POOL_REL * POOL_REL) * (mx * mx + my * my))
     agree = np.exp(-(dx * dx + dy * dy) / tau2)
     whole = np.maximum(smooth, pooled * agree)  # the object's trust
-    return np.clip(t + np.float32(POOL_WEIGHT) * (whole - t), 0.0, 1.0).astype(np.float32)
+    return np.clip(t + np.float32(POOL_WEIGHT) * (whole - t), 0.0, 1.0).astype(np.float32, copy=False)
 
 
 # ----------------------------------------------------------------- fitting

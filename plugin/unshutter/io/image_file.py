@@ -243,9 +243,10 @@ def write_image(
     ``signature`` (a hex string) is stored in the header for later re-runs.
     ``scratch``: ``pixels`` (float32, contiguous) is the caller's to lose: it is clipped to
     the file's range in place instead of in a copy (one frame-sized buffer less per writer).
+    ``pixels`` in the file's own integer type (:func:`quantize`) are written as they are.
 
     Shape:
-        pixels: [H, W, C] float32, C == len(meta.channel_names)
+        pixels: [H, W, C] float32 (or the file's integer type), C == len(meta.channel_names)
     """
     h, w, c = pixels.shape
     fmt, bits = output_pixel_type(meta, path.suffix)
@@ -272,16 +273,62 @@ def write_image(
     if path.suffix.lower() == ".png":
         spec.attribute("png:compressionLevel", 0 if deflate else PNG_COMPRESSION_LEVEL)
         spec.attribute("png:filter", PNG_FILTER)
+    if pixels.dtype == np.dtype(fmt) and fmt in _INTEGER_MAX:  # quantized already (:func:`quantize`)
+        write_pixels(path, spec, np.ascontiguousarray(pixels), deflate=deflate)
+        return
     data = np.ascontiguousarray(pixels, np.float32)
     if np.isnan(data).any():
-        raise UnshutterError(
-            f"{path}: {int(np.isnan(data).sum())} NaN values computed for this frame; "
-            "nothing written (please report this)"
-        )
+        raise nan_error(path, int(np.isnan(data).sum()))
     lo, hi = _RANGE.get(fmt, (0.0, 1.0))
     # half overflows to Inf past 65504: the brightest value it holds instead
     data = np.clip(data, lo, hi, out=data if scratch and data is pixels else None)
     write_pixels(path, spec, data, deflate=deflate)
+
+
+def nan_error(path: Path, count: int) -> UnshutterError:
+    """The error of a frame with ``count`` NaN values computed for ``path`` (nothing is written)."""
+    return UnshutterError(f"{path}: {count} NaN values computed for this frame; nothing written (please report this)")
+
+
+_INTEGER_MAX = {"uint8": 255.0, "uint16": 65535.0}
+_QUANTIZED_EXTS = (".png", ".tif", ".tiff")
+
+
+def quantized_type(meta: ImageMeta, ext: str, width: int) -> np.dtype | None:
+    """The integer pixel type :func:`quantize` turns a frame into for files of ``ext``, when its result is
+    exactly what the file's writer would make of the float pixels; None otherwise (float or packed files).
+
+    OpenImageIO converts float to 8 or 16 bits four values at a time, rounding half to even, and the
+    values left over at the end of a converted span one at a time, rounding half away from zero; its
+    spans are whole rows (a thread's share of a band). So the two agree to the bit when a row holds a
+    multiple of four values (a 3840x2160 RGB frame: 11,520); ties (``x * 255`` exactly ``k + 0.5``)
+    would be rounded differently at the end of other rows. Not for a PNG with alpha: its writer divides
+    the colour by the alpha before converting float pixels.
+    """
+    fmt, bits = output_pixel_type(meta, ext)
+    if fmt not in _INTEGER_MAX or bits not in (0, 8 * np.dtype(fmt).itemsize) or ext.lower() not in _QUANTIZED_EXTS:
+        return None
+    if ext.lower() == ".png" and "A" in (n.upper() for n in meta.channel_names):
+        return None
+    return np.dtype(fmt) if width * len(meta.channel_names) % 4 == 0 else None
+
+
+def quantize(pixels: np.ndarray, out: np.ndarray) -> int:
+    """Float pixels -> ``out``'s integer type as :func:`write_image` writes them (0..1 to the whole range,
+    rounded half to even; see :func:`quantized_type`). Returns the count of NaN values (``out`` is
+    not filled then: nothing may be written).
+
+    Shape:
+        pixels: [H, W, C] float32 -> out: [H, W, C] uint8 or uint16
+    """
+    nan = int(np.isnan(pixels).sum())
+    if nan:
+        return nan
+    scaled = np.clip(pixels, np.float32(0.0), np.float32(1.0), dtype=np.float32)
+    scaled *= np.float32(_INTEGER_MAX[out.dtype.name])
+    np.rint(scaled, out=scaled)
+    out[...] = scaled
+    return 0
 
 
 # What each written pixel type can hold; anything beyond is clamped (integers: 0..1 of their range).

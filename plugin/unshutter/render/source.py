@@ -18,7 +18,7 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -32,6 +32,11 @@ from unshutter.render.resume import FrameJob
 PREFETCH_PIXELS = WHOLE_FRAME_PIXELS
 """Largest frame whose successor is read and flowed while it is decomposed (a 4K frame's
 prefetch would hold about 0.4 GB more at the run's peak)."""
+
+KEEP_NEXT_PIXELS = WHOLE_FRAME_PIXELS
+"""Largest frame whose successor stays read (in the cache, in linear light) while it is decomposed and
+resampled; a larger one's successor is read again for its own turn (a 4K frame's linear copy is 95 MB,
+at the run's peak in the resampling; reading it again takes about 0.4 s)."""
 
 
 def split_channels(pixels: np.ndarray, meta: ImageMeta) -> tuple[np.ndarray, np.ndarray | None]:
@@ -84,6 +89,11 @@ class FrameCache:
             self._data.popitem(last=False)
         return item
 
+    def forget_after(self, frame: int) -> None:
+        """Drop the frames after ``frame`` (they are read again when asked for)."""
+        for f in [f for f in self._data if f > frame]:
+            del self._data[f]
+
     def forget_before(self, frame: int) -> None:
         """Drop the frames before ``frame``: the loop goes forward, so they are not read again
         (while a frame is written, its previous one no longer takes room: 95 MB at 4K)."""
@@ -131,6 +141,10 @@ class FrameSource:
             memory.keep_freed_buffers()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="unshutter-prefetch") if prefetch else None
         self._ahead: tuple[int, Future[tuple[Prepared, np.ndarray | None]]] | None = None
+        self.before_decompose: Callable[[], None] | None = None
+        """Called once each frame is read and prepared, before it is decomposed (a large frame's run waits
+        there for the previous frame's writes: they share the cores with the reading and the flow, which
+        leave one of them idle, not with the network, and they are done before its memory grows)."""
 
     def prepare(self, frame: int) -> tuple[Prepared, np.ndarray | None]:
         """Read ``frame`` and its neighbours (those inside the clip), and prepare it: encoding, guidance.
@@ -147,9 +161,13 @@ class FrameSource:
         prep, extra = self._prepared(frame)
         with self._lock:
             self.cache.forget_before(frame)  # the previous frame is not needed while this one is decomposed
+            if self.clip.width * self.clip.height > KEEP_NEXT_PIXELS:
+                self.cache.forget_after(frame)
         after = self._after.get(frame)
         if self._pool is not None and after is not None:
             self._ahead = (after, self._pool.submit(self.prepare, after))
+        if self.before_decompose is not None:
+            self.before_decompose()
         return Sharp(self.node.finish(prep), extra)
 
     def _prepared(self, frame: int) -> tuple[Prepared, np.ndarray | None]:
