@@ -166,7 +166,7 @@ class Warper:
         h = img.shape[0]
         out = np.empty(img.shape, img.dtype)
         for y0, y1 in memory.row_bands(h, BAND_ROWS):  # the maps of a band at a time: no frame-sized maps
-            out[y0:y1] = sharp_remap(img, *self.maps(t, y0, y1)) if sharp else self.rows(img, t, y0, y1)
+            out[y0:y1] = self.rows(img, t, y0, y1, sharp=sharp)
         return out
 
     def maps(self, t: float, y0: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
@@ -185,16 +185,25 @@ class Warper:
         return mx, my
 
     def rows(
-        self, img: np.ndarray, t: float, y0: int, y1: int, maps: tuple[np.ndarray, np.ndarray] | None = None
+        self,
+        img: np.ndarray,
+        t: float,
+        y0: int,
+        y1: int,
+        maps: tuple[np.ndarray, np.ndarray] | None = None,
+        sharp: bool = False,
     ) -> np.ndarray:
         """Rows ``y0:y1`` of ``img`` warped by ``t`` (the same values as those rows of :meth:`__call__`'s result);
-        ``maps``: :meth:`maps` of the same rows and time, when several images are warped alike.
+        ``maps``: :meth:`maps` of the same rows and time, when several images are warped alike; ``sharp``:
+        bicubic (:func:`sharp_remap`) instead of bilinear.
 
         Shape: [H, W, C] -> [y1 - y0, W, C]
         """
         if t == 0.0:
             return img[y0:y1].copy()
         mx, my = maps if maps is not None else self.maps(t, y0, y1)
+        if sharp:
+            return sharp_remap(img, mx, my)
         out = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return out.reshape((y1 - y0,) + img.shape[1:])
 
@@ -211,16 +220,16 @@ def sharp_remap(img: np.ndarray, mx: np.ndarray, my: np.ndarray) -> np.ndarray:
     Shape: img [H, W, C], mx, my [h, w] -> [h, w, C]
     """
     out = cv2.remap(img, mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE).reshape(mx.shape + img.shape[2:])
-    fx, fy = np.floor(mx), np.floor(my)
+    x0, y0 = np.floor(mx), np.floor(my)
+    x1, y1 = x0 + np.float32(1.0), y0 + np.float32(1.0)
 
-    def corner(dx: int, dy: int) -> np.ndarray:
-        c = cv2.remap(img, fx + dx, fy + dy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
-        return c.reshape(out.shape)
+    def corner(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return cv2.remap(img, x, y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE).reshape(out.shape)
 
-    lo = corner(0, 0)
+    lo = corner(x0, y0)
     hi = lo.copy()
-    for dx, dy in ((1, 0), (0, 1), (1, 1)):
-        c = corner(dx, dy)
+    for x, y in ((x1, y0), (x0, y1), (x1, y1)):
+        c = corner(x, y)
         np.minimum(lo, c, out=lo)
         np.maximum(hi, c, out=hi)
     np.maximum(out, lo, out=out)
