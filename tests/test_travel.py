@@ -103,6 +103,35 @@ def test_gap_frames_fade_what_one_frame_has_and_the_other_not_evenly_as_displaye
     np.testing.assert_allclose(hdr, gap[1:2] * 4.0, rtol=1e-5)  # the encoding of the frame's own exposure
 
 
+def test_gap_frames_show_more_of_the_end_whose_motion_holds() -> None:
+    """A dark object the last output's motion does not hold (trust 0 there) and the next frame's first output
+    shows elsewhere: halfway through the gap the first output's sky shows where the object was, instead of a
+    half-faded copy; equal trusts give the plain cross-fade."""
+    from unshutter import kernels
+
+    h, w = 8, 32
+    sky = np.full((h, w, 3), 0.9, np.float32)
+    last, first = sky.copy(), sky.copy()
+    last[2:6, 4:10] = 0.01  # where the last output has the object ...
+    first[2:6, 20:26] = 0.01  # ... and where the next frame's first has it
+    still = travel.Warper(np.zeros((h, w, 2), np.float32))
+    trust_last, trust_first = np.ones((h, w), np.float32), np.ones((h, w), np.float32)
+    trust_last[:, :12] = 0.0
+    plain = travel.gap_frames(last, 0.0, still, first, 1.0, still, [0.5])[0]
+    weighed = travel.gap_frames(last, 0.0, still, first, 1.0, still, [0.5], 1.0, trust_last, trust_first)[0]
+    same = travel.gap_frames(last, 0.0, still, first, 1.0, still, [0.5], 1.0, trust_first, trust_first)[0]
+    np.testing.assert_allclose(same, plain, atol=1e-6)
+    shown = kernels.srgb_encode(np.ascontiguousarray(np.stack([plain, weighed])))
+    dark, bright = kernels.srgb_encode(np.float32([0.01, 0.9]).reshape(1, 1, 2))[0, 0]
+    share = 1.0 / (1.0 + travel.GAP_TRUST_FLOOR)  # the first output's share where the last's trust is floored
+    np.testing.assert_allclose(shown[0, 3, 6], dark + 0.5 * (bright - dark), atol=1e-4)
+    np.testing.assert_allclose(shown[1, 3, 6], dark + share * (bright - dark), atol=1e-4)
+    np.testing.assert_allclose(weighed[:, 12:], plain[:, 12:], atol=1e-6)  # both trusted: as before
+    ends = travel.gap_frames(last, 0.0, still, first, 1.0, still, [0.0, 1.0], 1.0, trust_last, trust_first)
+    np.testing.assert_allclose(ends[0], last, atol=1e-6)
+    np.testing.assert_allclose(ends[1], first, atol=1e-6)
+
+
 def test_clamp_keeps_the_mean_and_the_range_where_the_mean_allows() -> None:
     rng = np.random.default_rng(3)
     sub = rng.uniform(-0.3, 1.3, (5, 16, 24, 3)).astype(np.float32)

@@ -337,7 +337,8 @@ def fill_gap(
     """Interpolate the gap outputs of ``out`` toward the next source frame's first output (in place).
 
     ``priority`` and ``next_priority`` (each frame's follow weight) decide which
-    motion wins where two land on one pixel, as inside the exposure (:func:`retime`).
+    motion wins where two land on one pixel, as inside the exposure (:func:`retime`),
+    and weigh the two ends in the cross-fade where one's motion holds and the other's not.
     ``scale`` is the frame's exposure scale: the cross-fade runs in its display encoding
     (:func:`unshutter.travel.gap_frames`).
 
@@ -362,6 +363,8 @@ def fill_gap(
         warper(next_motion, next_priority),
         sched.times[i:],
         scale,
+        priority,
+        next_priority,
     )
 
 

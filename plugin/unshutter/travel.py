@@ -372,6 +372,8 @@ def gap_frames(
     warp_first: Warper | None,
     times: tuple[float, ...] | list[float],
     scale: float = 1.0,
+    trust_last: np.ndarray | None = None,
+    trust_first: np.ndarray | None = None,
 ) -> np.ndarray:
     """Frames in the closed-shutter gap between two sharp sub-frames.
 
@@ -386,10 +388,22 @@ def gap_frames(
     a bright one linger as a pale ghost over a dark one. Without a next frame
     (the clip's end, a cut) ``last`` is carried forward alone.
 
+    ``trust_last`` and ``trust_first`` (how far each end's motion holds, in [0, 1];
+    None: fully) weigh the cross-fade beside time, each carried along with its end:
+    where one end is carried by a motion that does not hold (an object the flow
+    misplaces), the other end shows more of the pixel instead of half of each,
+    which read as a torn or doubled object. Equal trusts give the plain
+    cross-fade; the weights stay continuous in time and are each end's own at
+    its time.
+
     Shape:
-        last, first: [H, W, 3] scene-linear -> [G, H, W, 3]
+        last, first: [H, W, 3] scene-linear, trust_last, trust_first: [H, W] -> [G, H, W, 3]
     """
     out = np.empty((len(times),) + last.shape, np.float32)
+    weighed = first is not None and (trust_last is not None or trust_first is not None)
+    if weighed:  # floored: an end nobody trusts still fades in and out with time, as before
+        trust_a = _trust_map(trust_last, last.shape[:2])
+        trust_b = _trust_map(trust_first, last.shape[:2])
     for i, t in enumerate(times):
         a = warp_last(last, t - last_time, sharp=True)
         if first is None or warp_first is None:
@@ -397,6 +411,29 @@ def gap_frames(
             continue
         w = np.float32((t - last_time) / (first_time - last_time))
         shown = color.to_network(a, scale)
-        shown += w * (color.to_network(warp_first(first, t - first_time, sharp=True), scale) - shown)
+        other = color.to_network(warp_first(first, t - first_time, sharp=True), scale)
+        share: np.ndarray | np.float32 = w  # of ``first``: [H, W, 1] when weighed
+        if weighed:
+            ka = warp_last(trust_a, t - last_time)
+            kb = warp_first(trust_b, t - first_time)
+            ka *= np.float32(1.0) - w
+            kb *= w
+            kb /= ka + kb
+            share = kb
+        other -= shown
+        other *= share
+        shown += other
         out[i] = color.from_network(shown, scale)
     return out
+
+
+GAP_TRUST_FLOOR = 0.1
+"""Least weight an end's trust gives it in the gap's cross-fade (:func:`gap_frames`): on the bench's 180-degree
+runs 0.02 and 0.1 gave the same frames, 0.3 less of the gain."""
+
+
+def _trust_map(trust: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    """Shape: [H, W] or None -> [H, W, 1] float32 in [GAP_TRUST_FLOOR, 1]."""
+    if trust is None:
+        return np.ones(shape + (1,), np.float32)
+    return np.clip(np.asarray(trust, np.float32), GAP_TRUST_FLOOR, 1.0)[..., None]
