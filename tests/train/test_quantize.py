@@ -95,7 +95,7 @@ def test_int8_model_loads_in_the_runtime_and_stays_close_to_float32(tmp_path: Pa
     import onnx
 
     from unshutter.decomposer.runtime import Decomposer
-    from unshutter.train.quantize import KEEP_FLOAT, quantize
+    from unshutter.train.quantize import KEEP_FLOAT, LAYOUT, quantize
 
     src = _exported(tmp_path)
     q = tmp_path / "m_int8.onnx"
@@ -104,11 +104,12 @@ def test_int8_model_loads_in_the_runtime_and_stays_close_to_float32(tmp_path: Pa
     meta = {p.key: p.value for p in model.metadata_props}
     assert meta["unshutter.precision"] == "int8" and meta["unshutter.contract"] == "split"
     assert meta["unshutter.int8_of"] == "m.onnx" and meta["unshutter.k"] == str(contract.K)
-    # every convolution reads quantised weights except the ones kept in float32
-    dq_out = {n.output[0] for n in model.graph.node if n.op_type == "DequantizeLinear"}
-    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    assert meta["unshutter.layout"] == LAYOUT
+    # every convolution is an int8 one (fused, channels-last) except the ones kept in float32
+    convs = [n for n in model.graph.node if n.op_type in ("Conv", "QLinearConv")]
     assert len(convs) == 40
-    assert {n.name for n in convs if n.input[1] not in dq_out} == set(KEEP_FLOAT)
+    assert {n.name for n in convs if n.op_type == "Conv"} == set(KEEP_FLOAT)
+    assert all(a.i == 1 for n in convs if n.op_type == "QLinearConv" for a in n.attribute if a.name == "channels_last")
     assert q.stat().st_size < 0.4 * src.stat().st_size
 
     x = _feeds(1, 40, 56, seed=5)[0]
@@ -191,41 +192,56 @@ def _shuffles_on_dequantized(path: Path) -> int:
     return sum(n.op_type == "DepthToSpace" and n.input[0] in dq_out for n in g.node)
 
 
-def test_pixel_shuffles_on_uint8_compute_the_same_bits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """quantize() leaves no DepthToSpace on dequantised floats; --rewrite does the same to a model quantised
-    without it, and the two compute identical outputs; ONNX Runtime fuses the skip concats on uint8."""
+def _runtime_ops(path: Path, tmp_path: Path) -> list[str]:
+    """The operators ONNX Runtime's CPU provider runs for the model at ``path`` (its optimised graph)."""
+    import onnx
     import onnxruntime as ort
 
+    opts = ort.SessionOptions()
+    opts.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    opts.log_severity_level = 3
+    ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return [n.op_type for n in onnx.load(opts.optimized_model_filepath).graph.node]
+
+
+def test_layout_for_the_cpu_computes_the_same_bits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """quantize() lays the model out for ONNX Runtime's CPU provider; --rewrite does the same to a model
+    quantised without it (pixel shuffles on dequantised floats, NCHW), and the two compute identical
+    outputs. What ONNX Runtime then runs: int8 operators, the skip concats fused on uint8, no
+    DepthToSpace, and one transpose into the first int8 convolution besides the shuffles' three."""
     from unshutter.train import quantize as qz
 
     src = _exported(tmp_path)
     feeds = _feeds(4)
-    shuffled = tmp_path / "shuffled.onnx"
-    qz.quantize(src, shuffled, feeds)
-    assert _shuffles_on_dequantized(shuffled) == 0
-    monkeypatch.setattr(qz, "shuffle_quantized", lambda model: 0)
+    laid = tmp_path / "laid.onnx"
+    qz.quantize(src, laid, feeds)
+    monkeypatch.setattr(qz, "lay_out_for_cpu", lambda model, meta: (model, (0, 0)))
     plain = tmp_path / "plain.onnx"
     qz.quantize(src, plain, feeds)
     monkeypatch.undo()
     assert _shuffles_on_dequantized(plain) == 3
     rewritten = tmp_path / "rewritten.onnx"
     assert qz.main(["--rewrite", str(plain), "--out", str(rewritten)]) == 0
-    assert _shuffles_on_dequantized(rewritten) == 0
-    assert qz.main(["--rewrite", str(rewritten)]) == 2  # nothing left to move
-    for seed in (1, 2):
-        feed = _feeds(1, 80, 112, seed=seed)[0]
+    assert rewritten.read_bytes() == laid.read_bytes()
+    assert qz.main(["--rewrite", str(rewritten)]) == 2  # laid out already
+    for seed, (h, w) in ((1, (80, 112)), (2, (48, 64))):
+        feed = _feeds(1, h, w, seed=seed)[0]
         for a, b in zip(_run(plain, feed), _run(rewritten, feed)):
             assert a.tobytes() == b.tobytes()
-    opts = ort.SessionOptions()
-    opts.optimized_model_filepath = str(tmp_path / "optimized.onnx")
-    ort.InferenceSession(str(rewritten), opts, providers=["CPUExecutionProvider"])
-    import onnx
-
-    ops = [n.op_type for n in onnx.load(opts.optimized_model_filepath).graph.node]
-    assert ops.count("QLinearConcat") == 3 and "DepthToSpace" in ops
+    ops = _runtime_ops(rewritten, tmp_path)
+    assert ops.count("QLinearConcat") == 3 and ops.count("QLinearConv") == 38 and "DepthToSpace" not in ops
+    assert ops.count("Transpose") == 4, ops
+    assert _runtime_ops(plain, tmp_path).count("Transpose") > 10  # what ONNX Runtime makes of the plain graph
 
 
-def test_shipped_int8_model_shuffles_on_uint8():
+def test_shipped_int8_model_is_laid_out_for_the_cpu(tmp_path: Path):
     from unshutter.decomposer import locate
+    from unshutter.train.quantize import LAYOUT
 
-    assert _shuffles_on_dequantized(Path(__file__).resolve().parents[2] / "models" / locate.INT8_MODEL) == 0
+    path = Path(__file__).resolve().parents[2] / "models" / locate.INT8_MODEL
+    import onnxruntime as ort
+
+    meta = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+    assert meta["unshutter.layout"] == LAYOUT
+    ops = _runtime_ops(path, tmp_path)
+    assert "DepthToSpace" not in ops and ops.count("Transpose") == 4
