@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from unshutter import threads
@@ -62,9 +63,10 @@ def test_hdr_exr_outputs_are_byte_identical_with_and_without_prefetch(
     assert len(got[True]) == 12 and got[True] == got[False]
 
 
-def test_the_next_frame_is_prepared_in_a_thread_while_this_one_is_decomposed(
+def test_the_next_frame_is_prepared_in_a_thread_while_this_one_is_resampled(
     png_clip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The prefetch starts once a frame's network has run: the network has the cores to itself."""
     _prefetch(monkeypatch, True)
     log: list[tuple[float, str, int, str]] = []
     lock = threading.Lock()
@@ -74,6 +76,12 @@ def test_the_next_frame_is_prepared_in_a_thread_while_this_one_is_decomposed(
             with lock:
                 log.append((time.monotonic(), "prepare", frame, threading.current_thread().name))
             return super().prepare(frame, *args, **kwargs)  # type: ignore[arg-type]
+
+        def _decompose(self, *args: object, **kwargs: object) -> np.ndarray:
+            out = super()._decompose(*args, **kwargs)  # type: ignore[arg-type]
+            with lock:
+                log.append((time.monotonic(), "network", len([e for e in log if e[1] == "network"]), ""))
+            return out
 
         def finish(self, prep: Prepared, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
             time.sleep(0.3)  # a slow decomposition: the prefetch starts well inside it
@@ -89,9 +97,10 @@ def test_the_next_frame_is_prepared_in_a_thread_while_this_one_is_decomposed(
     finished = {f: t for t, what, f, _ in log if what == "finished"}
     assert sorted(prepared) == [1002, 1003, 1004]  # each frame prepared once
     assert not prepared[1002][1].startswith("unshutter-prefetch")  # the first one by the loop itself
-    for f in (1003, 1004):  # the others in the prefetch thread, before the frame before them was done
-        assert prepared[f][1].startswith("unshutter-prefetch")
-        assert prepared[f][0] < finished[f - 1]
+    network = {1002 + i: t for t, what, i, _ in log if what == "network"}
+    for f in (1003, 1004):  # the others in the prefetch thread, after the network of the frame before them
+        assert prepared[f][1].startswith("unshutter-prefetch")  # and before that frame was done
+        assert network[f - 1] < prepared[f][0] < finished[f - 1]
     assert [f for _, what, f, _ in log if what == "finished"] == [1002, 1003, 1004]
     assert not any(t.name.startswith("unshutter-prefetch") for t in threading.enumerate())  # ended with the run
 

@@ -198,10 +198,14 @@ def child(
                 # ends as this one starts, so it holds the last timed frame's settling and writing
                 marks["last"], cpu["last"], main_cpu["last"] = last[0], time.process_time(), time.thread_time()
 
+            loop_stage = kwargs.get("on_stage")
+
             def on_stage(name: str) -> None:
                 now = time.perf_counter()
                 stages.add(name, last[0], now)
                 last[0] = now
+                if loop_stage is not None:
+                    loop_stage(name)
 
             kwargs["on_stage"] = on_stage
             out = super().finish(prep, *args, **kwargs)

@@ -7,7 +7,9 @@ neighbour), so a small cache keeps the recent ones.
 *Prefetch*: while a frame is decomposed, a thread reads the next frame the run
 decomposes and computes its guidance (the flow, :meth:`Node.prepare`), for
 frames up to :data:`PREFETCH_PIXELS` when the thread budget has two or more
-threads. The loop still gets frames in order and the same results; a
+threads. It starts once the frame's network has run, so it shares the cores
+with the resampling (one thread) rather than with the network (two threads
+that wait for each other at every layer). The loop still gets frames in order and the same results; a
 prefetched frame's error is raised when the loop asks for that frame, and a
 prefetched frame the loop does not ask for is dropped (with its error).
 """
@@ -164,11 +166,18 @@ class FrameSource:
             if self.clip.width * self.clip.height > KEEP_NEXT_PIXELS:
                 self.cache.forget_after(frame)
         after = self._after.get(frame)
-        if self._pool is not None and after is not None:
-            self._ahead = (after, self._pool.submit(self.prepare, after))
+        pool = self._pool if after is not None else None
+
+        def network_done(stage: str) -> None:
+            # the next frame is read and flowed beside this one's resampling, not beside its network
+            # (module docstring; measured in docs/speed.md, session 12)
+            if stage == "decompose" and pool is not None:
+                assert after is not None
+                self._ahead = (after, pool.submit(self.prepare, after))
+
         if self.before_decompose is not None:
             self.before_decompose()
-        return Sharp(self.node.finish(prep), extra)
+        return Sharp(self.node.finish(prep, on_stage=network_done), extra)
 
     def _prepared(self, frame: int) -> tuple[Prepared, np.ndarray | None]:
         """``frame`` prepared: by the prefetch when it took this frame, else now."""
