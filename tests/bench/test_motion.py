@@ -88,6 +88,29 @@ def test_detail_over_moving_pixels_sees_only_them(photo: np.ndarray) -> None:
     assert math.isnan(M.detail(out, truth, np.zeros((4, H, W), bool)))
 
 
+def test_flat_detail_sees_ringing_beside_an_edge_where_the_truth_is_flat() -> None:
+    """Parallel copies of a horizon in a smooth sky (a deconvolution's ringing) raise the flat detail well above
+    the truth's 1; moving detail, which counts them as sharpness, hardly moves."""
+    n = 2
+    rng = np.random.default_rng(3)
+    y = np.arange(H, dtype=np.float32)[:, None, None]
+    sky = 0.8 - 0.001 * y + rng.normal(0.0, 0.002, (H, W, 1)).astype(np.float32)  # smooth, not exactly flat
+    ground = 0.3 + 0.15 * rng.random((H, W, 1)).astype(np.float32)
+    horizon = 1.0 / (1.0 + np.exp(-(y - 48.0)))
+    truth = np.repeat((sky + horizon * (ground - sky))[None].repeat(3, -1), 4, axis=0).astype(np.float32)
+    copies = sum(0.04 * np.exp(-0.5 * ((y - 48.0 + d) / 0.8) ** 2) for d in (12.0, 24.0))  # two wavy-less copies
+    ringing = np.clip(truth + copies, 0.0, 1.0).astype(np.float32)
+    motion = np.zeros((2, H, W, 2), np.float32)
+    motion[..., 1] = 20.0  # a tilt of 20 px per frame: everything moves
+    clean = M.compare(truth, truth, n, true_motion=motion)
+    rung = M.compare(ringing, truth, n, true_motion=motion)
+    assert clean["detail_flat"] == pytest.approx(1.0)
+    assert rung["detail_flat"] > 2.0, rung
+    assert rung["detail_moving"] < 1.3, rung
+    flat = M.flat_mask(truth)
+    assert flat[:, 10:40].mean() > 0.9 and not flat[:, 46:51].any()  # the sky is flat, the horizon is not
+
+
 def test_a_run_must_be_whole_source_frames(photo: np.ndarray) -> None:
     with pytest.raises(ValueError, match="not whole source frames"):
         M.run_motion(pan(photo, [0.0, 1.0, 2.0]), 2)

@@ -23,6 +23,11 @@ float in [0, 1]), shape [T, H, W, 3].
 - **detail** = mean |Laplacian| after a 0.7 px Gaussian of the output over that
   of the truth, over the whole frame and over the pixels whose true motion
   exceeds 8 px per source frame interval (where deblurring has to happen).
+- **flat detail** = the same ratio over the moving pixels where the truth is
+  flat (its luma spans less than 0.02 over the 9x9 pixels around): 1 is right;
+  above it, structure the truth does not have there (the parallel copies a
+  deconvolution rings into a smooth sky beside an edge, ghost edges). Detail
+  alone cannot tell ringing from sharpness: both raise it.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from unshutter.guidance.flow import to_gray8
 PERCENTILE = 95.0
 DETAIL_SIGMA = 0.7
 MOVING_PX = 8.0  # px per source frame interval
+FLAT_RANGE = 0.02  # luma (network encoding) a flat neighbourhood of the truth spans at most
+FLAT_RADIUS = 4  # px: the neighbourhood is the (2r+1)^2 square around a pixel
 
 
 # ----------------------------------------------------------------- per step
@@ -128,9 +135,7 @@ def span_ratio(out: RunMotion, truth: RunMotion) -> float:
 def laplacian_energy(frames: np.ndarray) -> np.ndarray:
     """|Laplacian| of the luma after a 0.7 px Gaussian, per pixel. Shape: [T, H, W, 3] -> [T, H, W]."""
     out = []
-    for f in frames:
-        f = np.asarray(f, np.float32)
-        y = f[..., 0] * 0.2126 + f[..., 1] * 0.7152 + f[..., 2] * 0.0722
+    for y in luma(frames):
         y = cv2.GaussianBlur(y, (0, 0), DETAIL_SIGMA, borderType=cv2.BORDER_REFLECT)
         out.append(np.abs(cv2.Laplacian(y, cv2.CV_32F, ksize=1, borderType=cv2.BORDER_REFLECT)))
     return np.stack(out)
@@ -148,6 +153,26 @@ def detail(out: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -
         lo, lt = lo[mask], lt[mask]
     den = float(lt.mean(dtype=np.float64))
     return float(lo.mean(dtype=np.float64)) / den if den > 0 else float("nan")
+
+
+def luma(frames: np.ndarray) -> np.ndarray:
+    """Rec. 709 luma of the encoding. Shape: [T, H, W, 3] -> [T, H, W] float32."""
+    f = np.asarray(frames, np.float32)
+    return f[..., 0] * 0.2126 + f[..., 1] * 0.7152 + f[..., 2] * 0.0722
+
+
+def flat_mask(truth: np.ndarray, span: float = FLAT_RANGE, radius: int = FLAT_RADIUS) -> np.ndarray:
+    """Pixels where the truth's luma spans less than ``span`` over the square of ``radius`` around them.
+
+    Shape: truth [T, H, W, 3] -> [T, H, W] bool
+    """
+    k = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    out = []
+    for y in luma(truth):
+        out.append(
+            cv2.dilate(y, k, borderType=cv2.BORDER_REFLECT) - cv2.erode(y, k, borderType=cv2.BORDER_REFLECT) < span
+        )
+    return np.stack(out)
 
 
 def moving_mask(true_motion: np.ndarray, n: int, threshold: float = MOVING_PX) -> np.ndarray:
@@ -182,6 +207,7 @@ def compare(
     if true_motion is not None:
         mask = moving_mask(true_motion, n)
         res["detail_moving"] = detail(out, truth, mask)
+        res["detail_flat"] = detail(out, truth, mask & flat_mask(truth))
         res["moving_fraction"] = float(mask.mean())
     return res
 

@@ -515,7 +515,7 @@ def _print_motion(title: str, res: dict) -> None:
     print(f"\n{title} {json.dumps(info) if info else ''}")
     has_gap = any("psnr_gap_pooled" in r for k, r in res.items() if not k.startswith("_"))
     hdr = (
-        f"{'method':<17}{'inside':>7}{'bound':>7}{'judder':>7}{'span':>6}{'detail':>7}{'moving':>7}"
+        f"{'method':<17}{'inside':>7}{'bound':>7}{'judder':>7}{'span':>6}{'detail':>7}{'moving':>7}{'flat':>6}"
         f"{'PSNR':>7}{'order':>6}"
     )
     print(hdr + (f"{'open':>7}{'gap':>7}" if has_gap else ""))
@@ -524,7 +524,7 @@ def _print_motion(title: str, res: dict) -> None:
             continue
         line = (
             f"{name:<17}{r['inside']:>7.2f}{r['boundary']:>7.2f}{r['judder']:>7.2f}{r['span_ratio']:>6.2f}"
-            f"{r['detail']:>7.2f}{r['detail_moving']:>7.2f}{r['psnr_pooled']:>7.2f}{100 * r['order_accuracy']:>5.0f}%"
+            f"{r['detail']:>7.2f}{r['detail_moving']:>7.2f}{r['detail_flat']:>6.2f}{r['psnr_pooled']:>7.2f}{100 * r['order_accuracy']:>5.0f}%"
         )
         if has_gap:
             line += f"{r.get('psnr_open_pooled', float('nan')):>7.2f}{r.get('psnr_gap_pooled', float('nan')):>7.2f}"

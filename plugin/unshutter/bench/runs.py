@@ -144,6 +144,7 @@ def score(run: Run, outputs: dict[str, np.ndarray]) -> dict:
     t_steps = motion.step_motion(truth)
     t_rm = motion.summarize_steps(t_steps, n)
     mask = motion.moving_mask(run.true_motion[sel], n)
+    flat = mask & motion.flat_mask(truth)  # moving pixels where the truth is flat: detail there is ringing
     t_frame = _per_frame_inside(t_steps, n)
     opened = run.open_slots()
     res: dict = {}
@@ -151,16 +152,17 @@ def score(run: Run, outputs: dict[str, np.ndarray]) -> dict:
         if out.shape != run.truth[sel].shape:
             raise ValueError(f"{run.name}: {name} output {out.shape} is not the scored frames' {run.truth[sel].shape}")
         o = np.clip(out, 0.0, 1.0)  # [len(sel), N, H, W, 3]
-        flat = o.reshape(truth.shape)
-        steps = t_steps if name == "truth" else motion.step_motion(flat)
+        frames = o.reshape(truth.shape)
+        steps = t_steps if name == "truth" else motion.step_motion(frames)
         rm = motion.summarize_steps(steps, n)
         se = ((o.astype(np.float64) - run.truth[sel]) ** 2).mean(axis=(2, 3, 4))  # [len(sel), N]
         se_rev = ((o[:, ::-1].astype(np.float64) - run.truth[sel]) ** 2).mean(axis=(2, 3, 4))
         r = {
             **rm.to_dict(),
             "span_ratio": motion.span_ratio(rm, t_rm),
-            "detail": motion.detail(flat, truth),
-            "detail_moving": motion.detail(flat, truth, mask),
+            "detail": motion.detail(frames, truth),
+            "detail_moving": motion.detail(frames, truth, mask),
+            "detail_flat": motion.detail(frames, truth, flat),
             "psnr_pooled": _psnr(float(se.mean())),
             "order_accuracy": float(
                 np.mean(np.where(se.mean(1) < se_rev.mean(1), 1.0, np.where(se.mean(1) == se_rev.mean(1), 0.5, 0.0)))
@@ -188,7 +190,7 @@ def _per_frame_inside(steps: np.ndarray, n: int) -> np.ndarray:
     return np.array([steps[i * n : i * n + n - 1].mean() if n > 1 else np.nan for i in range(f)])
 
 
-METRICS = ("span_ratio", "judder", "inside", "boundary", "detail", "detail_moving")
+METRICS = ("span_ratio", "judder", "inside", "boundary", "detail", "detail_moving", "detail_flat")
 
 
 def pool(results: list[dict]) -> dict:
