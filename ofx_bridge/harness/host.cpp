@@ -13,7 +13,7 @@
 // (`components RGBA|RGB`).
 //
 // Commands: load BINARY | describe | describe_in_context CONTEXT |
-// create CONTEXT | set PARAM VALUE | get PARAM | source ... | guide ... |
+// create CONTEXT | set PARAM VALUE | get PARAM | source ... | guide ... | vectors ... |
 // depth D | components C | retime_speed S | clip_prefs | time_domain |
 // frames_needed T | rod T | roi T | render T OUT [SCALE] |
 // render_parallel OUTPATTERN T... | abort_after SECONDS | abort_at_progress P (abort() answers true once
@@ -273,7 +273,7 @@ struct Effect {
 Effect *EF(OfxImageEffectHandle h) { return reinterpret_cast<Effect *>(h); }
 
 // harness state
-Frames gSource, gGuide;
+Frames gSource, gGuide, gVectors;
 std::string gDepth = ofx::BitDepthFloat, gComponents = ofx::ImageComponentRGBA;
 double gRetimeSpeed = 0.25;
 double gAbortAfter = -1;  // seconds into a render; <0 = never
@@ -661,7 +661,10 @@ std::string join(const Prop *p) {
 
 void setup_clip_instance(Clip &c) {
     const bool out = c.name == ofx::ImageEffectOutputClipName;
-    Frames *fr = c.name == ofx::ImageEffectSimpleSourceClipName ? &gSource : c.name == "Guide" ? &gGuide : nullptr;
+    Frames *fr = c.name == ofx::ImageEffectSimpleSourceClipName ? &gSource
+                 : c.name == "Guide"                               ? &gGuide
+                 : c.name == "Vectors"                             ? &gVectors
+                                                                   : nullptr;
     c.frames = out ? nullptr : fr;
     const bool connected = out || (fr && !fr->pattern.empty());
     c.props.integer(ofx::ImageClipPropConnected, connected ? 1 : 0);
@@ -780,6 +783,7 @@ int run_command(const std::string &line) {
     if (cmd.empty() || cmd[0] == '#') return 0;
     if (cmd == "source") return load_frames(gSource, in) ? 0 : -1;
     if (cmd == "guide") return load_frames(gGuide, in) ? 0 : -1;
+    if (cmd == "vectors") return load_frames(gVectors, in) ? 0 : -1;
     if (cmd == "depth") {
         std::string d;
         in >> d;

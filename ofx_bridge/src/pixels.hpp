@@ -137,6 +137,30 @@ void load_matte(const ImageView &v, int rx1, int ry1, int rx2, int ry2, float *o
     }
 }
 
+// A motion-vector pass's R, G (x, y as the host stores them) over the reference bounds -> top-down float pairs
+// [h, w, 2]; pixels outside the pass are zero (no motion).
+template <Depth D>
+void load_uv(const ImageView &v, int rx1, int ry1, int rx2, int ry2, float *out) {
+    using S = Sample<D>;
+    const int w = rx2 - rx1, h = ry2 - ry1;
+    for (int r = 0; r < h; ++r) {
+        const int y = ry2 - 1 - r;
+        float *o = out + static_cast<size_t>(r) * w * 2;
+        if (y < v.y1 || y >= v.y2) {
+            std::memset(o, 0, sizeof(float) * w * 2);
+            continue;
+        }
+        const auto *row = reinterpret_cast<const typename S::T *>(v.data + static_cast<long>(y - v.y1) * v.row_bytes);
+        for (int i = 0; i < w; ++i) {
+            const int x = rx1 + i;
+            const bool in = x >= v.x1 && x < v.x2;
+            const size_t at = static_cast<size_t>(x - v.x1) * v.components;
+            o[2 * i] = in ? S::load(row[at]) : 0.0f;
+            o[2 * i + 1] = in ? S::load(row[at + 1]) : 0.0f;
+        }
+    }
+}
+
 // Sub-frame (top-down float RGB over the source bounds `src`) + the source's alpha -> output image
 // over its own bounds intersected with the render window; pixels outside the source are zero.
 template <Depth D>

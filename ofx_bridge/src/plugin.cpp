@@ -50,6 +50,7 @@ constexpr const char *kPluginDescription =
     "optical flow on the neighbouring frames, a direction you choose, an override file or the Guide matte. "
     "The work runs in the 'unshutter worker' process (set UNSHUTTER_EXECUTABLE if the host cannot find it).";
 constexpr const char *kClipGuide = "Guide";
+constexpr const char *kClipVectors = "Vectors";  // a motion-vector pass: R, G = x, y in px per frame
 
 // ------------------------------------------------------------------ parameters: id / label / hint
 constexpr const char *kParamFactor = "factor";
@@ -97,6 +98,17 @@ constexpr const char *kParamGuideMotionHint =
     "Motion where the Guide matte is at least 0.5, in pixels per exposure at full resolution (x right, y down; "
     "e.g. 40, 0 = 40 px to the right while the shutter is open); replaces the flow there with a soft edge and "
     "wins over the Guide matte direction. Scaled with the host's render scale. (0, 0): use the direction.";
+constexpr const char *kParamVectorsY = "vectorsY";
+constexpr const char *kParamVectorsYLabel = "Vectors y direction";
+constexpr const char *kParamVectorsYHint =
+    "Which way a positive y (G) of the Vectors input points: Up (Nuke and Blender, origin at the bottom left) or "
+    "Down (image rows). The Vectors input is a motion-vector pass (R, G: x, y in pixels per frame at full "
+    "resolution, scaled with the host's render scale); connected, it replaces the optical flow as the motion.";
+constexpr const char *kParamVectorsPoints = "vectorsPoints";
+constexpr const char *kParamVectorsPointsLabel = "Vectors point";
+constexpr const char *kParamVectorsPointsHint =
+    "Forward: the Vectors input's vectors point where a pixel goes in the next frame (Nuke's forward layer). "
+    "Backward: they point against the motion (Nuke's backward layer, Blender's Vector pass).";
 constexpr const char *kParamOverrides = "overrideFile";
 constexpr const char *kParamOverridesLabel = "Override file";
 constexpr const char *kParamOverridesHint =
@@ -137,6 +149,13 @@ enum GuideDirectionOption { eGuideLeft = 0, eGuideRight, eGuideUp, eGuideDown, e
 constexpr ChoiceOption kGuideDirectionOptions[] = {
     {"Left", "left"}, {"Right", "right"}, {"Up", "up"}, {"Down", "down"}, {"Static", "static"}};
 static_assert(sizeof(kGuideDirectionOptions) / sizeof(kGuideDirectionOptions[0]) == eGuideCount, "guide options");
+enum VectorsYOption { eVectorsYUp = 0, eVectorsYDown, eVectorsYCount };
+constexpr ChoiceOption kVectorsYOptions[] = {{"Up (Nuke, Blender)", "up"}, {"Down (image rows)", "down"}};
+static_assert(sizeof(kVectorsYOptions) / sizeof(kVectorsYOptions[0]) == eVectorsYCount, "vectors y options");
+enum VectorsPointsOption { eVectorsForward = 0, eVectorsBackward, eVectorsPointsCount };
+constexpr ChoiceOption kVectorsPointsOptions[] = {{"Forward", "forward"}, {"Backward", "backward"}};
+static_assert(sizeof(kVectorsPointsOptions) / sizeof(kVectorsPointsOptions[0]) == eVectorsPointsCount,
+              "vectors point options");
 enum ColorspaceOption { eColorspaceAuto = 0, eColorspaceLinear, eColorspaceSRGB, eColorspaceRec709, eColorspaceCount };
 constexpr ChoiceOption kColorspaceOptions[] = {
     {"Auto", "auto"}, {"Linear", "linear"}, {"sRGB", "srgb"}, {"Rec.709", "rec709"}};
@@ -193,11 +212,12 @@ double get_dbl(OfxPropertySetHandle p, const char *name, double dflt = 0, int i 
 struct Instance {
     OfxImageEffectHandle handle = nullptr;
     std::string context;
-    OfxImageClipHandle source = nullptr, guide = nullptr, output = nullptr;
+    OfxImageClipHandle source = nullptr, guide = nullptr, vectors = nullptr, output = nullptr;
     OfxParamHandle factor = nullptr, shutter = nullptr, guidance = nullptr, reverse = nullptr, guide_direction = nullptr,
                    guide_motion = nullptr,
                    overrides = nullptr, colorspace = nullptr, quality = nullptr, tile = nullptr, threshold = nullptr,
-                   timing = nullptr, follow = nullptr, source_time = nullptr;
+                   timing = nullptr, follow = nullptr, source_time = nullptr, vectors_y = nullptr,
+                   vectors_points = nullptr;
     std::atomic<bool> persistent_message{false};  // render threads share the instance
     std::mutex warning_mutex;
     std::string warning;  // the persistent warning on show ("" when none): set again only when it changes
@@ -452,6 +472,14 @@ void load_matte_any(const ImageView &v, const ImageView &ref, float *out) {
         case Depth::Float: load_matte<Depth::Float>(v, ref.x1, ref.y1, ref.x2, ref.y2, out); break;
     }
 }
+void load_uv_any(const ImageView &v, const ImageView &ref, float *out) {
+    switch (v.depth) {
+        case Depth::Byte: load_uv<Depth::Byte>(v, ref.x1, ref.y1, ref.x2, ref.y2, out); break;
+        case Depth::Short: load_uv<Depth::Short>(v, ref.x1, ref.y1, ref.x2, ref.y2, out); break;
+        case Depth::Half: load_uv<Depth::Half>(v, ref.x1, ref.y1, ref.x2, ref.y2, out); break;
+        case Depth::Float: load_uv<Depth::Float>(v, ref.x1, ref.y1, ref.x2, ref.y2, out); break;
+    }
+}
 void store_any(const ImageView &out, const int window[4], const ImageView &src, const float *rgb) {
     switch (out.depth) {
         case Depth::Byte: store_rgba<Depth::Byte>(out, window, src, rgb); break;
@@ -570,7 +598,10 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
         context != ofx::ImageEffectContextRetimer)
         return kOfxStatErrUnsupported;
     define_clip(effect, ofx::ImageEffectSimpleSourceClipName, false, false, true);
-    if (context == ofx::ImageEffectContextGeneral) define_clip(effect, kClipGuide, true, true, false);
+    if (context == ofx::ImageEffectContextGeneral) {
+        define_clip(effect, kClipGuide, true, true, false);
+        define_clip(effect, kClipVectors, true, false, false);
+    }
     define_clip(effect, ofx::ImageEffectOutputClipName, false, false, false);
 
     OfxParamSetHandle params = nullptr;
@@ -604,6 +635,10 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
             }
             set_str(p, ofx::ParamPropDoubleType, ofx::ParamDoubleTypeXY);
         }
+        define_choice(params, kParamVectorsY, kParamVectorsYLabel, kParamVectorsYHint, kVectorsYOptions,
+                      eVectorsYCount, eVectorsYUp);
+        define_choice(params, kParamVectorsPoints, kParamVectorsPointsLabel, kParamVectorsPointsHint,
+                      kVectorsPointsOptions, eVectorsPointsCount, eVectorsForward);
     }
     if (OfxPropertySetHandle p =
             define_param(params, ofx::ParamTypeString, kParamOverrides, kParamOverridesLabel, kParamOverridesHint)) {
@@ -645,6 +680,9 @@ OfxStatus create_instance(OfxImageEffectHandle effect) {
     if (in->context == ofx::ImageEffectContextGeneral &&
         gEffect->clipGetHandle(effect, kClipGuide, &in->guide, &clip_props) != kOfxStatOK)
         in->guide = nullptr;
+    if (in->context == ofx::ImageEffectContextGeneral &&
+        gEffect->clipGetHandle(effect, kClipVectors, &in->vectors, &clip_props) != kOfxStatOK)
+        in->vectors = nullptr;
     if (!in->source || !in->output) return kOfxStatErrBadHandle;
     OfxParamSetHandle params = nullptr;
     gEffect->getParamSet(effect, &params);
@@ -666,6 +704,8 @@ OfxStatus create_instance(OfxImageEffectHandle effect) {
     in->threshold = handle(kParamThreshold);
     in->timing = handle(kParamTiming);
     in->follow = handle(kParamFollow);
+    in->vectors_y = handle(kParamVectorsY);
+    in->vectors_points = handle(kParamVectorsPoints);
     if (in->context == ofx::ImageEffectContextRetimer) in->source_time = handle(ofx::ImageEffectRetimerParamName);
     gProp->propSetPointer(props, ofx::PropInstanceData, 0, in.release());
     return kOfxStatOK;
@@ -709,6 +749,11 @@ OfxStatus get_frames_needed(Instance *in, OfxPropertySetHandle in_args, OfxPrope
         set_dbl(out_args, g.c_str(), static_cast<double>(std::max(a, f - (blend ? 1 : 0))), 0);
         set_dbl(out_args, g.c_str(), static_cast<double>(std::min(b, f + (ahead ? 1 : 0))), 1);
     }
+    if (in->vectors) {  // the pass of each frame decomposed: the same frames as the Guide matte's
+        const std::string v = std::string(ofx::ImageClipPropFrameRangePrefix) + kClipVectors;
+        set_dbl(out_args, v.c_str(), static_cast<double>(std::max(a, f - (blend ? 1 : 0))), 0);
+        set_dbl(out_args, v.c_str(), static_cast<double>(std::min(b, f + (ahead ? 1 : 0))), 1);
+    }
     return kOfxStatOK;
 }
 
@@ -738,6 +783,7 @@ OfxStatus get_regions_of_interest(Instance *in, OfxPropertySetHandle in_args, Of
     };
     full(in->source, ofx::ImageEffectSimpleSourceClipName);
     if (in->guide && clip_connected(in->guide)) full(in->guide, kClipGuide);
+    if (in->vectors && clip_connected(in->vectors)) full(in->vectors, kClipVectors);
     return kOfxStatOK;
 }
 
@@ -772,9 +818,11 @@ struct RenderInputs {
     double scale_x = 1.0, scale_y = 1.0;  // the host's proxy scale: the images are that much smaller
     long a = 0, b = 0, f = 0;             // the source range and the source frame of this output
     int k = 0, n = 1;                     // sub-frame k of n
-    std::unique_ptr<Image> out, cur, prev, next, next2, matte, next_matte, prev2, prev_matte;
+    std::unique_ptr<Image> out, cur, prev, next, next2, matte, next_matte, prev2, prev_matte, vectors, next_vectors,
+        prev_vectors;
     bool use_prev = false, use_next = false, use_next2 = false, use_next_matte = false;
     bool use_prev2 = false, use_prev_matte = false;
+    bool use_vectors = false, use_next_vectors = false, use_prev_vectors = false;
     bool gap = false;             // needs the next frame's decomposition (a closed-shutter output, or 360 degrees)
     bool behind = false;          // needs the previous frame's decomposition (360 degrees)
     std::string direction;        // the Guide matte's direction; empty without a usable matte
@@ -784,8 +832,8 @@ struct RenderInputs {
 
 // Byte offsets of the planes in the shared memory (0: not sent).
 struct ShmLayout {
-    size_t cur = 0, prev = 0, next = 0, next2 = 0, matte = 0, next_matte = 0, prev2 = 0, prev_matte = 0, out = 0,
-           bytes = 0;
+    size_t cur = 0, prev = 0, next = 0, next2 = 0, matte = 0, next_matte = 0, prev2 = 0, prev_matte = 0, vectors = 0,
+           next_vectors = 0, prev_vectors = 0, out = 0, bytes = 0;
 };
 
 // The output and source images at the render's time, and what the request needs besides pixels.
@@ -858,6 +906,24 @@ OfxStatus gather(Instance *in, OfxPropertySetHandle in_args, RenderInputs &r) {
     }
     r.use_next_matte = r.next_matte && r.next_matte->supported();
     r.use_prev_matte = r.prev_matte && r.prev_matte->supported();
+    if (in->vectors && clip_connected(in->vectors)) {
+        // a pass needs two channels: R and G of an RGB or RGBA image
+        auto pass = [&](long at) {
+            auto im = std::make_unique<Image>(in->vectors, static_cast<double>(at));
+            return im->supported() && im->view().components >= 3 ? std::move(im) : nullptr;
+        };
+        r.vectors = pass(f);
+        if (!r.vectors) {
+            report_error(in, "the Vectors input at frame " + std::to_string(f) +
+                                 " is not an RGB or RGBA image (R, G: the motion's x, y)");
+            return kOfxStatFailed;
+        }
+        if (r.gap) r.next_vectors = pass(f + 1);
+        if (r.behind) r.prev_vectors = pass(f - 1);
+    }
+    r.use_vectors = r.vectors != nullptr;
+    r.use_next_vectors = r.next_vectors != nullptr;
+    r.use_prev_vectors = r.prev_vectors != nullptr;
     return kOfxStatOK;
 }
 
@@ -865,6 +931,7 @@ OfxStatus gather(Instance *in, OfxPropertySetHandle in_args, RenderInputs &r) {
 ShmLayout layout(const RenderInputs &r) {
     const ImageView &cv = r.cur->view();
     const size_t plane = cv.width() * cv.height() * 3 * sizeof(float), mplane = cv.width() * cv.height() * sizeof(float);
+    const size_t vplane = 2 * mplane;
     ShmLayout l;
     size_t off = SharedBuffer::kHeaderBytes;
     auto take = [&off](bool used, size_t bytes) {
@@ -881,6 +948,9 @@ ShmLayout layout(const RenderInputs &r) {
     l.next_matte = take(r.use_next_matte, mplane);
     l.prev2 = take(r.use_prev2, plane);
     l.prev_matte = take(r.use_prev_matte, mplane);
+    l.vectors = take(r.use_vectors, vplane);
+    l.next_vectors = take(r.use_next_vectors, vplane);
+    l.prev_vectors = take(r.use_prev_vectors, vplane);
     l.out = take(true, plane);
     l.bytes = off;
     return l;
@@ -898,6 +968,12 @@ void load_planes(RenderInputs &r, const ShmLayout &l, SharedBuffer &shm) {
     if (r.use_next_matte) load_matte_any(r.next_matte->view(), cv, shm.floats(l.next_matte));
     if (r.use_prev2) load_rgb_any(r.prev2->view(), shm.floats(l.prev2));
     if (r.use_prev_matte) load_matte_any(r.prev_matte->view(), cv, shm.floats(l.prev_matte));
+    if (r.use_vectors) load_uv_any(r.vectors->view(), cv, shm.floats(l.vectors));
+    if (r.use_next_vectors) load_uv_any(r.next_vectors->view(), cv, shm.floats(l.next_vectors));
+    if (r.use_prev_vectors) load_uv_any(r.prev_vectors->view(), cv, shm.floats(l.prev_vectors));
+    r.vectors.reset();
+    r.next_vectors.reset();
+    r.prev_vectors.reset();
     r.prev.reset();
     r.prev2.reset();
     r.prev_matte.reset();
@@ -930,13 +1006,16 @@ std::string render_request(const Instance &in, const RenderInputs &r, const ShmL
     plane("prev", l.prev);
     plane("next", l.next);
     plane("matte", l.matte);
+    plane("vectors", l.vectors);
     if (r.gap) {  // an output settled with the next frame names the frame two on (null past the clip's end)
         plane("next2", l.next2);
         plane("next_matte", l.next_matte);
+        plane("next_vectors", l.next_vectors);
     }
     if (r.behind) {  // at 360 degrees also the frame two back (null before the clip's start)
         plane("prev2", l.prev2);
         plane("prev_matte", l.prev_matte);
+        plane("prev_vectors", l.prev_vectors);
     }
     w.key("output").integer(static_cast<long long>(l.out)).key("matte_direction");
     if (r.direction.empty()) w.null(); else w.str(r.direction);
@@ -956,6 +1035,10 @@ std::string render_request(const Instance &in, const RenderInputs &r, const ShmL
     w.key("colorspace").str(colorspace);
     w.key("render_scale").begin_array().number(r.scale_x).number(r.scale_y).end_array();
     w.key("threshold").number(std::max(0.0, param_dbl(in.threshold, t, 0.5)) * r.scale_x);
+    const int vy = std::clamp(param_int(in.vectors_y, t, eVectorsYUp), 0, eVectorsYCount - 1);
+    const int vp = std::clamp(param_int(in.vectors_points, t, eVectorsForward), 0, eVectorsPointsCount - 1);
+    w.key("motion_pass_y").str(kVectorsYOptions[vy].value);
+    w.key("motion_pass_points").str(kVectorsPointsOptions[vp].value);
     w.end_object().end_object();
     return w.text();
 }

@@ -75,6 +75,8 @@ def run_alternatives(
     """Render every candidate into ``<out>/01``, ``<out>/02``...; returns them and the contact sheet's path."""
     if cfg.params.motion is not None:
         raise ParameterError("--alternatives finds the motion itself: leave out --motion")
+    if cfg.params.motion_pass is not None:
+        raise ParameterError("--alternatives finds the motion itself: leave out --motion-pass")
     root, name = _layout(cfg.output)
     mid, cands = candidates(cfg, axes)
     alts = []

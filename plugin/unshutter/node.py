@@ -20,6 +20,7 @@ from unshutter.decomposer.contract import MOTION_SCALE, MVALID, MX, MY
 from unshutter.decomposer.runtime import AUTO_TILE, DEFAULT_TILE, MIN_TILE, Decomposer
 from unshutter.errors import ParameterError
 from unshutter.guidance import bridge, encode, flow
+from unshutter.guidance.motion_pass import MotionPass, check_conventions, parse_channels
 from unshutter.guidance.overrides import Overrides, load_overrides, neighbour_match
 
 GUIDANCE_MODES = ("neighbors", "none", "left", "right", "up", "down", "reverse")
@@ -45,6 +46,10 @@ class NodeParams:
     timing: str = "even"
     follow: float = 1.25
     motion: tuple[float, float] | None = None  # whole-frame vector, px per exposure at full resolution
+    motion_pass: str | None = None  # motion-vector pass file pattern (guidance.motion_pass), px per frame
+    motion_pass_channels: str | None = None  # "X,Y" channel names; None: guidance.motion_pass.CHANNEL_SEARCH
+    motion_pass_y: str = "up"  # the pass's y direction: up (Nuke, Blender) or down (image rows)
+    motion_pass_points: str = "auto"  # forward, backward, or auto (by channel name)
 
     def validate(self) -> None:
         retime.check_params(self.factor, self.shutter)
@@ -76,8 +81,26 @@ class NodeParams:
                 raise ParameterError(
                     str(exc) if "--motion" in str(exc) else f"--motion {self.motion!r}: expected DX,DY"
                 ) from None
+        if self.motion_pass is not None or self.motion_pass_channels:
+            self.motion_pass_spec()
         if self.overrides and not Path(self.overrides).is_file():
             raise ParameterError(f"--overrides {self.overrides}: file not found")
+
+    def motion_pass_spec(self) -> MotionPass | None:
+        """The motion-vector pass these parameters name, checked (ParameterError naming the flag); None without."""
+        channels = parse_channels(self.motion_pass_channels)
+        check_conventions(self.motion_pass_y, self.motion_pass_points)
+        if self.motion_pass is None or not str(self.motion_pass).strip():
+            if channels is not None:
+                raise ParameterError(
+                    f"--motion-pass-channels {self.motion_pass_channels}: give --motion-pass too (the pass to read them from)"
+                )
+            return None
+        if self.motion is not None:
+            raise ParameterError(
+                f"--motion-pass {self.motion_pass}: give one motion, the pass (per pixel) or --motion (one vector)"
+            )
+        return MotionPass(str(self.motion_pass), channels, self.motion_pass_y, self.motion_pass_points)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -176,6 +199,12 @@ class Node:
         if overrides is None and params.overrides:
             overrides = load_overrides(params.overrides)
         self.overrides: Overrides | None = overrides if params.overrides else None
+        self.motion_pass: MotionPass | None = params.motion_pass_spec()
+        if self.overrides is not None and self.overrides.uses_node_pass() and self.motion_pass is None:
+            raise ParameterError(
+                f"{params.overrides}: a region takes its motion from the motion pass (motion_pass: true): "
+                "give --motion-pass"
+            )
         self.decomposer = decomposer or Decomposer(model_path, device=device)
         self.render_scale: tuple[float, float] = (1.0, 1.0)  # frames rendered at this (x, y) of full resolution
 
@@ -189,6 +218,7 @@ class Node:
         matte: np.ndarray | None = None,
         matte_direction: str | tuple[float, float] | None = None,
         trust_out: dict[str, np.ndarray] | None = None,
+        vectors: np.ndarray | None = None,
     ) -> tuple[np.ndarray, str]:
         """Guidance for ``frame`` from its network-encoded neighbours and the overrides.
 
@@ -200,6 +230,9 @@ class Node:
         the motion can be trusted (flow consistency; 1 where an override or the
         matte set it, as far as a warp along that motion holds and the neighbours bear it out),
         when the flow or the artist's motion could be checked.
+        ``vectors`` [H, W, 2] is a host-supplied motion-vector pass (the OFX Vectors clip) already in the
+        node's terms, px per frame interval at this frame's size, x right, y down; it wins over
+        ``--motion-pass`` and is used like it.
 
         Shape:
             cur, prev, nxt: [H, W, 3] network encoding (``prev`` and ``nxt`` also as their grey for the flow,
@@ -209,10 +242,18 @@ class Node:
         h, w = cur.shape[:2]
         mode = p.guidance
         grays: tuple[np.ndarray, np.ndarray | None, np.ndarray | None, list[str]] | None = None
+        # the pass's motion per frame interval at this frame's size (a proxy render's too: scaled by size)
+        field = vectors
+        if field is None and self.motion_pass is not None:
+            field = self.motion_pass.motion(frame, h, w)
         if p.motion is not None:  # the artist's vector replaces any guidance mode; no flow needed
             (dx, dy), (sx, sy) = p.motion, self.render_scale
             g = encode.guidance_from_vector(h, w, (dx * sx, dy * sy), p.threshold)
             source = f"motion({dx:g},{dy:g})"
+        elif field is not None:  # the artist's per-pixel motion, likewise
+            g = encode.guidance_from_motion(field, p.shutter, p.threshold)
+            named = self.motion_pass.path(frame).name if vectors is None and self.motion_pass is not None else "vectors"
+            source = f"motion-pass({named})"
         elif mode in ("neighbors", "reverse"):
             grays = _grays(cur, prev, nxt)
             gc, gp, gn, cuts = grays
@@ -235,12 +276,12 @@ class Node:
         if p.reverse:
             g, source = encode.reverse(g), source + " +reverse"
         # the artist's whole-frame vector, all of it the artist's motion: checked against the neighbours if any
-        drawn = p.motion is not None and (prev is not None or nxt is not None)
+        drawn = (p.motion is not None or field is not None) and (prev is not None or nxt is not None)
         edits = drawn or self.overrides is not None or (matte is not None and bool(matte_direction))
         # only an edit changes the motion from here on (without one the check below found nothing: 47 ms per 720p frame)
         before = g[..., MX : MY + 1].copy() if trust_out is not None and edits else None
         if self.overrides is not None:
-            g, used_ov = self.overrides.apply(g, frame, threshold=p.threshold)
+            g, used_ov = self.overrides.apply(g, frame, threshold=p.threshold, shutter=p.shutter, node_pass=field)
             if used_ov:
                 source += " +overrides(" + ",".join(used_ov) + ")"
         if matte is not None and isinstance(matte_direction, tuple):
@@ -281,6 +322,7 @@ class Node:
         abort: Callable[[], bool] | None = None,
         on_stage: Callable[[str], None] | None = None,
         progress: Callable[[int, int], None] | None = None,
+        vectors: np.ndarray | None = None,
     ) -> FrameResult:
         """One source frame in scene-linear RGB -> its N sub-frames (:meth:`prepare`, then :meth:`finish`).
 
@@ -293,7 +335,7 @@ class Node:
         Shape:
             cur, prev, nxt: [H, W, 3] scene-linear float32 -> FrameResult.subframes [N, H, W, 3]
         """
-        prep = self.prepare(frame, cur, prev, nxt, matte, matte_direction)
+        prep = self.prepare(frame, cur, prev, nxt, matte, matte_direction, vectors)
         del prev, nxt  # the neighbours are not needed any more (the caller may still hold them)
         if on_stage is not None:
             on_stage("flow")
@@ -307,6 +349,7 @@ class Node:
         nxt: np.ndarray | None = None,
         matte: np.ndarray | None = None,
         matte_direction: str | tuple[float, float] | None = None,
+        vectors: np.ndarray | None = None,
     ) -> Prepared:
         """The first half of :meth:`process`: exposure, network encoding and guidance (the flow).
 
@@ -315,14 +358,15 @@ class Node:
         """
         scale = color.exposure_scale(cur)
         enc = color.to_network(cur, scale)
-        if self.params.motion is None and self.params.guidance in ("neighbors", "reverse"):
+        pass_motion = self.motion_pass is not None or vectors is not None
+        if self.params.motion is None and (pass_motion or self.params.guidance in ("neighbors", "reverse")):
             # the flow reads the neighbours in grey only: each encoding is freed as soon as its grey is made,
             # not held through the flow (two frames' worth of float32 at 4K, 190 MiB of the flow's peak)
             side = [flow.to_gray8(color.to_network(x, scale)) if x is not None else None for x in (prev, nxt)]
         else:
             side = [color.to_network(x, scale) if x is not None else None for x in (prev, nxt)]
         trust: dict[str, np.ndarray] = {}
-        g, source = self.guidance_for(frame, enc, side[0], side[1], matte, matte_direction, trust)
+        g, source = self.guidance_for(frame, enc, side[0], side[1], matte, matte_direction, trust, vectors)
         del side
         # half the memory at 4K; tiles go to the network as float32. The processor converts (F16C): numpy took
         # 25 times longer for motion components that become half subnormals (100 ms for the bench's 720p pan)

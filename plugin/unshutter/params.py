@@ -16,6 +16,7 @@ from typing import Any
 
 # The choices live beside the code that acts on them; the table names them.
 from unshutter.decomposer.runtime import DEFAULT_TILE, MIN_TILE
+from unshutter.guidance.motion_pass import POINTS, Y_CONVENTIONS
 from unshutter.node import GUIDANCE_MODES, QUALITIES
 from unshutter.retime import MAX_FACTOR
 from unshutter.timing import TIMINGS
@@ -28,7 +29,7 @@ class Param:
     """One node parameter. ``lo``/``hi`` bound numbers (``lo_open``: ``lo`` itself is refused)."""
 
     name: str  # the NodeParams field
-    kind: str  # int, float, bool, choice, path, vector
+    kind: str  # int, float, bool, choice, path, string, vector
     default: Any
     help: str
     lo: float | None = None
@@ -158,6 +159,46 @@ PARAMS: tuple[Param, ...] = (
         cli="--motion",
         farm="motion",
     ),
+    Param(
+        "motion_pass",
+        "path",
+        None,
+        "motion-vector pass, one image per frame (px per frame); replaces the flow as the motion",
+        cli="--motion-pass",
+        farm="motion_pass",
+        blender="motion_pass",
+    ),
+    Param(
+        "motion_pass_channels",
+        "string",
+        None,
+        "the pass's two vector channels X,Y (default: forward.u,forward.v, backward.u,backward.v, Vector.Z,Vector.W)",
+        cli="--motion-pass-channels",
+        farm="motion_pass_channels",
+        blender="motion_pass_channels",
+    ),
+    Param(
+        "motion_pass_y",
+        "choice",
+        "up",
+        "the pass's y direction: up (Nuke, Blender) or down (image rows)",
+        choices=Y_CONVENTIONS,
+        cli="--motion-pass-y",
+        farm="motion_pass_y",
+        blender="motion_pass_y",
+        ofx="vectorsY",
+    ),
+    Param(
+        "motion_pass_points",
+        "choice",
+        "auto",
+        "which way the pass's vectors point: forward (to the next frame), backward, auto (by channel name)",
+        choices=POINTS,
+        cli="--motion-pass-points",
+        farm="motion_pass_points",
+        blender="motion_pass_points",
+        ofx="vectorsPoints",
+    ),
 )
 
 BY_NAME = {p.name: p for p in PARAMS}
@@ -178,6 +219,10 @@ HOST_DIFFERENCES: dict[tuple[str, str], dict[str, Any]] = {
     # the engine's default 0 lets the runtime choose (whole frames up to 2048x1080).
     ("ofx", "tile"): {"hi": 16384, "default": 768},
     ("ofx", "threshold"): {"hi": 100.0},
+    # The OFX Vectors input is a clip, without channel names to tell the direction by: forward unless told.
+    ("ofx", "motion_pass_points"): {"choices": ("forward", "backward"), "default": "forward"},
+    # A Blender string property holds "" for none.
+    ("blender", "motion_pass_channels"): {"default": ""},
     # The farm schema leaves the default of every key to the engine.
 }
 

@@ -145,6 +145,7 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
     target = resolve_output(cfg.output, clip, cfg.format, params.factor)
     num = plan(cfg, clip, target.kind == "movie")
     check_writes(cfg, clip, target, num)
+    _check_motion_pass(params, num, (clip.meta.height, clip.meta.width))
     in_cs, out_cs = _colorspaces(cfg, clip, target)
     node = node or Node(params, model_path=cfg.model, device=cfg.device)
     _warn_outside(cfg, clip, node, emit)
@@ -155,6 +156,25 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
     out_span = None if target.kind == "movie" else num.span()
     with claim.claim(target.folder, target.claim_name(), out_span, target.display()):
         return _write(cfg, clip, emit, node, target, num, (in_cs, out_cs))
+
+
+def _check_motion_pass(params: NodeParams, num: Numbering, size: tuple[int, int]) -> None:
+    """Refuse the run before anything is written when a frame it decomposes has no motion-pass file, or
+    the first one lacks the channels or the picture's shape (the rest are read, and checked, frame by frame)."""
+    mpass = params.motion_pass_spec()
+    if mpass is None:
+        return
+    frames = [
+        *([] if num.lookbehind is None else [num.lookbehind]),
+        *num.frames,
+        *([] if num.lookahead is None else [num.lookahead]),
+    ]
+    for f in frames:
+        path = mpass.path(f)
+        if not path.is_file():
+            raise InputError(f"{path}: motion pass missing at frame {f} (--motion-pass {params.motion_pass})")
+    if frames:
+        mpass.motion(frames[0], *size)
 
 
 def _warn_outside(cfg: RunConfig, clip: Clip, node: Node, emit: Progress) -> None:
@@ -182,7 +202,7 @@ def _write(
     # (a live run writing these same frames holds a claim on them: this run was refused then)
     atomic.remove_stale_temps(target.folder, target.files(num) + [manifest_path])
     run_sig = run_signature(node, *colorspaces)
-    resume = Resume(run_sig, clip, target, num, node.overrides)
+    resume = Resume(run_sig, clip, target, num, node.overrides, node.motion_pass)
     # the frames the loop may decompose, in order: each one's successor is prefetched
     ahead = [
         *([] if num.lookbehind is None else [num.lookbehind]),

@@ -102,3 +102,18 @@ def test_both_failure_measures_summarise_a_kind_alike() -> None:
     objects = v._fails_summary(a, objects=3)
     assert list(objects) == ["frames", "objects", *list(pixels)[1:]] and objects["objects"] == 3
     assert {k: objects[k] for k in pixels} == pixels
+
+
+def test_the_pass_row_reads_the_true_motion_back_through_the_node(tmp_path) -> None:  # noqa: ANN001
+    """A pass of the true motion (half floats, y up) gives the per-pixel truth's guidance, to half precision."""
+    from unshutter.decomposer.contract import GX, GY
+    from unshutter.decomposer.runtime import Decomposer
+
+    true = _two_layers()
+    f = _frame(true, true)
+    f.shutter_deg = 180.0
+    got = v.pass_guidance(f, tmp_path, Decomposer(None, device="cpu"))
+    want = q.guidance_for(f, "gt")
+    np.testing.assert_array_equal(got[..., GX : GY + 1], want[..., GX : GY + 1])
+    np.testing.assert_allclose(got[..., MX : MY + 1], want[..., MX : MY + 1], rtol=1e-3)
+    np.testing.assert_allclose(got[32, 60, MX : MY + 1] * MOTION_SCALE, (10, 1.5), rtol=1e-3)  # 180 degrees

@@ -129,6 +129,10 @@ def test_operator_adds_slowmo_strip_that_renders(blender: Blender, scripts_dir: 
         "overrides": "",
         "use_motion": False,
         "motion": [0.0, 0.0],
+        "motion_pass": "",
+        "motion_pass_channels": "",
+        "motion_pass_y": "UP",
+        "motion_pass_points": "AUTO",
         "shutter": 360.0,
         "timing": "EVEN",
         "follow": 1.25,
@@ -150,6 +154,10 @@ def test_operator_adds_slowmo_strip_that_renders(blender: Blender, scripts_dir: 
             "overrides",
             "use_motion",
             "motion",
+            "motion_pass",
+            "motion_pass_channels",
+            "motion_pass_y",
+            "motion_pass_points",
             "shutter",
             "timing",
             "follow",
@@ -224,6 +232,45 @@ def test_timing_and_follow_reach_the_engine_like_cli_flags(blender: Blender, scr
     assert Path(again["directory"]) != folder
     gap = new["files"][2]  # output 2 of the first frame: in the closed-shutter gap under even timing
     assert np.abs(read_image(Path(again["directory"]) / gap)[0] - read_image(folder / gap)[0]).max() > 2 / 255
+
+
+def test_motion_pass_reaches_the_engine_like_the_cli_flag(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
+    """Motion Pass points the strip at a motion-vector pass (a file pattern, // relative or absolute): the
+    engine runs with --motion-pass and its options, the strip's frames are those of the command line."""
+    from unshutter.guidance.motion_pass import write_vectors
+
+    files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=29)
+    (tmp_path / "vec").mkdir()
+    for f in (1001, 1002, 1003):
+        m = np.zeros((H, W, 2), np.float32)
+        m[..., 0], m[..., 1] = 6.0, -1.0  # 6 px right and 1 px up per frame
+        write_vectors(tmp_path / "vec" / f"vec.{f}.exr", m, y="down", names=("R", "G"))
+    pattern = str(tmp_path / "vec" / "vec.####.exr")
+    operator = {"factor": 3, "motion_pass": pattern, "motion_pass_channels": "R,G", "motion_pass_y": "DOWN"}
+    out = run_blender(
+        blender,
+        scripts_dir,
+        {"files": [str(f) for f in files], "operator": {**operator, "output_dir": str(tmp_path / "unshutter") + "/"}},
+        tmp_path,
+    )
+    assert out["result"] == ["FINISHED"], out.get("error")
+    new = {s["name"]: s for s in out["after"]}["blurred slowmo"]
+    assert new["settings"]["motion_pass"] == pattern and new["settings"]["motion_pass_y"] == "DOWN"
+    manifest = json.loads(Path(new["settings"]["manifest"]).read_text())
+    assert manifest["params"]["motion_pass"] == pattern and manifest["params"]["motion_pass_channels"] == "R,G"
+    assert manifest["guidance"]["1002"] == "motion-pass(vec.1002.exr)"
+    cli = tmp_path / "cli"
+    subprocess.run(
+        [str(Path(sys.executable).parent / "unshutter"), "run", str(tmp_path / "clip" / "blur.####.png"), "-o",
+         str(cli / "blur.####.png"), "--factor", "3", "--motion-pass", pattern, "--motion-pass-channels", "R,G",
+         "--motion-pass-y", "down", "-q"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    folder = Path(new["directory"])
+    assert new["files"] == sorted(p.name for p in cli.glob("blur.*.png")) and len(new["files"]) == 9
+    for name in new["files"]:
+        assert np.array_equal(read_image(folder / name)[0], read_image(cli / name)[0]), name
 
 
 def test_engine_error_is_reported_and_timeline_unchanged(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
@@ -666,6 +713,10 @@ def test_modal_run_progress_and_cancel(blender: Blender, scripts_dir: Path, tmp_
         "overrides": "",
         "use_motion": False,
         "motion": [0.0, 0.0],
+        "motion_pass": "",
+        "motion_pass_channels": "",
+        "motion_pass_y": "UP",
+        "motion_pass_points": "AUTO",
         "shutter": 360.0,
         "timing": "EVEN",
         "follow": 1.0,
@@ -984,6 +1035,10 @@ def test_strips_renamed_during_a_modal_run(blender: Blender, scripts_dir: Path, 
         "overrides": "",
         "use_motion": False,
         "motion": [0.0, 0.0],
+        "motion_pass": "",
+        "motion_pass_channels": "",
+        "motion_pass_y": "UP",
+        "motion_pass_points": "AUTO",
         "shutter": 360.0,
         "timing": "EVEN",
         "follow": 1.0,
@@ -1052,6 +1107,10 @@ def test_second_run_during_a_modal_run_is_refused(blender: Blender, scripts_dir:
         "overrides": "",
         "use_motion": False,
         "motion": [0.0, 0.0],
+        "motion_pass": "",
+        "motion_pass_channels": "",
+        "motion_pass_y": "UP",
+        "motion_pass_points": "AUTO",
         "shutter": 360.0,
         "timing": "EVEN",
         "follow": 1.0,
@@ -1141,6 +1200,10 @@ def test_run_the_addon_cannot_tell_is_going_on_is_refused_by_the_engine(
         "overrides": "",
         "use_motion": False,
         "motion": [0.0, 0.0],
+        "motion_pass": "",
+        "motion_pass_channels": "",
+        "motion_pass_y": "UP",
+        "motion_pass_points": "AUTO",
         "shutter": 360.0,
         "timing": "EVEN",
         "follow": 1.0,
@@ -1183,6 +1246,10 @@ def test_mark_saved_by_another_session_blocks_nothing(blender: Blender, scripts_
         "overrides": "",
         "use_motion": False,
         "motion": [0.0, 0.0],
+        "motion_pass": "",
+        "motion_pass_channels": "",
+        "motion_pass_y": "UP",
+        "motion_pass_points": "AUTO",
         "shutter": 360.0,
         "timing": "EVEN",
         "follow": 1.0,

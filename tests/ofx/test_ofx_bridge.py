@@ -68,8 +68,9 @@ def test_describe_in_general_and_filter(host) -> None:
 
     general = h.ok("describe_in_context general")
     clips = {line.split()[1]: line for line in general if line.startswith("clip ")}
-    assert set(clips) == {"Source", "Guide", "Output"}
+    assert set(clips) == {"Source", "Guide", "Vectors", "Output"}
     assert "optional=1" in clips["Guide"] and "mask=1" in clips["Guide"]
+    assert "optional=1" in clips["Vectors"] and "mask=0" in clips["Vectors"]
     assert "temporal=1" in clips["Source"]
     params = {line.split()[1]: line for line in general if line.startswith("param ")}
     labels = {re.search(r'label="([^"]*)"', p).group(1) for p in params.values()}
@@ -82,6 +83,8 @@ def test_describe_in_general_and_filter(host) -> None:
         "Guidance",
         "Reverse",
         "Guide matte direction",
+        "Vectors y direction",
+        "Vectors point",
         "Override file",
         "Quality",
         "Tile size",

@@ -40,3 +40,24 @@ def test_timeline_records_motion_and_overrides(resolve_otio: Path, tmp_path: Pat
     manifest = json.loads(Path(md["manifest"]).read_text())
     assert manifest["params"]["motion"] == [5.0, -1.0]
     assert set(manifest["guidance"].values()) == {"motion(5,-1) +overrides(region:0)"}
+
+
+def test_timeline_records_the_motion_pass(resolve_otio: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    from unshutter.guidance.motion_pass import write_vectors
+
+    vec = tmp_path / "vec.exr"  # no frame number: one pass for every frame of the 64x48 clip
+    write_vectors(vec, np.full((48, 64, 2), 3.0, np.float32), y="down", names=("R", "G"))
+    out = tmp_path / "o.otio"
+    args = ["timeline", str(resolve_otio), "-o", str(out), "--media-dir", str(tmp_path / "m"), "--clips", "shotB"]
+    args += ["--factor", "2", "--motion-pass", str(vec), "--motion-pass-channels", "R,G", "--motion-pass-y", "down"]
+    assert main(args) == 0
+    tl = otio.adapters.read_from_file(str(out))
+    clip = next(c for c in tl.find_clips() if c.name == "shotB" and "unshutter" in c.metadata)
+    md = clip.metadata["unshutter"]
+    assert dict(md["motion_pass"]) == {"file": str(vec), "channels": "R,G", "y": "down", "points": "auto"}
+    assert md["motion"] == ""
+    manifest = json.loads(Path(md["manifest"]).read_text())
+    assert manifest["params"]["motion_pass"] == str(vec)
+    assert set(manifest["guidance"].values()) == {"motion-pass(vec.exr)"}

@@ -5,6 +5,9 @@ On the held-out synthetic set and a bikes shot (the same frames as
 network encoding, as there) for these guidance maps:
 
 - ``gt``: per-pixel ground-truth motion (the reference of ``bench quality``);
+- ``pass``: the same motion written as a motion-vector pass (a half-float
+  EXR of Nuke's ``forward.u/v``, y up) and read back by the node's own path
+  (``--motion-pass``): what a render's vector pass of the true motion gives;
 - ``vector``: one whole-frame vector, the median true motion (``--motion``);
 - ``regions``: up to four regions, each with the mean true motion of its
   pixels, feathered (what an artist drawing polygons with vectors gives);
@@ -55,6 +58,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -67,7 +71,7 @@ from unshutter.decomposer.contract import STATIC_THRESHOLD_PX
 from unshutter.guidance.overrides import DEFAULT_FEATHER, feather_mask, shift_motion
 
 MAX_REGIONS = 4
-ROWS = ("gt", "vector", "regions", "neighbors", "alt_best", "alt_first")
+ROWS = ("gt", "pass", "vector", "regions", "neighbors", "alt_best", "alt_first")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -106,6 +110,20 @@ def vector_guidance(f: q.Frame) -> np.ndarray:
     m = _exposure_motion(f).reshape(-1, 2)
     h, w = f.blurred.shape[:2]
     return encode.guidance_from_vector(h, w, (float(np.median(m[:, 0])), float(np.median(m[:, 1]))))
+
+
+def pass_guidance(f: q.Frame, tmp: Path, decomposer: Any) -> np.ndarray:
+    """The true motion as a motion-vector pass file, read back through the node (``--motion-pass``): the
+    pass's half floats, y-up convention, channel search and shutter scaling. Shape: -> [H, W, 6]."""
+    from unshutter.guidance.motion_pass import write_vectors
+    from unshutter.node import Node, NodeParams
+
+    path = tmp / "pass.exr"
+    write_vectors(path, f.motion_gt)  # px per frame interval, as a renderer writes it
+    node = Node(NodeParams(factor=q.K, shutter=f.shutter_deg, motion_pass=str(path)), decomposer=decomposer)
+    g, source = node.guidance_for(0, f.blurred, None, None)
+    assert source.startswith("motion-pass"), source
+    return g
 
 
 def region_masks(motion: np.ndarray, k: int = MAX_REGIONS) -> list[tuple[np.ndarray, tuple[float, float]]]:
@@ -354,6 +372,7 @@ def _evaluate(model: Model, frames: list[q.Frame], tmp: Path, clip: bool = False
     for fi, f in enumerate(frames):
         outs = {
             "gt": model(f.blurred, q.guidance_for(f, "gt")),
+            "pass": model(f.blurred, pass_guidance(f, tmp, model.dec)),
             "vector": model(f.blurred, vector_guidance(f)),
             "regions": model(f.blurred, regions_guidance(f)),
             "neighbors": model(f.blurred, q.guidance_for(f, "neighbors")),

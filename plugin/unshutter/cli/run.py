@@ -12,6 +12,7 @@ from typing import Any
 from unshutter.decomposer.runtime import DEFAULT_TILE
 from unshutter.node import GUIDANCE_MODES, QUALITIES, NodeParams
 from unshutter.errors import UnshutterError
+from unshutter.guidance.motion_pass import POINTS, Y_CONVENTIONS
 from unshutter.io import sequence
 from unshutter.pipeline import (
     FORMATS,
@@ -61,6 +62,32 @@ def add_node_arguments(p: argparse.ArgumentParser) -> None:
         type=_vector,
         help="whole-frame motion vector in px per exposure at full resolution (e.g. 40,0: 40 px right; "
         "y down); replaces --guidance, works on a single image; --reverse and --overrides still apply",
+    )
+    p.add_argument(
+        "--motion-pass",
+        metavar="PATTERN",
+        help="motion-vector pass matched frame for frame with the input (vectors/shot.####.exr; a file without "
+        "a frame number serves every frame): per-pixel motion in px per frame at the pass's resolution, "
+        "scaled to the input's; replaces --guidance like --motion (docs/motion-pass.md)",
+    )
+    p.add_argument(
+        "--motion-pass-channels",
+        metavar="X,Y",
+        help="the pass's vector channels (default: the first found of forward.u,forward.v; backward.u,backward.v; "
+        "Vector.Z,Vector.W; Vector.X,Vector.Y)",
+    )
+    p.add_argument(
+        "--motion-pass-y",
+        choices=Y_CONVENTIONS,
+        default="up",
+        help="the pass's y direction: up (default: Nuke and Blender, origin at the bottom left) or down (image rows)",
+    )
+    p.add_argument(
+        "--motion-pass-points",
+        choices=POINTS,
+        default="auto",
+        help="forward: vectors point where a pixel goes in the next frame; backward: against the motion "
+        "(Nuke's backward.u/v, Blender's Vector pass); auto (default): by channel name, else forward",
     )
     p.add_argument(
         "--tile",
@@ -118,6 +145,10 @@ def node_params(args: argparse.Namespace) -> NodeParams:
         timing=args.timing,
         follow=args.follow,
         motion=args.motion,
+        motion_pass=args.motion_pass,
+        motion_pass_channels=args.motion_pass_channels,
+        motion_pass_y=args.motion_pass_y,
+        motion_pass_points=args.motion_pass_points,
     )
 
 

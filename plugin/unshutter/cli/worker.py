@@ -36,6 +36,12 @@ by that many bytes of UTF-8 JSON. Requests carry ``op``:
   above and ``prev2`` (the source two frames back, null before the clip's
   start) and ``prev_matte`` (the Guide matte at the previous frame, or null);
   a request without them leaves that side unblended.
+  ``vectors`` (optional, null when absent): the OFX Vectors clip, a
+  motion-vector pass as float32 top-down [H, W, 2] (the clip's R, G): px per
+  frame at full resolution (scaled here by ``render_scale``), y and sign
+  as the ``motion_pass_y`` and ``motion_pass_points`` parameters say
+  (``auto`` is forward: a clip has no channel names); requests that carry
+  ``next2`` / ``prev2`` also carry ``next_vectors`` / ``prev_vectors``.
   ``clip`` (optional): ``[first, last]``, the source clip's frame range;
   with it, a reply adds ``warning`` (one line naming the override file)
   when override ranges miss the clip altogether.
@@ -113,6 +119,8 @@ PARAM_KEYS = (
     "timing",
     "follow",
     "motion",
+    "motion_pass_y",
+    "motion_pass_points",
 )
 # The protocol's colour names (the OFX plugin's Input colour choices) -> color's fixed curves:
 # the plugin's "rec709" is the BT.709 camera curve, color.BT709.
@@ -205,6 +213,20 @@ def _render_scale(params: dict[str, Any]) -> tuple[float, float]:
     if not (0.0 < sx < float("inf") and 0.0 < sy < float("inf")):
         raise ParameterError(f"render_scale {value!r}: must be positive")
     return sx, sy
+
+
+def host_vectors(v: np.ndarray, params: Any, scale: tuple[float, float]) -> np.ndarray:
+    """The host's Vectors clip in the node's terms: x right, y down, pointing forward, px at the frame's size.
+
+    The clip holds px per frame at full resolution (the host scales the picture at a proxy render scale,
+    not the numbers in it); ``motion_pass_y`` and ``motion_pass_points`` say its conventions
+    (``auto``: forward). Shape: [H, W, 2] -> [H, W, 2] float32
+    """
+    sign = -1.0 if params.motion_pass_points == "backward" else 1.0
+    out = np.empty_like(v, dtype=np.float32)
+    out[..., 0] = v[..., 0] * np.float32(sign * scale[0])
+    out[..., 1] = v[..., 1] * np.float32(sign * scale[1] * (-1.0 if params.motion_pass_y == "up" else 1.0))
+    return out
 
 
 def to_linear(rgb: np.ndarray | None, colorspace: str) -> np.ndarray | None:
@@ -360,6 +382,7 @@ class _Inputs:
     prev: np.ndarray | None
     nxt: np.ndarray | None
     matte: np.ndarray | None
+    vectors: np.ndarray | None = None  # [H, W, 2] px per frame interval at this size, x right, y down
 
 
 def _nbytes(value: Any) -> int:
@@ -401,6 +424,8 @@ class Worker:
             timing=str(params.get("timing") or "even"),
             follow=_real(params, "follow") if "follow" in params else NodeParams.follow,
             motion=_motion(params.get("motion")),
+            motion_pass_y=str(params.get("motion_pass_y") or "up"),
+            motion_pass_points=str(params.get("motion_pass_points") or "auto"),
         )
         p.validate()  # NaN and Inf too: JSON from the plugin may carry them
         key = tuple(getattr(p, k) for k in PARAM_KEYS) + (_file_stamp(p.overrides), scale)
@@ -446,7 +471,10 @@ class Worker:
             raise ParameterError(f"matte_direction {direction!r}: use one of {', '.join(DIRECTIONS)}")
         offsets = {
             key: _offset(req, key)
-            for key in ("cur", "prev", "next", "matte", "output", "next2", "next_matte", "prev2", "prev_matte")
+            for key in (
+                *("cur", "prev", "next", "matte", "output", "next2", "next_matte", "prev2", "prev_matte"),
+                *("vectors", "next_vectors", "prev_vectors"),
+            )
         }
         if offsets["cur"] is None or offsets["output"] is None:
             raise ParameterError("cur and output: the source frame's and the reply's offsets are required")
@@ -463,7 +491,13 @@ class Worker:
             if matte_motion is not None:  # a vector beside the Guide matte wins over its direction
                 direction = matte_motion
             assert cur is not None  # its offset is required (checked above)
-            this = _Inputs(frame, cur, prev, nxt, matte)
+
+            def vectors(key: str, at: int) -> np.ndarray | None:
+                v = seg.read(offsets[key], (h, w, 2))
+                _check_pixels(at, key.replace("_", " "), v)
+                return None if v is None else host_vectors(v, node.params, node.render_scale)
+
+            this = _Inputs(frame, cur, prev, nxt, matte, vectors("vectors", frame))
             # A closed-shutter output (even timing below 360 degrees) is interpolated toward the next
             # frame's first output: the next frame is decomposed too, with the frame after it for its
             # guidance, as `unshutter run` does. A plugin older than the gap sends no "next2" at all:
@@ -476,13 +510,13 @@ class Worker:
                 next_matte = seg.read(offsets["next_matte"], (h, w))
                 for name, a in (("frame after next", next2), ("next matte", next_matte)):
                     _check_pixels(frame, name, a)
-                after = _Inputs(frame + 1, nxt, cur, next2, next_matte)
+                after = _Inputs(frame + 1, nxt, cur, next2, next_matte, vectors("next_vectors", frame + 1))
             if blend and prev is not None and "prev2" in req:
                 prev2 = seg.read(offsets["prev2"], (h, w, 3))
                 prev_matte = seg.read(offsets["prev_matte"], (h, w))
                 for name, a in (("frame before previous", prev2), ("previous matte", prev_matte)):
                     _check_pixels(frame, name, a)
-                before = _Inputs(frame - 1, prev, prev2, cur, prev_matte)
+                before = _Inputs(frame - 1, prev, prev2, cur, prev_matte, vectors("prev_vectors", frame - 1))
             count = self.decompositions
             sub, source = self._subframe(node, (pkey, colorspace, w, h, direction), k, this, after, before, seg)
             seg.write(offsets["output"], from_linear(sub, colorspace))
@@ -499,7 +533,7 @@ class Worker:
     def _key(self, node: Any, common: tuple, inputs: _Inputs) -> tuple:
         """What decides a frame's decomposition: the parameters, the pixels and the files its guidance reads."""
         digest = hashlib.blake2b(digest_size=16)
-        for a in (inputs.cur, inputs.prev, inputs.nxt, inputs.matte):
+        for a in (inputs.cur, inputs.prev, inputs.nxt, inputs.matte, inputs.vectors):
             digest.update(b"-" if a is None else a.tobytes())
         # the mattes and labelme files that decide this frame's guidance, as they are now
         files = _stamps(node.overrides.files_read(inputs.frame)) if node.overrides is not None else ()
@@ -567,7 +601,17 @@ class Worker:
         def progress(done: int, total: int) -> None:
             seg.tile_progress(i * total + done, n * total)
 
-        res = node.process(inputs.frame, cur, prev, nxt, inputs.matte, direction, abort=seg.aborted, progress=progress)
+        res = node.process(
+            inputs.frame,
+            cur,
+            prev,
+            nxt,
+            inputs.matte,
+            direction,
+            abort=seg.aborted,
+            progress=progress,
+            vectors=inputs.vectors,
+        )
         self.decompositions += 1
         log.info("frame %d decomposed in %.2fs (%s)", inputs.frame, time.monotonic() - t0, res.guidance_source)
         self._store(key, res)

@@ -277,6 +277,10 @@ def _payload(c: Chunk, spec: BatchSpec, threads: int | None) -> dict[str, Any]:
         "frames": s.frames,
         "chunk": s.chunk,
         "motion": s.motion,
+        "motion_pass": s.motion_pass,
+        "motion_pass_channels": s.motion_pass_channels,
+        "motion_pass_y": s.motion_pass_y,
+        "motion_pass_points": s.motion_pass_points,
     }
     return {
         "shot": shot,

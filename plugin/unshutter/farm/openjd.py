@@ -42,7 +42,7 @@ import yaml
 
 from unshutter.errors import OverrideError
 from unshutter.farm.plan import shot_range
-from unshutter.farm.spec import BatchSpec, Shot, SpecError, _num, motion_arg
+from unshutter.farm.spec import BatchSpec, Shot, SpecError, _num, motion_arg, pass_args
 from unshutter.io import atomic, sequence
 
 SPEC_VERSION = "jobtemplate-2023-09"
@@ -82,6 +82,7 @@ _KIND = {
     "in": ("IN", "DIRECTORY", "Input", "blurred plates of shot"),
     "out": ("OUT", "DIRECTORY", "Output", "slow-motion frames of shot"),
     "ov": ("IN", "FILE", "Overrides", "guidance override file of shot"),
+    "mv": ("IN", "DIRECTORY", "MotionPass", "motion-vector pass of shot"),
 }
 
 
@@ -105,10 +106,12 @@ class _PathParams:
             entries.append((shot, "out", _split_dir(shot.output)[0]))
             if shot.overrides:
                 entries.append((shot, "ov", shot.overrides))
+            if shot.motion_pass:
+                entries.append((shot, "mv", _split_dir(shot.motion_pass)[0]))
         distinct = {(kind, path) for _s, kind, path in entries}
         self.roots: dict[str, str] | None = None
         if _FIXED_PARAMETERS + len(distinct) > MAX_JOB_PARAMETERS:
-            ins = [path if kind == "in" else str(Path(path).parent) for _s, kind, path in entries if kind != "out"]
+            ins = [path if kind != "ov" else str(Path(path).parent) for _s, kind, path in entries if kind != "out"]
             outs = [path for _s, kind, path in entries if kind == "out"]
             try:
                 self.roots = {"in": os.path.commonpath(ins), "out": os.path.commonpath(outs)}
@@ -116,7 +119,7 @@ class _PathParams:
                 self.roots = {"in": "", "out": ""}
             for kind, root in self.roots.items():
                 if not root or Path(root) == Path(Path(root).anchor):
-                    what = "plates and override files" if kind == "in" else "outputs"
+                    what = "plates, override files and motion passes" if kind == "in" else "outputs"
                     raise SpecError(
                         f"{spec.path}: {len(spec.shots)} shots need {len(distinct)} folder parameters, "
                         f"more than an OpenJD job takes ({MAX_JOB_PARAMETERS}), and their {what} share "
@@ -195,6 +198,8 @@ def _shot_step(shot: Shot, frames: tuple[int, int], paths: _PathParams) -> dict[
     ]
     if shot.motion is not None:
         args += ["--motion", motion_arg(shot.motion)]
+    if shot.motion_pass:
+        args += ["--motion-pass", paths.ref("mv", shot.motion_pass), *pass_args(shot)]
     if shot.overrides:  # mapped by the task, with every matte and labelme file it names
         args += ["--overrides", paths.ref("ov", shot.overrides, "RawParam"), "--path-mapping", RULES]
     args += [

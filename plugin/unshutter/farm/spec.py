@@ -13,6 +13,7 @@ Example (paths are relative to the spec file)::
         shutter: 180
         guidance: neighbors
         overrides: car_overrides.yaml
+        motion_pass: vectors/car.####.exr   # optional: per-pixel motion (unshutter run --motion-pass)
         frames: 1001-1050
         chunk: 5
 
@@ -61,6 +62,10 @@ class Shot:
     frames: tuple[int, int] | None = None
     motion: tuple[float, float] | None = None  # --motion DX,DY
     chunk: int = DEFAULT_CHUNK
+    motion_pass: str | None = None  # --motion-pass PATTERN
+    motion_pass_channels: str | None = None  # --motion-pass-channels X,Y
+    motion_pass_y: str = "up"
+    motion_pass_points: str = "auto"
 
     def params(self) -> NodeParams:
         return NodeParams(
@@ -71,6 +76,10 @@ class Shot:
             timing=self.timing,
             follow=self.follow,
             motion=self.motion,
+            motion_pass=self.motion_pass,
+            motion_pass_channels=self.motion_pass_channels,
+            motion_pass_y=self.motion_pass_y,
+            motion_pass_points=self.motion_pass_points,
         )
 
     @cached_property
@@ -117,6 +126,8 @@ class Shot:
             args += ["--overrides", self.overrides]
         if self.motion is not None:
             args += ["--motion", motion_arg(self.motion)]
+        if self.motion_pass:
+            args += ["--motion-pass", self.motion_pass, *pass_args(self)]
         return args
 
 
@@ -137,6 +148,14 @@ class BatchSpec:
             if s.name == name:
                 return s
         raise SpecError(f"{self.path}: no shot named {name!r} (shots: {', '.join(s.name for s in self.shots)})")
+
+
+def pass_args(shot: Shot) -> list[str]:
+    """The motion pass's convention options of a shot (its pattern is given by each runner, mapped its way)."""
+    args = ["--motion-pass-y", shot.motion_pass_y, "--motion-pass-points", shot.motion_pass_points]
+    if shot.motion_pass_channels:
+        args += ["--motion-pass-channels", shot.motion_pass_channels]
+    return args
 
 
 def motion_arg(motion: tuple[float, float]) -> str:
@@ -270,6 +289,11 @@ def _check_params(s: dict[str, Any], where: str) -> None:
         guidance=s.get("guidance", "neighbors"),
         timing=s.get("timing", "even"),
         follow=s.get("follow", NodeParams.follow),
+        motion=tuple(s["motion"]) if isinstance(s.get("motion"), list) else None,
+        motion_pass=s.get("motion_pass"),
+        motion_pass_channels=s.get("motion_pass_channels"),
+        motion_pass_y=s.get("motion_pass_y", "up"),
+        motion_pass_points=s.get("motion_pass_points", "auto"),
     )
     try:
         params.validate()
@@ -277,7 +301,7 @@ def _check_params(s: dict[str, Any], where: str) -> None:
         text = str(exc)
         if text.startswith("--") and " " in text:  # "--shutter nan: ..." -> ".shutter: nan: ..."
             option, rest = text[2:].split(" ", 1)
-            raise SpecError(f"{where}.{option}: {rest}") from None
+            raise SpecError(f"{where}.{option.replace('-', '_')}: {rest}") from None
         raise SpecError(f"{where}: {text}") from None
 
 
@@ -355,6 +379,10 @@ def from_dict(data: Any, path: Path) -> BatchSpec:
                 frames=_frames(s["frames"]) if "frames" in s else None,
                 chunk=int(s.get("chunk", default_chunk)),
                 motion=(float(s["motion"][0]), float(s["motion"][1])) if s.get("motion") is not None else None,
+                motion_pass=_abs(base, s["motion_pass"]) if s.get("motion_pass") else None,
+                motion_pass_channels=s.get("motion_pass_channels"),
+                motion_pass_y=s.get("motion_pass_y", "up"),
+                motion_pass_points=s.get("motion_pass_points", "auto"),
             )
         )
     model = _abs(base, data["model"]) if data.get("model") else None

@@ -121,9 +121,14 @@ def guidance_from_vector(
 
 
 def apply_motion(
-    g: np.ndarray, weight: np.ndarray, vector: tuple[float, float], threshold: float = STATIC_THRESHOLD_PX
+    g: np.ndarray,
+    weight: np.ndarray,
+    vector: tuple[float, float] | np.ndarray,
+    threshold: float = STATIC_THRESHOLD_PX,
 ) -> None:
     """Replace the motion with ``vector`` (px per exposure at this frame's resolution) by ``weight`` (in place).
+
+    ``vector`` is one vector, or one per pixel (a motion pass inside an override region, [H, W, 2]).
 
     Where the old motion size is known (flow) the two are blended,
     ``weight * vector + (1 - weight) * old``, so a feathered region fades
@@ -139,7 +144,11 @@ def apply_motion(
     if not sel.any():
         return
     ws = w[sel]
-    vx, vy = (np.float32(v / MOTION_SCALE) for v in vector)
+    if isinstance(vector, np.ndarray):
+        per_pixel = vector[sel].astype(np.float32) / np.float32(MOTION_SCALE)  # [S, 2]
+    else:
+        per_pixel = np.array([[v / MOTION_SCALE for v in vector]], np.float32)  # [1, 2]
+    vx, vy = per_pixel[:, 0], per_pixel[:, 1]
     mx = ws * vx + (1.0 - ws) * g[sel, MX]
     my = ws * vy + (1.0 - ws) * g[sel, MY]
     px = np.stack([mx, my], axis=-1)[None] * np.float32(MOTION_SCALE)  # [1, S, 2] px

@@ -39,6 +39,7 @@ import yaml
 from unshutter.decomposer.contract import LABEL_TO_SIGNS, STATIC_THRESHOLD_PX
 from unshutter.errors import InputError, OverrideError
 from unshutter.guidance import encode
+from unshutter.guidance.motion_pass import MotionPass
 from unshutter.guidance.tracks import MotionTrack, track_from
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ class Region:
     feather: float = DEFAULT_FEATHER  # px at full resolution, for motion regions
     whole_frame: bool = False  # no polygon or matte: every pixel
     keep_flow_detail: bool = False  # a motion region over known motion moves its mean to the vector (shift_motion)
+    motion_pass: MotionPass | bool | None = None  # per-pixel motion from a pass; True: the node's (--motion-pass)
 
     def active(self, frame: int) -> bool:
         return self.frames is None or self.frames[0] <= frame <= self.frames[1]
@@ -142,7 +144,7 @@ class Region:
 
         Shape: -> ((rows, cols), [h', w'] float32 in [0, 1])
         """
-        soft = self.motion is not None and self.feather > 0
+        soft = (self.motion is not None or bool(self.motion_pass)) and self.feather > 0
         radius = self.feather * 0.5 * (scale[0] + scale[1]) if soft else 0.0
         pad = int(np.ceil(1.5 * radius)) + 1 if soft else 0
         if self.polygons and self.matte is None and not self.invert and not self.whole_frame:
@@ -288,8 +290,14 @@ class Overrides:
         frame: int,
         scale: tuple[float, float] | None = None,
         threshold: float = STATIC_THRESHOLD_PX,
+        shutter: float = 360.0,
+        node_pass: np.ndarray | None = None,
     ) -> tuple[np.ndarray, list[str]]:
         """Apply to guidance ``g`` [H, W, 6] of ``frame``; returns it and what was applied.
+
+        ``node_pass`` [H, W, 2] is the node's motion pass on this frame (px per frame interval at g's size),
+        which regions with ``motion_pass: true`` take inside their shape; ``shutter`` (degrees) turns a
+        pass's motion per frame interval into motion per exposure.
 
         ``scale`` (x, y) is the frame's size relative to the full resolution
         the file's polygons, mattes and motion vectors are given at (an
@@ -311,8 +319,26 @@ class Overrides:
             used.append("reverse")
         if self.motion is not None and _apply_region(g, self.motion, frame, sc, threshold):
             used.append("motion")
+        expo = np.float32(shutter / 360.0)
+        passes: dict[object, np.ndarray] = {}
+
+        def field(r: Region) -> np.ndarray:
+            """The region's pass on this frame, px per exposure at g's size (read once per frame and pass)."""
+            key: object = "node" if r.motion_pass is True else r.motion_pass
+            if key not in passes:
+                if r.motion_pass is True:
+                    if node_pass is None:
+                        raise OverrideError(f"{self.source}: region {r.name}: motion_pass: true needs --motion-pass")
+                    passes[key] = node_pass * expo
+                else:
+                    assert isinstance(r.motion_pass, MotionPass)
+                    passes[key] = r.motion_pass.motion(frame, h, w) * expo
+            return passes[key]
+
         names = [
-            f"region:{r.name or i}" for i, r in enumerate(self.regions) if _apply_region(g, r, frame, sc, threshold)
+            f"region:{r.name or i}"
+            for i, r in enumerate(self.regions)
+            if _apply_region(g, r, frame, sc, threshold, field if r.motion_pass else None)
         ]
         used += names if len(names) <= MANY_REGIONS else [f"{len(names)} regions"]
         return g, used
@@ -329,7 +355,13 @@ class Overrides:
             path = r.matte_path(frame) if r.active(frame) else None
             if path is not None:
                 files.append(path)
+            if isinstance(r.motion_pass, MotionPass) and r.active(frame):
+                files.append(r.motion_pass.path(frame))
         return files
+
+    def uses_node_pass(self) -> bool:
+        """Whether a region takes the node's motion pass (``motion_pass: true``)."""
+        return any(r.motion_pass is True for r in self.regions)
 
     def outside(self, first: int, last: int) -> list[tuple[str, tuple[int, int]]]:
         """The overrides whose frame range misses source frames ``first``-``last`` entirely: (what, range).
@@ -383,8 +415,17 @@ def _within(frame: int, rng: tuple[int, int] | None) -> bool:
     return rng is None or rng[0] <= frame <= rng[1]
 
 
-def _apply_region(g: np.ndarray, r: Region, frame: int, scale: tuple[float, float], threshold: float) -> bool:
-    """Apply one region to ``g`` [H, W, 6] in place; False when it is inactive or off the frame."""
+def _apply_region(
+    g: np.ndarray,
+    r: Region,
+    frame: int,
+    scale: tuple[float, float],
+    threshold: float,
+    field: Callable[[Region], np.ndarray] | None = None,
+) -> bool:
+    """Apply one region to ``g`` [H, W, 6] in place; False when it is inactive or off the frame.
+
+    ``field(r)``: a pass region's motion, [H, W, 2] px per exposure at g's size."""
     if not r.active(frame):
         return False
     h, w = g.shape[:2]
@@ -392,7 +433,9 @@ def _apply_region(g: np.ndarray, r: Region, frame: int, scale: tuple[float, floa
     if cov is None:
         return False
     (rows, cols), weight = cov
-    if r.motion is None:
+    if field is not None:
+        encode.apply_motion(g[rows, cols], weight, field(r)[rows, cols], threshold)
+    elif r.motion is None:
         encode.apply_direction(g[rows, cols], weight, r.signs)
     else:
         dx, dy = r.motion.at(frame)
@@ -505,6 +548,7 @@ def load_overrides(path: str | Path, locate: Callable[[str], str] | None = None)
                 f"{path}: regions[{i}]: {vertices} polygon vertices so far, more than the limit of {MAX_VERTICES}"
             )
         track = None
+        mpass = _region_pass(path, i, r.get("motion_pass"), locate)
         if "motion" in r:
             track = track_from(motion=r["motion"])
         elif "length" in r:
@@ -513,12 +557,16 @@ def load_overrides(path: str | Path, locate: Callable[[str], str] | None = None)
                     f"{path}: regions[{i}].length: a static region has no length (drop it, or give a moving direction)"
                 )
             track = track_from(direction=r["direction"], length=r["length"])
-        if r.get("keep_flow_detail") and track is None:
+        if r.get("keep_flow_detail") and (track is None or mpass is not None):
             raise OverrideError(
                 f"{path}: regions[{i}].keep_flow_detail: only a region with a motion vector (motion, or direction "
                 "and length) keeps the flow's detail"
             )
-        signs = _vector_signs(track) if track is not None else _signs(r["direction"])
+        if mpass is None:
+            signs = _vector_signs(track) if track is not None else _signs(r["direction"])
+        else:
+            signs = (0.0, 0.0)  # per pixel, from the pass
+
         ov.regions.append(
             Region(
                 signs,
@@ -530,9 +578,34 @@ def load_overrides(path: str | Path, locate: Callable[[str], str] | None = None)
                 track,
                 float(r.get("feather", DEFAULT_FEATHER)),
                 keep_flow_detail=bool(r.get("keep_flow_detail", False)),
+                motion_pass=mpass,
             )
         )
     return ov
+
+
+def _region_pass(path: Path, i: int, value: Any, locate: Callable[[str], str] | None) -> MotionPass | bool | None:
+    """A region's ``motion_pass``: True (the node's pass), or its own pass (a file pattern relative to the
+    override file, or ``{file, channels, y, points}``); None without. Errors name the field."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return True
+    from unshutter.errors import ParameterError
+
+    where = f"{path}: regions[{i}].motion_pass"
+    spec = value if isinstance(value, dict) else {"file": value}
+    channels = spec.get("channels")
+    try:
+        return MotionPass(
+            _locate(path, spec["file"], locate),
+            (str(channels[0]), str(channels[1])) if channels else None,
+            spec.get("y", "up"),
+            spec.get("points", "auto"),
+            where,
+        )
+    except ParameterError as exc:
+        raise OverrideError(str(exc)) from None
 
 
 _STAND_IN = [[0, 0], [0, 0], [0, 0]]

@@ -18,6 +18,7 @@ from typing import Iterator
 
 import unshutter
 from unshutter import color
+from unshutter.guidance.motion_pass import MotionPass
 from unshutter.guidance.overrides import Overrides
 from unshutter.io.clip import Clip
 from unshutter.io.digest import DigestCache, file_digest
@@ -39,7 +40,8 @@ def run_signature(node: Node, in_cs: color.ColorTransform, out_cs: color.ColorTr
     if p.overrides:
         overrides = file_digest(p.overrides)
     key = {
-        "params": {k: v for k, v in p.to_dict().items() if k != "overrides"},
+        "params": {k: v for k, v in p.to_dict().items() if k not in ("overrides", "motion_pass")},
+        "motion_pass": p.motion_pass is not None,  # the pass's files are hashed per frame (frame_signature)
         "overrides": overrides,
         "model": node.decomposer.info.sha256,
         "colorspaces": [in_cs.colorspace, out_cs.colorspace, in_cs.signature, out_cs.signature],
@@ -56,10 +58,11 @@ def frame_signature(
     overrides: Overrides | None = None,
     ahead: int = 1,
     before: int = 1,
+    motion_pass: MotionPass | None = None,
 ) -> str:
     """The run signature plus the bytes (digests) of the source frame, the neighbours its guidance
     reads (``ahead`` after it and ``before`` before it: 2 when its outputs read a neighbour's result),
-    and the mattes and labelme files the overrides read for it.
+    and the mattes, labelme files and motion passes the overrides and ``motion_pass`` read for it.
 
     Bytes, not size and time: a copied or path-mapped plate is the same plate.
     A movie is one file, hashed once per run. Override files are named by
@@ -73,6 +76,8 @@ def frame_signature(
     if overrides is not None:
         for i, ofile in enumerate(overrides.files_read(frame)):
             parts.append(f"override{i}:{digests.get(ofile) or 'missing'}")
+    if motion_pass is not None:
+        parts.append(f"pass:{digests.get(motion_pass.path(frame)) or 'missing'}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
@@ -96,9 +101,16 @@ class Resume:
     """Plans the run's frame jobs against what is already on disk; keeps the frame signatures."""
 
     def __init__(
-        self, run_sig: str, clip: Clip, target: OutputTarget, numbering: Numbering, overrides: Overrides | None
+        self,
+        run_sig: str,
+        clip: Clip,
+        target: OutputTarget,
+        numbering: Numbering,
+        overrides: Overrides | None,
+        motion_pass: MotionPass | None = None,
     ) -> None:
         self.run_sig, self.clip, self.target, self.num, self.overrides = run_sig, clip, target, numbering, overrides
+        self.motion_pass = motion_pass
         self.digests = DigestCache()
         self.signatures: dict[str, str] = {}  # source frame -> signature, for the manifest
 
@@ -113,7 +125,14 @@ class Resume:
         sig = ""
         if paths:
             sig = frame_signature(
-                self.run_sig, self.clip, frame, self.digests, self.overrides, self.num.ahead, self.num.before
+                self.run_sig,
+                self.clip,
+                frame,
+                self.digests,
+                self.overrides,
+                self.num.ahead,
+                self.num.before,
+                self.motion_pass,
             )
             self.signatures[str(frame)] = sig
         complete = (

@@ -512,6 +512,16 @@ def _clip_metadata(
         "reverse": params.reverse,
         "overrides": params.overrides or "",
         "motion": list(params.motion) if params.motion is not None else "",
+        "motion_pass": (
+            {
+                "file": params.motion_pass,
+                "channels": params.motion_pass_channels or "",
+                "y": params.motion_pass_y,
+                "points": params.motion_pass_points,
+            }
+            if params.motion_pass
+            else ""
+        ),
         "source": {
             "media": media.spec,
             "media_reference_key": SOURCE_KEY,

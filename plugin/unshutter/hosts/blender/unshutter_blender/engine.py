@@ -171,9 +171,14 @@ def build_command(
     frames: tuple[int, int] | None = None,
     threads: int = 0,
     motion: tuple[float, float] | None = None,
+    motion_pass: str = "",
+    motion_pass_channels: str = "",
+    motion_pass_y: str = "up",
+    motion_pass_points: str = "auto",
 ) -> list[str]:
     """The ``unshutter run --json`` command line for one strip (``threads`` 0: all cores; ``motion``:
-    a whole-frame vector in px per exposure, ``--motion``).
+    a whole-frame vector in px per exposure, ``--motion``; ``motion_pass``: a motion-vector pass pattern,
+    ``--motion-pass``, with its channels and conventions).
 
     ``follow`` is rounded to 6 digits: Blender keeps it in single precision (0.3 is 0.30000001192...).
     """
@@ -208,6 +213,17 @@ def build_command(
         cmd += ["--overrides", overrides]
     if motion is not None:
         cmd += ["--motion", f"{float(motion[0])!r},{float(motion[1])!r}"]
+    if motion_pass:
+        cmd += [
+            "--motion-pass",
+            motion_pass,
+            "--motion-pass-y",
+            motion_pass_y,
+            "--motion-pass-points",
+            motion_pass_points,
+        ]
+        if motion_pass_channels:
+            cmd += ["--motion-pass-channels", motion_pass_channels]
     if threads > 0:
         cmd += ["--threads", str(int(threads))]
     return cmd

@@ -54,6 +54,10 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
     overrides: StringProperty(**props.OVERRIDES)
     use_motion: BoolProperty(**props.USE_MOTION)
     motion: FloatVectorProperty(**props.MOTION)
+    motion_pass: StringProperty(**props.MOTION_PASS)
+    motion_pass_channels: StringProperty(**props.MOTION_PASS_CHANNELS)
+    motion_pass_y: EnumProperty(**props.MOTION_PASS_Y)
+    motion_pass_points: EnumProperty(**props.MOTION_PASS_POINTS)
     shutter: FloatProperty(**props.SHUTTER)
     timing: EnumProperty(**props.TIMING)
     follow: FloatProperty(**props.FOLLOW)
@@ -157,6 +161,13 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
             values["output_dir"] = self.output_dir = base  # stored on the strips: a re-run finds these frames
             notes.append(note)
         overrides = bpy.path.abspath(values["overrides"]) if values["overrides"] else ""
+        motion_pass = bpy.path.abspath(values["motion_pass"]) if values["motion_pass"] else ""
+        pass_options = {
+            "motion_pass": motion_pass,
+            "motion_pass_channels": values["motion_pass_channels"].strip(),
+            "motion_pass_y": values["motion_pass_y"].lower(),
+            "motion_pass_points": values["motion_pass_points"].lower(),
+        }
         guidance = values["guidance"].lower()
         key = engine.settings_key(
             {
@@ -170,7 +181,8 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
                 "timing": values["timing"].lower(),
                 "follow": round(values["follow"], 6),
                 "overrides_mtime": os.path.getmtime(overrides) if overrides and os.path.exists(overrides) else None,
-                **({"motion": list(values["motion"])} if values["use_motion"] else {}),
+                **({"motion": list(values["motion"])} if values["use_motion"] and not motion_pass else {}),
+                **(pass_options if motion_pass else {}),
             }
         )
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in strip.name)
@@ -185,7 +197,8 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
             reverse=values["reverse"],
             overrides=overrides,
             shutter=values["shutter"],
-            motion=tuple(values["motion"]) if values["use_motion"] else None,
+            motion=tuple(values["motion"]) if values["use_motion"] and not motion_pass else None,
+            **pass_options,
             timing=values["timing"].lower(),
             follow=values["follow"],
             frames=(first, last),

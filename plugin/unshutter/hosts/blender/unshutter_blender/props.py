@@ -37,6 +37,10 @@ SETTINGS = (
     "overrides",
     "use_motion",
     "motion",
+    "motion_pass",
+    "motion_pass_channels",
+    "motion_pass_y",
+    "motion_pass_points",
     "shutter",
     "timing",
     "follow",
@@ -78,6 +82,38 @@ MOTION = dict(
     subtype="XYZ",
     description="Motion while the shutter is open, in pixels of the footage: X to the right, Y down "
     "(40, 0 = a 40 px streak to the right)",
+)
+MOTION_PASS = dict(
+    name="Motion Pass",
+    default="",
+    subtype="FILE_PATH",
+    description="A motion-vector pass matched frame for frame with the strip (e.g. //vectors/shot_####.exr, a "
+    "render's Vector pass in a multilayer EXR): per-pixel motion in pixels per frame; replaces Guidance and "
+    "Motion Vector (unshutter run --motion-pass)",
+)
+MOTION_PASS_CHANNELS = dict(
+    name="Pass Channels",
+    default="",
+    description="The pass's two vector channels X,Y (empty: the first found of forward.u,forward.v; "
+    "backward.u,backward.v; Vector.Z,Vector.W; Vector.X,Vector.Y)",
+)
+MOTION_PASS_Y_ITEMS = (
+    ("UP", "Up", "A positive y moves up the picture (Blender, Nuke: origin at the bottom left)"),
+    ("DOWN", "Down", "A positive y moves down the picture (image rows)"),
+)
+MOTION_PASS_Y = dict(
+    name="Pass Y", items=MOTION_PASS_Y_ITEMS, default="UP", description="The motion pass's y direction"
+)
+MOTION_PASS_POINTS_ITEMS = (
+    ("AUTO", "Auto", "By channel name: backward for Blender's Vector pass and Nuke's backward layer, else forward"),
+    ("FORWARD", "Forward", "Vectors point where a pixel goes in the next frame"),
+    ("BACKWARD", "Backward", "Vectors point against the motion"),
+)
+MOTION_PASS_POINTS = dict(
+    name="Pass Points",
+    items=MOTION_PASS_POINTS_ITEMS,
+    default="AUTO",
+    description="Which way the motion pass's vectors point",
 )
 SHUTTER = dict(
     name="Shutter",
@@ -121,6 +157,10 @@ class UnshutterStripSettings(bpy.types.PropertyGroup):
     overrides: StringProperty(**OVERRIDES)
     use_motion: BoolProperty(**USE_MOTION)
     motion: FloatVectorProperty(**MOTION)
+    motion_pass: StringProperty(**MOTION_PASS)
+    motion_pass_channels: StringProperty(**MOTION_PASS_CHANNELS)
+    motion_pass_y: EnumProperty(**MOTION_PASS_Y)
+    motion_pass_points: EnumProperty(**MOTION_PASS_POINTS)
     shutter: FloatProperty(**SHUTTER)
     timing: EnumProperty(**TIMING)
     follow: FloatProperty(**FOLLOW)

@@ -1,0 +1,80 @@
+"""The OpenFX Vectors input: a motion-vector pass replaces the flow, y and sign as set, scaled with render scale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tests.ofx.conftest import FIRST, FRAMES, H, W, read_raw
+
+N = 3
+
+
+def _vectors(tmp_path: Path, u: float, v: float) -> None:
+    """The Vectors clip: R, G = (u, v) px per frame at full resolution on every frame, a smooth field."""
+    ramp = np.linspace(0.0, 2.0, W, dtype=np.float32)[None, :]
+    for i in range(FRAMES):
+        rgba = np.zeros((H, W, 4), np.float32)
+        rgba[..., 0] = u + ramp
+        rgba[..., 1] = v
+        rgba[..., 3] = 1.0
+        rgba.tofile(tmp_path / f"vec.{FIRST + i}.raw")
+
+
+def _field(u: float, v: float, sx: float = 1.0, sy: float = 1.0) -> np.ndarray:
+    """What the node gets: x right, y down, px at the frame's size. Shape: -> [H, W, 2]"""
+    f = np.zeros((H, W, 2), np.float32)
+    f[..., 0] = (u + np.linspace(0.0, 2.0, W, dtype=np.float32)[None, :]) * sx
+    f[..., 1] = v * sy
+    return f
+
+
+def test_vectors_clip_is_the_motion_with_its_y_direction(host, clip, tmp_path: Path) -> None:
+    from unshutter.node import Node, NodeParams
+
+    _vectors(tmp_path, 9.0, 2.0)
+    h = host(UNSHUTTER_KEEP_PYTHONPATH="1")  # the worker runs this tree's code, as the node below does
+    h.ok(f"vectors {tmp_path}/vec.%d.raw {FIRST} {FIRST + FRAMES - 1} {W} {H}")
+    h.start("general", clip, factor=N, followMotion=0.0)  # y up (the default): G = 2 moves up the picture
+    status, facts = h.render(1005, tmp_path / "up.raw")
+    assert status == 0, facts
+    node = Node(NodeParams(factor=N, follow=0.0))
+    f = FIRST + 1
+    want = node.process(f, clip.frames[1], clip.frames[0], clip.frames[2], vectors=_field(9.0, -2.0))
+    assert want.guidance_source == "motion-pass(vectors)"
+    up = read_raw(tmp_path / "up.raw")[..., :3]
+    np.testing.assert_allclose(up, want.subframes[1], atol=1e-5)
+    # told y down, the same clip is a motion down the picture: another decomposition
+    h.ok("set vectorsY 1", 0, 14)
+    status, facts = h.render(1005, tmp_path / "down.raw")
+    assert status == 0, facts
+    down = node.process(f, clip.frames[1], clip.frames[0], clip.frames[2], vectors=_field(9.0, 2.0)).subframes[1]
+    np.testing.assert_allclose(read_raw(tmp_path / "down.raw")[..., :3], down, atol=1e-5)
+    assert np.abs(down - up).max() > 1e-3
+    # backward: the vectors point against the motion
+    h.ok("set vectorsY 0", 0, 14)
+    h.ok("set vectorsPoints 1", 0, 14)
+    status, facts = h.render(1005, tmp_path / "back.raw")
+    assert status == 0, facts
+    back = node.process(f, clip.frames[1], clip.frames[0], clip.frames[2], vectors=-_field(9.0, -2.0)).subframes[1]
+    np.testing.assert_allclose(read_raw(tmp_path / "back.raw")[..., :3], back, atol=1e-5)
+
+
+def test_vectors_clip_follows_render_scale(host, clip, tmp_path: Path) -> None:
+    from unshutter.node import Node, NodeParams
+
+    _vectors(tmp_path, 12.0, 0.0)
+    h = host(UNSHUTTER_KEEP_PYTHONPATH="1")
+    h.ok(f"vectors {tmp_path}/vec.%d.raw {FIRST} {FIRST + FRAMES - 1} {W} {H}")
+    h.start("general", clip, factor=N, followMotion=0.0)
+    status, facts = h.render(1005, tmp_path / "half.raw", scale=0.5)
+    assert status == 0, facts
+    node = Node(NodeParams(factor=N, follow=0.0))
+    node.render_scale = (0.5, 0.5)
+    half = lambda a: np.ascontiguousarray(a[1::2, 1::2])  # noqa: E731  (the harness samples the nearest pixel)
+    f = FIRST + 1
+    field = half(_field(12.0, 0.0)) * np.float32(0.5)  # full-resolution px per frame -> px at half size
+    want = node.process(f, half(clip.frames[1]), half(clip.frames[0]), half(clip.frames[2]), vectors=field)
+    got = read_raw(tmp_path / "half.raw", W // 2, H // 2)[..., :3]
+    np.testing.assert_allclose(got, want.subframes[1], atol=1e-5)
