@@ -512,7 +512,7 @@ def test_silent_worker_times_out(host, clip, tmp_path: Path) -> None:
     h.start("general", clip, factor=N)
     t0 = time.monotonic()
     status, facts = h.render(1001, tmp_path / "x.raw")
-    assert status == 1 and time.monotonic() - t0 < 30
+    assert status == 1 and time.monotonic() - t0 < 120  # far below the worker's 600 s: a loaded machine still passes
     assert any("did not answer within 2 s" in line for line in facts), facts
     assert h.children() == []  # the stuck process was killed
 
