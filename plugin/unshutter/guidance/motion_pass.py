@@ -240,18 +240,10 @@ def write_vectors(
 
     Shape: motion [H, W, 2]
     """
-    import OpenImageIO as oiio
+    from unshutter.io.image_file import ImageMeta, write_image
 
     h, w = motion.shape[:2]
     data = np.ascontiguousarray(motion, np.float32).copy()
     if y == "up":
         data[..., 1] *= -1.0
-    spec = oiio.ImageSpec(w, h, 2, "half")
-    spec.channelnames = names
-    out = oiio.ImageOutput.create(str(path))
-    if out is None or not out.open(str(path), spec):
-        raise OSError(f"{path}: cannot write ({oiio.geterror()})")
-    try:
-        out.write_image(data)
-    finally:
-        out.close()
+    write_image(path, data, ImageMeta(w, h, list(names), "half", 16, {}, "openexr"), scratch=True)
