@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +11,14 @@ import pytest
 
 from unshutter.io.image_file import ImageMeta, read_image, write_image
 
-
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "unshutter", *args], capture_output=True, text=True, timeout=300)
+from tests.cli.helpers import run_cli
 
 
 def test_alternatives_of_a_still(tmp_path: Path, hdr_clip: str) -> None:
     still = tmp_path / "photo.exr"
     shutil.copyfile(hdr_clip.replace("####", "1003"), still)
     out = tmp_path / "alts"
-    r = _cli("run", str(still), "-o", str(out), "--factor", "3", "--alternatives", "-q")
+    r = run_cli("run", str(still), "-o", str(out), "--factor", "3", "--alternatives", "-q")
     assert r.returncode == 0, r.stderr
     listing = json.loads((out / "alternatives.json").read_text())["alternatives"]
     assert len(listing) >= 2 and [Path(a["folder"]).name for a in listing] == [
@@ -49,7 +45,7 @@ def test_alternatives_refusals(tmp_path: Path, hdr_clip: str, extra: list[str], 
     still = tmp_path / "photo.exr"
     shutil.copyfile(hdr_clip.replace("####", "1003"), still)
     out = str(tmp_path / "o.mp4") if not extra else str(tmp_path / "o")
-    r = _cli("run", str(still), "-o", out, "--factor", "2", "--alternatives", *extra, "-q")
+    r = run_cli("run", str(still), "-o", out, "--factor", "2", "--alternatives", *extra, "-q")
     assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
@@ -58,6 +54,6 @@ def test_a_still_without_blur_says_so(tmp_path: Path) -> None:
     write_image(
         flat, np.full((48, 64, 3), 0.25, np.float32), ImageMeta(64, 48, ["R", "G", "B"], "half", 16, {}, "openexr")
     )
-    r = _cli("run", str(flat), "-o", str(tmp_path / "o"), "--factor", "2", "--alternatives", "-q")
+    r = run_cli("run", str(flat), "-o", str(tmp_path / "o"), "--factor", "2", "--alternatives", "-q")
     assert r.returncode == 3 and "no motion blur found" in r.stderr and "--motion" in r.stderr
     assert not (tmp_path / "o").exists()

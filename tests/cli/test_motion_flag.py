@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +14,7 @@ from unshutter.errors import ParameterError
 from unshutter.io.image_file import read_image
 from unshutter.node import NodeParams
 
-
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "unshutter", *args], capture_output=True, text=True, timeout=300)
+from tests.cli.helpers import run_cli
 
 
 @pytest.fixture()
@@ -30,7 +26,7 @@ def still(tmp_path: Path, hdr_clip: str) -> Path:
 
 
 def test_lone_still_with_motion(tmp_path: Path, still: Path) -> None:
-    r = _cli("run", str(still), "-o", str(tmp_path / "out"), "--factor", "4", "--motion", "12,0", "-q")
+    r = run_cli("run", str(still), "-o", str(tmp_path / "out"), "--factor", "4", "--motion", "12,0", "-q")
     assert r.returncode == 0, r.stderr
     outs = sorted((tmp_path / "out").glob("photo.*.exr"))
     assert [p.name for p in outs] == [f"photo.{i:04d}.exr" for i in (1, 2, 3, 4)]
@@ -41,7 +37,7 @@ def test_lone_still_with_motion(tmp_path: Path, still: Path) -> None:
     subs = np.stack([read_image(p)[0] for p in outs])
     np.testing.assert_allclose(subs.mean(axis=0), src, atol=2e-2)  # reblur consistency holds for a still too
     # reversed: the same decomposition in the other time order
-    r = _cli("run", str(still), "-o", str(tmp_path / "rev"), "--factor", "4", "--motion", "12,0", "--reverse", "-q")
+    r = run_cli("run", str(still), "-o", str(tmp_path / "rev"), "--factor", "4", "--motion", "12,0", "--reverse", "-q")
     assert r.returncode == 0, r.stderr
     rev = np.stack([read_image(tmp_path / "rev" / f"photo.{i:04d}.exr")[0] for i in (1, 2, 3, 4)])
     assert np.abs(rev[0] - subs[-1]).mean() < 0.5 * np.abs(rev[0] - subs[0]).mean()
@@ -49,7 +45,7 @@ def test_lone_still_with_motion(tmp_path: Path, still: Path) -> None:
 
 @pytest.mark.parametrize("value", ["12", "a,b", "nan,0", "1e9,0", "1,2,3"])
 def test_bad_motion_is_exit_2(tmp_path: Path, still: Path, value: str) -> None:
-    r = _cli("run", str(still), "-o", str(tmp_path / "out"), "--factor", "2", f"--motion={value}", "-q")
+    r = run_cli("run", str(still), "-o", str(tmp_path / "out"), "--factor", "2", f"--motion={value}", "-q")
     assert r.returncode == 2 and "--motion" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "out").exists()
 
@@ -80,14 +76,14 @@ def test_motion_replaces_flow_and_follows_render_scale(hdr_clip: str) -> None:
 
 
 def test_motion_in_help() -> None:
-    r = _cli("run", "--help")
+    r = run_cli("run", "--help")
     assert "--motion DX,DY" in r.stdout and "px per exposure" in r.stdout
 
 
 def test_a_lone_still_without_motion_is_warned_about(tmp_path: Path, still: Path) -> None:
-    r = _cli("run", str(still), "-o", str(tmp_path / "out"), "--factor", "2", "-q")
+    r = run_cli("run", str(still), "-o", str(tmp_path / "out"), "--factor", "2", "-q")
     assert r.returncode == 0 and "no motion to go on" in r.stderr and "--motion" in r.stderr
-    r = _cli("run", str(still), "-o", str(tmp_path / "out2"), "--factor", "2", "--motion", "4,0", "-q")
+    r = run_cli("run", str(still), "-o", str(tmp_path / "out2"), "--factor", "2", "--motion", "4,0", "-q")
     assert r.returncode == 0 and "no motion to go on" not in r.stderr
 
 
@@ -96,7 +92,7 @@ def test_override_ranges_outside_the_clip_are_warned_about(tmp_path: Path, hdr_c
     ov.write_text(
         "regions:\n  - {name: car, motion: [8, 0], frames: 4003-4010, polygon: [[0, 0], [40, 0], [40, 30], [0, 30]]}\n"
     )
-    r = _cli(
+    r = run_cli(
         "run", hdr_clip, "-o", str(tmp_path / "out"), "--factor", "2", "--frames", "1003", "--overrides", str(ov), "-q"
     )
     lines = [x for x in r.stderr.splitlines() if "warning" in x]
@@ -105,7 +101,7 @@ def test_override_ranges_outside_the_clip_are_warned_about(tmp_path: Path, hdr_c
     ov.write_text(
         "regions:\n  - {name: car, motion: [8, 0], frames: 1003-1010, polygon: [[0, 0], [40, 0], [40, 30], [0, 30]]}\n"
     )
-    r = _cli(
+    r = run_cli(
         "run", hdr_clip, "-o", str(tmp_path / "out2"), "--factor", "2", "--frames", "1003", "--overrides", str(ov), "-q"
     )
     assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
@@ -117,7 +113,7 @@ def test_with_json_a_warning_is_also_an_event_on_stdout(tmp_path: Path, hdr_clip
     ov.write_text(
         "regions:\n  - {name: car, motion: [8, 0], frames: 4003-4010, polygon: [[0, 0], [40, 0], [40, 30], [0, 30]]}\n"
     )
-    r = _cli(
+    r = run_cli(
         "run",
         hdr_clip,
         "-o",

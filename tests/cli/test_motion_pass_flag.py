@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +12,7 @@ from unshutter.decomposer.contract import MOTION_SCALE, MVALID, MX, MY
 from unshutter.guidance.motion_pass import write_vectors
 from unshutter.io.image_file import read_image
 
-
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "unshutter", *args], capture_output=True, text=True, timeout=300)
+from tests.cli.helpers import run_cli
 
 
 def _pass(path: Path, h: int, w: int, dx: float, dy: float, y: str = "up") -> Path:
@@ -95,7 +91,7 @@ def test_run_with_a_pass_and_its_errors(tmp_path: Path, hdr_clip: str) -> None:
     for f in (1002, 1003, 1004):
         _pass(vec / f"shot_vec.{f:04d}.exr", h, w, 5.0, 0.0)
     pattern = str(vec / "shot_vec.####.exr")
-    r = _cli(
+    r = run_cli(
         "run",
         hdr_clip,
         "-o",
@@ -112,7 +108,7 @@ def test_run_with_a_pass_and_its_errors(tmp_path: Path, hdr_clip: str) -> None:
     man = json.loads(next((tmp_path / "out").glob("shot.unshutter*.json")).read_text())
     assert man["guidance"]["1003"] == "motion-pass(shot_vec.1003.exr)"
     # a frame the run decomposes without its pass file: exit 3 naming the file and frame, nothing written
-    r = _cli(
+    r = run_cli(
         "run",
         hdr_clip,
         "-o",
@@ -127,7 +123,7 @@ def test_run_with_a_pass_and_its_errors(tmp_path: Path, hdr_clip: str) -> None:
     )
     assert r.returncode == 3 and "shot_vec.1005.exr: motion pass missing at frame 1005" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "o2").exists()
-    r = _cli(
+    r = run_cli(
         "run", hdr_clip, "-o", str(tmp_path / "o3"), "--factor", "2", "--frames", "1003", "--motion-pass", pattern,
         "--motion-pass-channels", "motion.u,motion.v", "-q",
     )  # fmt: skip
@@ -140,15 +136,15 @@ def test_a_changed_pass_renders_again(tmp_path: Path, hdr_clip: str) -> None:
     h, w = read_image(Path(hdr_clip.replace("####", "1001")))[0].shape[:2]
     p = _pass(tmp_path / "v.exr", h, w, 5.0, 0.0)
     args = ("run", hdr_clip, "-o", str(tmp_path / "out"), "--factor", "2", "--frames", "1003", "--motion-pass", str(p))
-    assert _cli(*args, "--json").returncode == 0
-    done = [json.loads(x) for x in _cli(*args, "--json").stdout.splitlines() if x.startswith("{")][-1]
+    assert run_cli(*args, "--json").returncode == 0
+    done = [json.loads(x) for x in run_cli(*args, "--json").stdout.splitlines() if x.startswith("{")][-1]
     assert done["skipped"] > 0 and done["written"] == 0
     _pass(p, h, w, -5.0, 0.0)
-    done = [json.loads(x) for x in _cli(*args, "--json").stdout.splitlines() if x.startswith("{")][-1]
+    done = [json.loads(x) for x in run_cli(*args, "--json").stdout.splitlines() if x.startswith("{")][-1]
     assert done["written"] > 0
 
 
 def test_motion_pass_in_help() -> None:
-    r = _cli("run", "--help")
+    r = run_cli("run", "--help")
     for flag in ("--motion-pass PATTERN", "--motion-pass-channels X,Y", "--motion-pass-y", "--motion-pass-points"):
         assert flag in r.stdout

@@ -39,6 +39,14 @@ def make_clip(folder: Path, seed: int, speed: float, n: int = 6) -> str:
     return write_exr_sequence(folder, "plate", frames, 1001)
 
 
+def one_shot_spec(folder: Path, **keys: object) -> Path:
+    """``folder/reel.yaml``: one shot "car" (factor 4, relative input and output) with ``keys`` added."""
+    p = folder / "reel.yaml"
+    shot = {"name": "car", "input": "in/a.####.exr", "output": "out/a.####.exr", "factor": 4, **keys}
+    p.write_text(yaml.safe_dump({"shots": [shot]}))
+    return p
+
+
 def write_spec(
     path: Path, clips: dict[str, str], out_root: Path, model: str, chunks: dict[str, int] | None = None, **extra: object
 ) -> Path:

@@ -10,17 +10,12 @@ import yaml
 
 from unshutter.farm.spec import SpecError, load_spec
 
-
-def _spec(tmp_path: Path, **kw: object) -> Path:
-    p = tmp_path / "reel.yaml"
-    shot = {"name": "car", "input": "in/a.####.exr", "output": "out/a.####.exr", "factor": 4, **kw}
-    p.write_text(yaml.safe_dump({"shots": [shot]}))
-    return p
+from tests.farm.helpers import one_shot_spec
 
 
 def test_motion_pass_reaches_the_run_arguments(tmp_path: Path) -> None:
     shot = load_spec(
-        _spec(tmp_path, motion_pass="vec/a.####.exr", motion_pass_channels="R,G", motion_pass_y="down")
+        one_shot_spec(tmp_path, motion_pass="vec/a.####.exr", motion_pass_channels="R,G", motion_pass_y="down")
     ).shots[0]
     assert shot.motion_pass == str(tmp_path / "vec" / "a.####.exr")  # relative to the spec file
     p = shot.params()
@@ -34,7 +29,7 @@ def test_motion_pass_reaches_the_run_arguments(tmp_path: Path) -> None:
     assert args[args.index("--motion-pass") + 1] == shot.motion_pass
     assert args[args.index("--motion-pass-channels") + 1] == "R,G"
     assert args[args.index("--motion-pass-y") + 1] == "down"
-    assert "--motion-pass" not in load_spec(_spec(tmp_path)).shots[0].run_args()
+    assert "--motion-pass" not in load_spec(one_shot_spec(tmp_path)).shots[0].run_args()
 
 
 @pytest.mark.parametrize(
@@ -49,7 +44,7 @@ def test_motion_pass_reaches_the_run_arguments(tmp_path: Path) -> None:
 )
 def test_bad_motion_pass_names_the_shot_and_field(tmp_path: Path, kw: dict, field: str) -> None:
     with pytest.raises(SpecError, match=r"shot 'car' \(shots\[0\]\).*" + field):
-        load_spec(_spec(tmp_path, **kw))
+        load_spec(one_shot_spec(tmp_path, **kw))
 
 
 def test_openjd_template_and_dask_payload_carry_the_pass(tmp_path: Path, farm_clips: dict[str, str]) -> None:
@@ -58,7 +53,7 @@ def test_openjd_template_and_dask_payload_carry_the_pass(tmp_path: Path, farm_cl
     from unshutter.farm.plan import Chunk
     from unshutter.farm.spec import Shot
 
-    spec = load_spec(_spec(tmp_path, input=farm_clips["pan"], motion_pass="vec/pan_vec.####.exr"))
+    spec = load_spec(one_shot_spec(tmp_path, input=farm_clips["pan"], motion_pass="vec/pan_vec.####.exr"))
     template, values = build_template(spec)
     mv = [d for d in template["parameterDefinitions"] if d["name"].endswith("_MotionPass")]
     assert len(mv) == 1 and mv[0]["dataFlow"] == "IN" and mv[0]["objectType"] == "DIRECTORY"
