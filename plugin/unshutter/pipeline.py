@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from unshutter import color, threads
 from unshutter.errors import InputError, OutputError, ParameterError
+from unshutter.guidance.motion_pass import check_pass_files
 from unshutter.io import atomic, claim
 from unshutter.io.clip import Clip, open_clip
 from unshutter.io.image_file import output_pixel_type
@@ -159,8 +160,8 @@ def _run(cfg: RunConfig, clip: Clip, emit: Progress, node: Node | None) -> RunRe
 
 
 def _check_motion_pass(params: NodeParams, num: Numbering, size: tuple[int, int]) -> None:
-    """Refuse the run before anything is written when a frame it decomposes has no motion-pass file, or
-    the first one lacks the channels or the picture's shape (the rest are read, and checked, frame by frame)."""
+    """Refuse the run before anything is written when a frame it decomposes has no motion-pass file
+    (:func:`unshutter.guidance.motion_pass.check_pass_files`)."""
     mpass = params.motion_pass_spec()
     if mpass is None:
         return
@@ -169,12 +170,7 @@ def _check_motion_pass(params: NodeParams, num: Numbering, size: tuple[int, int]
         *num.frames,
         *([] if num.lookahead is None else [num.lookahead]),
     ]
-    for f in frames:
-        path = mpass.path(f)
-        if not path.is_file():
-            raise InputError(f"{path}: motion pass missing at frame {f} (--motion-pass {params.motion_pass})")
-    if frames:
-        mpass.motion(frames[0], *size)
+    check_pass_files(mpass, frames, size)
 
 
 def _warn_outside(cfg: RunConfig, clip: Clip, node: Node, emit: Progress) -> None:

@@ -1,16 +1,32 @@
 """A batch spec's ``motion_pass`` reaches every task: run arguments, OpenJD template (a PATH parameter for
-its folder), Dask payload; its errors name the shot and field."""
+its folder), Dask payload; its errors name the shot and field; a pass file a task would miss is refused
+before anything is submitted."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
+from unshutter.errors import InputError, OverrideError
 from unshutter.farm.spec import SpecError, load_spec
+from unshutter.guidance.motion_pass import write_vectors
 
-from tests.farm.helpers import one_shot_spec
+from tests.farm.helpers import UNSHUTTER, one_shot_spec
+
+PAN_FRAMES = range(1001, 1007)  # the farm clips' frames, 64 x 48
+
+
+def _pass_files(folder: Path, frames: range, name: str = "pan_vec") -> str:
+    """Forward vectors of a 2 px per frame pan for ``frames``, as ``folder/name.####.exr``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    motion = np.zeros((48, 64, 2), np.float32)
+    motion[..., 0] = 2.0
+    for f in frames:
+        write_vectors(folder / f"{name}.{f}.exr", motion)
+    return str(folder / f"{name}.####.exr")
 
 
 def test_motion_pass_reaches_the_run_arguments(tmp_path: Path) -> None:
@@ -53,6 +69,7 @@ def test_openjd_template_and_dask_payload_carry_the_pass(tmp_path: Path, farm_cl
     from unshutter.farm.plan import Chunk
     from unshutter.farm.spec import Shot
 
+    _pass_files(tmp_path / "vec", PAN_FRAMES)
     spec = load_spec(one_shot_spec(tmp_path, input=farm_clips["pan"], motion_pass="vec/pan_vec.####.exr"))
     template, values = build_template(spec)
     mv = [d for d in template["parameterDefinitions"] if d["name"].endswith("_MotionPass")]
@@ -63,3 +80,95 @@ def test_openjd_template_and_dask_payload_carry_the_pass(tmp_path: Path, farm_cl
     shot = spec.shots[0]
     payload = _payload(Chunk(shot, 1001, 1002), spec, None)
     assert Shot(**payload["shot"]) == shot
+
+
+def test_a_missing_pass_file_is_refused_before_submission(tmp_path: Path, farm_clips: dict[str, str]) -> None:
+    import subprocess
+
+    from unshutter.farm.openjd import build_template
+    from unshutter.farm.plan import plan_shot
+
+    _pass_files(tmp_path / "vec", [f for f in PAN_FRAMES if f != 1004])
+    path = one_shot_spec(tmp_path, input=farm_clips["pan"], motion_pass="vec/pan_vec.####.exr")
+    spec = load_spec(path)
+    with pytest.raises(
+        InputError, match=r"shot 'car'.motion_pass: .*pan_vec.1004.exr: motion pass missing at frame 1004"
+    ):
+        plan_shot(spec.shots[0])
+    with pytest.raises(InputError, match="pan_vec.1004.exr"):
+        build_template(spec)
+    p = subprocess.run([UNSHUTTER, "farm", "check", str(path)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 3 and p.stderr.strip().count("\n") == 0, p.stderr  # 3: bad input
+    assert "shot 'car'.motion_pass" in p.stderr and "missing at frame 1004" in p.stderr
+    _pass_files(tmp_path / "vec", [1004])
+    p = subprocess.run([UNSHUTTER, "farm", "check", str(path)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "car: frames 1001-1006" in p.stdout and "pan_vec.####.exr present for every frame" in p.stdout
+
+
+def test_a_pass_without_its_channels_is_refused(tmp_path: Path, farm_clips: dict[str, str]) -> None:
+    from unshutter.farm.plan import plan_shot
+
+    _pass_files(tmp_path / "vec", PAN_FRAMES)
+    spec = load_spec(
+        one_shot_spec(tmp_path, input=farm_clips["pan"], motion_pass="vec/pan_vec.####.exr", motion_pass_channels="R,G")
+    )
+    with pytest.raises(
+        InputError, match=r"shot 'car'.motion_pass: .*pan_vec.1001.exr: motion pass has no channels R,G"
+    ):
+        plan_shot(spec.shots[0])
+
+
+@pytest.mark.parametrize(
+    ("keys", "needed"),
+    [
+        ({"shutter": 360.0}, [1001, 1002, 1003, 1004, 1005]),  # the outputs blend with both neighbours
+        ({"shutter": 360.0, "follow": 0.0}, [1002, 1003, 1004]),  # no blend: no neighbour decomposed
+        ({"shutter": 180.0}, [1002, 1003, 1004, 1005]),  # the closed-shutter gap reads the next frame
+    ],
+)
+def test_the_neighbours_a_run_decomposes_need_their_pass_too(
+    tmp_path: Path, farm_clips: dict[str, str], keys: dict, needed: list[int]
+) -> None:
+    """The frames checked are those ``unshutter run --frames 1002-1004`` reads: a pass for the rest may be absent."""
+    from unshutter.farm.plan import plan_shot
+
+    def spec_with(frames: list[int]) -> object:
+        folder = tmp_path / f"vec{len(list((tmp_path).iterdir()))}"
+        _pass_files(folder, frames)
+        return load_spec(
+            one_shot_spec(
+                tmp_path,
+                input=farm_clips["pan"],
+                motion_pass=str(folder / "pan_vec.####.exr"),
+                frames="1002-1004",
+                **keys,
+            )
+        )
+
+    assert [c.label for c in plan_shot(spec_with(needed).shots[0])] == ["1002-1004"]  # type: ignore[attr-defined]
+    for gone in needed:
+        spec = spec_with([f for f in needed if f != gone])
+        with pytest.raises(InputError, match=f"missing at frame {gone}"):
+            plan_shot(spec.shots[0])  # type: ignore[attr-defined]
+
+
+def test_a_regions_own_pass_is_a_bundle_input_and_checked(tmp_path: Path, farm_clips: dict[str, str]) -> None:
+    from unshutter.farm.openjd import override_inputs
+
+    pattern = _pass_files(tmp_path / "car_vec", PAN_FRAMES, "car")
+    region = {
+        "name": "car",
+        "frames": "1002-1003",
+        "polygon": [[0, 0], [32, 0], [32, 24], [0, 24]],
+        "motion_pass": pattern,
+    }
+    (tmp_path / "ov.yaml").write_text(yaml.safe_dump({"regions": [region]}))
+    shot = load_spec(one_shot_spec(tmp_path, input=farm_clips["pan"], overrides="ov.yaml")).shots[0]
+    assert override_inputs(shot, (1001, 1006)) == [str(tmp_path / "car_vec" / f"car.{f}.exr") for f in (1002, 1003)]
+    (tmp_path / "car_vec" / "car.1003.exr").unlink()
+    with pytest.raises(
+        OverrideError, match=r"shot 'car'.overrides: .*car.1003.exr: motion pass for region car missing at frame 1003"
+    ):
+        override_inputs(shot, (1001, 1006))
+    assert override_inputs(shot, (1001, 1002)) == [str(tmp_path / "car_vec" / "car.1002.exr")]

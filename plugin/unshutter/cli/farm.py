@@ -130,6 +130,7 @@ def check_main(args: argparse.Namespace) -> int:
             f"  {shot.name}: frames {chunks[0].first}-{chunks[-1].last}, factor {shot.factor}, "
             f"{len(chunks)} chunk(s) of at most {shot.chunk}: {' '.join(c.label for c in chunks)}"
             + (f"; {len(named)} file(s) named by its overrides, all present" if named else "")
+            + (f"; motion pass {shot.motion_pass} present for every frame its tasks read" if shot.motion_pass else "")
         )
     return 0
 

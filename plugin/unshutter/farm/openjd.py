@@ -43,6 +43,7 @@ import yaml
 from unshutter.errors import OverrideError
 from unshutter.farm.plan import shot_range
 from unshutter.farm.spec import BatchSpec, Shot, SpecError, _num, motion_arg, pass_args
+from unshutter.guidance.motion_pass import MotionPass
 from unshutter.io import atomic, sequence
 
 SPEC_VERSION = "jobtemplate-2023-09"
@@ -329,10 +330,10 @@ def _dump(doc: Any) -> str:
 def override_inputs(shot: Shot, frames: tuple[int, int]) -> list[str]:
     """The files ``shot``'s override file names that its tasks read, as absolute paths.
 
-    Its labelme files, and each region's matte on every frame of ``frames``
-    where the region is active (a sequence matte: one file per frame). Raises
-    OverrideError, naming the shot, for a matte missing on such a frame: the
-    task rendering that frame would fail the same way. The override file is
+    Its labelme files, and each region's matte and own motion pass on every
+    frame of ``frames`` where the region is active (a sequence: one file per
+    frame). Raises OverrideError, naming the shot, for one missing on such a
+    frame: the task rendering that frame would fail the same way. The override file is
     the one :attr:`Shot.loaded_overrides` already read and validated.
     """
     ov = shot.loaded_overrides
@@ -341,15 +342,19 @@ def override_inputs(shot: Shot, frames: tuple[int, int]) -> list[str]:
     where = f"shot {shot.name!r}.overrides"
     files = dict.fromkeys(os.path.normpath(f) for f in ov.labelme_files)  # ordered, no repeats
     for region in ov.regions:
-        if region.matte is None:
-            continue
+        own_pass = region.motion_pass if isinstance(region.motion_pass, MotionPass) else None
         for frame in range(frames[0], frames[1] + 1):
-            path = region.matte_path(frame) if region.active(frame) else None
-            if path is None:
+            if not region.active(frame):
                 continue
-            if not path.is_file():
-                raise OverrideError(f"{where}: {path}: matte for region {region.name or '?'} missing at frame {frame}")
-            files[os.path.normpath(path)] = None
+            named = [(region.matte_path(frame), "matte"), (own_pass.path(frame) if own_pass else None, "motion pass")]
+            for path, what in named:
+                if path is None:
+                    continue
+                if not path.is_file():
+                    raise OverrideError(
+                        f"{where}: {path}: {what} for region {region.name or '?'} missing at frame {frame}"
+                    )
+                files[os.path.normpath(path)] = None
     return list(files)
 
 

@@ -82,6 +82,7 @@ def shot_range(shot: Shot) -> tuple[int, int]:
         raise ParameterError(f"shot {shot.name!r}.input: {exc}") from None
     try:
         first, last = clip.first, clip.last
+        size = (clip.meta.height, clip.meta.width)
     finally:
         clip.close()
     _ = shot.loaded_overrides  # reads and validates it; override_inputs reuses it
@@ -89,12 +90,38 @@ def shot_range(shot: Shot) -> tuple[int, int]:
     if line and line not in shot.warned:  # planned again (plan, then write_bundle): said once
         shot.warned.add(line)
         log.warning("warning: %s", line)
-    if shot.frames is None:
-        return first, last
-    a, b = shot.frames
+    a, b = shot.frames or (first, last)
     if a < first or b > last:
         raise ParameterError(f"shot {shot.name!r}.frames {a}-{b}: outside the clip {shot.input} ({first}-{last})")
+    _check_pass(shot, (first, last), (a, b), size)
     return a, b
+
+
+def _check_pass(shot: Shot, clip: tuple[int, int], frames: tuple[int, int], size: tuple[int, int]) -> None:
+    """Refuse a shot whose motion pass lacks a frame its tasks read (the frames, and the neighbours a run
+    of them decomposes: the same frames ``unshutter run`` checks), before any task runs."""
+    from unshutter.errors import InputError, ParameterError
+    from unshutter.guidance.motion_pass import check_pass_files
+    from unshutter.node import neighbours_needed
+
+    try:
+        params = shot.params()
+        mpass = params.motion_pass_spec()
+    except ParameterError as exc:
+        raise ParameterError(f"shot {shot.name!r}.motion_pass: {exc}") from None
+    if mpass is None:
+        return
+    behind, waits = neighbours_needed(params, size)
+    a, b = frames
+    wanted = [
+        *([a - 1] if behind and a > clip[0] else []),
+        *range(a, b + 1),
+        *([b + 1] if waits and b < clip[1] else []),
+    ]
+    try:
+        check_pass_files(mpass, wanted, size)
+    except InputError as exc:
+        raise InputError(f"shot {shot.name!r}.motion_pass: {exc}") from None
 
 
 def override_warning(shot: Shot, first: int, last: int) -> str | None:

@@ -137,6 +137,20 @@ class MotionPass:
         return uv
 
 
+def check_pass_files(mpass: MotionPass, frames: list[int], size: tuple[int, int]) -> int:
+    """Refuse, before anything is rendered, a pass that lacks the file of one of ``frames``, or whose first
+    file lacks the channels or the plate's picture (``size`` = height, width); the rest are read, and
+    checked, frame by frame. Returns how many files the frames name (a lone still serves every frame)."""
+    paths = dict.fromkeys(mpass.path(f) for f in frames)
+    for f in frames:
+        path = mpass.path(f)
+        if not path.is_file():
+            raise InputError(f"{path}: motion pass missing at frame {f} ({mpass.where} {mpass.spec})")
+    if frames:
+        mpass.motion(frames[0], *size)
+    return len(paths)
+
+
 def read_vectors(
     path: Path, frame: int, channels: tuple[str, str] | None, where: str
 ) -> tuple[np.ndarray, tuple[str, str]]:
