@@ -216,6 +216,24 @@ farr reblur_project(const farr& sub, const farr& target) {
     return out;
 }
 
+void reblur_keep_range(farr& sub, const farr& target, py::object ceiling, bool clamp) {
+    check(sub, "reblur_keep_range", "sub", 4, "[N, H, W, C]");
+    check(target, "reblur_keep_range", "target", 3, "[H, W, C]");
+    require(sub.shape(0) >= 1, "reblur_keep_range: sub needs at least one sub-frame");
+    require(target.shape(0) == sub.shape(1) && target.shape(1) == sub.shape(2) && target.shape(2) == sub.shape(3),
+            "reblur_keep_range: target must be [H, W, C] like each sub-frame");
+    require((sub.flags() & py::detail::npy_api::NPY_ARRAY_WRITEABLE_) != 0, "reblur_keep_range: sub is read-only");
+    const bool has = !ceiling.is_none();
+    const float hi = has ? static_cast<float>(ceiling.cast<double>()) : INFINITY;
+    const idx m = target.shape(0) * target.shape(1) * target.shape(2);
+    float* s = sub.mutable_data();
+    const float* t = target.data();
+    {
+        py::gil_scoped_release nogil;
+        us::reblur_keep_range(s, t, sub.shape(0), m, hi, has, clamp);
+    }
+}
+
 farr flow_warp(const farr& src, const farr& motion, idx k) {
     check(src, "flow_warp", "src", 3, "[C, H, W]");
     check(motion, "flow_warp", "motion", 3, "[2, H, W]");
@@ -445,6 +463,8 @@ PYBIND11_MODULE(_native, m) {
 
     m.def("resample_subframes", &resample_subframes, py::arg("sub").noconvert(), py::arg("n"));
     m.def("reblur_project", &reblur_project, py::arg("sub").noconvert(), py::arg("target").noconvert());
+    m.def("reblur_keep_range", &reblur_keep_range, py::arg("sub").noconvert(), py::arg("target").noconvert(),
+          py::arg("ceiling"), py::arg("clamp"));
 
     m.def("flow_warp", &flow_warp, py::arg("src").noconvert(), py::arg("motion").noconvert(), py::arg("k"));
     m.def("warp_blend", &warp_blend, py::arg("res").noconvert(), py::arg("base").noconvert(),

@@ -61,6 +61,84 @@ void reblur_range(const float* __restrict sub, const float* __restrict target, f
     }
 }
 
+// numpy's sum of n float32 values in a row (its pairwise summation): in order from -0.0 below 8 values, else
+// eight running sums combined as a tree and the remainder added in order, halves of blocks beyond 128.
+float pairwise_sum(const float* a, idx n) {
+    if (n < 8) {
+        float r = -0.0f;
+        for (idx i = 0; i < n; ++i) r += a[i];
+        return r;
+    }
+    if (n > 128) {
+        idx n2 = n / 2;
+        n2 -= n2 % 8;
+        return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
+    }
+    float r[8];
+    for (idx j = 0; j < 8; ++j) r[j] = a[j];
+    idx i = 8;
+    for (; i < n - (n % 8); i += 8)
+        for (idx j = 0; j < 8; ++j) r[j] += a[i + j];
+    float res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i) res += a[i];
+    return res;
+}
+
+// reblur_range in place, then each value clipped into [0, hi] where its pixel channel has a sub-frame out of
+// range, what the clip took or added handed to the other sub-frames in proportion to their room, the mean kept
+// (reference.clamp_keep_mean, numpy's float32 operations in its order: its sums over the sub-frames of a pixel
+// channel are pairwise, the values gathered by its mask lying next to each other; the mean's division rounded once). `clip` is numpy's: x < 0 -> 0, x > hi -> hi, else x (NaN, -0 kept).
+UNSHUTTER_CLONES
+void reblur_keep_range(float* __restrict sub, const float* __restrict target, idx n, idx m, float hi,
+                       bool ceiling, bool clamp, idx b0, idx b1) {
+    constexpr idx B = 512;
+    double acc[B];
+    float delta[B];
+    std::vector<float> c(static_cast<std::size_t>(n)), room(static_cast<std::size_t>(n));
+    const double dn = static_cast<double>(n);
+    const float fn = static_cast<float>(n);
+    for (idx b = b0; b < b1; b += B) {
+        const idx len = std::min(B, b1 - b);
+        const float* s0 = sub + b;
+        for (idx j = 0; j < len; ++j) acc[j] = static_cast<double>(s0[j]);
+        for (idx k = 1; k < n; ++k) {
+            const float* sk = sub + k * m + b;
+            for (idx j = 0; j < len; ++j) acc[j] += static_cast<double>(sk[j]);
+        }
+        const float* t = target + b;
+        for (idx j = 0; j < len; ++j) delta[j] = static_cast<float>(static_cast<double>(t[j]) - acc[j] / dn);
+        for (idx k = 0; k < n; ++k) {
+            float* sk = sub + k * m + b;
+            for (idx j = 0; j < len; ++j) sk[j] = sk[j] + delta[j];
+        }
+        if (!clamp) continue;
+        for (idx j = 0; j < len; ++j) {
+            float* s = sub + b + j;
+            bool out = false;
+            for (idx k = 0; k < n; ++k) {
+                const float v = s[k * m];
+                out = out || v < 0.0f || (ceiling && v > hi);
+            }
+            if (!out) continue;
+            const float tj = t[j];
+            for (idx k = 0; k < n; ++k) {
+                const float v = s[k * m];
+                c[k] = v < 0.0f ? 0.0f : (v > hi ? hi : v);
+            }
+            const float mean = static_cast<float>(static_cast<double>(pairwise_sum(c.data(), n)) / dn);
+            const float excess = (tj - mean) * fn;
+            for (idx k = 0; k < n; ++k) room[k] = ceiling && excess > 0.0f ? hi - c[k] : c[k];
+            const float total = pairwise_sum(room.data(), n);
+            const float share = total > 0.0f ? excess / total : 0.0f;
+            const bool ok = tj >= 0.0f && tj <= hi;
+            for (idx k = 0; k < n; ++k) {
+                const float fixed = c[k] + room[k] * share;
+                if (ok && std::isfinite(fixed)) s[k * m] = fixed;
+            }
+        }
+    }
+}
+
 }  // namespace
 
 void resample_subframes(const float* sub, float* out, idx k, idx n, idx m) {
@@ -77,6 +155,10 @@ void resample_subframes(const float* sub, float* out, idx k, idx n, idx m) {
 
 void reblur_project(const float* sub, const float* target, float* out, idx n, idx m) {
     parallel_ranges(m, [&](idx b, idx e) { reblur_range(sub, target, out, n, m, b, e); }, n * m);
+}
+
+void reblur_keep_range(float* sub, const float* target, idx n, idx m, float hi, bool ceiling, bool clamp) {
+    parallel_ranges(m, [&](idx b, idx e) { reblur_keep_range(sub, target, n, m, hi, ceiling, clamp, b, e); }, n * m);
 }
 
 }  // namespace unshutter

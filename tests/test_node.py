@@ -261,6 +261,27 @@ def test_at_360_degrees_settle_blends_toward_the_neighbours_and_not_across_a_cut
     assert still.process(1003, frames[1], frames[0], frames[2]).carried is None
 
 
+def test_settle_blends_along_the_landings_the_outputs_followed(frames: list[np.ndarray], monkeypatch) -> None:
+    """A frame's outputs followed its motion with one set of landings (a sort of the frame's pixels, their
+    landing at each output's time); the blend carries them along the same ones again, so settling sorts only
+    the two neighbours' pixels, and lets the frame's landings go."""
+    from unshutter import travel
+
+    node = Node(NodeParams(factor=3))
+    prev = node.process(1002, frames[0], None, frames[1])
+    res = node.process(1003, frames[1], frames[0], frames[2])
+    nxt = node.process(1004, frames[2], frames[1], None)
+    assert res.warper is not None and res.warper.nbytes > 0 and res.carried is not None
+    sorts: list[int] = []
+    real = travel.Warper._sort
+    monkeypatch.setattr(travel.Warper, "_sort", lambda self: sorts.append(1) or real(self))
+    node.settle(res, prev.carried, nxt)
+    assert len(sorts) == 2 and res.warper is None
+    np.testing.assert_allclose(res.subframes.mean(axis=0), frames[1], rtol=1e-5, atol=1e-5)  # the exact reblur
+    # a frame whose outputs lend nothing to the neighbours' keeps no landings (below 360 degrees: the gap)
+    assert Node(NodeParams(factor=3, shutter=180.0)).process(1003, frames[1], frames[0], frames[2]).warper is None
+
+
 def test_frames_above_the_blend_budget_neither_wait_nor_read_the_previous_frame() -> None:
     from unshutter import retime
     from unshutter.node import neighbours_needed

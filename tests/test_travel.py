@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from unshutter import retime, timing, travel
+from unshutter.kernels import reference
 
 from .conftest import textured_photo
 
@@ -139,7 +140,7 @@ def test_clamp_keeps_the_mean_and_the_range_where_the_mean_allows() -> None:
     target[0, 0, 0] = 1.2  # a mean above the ceiling: that pixel cannot be brought into range
     sub[:, 0, 0, 0] = [1.5, 1.1, 1.0, 1.2, 1.2]
     sub += (target - sub.mean(axis=0))[None]
-    retime.clamp_keep_mean(sub, target, 1.0)
+    reference.clamp_keep_mean(sub, target, 1.0)
     np.testing.assert_allclose(sub.mean(axis=0), target, atol=1e-5)
     inside = np.ones(target.shape, bool)
     inside[0, 0, 0] = False
@@ -149,7 +150,7 @@ def test_clamp_keeps_the_mean_and_the_range_where_the_mean_allows() -> None:
     hdr = rng.uniform(-0.2, 4.0, (4, 8, 8, 3)).astype(np.float32)
     t = np.maximum(hdr.mean(axis=0), 0.0)
     hdr += (t - hdr.mean(axis=0))[None]
-    retime.clamp_keep_mean(hdr, t, None)
+    reference.clamp_keep_mean(hdr, t, None)
     np.testing.assert_allclose(hdr.mean(axis=0), t, atol=1e-5)
     assert hdr.min() >= -1e-6 and hdr.max() > 1.0
 
@@ -241,7 +242,7 @@ def test_clamp_touches_only_the_pixel_channels_out_of_range() -> None:
     sub[1, 3, 4, 0] = -0.2  # one pixel channel below zero
     target[3, 4, 0] = sub[:, 3, 4, 0].mean()
     before = sub.copy()
-    retime.clamp_keep_mean(sub, target, 1.0)
+    reference.clamp_keep_mean(sub, target, 1.0)
     changed = np.any(sub != before, axis=0)
     assert changed[3, 4, 0] and changed.sum() == 1
     assert sub[:, 3, 4, 0].min() >= 0.0

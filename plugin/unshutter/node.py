@@ -119,6 +119,7 @@ class FrameResult:
     follow: np.ndarray | None = None  # [H, W] float16 follow weight: which motion wins where two land (travel.Warper)
     carried: retime.Carried | None = None  # what the neighbours' outputs blend toward (360 degrees)
     blurred: np.ndarray | None = None  # [H, W, 3] the source frame, scene-linear, while ``carried`` is set
+    warper: travel.Warper | None = None  # what the outputs followed the motion with, while ``carried`` is set
 
 
 @dataclass
@@ -393,6 +394,7 @@ class Node:
         motion, weight = self.motion_of(g, prep.trust)
         memory.trim()  # large frames: what the conversions freed goes back before the resampling's peak (4K)
         mids: list[np.ndarray] = []
+        warpers: list[travel.Warper] = []  # its landings serve the blend again (Node.settle)
         prep.trust = None  # in the weight now (a frame's worth of float32 at 4K less in the resampling)
         # a frame with nothing above 1 is display-referred (or dim): its outputs stay within [0, 1]
         ceiling = 1.0 if float(cur.max()) <= 1.0 else None
@@ -407,6 +409,7 @@ class Node:
             ceiling=ceiling,
             deblur=sharpen.ITERATIONS if p.quality == "full" else 0,  # a draft skips the deconvolution
             mid_out=mids if retime.blends(sched, cur.shape[:2]) else None,
+            warper_out=warpers,
         )
         stage("resample")
         held = weight.astype(np.float16) if weight is not None and sched.gap > 0 else None  # for fill_gap
@@ -414,8 +417,9 @@ class Node:
         if mids and motion is not None and weight is not None and weight.any():
             carried = retime.Carried(mids[0], motion, weight.astype(np.float16))  # float32: HDR highlights past 65504
         del mids
+        kept = warpers[0] if carried is not None and warpers else None
         return FrameResult(
-            out, g, prep.source, {"exposure_scale": scale}, motion, sched, held, carried, cur if carried else None
+            out, g, prep.source, {"exposure_scale": scale}, motion, sched, held, carried, cur if carried else None, kept
         )
 
     def schedule(self) -> timing.Schedule:
@@ -438,6 +442,7 @@ class Node:
         outputs are interpolated toward the next frame's first (:meth:`fill_gap`). Neither crosses a cut.
         """
         own = res.carried
+        followed, res.warper = res.warper, None
         if own is not None and res.blurred is not None and res.schedule is not None:
             scale = res.info.get("exposure_scale", 1.0)
             mine = own.gray(scale)
@@ -450,7 +455,9 @@ class Node:
             after = nxt.carried if nxt is not None else None
             blurred = res.blurred
             ceiling = 1.0 if float(blurred.max()) <= 1.0 else None
-            retime.blend_neighbours(res.subframes, blurred, res.schedule, own, joined(before), joined(after), ceiling)
+            retime.blend_neighbours(
+                res.subframes, blurred, res.schedule, own, joined(before), joined(after), ceiling, followed
+            )
         self.fill_gap(res, nxt)
 
     def motion_of(self, g: np.ndarray, trust: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:

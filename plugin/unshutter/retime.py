@@ -138,6 +138,7 @@ def retime(
     ceiling: float | None = None,
     deblur: int = sharpen.ITERATIONS,
     mid_out: list[np.ndarray] | None = None,
+    warper_out: list[travel.Warper] | None = None,
 ) -> np.ndarray:
     """K linear sub-frames -> ``factor`` output frames at the times of ``sched``.
 
@@ -146,7 +147,7 @@ def retime(
     frame, deblurred along it (``deblur`` iterations, :mod:`unshutter.sharpen`), carried along it
     (by ``follow_weight``, per pixel) and the reblur
     correction travels with it (:mod:`unshutter.travel`); they are then kept in
-    [0, ``ceiling``] where their mean allows (:func:`clamp_keep_mean`). For factor >= 2 their
+    [0, ``ceiling``] where their mean allows (:func:`unshutter.kernels.reblur_keep_range`). For factor >= 2 their
     linear mean then equals ``blurred_linear`` exactly; factor 1 returns the
     sharp sub-frame at the middle of the exposure. Outputs in the
     closed-shutter gap are carried forward from the last inside output along
@@ -155,7 +156,8 @@ def retime(
     ``exposure`` timing). With ``reuse`` and ``factor`` <= K the result is
     written into ``sub_linear``'s own memory. ``mid_out`` receives the deblurred
     mid-exposure frame the outputs followed, if any (the neighbours' outputs
-    blend toward it: :func:`blend_neighbours`).
+    blend toward it: :func:`blend_neighbours`), and ``warper_out`` then the warper
+    they followed it with (:func:`blend_neighbours` carries them along it again).
 
     Shape:
         sub_linear: [K, H, W, 3], blurred_linear: [H, W, 3], motion: [H, W, 2],
@@ -170,7 +172,9 @@ def retime(
     u = sched.fractions()
     if motion is None and inside == n and _slice_middles(u):
         return _retime_bands(sub_linear, blurred_linear, n, reuse)
-    warper = travel.Warper(motion, follow_weight) if motion is not None else None
+    # the blend reads where nothing lands at the sub-frames' times (Warper.uncovered): kept with the warper
+    lends = mid_out is not None and warper_out is not None and follow_weight is not None and inside >= 2
+    warper = travel.Warper(motion, follow_weight, uncovered=lends) if motion is not None else None
     if warper is not None and inside == n >= 2:  # only the sub-frames' own times are warped to: sort freed
         warper.settle(sched.offsets())
     mid = None
@@ -179,6 +183,8 @@ def retime(
         mid = sharpen.along_motion(mid, blurred_linear, warper.motion, sched.exposure, deblur, out=mid)
         if mid_out is not None:
             mid_out.append(mid)
+            if lends and warper_out is not None:
+                warper_out.append(warper)
     if reuse and n <= k and sub_linear.dtype == np.float32 and sub_linear.flags.c_contiguous:
         out = sub_linear[:n]
     else:
@@ -205,16 +211,16 @@ def retime(
 
 
 def _project(part: np.ndarray, blurred_linear: np.ndarray, ceiling: float | None, clamp: bool) -> None:
-    """The exact reblur in bands of rows (in place): the outputs' mean becomes ``blurred_linear``; with ``clamp``
-    (moving content can overshoot) they are then kept in range, the mean kept. Shape: [N, H, W, 3], [H, W, 3]"""
-    h = part.shape[1]
-    for y0, y1 in memory.row_bands(h, BAND_ROWS):
-        band = kernels.reblur_project(
-            np.ascontiguousarray(part[:, y0:y1]), np.ascontiguousarray(blurred_linear[y0:y1], np.float32)
-        )
-        if clamp:
-            clamp_keep_mean(band, blurred_linear[y0:y1], ceiling)
-        part[:, y0:y1] = band
+    """The exact reblur (in place): the outputs' mean becomes ``blurred_linear``; with ``clamp`` (moving content
+    can overshoot) they are then kept in [0, ``ceiling``] where their mean allows, the mean kept
+    (:func:`unshutter.kernels.reblur_keep_range`). Shape: [N, H, W, 3], [H, W, 3]"""
+    target = np.ascontiguousarray(blurred_linear, np.float32)
+    if part.flags.c_contiguous and part.dtype == np.float32:
+        kernels.reblur_keep_range(part, target, ceiling, clamp)
+        return
+    work = np.ascontiguousarray(part, np.float32)
+    kernels.reblur_keep_range(work, target, ceiling, clamp)
+    part[...] = work
 
 
 def blend_neighbours(
@@ -225,6 +231,7 @@ def blend_neighbours(
     before: Carried | None,
     after: Carried | None,
     ceiling: float | None,
+    mine: travel.Warper | None = None,
 ) -> None:
     """Lean each output toward the neighbouring frame's deblurred mid-exposure frame carried to its time (in place).
 
@@ -242,7 +249,9 @@ def blend_neighbours(
     lands something there itself. The reblur correction
     then travels again and the exact projection follows: the outputs' mean
     stays ``blurred_linear``. ``before`` / ``after`` None (the clip's ends, a cut)
-    leave that side alone.
+    leave that side alone. ``mine``: the warper the outputs followed ``own``'s motion
+    with (:func:`retime`'s ``warper_out``, made with ``uncovered=True``); without it one
+    is made from ``own`` (its motion, its float16 weight as the landing priority).
 
     Shape:
         out: [N, H, W, 3] scene-linear (the inside outputs of ``sched``), blurred_linear: [H, W, 3]
@@ -253,7 +262,8 @@ def blend_neighbours(
     part = out[:inside]
     offsets = sched.offsets()
     weight = np.asarray(own.weight, np.float32)
-    mine = travel.Warper(own.motion, weight, uncovered=True)
+    if mine is None:
+        mine = travel.Warper(own.motion, weight, uncovered=True)
     sides = {}
     for side, nb in (("before", before), ("after", after)):
         if nb is not None:
@@ -289,39 +299,6 @@ def blend_neighbours(
     del sides
     travel.travel_residue(part, blurred_linear, mine, offsets)
     _project(part, blurred_linear, ceiling, clamp=True)
-
-
-def clamp_keep_mean(sub: np.ndarray, target: np.ndarray, ceiling: float | None) -> None:
-    """Bring sub-frames into [0, ceiling] where their mean ``target`` allows it, keeping the mean (in place).
-
-    Carrying content along the motion can push a sub-frame below 0 (no light is
-    negative) or, on a display-referred frame, above 1, where an integer output
-    would clip it and the clip's mean would no longer be the input. What is cut
-    off is handed to the other sub-frames of the pixel in proportion to their
-    room; pixels whose target itself lies outside the range are left alone.
-
-    Shape:
-        sub: [N, H, W, C], target: [H, W, C]
-    """
-    hi = np.inf if ceiling is None else np.float32(ceiling)
-    lo_bad = (sub < 0.0).any(axis=0)
-    out = lo_bad | (sub > hi).any(axis=0) if ceiling is not None else lo_bad  # [H, W, C]
-    if not out.any():
-        return
-    # only the pixel channels with a sub-frame out of range: elsewhere nothing is cut (a few % of a frame)
-    n = sub.shape[0]
-    s = sub[:, out]  # [N, M]
-    t = target[out]  # [M]
-    ok = (t >= 0.0) & (t <= hi)
-    clipped = np.clip(s, 0.0, hi)
-    excess = (t - clipped.mean(axis=0)) * np.float32(n)  # [M]: what the clip took (+) or added (-)
-    # [N, M] room to take it: without a ceiling the clip only raised values (excess <= 0)
-    room = clipped if ceiling is None else np.where(excess[None] > 0, hi - clipped, clipped)
-    total = room.sum(axis=0)
-    share = np.divide(excess, total, out=np.zeros_like(excess), where=total > 0)
-    fixed = clipped + room * share[None]
-    keep = ok[None] & np.isfinite(fixed)
-    sub[:, out] = np.where(keep, fixed, s)
 
 
 def fill_gap(

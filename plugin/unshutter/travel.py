@@ -114,6 +114,11 @@ class Warper:
         self._at[key] = own
         return own
 
+    @property
+    def nbytes(self) -> int:
+        """Memory of the landings it keeps (the motion at each time asked for, and where something landed)."""
+        return sum(int(a.nbytes) for a in (*self._at.values(), *(self._landed or {}).values()))
+
     def uncovered(self, t: float) -> np.ndarray:
         """Pixels nothing lands on ``t`` frame intervals later: 1 there, 0 where something lands, feathered.
 

@@ -240,6 +240,49 @@ def test_reblur_project_huge_and_nan(native, rng):
     assert_rel(native.reblur_project(sub, target), ref_quiet(ref.reblur_project, sub, target))
 
 
+def _out_of_range_subframes(rng, n, shape):
+    """Sub-frames around a target, some pixel channels below 0 or above 1, with NaN, infinities and signed zeros."""
+    sub = (rng.standard_normal((n,) + shape) * 0.6 + 0.5).astype(F32)
+    target = (rng.standard_normal(shape) * 0.4 + 0.5).astype(F32)
+    flat, t = sub.reshape(-1), target.reshape(-1)
+    picks = rng.integers(0, flat.size, 12)
+    flat[picks] = [np.nan, np.nan, np.inf, -np.inf, -0.0, -0.0, 0.0, 0.0, 1.0, 1.0, 3e38, -3e38]
+    t[rng.integers(0, t.size, 4)] = [np.nan, -0.1, 1.5, 1.0]
+    return sub, target
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 9, 15, 16])
+@pytest.mark.parametrize("shape", [(1, 1, 1), (5, 7, 3), (130, 257, 3)])  # last: threaded, several bands
+@pytest.mark.parametrize("ceiling", [None, 1.0])
+def test_reblur_keep_range_is_the_references_to_the_bit(native, rng, n, shape, ceiling):
+    """The reblur and the range clamp in one native pass give numpy's values bit for bit: its pairwise sums of
+    the values its mask gathers, its clip (NaN and -0 kept), the pixel channels it leaves alone."""
+    sub, target = _out_of_range_subframes(rng, n, shape)
+    got = {}
+    for clamp in (False, True):
+        want, got[clamp] = sub.copy(), sub.copy()
+        ref_quiet(ref.reblur_keep_range, want, target, ceiling, clamp)
+        with np.errstate(all="ignore"):
+            native.reblur_keep_range(got[clamp], target, ceiling, clamp)
+        np.testing.assert_array_equal(got[clamp].view(np.uint32), want.view(np.uint32))
+    if n > 1 and shape[0] > 1:
+        assert (got[False] < 0).any() and (got[False] != got[True]).any()  # the clamp had something to do
+
+
+def test_reblur_keep_range_checks_its_arrays():
+    from unshutter import kernels
+
+    sub = np.zeros((3, 4, 5, 3), F32)
+    with pytest.raises(ValueError, match="read-only"):
+        ro = sub.copy()
+        ro.flags.writeable = False
+        kernels.reblur_keep_range(ro, np.zeros((4, 5, 3), F32), 1.0, True)
+    with pytest.raises(ValueError):
+        kernels.reblur_keep_range(sub, np.zeros((4, 6, 3), F32), 1.0, True)
+    with pytest.raises(TypeError):
+        kernels.reblur_keep_range(sub.astype(np.float64), np.zeros((4, 5, 3), F32), None, True)
+
+
 # ---------------------------------------------------------------- warp
 
 

@@ -391,7 +391,8 @@ def _nbytes(value: Any) -> int:
         return int(value[0].nbytes)
     carried = value.carried
     extra = (carried.mid, carried.weight) if carried is not None else ()
-    return sum(int(a.nbytes) for a in (value.subframes, value.guidance, value.motion, *extra) if a is not None)
+    held = sum(int(a.nbytes) for a in (value.subframes, value.guidance, value.motion, *extra) if a is not None)
+    return held + (value.warper.nbytes if value.warper is not None else 0)  # its landings, for the blend
 
 
 class Worker:

@@ -207,6 +207,54 @@ def reblur_project(sub: np.ndarray, target: np.ndarray) -> np.ndarray:
     return (sub + delta[None]).astype(np.float32)
 
 
+def clamp_keep_mean(sub: np.ndarray, target: np.ndarray, ceiling: float | None) -> None:
+    """Bring sub-frames into [0, ceiling] where their mean ``target`` allows it, keeping the mean (in place).
+
+    Carrying content along the motion can push a sub-frame below 0 (no light is
+    negative) or, on a display-referred frame, above 1, where an integer output
+    would clip it and the clip's mean would no longer be the input. What is cut
+    off is handed to the other sub-frames of the pixel in proportion to their
+    room; pixels whose target itself lies outside the range are left alone.
+
+    Shape:
+        sub: [N, H, W, C], target: [H, W, C]
+    """
+    hi = np.inf if ceiling is None else np.float32(ceiling)
+    lo_bad = (sub < 0.0).any(axis=0)
+    out = lo_bad | (sub > hi).any(axis=0) if ceiling is not None else lo_bad  # [H, W, C]
+    if not out.any():
+        return
+    # only the pixel channels with a sub-frame out of range: elsewhere nothing is cut (a few % of a frame)
+    n = sub.shape[0]
+    s = sub[:, out]  # [N, M]
+    t = target[out]  # [M]
+    ok = (t >= 0.0) & (t <= hi)
+    clipped = np.clip(s, 0.0, hi)
+    excess = (t - clipped.mean(axis=0)) * np.float32(n)  # [M]: what the clip took (+) or added (-)
+    # [N, M] room to take it: without a ceiling the clip only raised values (excess <= 0)
+    room = clipped if ceiling is None else np.where(excess[None] > 0, hi - clipped, clipped)
+    total = room.sum(axis=0)
+    share = np.divide(excess, total, out=np.zeros_like(excess), where=total > 0)
+    fixed = clipped + room * share[None]
+    keep = ok[None] & np.isfinite(fixed)
+    sub[:, out] = np.where(keep, fixed, s)
+
+
+def reblur_keep_range(sub: np.ndarray, target: np.ndarray, ceiling: float | None, clamp: bool) -> None:
+    """:func:`reblur_project` in place and then, with ``clamp``, :func:`clamp_keep_mean` (in bands of 128 rows:
+    the temporaries of a band, not of a frame).
+
+    Shape: sub [N, H, W, C], target [H, W, C]
+    """
+    h = sub.shape[1]
+    for y0 in range(0, h, 128):
+        y1 = min(h, y0 + 128)
+        band = reblur_project(sub[:, y0:y1], target[y0:y1])
+        if clamp:
+            clamp_keep_mean(band, target[y0:y1], ceiling)
+        sub[:, y0:y1] = band
+
+
 # ---------------------------------------------------------------- warp
 
 
