@@ -74,11 +74,16 @@ $(BPY_VENVS)/%/.installed:
 	$(BPY_VENVS)/$*/bin/pip install -q bpy==$*
 	@touch $@
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), each test file whole in one of them (its
+# module fixtures built once); TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+
 test: install-test native test-deps blender-bpy lint
-	$(PY) -m pytest -q tests
+	$(PYTEST) tests
 
 test-fast: install-test native test-deps blender-bpy
-	$(PY) -m pytest -q -m "not slow" tests
+	$(PYTEST) -m "not slow" tests
 
 # GPU users: swap the CPU runtime for onnxruntime-gpu and CuPy (they cannot coexist).
 install-gpu: install
