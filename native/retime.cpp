@@ -17,8 +17,7 @@ struct Tap {
 // Block by block of pixels, every output sub-frame: the K input blocks stay
 // in cache, so each input is read from memory once.
 UNSHUTTER_CLONES
-void resample_range(const float* __restrict sub, float* __restrict out, const Tap* taps, idx n, idx m, idx b0,
-                    idx b1) {
+void resample_range(const float* __restrict sub, float* __restrict out, const Tap* taps, idx n, idx m, idx b0, idx b1) {
     constexpr idx B = 2048;
     for (idx b = b0; b < b1; b += B) {
         const idx len = std::min(B, b1 - b);
@@ -33,26 +32,33 @@ void resample_range(const float* __restrict sub, float* __restrict out, const Ta
     }
 }
 
+constexpr idx kReblurBlock = 512;  // pixels a block: its sums stay in cache between the two passes
+
+// delta[j] = target - mean over the N sub-frames (in double) of pixel value b + j, for j < len.
+inline __attribute__((always_inline)) void reblur_delta(const float* __restrict sub, const float* __restrict target,
+                                                        idx n, idx m, idx b, idx len, float* __restrict delta) {
+    double acc[kReblurBlock];
+    const float* s0 = sub + b;
+    for (idx j = 0; j < len; ++j) acc[j] = static_cast<double>(s0[j]);
+    for (idx k = 1; k < n; ++k) {
+        const float* sk = sub + k * m + b;
+        for (idx j = 0; j < len; ++j) acc[j] += static_cast<double>(sk[j]);
+    }
+    const double dn = static_cast<double>(n);
+    const float* t = target + b;
+    for (idx j = 0; j < len; ++j) delta[j] = static_cast<float>(static_cast<double>(t[j]) - acc[j] / dn);
+}
+
 // Per block of pixels: mean over the N sub-frames in double, then one delta
 // per pixel added to every sub-frame. The block stays in cache between the
 // two passes, so `sub` is read from memory once.
 UNSHUTTER_CLONES
-void reblur_range(const float* __restrict sub, const float* __restrict target, float* __restrict out, idx n,
-                  idx m, idx b0, idx b1) {
-    constexpr idx B = 512;
-    double acc[B];
-    float delta[B];
-    const double dn = static_cast<double>(n);
-    for (idx b = b0; b < b1; b += B) {
-        const idx len = std::min(B, b1 - b);
-        const float* s0 = sub + b;
-        for (idx j = 0; j < len; ++j) acc[j] = static_cast<double>(s0[j]);
-        for (idx k = 1; k < n; ++k) {
-            const float* sk = sub + k * m + b;
-            for (idx j = 0; j < len; ++j) acc[j] += static_cast<double>(sk[j]);
-        }
-        const float* t = target + b;
-        for (idx j = 0; j < len; ++j) delta[j] = static_cast<float>(static_cast<double>(t[j]) - acc[j] / dn);
+void reblur_range(const float* __restrict sub, const float* __restrict target, float* __restrict out, idx n, idx m,
+                  idx b0, idx b1) {
+    float delta[kReblurBlock];
+    for (idx b = b0; b < b1; b += kReblurBlock) {
+        const idx len = std::min(kReblurBlock, b1 - b);
+        reblur_delta(sub, target, n, m, b, len, delta);
         for (idx k = 0; k < n; ++k) {
             const float* sk = sub + k * m + b;
             float* ok = out + k * m + b;
@@ -87,26 +93,19 @@ float pairwise_sum(const float* a, idx n) {
 // reblur_range in place, then each value clipped into [0, hi] where its pixel channel has a sub-frame out of
 // range, what the clip took or added handed to the other sub-frames in proportion to their room, the mean kept
 // (reference.clamp_keep_mean, numpy's float32 operations in its order: its sums over the sub-frames of a pixel
-// channel are pairwise, the values gathered by its mask lying next to each other; the mean's division rounded once). `clip` is numpy's: x < 0 -> 0, x > hi -> hi, else x (NaN, -0 kept).
+// channel are pairwise, the values gathered by its mask lying next to each other; the mean's division rounded once).
+// `clip` is numpy's: x < 0 -> 0, x > hi -> hi, else x (NaN, -0 kept).
 UNSHUTTER_CLONES
-void reblur_keep_range(float* __restrict sub, const float* __restrict target, idx n, idx m, float hi,
-                       bool ceiling, bool clamp, idx b0, idx b1) {
-    constexpr idx B = 512;
-    double acc[B];
-    float delta[B];
+void reblur_keep_range(float* __restrict sub, const float* __restrict target, idx n, idx m, float hi, bool ceiling,
+                       bool clamp, idx b0, idx b1) {
+    float delta[kReblurBlock];
     std::vector<float> c(static_cast<std::size_t>(n)), room(static_cast<std::size_t>(n));
     const double dn = static_cast<double>(n);
     const float fn = static_cast<float>(n);
-    for (idx b = b0; b < b1; b += B) {
-        const idx len = std::min(B, b1 - b);
-        const float* s0 = sub + b;
-        for (idx j = 0; j < len; ++j) acc[j] = static_cast<double>(s0[j]);
-        for (idx k = 1; k < n; ++k) {
-            const float* sk = sub + k * m + b;
-            for (idx j = 0; j < len; ++j) acc[j] += static_cast<double>(sk[j]);
-        }
+    for (idx b = b0; b < b1; b += kReblurBlock) {
+        const idx len = std::min(kReblurBlock, b1 - b);
+        reblur_delta(sub, target, n, m, b, len, delta);
         const float* t = target + b;
-        for (idx j = 0; j < len; ++j) delta[j] = static_cast<float>(static_cast<double>(t[j]) - acc[j] / dn);
         for (idx k = 0; k < n; ++k) {
             float* sk = sub + k * m + b;
             for (idx j = 0; j < len; ++j) sk[j] = sk[j] + delta[j];
