@@ -165,12 +165,7 @@ def _check_motion_pass(params: NodeParams, num: Numbering, size: tuple[int, int]
     mpass = params.motion_pass_spec()
     if mpass is None:
         return
-    frames = [
-        *([] if num.lookbehind is None else [num.lookbehind]),
-        *num.frames,
-        *([] if num.lookahead is None else [num.lookahead]),
-    ]
-    check_pass_files(mpass, frames, size)
+    check_pass_files(mpass, num.decomposed(), size)
 
 
 def _warn_outside(cfg: RunConfig, clip: Clip, node: Node, emit: Progress) -> None:
@@ -200,12 +195,7 @@ def _write(
     run_sig = run_signature(node, *colorspaces)
     resume = Resume(run_sig, clip, target, num, node.overrides, node.motion_pass)
     # the frames the loop may decompose, in order: each one's successor is prefetched
-    ahead = [
-        *([] if num.lookbehind is None else [num.lookbehind]),
-        *num.frames,
-        *([] if num.lookahead is None else [num.lookahead]),
-    ]
-    source = FrameSource(clip, colorspaces[0], node, ahead)
+    source = FrameSource(clip, colorspaces[0], node, num.decomposed())
     sink = Sink(
         clip,
         target,

@@ -44,3 +44,16 @@ def test_lookahead_only_when_waiting_and_inside_the_clip() -> None:
 
 def test_output_rate_is_carried() -> None:
     assert numbering(1, 2, None, 3, rate=Fraction(72)).rate == 72
+
+
+def test_decomposed_frames_are_the_range_with_its_neighbours_inside_the_clip() -> None:
+    assert numbering(1001, 1010, (1003, 1005), 4, waits=True, behind=True).decomposed() == [
+        1002,
+        1003,
+        1004,
+        1005,
+        1006,
+    ]
+    assert numbering(1001, 1010, (1001, 1010), 4, waits=True, behind=True).decomposed() == list(range(1001, 1011))
+    assert numbering(1001, 1010, (1003, 1005), 4, waits=True).decomposed() == [1003, 1004, 1005, 1006]
+    assert numbering(1001, 1010, (1003, 1005), 4).decomposed() == [1003, 1004, 1005]

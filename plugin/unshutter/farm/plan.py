@@ -100,26 +100,19 @@ def shot_range(shot: Shot) -> tuple[int, int]:
 def _check_pass(shot: Shot, clip: tuple[int, int], frames: tuple[int, int], size: tuple[int, int]) -> None:
     """Refuse a shot whose motion pass lacks a frame its tasks read (the frames, and the neighbours a run
     of them decomposes: the same frames ``unshutter run`` checks), before any task runs."""
-    from unshutter.errors import InputError, ParameterError
+    from unshutter.errors import InputError
     from unshutter.guidance.motion_pass import check_pass_files
     from unshutter.node import neighbours_needed
+    from unshutter.render.numbering import numbering
 
-    try:
-        params = shot.params()
-        mpass = params.motion_pass_spec()
-    except ParameterError as exc:
-        raise ParameterError(f"shot {shot.name!r}.motion_pass: {exc}") from None
+    params = shot.params()
+    mpass = params.motion_pass_spec()  # its conventions were checked when the spec was loaded
     if mpass is None:
         return
     behind, waits = neighbours_needed(params, size)
-    a, b = frames
-    wanted = [
-        *([a - 1] if behind and a > clip[0] else []),
-        *range(a, b + 1),
-        *([b + 1] if waits and b < clip[1] else []),
-    ]
+    num = numbering(*clip, frames, params.factor, waits, behind=behind)
     try:
-        check_pass_files(mpass, wanted, size)
+        check_pass_files(mpass, num.decomposed(), size)
     except InputError as exc:
         raise InputError(f"shot {shot.name!r}.motion_pass: {exc}") from None
 

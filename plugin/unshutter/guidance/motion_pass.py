@@ -137,18 +137,16 @@ class MotionPass:
         return uv
 
 
-def check_pass_files(mpass: MotionPass, frames: list[int], size: tuple[int, int]) -> int:
+def check_pass_files(mpass: MotionPass, frames: list[int], size: tuple[int, int]) -> None:
     """Refuse, before anything is rendered, a pass that lacks the file of one of ``frames``, or whose first
     file lacks the channels or the plate's picture (``size`` = height, width); the rest are read, and
-    checked, frame by frame. Returns how many files the frames name (a lone still serves every frame)."""
-    paths = dict.fromkeys(mpass.path(f) for f in frames)
+    checked, frame by frame."""
     for f in frames:
         path = mpass.path(f)
         if not path.is_file():
             raise InputError(f"{path}: motion pass missing at frame {f} ({mpass.where} {mpass.spec})")
     if frames:
         mpass.motion(frames[0], *size)
-    return len(paths)
 
 
 def read_vectors(
@@ -159,20 +157,11 @@ def read_vectors(
 
     Shape: -> [H, W, 2] float32
     """
-    import OpenImageIO as oiio
+    from unshutter.io.image_file import first_line, open_input
 
-    from unshutter.io.files import require_regular
-
-    try:
-        require_regular(path)
-    except FileNotFoundError:
-        raise InputError(f"{path}: motion pass missing at frame {frame} ({where})") from None
-    inp = oiio.ImageInput.open(str(path))
-    if inp is None:
-        err = oiio.geterror()
-        raise InputError(
-            f"{path}: unreadable motion pass at frame {frame} ({(err.splitlines() or ['cannot open'])[0]})"
-        )
+    inp = open_input(
+        path, f"motion pass missing at frame {frame} ({where})", f"unreadable motion pass at frame {frame}"
+    )
     try:
         found = None
         seen: list[str] = []
@@ -198,7 +187,7 @@ def read_vectors(
         pixels = inp.read_image(sub, 0, lo, hi, "float")
         err = inp.geterror()
         if pixels is None or err:
-            raise InputError(f"{path}: corrupt motion pass at frame {frame} ({(err or 'read failed').splitlines()[0]})")
+            raise InputError(f"{path}: corrupt motion pass at frame {frame} ({first_line(err, 'read failed')})")
         data = np.asarray(pixels, np.float32).reshape(spec.height, spec.width, hi - lo)
         uv = np.stack([data[..., ix - lo], data[..., iy - lo]], axis=-1)  # [h, w, 2]
         if (spec.x, spec.y, spec.width, spec.height) != (spec.full_x, spec.full_y, spec.full_width, spec.full_height):

@@ -64,27 +64,32 @@ class ImageMeta:
         return colour or [0]
 
 
+def open_input(path: Path, missing: str, unreadable: str) -> Any:
+    """An OpenImageIO ImageInput on ``path``, or one InputError line: ``{path}: {missing}`` when the file is
+    not there, ``{path}: {unreadable} (OpenImageIO's first line)`` when it does not open."""
+    try:
+        require_regular(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: {missing}") from None
+    inp = oiio.ImageInput.open(str(path))
+    if inp is None:
+        raise InputError(f"{path}: {unreadable} ({first_line(oiio.geterror(), 'cannot open')})")
+    return inp
+
+
 def read_image(path: Path) -> tuple[np.ndarray, ImageMeta]:
     """Read every channel of the first subimage as float32.
 
     Shape:
         -> [H, W, C] float32 (integer formats scaled to 0..1)
     """
-    try:
-        require_regular(path)
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    inp = oiio.ImageInput.open(str(path))
-    if inp is None:
-        err = oiio.geterror()
-        msg = err.splitlines()[0] if err.strip() else "cannot open"
-        raise InputError(f"{path}: unreadable image ({msg})")
+    inp = open_input(path, "file not found", "unreadable image")
     try:
         spec = inp.spec()
         pixels = inp.read_image(0, 0, 0, spec.nchannels, "float")
         err = inp.geterror()
         if pixels is None or err:
-            raise InputError(f"{path}: corrupt or truncated image ({(err or 'read failed').splitlines()[0]})")
+            raise InputError(f"{path}: corrupt or truncated image ({first_line(err, 'read failed')})")
         attrs = {}
         for a in spec.extra_attribs:
             if not a.name.startswith(_SKIP_ATTRS):
@@ -350,18 +355,18 @@ def write_pixels(path: Path, spec: oiio.ImageSpec, data: np.ndarray, deflate: bo
     """
     out = oiio.ImageOutput.create(str(path))
     if out is None:
-        raise OutputError(f"{path}: no writer for this file type ({_first_line(oiio.geterror())})")
+        raise OutputError(f"{path}: no writer for this file type ({first_line(oiio.geterror())})")
     try:
         with atomic_path(path) as tmp:
             if out.format_name() == "jpeg":
                 _reserve(tmp, spec)
             if not out.open(str(tmp), spec):
-                raise OutputError(f"{path}: cannot write ({_first_line(out.geterror())})")
+                raise OutputError(f"{path}: cannot write ({first_line(out.geterror())})")
             ok = _write_rows(out, data)
             err = out.geterror()  # some writers (PNG) report a failed write only here
             closed = out.close()  # others (DPX) only here; TIFF's close also leaves harmless text
             if not (ok and closed) or err.strip():
-                raise OutputError(f"{path}: write failed, nothing kept ({_first_line(err or out.geterror())})")
+                raise OutputError(f"{path}: write failed, nothing kept ({first_line(err or out.geterror())})")
             if deflate and out.format_name() == "png":
                 _deflate_png(path, tmp)
             _check_written(path, tmp, spec, out.format_name())
@@ -482,7 +487,7 @@ def _check_written(path: Path, tmp: Path, spec: oiio.ImageSpec, file_format: str
         return
     inp = oiio.ImageInput.open(str(tmp))
     if inp is None:
-        raise OutputError(f"{path}: written file does not read back, nothing kept ({_first_line(oiio.geterror())})")
+        raise OutputError(f"{path}: written file does not read back, nothing kept ({first_line(oiio.geterror())})")
     try:
         got = inp.spec()
         pixels = inp.read_image(0, 0, 0, got.nchannels, oiio.UNKNOWN)  # native type: no conversion cost
@@ -490,7 +495,7 @@ def _check_written(path: Path, tmp: Path, spec: oiio.ImageSpec, file_format: str
     finally:
         inp.close()
     if pixels is None or err:
-        raise OutputError(f"{path}: written file does not read back, nothing kept ({_first_line(err)})")
+        raise OutputError(f"{path}: written file does not read back, nothing kept ({first_line(err)})")
     if (got.width, got.height, got.nchannels) != (spec.width, spec.height, spec.nchannels):
         raise OutputError(
             f"{path}: written file reads back as {got.width}x{got.height}x{got.nchannels}, "
@@ -549,8 +554,9 @@ def _check_png_chunks(path: Path, tmp: Path, spec: oiio.ImageSpec) -> None:
 _TRAILERS = {"png": b"\x00\x00\x00\x00IEND\xaeB`\x82", "jpeg": b"\xff\xd9"}
 
 
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else "unknown error"
+def first_line(text: str, default: str = "unknown error") -> str:
+    """The first line of an error text (OpenImageIO's can run to several), or ``default`` when it is empty."""
+    return text.strip().splitlines()[0] if text.strip() else default
 
 
 _EXTS = {

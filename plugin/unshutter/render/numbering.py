@@ -77,6 +77,12 @@ class Numbering:
         """The frame before the range decomposed for its first frame's outputs (360 degrees), or None."""
         return self.a - 1 if self.behind and self.a - 1 >= self.first else None
 
+    def decomposed(self) -> list[int]:
+        """The source frames a run of the range decomposes, in order: the lookbehind, the range, the lookahead."""
+        behind = [] if self.lookbehind is None else [self.lookbehind]
+        ahead = [] if self.lookahead is None else [self.lookahead]
+        return [*behind, *self.frames, *ahead]
+
     @property
     def before(self) -> int:
         """How many frames before a source frame decide its outputs (its guidance's neighbour; the previous
