@@ -22,7 +22,10 @@ def add_parser(sub: Any) -> None:
         description=(
             "Process the chosen clips of IN (OpenTimelineIO, or a CMX 3600 EDL), write their "
             "slow-motion frames under --media-dir, and write OUT with those clips relinked and "
-            "N times longer. Everything else passes through untouched."
+            "N times longer. Everything else passes through untouched. Each clip reads its own "
+            "motion-vector pass: a media reference under the key 'motion_pass' on the clip, else "
+            "--motion-pass with {clip} and {media} replaced by the clip's name and its media's name "
+            "(e.g. vectors/{media}.####.exr)."
         ),
     )
     p.add_argument("input", metavar="IN", help="timeline: .otio/.otioz/.otiod, or .edl")

@@ -26,7 +26,8 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
@@ -46,6 +47,8 @@ TR = otio.opentime.TimeRange
 IMAGE_EXTS = (".exr", ".dpx", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 OUT_FORMATS = ("exr", "dpx", "tif", "png")
 SOURCE_KEY = "unshutter_source"  # media-reference key that keeps the original media
+MOTION_PASS_KEY = "motion_pass"  # media-reference key of a clip's own motion-vector pass
+PASS_TOKENS = {"clip": "the clip's name", "media": "its media's name"}  # filled in --motion-pass per clip
 
 
 @dataclass
@@ -321,6 +324,7 @@ def retime_timeline(
         if unknown:
             raise ParameterError(f"--clips: no video clip named {', '.join(repr(n) for n in unknown)} in the timeline")
         candidates = [(c, t) for c, t in candidates if c.name in cfg.clips]
+    _check_pass_pattern(cfg.params.motion_pass, [c for c, _ in candidates])
     reports = []
     for clip, track in candidates:
         try:
@@ -342,6 +346,53 @@ def retime_timeline(
         reports.append(rep)
     _warn_overrides_outside(cfg, node, reports, say)
     return reports
+
+
+def _check_pass_pattern(pattern: str | None, clips: list[otio.schema.Clip]) -> None:
+    """Before any rendering: a ``--motion-pass`` without tokens names one pass, which fits one media.
+
+    Clips of different media (different shots) have different vectors: read
+    under one name, each would be retimed along another shot's motion.
+    """
+    if not pattern:
+        return
+    tokens = set(re.findall(r"\{(\w*)\}", pattern))
+    unknown = sorted(tokens - set(PASS_TOKENS))
+    if unknown:
+        known = ", ".join(f"{{{t}}} ({what})" for t, what in PASS_TOKENS.items())
+        raise ParameterError(f"--motion-pass {pattern}: unknown {{{unknown[0]}}}; use {known}")
+    if tokens:
+        return
+    specs = set()
+    for clip in clips:
+        if MOTION_PASS_KEY in clip.media_references():
+            continue
+        try:
+            specs.add(media_for(clip).spec)
+        except Unprocessable:
+            continue  # reported as skipped when its turn comes
+    if len(specs) > 1:
+        raise ParameterError(
+            f"--motion-pass {pattern}: one pass for clips of {len(specs)} different media; "
+            "name each clip's pass with {media} or {clip} in the pattern, or choose clips with --clips"
+        )
+
+
+def clip_motion_pass(clip: otio.schema.Clip, media: Media, pattern: str | None) -> str | None:
+    """The motion-vector pass ``clip``'s run reads: its own media reference under MOTION_PASS_KEY, else
+    ``pattern`` (``--motion-pass``) with {clip} and {media} filled in. Its files are numbered like the media's frames."""
+    ref = clip.media_references().get(MOTION_PASS_KEY)
+    if ref is None:
+        if not pattern:
+            return None
+        return pattern.replace("{clip}", clip.name).replace("{media}", media.stem)
+    if isinstance(ref, otio.schema.ImageSequenceReference):
+        base, _ = url_to_path(ref.target_url_base)
+        padding = "#" * max(1, ref.frame_zero_padding)
+        return str(Path(base) / f"{ref.name_prefix}{padding}{ref.name_suffix}")
+    if isinstance(ref, otio.schema.ExternalReference):
+        return url_to_path(ref.target_url)[0]
+    raise Unprocessable(f"unsupported motion-pass reference ({type(ref).__name__}) under {MOTION_PASS_KEY!r}")
 
 
 def _warn_overrides_outside(
@@ -387,13 +438,21 @@ def _process(
     media = media_for(clip)
     sr = clip.source_range or clip.media_reference.available_range
     rng = _frame_range(clip, media, sr, cfg)
-    fmt, folder, pad = _output_place(media, cfg)
-    say(f"clip {clip.name!r}: frames {rng.lo}-{rng.hi} of {media.spec} x{cfg.params.factor}")
+    params = cfg.params
+    mpass = clip_motion_pass(clip, media, params.motion_pass)
+    if mpass != params.motion_pass:
+        params = replace(params, motion_pass=mpass)
+        # the same network and overrides; only the motion the node reads changes
+        node = Node(params, decomposer=node.decomposer, overrides=node.overrides)
+    fmt, folder, pad = _output_place(media, cfg, params)
+    say(f"clip {clip.name!r}: frames {rng.lo}-{rng.hi} of {media.spec} x{params.factor}")
+    if mpass:
+        say(f"clip {clip.name!r}: motion pass {mpass}")
     result = run(
         RunConfig(
             input=media.spec,
             output=str(folder / f"{media.prefix}{'#' * pad}.{fmt}"),
-            params=cfg.params,
+            params=params,
             frames=(rng.lo, rng.hi),
             format=fmt,
             model=cfg.model,
@@ -404,7 +463,7 @@ def _process(
     )
     assert result.numbering is not None  # a run reports its numbering
     first_out = _relink(clip, media, sr, rng, result, folder, fmt, pad)
-    clip.metadata["unshutter"] = _clip_metadata(cfg.params, media, sr, rng, result)
+    clip.metadata["unshutter"] = _clip_metadata(params, media, sr, rng, result)
     rep = ClipReport(
         clip.name,
         track.name,
@@ -445,13 +504,13 @@ def _frame_range(clip: otio.schema.Clip, media: Media, sr: otio.opentime.TimeRan
     return _Range(s, e, lo, hi, short)
 
 
-def _output_place(media: Media, cfg: TimelineConfig) -> tuple[str, Path, int]:
+def _output_place(media: Media, cfg: TimelineConfig, params: NodeParams) -> tuple[str, Path, int]:
     """(format, folder, frame padding) of the new media: one folder per media, settings and format."""
     fmt = (cfg.format or media.suffix.lstrip(".")).lower().lstrip(".")
-    key = settings_key(media.spec, cfg.params, fmt)
-    folder = cfg.media_dir.resolve() / f"{media.stem}_x{cfg.params.factor}_{key}"
+    key = settings_key(media.spec, params, fmt)
+    folder = cfg.media_dir.resolve() / f"{media.stem}_x{params.factor}_{key}"
     # an upper bound of any output number of the media
-    pad = max(4, len(str(numbering(media.first, media.last, None, cfg.params.factor).clip_end())))
+    pad = max(4, len(str(numbering(media.first, media.last, None, params.factor).clip_end())))
     return fmt, folder, pad
 
 
@@ -490,7 +549,9 @@ def _relink(
     )
     start = num.outputs(rng.s)[0] + tc
     clip.source_range = TR(RT(start, rate), RT((rng.e - rng.s + 1) * n, rate))
-    refs = {otio.schema.Clip.DEFAULT_MEDIA_KEY: new_ref, SOURCE_KEY: clip.media_reference.clone()}
+    active = clip.active_media_reference_key
+    refs = {k: r.clone() for k, r in clip.media_references().items() if k not in (active, SOURCE_KEY)}
+    refs.update({otio.schema.Clip.DEFAULT_MEDIA_KEY: new_ref, SOURCE_KEY: clip.media_reference.clone()})
     clip.set_media_references(refs, otio.schema.Clip.DEFAULT_MEDIA_KEY)
     for m in clip.markers:  # clip markers live in media time: keep them on the same picture
         mr = m.marked_range
