@@ -1,10 +1,13 @@
-"""The OpenFX Vectors input: a motion-vector pass replaces the flow, y and sign as set, scaled with render scale."""
+"""The OpenFX Vectors input: a motion-vector pass replaces the flow, y and sign as set, scaled with render scale;
+the neighbours a frame blends with (and the 180-degree gap's next frame) move along their own frame's vectors."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+
+import pytest
 
 from tests.ofx.conftest import FIRST, FRAMES, H, W, read_raw
 
@@ -78,3 +81,43 @@ def test_vectors_clip_follows_render_scale(host, clip, tmp_path: Path) -> None:
     want = node.process(f, half(clip.frames[1]), half(clip.frames[0]), half(clip.frames[2]), vectors=field)
     got = read_raw(tmp_path / "half.raw", W // 2, H // 2)[..., :3]
     np.testing.assert_allclose(got, want.subframes[1], atol=1e-5)
+
+
+def _moving_vectors(tmp_path: Path) -> Path:
+    """A different field on every frame (so a neighbour's vectors cannot stand in for the frame's own), as the
+    harness's raw RGBA and as the EXR pass `unshutter run --motion-pass` reads: values exact in half floats.
+    Returns the EXR pattern."""
+    from unshutter.guidance.motion_pass import write_vectors
+
+    ramp = (np.arange(W, dtype=np.float32) / 32.0)[None, :]
+    for i in range(FRAMES):
+        u, v = 4.0 + 2.0 * i + ramp, np.full((H, W), 1.0 + 0.5 * i, np.float32)  # v: y up
+        rgba = np.zeros((H, W, 4), np.float32)
+        rgba[..., 0], rgba[..., 1], rgba[..., 3] = u, v, 1.0
+        rgba.tofile(tmp_path / f"vec.{FIRST + i}.raw")
+        write_vectors(tmp_path / f"vec.{FIRST + i:04d}.exr", np.stack([u + 0 * v, -v], -1), y="up", names=("R", "G"))
+    return tmp_path / "vec.####.exr"
+
+
+@pytest.mark.parametrize("shutter,n,follow", [(360, 3, 1.25), (180, 4, 1.5)])
+def test_neighbours_move_along_their_own_vectors_as_in_the_cli(
+    host, clip, cli_render, tmp_path: Path, shutter: int, n: int, follow: float
+) -> None:
+    """With follow on, each frame's outputs are blended with the previous frame's carried along that frame's motion,
+    and at 180 degrees the gap is interpolated toward the next frame's: the plugin fetches the Vectors input at
+    those frames too, so every output is the CLI's with the same pass."""
+    exr = _moving_vectors(tmp_path)
+    ref = cli_render(
+        *("--factor", str(n), "--shutter", str(shutter), "--follow", str(follow)),
+        *("--motion-pass", str(exr), "--motion-pass-channels", "R,G", "--motion-pass-y", "up"),
+    )
+    h = host()
+    h.ok(f"vectors {tmp_path}/vec.%d.raw {FIRST} {FIRST + FRAMES - 1} {W} {H}")
+    h.start("general", clip, factor=n, shutterAngle=shutter, followMotion=follow)
+    for t in sorted(ref):
+        status, facts = h.render(t, tmp_path / f"o.{t}.raw")
+        assert status == 0, facts
+        np.testing.assert_allclose(
+            read_raw(tmp_path / f"o.{t}.raw")[..., :3], ref[t], rtol=0, atol=1e-5, err_msg=f"output frame {t}"
+        )
+    assert "violations 0" in h.ok("stats")
