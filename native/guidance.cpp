@@ -120,7 +120,33 @@ void composite_range(float* __restrict s, float* __restrict v, const float* __re
     }
 }
 
+// numpy's float32 steps of flow._central and flow.consistency, one pixel at a time in their order:
+// m = (f - b) * 0.5, d = f + b, d2 = dx * dx + dy * dy, tau2 = maximum(1, 0.0625 * (mx * mx + my * my))
+// (NaN kept), trust = 1 / (1 + d2 / tau2), miss = sqrt(d2).
+UNSHUTTER_CLONES
+void central_range(const float* __restrict f, const float* __restrict b, float* __restrict m, float* __restrict trust,
+                   float* __restrict miss, idx n, float rel2) {
+    for (idx i = 0; i < n; ++i) {
+        const float fx = f[2 * i], fy = f[2 * i + 1], bx = b[2 * i], by = b[2 * i + 1];
+        const float mx = (fx - bx) * 0.5f, my = (fy - by) * 0.5f;
+        const float dx = fx + bx, dy = fy + by;
+        const float d2 = dx * dx + dy * dy;
+        const float s = rel2 * (mx * mx + my * my);
+        const float tau2 = s != s ? s : (s > 1.f ? s : 1.f);
+        m[2 * i] = mx;
+        m[2 * i + 1] = my;
+        trust[i] = 1.f / (1.f + d2 / tau2);
+        miss[i] = std::sqrt(d2);
+    }
+}
+
 }  // namespace
+
+void central_motion(const float* fwd, const float* bwd, float* motion, float* trust, float* miss, idx n, float rel2) {
+    parallel_ranges(n, [&](idx b, idx e) {
+        central_range(fwd + 2 * b, bwd + 2 * b, motion + 2 * b, trust + b, miss + b, e - b, rel2);
+    });
+}
 
 void quantize_motion(const float* motion, float* out, idx n, float threshold, float eps) {
     parallel_ranges(n, [&](idx b, idx e) { quantize_range(motion + 2 * b, out + 2 * b, e - b, threshold, eps); });

@@ -16,6 +16,8 @@ void signs_to_labels(const float* signs, std::uint8_t* labels, idx n);
 idx labels_to_signs(const std::uint8_t* labels, float* signs, idx n);
 void clean_isolated(const float* signs, float* out, idx h, idx w);
 void composite_region(float* signs, float* valid, const float* matte, idx n, float dx, float dy);
+// fwd, bwd, motion: [n, 2]; trust, miss: [n] (the central difference, its consistency, |fwd + bwd|)
+void central_motion(const float* fwd, const float* bwd, float* motion, float* trust, float* miss, idx n, float rel2);
 
 // ---- tiling.cpp
 void feather_weight(float* out, idx h, idx w, idx overlap, bool top, bool bottom, bool left,
@@ -48,6 +50,9 @@ void rec709_encode(const float* x, float* y, idx n);
 void rec709_decode(const float* x, float* y, idx n);
 void log_encode(const float* x, float* y, idx n);
 void log_decode(const float* x, float* y, idx n);
+// x: k x c x hp x wp (planar, the network's layout), y: k x h x w x c with h <= hp, w <= wp, c <= 4:
+// y = srgb_decode(x) * scale (the product skipped at scale 1), cropped and channels last in one pass
+void srgb_decode_channels_last(const float* x, float* y, idx k, idx c, idx hp, idx wp, idx h, idx w, float scale);
 
 // ---- landing.cpp  (n sorted pixels: positions, motions, float16 pairs as int32; pairs: h x w, written in place)
 void land_motion(const std::uint16_t* px, const std::uint16_t* py, const float* mx, const float* my,

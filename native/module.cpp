@@ -115,6 +115,28 @@ farr clean_isolated(const farr& signs) {
     return out;
 }
 
+py::tuple central_motion(const farr& fwd, const farr& bwd, double rel) {
+    check(fwd, "central_motion", "fwd", 3, "[H, W, 2]");
+    check(bwd, "central_motion", "bwd", 3, "[H, W, 2]");
+    require(fwd.shape(2) == 2 && bwd.shape(0) == fwd.shape(0) && bwd.shape(1) == fwd.shape(1) && bwd.shape(2) == 2,
+            "central_motion: fwd and bwd must both be [H, W, 2]");
+    const idx h = fwd.shape(0), w = fwd.shape(1);
+    farr motion = new_array<float>(shape_of(fwd));
+    farr trust = new_array<float>(std::vector<py::ssize_t>{h, w});
+    farr miss = new_array<float>(std::vector<py::ssize_t>{h, w});
+    const float* f = fwd.data();
+    const float* b = bwd.data();
+    float* m = motion.mutable_data();
+    float* t = trust.mutable_data();
+    float* d = miss.mutable_data();
+    const float rel2 = static_cast<float>(rel * rel);
+    {
+        py::gil_scoped_release nogil;
+        us::central_motion(f, b, m, t, d, h * w, rel2);
+    }
+    return py::make_tuple(motion, trust, miss);
+}
+
 void composite_region(farr& signs, farr& valid, const farr& matte, std::pair<double, double> direction) {
     check(signs, "composite_region", "signs", 3, "[H, W, 2]");
     check(valid, "composite_region", "valid", 2, "[H, W]");
@@ -342,6 +364,22 @@ farr transfer(const farr& x) {
     return out;
 }
 
+farr srgb_decode_channels_last(const farr& planar, idx h, idx w, double scale) {
+    check(planar, "srgb_decode_channels_last", "planar", 4, "[K, C, H, W]");
+    const idx k = planar.shape(0), c = planar.shape(1), hp = planar.shape(2), wp = planar.shape(3);
+    require(c >= 1 && c <= 4, "srgb_decode_channels_last: planar must have 1 to 4 channels");
+    require(h >= 0 && w >= 0 && h <= hp && w <= wp,
+            "srgb_decode_channels_last: h and w must be within the planar frame's size");
+    farr out = new_array<float>(std::vector<py::ssize_t>{k, h, w, c});
+    const float* in = planar.data();
+    float* o = out.mutable_data();
+    if (k > 0 && h > 0 && w > 0) {
+        py::gil_scoped_release nogil;
+        us::srgb_decode_channels_last(in, o, k, c, hp, wp, h, w, static_cast<float>(scale));
+    }
+    return out;
+}
+
 void land_motion(const py::array_t<std::uint16_t, py::array::c_style>& px,
                  const py::array_t<std::uint16_t, py::array::c_style>& py_, const farr& mx, const farr& my,
                  const py::array_t<std::int32_t, py::array::c_style>& src, double t, idx w, idx h,
@@ -454,6 +492,7 @@ PYBIND11_MODULE(_native, m) {
     m.def("clean_isolated", &clean_isolated, py::arg("signs").noconvert());
     m.def("composite_region", &composite_region, py::arg("signs").noconvert(), py::arg("valid").noconvert(),
           py::arg("matte").noconvert(), py::arg("direction"));
+    m.def("central_motion", &central_motion, py::arg("fwd").noconvert(), py::arg("bwd").noconvert(), py::arg("rel"));
 
     m.def("feather_weight", &feather_weight, py::arg("h"), py::arg("w"), py::arg("overlap"), py::arg("top"),
           py::arg("bottom"), py::arg("left"), py::arg("right"));
@@ -478,6 +517,8 @@ PYBIND11_MODULE(_native, m) {
 
     m.def("srgb_encode", &transfer<us::srgb_encode>, py::arg("x").noconvert());
     m.def("srgb_decode", &transfer<us::srgb_decode>, py::arg("y").noconvert());
+    m.def("srgb_decode_channels_last", &srgb_decode_channels_last, py::arg("planar").noconvert(), py::arg("h"),
+          py::arg("w"), py::arg("scale"));
     m.def("rec709_encode", &transfer<us::rec709_encode>, py::arg("x").noconvert());
     m.def("rec709_decode", &transfer<us::rec709_decode>, py::arg("y").noconvert());
     m.def("log_encode", &transfer<us::log_encode>, py::arg("x").noconvert());

@@ -130,7 +130,38 @@ void run(RangeFn range, const float* x, float* y, idx n) {
     parallel_ranges(n, [&](idx b, idx e) { range(x + b, y + b, e - b); });
 }
 
+// Pixels per row chunk of srgb_decode_channels_last: each channel's run is decoded into a small
+// buffer by the same range function as srgb_decode (the same bits), then interleaved.
+constexpr idx kChunk = 256;
+constexpr idx kMaxChannels = 4;
+
 }  // namespace
+
+void srgb_decode_channels_last(const float* x, float* y, idx k, idx c, idx hp, idx wp, idx h, idx w, float scale) {
+    static const RangeFn fn = srgb_decode_pick();
+    parallel_ranges(
+        k * h,
+        [&](idx b, idx e) {
+            float buf[kMaxChannels][kChunk];
+            for (idx r = b; r < e; ++r) {
+                const idx s = r / h, row = r % h;
+                const float* src = x + (s * c * hp + row) * wp;  // channel 0 of row `row` of sub-frame s
+                float* dst = y + r * w * c;
+                for (idx x0 = 0; x0 < w; x0 += kChunk) {
+                    const idx n = w - x0 < kChunk ? w - x0 : kChunk;
+                    for (idx ch = 0; ch < c; ++ch) {
+                        fn(src + ch * hp * wp + x0, buf[ch], n);
+                        if (scale != 1.f)
+                            for (idx i = 0; i < n; ++i) buf[ch][i] *= scale;
+                    }
+                    float* o = dst + x0 * c;
+                    for (idx i = 0; i < n; ++i)
+                        for (idx ch = 0; ch < c; ++ch) o[i * c + ch] = buf[ch][i];
+                }
+            }
+        },
+        k * h * w * c);
+}
 
 #define UNSHUTTER_ENTRY(name)                            \
     void name(const float* x, float* y, idx n) {         \

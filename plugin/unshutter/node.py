@@ -386,10 +386,8 @@ class Node:
         p = self.params
         cur, scale, g = prep.cur, prep.scale, prep.guidance
         stage = on_stage or (lambda name: None)
-        sub = self._decompose(prep.take_encoding(), g, abort, progress)
+        sub = self._decompose(prep.take_encoding(), g, scale, abort, progress)
         stage("decompose")
-        for k in range(sub.shape[0]):  # to linear plane by plane, in place: bounded memory at 4K
-            sub[k] = color.from_network(sub[k], scale)
         sched = self.schedule()
         motion, weight = self.motion_of(g, prep.trust)
         memory.trim()  # large frames: what the conversions freed goes back before the resampling's peak (4K)
@@ -522,10 +520,13 @@ class Node:
         self,
         enc: np.ndarray,
         g: np.ndarray,
+        scale: float,
         abort: Callable[[], bool] | None,
         progress: Callable[[int, int], None] | None = None,
     ) -> np.ndarray:
-        """Shape: [H, W, 3], [H, W, 6] -> [K, H, W, 3] network encoding."""
+        """Sub-frames in scene-linear (``scale``: the frame's exposure scale).
+
+        Shape: [H, W, 3] network encoding, [H, W, 6] -> [K, H, W, 3]"""
         h, w = enc.shape[:2]
         if self.params.quality == "draft" and min(h, w) >= 32:
             hh, ww = (h + 1) // 2, (w + 1) // 2
@@ -537,6 +538,6 @@ class Node:
             out = np.empty((sub_s.shape[0], h, w, 3), np.float32)
             for k in range(sub_s.shape[0]):
                 delta = cv2.resize(sub_s[k] - enc_s, (w, h), interpolation=cv2.INTER_LINEAR)
-                out[k] = enc + delta
+                out[k] = color.from_network(enc + delta, scale)
             return out
-        return self.decomposer(enc, g, self.params.tile, abort, progress)
+        return self.decomposer(enc, g, self.params.tile, abort, progress, linear_scale=scale)

@@ -54,6 +54,43 @@ def test_transfer_round_trip(native, rng, enc, dec):
     np.testing.assert_allclose(back, x, rtol=2e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("kc", [(1, 1), (7, 3), (2, 4)])
+@pytest.mark.parametrize("crop", [(1, 1, 0, 0), (37, 300, 5, 3), (200, 600, 8, 0)])  # last: threaded, 3 chunks
+@pytest.mark.parametrize("scale", [1.0, 0.37, 4.0])
+def test_srgb_decode_channels_last_is_the_three_passes_to_the_bit(native, rng, kc, crop, scale):
+    """Decoding, cropping and laying out the network's planar outputs in one pass gives the bits of the
+    native decode of the cropped, transposed planes times the scale (float32): what the node did in three
+    passes. Specials (NaN, infinities, signed zeros, subnormals, the curve's threshold) included."""
+    (k, c), (h, w, ph, pw) = kc, crop
+    planar = (rng.standard_normal((k, c, h + ph, w + pw)) * 2).astype(F32)
+    flat = planar.reshape(-1)
+    sp = special_floats(0.04045)
+    flat[rng.choice(flat.size, min(sp.size, flat.size), replace=False)] = sp[: min(sp.size, flat.size)]
+    got = native.srgb_decode_channels_last(planar, h, w, scale)
+    with np.errstate(all="ignore"):
+        want = native.srgb_decode(np.ascontiguousarray(planar[:, :, :h, :w].transpose(0, 2, 3, 1)))
+        if scale != 1.0:
+            want *= F32(scale)
+    assert got.shape == (k, h, w, c) and got.flags.c_contiguous
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    assert_rel(got, ref_quiet(ref.srgb_decode_channels_last, planar, h, w, scale))
+
+
+def test_srgb_decode_channels_last_checks_its_arguments():
+    from unshutter import kernels
+
+    planar = np.zeros((2, 3, 8, 9), F32)
+    assert kernels.srgb_decode_channels_last(planar, 0, 9, 1.0).shape == (2, 0, 9, 3)
+    with pytest.raises(ValueError, match="at least 9 x 9"):
+        kernels.srgb_decode_channels_last(planar, 9, 9, 1.0)
+    with pytest.raises(ValueError, match="1 to 4 channels"):
+        kernels.srgb_decode_channels_last(np.zeros((2, 5, 8, 9), F32), 8, 9, 1.0)
+    with pytest.raises(ValueError):
+        kernels.srgb_decode_channels_last(planar[:, :, :, :4], 8, 4, 1.0)  # not C-contiguous
+    with pytest.raises(TypeError):
+        kernels.srgb_decode_channels_last(planar.astype(np.float64), 8, 9, 1.0)
+
+
 # ---------------------------------------------------------------- guidance
 
 
@@ -75,6 +112,37 @@ def test_quantize_motion(native, rng, hw, threshold):
     got = native.quantize_motion(m, threshold)
     np.testing.assert_array_equal(got, ref_quiet(ref.quantize_motion, m, threshold))
     assert got.dtype == np.float32
+
+
+@pytest.mark.parametrize("hw", SHAPES_HW + [(0, 5)])
+def test_central_motion_is_numpys_steps_to_the_bit(native, rng, hw):
+    """The central difference, its consistency trust and miss in one native pass give the bits of the numpy
+    steps they replace (flow's central difference), NaN, infinities and signed zeros included."""
+    fwd = (rng.standard_normal(hw + (2,)) * 6).astype(F32)
+    bwd = (-fwd + rng.standard_normal(hw + (2,)).astype(F32) * F32(0.7)).astype(F32)
+    for a in (fwd, bwd):
+        flat = a.reshape(-1)
+        sp = special_floats(0.25, 4.0)
+        k = min(sp.size, flat.size // 4)
+        flat[rng.choice(flat.size, k, replace=False)] = sp[rng.permutation(sp.size)[:k]]
+    want = ref_quiet(ref.central_motion, fwd, bwd, 0.25)
+    with np.errstate(all="ignore"):
+        got = native.central_motion(fwd, bwd, 0.25)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape and g.dtype == np.float32
+        np.testing.assert_array_equal(g.view(np.uint32), w.view(np.uint32))
+
+
+def test_central_motion_checks_its_arrays():
+    from unshutter import kernels
+
+    a = np.zeros((4, 5, 2), F32)
+    with pytest.raises(ValueError):
+        kernels.central_motion(a, np.zeros((4, 6, 2), F32), 0.25)
+    with pytest.raises(ValueError):
+        kernels.central_motion(a, np.zeros((4, 5, 3), F32), 0.25)
+    with pytest.raises(TypeError):
+        kernels.central_motion(a, a.astype(np.float64), 0.25)
 
 
 def test_quantize_motion_folds_axis_motion(native):

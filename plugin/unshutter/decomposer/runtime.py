@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from unshutter import kernels, memory
+from unshutter import color, kernels, memory
 from unshutter import threads as process_threads
 from unshutter.decomposer import contract
 from unshutter.decomposer.locate import shipped_model_path
@@ -264,6 +264,15 @@ class Decomposer:
 
         Shape: x [3, h, w], g [6, h, w] float32 -> [K, 3, h, w] (a view when padding was cropped)
         """
+        h, w = x.shape[1:]
+        out = self._infer_padded(x, g, release)
+        return out[:, :, :h, :w] if out.shape[2:] != (h, w) else out
+
+    def _infer_padded(self, x: np.ndarray, g: np.ndarray, release: bool = False) -> np.ndarray:
+        """:meth:`infer_planar` before the padding is cropped away.
+
+        Shape: x [3, h, w], g [6, h, w] float32 -> [K, 3, hp, wp] C-contiguous, hp >= h, wp >= w
+        """
         run_opts = self._run_options(release)
         if not self.split:
             (out,) = self._session.run(
@@ -271,13 +280,10 @@ class Decomposer:
                 {contract.INPUT_BLURRED: x[None], contract.INPUT_GUIDANCE: g[None]},
                 run_opts,
             )
-            return out[0]
-        h, w = x.shape[1:]
-        ph, pw = -h % contract.PAD_MULTIPLE, -w % contract.PAD_MULTIPLE
+            return np.ascontiguousarray(out[0])
         if self._on_device:
             x, g = pad_planar(x, g)
-            out = self._infer_on_device(x, g)
-            return out[:, :, :h, :w] if ph or pw else out
+            return self._infer_on_device(x, g)
         x, g, motion, warps = split_feed(x, g, self.k)
         sharp, gate, res = self._session.run(
             list(contract.SPLIT_OUTPUTS),
@@ -287,7 +293,7 @@ class Decomposer:
         del warps
         res = np.ascontiguousarray(res[0])
         kernels.warp_blend(res, x, np.ascontiguousarray(sharp[0]), motion, np.ascontiguousarray(gate[0, :, 0]))
-        return res[:, :, :h, :w] if ph or pw else res
+        return res
 
     def _infer_on_device(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
         """The split contract's steps 2-5 on the GPU: one upload of the inputs, one download of the
@@ -317,17 +323,23 @@ class Decomposer:
         return cp.asnumpy(res[0])  # device -> host: the K sub-frames, once
 
     def _infer(self, blurred: np.ndarray, guidance: np.ndarray, release: bool = False) -> np.ndarray:
-        """Shape: [h, w, 3], [h, w, 6] -> [1, K, 3, h, w] (the network's layout)."""
+        """The network's layout, its padding not cropped (the caller crops as it copies).
+
+        Shape: [h, w, 3], [h, w, 6] -> [1, K, 3, hp, wp] C-contiguous, hp >= h, wp >= w
+        """
         x = np.ascontiguousarray(blurred.transpose(2, 0, 1), np.float32)
         g = np.ascontiguousarray(guidance.transpose(2, 0, 1), np.float32)
-        return self.infer_planar(x, g, release)[None]
+        return self._infer_padded(x, g, release)[None]
 
-    def _run(self, blurred: np.ndarray, guidance: np.ndarray) -> np.ndarray:
-        """Shape: [h, w, 3], [h, w, 6] -> [K, h, w, 3]."""
-        out = self._infer(blurred, guidance)
-        res = np.empty((out.shape[1], out.shape[3], out.shape[4], out.shape[2]), np.float32)
+    def _run(self, blurred: np.ndarray, guidance: np.ndarray, linear_scale: float | None) -> np.ndarray:
+        """Shape: [h, w, 3], [h, w, 6] -> [K, h, w, 3] (network encoding, or scene-linear: see :meth:`__call__`)."""
+        h, w = blurred.shape[:2]
+        out = self._infer(blurred, guidance)[0]  # [K, 3, hp, wp]
+        if linear_scale is not None:  # decoded, cropped and laid out in one pass
+            return kernels.srgb_decode_channels_last(out, h, w, linear_scale)
+        res = np.empty((out.shape[0], h, w, out.shape[1]), np.float32)
         for k in range(res.shape[0]):  # plane by plane: no second full-size temporary
-            interleave(out[0, k], res[k])
+            interleave(out[k, :, :h, :w], res[k])
         return res
 
     def __call__(
@@ -337,9 +349,14 @@ class Decomposer:
         tile: int = DEFAULT_TILE,
         abort: Callable[[], bool] | None = None,
         progress: Callable[[int, int], None] | None = None,
+        linear_scale: float | None = None,
     ) -> np.ndarray:
         """Decompose a whole frame, in overlapping feathered tiles when larger than ``tile``
         (:data:`AUTO_TILE`: see :func:`tile_side`).
+
+        The sub-frames come back in the network's encoding, or with ``linear_scale``
+        decoded to scene-linear (:func:`unshutter.color.from_network` with that scale,
+        the same values): a whole frame is then decoded in the pass that lays it out.
 
         ``abort`` is polled before each tile (hosts cancel through it); when it
         answers true, :class:`DecompositionAborted` says how many tiles were done.
@@ -356,7 +373,7 @@ class Decomposer:
         tile = max(tile_side(h, w, tile), MIN_TILE)
         report = progress or (lambda done, total: None)
         if h <= tile and w <= tile:
-            whole = self._run(blurred, guidance)
+            whole = self._run(blurred, guidance, linear_scale)
             report(1, 1)
             return whole
         # Accumulate straight into the [K, H, W, 3] result, one sub-frame plane at a time, so a
@@ -381,13 +398,14 @@ class Decomposer:
             weight = _tile_weight(th, tw, y0, x0, h, w)
             plane = np.empty((th, tw, out.shape[2]), np.float32)
             for k in range(self.k):  # [3, th, tw] -> [th, tw, 3] one plane at a time
-                kernels.accumulate_tile(acc[k], wsum, interleave(out[0, k], plane), weight, y0, x0)
+                kernels.accumulate_tile(acc[k], wsum, interleave(out[0, k, :, :th, :tw], plane), weight, y0, x0)
             del out
             report(done + 1, len(tiles))
         wsum *= np.float32(1.0 / self.k)
         for k in range(self.k):  # in bands of rows: no frame-sized temporary
             for b0, b1 in memory.row_bands(h, NORMALIZE_ROWS):
-                acc[k, b0:b1] = kernels.normalize_accumulated(acc[k, b0:b1], wsum[b0:b1])
+                band = kernels.normalize_accumulated(acc[k, b0:b1], wsum[b0:b1])
+                acc[k, b0:b1] = band if linear_scale is None else color.from_network(band, linear_scale)
         kernels.clear_cache()  # the tiles' freed buffers: resampling and writing need the room
         memory.trim()  # and the heap's free pages (0.3 GB at 4K: the threads' heaps, the tiles' smaller buffers)
         return acc

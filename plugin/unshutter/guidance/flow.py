@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from unshutter import kernels
 from unshutter.guidance.coarse_match import block_motion
 from unshutter.guidance.dominant import fill_untextured, texture
 from unshutter.guidance.trust import feature_maps, learned_trust, pool_trust
@@ -184,10 +185,8 @@ def _central(
     """:func:`central_dis_motion` plus the disagreement |fwd + bwd| (px). Shape: -> [H, W, 2], [H, W], [H, W]."""
     fwd = dis_flow(cur, nxt, init)
     bwd = dis_flow(cur, prev, None if init is None else -init)
-    motion = (fwd - bwd) * np.float32(0.5)
-    d = fwd + bwd
-    disagree2 = d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]  # (a sum over the last axis is 5x slower)
-    return motion, consistency(disagree2, motion), np.sqrt(disagree2)
+    # in one pass: the central difference, :func:`consistency` of its miss, the miss
+    return kernels.central_motion(np.ascontiguousarray(fwd), np.ascontiguousarray(bwd), TRUST_REL)
 
 
 def consistency(miss2: np.ndarray, motion: np.ndarray) -> np.ndarray:

@@ -110,6 +110,22 @@ def composite_region(
     valid[sel] = 1.0
 
 
+def central_motion(fwd: np.ndarray, bwd: np.ndarray, rel: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The central difference of two flows, how well they cancel and by how much they miss.
+
+    ``motion = (fwd - bwd) / 2``; ``d = |fwd + bwd|``; ``trust = 1 / (1 + d^2 / tau^2)``,
+    ``tau^2 = max(1, rel^2 |motion|^2)`` (float32 throughout, NaN kept).
+
+    Shape: fwd, bwd [H, W, 2] -> motion [H, W, 2], trust [H, W], d [H, W]
+    """
+    motion = (fwd - bwd) * np.float32(0.5)
+    d = fwd + bwd
+    miss2 = d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]
+    tau2 = np.maximum(np.float32(1.0), np.float32(rel * rel) * (motion[..., 0] ** 2 + motion[..., 1] ** 2))
+    trust = (np.float32(1.0) / (np.float32(1.0) + miss2 / tau2)).astype(np.float32)
+    return motion, trust, np.sqrt(miss2)
+
+
 # ---------------------------------------------------------------- tiling
 
 
@@ -393,6 +409,17 @@ def srgb_decode(y: np.ndarray) -> np.ndarray:
     a = np.abs(y)
     x = np.where(a <= 0.04045, a / 12.92, np.power((a + 0.055) / 1.055, 2.4))
     return (np.sign(y) * x).astype(np.float32)
+
+
+def srgb_decode_channels_last(planar: np.ndarray, h: int, w: int, scale: float) -> np.ndarray:
+    """:func:`srgb_decode` of ``planar`` cropped to ``h`` x ``w``, channels last, times ``scale`` unless 1.
+
+    Shape: [K, C, Hp, Wp] -> [K, h, w, C]
+    """
+    out = srgb_decode(planar[:, :, :h, :w]).transpose(0, 2, 3, 1)
+    if scale != 1.0:
+        out = out * np.float32(scale)
+    return np.ascontiguousarray(out, np.float32)
 
 
 def rec709_encode(x: np.ndarray) -> np.ndarray:
