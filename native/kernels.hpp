@@ -31,6 +31,8 @@ void resample_subframes(const float* sub, float* out, idx k, idx n, idx m);
 void reblur_project(const float* sub, const float* target, float* out, idx n, idx m);
 // reblur_project in place, then (clamp) the values kept in [0, hi] where the mean allows (hi: +inf without ceiling)
 void reblur_keep_range(float* sub, const float* target, idx n, idx m, float hi, bool ceiling, bool clamp);
+// sub, moved: n pixels x c, weight: n; sub += (moved - sub) * weight, in place
+void lean_toward(float* sub, const float* moved, const float* weight, idx n, idx c);
 
 // ---- warp.cpp  (planar: src/base/sharp [c, h, w], motion [2, h, w], gate [k, h, w], out/res [k, c, h, w])
 void flow_warp(const float* src, const float* motion, float* out, idx c, idx h, idx w, idx k);

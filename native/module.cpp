@@ -380,6 +380,26 @@ farr srgb_decode_channels_last(const farr& planar, idx h, idx w, double scale) {
     return out;
 }
 
+void lean_toward(farr& sub, const farr& moved, const farr& weight) {
+    check(sub, "lean_toward", "sub", 3, "[H, W, C]");
+    check(moved, "lean_toward", "moved", 3, "[H, W, C]");
+    check(weight, "lean_toward", "weight", -1, "");
+    require(sub.writeable(), "lean_toward: sub is read-only but is written in place");
+    const idx h = sub.shape(0), w = sub.shape(1), c = sub.shape(2);
+    require(moved.shape(0) == h && moved.shape(1) == w && moved.shape(2) == c,
+            "lean_toward: moved must be [H, W, C] like sub");
+    require(weight.size() == h * w && (weight.ndim() == 2 || (weight.ndim() == 3 && weight.shape(2) == 1)) &&
+                weight.shape(0) == h && weight.shape(1) == w,
+            "lean_toward: weight must be [H, W] or [H, W, 1] like sub");
+    float* s = sub.mutable_data();
+    const float* m = moved.data();
+    const float* g = weight.data();
+    if (h * w * c > 0) {
+        py::gil_scoped_release nogil;
+        us::lean_toward(s, m, g, h * w, c);
+    }
+}
+
 void land_motion(const py::array_t<std::uint16_t, py::array::c_style>& px,
                  const py::array_t<std::uint16_t, py::array::c_style>& py_, const farr& mx, const farr& my,
                  const py::array_t<std::int32_t, py::array::c_style>& src, double t, idx w, idx h,
@@ -504,6 +524,8 @@ PYBIND11_MODULE(_native, m) {
     m.def("reblur_project", &reblur_project, py::arg("sub").noconvert(), py::arg("target").noconvert());
     m.def("reblur_keep_range", &reblur_keep_range, py::arg("sub").noconvert(), py::arg("target").noconvert(),
           py::arg("ceiling"), py::arg("clamp"));
+    m.def("lean_toward", &lean_toward, py::arg("sub").noconvert(), py::arg("moved").noconvert(),
+          py::arg("weight").noconvert());
 
     m.def("flow_warp", &flow_warp, py::arg("src").noconvert(), py::arg("motion").noconvert(), py::arg("k"));
     m.def("warp_blend", &warp_blend, py::arg("res").noconvert(), py::arg("base").noconvert(),

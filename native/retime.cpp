@@ -138,6 +138,40 @@ void reblur_keep_range(float* __restrict sub, const float* __restrict target, id
     }
 }
 
+// numpy's `moved -= sub; moved *= w; sub += moved` per value, in that float32 order (one weight per pixel).
+// Each chunk's weights are first spread over its channels, so the arithmetic is one flat loop.
+constexpr idx kLeanChunk = 512;
+
+UNSHUTTER_CLONES
+void lean_flat(float* __restrict sub, const float* __restrict moved, const float* __restrict w, idx n) {
+    for (idx i = 0; i < n; ++i) {
+        const float d = (moved[i] - sub[i]) * w[i];
+        sub[i] = sub[i] + d;
+    }
+}
+
+void lean_range(float* sub, const float* moved, const float* w, idx c, idx b0, idx b1) {
+    float spread[kLeanChunk * 4];
+    for (idx p0 = b0; p0 < b1; p0 += kLeanChunk) {
+        const idx n = b1 - p0 < kLeanChunk ? b1 - p0 : kLeanChunk;
+        if (c == 1) {
+            lean_flat(sub + p0, moved + p0, w + p0, n);
+            continue;
+        }
+        if (c > 4) {  // channels beyond what the buffer spreads: pixel by pixel
+            for (idx p = p0; p < p0 + n; ++p)
+                for (idx ch = 0; ch < c; ++ch) {
+                    const float d = (moved[p * c + ch] - sub[p * c + ch]) * w[p];
+                    sub[p * c + ch] = sub[p * c + ch] + d;
+                }
+            continue;
+        }
+        for (idx q = 0; q < n; ++q)
+            for (idx ch = 0; ch < c; ++ch) spread[q * c + ch] = w[p0 + q];
+        lean_flat(sub + p0 * c, moved + p0 * c, spread, n * c);
+    }
+}
+
 }  // namespace
 
 void resample_subframes(const float* sub, float* out, idx k, idx n, idx m) {
@@ -158,6 +192,10 @@ void reblur_project(const float* sub, const float* target, float* out, idx n, id
 
 void reblur_keep_range(float* sub, const float* target, idx n, idx m, float hi, bool ceiling, bool clamp) {
     parallel_ranges(m, [&](idx b, idx e) { reblur_keep_range(sub, target, n, m, hi, ceiling, clamp, b, e); }, n * m);
+}
+
+void lean_toward(float* sub, const float* moved, const float* weight, idx n, idx c) {
+    parallel_ranges(n, [&](idx b, idx e) { lean_range(sub, moved, weight, c, b, e); }, n * c);
 }
 
 }  // namespace unshutter

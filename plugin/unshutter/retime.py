@@ -292,10 +292,7 @@ def blend_neighbours(
             wgt *= a
             theirs *= bare[y0:y1]  # taken whole where this frame has nothing of its own
             np.maximum(wgt, theirs, out=wgt)
-            moved = warper.rows(mid, tt, y0, y1, maps)
-            moved -= part[k, y0:y1]
-            moved *= wgt[..., None]
-            part[k, y0:y1] += moved
+            kernels.lean_toward(part[k, y0:y1], warper.rows(mid, tt, y0, y1, maps), wgt)
     del sides
     travel.travel_residue(part, blurred_linear, mine, offsets)
     _project(part, blurred_linear, ceiling, clamp=True)

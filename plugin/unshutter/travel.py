@@ -331,10 +331,7 @@ def follow(sub: np.ndarray, mid: np.ndarray, warper: Warper, offsets: np.ndarray
     wgt = np.asarray(weight, np.float32)[..., None]  # converted once, not per band and sub-frame
     for k, t in enumerate(offsets):
         for y0, y1 in memory.row_bands(h, BAND_ROWS):  # a band at a time: no frame-sized temporaries (4K peak memory)
-            moved = warper.rows(mid, float(t), y0, y1)
-            moved -= sub[k, y0:y1]
-            moved *= wgt[y0:y1]
-            sub[k, y0:y1] += moved
+            kernels.lean_toward(sub[k, y0:y1], warper.rows(mid, float(t), y0, y1), wgt[y0:y1])
 
 
 def travel_residue(sub: np.ndarray, target: np.ndarray, warper: Warper, offsets: np.ndarray) -> None:

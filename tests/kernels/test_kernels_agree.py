@@ -351,6 +351,53 @@ def test_reblur_keep_range_checks_its_arrays():
         kernels.reblur_keep_range(sub.astype(np.float64), np.zeros((4, 5, 3), F32), None, True)
 
 
+@pytest.mark.parametrize(
+    "shape", [(1, 1, 3), (5, 7, 3), (64, 1280, 3), (9, 11, 1), (3, 4, 5), (7, 9, 4)]
+)  # third: threaded
+@pytest.mark.parametrize("trailing_one", [False, True])
+def test_lean_toward_is_numpys_three_steps_to_the_bit(native, rng, shape, trailing_one):
+    """``moved -= sub; moved *= w; sub += moved`` (what the follow and the neighbours' blend did per band) in
+    one pass: the same bits, NaN, infinities, signed zeros and subnormals included."""
+    sub = (rng.standard_normal(shape) * 3).astype(F32)
+    moved = (rng.standard_normal(shape) * 3).astype(F32)
+    weight = rng.random(shape[:2], dtype=F32)
+    for a in (sub, moved, weight):
+        flat = a.reshape(-1)
+        sp = special_floats(0.5)
+        k = min(sp.size, flat.size // 3)
+        flat[rng.choice(flat.size, k, replace=False)] = sp[rng.permutation(sp.size)[:k]]
+    w = weight[..., None] if trailing_one else weight
+    want, got = sub.copy(), sub.copy()
+    with np.errstate(all="ignore"):
+        d = moved.copy()
+        d -= want
+        d *= weight[..., None]
+        want += d
+        native.lean_toward(got, moved, w)
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    ref_got = sub.copy()
+    ref_quiet(ref.lean_toward, ref_got, moved, w)
+    np.testing.assert_array_equal(ref_got.view(np.uint32), want.view(np.uint32))
+
+
+def test_lean_toward_checks_its_arrays():
+    from unshutter import kernels
+
+    sub = np.zeros((4, 5, 3), F32)
+    with pytest.raises(ValueError, match="read-only"):
+        ro = sub.copy()
+        ro.flags.writeable = False
+        kernels.lean_toward(ro, sub, np.zeros((4, 5), F32))
+    with pytest.raises(ValueError):
+        kernels.lean_toward(sub, np.zeros((4, 6, 3), F32), np.zeros((4, 5), F32))
+    with pytest.raises(ValueError):
+        kernels.lean_toward(sub, sub.copy(), np.zeros((4, 5, 3), F32))
+    with pytest.raises(ValueError):
+        kernels.lean_toward(np.zeros((4, 10, 3), F32)[:, ::2], sub, np.zeros((4, 5), F32))  # not C-contiguous
+    with pytest.raises(TypeError):
+        kernels.lean_toward(sub, sub.astype(np.float64), np.zeros((4, 5), F32))
+
+
 # ---------------------------------------------------------------- warp
 
 

@@ -326,6 +326,24 @@ def reblur_keep_range(sub: np.ndarray, target: np.ndarray, ceiling: float | None
         _newer(fn).reblur_keep_range(sub, target, hi, bool(clamp))
 
 
+def lean_toward(sub: np.ndarray, moved: np.ndarray, weight: np.ndarray) -> None:
+    """``sub += (moved - sub) * weight`` in place, each pixel's weight for all its channels: a band of
+    sub-frames leaning toward a frame carried to their time (the follow, the neighbours' blend). One
+    pass where numpy made three over the band, the same bits (:func:`reference.lean_toward`).
+
+    Shape: sub [H, W, C] (C-contiguous, writeable), moved [H, W, C], weight [H, W] or [H, W, 1]
+    """
+    fn = "lean_toward"
+    _checks.array(fn, "sub", sub, layout="[H, W, C]", ndim=3, writeable=True)
+    _checks.array(fn, "moved", moved, layout="[H, W, C]", ndim=3)
+    _checks.array(fn, "weight", weight, layout="[H, W]")
+    _checks.same_shape(fn, "moved and sub", moved.shape, sub.shape)
+    if weight.shape not in (sub.shape[:2], sub.shape[:2] + (1,)):
+        raise ValueError(f"{fn}: weight {tuple(weight.shape)} must be [H, W] or [H, W, 1] for sub {tuple(sub.shape)}")
+    with np.errstate(invalid="ignore", over="ignore"):
+        _newer(fn).lean_toward(sub, moved, weight)
+
+
 # ---------------------------------------------------------------- warp
 
 
@@ -589,6 +607,7 @@ __all__ = [
     "feather_weight",
     "flow_warp",
     "labels_to_signs",
+    "lean_toward",
     "log_decode",
     "log_encode",
     "motion_blur",

@@ -271,6 +271,16 @@ def reblur_keep_range(sub: np.ndarray, target: np.ndarray, ceiling: float | None
         sub[:, y0:y1] = band
 
 
+def lean_toward(sub: np.ndarray, moved: np.ndarray, weight: np.ndarray) -> None:
+    """``sub += (moved - sub) * weight`` in place, one weight per pixel (float32, in that order).
+
+    Shape: sub, moved [H, W, C], weight [H, W] or [H, W, 1]
+    """
+    d = moved - sub
+    d *= weight.reshape(sub.shape[:2] + (1,))
+    sub += d
+
+
 # ---------------------------------------------------------------- warp
 
 
