@@ -183,6 +183,10 @@ def _central(
     prev: np.ndarray, cur: np.ndarray, nxt: np.ndarray, init: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`central_dis_motion` plus the disagreement |fwd + bwd| (px). Shape: -> [H, W, 2], [H, W], [H, W]."""
+    # OpenCV writes the forward flow into ``init`` where DIS runs on the frame as it is (about 1024 px wide
+    # and up; smaller frames are padded into a copy): there the backward flow starts at minus the forward
+    # flow and the caller's block-search field is the forward flow afterwards. Kept: see the model card
+    # ("the block search's field on large frames") for what a copy measured.
     fwd = dis_flow(cur, nxt, init)
     bwd = dis_flow(cur, prev, None if init is None else -init)
     # in one pass: the central difference, :func:`consistency` of its miss, the miss
