@@ -396,7 +396,9 @@ def gap_frames(
     misplaces), the other end shows more of the pixel instead of half of each,
     which read as a torn or doubled object. Equal trusts give the plain
     cross-fade; the weights stay continuous in time and are each end's own at
-    its time.
+    its time. Where the two ends hold the same texture a little apart, the
+    cross-fade keeps the fine detail they would give lined up
+    (:func:`fade_keeping_detail`).
 
     Shape:
         last, first: [H, W, 3] scene-linear, trust_last, trust_first: [H, W] -> [G, H, W, 3]
@@ -422,11 +424,91 @@ def gap_frames(
             kb *= w
             kb /= ka + kb
             share = kb
-        other -= shown
-        other *= share
-        shown += other
-        out[i] = color.from_network(shown, scale)
+        out[i] = color.from_network(fade_keeping_detail(shown, other, share, out=out[i]), scale)
     return out
+
+
+def fade_keeping_detail(
+    a: np.ndarray, b: np.ndarray, share: np.ndarray | np.float32, out: np.ndarray | None = None
+) -> np.ndarray:
+    """``a + share * (b - a)`` with the fine detail the two would keep if they lined up.
+
+    Where the two ends of the gap hold the same texture a pixel or two apart
+    (a motion a little off, a residue of the blur), their fine detail partly
+    cancels in a cross-fade: two unrelated textures of equal contrast mixed
+    half and half keep 1/sqrt(2) of it, and the gap's outputs were the clip's
+    blurriest although each end carried alone kept its detail (MODEL_CARD.md,
+    "Session 14"). Over a small neighbourhood the fine detail (above a
+    :data:`DETAIL_SIGMA` Gaussian) of the cross-fade is scaled up to the
+    energy the two ends would give aligned, ``((1 - s) |d_a| + s |d_b|)^2``,
+    and at most by what unrelated textures lose, ``1 / sqrt((1 - s)^2 + s^2)``.
+    Where only one end has the structure (an object fading out, a ghost) the
+    aligned energy is the cross-fade's own and nothing changes; where they
+    agree, neither; at either end (``share`` 0 or 1) the bound is 1. The
+    coarse picture stays the plain cross-fade, and each value stays between
+    the two ends' values there (no overshoot: no dark or bright halo). In
+    bands of rows with the margin the two Gaussians read: the same values as
+    over the whole frame, a band's temporaries only (4K); written into ``out``
+    if given (not ``a`` or ``b``: a band reads the rows around it).
+
+    Shape: a, b [H, W, 3] (display-referred), share scalar or [H, W, 1] -> [H, W, 3] float32
+    """
+    h, w = a.shape[:2]
+    s = np.broadcast_to(np.asarray(share, np.float32), (h, w, 1))
+    if out is None:
+        out = np.empty(a.shape, np.float32)
+    for y0, y1 in memory.row_bands(h, DETAIL_ROWS):
+        m0, m1 = max(0, y0 - _DETAIL_MARGIN), min(h, y1 + _DETAIL_MARGIN)
+        band = _fade_band(a[m0:m1], b[m0:m1], s[m0:m1, :, 0])
+        out[y0:y1] = band[y0 - m0 : y1 - m0]
+    return out
+
+
+def _fade_band(a: np.ndarray, b: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """:func:`fade_keeping_detail` of a band; the energies in luma (where the eye sees detail).
+
+    Shape: a, b [h, W, 3], s [h, W] -> [h, W, 3]
+    """
+    out = cv2.subtract(b, a)
+    out *= s[..., None]
+    out += a  # the plain cross-fade
+
+    def detail(x: np.ndarray) -> np.ndarray:  # [h, W, C]: what a DETAIL_SIGMA Gaussian takes away
+        return cv2.subtract(x, cv2.GaussianBlur(x, (0, 0), DETAIL_SIGMA, borderType=cv2.BORDER_REFLECT))
+
+    def energy(x: np.ndarray) -> np.ndarray:  # [h, W, 3] -> [h, W]: local mean of the luma's squared detail
+        d = detail(cv2.transform(x, _LUMA))
+        d *= d
+        return cv2.GaussianBlur(d, (0, 0), DETAIL_WINDOW, borderType=cv2.BORDER_REFLECT)
+
+    rest = np.float32(1.0) - s
+    aligned = rest * np.sqrt(energy(a))
+    aligned += s * np.sqrt(energy(b))
+    aligned *= aligned
+    gain = np.sqrt(aligned / np.maximum(energy(out), np.float32(1e-12)))
+    np.minimum(gain, np.float32(1.0) / np.sqrt(rest * rest + s * s), out=gain)
+    gain -= np.float32(1.0)
+    np.maximum(gain, np.float32(0.0), out=gain)
+    fine = detail(out)
+    fine *= gain[..., None]
+    out += fine
+    np.maximum(out, cv2.min(a, b), out=out)  # no value neither end has there: no halo
+    np.minimum(out, cv2.max(a, b), out=out)
+    return out
+
+
+_LUMA = np.array([[0.2126, 0.7152, 0.0722]], np.float32)
+"""Rec. 709 luma weights, as a 1 x 3 matrix for ``cv2.transform``."""
+
+
+DETAIL_SIGMA = 1.0
+"""Gaussian sigma (px) below which :func:`fade_keeping_detail` counts structure as fine detail."""
+DETAIL_WINDOW = 3.0
+"""Gaussian sigma (px) of the neighbourhood over which :func:`fade_keeping_detail` compares detail energies."""
+DETAIL_ROWS = 256
+"""Rows :func:`fade_keeping_detail` works on at a time."""
+_DETAIL_MARGIN = 4 * int(np.ceil(DETAIL_SIGMA + DETAIL_WINDOW))
+"""Rows beyond a band that its two Gaussians read (OpenCV's float kernels reach 4 sigma): 16."""
 
 
 GAP_TRUST_FLOOR = 0.1
