@@ -156,3 +156,24 @@ def test_the_true_motion_row_gets_the_runs_motion_fully_trusted() -> None:
     assert got is not None and weight is not None
     np.testing.assert_allclose(got[..., 0], 12.0, rtol=1e-3)  # back to px per frame interval
     assert float(weight.min()) == 1.0
+
+
+def test_real_scale_resizes_the_source_frames(pan_movie: Path) -> None:
+    """``--real-scale``: the shot's source frames resized before they are blurred (the flow then runs on frames
+    as large as footage it pads at the clip's own size does not); the truth keeps the mean of its frames."""
+    frames, info = Q.real_frames(pan_movie, "0-20", 7, 7, scale=2.0)
+    assert info["size"] == [256, 192] and frames[0].gt.shape == (Q.K, 192, 256, 3)
+    np.testing.assert_allclose(
+        from_network(frames[1].gt, 1.0).mean(axis=0), from_network(frames[1].blurred, 1.0), atol=1e-5
+    )
+    mx = float(np.median(frames[1].motion_nb[..., 0]))  # twice the 10.5 px per blurred frame at the clip's size
+    assert -26.0 < mx < -16.0, mx
+    small = Q.read_video(pan_movie, 0, 1, 0.5)
+    assert small[0].shape == (48, 64, 3) and small[0].min() >= 0.0
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "nan", "9", "two"])
+def test_real_scale_refuses_what_is_not_a_factor(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        Q.main(["--real-scale", bad])
+    assert exc.value.code == 2 and "--real-scale" in capsys.readouterr().err

@@ -58,6 +58,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from unshutter.bench.quality import REAL_SCALE_HELP, real_scale
 from unshutter.color import to_network
 from unshutter.guidance import flow
 from unshutter.guidance.trust import correct
@@ -85,6 +86,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--real-frames", default="137-186", help="first-last source frame of one shot, 0-based (default 137-186)"
     )
+    p.add_argument("--real-scale", type=real_scale, default=1.0, metavar="S", help=REAL_SCALE_HELP)
     p.add_argument("--no-real", action="store_true", help="skip the real clip")
     p.add_argument(
         "--clips",
@@ -327,10 +329,10 @@ def run(args: argparse.Namespace) -> int:
 
         video = default_video() if args.video is None else Path(args.video)
         a, b = (int(v) for v in args.real_frames.split("-"))
-        lin = read_video(video, a, b)
+        lin = read_video(video, a, b, args.real_scale)
         groups[f"{video.stem}_360"] = [real_set(f"{video.stem}_360", lin, 7, 7)]
         groups[f"{video.stem}_180"] = [real_set(f"{video.stem}_180", lin, 8, 4)]
-        info["real"] = {"video": video.name, "frames": args.real_frames}
+        info["real"] = {"video": video.name, "frames": args.real_frames, "size": list(lin[0].shape[1::-1])}
     if args.clips > 0:
         clips = synthetic_sets(args.clips, args.clip_frames, args.clip_size, args.seed, args.config)
         groups["synthetic_360"] = [c for c in clips if c.name.endswith("_360")]

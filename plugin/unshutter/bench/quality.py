@@ -84,6 +84,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--real-stride", type=int, default=7, help="source frames between blurred frames (default 7 = no overlap)"
     )
+    p.add_argument("--real-scale", type=real_scale, default=1.0, metavar="S", help=REAL_SCALE_HELP)
     p.add_argument("--no-real", action="store_true", help="skip the real clip")
     p.add_argument("--modes", default=",".join(MODES), help="guidance modes, comma-separated (gt,neighbors,none)")
     p.add_argument(
@@ -327,8 +328,26 @@ def default_video() -> Path:
     return Path(os.path.dirname(spec.origin)) / "datasets" / "data" / "bikes.mp4"
 
 
-def read_video(path: Path, first: int, last: int) -> list[np.ndarray]:
-    """Frames first..last (0-based, inclusive) as linear float RGB."""
+def real_scale(text: str) -> float:
+    """``--real-scale``: a positive factor."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not (math.isfinite(v) and 0.0 < v <= 8.0):
+        raise argparse.ArgumentTypeError(f"{text}: give a factor above 0 and at most 8")
+    return v
+
+
+REAL_SCALE_HELP = (
+    "resize the real clip's source frames by this factor before blurring (bicubic up, area down, in linear "
+    "light; default 1). Bikes is 640x272, which the flow pads; at 2 (1280x544) the flow runs on the frame "
+    "as it does on 720p and larger footage"
+)
+
+
+def read_video(path: Path, first: int, last: int, scale: float = 1.0) -> list[np.ndarray]:
+    """Frames first..last (0-based, inclusive) as linear float RGB, resized by ``scale``."""
     import av
 
     out = []
@@ -338,15 +357,20 @@ def read_video(path: Path, first: int, last: int) -> list[np.ndarray]:
                 break
             if i >= first:
                 rgb = fr.to_ndarray(format="rgb24").astype(np.float32) / np.float32(255.0)
-                out.append(kernels.srgb_decode(rgb))
+                lin = kernels.srgb_decode(rgb)
+                if scale != 1.0:
+                    size = (max(1, round(lin.shape[1] * scale)), max(1, round(lin.shape[0] * scale)))
+                    how = cv2.INTER_CUBIC if scale > 1.0 else cv2.INTER_AREA
+                    lin = np.maximum(cv2.resize(lin, size, interpolation=how), np.float32(0.0))  # cubic undershoot
+                out.append(lin)
     if len(out) != last - first + 1:
         raise ValueError(f"{path}: has only {first + len(out)} frames, need {last + 1}")
     return out
 
 
-def real_frames(video: Path, frames: str, window: int, stride: int) -> tuple[list[Frame], dict]:
+def real_frames(video: Path, frames: str, window: int, stride: int, scale: float = 1.0) -> tuple[list[Frame], dict]:
     a, b = (int(v) for v in frames.split("-"))
-    lin = read_video(video, a, b)
+    lin = read_video(video, a, b, scale)
     starts = list(range(0, len(lin) - window + 1, stride))
     blurred = [to_network(np.mean(lin[s : s + window], axis=0), 1.0) for s in starts]
     gts = [to_network(np.stack(lin[s : s + window]), 1.0) for s in starts]
@@ -386,6 +410,7 @@ def real_frames(video: Path, frames: str, window: int, stride: int) -> tuple[lis
     info = {
         "video": video.name,
         "frames": frames,
+        "size": list(lin[0].shape[1::-1]),
         "window": window,
         "stride": stride,
         "blurred_frames": len(out),
@@ -614,7 +639,7 @@ def run(args: argparse.Namespace) -> int:
         report["synthetic"] = {"info": info, "results": evaluate(model, frames, modes, node_exposure)}
     if not args.no_real:
         video = Path(args.video) if args.video else default_video()
-        frames, info = real_frames(video, args.real_frames, args.real_window, args.real_stride)
+        frames, info = real_frames(video, args.real_frames, args.real_window, args.real_stride, args.real_scale)
         report["real"] = {"info": info, "results": evaluate(model, frames, modes, node_exposure)}
     if not args.no_motion:
         t1 = time.time()
@@ -672,7 +697,7 @@ def motion_report(args: argparse.Namespace, node_for, model: Model) -> dict:  # 
     if not args.no_real:
         video = Path(args.video) if args.video else default_video()
         a, b = (int(v) for v in args.real_frames.split("-"))
-        lin = read_video(video, a, b)
+        lin = read_video(video, a, b, args.real_scale)
         real = [runs.real_run(f"{video.stem}_360", lin, K, K), runs.real_run(f"{video.stem}_180", lin, 8, 4)]
         out.update(motion_section(real, node_for, model, strips, args.strips_per_run, args.true_motion))
     if args.clips > 0:
