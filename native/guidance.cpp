@@ -140,6 +140,81 @@ void central_range(const float* __restrict f, const float* __restrict b, float* 
     }
 }
 
+// numpy's maximum(x, 0): NaN kept, -0 -> +0
+inline float max0(float x) {
+    return x != x ? x : (x > 0.f ? x : 0.f);
+}
+
+UNSHUTTER_CLONES
+void eigen_range(const float* __restrict a, const float* __restrict b, const float* __restrict d, float* __restrict out,
+                 idx n) {
+    for (idx i = 0; i < n; ++i) {
+        const float ht = (a[i] + d[i]) * 0.5f;
+        const float det = a[i] * d[i] - b[i] * b[i];
+        out[i] = max0(ht - std::sqrt(max0(ht * ht - det)));
+    }
+}
+
+UNSHUTTER_CLONES
+void planes_range(const float* __restrict s, const float* __restrict e, float* __restrict g, idx n, float scale) {
+    for (idx i = 0; i < n; ++i) {
+        g[6 * i] = s[2 * i];
+        g[6 * i + 1] = s[2 * i + 1];
+        g[6 * i + 2] = 1.f;
+        g[6 * i + 3] = e[2 * i] / scale;
+        g[6 * i + 4] = e[2 * i + 1] / scale;
+        g[6 * i + 5] = 1.f;
+    }
+}
+
+// The affine fit's motion at (x, y), as numpy computes it (float64, in this order, then float32).
+struct Affine {
+    double m[6];
+    void at(idx x, idx y, float& ax, float& ay) const {
+        const double xd = static_cast<double>(static_cast<float>(x)), yd = static_cast<double>(static_cast<float>(y));
+        ax = static_cast<float>(m[0] * xd + m[1] * yd + m[2] - xd);
+        ay = static_cast<float>(m[3] * xd + m[4] * yd + m[5] - yd);
+    }
+};
+
+// numpy's maximum(lo, x) for a number lo: NaN kept
+inline float max_of(float lo, float x) {
+    return lo >= x ? lo : x;
+}
+
+UNSHUTTER_CLONES
+void gate_rows(const float* __restrict coarse, float* __restrict q, const Affine& fit, idx w, idx y0, idx y1,
+               float rel2, float floor2) {
+    for (idx y = y0; y < y1; ++y) {
+        const float* c = coarse + 2 * y * w;
+        float* o = q + y * w;
+        for (idx x = 0; x < w; ++x) {
+            float ax, ay;
+            fit.at(x, y, ax, ay);
+            const float s2 = max_of(floor2, rel2 * (ax * ax + ay * ay));
+            const float dx = c[2 * x] - ax, dy = c[2 * x + 1] - ay;
+            o[x] = -(dx * dx + dy * dy) / s2;
+        }
+    }
+}
+
+UNSHUTTER_CLONES
+void fill_rows(const float* __restrict motion, const float* __restrict trust, const float* __restrict tex,
+               const float* __restrict gate, float* __restrict out, float* __restrict tout, const Affine& fit, idx w,
+               idx y0, idx y1, float half, float share) {
+    for (idx y = y0; y < y1; ++y) {
+        for (idx x = 0, i = y * w; x < w; ++x, ++i) {
+            float ax, ay;
+            fit.at(x, y, ax, ay);
+            float wf = half / (tex[i] + half);
+            if (gate) wf = wf * gate[i];
+            out[2 * i] = motion[2 * i] + wf * (ax - motion[2 * i]);
+            out[2 * i + 1] = motion[2 * i + 1] + wf * (ay - motion[2 * i + 1]);
+            tout[i] = trust[i] + wf * (share - trust[i]);
+        }
+    }
+}
+
 }  // namespace
 
 void central_motion(const float* fwd, const float* bwd, float* motion, float* trust, float* miss, idx n, float rel2) {
@@ -171,6 +246,29 @@ void clean_isolated(const float* signs, float* out, idx h, idx w) {
 
 void composite_region(float* signs, float* valid, const float* matte, idx n, float dx, float dy) {
     parallel_ranges(n, [&](idx b, idx e) { composite_range(signs + 2 * b, valid + b, matte + b, e - b, dx, dy); });
+}
+
+void smaller_eigenvalue(const float* a, const float* b, const float* d, float* out, idx n) {
+    parallel_ranges(n, [&](idx lo, idx hi) { eigen_range(a + lo, b + lo, d + lo, out + lo, hi - lo); });
+}
+
+void guidance_planes(const float* signs, const float* expo, float* g, idx n, float scale) {
+    parallel_ranges(n,
+                    [&](idx lo, idx hi) { planes_range(signs + 2 * lo, expo + 2 * lo, g + 6 * lo, hi - lo, scale); });
+}
+
+void affine_gate(const float* coarse, float* q, const double* affine, idx h, idx w, float rel2, float floor2) {
+    Affine fit;
+    std::copy(affine, affine + 6, fit.m);
+    parallel_ranges(h, [&](idx y0, idx y1) { gate_rows(coarse, q, fit, w, y0, y1, rel2, floor2); }, h * w);
+}
+
+void affine_fill(const float* motion, const float* trust, const float* tex, const float* gate, float* out, float* tout,
+                 const double* affine, idx h, idx w, float half, float share) {
+    Affine fit;
+    std::copy(affine, affine + 6, fit.m);
+    parallel_ranges(
+        h, [&](idx y0, idx y1) { fill_rows(motion, trust, tex, gate, out, tout, fit, w, y0, y1, half, share); }, h * w);
 }
 
 }  // namespace unshutter

@@ -18,6 +18,16 @@ void clean_isolated(const float* signs, float* out, idx h, idx w);
 void composite_region(float* signs, float* valid, const float* matte, idx n, float dx, float dy);
 // fwd, bwd, motion: [n, 2]; trust, miss: [n] (the central difference, its consistency, |fwd + bwd|)
 void central_motion(const float* fwd, const float* bwd, float* motion, float* trust, float* miss, idx n, float rel2);
+// a, b, d: [n] the structure tensor's blurred entries -> out [n], its smaller eigenvalue, at least 0
+void smaller_eigenvalue(const float* a, const float* b, const float* d, float* out, idx n);
+// signs, expo: [n, 2] -> g [n, 6]: (sx, sy, 1, ex / scale, ey / scale, 1)
+void guidance_planes(const float* signs, const float* expo, float* g, idx n, float scale);
+// affine: the fit's 2x3 matrix (row-major); its motion at (x, y) is (A (x, y, 1) - (x, y)), in float64 then float32.
+// coarse [h, w, 2] -> q [h, w]: -|coarse - fit|^2 / max(floor2, rel2 |fit|^2)
+void affine_gate(const float* coarse, float* q, const double* affine, idx h, idx w, float rel2, float floor2);
+// wf = half / (tex + half) (* gate, when given); out = motion + wf (fit - motion); tout = trust + wf (share - trust)
+void affine_fill(const float* motion, const float* trust, const float* tex, const float* gate, float* out, float* tout,
+                 const double* affine, idx h, idx w, float half, float share);
 
 // ---- tiling.cpp
 void feather_weight(float* out, idx h, idx w, idx overlap, bool top, bool bottom, bool left,

@@ -11,6 +11,7 @@
 #include <pybind11/stl.h>
 
 #include <cmath>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -135,6 +136,96 @@ py::tuple central_motion(const farr& fwd, const farr& bwd, double rel) {
         us::central_motion(f, b, m, t, d, h * w, rel2);
     }
     return py::make_tuple(motion, trust, miss);
+}
+
+farr smaller_eigenvalue(const farr& a, const farr& b, const farr& d) {
+    check(a, "smaller_eigenvalue", "a", 2, "[H, W]");
+    check(b, "smaller_eigenvalue", "b", 2, "[H, W]");
+    check(d, "smaller_eigenvalue", "d", 2, "[H, W]");
+    require(
+        b.shape(0) == a.shape(0) && b.shape(1) == a.shape(1) && d.shape(0) == a.shape(0) && d.shape(1) == a.shape(1),
+        "smaller_eigenvalue: a, b and d must have the same [H, W]");
+    farr out = new_array<float>(shape_of(a));
+    const float *pa = a.data(), *pb = b.data(), *pd = d.data();
+    float* o = out.mutable_data();
+    const idx n = a.shape(0) * a.shape(1);
+    {
+        py::gil_scoped_release nogil;
+        us::smaller_eigenvalue(pa, pb, pd, o, n);
+    }
+    return out;
+}
+
+farr guidance_planes(const farr& signs, const farr& expo, double scale) {
+    check(signs, "guidance_planes", "signs", 3, "[H, W, 2]");
+    check(expo, "guidance_planes", "expo", 3, "[H, W, 2]");
+    require(
+        signs.shape(2) == 2 && expo.shape(0) == signs.shape(0) && expo.shape(1) == signs.shape(1) && expo.shape(2) == 2,
+        "guidance_planes: signs and expo must both be [H, W, 2]");
+    const idx h = signs.shape(0), w = signs.shape(1);
+    farr g = new_array<float>(std::vector<py::ssize_t>{h, w, 6});
+    const float* s = signs.data();
+    const float* e = expo.data();
+    float* o = g.mutable_data();
+    const float sc = static_cast<float>(scale);
+    {
+        py::gil_scoped_release nogil;
+        us::guidance_planes(s, e, o, h * w, sc);
+    }
+    return g;
+}
+
+using darr = py::array_t<double, py::array::c_style>;
+
+void check_affine(const darr& affine, const char* fn) {
+    check(affine, fn, "affine", 2, "[2, 3]");
+    require(affine.shape(0) == 2 && affine.shape(1) == 3, std::string(fn) + ": affine must be [2, 3]");
+}
+
+farr affine_gate(const farr& coarse, const darr& affine, double rel, double floor) {
+    check(coarse, "affine_gate", "coarse", 3, "[H, W, 2]");
+    require(coarse.shape(2) == 2, "affine_gate: coarse must be [H, W, 2]");
+    check_affine(affine, "affine_gate");
+    const idx h = coarse.shape(0), w = coarse.shape(1);
+    farr q = new_array<float>(std::vector<py::ssize_t>{h, w});
+    const float* c = coarse.data();
+    const double* a = affine.data();
+    float* o = q.mutable_data();
+    const float rel2 = static_cast<float>(rel * rel), floor2 = static_cast<float>(floor * floor);
+    {
+        py::gil_scoped_release nogil;
+        us::affine_gate(c, o, a, h, w, rel2, floor2);
+    }
+    return q;
+}
+
+py::tuple affine_fill(const farr& motion, const farr& trust, const farr& tex, const std::optional<farr>& gate,
+                      const darr& affine, double half, double share) {
+    check(motion, "affine_fill", "motion", 3, "[H, W, 2]");
+    check(trust, "affine_fill", "trust", 2, "[H, W]");
+    check(tex, "affine_fill", "tex", 2, "[H, W]");
+    check_affine(affine, "affine_fill");
+    const idx h = motion.shape(0), w = motion.shape(1);
+    auto hw = [&](const farr& a) { return a.shape(0) == h && a.shape(1) == w; };
+    require(motion.shape(2) == 2 && hw(trust) && hw(tex), "affine_fill: motion [H, W, 2], trust and tex [H, W]");
+    const float* g = nullptr;
+    if (gate) {
+        check(*gate, "affine_fill", "gate", 2, "[H, W]");
+        require(hw(*gate), "affine_fill: gate must be [H, W] like trust");
+        g = gate->data();
+    }
+    farr out = new_array<float>(shape_of(motion));
+    farr tout = new_array<float>(std::vector<py::ssize_t>{h, w});
+    const float *m = motion.data(), *t = trust.data(), *x = tex.data();
+    const double* a = affine.data();
+    float* o = out.mutable_data();
+    float* to = tout.mutable_data();
+    const float hf = static_cast<float>(half), sh = static_cast<float>(share);
+    {
+        py::gil_scoped_release nogil;
+        us::affine_fill(m, t, x, g, o, to, a, h, w, hf, sh);
+    }
+    return py::make_tuple(out, tout);
 }
 
 void composite_region(farr& signs, farr& valid, const farr& matte, std::pair<double, double> direction) {
@@ -513,6 +604,15 @@ PYBIND11_MODULE(_native, m) {
     m.def("composite_region", &composite_region, py::arg("signs").noconvert(), py::arg("valid").noconvert(),
           py::arg("matte").noconvert(), py::arg("direction"));
     m.def("central_motion", &central_motion, py::arg("fwd").noconvert(), py::arg("bwd").noconvert(), py::arg("rel"));
+    m.def("smaller_eigenvalue", &smaller_eigenvalue, py::arg("a").noconvert(), py::arg("b").noconvert(),
+          py::arg("d").noconvert());
+    m.def("guidance_planes", &guidance_planes, py::arg("signs").noconvert(), py::arg("expo").noconvert(),
+          py::arg("scale"));
+    m.def("affine_gate", &affine_gate, py::arg("coarse").noconvert(), py::arg("affine").noconvert(), py::arg("rel"),
+          py::arg("floor"));
+    m.def("affine_fill", &affine_fill, py::arg("motion").noconvert(), py::arg("trust").noconvert(),
+          py::arg("tex").noconvert(), py::arg("gate").noconvert(), py::arg("affine").noconvert(), py::arg("half"),
+          py::arg("share"));
 
     m.def("feather_weight", &feather_weight, py::arg("h"), py::arg("w"), py::arg("overlap"), py::arg("top"),
           py::arg("bottom"), py::arg("left"), py::arg("right"));

@@ -145,6 +145,119 @@ def test_central_motion_checks_its_arrays():
         kernels.central_motion(a, a.astype(np.float64), 0.25)
 
 
+def _sprinkle(rng, a, *around):
+    """Put NaN, infinities, signed zeros, subnormals and huge values at random places of ``a`` (in place)."""
+    flat = a.reshape(-1)
+    sp = special_floats(*around)
+    k = min(sp.size, flat.size // 4)
+    flat[rng.choice(flat.size, k, replace=False)] = sp[rng.permutation(sp.size)[:k]]
+
+
+def _same_bits(got, want):
+    assert got.shape == want.shape and got.dtype == np.float32 and want.dtype == np.float32
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+@pytest.mark.parametrize("hw", SHAPES_HW + [(0, 5)])
+def test_smaller_eigenvalue_is_numpys_steps_to_the_bit(native, rng, hw):
+    """The structure tensor's smaller eigenvalue (dominant.texture's arithmetic) in one pass: numpy's bits,
+    NaN, infinities, signed zeros (maximum(-0, 0) is +0) and negative determinants included."""
+    a, b, d = (np.abs(rng.standard_normal(hw)).astype(F32) * F32(1e-3) for _ in range(3))
+    for x in (a, b, d):
+        _sprinkle(rng, x, 1e-4)
+    if a.size:
+        a.reshape(-1)[0], d.reshape(-1)[0] = F32(-0.0), F32(-0.0)  # half the trace -0: the result's sign
+    _same_bits(native.smaller_eigenvalue(a, b, d), ref_quiet(ref.smaller_eigenvalue, a, b, d))
+
+
+@pytest.mark.parametrize("hw", SHAPES_HW + [(0, 5)])
+def test_guidance_planes_is_the_strided_writes_to_the_bit(native, rng, hw):
+    from unshutter.decomposer.contract import GVALID, GX, GY, MOTION_SCALE, MVALID, MX, MY
+
+    assert (GX, GY, GVALID, MX, MY, MVALID) == tuple(range(6))  # the order the kernel writes
+    expo = (rng.standard_normal(hw + (2,)) * 20).astype(F32)
+    _sprinkle(rng, expo, MOTION_SCALE)
+    signs = ref_quiet(ref.quantize_motion, np.nan_to_num(expo), 1.0)
+    want = np.empty(hw + (6,), F32)  # what encode.guidance_from_motion wrote channel by channel
+    want[..., GX], want[..., GY], want[..., GVALID] = signs[..., 0], signs[..., 1], 1.0
+    with np.errstate(all="ignore"):
+        want[..., MX], want[..., MY] = expo[..., 0] / MOTION_SCALE, expo[..., 1] / MOTION_SCALE
+    want[..., MVALID] = 1.0
+    _same_bits(native.guidance_planes(signs, expo, MOTION_SCALE), want)
+    _same_bits(ref.guidance_planes(signs, expo, MOTION_SCALE), want)
+
+
+AFFINES = [
+    np.array([[1.0, 0.0, 20.0], [0.0, 1.0, -3.5]]),  # a pan
+    np.array([[1.013, -0.021, 7.25], [0.017, 0.994, 1.0 / 3.0]]),  # zoom and turn: rounding in float64
+]
+
+
+@pytest.mark.parametrize("hw", [(1, 1), (2, 9), (37, 53), (181, 211)])
+@pytest.mark.parametrize("affine", AFFINES)
+@pytest.mark.parametrize("with_gate", [True, False])
+def test_affine_gate_and_fill_are_numpys_steps_to_the_bit(native, rng, hw, affine, with_gate):
+    """dominant.fill_untextured's arithmetic with the fit's field computed per pixel (float64, then
+    float32) instead of stored: the bits of numpy's steps over the stored field, specials included."""
+    coarse = (rng.standard_normal(hw + (2,)) * 8 + [20.0, -3.0]).astype(F32)
+    motion = (rng.standard_normal(hw + (2,)) * 4 + [18.0, -2.0]).astype(F32)
+    trust = rng.random(hw).astype(F32)
+    tex = (rng.random(hw) * 3e-4).astype(F32)
+    for x in (coarse, motion, trust, tex):
+        _sprinkle(rng, x, 1e-4, 16.0)
+    gate = None
+    if with_gate:
+        gate = native.affine_gate(coarse, affine, 1.0, 4.0)
+        _same_bits(gate, ref_quiet(ref.affine_gate, coarse, affine, 1.0, 4.0))
+        with np.errstate(all="ignore"):
+            gate = np.exp(gate)
+    with np.errstate(all="ignore"):
+        got = native.affine_fill(motion, trust, tex, gate, affine, 1e-4, 0.8125)
+    for g, w in zip(got, ref_quiet(ref.affine_fill, motion, trust, tex, gate, affine, 1e-4, 0.8125)):
+        _same_bits(g, w)
+
+
+def test_fill_untextured_is_the_stored_field_to_the_bit(rng):
+    """The whole fill (texture, the fit, gate and blend by the kernels) against the same steps in numpy over
+    the stored field of :func:`dominant.affine_motion`, as the fill computed them before."""
+    from unshutter.guidance import dominant
+
+    h, w = 96, 160
+    gray = (rng.random((h, w)) * 255).astype(np.uint8)
+    gray[: h // 2] = 128  # flat: filled
+    motion = (rng.standard_normal((h, w, 2)) * 3 + [12.0, 2.0]).astype(F32)
+    trust = rng.random((h, w)).astype(F32)
+    coarse = (rng.standard_normal((h, w, 2)) * 6 + [12.0, 2.0]).astype(F32)
+    tex = dominant.texture(gray)
+    model, share = dominant.affine_motion(motion, tex * trust)
+    assert model is not None
+    wf = F32(dominant.TEXTURE_HALF) / (tex + F32(dominant.TEXTURE_HALF))
+    s2 = np.maximum(F32(16.0), F32(dominant.AGREE_REL**2) * (model[..., 0] ** 2 + model[..., 1] ** 2))
+    d = coarse - model
+    wf = wf * np.exp(-(d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]) / s2)
+    want = (motion + wf[..., None] * (model - motion), trust + wf * (F32(share) - trust))
+    for g, w in zip(dominant.fill_untextured(motion, trust, gray, coarse, tex), want):
+        _same_bits(g, w)
+
+
+def test_affine_kernels_check_their_arrays():
+    from unshutter import kernels
+
+    m, t, a = np.zeros((4, 5, 2), F32), np.zeros((4, 5), F32), AFFINES[0]
+    with pytest.raises(TypeError):
+        kernels.affine_gate(m, a.astype(F32), 1.0, 4.0)
+    with pytest.raises(ValueError):
+        kernels.affine_gate(m, np.zeros((3, 3)), 1.0, 4.0)
+    with pytest.raises(ValueError):
+        kernels.affine_fill(m, np.zeros((4, 6), F32), t, None, a, 1e-4, 0.5)
+    with pytest.raises(ValueError):
+        kernels.affine_fill(m, t, t, np.zeros((5, 4), F32), a, 1e-4, 0.5)
+    with pytest.raises(ValueError):
+        kernels.smaller_eigenvalue(t, t, np.zeros((4, 6), F32))
+    with pytest.raises(ValueError):
+        kernels.guidance_planes(m, np.zeros((4, 5, 3), F32), 32.0)
+
+
 def test_quantize_motion_folds_axis_motion(native):
     m = np.array([[[0, 5], [0, -5], [5, 0], [-5, 0], [0.1, 0.1], [5, 5]]], F32)
     want = np.array([[[1, 1], [-1, -1], [1, -1], [-1, 1], [0, 0], [1, 1]]], F32)

@@ -210,6 +210,82 @@ def central_motion(fwd: np.ndarray, bwd: np.ndarray, rel: float) -> tuple[np.nda
         return _newer(fn).central_motion(fwd, bwd, _checks.real(fn, "rel", rel))
 
 
+def smaller_eigenvalue(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Smaller eigenvalue of each pixel's structure tensor ``[[a, b], [b, d]]``, at least 0, in one pass:
+    the same bits as numpy's steps (:func:`reference.smaller_eigenvalue`), whose frame-sized
+    temporaries were most of ``dominant.texture``'s own arithmetic at 4K.
+
+    Shape: a, b, d [H, W] -> [H, W]
+    """
+    fn = "smaller_eigenvalue"
+    for name, x in (("a", a), ("b", b), ("d", d)):
+        _checks.array(fn, name, x, layout="[H, W]", ndim=2)
+    _checks.same_shape(fn, "a and b", a.shape, b.shape)
+    _checks.same_shape(fn, "a and d", a.shape, d.shape)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _newer(fn).smaller_eigenvalue(a, b, d)
+
+
+def guidance_planes(signs: np.ndarray, expo: np.ndarray, scale: float) -> np.ndarray:
+    """The guidance tensor of known motion, channels (sx, sy, 1, ex / scale, ey / scale, 1), written in one
+    pass: the same bits as numpy's six strided channel writes (:func:`reference.guidance_planes`).
+
+    Shape: signs, expo [H, W, 2] -> [H, W, 6]
+    """
+    fn = "guidance_planes"
+    _checks.array(fn, "signs", signs, layout="[H, W, 2]", ndim=3, last=2)
+    _checks.array(fn, "expo", expo, layout="[H, W, 2]", ndim=3, last=2)
+    _checks.same_shape(fn, "signs and expo", signs.shape, expo.shape)
+    scale = _checks.real(fn, "scale", scale)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        return _newer(fn).guidance_planes(signs, expo, scale)
+
+
+def _affine(fn: str, affine: np.ndarray) -> None:
+    _checks.array(fn, "affine", affine, layout="[2, 3]", ndim=2, dtype=np.float64)
+    _checks.same_shape(fn, "affine's shape and [2, 3]", affine.shape, (2, 3))
+
+
+def affine_gate(coarse: np.ndarray, affine: np.ndarray, rel: float, floor: float) -> np.ndarray:
+    """``-|coarse - fit|^2 / max(floor^2, rel^2 |fit|^2)``, the fit ``affine``'s motion (``A (x, y, 1) - (x, y)``)
+    computed per pixel rather than stored: the same bits as numpy's steps over the stored field
+    (:func:`reference.affine_gate`).
+
+    Shape: coarse [H, W, 2], affine [2, 3] float64 -> [H, W]
+    """
+    fn = "affine_gate"
+    _checks.array(fn, "coarse", coarse, layout="[H, W, 2]", ndim=3, last=2)
+    _affine(fn, affine)
+    rel, floor = _checks.real(fn, "rel", rel), _checks.real(fn, "floor", floor)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        return _newer(fn).affine_gate(coarse, affine, rel, floor)
+
+
+def affine_fill(
+    motion: np.ndarray,
+    trust: np.ndarray,
+    tex: np.ndarray,
+    gate: np.ndarray | None,
+    affine: np.ndarray,
+    half: float,
+    share: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Motion and trust moved toward the affine fit's motion and ``share`` by ``half / (tex + half)``
+    (times ``gate`` when given) in one pass: the same bits as numpy's steps (:func:`reference.affine_fill`).
+
+    Shape: motion [H, W, 2], trust, tex, gate [H, W], affine [2, 3] float64 -> [H, W, 2], [H, W]
+    """
+    fn = "affine_fill"
+    _checks.array(fn, "motion", motion, layout="[H, W, 2]", ndim=3, last=2)
+    for name, x in (("trust", trust), ("tex", tex)) + ((("gate", gate),) if gate is not None else ()):
+        _checks.array(fn, name, x, layout="[H, W]", ndim=2)
+        _checks.same_shape(fn, f"motion's [H, W] and {name}", motion.shape[:2], x.shape)
+    _affine(fn, affine)
+    half, share = _checks.real(fn, "half", half), _checks.real(fn, "share", share)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        return _newer(fn).affine_fill(motion, trust, tex, gate, affine, half, share)
+
+
 # ---------------------------------------------------------------- tiling
 
 
@@ -599,7 +675,10 @@ __all__ = [
     "close_lattice",
     "BACKEND",
     "accumulate_tile",
+    "affine_fill",
+    "affine_gate",
     "central_motion",
+    "guidance_planes",
     "clean_isolated",
     "clear_cache",
     "composite_region",
@@ -619,6 +698,7 @@ __all__ = [
     "rec709_encode",
     "resample_subframes",
     "signs_to_labels",
+    "smaller_eigenvalue",
     "sort_landings",
     "srgb_decode",
     "srgb_decode_channels_last",

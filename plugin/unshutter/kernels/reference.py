@@ -110,6 +110,86 @@ def composite_region(
     valid[sel] = 1.0
 
 
+def smaller_eigenvalue(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Smaller eigenvalue of the symmetric 2x2 matrices ``[[a, b], [b, d]]``, at least 0 (float32, NaN kept).
+
+    ``t - sqrt(max(t^2 - (a d - b^2), 0))``, ``t = (a + d) / 2``.
+
+    Shape: a, b, d [H, W] -> [H, W]
+    """
+    half_tr = (a + d) * np.float32(0.5)
+    return np.maximum(half_tr - np.sqrt(np.maximum(half_tr * half_tr - (a * d - b * b), 0.0)), 0.0)
+
+
+def guidance_planes(signs: np.ndarray, expo: np.ndarray, scale: float) -> np.ndarray:
+    """The guidance tensor of known motion: signs, valid, motion / ``scale``, valid (float32).
+
+    Channels (sx, sy, 1, ex / scale, ey / scale, 1): the contract's GX, GY, GVALID, MX, MY, MVALID.
+
+    Shape: signs, expo [H, W, 2] -> [H, W, 6]
+    """
+    h, w = signs.shape[:2]
+    g = np.empty((h, w, 6), np.float32)
+    g[..., 0] = signs[..., 0]
+    g[..., 1] = signs[..., 1]
+    g[..., 2] = 1.0
+    g[..., 3] = expo[..., 0] / np.float32(scale)
+    g[..., 4] = expo[..., 1] / np.float32(scale)
+    g[..., 5] = 1.0
+    return g
+
+
+def affine_field(affine: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The motion of a 2x3 affine map (float64) at every pixel: ``A (x, y, 1) - (x, y)``, in float64, stored float32.
+
+    Shape: affine [2, 3] -> [H, W, 2]
+    """
+    field = np.empty((h, w, 2), np.float32)
+    xx = np.arange(w, dtype=np.float32)[None, :]
+    a = affine
+    for y0 in range(0, h, 128):  # a band's float64 temporaries, not a frame's
+        y1 = min(h, y0 + 128)
+        yy = np.arange(y0, y1, dtype=np.float32)[:, None]
+        field[y0:y1, :, 0] = a[0, 0] * xx + a[0, 1] * yy + a[0, 2] - xx
+        field[y0:y1, :, 1] = a[1, 0] * xx + a[1, 1] * yy + a[1, 2] - yy
+    return field
+
+
+def affine_gate(coarse: np.ndarray, affine: np.ndarray, rel: float, floor: float) -> np.ndarray:
+    """How far ``coarse`` is off the affine motion, for ``exp``: ``-|coarse - fit|^2 / s^2``,
+    ``s^2 = max(floor^2, rel^2 |fit|^2)`` (float32).
+
+    Shape: coarse [H, W, 2], affine [2, 3] -> [H, W]
+    """
+    model = affine_field(affine, *coarse.shape[:2])
+    sq = model[..., 0] * model[..., 0] + model[..., 1] * model[..., 1]
+    s2 = np.maximum(np.float32(floor * floor), np.float32(rel * rel) * sq)
+    d = coarse - model
+    return -(d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]) / s2
+
+
+def affine_fill(
+    motion: np.ndarray,
+    trust: np.ndarray,
+    tex: np.ndarray,
+    gate: np.ndarray | None,
+    affine: np.ndarray,
+    half: float,
+    share: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Motion and trust moved toward the affine motion and ``share`` by ``wf = half / (tex + half)``
+    (times ``gate`` when given), float32 in numpy's order.
+
+    Shape: motion [H, W, 2], trust, tex, gate [H, W], affine [2, 3] -> [H, W, 2], [H, W]
+    """
+    model = affine_field(affine, *motion.shape[:2])
+    wf = np.float32(half) / (tex + np.float32(half))
+    if gate is not None:
+        wf = wf * gate
+    out = motion + wf[..., None] * (model - motion)
+    return out, trust + wf * (np.float32(share) - trust)
+
+
 def central_motion(fwd: np.ndarray, bwd: np.ndarray, rel: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The central difference of two flows, how well they cancel and by how much they miss.
 
