@@ -18,7 +18,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from unshutter import kernels, memory
+from unshutter import kernels
+from unshutter.kernels import reference
 
 TEXTURE_SIGMA = 3.0
 """Gaussian window (px) of the structure tensor."""
@@ -39,9 +40,6 @@ FIT_POINTS = 4000
 """About this many grid points enter the affine fit."""
 
 RANSAC_PX = 2.0
-
-FIELD_ROWS = 128
-"""Rows of the fitted field computed at a time (its float64 temporaries stay a band's size at 4K)."""
 
 
 def texture(gray: np.ndarray) -> np.ndarray:
@@ -91,14 +89,7 @@ def affine_motion(motion: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray | 
     a, share = affine_fit(motion, weight)
     if a is None:
         return None, 0.0
-    h, w = motion.shape[:2]
-    field = np.empty((h, w, 2), np.float32)
-    xx = np.arange(w, dtype=np.float32)[None, :]
-    for y0, y1 in memory.row_bands(h, FIELD_ROWS):  # a band's float64 temporaries, not a frame's
-        yy = np.arange(y0, y1, dtype=np.float32)[:, None]
-        field[y0:y1, :, 0] = a[0, 0] * xx + a[0, 1] * yy + a[0, 2] - xx
-        field[y0:y1, :, 1] = a[1, 0] * xx + a[1, 1] * yy + a[1, 2] - yy
-    return field, share
+    return reference.affine_field(a, *motion.shape[:2]), share  # the field the fill's kernels compute per pixel
 
 
 def fill_untextured(
