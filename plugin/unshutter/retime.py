@@ -215,12 +215,10 @@ def _project(part: np.ndarray, blurred_linear: np.ndarray, ceiling: float | None
     can overshoot) they are then kept in [0, ``ceiling``] where their mean allows, the mean kept
     (:func:`unshutter.kernels.reblur_keep_range`). Shape: [N, H, W, 3], [H, W, 3]"""
     target = np.ascontiguousarray(blurred_linear, np.float32)
-    if part.flags.c_contiguous and part.dtype == np.float32:
-        kernels.reblur_keep_range(part, target, ceiling, clamp)
-        return
-    work = np.ascontiguousarray(part, np.float32)
+    work = np.ascontiguousarray(part, np.float32)  # ``part`` itself when it is C-contiguous float32
     kernels.reblur_keep_range(work, target, ceiling, clamp)
-    part[...] = work
+    if work is not part:
+        part[...] = work
 
 
 def blend_neighbours(
