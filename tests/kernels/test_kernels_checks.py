@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import subprocess
 import sys
 import textwrap
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -202,6 +205,117 @@ def test_cupy_arrays_go_to_the_gpu_module(monkeypatch):
     monkeypatch.setattr(K, "_gpu", lambda: StubGpu)
     x = FakeCupyArray()
     assert K.log_decode(x) == "gpu result" and calls == [x]
+
+
+class DeviceArray:
+    """A CuPy array as the kernels see it (its type's module, shape, dtype, flags) without CuPy or a GPU.
+    Like CuPy's, it refuses to become a NumPy array implicitly: a kernel can only copy it to the host
+    by asking for it."""
+
+    __module__ = "cupy._core.core"
+
+    def __init__(self, like: np.ndarray) -> None:
+        self.shape, self.dtype, self.ndim, self.size = like.shape, like.dtype, like.ndim, like.size
+        self.strides, self.flags = like.strides, like.flags
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError("Implicit conversion to a NumPy array is not allowed")
+
+
+def pairs(h, w):
+    return np.zeros(h * w, np.int32)
+
+
+# every kernel of unshutter.kernels that takes arrays, with good NumPy arguments
+ARRAY_KERNELS = dict(
+    GOOD,
+    srgb_decode=lambda: (img(4, 5, 3),),
+    rec709_encode=lambda: (img(4, 5, 3),),
+    rec709_decode=lambda: (img(4, 5, 3),),
+    log_encode=lambda: (img(4, 5, 3),),
+    central_motion=lambda: (img(4, 5, 2), img(4, 5, 2), 0.5),
+    smaller_eigenvalue=lambda: (img(4, 5), img(4, 5), img(4, 5)),
+    guidance_planes=lambda: (img(4, 5, 2), img(4, 5, 2), 2.0),
+    affine_gate=lambda: (img(4, 5, 2), np.zeros((2, 3)), 0.5, 1.0),
+    affine_fill=lambda: (img(4, 5, 2), img(4, 5), img(4, 5), img(4, 5), np.zeros((2, 3)), 1.0, 0.5),
+    reblur_keep_range=lambda: (img(3, 4, 5, 3), img(4, 5, 3), 1.0, True),
+    lean_toward=lambda: (img(4, 5, 3), img(4, 5, 3), img(4, 5)),
+    srgb_decode_channels_last=lambda: (img(7, 3, 16, 16), 4, 5, 1.0),
+    land_motion=lambda: (
+        *(np.zeros(20, np.uint16) for _ in "xy"),
+        *(np.zeros(20, F32) for _ in "xy"),
+        np.zeros(20, np.int32),
+        0.5,
+        5,
+        4,
+        pairs(4, 5),
+    ),
+    sort_landings=lambda: (img(4, 5, 2), img(4, 5), pairs(4, 5)),
+    warp_maps=lambda: (np.zeros((4, 5, 2), np.float16), 0.5, 0),
+    close_lattice=lambda: (np.zeros((4, 5, 2), np.float16), 0.5),
+)
+# those whose CuPy twin in unshutter.kernels.gpu takes CuPy arrays (docs/gpu.md lists them)
+GPU_TWINS = {
+    "quantize_motion",
+    "signs_to_labels",
+    "labels_to_signs",
+    "clean_isolated",
+    "composite_region",
+    "accumulate_tile",
+    "normalize_accumulated",
+    "resample_subframes",
+    "reblur_project",
+    "flow_warp",
+    "warp_blend",
+    "srgb_encode",
+    "srgb_decode",
+    "rec709_encode",
+    "rec709_decode",
+    "log_encode",
+    "log_decode",
+}
+# the kernels that take no array (feather_weight always builds a NumPy weight; gpu.feather_weight a CuPy one)
+NO_ARRAYS = {"BACKEND", "clear_cache", "feather_weight", "tile_starts", "zero_upper"}
+
+
+def on_device(args):
+    return [DeviceArray(a) if isinstance(a, np.ndarray) else a for a in args]
+
+
+def test_every_kernel_says_where_a_cupy_array_goes():
+    """A kernel added to unshutter.kernels is added here too: either its twin takes CuPy arrays or it refuses them."""
+    from unshutter.kernels import gpu
+
+    assert set(ARRAY_KERNELS) | NO_ARRAYS == set(K.__all__)
+    assert GPU_TWINS <= set(ARRAY_KERNELS)
+    assert GPU_TWINS == {n for n in ARRAY_KERNELS if hasattr(gpu, n)}
+    doc = (Path(__file__).parents[2] / "docs" / "gpu.md").read_text(encoding="utf-8")
+    listed = doc.split("Per-pixel kernels with a CuPy twin", 1)[1].split("The others", 1)[0]
+    assert set(re.findall(r"`(\w+)`", listed)) == GPU_TWINS, "docs/gpu.md's list of CuPy twins"
+
+
+@pytest.mark.parametrize("name", sorted(GPU_TWINS))
+def test_cupy_arrays_reach_the_twin(name):
+    """Routed to unshutter.kernels.gpu, the only module that imports CuPy: without CuPy the call fails
+    there, after the checks, not in a host kernel."""
+    if importlib.util.find_spec("cupy") is not None:
+        pytest.skip("CuPy installed: test_kernels_gpu.py runs the twins")
+    with pytest.raises(ModuleNotFoundError, match="cupy"):
+        call(name, on_device(ARRAY_KERNELS[name]()))
+
+
+@pytest.mark.parametrize("name", sorted(set(ARRAY_KERNELS) - GPU_TWINS))
+def test_host_kernels_refuse_cupy_arrays(backend, name):
+    """No kernel without a twin copies a device array to the host behind its caller's back."""
+    with pytest.raises(
+        TypeError, match=rf"^{name}: \w+ must be a NumPy array, got a CuPy array \({name} runs on the host"
+    ):
+        call(name, on_device(ARRAY_KERNELS[name]()))
+
+
+@pytest.mark.parametrize("name", sorted(set(ARRAY_KERNELS) - set(GOOD)))
+def test_the_other_array_kernels_take_good_numpy_inputs(backend, name):
+    call(name, ARRAY_KERNELS[name]())
 
 
 @pytest.mark.parametrize(

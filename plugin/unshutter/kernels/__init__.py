@@ -4,7 +4,9 @@ Every public function checks its inputs (:mod:`unshutter.kernels._checks`)
 and then dispatches:
 
 - CuPy arrays go to :mod:`unshutter.kernels.gpu` (all array inputs must then
-  be CuPy arrays);
+  be CuPy arrays) in the kernels with a twin of the same name there (docs/gpu.md
+  lists them); the others run on the host only and refuse a CuPy array with
+  ``TypeError`` rather than copy it from the device;
 - NumPy arrays go to ``unshutter._native`` (C++17, OpenMP, GIL released)
   when it is importable, else to :mod:`unshutter.kernels.reference`, the
   plain NumPy specification that the other two agree with.
@@ -624,6 +626,7 @@ def land_motion(
 
     Shape: px, py [M] uint16, mx, my [M] float32, src [M] int32, pairs [h * w] int32
     """
+    _checks.host("land_motion", px=px, py=py, mx=mx, my=my, src=src, pairs=pairs)
     with np.errstate(invalid="ignore"):
         _newer("land_motion").land_motion(px, py, mx, my, src, float(np.float32(t)), int(w), int(h), pairs)
 
@@ -636,6 +639,7 @@ def sort_landings(
 
     Shape: motion [H, W, 2] float32, priority [H, W] or None, pairs [H * W] int32 -> [H * W] each
     """
+    _checks.host("sort_landings", motion=motion, priority=priority, pairs=pairs)
     motion = np.ascontiguousarray(motion, np.float32)
     h, w = motion.shape[:2]
     fn = getattr(_impl, "sort_landings", None)
@@ -653,6 +657,7 @@ def warp_maps(field: np.ndarray, t: float, y0: int) -> np.ndarray:
 
     Shape: field [R, W, 2] float16 (C-contiguous) -> [2, R, W] float32 (x maps, y maps)
     """
+    _checks.host("warp_maps", field=field)
     bits = np.ascontiguousarray(field).view(np.uint16)
     return np.asarray(_newer("warp_maps").warp_maps(bits, float(np.float32(t)), float(y0)))
 
@@ -664,6 +669,7 @@ def close_lattice(field: np.ndarray, rel: float) -> None:
 
     Shape: field [H, W, 2] float16 (C-contiguous, writeable), in place
     """
+    _checks.host("close_lattice", field=field)
     if field.dtype != np.float16:
         raise TypeError(f"close_lattice: field must be float16, got {field.dtype}")
     if field.ndim != 3 or field.shape[2] != 2 or not field.flags.c_contiguous:

@@ -46,9 +46,10 @@ def array(
     if gpu:
         if not is_cupy(a):
             raise TypeError(f"{where} must be a CuPy array like the other inputs, got {type(a).__name__}")
+    elif is_cupy(a):  # kernels with a CuPy twin check ``same_kind`` first: this one has none
+        raise TypeError(_host_only(fn, name))
     elif not isinstance(a, np.ndarray):
-        kind = "a CuPy array mixed with NumPy inputs" if is_cupy(a) else type(a).__name__
-        raise TypeError(f"{where} must be a NumPy array, got {kind}")
+        raise TypeError(f"{where} must be a NumPy array, got {type(a).__name__}")
     if a.dtype != np.dtype(dtype):
         raise TypeError(f"{where} must be {np.dtype(dtype).name} (native byte order), got {a.dtype}")
     shape = tuple(a.shape)
@@ -64,6 +65,18 @@ def array(
             raise ValueError(f"{where} is not aligned to its dtype")
         if writeable and not a.flags.writeable:
             raise ValueError(f"{where} is read-only but is written in place")
+
+
+def _host_only(fn: str, name: str) -> str:
+    return f"{fn}: {name} must be a NumPy array, got a CuPy array ({fn} runs on the host only; cupy.asnumpy copies it)"
+
+
+def host(fn: str, **arrays: Any) -> None:
+    """TypeError for a CuPy array handed to a kernel without a CuPy twin that does not go through
+    :func:`array`: a kernel never copies a device array to the host behind its caller's back."""
+    for name, a in arrays.items():
+        if is_cupy(a):
+            raise TypeError(_host_only(fn, name))
 
 
 def same_kind(fn: str, *arrays: Any) -> bool:
