@@ -12,6 +12,7 @@ import pytest
 
 from unshutter.cli.main import main
 from unshutter.guidance.motion_pass import write_vectors
+from unshutter.timeline import roundtrip
 from unshutter.timeline.roundtrip import MOTION_PASS_KEY
 
 SHOT_A = range(1001, 1011)  # shotA.1001-1010.png
@@ -112,3 +113,32 @@ def test_clip_reference_comes_first_and_stays_on_the_clip(resolve_otio: Path, tm
     kept = b.media_references()[MOTION_PASS_KEY]
     assert kept.target_url == (own / "car_vectors.####.exr").as_uri()
     assert "unshutter_source" in b.media_references()
+
+
+def test_one_pass_resolves_each_clips_media_once(
+    resolve_otio: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The check of a pass without tokens and the clip's run share one look at the media (a folder scan or a
+    movie probe each), a missing media's reason included."""
+    resolved: list[str] = []
+
+    def counted(clip: otio.schema.Clip) -> roundtrip.Media:
+        resolved.append(clip.name)
+        return real(clip)
+
+    real = roundtrip.media_for
+    monkeypatch.setattr(roundtrip, "media_for", counted)
+    vec = tmp_path / "vec"
+    passes(vec, "shotA", SHOT_A, 3.0)
+    tl = otio.adapters.read_from_file(str(resolve_otio))
+    gone = next(c for c in tl.find_clips() if c.name == "shotB")  # a clip whose media is missing
+    gone.media_reference = otio.schema.ExternalReference(target_url=str(tmp_path / "absent.mp4"))
+    given = tmp_path / "one_missing.otio"
+    otio.adapters.write_to_file(tl, str(given))
+    out = tmp_path / "o.otio"
+    args = timeline_args(given, out, tmp_path / "m", "--clips", "shotA,shotB", "--json")
+    assert main([*args, "--motion-pass", str(vec / "shotA.####.exr")]) == 0
+    assert sorted(resolved) == ["shotA", "shotA", "shotB"]  # shotA is on two tracks
+    assert len(relinked(out, "shotA")) == 2 and relinked(out, "shotB") == []
+    (b,) = [c for c in json.loads(capsys.readouterr().out)["clips"] if c["name"] == "shotB"]
+    assert b["status"] == "skipped" and b["reason"] == f"missing media ({tmp_path / 'absent.mp4'})"

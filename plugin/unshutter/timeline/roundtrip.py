@@ -324,13 +324,14 @@ def retime_timeline(
         if unknown:
             raise ParameterError(f"--clips: no video clip named {', '.join(repr(n) for n in unknown)} in the timeline")
         candidates = [(c, t) for c, t in candidates if c.name in cfg.clips]
-    _check_pass_pattern(cfg.params.motion_pass, [c for c, _ in candidates])
+    resolved: dict[int, Media | Unprocessable] = {}
+    _check_pass_pattern(cfg.params.motion_pass, [c for c, _ in candidates], resolved)
     reports = []
     for clip, track in candidates:
         try:
             if node is None:
                 node = Node(cfg.params, model_path=cfg.model, device=cfg.device)
-            rep = _process(clip, track, cfg, node, say)
+            rep = _process(clip, track, cfg, node, say, resolved)
         except Unprocessable as exc:
             rep = ClipReport(clip.name, track.name, "skipped", str(exc))
         except UnshutterError as exc:
@@ -348,11 +349,29 @@ def retime_timeline(
     return reports
 
 
-def _check_pass_pattern(pattern: str | None, clips: list[otio.schema.Clip]) -> None:
+def _resolve(clip: otio.schema.Clip, resolved: dict[int, Media | Unprocessable]) -> Media:
+    """:func:`media_for` once per clip (it scans a sequence's folder or probes a movie), its answer
+    or its Unprocessable kept in ``resolved`` for the clip's later steps."""
+    got = resolved.get(id(clip))
+    if got is None:
+        try:
+            got = media_for(clip)
+        except Unprocessable as exc:
+            got = exc
+        resolved[id(clip)] = got
+    if isinstance(got, Unprocessable):
+        raise got
+    return got
+
+
+def _check_pass_pattern(
+    pattern: str | None, clips: list[otio.schema.Clip], resolved: dict[int, Media | Unprocessable]
+) -> None:
     """Before any rendering: a ``--motion-pass`` without tokens names one pass, which fits one media.
 
     Clips of different media (different shots) have different vectors: read
-    under one name, each would be retimed along another shot's motion.
+    under one name, each would be retimed along another shot's motion. The
+    media resolved here are kept in ``resolved`` for the clips' runs.
     """
     if not pattern:
         return
@@ -368,7 +387,7 @@ def _check_pass_pattern(pattern: str | None, clips: list[otio.schema.Clip]) -> N
         if MOTION_PASS_KEY in clip.media_references():
             continue
         try:
-            specs.add(media_for(clip).spec)
+            specs.add(_resolve(clip, resolved).spec)
         except Unprocessable:
             continue  # reported as skipped when its turn comes
     if len(specs) > 1:
@@ -428,14 +447,19 @@ class _Range:
 
 
 def _process(
-    clip: otio.schema.Clip, track: otio.schema.Track, cfg: TimelineConfig, node: Node, say: Callable[[str], None]
+    clip: otio.schema.Clip,
+    track: otio.schema.Track,
+    cfg: TimelineConfig,
+    node: Node,
+    say: Callable[[str], None],
+    resolved: dict[int, Media | Unprocessable],
 ) -> ClipReport:
     effect = _speed_effect(clip)
     if effect:
         raise Unprocessable(f"has a speed effect already ({effect})")
     if clip.source_range is None and clip.media_reference.available_range is None:
         raise Unprocessable("no source range and no available range")
-    media = media_for(clip)
+    media = _resolve(clip, resolved)
     sr = clip.source_range or clip.media_reference.available_range
     rng = _frame_range(clip, media, sr, cfg)
     params = cfg.params
