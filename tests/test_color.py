@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from tests.limits import HANG
 from unshutter import color
 from unshutter.errors import ParameterError
 
@@ -147,6 +148,6 @@ before = hwm()
 y = cs.from_linear(x)
 print(hwm() - before)
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.split()[-1]) < 150, out.stdout  # MB: the 95 MB output and a little

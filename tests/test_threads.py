@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.hosts.media import png_sequence
+from tests.limits import HANG
 from unshutter import threads
 
 
@@ -63,12 +64,12 @@ def test_threads_bound_every_library_in_the_engine_process(tmp_path: Path) -> No
 def test_bad_thread_counts_are_one_line_errors(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != threads.ENV}
     cmd = [sys.executable, "-m", "unshutter", "run", str(tmp_path / "s.####.png"), "-o", str(tmp_path / "o")]
-    p = subprocess.run([*cmd, "--threads", "-2"], capture_output=True, text=True, env=env, timeout=120)
+    p = subprocess.run([*cmd, "--threads", "-2"], capture_output=True, text=True, env=env, timeout=HANG)
     assert (
         p.returncode == 2
         and p.stderr.strip() == "unshutter: error: --threads -2: a whole number of threads, 1 or more (0: all cores)"
     )
-    p = subprocess.run(cmd, capture_output=True, text=True, env={**env, threads.ENV: "four"}, timeout=120)
+    p = subprocess.run(cmd, capture_output=True, text=True, env={**env, threads.ENV: "four"}, timeout=HANG)
     assert p.returncode == 2 and f"{threads.ENV} 'four'" in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.farm.helpers import SHOTS, UNSHUTTER, assert_same_images, images
+from tests.limits import HANG
 from unshutter.errors import ParameterError
 from unshutter.farm import task
 from unshutter.farm.plan import split
@@ -157,7 +158,7 @@ def test_sigkill_mid_chunk_then_resume_is_identical(
             break
     assert proc.poll() is None, "the chunk finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=60)
+    proc.wait(timeout=HANG)
     assert proc.returncode == -signal.SIGKILL
     # nothing partial under an output name: every output present is complete and final
     done = images(out)
@@ -192,7 +193,7 @@ def test_sigterm_exits_143_without_temporaries(tmp_path: Path, farm_clips: dict[
         if json.loads(line)["event"] == "frame":
             break
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=HANG)
     if proc.returncode == 0:
         pytest.skip("the chunk finished before SIGTERM arrived")
     assert proc.returncode == 143 and "terminated" in err

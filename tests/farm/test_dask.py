@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from tests.farm.helpers import UNSHUTTER, assert_same_images, images, make_clip, write_spec
+from tests.limits import HANG
 from unshutter import kernels
 from unshutter import threads as process_threads
 from unshutter.errors import OutputError
@@ -160,7 +161,7 @@ def test_cli_dask_unreachable_scheduler_is_one_line(spec_path: Path) -> None:
         [UNSHUTTER, "farm", "dask", str(spec_path), "--scheduler", "tcp://127.0.0.1:9", "-q"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG,
         env=env,
     )
     assert p.returncode == 1
@@ -213,7 +214,7 @@ def _session_processes(sid: int) -> dict[int, str]:
     return found
 
 
-def _wait_until_session_ends(sid: int, timeout: float = 60.0) -> None:
+def _wait_until_session_ends(sid: int, timeout: float = HANG) -> None:
     """Wait for every process of session ``sid`` to end (SIGKILLed, a big process still unmaps its memory before its
     files close, and holds its locks until then)."""
     deadline = time.monotonic() + timeout
@@ -234,7 +235,7 @@ def test_killed_dask_job_resumes_with_nothing_lost(
     _wait_for_outputs(out, 9, lambda: proc.poll() is None)
     assert proc.poll() is None, "the job finished before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate(timeout=60)
+    proc.communicate(timeout=HANG)
     # the machine is gone only once all of it is: a worker still exiting holds its chunk's claim (the re-run's
     # first attempt of that chunk would be refused and retried)
     _wait_until_session_ends(proc.pid)
@@ -433,7 +434,7 @@ def test_cli_dask_with_no_worker_gives_up_in_one_line(spec_path: Path, tmp_path:
         [UNSHUTTER, "farm", "dask", str(spec_path), "--no-workers-timeout", "-1"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG,
     )
     assert bad.returncode == 2 and "--no-workers-timeout -1" in bad.stderr
 

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from tests.farm.helpers import OPENJD, UNSHUTTER, assert_same_images, images, make_clip, write_spec
+from tests.limits import HANG
 from unshutter.errors import OverrideError
 from unshutter.farm import session
 from unshutter.farm.dask_runner import _payload
@@ -34,7 +35,7 @@ def _bundle(spec_path: Path, out: Path) -> Path:
         [UNSHUTTER, "farm", "openjd", str(spec_path), "-o", str(out), "--command", UNSHUTTER],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG,
     )
     assert p.returncode == 0, p.stderr
     assert f"deadline bundle submit {out}" in p.stdout
@@ -90,7 +91,7 @@ def test_template_structure(spec_path: Path, tmp_path: Path) -> None:
 
 def test_openjd_check_passes(spec_path: Path, tmp_path: Path) -> None:
     bundle = _bundle(spec_path, tmp_path / "bundle")
-    p = subprocess.run([OPENJD, "check", str(bundle / "template.yaml")], capture_output=True, text=True, timeout=120)
+    p = subprocess.run([OPENJD, "check", str(bundle / "template.yaml")], capture_output=True, text=True, timeout=HANG)
     assert p.returncode == 0 and "passes validation" in p.stdout, p.stdout + p.stderr
 
 
@@ -191,7 +192,7 @@ def test_killed_openjd_job_resumes_with_nothing_lost(
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    proc.communicate(timeout=60)
+    proc.communicate(timeout=HANG)
     partial = images(out)
     assert 0 < len(partial) < 18
     for name in partial:  # nothing half-written under an output name
@@ -323,7 +324,7 @@ def test_session_server_loads_model_once_and_serves_chunks(
         assert session.ping(state)["served"] == 4
     finally:
         p = subprocess.run(
-            [UNSHUTTER, "farm", "session", "stop", "--state", str(state)], capture_output=True, text=True, timeout=120
+            [UNSHUTTER, "farm", "session", "stop", "--state", str(state)], capture_output=True, text=True, timeout=HANG
         )
     assert p.returncode == 0 and "stopped" in p.stdout
     assert not state.exists()
@@ -560,17 +561,17 @@ def test_files_named_in_override_files_are_bundle_inputs(tmp_path: Path, farm_cl
     assert args[args.index("--overrides") + 1] == "{{RawParam.car_Overrides}}"
     assert args[args.index("--path-mapping") + 1] == "{{Session.PathMappingRulesFile}}"
     _decode(template, openjd_params(tmp_path / "bundle" / "parameter_values.yaml"), tmp_path)
-    p = subprocess.run([OPENJD, "check", str(tpath)], capture_output=True, text=True, timeout=120)
+    p = subprocess.run([OPENJD, "check", str(tpath)], capture_output=True, text=True, timeout=HANG)
     assert p.returncode == 0 and "passes validation" in p.stdout, p.stdout + p.stderr
     unshutter = [sys.executable, "-m", "unshutter", "farm", "check", str(spec.path)]
-    p = subprocess.run(unshutter, capture_output=True, text=True, timeout=120)
+    p = subprocess.run(unshutter, capture_output=True, text=True, timeout=HANG)
     assert p.returncode == 0 and "car: frames 1001-1006" in p.stdout and "5 file(s) named by its overrides" in p.stdout
     # a matte missing on a frame its region needs fails when the bundle is written, naming shot and file
     (root / "mattes" / "car.1004.png").unlink()
     with pytest.raises(OverrideError, match=r"shot 'car'.overrides: .*car.1004.png: matte for region truck missing"):
         write_bundle(spec, tmp_path / "bundle2", "unshutter")
     # and `farm check` finds it before anything is submitted: one line, non-zero exit
-    p = subprocess.run(unshutter, capture_output=True, text=True, timeout=120)
+    p = subprocess.run(unshutter, capture_output=True, text=True, timeout=HANG)
     assert p.returncode == 4 and p.stderr.strip().count("\n") == 0  # 4: bad overrides
     assert "shot 'car'.overrides" in p.stderr and "car.1004.png: matte for region truck missing" in p.stderr
 

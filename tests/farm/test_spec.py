@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from tests.farm.helpers import UNSHUTTER
+from tests.limits import HANG
 from unshutter.errors import ParameterError
 from unshutter.farm.plan import plan, plan_shot, split
 from unshutter.farm.spec import SpecError, from_dict, load_spec
@@ -158,11 +159,11 @@ def test_plan_reads_clip_range_and_checks_frames(tmp_path: Path, farm_clips: dic
 
 
 def test_cli_check_prints_chunks_and_fails_with_code_2(spec_path: Path, tmp_path: Path) -> None:
-    p = subprocess.run([UNSHUTTER, "farm", "check", str(spec_path)], capture_output=True, text=True, timeout=120)
+    p = subprocess.run([UNSHUTTER, "farm", "check", str(spec_path)], capture_output=True, text=True, timeout=HANG)
     assert p.returncode == 0, p.stderr
     assert "pan: frames 1001-1006, factor 3, 3 chunk(s) of at most 2: 1001-1002 1003-1004 1005-1006" in p.stdout
     bad = _spec(tmp_path, {"shots": [_shot(name="hero", factor=0)]})
-    p = subprocess.run([UNSHUTTER, "farm", "check", str(bad)], capture_output=True, text=True, timeout=120)
+    p = subprocess.run([UNSHUTTER, "farm", "check", str(bad)], capture_output=True, text=True, timeout=HANG)
     assert p.returncode == 2
     assert p.stderr.strip().count("\n") == 0 and "shot 'hero' (shots[0]).factor" in p.stderr
 

@@ -19,6 +19,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.limits import HANG
+
 BPY_VERSIONS = ("4.2.0", "4.5.4", "5.0.1")
 """The PyPI ``bpy`` releases tested: the 4.2 and 4.5 LTS lines and 5.0 (Makefile: BPY_VERSIONS)."""
 
@@ -71,7 +73,7 @@ class Blender:
 
 
 def _binary_version(exe: str) -> tuple[int, ...]:
-    out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=120).stdout
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=HANG).stdout
     m = re.search(r"Blender (\d+)\.(\d+)(?:\.(\d+))?", out)
     return tuple(int(g) for g in m.groups() if g is not None) if m else (0,)
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.limits import HANG
 from tests.robustness.conftest import size_limit
 
 _WRITER = """
@@ -30,7 +31,7 @@ def test_write_text_past_the_size_limit_is_an_output_error(tmp_path: Path) -> No
         capture_output=True,
         text=True,
         preexec_fn=size_limit(50000),
-        timeout=60,
+        timeout=HANG,
     )
     assert p.returncode == 0, p.stderr
     res = json.loads(p.stdout)

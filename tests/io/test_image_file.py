@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.limits import HANG
 from unshutter.io.image_file import ImageMeta, read_image, write_image
 
 # A child that writes one noisy 96x64 image and prints what happened as JSON.
@@ -66,7 +67,7 @@ def test_write_past_the_size_limit_fails_and_leaves_nothing(tmp_path: Path, ext:
             capture_output=True,
             text=True,
             preexec_fn=limited(cut),
-            timeout=60,
+            timeout=HANG,
         )
         assert p.returncode == 0, p.stderr
         res = json.loads(p.stdout)
@@ -102,7 +103,7 @@ def test_write_within_the_size_limit_succeeds(tmp_path: Path, ext: str, fmt: str
         capture_output=True,
         text=True,
         preexec_fn=limited(room),
-        timeout=60,
+        timeout=HANG,
     )
     assert json.loads(p.stdout)["ok"] is True, p.stdout
     px, meta = read_image(target)

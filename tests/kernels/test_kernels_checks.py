@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.limits import HANG
 import unshutter.kernels as K
 from unshutter.kernels import reference as ref
 
@@ -396,7 +397,7 @@ def test_native_module_refuses_instead_of_crashing(native):
 def run_py(code: str, **env: str) -> subprocess.CompletedProcess:
     full_env = dict(os.environ, **env)
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], env=full_env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", textwrap.dedent(code)], env=full_env, capture_output=True, text=True, timeout=HANG
     )
 
 
@@ -439,7 +440,7 @@ def test_forked_child_does_not_hang(native):
         q = ctx.Queue()
         p = ctx.Process(target=child, args=(q,))
         p.start()
-        p.join(60)
+        p.join(300)  # inside run_py's limit
         print("hung" if p.is_alive() else q.get(timeout=5))
         if p.is_alive():
             p.kill()
@@ -552,7 +553,7 @@ def test_native_openmp_waits_passively_and_leaves_the_environment_alone(given: s
     if given is not None:
         env["OMP_WAIT_POLICY"] = given
     code = "import os, unshutter.kernels as K; print('left', os.environ.get('OMP_WAIT_POLICY'))"
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=HANG)
     assert r.returncode == 0, r.stderr
     if "GOMP_SPINCOUNT" not in r.stderr:
         pytest.skip("not libgomp: its spin count is not displayed")

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import textured_photo
+from tests.limits import HANG
 from unshutter.io.image_file import read_image
 from unshutter.sample import render_clip, write_exr_sequence
 
@@ -109,7 +110,7 @@ def cli_render(clip: Clip, tmp_path_factory: pytest.TempPathFactory):
 class Host:
     """The harness host as a subprocess, one command at a time."""
 
-    def __init__(self, env: dict[str, str] | None = None, timeout: float = 120.0) -> None:
+    def __init__(self, env: dict[str, str] | None = None, timeout: float = HANG) -> None:
         full_env = dict(os.environ)
         full_env.setdefault("UNSHUTTER_EXECUTABLE", unshutter_executable())
         full_env["UNSHUTTER_THREADS"] = "1"
@@ -224,7 +225,7 @@ class Host:
             try:
                 self.proc.stdin.write("quit\n")
                 self.proc.stdin.flush()
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=HANG)
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()

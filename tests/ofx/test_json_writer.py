@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.limits import HANG
+
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = r"""
 #include "json_lite.hpp"
@@ -62,7 +64,7 @@ def writer(tmp_path_factory: pytest.TempPathFactory) -> Path:
             str(exe),
         ],
         check=True,
-        timeout=120,
+        timeout=HANG,
     )
     return exe
 

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import textured_photo
+from tests.limits import HANG
 from tests.ofx.conftest import unshutter_executable
 from unshutter.decomposer.runtime import DecompositionAborted, Decomposer, ModelInfo, tile_spans
 from unshutter.node import Node, NodeParams
@@ -72,7 +73,7 @@ class Worker:
             self.ask({"op": "quit"})
         finally:
             self.sock.close()
-            self.proc.wait(timeout=30)
+            self.proc.wait(timeout=HANG)
 
 
 class Segment:
@@ -364,7 +365,7 @@ def test_socket_mode_for_debugging(tmp_path: Path) -> None:
                 s.sendall(struct.pack("<I", len(body)) + body)
                 (n,) = struct.unpack("<I", s.recv(4))
                 assert json.loads(s.recv(n))["ok"]
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=HANG) == 0
         assert not path.exists()
     finally:
         if proc.poll() is None:

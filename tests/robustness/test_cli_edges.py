@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.limits import HANG
 from unshutter.errors import ParameterError
 from unshutter.io.sequence import parse_pattern
 
@@ -61,7 +62,7 @@ def test_timeline_refuses_to_write_over_its_input(tmp_path: Path) -> None:
         [*EXE, "timeline", str(edit), "-o", str(tmp_path / "." / "edit.otio"), "--media-dir", str(tmp_path / "media")],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG,
     )
     assert p.returncode == 2 and "input" in p.stderr and p.stderr.strip().count("\n") == 0, p.stderr
     assert edit.read_bytes() == before
@@ -74,7 +75,7 @@ def test_timeline_with_an_unwritable_extension_is_refused_first(tmp_path: Path) 
         [*EXE, "timeline", str(edit), "-o", str(tmp_path / "out.nope"), "--media-dir", str(tmp_path / "media")],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG,
     )
     assert p.returncode == 2 and ".nope" in p.stderr and p.stderr.strip().count("\n") == 0, p.stderr
     assert not (tmp_path / "media").exists()

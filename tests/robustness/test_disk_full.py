@@ -18,6 +18,7 @@ from unshutter.io.image_file import read_image
 from unshutter.sample import render_clip, write_exr_sequence
 
 from tests.conftest import textured_photo
+from tests.limits import HANG
 from tests.robustness.conftest import size_limit
 
 EXE = [sys.executable, "-m", "unshutter"]
@@ -132,7 +133,7 @@ def test_guidance_map_past_the_file_size_limit_is_not_kept(tmp_path: Path) -> No
         [sys.executable, "-c", code, str(target)],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=HANG,
         preexec_fn=size_limit(300),
     )
     assert p.returncode == 0, p.stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.limits import HANG
 from unshutter.farm.spec import SpecError, load_spec
 
 EXE = [sys.executable, "-m", "unshutter"]
@@ -33,7 +34,7 @@ def test_spec_with_non_finite_numbers_is_refused(tmp_path: Path, extra: str, fie
     msg = str(exc.value)
     assert "\n" not in msg and "reel.yaml" in msg and "shot 'a'" in msg and f".{field}" in msg, msg
     for cmd in (["farm", "check", str(spec)], ["farm", "openjd", str(spec), "-o", str(tmp_path / "bundle")]):
-        p = subprocess.run([*EXE, *cmd], capture_output=True, text=True, timeout=120)
+        p = subprocess.run([*EXE, *cmd], capture_output=True, text=True, timeout=HANG)
         assert p.returncode == 2 and p.stderr.strip().count("\n") == 0 and f".{field}" in p.stderr, p.stderr
     assert not (tmp_path / "bundle").exists()
 
@@ -43,14 +44,14 @@ def test_spec_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
     spec.write_bytes(SHOT.format(extra="shutter: 180").encode() + b"# caf\xe9 \xff\xfe\n")
     with pytest.raises(SpecError, match=r"reel\.yaml: not UTF-8 text"):
         load_spec(spec)
-    p = subprocess.run([*EXE, "farm", "check", str(spec)], capture_output=True, text=True, timeout=120)
+    p = subprocess.run([*EXE, "farm", "check", str(spec)], capture_output=True, text=True, timeout=HANG)
     assert p.returncode == 2 and "not UTF-8" in p.stderr and p.stderr.strip().count("\n") == 0, p.stderr
 
 
 def test_spec_that_is_a_fifo_is_refused_not_read(tmp_path: Path) -> None:
     spec = tmp_path / "reel.yaml"
     os.mkfifo(spec)
-    p = subprocess.run([*EXE, "farm", "check", str(spec)], capture_output=True, text=True, timeout=60)
+    p = subprocess.run([*EXE, "farm", "check", str(spec)], capture_output=True, text=True, timeout=HANG)
     assert p.returncode == 2 and "not a regular file" in p.stderr, p.stderr
 
 
@@ -63,7 +64,7 @@ def test_farm_dask_without_distributed_names_the_extra(tmp_path: Path) -> None:
         "import sys\nsys.modules['distributed'] = None\nfrom unshutter.cli.main import main\n"
         f"sys.exit(main(['farm', 'dask', {str(spec)!r}]))\n"
     )
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG)
     assert p.returncode == 1, p.stderr
     err = p.stderr.strip()
     assert "\n" not in err and "distributed" in err and "unshutter[farm]" in err, err

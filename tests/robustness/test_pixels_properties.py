@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.limits import HANG
+
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -182,7 +184,7 @@ def test_write_under_any_file_size_limit_is_whole_or_nothing(
             [sys.executable, "-c", _LIMITED_WRITER, str(target), fmt, str(bits), str(h), str(w)],
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=HANG,
             preexec_fn=size_limit(limit),
         )
         assert p.returncode == 0, p.stderr  # no traceback, no crash (libjpeg's exit, SIGXFSZ)

@@ -20,6 +20,7 @@ from unshutter.io.image_file import read_image
 from unshutter.sample import render_clip, write_exr_sequence
 
 from tests.conftest import textured_photo
+from tests.limits import HANG
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def test_signal_stops_the_run_cleanly(long_clip: str, tmp_path: Path, sig: signa
         if json.loads(line)["event"] == "frame":  # one frame written, the next one under way
             break
     p.send_signal(sig)
-    stdout, stderr = p.communicate(timeout=120)
+    stdout, stderr = p.communicate(timeout=HANG)
     expected = 130 if sig == signal.SIGINT else 128 + sig
     assert p.returncode == expected, (p.returncode, stderr)
     err = stderr.strip()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.limits import HANG
 from unshutter.io.atomic import TMP_MARK
 from unshutter.io.claim import CLAIM_DIR
 
@@ -40,7 +41,7 @@ def test_special_file_as_a_frame_is_refused(fresh_hdr_clip: str, tmp_path: Path,
         [*EXE, "run", fresh_hdr_clip, "-o", str(out), "--factor", "2", "--quiet"],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=HANG,
     )
     assert p.returncode == 3, p.stderr
     err = p.stderr.strip()
@@ -55,7 +56,7 @@ def test_special_file_as_a_movie_is_refused(tmp_path: Path, kind: str) -> None:
     movie = tmp_path / "clip.mp4"
     _special(movie, kind)
     p = subprocess.run(
-        [*EXE, "run", str(movie), "-o", str(tmp_path / "out"), "--quiet"], capture_output=True, text=True, timeout=60
+        [*EXE, "run", str(movie), "-o", str(tmp_path / "out"), "--quiet"], capture_output=True, text=True, timeout=HANG
     )
     assert p.returncode == 3, p.stderr
     assert "not a regular file" in p.stderr and str(movie) in p.stderr and p.stderr.strip().count("\n") == 0
@@ -65,5 +66,5 @@ def test_info_refuses_a_fifo(fresh_hdr_clip: str) -> None:
     frame = Path(fresh_hdr_clip.replace("####", "1001"))
     frame.unlink()
     os.mkfifo(frame)
-    p = subprocess.run([*EXE, "info", fresh_hdr_clip], capture_output=True, text=True, timeout=60)
+    p = subprocess.run([*EXE, "info", fresh_hdr_clip], capture_output=True, text=True, timeout=HANG)
     assert p.returncode == 3 and "not a regular file" in p.stderr, p.stderr

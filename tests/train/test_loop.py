@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.limits import HANG
 from unshutter.train.config import load_config
 
 
@@ -87,12 +88,12 @@ def test_sigterm_to_the_process_group_saves(tmp_path: Path):
         start_new_session=True,
     )
     log = tmp_path / "run" / "train.log"
-    deadline = time.time() + 240
+    deadline = time.time() + HANG
     while time.time() < deadline and not (log.exists() and " step 2 loss" in log.read_text()):
         assert proc.poll() is None, proc.stderr.read().decode()
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=HANG)
     assert proc.returncode == 0, err.decode()[-2000:]
     text = log.read_text()
     assert "signal 15: stopping at step" in text and "(end)" in text
