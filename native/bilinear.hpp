@@ -25,8 +25,8 @@ inline Tap tap(float x, float y, idx h, idx w) {
     const float ax = x - fx0, ay = y - fy0;
     const idx x0 = static_cast<idx>(fx0), y0 = static_cast<idx>(fy0);
     const idx x1 = std::min(x0 + 1, w - 1), y1 = std::min(y0 + 1, h - 1);
-    return Tap{y0 * w + x0, y0 * w + x1, y1 * w + x0, y1 * w + x1,
-               (1.0f - ax) * (1.0f - ay), ax * (1.0f - ay), (1.0f - ax) * ay, ax * ay, ax, ay};
+    return Tap{y0 * w + x0,      y0 * w + x1,      y1 * w + x0, y1 * w + x1, (1.0f - ax) * (1.0f - ay),
+               ax * (1.0f - ay), (1.0f - ax) * ay, ax * ay,     ax,          ay};
 }
 
 }  // namespace unshutter

@@ -4,8 +4,8 @@
 // n(p) taps at most `spacing` pixels apart (at least 1, at most max_taps).
 // Interleaved [H, W, C] frames, motion [H, W, 2].
 #include <algorithm>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "bilinear.hpp"
@@ -28,8 +28,8 @@ inline idx taps_of(float mx, float my, float span, float spacing, idx max_taps) 
 
 // Mean of the taps of pixel (x, y) into acc[0..C): sign +1 is the blur, -1 its adjoint.
 template <idx C>
-inline void blur_at(const float* img, const Frame& f, idx x, idx y, float mx, float my, float span, idx n,
-                    float sign, float* acc) {
+inline void blur_at(const float* img, const Frame& f, idx x, idx y, float mx, float my, float span, idx n, float sign,
+                    float* acc) {
     const idx c = C > 0 ? C : f.c;
     if (n == 1) {  // one tap at the middle of the exposure: the pixel itself (most of a frame that holds still)
         const float* q = img + (y * f.w + x) * c;
@@ -53,8 +53,8 @@ inline void blur_at(const float* img, const Frame& f, idx x, idx y, float mx, fl
 
 // One pass over rows [b, e): blur (or adjoint) of img at each pixel, handed to put(p, acc).
 template <idx C, class Put>
-void blur_rows(const float* img, const float* motion, const std::uint16_t* taps, const Frame& f, float span,
-               float sign, idx b, idx e, Put&& put) {
+void blur_rows(const float* img, const float* motion, const std::uint16_t* taps, const Frame& f, float span, float sign,
+               idx b, idx e, Put&& put) {
     float acc[16];
     for (idx y = b; y < e; ++y)
         for (idx x = 0; x < f.w; ++x) {

@@ -90,9 +90,8 @@ void clean_rows(const std::uint8_t* lab, float* out, idx h, idx w, idx y0, idx y
             if (inner_row && x > 0 && x < w - 1) {
                 const std::uint8_t* up = row - w;
                 const std::uint8_t* dn = row + w;
-                const bool shared = (row[x - 1] == own) | (row[x + 1] == own) | (up[x - 1] == own) |
-                                    (up[x] == own) | (up[x + 1] == own) | (dn[x - 1] == own) |
-                                    (dn[x] == own) | (dn[x + 1] == own);
+                const bool shared = (row[x - 1] == own) | (row[x + 1] == own) | (up[x - 1] == own) | (up[x] == own) |
+                                    (up[x + 1] == own) | (dn[x - 1] == own) | (dn[x] == own) | (dn[x + 1] == own);
                 if (!shared) l = resolve_label(lab, h, w, y, x);
             } else {
                 l = resolve_label(lab, h, w, y, x);
@@ -104,8 +103,7 @@ void clean_rows(const std::uint8_t* lab, float* out, idx h, idx w, idx y0, idx y
 }
 
 UNSHUTTER_CLONES
-void composite_range(float* __restrict s, float* __restrict v, const float* __restrict m, idx n,
-                     float dx, float dy) {
+void composite_range(float* __restrict s, float* __restrict v, const float* __restrict m, idx n, float dx, float dy) {
     // bitwise blend instead of a branch, so the loop vectorises
     const std::uint32_t bx = bit_cast<std::uint32_t>(dx), by = bit_cast<std::uint32_t>(dy);
     const std::uint32_t b1 = bit_cast<std::uint32_t>(1.f);

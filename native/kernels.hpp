@@ -30,10 +30,9 @@ void affine_fill(const float* motion, const float* trust, const float* tex, cons
                  const double* affine, idx h, idx w, float half, float share);
 
 // ---- tiling.cpp
-void feather_weight(float* out, idx h, idx w, idx overlap, bool top, bool bottom, bool left,
-                    bool right);
-void accumulate_tile(float* acc, float* wsum, idx W, idx C, const float* tile, const float* weight,
-                     idx h, idx w, idx y0, idx x0);
+void feather_weight(float* out, idx h, idx w, idx overlap, bool top, bool bottom, bool left, bool right);
+void accumulate_tile(float* acc, float* wsum, idx W, idx C, const float* tile, const float* weight, idx h, idx w,
+                     idx y0, idx x0);
 void normalize_accumulated(const float* acc, const float* wsum, float* out, idx n, idx C);
 
 // ---- retime.cpp  (m = H*W*C floats per frame)
@@ -46,8 +45,8 @@ void lean_toward(float* sub, const float* moved, const float* weight, idx n, idx
 
 // ---- warp.cpp  (planar: src/base/sharp [c, h, w], motion [2, h, w], gate [k, h, w], out/res [k, c, h, w])
 void flow_warp(const float* src, const float* motion, float* out, idx c, idx h, idx w, idx k);
-void warp_blend(float* res, const float* base, const float* sharp, const float* motion, const float* gate, idx c,
-                idx h, idx w, idx k);
+void warp_blend(float* res, const float* base, const float* sharp, const float* motion, const float* gate, idx c, idx h,
+                idx w, idx k);
 
 // ---- deblur.cpp  (interleaved: img/start/blurred/out [h, w, c] with c <= 16, motion [h, w, 2])
 void motion_blur(const float* img, const float* motion, float* out, idx h, idx w, idx c, float span, float spacing,

@@ -41,7 +41,9 @@ void check(const A& a, const char* fn, const char* name, int ndim, const char* l
                                       std::to_string(a.ndim()) + " dimensions");
 }
 
-std::vector<py::ssize_t> shape_of(const py::array& a) { return {a.shape(), a.shape() + a.ndim()}; }
+std::vector<py::ssize_t> shape_of(const py::array& a) {
+    return {a.shape(), a.shape() + a.ndim()};
+}
 
 // A new C-contiguous output array; large ones take their memory from the
 // buffer cache (pool.hpp) and hand it back when the array is freed.
@@ -510,7 +512,8 @@ void land_motion(const py::array_t<std::uint16_t, py::array::c_style>& px,
     }
 }
 
-py::tuple sort_landings(const farr& motion, const farr& priority, const py::array_t<std::int32_t, py::array::c_style>& pairs) {
+py::tuple sort_landings(const farr& motion, const farr& priority,
+                        const py::array_t<std::int32_t, py::array::c_style>& pairs) {
     check(motion, "sort_landings", "motion", 3, "[H, W, 2]");
     require(motion.shape(2) == 2, "sort_landings: motion must be [H, W, 2]");
     const idx h = motion.shape(0), w = motion.shape(1), n = h * w;
@@ -645,9 +648,9 @@ PYBIND11_MODULE(_native, m) {
     m.def("rec709_decode", &transfer<us::rec709_decode>, py::arg("y").noconvert());
     m.def("log_encode", &transfer<us::log_encode>, py::arg("x").noconvert());
     m.def("log_decode", &transfer<us::log_decode>, py::arg("y").noconvert());
-    m.def("land_motion", &land_motion, py::arg("px").noconvert(), py::arg("py").noconvert(),
-          py::arg("mx").noconvert(), py::arg("my").noconvert(), py::arg("src").noconvert(), py::arg("t"),
-          py::arg("w"), py::arg("h"), py::arg("pairs").noconvert(),
+    m.def("land_motion", &land_motion, py::arg("px").noconvert(), py::arg("py").noconvert(), py::arg("mx").noconvert(),
+          py::arg("my").noconvert(), py::arg("src").noconvert(), py::arg("t"), py::arg("w"), py::arg("h"),
+          py::arg("pairs").noconvert(),
           "Write each sorted pixel's pair where it lands after t (in order: the last write stays)");
     m.def("sort_landings", &sort_landings, py::arg("motion").noconvert(), py::arg("priority").noconvert(),
           py::arg("pairs").noconvert(), "Pixels in ascending landing priority: positions, motions and pairs");

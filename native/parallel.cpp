@@ -41,7 +41,9 @@ int max_threads() {
 
 // A process-wide bound (every calling thread sees it, unlike omp_set_num_threads,
 // which sets the calling thread's own value only). 0 lifts it.
-void set_max_threads(int n) { g_limit.store(n > 0 ? n : 0, std::memory_order_relaxed); }
+void set_max_threads(int n) {
+    g_limit.store(n > 0 ? n : 0, std::memory_order_relaxed);
+}
 
 int threads_for(idx work) {
     if (work < kParallelMin || g_forked.load(std::memory_order_relaxed)) return 1;

@@ -18,8 +18,8 @@ constexpr std::size_t kAlign = std::size_t{2} << 20;  // lets the kernel back bu
 
 struct Pool {
     std::mutex mu;
-    std::multimap<std::size_t, void*> free_blocks;   // size -> buffer
-    std::unordered_map<void*, std::size_t> sizes;     // every live or cached buffer
+    std::multimap<std::size_t, void*> free_blocks;  // size -> buffer
+    std::unordered_map<void*, std::size_t> sizes;   // every live or cached buffer
     std::size_t cached = 0;
     std::size_t limit = 0;
 
@@ -100,7 +100,9 @@ std::size_t pool_cached_bytes() {
     return P.cached;
 }
 
-std::size_t pool_limit_bytes() { return pool().limit; }
+std::size_t pool_limit_bytes() {
+    return pool().limit;
+}
 
 void pool_clear() {
     Pool& P = pool();

@@ -24,8 +24,7 @@ std::vector<float> ramp(idx n, idx overlap, bool lo, bool hi) {
 }
 
 UNSHUTTER_CLONES
-void outer_rows(float* __restrict out, const float* __restrict ry, const float* __restrict rx, idx w,
-                idx y0, idx y1) {
+void outer_rows(float* __restrict out, const float* __restrict ry, const float* __restrict rx, idx w, idx y0, idx y1) {
     for (idx y = y0; y < y1; ++y) {
         const float a = ry[y];
         float* o = out + y * w;
@@ -34,8 +33,8 @@ void outer_rows(float* __restrict out, const float* __restrict ry, const float* 
 }
 
 template <int C>
-void accumulate_row(float* __restrict acc, float* __restrict ws, const float* __restrict t,
-                    const float* __restrict wt, idx w) {
+void accumulate_row(float* __restrict acc, float* __restrict ws, const float* __restrict t, const float* __restrict wt,
+                    idx w) {
     for (idx x = 0; x < w; ++x) {
         const float k = wt[x];
         for (int c = 0; c < C; ++c) acc[x * C + c] += t[x * C + c] * k;
@@ -53,18 +52,25 @@ void accumulate_row_any(float* __restrict acc, float* __restrict ws, const float
 }
 
 UNSHUTTER_CLONES
-void accumulate_rows(float* acc, float* wsum, idx W, idx C, const float* tile, const float* weight,
-                     idx w, idx y0, idx x0, idx r0, idx r1) {
+void accumulate_rows(float* acc, float* wsum, idx W, idx C, const float* tile, const float* weight, idx w, idx y0,
+                     idx x0, idx r0, idx r1) {
     for (idx r = r0; r < r1; ++r) {
         float* a = acc + ((y0 + r) * W + x0) * C;
         float* ws = wsum + (y0 + r) * W + x0;
         const float* t = tile + r * w * C;
         const float* wt = weight + r * w;
         switch (C) {
-            case 1: accumulate_row<1>(a, ws, t, wt, w); break;
-            case 3: accumulate_row<3>(a, ws, t, wt, w); break;
-            case 4: accumulate_row<4>(a, ws, t, wt, w); break;
-            default: accumulate_row_any(a, ws, t, wt, w, C);
+            case 1:
+                accumulate_row<1>(a, ws, t, wt, w);
+                break;
+            case 3:
+                accumulate_row<3>(a, ws, t, wt, w);
+                break;
+            case 4:
+                accumulate_row<4>(a, ws, t, wt, w);
+                break;
+            default:
+                accumulate_row_any(a, ws, t, wt, w, C);
         }
     }
 }
@@ -81,9 +87,15 @@ void normalize_px(const float* __restrict acc, const float* __restrict ws, float
 UNSHUTTER_CLONES
 void normalize_range(const float* acc, const float* ws, float* out, idx n, idx C) {
     switch (C) {
-        case 1: normalize_px<1>(acc, ws, out, n); return;
-        case 3: normalize_px<3>(acc, ws, out, n); return;
-        case 4: normalize_px<4>(acc, ws, out, n); return;
+        case 1:
+            normalize_px<1>(acc, ws, out, n);
+            return;
+        case 3:
+            normalize_px<3>(acc, ws, out, n);
+            return;
+        case 4:
+            normalize_px<4>(acc, ws, out, n);
+            return;
         default:
             for (idx i = 0; i < n; ++i) {
                 const float w = ws[i];
@@ -101,16 +113,14 @@ void feather_weight(float* out, idx h, idx w, idx overlap, bool top, bool bottom
     parallel_ranges(h, [&](idx y0, idx y1) { outer_rows(out, ry.data(), rx.data(), w, y0, y1); }, h * w);
 }
 
-void accumulate_tile(float* acc, float* wsum, idx W, idx C, const float* tile, const float* weight, idx h,
-                     idx w, idx y0, idx x0) {
+void accumulate_tile(float* acc, float* wsum, idx W, idx C, const float* tile, const float* weight, idx h, idx w,
+                     idx y0, idx x0) {
     parallel_ranges(
-        h, [&](idx r0, idx r1) { accumulate_rows(acc, wsum, W, C, tile, weight, w, y0, x0, r0, r1); },
-        h * w * C);
+        h, [&](idx r0, idx r1) { accumulate_rows(acc, wsum, W, C, tile, weight, w, y0, x0, r0, r1); }, h * w * C);
 }
 
 void normalize_accumulated(const float* acc, const float* wsum, float* out, idx n, idx C) {
-    parallel_ranges(
-        n, [&](idx b, idx e) { normalize_range(acc + b * C, wsum + b, out + b * C, e - b, C); }, n * C);
+    parallel_ranges(n, [&](idx b, idx e) { normalize_range(acc + b * C, wsum + b, out + b * C, e - b, C); }, n * C);
 }
 
 }  // namespace unshutter

@@ -99,24 +99,30 @@ UNSHUTTER_INLINE void log_decode_range(const float* __restrict x, float* __restr
 using RangeFn = void (*)(const float*, float*, idx);
 
 #ifdef UNSHUTTER_MULTIVERSION
-#define UNSHUTTER_VARIANTS(name)                                                                  \
-    void name##_v1(const float* x, float* y, idx n) { name##_range<false>(x, y, n); }             \
-    __attribute__((target("arch=x86-64-v3"))) void name##_v3(const float* x, float* y, idx n) {   \
-        name##_range<true>(x, y, n);                                                              \
-    }                                                                                             \
-    __attribute__((target("arch=x86-64-v4"))) void name##_v4(const float* x, float* y, idx n) {   \
-        name##_range<true>(x, y, n);                                                              \
-    }                                                                                             \
-    RangeFn name##_pick() {                                                                       \
-        __builtin_cpu_init();                                                                     \
-        if (__builtin_cpu_supports("x86-64-v4")) return name##_v4;                                \
-        if (__builtin_cpu_supports("x86-64-v3")) return name##_v3;                                \
-        return name##_v1;                                                                         \
+#define UNSHUTTER_VARIANTS(name)                                                                \
+    void name##_v1(const float* x, float* y, idx n) {                                           \
+        name##_range<false>(x, y, n);                                                           \
+    }                                                                                           \
+    __attribute__((target("arch=x86-64-v3"))) void name##_v3(const float* x, float* y, idx n) { \
+        name##_range<true>(x, y, n);                                                            \
+    }                                                                                           \
+    __attribute__((target("arch=x86-64-v4"))) void name##_v4(const float* x, float* y, idx n) { \
+        name##_range<true>(x, y, n);                                                            \
+    }                                                                                           \
+    RangeFn name##_pick() {                                                                     \
+        __builtin_cpu_init();                                                                   \
+        if (__builtin_cpu_supports("x86-64-v4")) return name##_v4;                              \
+        if (__builtin_cpu_supports("x86-64-v3")) return name##_v3;                              \
+        return name##_v1;                                                                       \
     }
 #else
-#define UNSHUTTER_VARIANTS(name)                                                                  \
-    void name##_v1(const float* x, float* y, idx n) { name##_range<false>(x, y, n); }             \
-    RangeFn name##_pick() { return name##_v1; }
+#define UNSHUTTER_VARIANTS(name)                      \
+    void name##_v1(const float* x, float* y, idx n) { \
+        name##_range<false>(x, y, n);                 \
+    }                                                 \
+    RangeFn name##_pick() {                           \
+        return name##_v1;                             \
+    }
 #endif
 
 UNSHUTTER_VARIANTS(srgb_encode)
@@ -163,10 +169,10 @@ void srgb_decode_channels_last(const float* x, float* y, idx k, idx c, idx hp, i
         k * h * w * c);
 }
 
-#define UNSHUTTER_ENTRY(name)                            \
-    void name(const float* x, float* y, idx n) {         \
-        static const RangeFn fn = name##_pick();         \
-        run(fn, x, y, n);                                \
+#define UNSHUTTER_ENTRY(name)                    \
+    void name(const float* x, float* y, idx n) { \
+        static const RangeFn fn = name##_pick(); \
+        run(fn, x, y, n);                        \
     }
 
 UNSHUTTER_ENTRY(srgb_encode)

@@ -115,8 +115,8 @@ bool use_avx512(idx h, idx w) {
 
 // Rows [r0, r1) of the k*h output rows (row r: sub-frame r / h, image row r % h).
 template <bool Blend>
-void warp_rows(const float* src, const float* motion, idx c, idx h, idx w, idx k, const float* base,
-               const float* gate, float* out, idx r0, idx r1) {
+void warp_rows(const float* src, const float* motion, idx c, idx h, idx w, idx k, const float* base, const float* gate,
+               float* out, idx r0, idx r1) {
     const idx hw = h * w;
 #ifdef UNSHUTTER_WARP_AVX512
     const bool wide = use_avx512(h, w);
@@ -139,14 +139,15 @@ void warp_rows(const float* src, const float* motion, idx c, idx h, idx w, idx k
 }  // namespace
 
 void flow_warp(const float* src, const float* motion, float* out, idx c, idx h, idx w, idx k) {
-    parallel_ranges(k * h, [&](idx b, idx e) { warp_rows<false>(src, motion, c, h, w, k, nullptr, nullptr, out, b, e); },
-                    k * c * h * w);
+    parallel_ranges(
+        k * h, [&](idx b, idx e) { warp_rows<false>(src, motion, c, h, w, k, nullptr, nullptr, out, b, e); },
+        k * c * h * w);
 }
 
-void warp_blend(float* res, const float* base, const float* sharp, const float* motion, const float* gate, idx c,
-                idx h, idx w, idx k) {
-    parallel_ranges(k * h, [&](idx b, idx e) { warp_rows<true>(sharp, motion, c, h, w, k, base, gate, res, b, e); },
-                    k * c * h * w);
+void warp_blend(float* res, const float* base, const float* sharp, const float* motion, const float* gate, idx c, idx h,
+                idx w, idx k) {
+    parallel_ranges(
+        k * h, [&](idx b, idx e) { warp_rows<true>(sharp, motion, c, h, w, k, base, gate, res, b, e); }, k * c * h * w);
 }
 
 }  // namespace unshutter
