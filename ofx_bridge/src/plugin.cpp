@@ -102,13 +102,20 @@ constexpr const char *kParamVectorsY = "vectorsY";
 constexpr const char *kParamVectorsYLabel = "Vectors y direction";
 constexpr const char *kParamVectorsYHint =
     "Which way a positive y (G) of the Vectors input points: Up (Nuke and Blender, origin at the bottom left) or "
-    "Down (image rows). The Vectors input is a motion-vector pass (R, G: x, y in pixels per frame at full "
-    "resolution, scaled with the host's render scale); connected, it replaces the optical flow as the motion.";
+    "Down (image rows). The Vectors input is a motion-vector pass (R, G: x, y per frame, in pixels at full "
+    "resolution, scaled with the host's render scale, or as Vectors units says); connected, it replaces the "
+    "optical flow as the motion.";
 constexpr const char *kParamVectorsPoints = "vectorsPoints";
 constexpr const char *kParamVectorsPointsLabel = "Vectors point";
 constexpr const char *kParamVectorsPointsHint =
     "Forward: the Vectors input's vectors point where a pixel goes in the next frame (Nuke's forward layer). "
     "Backward: they point against the motion (Nuke's backward layer, Blender's Vector pass).";
+constexpr const char *kParamVectorsUnits = "vectorsUnits";
+constexpr const char *kParamVectorsUnitsLabel = "Vectors units";
+constexpr const char *kParamVectorsUnitsHint =
+    "Pixels: the Vectors input holds pixels per frame at full resolution (Nuke, Blender). NDC: -1 to 1 across the "
+    "frame (pixels = value x width / 2, y by the height), UV: 0 to 1 across it (pixels = value x width), as "
+    "real-time engines' velocity buffers hold them; both follow the render scale with the frame's size.";
 constexpr const char *kParamOverrides = "overrideFile";
 constexpr const char *kParamOverridesLabel = "Override file";
 constexpr const char *kParamOverridesHint =
@@ -156,6 +163,10 @@ enum VectorsPointsOption { eVectorsForward = 0, eVectorsBackward, eVectorsPoints
 constexpr ChoiceOption kVectorsPointsOptions[] = {{"Forward", "forward"}, {"Backward", "backward"}};
 static_assert(sizeof(kVectorsPointsOptions) / sizeof(kVectorsPointsOptions[0]) == eVectorsPointsCount,
               "vectors point options");
+enum VectorsUnitsOption { eVectorsPx = 0, eVectorsNdc, eVectorsUv, eVectorsUnitsCount };
+constexpr ChoiceOption kVectorsUnitsOptions[] = {{"Pixels", "px"}, {"NDC (-1 to 1)", "ndc"}, {"UV (0 to 1)", "uv"}};
+static_assert(sizeof(kVectorsUnitsOptions) / sizeof(kVectorsUnitsOptions[0]) == eVectorsUnitsCount,
+              "vectors units options");
 enum ColorspaceOption { eColorspaceAuto = 0, eColorspaceLinear, eColorspaceSRGB, eColorspaceRec709, eColorspaceCount };
 constexpr ChoiceOption kColorspaceOptions[] = {
     {"Auto", "auto"}, {"Linear", "linear"}, {"sRGB", "srgb"}, {"Rec.709", "rec709"}};
@@ -217,7 +228,7 @@ struct Instance {
                    guide_motion = nullptr,
                    overrides = nullptr, colorspace = nullptr, quality = nullptr, tile = nullptr, threshold = nullptr,
                    timing = nullptr, follow = nullptr, source_time = nullptr, vectors_y = nullptr,
-                   vectors_points = nullptr;
+                   vectors_points = nullptr, vectors_units = nullptr;
     std::atomic<bool> persistent_message{false};  // render threads share the instance
     std::mutex warning_mutex;
     std::string warning;  // the persistent warning on show ("" when none): set again only when it changes
@@ -639,6 +650,8 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
                       eVectorsYCount, eVectorsYUp);
         define_choice(params, kParamVectorsPoints, kParamVectorsPointsLabel, kParamVectorsPointsHint,
                       kVectorsPointsOptions, eVectorsPointsCount, eVectorsForward);
+        define_choice(params, kParamVectorsUnits, kParamVectorsUnitsLabel, kParamVectorsUnitsHint,
+                      kVectorsUnitsOptions, eVectorsUnitsCount, eVectorsPx);
     }
     if (OfxPropertySetHandle p =
             define_param(params, ofx::ParamTypeString, kParamOverrides, kParamOverridesLabel, kParamOverridesHint)) {
@@ -706,6 +719,7 @@ OfxStatus create_instance(OfxImageEffectHandle effect) {
     in->follow = handle(kParamFollow);
     in->vectors_y = handle(kParamVectorsY);
     in->vectors_points = handle(kParamVectorsPoints);
+    in->vectors_units = handle(kParamVectorsUnits);
     if (in->context == ofx::ImageEffectContextRetimer) in->source_time = handle(ofx::ImageEffectRetimerParamName);
     gProp->propSetPointer(props, ofx::PropInstanceData, 0, in.release());
     return kOfxStatOK;
@@ -1038,7 +1052,9 @@ std::string render_request(const Instance &in, const RenderInputs &r, const ShmL
     const int vy = std::clamp(param_int(in.vectors_y, t, eVectorsYUp), 0, eVectorsYCount - 1);
     const int vp = std::clamp(param_int(in.vectors_points, t, eVectorsForward), 0, eVectorsPointsCount - 1);
     w.key("motion_pass_y").str(kVectorsYOptions[vy].value);
+    const int vu = std::clamp(param_int(in.vectors_units, t, eVectorsPx), 0, eVectorsUnitsCount - 1);
     w.key("motion_pass_points").str(kVectorsPointsOptions[vp].value);
+    w.key("motion_pass_units").str(kVectorsUnitsOptions[vu].value);
     w.end_object().end_object();
     return w.text();
 }

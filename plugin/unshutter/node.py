@@ -50,6 +50,7 @@ class NodeParams:
     motion_pass_channels: str | None = None  # "X,Y" channel names; None: guidance.motion_pass.CHANNEL_SEARCH
     motion_pass_y: str = "up"  # the pass's y direction: up (Nuke, Blender) or down (image rows)
     motion_pass_points: str = "auto"  # forward, backward, or auto (by channel name)
+    motion_pass_units: str = "px"  # px at the pass's resolution, or normalised to its frame: ndc (-1..1), uv (0..1)
 
     def validate(self) -> None:
         retime.check_params(self.factor, self.shutter)
@@ -89,7 +90,7 @@ class NodeParams:
     def motion_pass_spec(self) -> MotionPass | None:
         """The motion-vector pass these parameters name, checked (ParameterError naming the flag); None without."""
         channels = parse_channels(self.motion_pass_channels)
-        check_conventions(self.motion_pass_y, self.motion_pass_points)
+        check_conventions(self.motion_pass_y, self.motion_pass_points, self.motion_pass_units)
         if self.motion_pass is None or not str(self.motion_pass).strip():
             if channels is not None:
                 raise ParameterError(
@@ -100,7 +101,9 @@ class NodeParams:
             raise ParameterError(
                 f"--motion-pass {self.motion_pass}: give one motion, the pass (per pixel) or --motion (one vector)"
             )
-        return MotionPass(str(self.motion_pass), channels, self.motion_pass_y, self.motion_pass_points)
+        return MotionPass(
+            str(self.motion_pass), channels, self.motion_pass_y, self.motion_pass_points, self.motion_pass_units
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -16,7 +16,7 @@ from typing import Any
 
 # The choices live beside the code that acts on them; the table names them.
 from unshutter.decomposer.runtime import DEFAULT_TILE, MIN_TILE
-from unshutter.guidance.motion_pass import POINTS, Y_CONVENTIONS
+from unshutter.guidance.motion_pass import POINTS, UNITS, Y_CONVENTIONS
 from unshutter.node import GUIDANCE_MODES, QUALITIES
 from unshutter.retime import MAX_FACTOR
 from unshutter.timing import TIMINGS
@@ -198,6 +198,17 @@ PARAMS: tuple[Param, ...] = (
         farm="motion_pass_points",
         blender="motion_pass_points",
         ofx="vectorsPoints",
+    ),
+    Param(
+        "motion_pass_units",
+        "choice",
+        "px",
+        "the pass's units: px (at its resolution), or normalised to its frame, ndc (-1..1) or uv (0..1)",
+        choices=UNITS,
+        cli="--motion-pass-units",
+        farm="motion_pass_units",
+        blender="motion_pass_units",
+        ofx="vectorsUnits",
     ),
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -131,20 +132,65 @@ def test_run_with_a_pass_and_its_errors(tmp_path: Path, hdr_clip: str) -> None:
     assert not (tmp_path / "o3").exists()
 
 
+def test_units_flag_reads_a_normalised_pass_like_the_pass_in_pixels(tmp_path: Path, hdr_clip: str) -> None:
+    """``--motion-pass-units ndc``: a 96x64 pass of -1..1 across the frame renders what the pass in pixels
+    renders (px = v * 48 in x, v * 32 in y); an unknown unit is refused naming the flag, nothing written."""
+    h, w = read_image(Path(hdr_clip.replace("####", "1001")))[0].shape[:2]
+    assert (h, w) == (64, 96)
+    _pass(tmp_path / "px.exr", h, w, 6.0, -2.0)
+    _pass(tmp_path / "ndc.exr", h, w, 6.0 / (w / 2), -2.0 / (h / 2))  # 0.125, -0.0625: exact in half floats
+
+    def run(name: str, out: str, *units: str) -> subprocess.CompletedProcess:
+        return run_cli(
+            "run", hdr_clip, "-o", str(tmp_path / out / "shot.####.exr"), "--factor", "2", "--frames", "1003",
+            "--motion-pass", str(tmp_path / f"{name}.exr"), *units, "-q",
+        )  # fmt: skip
+
+    assert run("px", "px").returncode == 0
+    r = run("ndc", "ndc", "--motion-pass-units", "ndc")
+    assert r.returncode == 0, r.stderr
+    man = json.loads(next((tmp_path / "ndc").glob("shot.unshutter*.json")).read_text())
+    assert man["params"]["motion_pass_units"] == "ndc"
+    names = sorted(p.name for p in (tmp_path / "px").glob("shot.*.exr"))
+    assert len(names) == 2 and names == sorted(p.name for p in (tmp_path / "ndc").glob("shot.*.exr"))
+    for name in names:
+        np.testing.assert_array_equal(read_image(tmp_path / "ndc" / name)[0], read_image(tmp_path / "px" / name)[0])
+    r = run("ndc", "bad", "--motion-pass-units", "furlongs")
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].endswith(
+        "argument --motion-pass-units: invalid choice: 'furlongs' (choose from 'px', 'ndc', 'uv')"
+    ), r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "bad").exists()
+
+
 def test_a_changed_pass_renders_again(tmp_path: Path, hdr_clip: str) -> None:
-    """The pass's bytes are part of each frame's signature: a re-run after the pass changed is not skipped."""
+    """The pass's bytes and units are part of each frame's signature: a re-run after either changed is not
+    skipped."""
     h, w = read_image(Path(hdr_clip.replace("####", "1001")))[0].shape[:2]
     p = _pass(tmp_path / "v.exr", h, w, 5.0, 0.0)
     args = ("run", hdr_clip, "-o", str(tmp_path / "out"), "--factor", "2", "--frames", "1003", "--motion-pass", str(p))
+
+    def done(*more: str) -> dict:
+        """The run's last JSON event (written and skipped counts)."""
+        return [json.loads(x) for x in run_cli(*args, "--json", *more).stdout.splitlines() if x.startswith("{")][-1]
+
     assert run_cli(*args, "--json").returncode == 0
-    done = [json.loads(x) for x in run_cli(*args, "--json").stdout.splitlines() if x.startswith("{")][-1]
-    assert done["skipped"] > 0 and done["written"] == 0
+    d = done()
+    assert d["skipped"] > 0 and d["written"] == 0
     _pass(p, h, w, -5.0, 0.0)
-    done = [json.loads(x) for x in run_cli(*args, "--json").stdout.splitlines() if x.startswith("{")][-1]
-    assert done["written"] > 0
+    assert done()["written"] > 0
+    # px said out loud is the default; the same file in other units is another motion: rendered again
+    d = done("--motion-pass-units", "px")
+    assert d["skipped"] > 0 and d["written"] == 0
+    assert done("--motion-pass-units", "uv")["written"] > 0
 
 
 def test_motion_pass_in_help() -> None:
     r = run_cli("run", "--help")
-    for flag in ("--motion-pass PATTERN", "--motion-pass-channels X,Y", "--motion-pass-y", "--motion-pass-points"):
+    for flag in (
+        "--motion-pass PATTERN",
+        "--motion-pass-channels X,Y",
+        "--motion-pass-y",
+        "--motion-pass-points",
+        "--motion-pass-units",
+    ):
         assert flag in r.stdout

@@ -48,10 +48,33 @@ def test_motion_pass_reaches_the_run_arguments(tmp_path: Path) -> None:
     assert "--motion-pass" not in load_spec(one_shot_spec(tmp_path)).shots[0].run_args()
 
 
+def test_motion_pass_units_reach_the_run_arguments_template_and_payload(
+    tmp_path: Path, farm_clips: dict[str, str]
+) -> None:
+    from unshutter.farm.dask_runner import _payload
+    from unshutter.farm.openjd import build_template
+    from unshutter.farm.plan import Chunk
+    from unshutter.farm.spec import Shot
+
+    assert load_spec(one_shot_spec(tmp_path, motion_pass="v.####.exr")).shots[0].motion_pass_units == "px"
+    _pass_files(tmp_path / "vec", PAN_FRAMES)
+    spec = load_spec(
+        one_shot_spec(tmp_path, input=farm_clips["pan"], motion_pass="vec/pan_vec.####.exr", motion_pass_units="uv")
+    )
+    shot = spec.shots[0]
+    assert shot.motion_pass_units == "uv" and shot.params().motion_pass_units == "uv"
+    args = shot.run_args()
+    assert args[args.index("--motion-pass-units") + 1] == "uv"
+    template, _ = build_template(spec)
+    assert "--motion-pass-units uv" in " ".join(str(x) for x in _strings(template))
+    assert Shot(**_payload(Chunk(shot, 1001, 1002), spec, None)["shot"]) == shot
+
+
 @pytest.mark.parametrize(
     ("kw", "field"),
     [
         ({"motion_pass": "v.####.exr", "motion_pass_y": "left"}, r"\.motion_pass_y"),
+        ({"motion_pass": "v.####.exr", "motion_pass_units": "cm"}, r"\.motion_pass_units"),
         ({"motion_pass": "v.####.exr", "motion_pass_channels": "u"}, r"\.motion_pass_channels"),
         ({"motion_pass": ""}, r"\.motion_pass"),
         ({"motion_pass": "v.####.exr", "motion": [1, 0]}, r"\.motion_pass: v\.####\.exr: give one motion"),
@@ -80,6 +103,17 @@ def test_openjd_template_and_dask_payload_carry_the_pass(tmp_path: Path, farm_cl
     shot = spec.shots[0]
     payload = _payload(Chunk(shot, 1001, 1002), spec, None)
     assert Shot(**payload["shot"]) == shot
+
+
+def _strings(node: object) -> list[str]:
+    """Every string inside a template (its commands' arguments among them), in document order."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for v in node.values() for s in _strings(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _strings(v)]
+    return []
 
 
 def test_a_missing_pass_file_is_refused_before_submission(tmp_path: Path, farm_clips: dict[str, str]) -> None:

@@ -1,4 +1,5 @@
-"""A motion-vector pass read as the artist's motion: channels, y direction, which way vectors point, resolution."""
+"""A motion-vector pass read as the artist's motion: channels, y direction, which way vectors point, units,
+resolution."""
 
 from __future__ import annotations
 
@@ -82,6 +83,42 @@ def test_a_pass_at_another_resolution_is_scaled_to_the_plate(tmp_path: Path) -> 
     np.testing.assert_allclose(up[10, 10], [6.0, -3.0], rtol=1e-3)
 
 
+def _ramp(h: int, w: int) -> np.ndarray:
+    """A smooth field in px per frame, x right, y up (as Nuke stores it): a different vector in every column
+    and row, every value a multiple of 1/4 (exact in half floats, and after dividing by a power of two).
+
+    Shape: -> [h, w, 2]
+    """
+    m = np.empty((h, w, 2), np.float32)
+    m[..., 0] = (np.arange(w, dtype=np.float32) / 4.0 - 3.0)[None, :]
+    m[..., 1] = (np.arange(h, dtype=np.float32) / 4.0 + 1.0)[:, None]
+    return m
+
+
+@pytest.mark.parametrize("plate", [(32, 64), (64, 128), (16, 32)], ids=["same", "twice", "half"])
+def test_ndc_and_uv_passes_read_as_the_same_pixels(tmp_path: Path, plate: tuple[int, int]) -> None:
+    """A 64x32 pass in NDC (-1..1 across the frame: px = v * side / 2) and in UV (0..1: px = v * side), each axis
+    by its own side, reads back as the pass in pixels, at the pass's size and scaled to another plate's."""
+    h, w = 32, 64
+    px = _ramp(h, w)
+    for units, per_unit in (("px", (1.0, 1.0)), ("ndc", (w / 2, h / 2)), ("uv", (w, h))):
+        v = px / np.float32(per_unit)  # x by the width, y by the height
+        _write(tmp_path / f"{units}.0001.exr", {"forward.u": v[..., 0], "forward.v": v[..., 1]})
+    assert oiio.ImageInput.open(str(tmp_path / "ndc.0001.exr")).spec().format == "half"
+    want = MotionPass(str(tmp_path / "px.####.exr")).motion(1, *plate)
+    assert np.abs(want).max() > 5.0  # pixels, not normalised numbers
+    for units in ("ndc", "uv"):
+        got = MotionPass(str(tmp_path / f"{units}.####.exr"), units=units).motion(1, *plate)
+        np.testing.assert_array_equal(got, want, err_msg=units)
+    # the same numbers read as pixels are another, much smaller, motion
+    assert np.abs(MotionPass(str(tmp_path / "uv.####.exr")).motion(1, h, w)).max() < 0.5
+
+
+def test_an_unknown_unit_is_refused_naming_the_field(tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match=r"^--motion-pass-units 'cm': choose px, ndc or uv$"):
+        MotionPass(str(tmp_path / "v.####.exr"), units="cm")
+
+
 def test_the_data_window_outside_is_no_motion(tmp_path: Path) -> None:
     _write(tmp_path / "w.0001.exr", {"forward.u": _const(4, 6, 2.0), "forward.v": _const(4, 6, 0.0)}, (3, 2, 16, 10))
     m = MotionPass(str(tmp_path / "w.####.exr")).motion(1, 10, 16)
@@ -114,6 +151,7 @@ def test_errors_name_file_frame_and_channel(tmp_path: Path) -> None:
     [
         ({"motion_pass": "v.####.exr", "motion_pass_y": "sideways"}, "--motion-pass-y"),
         ({"motion_pass": "v.####.exr", "motion_pass_points": "both"}, "--motion-pass-points"),
+        ({"motion_pass": "v.####.exr", "motion_pass_units": "mm"}, "--motion-pass-units 'mm'"),
         ({"motion_pass": "v.####.exr", "motion_pass_channels": "u"}, "--motion-pass-channels"),
         ({"motion_pass_channels": "u,v"}, "--motion-pass-channels"),
         ({"motion_pass": "v.####.exr", "motion": (1.0, 0.0)}, "--motion-pass v.####.exr: give one motion"),

@@ -60,12 +60,34 @@ def test_a_region_with_its_own_pass_file_feathered(tmp_path: Path) -> None:
         o.apply(encode.empty_guidance(H, W), 1002)
 
 
+def test_a_regions_pass_in_uv_moves_like_the_pass_in_pixels(tmp_path: Path) -> None:
+    """``units: uv`` (0..1 across the pass's frame, x by its width, y by its height) in the region's object: the
+    same guidance as the pass in pixels; without it the same numbers are (tiny) pixels."""
+    (tmp_path / "vec").mkdir()
+    px = _field(8.0, 3.0)
+    write_vectors(tmp_path / "vec" / "px.1001.exr", px, y="down", names=("R", "G"))
+    write_vectors(tmp_path / "vec" / "uv.1001.exr", px / np.float32([W, H]), y="down", names=("R", "G"))
+
+    def guidance(obj: str) -> np.ndarray:
+        ov = tmp_path / "ov.yaml"
+        ov.write_text(f"regions:\n  - {{name: car, motion_pass: {obj}, feather: 0, polygon: {SQUARE}}}\n")
+        g, _ = load_overrides(ov).apply(encode.guidance_from_vector(H, W, (-3.0, 0.0)), 1001)
+        return g[..., MX : MY + 1] * MOTION_SCALE
+
+    want = guidance("{file: vec/px.####.exr, channels: [R, G], y: down}")
+    got = guidance("{file: vec/uv.####.exr, channels: [R, G], y: down, units: uv}")
+    np.testing.assert_allclose(got, want, rtol=2e-3, atol=1e-4)  # the uv pass's half floats round a little
+    assert want[20, 30, 0] > 8.0
+    assert abs(guidance("{file: vec/uv.####.exr, channels: [R, G], y: down}")[20, 30, 0]) < 1.0
+
+
 @pytest.mark.parametrize(
     ("region", "message"),
     [
         (f"{{motion_pass: 3, polygon: {SQUARE}}}", r"regions\[0\]\.motion_pass"),
         (f"{{motion_pass: true, motion: [1, 0], polygon: {SQUARE}}}", r"regions\[0\]"),
         (f"{{motion_pass: {{file: v.####.exr, y: sideways}}, polygon: {SQUARE}}}", r"regions\[0\]\.motion_pass\.y"),
+        (f"{{motion_pass: {{file: v.####.exr, units: cm}}, polygon: {SQUARE}}}", r"regions\[0\]\.motion_pass\.units"),
         (f"{{motion_pass: true, keep_flow_detail: true, polygon: {SQUARE}}}", r"regions\[0\]\.keep_flow_detail"),
     ],
 )

@@ -73,6 +73,22 @@ def run_blender(blender: Blender, scripts: Path, cfg: dict, tmp: Path) -> dict:
     return out
 
 
+def engine_of_this_tree(folder: Path) -> Path:
+    """An engine preference that runs the engine of the code under test (the add-on's engine leaves PYTHONPATH
+    out of the engine's environment, so the installed one would run)."""
+    import unshutter
+
+    wrapper = folder / "unshutter"
+    folder.mkdir(parents=True, exist_ok=True)
+    wrapper.write_text(f"""#!{sys.executable}
+import os, sys
+os.environ["PYTHONPATH"] = {str(Path(unshutter.__file__).parents[1])!r}
+os.execv(sys.executable, [sys.executable, "-m", "unshutter", *sys.argv[1:]])
+""")
+    wrapper.chmod(0o755)
+    return wrapper
+
+
 @pytest.mark.slow  # renders 15 frames in Blender: ~5-15 s, more on a loaded machine
 @every_blender
 def test_operator_adds_slowmo_strip_that_renders(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
@@ -133,6 +149,7 @@ def test_operator_adds_slowmo_strip_that_renders(blender: Blender, scripts_dir: 
         "motion_pass_channels": "",
         "motion_pass_y": "UP",
         "motion_pass_points": "AUTO",
+        "motion_pass_units": "PX",
         "shutter": 360.0,
         "timing": "EVEN",
         "follow": 1.25,
@@ -158,6 +175,7 @@ def test_operator_adds_slowmo_strip_that_renders(blender: Blender, scripts_dir: 
             "motion_pass_channels",
             "motion_pass_y",
             "motion_pass_points",
+            "motion_pass_units",
             "shutter",
             "timing",
             "follow",
@@ -236,34 +254,50 @@ def test_timing_and_follow_reach_the_engine_like_cli_flags(blender: Blender, scr
 
 def test_motion_pass_reaches_the_engine_like_the_cli_flag(blender: Blender, scripts_dir: Path, tmp_path: Path) -> None:
     """Motion Pass points the strip at a motion-vector pass (a file pattern, // relative or absolute): the
-    engine runs with --motion-pass and its options, the strip's frames are those of the command line."""
+    engine runs with --motion-pass and its options, the strip's frames are those of the command line. The
+    strip's pass is in NDC (Pass Units): the same sub-frames as the CLI's on the pass in pixels."""
     from unshutter.guidance.motion_pass import write_vectors
 
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=29)
     (tmp_path / "vec").mkdir()
+    (tmp_path / "px").mkdir()
     for f in (1001, 1002, 1003):
         m = np.zeros((H, W, 2), np.float32)
-        m[..., 0], m[..., 1] = 6.0, -1.0  # 6 px right and 1 px up per frame
-        write_vectors(tmp_path / "vec" / f"vec.{f}.exr", m, y="down", names=("R", "G"))
+        m[..., 0], m[..., 1] = 6.0, -1.5  # 6 px right and 1.5 px up per frame
+        write_vectors(tmp_path / "px" / f"vec.{f}.exr", m, y="down", names=("R", "G"))
+        ndc = m / np.float32([W / 2, H / 2])  # -1..1 across the frame: 0.1875, -0.0625, exact in half floats
+        write_vectors(tmp_path / "vec" / f"vec.{f}.exr", ndc, y="down", names=("R", "G"))
     pattern = str(tmp_path / "vec" / "vec.####.exr")
-    operator = {"factor": 3, "motion_pass": pattern, "motion_pass_channels": "R,G", "motion_pass_y": "DOWN"}
+    operator = {
+        "factor": 3,
+        "motion_pass": pattern,
+        "motion_pass_channels": "R,G",
+        "motion_pass_y": "DOWN",
+        "motion_pass_units": "NDC",
+    }
     out = run_blender(
         blender,
         scripts_dir,
-        {"files": [str(f) for f in files], "operator": {**operator, "output_dir": str(tmp_path / "unshutter") + "/"}},
+        {
+            "files": [str(f) for f in files],
+            "engine_preference": str(engine_of_this_tree(tmp_path / "engine")),
+            "operator": {**operator, "output_dir": str(tmp_path / "unshutter") + "/"},
+        },
         tmp_path,
     )
     assert out["result"] == ["FINISHED"], out.get("error")
     new = {s["name"]: s for s in out["after"]}["blurred slowmo"]
     assert new["settings"]["motion_pass"] == pattern and new["settings"]["motion_pass_y"] == "DOWN"
+    assert new["settings"]["motion_pass_units"] == "NDC"
     manifest = json.loads(Path(new["settings"]["manifest"]).read_text())
     assert manifest["params"]["motion_pass"] == pattern and manifest["params"]["motion_pass_channels"] == "R,G"
+    assert manifest["params"]["motion_pass_units"] == "ndc"
     assert manifest["guidance"]["1002"] == "motion-pass(vec.1002.exr)"
     cli = tmp_path / "cli"
     subprocess.run(
         [str(Path(sys.executable).parent / "unshutter"), "run", str(tmp_path / "clip" / "blur.####.png"), "-o",
-         str(cli / "blur.####.png"), "--factor", "3", "--motion-pass", pattern, "--motion-pass-channels", "R,G",
-         "--motion-pass-y", "down", "-q"],
+         str(cli / "blur.####.png"), "--factor", "3", "--motion-pass", str(tmp_path / "px" / "vec.####.exr"),
+         "--motion-pass-channels", "R,G", "--motion-pass-y", "down", "-q"],
         check=True,
         capture_output=True,
     )  # fmt: skip
@@ -717,6 +751,7 @@ def test_modal_run_progress_and_cancel(blender: Blender, scripts_dir: Path, tmp_
         "motion_pass_channels": "",
         "motion_pass_y": "UP",
         "motion_pass_points": "AUTO",
+        "motion_pass_units": "PX",
         "shutter": 360.0,
         "timing": "EVEN",
         "follow": 1.0,
@@ -1039,6 +1074,7 @@ def test_strips_renamed_during_a_modal_run(blender: Blender, scripts_dir: Path, 
         "motion_pass_channels": "",
         "motion_pass_y": "UP",
         "motion_pass_points": "AUTO",
+        "motion_pass_units": "PX",
         "shutter": 360.0,
         "timing": "EVEN",
         "follow": 1.0,
@@ -1111,6 +1147,7 @@ def test_second_run_during_a_modal_run_is_refused(blender: Blender, scripts_dir:
         "motion_pass_channels": "",
         "motion_pass_y": "UP",
         "motion_pass_points": "AUTO",
+        "motion_pass_units": "PX",
         "shutter": 360.0,
         "timing": "EVEN",
         "follow": 1.0,
@@ -1204,6 +1241,7 @@ def test_run_the_addon_cannot_tell_is_going_on_is_refused_by_the_engine(
         "motion_pass_channels": "",
         "motion_pass_y": "UP",
         "motion_pass_points": "AUTO",
+        "motion_pass_units": "PX",
         "shutter": 360.0,
         "timing": "EVEN",
         "follow": 1.0,
@@ -1250,6 +1288,7 @@ def test_mark_saved_by_another_session_blocks_nothing(blender: Blender, scripts_
         "motion_pass_channels": "",
         "motion_pass_y": "UP",
         "motion_pass_points": "AUTO",
+        "motion_pass_units": "PX",
         "shutter": 360.0,
         "timing": "EVEN",
         "follow": 1.0,

@@ -1,5 +1,5 @@
-"""The OpenFX Vectors input: a motion-vector pass replaces the flow, y and sign as set, scaled with render scale;
-the neighbours a frame blends with (and the 180-degree gap's next frame) move along their own frame's vectors."""
+"""The OpenFX Vectors input: a motion-vector pass replaces the flow, y, sign and units as set, scaled with render
+scale; the neighbours a frame blends with (and the 180-degree gap's next frame) move along their own frame's vectors."""
 
 from __future__ import annotations
 
@@ -80,6 +80,51 @@ def test_vectors_clip_follows_render_scale(host, clip, tmp_path: Path) -> None:
     field = half(_field(12.0, 0.0)) * np.float32(0.5)  # full-resolution px per frame -> px at half size
     want = node.process(f, half(clip.frames[1]), half(clip.frames[0]), half(clip.frames[2]), vectors=field)
     got = read_raw(tmp_path / "half.raw", W // 2, H // 2)[..., :3]
+    np.testing.assert_allclose(got, want.subframes[1], atol=1e-5)
+
+
+def _normalised_vectors(tmp_path: Path, name: str, per_unit: tuple[float, float]) -> None:
+    """The Vectors clip of ``_field(9.0, -1.5)`` y up (R = 9 + ramp px right, G = -1.5: 1.5 px down) divided by
+    the px of one unit along each axis: NDC (W / 2, H / 2) or UV (W, H). Exact in float32 either way."""
+    for i in range(FRAMES):
+        rgba = np.zeros((H, W, 4), np.float32)
+        rgba[..., :2] = _field(9.0, -1.5) / np.float32(per_unit)
+        rgba[..., 3] = 1.0
+        rgba.tofile(tmp_path / f"{name}.{FIRST + i}.raw")
+
+
+def test_vectors_units_read_a_normalised_clip_like_pixels(host, clip, tmp_path: Path) -> None:
+    """Vectors units NDC (-1..1 across the frame) and UV (0..1): the same decomposition as the clip in pixels,
+    at full size and at half render scale (a normalised vector is px of the frame as rendered: no scale)."""
+    from unshutter.node import Node, NodeParams
+
+    _normalised_vectors(tmp_path, "ndc", (W / 2, H / 2))
+    _normalised_vectors(tmp_path, "uv", (W, H))
+    node = Node(NodeParams(factor=N, follow=0.0))
+    f = FIRST + 1
+    px = _field(9.0, 1.5)  # what the node gets: x right, y down
+    want = node.process(f, clip.frames[1], clip.frames[0], clip.frames[2], vectors=px).subframes[1]
+    h = host(UNSHUTTER_KEEP_PYTHONPATH="1")
+    h.ok(f"vectors {tmp_path}/ndc.%d.raw {FIRST} {FIRST + FRAMES - 1} {W} {H}")
+    h.start("general", clip, factor=N, followMotion=0.0, vectorsUnits=1)
+    status, facts = h.render(1005, tmp_path / "ndc.raw")
+    assert status == 0, facts
+    np.testing.assert_allclose(read_raw(tmp_path / "ndc.raw")[..., :3], want, atol=1e-5)
+    # told pixels, the same clip is a motion of a fraction of a pixel: another decomposition
+    h.ok("set vectorsUnits 0", 0, 14)
+    status, facts = h.render(1005, tmp_path / "as_px.raw")
+    assert status == 0, facts
+    assert np.abs(read_raw(tmp_path / "as_px.raw")[..., :3] - want).max() > 1e-3
+
+    h = host(UNSHUTTER_KEEP_PYTHONPATH="1")
+    h.ok(f"vectors {tmp_path}/uv.%d.raw {FIRST} {FIRST + FRAMES - 1} {W} {H}")
+    h.start("general", clip, factor=N, followMotion=0.0, vectorsUnits=2)
+    status, facts = h.render(1005, tmp_path / "uv_half.raw", scale=0.5)
+    assert status == 0, facts
+    node.render_scale = (0.5, 0.5)
+    half = lambda a: np.ascontiguousarray(a[1::2, 1::2])  # noqa: E731  (the harness samples the nearest pixel)
+    want = node.process(f, half(clip.frames[1]), half(clip.frames[0]), half(clip.frames[2]), vectors=half(px) * 0.5)
+    got = read_raw(tmp_path / "uv_half.raw", W // 2, H // 2)[..., :3]
     np.testing.assert_allclose(got, want.subframes[1], atol=1e-5)
 
 

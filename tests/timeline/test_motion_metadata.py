@@ -48,16 +48,19 @@ def test_timeline_records_the_motion_pass(resolve_otio: Path, tmp_path: Path) ->
     from unshutter.guidance.motion_pass import write_vectors
 
     vec = tmp_path / "vec.exr"  # no frame number: one pass for every frame of the 64x48 clip
-    write_vectors(vec, np.full((48, 64, 2), 3.0, np.float32), y="down", names=("R", "G"))
+    uv = np.empty((48, 64, 2), np.float32)
+    uv[..., 0], uv[..., 1] = 3.0 / 64, 3.0 / 48  # 3 px per frame in x and y, 0..1 across the frame
+    write_vectors(vec, uv, y="down", names=("R", "G"))
     out = tmp_path / "o.otio"
     args = ["timeline", str(resolve_otio), "-o", str(out), "--media-dir", str(tmp_path / "m"), "--clips", "shotB"]
     args += ["--factor", "2", "--motion-pass", str(vec), "--motion-pass-channels", "R,G", "--motion-pass-y", "down"]
-    assert main(args) == 0
+    assert main([*args, "--motion-pass-units", "uv"]) == 0
     tl = otio.adapters.read_from_file(str(out))
     clip = next(c for c in tl.find_clips() if c.name == "shotB" and "unshutter" in c.metadata)
     md = clip.metadata["unshutter"]
-    assert dict(md["motion_pass"]) == {"file": str(vec), "channels": "R,G", "y": "down", "points": "auto"}
+    want = {"file": str(vec), "channels": "R,G", "y": "down", "points": "auto", "units": "uv"}
+    assert dict(md["motion_pass"]) == want
     assert md["motion"] == ""
     manifest = json.loads(Path(md["manifest"]).read_text())
-    assert manifest["params"]["motion_pass"] == str(vec)
+    assert manifest["params"]["motion_pass"] == str(vec) and manifest["params"]["motion_pass_units"] == "uv"
     assert set(manifest["guidance"].values()) == {"motion-pass(vec.exr)"}

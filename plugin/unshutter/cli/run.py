@@ -12,7 +12,7 @@ from typing import Any
 from unshutter.decomposer.runtime import DEFAULT_TILE
 from unshutter.node import GUIDANCE_MODES, QUALITIES, NodeParams
 from unshutter.errors import UnshutterError
-from unshutter.guidance.motion_pass import POINTS, Y_CONVENTIONS
+from unshutter.guidance.motion_pass import POINTS, UNITS, Y_CONVENTIONS
 from unshutter.io import sequence
 from unshutter.pipeline import (
     FORMATS,
@@ -67,8 +67,8 @@ def add_node_arguments(p: argparse.ArgumentParser) -> None:
         "--motion-pass",
         metavar="PATTERN",
         help="motion-vector pass matched frame for frame with the input (vectors/shot.####.exr; a file without "
-        "a frame number serves every frame): per-pixel motion in px per frame at the pass's resolution, "
-        "scaled to the input's; replaces --guidance like --motion (docs/motion-pass.md)",
+        "a frame number serves every frame): per-pixel motion per frame, in px at the pass's resolution (or "
+        "--motion-pass-units), scaled to the input's; replaces --guidance like --motion (docs/motion-pass.md)",
     )
     p.add_argument(
         "--motion-pass-channels",
@@ -88,6 +88,13 @@ def add_node_arguments(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="forward: vectors point where a pixel goes in the next frame; backward: against the motion "
         "(Nuke's backward.u/v, Blender's Vector pass); auto (default): by channel name, else forward",
+    )
+    p.add_argument(
+        "--motion-pass-units",
+        choices=UNITS,
+        default="px",
+        help="px (default): pixels at the pass's resolution; ndc: -1..1 across the pass's frame (px = v * side / 2); "
+        "uv: 0..1 across it (px = v * side); x by the width, y by the height (real-time engines' velocity buffers)",
     )
     p.add_argument(
         "--tile",
@@ -149,6 +156,7 @@ def node_params(args: argparse.Namespace) -> NodeParams:
         motion_pass_channels=args.motion_pass_channels,
         motion_pass_y=args.motion_pass_y,
         motion_pass_points=args.motion_pass_points,
+        motion_pass_units=args.motion_pass_units,
     )
 
 

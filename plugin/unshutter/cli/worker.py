@@ -37,10 +37,12 @@ by that many bytes of UTF-8 JSON. Requests carry ``op``:
   start) and ``prev_matte`` (the Guide matte at the previous frame, or null);
   a request without them leaves that side unblended.
   ``vectors`` (optional, null when absent): the OFX Vectors clip, a
-  motion-vector pass as float32 top-down [H, W, 2] (the clip's R, G): px per
-  frame at full resolution (scaled here by ``render_scale``), y and sign
-  as the ``motion_pass_y`` and ``motion_pass_points`` parameters say
-  (``auto`` is forward: a clip has no channel names); requests that carry
+  motion-vector pass as float32 top-down [H, W, 2] (the clip's R, G): per
+  frame, in px at full resolution (scaled here by ``render_scale``) or, as
+  ``motion_pass_units`` says, normalised to the frame (``ndc``: -1..1,
+  ``uv``: 0..1 across it; px = v * side / 2 or v * side at the size sent),
+  y and sign as the ``motion_pass_y`` and ``motion_pass_points`` parameters
+  say (``auto`` is forward: a clip has no channel names); requests that carry
   ``next2`` / ``prev2`` also carry ``next_vectors`` / ``prev_vectors``.
   ``clip`` (optional): ``[first, last]``, the source clip's frame range;
   with it, a reply adds ``warning`` (one line naming the override file)
@@ -121,6 +123,7 @@ PARAM_KEYS = (
     "motion",
     "motion_pass_y",
     "motion_pass_points",
+    "motion_pass_units",
 )
 # The protocol's colour names (the OFX plugin's Input colour choices) -> color's fixed curves:
 # the plugin's "rec709" is the BT.709 camera curve, color.BT709.
@@ -219,13 +222,19 @@ def host_vectors(v: np.ndarray, params: Any, scale: tuple[float, float]) -> np.n
     """The host's Vectors clip in the node's terms: x right, y down, pointing forward, px at the frame's size.
 
     The clip holds px per frame at full resolution (the host scales the picture at a proxy render scale,
-    not the numbers in it); ``motion_pass_y`` and ``motion_pass_points`` say its conventions
-    (``auto``: forward). Shape: [H, W, 2] -> [H, W, 2] float32
+    not the numbers in it), or vectors normalised to the frame (``motion_pass_units`` ndc or uv), which
+    the frame's size at this render scale turns into px; ``motion_pass_y`` and ``motion_pass_points``
+    say its other conventions (``auto``: forward). Shape: [H, W, 2] -> [H, W, 2] float32
     """
+    from unshutter.guidance.motion_pass import px_per_unit  # not at import: it loads OpenCV
+
+    h, w = v.shape[:2]
+    units = params.motion_pass_units
+    kx, ky = scale if units == "px" else px_per_unit(units, w, h)
     sign = -1.0 if params.motion_pass_points == "backward" else 1.0
     out = np.empty_like(v, dtype=np.float32)
-    out[..., 0] = v[..., 0] * np.float32(sign * scale[0])
-    out[..., 1] = v[..., 1] * np.float32(sign * scale[1] * (-1.0 if params.motion_pass_y == "up" else 1.0))
+    out[..., 0] = v[..., 0] * np.float32(sign * kx)
+    out[..., 1] = v[..., 1] * np.float32(sign * ky * (-1.0 if params.motion_pass_y == "up" else 1.0))
     return out
 
 
@@ -427,6 +436,7 @@ class Worker:
             motion=_motion(params.get("motion")),
             motion_pass_y=str(params.get("motion_pass_y") or "up"),
             motion_pass_points=str(params.get("motion_pass_points") or "auto"),
+            motion_pass_units=str(params.get("motion_pass_units") or "px"),
         )
         p.validate()  # NaN and Inf too: JSON from the plugin may carry them
         key = tuple(getattr(p, k) for k in PARAM_KEYS) + (_file_stamp(p.overrides), scale)

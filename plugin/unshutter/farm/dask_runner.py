@@ -281,6 +281,7 @@ def _payload(c: Chunk, spec: BatchSpec, threads: int | None) -> dict[str, Any]:
         "motion_pass_channels": s.motion_pass_channels,
         "motion_pass_y": s.motion_pass_y,
         "motion_pass_points": s.motion_pass_points,
+        "motion_pass_units": s.motion_pass_units,
     }
     return {
         "shot": shot,

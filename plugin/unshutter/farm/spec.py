@@ -66,6 +66,7 @@ class Shot:
     motion_pass_channels: str | None = None  # --motion-pass-channels X,Y
     motion_pass_y: str = "up"
     motion_pass_points: str = "auto"
+    motion_pass_units: str = "px"
 
     def params(self) -> NodeParams:
         return NodeParams(
@@ -80,6 +81,7 @@ class Shot:
             motion_pass_channels=self.motion_pass_channels,
             motion_pass_y=self.motion_pass_y,
             motion_pass_points=self.motion_pass_points,
+            motion_pass_units=self.motion_pass_units,
         )
 
     @cached_property
@@ -153,6 +155,7 @@ class BatchSpec:
 def pass_args(shot: Shot) -> list[str]:
     """The motion pass's convention options of a shot (its pattern is given by each runner, mapped its way)."""
     args = ["--motion-pass-y", shot.motion_pass_y, "--motion-pass-points", shot.motion_pass_points]
+    args += ["--motion-pass-units", shot.motion_pass_units]
     if shot.motion_pass_channels:
         args += ["--motion-pass-channels", shot.motion_pass_channels]
     return args
@@ -294,6 +297,7 @@ def _check_params(s: dict[str, Any], where: str) -> None:
         motion_pass_channels=s.get("motion_pass_channels"),
         motion_pass_y=s.get("motion_pass_y", "up"),
         motion_pass_points=s.get("motion_pass_points", "auto"),
+        motion_pass_units=s.get("motion_pass_units", "px"),
     )
     try:
         params.validate()
@@ -383,6 +387,7 @@ def from_dict(data: Any, path: Path) -> BatchSpec:
                 motion_pass_channels=s.get("motion_pass_channels"),
                 motion_pass_y=s.get("motion_pass_y", "up"),
                 motion_pass_points=s.get("motion_pass_points", "auto"),
+                motion_pass_units=s.get("motion_pass_units", "px"),
             )
         )
     model = _abs(base, data["model"]) if data.get("model") else None

@@ -1,8 +1,14 @@
 """Per-pixel motion from a motion-vector pass: the motion a renderer, a tracker or another retimer wrote.
 
 CG renders and compositing tools store motion vectors as image channels, one
-file per frame, in pixels per frame at the pass's resolution. Conventions
-differ, and both are stated here rather than guessed from the numbers:
+file per frame, per frame interval. Conventions differ, and each is stated
+here rather than guessed from the numbers:
+
+- **units**: pixels at the pass's resolution (``units="px"``, the default:
+  Nuke, Blender), or normalised to the pass's frame, each axis by its own
+  side: ``ndc`` spans -1..1 across the frame (px = v * side / 2), ``uv``
+  spans 0..1 (px = v * side), as real-time engines' velocity buffers and
+  some compositing tools write them.
 
 - **y direction**: Nuke's and Blender's pixel coordinates have their origin
   at the bottom left, y up, so a positive ``forward.v`` or ``Vector.Y`` moves
@@ -33,6 +39,7 @@ from unshutter.errors import InputError, ParameterError
 
 Y_CONVENTIONS = ("up", "down")
 POINTS = ("auto", "forward", "backward")
+UNITS = ("px", "ndc", "uv")
 
 CHANNEL_SEARCH: tuple[tuple[str, str, str], ...] = (
     ("forward.u", "forward.v", "forward"),  # Nuke's motion layer (VectorGenerator, ScanlineRender, Kronos)
@@ -58,11 +65,23 @@ def parse_channels(text: str | None, option: str = "--motion-pass-channels") -> 
     return parts[0], parts[1]
 
 
-def check_conventions(y: str, points: str, where: str = "--motion-pass") -> None:
+def check_conventions(y: str, points: str, units: str = "px", where: str = "--motion-pass") -> None:
     if y not in Y_CONVENTIONS:
         raise ParameterError(f"{where}-y {y!r}: choose up or down")
     if points not in POINTS:
         raise ParameterError(f"{where}-points {points!r}: choose auto, forward or backward")
+    if units not in UNITS:
+        raise ParameterError(f"{where}-units {units!r}: choose px, ndc or uv")
+
+
+def px_per_unit(units: str, width: int, height: int) -> tuple[float, float]:
+    """Pixels of a ``width`` x ``height`` frame per unit of a vector in ``units``, along x and along y:
+    ndc spans 2 units across the frame, uv 1."""
+    if units == "ndc":
+        return width / 2.0, height / 2.0
+    if units == "uv":
+        return float(width), float(height)
+    return 1.0, 1.0
 
 
 def _matches(channel: str, name: str) -> bool:
@@ -95,10 +114,11 @@ class MotionPass:
     channels: tuple[str, str] | None = None  # None: the first pair of CHANNEL_SEARCH the file has
     y: str = "up"
     points: str = "auto"
+    units: str = "px"  # px at the pass's resolution, or normalised to its frame (ndc, uv)
     where: str = "--motion-pass"
 
     def __post_init__(self) -> None:
-        check_conventions(self.y, self.points, self.where)
+        check_conventions(self.y, self.points, self.units, self.where)
         if not str(self.spec).strip():
             raise ParameterError(f"{self.where}: empty file pattern")
         try:
@@ -119,6 +139,7 @@ class MotionPass:
         path = self.path(frame)
         uv, names = read_vectors(path, frame, self.channels, self.where)
         ph, pw = uv.shape[:2]
+        kx, ky = px_per_unit(self.units, pw, ph)  # -> px at the pass's resolution
         if (ph, pw) != (h, w):
             if abs(pw * h / ph - w) > ASPECT_TOLERANCE_PX or abs(ph * w / pw - h) > ASPECT_TOLERANCE_PX:
                 raise InputError(
@@ -127,13 +148,11 @@ class MotionPass:
                 )
             shrink = w < pw or h < ph
             uv = cv2.resize(uv, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-            uv[..., 0] *= np.float32(w / pw)  # px at the pass's resolution -> px at the plate's
-            uv[..., 1] *= np.float32(h / ph)
+            kx, ky = kx * (w / pw), ky * (h / ph)  # px at the pass's resolution -> px at the plate's
         points = self.points if self.points != "auto" else _points_of(names)
-        sx = np.float32(-1.0 if points == "backward" else 1.0)
-        sy = sx * np.float32(-1.0 if self.y == "up" else 1.0)
-        uv[..., 0] *= sx
-        uv[..., 1] *= sy
+        sign = -1.0 if points == "backward" else 1.0
+        uv[..., 0] *= np.float32(sign * kx)  # one multiply per axis: px passes keep their bits
+        uv[..., 1] *= np.float32(sign * ky * (-1.0 if self.y == "up" else 1.0))
         return uv
 
 

@@ -586,7 +586,7 @@ def load_overrides(path: str | Path, locate: Callable[[str], str] | None = None)
 
 def _region_pass(path: Path, i: int, value: Any, locate: Callable[[str], str] | None) -> MotionPass | bool | None:
     """A region's ``motion_pass``: True (the node's pass), or its own pass (a file pattern relative to the
-    override file, or ``{file, channels, y, points}``); None without. Errors name the field."""
+    override file, or ``{file, channels, y, points, units}``); None without. Errors name the field."""
     if value is None or value is False:
         return None
     if value is True:
@@ -602,6 +602,7 @@ def _region_pass(path: Path, i: int, value: Any, locate: Callable[[str], str] | 
             (str(channels[0]), str(channels[1])) if channels else None,
             spec.get("y", "up"),
             spec.get("points", "auto"),
+            spec.get("units", "px"),
             where,
         )
     except ParameterError as exc:

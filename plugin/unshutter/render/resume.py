@@ -39,8 +39,11 @@ def run_signature(node: Node, in_cs: color.ColorTransform, out_cs: color.ColorTr
     overrides = ""
     if p.overrides:
         overrides = file_digest(p.overrides)
+    params = {k: v for k, v in p.to_dict().items() if k not in ("overrides", "motion_pass")}
+    if params["motion_pass_units"] == "px":  # the default: runs started before units existed resume
+        del params["motion_pass_units"]
     key = {
-        "params": {k: v for k, v in p.to_dict().items() if k not in ("overrides", "motion_pass")},
+        "params": params,
         "motion_pass": p.motion_pass is not None,  # the pass's files are hashed per frame (frame_signature)
         "overrides": overrides,
         "model": node.decomposer.info.sha256,

@@ -603,6 +603,7 @@ def _clip_metadata(
                 "channels": params.motion_pass_channels or "",
                 "y": params.motion_pass_y,
                 "points": params.motion_pass_points,
+                "units": params.motion_pass_units,
             }
             if params.motion_pass
             else ""

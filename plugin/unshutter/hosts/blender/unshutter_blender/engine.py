@@ -175,6 +175,7 @@ def build_command(
     motion_pass_channels: str = "",
     motion_pass_y: str = "up",
     motion_pass_points: str = "auto",
+    motion_pass_units: str = "px",
 ) -> list[str]:
     """The ``unshutter run --json`` command line for one strip (``threads`` 0: all cores; ``motion``:
     a whole-frame vector in px per exposure, ``--motion``; ``motion_pass``: a motion-vector pass pattern,
@@ -221,6 +222,8 @@ def build_command(
             motion_pass_y,
             "--motion-pass-points",
             motion_pass_points,
+            "--motion-pass-units",
+            motion_pass_units,
         ]
         if motion_pass_channels:
             cmd += ["--motion-pass-channels", motion_pass_channels]

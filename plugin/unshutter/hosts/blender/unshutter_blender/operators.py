@@ -58,6 +58,7 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
     motion_pass_channels: StringProperty(**props.MOTION_PASS_CHANNELS)
     motion_pass_y: EnumProperty(**props.MOTION_PASS_Y)
     motion_pass_points: EnumProperty(**props.MOTION_PASS_POINTS)
+    motion_pass_units: EnumProperty(**props.MOTION_PASS_UNITS)
     shutter: FloatProperty(**props.SHUTTER)
     timing: EnumProperty(**props.TIMING)
     follow: FloatProperty(**props.FOLLOW)
@@ -167,6 +168,7 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
             "motion_pass_channels": values["motion_pass_channels"].strip(),
             "motion_pass_y": values["motion_pass_y"].lower(),
             "motion_pass_points": values["motion_pass_points"].lower(),
+            "motion_pass_units": values["motion_pass_units"].lower(),
         }
         guidance = values["guidance"].lower()
         key = engine.settings_key(
@@ -182,7 +184,12 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
                 "follow": round(values["follow"], 6),
                 "overrides_mtime": os.path.getmtime(overrides) if overrides and os.path.exists(overrides) else None,
                 **({"motion": list(values["motion"])} if values["use_motion"] and not motion_pass else {}),
-                **(pass_options if motion_pass else {}),
+                # px, the default, stays out: strips run before units existed find their folders again
+                **(
+                    {k: v for k, v in pass_options.items() if (k, v) != ("motion_pass_units", "px")}
+                    if motion_pass
+                    else {}
+                ),
             }
         )
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in strip.name)

@@ -41,6 +41,7 @@ SETTINGS = (
     "motion_pass_channels",
     "motion_pass_y",
     "motion_pass_points",
+    "motion_pass_units",
     "shutter",
     "timing",
     "follow",
@@ -115,6 +116,17 @@ MOTION_PASS_POINTS = dict(
     default="AUTO",
     description="Which way the motion pass's vectors point",
 )
+MOTION_PASS_UNITS_ITEMS = (
+    ("PX", "Pixels", "Pixels per frame at the pass's resolution (Blender, Nuke)"),
+    ("NDC", "NDC", "Normalised: -1 to 1 across the pass's frame, x by its width, y by its height"),
+    ("UV", "UV", "Normalised: 0 to 1 across the pass's frame, x by its width, y by its height"),
+)
+MOTION_PASS_UNITS = dict(
+    name="Pass Units",
+    items=MOTION_PASS_UNITS_ITEMS,
+    default="PX",
+    description="The motion pass's units: pixels, or normalised to its frame as real-time engines write them",
+)
 SHUTTER = dict(
     name="Shutter",
     default=360.0,
@@ -161,6 +173,7 @@ class UnshutterStripSettings(bpy.types.PropertyGroup):
     motion_pass_channels: StringProperty(**MOTION_PASS_CHANNELS)
     motion_pass_y: EnumProperty(**MOTION_PASS_Y)
     motion_pass_points: EnumProperty(**MOTION_PASS_POINTS)
+    motion_pass_units: EnumProperty(**MOTION_PASS_UNITS)
     shutter: FloatProperty(**SHUTTER)
     timing: EnumProperty(**TIMING)
     follow: FloatProperty(**FOLLOW)
