@@ -8,7 +8,7 @@ in memory (the OFX worker) call :meth:`Node.process` directly.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,6 +26,9 @@ from unshutter.guidance.overrides import Overrides, load_overrides, neighbour_ma
 GUIDANCE_MODES = ("neighbors", "none", "left", "right", "up", "down", "reverse")
 QUALITIES = ("full", "draft")
 
+
+PASS_CONVENTIONS = ("motion_pass_y", "motion_pass_points", "motion_pass_units")
+"""How a motion pass is to be read: they mean something only with a pass (:meth:`NodeParams.check_pass_options`)."""
 
 FOLLOW_MAX = 2.0
 """``follow`` above 1 follows the motion past the flow's consistency too, up to everywhere at 2."""
@@ -86,6 +89,24 @@ class NodeParams:
             self.motion_pass_spec()
         if self.overrides and not Path(self.overrides).is_file():
             raise ParameterError(f"--overrides {self.overrides}: file not found")
+
+    def check_pass_options(self, has_pass: bool | None = None, alternative: str = "") -> None:
+        """Refuse a convention of the motion pass set away from its default with no pass to describe
+        (``has_pass``: whether one is given, by default ``motion_pass``): it would change only the run's
+        signature, so a resume is refused or a render redone for nothing, and the artist who forgot
+        ``--motion-pass`` is not told. Called where a person sets the options (the CLI, a batch spec, a
+        timeline), not by :meth:`validate`: the OFX worker sends its Vectors conventions whether or not a
+        Vectors clip is connected. ``alternative``: another way to give a pass, for the message."""
+        if has_pass is None:
+            has_pass = self.motion_pass is not None and bool(str(self.motion_pass).strip())
+        if has_pass:
+            return
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in PASS_CONVENTIONS and value != f.default:
+                raise ParameterError(
+                    f"--{f.name.replace('_', '-')} {value}: give --motion-pass too (the pass it describes){alternative}"
+                )
 
     def motion_pass_spec(self) -> MotionPass | None:
         """The motion-vector pass these parameters name, checked (ParameterError naming the flag); None without."""

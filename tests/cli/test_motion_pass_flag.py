@@ -162,6 +162,36 @@ def test_units_flag_reads_a_normalised_pass_like_the_pass_in_pixels(tmp_path: Pa
     assert "Traceback" not in r.stderr and not (tmp_path / "bad").exists()
 
 
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--motion-pass-y", "down"), ("--motion-pass-points", "backward"), ("--motion-pass-units", "ndc")],
+)
+def test_a_pass_convention_without_a_pass_is_refused(
+    tmp_path: Path, hdr_clip: str, flag: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A convention of the pass with no pass to describe would change only the run's signature (a resume
+    refused, a render redone for nothing): exit 2, one line naming the flag, nothing written."""
+    from unshutter.cli.main import main
+
+    out = tmp_path / "out"
+    assert main(["run", hdr_clip, "-o", str(out), "--factor", "2", "--frames", "1003", flag, value, "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith(f"unshutter: error: {flag} {value}: give --motion-pass"), err
+    assert not out.exists()
+
+
+def test_pass_conventions_at_their_defaults_need_no_pass(tmp_path: Path, hdr_clip: str) -> None:
+    """A script that spells out every flag at its default runs; the OFX worker, which sends its Vectors
+    conventions whether or not a Vectors clip is connected (OFX's own default points forward), is not refused."""
+    from unshutter.cli.main import main
+    from unshutter.node import NodeParams
+
+    defaults = ["--motion-pass-y", "up", "--motion-pass-points", "auto", "--motion-pass-units", "px"]
+    out = tmp_path / "out"
+    assert main(["run", hdr_clip, "-o", str(out), "--factor", "2", "--frames", "1003", *defaults, "-q"]) == 0
+    NodeParams(motion_pass_y="down", motion_pass_points="forward", motion_pass_units="ndc").validate()
+
+
 def test_a_changed_pass_renders_again(tmp_path: Path, hdr_clip: str) -> None:
     """The pass's bytes and units are part of each frame's signature: a re-run after either changed is not
     skipped."""

@@ -79,11 +79,36 @@ def test_motion_pass_units_reach_the_run_arguments_template_and_payload(
         ({"motion_pass": ""}, r"\.motion_pass"),
         ({"motion_pass": "v.####.exr", "motion": [1, 0]}, r"\.motion_pass: v\.####\.exr: give one motion"),
         ({"motion_pass_channels": "u,v"}, r"\.motion_pass_channels: u,v: give --motion-pass too"),
+        ({"motion_pass_y": "down"}, r"\.motion_pass_y: down: give --motion-pass too"),
+        ({"motion_pass_points": "backward"}, r"\.motion_pass_points: backward: give --motion-pass too"),
+        ({"motion_pass_units": "uv"}, r"\.motion_pass_units: uv: give --motion-pass too"),
     ],
 )
 def test_bad_motion_pass_names_the_shot_and_field(tmp_path: Path, kw: dict, field: str) -> None:
     with pytest.raises(SpecError, match=r"shot 'car' \(shots\[0\]\).*" + field):
         load_spec(one_shot_spec(tmp_path, **kw))
+
+
+def test_a_shot_without_a_pass_sends_no_pass_options(tmp_path: Path, farm_clips: dict[str, str]) -> None:
+    """Without a pass (its conventions at their defaults, said or not) no runner sends the pass's options,
+    and a task's arguments pass the check ``unshutter run`` makes."""
+    from unshutter.cli.main import build_parser
+    from unshutter.cli.run import node_params
+    from unshutter.farm.dask_runner import _payload
+    from unshutter.farm.openjd import build_template
+    from unshutter.farm.plan import Chunk
+    from unshutter.farm.spec import Shot
+
+    defaults = {"motion_pass_y": "up", "motion_pass_points": "auto", "motion_pass_units": "px"}
+    spec = load_spec(one_shot_spec(tmp_path, input=farm_clips["pan"], **defaults))
+    shot = spec.shots[0]
+    assert not any(a.startswith("--motion-pass") for a in shot.run_args())
+    template, _ = build_template(spec)
+    assert "--motion-pass" not in " ".join(_strings(template))
+    payload = _payload(Chunk(shot, 1001, 1002), spec, None)["shot"]
+    assert Shot(**payload) == shot and payload["motion_pass"] is None
+    args = build_parser().parse_args(["farm", "chunk", *shot.run_args(), "--frames", "1001-1002"])
+    node_params(args).check_pass_options()
 
 
 def test_openjd_template_and_dask_payload_carry_the_pass(tmp_path: Path, farm_clips: dict[str, str]) -> None:

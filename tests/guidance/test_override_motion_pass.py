@@ -88,6 +88,11 @@ def test_a_regions_pass_in_uv_moves_like_the_pass_in_pixels(tmp_path: Path) -> N
         (f"{{motion_pass: true, motion: [1, 0], polygon: {SQUARE}}}", r"regions\[0\]"),
         (f"{{motion_pass: {{file: v.####.exr, y: sideways}}, polygon: {SQUARE}}}", r"regions\[0\]\.motion_pass\.y"),
         (f"{{motion_pass: {{file: v.####.exr, units: cm}}, polygon: {SQUARE}}}", r"regions\[0\]\.motion_pass\.units"),
+        # a region's pass conventions come with its file: none without a pass to describe
+        (
+            f"{{motion_pass: {{y: down, units: uv}}, polygon: {SQUARE}}}",
+            r"regions\[0\]\.motion_pass: 'file' is a required",
+        ),
         (f"{{motion_pass: true, keep_flow_detail: true, polygon: {SQUARE}}}", r"regions\[0\]\.keep_flow_detail"),
     ],
 )

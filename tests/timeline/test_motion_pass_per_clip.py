@@ -142,3 +142,29 @@ def test_one_pass_resolves_each_clips_media_once(
     assert len(relinked(out, "shotA")) == 2 and relinked(out, "shotB") == []
     (b,) = [c for c in json.loads(capsys.readouterr().out)["clips"] if c["name"] == "shotB"]
     assert b["status"] == "skipped" and b["reason"] == f"missing media ({tmp_path / 'absent.mp4'})"
+
+
+def test_a_pass_convention_needs_a_pass_to_describe(
+    resolve_otio: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--motion-pass-units`` with neither --motion-pass nor a selected clip's own pass: exit 2 before anything
+    runs; a clip's own pass reference is a pass it describes."""
+    media_dir = tmp_path / "m"
+    args = timeline_args(resolve_otio, tmp_path / "o.otio", media_dir, "--clips", "shotB", "--motion-pass-units", "uv")
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("unshutter: error: --motion-pass-units uv: give --motion-pass") and "\n" not in err
+    assert not media_dir.exists() and not (tmp_path / "o.otio").exists()
+    own = tmp_path / "own"
+    passes(own, "car_vectors", SHOT_B, 4.0 / 64)  # 4 px per frame across the 64 px frame, in uv
+    tl = otio.adapters.read_from_file(str(resolve_otio))
+    clip_b = next(c for c in tl.find_clips() if c.name == "shotB")
+    refs = clip_b.media_references()
+    refs[MOTION_PASS_KEY] = otio.schema.ExternalReference(target_url=(own / "car_vectors.####.exr").as_uri())
+    clip_b.set_media_references(refs, clip_b.active_media_reference_key)
+    given = tmp_path / "with_pass.otio"
+    otio.adapters.write_to_file(tl, str(given))
+    args = timeline_args(given, tmp_path / "o.otio", media_dir, "--clips", "shotB", "--motion-pass-units", "uv")
+    assert main(args) == 0
+    (b,) = relinked(tmp_path / "o.otio", "shotB")
+    assert json.loads(Path(b.metadata["unshutter"]["manifest"]).read_text())["params"]["motion_pass_units"] == "uv"

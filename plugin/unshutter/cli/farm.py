@@ -212,6 +212,7 @@ def chunk_main(args: argparse.Namespace) -> int:
     from unshutter.pipeline import RunConfig, parse_frame_range
 
     params, locate = node_params(args), None
+    params.check_pass_options()  # a task is a run: what run refuses (a spec's shots were checked when loaded)
     if args.path_mapping and args.overrides:
         locate = Locator(args.overrides, PathMapping.load(args.path_mapping))
         params.overrides = locate.overrides

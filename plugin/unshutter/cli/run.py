@@ -231,6 +231,7 @@ def main(args: argparse.Namespace) -> int:
         guidance_debug=args.guidance_debug,
         movie_rate=args.movie_rate,
     )
+    cfg.params.check_pass_options()
     reporter = Reporter(json_lines=args.json, quiet=args.quiet)
     if args.alternatives:
         return _alternatives(cfg, args, reporter)

@@ -301,6 +301,7 @@ def _check_params(s: dict[str, Any], where: str) -> None:
     )
     try:
         params.validate()
+        params.check_pass_options()  # the runners send a pass's options only with the pass
     except ParameterError as exc:
         text = str(exc)
         if text.startswith("--") and " " in text:  # "--shutter nan: ..." -> ".shutter: nan: ..."
