@@ -16,7 +16,7 @@ import pytest
 
 from unshutter.errors import ParameterError
 from unshutter.node import NodeParams
-from unshutter.params import BY_NAME, PARAMS, Param, expected
+from unshutter.params import BY_NAME, LEGACY_DEFAULTS, PARAMS, Param, expected, keyed
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "plugin" / "unshutter"
@@ -42,6 +42,39 @@ def test_node_refuses_what_the_range_excludes(p: Param):
         check(p.hi)
         with pytest.raises(ParameterError):
             check(p.hi + step)
+
+
+def test_legacy_defaults_name_parameters_and_values_they_take():
+    for name, value in LEGACY_DEFAULTS.items():
+        p = BY_NAME[name]
+        assert p.choices is None or value in p.choices, name
+        NodeParams(**{name: value}).validate()
+
+
+def test_a_parameter_at_its_legacy_default_stays_out_of_the_keys():
+    """Keys that name earlier renders (run signature, timeline and Blender folders) read as before the
+    parameter existed at the value renders had then; any other value is another key."""
+    before = {k: v for k, v in NodeParams().to_dict().items() if k not in LEGACY_DEFAULTS}
+    for name, value in LEGACY_DEFAULTS.items():
+        assert keyed({**before, name: value}) == before
+        for other in BY_NAME[name].choices or ():
+            if other != value:
+                assert keyed({**before, name: other}) == {**before, name: other}
+
+
+def test_the_blender_addon_keeps_the_same_legacy_defaults():
+    """The add-on never imports unshutter: its copy of the table, by its property names, must agree."""
+    import importlib.util
+    import sys
+
+    from unshutter.hosts import blender
+
+    spec = importlib.util.spec_from_file_location("unshutter_blender_engine_p", blender.SOURCE / "engine.py")
+    engine = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[spec.name] = engine  # type: ignore[union-attr]
+    spec.loader.exec_module(engine)  # type: ignore[union-attr]
+    want = {BY_NAME[n].blender: v for n, v in LEGACY_DEFAULTS.items() if BY_NAME[n].blender}
+    assert engine.LEGACY_DEFAULTS == want
 
 
 # ---------------------------------------------------------------------------------------- CLI

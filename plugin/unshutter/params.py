@@ -12,6 +12,7 @@ is written here, in :data:`HOST_DIFFERENCES`, with its reason.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from collections.abc import Mapping
 from typing import Any
 
 # The choices live beside the code that acts on them; the table names them.
@@ -236,6 +237,21 @@ HOST_DIFFERENCES: dict[tuple[str, str], dict[str, Any]] = {
     ("blender", "motion_pass_channels"): {"default": ""},
     # The farm schema leaves the default of every key to the engine.
 }
+
+
+# Parameters added after renders existed -> the value those renders had in effect (the engine's behaviour
+# before the parameter). At that value a parameter stays out of every key that names earlier renders (the run
+# signature of render.resume, the timeline's media folder, the Blender add-on's output folder, whose
+# engine.LEGACY_DEFAULTS repeats this table), so they resume and are found again; any other value is another
+# key. A new parameter goes here with the behaviour the engine had without it.
+LEGACY_DEFAULTS: dict[str, Any] = {
+    "motion_pass_units": "px",  # ac65893: passes were read in px before
+}
+
+
+def keyed(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` (by NodeParams name) for a key: without the parameters at their :data:`LEGACY_DEFAULTS`."""
+    return {k: v for k, v in params.items() if k not in LEGACY_DEFAULTS or v != LEGACY_DEFAULTS[k]}
 
 
 def expected(host: str, p: Param) -> Param:

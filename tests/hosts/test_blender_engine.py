@@ -225,3 +225,10 @@ def test_makefile_installs_the_tested_blenders() -> None:
     makefile = (Path(__file__).parents[2] / "Makefile").read_text()
     line = next(x for x in makefile.splitlines() if x.startswith("BPY_VERSIONS"))
     assert tuple(line.split(":=")[1].split()) == blenders.BPY_VERSIONS
+
+
+def test_the_folder_key_leaves_out_a_parameter_at_its_legacy_default() -> None:
+    """Strips run before ``motion_pass_units`` existed find their folders again at px; ndc is another folder."""
+    before = {"input": "/c/a.%04d.exr", "frames": [1, 9], "factor": 4, "motion_pass": "/v/a.####.exr"}
+    assert engine.settings_key({**before, "motion_pass_units": "px"}) == engine.settings_key(before)
+    assert engine.settings_key({**before, "motion_pass_units": "ndc"}) != engine.settings_key(before)

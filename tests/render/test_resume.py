@@ -87,3 +87,34 @@ def test_at_360_incomplete_frames_and_the_neighbours_they_read_are_decomposed_ea
     assert first.frame == 1001 and list(resume.signatures) == ["1001", "1002"]
     rest = list(jobs)
     assert [(j.frame, j.decompose) for j in [first, *rest]] == decompose
+
+
+def test_a_parameter_at_its_legacy_default_leaves_the_run_signature_as_before(tmp_path: Path) -> None:
+    """Runs started before ``motion_pass_units`` existed (their parameters without it) resume under px, its
+    legacy default; another unit is another run."""
+    from dataclasses import replace
+
+    from unshutter import color
+    from unshutter.decomposer.runtime import Decomposer
+    from unshutter.node import Node
+    from unshutter.render.resume import run_signature
+
+    class Before(NodeParams):
+        """The parameters as the code before units knew them."""
+
+        def to_dict(self) -> dict:
+            d = super().to_dict()
+            del d["motion_pass_units"]
+            return d
+
+    cs = color.ColorTransform(color.default_colorspace(True), "ocio://default")
+    dec = Decomposer(None, device="cpu")
+    vec = str(tmp_path / "v.####.exr")  # the node reads it per frame only; the signature hashes its files then
+
+    def sig(p: NodeParams) -> str:
+        return run_signature(Node(p, decomposer=dec), cs, cs)
+
+    px = NodeParams(factor=3, motion_pass=vec)
+    assert sig(px) == sig(Before(factor=3, motion_pass=vec))
+    assert sig(replace(px, motion_pass_units="ndc")) != sig(px)
+    assert sig(NodeParams(factor=3)) == sig(Before(factor=3))

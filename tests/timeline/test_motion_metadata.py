@@ -64,3 +64,16 @@ def test_timeline_records_the_motion_pass(resolve_otio: Path, tmp_path: Path) ->
     manifest = json.loads(Path(md["manifest"]).read_text())
     assert manifest["params"]["motion_pass"] == str(vec) and manifest["params"]["motion_pass_units"] == "uv"
     assert set(manifest["guidance"].values()) == {"motion-pass(vec.exr)"}
+
+
+def test_the_media_folder_key_is_the_one_before_units_existed_at_px() -> None:
+    """A timeline re-run with the settings of a run made before ``motion_pass_units`` existed finds its media
+    folder again (964097: that code's key for these settings); other units name another folder."""
+    from dataclasses import replace
+
+    from unshutter.node import NodeParams
+    from unshutter.timeline.roundtrip import settings_key
+
+    params = NodeParams(factor=3, motion_pass="/v/a.####.exr")
+    assert settings_key("/m/shotA.####.png", params, "png") == "964097"
+    assert settings_key("/m/shotA.####.png", replace(params, motion_pass_units="uv"), "png") != "964097"

@@ -24,6 +24,7 @@ from unshutter.io.clip import Clip
 from unshutter.io.digest import DigestCache, file_digest
 from unshutter.io.image_file import verify_image
 from unshutter.node import Node
+from unshutter.params import keyed
 from unshutter.render.numbering import Numbering
 from unshutter.render.target import OutputTarget
 
@@ -39,9 +40,8 @@ def run_signature(node: Node, in_cs: color.ColorTransform, out_cs: color.ColorTr
     overrides = ""
     if p.overrides:
         overrides = file_digest(p.overrides)
-    params = {k: v for k, v in p.to_dict().items() if k not in ("overrides", "motion_pass")}
-    if params["motion_pass_units"] == "px":  # the default: runs started before units existed resume
-        del params["motion_pass_units"]
+    # parameters at their legacy defaults stay out: runs started before they existed resume
+    params = keyed({k: v for k, v in p.to_dict().items() if k not in ("overrides", "motion_pass")})
     key = {
         "params": params,
         "motion_pass": p.motion_pass is not None,  # the pass's files are hashed per frame (frame_signature)

@@ -39,6 +39,7 @@ import unshutter
 from unshutter.errors import InputError, OutputError, ParameterError, UnshutterError
 from unshutter.io import movie, sequence
 from unshutter.node import Node, NodeParams
+from unshutter.params import keyed
 from unshutter.pipeline import RunConfig, RunResult, run
 from unshutter.render.numbering import numbering
 
@@ -296,8 +297,9 @@ def _speed_effect(clip: otio.schema.Clip) -> str | None:
 
 # ------------------------------------------------------------------ the job
 def settings_key(spec: str, params: NodeParams, fmt: str) -> str:
-    """Six hex digits: one output folder per media, node settings and format (re-runs reuse it)."""
-    d = params.to_dict()
+    """Six hex digits: one output folder per media, node settings and format (re-runs reuse it; parameters
+    at their legacy defaults stay out, so folders made before they existed are found again)."""
+    d = keyed(params.to_dict())
     if params.overrides and Path(params.overrides).is_file():
         d["overrides_sha"] = hashlib.sha1(Path(params.overrides).read_bytes()).hexdigest()
     blob = json.dumps({"input": spec, "params": d, "format": fmt}, sort_keys=True).encode()

@@ -38,6 +38,9 @@ TMP_MARK = ".unshutter-tmp"  # unshutter.io.atomic.TMP_MARK: the engine's tempor
 CLAIM_DIR = ".unshutter-claims"  # unshutter.io.claim.CLAIM_DIR: which run writes which frames
 GUIDANCE = ("neighbors", "none", "left", "right", "up", "down", "reverse")
 TIMINGS = ("even", "exposure")  # unshutter.timing.TIMINGS
+# unshutter.params.LEGACY_DEFAULTS by property name (tests/test_params.py checks): settings added after
+# strips were rendered -> the value those renders had; at it a setting stays out of the folder key
+LEGACY_DEFAULTS = {"motion_pass_units": "px"}
 _BIN = "Scripts" if os.name == "nt" else "bin"
 _EXE = "unshutter.exe" if os.name == "nt" else "unshutter"
 
@@ -151,8 +154,10 @@ def sequence_from_files(directory: str, filenames: list[str]) -> SequenceInput:
 
 
 def settings_key(settings: dict) -> str:
-    """Six hex digits naming an output folder for one set of node settings."""
-    blob = json.dumps(settings, sort_keys=True, default=str).encode()
+    """Six hex digits naming an output folder for one set of node settings; those at their
+    :data:`LEGACY_DEFAULTS` left out, so strips run before such a setting existed find their folders."""
+    kept = {k: v for k, v in settings.items() if k not in LEGACY_DEFAULTS or v != LEGACY_DEFAULTS[k]}
+    blob = json.dumps(kept, sort_keys=True, default=str).encode()
     return hashlib.sha1(blob).hexdigest()[:6]
 
 

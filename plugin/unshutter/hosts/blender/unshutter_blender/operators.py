@@ -184,12 +184,7 @@ class SEQUENCER_OT_unshutter_slowmo(bpy.types.Operator):
                 "follow": round(values["follow"], 6),
                 "overrides_mtime": os.path.getmtime(overrides) if overrides and os.path.exists(overrides) else None,
                 **({"motion": list(values["motion"])} if values["use_motion"] and not motion_pass else {}),
-                # px, the default, stays out: strips run before units existed find their folders again
-                **(
-                    {k: v for k, v in pass_options.items() if (k, v) != ("motion_pass_units", "px")}
-                    if motion_pass
-                    else {}
-                ),
+                **(pass_options if motion_pass else {}),  # settings_key leaves out legacy defaults
             }
         )
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in strip.name)
