@@ -192,7 +192,7 @@ def _cpp_args(text: str, call: str, param_const: str) -> list[str]:
 
 def _ofx() -> tuple[str, dict[str, str], dict[str, float]]:
     text = (ROOT / "ofx_bridge" / "src" / "plugin.cpp").read_text(encoding="utf-8")
-    ids = dict(re.findall(r'constexpr const char \*(kParam\w+) = "(\w+)";', text))
+    ids = dict(re.findall(r'constexpr const char\s*\*\s*(kParam\w+)\s*=\s*"(\w+)";', text))
     numbers: dict[str, float] = {}
     for decl in re.findall(r"constexpr (?:int|double) ([^;]+);", text):
         for name, value in re.findall(r"(\w+)\s*=\s*([-\d.]+)", decl):
@@ -201,9 +201,9 @@ def _ofx() -> tuple[str, dict[str, str], dict[str, float]]:
 
 
 def _options(text: str, table: str) -> tuple[str, ...]:
-    body = re.search(rf"constexpr ChoiceOption {table}\[\] = \{{(.*?)\}};", text, re.S)
+    body = re.search(rf"constexpr ChoiceOption\s+{table}\[\]\s*=\s*\{{(.*?)\}};", text, re.S)
     assert body, table
-    return tuple(re.findall(r'\{"[^"]*", "(\w+)"\}', body.group(1)))
+    return tuple(re.findall(r'\{\s*"[^"]*",\s*"(\w+)"\s*\}', body.group(1)))
 
 
 @pytest.mark.parametrize("p", [p for p in PARAMS if p.ofx], ids=lambda p: p.name)
@@ -224,12 +224,12 @@ def test_ofx_parameter_matches_the_table(p: Param):
         args = _cpp_args(text, "define_choice", const)
         choices = _options(text, args[4])
         assert choices == e.choices
-        enum = re.search(rf"enum \w+ \{{([^}}]*\b{args[6]}\b[^}}]*)\}};", text)
+        enum = re.search(rf"enum\s+\w+\s*\{{([^}}]*\b{args[6]}\b[^}}]*)\}};", text)
         assert enum, args[6]
         names = [n.split("=")[0].strip() for n in enum.group(1).split(",")]
         assert choices[names.index(args[6])] == e.default
     else:
-        assert re.search(rf"define_param\(params, ofx::ParamType(Boolean|String), {const},", text)
+        assert re.search(rf"define_param\(\s*params,\s*ofx::ParamType(Boolean|String),\s*{const},", text)
 
 
 # ------------------------------------------------------------------------ OFX worker protocol

@@ -12,15 +12,25 @@
 
 namespace unshutter {
 
-inline std::string json_quote(const std::string &s) {
+inline std::string json_quote(const std::string& s) {
     std::string out = "\"";
     for (unsigned char c : s) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (c < 0x20) {
                     char buf[8];
@@ -53,22 +63,34 @@ inline std::string json_number(double v) {
 // Calls must nest properly (a key before each value in an object); text() is the document once closed.
 class JsonWriter {
 public:
-    JsonWriter &begin_object() { open('{'); return *this; }
-    JsonWriter &end_object() { close('}'); return *this; }
-    JsonWriter &begin_array() { open('['); return *this; }
-    JsonWriter &end_array() { close(']'); return *this; }
-    JsonWriter &key(const std::string &k) {
+    JsonWriter& begin_object() {
+        open('{');
+        return *this;
+    }
+    JsonWriter& end_object() {
+        close('}');
+        return *this;
+    }
+    JsonWriter& begin_array() {
+        open('[');
+        return *this;
+    }
+    JsonWriter& end_array() {
+        close(']');
+        return *this;
+    }
+    JsonWriter& key(const std::string& k) {
         separate();
         out_ += json_quote(k) + ": ";
         after_key_ = true;
         return *this;
     }
-    JsonWriter &str(const std::string &v) { return raw(json_quote(v)); }
-    JsonWriter &number(double v) { return raw(json_number(v)); }
-    JsonWriter &integer(long long v) { return raw(std::to_string(v)); }
-    JsonWriter &boolean(bool v) { return raw(v ? "true" : "false"); }
-    JsonWriter &null() { return raw("null"); }
-    const std::string &text() const { return out_; }
+    JsonWriter& str(const std::string& v) { return raw(json_quote(v)); }
+    JsonWriter& number(double v) { return raw(json_number(v)); }
+    JsonWriter& integer(long long v) { return raw(std::to_string(v)); }
+    JsonWriter& boolean(bool v) { return raw(v ? "true" : "false"); }
+    JsonWriter& null() { return raw("null"); }
+    const std::string& text() const { return out_; }
 
 private:
     void separate() {
@@ -81,7 +103,7 @@ private:
             first_.back() = false;
         }
     }
-    JsonWriter &raw(const std::string &text) {
+    JsonWriter& raw(const std::string& text) {
         separate();
         out_ += text;
         return *this;
@@ -104,7 +126,7 @@ private:
 // A flat JSON object: key -> raw scalar text ("true", "12", or a decoded string).
 class JsonReply {
 public:
-    bool parse(const std::string &text) {
+    bool parse(const std::string& text) {
         values_.clear();
         pos_ = 0;
         s_ = &text;
@@ -128,50 +150,80 @@ public:
             return false;
         }
     }
-    bool has(const std::string &k) const { return values_.count(k) != 0; }
-    std::string str(const std::string &k, const std::string &dflt = "") const {
+    bool has(const std::string& k) const { return values_.count(k) != 0; }
+    std::string str(const std::string& k, const std::string& dflt = "") const {
         auto it = values_.find(k);
         return it == values_.end() ? dflt : it->second;
     }
-    bool boolean(const std::string &k) const { return str(k) == "true"; }
-    long long integer(const std::string &k, long long dflt = 0) const {
+    bool boolean(const std::string& k) const { return str(k) == "true"; }
+    long long integer(const std::string& k, long long dflt = 0) const {
         auto it = values_.find(k);
         if (it == values_.end()) return dflt;
-        try { return std::stoll(it->second); } catch (...) { return dflt; }
+        try {
+            return std::stoll(it->second);
+        } catch (...) {
+            return dflt;
+        }
     }
 
 private:
     bool eat(char c) {
-        if (pos_ < s_->size() && (*s_)[pos_] == c) { ++pos_; return true; }
+        if (pos_ < s_->size() && (*s_)[pos_] == c) {
+            ++pos_;
+            return true;
+        }
         return false;
     }
     void skip_ws() {
-        while (pos_ < s_->size() && ((*s_)[pos_] == ' ' || (*s_)[pos_] == '\n' || (*s_)[pos_] == '\t' || (*s_)[pos_] == '\r')) ++pos_;
+        while (pos_ < s_->size() &&
+               ((*s_)[pos_] == ' ' || (*s_)[pos_] == '\n' || (*s_)[pos_] == '\t' || (*s_)[pos_] == '\r'))
+            ++pos_;
     }
-    bool read_string(std::string &out) {
+    bool read_string(std::string& out) {
         if (!eat('"')) return false;
         while (pos_ < s_->size()) {
             char c = (*s_)[pos_++];
             if (c == '"') return true;
-            if (c != '\\') { out += c; continue; }
+            if (c != '\\') {
+                out += c;
+                continue;
+            }
             if (pos_ >= s_->size()) return false;
             char e = (*s_)[pos_++];
             switch (e) {
-                case 'n': out += '\n'; break;
-                case 't': out += '\t'; break;
-                case 'r': out += '\r'; break;
-                case 'b': out += '\b'; break;
-                case 'f': out += '\f'; break;
+                case 'n':
+                    out += '\n';
+                    break;
+                case 't':
+                    out += '\t';
+                    break;
+                case 'r':
+                    out += '\r';
+                    break;
+                case 'b':
+                    out += '\b';
+                    break;
+                case 'f':
+                    out += '\f';
+                    break;
                 case 'u': {
                     if (pos_ + 4 > s_->size()) return false;
                     unsigned cp = std::stoul(s_->substr(pos_, 4), nullptr, 16);
                     pos_ += 4;
-                    if (cp < 0x80) out += static_cast<char>(cp);
-                    else if (cp < 0x800) { out += static_cast<char>(0xC0 | (cp >> 6)); out += static_cast<char>(0x80 | (cp & 0x3F)); }
-                    else { out += static_cast<char>(0xE0 | (cp >> 12)); out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F)); out += static_cast<char>(0x80 | (cp & 0x3F)); }
+                    if (cp < 0x80)
+                        out += static_cast<char>(cp);
+                    else if (cp < 0x800) {
+                        out += static_cast<char>(0xC0 | (cp >> 6));
+                        out += static_cast<char>(0x80 | (cp & 0x3F));
+                    } else {
+                        out += static_cast<char>(0xE0 | (cp >> 12));
+                        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+                        out += static_cast<char>(0x80 | (cp & 0x3F));
+                    }
                     break;
                 }
-                default: out += e;
+                default:
+                    out += e;
             }
         }
         return false;
@@ -180,14 +232,21 @@ private:
         int depth = 0;
         while (pos_ < s_->size()) {
             char c = (*s_)[pos_];
-            if (c == '"') { std::string dummy; if (!read_string(dummy)) return false; continue; }
+            if (c == '"') {
+                std::string dummy;
+                if (!read_string(dummy)) return false;
+                continue;
+            }
             ++pos_;
-            if (c == '{' || c == '[') ++depth;
-            else if (c == '}' || c == ']') { if (--depth == 0) return true; }
+            if (c == '{' || c == '[')
+                ++depth;
+            else if (c == '}' || c == ']') {
+                if (--depth == 0) return true;
+            }
         }
         return false;
     }
-    bool read_value(std::string &out) {
+    bool read_value(std::string& out) {
         if (pos_ >= s_->size()) return false;
         char c = (*s_)[pos_];
         if (c == '"') return read_string(out);
@@ -199,7 +258,7 @@ private:
     }
 
     std::map<std::string, std::string> values_;
-    const std::string *s_ = nullptr;
+    const std::string* s_ = nullptr;
     size_t pos_ = 0;
 };
 

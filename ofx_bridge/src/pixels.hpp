@@ -21,7 +21,10 @@ inline float half_to_float(uint16_t h) {
             bits = sign;
         } else {  // subnormal: renormalise
             int e = -1;
-            do { ++e; mant <<= 1; } while ((mant & 0x400u) == 0);
+            do {
+                ++e;
+                mant <<= 1;
+            } while ((mant & 0x400u) == 0);
             bits = sign | (static_cast<uint32_t>(127 - 15 - e) << 23) | ((mant & 0x3ffu) << 13);
         }
     } else if (exp == 31) {
@@ -40,8 +43,8 @@ inline uint16_t float_to_half(float f) {  // round to nearest even
     const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
     const uint32_t ax = x & 0x7fffffffu;
     if (ax >= 0x7f800000u) return sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0u);  // inf / nan
-    if (ax >= 0x477ff000u) return sign | 0x7c00u;                                        // overflow -> inf
-    if (ax < 0x38800000u) {                                                              // subnormal or zero
+    if (ax >= 0x477ff000u) return sign | 0x7c00u;                                     // overflow -> inf
+    if (ax < 0x38800000u) {                                                           // subnormal or zero
         if (ax < 0x33000000u) return sign;
         const uint32_t e = ax >> 23;
         const uint32_t m = (ax & 0x7fffffu) | 0x800000u;
@@ -61,23 +64,28 @@ inline uint16_t float_to_half(float f) {  // round to nearest even
 // ------------------------------------------------------------------ one sample
 enum class Depth { Byte, Short, Half, Float };
 
-template <Depth D> struct Sample;
-template <> struct Sample<Depth::Byte> {
+template <Depth D>
+struct Sample;
+template <>
+struct Sample<Depth::Byte> {
     using T = uint8_t;
     static float load(T v) { return v * (1.0f / 255.0f); }
     static T store(float f) { return static_cast<T>(std::fmin(std::fmax(f, 0.0f), 1.0f) * 255.0f + 0.5f); }
 };
-template <> struct Sample<Depth::Short> {
+template <>
+struct Sample<Depth::Short> {
     using T = uint16_t;
     static float load(T v) { return v * (1.0f / 65535.0f); }
     static T store(float f) { return static_cast<T>(std::fmin(std::fmax(f, 0.0f), 1.0f) * 65535.0f + 0.5f); }
 };
-template <> struct Sample<Depth::Half> {
+template <>
+struct Sample<Depth::Half> {
     using T = uint16_t;
     static float load(T v) { return half_to_float(v); }
     static T store(float f) { return float_to_half(f); }
 };
-template <> struct Sample<Depth::Float> {
+template <>
+struct Sample<Depth::Float> {
     using T = float;
     static float load(T v) { return v; }
     static T store(float f) { return f; }
@@ -85,10 +93,10 @@ template <> struct Sample<Depth::Float> {
 
 // An OFX image as the kernels see it.
 struct ImageView {
-    uint8_t *data = nullptr;
+    uint8_t* data = nullptr;
     int x1 = 0, y1 = 0, x2 = 0, y2 = 0;  // bounds, pixels
     long row_bytes = 0;
-    int components = 4;                 // 1 (Alpha), 3 (RGB) or 4 (RGBA)
+    int components = 4;  // 1 (Alpha), 3 (RGB) or 4 (RGBA)
     Depth depth = Depth::Float;
     int width() const { return x2 - x1; }
     int height() const { return y2 - y1; }
@@ -96,15 +104,15 @@ struct ImageView {
 
 // Image rows (bottom-up, OFX) -> top-down float RGB [H, W, 3] covering `view`'s bounds.
 template <Depth D>
-void load_rgb(const ImageView &v, float *out) {
+void load_rgb(const ImageView& v, float* out) {
     using S = Sample<D>;
     const int w = v.width(), h = v.height();
     for (int r = 0; r < h; ++r) {
         const int y = v.y2 - 1 - r;
-        const auto *row = reinterpret_cast<const typename S::T *>(v.data + static_cast<long>(y - v.y1) * v.row_bytes);
-        float *o = out + static_cast<size_t>(r) * w * 3;
+        const auto* row = reinterpret_cast<const typename S::T*>(v.data + static_cast<long>(y - v.y1) * v.row_bytes);
+        float* o = out + static_cast<size_t>(r) * w * 3;
         for (int x = 0; x < w; ++x) {
-            const auto *px = row + static_cast<size_t>(x) * v.components;
+            const auto* px = row + static_cast<size_t>(x) * v.components;
             if (v.components >= 3) {
                 o[3 * x] = S::load(px[0]);
                 o[3 * x + 1] = S::load(px[1]);
@@ -118,18 +126,18 @@ void load_rgb(const ImageView &v, float *out) {
 
 // A matte for the region `ref` (top-down [H, W]): alpha of RGBA, else the first channel; 0 outside the image.
 template <Depth D>
-void load_matte(const ImageView &v, int rx1, int ry1, int rx2, int ry2, float *out) {
+void load_matte(const ImageView& v, int rx1, int ry1, int rx2, int ry2, float* out) {
     using S = Sample<D>;
     const int w = rx2 - rx1, h = ry2 - ry1;
     const int ch = v.components == 4 ? 3 : 0;
     for (int r = 0; r < h; ++r) {
         const int y = ry2 - 1 - r;
-        float *o = out + static_cast<size_t>(r) * w;
+        float* o = out + static_cast<size_t>(r) * w;
         if (y < v.y1 || y >= v.y2) {
             std::memset(o, 0, sizeof(float) * w);
             continue;
         }
-        const auto *row = reinterpret_cast<const typename S::T *>(v.data + static_cast<long>(y - v.y1) * v.row_bytes);
+        const auto* row = reinterpret_cast<const typename S::T*>(v.data + static_cast<long>(y - v.y1) * v.row_bytes);
         for (int i = 0; i < w; ++i) {
             const int x = rx1 + i;
             o[i] = (x < v.x1 || x >= v.x2) ? 0.0f : S::load(row[static_cast<size_t>(x - v.x1) * v.components + ch]);
@@ -140,17 +148,17 @@ void load_matte(const ImageView &v, int rx1, int ry1, int rx2, int ry2, float *o
 // A motion-vector pass's R, G (x, y as the host stores them) over the reference bounds -> top-down float pairs
 // [h, w, 2]; pixels outside the pass are zero (no motion).
 template <Depth D>
-void load_uv(const ImageView &v, int rx1, int ry1, int rx2, int ry2, float *out) {
+void load_uv(const ImageView& v, int rx1, int ry1, int rx2, int ry2, float* out) {
     using S = Sample<D>;
     const int w = rx2 - rx1, h = ry2 - ry1;
     for (int r = 0; r < h; ++r) {
         const int y = ry2 - 1 - r;
-        float *o = out + static_cast<size_t>(r) * w * 2;
+        float* o = out + static_cast<size_t>(r) * w * 2;
         if (y < v.y1 || y >= v.y2) {
             std::memset(o, 0, sizeof(float) * w * 2);
             continue;
         }
-        const auto *row = reinterpret_cast<const typename S::T *>(v.data + static_cast<long>(y - v.y1) * v.row_bytes);
+        const auto* row = reinterpret_cast<const typename S::T*>(v.data + static_cast<long>(y - v.y1) * v.row_bytes);
         for (int i = 0; i < w; ++i) {
             const int x = rx1 + i;
             const bool in = x >= v.x1 && x < v.x2;
@@ -164,25 +172,25 @@ void load_uv(const ImageView &v, int rx1, int ry1, int rx2, int ry2, float *out)
 // Sub-frame (top-down float RGB over the source bounds `src`) + the source's alpha -> output image
 // over its own bounds intersected with the render window; pixels outside the source are zero.
 template <Depth D>
-void store_rgba(const ImageView &out, const int window[4], const ImageView &src, const float *rgb) {
+void store_rgba(const ImageView& out, const int window[4], const ImageView& src, const float* rgb) {
     using S = Sample<D>;
     using SrcT = typename Sample<D>::T;  // the source has the output's depth (clip preferences)
     const int sw = src.width();
     const int wx1 = std::max(window[0], out.x1), wx2 = std::min(window[2], out.x2);
     const int wy1 = std::max(window[1], out.y1), wy2 = std::min(window[3], out.y2);
     for (int y = wy1; y < wy2; ++y) {
-        auto *row = reinterpret_cast<typename S::T *>(out.data + static_cast<long>(y - out.y1) * out.row_bytes);
+        auto* row = reinterpret_cast<typename S::T*>(out.data + static_cast<long>(y - out.y1) * out.row_bytes);
         const bool in_y = y >= src.y1 && y < src.y2;
-        const SrcT *srow = in_y ? reinterpret_cast<const SrcT *>(src.data + static_cast<long>(y - src.y1) * src.row_bytes)
-                                : nullptr;
-        const float *frow = in_y ? rgb + static_cast<size_t>(src.y2 - 1 - y) * sw * 3 : nullptr;
+        const SrcT* srow =
+            in_y ? reinterpret_cast<const SrcT*>(src.data + static_cast<long>(y - src.y1) * src.row_bytes) : nullptr;
+        const float* frow = in_y ? rgb + static_cast<size_t>(src.y2 - 1 - y) * sw * 3 : nullptr;
         for (int x = wx1; x < wx2; ++x) {
-            auto *px = row + static_cast<size_t>(x - out.x1) * out.components;
+            auto* px = row + static_cast<size_t>(x - out.x1) * out.components;
             if (!in_y || x < src.x1 || x >= src.x2) {
                 for (int c = 0; c < out.components; ++c) px[c] = S::store(0.0f);
                 continue;
             }
-            const float *f = frow + static_cast<size_t>(x - src.x1) * 3;
+            const float* f = frow + static_cast<size_t>(x - src.x1) * 3;
             if (out.components >= 3) {
                 px[0] = S::store(f[0]);
                 px[1] = S::store(f[1]);

@@ -39,118 +39,127 @@ namespace {
 using namespace unshutter;
 
 // ------------------------------------------------------------------ identity
-constexpr const char *kPluginIdentifier = "org.unshutter.DeblurToSlowMotion";
+constexpr const char* kPluginIdentifier = "org.unshutter.DeblurToSlowMotion";
 constexpr unsigned kPluginVersionMajor = 1;  // a major bump means parameters changed incompatibly
 constexpr unsigned kPluginVersionMinor = 2;  // 1.1: Input colour; 1.2: Timing, Follow motion
-constexpr const char *kPluginLabel = "Deblur to Slow Motion";
-constexpr const char *kPluginGrouping = "Unshutter";
-constexpr const char *kPluginDescription =
+constexpr const char* kPluginLabel = "Deblur to Slow Motion";
+constexpr const char* kPluginGrouping = "Unshutter";
+constexpr const char* kPluginDescription =
     "Decomposes each motion-blurred frame into N sharp sub-frames in the right temporal order and lays them out "
     "N times slower (sub-frame k of source frame f becomes output frame a + (f-a)*N + k). Guidance comes from "
     "optical flow on the neighbouring frames, a direction you choose, an override file or the Guide matte. "
     "The work runs in the 'unshutter worker' process (set UNSHUTTER_EXECUTABLE if the host cannot find it).";
-constexpr const char *kClipGuide = "Guide";
-constexpr const char *kClipVectors = "Vectors";  // a motion-vector pass: R, G = x, y in px per frame
+constexpr const char* kClipGuide = "Guide";
+constexpr const char* kClipVectors = "Vectors";  // a motion-vector pass: R, G = x, y in px per frame
 
 // ------------------------------------------------------------------ parameters: id / label / hint
-constexpr const char *kParamFactor = "factor";
-constexpr const char *kParamFactorLabel = "Factor";
-constexpr const char *kParamFactorHint =
+constexpr const char* kParamFactor = "factor";
+constexpr const char* kParamFactorLabel = "Factor";
+constexpr const char* kParamFactorHint =
     "Sub-frames per source frame: the output is this many times slower (2-16). In the General context the clip "
     "becomes this many times longer; in the Filter context extend the clip to see all of it.";
-constexpr const char *kParamShutter = "shutterAngle";
-constexpr const char *kParamShutterLabel = "Shutter angle";
-constexpr const char *kParamShutterHint =
+constexpr const char* kParamShutter = "shutterAngle";
+constexpr const char* kParamShutterLabel = "Shutter angle";
+constexpr const char* kParamShutterHint =
     "Shutter angle the source was shot with, in degrees (360 = the exposure lasts the whole frame interval). "
     "The sub-frames cover the exposure.";
-constexpr const char *kParamTiming = "timing";
-constexpr const char *kParamTimingLabel = "Timing";
-constexpr const char *kParamTimingHint =
+constexpr const char* kParamTiming = "timing";
+constexpr const char* kParamTimingLabel = "Timing";
+constexpr const char* kParamTimingHint =
     "When the N output frames of a source frame are shown. Even: at equal steps of 1/N of the frame interval, so "
     "the slow motion looks shot at N times the frame rate at any shutter angle; below 360 degrees the outputs "
     "that fall while the shutter was closed are interpolated toward the next source frame along the motion. "
     "Exposure only: all N share the exposure (below 360 degrees playback jumps across the closed shutter).";
-constexpr const char *kParamFollow = "followMotion";
-constexpr const char *kParamFollowLabel = "Follow motion";
-constexpr const char *kParamFollowHint =
+constexpr const char* kParamFollow = "followMotion";
+constexpr const char* kParamFollowLabel = "Follow motion";
+constexpr const char* kParamFollowHint =
     "0-2: how closely the sub-frames follow the motion estimated from the neighbouring frames. 0 keeps the "
     "decomposer's own sub-frames; 1 carries the mid-exposure frame along the motion where the flow to the "
     "previous and to the next frame agree; 2 everywhere (more motion and detail, but content carried the "
-    "wrong way where the flow is wrong); 1.25 (the default) a quarter of the way from 1 to 2. At a 360 degree shutter each output also blends "
+    "wrong way where the flow is wrong); 1.25 (the default) a quarter of the way from 1 to 2. At a 360 degree shutter "
+    "each output also blends "
     "toward the neighbouring frames' (two source frames either side are then read).";
-constexpr const char *kParamGuidance = "guidance";
-constexpr const char *kParamGuidanceLabel = "Guidance";
-constexpr const char *kParamGuidanceHint =
+constexpr const char* kParamGuidance = "guidance";
+constexpr const char* kParamGuidanceLabel = "Guidance";
+constexpr const char* kParamGuidanceHint =
     "How the time order of the motion is decided: Neighbours = optical flow to the previous and next source "
     "frames (stops at hard cuts); None = no guidance (order may flip); Left/Right/Up/Down = the whole frame "
     "moves that way.";
-constexpr const char *kParamReverse = "reverse";
-constexpr const char *kParamReverseLabel = "Reverse";
-constexpr const char *kParamReverseHint = "Reverse the time order of the whole shot (when it plays backwards).";
-constexpr const char *kParamGuideDirection = "guideDirection";
-constexpr const char *kParamGuideDirectionLabel = "Guide matte direction";
-constexpr const char *kParamGuideDirectionHint =
+constexpr const char* kParamReverse = "reverse";
+constexpr const char* kParamReverseLabel = "Reverse";
+constexpr const char* kParamReverseHint = "Reverse the time order of the whole shot (when it plays backwards).";
+constexpr const char* kParamGuideDirection = "guideDirection";
+constexpr const char* kParamGuideDirectionLabel = "Guide matte direction";
+constexpr const char* kParamGuideDirectionHint =
     "Direction forced where the Guide matte (its alpha, or first channel) is at least 0.5; applied after the "
     "override file. Only used when the Guide input is connected.";
-constexpr const char *kParamGuideMotion = "guideMotion";
-constexpr const char *kParamGuideMotionLabel = "Guide matte motion";
-constexpr const char *kParamGuideMotionHint =
+constexpr const char* kParamGuideMotion = "guideMotion";
+constexpr const char* kParamGuideMotionLabel = "Guide matte motion";
+constexpr const char* kParamGuideMotionHint =
     "Motion where the Guide matte is at least 0.5, in pixels per exposure at full resolution (x right, y down; "
     "e.g. 40, 0 = 40 px to the right while the shutter is open); replaces the flow there with a soft edge and "
     "wins over the Guide matte direction. Scaled with the host's render scale. (0, 0): use the direction.";
-constexpr const char *kParamVectorsY = "vectorsY";
-constexpr const char *kParamVectorsYLabel = "Vectors y direction";
-constexpr const char *kParamVectorsYHint =
+constexpr const char* kParamVectorsY = "vectorsY";
+constexpr const char* kParamVectorsYLabel = "Vectors y direction";
+constexpr const char* kParamVectorsYHint =
     "Which way a positive y (G) of the Vectors input points: Up (Nuke and Blender, origin at the bottom left) or "
     "Down (image rows). The Vectors input is a motion-vector pass (R, G: x, y per frame, in pixels at full "
     "resolution, scaled with the host's render scale, or as Vectors units says); connected, it replaces the "
     "optical flow as the motion.";
-constexpr const char *kParamVectorsPoints = "vectorsPoints";
-constexpr const char *kParamVectorsPointsLabel = "Vectors point";
-constexpr const char *kParamVectorsPointsHint =
+constexpr const char* kParamVectorsPoints = "vectorsPoints";
+constexpr const char* kParamVectorsPointsLabel = "Vectors point";
+constexpr const char* kParamVectorsPointsHint =
     "Forward: the Vectors input's vectors point where a pixel goes in the next frame (Nuke's forward layer). "
     "Backward: they point against the motion (Nuke's backward layer, Blender's Vector pass).";
-constexpr const char *kParamVectorsUnits = "vectorsUnits";
-constexpr const char *kParamVectorsUnitsLabel = "Vectors units";
-constexpr const char *kParamVectorsUnitsHint =
+constexpr const char* kParamVectorsUnits = "vectorsUnits";
+constexpr const char* kParamVectorsUnitsLabel = "Vectors units";
+constexpr const char* kParamVectorsUnitsHint =
     "Pixels: the Vectors input holds pixels per frame at full resolution (Nuke, Blender). NDC: -1 to 1 across the "
     "frame (pixels = value x width / 2, y by the height), UV: 0 to 1 across it (pixels = value x width), as "
     "real-time engines' velocity buffers hold them; both follow the render scale with the frame's size.";
-constexpr const char *kParamOverrides = "overrideFile";
-constexpr const char *kParamOverridesLabel = "Override file";
-constexpr const char *kParamOverridesHint =
+constexpr const char* kParamOverrides = "overrideFile";
+constexpr const char* kParamOverridesLabel = "Override file";
+constexpr const char* kParamOverridesHint =
     "Optional per-shot override file (YAML/JSON, or labelme JSON) with reversed ranges, directions and regions; "
     "frame numbers are source frame numbers, polygons and mattes full-resolution pixels (scaled to the host's "
     "render scale for proxy renders).";
-constexpr const char *kParamColorspace = "colorspace";
-constexpr const char *kParamColorspaceLabel = "Input colour";
-constexpr const char *kParamColorspaceHint =
+constexpr const char* kParamColorspace = "colorspace";
+constexpr const char* kParamColorspaceLabel = "Input colour";
+constexpr const char* kParamColorspaceHint =
     "How the source's pixel values are encoded. The sub-frames must average back to the source in linear light, "
     "so encoded values are linearised before the decomposition and the sub-frames encoded back the same way. "
     "Auto: float and half images are scene-linear, 16-bit and 8-bit images sRGB. Linear: no conversion. "
     "sRGB: the sRGB curve. Rec.709: the BT.709 camera curve (OETF).";
-constexpr const char *kParamQuality = "quality";
-constexpr const char *kParamQualityLabel = "Quality";
-constexpr const char *kParamQualityHint =
+constexpr const char* kParamQuality = "quality";
+constexpr const char* kParamQualityLabel = "Quality";
+constexpr const char* kParamQualityHint =
     "Full decomposes at the image's resolution and deblurs the mid-exposure frame along the motion; Draft "
     "decomposes at half resolution, adds the detail back and skips that deblurring (about 4x faster, for previews).";
-constexpr const char *kParamTile = "tileSize";
-constexpr const char *kParamTileLabel = "Tile size";
-constexpr const char *kParamTileHint =
+constexpr const char* kParamTile = "tileSize";
+constexpr const char* kParamTileLabel = "Tile size";
+constexpr const char* kParamTileHint =
     "Frames larger than this (px) are decomposed in overlapping, feathered tiles to bound memory; the progress "
     "bar advances tile by tile, and the host's abort or cancel is checked between tiles.";
-constexpr const char *kParamThreshold = "staticThreshold";
-constexpr const char *kParamThresholdLabel = "Static threshold";
-constexpr const char *kParamThresholdHint =
+constexpr const char* kParamThreshold = "staticThreshold";
+constexpr const char* kParamThresholdLabel = "Static threshold";
+constexpr const char* kParamThresholdHint =
     "Motion below this many pixels per exposure counts as static (scaled with the host's render scale).";
 
 struct ChoiceOption {
-    const char *label;
-    const char *value;  // the worker's name
+    const char* label;
+    const char* value;  // the worker's name
 };
-enum GuidanceOption { eGuidanceNeighbours = 0, eGuidanceNone, eGuidanceLeft, eGuidanceRight, eGuidanceUp, eGuidanceDown, eGuidanceCount };
-constexpr ChoiceOption kGuidanceOptions[] = {
-    {"Neighbours", "neighbors"}, {"None", "none"}, {"Left", "left"}, {"Right", "right"}, {"Up", "up"}, {"Down", "down"}};
+enum GuidanceOption {
+    eGuidanceNeighbours = 0,
+    eGuidanceNone,
+    eGuidanceLeft,
+    eGuidanceRight,
+    eGuidanceUp,
+    eGuidanceDown,
+    eGuidanceCount
+};
+constexpr ChoiceOption kGuidanceOptions[] = {{"Neighbours", "neighbors"}, {"None", "none"}, {"Left", "left"},
+                                             {"Right", "right"},          {"Up", "up"},     {"Down", "down"}};
 static_assert(sizeof(kGuidanceOptions) / sizeof(kGuidanceOptions[0]) == eGuidanceCount, "guidance options");
 enum GuideDirectionOption { eGuideLeft = 0, eGuideRight, eGuideUp, eGuideDown, eGuideStatic, eGuideCount };
 constexpr ChoiceOption kGuideDirectionOptions[] = {
@@ -179,42 +188,50 @@ constexpr ChoiceOption kTimingOptions[] = {{"Even", "even"}, {"Exposure only", "
 static_assert(sizeof(kTimingOptions) / sizeof(kTimingOptions[0]) == eTimingCount, "timing options");
 
 constexpr int kFactorMin = 2, kFactorMax = 16, kFactorDefault = 4;
-constexpr double kFollowDefault = 1.25;  // NodeParams.follow
-constexpr double kFollowMax = 2.0;      // node.FOLLOW_MAX
-constexpr long long kBlendPixels = 2048LL * 1080;  // retime.BLEND_PIXELS
+constexpr double kFollowDefault = 1.25;                              // NodeParams.follow
+constexpr double kFollowMax = 2.0;                                   // node.FOLLOW_MAX
+constexpr long long kBlendPixels = 2048LL * 1080;                    // retime.BLEND_PIXELS
 constexpr int kTileMin = 176, kTileMax = 16384, kTileDefault = 768;  // the decomposer needs >= 2*80+16
 
 // ------------------------------------------------------------------ host
-OfxHost *gHost = nullptr;
-const OfxPropertySuiteV1 *gProp = nullptr;
-const OfxImageEffectSuiteV1 *gEffect = nullptr;
-const OfxParameterSuiteV1 *gParam = nullptr;
-const OfxMessageSuiteV1 *gMsgV1 = nullptr;
-const OfxMessageSuiteV2 *gMsgV2 = nullptr;
-const OfxProgressSuiteV1 *gProgV1 = nullptr;
-const OfxProgressSuiteV2 *gProgV2 = nullptr;
+OfxHost* gHost = nullptr;
+const OfxPropertySuiteV1* gProp = nullptr;
+const OfxImageEffectSuiteV1* gEffect = nullptr;
+const OfxParameterSuiteV1* gParam = nullptr;
+const OfxMessageSuiteV1* gMsgV1 = nullptr;
+const OfxMessageSuiteV2* gMsgV2 = nullptr;
+const OfxProgressSuiteV1* gProgV1 = nullptr;
+const OfxProgressSuiteV2* gProgV2 = nullptr;
 
-void set_host(OfxHost *host) { gHost = host; }
+void set_host(OfxHost* host) {
+    gHost = host;
+}
 
 template <class Suite>
-const Suite *fetch(const char *name, int version) {
+const Suite* fetch(const char* name, int version) {
     if (!gHost || !gHost->fetchSuite) return nullptr;
-    return static_cast<const Suite *>(gHost->fetchSuite(gHost->host, name, version));
+    return static_cast<const Suite*>(gHost->fetchSuite(gHost->host, name, version));
 }
 
 // Property helpers (errors are ignored where a host may lack a property).
-void set_str(OfxPropertySetHandle p, const char *name, const char *v, int i = 0) { gProp->propSetString(p, name, i, v); }
-void set_int(OfxPropertySetHandle p, const char *name, int v, int i = 0) { gProp->propSetInt(p, name, i, v); }
-void set_dbl(OfxPropertySetHandle p, const char *name, double v, int i = 0) { gProp->propSetDouble(p, name, i, v); }
-std::string get_str(OfxPropertySetHandle p, const char *name, int i = 0) {
-    char *v = nullptr;
+void set_str(OfxPropertySetHandle p, const char* name, const char* v, int i = 0) {
+    gProp->propSetString(p, name, i, v);
+}
+void set_int(OfxPropertySetHandle p, const char* name, int v, int i = 0) {
+    gProp->propSetInt(p, name, i, v);
+}
+void set_dbl(OfxPropertySetHandle p, const char* name, double v, int i = 0) {
+    gProp->propSetDouble(p, name, i, v);
+}
+std::string get_str(OfxPropertySetHandle p, const char* name, int i = 0) {
+    char* v = nullptr;
     return gProp->propGetString(p, name, i, &v) == kOfxStatOK && v ? std::string(v) : std::string();
 }
-int get_int(OfxPropertySetHandle p, const char *name, int dflt = 0, int i = 0) {
+int get_int(OfxPropertySetHandle p, const char* name, int dflt = 0, int i = 0) {
     int v = dflt;
     return gProp->propGetInt(p, name, i, &v) == kOfxStatOK ? v : dflt;
 }
-double get_dbl(OfxPropertySetHandle p, const char *name, double dflt = 0, int i = 0) {
+double get_dbl(OfxPropertySetHandle p, const char* name, double dflt = 0, int i = 0) {
     double v = dflt;
     return gProp->propGetDouble(p, name, i, &v) == kOfxStatOK ? v : dflt;
 }
@@ -224,22 +241,21 @@ struct Instance {
     OfxImageEffectHandle handle = nullptr;
     std::string context;
     OfxImageClipHandle source = nullptr, guide = nullptr, vectors = nullptr, output = nullptr;
-    OfxParamHandle factor = nullptr, shutter = nullptr, guidance = nullptr, reverse = nullptr, guide_direction = nullptr,
-                   guide_motion = nullptr,
-                   overrides = nullptr, colorspace = nullptr, quality = nullptr, tile = nullptr, threshold = nullptr,
-                   timing = nullptr, follow = nullptr, source_time = nullptr, vectors_y = nullptr,
-                   vectors_points = nullptr, vectors_units = nullptr;
+    OfxParamHandle factor = nullptr, shutter = nullptr, guidance = nullptr, reverse = nullptr,
+                   guide_direction = nullptr, guide_motion = nullptr, overrides = nullptr, colorspace = nullptr,
+                   quality = nullptr, tile = nullptr, threshold = nullptr, timing = nullptr, follow = nullptr,
+                   source_time = nullptr, vectors_y = nullptr, vectors_points = nullptr, vectors_units = nullptr;
     std::atomic<bool> persistent_message{false};  // render threads share the instance
     std::mutex warning_mutex;
     std::string warning;  // the persistent warning on show ("" when none): set again only when it changes
 };
 
-Instance *instance_of(OfxImageEffectHandle effect) {
+Instance* instance_of(OfxImageEffectHandle effect) {
     OfxPropertySetHandle props = nullptr;
     if (gEffect->getPropertySet(effect, &props) != kOfxStatOK) return nullptr;
-    void *p = nullptr;
+    void* p = nullptr;
     gProp->propGetPointer(props, ofx::PropInstanceData, 0, &p);
-    return static_cast<Instance *>(p);
+    return static_cast<Instance*>(p);
 }
 
 int param_int(OfxParamHandle h, double t, int dflt) {
@@ -263,21 +279,25 @@ double param_dbl(OfxParamHandle h, double t, double dflt) {
     return v;
 }
 std::string param_str(OfxParamHandle h, double t) {
-    char *v = nullptr;
+    char* v = nullptr;
     if (h && gParam->paramGetValueAtTime(h, t, &v) == kOfxStatOK && v) return v;
     return {};
 }
 
-int factor_at(const Instance &in, double t) { return std::clamp(param_int(in.factor, t, kFactorDefault), kFactorMin, kFactorMax); }
-double shutter_at(const Instance &in, double t) { return std::clamp(param_dbl(in.shutter, t, 360.0), 1.0, 360.0); }
-int timing_at(const Instance &in, double t) {
+int factor_at(const Instance& in, double t) {
+    return std::clamp(param_int(in.factor, t, kFactorDefault), kFactorMin, kFactorMax);
+}
+double shutter_at(const Instance& in, double t) {
+    return std::clamp(param_dbl(in.shutter, t, 360.0), 1.0, 360.0);
+}
+int timing_at(const Instance& in, double t) {
     return std::clamp(param_int(in.timing, t, eTimingEven), 0, eTimingCount - 1);
 }
 
 // How many of a source frame's n outputs lie inside the exposure (plugin/unshutter/timing.py `schedule`): with
 // even timing below 360 degrees the rest fall in the closed-shutter gap, and those are interpolated toward the
 // next source frame's first output, whose decomposition reads the frame after it.
-int inside_outputs(const Instance &in, double t, int n) {
+int inside_outputs(const Instance& in, double t, int n) {
     const double e = shutter_at(in, t) / 360.0;
     if (n == 1 || timing_at(in, t) == eTimingExposure || e >= 1.0) return n;
     int inside = 0;
@@ -287,7 +307,7 @@ int inside_outputs(const Instance &in, double t, int n) {
 
 // Whether each output blends toward the previous and next frames' decompositions (plugin/unshutter/node.py
 // `neighbours_needed`): at 360 degrees, with two or more outputs, while they follow the motion.
-bool blends(const Instance &in, double t, int n) {
+bool blends(const Instance& in, double t, int n) {
     const double follow_raw = param_dbl(in.follow, t, kFollowDefault);
     const double follow = std::isfinite(follow_raw) ? std::clamp(follow_raw, 0.0, kFollowMax) : kFollowDefault;
     return n >= 2 && shutter_at(in, t) >= 360.0 && follow > 0.0;
@@ -301,7 +321,7 @@ bool clip_connected(OfxImageClipHandle clip) {
 }
 
 // The source clip's frame range [a, b] (integers).
-void source_range(const Instance &in, long &a, long &b) {
+void source_range(const Instance& in, long& a, long& b) {
     OfxPropertySetHandle props = nullptr;
     gEffect->clipGetPropertySet(in.source, &props);
     double lo = get_dbl(props, ofx::ImageEffectPropFrameRange, 0.0, 0);
@@ -310,10 +330,12 @@ void source_range(const Instance &in, long &a, long &b) {
     b = std::max(a, static_cast<long>(std::lround(std::floor(hi + 1e-6))));
 }
 
-long floor_div(long x, long n) { return x >= 0 ? x / n : -((-x + n - 1) / n); }
+long floor_div(long x, long n) {
+    return x >= 0 ? x / n : -((-x + n - 1) / n);
+}
 
 // Output time -> (source frame f, sub-frame k), clamped to the source clip.
-void map_time(const Instance &in, double t, long &f, int &k) {
+void map_time(const Instance& in, double t, long& f, int& k) {
     long a, b;
     source_range(in, a, b);
     const int n = factor_at(in, t);
@@ -326,12 +348,18 @@ void map_time(const Instance &in, double t, long &f, int &k) {
         f = a + floor_div(idx, n);
         k = static_cast<int>(idx - floor_div(idx, n) * n);
     }
-    if (f < a) { f = a; k = 0; }
-    if (f > b) { f = b; k = n - 1; }
+    if (f < a) {
+        f = a;
+        k = 0;
+    }
+    if (f > b) {
+        f = b;
+        k = n - 1;
+    }
 }
 
 // ------------------------------------------------------------------ messages
-void report_error(Instance *in, const std::string &msg) {
+void report_error(Instance* in, const std::string& msg) {
     std::fprintf(stderr, "Unshutter: %s\n", msg.c_str());
     {
         std::lock_guard<std::mutex> lock(in->warning_mutex);
@@ -345,7 +373,7 @@ void report_error(Instance *in, const std::string &msg) {
     }
 }
 
-void clear_error(Instance *in) {
+void clear_error(Instance* in) {
     {
         std::lock_guard<std::mutex> lock(in->warning_mutex);
         in->warning.clear();
@@ -355,7 +383,7 @@ void clear_error(Instance *in) {
 
 // A render that worked but has something to say (the worker's one line: override ranges that miss the
 // clip): a persistent warning on the node, said once per text, not once per frame.
-void report_warning(Instance *in, const std::string &msg) {
+void report_warning(Instance* in, const std::string& msg) {
     {
         std::lock_guard<std::mutex> lock(in->warning_mutex);
         if (in->warning == msg) return;
@@ -383,17 +411,21 @@ double monotonic_s() {
 
 class Progress {
 public:
-    Progress(void *h, const char *label) : handle_(h) {
-        if (gProgV2) started_ = gProgV2->progressStart(h, label, "unshutter.render") == kOfxStatOK;
-        else if (gProgV1) started_ = gProgV1->progressStart(h, label) == kOfxStatOK;
+    Progress(void* h, const char* label) : handle_(h) {
+        if (gProgV2)
+            started_ = gProgV2->progressStart(h, label, "unshutter.render") == kOfxStatOK;
+        else if (gProgV1)
+            started_ = gProgV1->progressStart(h, label) == kOfxStatOK;
     }
     ~Progress() {
         if (!started_) return;
-        if (gProgV2) gProgV2->progressEnd(handle_);
-        else if (gProgV1) gProgV1->progressEnd(handle_);
+        if (gProgV2)
+            gProgV2->progressEnd(handle_);
+        else if (gProgV1)
+            gProgV1->progressEnd(handle_);
     }
-    Progress(const Progress &) = delete;
-    Progress &operator=(const Progress &) = delete;
+    Progress(const Progress&) = delete;
+    Progress& operator=(const Progress&) = delete;
 
     // Show p (never less than already shown: a restarted worker counts its tiles again); false once cancelled.
     bool update(double p) {
@@ -409,14 +441,14 @@ public:
     }
 
     // Move the bar to the worker's tile count in `shm` (polled while the render waits for the worker).
-    bool follow(const SharedBuffer &shm) {
+    bool follow(const SharedBuffer& shm) {
         uint32_t done = 0, total = 0;
         if (!shm.tiles(done, total)) return update(kProgressSent);
         return update(kProgressSent + (kProgressDecomposed - kProgressSent) * done / total);
     }
 
 private:
-    void *handle_ = nullptr;
+    void* handle_ = nullptr;
     bool started_ = false, cancelled_ = false;
     double shown_ = 0.0, last_call_ = 0.0;
 };
@@ -427,38 +459,45 @@ public:
     Image(OfxImageClipHandle clip, double t) {
         if (clip && gEffect->clipGetImage(clip, t, nullptr, &props_) != kOfxStatOK) props_ = nullptr;
         if (!props_) return;
-        void *data = nullptr;
+        void* data = nullptr;
         gProp->propGetPointer(props_, ofx::ImagePropData, 0, &data);
         int bounds[4] = {0, 0, 0, 0};
         gProp->propGetIntN(props_, ofx::ImagePropBounds, 4, bounds);
-        view_.data = static_cast<uint8_t *>(data);
+        view_.data = static_cast<uint8_t*>(data);
         view_.x1 = bounds[0];
         view_.y1 = bounds[1];
         view_.x2 = bounds[2];
         view_.y2 = bounds[3];
         view_.row_bytes = get_int(props_, ofx::ImagePropRowBytes, 0);
         const std::string comps = get_str(props_, ofx::ImageEffectPropComponents);
-        view_.components = comps == ofx::ImageComponentRGBA ? 4 : comps == ofx::ImageComponentRGB ? 3
-                           : comps == ofx::ImageComponentAlpha ? 1 : 0;
+        view_.components = comps == ofx::ImageComponentRGBA    ? 4
+                           : comps == ofx::ImageComponentRGB   ? 3
+                           : comps == ofx::ImageComponentAlpha ? 1
+                                                               : 0;
         const std::string depth = get_str(props_, ofx::ImageEffectPropPixelDepth);
         format_ = comps + " " + depth;
         depth_ok_ = true;
-        if (depth == ofx::BitDepthFloat) view_.depth = Depth::Float;
-        else if (depth == ofx::BitDepthHalf) view_.depth = Depth::Half;
-        else if (depth == ofx::BitDepthShort) view_.depth = Depth::Short;
-        else if (depth == ofx::BitDepthByte) view_.depth = Depth::Byte;
-        else depth_ok_ = false;
+        if (depth == ofx::BitDepthFloat)
+            view_.depth = Depth::Float;
+        else if (depth == ofx::BitDepthHalf)
+            view_.depth = Depth::Half;
+        else if (depth == ofx::BitDepthShort)
+            view_.depth = Depth::Short;
+        else if (depth == ofx::BitDepthByte)
+            view_.depth = Depth::Byte;
+        else
+            depth_ok_ = false;
     }
     ~Image() {
         if (props_) gEffect->clipReleaseImage(props_);
     }
-    Image(const Image &) = delete;
-    Image &operator=(const Image &) = delete;
+    Image(const Image&) = delete;
+    Image& operator=(const Image&) = delete;
     bool valid() const { return props_ && view_.data && view_.width() > 0 && view_.height() > 0; }
     bool supported() const { return valid() && depth_ok_ && view_.components > 0; }
-    const ImageView &view() const { return view_; }
+    const ImageView& view() const { return view_; }
     // Components and depth as the host named them, for error messages.
-    const std::string &format() const { return format_; }
+    const std::string& format() const { return format_; }
 
 private:
     OfxPropertySetHandle props_ = nullptr;
@@ -467,40 +506,72 @@ private:
     bool depth_ok_ = false;
 };
 
-void load_rgb_any(const ImageView &v, float *out) {
+void load_rgb_any(const ImageView& v, float* out) {
     switch (v.depth) {
-        case Depth::Byte: load_rgb<Depth::Byte>(v, out); break;
-        case Depth::Short: load_rgb<Depth::Short>(v, out); break;
-        case Depth::Half: load_rgb<Depth::Half>(v, out); break;
-        case Depth::Float: load_rgb<Depth::Float>(v, out); break;
+        case Depth::Byte:
+            load_rgb<Depth::Byte>(v, out);
+            break;
+        case Depth::Short:
+            load_rgb<Depth::Short>(v, out);
+            break;
+        case Depth::Half:
+            load_rgb<Depth::Half>(v, out);
+            break;
+        case Depth::Float:
+            load_rgb<Depth::Float>(v, out);
+            break;
     }
 }
-void load_matte_any(const ImageView &v, const ImageView &ref, float *out) {
+void load_matte_any(const ImageView& v, const ImageView& ref, float* out) {
     switch (v.depth) {
-        case Depth::Byte: load_matte<Depth::Byte>(v, ref.x1, ref.y1, ref.x2, ref.y2, out); break;
-        case Depth::Short: load_matte<Depth::Short>(v, ref.x1, ref.y1, ref.x2, ref.y2, out); break;
-        case Depth::Half: load_matte<Depth::Half>(v, ref.x1, ref.y1, ref.x2, ref.y2, out); break;
-        case Depth::Float: load_matte<Depth::Float>(v, ref.x1, ref.y1, ref.x2, ref.y2, out); break;
+        case Depth::Byte:
+            load_matte<Depth::Byte>(v, ref.x1, ref.y1, ref.x2, ref.y2, out);
+            break;
+        case Depth::Short:
+            load_matte<Depth::Short>(v, ref.x1, ref.y1, ref.x2, ref.y2, out);
+            break;
+        case Depth::Half:
+            load_matte<Depth::Half>(v, ref.x1, ref.y1, ref.x2, ref.y2, out);
+            break;
+        case Depth::Float:
+            load_matte<Depth::Float>(v, ref.x1, ref.y1, ref.x2, ref.y2, out);
+            break;
     }
 }
-void load_uv_any(const ImageView &v, const ImageView &ref, float *out) {
+void load_uv_any(const ImageView& v, const ImageView& ref, float* out) {
     switch (v.depth) {
-        case Depth::Byte: load_uv<Depth::Byte>(v, ref.x1, ref.y1, ref.x2, ref.y2, out); break;
-        case Depth::Short: load_uv<Depth::Short>(v, ref.x1, ref.y1, ref.x2, ref.y2, out); break;
-        case Depth::Half: load_uv<Depth::Half>(v, ref.x1, ref.y1, ref.x2, ref.y2, out); break;
-        case Depth::Float: load_uv<Depth::Float>(v, ref.x1, ref.y1, ref.x2, ref.y2, out); break;
+        case Depth::Byte:
+            load_uv<Depth::Byte>(v, ref.x1, ref.y1, ref.x2, ref.y2, out);
+            break;
+        case Depth::Short:
+            load_uv<Depth::Short>(v, ref.x1, ref.y1, ref.x2, ref.y2, out);
+            break;
+        case Depth::Half:
+            load_uv<Depth::Half>(v, ref.x1, ref.y1, ref.x2, ref.y2, out);
+            break;
+        case Depth::Float:
+            load_uv<Depth::Float>(v, ref.x1, ref.y1, ref.x2, ref.y2, out);
+            break;
     }
 }
-void store_any(const ImageView &out, const int window[4], const ImageView &src, const float *rgb) {
+void store_any(const ImageView& out, const int window[4], const ImageView& src, const float* rgb) {
     switch (out.depth) {
-        case Depth::Byte: store_rgba<Depth::Byte>(out, window, src, rgb); break;
-        case Depth::Short: store_rgba<Depth::Short>(out, window, src, rgb); break;
-        case Depth::Half: store_rgba<Depth::Half>(out, window, src, rgb); break;
-        case Depth::Float: store_rgba<Depth::Float>(out, window, src, rgb); break;
+        case Depth::Byte:
+            store_rgba<Depth::Byte>(out, window, src, rgb);
+            break;
+        case Depth::Short:
+            store_rgba<Depth::Short>(out, window, src, rgb);
+            break;
+        case Depth::Half:
+            store_rgba<Depth::Half>(out, window, src, rgb);
+            break;
+        case Depth::Float:
+            store_rgba<Depth::Float>(out, window, src, rgb);
+            break;
     }
 }
 
-bool same_bounds(const ImageView &a, const ImageView &b) {
+bool same_bounds(const ImageView& a, const ImageView& b) {
     return a.x1 == b.x1 && a.y1 == b.y1 && a.x2 == b.x2 && a.y2 == b.y2;
 }
 
@@ -512,7 +583,7 @@ std::string fmt_double(double v) {
 
 // The worker's name for the Input colour choice; Auto follows the bit depth (float and half images are
 // scene-linear, integer images display-encoded).
-const char *colorspace_for(int choice, Depth depth) {
+const char* colorspace_for(int choice, Depth depth) {
     choice = std::clamp(choice, 0, eColorspaceCount - 1);
     if (choice != eColorspaceAuto) return kColorspaceOptions[choice].value;
     return depth == Depth::Float || depth == Depth::Half ? kColorspaceOptions[eColorspaceLinear].value
@@ -531,7 +602,7 @@ OfxStatus describe(OfxImageEffectHandle effect) {
     set_str(p, ofx::ImageEffectPropSupportedContexts, ofx::ImageEffectContextGeneral, 0);
     set_str(p, ofx::ImageEffectPropSupportedContexts, ofx::ImageEffectContextFilter, 1);
     set_str(p, ofx::ImageEffectPropSupportedContexts, ofx::ImageEffectContextRetimer, 2);
-    const char *depths[] = {ofx::BitDepthFloat, ofx::BitDepthHalf, ofx::BitDepthShort, ofx::BitDepthByte};
+    const char* depths[] = {ofx::BitDepthFloat, ofx::BitDepthHalf, ofx::BitDepthShort, ofx::BitDepthByte};
     for (int i = 0; i < 4; ++i) set_str(p, ofx::ImageEffectPropSupportedPixelDepths, depths[i], i);
     set_int(p, ofx::ImageEffectPropTemporalClipAccess, 1);
     set_int(p, ofx::ImageEffectPropSupportsTiles, 0);
@@ -544,8 +615,8 @@ OfxStatus describe(OfxImageEffectHandle effect) {
     return kOfxStatOK;
 }
 
-OfxPropertySetHandle define_param(OfxParamSetHandle params, const char *type, const char *id, const char *label,
-                                  const char *hint) {
+OfxPropertySetHandle define_param(OfxParamSetHandle params, const char* type, const char* id, const char* label,
+                                  const char* hint) {
     OfxPropertySetHandle p = nullptr;
     if (gParam->paramDefine(params, type, id, &p) != kOfxStatOK || !p) return nullptr;
     set_str(p, ofx::PropLabel, label);
@@ -555,16 +626,16 @@ OfxPropertySetHandle define_param(OfxParamSetHandle params, const char *type, co
     return p;
 }
 
-void define_choice(OfxParamSetHandle params, const char *id, const char *label, const char *hint,
-                   const ChoiceOption *options, int count, int dflt) {
+void define_choice(OfxParamSetHandle params, const char* id, const char* label, const char* hint,
+                   const ChoiceOption* options, int count, int dflt) {
     OfxPropertySetHandle p = define_param(params, ofx::ParamTypeChoice, id, label, hint);
     if (!p) return;
     for (int i = 0; i < count; ++i) set_str(p, ofx::ParamPropChoiceOption, options[i].label, i);
     set_int(p, ofx::ParamPropDefault, dflt);
 }
 
-void define_int(OfxParamSetHandle params, const char *id, const char *label, const char *hint, int dflt, int lo,
-                int hi, int dlo, int dhi) {
+void define_int(OfxParamSetHandle params, const char* id, const char* label, const char* hint, int dflt, int lo, int hi,
+                int dlo, int dhi) {
     OfxPropertySetHandle p = define_param(params, ofx::ParamTypeInteger, id, label, hint);
     if (!p) return;
     set_int(p, ofx::ParamPropDefault, dflt);
@@ -574,7 +645,7 @@ void define_int(OfxParamSetHandle params, const char *id, const char *label, con
     set_int(p, ofx::ParamPropDisplayMax, dhi);
 }
 
-OfxPropertySetHandle define_double(OfxParamSetHandle params, const char *id, const char *label, const char *hint,
+OfxPropertySetHandle define_double(OfxParamSetHandle params, const char* id, const char* label, const char* hint,
                                    double dflt, double lo, double hi, double dlo, double dhi) {
     OfxPropertySetHandle p = define_param(params, ofx::ParamTypeDouble, id, label, hint);
     if (!p) return nullptr;
@@ -586,7 +657,7 @@ OfxPropertySetHandle define_double(OfxParamSetHandle params, const char *id, con
     return p;
 }
 
-void define_clip(OfxImageEffectHandle effect, const char *name, bool optional, bool mask, bool temporal) {
+void define_clip(OfxImageEffectHandle effect, const char* name, bool optional, bool mask, bool temporal) {
     OfxPropertySetHandle p = nullptr;
     if (gEffect->clipDefine(effect, name, &p) != kOfxStatOK || !p) return;
     if (mask) {
@@ -619,12 +690,12 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
     gEffect->getParamSet(effect, &params);
     define_int(params, kParamFactor, kParamFactorLabel, kParamFactorHint, kFactorDefault, kFactorMin, kFactorMax,
                kFactorMin, kFactorMax);
-    if (OfxPropertySetHandle p = define_double(params, kParamShutter, kParamShutterLabel, kParamShutterHint, 360.0,
-                                               1.0, 360.0, 45.0, 360.0))
+    if (OfxPropertySetHandle p =
+            define_double(params, kParamShutter, kParamShutterLabel, kParamShutterHint, 360.0, 1.0, 360.0, 45.0, 360.0))
         set_str(p, ofx::ParamPropDoubleType, ofx::ParamDoubleTypeAngle);
-    define_choice(params, kParamTiming, kParamTimingLabel, kParamTimingHint, kTimingOptions, eTimingCount,
-                  eTimingEven);
-    define_double(params, kParamFollow, kParamFollowLabel, kParamFollowHint, kFollowDefault, 0.0, kFollowMax, 0.0, kFollowMax);
+    define_choice(params, kParamTiming, kParamTimingLabel, kParamTimingHint, kTimingOptions, eTimingCount, eTimingEven);
+    define_double(params, kParamFollow, kParamFollowLabel, kParamFollowHint, kFollowDefault, 0.0, kFollowMax, 0.0,
+                  kFollowMax);
     define_choice(params, kParamColorspace, kParamColorspaceLabel, kParamColorspaceHint, kColorspaceOptions,
                   eColorspaceCount, eColorspaceAuto);
     define_choice(params, kParamGuidance, kParamGuidanceLabel, kParamGuidanceHint, kGuidanceOptions, eGuidanceCount,
@@ -646,12 +717,12 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
             }
             set_str(p, ofx::ParamPropDoubleType, ofx::ParamDoubleTypeXY);
         }
-        define_choice(params, kParamVectorsY, kParamVectorsYLabel, kParamVectorsYHint, kVectorsYOptions,
-                      eVectorsYCount, eVectorsYUp);
+        define_choice(params, kParamVectorsY, kParamVectorsYLabel, kParamVectorsYHint, kVectorsYOptions, eVectorsYCount,
+                      eVectorsYUp);
         define_choice(params, kParamVectorsPoints, kParamVectorsPointsLabel, kParamVectorsPointsHint,
                       kVectorsPointsOptions, eVectorsPointsCount, eVectorsForward);
-        define_choice(params, kParamVectorsUnits, kParamVectorsUnitsLabel, kParamVectorsUnitsHint,
-                      kVectorsUnitsOptions, eVectorsUnitsCount, eVectorsPx);
+        define_choice(params, kParamVectorsUnits, kParamVectorsUnitsLabel, kParamVectorsUnitsHint, kVectorsUnitsOptions,
+                      eVectorsUnitsCount, eVectorsPx);
     }
     if (OfxPropertySetHandle p =
             define_param(params, ofx::ParamTypeString, kParamOverrides, kParamOverridesLabel, kParamOverridesHint)) {
@@ -666,7 +737,8 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
     if (context == ofx::ImageEffectContextRetimer) {
         // The retimer context's mandated parameter: the host animates it.
         OfxPropertySetHandle p = nullptr;
-        if (gParam->paramDefine(params, ofx::ParamTypeDouble, ofx::ImageEffectRetimerParamName, &p) == kOfxStatOK && p) {
+        if (gParam->paramDefine(params, ofx::ParamTypeDouble, ofx::ImageEffectRetimerParamName, &p) == kOfxStatOK &&
+            p) {
             set_str(p, ofx::PropLabel, "Source time");
             set_str(p, ofx::ParamPropHint, "The source time shown at this output time (set by the host).");
             set_int(p, ofx::ParamPropAnimates, 1);
@@ -699,7 +771,7 @@ OfxStatus create_instance(OfxImageEffectHandle effect) {
     if (!in->source || !in->output) return kOfxStatErrBadHandle;
     OfxParamSetHandle params = nullptr;
     gEffect->getParamSet(effect, &params);
-    auto handle = [&](const char *id) {
+    auto handle = [&](const char* id) {
         OfxParamHandle h = nullptr;
         if (gParam->paramGetHandle(params, id, &h, nullptr) != kOfxStatOK) h = nullptr;
         return h;
@@ -726,15 +798,16 @@ OfxStatus create_instance(OfxImageEffectHandle effect) {
 }
 
 OfxStatus destroy_instance(OfxImageEffectHandle effect) {
-    Instance *in = instance_of(effect);
+    Instance* in = instance_of(effect);
     OfxPropertySetHandle props = nullptr;
-    if (gEffect->getPropertySet(effect, &props) == kOfxStatOK) gProp->propSetPointer(props, ofx::PropInstanceData, 0, nullptr);
+    if (gEffect->getPropertySet(effect, &props) == kOfxStatOK)
+        gProp->propSetPointer(props, ofx::PropInstanceData, 0, nullptr);
     delete in;
     return kOfxStatOK;
 }
 
 // ------------------------------------------------------------------ time and regions
-OfxStatus get_time_domain(Instance *in, OfxPropertySetHandle out_args) {
+OfxStatus get_time_domain(Instance* in, OfxPropertySetHandle out_args) {
     if (in->context != ofx::ImageEffectContextGeneral) return kOfxStatReplyDefault;
     long a, b;
     source_range(*in, a, b);
@@ -744,7 +817,7 @@ OfxStatus get_time_domain(Instance *in, OfxPropertySetHandle out_args) {
     return kOfxStatOK;
 }
 
-OfxStatus get_frames_needed(Instance *in, OfxPropertySetHandle in_args, OfxPropertySetHandle out_args) {
+OfxStatus get_frames_needed(Instance* in, OfxPropertySetHandle in_args, OfxPropertySetHandle out_args) {
     const double t = get_dbl(in_args, ofx::PropTime);
     long a, b, f;
     int k;
@@ -771,7 +844,7 @@ OfxStatus get_frames_needed(Instance *in, OfxPropertySetHandle in_args, OfxPrope
     return kOfxStatOK;
 }
 
-OfxStatus get_region_of_definition(Instance *in, OfxPropertySetHandle in_args, OfxPropertySetHandle out_args) {
+OfxStatus get_region_of_definition(Instance* in, OfxPropertySetHandle in_args, OfxPropertySetHandle out_args) {
     long f;
     int k;
     map_time(*in, get_dbl(in_args, ofx::PropTime), f, k);
@@ -783,12 +856,12 @@ OfxStatus get_region_of_definition(Instance *in, OfxPropertySetHandle in_args, O
     return kOfxStatOK;
 }
 
-OfxStatus get_regions_of_interest(Instance *in, OfxPropertySetHandle in_args, OfxPropertySetHandle out_args) {
+OfxStatus get_regions_of_interest(Instance* in, OfxPropertySetHandle in_args, OfxPropertySetHandle out_args) {
     long f;
     int k;
     map_time(*in, get_dbl(in_args, ofx::PropTime), f, k);
     // The whole frame: the decomposition and the flow need all of it.
-    auto full = [&](OfxImageClipHandle clip, const char *name) {
+    auto full = [&](OfxImageClipHandle clip, const char* name) {
         OfxRectD rod{0, 0, 0, 0};
         if (gEffect->clipGetRegionOfDefinition(clip, static_cast<double>(f), &rod) != kOfxStatOK) return;
         const double r[4] = {rod.x1, rod.y1, rod.x2, rod.y2};
@@ -801,7 +874,7 @@ OfxStatus get_regions_of_interest(Instance *in, OfxPropertySetHandle in_args, Of
     return kOfxStatOK;
 }
 
-OfxStatus get_clip_preferences(Instance *in, OfxPropertySetHandle out_args) {
+OfxStatus get_clip_preferences(Instance* in, OfxPropertySetHandle out_args) {
     OfxPropertySetHandle sp = nullptr;
     gEffect->clipGetPropertySet(in->source, &sp);
     std::string comps = get_str(sp, ofx::ImageEffectPropComponents);
@@ -837,9 +910,9 @@ struct RenderInputs {
     bool use_prev = false, use_next = false, use_next2 = false, use_next_matte = false;
     bool use_prev2 = false, use_prev_matte = false;
     bool use_vectors = false, use_next_vectors = false, use_prev_vectors = false;
-    bool gap = false;             // needs the next frame's decomposition (a closed-shutter output, or 360 degrees)
-    bool behind = false;          // needs the previous frame's decomposition (360 degrees)
-    std::string direction;        // the Guide matte's direction; empty without a usable matte
+    bool gap = false;       // needs the next frame's decomposition (a closed-shutter output, or 360 degrees)
+    bool behind = false;    // needs the previous frame's decomposition (360 degrees)
+    std::string direction;  // the Guide matte's direction; empty without a usable matte
     bool has_matte_motion = false;
     double matte_motion[2] = {0.0, 0.0};  // full-resolution px (the worker scales it with render_scale)
 };
@@ -852,7 +925,7 @@ struct ShmLayout {
 
 // The output and source images at the render's time, and what the request needs besides pixels.
 // Anything but kOfxStatOK has been reported to the host already.
-OfxStatus gather(Instance *in, OfxPropertySetHandle in_args, RenderInputs &r) {
+OfxStatus gather(Instance* in, OfxPropertySetHandle in_args, RenderInputs& r) {
     r.t = get_dbl(in_args, ofx::PropTime);
     const double t = r.t;
     gProp->propGetIntN(in_args, ofx::ImageEffectPropRenderWindow, 4, r.window);
@@ -870,7 +943,8 @@ OfxStatus gather(Instance *in, OfxPropertySetHandle in_args, RenderInputs &r) {
         return kOfxStatFailed;
     }
     if (!r.out->supported()) {
-        report_error(in, "unsupported output image (" + r.out->format() + "): RGBA or RGB in float, half, 16-bit or 8-bit");
+        report_error(in,
+                     "unsupported output image (" + r.out->format() + "): RGBA or RGB in float, half, 16-bit or 8-bit");
         return kOfxStatErrUnsupported;
     }
     r.cur = std::make_unique<Image>(in->source, static_cast<double>(f));
@@ -880,14 +954,15 @@ OfxStatus gather(Instance *in, OfxPropertySetHandle in_args, RenderInputs &r) {
     }
     if (!r.cur->supported() || r.cur->view().depth != r.out->view().depth) {
         report_error(in, "source frame " + std::to_string(f) + " is " + r.cur->format() + ", output is " +
-                             r.out->format() + ": both must be RGBA or RGB of one depth (float, half, 16-bit or 8-bit)");
+                             r.out->format() +
+                             ": both must be RGBA or RGB of one depth (float, half, 16-bit or 8-bit)");
         return kOfxStatErrUnsupported;
     }
     if (f - 1 >= r.a) r.prev = std::make_unique<Image>(in->source, static_cast<double>(f - 1));
     if (f + 1 <= r.b) r.next = std::make_unique<Image>(in->source, static_cast<double>(f + 1));
     // Neighbours only help when they line up with the frame (same size, same depth).
-    const ImageView &cv = r.cur->view();
-    auto usable = [&](const std::unique_ptr<Image> &im) {
+    const ImageView& cv = r.cur->view();
+    auto usable = [&](const std::unique_ptr<Image>& im) {
         return im && im->supported() && same_bounds(im->view(), cv) && im->view().depth == cv.depth;
     };
     r.use_prev = usable(r.prev);
@@ -942,9 +1017,10 @@ OfxStatus gather(Instance *in, OfxPropertySetHandle in_args, RenderInputs &r) {
 }
 
 // The planes in the order the request names them, the output plane last.
-ShmLayout layout(const RenderInputs &r) {
-    const ImageView &cv = r.cur->view();
-    const size_t plane = cv.width() * cv.height() * 3 * sizeof(float), mplane = cv.width() * cv.height() * sizeof(float);
+ShmLayout layout(const RenderInputs& r) {
+    const ImageView& cv = r.cur->view();
+    const size_t plane = cv.width() * cv.height() * 3 * sizeof(float),
+                 mplane = cv.width() * cv.height() * sizeof(float);
     const size_t vplane = 2 * mplane;
     ShmLayout l;
     size_t off = SharedBuffer::kHeaderBytes;
@@ -972,8 +1048,8 @@ ShmLayout layout(const RenderInputs &r) {
 
 // The source planes (scene-linear RGB floats, mattes as one float) into shared memory; the host's
 // source images are released here, the output image is kept for store().
-void load_planes(RenderInputs &r, const ShmLayout &l, SharedBuffer &shm) {
-    const ImageView &cv = r.cur->view();
+void load_planes(RenderInputs& r, const ShmLayout& l, SharedBuffer& shm) {
+    const ImageView& cv = r.cur->view();
     load_rgb_any(cv, shm.floats(l.cur));
     if (r.use_prev) load_rgb_any(r.prev->view(), shm.floats(l.prev));
     if (r.use_next) load_rgb_any(r.next->view(), shm.floats(l.next));
@@ -998,22 +1074,27 @@ void load_planes(RenderInputs &r, const ShmLayout &l, SharedBuffer &shm) {
 }
 
 // The worker's "render" request (cli/worker.py): where the planes are, and the node's parameters at time t.
-std::string render_request(const Instance &in, const RenderInputs &r, const ShmLayout &l, const std::string &shm_name) {
+std::string render_request(const Instance& in, const RenderInputs& r, const ShmLayout& l, const std::string& shm_name) {
     const double t = r.t;
-    const ImageView &cv = r.cur->view();
+    const ImageView& cv = r.cur->view();
     const int guidance = std::clamp(param_int(in.guidance, t, eGuidanceNeighbours), 0, eGuidanceCount - 1);
     const int quality = std::clamp(param_int(in.quality, t, eQualityFull), 0, eQualityCount - 1);
-    const char *colorspace = colorspace_for(param_int(in.colorspace, t, eColorspaceAuto), cv.depth);
+    const char* colorspace = colorspace_for(param_int(in.colorspace, t, eColorspaceAuto), cv.depth);
     const double follow_raw = param_dbl(in.follow, t, kFollowDefault);
     const double follow = std::isfinite(follow_raw) ? std::clamp(follow_raw, 0.0, kFollowMax) : kFollowDefault;
     JsonWriter w;
-    auto plane = [&w](const char *key, size_t offset) {  // a plane's offset, null when it is not sent
+    auto plane = [&w](const char* key, size_t offset) {  // a plane's offset, null when it is not sent
         w.key(key);
-        if (offset) w.integer(static_cast<long long>(offset));
-        else w.null();
+        if (offset)
+            w.integer(static_cast<long long>(offset));
+        else
+            w.null();
     };
     w.begin_object().key("op").str("render").key("shm").str(shm_name);
-    w.key("width").integer(static_cast<long long>(cv.width())).key("height").integer(static_cast<long long>(cv.height()));
+    w.key("width")
+        .integer(static_cast<long long>(cv.width()))
+        .key("height")
+        .integer(static_cast<long long>(cv.height()));
     w.key("frame").integer(r.f).key("k").integer(r.k);
     w.key("clip").begin_array().integer(r.a).integer(r.b).end_array();  // for the worker's override range warning
     plane("cur", l.cur);
@@ -1032,10 +1113,15 @@ std::string render_request(const Instance &in, const RenderInputs &r, const ShmL
         plane("prev_vectors", l.prev_vectors);
     }
     w.key("output").integer(static_cast<long long>(l.out)).key("matte_direction");
-    if (r.direction.empty()) w.null(); else w.str(r.direction);
+    if (r.direction.empty())
+        w.null();
+    else
+        w.str(r.direction);
     w.key("matte_motion");
-    if (r.has_matte_motion) w.begin_array().number(r.matte_motion[0]).number(r.matte_motion[1]).end_array();
-    else w.null();
+    if (r.has_matte_motion)
+        w.begin_array().number(r.matte_motion[0]).number(r.matte_motion[1]).end_array();
+    else
+        w.null();
     w.key("params").begin_object();
     w.key("factor").integer(r.n);
     w.key("shutter").number(shutter_at(in, t));
@@ -1062,8 +1148,8 @@ std::string render_request(const Instance &in, const RenderInputs &r, const ShmL
 enum class WorkerOutcome { Done, Discarded, Failed };  // Discarded: aborted or cancelled, the host drops the render
 
 // Send the request and wait for the worker's reply (reported to the host when it failed).
-WorkerOutcome ask_worker(Instance *in, const RenderInputs &r, const std::string &req, SharedBuffer &shm,
-                         Progress &progress, std::string &warning) {
+WorkerOutcome ask_worker(Instance* in, const RenderInputs& r, const std::string& req, SharedBuffer& shm,
+                         Progress& progress, std::string& warning) {
     auto aborted = [in]() { return gEffect->abort(in->handle) != 0; };
     // Polled while the worker decomposes: the progress bar follows its tiles, and a cancel there stops it like abort.
     auto stop = [&]() { return !progress.follow(shm) || aborted(); };
@@ -1086,7 +1172,8 @@ WorkerOutcome ask_worker(Instance *in, const RenderInputs &r, const std::string 
     if (!reply.boolean("ok")) {
         if (reply.str("kind") == "aborted") {  // the worker saw the abort flag between tiles
             if (verbose)
-                std::fprintf(stderr, "Unshutter: output %s aborted by the worker: %s\n", when.c_str(), res.reply.c_str());
+                std::fprintf(stderr, "Unshutter: output %s aborted by the worker: %s\n", when.c_str(),
+                             res.reply.c_str());
             return WorkerOutcome::Discarded;
         }
         report_error(in, frame + reply.str("error", "the worker failed"));
@@ -1099,7 +1186,7 @@ WorkerOutcome ask_worker(Instance *in, const RenderInputs &r, const std::string 
     return WorkerOutcome::Done;
 }
 
-OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
+OfxStatus render(Instance* in, OfxPropertySetHandle in_args) {
     RenderInputs r;
     if (const OfxStatus st = gather(in, in_args, r); st != kOfxStatOK) return st;
     if (gEffect->abort(in->handle) != 0) return kOfxStatOK;
@@ -1117,15 +1204,20 @@ OfxStatus render(Instance *in, OfxPropertySetHandle in_args) {
 
     std::string warning;
     switch (ask_worker(in, r, render_request(*in, r, l, shm.name()), shm, progress, warning)) {
-        case WorkerOutcome::Discarded: return kOfxStatOK;
-        case WorkerOutcome::Failed: return kOfxStatFailed;
-        case WorkerOutcome::Done: break;
+        case WorkerOutcome::Discarded:
+            return kOfxStatOK;
+        case WorkerOutcome::Failed:
+            return kOfxStatFailed;
+        case WorkerOutcome::Done:
+            break;
     }
     progress.update(kProgressDecomposed);
     store_any(r.out->view(), r.window, r.cur->view(), shm.floats(l.out));
     progress.update(1.0);
-    if (warning.empty()) clear_error(in);
-    else report_warning(in, warning);
+    if (warning.empty())
+        clear_error(in);
+    else
+        report_warning(in, warning);
     return kOfxStatOK;
 }
 
@@ -1143,8 +1235,9 @@ OfxStatus on_load() {
     return kOfxStatOK;
 }
 
-OfxStatus dispatch(const char *action, const void *handle, OfxPropertySetHandle in_args, OfxPropertySetHandle out_args) {
-    auto effect = static_cast<OfxImageEffectHandle>(const_cast<void *>(handle));
+OfxStatus dispatch(const char* action, const void* handle, OfxPropertySetHandle in_args,
+                   OfxPropertySetHandle out_args) {
+    auto effect = static_cast<OfxImageEffectHandle>(const_cast<void*>(handle));
     const std::string a = action ? action : "";
     if (a == ofx::ActionLoad) return on_load();
     if (!gProp || !gEffect || !gParam) return kOfxStatErrMissingHostFeature;
@@ -1160,7 +1253,7 @@ OfxStatus dispatch(const char *action, const void *handle, OfxPropertySetHandle 
     if (a == ofx::ImageEffectActionDescribeInContext) return describe_in_context(effect, in_args);
     if (a == ofx::ActionCreateInstance) return create_instance(effect);
     if (a == ofx::ActionDestroyInstance) return destroy_instance(effect);
-    Instance *in = instance_of(effect);
+    Instance* in = instance_of(effect);
     if (!in) return kOfxStatReplyDefault;
     if (a == ofx::ImageEffectActionRender) return render(in, in_args);
     if (a == ofx::ImageEffectActionGetTimeDomain) return get_time_domain(in, out_args);
@@ -1171,12 +1264,13 @@ OfxStatus dispatch(const char *action, const void *handle, OfxPropertySetHandle 
     return kOfxStatReplyDefault;
 }
 
-OfxStatus main_entry(const char *action, const void *handle, OfxPropertySetHandle in_args, OfxPropertySetHandle out_args) {
+OfxStatus main_entry(const char* action, const void* handle, OfxPropertySetHandle in_args,
+                     OfxPropertySetHandle out_args) {
     try {
         return dispatch(action, handle, in_args, out_args);
-    } catch (const std::bad_alloc &) {
+    } catch (const std::bad_alloc&) {
         return kOfxStatErrMemory;
-    } catch (const std::exception &e) {
+    } catch (const std::exception& e) {
         std::fprintf(stderr, "Unshutter: %s failed: %s\n", action ? action : "?", e.what());
         return kOfxStatFailed;
     } catch (...) {
@@ -1184,16 +1278,25 @@ OfxStatus main_entry(const char *action, const void *handle, OfxPropertySetHandl
     }
 }
 
-OfxPlugin gPlugin = {ofx::ImageEffectPluginApi, ofx::ImageEffectPluginApiVersion, kPluginIdentifier,
-                     kPluginVersionMajor, kPluginVersionMinor, set_host, main_entry};
+OfxPlugin gPlugin = {ofx::ImageEffectPluginApi,
+                     ofx::ImageEffectPluginApiVersion,
+                     kPluginIdentifier,
+                     kPluginVersionMajor,
+                     kPluginVersionMinor,
+                     set_host,
+                     main_entry};
 
 }  // namespace
 
-UNSHUTTER_EXPORT int OfxGetNumberOfPlugins(void) { return 1; }
+UNSHUTTER_EXPORT int OfxGetNumberOfPlugins(void) {
+    return 1;
+}
 
-UNSHUTTER_EXPORT OfxPlugin *OfxGetPlugin(int nth) { return nth == 0 ? &gPlugin : nullptr; }
+UNSHUTTER_EXPORT OfxPlugin* OfxGetPlugin(int nth) {
+    return nth == 0 ? &gPlugin : nullptr;
+}
 
-UNSHUTTER_EXPORT OfxStatus OfxSetHost(const OfxHost *host) {
-    gHost = const_cast<OfxHost *>(host);
+UNSHUTTER_EXPORT OfxStatus OfxSetHost(const OfxHost* host) {
+    gHost = const_cast<OfxHost*>(host);
     return kOfxStatOK;
 }

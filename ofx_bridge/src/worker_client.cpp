@@ -26,7 +26,7 @@
 
 #include "json_lite.hpp"
 
-extern char **environ;
+extern char** environ;
 
 namespace unshutter {
 
@@ -41,12 +41,12 @@ double now_s() {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-bool is_executable(const std::string &p) {
+bool is_executable(const std::string& p) {
     struct stat st;
     return !p.empty() && stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(p.c_str(), X_OK) == 0;
 }
 
-std::string dirname_of(const std::string &p) {
+std::string dirname_of(const std::string& p) {
     size_t i = p.find_last_of('/');
     return i == std::string::npos ? std::string(".") : p.substr(0, i);
 }
@@ -54,19 +54,21 @@ std::string dirname_of(const std::string &p) {
 // The path of this shared object (…/Contents/Linux-x86-64/Unshutter.ofx).
 std::string plugin_binary_path() {
     Dl_info info;
-    if (dladdr(reinterpret_cast<void *>(&plugin_binary_path), &info) && info.dli_fname) return info.dli_fname;
+    if (dladdr(reinterpret_cast<void*>(&plugin_binary_path), &info) && info.dli_fname) return info.dli_fname;
     return {};
 }
 
-std::string errno_text(int e) { return std::strerror(e); }
+std::string errno_text(int e) {
+    return std::strerror(e);
+}
 
 // Close every descriptor from `lowest` up in the spawned process. Hosts keep sockets, lock files and
 // pipes open without close-on-exec; a worker holding them would keep their ports and locks alive after
 // the host has gone. glibc 2.34 and later do it in one file action (looked up at run time, so the bundle
 // still loads on an older glibc); otherwise every descriptor open now without close-on-exec gets a close
 // action (glibc ignores one closed meanwhile by another thread).
-void add_close_from(posix_spawn_file_actions_t *fa, int lowest) {
-    using CloseFrom = int (*)(posix_spawn_file_actions_t *, int);
+void add_close_from(posix_spawn_file_actions_t* fa, int lowest) {
+    using CloseFrom = int (*)(posix_spawn_file_actions_t*, int);
     static const auto closefrom =
         reinterpret_cast<CloseFrom>(dlsym(RTLD_DEFAULT, "posix_spawn_file_actions_addclosefrom_np"));
     if (closefrom && closefrom(fa, lowest) == 0) return;
@@ -74,8 +76,8 @@ void add_close_from(posix_spawn_file_actions_t *fa, int lowest) {
         const int flags = fcntl(fd, F_GETFD);
         if (fd >= lowest && flags >= 0 && !(flags & FD_CLOEXEC)) posix_spawn_file_actions_addclose(fa, fd);
     };
-    if (DIR *dir = opendir("/proc/self/fd")) {
-        while (const dirent *e = readdir(dir))
+    if (DIR* dir = opendir("/proc/self/fd")) {
+        while (const dirent* e = readdir(dir))
             if (e->d_name[0] != '.') add(std::atoi(e->d_name));
         closedir(dir);  // its own descriptor is close-on-exec
         return;
@@ -87,10 +89,10 @@ void add_close_from(posix_spawn_file_actions_t *fa, int lowest) {
 
 }  // namespace
 
-double env_seconds(const char *name, double dflt) {
-    const char *v = std::getenv(name);
+double env_seconds(const char* name, double dflt) {
+    const char* v = std::getenv(name);
     if (!v || !*v) return dflt;
-    char *end = nullptr;
+    char* end = nullptr;
     double d = std::strtod(v, &end);
     return (end != v && d > 0) ? d : dflt;
 }
@@ -102,7 +104,7 @@ SharedBuffer::~SharedBuffer() {
     if (fd_ >= 0) close(fd_);  // after the unlink: a sweep never sees this name unlocked
 }
 
-bool SharedBuffer::create(size_t bytes, std::string &error) {
+bool SharedBuffer::create(size_t bytes, std::string& error) {
     static std::atomic<unsigned long> counter{0};
     char name[96];
     std::snprintf(name, sizeof name, "%s%d-%lu-%lx", kShmPrefix, static_cast<int>(getpid()), counter.fetch_add(1),
@@ -125,12 +127,12 @@ bool SharedBuffer::create(size_t bytes, std::string &error) {
         error = "not enough shared memory (/dev/shm) for " + std::to_string(bytes >> 20) + " MiB: " + errno_text(rc);
         return false;
     }
-    void *p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) {
         error = std::string("cannot map shared memory: ") + errno_text(errno);
         return false;
     }
-    data_ = static_cast<uint8_t *>(p);
+    data_ = static_cast<uint8_t*>(p);
     size_ = bytes;
     std::memset(data_, 0, kHeaderBytes);
     return true;
@@ -145,19 +147,19 @@ bool SharedBuffer::create(size_t bytes, std::string &error) {
 constexpr long kSweepGraceS = 30;
 
 void SharedBuffer::sweep_abandoned() {
-    DIR *dir = opendir("/dev/shm");
+    DIR* dir = opendir("/dev/shm");
     if (!dir) return;
     const size_t plen = sizeof kShmPrefix - 1;
-    while (const dirent *e = readdir(dir)) {
+    while (const dirent* e = readdir(dir)) {
         if (std::strncmp(e->d_name, kShmPrefix, plen) != 0) continue;
-        char *end = nullptr;
+        char* end = nullptr;
         const long pid = std::strtol(e->d_name + plen, &end, 10);
         if (end == e->d_name + plen || *end != '-' || pid <= 0 || pid == getpid()) continue;
         const bool pid_lives = kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH;
         const std::string name = std::string("/") + e->d_name;
         const int fd = shm_open(name.c_str(), O_RDONLY, 0);
         if (fd < 0) continue;  // gone already, or another user's
-        struct stat st {};
+        struct stat st{};
         const bool old = fstat(fd, &st) == 0 && static_cast<long>(time(nullptr) - st.st_mtime) > kSweepGraceS;
         if ((!pid_lives || old) && flock(fd, LOCK_EX | LOCK_NB) == 0) shm_unlink(name.c_str());
         close(fd);
@@ -166,29 +168,29 @@ void SharedBuffer::sweep_abandoned() {
 }
 
 void SharedBuffer::set_abort() const {
-    if (data_) __atomic_store_n(reinterpret_cast<uint32_t *>(data_ + kAbortAt), 1u, __ATOMIC_SEQ_CST);
+    if (data_) __atomic_store_n(reinterpret_cast<uint32_t*>(data_ + kAbortAt), 1u, __ATOMIC_SEQ_CST);
 }
 
-bool SharedBuffer::tiles(uint32_t &done, uint32_t &total) const {
+bool SharedBuffer::tiles(uint32_t& done, uint32_t& total) const {
     if (!data_) return false;
     // The count is written with (or before) the first tile and never changes within a frame, so a
     // count of 0 means "nothing reported yet" and a done read a moment late only lags one tile.
-    total = __atomic_load_n(reinterpret_cast<const uint32_t *>(data_ + kTilesAt), __ATOMIC_ACQUIRE);
-    done = __atomic_load_n(reinterpret_cast<const uint32_t *>(data_ + kTilesDoneAt), __ATOMIC_ACQUIRE);
+    total = __atomic_load_n(reinterpret_cast<const uint32_t*>(data_ + kTilesAt), __ATOMIC_ACQUIRE);
+    done = __atomic_load_n(reinterpret_cast<const uint32_t*>(data_ + kTilesDoneAt), __ATOMIC_ACQUIRE);
     if (total == 0) return false;
     done = std::min(done, total);
     return true;
 }
 
 // ------------------------------------------------------------------ WorkerClient
-WorkerClient &WorkerClient::instance() {
-    static WorkerClient *client = new WorkerClient();  // never destroyed: hosts unload in odd orders
+WorkerClient& WorkerClient::instance() {
+    static WorkerClient* client = new WorkerClient();  // never destroyed: hosts unload in odd orders
     return *client;
 }
 
-std::string WorkerClient::find_executable(std::string &tried) {
+std::string WorkerClient::find_executable(std::string& tried) {
     // 1. the environment
-    if (const char *env = std::getenv("UNSHUTTER_EXECUTABLE"); env && *env) {
+    if (const char* env = std::getenv("UNSHUTTER_EXECUTABLE"); env && *env) {
         tried = std::string("UNSHUTTER_EXECUTABLE=") + env;
         return is_executable(env) ? std::string(env) : std::string();
     }
@@ -208,7 +210,7 @@ std::string WorkerClient::find_executable(std::string &tried) {
     }
     // 3. PATH
     tried += "unshutter on PATH";
-    if (const char *path = std::getenv("PATH")) {
+    if (const char* path = std::getenv("PATH")) {
         std::string p(path);
         size_t start = 0;
         while (start <= p.size()) {
@@ -260,7 +262,7 @@ std::string WorkerClient::exit_description_locked() {
     return "stopped";
 }
 
-void WorkerClient::kill_locked(const char *) {
+void WorkerClient::kill_locked(const char*) {
     if (pid_ > 0) {
         kill(pid_, SIGKILL);
         int st = 0;
@@ -271,7 +273,7 @@ void WorkerClient::kill_locked(const char *) {
     fd_ = -1;
 }
 
-bool WorkerClient::start_locked(std::string &error) {
+bool WorkerClient::start_locked(std::string& error) {
     std::string tried;
     std::string exe = find_executable(tried);
     if (exe.empty()) {
@@ -293,18 +295,19 @@ bool WorkerClient::start_locked(std::string &error) {
         return false;
     }
     std::vector<std::string> args = {exe, "worker", "--fd", "3"};
-    if (const char *m = std::getenv("UNSHUTTER_MODEL"); m && *m) {
+    if (const char* m = std::getenv("UNSHUTTER_MODEL"); m && *m) {
         args.push_back("--model");
         args.push_back(m);
     }
-    std::vector<char *> argv;
-    for (auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     // The host's own Python settings (Nuke, Resolve, Flame set them) must not leak into the worker's Python.
     const bool keep_py = std::getenv("UNSHUTTER_KEEP_PYTHONPATH") != nullptr;
-    std::vector<char *> envp;
-    for (char **e = environ; e && *e; ++e) {
-        if (!keep_py && (std::strncmp(*e, "PYTHONPATH=", 11) == 0 || std::strncmp(*e, "PYTHONHOME=", 11) == 0)) continue;
+    std::vector<char*> envp;
+    for (char** e = environ; e && *e; ++e) {
+        if (!keep_py && (std::strncmp(*e, "PYTHONPATH=", 11) == 0 || std::strncmp(*e, "PYTHONHOME=", 11) == 0))
+            continue;
         envp.push_back(*e);
     }
     envp.push_back(nullptr);
@@ -353,12 +356,13 @@ bool WorkerClient::start_locked(std::string &error) {
         kill_locked("bad hello");
         error = "the program " + exe + " is not a compatible Unshutter worker (protocol 1 expected)";
     } else {
-        error = "the Unshutter worker " + exe + " " + exit_description_locked() + " while starting (see the host's console)";
+        error = "the Unshutter worker " + exe + " " + exit_description_locked() +
+                " while starting (see the host's console)";
     }
     return false;
 }
 
-WorkerClient::Io WorkerClient::send_locked(const std::string &msg) {
+WorkerClient::Io WorkerClient::send_locked(const std::string& msg) {
     std::string buf(4, '\0');
     uint32_t n = static_cast<uint32_t>(msg.size());
     for (int i = 0; i < 4; ++i) buf[i] = static_cast<char>((n >> (8 * i)) & 0xff);
@@ -375,8 +379,8 @@ WorkerClient::Io WorkerClient::send_locked(const std::string &msg) {
     return Io::Ok;
 }
 
-WorkerClient::Io WorkerClient::recv_locked(std::string &msg, double timeout_s, const std::function<bool()> &abort,
-                                           const SharedBuffer *shm) {
+WorkerClient::Io WorkerClient::recv_locked(std::string& msg, double timeout_s, const std::function<bool()>& abort,
+                                           const SharedBuffer* shm) {
     const double abort_grace = env_seconds("UNSHUTTER_OFX_ABORT_GRACE", 20.0);
     double deadline = now_s() + timeout_s;
     bool aborted = false;
@@ -430,7 +434,7 @@ WorkerClient::Io WorkerClient::recv_locked(std::string &msg, double timeout_s, c
     return Io::Ok;
 }
 
-CallResult WorkerClient::call(const std::string &request, const SharedBuffer *shm, const std::function<bool()> &abort) {
+CallResult WorkerClient::call(const std::string& request, const SharedBuffer* shm, const std::function<bool()>& abort) {
     CallResult r;
     while (!mutex_.try_lock_for(std::chrono::milliseconds(100))) {
         if (abort && abort()) {

@@ -41,7 +41,7 @@ def test_every_cli_option_is_in_the_cli_reference() -> None:
 
 def test_every_ofx_parameter_is_in_the_ofx_reference() -> None:
     source = (ROOT / "ofx_bridge" / "src" / "plugin.cpp").read_text(encoding="utf-8")
-    ids = re.findall(r'constexpr const char \*kParam\w+(?<!Label)(?<!Hint) = "(\w+)";', source)
+    ids = re.findall(r'constexpr const char\s*\*\s*kParam\w+(?<!Label)(?<!Hint)\s*=\s*"(\w+)";', source)
     assert len(ids) >= 10
     text = (REF / "ofx.md").read_text(encoding="utf-8")
     missing = [i for i in ids if f"`{i}`" not in text]
