@@ -197,3 +197,36 @@ def test_what_a_moving_object_uncovers_comes_whole_from_the_neighbour_that_saw_i
     for k, b in bands.items():
         assert np.abs(out[k] - truth[k])[b].mean() < 0.25 * ghost[k], k
     np.testing.assert_allclose(out.mean(axis=0), blurred, atol=1e-5)  # the exact reblur
+
+
+def test_where_neither_frame_trusts_its_motion_the_change_dissolves_across_the_frame(monkeypatch) -> None:
+    """A fast object the flow misread: neither frame trusts its motion, so nothing is carried, and each frame's
+    outputs would hold its own picture and jump at the boundary. The outputs after mid-exposure take the next
+    frame's picture in proportion to their time (before it, the previous frame's): the change fades across the
+    frame. Where the motion is trusted nothing dissolves; the exact reblur holds either way."""
+    h, w, n = 16, 32, 7
+    sched = timing.schedule(n, 360.0)
+    offsets = sched.offsets()
+    own_pic, next_pic, prev_pic = _pattern(h, w, 0.0), _pattern(h, w, 5.0), _pattern(h, w, -3.0)
+
+    def carried(pic: np.ndarray, trust: float) -> retime.Carried:
+        still = np.zeros((h, w, 2), np.float32)  # the motion as misread: nothing moves
+        return retime.Carried(pic.astype(np.float16), still, np.full((h, w), trust, np.float16))
+
+    def blend(trust: float, gain: float) -> np.ndarray:
+        monkeypatch.setattr(retime, "DISSOLVE_GAIN", gain)
+        out = np.repeat(own_pic[None], n, axis=0)
+        own = carried(own_pic, trust)
+        retime.blend_neighbours(out, own_pic, sched, own, carried(prev_pic, trust), carried(next_pic, trust), None)
+        np.testing.assert_allclose(out.mean(axis=0), own_pic, atol=1e-5)  # the exact reblur
+        return out
+
+    gain = retime.DISSOLVE_GAIN
+    out = blend(0.0, gain)
+    step = out[-1] - out[0]  # late output minus early one: the projection shifts both alike
+    expected = offsets[-1] * (next_pic - own_pic) + offsets[0] * (prev_pic - own_pic)
+    np.testing.assert_allclose(step, expected, atol=2e-3)
+    assert 0.0 < offsets[-1] < 0.5  # the last output holds less of the next frame than of its own
+    np.testing.assert_array_equal(blend(1.0, gain), blend(1.0, 0.0))  # trusted: no dissolve
+    half = blend(0.5, gain) - blend(0.5, 0.0)  # half trusted in each frame: less of it
+    assert 0.02 < np.abs(half[-1] - half[0]).max() < 0.5 * np.abs(expected).max()
