@@ -10,17 +10,6 @@ from unshutter.bench import flow as bf
 from unshutter.sample import render_clip
 
 
-def test_chain_adds_displacements_along_the_path() -> None:
-    a = np.zeros((20, 30, 2), np.float32)
-    a[..., 0] = 2.0
-    b = np.zeros((20, 30, 2), np.float32)
-    b[:, :, 1] = 1.0
-    b[:, 12:, 0] = 5.0  # only where the first step lands (x >= 12)
-    out = bf.chain([a, b])
-    assert out[5, 3].tolist() == pytest.approx([2.0, 1.0])
-    assert out[5, 10].tolist() == pytest.approx([7.0, 1.0])
-
-
 def test_a_real_set_carries_the_pan_per_blurred_frame_interval() -> None:
     sharp = list(render_clip(textured_photo(), 21, 128, 96, speed=1.5, curve=0.0, samples=1))
     s = bf.real_set("pan", sharp, 7, 7)

@@ -77,3 +77,29 @@ def test_strips_put_the_output_above_the_truth(tmp_path, sharp: list[np.ndarray]
     assert img[LABEL_H : LABEL_H + 96].mean() < img[2 * LABEL_H + 96 :].mean()  # the darker output on top
     p = write_strip(tmp_path / "s" / "a.png", enc * 0.5, enc)
     assert p.is_file() and [q.name for q in p.parent.iterdir()] == ["a.png"]
+
+
+def test_chain_adds_displacements_along_the_path() -> None:
+    a = np.zeros((20, 30, 2), np.float32)
+    a[..., 0] = 2.0
+    b = np.zeros((20, 30, 2), np.float32)
+    b[:, :, 1] = 1.0
+    b[:, 12:, 0] = 5.0  # only where the first step lands (x >= 12)
+    out = runs.chain([a, b])
+    assert out[5, 3].tolist() == pytest.approx([2.0, 1.0])
+    assert out[5, 10].tolist() == pytest.approx([7.0, 1.0])
+
+
+def test_the_true_motion_of_a_fast_pan_is_chained_from_the_exposures_middle() -> None:
+    """A pan at 9 px per source frame: the motion at the exposure's middle, chained one source frame at a
+    time, is 63 px per blurred frame interval at 360 degrees (7 frames) and 72 at 180 (8). Both runs of a shot
+    share one truth, whose flows between consecutive sharp frames are computed once."""
+    fast = list(render_clip(textured_photo(), 24, 160, 96, speed=9.0, curve=0.0, samples=1))
+    truth = runs.RealTruth(fast)
+    r360 = runs.real_run("fast_360", fast, 7, 7, truth)
+    steps = len(truth._steps)
+    r180 = runs.real_run("fast_180", fast, 8, 4, truth)
+    assert float(np.median(r360.true_motion[1][24:-24, 40:-40, 0])) == pytest.approx(-63.0, abs=3.0)
+    assert float(np.median(r180.true_motion[1][24:-24, 40:-40, 0])) == pytest.approx(-72.0, abs=3.0)
+    assert len(truth._steps) < 2 * steps  # the 180 run reuses most of the 360 run's steps
+    assert truth.middle(7, 7) == 10 and truth.middle(8, 4) == 10

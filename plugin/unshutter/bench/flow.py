@@ -76,6 +76,7 @@ import cv2
 import numpy as np
 
 from unshutter.bench.quality import REAL_SCALE_HELP, real_scale
+from unshutter.bench.runs import RealTruth
 from unshutter.color import to_network
 from unshutter.guidance import flow
 from unshutter.guidance.trust import correct
@@ -83,7 +84,6 @@ from unshutter.guidance.trust import correct
 MOVING_PX = 8.0
 FAST_PX = 20.0
 DEFAULT_SEED = 20261206
-TRUTH_HALF = 3  # sharp source frames chained each way for the real truth
 
 Estimator = Callable[[np.ndarray | None, np.ndarray, np.ndarray | None], tuple[np.ndarray | None, np.ndarray | None]]
 
@@ -124,52 +124,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # ----------------------------------------------------------------- truth
 
 
-def chain(flows: list[np.ndarray]) -> np.ndarray:
-    """Displacement of each pixel of the first frame along consecutive flows (frame i -> i+1 each).
-
-    Shape: flows: each [H, W, 2] -> [H, W, 2]
-    """
-    h, w = flows[0].shape[:2]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    px, py = xs.copy(), ys.copy()
-    for f in flows:
-        s = cv2.remap(f, px, py, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        px += s[..., 0]
-        py += s[..., 1]
-    return np.stack([px - xs, py - ys], axis=-1)
-
-
-def sharp_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The truth's flow between consecutive sharp frames. Shape: [H, W] uint8 x2 -> [H, W, 2]."""
-    d = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    d.setFinestScale(0)
-    d.setVariationalRefinementIterations(10)
-    return d.calc(a, b, None)
-
-
-def real_set(name: str, lin: list[np.ndarray], window: int, exposed: int) -> FlowSet:
+def real_set(name: str, lin: list[np.ndarray], window: int, exposed: int, truth: RealTruth | None = None) -> FlowSet:
     """Groups of ``window`` sharp frames, the first ``exposed`` averaged (as ``bench quality``'s runs).
 
     Shape: lin: each [H, W, 3] linear
     """
-    g = [flow.to_gray8(to_network(x, 1.0)) for x in lin]
-    steps: dict[tuple[int, int], np.ndarray] = {}
-
-    def step(i: int, j: int) -> np.ndarray:
-        if (i, j) not in steps:
-            steps[(i, j)] = sharp_flow(g[i], g[j])
-        return steps[(i, j)]
-
-    blurred, truth, sharp = [], [], []
+    real = RealTruth(lin) if truth is None else truth
+    blurred, motion, sharp = [], [], []
     for s in range(0, len(lin) - window + 1, window):
         blurred.append(flow.to_gray8(to_network(np.mean(lin[s : s + exposed], axis=0), 1.0)))
-        c = s + exposed // 2
-        lo, hi = max(0, c - TRUTH_HALF), min(len(lin) - 1, c + TRUTH_HALF)
-        fwd = chain([step(i, i + 1) for i in range(c, hi)]) if hi > c else 0.0
-        bwd = chain([step(i, i - 1) for i in range(c, lo, -1)]) if lo < c else 0.0
-        truth.append(((fwd - bwd) * np.float32(window / (hi - lo))).astype(np.float32))
-        sharp.append(g[c])
-    return FlowSet(name, np.stack(blurred), np.stack(truth), np.stack(sharp))
+        motion.append(real.motion(s, window, exposed))
+        sharp.append(real.gray[real.middle(s, exposed)])
+    return FlowSet(name, np.stack(blurred), np.stack(motion), np.stack(sharp))
 
 
 def synthetic_sets(n: int, frames: int, size: int, seed: int, config: str | None) -> list[FlowSet]:
@@ -347,8 +313,9 @@ def run(args: argparse.Namespace) -> int:
         video = default_video() if args.video is None else Path(args.video)
         a, b = (int(v) for v in args.real_frames.split("-"))
         lin = read_video(video, a, b, args.real_scale)
-        groups[f"{video.stem}_360"] = [real_set(f"{video.stem}_360", lin, 7, 7)]
-        groups[f"{video.stem}_180"] = [real_set(f"{video.stem}_180", lin, 8, 4)]
+        truth = RealTruth(lin)  # both sets' flows between the same sharp frames, computed once
+        groups[f"{video.stem}_360"] = [real_set(f"{video.stem}_360", lin, 7, 7, truth)]
+        groups[f"{video.stem}_180"] = [real_set(f"{video.stem}_180", lin, 8, 4, truth)]
         info["real"] = {"video": video.name, "frames": args.real_frames, "size": list(lin[0].shape[1::-1])}
     if args.clips > 0:
         clips = synthetic_sets(args.clips, args.clip_frames, args.clip_size, args.seed, args.config)

@@ -34,8 +34,12 @@ objects over a panning background, up to 100 px per exposure at 720p scale,
 half of them at 180 degrees) rendered by the training data engine from the
 held-out photos. Rows: the node (run the way a host runs it, through
 :func:`node_clip`), the truth, identity, flow-warp and, at 360 degrees, the
-raw model. ``--strips DIR`` writes the node's worst frames by span ratio as
-images.
+raw model. The real shot's true motion (the moving pixels of the detail
+measure, the ``--true-motion`` row) is the flow between its sharp source
+frames chained one frame at a time from the exposure's middle, as ``bench
+flow`` scores against (:class:`unshutter.bench.runs.RealTruth`): the cars move
+30-80 px per blurred frame, which one DIS call across a group reads short.
+``--strips DIR`` writes the node's worst frames by span ratio as images.
 """
 
 from __future__ import annotations
@@ -698,7 +702,11 @@ def motion_report(args: argparse.Namespace, node_for, model: Model) -> dict:  # 
         video = Path(args.video) if args.video else default_video()
         a, b = (int(v) for v in args.real_frames.split("-"))
         lin = read_video(video, a, b, args.real_scale)
-        real = [runs.real_run(f"{video.stem}_360", lin, K, K), runs.real_run(f"{video.stem}_180", lin, 8, 4)]
+        truth = runs.RealTruth(lin)  # both runs' true motion from the same sharp frames' flows
+        real = [
+            runs.real_run(f"{video.stem}_360", lin, K, K, truth),
+            runs.real_run(f"{video.stem}_180", lin, 8, 4, truth),
+        ]
         out.update(motion_section(real, node_for, model, strips, args.strips_per_run, args.true_motion))
     if args.clips > 0:
         clips = synthetic_clips(args.clips, args.clip_frames, args.clip_size, args.seed, args.config)
