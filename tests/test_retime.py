@@ -230,3 +230,37 @@ def test_where_neither_frame_trusts_its_motion_the_change_dissolves_across_the_f
     np.testing.assert_array_equal(blend(1.0, gain), blend(1.0, 0.0))  # trusted: no dissolve
     half = blend(0.5, gain) - blend(0.5, 0.0)  # half trusted in each frame: less of it
     assert 0.02 < np.abs(half[-1] - half[0]).max() < 0.5 * np.abs(expected).max()
+
+
+def test_a_neighbour_whose_motion_holds_places_what_this_frames_misread_motion_could_not(monkeypatch) -> None:
+    """The scene pans 6 px per frame; this frame read no motion and trusts none, its neighbours read the pan
+    and trust it. The lean toward their carried frames goes by the mean of the two trusts (never above the
+    neighbour's), so the outputs nearest the boundaries move toward where the scene is then; by the lesser
+    trust alone (share 0) they held this frame's picture. Where both trust their motion the share changes
+    nothing."""
+    h, w, n, v = 24, 64, 5, 6.0
+    sched = timing.schedule(n, 360.0)
+    offsets = sched.offsets()
+    blurred = np.mean([_pattern(h, w, v * t) for t in np.linspace(-0.5, 0.5, 41)], axis=0).astype(np.float32)
+    truth = np.stack([_pattern(h, w, v * t) for t in offsets])
+    inner = (slice(None), slice(None), slice(12, -12))
+
+    def blend(share: float, own_trust: float) -> np.ndarray:
+        monkeypatch.setattr(retime, "NEIGHBOUR_TRUST_SHARE", share)
+        out = np.repeat(_pattern(h, w, 0.0)[None], n, axis=0)
+        own = retime.Carried(
+            _pattern(h, w, 0.0).astype(np.float16),
+            np.zeros((h, w, 2), np.float32) if own_trust == 0 else _carried(blurred, v).motion,
+            np.full((h, w), own_trust, np.float16),
+        )
+        nb = [_carried(_pattern(h, w, -v), v), _carried(_pattern(h, w, v), v)]
+        retime.blend_neighbours(out, blurred, sched, own, nb[0], nb[1], None)
+        np.testing.assert_allclose(out.mean(axis=0), blurred, atol=1e-5)  # the exact reblur
+        return out
+
+    def err(a: np.ndarray) -> np.ndarray:
+        return np.abs(a - truth)[inner].mean(axis=(1, 2, 3))
+
+    held, placed = err(blend(0.0, 0.0)), err(blend(0.5, 0.0))
+    assert placed[0] < 0.8 * held[0] and placed[-1] < 0.8 * held[-1]
+    np.testing.assert_array_equal(blend(0.5, 1.0), blend(0.0, 1.0))

@@ -45,6 +45,12 @@ class Carried:
         return g
 
 
+NEIGHBOUR_TRUST_SHARE = 0.5
+"""How far the neighbour's trust in its own motion counts where it is the greater: the lean toward the
+neighbour's carried frame goes by the lesser of the two frames' trusts moved this share of the way to the
+neighbour's, i.e. by min(theirs, (theirs + own) / 2). A neighbour whose motion holds can place what this frame's
+misread motion could not; the lesser alone (0) left those pixels to jump at the boundary."""
+
 DISSOLVE_GAIN = 1.0
 """Where neither frame trusts its motion (a fast object the flow misread), an output at ``t`` frame intervals from
 mid-exposure also dissolves toward the neighbouring frame's mid-exposure frame as it stands, weight this times
@@ -247,7 +253,8 @@ def blend_neighbours(
     frame f, at ``t`` frame intervals from mid-exposure, is blended toward frame
     f+1's mid-exposure frame carried back by 1 - t along f+1's motion (t > 0) or
     frame f-1's carried forward by 1 + t (t < 0), with weight ``BLEND_GAIN`` x
-    |t| (at most 1) where both frames trust their motion. Where frame f's own
+    |t| (at most 1) times the trust in that motion (the lesser of the two frames',
+    raised toward the neighbour's: :data:`NEIGHBOUR_TRUST_SHARE`). Where frame f's own
     motion leaves a pixel uncovered at that time (just behind a moving object,
     where its own frames have nothing true to carry: :meth:`travel.Warper.uncovered`),
     the neighbour's carried frame is taken whole wherever the neighbour trusts it and
@@ -300,6 +307,7 @@ def blend_neighbours(
             theirs = warper.rows(nbw, tt, y0, y1, maps).reshape(y1 - y0, -1)  # [rows, W]
             theirs *= lands[y0:y1]
             wgt = np.minimum(theirs, weight[y0:y1])
+            wgt += np.float32(NEIGHBOUR_TRUST_SHARE) * (theirs - wgt)  # the neighbour's trust counts too
             wgt *= a
             theirs *= bare[y0:y1]  # taken whole where this frame has nothing of its own
             np.maximum(wgt, theirs, out=wgt)
