@@ -43,6 +43,17 @@ def used_pass(clip: otio.schema.Clip) -> str:
     return str(manifest["params"]["motion_pass"])
 
 
+def with_own_pass(otio_in: Path, out: Path, name: str, pattern: Path) -> Path:
+    """``otio_in`` written to ``out`` with clip ``name`` carrying its own motion pass reference (``pattern``)."""
+    tl = otio.adapters.read_from_file(str(otio_in))
+    clip = next(c for c in tl.find_clips() if c.name == name)
+    refs = clip.media_references()
+    refs[MOTION_PASS_KEY] = otio.schema.ExternalReference(target_url=pattern.as_uri())
+    clip.set_media_references(refs, clip.active_media_reference_key)
+    otio.adapters.write_to_file(tl, str(out))
+    return out
+
+
 def test_media_token_gives_each_clip_its_own_pass(resolve_otio: Path, tmp_path: Path) -> None:
     vec = tmp_path / "vec"
     passes(vec, "shotA", SHOT_A, 3.0)
@@ -97,13 +108,7 @@ def test_clip_reference_comes_first_and_stays_on_the_clip(resolve_otio: Path, tm
     passes(own, "car_vectors", SHOT_B, 4.0)
     vec = tmp_path / "vec"
     passes(vec, "shotA", SHOT_A, 3.0)
-    tl = otio.adapters.read_from_file(str(resolve_otio))
-    clip_b = next(c for c in tl.find_clips() if c.name == "shotB")
-    refs = clip_b.media_references()
-    refs[MOTION_PASS_KEY] = otio.schema.ExternalReference(target_url=(own / "car_vectors.####.exr").as_uri())
-    clip_b.set_media_references(refs, clip_b.active_media_reference_key)
-    given = tmp_path / "with_pass.otio"
-    otio.adapters.write_to_file(tl, str(given))
+    given = with_own_pass(resolve_otio, tmp_path / "with_pass.otio", "shotB", own / "car_vectors.####.exr")
     out = tmp_path / "o.otio"
     args = timeline_args(given, out, tmp_path / "m", "--clips", "shotA,shotB")
     assert main([*args, "--motion-pass", str(vec / "{media}.####.exr")]) == 0
@@ -157,13 +162,7 @@ def test_a_pass_convention_needs_a_pass_to_describe(
     assert not media_dir.exists() and not (tmp_path / "o.otio").exists()
     own = tmp_path / "own"
     passes(own, "car_vectors", SHOT_B, 4.0 / 64)  # 4 px per frame across the 64 px frame, in uv
-    tl = otio.adapters.read_from_file(str(resolve_otio))
-    clip_b = next(c for c in tl.find_clips() if c.name == "shotB")
-    refs = clip_b.media_references()
-    refs[MOTION_PASS_KEY] = otio.schema.ExternalReference(target_url=(own / "car_vectors.####.exr").as_uri())
-    clip_b.set_media_references(refs, clip_b.active_media_reference_key)
-    given = tmp_path / "with_pass.otio"
-    otio.adapters.write_to_file(tl, str(given))
+    given = with_own_pass(resolve_otio, tmp_path / "with_pass.otio", "shotB", own / "car_vectors.####.exr")
     args = timeline_args(given, tmp_path / "o.otio", media_dir, "--clips", "shotB", "--motion-pass-units", "uv")
     assert main(args) == 0
     (b,) = relinked(tmp_path / "o.otio", "shotB")
