@@ -90,6 +90,11 @@ class NodeParams:
         if self.overrides and not Path(self.overrides).is_file():
             raise ParameterError(f"--overrides {self.overrides}: file not found")
 
+    @property
+    def has_motion_pass(self) -> bool:
+        """Whether a motion pass is given (a blank pattern is none)."""
+        return self.motion_pass is not None and bool(str(self.motion_pass).strip())
+
     def check_pass_options(self, has_pass: bool | None = None, alternative: str = "") -> None:
         """Refuse a convention of the motion pass set away from its default with no pass to describe
         (``has_pass``: whether one is given, by default ``motion_pass``): it would change only the run's
@@ -98,7 +103,7 @@ class NodeParams:
         timeline), not by :meth:`validate`: the OFX worker sends its Vectors conventions whether or not a
         Vectors clip is connected. ``alternative``: another way to give a pass, for the message."""
         if has_pass is None:
-            has_pass = self.motion_pass is not None and bool(str(self.motion_pass).strip())
+            has_pass = self.has_motion_pass
         if has_pass:
             return
         for f in fields(self):
@@ -112,7 +117,7 @@ class NodeParams:
         """The motion-vector pass these parameters name, checked (ParameterError naming the flag); None without."""
         channels = parse_channels(self.motion_pass_channels)
         check_conventions(self.motion_pass_y, self.motion_pass_points, self.motion_pass_units)
-        if self.motion_pass is None or not str(self.motion_pass).strip():
+        if not self.has_motion_pass:
             if channels is not None:
                 raise ParameterError(
                     f"--motion-pass-channels {self.motion_pass_channels}: give --motion-pass too (the pass to read them from)"

@@ -328,7 +328,7 @@ def retime_timeline(
         candidates = [(c, t) for c, t in candidates if c.name in cfg.clips]
     own_pass = any(MOTION_PASS_KEY in c.media_references() for c, _ in candidates)
     cfg.params.check_pass_options(
-        bool(cfg.params.motion_pass) or own_pass, f", or choose clips with their own {MOTION_PASS_KEY!r} reference"
+        cfg.params.has_motion_pass or own_pass, f", or choose clips with their own {MOTION_PASS_KEY!r} reference"
     )
     resolved: dict[int, Media | Unprocessable] = {}
     _check_pass_pattern(cfg.params.motion_pass, [c for c, _ in candidates], resolved)
