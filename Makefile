@@ -52,11 +52,14 @@ test-deps:
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
-# Lint, formatting and types, as configured in pyproject.toml.
+# Lint, formatting and types, as configured in pyproject.toml; the C++ of native/ and ofx_bridge/ as
+# .clang-format says (the dev extra's clang-format).
 lint: install-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	find native ofx_bridge \( -name '*.cpp' -o -name '*.h' -o -name '*.hpp' \) -print0 | \
+	    xargs -0 -r $(VENV)/bin/clang-format --dry-run --Werror
 
 # Blender 4.2 LTS, 4.5 LTS and 5.0 for the add-on's tests (Debian's package is 3.4): PyPI's bpy, Blender
 # as a Python 3.11 module, ~1 GB each, each in its own venv outside the checkout (bpy pins its own numpy)
