@@ -18,6 +18,24 @@ def test_a_real_set_carries_the_pan_per_blurred_frame_interval() -> None:
     assert float(np.median(s.truth[1][16:-16, 16:-16, 0])) == pytest.approx(-10.5, abs=0.5)
 
 
+def test_at_180_degrees_the_blurred_rows_score_the_middle_and_the_sharp_rows_their_frames_truth(
+    moving_block: list[np.ndarray],
+) -> None:
+    """The exposure's middle lies between two source frames: the blurred frames are scored against the truth
+    there, the sharp frame (the later one) against the truth at its own pixels."""
+    truth = bf.RealTruth(moving_block)
+    s = bf.real_set("block_180", moving_block, 8, 4, truth)
+    assert np.array_equal(s.truth[1], truth.motion(8, 8, 4)) and not np.array_equal(s.truth[1], s.sharp_truth[1])
+    assert np.array_equal(s.sharp[1], truth.gray[10]) and np.array_equal(s.sharp_truth[1], truth.motion_at(10, 8))
+
+    def exact(prev, cur, nxt):  # noqa: ANN001, ANN202
+        return truth.motion_at(10, 8), None
+
+    assert bf.score([s], exact, sharp=True)["epe"] == 0.0 and bf.score([s], exact)["epe"] > 0.0
+    s360 = bf.real_set("block_360", moving_block[:14], 7, 7, bf.RealTruth(moving_block[:14]))
+    assert np.array_equal(s360.truth, s360.sharp_truth)  # an odd count's middle is a source frame
+
+
 def test_score_of_the_truth_is_zero_and_of_a_still_estimate_the_motion() -> None:
     truth = np.zeros((3, 40, 50, 2), np.float32)
     truth[..., 0] = 12.0

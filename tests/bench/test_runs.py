@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from tests.bench.conftest import BLOCK_SPEED
 from tests.conftest import textured_photo
 from unshutter import kernels
 from unshutter.bench import runs
@@ -102,4 +103,37 @@ def test_the_true_motion_of_a_fast_pan_is_chained_from_the_exposures_middle() ->
     assert float(np.median(r360.true_motion[1][24:-24, 40:-40, 0])) == pytest.approx(-63.0, abs=3.0)
     assert float(np.median(r180.true_motion[1][24:-24, 40:-40, 0])) == pytest.approx(-72.0, abs=3.0)
     assert len(truth._steps) < 2 * steps  # the 180 run reuses most of the 360 run's steps
-    assert truth.middle(7, 7) == 10 and truth.middle(8, 4) == 10
+    assert truth.middle(7, 7) == 10 and truth.middle(8, 4) == 9.5 and truth.nearest(8, 4) == 10
+
+
+def _edges_centre(mx: np.ndarray, threshold: float) -> float:
+    """Mean over the block's rows of the midpoint of where |motion x| first and last crosses ``threshold``
+    (linear between pixels). Shape: mx [H, W]."""
+    mids = []
+    for row in np.abs(mx[32:64]):
+        i = int(np.argmax(row > threshold))
+        j = len(row) - 1 - int(np.argmax(row[::-1] > threshold))
+        left = i - 1 + (threshold - row[i - 1]) / (row[i] - row[i - 1])
+        right = j + (row[j] - threshold) / (row[j] - row[j + 1])
+        mids.append(0.5 * (left + right))
+    return float(np.mean(mids))
+
+
+def test_an_even_exposures_true_motion_sits_halfway_between_its_two_middle_frames(
+    moving_block: list[np.ndarray],
+) -> None:
+    """4 of every 8 source frames exposed: the middle is 1.5 frames in. The block's moving pixels there sit
+    halfway between where they are at the source frames either side (the middles of 3 and of 5 exposed
+    frames, which are odd and keep their middle frame's motion), not on the later one, half a step (3 px)
+    further on."""
+    truth = runs.RealTruth(moving_block)
+    speed = BLOCK_SPEED * 8  # px per blurred frame interval
+    odd = [truth.motion(8, 8, e) for e in (3, 5)]  # middles: source frames 9 and 10
+    assert np.array_equal(odd[0], truth.motion_at(9, 8)) and np.array_equal(odd[1], truth.motion_at(10, 8))
+    even = truth.motion(8, 8, 4)  # middle: 9.5
+    at = [_edges_centre(m[..., 0], speed / 2) for m in (*odd, even)]
+    assert at[1] - at[0] == pytest.approx(BLOCK_SPEED, abs=0.5)  # the block moved a step between them
+    assert at[2] == pytest.approx(0.5 * (at[0] + at[1]), abs=0.25)
+    assert float(np.median(even[34:62, :, 0][np.abs(even[34:62, :, 0]) > speed / 2])) == pytest.approx(speed, abs=1)
+    r = runs.real_run("block_180", moving_block, 8, 4, truth)
+    assert np.array_equal(r.true_motion[1], even)  # the run's true motion (its moving pixels) is the middle's

@@ -10,9 +10,13 @@ scores that estimate against the true motion, on the interior frames of:
   (7 source frames averaged per blurred frame) and 180 degrees (4 of every 8).
   The truth there is DIS flow between consecutive *sharp* source frames
   (preset medium, full resolution, 10 variational iterations), chained over
-  three source frames each way from the frame nearest the exposure's middle
-  and scaled to one blurred-frame interval (small steps: DIS reads large
-  displacements short, see NOTES);
+  three source frames each way and scaled to one blurred-frame interval
+  (small steps: DIS reads large displacements short, see NOTES), at the
+  exposure's middle: its middle source frame at 360 degrees; at 180
+  degrees, halfway between the two middle ones, each one's motion carried
+  half a source step to it (:func:`unshutter.bench.runs.halfway`). The
+  sharp rows there see the later of the two, and are scored against the
+  truth at its pixels;
 - held-out synthetic clips (``train.data.render_clip``: a panning background
   with one or two fast foreground objects, up to 100 px per exposure at
   720p scale), alternately at 360 and 180 degrees, whose truth is the
@@ -94,8 +98,9 @@ class FlowSet:
 
     name: str
     blurred: np.ndarray  # [F, H, W] uint8
-    truth: np.ndarray  # [F, H, W, 2] px per frame interval at the pixels of frame f
-    sharp: np.ndarray | None = None  # [F, H, W] uint8: the sharp frame at each exposure's middle
+    truth: np.ndarray  # [F, H, W, 2] px per frame interval at the pixels of frame f (its exposure's middle)
+    sharp: np.ndarray | None = None  # [F, H, W] uint8: the sharp frame nearest each exposure's middle
+    sharp_truth: np.ndarray | None = None  # [F, H, W, 2] the truth at the sharp frame's pixels (None: truth)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -130,12 +135,14 @@ def real_set(name: str, lin: list[np.ndarray], window: int, exposed: int, truth:
     Shape: lin: each [H, W, 3] linear
     """
     real = RealTruth(lin) if truth is None else truth
-    blurred, motion, sharp = [], [], []
+    blurred, motion, sharp, sharp_motion = [], [], [], []
     for s in range(0, len(lin) - window + 1, window):
         blurred.append(flow.to_gray8(to_network(np.mean(lin[s : s + exposed], axis=0), 1.0)))
         motion.append(real.motion(s, window, exposed))
-        sharp.append(real.gray[real.middle(s, exposed)])
-    return FlowSet(name, np.stack(blurred), np.stack(motion), np.stack(sharp))
+        c = real.nearest(s, exposed)
+        sharp.append(real.gray[c])
+        sharp_motion.append(motion[-1] if exposed % 2 else real.motion_at(c, window))
+    return FlowSet(name, np.stack(blurred), np.stack(motion), np.stack(sharp), np.stack(sharp_motion))
 
 
 def synthetic_sets(n: int, frames: int, size: int, seed: int, config: str | None) -> list[FlowSet]:
@@ -238,7 +245,7 @@ def score(sets: list[FlowSet], est: Estimator, sharp: bool = False) -> dict:
             seconds += time.perf_counter() - t0
             calls += 1
             assert m is not None
-            tr = s.truth[f]
+            tr = s.sharp_truth[f] if sharp and s.sharp_truth is not None else s.truth[f]
             e = np.sqrt(((m - tr) ** 2).sum(-1))  # [H, W]
             mag = np.sqrt((tr**2).sum(-1))
             rel = np.sqrt(((tr - np.median(tr.reshape(-1, 2), axis=0)) ** 2).sum(-1))

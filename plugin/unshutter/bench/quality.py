@@ -36,8 +36,9 @@ held-out photos. Rows: the node (run the way a host runs it, through
 :func:`node_clip`), the truth, identity, flow-warp and, at 360 degrees, the
 raw model. The real shot's true motion (the moving pixels of the detail
 measure, the ``--true-motion`` row) is the flow between its sharp source
-frames chained one frame at a time from the exposure's middle, as ``bench
-flow`` scores against (:class:`unshutter.bench.runs.RealTruth`): the cars move
+frames chained one frame at a time, at the exposure's middle (at 180
+degrees halfway between its two middle source frames), as ``bench flow``
+scores against (:class:`unshutter.bench.runs.RealTruth`): the cars move
 30-80 px per blurred frame, which one DIS call across a group reads short.
 ``--strips DIR`` writes the node's worst frames by span ratio as images.
 """
