@@ -73,6 +73,29 @@ def run_blender(blender: Blender, scripts: Path, cfg: dict, tmp: Path) -> dict:
     return out
 
 
+def every_setting(tmp_path: Path, **changes: object) -> dict:
+    """The operator's every setting as a run passes them (follow 1, factor 2, output in ``tmp_path``), with
+    ``changes``: what the tests that give all of them start from."""
+    settings = {
+        "factor": 2,
+        "guidance": "NEIGHBORS",
+        "reverse": False,
+        "overrides": "",
+        "use_motion": False,
+        "motion": [0.0, 0.0],
+        "motion_pass": "",
+        "motion_pass_channels": "",
+        "motion_pass_y": "UP",
+        "motion_pass_points": "AUTO",
+        "motion_pass_units": "PX",
+        "shutter": 360.0,
+        "timing": "EVEN",
+        "follow": 1.0,
+        "output_dir": str(tmp_path / "unshutter") + "/",
+    }
+    return {**settings, **changes}
+
+
 def engine_of_this_tree(folder: Path) -> Path:
     """An engine preference that runs the engine of the code under test (the add-on's engine leaves PYTHONPATH
     out of the engine's environment, so the installed one would run)."""
@@ -138,23 +161,7 @@ def test_operator_adds_slowmo_strip_that_renders(blender: Blender, scripts_dir: 
     again = {s["name"]: s for s in out["after_rerun_source"]}
     assert set(again) == {"blurred", "blurred slowmo"} and again["blurred slowmo"]["duration"] == 5 * 2
     assert again["blurred slowmo"]["settings"]["output_dir"] == str(tmp_path / "unshutter") + "/"
-    stored = {
-        "factor": 2,
-        "guidance": "NEIGHBORS",
-        "reverse": False,
-        "overrides": "",
-        "use_motion": False,
-        "motion": [0.0, 0.0],
-        "motion_pass": "",
-        "motion_pass_channels": "",
-        "motion_pass_y": "UP",
-        "motion_pass_points": "AUTO",
-        "motion_pass_units": "PX",
-        "shutter": 360.0,
-        "timing": "EVEN",
-        "follow": 1.25,
-        "output_dir": str(tmp_path / "unshutter") + "/",
-    }
+    stored = every_setting(tmp_path, follow=1.25)
     # from the Strip menu Blender passes the last run's values as "ghosts": the strip's own settings still win
     assert out["ghost"] == stored
 
@@ -740,23 +747,7 @@ def test_modal_run_progress_and_cancel(blender: Blender, scripts_dir: Path, tmp_
     """The interactive path, driven with TIMER/ESC events (no window in ``blender -b``)."""
     n = 5 if mode == "finish" else 40
     files = png_sequence(tmp_path / "clip", "blur", 1001, n, seed=8)
-    settings = {
-        "factor": 2 if mode == "finish" else 7,
-        "guidance": "NEIGHBORS",
-        "reverse": False,
-        "overrides": "",
-        "use_motion": False,
-        "motion": [0.0, 0.0],
-        "motion_pass": "",
-        "motion_pass_channels": "",
-        "motion_pass_y": "UP",
-        "motion_pass_points": "AUTO",
-        "motion_pass_units": "PX",
-        "shutter": 360.0,
-        "timing": "EVEN",
-        "follow": 1.0,
-        "output_dir": str(tmp_path / "unshutter") + "/",
-    }
+    settings = every_setting(tmp_path, factor=2 if mode == "finish" else 7)
     out = run_blender(
         blender, scripts_dir, {"files": [str(f) for f in files], "modal": mode, "operator_modal": settings}, tmp_path
     )
@@ -1063,23 +1054,7 @@ def test_strips_renamed_during_a_modal_run(blender: Blender, scripts_dir: Path, 
     first run gets its result; the result renamed, then both, during re-runs are updated in place; a copy
     of the source made during a run is left alone. No strip keeps the run's mark."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=19)
-    settings = {
-        "factor": 2,
-        "guidance": "NEIGHBORS",
-        "reverse": False,
-        "overrides": "",
-        "use_motion": False,
-        "motion": [0.0, 0.0],
-        "motion_pass": "",
-        "motion_pass_channels": "",
-        "motion_pass_y": "UP",
-        "motion_pass_points": "AUTO",
-        "motion_pass_units": "PX",
-        "shutter": 360.0,
-        "timing": "EVEN",
-        "follow": 1.0,
-        "output_dir": str(tmp_path / "unshutter") + "/",
-    }
+    settings = every_setting(tmp_path)
     out = run_blender(
         blender,
         scripts_dir,
@@ -1136,23 +1111,7 @@ def test_second_run_during_a_modal_run_is_refused(blender: Blender, scripts_dir:
     refused with a report naming the strip, the timeline and files untouched, and the first run completes.
     Once it has ended (finished, cancelled with Esc, or ended by Blender) runs on the same strips go ahead."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=21)
-    settings = {
-        "factor": 2,
-        "guidance": "NEIGHBORS",
-        "reverse": False,
-        "overrides": "",
-        "use_motion": False,
-        "motion": [0.0, 0.0],
-        "motion_pass": "",
-        "motion_pass_channels": "",
-        "motion_pass_y": "UP",
-        "motion_pass_points": "AUTO",
-        "motion_pass_units": "PX",
-        "shutter": 360.0,
-        "timing": "EVEN",
-        "follow": 1.0,
-        "output_dir": str(tmp_path / "unshutter") + "/",
-    }
+    settings = every_setting(tmp_path)
     out = run_blender(
         blender,
         scripts_dir,
@@ -1230,23 +1189,7 @@ def test_run_the_addon_cannot_tell_is_going_on_is_refused_by_the_engine(
     """An undo past a modal run's start takes its marks away, so the add-on lets the same run start again;
     the engine's claim on the frames refuses it (reported, timeline untouched) and the first run completes."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 40, seed=23)  # long enough to outlast a second start
-    settings = {
-        "factor": 2,
-        "guidance": "NEIGHBORS",
-        "reverse": False,
-        "overrides": "",
-        "use_motion": False,
-        "motion": [0.0, 0.0],
-        "motion_pass": "",
-        "motion_pass_channels": "",
-        "motion_pass_y": "UP",
-        "motion_pass_points": "AUTO",
-        "motion_pass_units": "PX",
-        "shutter": 360.0,
-        "timing": "EVEN",
-        "follow": 1.0,
-        "output_dir": str(tmp_path / "unshutter") + "/",
-    }
+    settings = every_setting(tmp_path)
     out = run_blender(
         blender,
         scripts_dir,
@@ -1277,23 +1220,7 @@ def test_mark_saved_by_another_session_blocks_nothing(blender: Blender, scripts_
     """A file saved during a modal run keeps the run's marks; opened in another Blender session, where no
     run goes on, runs on its source and result go ahead and the marks go."""
     files = png_sequence(tmp_path / "clip", "blur", 1001, 3, seed=22)
-    settings = {
-        "factor": 2,
-        "guidance": "NEIGHBORS",
-        "reverse": False,
-        "overrides": "",
-        "use_motion": False,
-        "motion": [0.0, 0.0],
-        "motion_pass": "",
-        "motion_pass_channels": "",
-        "motion_pass_y": "UP",
-        "motion_pass_points": "AUTO",
-        "motion_pass_units": "PX",
-        "shutter": 360.0,
-        "timing": "EVEN",
-        "follow": 1.0,
-        "output_dir": str(tmp_path / "unshutter") + "/",
-    }
+    settings = every_setting(tmp_path)
     saved = tmp_path / "mid_run.blend"
     out = run_blender(
         blender,

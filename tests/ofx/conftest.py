@@ -248,3 +248,18 @@ def host(built: Path):
 def read_raw(path: Path, w: int = W, h: int = H) -> np.ndarray:
     """A harness output: float32 RGBA, top-down. Shape: -> [h, w, 4]."""
     return np.fromfile(path, np.float32).reshape(h, w, 4)
+
+
+def guide_left_half(h: Host, folder: Path) -> np.ndarray:
+    """Give the host a Guide matte over the left half of every frame (float32 RGBA files in ``folder``).
+
+    Shape: -> the matte [H, W]
+    """
+    matte = np.zeros((H, W), np.float32)
+    matte[:, : W // 2] = 1.0
+    for i in range(FRAMES):
+        rgba = np.zeros((H, W, 4), np.float32)
+        rgba[..., 3] = matte
+        rgba.tofile(folder / f"guide.{FIRST + i}.raw")
+    h.ok(f"guide {folder}/guide.%d.raw {FIRST} {FIRST + FRAMES - 1} {W} {H}")
+    return matte

@@ -6,27 +6,16 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.ofx.conftest import FIRST, FRAMES, H, W, read_raw
+from tests.ofx.conftest import FIRST, H, W, guide_left_half, read_raw
 
 N = 3
-
-
-def _guide(tmp_path: Path) -> np.ndarray:
-    matte = np.zeros((H, W), np.float32)
-    matte[:, : W // 2] = 1.0
-    for i in range(FRAMES):
-        rgba = np.zeros((H, W, 4), np.float32)
-        rgba[..., 3] = matte
-        rgba.tofile(tmp_path / f"guide.{FIRST + i}.raw")
-    return matte
 
 
 def test_guide_matte_motion_vector(host, clip, tmp_path: Path) -> None:
     from unshutter.node import Node, NodeParams
 
-    matte = _guide(tmp_path)
     h = host(UNSHUTTER_KEEP_PYTHONPATH="1")  # the worker runs this tree's code, as the node below does
-    h.ok(f"guide {tmp_path}/guide.%d.raw {FIRST} {FIRST + FRAMES - 1} {W} {H}")
+    matte = guide_left_half(h, tmp_path)
     h.start("general", clip, factor=N, guidance=1, guideDirection=0, guideMotion="-9 2", followMotion=0.0)
     status, facts = h.render(1005, tmp_path / "g.raw")
     assert status == 0, facts
@@ -44,9 +33,8 @@ def test_guide_matte_motion_vector(host, clip, tmp_path: Path) -> None:
 def test_guide_matte_motion_follows_render_scale(host, clip, tmp_path: Path) -> None:
     from unshutter.node import Node, NodeParams
 
-    matte = _guide(tmp_path)
     h = host(UNSHUTTER_KEEP_PYTHONPATH="1")  # the worker runs this tree's code, as the node below does
-    h.ok(f"guide {tmp_path}/guide.%d.raw {FIRST} {FIRST + FRAMES - 1} {W} {H}")
+    matte = guide_left_half(h, tmp_path)
     h.start("general", clip, factor=N, guidance=1, guideMotion="12 0", followMotion=0.0)
     status, facts = h.render(1005, tmp_path / "half.raw", scale=0.5)
     assert status == 0, facts

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.ofx.conftest import BINARY, BUNDLE, FIRST, FRAMES, H, W, read_raw
+from tests.ofx.conftest import BINARY, BUNDLE, FIRST, FRAMES, H, W, guide_left_half, read_raw
 from unshutter.decomposer.runtime import tile_spans
 
 N = 3
@@ -433,14 +433,8 @@ def test_parallel_renders_share_one_worker(host, clip, cli_render, tmp_path: Pat
 def test_guide_matte_forces_direction(host, clip, tmp_path: Path) -> None:
     from unshutter.node import Node, NodeParams
 
-    matte = np.zeros((H, W), np.float32)
-    matte[:, : W // 2] = 1.0
-    for i in range(FRAMES):
-        rgba = np.zeros((H, W, 4), np.float32)
-        rgba[..., 3] = matte
-        rgba.tofile(tmp_path / f"guide.{FIRST + i}.raw")
     h = host()
-    h.ok(f"guide {tmp_path}/guide.%d.raw {FIRST} {FIRST + FRAMES - 1} {W} {H}")
+    matte = guide_left_half(h, tmp_path)
     h.start("general", clip, factor=N, guidance=1, guideDirection=0)  # guidance None, matte direction Left
     status, facts = h.render(1005, tmp_path / "g.raw")
     assert status == 0, facts

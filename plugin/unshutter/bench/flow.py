@@ -83,6 +83,7 @@ from unshutter.bench.quality import REAL_SCALE_HELP, real_scale
 from unshutter.bench.runs import RealTruth
 from unshutter.color import to_network
 from unshutter.guidance import flow
+from unshutter.guidance.residual import residual_along
 from unshutter.guidance.trust import correct
 
 MOVING_PX = 8.0
@@ -198,20 +199,8 @@ def photometric_cost(prev: np.ndarray, cur: np.ndarray, nxt: np.ndarray, motion:
 
     Shape: prev, cur, nxt [H, W] uint8, motion [H, W, 2] -> [H, W] float32
     """
-    h, w = cur.shape
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     c = cur.astype(np.float32)
-    box = (COST_WINDOW, COST_WINDOW)
-    side = []
-    for img, sign in ((nxt, 1.0), (prev, -1.0)):
-        moved = cv2.remap(
-            img,
-            xs + np.float32(sign) * motion[..., 0],
-            ys + np.float32(sign) * motion[..., 1],
-            cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
-        side.append(cv2.blur(np.abs(c - moved.astype(np.float32)), box))
+    side = [residual_along(c, img, motion, sign, COST_WINDOW) for img, sign in ((nxt, 1.0), (prev, -1.0))]
     return np.minimum(side[0], side[1]) + np.float32(0.25) * np.maximum(side[0], side[1])
 
 

@@ -40,6 +40,7 @@ from unshutter.decomposer.contract import LABEL_TO_SIGNS, STATIC_THRESHOLD_PX
 from unshutter.errors import InputError, OverrideError
 from unshutter.guidance import encode
 from unshutter.guidance.motion_pass import MotionPass
+from unshutter.guidance.residual import residual_along
 from unshutter.guidance.tracks import MotionTrack, track_from
 
 if TYPE_CHECKING:
@@ -200,26 +201,15 @@ def neighbour_match(
     others = [(n, s) for n, s in ((nxt, 1.0), (prev, -1.0)) if n is not None]
     if not others:
         return None
-    h, w = cur.shape
     c = cur.astype(np.float32)
-    xs = np.arange(w, dtype=np.float32)[None, :]
-    ys = np.arange(h, dtype=np.float32)[:, None]
-    box = (MATCH_WINDOW, MATCH_WINDOW)
     along: np.ndarray | None = None
-    rest = np.zeros((h, w), np.float32)
+    rest = np.zeros(cur.shape, np.float32)
     for n, sign in others:
-        moved = cv2.remap(
-            n,
-            xs + np.float32(sign) * motion[..., 0],
-            ys + np.float32(sign) * motion[..., 1],
-            cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
-        r = cv2.blur(np.abs(c - moved.astype(np.float32)), box)
+        r = residual_along(c, n, motion, sign, MATCH_WINDOW)
         along = r if along is None else np.minimum(along, r)
         rest += np.abs(c - n.astype(np.float32))
     assert along is not None
-    rest = cv2.blur(rest * np.float32(1.0 / len(others)), box)
+    rest = cv2.blur(rest * np.float32(1.0 / len(others)), (MATCH_WINDOW, MATCH_WINDOW))
     tau = np.maximum(np.float32(MATCH_FLOOR), np.float32(MATCH_REL) * rest)
     along /= tau
     return (np.float32(1.0) / (np.float32(1.0) + along * along)).astype(np.float32)

@@ -50,6 +50,8 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
+from unshutter.guidance.residual import residual_along
+
 FEATURES = (
     "log1p(d)",  # d: |forward + backward flow| px, their disagreement
     "d / max(1, |m|)",  # the disagreement relative to the motion
@@ -77,17 +79,6 @@ WINDOW = 9
 """Side (px) of the box the photometric residuals are averaged over."""
 
 
-def _warp(img: np.ndarray, xs: np.ndarray, ys: np.ndarray, motion: np.ndarray, sign: float) -> np.ndarray:
-    """img sampled at p + sign * motion (bilinear, edges replicated). Shape: [H, W] -> [H, W] float32."""
-    return cv2.remap(
-        img,
-        xs + np.float32(sign) * motion[..., 0],
-        ys + np.float32(sign) * motion[..., 1],
-        cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
-    ).astype(np.float32)
-
-
 def _len(v: np.ndarray) -> np.ndarray:
     """Length of each vector. Shape: [H, W, 2] -> [H, W]."""
     return np.sqrt(v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1])
@@ -109,14 +100,12 @@ def feature_maps(
         prev, cur, nxt: [H, W] uint8, motion: [H, W, 2], disagree: [H, W] px (|fwd + bwd|),
         coarse: [H, W, 2], tex: [H, W], consistency: [H, W] -> each [H, W] float32
     """
-    h, w = cur.shape
-    ys = np.arange(h, dtype=np.float32)[:, None]  # broadcast by _warp: no frame-sized grids (190 MB at 4K)
-    xs = np.arange(w, dtype=np.float32)[None, :]
     c = cur.astype(np.float32)
-    box = (WINDOW, WINDOW)
-    ef = cv2.blur(np.abs(c - _warp(nxt, xs, ys, motion, 1.0)), box)
-    eb = cv2.blur(np.abs(c - _warp(prev, xs, ys, motion, -1.0)), box)
-    e0 = cv2.blur(np.float32(0.5) * (np.abs(c - nxt.astype(np.float32)) + np.abs(c - prev.astype(np.float32))), box)
+    ef = residual_along(c, nxt, motion, 1.0, WINDOW)
+    eb = residual_along(c, prev, motion, -1.0, WINDOW)
+    e0 = cv2.blur(
+        np.float32(0.5) * (np.abs(c - nxt.astype(np.float32)) + np.abs(c - prev.astype(np.float32))), (WINDOW, WINDOW)
+    )
     del c  # each map is let go once the maps left do not need it: a 4K frame's flow peaks here
     mag = _len(motion)
     lo = np.log1p(np.minimum(ef, eb))
