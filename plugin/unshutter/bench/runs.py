@@ -100,6 +100,7 @@ class RealTruth:
     def __init__(self, lin: list[np.ndarray]) -> None:
         self.gray = [to_gray8(to_network(x, 1.0)) for x in lin]  # each [H, W] uint8
         self._steps: dict[tuple[int, int], np.ndarray] = {}
+        self._at: dict[tuple[int, int], np.ndarray] = {}  # (frame, window): bench flow's sharp rows ask again
 
     def _step(self, i: int, j: int) -> np.ndarray:
         if (i, j) not in self._steps:
@@ -121,12 +122,15 @@ class RealTruth:
 
         Shape: -> [H, W, 2] float32
         """
+        if (c, window) in self._at:
+            return self._at[(c, window)]
         last = len(self.gray) - 1
         lo, hi = max(0, c - TRUTH_HALF), min(last, c + TRUTH_HALF)
         zero = np.zeros((*self.gray[c].shape, 2), np.float32)
         fwd = chain([self._step(i, i + 1) for i in range(c, hi)]) if hi > c else zero
         bwd = chain([self._step(i, i - 1) for i in range(c, lo, -1)]) if lo < c else zero
-        return ((fwd - bwd) * np.float32(window / (hi - lo))).astype(np.float32)
+        self._at[(c, window)] = ((fwd - bwd) * np.float32(window / (hi - lo))).astype(np.float32)
+        return self._at[(c, window)]
 
     def motion(self, start: int, window: int, exposed: int) -> np.ndarray:
         """Motion per frame interval (``window`` source frames) at the pixels of the exposure's middle.
